@@ -1,0 +1,170 @@
+//! Typed errors for every layer. Each variant says what went wrong and, where it
+//! is known, where (SQL position, table, column). Tests match on [`ErrorKind`],
+//! never on message text. [`Error::Internal`] is the only variant that is our
+//! fault rather than the caller's; a broken invariant becomes one, never a panic.
+
+use std::fmt;
+
+/// 1-based line and column of a token in the SQL text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)
+    }
+}
+
+/// Which constraint a write violated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    Unique,
+    PrimaryKey,
+    NotNull,
+    Check,
+}
+
+impl fmt::Display for ConstraintKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConstraintKind::Unique => "UNIQUE",
+            ConstraintKind::PrimaryKey => "PRIMARY KEY",
+            ConstraintKind::NotNull => "NOT NULL",
+            ConstraintKind::Check => "CHECK",
+        })
+    }
+}
+
+/// The coarse class of an [`Error`], for matching in code and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Syntax,
+    NoSuchObject,
+    AlreadyExists,
+    AmbiguousColumn,
+    Plan,
+    Type,
+    Constraint,
+    Conflict,
+    Transaction,
+    Parameter,
+    Unsupported,
+    Limit,
+    NoRows,
+    Internal,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The SQL text does not parse.
+    #[error("syntax error{}: {message}", fmt_pos(.position))]
+    Syntax {
+        message: String,
+        position: Option<Position>,
+    },
+    /// A table, view, index, column or function that does not exist.
+    #[error("no such {kind}: {name}")]
+    NoSuchObject { kind: &'static str, name: String },
+    #[error("{kind} {name} already exists")]
+    AlreadyExists { kind: &'static str, name: String },
+    #[error("ambiguous column name: {name}")]
+    AmbiguousColumn { name: String },
+    /// The statement parses but is not meaningful (wrong arity, misuse of an
+    /// aggregate, column count mismatch ...).
+    #[error("{message}")]
+    Plan { message: String },
+    /// A value of the wrong type, or a value that cannot be converted.
+    #[error("type error: {message}")]
+    Type { message: String },
+    #[error("{kind} constraint failed: {detail}")]
+    Constraint {
+        kind: ConstraintKind,
+        detail: String,
+    },
+    /// Another transaction committed a write to the same row (or key) first.
+    /// Retry the whole transaction.
+    #[error("write-write conflict on table {table}: another transaction committed first; retry")]
+    Conflict { table: String },
+    /// BEGIN inside a transaction, COMMIT outside one, and the like.
+    #[error("transaction error: {message}")]
+    Transaction { message: String },
+    #[error("parameter error: {message}")]
+    Parameter { message: String },
+    #[error("not supported: {feature}")]
+    Unsupported { feature: String },
+    #[error("limit exceeded: {what} (max {max})")]
+    Limit { what: String, max: u64 },
+    /// `query_row` found no row.
+    #[error("query returned no rows")]
+    NoRows,
+    /// A broken invariant inside Cairn: a bug, never the caller's fault.
+    #[error("internal error: {message}")]
+    Internal { message: String },
+}
+
+fn fmt_pos(p: &Option<Position>) -> String {
+    match p {
+        Some(p) => format!(" at {p}"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Syntax { .. } => ErrorKind::Syntax,
+            Error::NoSuchObject { .. } => ErrorKind::NoSuchObject,
+            Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Error::AmbiguousColumn { .. } => ErrorKind::AmbiguousColumn,
+            Error::Plan { .. } => ErrorKind::Plan,
+            Error::Type { .. } => ErrorKind::Type,
+            Error::Constraint { .. } => ErrorKind::Constraint,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Transaction { .. } => ErrorKind::Transaction,
+            Error::Parameter { .. } => ErrorKind::Parameter,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Limit { .. } => ErrorKind::Limit,
+            Error::NoRows => ErrorKind::NoRows,
+            Error::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// True when the caller caused the error (bad SQL, bad value, conflict);
+    /// false only for [`Error::Internal`].
+    pub fn is_user_error(&self) -> bool {
+        self.kind() != ErrorKind::Internal
+    }
+
+    pub fn plan(message: impl Into<String>) -> Error {
+        Error::Plan {
+            message: message.into(),
+        }
+    }
+    pub fn type_err(message: impl Into<String>) -> Error {
+        Error::Type {
+            message: message.into(),
+        }
+    }
+    pub fn unsupported(feature: impl Into<String>) -> Error {
+        Error::Unsupported {
+            feature: feature.into(),
+        }
+    }
+    pub fn internal(message: impl Into<String>) -> Error {
+        Error::Internal {
+            message: message.into(),
+        }
+    }
+    pub fn no_such(kind: &'static str, name: impl Into<String>) -> Error {
+        Error::NoSuchObject {
+            kind,
+            name: name.into(),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! cairn — an embedded transactional database for rows, vectors and text.
+//!
+//! The API follows rusqlite's habits:
+//!
+//! ```
+//! use cairn::{params, Database, OptionalExtension};
+//!
+//! let db = Database::open_in_memory()?;
+//! db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)", params![])?;
+//! db.execute("INSERT INTO users VALUES ($1, $2)", params![1, "ada"])?;
+//! let name: String = db.query_row("SELECT name FROM users WHERE id = ?", params![1], |r| r.get(0))?;
+//! assert_eq!(name, "ada");
+//! let none: Option<String> = db
+//!     .query_row("SELECT name FROM users WHERE id = 2", params![], |r| r.get(0))
+//!     .optional()?;
+//! assert!(none.is_none());
+//! # Ok::<(), cairn::Error>(())
+//! ```
+//!
+//! A [`Database`] is one connection (session) to a shared engine; call
+//! [`Database::connect`] to get another connection to the same data for
+//! another thread. Each connection holds at most one open transaction.
+#![forbid(unsafe_code)]
+
+mod row;
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+pub use cairn_core::{ConstraintKind, DataType, Error, ErrorKind, Result, Value};
+pub use cairn_sql::Column;
+pub use row::{FromValue, Row, RowIndex, Rows};
+
+/// Turns a list of Rust values into statement parameters:
+/// `params![1, "ada", 2.5, None::<i64>]`.
+#[macro_export]
+macro_rules! params {
+    () => { &[] as &[$crate::Value] };
+    ($($p:expr),+ $(,)?) => { &[$($crate::Value::from($p)),+] as &[$crate::Value] };
+}
+
+/// One connection to a Cairn database.
+pub struct Database {
+    engine: Arc<cairn_sql::Engine>,
+    session: Mutex<cairn_sql::Session>,
+}
+
+impl Database {
+    /// A new, empty database that lives in memory and vanishes when the last
+    /// connection to it is dropped.
+    pub fn open_in_memory() -> Result<Database> {
+        let engine = cairn_sql::Engine::new();
+        Ok(Database::with_engine(engine))
+    }
+
+    fn with_engine(engine: Arc<cairn_sql::Engine>) -> Database {
+        let session = cairn_sql::Session::new(engine.clone());
+        Database {
+            engine,
+            session: Mutex::new(session),
+        }
+    }
+
+    /// Another connection to the same database, with its own transaction
+    /// state. Connections may be moved to other threads.
+    pub fn connect(&self) -> Database {
+        Database::with_engine(self.engine.clone())
+    }
+
+    /// Runs one statement and returns the number of rows it changed.
+    pub fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        Ok(self.session.lock().execute(sql, params)?.rows_affected)
+    }
+
+    /// Runs every statement in `sql` (separated by `;`), stopping at the first
+    /// error.
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.session.lock().execute_batch(sql).map(|_| ())
+    }
+
+    /// Runs one query and returns all of its rows.
+    pub fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        let out = self.session.lock().execute(sql, params)?;
+        Ok(Rows::new(out.columns, out.rows))
+    }
+
+    /// Runs a query and maps its first row; [`Error::NoRows`] when there is
+    /// none (turn that into `None` with [`OptionalExtension::optional`]).
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        f: impl FnOnce(&Row) -> Result<T>,
+    ) -> Result<T> {
+        let rows = self.query(sql, params)?;
+        let first = rows.iter().next();
+        match first {
+            Some(row) => f(&row),
+            None => Err(Error::NoRows),
+        }
+    }
+
+    /// Parses a statement once for repeated execution.
+    pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
+        let prepared = self.session.lock().prepare(sql)?;
+        Ok(Statement { db: self, prepared })
+    }
+
+    /// Starts an explicit transaction. It commits with
+    /// [`Transaction::commit`] and rolls back when dropped without one.
+    pub fn transaction(&self) -> Result<Transaction<'_>> {
+        self.session.lock().execute("BEGIN", &[])?;
+        Ok(Transaction {
+            db: self,
+            done: false,
+        })
+    }
+
+    /// True while this connection has an open explicit transaction.
+    pub fn in_transaction(&self) -> bool {
+        self.session.lock().in_transaction()
+    }
+
+    /// Runs one statement and returns its full output (columns, rows, count):
+    /// what a shell needs to print any statement's result.
+    pub fn run(&self, sql: &str, params: &[Value]) -> Result<cairn_sql::Output> {
+        self.session.lock().execute(sql, params)
+    }
+
+    /// Runs every statement in `sql` and returns each one's output.
+    pub fn run_batch(&self, sql: &str) -> Result<Vec<cairn_sql::Output>> {
+        self.session.lock().execute_batch(sql)
+    }
+
+    /// Names of all tables and views, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        self.session.lock().table_names()
+    }
+
+    /// CREATE statements for one table (with its indexes) or for everything.
+    pub fn schema_sql(&self, table: Option<&str>) -> Result<Vec<String>> {
+        self.session.lock().schema_sql(table)
+    }
+}
+
+pub use cairn_sql::{is_complete_statement, Output};
+
+/// A prepared statement, bound to its connection.
+pub struct Statement<'db> {
+    db: &'db Database,
+    prepared: cairn_sql::Prepared,
+}
+
+impl Statement<'_> {
+    /// Runs the statement and returns the number of rows changed.
+    pub fn execute(&mut self, params: &[Value]) -> Result<u64> {
+        let mut session = self.db.session.lock();
+        Ok(session
+            .execute_prepared(&self.prepared, params)?
+            .rows_affected)
+    }
+
+    /// Runs the statement and returns its rows.
+    pub fn query(&mut self, params: &[Value]) -> Result<Rows> {
+        let mut session = self.db.session.lock();
+        let out = session.execute_prepared(&self.prepared, params)?;
+        Ok(Rows::new(out.columns, out.rows))
+    }
+
+    /// Runs the statement and maps its first row ([`Error::NoRows`] if none).
+    pub fn query_row<T>(
+        &mut self,
+        params: &[Value],
+        f: impl FnOnce(&Row) -> Result<T>,
+    ) -> Result<T> {
+        let rows = self.query(params)?;
+        let first = rows.iter().next();
+        match first {
+            Some(row) => f(&row),
+            None => Err(Error::NoRows),
+        }
+    }
+
+    /// Number of parameters (`$n` or `?`) the statement takes.
+    pub fn parameter_count(&self) -> usize {
+        self.db.session.lock().parameter_count(&self.prepared)
+    }
+}
+
+/// An explicit transaction; rolls back on drop unless committed.
+pub struct Transaction<'db> {
+    db: &'db Database,
+    done: bool,
+}
+
+impl Transaction<'_> {
+    pub fn commit(mut self) -> Result<()> {
+        self.done = true;
+        self.db.session.lock().execute("COMMIT", &[]).map(|_| ())
+    }
+
+    pub fn rollback(mut self) -> Result<()> {
+        self.done = true;
+        self.db.session.lock().execute("ROLLBACK", &[]).map(|_| ())
+    }
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        self.db
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // Rolling back an open transaction cannot fail in a way the
+            // caller could act on during drop.
+            let _ = self.db.session.lock().execute("ROLLBACK", &[]);
+        }
+    }
+}
+
+/// Turns "no rows" into `Ok(None)`, like rusqlite's `OptionalExtension`.
+pub trait OptionalExtension<T> {
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExtension<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::NoRows) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
