@@ -1,0 +1,303 @@
+//! The store: catalog of tables and views, the commit clock, and commit
+//! itself. Commits are serialized by one lock: validate (first committer
+//! wins), then stamp versions, then publish the new snapshot timestamp.
+//! DDL is applied immediately and is not transactional (see docs/sql.md).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cairn_core::{ConstraintKind, Error, Result};
+use parking_lot::{Mutex, RwLock};
+
+use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
+use crate::table::{index_key, Table, SEGMENT_ROWS_TARGET, TS_OPEN};
+use crate::txn::Transaction;
+use crate::Ts;
+
+#[derive(Default)]
+struct Catalog {
+    tables: BTreeMap<String, Arc<Table>>,
+    views: BTreeMap<String, ViewDef>,
+}
+
+pub struct Store {
+    catalog: RwLock<Catalog>,
+    /// Bumped by every DDL statement; prepared plans re-plan when it moves.
+    catalog_version: AtomicU64,
+    commit_lock: Mutex<()>,
+    last_committed: AtomicU64,
+    /// Snapshot timestamps of open transactions (with multiplicity).
+    active: Mutex<BTreeMap<Ts, usize>>,
+    next_table_id: AtomicU64,
+}
+
+fn key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+impl Store {
+    pub fn new() -> Arc<Store> {
+        Arc::new(Store {
+            catalog: RwLock::new(Catalog::default()),
+            catalog_version: AtomicU64::new(1),
+            commit_lock: Mutex::new(()),
+            last_committed: AtomicU64::new(0),
+            active: Mutex::new(BTreeMap::new()),
+            next_table_id: AtomicU64::new(1),
+        })
+    }
+
+    /// Starts a transaction reading the newest committed snapshot.
+    pub fn begin(self: &Arc<Self>) -> Transaction {
+        let mut active = self.active.lock();
+        let ts = self.last_committed.load(Ordering::Acquire);
+        *active.entry(ts).or_insert(0) += 1;
+        drop(active);
+        Transaction::new(self.clone(), ts)
+    }
+
+    pub(crate) fn release_snapshot(&self, ts: Ts) {
+        let mut active = self.active.lock();
+        if let Some(n) = active.get_mut(&ts) {
+            *n -= 1;
+            if *n == 0 {
+                active.remove(&ts);
+            }
+        }
+    }
+
+    /// The oldest snapshot any open or future transaction may read.
+    fn oldest_snapshot(&self) -> Ts {
+        let active = self.active.lock();
+        let newest = self.last_committed.load(Ordering::Acquire);
+        active.keys().next().copied().unwrap_or(newest).min(newest)
+    }
+
+    pub fn last_committed(&self) -> Ts {
+        self.last_committed.load(Ordering::Acquire)
+    }
+
+    /// Commits `tx`: fails with [`Error::Conflict`] if another transaction
+    /// committed a write to a row (or unique key) this one wrote since its
+    /// snapshot; otherwise makes all its writes visible atomically.
+    pub fn commit(&self, tx: Transaction) -> Result<Ts> {
+        if !tx.has_writes() {
+            return Ok(tx.start_ts);
+        }
+        let _guard = self.commit_lock.lock();
+        let commit_ts = self.last_committed.load(Ordering::Acquire) + 1;
+        for tw in tx.writes.values() {
+            let inner = tw.table.inner.read();
+            let conflict = || Error::Conflict {
+                table: inner.schema.name.clone(),
+            };
+            for (rid, w) in &tw.rows {
+                if w.existed {
+                    match inner.head(*rid) {
+                        Some(h)
+                            if h.begin <= tx.start_ts
+                                && h.end.load(Ordering::Acquire) == TS_OPEN => {}
+                        _ => return Err(conflict()),
+                    }
+                }
+                let Some(row) = &w.row else { continue };
+                for (index_no, index) in inner.indexes.iter().enumerate() {
+                    if !index.def.unique {
+                        continue;
+                    }
+                    let k = index_key(&index.def, row);
+                    if k.iter().any(|v| v.is_null()) {
+                        continue;
+                    }
+                    for other in inner.index_lookup(index_no, &k) {
+                        if *other == *rid || tw.rows.contains_key(other) {
+                            continue;
+                        }
+                        if let Some(h) = inner.head(*other) {
+                            if h.end.load(Ordering::Acquire) == TS_OPEN
+                                && index_key(&index.def, &h.values) == k
+                            {
+                                if h.begin > tx.start_ts {
+                                    return Err(conflict());
+                                }
+                                return Err(Error::Constraint {
+                                    kind: ConstraintKind::Unique,
+                                    detail: format!("{} ({})", inner.schema.name, index.def.name),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let oldest = self.oldest_snapshot();
+        for tw in tx.writes.values() {
+            let mut inner = tw.table.inner.write();
+            for rid in &tw.order {
+                let Some(w) = tw.rows.get(rid) else { continue };
+                if w.existed {
+                    inner.end_row(*rid, commit_ts)?;
+                }
+                if let Some(row) = &w.row {
+                    inner.push_version(*rid, row.clone(), commit_ts);
+                }
+            }
+            if inner.live_len() >= SEGMENT_ROWS_TARGET {
+                inner.seal(oldest);
+            }
+        }
+        self.last_committed.store(commit_ts, Ordering::Release);
+        Ok(commit_ts)
+    }
+
+    // ---- catalog -------------------------------------------------------
+
+    pub fn catalog_version(&self) -> u64 {
+        self.catalog_version.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.catalog_version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn table(&self, name: &str) -> Option<Arc<Table>> {
+        self.catalog.read().tables.get(&key(name)).cloned()
+    }
+
+    pub fn view(&self, name: &str) -> Option<ViewDef> {
+        self.catalog.read().views.get(&key(name)).cloned()
+    }
+
+    pub fn table_names(&self) -> Vec<String> {
+        let c = self.catalog.read();
+        c.tables.values().map(|t| t.name()).collect()
+    }
+
+    pub fn view_names(&self) -> Vec<String> {
+        self.catalog
+            .read()
+            .views
+            .values()
+            .map(|v| v.name.clone())
+            .collect()
+    }
+
+    pub fn create_table(&self, schema: TableSchema) -> Result<Arc<Table>> {
+        let mut c = self.catalog.write();
+        let k = key(&schema.name);
+        if c.tables.contains_key(&k) || c.views.contains_key(&k) {
+            return Err(Error::AlreadyExists {
+                kind: "table",
+                name: schema.name,
+            });
+        }
+        let table = Arc::new(Table::new(
+            self.next_table_id.fetch_add(1, Ordering::Relaxed),
+            schema,
+        ));
+        c.tables.insert(k, table.clone());
+        self.bump();
+        Ok(table)
+    }
+
+    pub fn drop_table(&self, name: &str) -> Result<()> {
+        let mut c = self.catalog.write();
+        if c.tables.remove(&key(name)).is_none() {
+            return Err(Error::no_such("table", name));
+        }
+        self.bump();
+        Ok(())
+    }
+
+    pub fn create_view(&self, view: ViewDef) -> Result<()> {
+        let mut c = self.catalog.write();
+        let k = key(&view.name);
+        if c.tables.contains_key(&k) || c.views.contains_key(&k) {
+            return Err(Error::AlreadyExists {
+                kind: "view",
+                name: view.name,
+            });
+        }
+        c.views.insert(k, view);
+        self.bump();
+        Ok(())
+    }
+
+    pub fn drop_view(&self, name: &str) -> Result<()> {
+        let mut c = self.catalog.write();
+        if c.views.remove(&key(name)).is_none() {
+            return Err(Error::no_such("view", name));
+        }
+        self.bump();
+        Ok(())
+    }
+
+    pub fn create_index(&self, table: &str, def: IndexDef) -> Result<()> {
+        let c = self.catalog.read();
+        if self.find_index_in(&c, &def.name).is_some() {
+            return Err(Error::AlreadyExists {
+                kind: "index",
+                name: def.name,
+            });
+        }
+        let t = c
+            .tables
+            .get(&key(table))
+            .ok_or_else(|| Error::no_such("table", table))?;
+        t.add_index(def)?;
+        self.bump();
+        Ok(())
+    }
+
+    fn find_index_in(&self, c: &Catalog, name: &str) -> Option<Arc<Table>> {
+        c.tables
+            .values()
+            .find(|t| {
+                t.indexes()
+                    .iter()
+                    .any(|i| i.name.eq_ignore_ascii_case(name))
+            })
+            .cloned()
+    }
+
+    /// The table that owns index `name`.
+    pub fn index_table(&self, name: &str) -> Option<Arc<Table>> {
+        let c = self.catalog.read();
+        self.find_index_in(&c, name)
+    }
+
+    pub fn drop_index(&self, name: &str) -> Result<()> {
+        let c = self.catalog.read();
+        let t = self
+            .find_index_in(&c, name)
+            .ok_or_else(|| Error::no_such("index", name))?;
+        if !t.drop_index(name) {
+            return Err(Error::plan(format!(
+                "index {name} enforces a PRIMARY KEY and cannot be dropped"
+            )));
+        }
+        self.bump();
+        Ok(())
+    }
+
+    /// ALTER TABLE ADD COLUMN: existing rows read the column as
+    /// `column.added_default`.
+    pub fn add_column(&self, table: &str, column: ColumnDef, create_sql: String) -> Result<()> {
+        let t = self
+            .table(table)
+            .ok_or_else(|| Error::no_such("table", table))?;
+        let mut schema = (*t.schema()).clone();
+        if schema.column_index(&column.name).is_some() {
+            return Err(Error::AlreadyExists {
+                kind: "column",
+                name: column.name,
+            });
+        }
+        schema.columns.push(column);
+        schema.create_sql = create_sql;
+        t.set_schema(schema);
+        self.bump();
+        Ok(())
+    }
+}

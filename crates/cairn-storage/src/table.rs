@@ -1,0 +1,403 @@
+//! One table: a mutable live segment plus immutable sealed segments of row
+//! versions, the version chains that link a row's versions, and the table's
+//! ordered indexes.
+//!
+//! Invariants:
+//! - a version is visible at snapshot `ts` iff `begin <= ts < end`;
+//! - `heads[row]` is the row's newest committed version; `prev` links lead to
+//!   older versions, always in the same or an older segment;
+//! - index entries cover every version still stored (stale entries are allowed
+//!   and are filtered by readers, which re-check the key of the visible version);
+//! - only the committer (holding the store's commit lock and this table's write
+//!   lock) changes anything here; sealed segments change only their `end` stamps.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cairn_core::{Error, Result, Value};
+use parking_lot::RwLock;
+
+use crate::schema::{IndexDef, TableSchema};
+use crate::{RowId, Ts};
+
+/// Rows in the live segment before it is sealed into an immutable segment.
+pub const SEGMENT_ROWS_TARGET: usize = 16 * 1024;
+
+pub(crate) const TS_OPEN: Ts = u64::MAX;
+const LIVE: u32 = u32::MAX;
+
+/// Where a version lives: a sealed segment (by position) or the live segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Loc {
+    seg: u32,
+    off: u32,
+}
+
+pub(crate) struct Version {
+    pub(crate) row_id: RowId,
+    pub(crate) begin: Ts,
+    pub(crate) end: AtomicU64,
+    prev: Option<Loc>,
+    pub(crate) values: Arc<[Value]>,
+}
+
+impl Version {
+    fn visible_at(&self, ts: Ts) -> bool {
+        self.begin <= ts && self.end.load(Ordering::Acquire) > ts
+    }
+}
+
+/// An immutable run of row versions (only `end` stamps change).
+pub(crate) struct Segment {
+    versions: Vec<Version>,
+}
+
+/// An ordered index: key columns → row ids that have (or had) that key.
+pub(crate) struct Index {
+    pub(crate) def: IndexDef,
+    map: BTreeMap<Vec<Value>, Vec<RowId>>,
+}
+
+impl Index {
+    fn add(&mut self, key: Vec<Value>, row: RowId) {
+        let ids = self.map.entry(key).or_default();
+        if !ids.contains(&row) {
+            ids.push(row);
+        }
+    }
+
+    /// Row ids whose key, on its first `lo.len()`/`hi.len()` columns, lies
+    /// within the bounds.
+    fn range(&self, lo: Bound<&[Value]>, hi: Bound<&[Value]>, out: &mut Vec<RowId>) {
+        let start = match lo {
+            Bound::Included(k) | Bound::Excluded(k) => Bound::Included(k.to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        for (key, ids) in self.map.range((start, Bound::Unbounded)) {
+            if let Bound::Excluded(k) = lo {
+                if prefix_cmp(key, k) == std::cmp::Ordering::Equal {
+                    continue;
+                }
+            }
+            match hi {
+                Bound::Included(k) if prefix_cmp(key, k) == std::cmp::Ordering::Greater => break,
+                Bound::Excluded(k) if prefix_cmp(key, k) != std::cmp::Ordering::Less => break,
+                _ => {}
+            }
+            out.extend_from_slice(ids);
+        }
+    }
+}
+
+/// Compares the first `bound.len()` columns of `key` with `bound`.
+fn prefix_cmp(key: &[Value], bound: &[Value]) -> std::cmp::Ordering {
+    let n = bound.len().min(key.len());
+    key[..n].cmp(&bound[..n])
+}
+
+pub(crate) fn index_key(def: &IndexDef, row: &[Value]) -> Vec<Value> {
+    def.columns
+        .iter()
+        .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+        .collect()
+}
+
+pub(crate) struct TableInner {
+    pub(crate) schema: Arc<TableSchema>,
+    sealed: Vec<Arc<Segment>>,
+    live: Vec<Version>,
+    heads: HashMap<RowId, Loc, foldhash::fast::RandomState>,
+    pub(crate) indexes: Vec<Index>,
+    /// Rows visible to the newest snapshot (an estimate for the planner).
+    pub(crate) row_count: u64,
+}
+
+/// A table: schema, versions in segments, indexes.
+pub struct Table {
+    pub id: u64,
+    pub(crate) inner: RwLock<TableInner>,
+    next_row_id: AtomicU64,
+}
+
+impl Table {
+    pub(crate) fn new(id: u64, schema: TableSchema) -> Table {
+        let mut indexes = Vec::new();
+        if let Some(pk) = &schema.primary_key {
+            indexes.push(Index {
+                def: IndexDef {
+                    name: format!("{}_pkey", schema.name),
+                    columns: pk.clone(),
+                    unique: true,
+                    primary: true,
+                    create_sql: None,
+                },
+                map: BTreeMap::new(),
+            });
+        }
+        Table {
+            id,
+            inner: RwLock::new(TableInner {
+                schema: Arc::new(schema),
+                sealed: Vec::new(),
+                live: Vec::new(),
+                heads: HashMap::default(),
+                indexes,
+                row_count: 0,
+            }),
+            next_row_id: AtomicU64::new(1),
+        }
+    }
+
+    pub fn schema(&self) -> Arc<TableSchema> {
+        self.inner.read().schema.clone()
+    }
+
+    pub fn name(&self) -> String {
+        self.inner.read().schema.name.clone()
+    }
+
+    pub fn indexes(&self) -> Vec<IndexDef> {
+        self.inner
+            .read()
+            .indexes
+            .iter()
+            .map(|i| i.def.clone())
+            .collect()
+    }
+
+    /// Rows visible to the newest snapshot, for cost estimates.
+    pub fn row_count(&self) -> u64 {
+        self.inner.read().row_count
+    }
+
+    /// Number of sealed segments and versions in the live segment.
+    pub fn segment_stats(&self) -> (usize, usize) {
+        let inner = self.inner.read();
+        (inner.sealed.len(), inner.live.len())
+    }
+
+    pub(crate) fn allocate_row_id(&self) -> RowId {
+        self.next_row_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_schema(&self, schema: TableSchema) {
+        self.inner.write().schema = Arc::new(schema);
+    }
+
+    /// Adds an index and fills it from every stored version.
+    pub(crate) fn add_index(&self, def: IndexDef) -> Result<()> {
+        let mut inner = self.inner.write();
+        if inner
+            .indexes
+            .iter()
+            .any(|i| i.def.name.eq_ignore_ascii_case(&def.name))
+        {
+            return Err(Error::AlreadyExists {
+                kind: "index",
+                name: def.name,
+            });
+        }
+        let mut index = Index {
+            def,
+            map: BTreeMap::new(),
+        };
+        let inner_ref = &*inner;
+        let mut seen_live_keys: HashMap<Vec<Value>, RowId> = HashMap::new();
+        for seg in inner_ref
+            .sealed
+            .iter()
+            .map(|s| &s.versions[..])
+            .chain([&inner_ref.live[..]])
+        {
+            for v in seg {
+                let key = index_key(&index.def, &v.values);
+                if index.def.unique
+                    && v.end.load(Ordering::Acquire) == TS_OPEN
+                    && !key.iter().any(Value::is_null)
+                {
+                    if let Some(other) = seen_live_keys.insert(key.clone(), v.row_id) {
+                        if other != v.row_id {
+                            return Err(Error::Constraint {
+                                kind: cairn_core::ConstraintKind::Unique,
+                                detail: format!(
+                                    "cannot create unique index {}: duplicate key",
+                                    index.def.name
+                                ),
+                            });
+                        }
+                    }
+                }
+                index.add(key, v.row_id);
+            }
+        }
+        inner.indexes.push(index);
+        Ok(())
+    }
+
+    pub(crate) fn drop_index(&self, name: &str) -> bool {
+        let mut inner = self.inner.write();
+        let before = inner.indexes.len();
+        inner
+            .indexes
+            .retain(|i| i.def.primary || !i.def.name.eq_ignore_ascii_case(name));
+        inner.indexes.len() != before
+    }
+}
+
+impl TableInner {
+    fn version(&self, loc: Loc) -> Option<&Version> {
+        if loc.seg == LIVE {
+            self.live.get(loc.off as usize)
+        } else {
+            self.sealed
+                .get(loc.seg as usize)?
+                .versions
+                .get(loc.off as usize)
+        }
+    }
+
+    /// The version of `row` visible at `ts`, if any.
+    pub(crate) fn visible(&self, row: RowId, ts: Ts) -> Option<&Version> {
+        let mut loc = *self.heads.get(&row)?;
+        loop {
+            let v = self.version(loc)?;
+            if v.visible_at(ts) {
+                return Some(v);
+            }
+            if v.begin <= ts {
+                // Older versions ended even earlier.
+                return None;
+            }
+            loc = v.prev?;
+        }
+    }
+
+    /// The newest committed version of `row` (possibly ended by a delete).
+    pub(crate) fn head(&self, row: RowId) -> Option<&Version> {
+        self.version(*self.heads.get(&row)?)
+    }
+
+    /// Visits every version visible at `ts`: sealed segments first, then live.
+    pub(crate) fn for_each_visible(
+        &self,
+        ts: Ts,
+        f: &mut dyn FnMut(RowId, &Arc<[Value]>) -> Result<bool>,
+    ) -> Result<bool> {
+        for seg in self
+            .sealed
+            .iter()
+            .map(|s| &s.versions[..])
+            .chain([&self.live[..]])
+        {
+            for v in seg {
+                if v.visible_at(ts) && !f(v.row_id, &v.values)? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn index_range(
+        &self,
+        index_no: usize,
+        lo: Bound<&[Value]>,
+        hi: Bound<&[Value]>,
+    ) -> Result<Vec<RowId>> {
+        let index = self
+            .indexes
+            .get(index_no)
+            .ok_or_else(|| Error::internal(format!("index {index_no} out of range")))?;
+        let mut out = Vec::new();
+        index.range(lo, hi, &mut out);
+        Ok(out)
+    }
+
+    /// Row ids the index lists under exactly `key`.
+    pub(crate) fn index_lookup(&self, index_no: usize, key: &[Value]) -> &[RowId] {
+        self.indexes
+            .get(index_no)
+            .and_then(|i| i.map.get(key))
+            .map_or(&[], |v| &v[..])
+    }
+
+    /// Ends the current head version of `row` at `ts` (delete or update).
+    pub(crate) fn end_row(&mut self, row: RowId, ts: Ts) -> Result<()> {
+        let v = self
+            .head(row)
+            .ok_or_else(|| Error::internal(format!("row {row} has no version to end")))?;
+        v.end.store(ts, Ordering::Release);
+        self.row_count = self.row_count.saturating_sub(1);
+        Ok(())
+    }
+
+    /// Appends a new version of `row` beginning at `ts` to the live segment.
+    pub(crate) fn push_version(&mut self, row: RowId, values: Arc<[Value]>, ts: Ts) {
+        let prev = self.heads.get(&row).copied();
+        for index in &mut self.indexes {
+            let key = index_key(&index.def, &values);
+            index.add(key, row);
+        }
+        let loc = Loc {
+            seg: LIVE,
+            off: self.live.len() as u32,
+        };
+        self.live.push(Version {
+            row_id: row,
+            begin: ts,
+            end: AtomicU64::new(TS_OPEN),
+            prev,
+            values,
+        });
+        self.heads.insert(row, loc);
+        self.row_count += 1;
+    }
+
+    pub(crate) fn live_len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Moves the live segment into a new sealed segment, dropping versions no
+    /// snapshot at or after `oldest_ts` can see.
+    pub(crate) fn seal(&mut self, oldest_ts: Ts) {
+        let live = std::mem::take(&mut self.live);
+        let seg_no = self.sealed.len() as u32;
+        let mut remap: Vec<Option<u32>> = Vec::with_capacity(live.len());
+        let mut kept = Vec::with_capacity(live.len());
+        for v in live {
+            let end = v.end.load(Ordering::Acquire);
+            if end <= oldest_ts && end != TS_OPEN {
+                remap.push(None);
+                continue;
+            }
+            remap.push(Some(kept.len() as u32));
+            kept.push(v);
+        }
+        let map_loc = |loc: Loc| -> Option<Loc> {
+            if loc.seg == LIVE {
+                remap
+                    .get(loc.off as usize)
+                    .copied()
+                    .flatten()
+                    .map(|off| Loc { seg: seg_no, off })
+            } else {
+                Some(loc)
+            }
+        };
+        for v in &mut kept {
+            v.prev = v.prev.and_then(map_loc);
+        }
+        self.heads.retain(|_, loc| match map_loc(*loc) {
+            Some(new) => {
+                *loc = new;
+                true
+            }
+            None => false,
+        });
+        if !kept.is_empty() {
+            self.sealed.push(Arc::new(Segment { versions: kept }));
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Transactions: a snapshot to read from plus a private write set that becomes
+//! visible to others only at commit. Reads see the snapshot overlaid with the
+//! transaction's own writes. Statement-level rollback uses savepoints over an
+//! undo log of the write set.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use cairn_core::{ConstraintKind, Error, Result, Value};
+
+use crate::store::Store;
+use crate::table::{index_key, Table, TableInner};
+use crate::{RowId, Ts};
+
+/// The transaction's latest state of one row it wrote.
+#[derive(Clone)]
+pub(crate) struct Write {
+    /// The row was visible in the snapshot (so committing needs it unchanged).
+    pub(crate) existed: bool,
+    /// New values, or `None` when deleted.
+    pub(crate) row: Option<Arc<[Value]>>,
+}
+
+pub(crate) struct TableWrites {
+    pub(crate) table: Arc<Table>,
+    pub(crate) rows: HashMap<RowId, Write, foldhash::fast::RandomState>,
+    /// Row ids in first-write order (each once).
+    pub(crate) order: Vec<RowId>,
+    /// Per unique index name: keys of rows this transaction wrote.
+    keys: HashMap<String, HashMap<Vec<Value>, RowId>>,
+    /// The table's unique indexes (name, key columns) when the write set began.
+    unique: Vec<(String, Vec<usize>)>,
+}
+
+struct Undo {
+    table: u64,
+    row: RowId,
+    before: Option<Write>,
+    first_write: bool,
+}
+
+/// A position in the write set to roll back to (statement-level atomicity).
+#[derive(Debug, Clone, Copy)]
+pub struct Savepoint(usize);
+
+/// A snapshot-isolated transaction. Dropping it without
+/// [`Store::commit`] discards its writes.
+pub struct Transaction {
+    pub(crate) store: Arc<Store>,
+    pub(crate) start_ts: Ts,
+    pub(crate) writes: HashMap<u64, TableWrites>,
+    undo: Vec<Undo>,
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.store.release_snapshot(self.start_ts);
+    }
+}
+
+/// Fills in values for columns added after the row was written.
+fn padded<'a>(inner: &TableInner, values: &'a [Value]) -> std::borrow::Cow<'a, [Value]> {
+    let n = inner.schema.columns.len();
+    if values.len() >= n {
+        std::borrow::Cow::Borrowed(values)
+    } else {
+        let mut v = values.to_vec();
+        for c in &inner.schema.columns[values.len()..] {
+            v.push(c.added_default.clone());
+        }
+        std::borrow::Cow::Owned(v)
+    }
+}
+
+fn key_in_bounds(key: &[Value], lo: Bound<&[Value]>, hi: Bound<&[Value]>) -> bool {
+    let cmp = |b: &[Value]| {
+        let n = b.len().min(key.len());
+        key[..n].cmp(&b[..n])
+    };
+    use std::cmp::Ordering::*;
+    let lo_ok = match lo {
+        Bound::Included(b) => cmp(b) != Less,
+        Bound::Excluded(b) => cmp(b) == Greater,
+        Bound::Unbounded => true,
+    };
+    let hi_ok = match hi {
+        Bound::Included(b) => cmp(b) != Greater,
+        Bound::Excluded(b) => cmp(b) == Less,
+        Bound::Unbounded => true,
+    };
+    lo_ok && hi_ok
+}
+
+impl Transaction {
+    pub(crate) fn new(store: Arc<Store>, start_ts: Ts) -> Transaction {
+        Transaction {
+            store,
+            start_ts,
+            writes: HashMap::new(),
+            undo: Vec::new(),
+        }
+    }
+
+    /// The commit timestamp this transaction reads at.
+    pub fn start_ts(&self) -> Ts {
+        self.start_ts
+    }
+
+    pub fn has_writes(&self) -> bool {
+        self.writes.values().any(|w| !w.rows.is_empty())
+    }
+
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint(self.undo.len())
+    }
+
+    /// Undoes every write made after `sp`.
+    pub fn rollback_to(&mut self, sp: Savepoint) {
+        while self.undo.len() > sp.0 {
+            let Some(u) = self.undo.pop() else { break };
+            let Some(tw) = self.writes.get_mut(&u.table) else {
+                continue;
+            };
+            let current = tw.rows.remove(&u.row);
+            if let Some(Write { row: Some(r), .. }) = &current {
+                tw.forget_keys(u.row, r);
+            }
+            if let Some(before) = u.before {
+                if let Some(r) = &before.row {
+                    tw.remember_keys(u.row, r);
+                }
+                tw.rows.insert(u.row, before);
+            }
+            if u.first_write {
+                if let Some(pos) = tw.order.iter().rposition(|&r| r == u.row) {
+                    tw.order.remove(pos);
+                }
+            }
+        }
+    }
+
+    /// Visits every row of `table` visible to this transaction.
+    /// `f` returns `false` to stop early.
+    pub fn scan(
+        &self,
+        table: &Arc<Table>,
+        f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
+    ) -> Result<()> {
+        let inner = table.inner.read();
+        let own = self.writes.get(&table.id);
+        let go_on = inner.for_each_visible(self.start_ts, &mut |rid, values| {
+            if own.is_some_and(|w| w.rows.contains_key(&rid)) {
+                return Ok(true);
+            }
+            f(rid, &padded(&inner, values))
+        })?;
+        if !go_on {
+            return Ok(());
+        }
+        if let Some(w) = own {
+            for rid in &w.order {
+                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
+                    if !f(*rid, &padded(&inner, r))? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Visits the visible rows whose key in index `index_no` lies within the
+    /// bounds (compared on the bounds' column count), in key order for
+    /// committed rows, then this transaction's own matching rows.
+    pub fn index_scan(
+        &self,
+        table: &Arc<Table>,
+        index_no: usize,
+        lo: Bound<&[Value]>,
+        hi: Bound<&[Value]>,
+        f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
+    ) -> Result<()> {
+        let inner = table.inner.read();
+        let def = &inner
+            .indexes
+            .get(index_no)
+            .ok_or_else(|| Error::internal("index number out of range"))?
+            .def;
+        let own = self.writes.get(&table.id);
+        let ids = inner.index_range(index_no, lo, hi)?;
+        let mut seen = std::collections::HashSet::<RowId, foldhash::fast::RandomState>::default();
+        for rid in ids {
+            if own.is_some_and(|w| w.rows.contains_key(&rid)) || !seen.insert(rid) {
+                continue;
+            }
+            if let Some(v) = inner.visible(rid, self.start_ts) {
+                let values = padded(&inner, &v.values);
+                if key_in_bounds(&index_key(def, &values), lo, hi) && !f(rid, &values)? {
+                    return Ok(());
+                }
+            }
+        }
+        if let Some(w) = own {
+            for rid in &w.order {
+                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
+                    let values = padded(&inner, r);
+                    if key_in_bounds(&index_key(def, &values), lo, hi) && !f(*rid, &values)? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The row `rid` as this transaction sees it.
+    pub fn get(&self, table: &Arc<Table>, rid: RowId) -> Option<Vec<Value>> {
+        let inner = table.inner.read();
+        if let Some(w) = self.writes.get(&table.id).and_then(|w| w.rows.get(&rid)) {
+            return w.row.as_ref().map(|r| padded(&inner, r).into_owned());
+        }
+        inner
+            .visible(rid, self.start_ts)
+            .map(|v| padded(&inner, &v.values).into_owned())
+    }
+
+    pub fn insert(&mut self, table: &Arc<Table>, values: Vec<Value>) -> Result<RowId> {
+        let rid = table.allocate_row_id();
+        self.check_row(table, rid, &values)?;
+        self.record(table, rid, Some(values.into()), false);
+        Ok(rid)
+    }
+
+    pub fn update(&mut self, table: &Arc<Table>, rid: RowId, values: Vec<Value>) -> Result<()> {
+        self.check_row(table, rid, &values)?;
+        let existed = self.existed(table, rid)?;
+        self.record(table, rid, Some(values.into()), existed);
+        Ok(())
+    }
+
+    pub fn delete(&mut self, table: &Arc<Table>, rid: RowId) -> Result<()> {
+        let existed = self.existed(table, rid)?;
+        self.record(table, rid, None, existed);
+        Ok(())
+    }
+
+    fn existed(&self, table: &Arc<Table>, rid: RowId) -> Result<bool> {
+        if let Some(w) = self.writes.get(&table.id).and_then(|w| w.rows.get(&rid)) {
+            if w.row.is_none() {
+                return Err(Error::internal(format!("row {rid} already deleted")));
+            }
+            return Ok(w.existed);
+        }
+        if table.inner.read().visible(rid, self.start_ts).is_some() {
+            Ok(true)
+        } else {
+            Err(Error::internal(format!("row {rid} is not visible")))
+        }
+    }
+
+    fn record(&mut self, table: &Arc<Table>, rid: RowId, row: Option<Arc<[Value]>>, existed: bool) {
+        let tw = self.writes.entry(table.id).or_insert_with(|| TableWrites {
+            table: table.clone(),
+            rows: HashMap::default(),
+            order: Vec::new(),
+            keys: HashMap::new(),
+            unique: table
+                .inner
+                .read()
+                .indexes
+                .iter()
+                .filter(|i| i.def.unique)
+                .map(|i| (i.def.name.clone(), i.def.columns.clone()))
+                .collect(),
+        });
+        let before = tw.rows.get(&rid).cloned();
+        let first_write = before.is_none();
+        if let Some(Write { row: Some(r), .. }) = &before {
+            tw.forget_keys(rid, r);
+        }
+        if let Some(r) = &row {
+            tw.remember_keys(rid, r);
+        }
+        if first_write {
+            tw.order.push(rid);
+        }
+        tw.rows.insert(rid, Write { existed, row });
+        self.undo.push(Undo {
+            table: table.id,
+            row: rid,
+            before,
+            first_write,
+        });
+    }
+
+    /// NOT NULL and UNIQUE/PRIMARY KEY checks of a row about to be written,
+    /// against this transaction's view.
+    fn check_row(&self, table: &Arc<Table>, rid: RowId, values: &[Value]) -> Result<()> {
+        let inner = table.inner.read();
+        let schema = &inner.schema;
+        for (i, c) in schema.columns.iter().enumerate() {
+            if !c.nullable && values.get(i).is_none_or(Value::is_null) {
+                return Err(Error::Constraint {
+                    kind: ConstraintKind::NotNull,
+                    detail: format!("{}.{}", schema.name, c.name),
+                });
+            }
+        }
+        let own = self.writes.get(&table.id);
+        for (index_no, index) in inner.indexes.iter().enumerate() {
+            if !index.def.unique {
+                continue;
+            }
+            let key = index_key(&index.def, values);
+            if key.iter().any(Value::is_null) {
+                continue;
+            }
+            let violation = || Error::Constraint {
+                kind: if index.def.primary {
+                    ConstraintKind::PrimaryKey
+                } else {
+                    ConstraintKind::Unique
+                },
+                detail: index
+                    .def
+                    .columns
+                    .iter()
+                    .map(|&c| format!("{}.{}", schema.name, schema.columns[c].name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            if let Some(w) = own {
+                if let Some(&other) = w.keys.get(&index.def.name).and_then(|m| m.get(&key)) {
+                    if other != rid {
+                        if let Some(Write { row: Some(r), .. }) = w.rows.get(&other) {
+                            if index_key(&index.def, r) == key {
+                                return Err(violation());
+                            }
+                        }
+                    }
+                }
+            }
+            for &other in inner.index_lookup(index_no, &key) {
+                if other == rid || own.is_some_and(|w| w.rows.contains_key(&other)) {
+                    continue;
+                }
+                if let Some(v) = inner.visible(other, self.start_ts) {
+                    if index_key(&index.def, &v.values) == key {
+                        return Err(violation());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TableWrites {
+    fn remember_keys(&mut self, rid: RowId, row: &[Value]) {
+        for (name, cols) in &self.unique {
+            let key: Vec<Value> = cols
+                .iter()
+                .map(|&c| row.get(c).cloned().unwrap_or_default())
+                .collect();
+            self.keys.entry(name.clone()).or_default().insert(key, rid);
+        }
+    }
+
+    fn forget_keys(&mut self, rid: RowId, row: &[Value]) {
+        for (name, cols) in &self.unique {
+            let key: Vec<Value> = cols
+                .iter()
+                .map(|&c| row.get(c).cloned().unwrap_or_default())
+                .collect();
+            if let Some(m) = self.keys.get_mut(name) {
+                if m.get(&key) == Some(&rid) {
+                    m.remove(&key);
+                }
+            }
+        }
+    }
+}
