@@ -1,9 +1,19 @@
-//! cairn-sql — the SQL layer: parse (sqlparser + our dialect), bind, plan,
-//! execute against a storage snapshot. Entry point: [`Session`] over a shared
-//! [`Engine`]. Depends on cairn-storage and cairn-core; never on the public
-//! `cairn` crate.
+//! cairn-sql — the SQL layer: parse (sqlparser), bind, plan, execute against
+//! a storage snapshot. Entry point: [`Session`] over a shared [`Engine`].
+//! The pipeline is visible in the module list: parser → bind/planner (with
+//! scope) → plan → exec; dml and ddl hold statement-specific logic.
+//! Depends on cairn-storage and cairn-core; never on the public `cairn` crate.
 #![forbid(unsafe_code)]
 
+mod bind;
+mod ddl;
+mod dml;
+mod exec;
+mod expr;
+mod parser;
+mod plan;
+mod planner;
+mod scope;
 mod session;
 
 pub use session::{is_complete_statement, Column, Engine, Output, Prepared, Session};

@@ -2,16 +2,33 @@
 //! engine. Statements run here; a failed statement never leaves the session
 //! unusable.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cairn_core::{DataType, Error, Result, Row, Value};
+use cairn_storage::{Store, Transaction};
+use parking_lot::Mutex;
+use sqlparser::ast;
+
+use crate::dml::{self, DeletePlan, InsertPlan, UpdatePlan};
+use crate::exec::Executor;
+use crate::plan::Plan;
+use crate::planner::{OutCol, Planner};
 
 /// The shared database: catalog and tables. Cheap to share between threads.
-pub struct Engine {}
+pub struct Engine {
+    store: Arc<Store>,
+}
 
 impl Engine {
     pub fn new() -> Arc<Engine> {
-        Arc::new(Engine {})
+        Arc::new(Engine {
+            store: Store::new(),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 }
 
@@ -33,38 +50,131 @@ pub struct Output {
     pub returns_rows: bool,
 }
 
+impl Output {
+    fn rows(cols: Vec<OutCol>, rows: Vec<Row>) -> Output {
+        Output {
+            columns: cols
+                .into_iter()
+                .map(|c| Column {
+                    name: c.name,
+                    data_type: c.data_type,
+                })
+                .collect(),
+            rows,
+            rows_affected: 0,
+            returns_rows: true,
+        }
+    }
+
+    fn affected(n: u64) -> Output {
+        Output {
+            rows_affected: n,
+            ..Output::default()
+        }
+    }
+
+    fn text_rows(name: &str, text: &str) -> Output {
+        Output {
+            columns: vec![Column {
+                name: name.to_string(),
+                data_type: Some(DataType::Text),
+            }],
+            rows: text.lines().map(|l| vec![Value::text(l)]).collect(),
+            rows_affected: 0,
+            returns_rows: true,
+        }
+    }
+}
+
+/// A statement compiled against one catalog version.
+enum Compiled {
+    Query { plan: Plan, cols: Vec<OutCol> },
+    Insert(InsertPlan),
+    Update(UpdatePlan),
+    Delete(DeletePlan),
+}
+
 /// A parsed statement, re-planned automatically when the schema changes.
 pub struct Prepared {
     pub sql: String,
+    stmt: ast::Statement,
+    param_count: usize,
+    cache: Mutex<Option<(u64, Arc<Compiled>)>>,
 }
 
 pub struct Session {
     engine: Arc<Engine>,
+    tx: Option<Transaction>,
+    settings: HashMap<String, String>,
+}
+
+fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled, usize)>> {
+    let mut planner = Planner::new(store);
+    let c = match stmt {
+        ast::Statement::Query(q) => {
+            let (plan, cols) = planner.plan_query(q, &[])?;
+            Compiled::Query { plan, cols }
+        }
+        ast::Statement::Insert(i) => Compiled::Insert(planner.plan_insert(i)?),
+        ast::Statement::Update(u) => Compiled::Update(planner.plan_update(u)?),
+        ast::Statement::Delete(d) => Compiled::Delete(planner.plan_delete(d)?),
+        _ => return Ok(None),
+    };
+    Ok(Some((c, planner.param_count)))
 }
 
 impl Session {
     pub fn new(engine: Arc<Engine>) -> Session {
-        Session { engine }
+        Session {
+            engine,
+            tx: None,
+            settings: HashMap::new(),
+        }
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
 
+    fn store(&self) -> &Arc<Store> {
+        &self.engine.store
+    }
+
     /// Parses exactly one statement.
     pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
+        let mut stmts = crate::parser::parse_statements(sql)?;
+        if stmts.len() != 1 {
+            return Err(Error::plan(format!(
+                "expected exactly one statement, found {}; use execute_batch for several",
+                stmts.len()
+            )));
+        }
+        let stmt = stmts
+            .pop()
+            .ok_or_else(|| Error::internal("statement vanished"))?;
+        self.prepare_ast(sql.to_string(), stmt)
+    }
+
+    fn prepare_ast(&mut self, sql: String, stmt: ast::Statement) -> Result<Prepared> {
+        let version = self.store().catalog_version();
+        // Plan now to report errors early and learn the parameter count;
+        // statements on objects that do not exist yet plan at execution.
+        let (cache, param_count) = match compile(self.store(), &stmt) {
+            Ok(Some((c, n))) => (Some((version, Arc::new(c))), n),
+            Ok(None) => (None, 0),
+            Err(e) => return Err(e),
+        };
         Ok(Prepared {
-            sql: sql.to_string(),
+            sql,
+            stmt,
+            param_count,
+            cache: Mutex::new(cache),
         })
     }
 
     /// Number of `$n`/`?` parameters the statement takes.
-    pub fn parameter_count(&self, _stmt: &Prepared) -> usize {
-        0
-    }
-
-    pub fn execute_prepared(&mut self, _stmt: &Prepared, _params: &[Value]) -> Result<Output> {
-        Err(Error::unsupported("engine not built yet"))
+    pub fn parameter_count(&self, stmt: &Prepared) -> usize {
+        stmt.param_count
     }
 
     /// Runs exactly one statement.
@@ -75,22 +185,246 @@ impl Session {
 
     /// Runs every statement in `sql`, in order, stopping at the first error.
     /// Returns the output of each.
-    pub fn execute_batch(&mut self, _sql: &str) -> Result<Vec<Output>> {
-        Err(Error::unsupported("engine not built yet"))
+    pub fn execute_batch(&mut self, sql: &str) -> Result<Vec<Output>> {
+        let stmts = crate::parser::parse_statements(sql)?;
+        let mut outs = Vec::with_capacity(stmts.len());
+        for stmt in stmts {
+            let p = self.prepare_ast(stmt.to_string(), stmt)?;
+            outs.push(self.execute_prepared(&p, &[])?);
+        }
+        Ok(outs)
     }
 
     pub fn in_transaction(&self) -> bool {
-        false
+        self.tx.is_some()
     }
 
     /// Names of all tables and views, sorted.
     pub fn table_names(&self) -> Vec<String> {
-        Vec::new()
+        let mut names = self.store().table_names();
+        names.extend(self.store().view_names());
+        names.sort();
+        names
     }
 
     /// The CREATE statements of one table (and its indexes) or of everything.
-    pub fn schema_sql(&self, _table: Option<&str>) -> Result<Vec<String>> {
-        Ok(Vec::new())
+    pub fn schema_sql(&self, table: Option<&str>) -> Result<Vec<String>> {
+        let store = self.store();
+        let names = match table {
+            Some(t) => vec![t.to_string()],
+            None => self.table_names(),
+        };
+        let mut out = Vec::new();
+        for n in names {
+            if let Some(t) = store.table(&n) {
+                out.push(t.schema().create_sql.clone());
+                for idx in t.indexes() {
+                    if let Some(sql) = idx.create_sql {
+                        out.push(sql);
+                    }
+                }
+            } else if let Some(v) = store.view(&n) {
+                out.push(v.create_sql);
+            } else if table.is_some() {
+                return Err(Error::no_such("table", n));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A session setting (`SET name = value`).
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.settings
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    fn compiled(&self, p: &Prepared) -> Result<Arc<Compiled>> {
+        let version = self.store().catalog_version();
+        let mut cache = p.cache.lock();
+        if let Some((v, c)) = &*cache {
+            if *v == version {
+                return Ok(c.clone());
+            }
+        }
+        match compile(self.store(), &p.stmt)? {
+            Some((c, _)) => {
+                let c = Arc::new(c);
+                *cache = Some((version, c.clone()));
+                Ok(c)
+            }
+            None => Err(Error::internal("statement has no plan")),
+        }
+    }
+
+    pub fn execute_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<Output> {
+        if params.len() < p.param_count {
+            return Err(Error::Parameter {
+                message: format!(
+                    "statement takes {} parameters but {} were given",
+                    p.param_count,
+                    params.len()
+                ),
+            });
+        }
+        let store = self.store().clone();
+        match &p.stmt {
+            ast::Statement::Query(_)
+            | ast::Statement::Insert(_)
+            | ast::Statement::Update(_)
+            | ast::Statement::Delete(_) => {
+                let c = self.compiled(p)?;
+                self.in_tx(|tx| run_compiled(&c, tx, params))
+            }
+            ast::Statement::StartTransaction { .. } => {
+                if self.tx.is_some() {
+                    return Err(Error::Transaction {
+                        message: "cannot start a transaction within a transaction".into(),
+                    });
+                }
+                self.tx = Some(store.begin());
+                Ok(Output::default())
+            }
+            ast::Statement::Commit { .. } => match self.tx.take() {
+                Some(tx) => store.commit(tx).map(|_| Output::default()),
+                None => Err(Error::Transaction {
+                    message: "cannot commit - no transaction is active".into(),
+                }),
+            },
+            ast::Statement::Rollback {
+                savepoint: None, ..
+            } => match self.tx.take() {
+                Some(_) => Ok(Output::default()),
+                None => Err(Error::Transaction {
+                    message: "cannot rollback - no transaction is active".into(),
+                }),
+            },
+            ast::Statement::Explain {
+                statement, analyze, ..
+            } => {
+                if *analyze {
+                    return Err(Error::unsupported("EXPLAIN ANALYZE"));
+                }
+                let text = match compile(&store, statement)? {
+                    Some((Compiled::Query { plan, .. }, _)) => plan.explain(),
+                    Some((Compiled::Insert(i), _)) => {
+                        format!("Insert {}\n{}", i.table.name(), indent(&i.source.explain()))
+                    }
+                    Some((Compiled::Update(u), _)) => {
+                        format!(
+                            "Update {}\n{}",
+                            u.table.name(),
+                            indent(&dml::explain_scan(&u.scan))
+                        )
+                    }
+                    Some((Compiled::Delete(d), _)) => {
+                        format!(
+                            "Delete {}\n{}",
+                            d.table.name(),
+                            indent(&dml::explain_scan(&d.scan))
+                        )
+                    }
+                    None => return Err(Error::unsupported("EXPLAIN of this statement")),
+                };
+                Ok(Output::text_rows("plan", &text))
+            }
+            ast::Statement::CreateTable(ct) => {
+                crate::ddl::create_table(&store, ct, p.stmt.to_string()).map(|_| Output::default())
+            }
+            ast::Statement::CreateIndex(ci) => {
+                crate::ddl::create_index(&store, ci, p.stmt.to_string()).map(|_| Output::default())
+            }
+            ast::Statement::CreateView(cv) => {
+                crate::ddl::create_view(&store, cv, p.stmt.to_string()).map(|_| Output::default())
+            }
+            ast::Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                ..
+            } => {
+                crate::ddl::drop(&store, object_type, *if_exists, names).map(|_| Output::default())
+            }
+            ast::Statement::AlterTable(at) => {
+                crate::ddl::alter_table(&store, at).map(|_| Output::default())
+            }
+            ast::Statement::Set(set) => self.set(set),
+            other => Err(Error::unsupported(format!(
+                "statement {}",
+                statement_kind(other)
+            ))),
+        }
+    }
+
+    fn set(&mut self, set: &ast::Set) -> Result<Output> {
+        match set {
+            ast::Set::SingleAssignment {
+                variable, values, ..
+            } => {
+                let name = variable.to_string().to_ascii_lowercase();
+                let value = values
+                    .iter()
+                    .map(|v| match v {
+                        ast::Expr::Value(v) => match &v.value {
+                            ast::Value::SingleQuotedString(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.settings.insert(name, value);
+                Ok(Output::default())
+            }
+            other => Err(Error::unsupported(format!("SET form {other}"))),
+        }
+    }
+
+    /// Runs `f` in the open transaction (rolling back only this statement
+    /// on error) or in a new one that commits on success.
+    fn in_tx(&mut self, f: impl FnOnce(&mut Transaction) -> Result<Output>) -> Result<Output> {
+        match self.tx.as_mut() {
+            Some(tx) => {
+                let sp = tx.savepoint();
+                let r = f(tx);
+                if r.is_err() {
+                    tx.rollback_to(sp);
+                }
+                r
+            }
+            None => {
+                let store = self.store().clone();
+                let mut tx = store.begin();
+                let out = f(&mut tx)?;
+                store.commit(tx)?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn statement_kind(s: &ast::Statement) -> String {
+    let text = s.to_string();
+    text.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run_compiled(c: &Compiled, tx: &mut Transaction, params: &[Value]) -> Result<Output> {
+    match c {
+        Compiled::Query { plan, cols } => {
+            let ex = Executor::new(tx, params);
+            let rows = ex.run(plan, &[])?;
+            Ok(Output::rows(cols.clone(), rows))
+        }
+        Compiled::Insert(i) => dml::run_insert(i, tx, params).map(Output::affected),
+        Compiled::Update(u) => dml::run_update(u, tx, params).map(Output::affected),
+        Compiled::Delete(d) => dml::run_delete(d, tx, params).map(Output::affected),
     }
 }
 

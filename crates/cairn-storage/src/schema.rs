@@ -21,6 +21,11 @@ pub struct TableSchema {
     pub columns: Vec<ColumnDef>,
     /// Column positions of the PRIMARY KEY, if any.
     pub primary_key: Option<Vec<usize>>,
+    /// CHECK constraint expressions as SQL text; the SQL layer evaluates them.
+    pub checks: Vec<String>,
+    /// Column of a single-column INTEGER PRIMARY KEY: NULL or omitted values
+    /// get the next free key (SQLite's rowid alias habit).
+    pub auto_increment: Option<usize>,
     /// The CREATE TABLE statement (kept current across ALTER TABLE).
     pub create_sql: String,
 }

@@ -119,9 +119,30 @@ pub struct Table {
     pub id: u64,
     pub(crate) inner: RwLock<TableInner>,
     next_row_id: AtomicU64,
+    /// Largest key ever used in the auto-increment column.
+    auto_max: std::sync::atomic::AtomicI64,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Table({} {})", self.id, self.name())
+    }
 }
 
 impl Table {
+    /// The next key for an auto-increment column (one past the largest used).
+    pub fn next_auto_key(&self) -> i64 {
+        self.auto_max
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1)
+    }
+
+    /// Records an explicitly given auto-increment key so later generated
+    /// keys do not collide with it.
+    pub fn observe_auto_key(&self, key: i64) {
+        self.auto_max.fetch_max(key, Ordering::AcqRel);
+    }
+
     pub(crate) fn new(id: u64, schema: TableSchema) -> Table {
         let mut indexes = Vec::new();
         if let Some(pk) = &schema.primary_key {
@@ -147,6 +168,7 @@ impl Table {
                 row_count: 0,
             }),
             next_row_id: AtomicU64::new(1),
+            auto_max: std::sync::atomic::AtomicI64::new(0),
         }
     }
 

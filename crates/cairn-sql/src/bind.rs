@@ -1,0 +1,907 @@
+//! Expression binding: sqlparser AST expressions → [`Expr`], resolving names
+//! through the planner's scope stack (outer scopes make a subquery
+//! correlated), aggregates and window calls into their operators' outputs.
+
+use std::sync::Arc;
+
+use cairn_core::ops::{ArithOp, BitOp};
+use cairn_core::{DataType, Error, Result, Value};
+use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
+
+use crate::expr::{CmpOp, Expr, Subquery};
+use crate::plan::{AggCall, AggFunc, Frame, SortKey, WinFunc, WindowCall};
+use crate::planner::Planner;
+use crate::scope::Lookup;
+
+pub fn aggregate_func(name: &str, nargs: usize) -> Option<AggFunc> {
+    Some(match name {
+        "count" => AggFunc::Count,
+        "sum" => AggFunc::Sum,
+        "total" => AggFunc::Total,
+        "avg" => AggFunc::Avg,
+        "min" if nargs == 1 => AggFunc::Min,
+        "max" if nargs == 1 => AggFunc::Max,
+        "group_concat" | "string_agg" => AggFunc::GroupConcat,
+        "bool_and" | "every" => AggFunc::BoolAnd,
+        "bool_or" => AggFunc::BoolOr,
+        "any_value" => AggFunc::AnyValue,
+        _ => return None,
+    })
+}
+
+fn window_only_func(name: &str) -> Option<WinFunc> {
+    Some(match name {
+        "row_number" => WinFunc::RowNumber,
+        "rank" => WinFunc::Rank,
+        "dense_rank" => WinFunc::DenseRank,
+        "percent_rank" => WinFunc::PercentRank,
+        "cume_dist" => WinFunc::CumeDist,
+        "ntile" => WinFunc::Ntile,
+        "lag" => WinFunc::Lag,
+        "lead" => WinFunc::Lead,
+        "first_value" => WinFunc::FirstValue,
+        "last_value" => WinFunc::LastValue,
+        "nth_value" => WinFunc::NthValue,
+        _ => return None,
+    })
+}
+
+pub fn func_name(f: &ast::Function) -> String {
+    f.name
+        .0
+        .last()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(i) => i.value.to_ascii_lowercase(),
+            other => other.to_string().to_ascii_lowercase(),
+        })
+        .unwrap_or_default()
+}
+
+/// Plain argument expressions of a function call (`*` → empty list).
+pub fn func_args(f: &ast::Function) -> Result<(Vec<&ast::Expr>, bool, bool)> {
+    match &f.args {
+        ast::FunctionArguments::None => Ok((Vec::new(), false, false)),
+        ast::FunctionArguments::Subquery(_) => {
+            Err(Error::unsupported("subquery as function argument"))
+        }
+        ast::FunctionArguments::List(list) => {
+            let distinct = matches!(
+                list.duplicate_treatment,
+                Some(ast::DuplicateTreatment::Distinct)
+            );
+            let mut out = Vec::new();
+            let mut star = false;
+            for a in &list.args {
+                match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => out.push(e),
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
+                    other => return Err(Error::unsupported(format!("function argument {other}"))),
+                }
+            }
+            Ok((out, distinct, star))
+        }
+    }
+}
+
+/// True if `e` contains an aggregate call at this query level (not inside
+/// subqueries, not window calls).
+pub fn contains_aggregate(e: &ast::Expr) -> bool {
+    let mut found = false;
+    visit(e, &mut |x| {
+        if let ast::Expr::Function(f) = x {
+            if f.over.is_none() {
+                if let Ok((args, _, star)) = func_args(f) {
+                    let n = if star { 1 } else { args.len() };
+                    if aggregate_func(&func_name(f), n).is_some() {
+                        found = true;
+                    }
+                }
+            }
+        }
+    });
+    found
+}
+
+/// Visits AST expression nodes at this query level (skipping subqueries).
+pub fn visit(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
+    use ast::Expr as E;
+    f(e);
+    match e {
+        E::BinaryOp { left, right, .. } => {
+            visit(left, f);
+            visit(right, f)
+        }
+        E::UnaryOp { expr, .. }
+        | E::Nested(expr)
+        | E::IsNull(expr)
+        | E::IsNotNull(expr)
+        | E::IsTrue(expr)
+        | E::IsFalse(expr)
+        | E::IsNotTrue(expr)
+        | E::IsNotFalse(expr)
+        | E::IsUnknown(expr)
+        | E::IsNotUnknown(expr)
+        | E::Cast { expr, .. }
+        | E::InSubquery { expr, .. }
+        | E::Collate { expr, .. } => visit(expr, f),
+        E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
+            visit(a, f);
+            visit(b, f)
+        }
+        E::InList { expr, list, .. } => {
+            visit(expr, f);
+            list.iter().for_each(|x| visit(x, f))
+        }
+        E::Between {
+            expr, low, high, ..
+        } => {
+            visit(expr, f);
+            visit(low, f);
+            visit(high, f)
+        }
+        E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
+            visit(expr, f);
+            visit(pattern, f)
+        }
+        E::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            if let Some(o) = operand {
+                visit(o, f)
+            }
+            for c in conditions {
+                visit(&c.condition, f);
+                visit(&c.result, f)
+            }
+            if let Some(x) = else_result {
+                visit(x, f)
+            }
+        }
+        E::Function(func) => {
+            if let ast::FunctionArguments::List(l) = &func.args {
+                for a in &l.args {
+                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a {
+                        visit(x, f)
+                    }
+                }
+            }
+        }
+        E::Tuple(xs) => xs.iter().for_each(|x| visit(x, f)),
+        _ => {}
+    }
+}
+
+fn parse_number(s: &str) -> Result<Value> {
+    if let Ok(i) = s.parse::<i64>() {
+        return Ok(Value::Integer(i));
+    }
+    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return Ok(Value::Integer(i));
+        }
+    }
+    s.parse::<f64>()
+        .map(Value::Real)
+        .map_err(|_| Error::Syntax {
+            message: format!("malformed number {s}"),
+            position: None,
+        })
+}
+
+pub fn sql_type(dt: &ast::DataType) -> DataType {
+    DataType::from_sql_name(&dt.to_string())
+}
+
+impl Planner<'_> {
+    fn ident_text(&self, i: &ast::Ident) -> String {
+        i.value.clone()
+    }
+
+    /// Resolves a (possibly qualified) column name through the scope stack.
+    pub fn resolve(&mut self, parts: &[ast::Ident]) -> Result<Expr> {
+        let (table, name) = match parts {
+            [c] => (None, self.ident_text(c)),
+            [t, c] => (Some(self.ident_text(t)), self.ident_text(c)),
+            [_, t, c] => (Some(self.ident_text(t)), self.ident_text(c)),
+            _ => {
+                return Err(Error::plan(format!(
+                    "unsupported column reference {}",
+                    parts
+                        .iter()
+                        .map(|p| p.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(".")
+                )))
+            }
+        };
+        let top = self.scopes.len();
+        for level in (0..top).rev() {
+            let found = self.scopes[level].lookup(table.as_deref(), &name);
+            match found {
+                Lookup::Ambiguous => return Err(Error::AmbiguousColumn { name }),
+                Lookup::Missing => continue,
+                Lookup::Found(c) => {
+                    self.min_level = self.min_level.min(level);
+                    let index = self.map_through_agg(level, c);
+                    return Ok(if level + 1 == top {
+                        Expr::Column(index)
+                    } else {
+                        Expr::Outer {
+                            depth: top - level - 1,
+                            index,
+                        }
+                    });
+                }
+            }
+        }
+        let full = match &table {
+            Some(t) => format!("{t}.{name}"),
+            None => name,
+        };
+        Err(Error::no_such("column", full))
+    }
+
+    /// Maps FROM-layout column `c` of scope `level` to the layout expressions
+    /// see at that level now (the aggregate output when aggregation is active).
+    fn map_through_agg(&mut self, level: usize, c: usize) -> usize {
+        let scope = &mut self.scopes[level];
+        let Some(agg) = scope.agg.as_mut().filter(|a| a.active) else {
+            return c;
+        };
+        if let Some(k) = agg
+            .group_exprs
+            .iter()
+            .position(|g| matches!(g, Expr::Column(x) if *x == c))
+        {
+            return k;
+        }
+        let text = format!("any_value(#{c})");
+        if let Some(j) = agg.agg_texts.iter().position(|t| *t == text) {
+            return agg.group_exprs.len() + j;
+        }
+        agg.aggs.push(AggCall {
+            func: AggFunc::AnyValue,
+            args: vec![Expr::Column(c)],
+            distinct: false,
+            filter: None,
+        });
+        agg.agg_texts.push(text);
+        agg.group_exprs.len() + agg.aggs.len() - 1
+    }
+
+    fn agg_active(&self) -> bool {
+        self.scopes
+            .last()
+            .and_then(|s| s.agg.as_ref())
+            .is_some_and(|a| a.active)
+    }
+
+    fn set_agg_active(&mut self, on: bool) {
+        if let Some(a) = self.scopes.last_mut().and_then(|s| s.agg.as_mut()) {
+            a.active = on;
+        }
+    }
+
+    pub fn bind_expr(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        if self.agg_active() {
+            let text = e.to_string();
+            if let Some(agg) = self.scopes.last().and_then(|s| s.agg.as_ref()) {
+                if let Some(k) = agg.group_texts.iter().position(|t| *t == text) {
+                    return Ok(Expr::Column(k));
+                }
+            }
+        }
+        Ok(match e {
+            E::Identifier(i) => {
+                // Double-quoted strings that name no column are string
+                // literals, as in SQLite.
+                match self.resolve(std::slice::from_ref(i)) {
+                    Err(Error::NoSuchObject { .. }) if i.quote_style == Some('"') => {
+                        Expr::Literal(Value::text(&i.value))
+                    }
+                    other => other?,
+                }
+            }
+            E::CompoundIdentifier(parts) => self.resolve(parts)?,
+            E::Value(v) => match &v.value {
+                ast::Value::Placeholder(p) => Expr::Param(self.bind_placeholder(p)?),
+                other => Expr::Literal(self.bind_value(other)?),
+            },
+            E::Nested(inner) => self.bind_expr(inner)?,
+            E::UnaryOp { op, expr } => {
+                let x = self.bind_expr(expr)?;
+                match op {
+                    U::Minus => match x {
+                        Expr::Literal(Value::Integer(i)) if i != i64::MIN => {
+                            Expr::Literal(Value::Integer(-i))
+                        }
+                        Expr::Literal(Value::Real(f)) => Expr::Literal(Value::Real(-f)),
+                        x => Expr::Neg(Box::new(x)),
+                    },
+                    U::Plus => x,
+                    U::Not => Expr::Not(Box::new(x)),
+                    U::BitwiseNot => Expr::BitNot(Box::new(x)),
+                    other => return Err(Error::unsupported(format!("operator {other}"))),
+                }
+            }
+            E::BinaryOp { left, op, right } => self.bind_binary(left, op, right)?,
+            E::IsNull(x) => Expr::IsNull(Box::new(self.bind_expr(x)?), false),
+            E::IsNotNull(x) => Expr::IsNull(Box::new(self.bind_expr(x)?), true),
+            E::IsTrue(x) => self.is_bool(x, true, false)?,
+            E::IsNotTrue(x) => self.is_bool(x, true, true)?,
+            E::IsFalse(x) => self.is_bool(x, false, false)?,
+            E::IsNotFalse(x) => self.is_bool(x, false, true)?,
+            E::IsUnknown(x) => Expr::IsNull(Box::new(self.bind_expr(x)?), false),
+            E::IsNotUnknown(x) => Expr::IsNull(Box::new(self.bind_expr(x)?), true),
+            E::IsDistinctFrom(a, b) => Expr::IsDistinct(
+                Box::new(self.bind_expr(a)?),
+                Box::new(self.bind_expr(b)?),
+                false,
+            ),
+            E::IsNotDistinctFrom(a, b) => Expr::IsDistinct(
+                Box::new(self.bind_expr(a)?),
+                Box::new(self.bind_expr(b)?),
+                true,
+            ),
+            E::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: Box::new(self.bind_expr(expr)?),
+                list: list
+                    .iter()
+                    .map(|x| self.bind_expr(x))
+                    .collect::<Result<_>>()?,
+                negated: *negated,
+            },
+            E::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let x = self.bind_expr(expr)?;
+                let sub = self.plan_subquery(subquery, Some(1))?;
+                Expr::InSubquery {
+                    expr: Box::new(x),
+                    sub,
+                    negated: *negated,
+                }
+            }
+            E::Exists { subquery, negated } => Expr::Exists {
+                sub: self.plan_subquery(subquery, None)?,
+                negated: *negated,
+            },
+            E::Subquery(q) => Expr::ScalarSubquery(self.plan_subquery(q, Some(1))?),
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => Expr::Between {
+                expr: Box::new(self.bind_expr(expr)?),
+                low: Box::new(self.bind_expr(low)?),
+                high: Box::new(self.bind_expr(high)?),
+                negated: *negated,
+            },
+            E::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any,
+            }
+            | E::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any,
+            } => {
+                if *any {
+                    return Err(Error::unsupported("LIKE ANY"));
+                }
+                Expr::Like {
+                    expr: Box::new(self.bind_expr(expr)?),
+                    pattern: Box::new(self.bind_expr(pattern)?),
+                    escape: match escape_char {
+                        Some(c) => Some(Box::new(self.bind_expr(c)?)),
+                        None => None,
+                    },
+                    negated: *negated,
+                    case_insensitive: matches!(e, E::ILike { .. }),
+                    glob: false,
+                }
+            }
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => Expr::Case {
+                operand: match operand {
+                    Some(o) => Some(Box::new(self.bind_expr(o)?)),
+                    None => None,
+                },
+                whens: conditions
+                    .iter()
+                    .map(|c| Ok((self.bind_expr(&c.condition)?, self.bind_expr(&c.result)?)))
+                    .collect::<Result<_>>()?,
+                otherwise: match else_result {
+                    Some(x) => Some(Box::new(self.bind_expr(x)?)),
+                    None => None,
+                },
+            },
+            E::Cast {
+                expr, data_type, ..
+            } => Expr::Cast(Box::new(self.bind_expr(expr)?), sql_type(data_type)),
+            E::TypedString(ts) => {
+                let lit = self.bind_value(&ts.value.value)?;
+                Expr::Literal(lit.cast(sql_type(&ts.data_type))?)
+            }
+            E::Function(f) => self.bind_function(f)?,
+            E::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![self.bind_expr(expr)?];
+                args.push(match substring_from {
+                    Some(x) => self.bind_expr(x)?,
+                    None => Expr::Literal(Value::Integer(1)),
+                });
+                if let Some(x) = substring_for {
+                    args.push(self.bind_expr(x)?);
+                }
+                self.call_scalar("substr", args)?
+            }
+            E::Trim {
+                trim_where,
+                trim_what,
+                expr,
+                ..
+            } => {
+                let name = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => "ltrim",
+                    Some(ast::TrimWhereField::Trailing) => "rtrim",
+                    _ => "trim",
+                };
+                let mut args = vec![self.bind_expr(expr)?];
+                if let Some(w) = trim_what {
+                    args.push(self.bind_expr(w)?);
+                }
+                self.call_scalar(name, args)?
+            }
+            E::Ceil { expr, .. } => {
+                let x = self.bind_expr(expr)?;
+                self.call_scalar("ceil", vec![x])?
+            }
+            E::Floor { expr, .. } => {
+                let x = self.bind_expr(expr)?;
+                self.call_scalar("floor", vec![x])?
+            }
+            E::Position { expr, r#in } => {
+                let (a, b) = (self.bind_expr(r#in)?, self.bind_expr(expr)?);
+                self.call_scalar("instr", vec![a, b])?
+            }
+            E::Collate { expr, .. } => self.bind_expr(expr)?,
+            E::Tuple(items) if items.len() == 1 => self.bind_expr(&items[0])?,
+            other => return Err(Error::unsupported(format!("expression {other}"))),
+        })
+    }
+
+    fn is_bool(&mut self, x: &ast::Expr, value: bool, negated: bool) -> Result<Expr> {
+        Ok(Expr::IsBool {
+            expr: Box::new(self.bind_expr(x)?),
+            value,
+            negated,
+        })
+    }
+
+    pub fn bind_value(&mut self, v: &ast::Value) -> Result<Value> {
+        use ast::Value as V;
+        Ok(match v {
+            V::Number(s, _) => parse_number(s)?,
+            V::SingleQuotedString(s)
+            | V::EscapedStringLiteral(s)
+            | V::NationalStringLiteral(s)
+            | V::TripleSingleQuotedString(s)
+            | V::TripleDoubleQuotedString(s) => Value::text(s),
+            V::DollarQuotedString(d) => Value::text(&d.value),
+            V::HexStringLiteral(h) => {
+                let bytes: Option<Vec<u8>> = (0..h.len())
+                    .step_by(2)
+                    .map(|i| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+                    .collect();
+                match bytes {
+                    Some(b) if h.len() % 2 == 0 => Value::Blob(Arc::from(b)),
+                    _ => {
+                        return Err(Error::Syntax {
+                            message: format!("malformed blob literal X'{h}'"),
+                            position: None,
+                        })
+                    }
+                }
+            }
+            V::DoubleQuotedString(s) => Value::text(s),
+            V::Boolean(b) => Value::Boolean(*b),
+            V::Null => Value::Null,
+            V::Placeholder(p) => {
+                return Err(Error::Parameter {
+                    message: format!("parameter {p} is not allowed here"),
+                })
+            }
+            other => return Err(Error::unsupported(format!("literal {other}"))),
+        })
+    }
+
+    /// Records a parameter; the caller turns the literal into `Expr::Param`.
+    fn bind_placeholder(&mut self, p: &str) -> Result<usize> {
+        let idx = if p == "?" {
+            self.next_positional += 1;
+            self.next_positional - 1
+        } else if let Some(n) = p.strip_prefix('$').or_else(|| p.strip_prefix('?')) {
+            match n.parse::<usize>() {
+                Ok(n) if n >= 1 => n - 1,
+                _ => {
+                    return Err(Error::Parameter {
+                        message: format!("bad parameter {p}: use $1, $2, ... or ?"),
+                    })
+                }
+            }
+        } else {
+            return Err(Error::Parameter {
+                message: format!("named parameters are not supported: {p}"),
+            });
+        };
+        self.param_count = self.param_count.max(idx + 1);
+        Ok(idx)
+    }
+
+    fn bind_binary(&mut self, left: &ast::Expr, op: &B, right: &ast::Expr) -> Result<Expr> {
+        let l = self.bind_operand(left)?;
+        let r = self.bind_operand(right)?;
+        let (l, r) = (Box::new(l), Box::new(r));
+        Ok(match op {
+            B::Plus => Expr::Arith(ArithOp::Add, l, r),
+            B::Minus => Expr::Arith(ArithOp::Sub, l, r),
+            B::Multiply => Expr::Arith(ArithOp::Mul, l, r),
+            B::Divide => Expr::Arith(ArithOp::Div, l, r),
+            B::Modulo => Expr::Arith(ArithOp::Rem, l, r),
+            B::StringConcat => Expr::Concat(l, r),
+            B::Eq => Expr::Cmp(CmpOp::Eq, l, r),
+            B::NotEq => Expr::Cmp(CmpOp::NotEq, l, r),
+            B::Lt => Expr::Cmp(CmpOp::Lt, l, r),
+            B::LtEq => Expr::Cmp(CmpOp::LtEq, l, r),
+            B::Gt => Expr::Cmp(CmpOp::Gt, l, r),
+            B::GtEq => Expr::Cmp(CmpOp::GtEq, l, r),
+            B::And => Expr::And(l, r),
+            B::Or => Expr::Or(l, r),
+            B::BitwiseAnd => Expr::Bit(BitOp::And, l, r),
+            B::BitwiseOr => Expr::Bit(BitOp::Or, l, r),
+            B::BitwiseXor | B::PGBitwiseXor => Expr::Bit(BitOp::Xor, l, r),
+            B::PGBitwiseShiftLeft => Expr::Bit(BitOp::ShiftLeft, l, r),
+            B::PGBitwiseShiftRight => Expr::Bit(BitOp::ShiftRight, l, r),
+            B::Arrow => Expr::JsonGet {
+                doc: l,
+                key: r,
+                as_text: false,
+            },
+            B::LongArrow => Expr::JsonGet {
+                doc: l,
+                key: r,
+                as_text: true,
+            },
+            other => return Err(Error::unsupported(format!("operator {other}"))),
+        })
+    }
+
+    pub fn bind_operand(&mut self, e: &ast::Expr) -> Result<Expr> {
+        self.bind_expr(e)
+    }
+
+    pub fn call_scalar(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
+        let f = cairn_core::func::lookup(name).ok_or_else(|| Error::no_such("function", name))?;
+        if args.len() < f.min_args || f.max_args.is_some_and(|m| args.len() > m) {
+            return Err(Error::plan(format!(
+                "wrong number of arguments to function {name}()"
+            )));
+        }
+        Ok(Expr::Func(f, args))
+    }
+
+    fn bind_args(&mut self, args: &[&ast::Expr]) -> Result<Vec<Expr>> {
+        args.iter().map(|a| self.bind_operand(a)).collect()
+    }
+
+    fn bind_function(&mut self, f: &ast::Function) -> Result<Expr> {
+        let name = func_name(f);
+        let (args, distinct, star) = func_args(f)?;
+        if let Some(over) = &f.over {
+            return self.bind_window(f, &name, &args, distinct, star, over);
+        }
+        let nargs = if star { 1 } else { args.len() };
+        if let Some(func) = aggregate_func(&name, nargs) {
+            return self.bind_aggregate(f, func, &args, distinct, star);
+        }
+        if window_only_func(&name).is_some() {
+            return Err(Error::plan(format!(
+                "window function {name}() requires an OVER clause"
+            )));
+        }
+        if star {
+            return Err(Error::plan(format!("{name}(*) is not a valid call")));
+        }
+        let bound = self.bind_args(&args)?;
+        match name.as_str() {
+            "coalesce" | "ifnull" => {
+                if bound.len() < 2 && name == "coalesce" && bound.is_empty() {
+                    return Err(Error::plan("coalesce() needs at least one argument"));
+                }
+                if name == "ifnull" && bound.len() != 2 {
+                    return Err(Error::plan(
+                        "wrong number of arguments to function ifnull()",
+                    ));
+                }
+                Ok(Expr::Coalesce(bound))
+            }
+            "iif" => {
+                let [c, a, b]: [Expr; 3] = bound
+                    .try_into()
+                    .map_err(|_| Error::plan("wrong number of arguments to function iif()"))?;
+                Ok(Expr::Case {
+                    operand: None,
+                    whens: vec![(c, a)],
+                    otherwise: Some(Box::new(b)),
+                })
+            }
+            "glob" if bound.len() == 2 => {
+                let mut it = bound.into_iter();
+                let (p, x) = (it.next(), it.next());
+                match (p, x) {
+                    (Some(p), Some(x)) => Ok(Expr::Like {
+                        expr: Box::new(x),
+                        pattern: Box::new(p),
+                        escape: None,
+                        negated: false,
+                        case_insensitive: false,
+                        glob: true,
+                    }),
+                    _ => Err(Error::internal("glob arguments")),
+                }
+            }
+            _ => self.call_scalar(&name, bound),
+        }
+    }
+
+    fn bind_aggregate(
+        &mut self,
+        f: &ast::Function,
+        func: AggFunc,
+        args: &[&ast::Expr],
+        distinct: bool,
+        star: bool,
+    ) -> Result<Expr> {
+        let has_agg_scope = self.scopes.last().is_some_and(|s| s.agg.is_some());
+        if !has_agg_scope {
+            return Err(Error::plan(format!(
+                "aggregate function {}() is not allowed here",
+                func_name(f)
+            )));
+        }
+        if !self.agg_active() {
+            return Err(Error::plan(format!(
+                "aggregate function {}() cannot be nested or used in WHERE/GROUP BY",
+                func_name(f)
+            )));
+        }
+        let text = f.to_string();
+        if let Some(agg) = self.scopes.last().and_then(|s| s.agg.as_ref()) {
+            if let Some(j) = agg.agg_texts.iter().position(|t| *t == text) {
+                return Ok(Expr::Column(agg.group_exprs.len() + j));
+            }
+        }
+        // Arguments read the FROM row, not the aggregate output.
+        self.set_agg_active(false);
+        let bound = (|| -> Result<(Vec<Expr>, Option<Expr>)> {
+            let a = self.bind_args(args)?;
+            let filter = match &f.filter {
+                Some(x) => Some(self.bind_expr(x)?),
+                None => None,
+            };
+            Ok((a, filter))
+        })();
+        self.set_agg_active(true);
+        let (bound, filter) = bound?;
+        let func = if star {
+            if func != AggFunc::Count {
+                return Err(Error::plan(format!("{}(*) is not valid", func_name(f))));
+            }
+            AggFunc::CountStar
+        } else {
+            func
+        };
+        let want = match func {
+            AggFunc::CountStar => 0..=0,
+            AggFunc::GroupConcat => 1..=2,
+            _ => 1..=1,
+        };
+        if !want.contains(&bound.len()) {
+            return Err(Error::plan(format!(
+                "wrong number of arguments to function {}()",
+                func_name(f)
+            )));
+        }
+        let agg = self
+            .scopes
+            .last_mut()
+            .and_then(|s| s.agg.as_mut())
+            .ok_or_else(|| Error::internal("aggregate scope vanished"))?;
+        agg.aggs.push(AggCall {
+            func,
+            args: bound,
+            distinct,
+            filter,
+        });
+        agg.agg_texts.push(text);
+        Ok(Expr::Column(agg.group_exprs.len() + agg.aggs.len() - 1))
+    }
+
+    fn bind_window(
+        &mut self,
+        f: &ast::Function,
+        name: &str,
+        args: &[&ast::Expr],
+        distinct: bool,
+        star: bool,
+        over: &ast::WindowType,
+    ) -> Result<Expr> {
+        let ast::WindowType::WindowSpec(spec) = over else {
+            return Err(Error::unsupported("named windows"));
+        };
+        let text = f.to_string();
+        if let Some(s) = self.scopes.last() {
+            if let Some(j) = s.window_texts.iter().position(|t| *t == text) {
+                return Ok(Expr::WindowRef(j));
+            }
+        }
+        let nargs = if star { 1 } else { args.len() };
+        let func = match window_only_func(name) {
+            Some(w) => w,
+            None => match aggregate_func(name, nargs) {
+                Some(a) if star => {
+                    if a != AggFunc::Count {
+                        return Err(Error::plan(format!("{name}(*) is not valid")));
+                    }
+                    WinFunc::Agg(AggFunc::CountStar)
+                }
+                Some(a) => WinFunc::Agg(a),
+                None => return Err(Error::no_such("window function", name)),
+            },
+        };
+        let bound = self.bind_args(args)?;
+        let partition_by = spec
+            .partition_by
+            .iter()
+            .map(|p| self.bind_expr(p))
+            .collect::<Result<Vec<_>>>()?;
+        let mut order_by = Vec::new();
+        for o in &spec.order_by {
+            order_by.push(SortKey {
+                expr: self.bind_expr(&o.expr)?,
+                desc: crate::planner::is_desc(&o.options),
+                nulls_first: crate::planner::nulls_first(&o.options),
+            });
+        }
+        let frame = match &spec.window_frame {
+            None => {
+                if order_by.is_empty() {
+                    Frame::Partition
+                } else {
+                    Frame::RangeToCurrent
+                }
+            }
+            Some(wf) => self.bind_frame(wf, order_by.is_empty())?,
+        };
+        let scope = self
+            .scopes
+            .last_mut()
+            .ok_or_else(|| Error::internal("no scope for window function"))?;
+        scope.windows.push(WindowCall {
+            func,
+            args: bound,
+            partition_by,
+            order_by,
+            frame,
+            distinct,
+        });
+        scope.window_texts.push(text);
+        Ok(Expr::WindowRef(scope.windows.len() - 1))
+    }
+
+    fn bind_frame(&mut self, wf: &ast::WindowFrame, no_order: bool) -> Result<Frame> {
+        use ast::WindowFrameBound as WB;
+        let bound_n = |b: &Option<Box<ast::Expr>>| -> Result<Option<u64>> {
+            match b {
+                None => Ok(None),
+                Some(e) => match &**e {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::Number(s, _) => s.parse::<u64>().map(Some).map_err(|_| {
+                            Error::plan("frame offset must be a non-negative integer")
+                        }),
+                        _ => Err(Error::plan("frame offset must be a non-negative integer")),
+                    },
+                    _ => Err(Error::unsupported("frame offsets that are expressions")),
+                },
+            }
+        };
+        let start = &wf.start_bound;
+        let end = wf.end_bound.as_ref().unwrap_or(&WB::CurrentRow);
+        let is_rows = matches!(wf.units, ast::WindowFrameUnits::Rows);
+        Ok(match (start, end) {
+            (WB::Preceding(None), WB::Following(None)) => Frame::Partition,
+            (WB::Preceding(None), WB::CurrentRow) if !is_rows => {
+                if no_order {
+                    Frame::Partition
+                } else {
+                    Frame::RangeToCurrent
+                }
+            }
+            (WB::Preceding(None), WB::CurrentRow) => Frame::RowsToCurrent,
+            (s, e) if is_rows => {
+                let pre = match s {
+                    WB::Preceding(n) => bound_n(n)?,
+                    WB::CurrentRow => Some(0),
+                    WB::Following(_) => {
+                        return Err(Error::unsupported("frames starting after the current row"))
+                    }
+                };
+                let fol = match e {
+                    WB::Following(n) => bound_n(n)?,
+                    WB::CurrentRow => Some(0),
+                    WB::Preceding(_) => {
+                        return Err(Error::unsupported("frames ending before the current row"))
+                    }
+                };
+                Frame::Rows(pre, fol)
+            }
+            _ => return Err(Error::unsupported(format!("window frame {wf:?}"))),
+        })
+    }
+
+    /// Plans a subquery as a child scope of the current one.
+    pub fn plan_subquery(
+        &mut self,
+        q: &ast::Query,
+        want_cols: Option<usize>,
+    ) -> Result<Arc<Subquery>> {
+        let base = self.scopes.len();
+        let saved_min = self.min_level;
+        self.min_level = usize::MAX;
+        // Aggregation of the enclosing query stays as it is: a subquery in
+        // the select list sees the aggregate output.
+        let planned = self.plan_query(q, &[]);
+        let correlated = self.min_level < base;
+        self.min_level = saved_min.min(self.min_level);
+        let (plan, cols) = planned?;
+        if let Some(n) = want_cols {
+            if cols.len() != n {
+                return Err(Error::plan(format!(
+                    "subquery returns {} columns, expected {n}",
+                    cols.len()
+                )));
+            }
+        }
+        self.next_subquery += 1;
+        Ok(Arc::new(Subquery {
+            id: self.next_subquery,
+            plan,
+            correlated,
+        }))
+    }
+}

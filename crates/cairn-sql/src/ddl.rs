@@ -1,0 +1,353 @@
+//! CREATE / DROP / ALTER: schema changes applied to the catalog at once (not
+//! transactional; see docs/sql.md).
+
+use cairn_core::{DataType, Error, Result, Value};
+use cairn_storage::{ColumnDef, IndexDef, Store, TableSchema, ViewDef};
+use sqlparser::ast;
+
+use crate::planner::{object_name, Planner};
+
+fn column_def(c: &ast::ColumnDef) -> Result<(ColumnDef, bool, bool, Vec<String>)> {
+    let declared = c.data_type.to_string();
+    let mut col = ColumnDef {
+        name: c.name.value.clone(),
+        data_type: DataType::from_sql_name(&declared),
+        declared_type: declared,
+        nullable: true,
+        default_sql: None,
+        added_default: Value::Null,
+    };
+    let mut pk = false;
+    let mut unique = false;
+    let mut checks = Vec::new();
+    for opt in &c.options {
+        match &opt.option {
+            ast::ColumnOption::Null => {}
+            ast::ColumnOption::NotNull => col.nullable = false,
+            ast::ColumnOption::Default(e) => col.default_sql = Some(e.to_string()),
+            ast::ColumnOption::PrimaryKey(_) => pk = true,
+            ast::ColumnOption::Unique(_) => unique = true,
+            ast::ColumnOption::Check(ch) => checks.push(ch.expr.to_string()),
+            ast::ColumnOption::DialectSpecific(_)
+            | ast::ColumnOption::Collation(_)
+            | ast::ColumnOption::Comment(_) => {}
+            ast::ColumnOption::Generated { .. } | ast::ColumnOption::Identity(_) => {}
+            ast::ColumnOption::ForeignKey(_) => {}
+            other => return Err(Error::unsupported(format!("column option {other}"))),
+        }
+    }
+    if pk {
+        col.nullable = false;
+    }
+    Ok((col, pk, unique, checks))
+}
+
+fn index_columns(schema: &TableSchema, cols: &[ast::IndexColumn]) -> Result<Vec<usize>> {
+    cols.iter()
+        .map(|ic| match &ic.column.expr {
+            ast::Expr::Identifier(i) => schema
+                .column_index(&i.value)
+                .ok_or_else(|| Error::no_such("column", format!("{}.{}", schema.name, i.value))),
+            other => Err(Error::unsupported(format!("index on expression {other}"))),
+        })
+        .collect()
+}
+
+pub fn create_table(
+    store: &std::sync::Arc<Store>,
+    ct: &ast::CreateTable,
+    sql: String,
+) -> Result<bool> {
+    let name = object_name(&ct.name);
+    if store.table(&name).is_some() || store.view(&name).is_some() {
+        if ct.if_not_exists {
+            return Ok(false);
+        }
+        return Err(Error::AlreadyExists {
+            kind: "table",
+            name,
+        });
+    }
+    if ct.query.is_some() {
+        return Err(Error::unsupported("CREATE TABLE ... AS SELECT"));
+    }
+    if ct.columns.is_empty() {
+        return Err(Error::plan(format!(
+            "table {name} needs at least one column"
+        )));
+    }
+    let mut columns: Vec<ColumnDef> = Vec::new();
+    let mut pk: Option<Vec<usize>> = None;
+    let mut uniques: Vec<Vec<usize>> = Vec::new();
+    let mut checks = Vec::new();
+    for c in &ct.columns {
+        let (col, is_pk, is_unique, ch) = column_def(c)?;
+        if columns
+            .iter()
+            .any(|x| x.name.eq_ignore_ascii_case(&col.name))
+        {
+            return Err(Error::plan(format!("duplicate column name: {}", col.name)));
+        }
+        let i = columns.len();
+        if is_pk {
+            if pk.is_some() {
+                return Err(Error::plan(format!(
+                    "table {name} has more than one primary key"
+                )));
+            }
+            pk = Some(vec![i]);
+        }
+        if is_unique {
+            uniques.push(vec![i]);
+        }
+        checks.extend(ch);
+        columns.push(col);
+    }
+    let mut schema = TableSchema {
+        name: name.clone(),
+        columns,
+        primary_key: None,
+        checks,
+        auto_increment: None,
+        create_sql: sql,
+    };
+    for tc in &ct.constraints {
+        match tc {
+            ast::TableConstraint::PrimaryKey(p) => {
+                if pk.is_some() {
+                    return Err(Error::plan(format!(
+                        "table {name} has more than one primary key"
+                    )));
+                }
+                let cols = index_columns(&schema, &p.columns)?;
+                for &c in &cols {
+                    schema.columns[c].nullable = false;
+                }
+                pk = Some(cols);
+            }
+            ast::TableConstraint::Unique(u) => uniques.push(index_columns(&schema, &u.columns)?),
+            ast::TableConstraint::Check(c) => schema.checks.push(c.expr.to_string()),
+            ast::TableConstraint::ForeignKey(_) => {}
+            other => return Err(Error::unsupported(format!("table constraint {other}"))),
+        }
+    }
+    if let Some(p) = &pk {
+        if p.len() == 1 && schema.columns[p[0]].data_type == DataType::Integer {
+            schema.auto_increment = Some(p[0]);
+        }
+    }
+    schema.primary_key = pk;
+    // Validate DEFAULT and CHECK expressions now, not at the first INSERT.
+    {
+        let mut planner = Planner::new(store);
+        for c in &schema.columns {
+            if let Some(d) = &c.default_sql {
+                let e = crate::parser::parse_expr(d)?;
+                planner.bind_standalone(&e)?;
+            }
+        }
+    }
+    let table_name = schema.name.clone();
+    store.create_table(schema)?;
+    for (k, cols) in uniques.into_iter().enumerate() {
+        let def = IndexDef {
+            name: format!("{table_name}_unique{}", k + 1),
+            columns: cols,
+            unique: true,
+            primary: false,
+            create_sql: None,
+        };
+        if let Err(e) = store.create_index(&table_name, def) {
+            let _ = store.drop_table(&table_name);
+            return Err(e);
+        }
+    }
+    Ok(true)
+}
+
+pub fn create_index(store: &Store, ci: &ast::CreateIndex, sql: String) -> Result<bool> {
+    let tname = object_name(&ci.table_name);
+    let table = store
+        .table(&tname)
+        .ok_or_else(|| Error::no_such("table", &tname))?;
+    if let Some(u) = &ci.using {
+        let u = u.to_string().to_ascii_lowercase();
+        if u != "btree" {
+            return Err(Error::unsupported(format!("index method {u}")));
+        }
+    }
+    if ci.predicate.is_some() {
+        return Err(Error::unsupported("partial indexes"));
+    }
+    let schema = table.schema();
+    let columns = index_columns(&schema, &ci.columns)?;
+    let name = match &ci.name {
+        Some(n) => object_name(n),
+        None => format!(
+            "{}_{}_idx",
+            schema.name,
+            columns
+                .iter()
+                .map(|&c| schema.columns[c].name.clone())
+                .collect::<Vec<_>>()
+                .join("_")
+        ),
+    };
+    if store.index_table(&name).is_some() {
+        if ci.if_not_exists {
+            return Ok(false);
+        }
+        return Err(Error::AlreadyExists {
+            kind: "index",
+            name,
+        });
+    }
+    store.create_index(
+        &tname,
+        IndexDef {
+            name,
+            columns,
+            unique: ci.unique,
+            primary: false,
+            create_sql: Some(sql),
+        },
+    )?;
+    Ok(true)
+}
+
+pub fn create_view(store: &std::sync::Arc<Store>, cv: &ast::CreateView, sql: String) -> Result<()> {
+    if cv.materialized {
+        return Err(Error::unsupported("materialized views"));
+    }
+    let name = object_name(&cv.name);
+    let columns: Vec<String> = cv.columns.iter().map(|c| c.name.value.clone()).collect();
+    // Plan once to report errors now.
+    let mut planner = Planner::new(store);
+    let (_, cols) = planner.plan_query(&cv.query, &[])?;
+    if !columns.is_empty() && columns.len() != cols.len() {
+        return Err(Error::plan(format!(
+            "view {name} has {} columns but {} names were given",
+            cols.len(),
+            columns.len()
+        )));
+    }
+    let exists = store.view(&name).is_some();
+    if exists && cv.or_replace {
+        store.drop_view(&name)?;
+    } else if exists && cv.if_not_exists {
+        return Ok(());
+    }
+    store.create_view(ViewDef {
+        name,
+        columns,
+        query_sql: cv.query.to_string(),
+        create_sql: sql,
+    })
+}
+
+pub fn drop(
+    store: &Store,
+    object_type: &ast::ObjectType,
+    if_exists: bool,
+    names: &[ast::ObjectName],
+) -> Result<()> {
+    for n in names {
+        let name = object_name(n);
+        let r = match object_type {
+            ast::ObjectType::Table => store.drop_table(&name),
+            ast::ObjectType::View => store.drop_view(&name),
+            ast::ObjectType::Index => store.drop_index(&name),
+            other => return Err(Error::unsupported(format!("DROP {other}"))),
+        };
+        match r {
+            Err(Error::NoSuchObject { .. }) if if_exists => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+pub fn alter_table(store: &std::sync::Arc<Store>, at: &ast::AlterTable) -> Result<()> {
+    let name = object_name(&at.name);
+    let table = match store.table(&name) {
+        Some(t) => t,
+        None if at.if_exists => return Ok(()),
+        None => return Err(Error::no_such("table", name)),
+    };
+    for op in &at.operations {
+        match op {
+            ast::AlterTableOperation::AddColumn {
+                column_def,
+                if_not_exists,
+                ..
+            } => {
+                let (mut col, pk, unique, checks) = column_def_for_add(column_def)?;
+                if table.schema().column_index(&col.name).is_some() && *if_not_exists {
+                    continue;
+                }
+                if pk || unique || !checks.is_empty() {
+                    return Err(Error::unsupported(
+                        "ALTER TABLE ADD COLUMN with PRIMARY KEY, UNIQUE or CHECK",
+                    ));
+                }
+                if let Some(d) = &col.default_sql {
+                    let e = crate::parser::parse_expr(d)?;
+                    let mut planner = Planner::new(store);
+                    let x = planner.bind_standalone(&e)?;
+                    let tx = store.begin();
+                    let ex = crate::exec::Executor::new(&tx, &[]);
+                    col.added_default = x
+                        .eval(&[], &ex, &[])?
+                        .coerce_to_column(col.data_type, &col.name)?;
+                }
+                if !col.nullable && col.added_default.is_null() && table.row_count() > 0 {
+                    return Err(Error::plan(format!(
+                        "cannot add NOT NULL column {} without a default to a table with rows",
+                        col.name
+                    )));
+                }
+                let mut schema = (*table.schema()).clone();
+                schema.columns.push(col.clone());
+                let sql = render_create_table(&schema);
+                store.add_column(&name, col, sql)?;
+            }
+            other => return Err(Error::unsupported(format!("ALTER TABLE {other}"))),
+        }
+    }
+    Ok(())
+}
+
+fn column_def_for_add(c: &ast::ColumnDef) -> Result<(ColumnDef, bool, bool, Vec<String>)> {
+    column_def(c)
+}
+
+/// CREATE TABLE text for a schema (used after ALTER TABLE).
+pub fn render_create_table(s: &TableSchema) -> String {
+    let mut parts: Vec<String> = s
+        .columns
+        .iter()
+        .map(|c| {
+            let mut p = format!("{} {}", c.name, c.declared_type);
+            if !c.nullable {
+                p.push_str(" NOT NULL");
+            }
+            if let Some(d) = &c.default_sql {
+                p.push_str(&format!(" DEFAULT {d}"));
+            }
+            p
+        })
+        .collect();
+    if let Some(pk) = &s.primary_key {
+        parts.push(format!(
+            "PRIMARY KEY ({})",
+            pk.iter()
+                .map(|&i| s.columns[i].name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for c in &s.checks {
+        parts.push(format!("CHECK ({c})"));
+    }
+    format!("CREATE TABLE {} ({})", s.name, parts.join(", "))
+}

@@ -1,0 +1,549 @@
+//! INSERT, UPDATE and DELETE: planning against the table's schema, and
+//! execution in two phases (read everything the statement needs from the
+//! snapshot, then write), so a statement never sees its own writes.
+
+use std::sync::Arc;
+
+use cairn_core::{ConstraintKind, Error, Result, Value};
+use cairn_storage::{Table, Transaction};
+use sqlparser::ast;
+
+use crate::exec::Executor;
+use crate::expr::Expr;
+use crate::plan::{Access, Plan};
+use crate::planner::{choose_access, object_name, Planner};
+use crate::scope::{Scope, ScopeCol};
+
+#[derive(Debug, Clone)]
+pub enum Conflict {
+    /// Fail the statement (the default).
+    Abort,
+    /// Skip rows that would violate a unique constraint.
+    Nothing,
+    /// Delete the conflicting rows, then insert (`INSERT OR REPLACE`).
+    Replace,
+    /// `ON CONFLICT DO UPDATE SET ...`: expressions see the existing row
+    /// followed by the proposed (`excluded`) row.
+    Update {
+        assignments: Vec<(usize, Expr)>,
+        predicate: Option<Expr>,
+    },
+}
+
+#[derive(Debug)]
+pub struct InsertPlan {
+    pub table: Arc<Table>,
+    pub source: Plan,
+    /// Table column each source column goes to.
+    pub targets: Vec<usize>,
+    /// Default of every table column (None = NULL).
+    pub defaults: Vec<Option<Expr>>,
+    pub checks: Vec<Expr>,
+    pub conflict: Conflict,
+}
+
+#[derive(Debug)]
+pub struct UpdatePlan {
+    pub table: Arc<Table>,
+    /// Scan producing rows with the row id appended.
+    pub scan: Plan,
+    pub assignments: Vec<(usize, Expr)>,
+    pub checks: Vec<Expr>,
+}
+
+#[derive(Debug)]
+pub struct DeletePlan {
+    pub table: Arc<Table>,
+    pub scan: Plan,
+}
+
+fn table_scope(table: &Table, label: &str) -> Vec<ScopeCol> {
+    table
+        .schema()
+        .columns
+        .iter()
+        .map(|c| ScopeCol {
+            table: Some(label.to_string()),
+            name: c.name.clone(),
+            data_type: Some(c.data_type),
+            using_dup: false,
+        })
+        .collect()
+}
+
+impl Planner<'_> {
+    fn table_for_write(&self, name: &str) -> Result<Arc<Table>> {
+        match self.store.table(name) {
+            Some(t) => Ok(t),
+            None if self.store.view(name).is_some() => Err(Error::plan(format!(
+                "cannot modify {name} because it is a view"
+            ))),
+            None => Err(Error::no_such("table", name)),
+        }
+    }
+
+    fn bind_checks(&mut self, table: &Table) -> Result<Vec<Expr>> {
+        let schema = table.schema();
+        if schema.checks.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.scopes
+            .push(Scope::new(table_scope(table, &schema.name)));
+        let r = schema
+            .checks
+            .iter()
+            .map(|c| {
+                let e = crate::parser::parse_expr(c)?;
+                self.bind_expr(&e)
+            })
+            .collect();
+        self.scopes.pop();
+        r
+    }
+
+    pub fn plan_insert(&mut self, ins: &ast::Insert) -> Result<InsertPlan> {
+        let ast::TableObject::TableName(name) = &ins.table else {
+            return Err(Error::unsupported("INSERT INTO a table function"));
+        };
+        let tname = object_name(name);
+        let table = self.table_for_write(&tname)?;
+        let schema = table.schema();
+        let targets: Vec<usize> = if ins.columns.is_empty() {
+            (0..schema.columns.len()).collect()
+        } else {
+            let mut t = Vec::new();
+            for c in &ins.columns {
+                let n = object_name(c);
+                let i = schema
+                    .column_index(&n)
+                    .ok_or_else(|| Error::no_such("column", format!("{tname}.{n}")))?;
+                if t.contains(&i) {
+                    return Err(Error::plan(format!("column {n} specified more than once")));
+                }
+                t.push(i);
+            }
+            t
+        };
+        let source = match &ins.source {
+            Some(q) => {
+                let (plan, cols) = self.plan_query(q, &[])?;
+                if cols.len() != targets.len() {
+                    return Err(Error::plan(format!(
+                        "table {tname} has {} columns but {} values were supplied",
+                        targets.len(),
+                        cols.len()
+                    )));
+                }
+                plan
+            }
+            None => {
+                if !ins.assignments.is_empty() {
+                    return Err(Error::unsupported("INSERT ... SET"));
+                }
+                // INSERT ... DEFAULT VALUES
+                Plan::Single
+            }
+        };
+        let targets = if ins.source.is_none() {
+            Vec::new()
+        } else {
+            targets
+        };
+        let mut defaults = Vec::with_capacity(schema.columns.len());
+        for c in &schema.columns {
+            defaults.push(match &c.default_sql {
+                Some(sql) => {
+                    let e = crate::parser::parse_expr(sql)?;
+                    Some(self.bind_standalone(&e)?)
+                }
+                None => None,
+            });
+        }
+        let checks = self.bind_checks(&table)?;
+        let mut conflict = match ins.or {
+            Some(ast::SqliteOnConflict::Replace) => Conflict::Replace,
+            Some(ast::SqliteOnConflict::Ignore) => Conflict::Nothing,
+            _ if ins.replace_into => Conflict::Replace,
+            _ if ins.ignore => Conflict::Nothing,
+            _ => Conflict::Abort,
+        };
+        if let Some(on) = &ins.on {
+            match on {
+                ast::OnInsert::OnConflict(oc) => match &oc.action {
+                    ast::OnConflictAction::DoNothing => conflict = Conflict::Nothing,
+                    ast::OnConflictAction::DoUpdate(du) => {
+                        let mut cols = table_scope(&table, &schema.name);
+                        cols.extend(table_scope(&table, "excluded"));
+                        self.scopes.push(Scope::new(cols));
+                        let r = (|| {
+                            let mut a = Vec::new();
+                            for asg in &du.assignments {
+                                for (c, e) in self.assignment(asg, &table)? {
+                                    a.push((c, e));
+                                }
+                            }
+                            let p = du
+                                .selection
+                                .as_ref()
+                                .map(|s| self.bind_expr(s))
+                                .transpose()?;
+                            Ok::<_, Error>((a, p))
+                        })();
+                        self.scopes.pop();
+                        let (assignments, predicate) = r?;
+                        conflict = Conflict::Update {
+                            assignments,
+                            predicate,
+                        };
+                    }
+                },
+                ast::OnInsert::DuplicateKeyUpdate(_) => {
+                    return Err(Error::unsupported(
+                        "ON DUPLICATE KEY UPDATE; use ON CONFLICT",
+                    ))
+                }
+                _ => return Err(Error::unsupported("this INSERT conflict clause")),
+            }
+        }
+        if ins.returning.is_some() {
+            return Err(Error::unsupported("RETURNING"));
+        }
+        Ok(InsertPlan {
+            table,
+            source,
+            targets,
+            defaults,
+            checks,
+            conflict,
+        })
+    }
+
+    fn assignment(&mut self, asg: &ast::Assignment, table: &Table) -> Result<Vec<(usize, Expr)>> {
+        let schema = table.schema();
+        let names = match &asg.target {
+            ast::AssignmentTarget::ColumnName(n) => vec![object_name(n)],
+            ast::AssignmentTarget::Tuple(ns) => ns.iter().map(object_name).collect(),
+        };
+        if names.len() != 1 {
+            return Err(Error::unsupported("tuple assignment"));
+        }
+        let i = schema
+            .column_index(&names[0])
+            .ok_or_else(|| Error::no_such("column", format!("{}.{}", schema.name, names[0])))?;
+        Ok(vec![(i, self.bind_expr(&asg.value)?)])
+    }
+
+    fn plan_write_scan(
+        &mut self,
+        table: &Arc<Table>,
+        label: &str,
+        selection: Option<&ast::Expr>,
+    ) -> Result<Plan> {
+        self.scopes.push(Scope::new(table_scope(table, label)));
+        let r = (|| {
+            let mut conds = Vec::new();
+            if let Some(w) = selection {
+                if crate::bind::contains_aggregate(w) {
+                    return Err(Error::plan("aggregate functions are not allowed in WHERE"));
+                }
+                let mut stack = vec![self.bind_expr(w)?];
+                while let Some(e) = stack.pop() {
+                    match e {
+                        Expr::And(a, b) => {
+                            stack.push(*b);
+                            stack.push(*a);
+                        }
+                        other => conds.push(other),
+                    }
+                }
+            }
+            let (access, _) = choose_access(table, &conds);
+            let filter = conds
+                .into_iter()
+                .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)));
+            Ok(Plan::Scan {
+                table: table.clone(),
+                label: label.to_string(),
+                access,
+                filter,
+                with_rowid: true,
+            })
+        })();
+        self.scopes.pop();
+        r
+    }
+
+    pub fn plan_update(&mut self, up: &ast::Update) -> Result<UpdatePlan> {
+        if up.from.is_some()
+            || up.returning.is_some()
+            || up.limit.is_some()
+            || !up.table.joins.is_empty()
+        {
+            return Err(Error::unsupported(
+                "UPDATE with FROM, RETURNING, LIMIT or joins",
+            ));
+        }
+        let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else {
+            return Err(Error::unsupported("UPDATE of this target"));
+        };
+        let tname = object_name(name);
+        let table = self.table_for_write(&tname)?;
+        let label = alias
+            .as_ref()
+            .map_or(tname.clone(), |a| a.name.value.clone());
+        let scan = self.plan_write_scan(&table, &label, up.selection.as_ref())?;
+        self.scopes.push(Scope::new(table_scope(&table, &label)));
+        let r = (|| {
+            let mut a = Vec::new();
+            for asg in &up.assignments {
+                a.extend(self.assignment(asg, &table)?);
+            }
+            Ok::<_, Error>(a)
+        })();
+        self.scopes.pop();
+        let assignments = r?;
+        let checks = self.bind_checks(&table)?;
+        Ok(UpdatePlan {
+            table,
+            scan,
+            assignments,
+            checks,
+        })
+    }
+
+    pub fn plan_delete(&mut self, del: &ast::Delete) -> Result<DeletePlan> {
+        if del.using.is_some()
+            || del.returning.is_some()
+            || del.limit.is_some()
+            || !del.tables.is_empty()
+        {
+            return Err(Error::unsupported(
+                "DELETE with USING, RETURNING, LIMIT or several tables",
+            ));
+        }
+        let from = match &del.from {
+            ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => v,
+        };
+        let [twj] = &from[..] else {
+            return Err(Error::unsupported("DELETE from several tables"));
+        };
+        if !twj.joins.is_empty() {
+            return Err(Error::unsupported("DELETE with joins"));
+        }
+        let ast::TableFactor::Table { name, alias, .. } = &twj.relation else {
+            return Err(Error::unsupported("DELETE of this target"));
+        };
+        let tname = object_name(name);
+        let table = self.table_for_write(&tname)?;
+        let label = alias
+            .as_ref()
+            .map_or(tname.clone(), |a| a.name.value.clone());
+        let scan = self.plan_write_scan(&table, &label, del.selection.as_ref())?;
+        Ok(DeletePlan { table, scan })
+    }
+}
+
+/// Converts, fills defaults and checks one row about to be written.
+fn finish_row(
+    table: &Table,
+    mut row: Vec<Value>,
+    checks: &[Expr],
+    ex: &Executor,
+    assign_auto: bool,
+) -> Result<Vec<Value>> {
+    let schema = table.schema();
+    if let Some(ac) = schema.auto_increment {
+        match row.get(ac) {
+            Some(Value::Null) if assign_auto => row[ac] = Value::Integer(table.next_auto_key()),
+            Some(v) => {
+                if let Some(i) = v.as_i64().filter(|_| matches!(v, Value::Integer(_))) {
+                    table.observe_auto_key(i);
+                }
+            }
+            None => {}
+        }
+    }
+    let mut out = Vec::with_capacity(row.len());
+    for (v, c) in row.into_iter().zip(&schema.columns) {
+        out.push(v.coerce_to_column(c.data_type, &c.name)?);
+    }
+    for (k, check) in checks.iter().enumerate() {
+        if check.eval(&out, ex, &[])?.truth() == Some(false) {
+            return Err(Error::Constraint {
+                kind: ConstraintKind::Check,
+                detail: format!(
+                    "{} ({})",
+                    schema.name,
+                    schema.checks.get(k).cloned().unwrap_or_default()
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Row ids of visible rows that share a unique key with `row`.
+fn conflicting_rows(
+    tx: &Transaction,
+    table: &Arc<Table>,
+    row: &[Value],
+) -> Result<Vec<(u64, Vec<Value>)>> {
+    let mut out: Vec<(u64, Vec<Value>)> = Vec::new();
+    for (i, idx) in table.indexes().iter().enumerate() {
+        if !idx.unique {
+            continue;
+        }
+        let key: Vec<Value> = idx
+            .columns
+            .iter()
+            .map(|&c| row.get(c).cloned().unwrap_or_default())
+            .collect();
+        if key.iter().any(Value::is_null) {
+            continue;
+        }
+        let b = std::ops::Bound::Included(&key[..]);
+        tx.index_scan(table, i, b, b, &mut |rid, vals| {
+            if !out.iter().any(|(r, _)| *r == rid) {
+                out.push((rid, vals.to_vec()));
+            }
+            Ok(true)
+        })?;
+    }
+    Ok(out)
+}
+
+pub fn run_insert(p: &InsertPlan, tx: &mut Transaction, params: &[Value]) -> Result<u64> {
+    let schema = p.table.schema();
+    let ncols = schema.columns.len();
+    let mut rows = Vec::new();
+    {
+        let ex = Executor::new(tx, params);
+        let source = ex.run(&p.source, &[])?;
+        for src in source {
+            let mut full: Vec<Option<Value>> = vec![None; ncols];
+            for (v, &t) in src.into_iter().zip(&p.targets) {
+                full[t] = Some(v);
+            }
+            let mut row = Vec::with_capacity(ncols);
+            for (i, v) in full.into_iter().enumerate() {
+                row.push(match v {
+                    Some(v) => v,
+                    None => match p.defaults.get(i).and_then(|d| d.as_ref()) {
+                        Some(d) => d.eval(&[], &ex, &[])?,
+                        None => Value::Null,
+                    },
+                });
+            }
+            rows.push(finish_row(&p.table, row, &p.checks, &ex, true)?);
+        }
+    }
+    let mut count = 0;
+    for row in rows {
+        match &p.conflict {
+            Conflict::Abort => {
+                tx.insert(&p.table, row)?;
+                count += 1;
+            }
+            Conflict::Nothing => {
+                if conflicting_rows(tx, &p.table, &row)?.is_empty() {
+                    tx.insert(&p.table, row)?;
+                    count += 1;
+                }
+            }
+            Conflict::Replace => {
+                for (rid, _) in conflicting_rows(tx, &p.table, &row)? {
+                    tx.delete(&p.table, rid)?;
+                }
+                tx.insert(&p.table, row)?;
+                count += 1;
+            }
+            Conflict::Update {
+                assignments,
+                predicate,
+            } => {
+                let existing = conflicting_rows(tx, &p.table, &row)?;
+                match existing.into_iter().next() {
+                    None => {
+                        tx.insert(&p.table, row)?;
+                        count += 1;
+                    }
+                    Some((rid, old)) => {
+                        let new = {
+                            let ex = Executor::new(tx, params);
+                            let mut both = old.clone();
+                            both.extend(row.iter().cloned());
+                            if let Some(pred) = predicate {
+                                if !pred.test(&both, &ex, &[])? {
+                                    continue;
+                                }
+                            }
+                            let mut new = old.clone();
+                            for (c, e) in assignments {
+                                new[*c] = e.eval(&both, &ex, &[])?;
+                            }
+                            finish_row(&p.table, new, &p.checks, &ex, false)?
+                        };
+                        tx.update(&p.table, rid, new)?;
+                        count += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(count)
+}
+
+pub fn run_update(p: &UpdatePlan, tx: &mut Transaction, params: &[Value]) -> Result<u64> {
+    let mut changes = Vec::new();
+    {
+        let ex = Executor::new(tx, params);
+        let rows = ex.run(&p.scan, &[])?;
+        for row in rows {
+            let Some(Value::Integer(rid)) = row.last().cloned() else {
+                return Err(Error::internal("update scan lost the row id"));
+            };
+            let old = &row[..row.len() - 1];
+            let mut new = old.to_vec();
+            for (c, e) in &p.assignments {
+                new[*c] = e.eval(old, &ex, &[])?;
+            }
+            changes.push((
+                rid as u64,
+                finish_row(&p.table, new, &p.checks, &ex, false)?,
+            ));
+        }
+    }
+    let n = changes.len() as u64;
+    for (rid, new) in changes {
+        tx.update(&p.table, rid, new)?;
+    }
+    Ok(n)
+}
+
+pub fn run_delete(p: &DeletePlan, tx: &mut Transaction, params: &[Value]) -> Result<u64> {
+    let rids: Vec<u64> = {
+        let ex = Executor::new(tx, params);
+        ex.run(&p.scan, &[])?
+            .into_iter()
+            .filter_map(|r| match r.last() {
+                Some(Value::Integer(i)) => Some(*i as u64),
+                _ => None,
+            })
+            .collect()
+    };
+    for rid in &rids {
+        tx.delete(&p.table, *rid)?;
+    }
+    Ok(rids.len() as u64)
+}
+
+/// Describes a write's scan for EXPLAIN.
+pub fn explain_scan(scan: &Plan) -> String {
+    match scan {
+        Plan::Scan {
+            access: Access::Full,
+            ..
+        } => scan.explain(),
+        other => other.explain(),
+    }
+}

@@ -1,0 +1,1174 @@
+//! The executor: runs a [`Plan`] against one transaction's snapshot and
+//! returns its rows. Operators materialize their output; the planner keeps
+//! intermediate results small (pushed-down filters, hash and index joins).
+//! Uncorrelated subqueries and CTEs are computed once per execution.
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
+use std::rc::Rc;
+
+use cairn_core::{Error, Result, Row, Value};
+use cairn_storage::Transaction;
+
+use crate::expr::{Expr, Subquery, ValueSet};
+use crate::plan::{
+    Access, AggCall, AggFunc, Frame, JoinKind, Plan, SetOpKind, SortKey, WinFunc, WindowCall,
+};
+
+/// Rows an intermediate result may hold before the statement fails with a
+/// limit error instead of exhausting memory.
+pub const INTERMEDIATE_ROWS_MAX: usize = 50_000_000;
+/// Iterations of a recursive CTE before it is stopped.
+pub const RECURSION_STEPS_MAX: usize = 1_000_000;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+enum Cached {
+    Scalar(Value),
+    Set(Rc<ValueSet>),
+    Exists(bool),
+}
+
+pub struct Executor<'a> {
+    pub tx: &'a Transaction,
+    pub params: &'a [Value],
+    cache: RefCell<HashMap<usize, Cached>>,
+    ctes: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
+}
+
+fn too_many() -> Error {
+    Error::Limit {
+        what: "rows in an intermediate result".into(),
+        max: INTERMEDIATE_ROWS_MAX as u64,
+    }
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(tx: &'a Transaction, params: &'a [Value]) -> Executor<'a> {
+        Executor {
+            tx,
+            params,
+            cache: RefCell::new(HashMap::new()),
+            ctes: RefCell::new(HashMap::new()),
+        }
+    }
+
+    // ---- subqueries ----------------------------------------------------
+
+    fn run_sub(&self, sub: &Subquery, row: &[Value], outer: &[&[Value]]) -> Result<Vec<Row>> {
+        if sub.correlated {
+            let mut stack: Vec<&[Value]> = Vec::with_capacity(outer.len() + 1);
+            stack.push(row);
+            stack.extend_from_slice(outer);
+            self.run(&sub.plan, &stack)
+        } else {
+            self.run(&sub.plan, &[])
+        }
+    }
+
+    pub fn subquery_scalar(
+        &self,
+        sub: &Subquery,
+        row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<Value> {
+        if !sub.correlated {
+            if let Some(Cached::Scalar(v)) = self.cache.borrow().get(&sub.id) {
+                return Ok(v.clone());
+            }
+        }
+        let rows = self.run_sub(sub, row, outer)?;
+        let v = rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .unwrap_or(Value::Null);
+        if !sub.correlated {
+            self.cache
+                .borrow_mut()
+                .insert(sub.id, Cached::Scalar(v.clone()));
+        }
+        Ok(v)
+    }
+
+    pub fn subquery_exists(
+        &self,
+        sub: &Subquery,
+        row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<bool> {
+        if !sub.correlated {
+            if let Some(Cached::Exists(b)) = self.cache.borrow().get(&sub.id) {
+                return Ok(*b);
+            }
+        }
+        let b = !self.run_sub(sub, row, outer)?.is_empty();
+        if !sub.correlated {
+            self.cache.borrow_mut().insert(sub.id, Cached::Exists(b));
+        }
+        Ok(b)
+    }
+
+    pub fn subquery_set(
+        &self,
+        sub: &Subquery,
+        row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<Rc<ValueSet>> {
+        if !sub.correlated {
+            if let Some(Cached::Set(s)) = self.cache.borrow().get(&sub.id) {
+                return Ok(s.clone());
+            }
+        }
+        let mut set = ValueSet::default();
+        for r in self.run_sub(sub, row, outer)? {
+            match r.into_iter().next() {
+                Some(Value::Null) | None => set.has_null = true,
+                Some(v) => {
+                    set.values.insert(v);
+                }
+            }
+        }
+        let set = Rc::new(set);
+        if !sub.correlated {
+            self.cache
+                .borrow_mut()
+                .insert(sub.id, Cached::Set(set.clone()));
+        }
+        Ok(set)
+    }
+
+    // ---- operators -----------------------------------------------------
+
+    pub fn run(&self, plan: &Plan, outer: &[&[Value]]) -> Result<Vec<Row>> {
+        match plan {
+            Plan::Single => Ok(vec![Vec::new()]),
+            Plan::Values { rows } => rows
+                .iter()
+                .map(|r| r.iter().map(|e| e.eval(&[], self, outer)).collect())
+                .collect(),
+            Plan::Scan {
+                table,
+                access,
+                filter,
+                with_rowid,
+                ..
+            } => {
+                let mut out = Vec::new();
+                let mut emit = |rid: u64, vals: &[Value]| -> Result<bool> {
+                    if let Some(f) = filter {
+                        if !f.test(vals, self, outer)? {
+                            return Ok(true);
+                        }
+                    }
+                    let mut row = Vec::with_capacity(vals.len() + 1);
+                    row.extend_from_slice(vals);
+                    if *with_rowid {
+                        row.push(Value::Integer(rid as i64));
+                    }
+                    out.push(row);
+                    Ok(true)
+                };
+                self.access(table, access, outer, &[], &mut emit)?;
+                Ok(out)
+            }
+            Plan::Filter { input, predicate } => {
+                let rows = self.run(input, outer)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    if predicate.test(&r, self, outer)? {
+                        out.push(r);
+                    }
+                }
+                Ok(out)
+            }
+            Plan::Project { input, exprs } => {
+                let rows = self.run(input, outer)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let mut o = Vec::with_capacity(exprs.len());
+                    for e in exprs {
+                        o.push(e.eval(r, self, outer)?);
+                    }
+                    out.push(o);
+                }
+                Ok(out)
+            }
+            Plan::NestedLoop {
+                left,
+                right,
+                kind,
+                on,
+            } => {
+                let l = self.run(left, outer)?;
+                let r = self.run(right, outer)?;
+                let rw = right.width();
+                let mut out = Vec::new();
+                for lr in &l {
+                    let mut matched = false;
+                    for rr in &r {
+                        let mut row = Vec::with_capacity(lr.len() + rr.len());
+                        row.extend_from_slice(lr);
+                        row.extend_from_slice(rr);
+                        if let Some(on) = on {
+                            if !on.test(&row, self, outer)? {
+                                continue;
+                            }
+                        }
+                        matched = true;
+                        out.push(row);
+                        if out.len() > INTERMEDIATE_ROWS_MAX {
+                            return Err(too_many());
+                        }
+                    }
+                    if !matched && *kind == JoinKind::Left {
+                        out.push(null_extend(lr, rw));
+                    }
+                }
+                Ok(out)
+            }
+            Plan::HashJoin {
+                left,
+                right,
+                kind,
+                left_keys,
+                right_keys,
+                residual,
+            } => {
+                let r = self.run(right, outer)?;
+                let rw = right.width();
+                let mut table: FastMap<Vec<Value>, Vec<usize>> = FastMap::default();
+                for (i, rr) in r.iter().enumerate() {
+                    if let Some(k) = self.keys(right_keys, rr, outer)? {
+                        table.entry(k).or_default().push(i);
+                    }
+                }
+                let l = self.run(left, outer)?;
+                let mut out = Vec::new();
+                for lr in &l {
+                    let mut matched = false;
+                    if let Some(k) = self.keys(left_keys, lr, outer)? {
+                        if let Some(ids) = table.get(&k) {
+                            for &i in ids {
+                                let mut row = Vec::with_capacity(lr.len() + rw);
+                                row.extend_from_slice(lr);
+                                row.extend_from_slice(&r[i]);
+                                if let Some(res) = residual {
+                                    if !res.test(&row, self, outer)? {
+                                        continue;
+                                    }
+                                }
+                                matched = true;
+                                out.push(row);
+                            }
+                            if out.len() > INTERMEDIATE_ROWS_MAX {
+                                return Err(too_many());
+                            }
+                        }
+                    }
+                    if !matched && *kind == JoinKind::Left {
+                        out.push(null_extend(lr, rw));
+                    }
+                }
+                Ok(out)
+            }
+            Plan::IndexJoin {
+                left,
+                table,
+                index_no,
+                keys,
+                filter,
+                kind,
+                residual,
+                ..
+            } => {
+                let l = self.run(left, outer)?;
+                let rw = table.schema().columns.len();
+                let mut out = Vec::new();
+                let access = Access::IndexEq {
+                    index_no: *index_no,
+                    key: keys.clone(),
+                };
+                for lr in &l {
+                    let mut matched = false;
+                    let mut emit = |_rid: u64, vals: &[Value]| -> Result<bool> {
+                        if let Some(f) = filter {
+                            if !f.test(vals, self, outer)? {
+                                return Ok(true);
+                            }
+                        }
+                        let mut row = Vec::with_capacity(lr.len() + vals.len());
+                        row.extend_from_slice(lr);
+                        row.extend_from_slice(vals);
+                        if let Some(res) = residual {
+                            if !res.test(&row, self, outer)? {
+                                return Ok(true);
+                            }
+                        }
+                        matched = true;
+                        out.push(row);
+                        Ok(true)
+                    };
+                    self.access(table, &access, outer, lr, &mut emit)?;
+                    if !matched && *kind == JoinKind::Left {
+                        out.push(null_extend(lr, rw));
+                    }
+                    if out.len() > INTERMEDIATE_ROWS_MAX {
+                        return Err(too_many());
+                    }
+                }
+                Ok(out)
+            }
+            Plan::Aggregate {
+                input,
+                group_by,
+                aggs,
+            } => {
+                let rows = self.run(input, outer)?;
+                self.aggregate(&rows, group_by, aggs, outer)
+            }
+            Plan::Window { input, calls } => {
+                let mut rows = self.run(input, outer)?;
+                for call in calls {
+                    let vals = self.window(&rows, call, outer)?;
+                    for (r, v) in rows.iter_mut().zip(vals) {
+                        r.push(v);
+                    }
+                }
+                Ok(rows)
+            }
+            Plan::Sort { input, keys } => {
+                let rows = self.run(input, outer)?;
+                self.sort(rows, keys, outer, None)
+            }
+            Plan::Limit {
+                input,
+                limit,
+                offset,
+            } => {
+                let limit = match limit {
+                    Some(e) => self.count_value(e, outer, "LIMIT")?,
+                    None => None,
+                };
+                let offset = match offset {
+                    Some(e) => self.count_value(e, outer, "OFFSET")?.unwrap_or(0),
+                    None => 0,
+                };
+                let rows = match (&**input, limit) {
+                    (Plan::Sort { input, keys }, Some(l)) => {
+                        let rows = self.run(input, outer)?;
+                        self.sort(rows, keys, outer, Some(l.saturating_add(offset)))?
+                    }
+                    _ => self.run(input, outer)?,
+                };
+                let it = rows.into_iter().skip(offset);
+                Ok(match limit {
+                    Some(l) => it.take(l).collect(),
+                    None => it.collect(),
+                })
+            }
+            Plan::Distinct { input, width } => {
+                let rows = self.run(input, outer)?;
+                let mut seen: HashSet<Vec<Value>, foldhash::fast::RandomState> = HashSet::default();
+                let mut out = Vec::new();
+                for r in rows {
+                    let key = r[..(*width).min(r.len())].to_vec();
+                    if seen.insert(key) {
+                        out.push(r);
+                    }
+                }
+                Ok(out)
+            }
+            Plan::SetOp {
+                kind,
+                all,
+                left,
+                right,
+            } => {
+                let l = self.run(left, outer)?;
+                let r = self.run(right, outer)?;
+                Ok(set_op(*kind, *all, l, r))
+            }
+            Plan::CteScan { id, name, .. } | Plan::WorkingSet { id, name, .. } => {
+                let ctes = self.ctes.borrow();
+                let rows = ctes
+                    .get(id)
+                    .ok_or_else(|| Error::internal(format!("CTE {name} not materialized")))?;
+                Ok(rows.as_ref().clone())
+            }
+            Plan::With { ctes, input } => {
+                for (id, _, p) in ctes {
+                    let rows = self.run(p, outer)?;
+                    self.ctes.borrow_mut().insert(*id, Rc::new(rows));
+                }
+                self.run(input, outer)
+            }
+            Plan::RecursiveCte {
+                id,
+                base,
+                step,
+                all,
+                ..
+            } => {
+                let mut result = self.run(base, outer)?;
+                let mut seen: HashSet<Vec<Value>> = HashSet::new();
+                if !*all {
+                    result.retain(|r| seen.insert(r.clone()));
+                }
+                let mut working = result.clone();
+                let mut steps = 0;
+                while !working.is_empty() {
+                    steps += 1;
+                    if steps > RECURSION_STEPS_MAX || result.len() > INTERMEDIATE_ROWS_MAX {
+                        return Err(Error::Limit {
+                            what: "recursive CTE iterations".into(),
+                            max: RECURSION_STEPS_MAX as u64,
+                        });
+                    }
+                    self.ctes.borrow_mut().insert(*id, Rc::new(working));
+                    let mut new = self.run(step, outer)?;
+                    if !*all {
+                        new.retain(|r| seen.insert(r.clone()));
+                    }
+                    result.extend(new.iter().cloned());
+                    working = new;
+                }
+                self.ctes.borrow_mut().remove(id);
+                Ok(result)
+            }
+        }
+    }
+
+    /// Evaluates key expressions; `None` if any is NULL (NULL never joins).
+    fn keys(
+        &self,
+        exprs: &[Expr],
+        row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<Option<Vec<Value>>> {
+        let mut k = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            let v = e.eval(row, self, outer)?;
+            if v.is_null() {
+                return Ok(None);
+            }
+            k.push(v);
+        }
+        Ok(Some(k))
+    }
+
+    /// Reads a table through `access`; key expressions are evaluated on
+    /// `key_row` (the left row of an index join, or empty).
+    fn access(
+        &self,
+        table: &std::sync::Arc<cairn_storage::Table>,
+        access: &Access,
+        outer: &[&[Value]],
+        key_row: &[Value],
+        emit: &mut dyn FnMut(u64, &[Value]) -> Result<bool>,
+    ) -> Result<()> {
+        match access {
+            Access::Full => self.tx.scan(table, emit),
+            Access::IndexEq { index_no, key } => {
+                let Some(k) = self.keys(key, key_row, outer)? else {
+                    return Ok(());
+                };
+                self.tx.index_scan(
+                    table,
+                    *index_no,
+                    Bound::Included(&k),
+                    Bound::Included(&k),
+                    emit,
+                )
+            }
+            Access::IndexIn { index_no, keys } => {
+                let mut vals = Vec::with_capacity(keys.len());
+                for e in keys {
+                    let v = e.eval(key_row, self, outer)?;
+                    if !v.is_null() {
+                        vals.push(v);
+                    }
+                }
+                vals.sort();
+                vals.dedup();
+                for v in vals {
+                    let k = [v];
+                    self.tx.index_scan(
+                        table,
+                        *index_no,
+                        Bound::Included(&k),
+                        Bound::Included(&k),
+                        emit,
+                    )?;
+                }
+                Ok(())
+            }
+            Access::IndexRange {
+                index_no,
+                low,
+                high,
+            } => {
+                let lo = match low {
+                    Some((e, inc)) => {
+                        let v = e.eval(key_row, self, outer)?;
+                        if v.is_null() {
+                            return Ok(());
+                        }
+                        Some((vec![v], *inc))
+                    }
+                    None => None,
+                };
+                let hi = match high {
+                    Some((e, inc)) => {
+                        let v = e.eval(key_row, self, outer)?;
+                        if v.is_null() {
+                            return Ok(());
+                        }
+                        Some((vec![v], *inc))
+                    }
+                    None => None,
+                };
+                let lo_b = match &lo {
+                    Some((k, true)) => Bound::Included(&k[..]),
+                    Some((k, false)) => Bound::Excluded(&k[..]),
+                    // Skip NULL keys: a range predicate is never true for NULL.
+                    None => Bound::Excluded(&[Value::Null][..]),
+                };
+                let hi_b = match &hi {
+                    Some((k, true)) => Bound::Included(&k[..]),
+                    Some((k, false)) => Bound::Excluded(&k[..]),
+                    None => Bound::Unbounded,
+                };
+                self.tx.index_scan(table, *index_no, lo_b, hi_b, emit)
+            }
+        }
+    }
+
+    fn count_value(&self, e: &Expr, outer: &[&[Value]], what: &str) -> Result<Option<usize>> {
+        let v = e.eval(&[], self, outer)?;
+        match v {
+            Value::Null => Ok(None),
+            Value::Integer(i) => Ok(if i < 0 { None } else { Some(i as usize) }),
+            Value::Real(f) if f.fract() == 0.0 => Ok(if f < 0.0 { None } else { Some(f as usize) }),
+            other => Err(Error::type_err(format!(
+                "{what} must be an integer, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Sorts rows by `keys`; with `top`, only the first `top` rows need to
+    /// be in order (and only they are returned).
+    fn sort(
+        &self,
+        rows: Vec<Row>,
+        keys: &[SortKey],
+        outer: &[&[Value]],
+        top: Option<usize>,
+    ) -> Result<Vec<Row>> {
+        let mut keyed: Vec<(Vec<Value>, Row)> = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut k = Vec::with_capacity(keys.len());
+            for key in keys {
+                k.push(key.expr.eval(&r, self, outer)?);
+            }
+            keyed.push((k, r));
+        }
+        let cmp = |a: &(Vec<Value>, Row), b: &(Vec<Value>, Row)| compare_keys(&a.0, &b.0, keys);
+        if let Some(n) = top {
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            if n < keyed.len() {
+                // Keep the stable order among equal keys: tag with position.
+                let mut tagged: Vec<(usize, (Vec<Value>, Row))> =
+                    keyed.into_iter().enumerate().collect();
+                let tcmp = |a: &(usize, (Vec<Value>, Row)), b: &(usize, (Vec<Value>, Row))| {
+                    cmp(&a.1, &b.1).then(a.0.cmp(&b.0))
+                };
+                tagged.select_nth_unstable_by(n - 1, tcmp);
+                tagged.truncate(n);
+                tagged.sort_by(tcmp);
+                return Ok(tagged.into_iter().map(|(_, (_, r))| r).collect());
+            }
+        }
+        keyed.sort_by(cmp);
+        Ok(keyed.into_iter().map(|(_, r)| r).collect())
+    }
+
+    // ---- aggregation ---------------------------------------------------
+
+    fn aggregate(
+        &self,
+        rows: &[Row],
+        group_by: &[Expr],
+        aggs: &[AggCall],
+        outer: &[&[Value]],
+    ) -> Result<Vec<Row>> {
+        let mut groups: FastMap<Vec<Value>, usize> = FastMap::default();
+        let mut states: Vec<(Vec<Value>, Vec<Acc>)> = Vec::new();
+        if group_by.is_empty() {
+            states.push((Vec::new(), aggs.iter().map(Acc::new).collect()));
+        }
+        for r in rows {
+            let gi = if group_by.is_empty() {
+                0
+            } else {
+                let mut k = Vec::with_capacity(group_by.len());
+                for e in group_by {
+                    k.push(e.eval(r, self, outer)?);
+                }
+                match groups.get(&k) {
+                    Some(&i) => i,
+                    None => {
+                        let i = states.len();
+                        groups.insert(k.clone(), i);
+                        states.push((k, aggs.iter().map(Acc::new).collect()));
+                        i
+                    }
+                }
+            };
+            let accs = &mut states[gi].1;
+            for (acc, call) in accs.iter_mut().zip(aggs) {
+                if let Some(f) = &call.filter {
+                    if !f.test(r, self, outer)? {
+                        continue;
+                    }
+                }
+                let mut args = Vec::with_capacity(call.args.len());
+                for a in &call.args {
+                    args.push(a.eval(r, self, outer)?);
+                }
+                acc.add(call, args)?;
+            }
+        }
+        let mut out = Vec::with_capacity(states.len());
+        for (k, accs) in states {
+            let mut row = k;
+            for (acc, call) in accs.into_iter().zip(aggs) {
+                row.push(acc.finish(call)?);
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    // ---- window functions ----------------------------------------------
+
+    fn window(&self, rows: &[Row], call: &WindowCall, outer: &[&[Value]]) -> Result<Vec<Value>> {
+        let n = rows.len();
+        let mut part = Vec::with_capacity(n);
+        let mut ord = Vec::with_capacity(n);
+        for r in rows {
+            let mut p = Vec::with_capacity(call.partition_by.len());
+            for e in &call.partition_by {
+                p.push(e.eval(r, self, outer)?);
+            }
+            let mut o = Vec::with_capacity(call.order_by.len());
+            for k in &call.order_by {
+                o.push(k.expr.eval(r, self, outer)?);
+            }
+            part.push(p);
+            ord.push(o);
+        }
+        let mut idx: Vec<usize> = (0..n).collect();
+        idx.sort_by(|&a, &b| {
+            part[a]
+                .cmp(&part[b])
+                .then_with(|| compare_keys(&ord[a], &ord[b], &call.order_by))
+        });
+        let mut out = vec![Value::Null; n];
+        let mut start = 0;
+        while start < n {
+            let mut end = start + 1;
+            while end < n && part[idx[end]] == part[idx[start]] {
+                end += 1;
+            }
+            self.window_partition(rows, &idx[start..end], &ord, call, outer, &mut out)?;
+            start = end;
+        }
+        Ok(out)
+    }
+
+    fn window_partition(
+        &self,
+        rows: &[Row],
+        ids: &[usize],
+        ord: &[Vec<Value>],
+        call: &WindowCall,
+        outer: &[&[Value]],
+        out: &mut [Value],
+    ) -> Result<()> {
+        let n = ids.len();
+        // peer_end[i]: one past the last row with the same ORDER BY key as row i.
+        let mut peer_start = vec![0; n];
+        let mut peer_end = vec![n; n];
+        if !call.order_by.is_empty() {
+            let mut s = 0;
+            while s < n {
+                let mut e = s + 1;
+                while e < n && ord[ids[e]] == ord[ids[s]] {
+                    e += 1;
+                }
+                for i in s..e {
+                    peer_start[i] = s;
+                    peer_end[i] = e;
+                }
+                s = e;
+            }
+        } else {
+            peer_end.iter_mut().for_each(|p| *p = n);
+        }
+        let arg = |i: usize, a: usize| -> Result<Value> {
+            match call.args.get(a) {
+                Some(e) => e.eval(&rows[ids[i]], self, outer),
+                None => Ok(Value::Null),
+            }
+        };
+        match &call.func {
+            WinFunc::RowNumber => {
+                for i in 0..n {
+                    out[ids[i]] = Value::Integer(i as i64 + 1);
+                }
+            }
+            WinFunc::Rank => {
+                for i in 0..n {
+                    out[ids[i]] = Value::Integer(peer_start[i] as i64 + 1);
+                }
+            }
+            WinFunc::DenseRank => {
+                let mut rank = 0;
+                for i in 0..n {
+                    if i == 0 || peer_start[i] == i {
+                        rank += 1;
+                    }
+                    out[ids[i]] = Value::Integer(rank);
+                }
+            }
+            WinFunc::PercentRank => {
+                for i in 0..n {
+                    out[ids[i]] = Value::Real(if n <= 1 {
+                        0.0
+                    } else {
+                        peer_start[i] as f64 / (n - 1) as f64
+                    });
+                }
+            }
+            WinFunc::CumeDist => {
+                for i in 0..n {
+                    out[ids[i]] = Value::Real(peer_end[i] as f64 / n as f64);
+                }
+            }
+            WinFunc::Ntile => {
+                for i in 0..n {
+                    let buckets = arg(i, 0)?.as_i64().filter(|b| *b > 0).ok_or_else(|| {
+                        Error::type_err("ntile argument must be a positive integer")
+                    })? as usize;
+                    let base = n / buckets;
+                    let extra = n % buckets;
+                    // The first `extra` buckets have base+1 rows.
+                    let big = extra * (base + 1);
+                    let b = if i < big {
+                        i / (base + 1)
+                    } else {
+                        extra + (i - big) / base.max(1)
+                    };
+                    out[ids[i]] = Value::Integer(b as i64 + 1);
+                }
+            }
+            WinFunc::Lag | WinFunc::Lead => {
+                for i in 0..n {
+                    let off = match call.args.get(1) {
+                        Some(_) => arg(i, 1)?.as_i64().unwrap_or(1),
+                        None => 1,
+                    };
+                    let j = if matches!(call.func, WinFunc::Lag) {
+                        i as i64 - off
+                    } else {
+                        i as i64 + off
+                    };
+                    out[ids[i]] = if j >= 0 && (j as usize) < n {
+                        arg(j as usize, 0)?
+                    } else {
+                        arg(i, 2)?
+                    };
+                }
+            }
+            WinFunc::FirstValue | WinFunc::LastValue | WinFunc::NthValue => {
+                for i in 0..n {
+                    let (fs, fe) = frame_bounds(call.frame, i, n, &peer_end);
+                    let pick = match call.func {
+                        WinFunc::FirstValue => Some(fs),
+                        WinFunc::LastValue => fe.checked_sub(1),
+                        _ => {
+                            let k = arg(i, 1)?.as_i64().unwrap_or(1);
+                            if k < 1 {
+                                return Err(Error::type_err("nth_value position must be positive"));
+                            }
+                            Some(fs + k as usize - 1)
+                        }
+                    };
+                    out[ids[i]] = match pick {
+                        Some(p) if p >= fs && p < fe => arg(p, 0)?,
+                        _ => Value::Null,
+                    };
+                }
+            }
+            WinFunc::Agg(func) => {
+                let agg = AggCall {
+                    func: *func,
+                    args: call.args.clone(),
+                    distinct: call.distinct,
+                    filter: None,
+                };
+                let args_of = |i: usize| -> Result<Vec<Value>> {
+                    (0..call.args.len()).map(|a| arg(i, a)).collect()
+                };
+                match call.frame {
+                    Frame::Partition | Frame::RangeToCurrent | Frame::RowsToCurrent => {
+                        let mut acc = Acc::new(&agg);
+                        let mut i = 0;
+                        while i < n {
+                            let end = match call.frame {
+                                Frame::Partition => n,
+                                Frame::RangeToCurrent => peer_end[i],
+                                _ => i + 1,
+                            };
+                            let mut j = i;
+                            while j < end {
+                                acc.add(&agg, args_of(j)?)?;
+                                j += 1;
+                            }
+                            let v = acc.peek(&agg)?;
+                            if call.frame == Frame::Partition {
+                                for k in 0..n {
+                                    out[ids[k]] = v.clone();
+                                }
+                                break;
+                            }
+                            for k in i..end {
+                                out[ids[k]] = v.clone();
+                            }
+                            i = end;
+                        }
+                    }
+                    Frame::Rows(_, _) => {
+                        for i in 0..n {
+                            let (fs, fe) = frame_bounds(call.frame, i, n, &peer_end);
+                            let mut acc = Acc::new(&agg);
+                            for j in fs..fe {
+                                acc.add(&agg, args_of(j)?)?;
+                            }
+                            out[ids[i]] = acc.finish(&agg)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The frame [start, end) of row `i` in a partition of `n` rows.
+fn frame_bounds(frame: Frame, i: usize, n: usize, peer_end: &[usize]) -> (usize, usize) {
+    match frame {
+        Frame::Partition => (0, n),
+        Frame::RangeToCurrent => (0, peer_end[i]),
+        Frame::RowsToCurrent => (0, i + 1),
+        Frame::Rows(pre, fol) => {
+            let s = match pre {
+                None => 0,
+                Some(p) => i.saturating_sub(p as usize),
+            };
+            let e = match fol {
+                None => n,
+                Some(f) => (i.saturating_add(f as usize).saturating_add(1)).min(n),
+            };
+            (s, e.max(s))
+        }
+    }
+}
+
+pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
+    for ((x, y), k) in a.iter().zip(b).zip(keys) {
+        let o = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if k.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if k.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            _ => {
+                let o = x.total_cmp(y);
+                if k.desc {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+fn null_extend(row: &[Value], width: usize) -> Row {
+    let mut r = Vec::with_capacity(row.len() + width);
+    r.extend_from_slice(row);
+    r.resize(row.len() + width, Value::Null);
+    r
+}
+
+fn set_op(kind: SetOpKind, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {
+    type Counts = HashMap<Row, usize, foldhash::fast::RandomState>;
+    match (kind, all) {
+        (SetOpKind::Union, true) => {
+            let mut l = l;
+            l.extend(r);
+            l
+        }
+        (SetOpKind::Union, false) => {
+            let mut seen: HashSet<Row, foldhash::fast::RandomState> = HashSet::default();
+            l.into_iter()
+                .chain(r)
+                .filter(|x| seen.insert(x.clone()))
+                .collect()
+        }
+        (SetOpKind::Intersect, _) | (SetOpKind::Except, _) => {
+            let mut counts: Counts = Counts::default();
+            for x in r {
+                *counts.entry(x).or_insert(0) += 1;
+            }
+            let mut seen: HashSet<Row, foldhash::fast::RandomState> = HashSet::default();
+            let mut out = Vec::new();
+            for x in l {
+                let c = counts.get_mut(&x);
+                let keep = match (kind, all) {
+                    (SetOpKind::Intersect, true) => match c {
+                        Some(c) if *c > 0 => {
+                            *c -= 1;
+                            true
+                        }
+                        _ => false,
+                    },
+                    (SetOpKind::Intersect, false) => c.is_some() && seen.insert(x.clone()),
+                    (SetOpKind::Except, true) => match c {
+                        Some(c) if *c > 0 => {
+                            *c -= 1;
+                            false
+                        }
+                        _ => true,
+                    },
+                    _ => c.is_none() && seen.insert(x.clone()),
+                };
+                if keep {
+                    out.push(x);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// An aggregate's running state.
+enum Acc {
+    Count(i64),
+    Sum {
+        int: i64,
+        real: f64,
+        is_real: bool,
+        seen: bool,
+        overflow: bool,
+    },
+    Avg {
+        sum: f64,
+        n: i64,
+    },
+    Extreme(Option<Value>),
+    Concat(Option<String>),
+    Any(Option<Value>),
+    Bool(Option<bool>),
+    /// Wraps another state and skips values already seen.
+    Distinct(HashSet<Value>, Box<Acc>),
+}
+
+impl Acc {
+    fn new(call: &AggCall) -> Acc {
+        let inner = match call.func {
+            AggFunc::CountStar | AggFunc::Count => Acc::Count(0),
+            AggFunc::Sum | AggFunc::Total => Acc::Sum {
+                int: 0,
+                real: 0.0,
+                is_real: false,
+                seen: false,
+                overflow: false,
+            },
+            AggFunc::Avg => Acc::Avg { sum: 0.0, n: 0 },
+            AggFunc::Min | AggFunc::Max => Acc::Extreme(None),
+            AggFunc::GroupConcat => Acc::Concat(None),
+            AggFunc::AnyValue => Acc::Any(None),
+            AggFunc::BoolAnd | AggFunc::BoolOr => Acc::Bool(None),
+        };
+        if call.distinct && call.func != AggFunc::CountStar {
+            Acc::Distinct(HashSet::new(), Box::new(inner))
+        } else {
+            inner
+        }
+    }
+
+    fn add(&mut self, call: &AggCall, args: Vec<Value>) -> Result<()> {
+        if let Acc::Distinct(seen, inner) = self {
+            let v = args.first().cloned().unwrap_or(Value::Null);
+            if v.is_null() || !seen.insert(v) {
+                return Ok(());
+            }
+            return inner.add(call, args);
+        }
+        let v = args.first().cloned().unwrap_or(Value::Null);
+        if call.func == AggFunc::CountStar {
+            if let Acc::Count(c) = self {
+                *c += 1;
+            }
+            return Ok(());
+        }
+        if call.func == AggFunc::AnyValue {
+            if let Acc::Any(a) = self {
+                // SQLite returns the value from the last row of the group.
+                *a = Some(v);
+            }
+            return Ok(());
+        }
+        if v.is_null() {
+            return Ok(());
+        }
+        match self {
+            Acc::Count(c) => *c += 1,
+            Acc::Sum {
+                int,
+                real,
+                is_real,
+                seen,
+                overflow,
+            } => {
+                *seen = true;
+                match v.to_numeric() {
+                    Some(cairn_core::value::Numeric::Int(i)) if !*is_real => {
+                        match int.checked_add(i) {
+                            Some(s) => *int = s,
+                            None => {
+                                *overflow = true;
+                                *real += i as f64;
+                            }
+                        }
+                    }
+                    Some(n) => {
+                        if !*is_real {
+                            *is_real = true;
+                            *real += *int as f64;
+                        }
+                        *real += n.as_f64();
+                    }
+                    None => {}
+                }
+            }
+            Acc::Avg { sum, n } => {
+                *sum += v.as_f64().unwrap_or(0.0);
+                *n += 1;
+            }
+            Acc::Extreme(cur) => {
+                let replace = match cur {
+                    None => true,
+                    Some(c) => {
+                        let o = v.total_cmp(c);
+                        if call.func == AggFunc::Min {
+                            o == Ordering::Less
+                        } else {
+                            o == Ordering::Greater
+                        }
+                    }
+                };
+                if replace {
+                    *cur = Some(v);
+                }
+            }
+            Acc::Concat(s) => {
+                let sep = match args.get(1) {
+                    Some(sep) => sep.to_text().unwrap_or_default(),
+                    None => ",".to_string(),
+                };
+                let t = v.to_text().unwrap_or_default();
+                match s {
+                    None => *s = Some(t),
+                    Some(s) => {
+                        s.push_str(&sep);
+                        s.push_str(&t);
+                    }
+                }
+            }
+            Acc::Bool(b) => {
+                let t = v.truth().unwrap_or(false);
+                *b = Some(match (call.func, *b) {
+                    (AggFunc::BoolAnd, Some(x)) => x && t,
+                    (AggFunc::BoolOr, Some(x)) => x || t,
+                    (_, None) => t,
+                    (_, Some(x)) => x,
+                });
+            }
+            Acc::Any(_) | Acc::Distinct(..) => {}
+        }
+        Ok(())
+    }
+
+    fn peek(&self, call: &AggCall) -> Result<Value> {
+        Ok(match self {
+            Acc::Distinct(_, inner) => return inner.peek(call),
+            Acc::Count(c) => Value::Integer(*c),
+            Acc::Sum {
+                int,
+                real,
+                is_real,
+                seen,
+                overflow,
+            } => {
+                if call.func == AggFunc::Total {
+                    Value::Real(if *is_real { *real } else { *int as f64 + *real })
+                } else if !*seen {
+                    Value::Null
+                } else if *overflow && !*is_real {
+                    return Err(Error::type_err("integer overflow in SUM"));
+                } else if *is_real {
+                    Value::real(*real)
+                } else {
+                    Value::Integer(*int)
+                }
+            }
+            Acc::Avg { sum, n } => {
+                if *n == 0 {
+                    Value::Null
+                } else {
+                    Value::real(sum / *n as f64)
+                }
+            }
+            Acc::Extreme(v) | Acc::Any(v) => v.clone().unwrap_or(Value::Null),
+            Acc::Concat(s) => s.as_ref().map_or(Value::Null, |s| Value::text(s)),
+            Acc::Bool(b) => b.map_or(Value::Null, Value::Boolean),
+        })
+    }
+
+    fn finish(self, call: &AggCall) -> Result<Value> {
+        self.peek(call)
+    }
+}

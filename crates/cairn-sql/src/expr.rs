@@ -1,0 +1,713 @@
+//! Bound expressions: column references resolved to row positions, functions
+//! resolved to their implementations, subqueries planned. Evaluation follows
+//! SQL three-valued logic; it never panics on any value.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use cairn_core::func::ScalarFunction;
+use cairn_core::ops::{self, ArithOp, BitOp};
+use cairn_core::{DataType, Error, Result, Value};
+
+use crate::exec::Executor;
+use crate::plan::Plan;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+}
+
+impl CmpOp {
+    pub fn flip(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::LtEq => CmpOp::GtEq,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::GtEq => CmpOp::LtEq,
+            o => o,
+        }
+    }
+    fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::NotEq => "<>",
+            CmpOp::Lt => "<",
+            CmpOp::LtEq => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::GtEq => ">=",
+        }
+    }
+}
+
+/// A planned subquery. `correlated` subqueries run once per outer row; the
+/// others run once per statement execution and are cached.
+#[derive(Debug)]
+pub struct Subquery {
+    pub id: usize,
+    pub plan: Plan,
+    pub correlated: bool,
+}
+
+#[derive(Clone)]
+pub enum Expr {
+    Literal(Value),
+    /// Position in the current row.
+    Column(usize),
+    /// Position in an enclosing query's row; depth 1 is the nearest.
+    Outer {
+        depth: usize,
+        index: usize,
+    },
+    /// 0-based statement parameter.
+    Param(usize),
+    Neg(Box<Expr>),
+    Not(Box<Expr>),
+    BitNot(Box<Expr>),
+    Arith(ArithOp, Box<Expr>, Box<Expr>),
+    Bit(BitOp, Box<Expr>, Box<Expr>),
+    Concat(Box<Expr>, Box<Expr>),
+    Cmp(CmpOp, Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    IsNull(Box<Expr>, bool),
+    /// `a IS [NOT] DISTINCT FROM b` (and SQLite's `a IS [NOT] b`).
+    IsDistinct(Box<Expr>, Box<Expr>, bool),
+    /// `x IS [NOT] TRUE|FALSE`.
+    IsBool {
+        expr: Box<Expr>,
+        value: bool,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    InSubquery {
+        expr: Box<Expr>,
+        sub: Arc<Subquery>,
+        negated: bool,
+    },
+    Exists {
+        sub: Arc<Subquery>,
+        negated: bool,
+    },
+    ScalarSubquery(Arc<Subquery>),
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        escape: Option<Box<Expr>>,
+        negated: bool,
+        case_insensitive: bool,
+        glob: bool,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
+    Cast(Box<Expr>, DataType),
+    Func(&'static ScalarFunction, Vec<Expr>),
+    /// COALESCE / IFNULL evaluated lazily.
+    Coalesce(Vec<Expr>),
+    /// `doc -> key` (`as_text` = false) or `doc ->> key`.
+    JsonGet {
+        doc: Box<Expr>,
+        key: Box<Expr>,
+        as_text: bool,
+    },
+    /// A window function result, before positions are final (planner only).
+    WindowRef(usize),
+}
+
+impl Expr {
+    /// Visits every node (not descending into subquery plans).
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        match self {
+            Expr::Literal(_) | Expr::Column(_) | Expr::Outer { .. } | Expr::Param(_) => {}
+            Expr::WindowRef(_) | Expr::Exists { .. } | Expr::ScalarSubquery(_) => {}
+            Expr::Neg(e)
+            | Expr::Not(e)
+            | Expr::BitNot(e)
+            | Expr::IsNull(e, _)
+            | Expr::Cast(e, _) => e.walk(f),
+            Expr::IsBool { expr, .. } => expr.walk(f),
+            Expr::Arith(_, a, b)
+            | Expr::Bit(_, a, b)
+            | Expr::Concat(a, b)
+            | Expr::Cmp(_, a, b)
+            | Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::IsDistinct(a, b, _) => {
+                a.walk(f);
+                b.walk(f)
+            }
+            Expr::InList { expr, list, .. } => {
+                expr.walk(f);
+                list.iter().for_each(|e| e.walk(f))
+            }
+            Expr::InSubquery { expr, .. } => expr.walk(f),
+            Expr::Between {
+                expr, low, high, ..
+            } => {
+                expr.walk(f);
+                low.walk(f);
+                high.walk(f)
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                ..
+            } => {
+                expr.walk(f);
+                pattern.walk(f);
+                if let Some(e) = escape {
+                    e.walk(f)
+                }
+            }
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                if let Some(o) = operand {
+                    o.walk(f)
+                }
+                for (w, t) in whens {
+                    w.walk(f);
+                    t.walk(f)
+                }
+                if let Some(o) = otherwise {
+                    o.walk(f)
+                }
+            }
+            Expr::Func(_, args) | Expr::Coalesce(args) => args.iter().for_each(|e| e.walk(f)),
+            Expr::JsonGet { doc, key, .. } => {
+                doc.walk(f);
+                key.walk(f)
+            }
+        }
+    }
+
+    /// Rewrites every node bottom-up with `f` (not inside subquery plans).
+    pub fn rewrite(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match self {
+            Expr::Literal(_) | Expr::Column(_) | Expr::Outer { .. } | Expr::Param(_) => {}
+            Expr::WindowRef(_) | Expr::Exists { .. } | Expr::ScalarSubquery(_) => {}
+            Expr::Neg(e)
+            | Expr::Not(e)
+            | Expr::BitNot(e)
+            | Expr::IsNull(e, _)
+            | Expr::Cast(e, _) => e.rewrite(f),
+            Expr::IsBool { expr, .. } => expr.rewrite(f),
+            Expr::Arith(_, a, b)
+            | Expr::Bit(_, a, b)
+            | Expr::Concat(a, b)
+            | Expr::Cmp(_, a, b)
+            | Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::IsDistinct(a, b, _) => {
+                a.rewrite(f);
+                b.rewrite(f)
+            }
+            Expr::InList { expr, list, .. } => {
+                expr.rewrite(f);
+                list.iter_mut().for_each(|e| e.rewrite(f))
+            }
+            Expr::InSubquery { expr, .. } => expr.rewrite(f),
+            Expr::Between {
+                expr, low, high, ..
+            } => {
+                expr.rewrite(f);
+                low.rewrite(f);
+                high.rewrite(f)
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                ..
+            } => {
+                expr.rewrite(f);
+                pattern.rewrite(f);
+                if let Some(e) = escape {
+                    e.rewrite(f)
+                }
+            }
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                if let Some(o) = operand {
+                    o.rewrite(f)
+                }
+                for (w, t) in whens {
+                    w.rewrite(f);
+                    t.rewrite(f)
+                }
+                if let Some(o) = otherwise {
+                    o.rewrite(f)
+                }
+            }
+            Expr::Func(_, args) | Expr::Coalesce(args) => {
+                args.iter_mut().for_each(|e| e.rewrite(f))
+            }
+            Expr::JsonGet { doc, key, .. } => {
+                doc.rewrite(f);
+                key.rewrite(f)
+            }
+        }
+        f(self);
+    }
+
+    /// Positions of the current row this expression reads.
+    pub fn columns(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.walk(&mut |e| {
+            if let Expr::Column(i) = e {
+                out.push(*i)
+            }
+        });
+        out
+    }
+
+    /// True if the expression contains a subquery that depends on outer rows.
+    pub fn has_correlated_subquery(&self) -> bool {
+        let mut found = false;
+        self.walk(&mut |e| match e {
+            Expr::InSubquery { sub, .. } | Expr::Exists { sub, .. } | Expr::ScalarSubquery(sub) => {
+                found |= sub.correlated
+            }
+            _ => {}
+        });
+        found
+    }
+
+    /// True if the value does not depend on the current row (it may depend
+    /// on parameters, outer rows or uncorrelated subqueries).
+    pub fn is_row_independent(&self) -> bool {
+        let mut dep = false;
+        self.walk(&mut |e| match e {
+            Expr::Column(_) | Expr::WindowRef(_) => dep = true,
+            Expr::InSubquery { sub, .. } | Expr::Exists { sub, .. } | Expr::ScalarSubquery(sub)
+                if sub.correlated =>
+            {
+                dep = true
+            }
+            _ => {}
+        });
+        !dep
+    }
+
+    /// Shifts column positions by `f` (used when a predicate moves to an
+    /// operator with a different row layout).
+    pub fn remap_columns(&mut self, f: &dyn Fn(usize) -> usize) {
+        self.rewrite(&mut |e| {
+            if let Expr::Column(i) = e {
+                *i = f(*i)
+            }
+        });
+    }
+
+    pub fn eval(&self, row: &[Value], ex: &Executor, outer: &[&[Value]]) -> Result<Value> {
+        Ok(match self {
+            Expr::Literal(v) => v.clone(),
+            Expr::Column(i) => row.get(*i).cloned().ok_or_else(|| {
+                Error::internal(format!("column {i} out of row of {}", row.len()))
+            })?,
+            Expr::Outer { depth, index } => outer
+                .get(depth - 1)
+                .and_then(|r| r.get(*index))
+                .cloned()
+                .ok_or_else(|| Error::internal("outer column out of range"))?,
+            Expr::Param(i) => ex.params.get(*i).cloned().ok_or_else(|| Error::Parameter {
+                message: format!(
+                    "parameter ${} was not supplied ({} given)",
+                    i + 1,
+                    ex.params.len()
+                ),
+            })?,
+            Expr::Neg(e) => ops::negate(&e.eval(row, ex, outer)?),
+            Expr::Not(e) => match e.eval(row, ex, outer)?.truth() {
+                None => Value::Null,
+                Some(b) => Value::Boolean(!b),
+            },
+            Expr::BitNot(e) => ops::bit_not(&e.eval(row, ex, outer)?),
+            Expr::Arith(op, a, b) => {
+                ops::arith(*op, &a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?)
+            }
+            Expr::Bit(op, a, b) => {
+                ops::bitwise(*op, &a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?)
+            }
+            Expr::Concat(a, b) => ops::concat(&a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?),
+            Expr::Cmp(op, a, b) => {
+                let (x, y) = (a.eval(row, ex, outer)?, b.eval(row, ex, outer)?);
+                compare(*op, &x, &y)
+            }
+            Expr::And(a, b) => {
+                let x = a.eval(row, ex, outer)?.truth();
+                if x == Some(false) {
+                    return Ok(Value::Boolean(false));
+                }
+                match (x, b.eval(row, ex, outer)?.truth()) {
+                    (_, Some(false)) => Value::Boolean(false),
+                    (Some(true), Some(true)) => Value::Boolean(true),
+                    _ => Value::Null,
+                }
+            }
+            Expr::Or(a, b) => {
+                let x = a.eval(row, ex, outer)?.truth();
+                if x == Some(true) {
+                    return Ok(Value::Boolean(true));
+                }
+                match (x, b.eval(row, ex, outer)?.truth()) {
+                    (_, Some(true)) => Value::Boolean(true),
+                    (Some(false), Some(false)) => Value::Boolean(false),
+                    _ => Value::Null,
+                }
+            }
+            Expr::IsNull(e, negated) => {
+                Value::Boolean(e.eval(row, ex, outer)?.is_null() != *negated)
+            }
+            Expr::IsDistinct(a, b, negated) => {
+                let (x, y) = (a.eval(row, ex, outer)?, b.eval(row, ex, outer)?);
+                let distinct = match (x.is_null(), y.is_null()) {
+                    (true, true) => false,
+                    (true, false) | (false, true) => true,
+                    _ => x.sql_eq(&y) != Some(true),
+                };
+                Value::Boolean(distinct != *negated)
+            }
+            Expr::IsBool {
+                expr,
+                value,
+                negated,
+            } => {
+                let t = expr.eval(row, ex, outer)?.truth();
+                Value::Boolean((t == Some(*value)) != *negated)
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let x = expr.eval(row, ex, outer)?;
+                if list.is_empty() {
+                    return Ok(Value::Boolean(*negated));
+                }
+                if x.is_null() {
+                    return Ok(Value::Null);
+                }
+                let mut saw_null = false;
+                for item in list {
+                    let v = item.eval(row, ex, outer)?;
+                    match x.sql_eq(&v) {
+                        Some(true) => return Ok(Value::Boolean(!*negated)),
+                        None => saw_null = true,
+                        Some(false) => {}
+                    }
+                }
+                if saw_null {
+                    Value::Null
+                } else {
+                    Value::Boolean(*negated)
+                }
+            }
+            Expr::InSubquery { expr, sub, negated } => {
+                let x = expr.eval(row, ex, outer)?;
+                let set = ex.subquery_set(sub, row, outer)?;
+                if set.values.is_empty() && !set.has_null {
+                    return Ok(Value::Boolean(*negated));
+                }
+                if x.is_null() {
+                    return Ok(Value::Null);
+                }
+                if set.values.contains(&x) {
+                    Value::Boolean(!*negated)
+                } else if set.has_null {
+                    Value::Null
+                } else {
+                    Value::Boolean(*negated)
+                }
+            }
+            Expr::Exists { sub, negated } => {
+                Value::Boolean(ex.subquery_exists(sub, row, outer)? != *negated)
+            }
+            Expr::ScalarSubquery(sub) => ex.subquery_scalar(sub, row, outer)?,
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let x = expr.eval(row, ex, outer)?;
+                let lo = compare(CmpOp::GtEq, &x, &low.eval(row, ex, outer)?);
+                let hi = compare(CmpOp::LtEq, &x, &high.eval(row, ex, outer)?);
+                let both = match (lo.truth(), hi.truth()) {
+                    (Some(false), _) | (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                };
+                match both {
+                    None => Value::Null,
+                    Some(b) => Value::Boolean(b != *negated),
+                }
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                negated,
+                case_insensitive,
+                glob,
+            } => {
+                let x = expr.eval(row, ex, outer)?;
+                let p = pattern.eval(row, ex, outer)?;
+                let esc = match escape {
+                    Some(e) => match e.eval(row, ex, outer)?.to_text() {
+                        None => return Ok(Value::Null),
+                        Some(s) => {
+                            let mut chars = s.chars();
+                            match (chars.next(), chars.next()) {
+                                (Some(c), None) => Some(c),
+                                _ => {
+                                    return Err(Error::type_err(
+                                        "ESCAPE expression must be a single character",
+                                    ))
+                                }
+                            }
+                        }
+                    },
+                    None => None,
+                };
+                let (Some(x), Some(p)) = (x.to_text(), p.to_text()) else {
+                    return Ok(Value::Null);
+                };
+                let m = if *glob {
+                    cairn_core::func::glob_match(&p, &x)
+                } else {
+                    // LIKE is ASCII case-insensitive, as in SQLite; ILIKE is too.
+                    let _ = case_insensitive;
+                    cairn_core::func::like_match(&p, &x, esc)
+                };
+                Value::Boolean(m != *negated)
+            }
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                match operand {
+                    Some(op) => {
+                        let v = op.eval(row, ex, outer)?;
+                        for (w, t) in whens {
+                            if v.sql_eq(&w.eval(row, ex, outer)?) == Some(true) {
+                                return t.eval(row, ex, outer);
+                            }
+                        }
+                    }
+                    None => {
+                        for (w, t) in whens {
+                            if w.eval(row, ex, outer)?.truth() == Some(true) {
+                                return t.eval(row, ex, outer);
+                            }
+                        }
+                    }
+                }
+                match otherwise {
+                    Some(o) => o.eval(row, ex, outer)?,
+                    None => Value::Null,
+                }
+            }
+            Expr::Cast(e, ty) => e.eval(row, ex, outer)?.cast(*ty)?,
+            Expr::Func(f, args) => {
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(a.eval(row, ex, outer)?);
+                }
+                (f.eval)(&vals)?
+            }
+            Expr::Coalesce(args) => {
+                for a in args {
+                    let v = a.eval(row, ex, outer)?;
+                    if !v.is_null() {
+                        return Ok(v);
+                    }
+                }
+                Value::Null
+            }
+            Expr::JsonGet { doc, key, as_text } => {
+                let d = doc.eval(row, ex, outer)?;
+                let k = key.eval(row, ex, outer)?;
+                if *as_text {
+                    cairn_core::json::json_arrow_text(&d, &k)?
+                } else {
+                    cairn_core::json::json_arrow(&d, &k)?
+                }
+            }
+            Expr::WindowRef(_) => return Err(Error::internal("unresolved window reference")),
+        })
+    }
+
+    /// Evaluates as a condition: only TRUE passes.
+    pub fn test(&self, row: &[Value], ex: &Executor, outer: &[&[Value]]) -> Result<bool> {
+        Ok(self.eval(row, ex, outer)?.truth() == Some(true))
+    }
+}
+
+pub fn compare(op: CmpOp, x: &Value, y: &Value) -> Value {
+    match x.sql_cmp(y) {
+        None => Value::Null,
+        Some(o) => Value::Boolean(match op {
+            CmpOp::Eq => o.is_eq(),
+            CmpOp::NotEq => o.is_ne(),
+            CmpOp::Lt => o.is_lt(),
+            CmpOp::LtEq => o.is_le(),
+            CmpOp::Gt => o.is_gt(),
+            CmpOp::GtEq => o.is_ge(),
+        }),
+    }
+}
+
+/// The distinct values an `IN (subquery)` tests against.
+#[derive(Debug, Default)]
+pub struct ValueSet {
+    pub values: HashSet<Value>,
+    pub has_null: bool,
+}
+
+impl std::fmt::Debug for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expr::Literal(v) => match v {
+                Value::Text(s) => write!(f, "'{}'", s.replace('\'', "''")),
+                other => write!(f, "{other}"),
+            },
+            Expr::Column(i) => write!(f, "#{i}"),
+            Expr::Outer { depth, index } => write!(f, "outer{depth}.#{index}"),
+            Expr::Param(i) => write!(f, "${}", i + 1),
+            Expr::Neg(e) => write!(f, "-({e})"),
+            Expr::Not(e) => write!(f, "NOT ({e})"),
+            Expr::BitNot(e) => write!(f, "~({e})"),
+            Expr::Arith(op, a, b) => {
+                let s = match op {
+                    ArithOp::Add => "+",
+                    ArithOp::Sub => "-",
+                    ArithOp::Mul => "*",
+                    ArithOp::Div => "/",
+                    ArithOp::Rem => "%",
+                };
+                write!(f, "({a} {s} {b})")
+            }
+            Expr::Bit(_, a, b) => write!(f, "bit({a}, {b})"),
+            Expr::Concat(a, b) => write!(f, "({a} || {b})"),
+            Expr::Cmp(op, a, b) => write!(f, "{a} {} {b}", op.symbol()),
+            Expr::And(a, b) => write!(f, "({a} AND {b})"),
+            Expr::Or(a, b) => write!(f, "({a} OR {b})"),
+            Expr::IsNull(e, n) => write!(f, "{e} IS {}NULL", if *n { "NOT " } else { "" }),
+            Expr::IsDistinct(a, b, n) => {
+                write!(
+                    f,
+                    "{a} IS {}DISTINCT FROM {b}",
+                    if *n { "NOT " } else { "" }
+                )
+            }
+            Expr::IsBool {
+                expr,
+                value,
+                negated,
+            } => write!(
+                f,
+                "{expr} IS {}{}",
+                if *negated { "NOT " } else { "" },
+                if *value { "TRUE" } else { "FALSE" }
+            ),
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                write!(f, "{expr} {}IN (", if *negated { "NOT " } else { "" })?;
+                for (i, e) in list.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                f.write_str(")")
+            }
+            Expr::InSubquery { expr, sub, negated } => write!(
+                f,
+                "{expr} {}IN (subquery {})",
+                if *negated { "NOT " } else { "" },
+                sub.id
+            ),
+            Expr::Exists { sub, negated } => write!(
+                f,
+                "{}EXISTS (subquery {})",
+                if *negated { "NOT " } else { "" },
+                sub.id
+            ),
+            Expr::ScalarSubquery(sub) => write!(f, "(subquery {})", sub.id),
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => write!(
+                f,
+                "{expr} {}BETWEEN {low} AND {high}",
+                if *negated { "NOT " } else { "" }
+            ),
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+                ..
+            } => {
+                write!(
+                    f,
+                    "{expr} {}LIKE {pattern}",
+                    if *negated { "NOT " } else { "" }
+                )
+            }
+            Expr::Case { .. } => f.write_str("CASE ..."),
+            Expr::Cast(e, t) => write!(f, "CAST({e} AS {t})"),
+            Expr::Func(func, args) => {
+                write!(f, "{}(", func.name)?;
+                for (i, e) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                f.write_str(")")
+            }
+            Expr::Coalesce(args) => write!(f, "coalesce({} args)", args.len()),
+            Expr::JsonGet { doc, key, as_text } => {
+                write!(f, "{doc} {} {key}", if *as_text { "->>" } else { "->" })
+            }
+            Expr::WindowRef(i) => write!(f, "window#{i}"),
+        }
+    }
+}

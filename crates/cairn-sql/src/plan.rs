@@ -1,0 +1,448 @@
+//! Physical plans: the operator tree the executor runs, and EXPLAIN's
+//! rendering of it. Every operator produces rows whose layout the planner
+//! knows; expressions inside an operator address its input row.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use cairn_storage::Table;
+
+use crate::expr::Expr;
+
+/// How a base-table scan finds its rows.
+#[derive(Debug, Clone)]
+pub enum Access {
+    Full,
+    /// Equality on a prefix of the index key.
+    IndexEq {
+        index_no: usize,
+        key: Vec<Expr>,
+    },
+    /// A list of equality keys on the first index column (`col IN (...)`).
+    IndexIn {
+        index_no: usize,
+        keys: Vec<Expr>,
+    },
+    /// A range on the first index column.
+    IndexRange {
+        index_no: usize,
+        low: Option<(Expr, bool)>,
+        high: Option<(Expr, bool)>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+}
+
+#[derive(Debug, Clone)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Total,
+    Avg,
+    Min,
+    Max,
+    GroupConcat,
+    /// Value of a bare column in an aggregate query (SQLite allows these).
+    AnyValue,
+    BoolAnd,
+    BoolOr,
+}
+
+#[derive(Debug, Clone)]
+pub struct AggCall {
+    pub func: AggFunc,
+    pub args: Vec<Expr>,
+    pub distinct: bool,
+    pub filter: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub enum WinFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    PercentRank,
+    CumeDist,
+    Ntile,
+    Lag,
+    Lead,
+    FirstValue,
+    LastValue,
+    NthValue,
+    Agg(AggFunc),
+}
+
+/// Frame of an aggregate window function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// No ORDER BY: the whole partition.
+    Partition,
+    /// ORDER BY, default frame: up to the current row and its peers.
+    RangeToCurrent,
+    /// `ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`.
+    RowsToCurrent,
+    /// `ROWS BETWEEN n PRECEDING AND m FOLLOWING` (None = unbounded).
+    Rows(Option<u64>, Option<u64>),
+}
+
+#[derive(Debug, Clone)]
+pub struct WindowCall {
+    pub func: WinFunc,
+    pub args: Vec<Expr>,
+    pub partition_by: Vec<Expr>,
+    pub order_by: Vec<SortKey>,
+    pub frame: Frame,
+    pub distinct: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
+#[derive(Debug, Clone)]
+pub enum Plan {
+    /// One row with no columns (`SELECT` without FROM).
+    Single,
+    Values {
+        rows: Vec<Vec<Expr>>,
+    },
+    Scan {
+        table: Arc<Table>,
+        label: String,
+        access: Access,
+        filter: Option<Expr>,
+        /// Append the row id as a final INTEGER column (for UPDATE/DELETE).
+        with_rowid: bool,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+    },
+    /// Nested-loop join; `on` sees the concatenated row.
+    NestedLoop {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<Expr>,
+    },
+    /// Hash join building on the right input.
+    HashJoin {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
+        residual: Option<Expr>,
+    },
+    /// Index nested-loop join: for each left row, look up the right table.
+    IndexJoin {
+        left: Box<Plan>,
+        table: Arc<Table>,
+        label: String,
+        index_no: usize,
+        /// Evaluated on the left row; equality on a prefix of the index.
+        keys: Vec<Expr>,
+        /// Applied to the right row alone.
+        filter: Option<Expr>,
+        kind: JoinKind,
+        /// Applied to the concatenated row.
+        residual: Option<Expr>,
+    },
+    Aggregate {
+        input: Box<Plan>,
+        group_by: Vec<Expr>,
+        aggs: Vec<AggCall>,
+    },
+    Window {
+        input: Box<Plan>,
+        calls: Vec<WindowCall>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+    /// Removes duplicate rows, comparing the first `width` columns.
+    Distinct {
+        input: Box<Plan>,
+        width: usize,
+    },
+    SetOp {
+        kind: SetOpKind,
+        all: bool,
+        left: Box<Plan>,
+        right: Box<Plan>,
+    },
+    /// Reads the materialized result of CTE `id` (computed once per execution).
+    CteScan {
+        id: usize,
+        name: String,
+        width: usize,
+    },
+    /// `WITH RECURSIVE`: base rows, then `step` until it adds nothing.
+    RecursiveCte {
+        id: usize,
+        name: String,
+        base: Box<Plan>,
+        step: Box<Plan>,
+        all: bool,
+    },
+    /// Inside a recursive step: the rows the previous iteration produced.
+    WorkingSet {
+        id: usize,
+        name: String,
+        width: usize,
+    },
+    /// Defines CTE `id` as `plan`, then runs `input`.
+    With {
+        ctes: Vec<(usize, String, Plan)>,
+        input: Box<Plan>,
+    },
+}
+
+impl Plan {
+    /// Number of columns in each output row.
+    pub fn width(&self) -> usize {
+        match self {
+            Plan::Single => 0,
+            Plan::Values { rows } => rows.first().map_or(0, Vec::len),
+            Plan::Scan {
+                table, with_rowid, ..
+            } => table.schema().columns.len() + usize::from(*with_rowid),
+            Plan::Filter { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input, .. } => input.width(),
+            Plan::Project { exprs, .. } => exprs.len(),
+            Plan::NestedLoop { left, right, .. } | Plan::HashJoin { left, right, .. } => {
+                left.width() + right.width()
+            }
+            Plan::IndexJoin { left, table, .. } => left.width() + table.schema().columns.len(),
+            Plan::Aggregate { group_by, aggs, .. } => group_by.len() + aggs.len(),
+            Plan::Window { input, calls } => input.width() + calls.len(),
+            Plan::SetOp { left, .. } => left.width(),
+            Plan::CteScan { width, .. } | Plan::WorkingSet { width, .. } => *width,
+            Plan::RecursiveCte { base, .. } => base.width(),
+            Plan::With { input, .. } => input.width(),
+        }
+    }
+
+    /// EXPLAIN text: one operator per line, children indented.
+    pub fn explain(&self) -> String {
+        let mut out = String::new();
+        self.explain_into(&mut out, 0);
+        out
+    }
+
+    fn explain_into(&self, out: &mut String, depth: usize) {
+        let pad = "  ".repeat(depth);
+        let _ = match self {
+            Plan::Single => writeln!(out, "{pad}Single"),
+            Plan::Values { rows } => writeln!(out, "{pad}Values rows={}", rows.len()),
+            Plan::Scan {
+                table,
+                label,
+                access,
+                filter,
+                ..
+            } => {
+                let schema = table.schema();
+                let idx = |n: &usize| {
+                    table
+                        .indexes()
+                        .get(*n)
+                        .map(|d| d.name.clone())
+                        .unwrap_or_default()
+                };
+                let how = match access {
+                    Access::Full => format!("SeqScan {}", schema.name),
+                    Access::IndexEq { index_no, key } => format!(
+                        "IndexScan {} using {} (key = {})",
+                        schema.name,
+                        idx(index_no),
+                        key.iter()
+                            .map(|k| k.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Access::IndexIn { index_no, keys } => format!(
+                        "IndexScan {} using {} (key IN {} values)",
+                        schema.name,
+                        idx(index_no),
+                        keys.len()
+                    ),
+                    Access::IndexRange {
+                        index_no,
+                        low,
+                        high,
+                    } => format!(
+                        "IndexRangeScan {} using {} ({}{})",
+                        schema.name,
+                        idx(index_no),
+                        low.as_ref()
+                            .map(|(e, inc)| format!("key {} {e}", if *inc { ">=" } else { ">" }))
+                            .unwrap_or_default(),
+                        high.as_ref()
+                            .map(|(e, inc)| format!(" key {} {e}", if *inc { "<=" } else { "<" }))
+                            .unwrap_or_default()
+                    ),
+                };
+                let alias = if label.eq_ignore_ascii_case(&schema.name) {
+                    String::new()
+                } else {
+                    format!(" AS {label}")
+                };
+                match filter {
+                    Some(f) => writeln!(out, "{pad}{how}{alias} filter={f}"),
+                    None => writeln!(out, "{pad}{how}{alias}"),
+                }
+            }
+            Plan::Filter { predicate, .. } => writeln!(out, "{pad}Filter {predicate}"),
+            Plan::Project { exprs, .. } => writeln!(
+                out,
+                "{pad}Project {}",
+                exprs
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Plan::NestedLoop { kind, on, .. } => match on {
+                Some(on) => writeln!(out, "{pad}NestedLoopJoin {kind:?} on={on}"),
+                None => writeln!(out, "{pad}NestedLoopJoin {kind:?}"),
+            },
+            Plan::HashJoin {
+                kind,
+                left_keys,
+                right_keys,
+                ..
+            } => writeln!(
+                out,
+                "{pad}HashJoin {kind:?} ({}) = ({})",
+                left_keys
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                right_keys
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Plan::IndexJoin {
+                table,
+                label,
+                kind,
+                keys,
+                index_no,
+                ..
+            } => writeln!(
+                out,
+                "{pad}IndexJoin {kind:?} {} AS {label} using {} (key = {})",
+                table.name(),
+                table
+                    .indexes()
+                    .get(*index_no)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default(),
+                keys.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Plan::Aggregate { group_by, aggs, .. } => writeln!(
+                out,
+                "{pad}Aggregate groups={} aggregates={}",
+                group_by.len(),
+                aggs.len()
+            ),
+            Plan::Window { calls, .. } => writeln!(out, "{pad}Window functions={}", calls.len()),
+            Plan::Sort { keys, .. } => writeln!(
+                out,
+                "{pad}Sort {}",
+                keys.iter()
+                    .map(|k| format!("{}{}", k.expr, if k.desc { " DESC" } else { "" }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Plan::Limit { limit, offset, .. } => writeln!(
+                out,
+                "{pad}Limit {}{}",
+                limit
+                    .as_ref()
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "ALL".into()),
+                offset
+                    .as_ref()
+                    .map(|o| format!(" offset {o}"))
+                    .unwrap_or_default()
+            ),
+            Plan::Distinct { .. } => writeln!(out, "{pad}Distinct"),
+            Plan::SetOp { kind, all, .. } => {
+                writeln!(out, "{pad}{kind:?}{}", if *all { " ALL" } else { "" })
+            }
+            Plan::CteScan { name, .. } => writeln!(out, "{pad}CteScan {name}"),
+            Plan::RecursiveCte { name, .. } => writeln!(out, "{pad}RecursiveCte {name}"),
+            Plan::WorkingSet { name, .. } => writeln!(out, "{pad}WorkingSet {name}"),
+            Plan::With { ctes, .. } => writeln!(
+                out,
+                "{pad}With {}",
+                ctes.iter()
+                    .map(|c| c.1.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        match self {
+            Plan::Filter { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Aggregate { input, .. }
+            | Plan::Window { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input, .. } => input.explain_into(out, depth + 1),
+            Plan::NestedLoop { left, right, .. }
+            | Plan::HashJoin { left, right, .. }
+            | Plan::SetOp { left, right, .. } => {
+                left.explain_into(out, depth + 1);
+                right.explain_into(out, depth + 1);
+            }
+            Plan::IndexJoin { left, .. } => left.explain_into(out, depth + 1),
+            Plan::RecursiveCte { base, step, .. } => {
+                base.explain_into(out, depth + 1);
+                step.explain_into(out, depth + 1);
+            }
+            Plan::With { ctes, input } => {
+                for (_, _, p) in ctes {
+                    p.explain_into(out, depth + 1);
+                }
+                input.explain_into(out, depth + 1);
+            }
+            _ => {}
+        }
+    }
+}

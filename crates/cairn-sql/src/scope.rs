@@ -1,0 +1,101 @@
+//! Name resolution scopes. A scope is the row layout one query level
+//! produces from its FROM clause; in an aggregate query, expressions after
+//! GROUP BY resolve through an [`AggState`] into the aggregate's output row.
+
+use cairn_core::DataType;
+
+use crate::expr::Expr;
+use crate::plan::AggCall;
+
+#[derive(Debug, Clone)]
+pub struct ScopeCol {
+    /// Table alias (lower case) the column belongs to.
+    pub table: Option<String>,
+    /// Column name as declared (compared case-insensitively).
+    pub name: String,
+    pub data_type: Option<DataType>,
+    /// Hidden from unqualified lookup and `*` (the right copy of a USING column).
+    pub using_dup: bool,
+}
+
+/// Aggregation state of one query level: GROUP BY keys and the aggregates
+/// found so far; the aggregate output row is `[keys..., aggregates...]`.
+#[derive(Debug, Default)]
+pub struct AggState {
+    /// GROUP BY expressions as written (for matching) and bound.
+    pub group_texts: Vec<String>,
+    pub group_exprs: Vec<Expr>,
+    pub aggs: Vec<AggCall>,
+    /// Text of each aggregate call, to reuse identical calls.
+    pub agg_texts: Vec<String>,
+    /// Whether expressions now resolve to the aggregate output.
+    pub active: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Scope {
+    pub cols: Vec<ScopeCol>,
+    pub agg: Option<AggState>,
+    /// Window function calls collected while binding the select list.
+    pub windows: Vec<crate::plan::WindowCall>,
+    pub window_texts: Vec<String>,
+}
+
+pub enum Lookup {
+    Found(usize),
+    Ambiguous,
+    Missing,
+}
+
+impl Scope {
+    pub fn new(cols: Vec<ScopeCol>) -> Scope {
+        Scope {
+            cols,
+            ..Scope::default()
+        }
+    }
+
+    /// Finds `name` (optionally qualified by `table`) in the FROM layout.
+    pub fn lookup(&self, table: Option<&str>, name: &str) -> Lookup {
+        let mut found = None;
+        for (i, c) in self.cols.iter().enumerate() {
+            if !c.name.eq_ignore_ascii_case(name) {
+                continue;
+            }
+            match table {
+                Some(t) => {
+                    if c.table
+                        .as_deref()
+                        .is_some_and(|ct| ct.eq_ignore_ascii_case(t))
+                    {
+                        if found.is_some() {
+                            return Lookup::Ambiguous;
+                        }
+                        found = Some(i);
+                    }
+                }
+                None => {
+                    if c.using_dup {
+                        continue;
+                    }
+                    if found.is_some() {
+                        return Lookup::Ambiguous;
+                    }
+                    found = Some(i);
+                }
+            }
+        }
+        match found {
+            Some(i) => Lookup::Found(i),
+            None => Lookup::Missing,
+        }
+    }
+
+    pub fn has_table(&self, table: &str) -> bool {
+        self.cols.iter().any(|c| {
+            c.table
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(table))
+        })
+    }
+}
