@@ -16,6 +16,8 @@ use crate::scope::{AggState, Scope, ScopeCol};
 
 /// Nesting depth of views inside views before planning gives up.
 pub const VIEW_DEPTH_MAX: usize = 32;
+/// Relations in one FROM clause (SQLite allows 64).
+pub const FROM_TABLES_MAX: usize = 127;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutCol {
@@ -139,7 +141,7 @@ enum JoinType {
 
 struct Conj {
     expr: Expr,
-    mask: u64,
+    mask: u128,
 }
 
 impl<'a> Planner<'a> {
@@ -749,27 +751,12 @@ impl<'a> Planner<'a> {
         let mut cols: Vec<ScopeCol> = Vec::new();
         let mut joins: Vec<(usize, JoinType, Option<&ast::JoinConstraint>)> = Vec::new();
         for twj in from {
-            self.add_rel(&twj.relation, &mut rels, &mut cols)?;
-            joins.push((rels.len() - 1, JoinType::Cross, None));
-            for j in &twj.joins {
-                self.add_rel(&j.relation, &mut rels, &mut cols)?;
-                let (jt, c) = match &j.join_operator {
-                    ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => {
-                        (JoinType::Inner, Some(c))
-                    }
-                    ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => {
-                        (JoinType::Left, Some(c))
-                    }
-                    ast::JoinOperator::CrossJoin(c) => (JoinType::Cross, Some(c)),
-                    other => return Err(Error::unsupported(format!("join type {other:?}"))),
-                };
-                joins.push((rels.len() - 1, jt, c));
-            }
+            self.collect_joins(twj, JoinType::Cross, None, &mut rels, &mut cols, &mut joins)?;
         }
-        if rels.len() > 63 {
+        if rels.len() > FROM_TABLES_MAX {
             return Err(Error::Limit {
                 what: "tables in one FROM clause".into(),
-                max: 63,
+                max: FROM_TABLES_MAX as u64,
             });
         }
         // USING / NATURAL mark the right copies of the shared columns.
@@ -800,12 +787,12 @@ impl<'a> Planner<'a> {
             }
         }
         let widths: Vec<(usize, usize)> = rels.iter().map(|r| (r.offset, r.width)).collect();
-        let mask_of = |e: &Expr| -> u64 {
-            let mut m = 0u64;
+        let mask_of = |e: &Expr| -> u128 {
+            let mut m = 0u128;
             for c in e.columns() {
                 for (i, (o, w)) in widths.iter().enumerate() {
                     if c >= *o && c < o + w {
-                        m |= 1 << i;
+                        m |= 1u128 << i;
                     }
                 }
             }
@@ -852,6 +839,82 @@ impl<'a> Planner<'a> {
                 &mask_of,
             )
         }
+    }
+
+    /// Adds the relations of `twj` (flattening parenthesised joins) with
+    /// the join type of each; the first relation joins with `first_kind`.
+    fn collect_joins<'q>(
+        &mut self,
+        twj: &'q ast::TableWithJoins,
+        first_kind: JoinType,
+        first_cond: Option<&'q ast::JoinConstraint>,
+        rels: &mut Vec<Rel>,
+        cols: &mut Vec<ScopeCol>,
+        joins: &mut Vec<(usize, JoinType, Option<&'q ast::JoinConstraint>)>,
+    ) -> Result<()> {
+        self.collect_factor(&twj.relation, first_kind, first_cond, rels, cols, joins)?;
+        for j in &twj.joins {
+            let (jt, c) = match &j.join_operator {
+                ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => {
+                    (JoinType::Inner, Some(c))
+                }
+                ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => {
+                    (JoinType::Left, Some(c))
+                }
+                ast::JoinOperator::CrossJoin(c) => (JoinType::Cross, Some(c)),
+                other => return Err(Error::unsupported(format!("join type {other:?}"))),
+            };
+            self.collect_factor(&j.relation, jt, c, rels, cols, joins)?;
+        }
+        Ok(())
+    }
+
+    fn collect_factor<'q>(
+        &mut self,
+        tf: &'q ast::TableFactor,
+        kind: JoinType,
+        cond: Option<&'q ast::JoinConstraint>,
+        rels: &mut Vec<Rel>,
+        cols: &mut Vec<ScopeCol>,
+        joins: &mut Vec<(usize, JoinType, Option<&'q ast::JoinConstraint>)>,
+    ) -> Result<()> {
+        if let ast::TableFactor::NestedJoin {
+            table_with_joins,
+            alias: None,
+        } = tf
+        {
+            // `a JOIN (b JOIN c ON ..) ON ..` equals `a JOIN b JOIN c ON .. AND ..`
+            // when every join involved is an inner join.
+            let has_outer = table_with_joins.joins.iter().any(|j| {
+                matches!(
+                    j.join_operator,
+                    ast::JoinOperator::Left(_) | ast::JoinOperator::LeftOuter(_)
+                )
+            });
+            if !rels.is_empty() && (has_outer || kind == JoinType::Left) {
+                return Err(Error::unsupported("outer joins inside parenthesised joins"));
+            }
+            let kind = if kind == JoinType::Cross && cond.is_some() {
+                JoinType::Inner
+            } else {
+                kind
+            };
+            self.collect_joins(table_with_joins, kind, None, rels, cols, joins)?;
+            if let Some(c) = cond {
+                // The outer ON applies once all nested relations are joined.
+                match joins.last_mut() {
+                    Some(last) if last.2.is_none() => last.2 = Some(c),
+                    Some(last) if matches!(c, ast::JoinConstraint::None) => {
+                        let _ = last;
+                    }
+                    _ => return Err(Error::unsupported("ON clause of a parenthesised join")),
+                }
+            }
+            return Ok(());
+        }
+        self.add_rel(tf, rels, cols)?;
+        joins.push((rels.len() - 1, kind, cond));
+        Ok(())
     }
 
     fn add_rel(
@@ -1083,7 +1146,7 @@ impl<'a> Planner<'a> {
         &mut self,
         mut rels: Vec<Rel>,
         conds: Vec<Expr>,
-        mask_of: &dyn Fn(&Expr) -> u64,
+        mask_of: &dyn Fn(&Expr) -> u128,
     ) -> Result<Plan> {
         let n = rels.len();
         let total: usize = rels.iter().map(|r| r.width).sum();
@@ -1123,7 +1186,7 @@ impl<'a> Planner<'a> {
             .ok_or_else(|| Error::internal("relation taken twice"))?;
         let mut est = first_rel.est;
         let mut plan = filter(first_rel.plan, constants);
-        let mut joined: u64 = 1 << first;
+        let mut joined: u128 = 1u128 << first;
         // pos[c] = position of canonical column c in the current row.
         let mut pos: Vec<usize> = vec![usize::MAX; total];
         let mut width = 0;
@@ -1165,7 +1228,8 @@ impl<'a> Planner<'a> {
             let mut right_keys = Vec::new();
             let mut rest = Vec::new();
             for p in std::mem::take(&mut pending) {
-                let usable = p.mask & (1 << cand) != 0 && (p.mask & !(1 << cand)) & !joined == 0;
+                let usable =
+                    p.mask & (1u128 << cand) != 0 && (p.mask & !(1u128 << cand)) & !joined == 0;
                 match (usable, equi_sides(&p.expr, cand, &offsets, mask_of)) {
                     (true, Some((mut l, mut r))) => {
                         l.remap_columns(&|i| pos[i]);
@@ -1243,7 +1307,7 @@ impl<'a> Planner<'a> {
             } else {
                 est.max(cand_est)
             };
-            joined |= 1 << cand;
+            joined |= 1u128 << cand;
             place(&mut pos, &mut width, cand);
             // Apply every remaining condition whose relations are all joined.
             let mut now = Vec::new();
@@ -1279,7 +1343,7 @@ impl<'a> Planner<'a> {
         kinds: Vec<JoinType>,
         join_conds: Vec<Vec<Expr>>,
         where_conds: Vec<Expr>,
-        mask_of: &dyn Fn(&Expr) -> u64,
+        mask_of: &dyn Fn(&Expr) -> u128,
     ) -> Result<Plan> {
         let n = rels.len();
         for (i, k) in kinds.iter().enumerate() {
@@ -1310,7 +1374,7 @@ impl<'a> Planner<'a> {
         for (i, conds) in join_conds.into_iter().enumerate() {
             for c in conds {
                 let mask = mask_of(&c);
-                if !c.has_correlated_subquery() && mask == 1 << i {
+                if !c.has_correlated_subquery() && mask == 1u128 << i {
                     let off = rels[i].offset;
                     let mut c = c;
                     c.remap_columns(&|x| x - off);
@@ -1335,7 +1399,7 @@ impl<'a> Planner<'a> {
             let mut conds: Vec<Expr> = std::mem::take(&mut on_rest[i]);
             if kind == JoinKind::Inner {
                 // Inner conditions may be applied as soon as their tables are joined.
-                let joined_mask: u64 = (1u64 << (i + 1)) - 1;
+                let joined_mask: u128 = (1u128 << (i + 1)) - 1;
                 let (now, later): (Vec<Expr>, Vec<Expr>) = pending_inner
                     .drain(..)
                     .partition(|c| mask_of(c) & !joined_mask == 0 && !c.has_correlated_subquery());
@@ -1355,7 +1419,7 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 match equi_sides(&c, i, &offsets, mask_of) {
-                    Some((l, mut r)) if mask_of(&l) & !((1u64 << i) - 1) == 0 => {
+                    Some((l, mut r)) if mask_of(&l) & !((1u128 << i) - 1) == 0 => {
                         r.remap_columns(&|x| x - ro);
                         lk.push(l);
                         rk.push(r);
@@ -1392,13 +1456,13 @@ fn equi_sides(
     e: &Expr,
     cand: usize,
     _offsets: &[(usize, usize)],
-    mask_of: &dyn Fn(&Expr) -> u64,
+    mask_of: &dyn Fn(&Expr) -> u128,
 ) -> Option<(Expr, Expr)> {
     let Expr::Cmp(CmpOp::Eq, a, b) = e else {
         return None;
     };
     let (ma, mb) = (mask_of(a), mask_of(b));
-    let bit = 1u64 << cand;
+    let bit = 1u128 << cand;
     if mb == bit && ma != 0 && ma & bit == 0 {
         Some(((**a).clone(), (**b).clone()))
     } else if ma == bit && mb != 0 && mb & bit == 0 {
