@@ -1,1 +1,12 @@
-//! cairn-cli
+//! cairn-cli: the pieces of the `cairn` SQL shell. The binary (`main.rs`)
+//! handles arguments and the terminal; everything testable lives here:
+//! [`shell::Shell`] (input handling, statements, dot commands),
+//! [`render`] (output modes), [`dot`] (command parsing), [`import`]
+//! (CSV / JSON-lines import) and [`split`] (statement splitting).
+#![forbid(unsafe_code)]
+
+pub mod dot;
+pub mod import;
+pub mod render;
+pub mod shell;
+pub mod split;

@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod row;
+pub mod slt;
 
 use std::sync::Arc;
 
