@@ -19,7 +19,7 @@ fn sqlite_corpus_pass_rate() {
         eprintln!("SQLite corpus not found at {}; skipping", dir.display());
         return;
     }
-    let files = slt::collect_files(&[dir.clone()]).expect("list the corpus");
+    let files = slt::collect_files(std::slice::from_ref(&dir)).expect("list the corpus");
     assert!(!files.is_empty(), "no corpus files under {}", dir.display());
     let opts = Options {
         verbose: false,
