@@ -11,6 +11,7 @@
 pub mod datetime;
 pub mod error;
 pub mod func;
+pub mod json;
 pub mod ops;
 pub mod value;
 
