@@ -377,15 +377,18 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// 2^63 as f64: the first float above every i64 (exactly representable).
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808u64 as f64;
+
 fn cmp_int_real(i: i64, f: f64) -> Ordering {
     // Exact comparison of an i64 with an f64, without the rounding of `i as f64`.
     if f.is_nan() {
         return Ordering::Less;
     }
-    if f >= 9.223_372_036_854_775_808e18 {
+    if f >= TWO_POW_63 {
         return Ordering::Less;
     }
-    if f < -9.223_372_036_854_775_808e18 {
+    if f < -TWO_POW_63 {
         return Ordering::Greater;
     }
     let t = f.trunc();
@@ -408,9 +411,9 @@ fn cmp_int_real(i: i64, f: f64) -> Ordering {
 pub fn real_to_i64(f: f64) -> i64 {
     if f.is_nan() {
         0
-    } else if f >= 9.223_372_036_854_775_807e18 {
+    } else if f >= TWO_POW_63 {
         i64::MAX
-    } else if f <= -9.223_372_036_854_775_808e18 {
+    } else if f <= -TWO_POW_63 {
         i64::MIN
     } else {
         f as i64
@@ -528,7 +531,7 @@ pub fn format_real(f: f64) -> String {
         return "0.0".into();
     }
     let exp = f.abs().log10().floor() as i32;
-    if !(-5..15).contains(&exp) {
+    if !(-4..15).contains(&exp) {
         // Scientific with up to 15 significant digits.
         let s = format!("{:.14e}", f);
         let (mant, e) = s.split_once('e').unwrap_or((&s, "0"));
@@ -725,7 +728,7 @@ mod tests {
         assert!(Value::Null < Value::Integer(i64::MIN));
         assert!(Value::Integer(i64::MAX) < Value::text(""));
         assert_eq!(
-            cmp_int_real(i64::MAX, 9.223_372_036_854_775_807e18),
+            cmp_int_real(i64::MAX, TWO_POW_63),
             Ordering::Less
         );
     }
