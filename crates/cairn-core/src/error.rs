@@ -69,12 +69,20 @@ pub enum Error {
         position: Option<Position>,
     },
     /// A table, view, index, column or function that does not exist.
-    #[error("no such {kind}: {name}")]
-    NoSuchObject { kind: &'static str, name: String },
+    #[error("no such {kind}: {name}{}", fmt_pos(.position))]
+    NoSuchObject {
+        kind: &'static str,
+        name: String,
+        /// Where the name appears in the SQL text, when known.
+        position: Option<Position>,
+    },
     #[error("{kind} {name} already exists")]
     AlreadyExists { kind: &'static str, name: String },
-    #[error("ambiguous column name: {name}")]
-    AmbiguousColumn { name: String },
+    #[error("ambiguous column name: {name}{}", fmt_pos(.position))]
+    AmbiguousColumn {
+        name: String,
+        position: Option<Position>,
+    },
     /// The statement parses but is not meaningful (wrong arity, misuse of an
     /// aggregate, column count mismatch ...).
     #[error("{message}")]
@@ -165,6 +173,22 @@ impl Error {
         Error::NoSuchObject {
             kind,
             name: name.into(),
+            position: None,
         }
+    }
+
+    /// Attaches a SQL position to errors that can carry one and lack it.
+    pub fn at(mut self, pos: Position) -> Error {
+        match &mut self {
+            Error::NoSuchObject { position, .. }
+            | Error::AmbiguousColumn { position, .. }
+            | Error::Syntax { position, .. }
+                if position.is_none() =>
+            {
+                *position = Some(pos)
+            }
+            _ => {}
+        }
+        self
     }
 }

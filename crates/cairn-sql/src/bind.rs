@@ -174,6 +174,23 @@ pub fn visit(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
     }
 }
 
+/// Position of an object name in the SQL text, when sqlparser knows it.
+pub fn object_pos(name: &ast::ObjectName) -> Option<cairn_core::Position> {
+    match name.0.first()? {
+        ast::ObjectNamePart::Identifier(i) => span_pos(std::slice::from_ref(i)),
+        _ => None,
+    }
+}
+
+/// Position of the first identifier, from sqlparser's span (0 = unknown).
+fn span_pos(parts: &[ast::Ident]) -> Option<cairn_core::Position> {
+    let start = parts.first()?.span.start;
+    (start.line > 0).then_some(cairn_core::Position {
+        line: start.line,
+        column: start.column,
+    })
+}
+
 fn parse_number(s: &str) -> Result<Value> {
     if let Ok(i) = s.parse::<i64>() {
         return Ok(Value::Integer(i));
@@ -221,7 +238,12 @@ impl Planner<'_> {
         for level in (0..top).rev() {
             let found = self.scopes[level].lookup(table.as_deref(), &name);
             match found {
-                Lookup::Ambiguous => return Err(Error::AmbiguousColumn { name }),
+                Lookup::Ambiguous => {
+                    return Err(Error::AmbiguousColumn {
+                        name,
+                        position: span_pos(parts),
+                    })
+                }
                 Lookup::Missing => continue,
                 Lookup::Found(c) => {
                     self.min_level = self.min_level.min(level);
@@ -241,7 +263,11 @@ impl Planner<'_> {
             Some(t) => format!("{t}.{name}"),
             None => name,
         };
-        Err(Error::no_such("column", full))
+        let err = Error::no_such("column", full);
+        Err(match span_pos(parts) {
+            Some(p) => err.at(p),
+            None => err,
+        })
     }
 
     /// Maps FROM-layout column `c` of scope `level` to the layout expressions

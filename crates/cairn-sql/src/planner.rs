@@ -1010,7 +1010,11 @@ impl<'a> Planner<'a> {
                         .collect();
                     (RelSource::Plan(plan), c, label, alias_cols)
                 } else {
-                    return Err(Error::no_such("table", tname));
+                    let err = Error::no_such("table", tname);
+                    return Err(match crate::bind::object_pos(name) {
+                        Some(p) => err.at(p),
+                        None => err,
+                    });
                 }
             }
             ast::TableFactor::Derived {
