@@ -727,10 +727,7 @@ mod tests {
         assert!(Value::Integer(2) > Value::Real(1.5));
         assert!(Value::Null < Value::Integer(i64::MIN));
         assert!(Value::Integer(i64::MAX) < Value::text(""));
-        assert_eq!(
-            cmp_int_real(i64::MAX, TWO_POW_63),
-            Ordering::Less
-        );
+        assert_eq!(cmp_int_real(i64::MAX, TWO_POW_63), Ordering::Less);
     }
 
     #[test]
