@@ -490,7 +490,7 @@ impl Planner<'_> {
                 trim_where,
                 trim_what,
                 expr,
-                ..
+                trim_characters,
             } => {
                 let name = match trim_where {
                     Some(ast::TrimWhereField::Leading) => "ltrim",
@@ -500,6 +500,10 @@ impl Planner<'_> {
                 let mut args = vec![self.bind_expr(expr)?];
                 if let Some(w) = trim_what {
                     args.push(self.bind_expr(w)?);
+                }
+                // `trim(x, chars)`: the comma form.
+                for c in trim_characters.iter().flatten() {
+                    args.push(self.bind_expr(c)?);
                 }
                 self.call_scalar(name, args)?
             }

@@ -25,6 +25,9 @@ pub const RECURSION_STEPS_MAX: usize = 1_000_000;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Receives rows one at a time; returns `false` to stop the producer.
+pub type Sink<'a> = &'a mut dyn FnMut(&[Value]) -> Result<bool>;
+
 enum Cached {
     Scalar(Value),
     Set(Rc<ValueSet>),
@@ -57,14 +60,22 @@ impl<'a> Executor<'a> {
 
     // ---- subqueries ----------------------------------------------------
 
-    fn run_sub(&self, sub: &Subquery, row: &[Value], outer: &[&[Value]]) -> Result<Vec<Row>> {
+    /// Streams a subquery's rows; a correlated one sees `row` as its
+    /// nearest outer row.
+    fn stream_sub(
+        &self,
+        sub: &Subquery,
+        row: &[Value],
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
         if sub.correlated {
             let mut stack: Vec<&[Value]> = Vec::with_capacity(outer.len() + 1);
             stack.push(row);
             stack.extend_from_slice(outer);
-            self.run(&sub.plan, &stack)
+            self.stream(&sub.plan, &stack, sink)
         } else {
-            self.run(&sub.plan, &[])
+            self.stream(&sub.plan, &[], sink)
         }
     }
 
@@ -79,12 +90,11 @@ impl<'a> Executor<'a> {
                 return Ok(v.clone());
             }
         }
-        let rows = self.run_sub(sub, row, outer)?;
-        let v = rows
-            .into_iter()
-            .next()
-            .and_then(|r| r.into_iter().next())
-            .unwrap_or(Value::Null);
+        let mut v = Value::Null;
+        self.stream_sub(sub, row, outer, &mut |r| {
+            v = r.first().cloned().unwrap_or(Value::Null);
+            Ok(false)
+        })?;
         if !sub.correlated {
             self.cache
                 .borrow_mut()
@@ -104,11 +114,17 @@ impl<'a> Executor<'a> {
                 return Ok(*b);
             }
         }
-        let b = !self.run_sub(sub, row, outer)?.is_empty();
+        let mut found = false;
+        self.stream_sub(sub, row, outer, &mut |_| {
+            found = true;
+            Ok(false)
+        })?;
         if !sub.correlated {
-            self.cache.borrow_mut().insert(sub.id, Cached::Exists(b));
+            self.cache
+                .borrow_mut()
+                .insert(sub.id, Cached::Exists(found));
         }
-        Ok(b)
+        Ok(found)
     }
 
     pub fn subquery_set(
@@ -123,14 +139,17 @@ impl<'a> Executor<'a> {
             }
         }
         let mut set = ValueSet::default();
-        for r in self.run_sub(sub, row, outer)? {
-            match r.into_iter().next() {
+        self.stream_sub(sub, row, outer, &mut |r| {
+            match r.first() {
                 Some(Value::Null) | None => set.has_null = true,
                 Some(v) => {
-                    set.values.insert(v);
+                    if !set.values.contains(v) {
+                        set.values.insert(v.clone());
+                    }
                 }
             }
-        }
+            Ok(true)
+        })?;
         let set = Rc::new(set);
         if !sub.correlated {
             self.cache
@@ -142,13 +161,41 @@ impl<'a> Executor<'a> {
 
     // ---- operators -----------------------------------------------------
 
+    /// Runs `plan` and collects its rows.
     pub fn run(&self, plan: &Plan, outer: &[&[Value]]) -> Result<Vec<Row>> {
-        match plan {
-            Plan::Single => Ok(vec![Vec::new()]),
-            Plan::Values { rows } => rows
+        if let Plan::Values { rows } = plan {
+            return rows
                 .iter()
                 .map(|r| r.iter().map(|e| e.eval(&[], self, outer)).collect())
-                .collect(),
+                .collect();
+        }
+        let mut out = Vec::new();
+        self.stream(plan, outer, &mut |r| {
+            out.push(r.to_vec());
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// Pushes `plan`'s rows into `sink`, one borrowed row at a time, until
+    /// the plan is exhausted (returns `true`) or `sink` returns `false`
+    /// (returns `false`: the consumer has what it needs; producers stop).
+    pub fn stream(&self, plan: &Plan, outer: &[&[Value]], sink: Sink<'_>) -> Result<bool> {
+        match plan {
+            Plan::Single => sink(&[]),
+            Plan::Values { rows } => {
+                let mut buf = Vec::new();
+                for r in rows {
+                    buf.clear();
+                    for e in r {
+                        buf.push(e.eval(&[], self, outer)?);
+                    }
+                    if !sink(&buf)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
             Plan::Scan {
                 table,
                 access,
@@ -156,45 +203,42 @@ impl<'a> Executor<'a> {
                 with_rowid,
                 ..
             } => {
-                let mut out = Vec::new();
-                let mut emit = |rid: u64, vals: &[Value]| -> Result<bool> {
+                let mut more = true;
+                let mut buf = Vec::new();
+                self.access(table, access, outer, &[], &mut |rid, vals| {
                     if let Some(f) = filter {
                         if !f.test(vals, self, outer)? {
                             return Ok(true);
                         }
                     }
-                    let mut row = Vec::with_capacity(vals.len() + 1);
-                    row.extend_from_slice(vals);
-                    if *with_rowid {
-                        row.push(Value::Integer(rid as i64));
-                    }
-                    out.push(row);
+                    more = if *with_rowid {
+                        buf.clear();
+                        buf.extend_from_slice(vals);
+                        buf.push(Value::Integer(rid as i64));
+                        sink(&buf)?
+                    } else {
+                        sink(vals)?
+                    };
+                    Ok(more)
+                })?;
+                Ok(more)
+            }
+            Plan::Filter { input, predicate } => self.stream(input, outer, &mut |r| {
+                if predicate.test(r, self, outer)? {
+                    sink(r)
+                } else {
                     Ok(true)
-                };
-                self.access(table, access, outer, &[], &mut emit)?;
-                Ok(out)
-            }
-            Plan::Filter { input, predicate } => {
-                let rows = self.run(input, outer)?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in rows {
-                    if predicate.test(&r, self, outer)? {
-                        out.push(r);
-                    }
                 }
-                Ok(out)
-            }
+            }),
             Plan::Project { input, exprs } => {
-                let rows = self.run(input, outer)?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in &rows {
-                    let mut o = Vec::with_capacity(exprs.len());
+                let mut buf = Vec::with_capacity(exprs.len());
+                self.stream(input, outer, &mut |r| {
+                    buf.clear();
                     for e in exprs {
-                        o.push(e.eval(r, self, outer)?);
+                        buf.push(e.eval(r, self, outer)?);
                     }
-                    out.push(o);
-                }
-                Ok(out)
+                    sink(&buf)
+                })
             }
             Plan::NestedLoop {
                 left,
@@ -202,32 +246,38 @@ impl<'a> Executor<'a> {
                 kind,
                 on,
             } => {
-                let l = self.run(left, outer)?;
                 let r = self.run(right, outer)?;
                 let rw = right.width();
-                let mut out = Vec::new();
-                for lr in &l {
+                let mut buf = Vec::new();
+                let mut produced = 0usize;
+                self.stream(left, outer, &mut |lr| {
                     let mut matched = false;
                     for rr in &r {
-                        let mut row = Vec::with_capacity(lr.len() + rr.len());
-                        row.extend_from_slice(lr);
-                        row.extend_from_slice(rr);
+                        buf.clear();
+                        buf.extend_from_slice(lr);
+                        buf.extend_from_slice(rr);
                         if let Some(on) = on {
-                            if !on.test(&row, self, outer)? {
+                            if !on.test(&buf, self, outer)? {
                                 continue;
                             }
                         }
                         matched = true;
-                        out.push(row);
-                        if out.len() > INTERMEDIATE_ROWS_MAX {
+                        produced += 1;
+                        if produced > INTERMEDIATE_ROWS_MAX {
                             return Err(too_many());
+                        }
+                        if !sink(&buf)? {
+                            return Ok(false);
                         }
                     }
                     if !matched && *kind == JoinKind::Left {
-                        out.push(null_extend(lr, rw));
+                        buf.clear();
+                        buf.extend_from_slice(lr);
+                        buf.resize(lr.len() + rw, Value::Null);
+                        return sink(&buf);
                     }
-                }
-                Ok(out)
+                    Ok(true)
+                })
             }
             Plan::HashJoin {
                 left,
@@ -245,34 +295,40 @@ impl<'a> Executor<'a> {
                         table.entry(k).or_default().push(i);
                     }
                 }
-                let l = self.run(left, outer)?;
-                let mut out = Vec::new();
-                for lr in &l {
+                let mut buf = Vec::new();
+                let mut produced = 0usize;
+                self.stream(left, outer, &mut |lr| {
                     let mut matched = false;
                     if let Some(k) = self.keys(left_keys, lr, outer)? {
                         if let Some(ids) = table.get(&k) {
                             for &i in ids {
-                                let mut row = Vec::with_capacity(lr.len() + rw);
-                                row.extend_from_slice(lr);
-                                row.extend_from_slice(&r[i]);
+                                buf.clear();
+                                buf.extend_from_slice(lr);
+                                buf.extend_from_slice(&r[i]);
                                 if let Some(res) = residual {
-                                    if !res.test(&row, self, outer)? {
+                                    if !res.test(&buf, self, outer)? {
                                         continue;
                                     }
                                 }
                                 matched = true;
-                                out.push(row);
-                            }
-                            if out.len() > INTERMEDIATE_ROWS_MAX {
-                                return Err(too_many());
+                                produced += 1;
+                                if produced > INTERMEDIATE_ROWS_MAX {
+                                    return Err(too_many());
+                                }
+                                if !sink(&buf)? {
+                                    return Ok(false);
+                                }
                             }
                         }
                     }
                     if !matched && *kind == JoinKind::Left {
-                        out.push(null_extend(lr, rw));
+                        buf.clear();
+                        buf.extend_from_slice(lr);
+                        buf.resize(lr.len() + rw, Value::Null);
+                        return sink(&buf);
                     }
-                }
-                Ok(out)
+                    Ok(true)
+                })
             }
             Plan::IndexJoin {
                 left,
@@ -284,50 +340,53 @@ impl<'a> Executor<'a> {
                 residual,
                 ..
             } => {
-                let l = self.run(left, outer)?;
                 let rw = table.schema().columns.len();
-                let mut out = Vec::new();
                 let access = Access::IndexEq {
                     index_no: *index_no,
                     key: keys.clone(),
+                    reverse: false,
                 };
-                for lr in &l {
+                let mut buf = Vec::new();
+                self.stream(left, outer, &mut |lr| {
                     let mut matched = false;
-                    let mut emit = |_rid: u64, vals: &[Value]| -> Result<bool> {
+                    let mut more = true;
+                    self.access(table, &access, outer, lr, &mut |_rid, vals| {
                         if let Some(f) = filter {
                             if !f.test(vals, self, outer)? {
                                 return Ok(true);
                             }
                         }
-                        let mut row = Vec::with_capacity(lr.len() + vals.len());
-                        row.extend_from_slice(lr);
-                        row.extend_from_slice(vals);
+                        buf.clear();
+                        buf.extend_from_slice(lr);
+                        buf.extend_from_slice(vals);
                         if let Some(res) = residual {
-                            if !res.test(&row, self, outer)? {
+                            if !res.test(&buf, self, outer)? {
                                 return Ok(true);
                             }
                         }
                         matched = true;
-                        out.push(row);
-                        Ok(true)
-                    };
-                    self.access(table, &access, outer, lr, &mut emit)?;
+                        more = sink(&buf)?;
+                        Ok(more)
+                    })?;
+                    if !more {
+                        return Ok(false);
+                    }
                     if !matched && *kind == JoinKind::Left {
-                        out.push(null_extend(lr, rw));
+                        buf.clear();
+                        buf.extend_from_slice(lr);
+                        buf.resize(lr.len() + rw, Value::Null);
+                        return sink(&buf);
                     }
-                    if out.len() > INTERMEDIATE_ROWS_MAX {
-                        return Err(too_many());
-                    }
-                }
-                Ok(out)
+                    Ok(true)
+                })
             }
             Plan::Aggregate {
                 input,
                 group_by,
                 aggs,
             } => {
-                let rows = self.run(input, outer)?;
-                self.aggregate(&rows, group_by, aggs, outer)
+                let groups = self.aggregate(input, group_by, aggs, outer)?;
+                emit_all(&groups, sink)
             }
             Plan::Window { input, calls } => {
                 let mut rows = self.run(input, outer)?;
@@ -337,11 +396,11 @@ impl<'a> Executor<'a> {
                         r.push(v);
                     }
                 }
-                Ok(rows)
+                emit_all(&rows, sink)
             }
             Plan::Sort { input, keys } => {
-                let rows = self.run(input, outer)?;
-                self.sort(rows, keys, outer, None)
+                let rows = self.sorted(input, keys, outer, None)?;
+                emit_all(&rows, sink)
             }
             Plan::Limit {
                 input,
@@ -356,30 +415,40 @@ impl<'a> Executor<'a> {
                     Some(e) => self.count_value(e, outer, "OFFSET")?.unwrap_or(0),
                     None => 0,
                 };
-                let rows = match (&**input, limit) {
-                    (Plan::Sort { input, keys }, Some(l)) => {
-                        let rows = self.run(input, outer)?;
-                        self.sort(rows, keys, outer, Some(l.saturating_add(offset)))?
+                if limit == Some(0) {
+                    return Ok(true);
+                }
+                if let (Plan::Sort { input, keys }, Some(l)) = (&**input, limit) {
+                    let rows = self.sorted(input, keys, outer, Some(l.saturating_add(offset)))?;
+                    return emit_all(rows.get(offset.min(rows.len())..).unwrap_or(&[]), sink);
+                }
+                let mut seen = 0usize;
+                let mut emitted = 0usize;
+                let mut stopped = false;
+                self.stream(input, outer, &mut |r| {
+                    seen += 1;
+                    if seen <= offset {
+                        return Ok(true);
                     }
-                    _ => self.run(input, outer)?,
-                };
-                let it = rows.into_iter().skip(offset);
-                Ok(match limit {
-                    Some(l) => it.take(l).collect(),
-                    None => it.collect(),
-                })
+                    emitted += 1;
+                    if !sink(r)? {
+                        stopped = true;
+                        return Ok(false);
+                    }
+                    Ok(limit.is_none_or(|l| emitted < l))
+                })?;
+                Ok(!stopped)
             }
             Plan::Distinct { input, width } => {
-                let rows = self.run(input, outer)?;
                 let mut seen: HashSet<Vec<Value>, foldhash::fast::RandomState> = HashSet::default();
-                let mut out = Vec::new();
-                for r in rows {
-                    let key = r[..(*width).min(r.len())].to_vec();
-                    if seen.insert(key) {
-                        out.push(r);
+                self.stream(input, outer, &mut |r| {
+                    let key = &r[..(*width).min(r.len())];
+                    if seen.contains(key) {
+                        return Ok(true);
                     }
-                }
-                Ok(out)
+                    seen.insert(key.to_vec());
+                    sink(r)
+                })
             }
             Plan::SetOp {
                 kind,
@@ -387,23 +456,31 @@ impl<'a> Executor<'a> {
                 left,
                 right,
             } => {
+                if *kind == SetOpKind::Union && *all {
+                    if !self.stream(left, outer, sink)? {
+                        return Ok(false);
+                    }
+                    return self.stream(right, outer, sink);
+                }
                 let l = self.run(left, outer)?;
                 let r = self.run(right, outer)?;
-                Ok(set_op(*kind, *all, l, r))
+                emit_all(&set_op(*kind, *all, l, r), sink)
             }
             Plan::CteScan { id, name, .. } | Plan::WorkingSet { id, name, .. } => {
-                let ctes = self.ctes.borrow();
-                let rows = ctes
+                let rows = self
+                    .ctes
+                    .borrow()
                     .get(id)
+                    .cloned()
                     .ok_or_else(|| Error::internal(format!("CTE {name} not materialized")))?;
-                Ok(rows.as_ref().clone())
+                emit_all(&rows, sink)
             }
             Plan::With { ctes, input } => {
                 for (id, _, p) in ctes {
                     let rows = self.run(p, outer)?;
                     self.ctes.borrow_mut().insert(*id, Rc::new(rows));
                 }
-                self.run(input, outer)
+                self.stream(input, outer, sink)
             }
             Plan::RecursiveCte {
                 id,
@@ -436,7 +513,7 @@ impl<'a> Executor<'a> {
                     working = new;
                 }
                 self.ctes.borrow_mut().remove(id);
-                Ok(result)
+                emit_all(&result, sink)
             }
         }
     }
@@ -471,17 +548,17 @@ impl<'a> Executor<'a> {
     ) -> Result<()> {
         match access {
             Access::Full => self.tx.scan(table, emit),
-            Access::IndexEq { index_no, key } => {
+            Access::IndexEq {
+                index_no,
+                key,
+                reverse,
+            } => {
                 let Some(k) = self.keys(key, key_row, outer)? else {
                     return Ok(());
                 };
-                self.tx.index_scan(
-                    table,
-                    *index_no,
-                    Bound::Included(&k),
-                    Bound::Included(&k),
-                    emit,
-                )
+                let b = Bound::Included(&k[..]);
+                self.tx
+                    .index_scan_ordered(table, *index_no, b, b, *reverse, emit)
             }
             Access::IndexIn { index_no, keys } => {
                 let mut vals = Vec::with_capacity(keys.len());
@@ -493,6 +570,7 @@ impl<'a> Executor<'a> {
                 }
                 vals.sort();
                 vals.dedup();
+                let mut more = true;
                 for v in vals {
                     let k = [v];
                     self.tx.index_scan(
@@ -500,8 +578,14 @@ impl<'a> Executor<'a> {
                         *index_no,
                         Bound::Included(&k),
                         Bound::Included(&k),
-                        emit,
+                        &mut |rid, vals| {
+                            more = emit(rid, vals)?;
+                            Ok(more)
+                        },
                     )?;
+                    if !more {
+                        break;
+                    }
                 }
                 Ok(())
             }
@@ -509,26 +593,24 @@ impl<'a> Executor<'a> {
                 index_no,
                 low,
                 high,
+                reverse,
             } => {
-                let lo = match low {
-                    Some((e, inc)) => {
-                        let v = e.eval(key_row, self, outer)?;
-                        if v.is_null() {
-                            return Ok(());
+                let bound =
+                    |b: &Option<(Expr, bool)>| -> Result<Option<Option<(Vec<Value>, bool)>>> {
+                        match b {
+                            Some((e, inc)) => {
+                                let v = e.eval(key_row, self, outer)?;
+                                if v.is_null() {
+                                    // A comparison with NULL is never true.
+                                    return Ok(None);
+                                }
+                                Ok(Some(Some((vec![v], *inc))))
+                            }
+                            None => Ok(Some(None)),
                         }
-                        Some((vec![v], *inc))
-                    }
-                    None => None,
-                };
-                let hi = match high {
-                    Some((e, inc)) => {
-                        let v = e.eval(key_row, self, outer)?;
-                        if v.is_null() {
-                            return Ok(());
-                        }
-                        Some((vec![v], *inc))
-                    }
-                    None => None,
+                    };
+                let (Some(lo), Some(hi)) = (bound(low)?, bound(high)?) else {
+                    return Ok(());
                 };
                 let lo_b = match &lo {
                     Some((k, true)) => Bound::Included(&k[..]),
@@ -541,8 +623,17 @@ impl<'a> Executor<'a> {
                     Some((k, false)) => Bound::Excluded(&k[..]),
                     None => Bound::Unbounded,
                 };
-                self.tx.index_scan(table, *index_no, lo_b, hi_b, emit)
+                self.tx
+                    .index_scan_ordered(table, *index_no, lo_b, hi_b, *reverse, emit)
             }
+            Access::IndexOrder { index_no, reverse } => self.tx.index_scan_ordered(
+                table,
+                *index_no,
+                Bound::Unbounded,
+                Bound::Unbounded,
+                *reverse,
+                emit,
+            ),
         }
     }
 
@@ -559,23 +650,24 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Sorts rows by `keys`; with `top`, only the first `top` rows need to
-    /// be in order (and only they are returned).
-    fn sort(
+    /// Runs `input` and sorts its rows by `keys`; with `top`, only the first
+    /// `top` rows are kept (a bounded selection instead of a full sort).
+    fn sorted(
         &self,
-        rows: Vec<Row>,
+        input: &Plan,
         keys: &[SortKey],
         outer: &[&[Value]],
         top: Option<usize>,
     ) -> Result<Vec<Row>> {
-        let mut keyed: Vec<(Vec<Value>, Row)> = Vec::with_capacity(rows.len());
-        for r in rows {
+        let mut keyed: Vec<(Vec<Value>, Row)> = Vec::new();
+        self.stream(input, outer, &mut |r| {
             let mut k = Vec::with_capacity(keys.len());
             for key in keys {
-                k.push(key.expr.eval(&r, self, outer)?);
+                k.push(key.expr.eval(r, self, outer)?);
             }
-            keyed.push((k, r));
-        }
+            keyed.push((k, r.to_vec()));
+            Ok(true)
+        })?;
         let cmp = |a: &(Vec<Value>, Row), b: &(Vec<Value>, Row)| compare_keys(&a.0, &b.0, keys);
         if let Some(n) = top {
             if n == 0 {
@@ -602,7 +694,7 @@ impl<'a> Executor<'a> {
 
     fn aggregate(
         &self,
-        rows: &[Row],
+        input: &Plan,
         group_by: &[Expr],
         aggs: &[AggCall],
         outer: &[&[Value]],
@@ -612,20 +704,22 @@ impl<'a> Executor<'a> {
         if group_by.is_empty() {
             states.push((Vec::new(), aggs.iter().map(Acc::new).collect()));
         }
-        for r in rows {
+        let mut key = Vec::with_capacity(group_by.len());
+        let mut args = Vec::new();
+        self.stream(input, outer, &mut |r| {
             let gi = if group_by.is_empty() {
                 0
             } else {
-                let mut k = Vec::with_capacity(group_by.len());
+                key.clear();
                 for e in group_by {
-                    k.push(e.eval(r, self, outer)?);
+                    key.push(e.eval(r, self, outer)?);
                 }
-                match groups.get(&k) {
+                match groups.get(&key) {
                     Some(&i) => i,
                     None => {
                         let i = states.len();
-                        groups.insert(k.clone(), i);
-                        states.push((k, aggs.iter().map(Acc::new).collect()));
+                        groups.insert(key.clone(), i);
+                        states.push((key.clone(), aggs.iter().map(Acc::new).collect()));
                         i
                     }
                 }
@@ -637,13 +731,14 @@ impl<'a> Executor<'a> {
                         continue;
                     }
                 }
-                let mut args = Vec::with_capacity(call.args.len());
+                args.clear();
                 for a in &call.args {
                     args.push(a.eval(r, self, outer)?);
                 }
-                acc.add(call, args)?;
+                acc.add(call, &args)?;
             }
-        }
+            Ok(true)
+        })?;
         let mut out = Vec::with_capacity(states.len());
         for (k, accs) in states {
             let mut row = k;
@@ -838,7 +933,7 @@ impl<'a> Executor<'a> {
                             };
                             let mut j = i;
                             while j < end {
-                                acc.add(&agg, args_of(j)?)?;
+                                acc.add(&agg, &args_of(j)?)?;
                                 j += 1;
                             }
                             let v = acc.peek(&agg)?;
@@ -859,7 +954,7 @@ impl<'a> Executor<'a> {
                             let (fs, fe) = frame_bounds(call.frame, i, n, &peer_end);
                             let mut acc = Acc::new(&agg);
                             for j in fs..fe {
-                                acc.add(&agg, args_of(j)?)?;
+                                acc.add(&agg, &args_of(j)?)?;
                             }
                             out[ids[i]] = acc.finish(&agg)?;
                         }
@@ -925,11 +1020,14 @@ pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
     Ordering::Equal
 }
 
-fn null_extend(row: &[Value], width: usize) -> Row {
-    let mut r = Vec::with_capacity(row.len() + width);
-    r.extend_from_slice(row);
-    r.resize(row.len() + width, Value::Null);
-    r
+/// Pushes materialized rows into a sink.
+fn emit_all(rows: &[Row], sink: Sink<'_>) -> Result<bool> {
+    for r in rows {
+        if !sink(r)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn set_op(kind: SetOpKind, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {
@@ -1029,7 +1127,7 @@ impl Acc {
         }
     }
 
-    fn add(&mut self, call: &AggCall, args: Vec<Value>) -> Result<()> {
+    fn add(&mut self, call: &AggCall, args: &[Value]) -> Result<()> {
         if let Acc::Distinct(seen, inner) = self {
             let v = args.first().cloned().unwrap_or(Value::Null);
             if v.is_null() || !seen.insert(v) {

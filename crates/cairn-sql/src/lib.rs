@@ -7,6 +7,7 @@
 
 mod bind;
 mod ddl;
+mod dialect;
 mod dml;
 mod exec;
 mod expr;

@@ -3,7 +3,6 @@
 
 use cairn_core::{Error, Position, Result};
 use sqlparser::ast::{Query, Statement};
-use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 
 /// Statements in one string before parsing refuses (a guard on input size).
@@ -34,7 +33,7 @@ fn syntax(e: ParserError) -> Error {
 }
 
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
-    let dialect = PostgreSqlDialect {};
+    let dialect = crate::dialect::CairnDialect::default();
     let stmts = Parser::new(&dialect)
         .with_recursion_limit(PARSE_DEPTH_MAX)
         .try_with_sql(sql)
@@ -61,7 +60,7 @@ pub fn parse_query(sql: &str) -> Result<Box<Query>> {
 
 /// Parses one expression (stored DEFAULT and CHECK clauses).
 pub fn parse_expr(sql: &str) -> Result<sqlparser::ast::Expr> {
-    let dialect = PostgreSqlDialect {};
+    let dialect = crate::dialect::CairnDialect::default();
     Parser::new(&dialect)
         .with_recursion_limit(PARSE_DEPTH_MAX)
         .try_with_sql(sql)

@@ -13,21 +13,30 @@ use crate::expr::Expr;
 #[derive(Debug, Clone)]
 pub enum Access {
     Full,
-    /// Equality on a prefix of the index key.
+    /// Equality on a prefix of the index key (rows in key order, descending
+    /// when `reverse`).
     IndexEq {
         index_no: usize,
         key: Vec<Expr>,
+        reverse: bool,
     },
     /// A list of equality keys on the first index column (`col IN (...)`).
     IndexIn {
         index_no: usize,
         keys: Vec<Expr>,
     },
-    /// A range on the first index column.
+    /// A range on the first index column, in key order (descending when
+    /// `reverse`); NULL keys are skipped.
     IndexRange {
         index_no: usize,
         low: Option<(Expr, bool)>,
         high: Option<(Expr, bool)>,
+        reverse: bool,
+    },
+    /// Every row in index key order (for ORDER BY), NULL keys included.
+    IndexOrder {
+        index_no: usize,
+        reverse: bool,
     },
 }
 
@@ -279,7 +288,7 @@ impl Plan {
                 };
                 let how = match access {
                     Access::Full => format!("SeqScan {}", schema.name),
-                    Access::IndexEq { index_no, key } => format!(
+                    Access::IndexEq { index_no, key, .. } => format!(
                         "IndexScan {} using {} (key = {})",
                         schema.name,
                         idx(index_no),
@@ -294,10 +303,17 @@ impl Plan {
                         idx(index_no),
                         keys.len()
                     ),
+                    Access::IndexOrder { index_no, reverse } => format!(
+                        "IndexOrderScan {} using {}{}",
+                        schema.name,
+                        idx(index_no),
+                        if *reverse { " (descending)" } else { "" }
+                    ),
                     Access::IndexRange {
                         index_no,
                         low,
                         high,
+                        ..
                     } => format!(
                         "IndexRangeScan {} using {} ({}{})",
                         schema.name,

@@ -586,6 +586,7 @@ impl<'a> Planner<'a> {
             .last_mut()
             .ok_or_else(|| Error::internal("select scope missing"))?;
         let windows = std::mem::take(&mut scope.windows);
+        let plain_rows = windows.is_empty() && scope.agg.is_none();
         let mut base_width = from_width;
         if let Some(agg) = scope.agg.take() {
             base_width = agg.group_exprs.len() + agg.aggs.len();
@@ -625,6 +626,9 @@ impl<'a> Planner<'a> {
                 width: visible,
             };
         }
+        if !keys.is_empty() && plain_rows && order_by_index(&mut plan, &keys) {
+            keys.clear();
+        }
         if !keys.is_empty() {
             plan = Plan::Sort {
                 input: Box::new(plan),
@@ -632,7 +636,15 @@ impl<'a> Planner<'a> {
             };
         }
         self.scopes.pop();
-        plan = self.plan_limit(plan, limit, offset)?;
+        plan = match plan {
+            // Rows skipped by OFFSET (or cut by LIMIT) need no projection:
+            // limit the projection's input instead.
+            Plan::Project { input, exprs } => Plan::Project {
+                input: Box::new(self.plan_limit(*input, limit, offset)?),
+                exprs,
+            },
+            other => self.plan_limit(other, limit, offset)?,
+        };
         if total > visible {
             plan = Plan::Project {
                 input: Box::new(plan),
@@ -1476,6 +1488,87 @@ fn equi_sides(
     }
 }
 
+/// Makes the scan under `plan` (a projection over filters over one table
+/// scan) deliver rows in `keys` order by reading an index in key order, so
+/// no sort is needed and a LIMIT can stop the scan early. Returns whether it
+/// did. Index order puts NULLs first, so only ASC NULLS FIRST and DESC NULLS
+/// LAST keys (the defaults) qualify.
+fn order_by_index(plan: &mut Plan, keys: &[SortKey]) -> bool {
+    let Plan::Project { input, exprs } = plan else {
+        return false;
+    };
+    let mut cols = Vec::with_capacity(keys.len());
+    for k in keys {
+        let Expr::Column(i) = k.expr else {
+            return false;
+        };
+        let Some(Expr::Column(c)) = exprs.get(i) else {
+            return false;
+        };
+        if k.nulls_first == k.desc {
+            return false;
+        }
+        cols.push(*c);
+    }
+    let desc = keys[0].desc;
+    if keys.iter().any(|k| k.desc != desc) {
+        return false;
+    }
+    let mut node: &mut Plan = input;
+    loop {
+        match node {
+            Plan::Filter { input, .. } => node = input,
+            Plan::Scan {
+                table,
+                access,
+                with_rowid: false,
+                ..
+            } => {
+                let indexes = table.indexes();
+                // Key columns fixed by an equality prefix are constant.
+                let (fixed, index_no): (usize, Option<usize>) = match access {
+                    Access::IndexEq { index_no, key, .. } => (key.len(), Some(*index_no)),
+                    Access::IndexRange { index_no, .. } => (0, Some(*index_no)),
+                    Access::Full => (0, None),
+                    _ => return false,
+                };
+                let fits = |ix: &cairn_storage::IndexDef| {
+                    let rest: Vec<usize> = cols
+                        .iter()
+                        .copied()
+                        .filter(|c| !ix.columns[..fixed.min(ix.columns.len())].contains(c))
+                        .collect();
+                    ix.columns.get(fixed..fixed + rest.len()) == Some(&rest[..])
+                };
+                match (&mut *access, index_no) {
+                    (Access::Full, _) => match indexes.iter().position(|ix| fits(ix)) {
+                        Some(i) => {
+                            *access = Access::IndexOrder {
+                                index_no: i,
+                                reverse: desc,
+                            };
+                            return true;
+                        }
+                        None => return false,
+                    },
+                    (
+                        Access::IndexEq { reverse, .. } | Access::IndexRange { reverse, .. },
+                        Some(i),
+                    ) => {
+                        if indexes.get(i).is_some_and(|ix| fits(ix)) {
+                            *reverse = desc;
+                            return true;
+                        }
+                        return false;
+                    }
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
 /// An index of `table` whose leading columns are all plain-column join keys;
 /// returns the index and, per index column used, which key feeds it.
 fn pick_join_index(table: &Arc<Table>, right_keys: &[Expr]) -> Option<(usize, Vec<usize>)> {
@@ -1578,7 +1671,14 @@ pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
             } else {
                 (rows * 0.05f64.powi(key.len() as i32)).max(2.0)
             };
-            (Access::IndexEq { index_no: i, key }, cost)
+            (
+                Access::IndexEq {
+                    index_no: i,
+                    key,
+                    reverse: false,
+                },
+                cost,
+            )
         } else if let Some((_, list)) = ins.iter().find(|(c, _)| *c == first) {
             let per = if idx.unique && idx.columns.len() == 1 {
                 1.0
@@ -1614,6 +1714,7 @@ pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
                     index_no: i,
                     low,
                     high,
+                    reverse: false,
                 },
                 (rows * frac).max(2.0),
             )

@@ -68,26 +68,58 @@ impl Index {
         }
     }
 
-    /// Row ids whose key, on its first `lo.len()`/`hi.len()` columns, lies
-    /// within the bounds.
-    fn range(&self, lo: Bound<&[Value]>, hi: Bound<&[Value]>, out: &mut Vec<RowId>) {
+    /// Visits (key, row ids) entries whose key, on its first
+    /// `lo.len()`/`hi.len()` columns, lies within the bounds, in key order
+    /// (descending when `reverse`). `f` returns `false` to stop.
+    pub(crate) fn each_in_range(
+        &self,
+        lo: Bound<&[Value]>,
+        hi: Bound<&[Value]>,
+        reverse: bool,
+        f: &mut dyn FnMut(&[Value], &[RowId]) -> Result<bool>,
+    ) -> Result<bool> {
+        use std::cmp::Ordering::*;
+        let in_lo = |key: &[Value]| match lo {
+            Bound::Included(k) => prefix_cmp(key, k) != Less,
+            Bound::Excluded(k) => prefix_cmp(key, k) == Greater,
+            Bound::Unbounded => true,
+        };
+        let in_hi = |key: &[Value]| match hi {
+            Bound::Included(k) => prefix_cmp(key, k) != Greater,
+            Bound::Excluded(k) => prefix_cmp(key, k) == Less,
+            Bound::Unbounded => true,
+        };
         let start = match lo {
             Bound::Included(k) | Bound::Excluded(k) => Bound::Included(k.to_vec()),
             Bound::Unbounded => Bound::Unbounded,
         };
-        for (key, ids) in self.map.range((start, Bound::Unbounded)) {
-            if let Bound::Excluded(k) = lo {
-                if prefix_cmp(key, k) == std::cmp::Ordering::Equal {
+        let range = self.map.range((start, Bound::Unbounded));
+        if reverse {
+            for (key, ids) in range.rev() {
+                if !in_hi(key) {
                     continue;
                 }
+                if !in_lo(key) {
+                    break;
+                }
+                if !f(key, ids)? {
+                    return Ok(false);
+                }
             }
-            match hi {
-                Bound::Included(k) if prefix_cmp(key, k) == std::cmp::Ordering::Greater => break,
-                Bound::Excluded(k) if prefix_cmp(key, k) != std::cmp::Ordering::Less => break,
-                _ => {}
+        } else {
+            for (key, ids) in range {
+                if !in_lo(key) {
+                    continue;
+                }
+                if !in_hi(key) {
+                    break;
+                }
+                if !f(key, ids)? {
+                    return Ok(false);
+                }
             }
-            out.extend_from_slice(ids);
         }
+        Ok(true)
     }
 }
 
@@ -322,19 +354,10 @@ impl TableInner {
         Ok(true)
     }
 
-    pub(crate) fn index_range(
-        &self,
-        index_no: usize,
-        lo: Bound<&[Value]>,
-        hi: Bound<&[Value]>,
-    ) -> Result<Vec<RowId>> {
-        let index = self
-            .indexes
+    pub(crate) fn index(&self, index_no: usize) -> Result<&Index> {
+        self.indexes
             .get(index_no)
-            .ok_or_else(|| Error::internal(format!("index {index_no} out of range")))?;
-        let mut out = Vec::new();
-        index.range(lo, hi, &mut out);
-        Ok(out)
+            .ok_or_else(|| Error::internal(format!("index {index_no} out of range")))
     }
 
     /// Row ids the index lists under exactly `key`.

@@ -171,8 +171,93 @@ impl Transaction {
     }
 
     /// Visits the visible rows whose key in index `index_no` lies within the
-    /// bounds (compared on the bounds' column count), in key order for
-    /// committed rows, then this transaction's own matching rows.
+    /// bounds (compared on the bounds' column count), in key order —
+    /// descending when `reverse` — with this transaction's own writes merged
+    /// in at their key's place. `f` returns `false` to stop.
+    #[allow(clippy::too_many_arguments)]
+    pub fn index_scan_ordered(
+        &self,
+        table: &Arc<Table>,
+        index_no: usize,
+        lo: Bound<&[Value]>,
+        hi: Bound<&[Value]>,
+        reverse: bool,
+        f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
+    ) -> Result<()> {
+        let inner = table.inner.read();
+        let index = inner.index(index_no)?;
+        let def = &index.def;
+        let own = self.writes.get(&table.id);
+        // This transaction's matching rows, in the scan's key order.
+        let mut mine: Vec<(Vec<Value>, RowId, Arc<[Value]>)> = Vec::new();
+        if let Some(w) = own {
+            for rid in &w.order {
+                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
+                    let key = index_key(def, &padded(&inner, r));
+                    if key_in_bounds(&key, lo, hi) {
+                        mine.push((key, *rid, r.clone()));
+                    }
+                }
+            }
+            mine.sort_by(|a, b| {
+                if reverse {
+                    b.0.cmp(&a.0)
+                } else {
+                    a.0.cmp(&b.0)
+                }
+            });
+        }
+        let mut mine = mine.into_iter().peekable();
+        let ts = self.start_ts;
+        let go_on = index.each_in_range(lo, hi, reverse, &mut |key, ids| {
+            while let Some((k, _, _)) = mine.peek() {
+                let before = if reverse {
+                    k.as_slice() > key
+                } else {
+                    k.as_slice() < key
+                };
+                if !before {
+                    break;
+                }
+                if let Some((_, rid, r)) = mine.next() {
+                    if !f(rid, &padded(&inner, &r))? {
+                        return Ok(false);
+                    }
+                }
+            }
+            for &rid in ids {
+                if own.is_some_and(|w| w.rows.contains_key(&rid)) {
+                    continue;
+                }
+                let Some(v) = inner.visible(rid, ts) else {
+                    continue;
+                };
+                // Emit a row only under the entry of its visible key: stale
+                // entries (older keys of the row) are skipped, so each row
+                // comes out once.
+                let values = padded(&inner, &v.values);
+                let current = def
+                    .columns
+                    .iter()
+                    .zip(key)
+                    .all(|(&c, k)| values.get(c).is_some_and(|x| x == k));
+                if current && !f(rid, &values)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })?;
+        if go_on {
+            for (_, rid, r) in mine {
+                if !f(rid, &padded(&inner, &r))? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Transaction::index_scan_ordered`] in ascending key order.
     pub fn index_scan(
         &self,
         table: &Arc<Table>,
@@ -181,37 +266,7 @@ impl Transaction {
         hi: Bound<&[Value]>,
         f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
     ) -> Result<()> {
-        let inner = table.inner.read();
-        let def = &inner
-            .indexes
-            .get(index_no)
-            .ok_or_else(|| Error::internal("index number out of range"))?
-            .def;
-        let own = self.writes.get(&table.id);
-        let ids = inner.index_range(index_no, lo, hi)?;
-        let mut seen = std::collections::HashSet::<RowId, foldhash::fast::RandomState>::default();
-        for rid in ids {
-            if own.is_some_and(|w| w.rows.contains_key(&rid)) || !seen.insert(rid) {
-                continue;
-            }
-            if let Some(v) = inner.visible(rid, self.start_ts) {
-                let values = padded(&inner, &v.values);
-                if key_in_bounds(&index_key(def, &values), lo, hi) && !f(rid, &values)? {
-                    return Ok(());
-                }
-            }
-        }
-        if let Some(w) = own {
-            for rid in &w.order {
-                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
-                    let values = padded(&inner, r);
-                    if key_in_bounds(&index_key(def, &values), lo, hi) && !f(*rid, &values)? {
-                        return Ok(());
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.index_scan_ordered(table, index_no, lo, hi, false, f)
     }
 
     /// The row `rid` as this transaction sees it.

@@ -1,0 +1,211 @@
+//! Cairn's SQL dialect: PostgreSQL's, with three changes. `?` is a
+//! positional parameter (PostgreSQL's geometric/JSONB `?` operators are off),
+//! `REPLACE INTO` is accepted (SQLite), and `x GLOB pattern` is an infix
+//! operator (SQLite). The wrapper reports PostgreSQL's type id, so every
+//! PostgreSQL-specific path in the parser stays on.
+
+use std::any::TypeId;
+
+use sqlparser::ast::{self, Expr, Statement};
+use sqlparser::dialect::{Dialect, PostgreSqlDialect, Precedence};
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Token;
+
+#[derive(Debug, Default)]
+pub struct CairnDialect {
+    pg: PostgreSqlDialect,
+}
+
+/// Precedence of LIKE/GLOB in the PostgreSQL dialect.
+const GLOB_PREC: u8 = 60;
+
+fn next_is_glob(parser: &Parser) -> bool {
+    matches!(&parser.peek_token_ref().token, Token::Word(w) if w.value.eq_ignore_ascii_case("glob") && w.quote_style.is_none())
+}
+
+impl Dialect for CairnDialect {
+    fn dialect(&self) -> TypeId {
+        TypeId::of::<PostgreSqlDialect>()
+    }
+    fn supports_geometric_types(&self) -> bool {
+        false
+    }
+    fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+        if parser.peek_keyword(Keyword::REPLACE) {
+            let token = parser.next_token();
+            let mut stmt = parser.parse_insert(token);
+            if let Ok(Statement::Insert(ins)) = &mut stmt {
+                ins.replace_into = true;
+            }
+            return Some(stmt);
+        }
+        None
+    }
+    fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
+        if next_is_glob(parser) {
+            return Some(Ok(GLOB_PREC));
+        }
+        self.pg.get_next_precedence(parser)
+    }
+    fn parse_infix(
+        &self,
+        parser: &mut Parser,
+        expr: &Expr,
+        precedence: u8,
+    ) -> Option<Result<Expr, ParserError>> {
+        if !next_is_glob(parser) {
+            return None;
+        }
+        parser.next_token();
+        Some(
+            parser
+                .parse_subexpr(GLOB_PREC.max(precedence))
+                .map(|pattern| {
+                    let arg = |e: Expr| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e));
+                    Expr::Function(ast::Function {
+                        name: ast::ObjectName::from(vec![ast::Ident::new("glob")]),
+                        uses_odbc_syntax: false,
+                        parameters: ast::FunctionArguments::None,
+                        args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+                            duplicate_treatment: None,
+                            args: vec![arg(pattern), arg(expr.clone())],
+                            clauses: vec![],
+                        }),
+                        filter: None,
+                        null_treatment: None,
+                        over: None,
+                        within_group: vec![],
+                    })
+                }),
+        )
+    }
+
+    // Everything else: exactly PostgreSQL.
+    fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
+        self.pg.identifier_quote_style(identifier)
+    }
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        self.pg.is_delimited_identifier_start(ch)
+    }
+    fn is_identifier_start(&self, ch: char) -> bool {
+        self.pg.is_identifier_start(ch)
+    }
+    fn is_identifier_part(&self, ch: char) -> bool {
+        self.pg.is_identifier_part(ch)
+    }
+    fn supports_unicode_string_literal(&self) -> bool {
+        self.pg.supports_unicode_string_literal()
+    }
+    fn is_reserved_for_identifier(&self, kw: Keyword) -> bool {
+        self.pg.is_reserved_for_identifier(kw)
+    }
+    fn is_table_alias(&self, kw: &Keyword, parser: &mut Parser) -> bool {
+        self.pg.is_table_alias(kw, parser)
+    }
+    fn is_custom_operator_part(&self, ch: char) -> bool {
+        ch != '?' && self.pg.is_custom_operator_part(ch)
+    }
+    fn supports_filter_during_aggregation(&self) -> bool {
+        self.pg.supports_filter_during_aggregation()
+    }
+    fn supports_group_by_expr(&self) -> bool {
+        self.pg.supports_group_by_expr()
+    }
+    fn supports_alter_user_as_alter_role(&self) -> bool {
+        self.pg.supports_alter_user_as_alter_role()
+    }
+    fn prec_value(&self, prec: Precedence) -> u8 {
+        self.pg.prec_value(prec)
+    }
+    fn allow_extract_custom(&self) -> bool {
+        self.pg.allow_extract_custom()
+    }
+    fn allow_extract_single_quotes(&self) -> bool {
+        self.pg.allow_extract_single_quotes()
+    }
+    fn supports_create_index_with_clause(&self) -> bool {
+        self.pg.supports_create_index_with_clause()
+    }
+    fn supports_explain_with_utility_options(&self) -> bool {
+        self.pg.supports_explain_with_utility_options()
+    }
+    fn supports_listen_notify(&self) -> bool {
+        self.pg.supports_listen_notify()
+    }
+    fn supports_exclude_constraint(&self) -> bool {
+        self.pg.supports_exclude_constraint()
+    }
+    fn supports_factorial_operator(&self) -> bool {
+        self.pg.supports_factorial_operator()
+    }
+    fn supports_bitwise_shift_operators(&self) -> bool {
+        self.pg.supports_bitwise_shift_operators()
+    }
+    fn supports_comment_on(&self) -> bool {
+        self.pg.supports_comment_on()
+    }
+    fn supports_load_extension(&self) -> bool {
+        self.pg.supports_load_extension()
+    }
+    fn supports_named_fn_args_with_colon_operator(&self) -> bool {
+        self.pg.supports_named_fn_args_with_colon_operator()
+    }
+    fn supports_named_fn_args_with_expr_name(&self) -> bool {
+        self.pg.supports_named_fn_args_with_expr_name()
+    }
+    fn supports_empty_projections(&self) -> bool {
+        self.pg.supports_empty_projections()
+    }
+    fn supports_nested_comments(&self) -> bool {
+        self.pg.supports_nested_comments()
+    }
+    fn supports_string_escape_constant(&self) -> bool {
+        self.pg.supports_string_escape_constant()
+    }
+    fn supports_numeric_literal_underscores(&self) -> bool {
+        self.pg.supports_numeric_literal_underscores()
+    }
+    fn supports_array_typedef_with_brackets(&self) -> bool {
+        self.pg.supports_array_typedef_with_brackets()
+    }
+    fn supports_order_by_using_operator(&self) -> bool {
+        self.pg.supports_order_by_using_operator()
+    }
+    fn supports_set_names(&self) -> bool {
+        self.pg.supports_set_names()
+    }
+    fn supports_alter_column_type_using(&self) -> bool {
+        self.pg.supports_alter_column_type_using()
+    }
+    fn supports_left_associative_joins_without_parens(&self) -> bool {
+        self.pg.supports_left_associative_joins_without_parens()
+    }
+    fn supports_notnull_operator(&self) -> bool {
+        self.pg.supports_notnull_operator()
+    }
+    fn supports_interval_options(&self) -> bool {
+        self.pg.supports_interval_options()
+    }
+    fn supports_insert_table_alias(&self) -> bool {
+        self.pg.supports_insert_table_alias()
+    }
+    fn supports_create_table_like_parenthesized(&self) -> bool {
+        self.pg.supports_create_table_like_parenthesized()
+    }
+    fn supports_select_wildcard_with_alias(&self) -> bool {
+        self.pg.supports_select_wildcard_with_alias()
+    }
+    fn supports_comma_separated_trim(&self) -> bool {
+        self.pg.supports_comma_separated_trim()
+    }
+    fn supports_xml_expressions(&self) -> bool {
+        self.pg.supports_xml_expressions()
+    }
+    fn supports_aliased_function_args(&self) -> bool {
+        self.pg.supports_aliased_function_args()
+    }
+    fn supports_comment_optimizer_hint(&self) -> bool {
+        self.pg.supports_comment_optimizer_hint()
+    }
+}
