@@ -1541,7 +1541,7 @@ fn order_by_index(plan: &mut Plan, keys: &[SortKey]) -> bool {
                     ix.columns.get(fixed..fixed + rest.len()) == Some(&rest[..])
                 };
                 match (&mut *access, index_no) {
-                    (Access::Full, _) => match indexes.iter().position(|ix| fits(ix)) {
+                    (Access::Full, _) => match indexes.iter().position(&fits) {
                         Some(i) => {
                             *access = Access::IndexOrder {
                                 index_no: i,
@@ -1555,7 +1555,7 @@ fn order_by_index(plan: &mut Plan, keys: &[SortKey]) -> bool {
                         Access::IndexEq { reverse, .. } | Access::IndexRange { reverse, .. },
                         Some(i),
                     ) => {
-                        if indexes.get(i).is_some_and(|ix| fits(ix)) {
+                        if indexes.get(i).is_some_and(fits) {
                             *reverse = desc;
                             return true;
                         }
