@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::ops::Bound;
 use std::rc::Rc;
 
@@ -651,7 +651,8 @@ impl<'a> Executor<'a> {
     }
 
     /// Runs `input` and sorts its rows by `keys`; with `top`, only the first
-    /// `top` rows are kept (a bounded selection instead of a full sort).
+    /// `top` rows are kept, in a bounded heap, so rows that cannot make the
+    /// cut are never copied.
     fn sorted(
         &self,
         input: &Plan,
@@ -659,6 +660,44 @@ impl<'a> Executor<'a> {
         outer: &[&[Value]],
         top: Option<usize>,
     ) -> Result<Vec<Row>> {
+        if let Some(n) = top {
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            let mut heap: BinaryHeap<TopItem<'_>> = BinaryHeap::new();
+            let mut key = Vec::with_capacity(keys.len());
+            let mut seq = 0usize;
+            self.stream(input, outer, &mut |r| {
+                key.clear();
+                for k in keys {
+                    key.push(k.expr.eval(r, self, outer)?);
+                }
+                seq += 1;
+                if heap.len() == n {
+                    // Ties keep the earlier row, so a new row must be strictly
+                    // better than the worst kept; it then takes the worst's
+                    // place (and buffers), and the heap sifts it down.
+                    if let Some(mut worst) = heap.peek_mut() {
+                        if compare_keys(&key, &worst.key, keys) != Ordering::Less {
+                            return Ok(true);
+                        }
+                        worst.key.clone_from(&key);
+                        worst.row.clear();
+                        worst.row.extend_from_slice(r);
+                        worst.seq = seq;
+                    }
+                    return Ok(true);
+                }
+                heap.push(TopItem {
+                    key: key.clone(),
+                    seq,
+                    row: r.to_vec(),
+                    spec: keys,
+                });
+                Ok(true)
+            })?;
+            return Ok(heap.into_sorted_vec().into_iter().map(|t| t.row).collect());
+        }
         let mut keyed: Vec<(Vec<Value>, Row)> = Vec::new();
         self.stream(input, outer, &mut |r| {
             let mut k = Vec::with_capacity(keys.len());
@@ -668,25 +707,7 @@ impl<'a> Executor<'a> {
             keyed.push((k, r.to_vec()));
             Ok(true)
         })?;
-        let cmp = |a: &(Vec<Value>, Row), b: &(Vec<Value>, Row)| compare_keys(&a.0, &b.0, keys);
-        if let Some(n) = top {
-            if n == 0 {
-                return Ok(Vec::new());
-            }
-            if n < keyed.len() {
-                // Keep the stable order among equal keys: tag with position.
-                let mut tagged: Vec<(usize, (Vec<Value>, Row))> =
-                    keyed.into_iter().enumerate().collect();
-                let tcmp = |a: &(usize, (Vec<Value>, Row)), b: &(usize, (Vec<Value>, Row))| {
-                    cmp(&a.1, &b.1).then(a.0.cmp(&b.0))
-                };
-                tagged.select_nth_unstable_by(n - 1, tcmp);
-                tagged.truncate(n);
-                tagged.sort_by(tcmp);
-                return Ok(tagged.into_iter().map(|(_, (_, r))| r).collect());
-            }
-        }
-        keyed.sort_by(cmp);
+        keyed.sort_by(|a, b| compare_keys(&a.0, &b.0, keys));
         Ok(keyed.into_iter().map(|(_, r)| r).collect())
     }
 
@@ -1019,6 +1040,31 @@ pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
     }
     Ordering::Equal
 }
+
+/// A row kept by a top-k sort; orders by sort key, then arrival.
+struct TopItem<'a> {
+    key: Vec<Value>,
+    seq: usize,
+    row: Row,
+    spec: &'a [SortKey],
+}
+
+impl Ord for TopItem<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_keys(&self.key, &other.key, self.spec).then(self.seq.cmp(&other.seq))
+    }
+}
+impl PartialOrd for TopItem<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for TopItem<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for TopItem<'_> {}
 
 /// Pushes materialized rows into a sink.
 fn emit_all(rows: &[Row], sink: Sink<'_>) -> Result<bool> {

@@ -323,6 +323,17 @@ impl Expr {
         });
     }
 
+    /// The value without evaluation or cloning, for columns, literals and
+    /// parameters (the operands of most filters).
+    fn borrowed<'r>(&'r self, row: &'r [Value], ex: &'r Executor) -> Option<&'r Value> {
+        match self {
+            Expr::Column(i) => row.get(*i),
+            Expr::Literal(v) => Some(v),
+            Expr::Param(i) => ex.params.get(*i),
+            _ => None,
+        }
+    }
+
     pub fn eval(&self, row: &[Value], ex: &Executor, outer: &[&[Value]]) -> Result<Value> {
         Ok(match self {
             Expr::Literal(v) => v.clone(),
@@ -354,10 +365,13 @@ impl Expr {
                 ops::bitwise(*op, &a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?)
             }
             Expr::Concat(a, b) => ops::concat(&a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?),
-            Expr::Cmp(op, a, b) => {
-                let (x, y) = (a.eval(row, ex, outer)?, b.eval(row, ex, outer)?);
-                compare(*op, &x, &y)
-            }
+            Expr::Cmp(op, a, b) => match (a.borrowed(row, ex), b.borrowed(row, ex)) {
+                (Some(x), Some(y)) => compare(*op, x, y),
+                _ => {
+                    let (x, y) = (a.eval(row, ex, outer)?, b.eval(row, ex, outer)?);
+                    compare(*op, &x, &y)
+                }
+            },
             Expr::And(a, b) => {
                 let x = a.eval(row, ex, outer)?.truth();
                 if x == Some(false) {

@@ -615,17 +615,47 @@ impl<'a> Planner<'a> {
                 calls: windows,
             };
         }
-        plan = Plan::Project {
-            input: Box::new(plan),
-            exprs,
-        };
-        let total = plan.width();
+        self.scopes.pop();
         if distinct {
+            // DISTINCT compares projected rows, so sort after projecting
+            // (hidden ORDER BY columns ride along and are stripped at the end).
+            let total = exprs.len();
+            plan = Plan::Project {
+                input: Box::new(plan),
+                exprs,
+            };
             plan = Plan::Distinct {
                 input: Box::new(plan),
                 width: visible,
             };
+            if !keys.is_empty() {
+                plan = Plan::Sort {
+                    input: Box::new(plan),
+                    keys,
+                };
+            }
+            plan = self.plan_limit(plan, limit, offset)?;
+            if total > visible {
+                plan = Plan::Project {
+                    input: Box::new(plan),
+                    exprs: (0..visible).map(Expr::Column).collect(),
+                };
+            }
+            return Ok((plan, cols));
         }
+        // Otherwise sort and limit the input rows, and project only the rows
+        // that survive: ORDER BY keys become expressions over the input.
+        let mut keys: Vec<SortKey> = keys
+            .into_iter()
+            .map(|k| SortKey {
+                expr: match k.expr {
+                    Expr::Column(i) => exprs[i].clone(),
+                    other => other,
+                },
+                ..k
+            })
+            .collect();
+        exprs.truncate(visible);
         if !keys.is_empty() && plain_rows && order_by_index(&mut plan, &keys) {
             keys.clear();
         }
@@ -635,22 +665,11 @@ impl<'a> Planner<'a> {
                 keys,
             };
         }
-        self.scopes.pop();
-        plan = match plan {
-            // Rows skipped by OFFSET (or cut by LIMIT) need no projection:
-            // limit the projection's input instead.
-            Plan::Project { input, exprs } => Plan::Project {
-                input: Box::new(self.plan_limit(*input, limit, offset)?),
-                exprs,
-            },
-            other => self.plan_limit(other, limit, offset)?,
+        plan = self.plan_limit(plan, limit, offset)?;
+        plan = Plan::Project {
+            input: Box::new(plan),
+            exprs,
         };
-        if total > visible {
-            plan = Plan::Project {
-                input: Box::new(plan),
-                exprs: (0..visible).map(Expr::Column).collect(),
-            };
-        }
         Ok((plan, cols))
     }
 
@@ -1488,27 +1507,21 @@ fn equi_sides(
     }
 }
 
-/// Makes the scan under `plan` (a projection over filters over one table
-/// scan) deliver rows in `keys` order by reading an index in key order, so
+/// Makes the scan under `input` (filters over one table scan; `keys` are
+/// expressions over its rows) deliver rows in `keys` order by reading an index in key order, so
 /// no sort is needed and a LIMIT can stop the scan early. Returns whether it
 /// did. Index order puts NULLs first, so only ASC NULLS FIRST and DESC NULLS
 /// LAST keys (the defaults) qualify.
-fn order_by_index(plan: &mut Plan, keys: &[SortKey]) -> bool {
-    let Plan::Project { input, exprs } = plan else {
-        return false;
-    };
+fn order_by_index(input: &mut Plan, keys: &[SortKey]) -> bool {
     let mut cols = Vec::with_capacity(keys.len());
     for k in keys {
-        let Expr::Column(i) = k.expr else {
-            return false;
-        };
-        let Some(Expr::Column(c)) = exprs.get(i) else {
+        let Expr::Column(c) = k.expr else {
             return false;
         };
         if k.nulls_first == k.desc {
             return false;
         }
-        cols.push(*c);
+        cols.push(c);
     }
     let desc = keys[0].desc;
     if keys.iter().any(|k| k.desc != desc) {
