@@ -247,6 +247,7 @@ impl Planner<'_> {
                 Lookup::Missing => continue,
                 Lookup::Found(c) => {
                     self.min_level = self.min_level.min(level);
+                    self.scopes[level].mark_used(c);
                     let index = self.map_through_agg(level, c);
                     return Ok(if level + 1 == top {
                         Expr::Column(index)

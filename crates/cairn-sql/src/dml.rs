@@ -267,6 +267,8 @@ impl Planner<'_> {
                 access,
                 filter,
                 with_rowid: true,
+                id: 0,
+                keep: None,
             })
         })();
         self.scopes.pop();

@@ -201,6 +201,7 @@ impl<'a> Executor<'a> {
                 access,
                 filter,
                 with_rowid,
+                keep,
                 ..
             } => {
                 let mut more = true;
@@ -211,13 +212,16 @@ impl<'a> Executor<'a> {
                             return Ok(true);
                         }
                     }
-                    more = if *with_rowid {
-                        buf.clear();
-                        buf.extend_from_slice(vals);
-                        buf.push(Value::Integer(rid as i64));
-                        sink(&buf)?
-                    } else {
-                        sink(vals)?
+                    more = match (keep, with_rowid) {
+                        (None, false) => sink(vals)?,
+                        _ => {
+                            buf.clear();
+                            push_kept(&mut buf, vals, keep.as_deref());
+                            if *with_rowid {
+                                buf.push(Value::Integer(rid as i64));
+                            }
+                            sink(&buf)?
+                        }
                     };
                     Ok(more)
                 })?;
@@ -338,6 +342,7 @@ impl<'a> Executor<'a> {
                 filter,
                 kind,
                 residual,
+                keep,
                 ..
             } => {
                 let rw = table.schema().columns.len();
@@ -358,7 +363,7 @@ impl<'a> Executor<'a> {
                         }
                         buf.clear();
                         buf.extend_from_slice(lr);
-                        buf.extend_from_slice(vals);
+                        push_kept(&mut buf, vals, keep.as_deref());
                         if let Some(res) = residual {
                             if !res.test(&buf, self, outer)? {
                                 return Ok(true);
@@ -1039,6 +1044,20 @@ pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
         }
     }
     Ordering::Equal
+}
+
+/// Appends `vals`, with NULL in place of the columns `keep` leaves out.
+fn push_kept(buf: &mut Vec<Value>, vals: &[Value], keep: Option<&[bool]>) {
+    match keep {
+        None => buf.extend_from_slice(vals),
+        Some(keep) => buf.extend(vals.iter().enumerate().map(|(i, v)| {
+            if keep.get(i).copied().unwrap_or(true) {
+                v.clone()
+            } else {
+                Value::Null
+            }
+        })),
+    }
 }
 
 /// A row kept by a top-k sort; orders by sort key, then arrival.

@@ -137,6 +137,11 @@ pub enum Plan {
         filter: Option<Expr>,
         /// Append the row id as a final INTEGER column (for UPDATE/DELETE).
         with_rowid: bool,
+        /// Planner id of this scan (to find it again after binding).
+        id: usize,
+        /// Columns the query reads; the others come out as NULL so nothing
+        /// unused is copied. `None` = all.
+        keep: Option<Arc<[bool]>>,
     },
     Filter {
         input: Box<Plan>,
@@ -175,6 +180,9 @@ pub enum Plan {
         kind: JoinKind,
         /// Applied to the concatenated row.
         residual: Option<Expr>,
+        /// Planner id of the right table's scan, and its kept columns.
+        id: usize,
+        keep: Option<Arc<[bool]>>,
     },
     Aggregate {
         input: Box<Plan>,
@@ -233,6 +241,43 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// Visits this plan and its child plans (not subquery plans inside
+    /// expressions).
+    pub fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Plan)) {
+        f(self);
+        match self {
+            Plan::Filter { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Aggregate { input, .. }
+            | Plan::Window { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input, .. }
+            | Plan::IndexJoin { left: input, .. } => input.visit_mut(f),
+            Plan::NestedLoop { left, right, .. }
+            | Plan::HashJoin { left, right, .. }
+            | Plan::SetOp { left, right, .. } => {
+                left.visit_mut(f);
+                right.visit_mut(f);
+            }
+            Plan::RecursiveCte { base, step, .. } => {
+                base.visit_mut(f);
+                step.visit_mut(f);
+            }
+            Plan::With { ctes, input } => {
+                for (_, _, p) in ctes {
+                    p.visit_mut(f);
+                }
+                input.visit_mut(f);
+            }
+            Plan::Single
+            | Plan::Values { .. }
+            | Plan::Scan { .. }
+            | Plan::CteScan { .. }
+            | Plan::WorkingSet { .. } => {}
+        }
+    }
+
     /// Number of columns in each output row.
     pub fn width(&self) -> usize {
         match self {

@@ -615,7 +615,9 @@ impl<'a> Planner<'a> {
                 calls: windows,
             };
         }
-        self.scopes.pop();
+        if let Some(scope) = self.scopes.pop() {
+            prune_columns(&mut plan, &scope);
+        }
         if distinct {
             // DISTINCT compares projected rows, so sort after projecting
             // (hidden ORDER BY columns ride along and are stripped at the end).
@@ -757,7 +759,12 @@ impl<'a> Planner<'a> {
             };
             let x = match self.resolve(&parts) {
                 Ok(x) => x,
-                Err(_) => Expr::Column(i),
+                Err(_) => {
+                    if let Some(sc) = self.scopes.last_mut() {
+                        sc.mark_used(i);
+                    }
+                    Expr::Column(i)
+                }
             };
             exprs.push(x);
             cols.push(OutCol {
@@ -835,6 +842,12 @@ impl<'a> Planner<'a> {
         for (ri, e) in &on_conds {
             let x = self.bind_expr(e)?;
             split_and(x, &mut join_conds[*ri]);
+        }
+        for &(_, l, r) in &using_eqs {
+            if let Some(sc) = self.scopes.last_mut() {
+                sc.mark_used(l);
+                sc.mark_used(r);
+            }
         }
         for (ri, l, r) in using_eqs {
             join_conds[ri].push(Expr::Cmp(
@@ -1146,10 +1159,14 @@ impl<'a> Planner<'a> {
         Ok((plan, cols))
     }
 
-    fn build_rel(&self, rel: Rel) -> BuiltRel {
+    fn build_rel(&mut self, rel: Rel) -> BuiltRel {
         match rel.source {
             RelSource::Table { table, label } => {
                 let (access, est) = choose_access(&table, &rel.local);
+                let id = self.next_id();
+                if let Some(scope) = self.scopes.last_mut() {
+                    scope.table_scans.push((id, rel.offset, rel.width));
+                }
                 BuiltRel {
                     plan: Plan::Scan {
                         table: table.clone(),
@@ -1157,6 +1174,8 @@ impl<'a> Planner<'a> {
                         access,
                         filter: and_all(rel.local.clone()),
                         with_rowid: false,
+                        id,
+                        keep: None,
                     },
                     est,
                     table: Some((table, label)),
@@ -1310,6 +1329,10 @@ impl<'a> Planner<'a> {
                         ));
                     }
                 }
+                let id = match &rel.plan {
+                    Plan::Scan { id, .. } => *id,
+                    _ => 0,
+                };
                 Plan::IndexJoin {
                     left: Box::new(plan),
                     table,
@@ -1319,6 +1342,8 @@ impl<'a> Planner<'a> {
                     filter: and_all(rel.local.clone()),
                     kind: JoinKind::Inner,
                     residual: and_all(residual),
+                    id,
+                    keep: None,
                 }
             } else if !left_keys.is_empty() {
                 Plan::HashJoin {
@@ -1505,6 +1530,28 @@ fn equi_sides(
     } else {
         None
     }
+}
+
+/// Tells this level's table scans which of their columns the query reads,
+/// so unread columns (often long text) are never copied.
+fn prune_columns(plan: &mut Plan, scope: &Scope) {
+    let keep_of = |id: usize| -> Option<Arc<[bool]>> {
+        let &(_, offset, width) = scope.table_scans.iter().find(|t| t.0 == id)?;
+        let keep: Vec<bool> = (offset..offset + width)
+            .map(|c| scope.used.get(c).copied().unwrap_or(true))
+            .collect();
+        if keep.iter().all(|k| *k) {
+            None
+        } else {
+            Some(keep.into())
+        }
+    };
+    plan.visit_mut(&mut |p| match p {
+        Plan::Scan { id, keep, .. } | Plan::IndexJoin { id, keep, .. } if *id != 0 => {
+            *keep = keep_of(*id)
+        }
+        _ => {}
+    });
 }
 
 /// Makes the scan under `input` (filters over one table scan; `keys` are

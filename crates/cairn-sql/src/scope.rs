@@ -39,6 +39,11 @@ pub struct Scope {
     /// Window function calls collected while binding the select list.
     pub windows: Vec<crate::plan::WindowCall>,
     pub window_texts: Vec<String>,
+    /// FROM columns some expression at this level (or in a subquery below
+    /// it) refers to; the others need not be read.
+    pub used: Vec<bool>,
+    /// Table scans of this level's FROM: (scan id, first column, width).
+    pub table_scans: Vec<(usize, usize, usize)>,
 }
 
 pub enum Lookup {
@@ -50,8 +55,15 @@ pub enum Lookup {
 impl Scope {
     pub fn new(cols: Vec<ScopeCol>) -> Scope {
         Scope {
+            used: vec![false; cols.len()],
             cols,
             ..Scope::default()
+        }
+    }
+
+    pub fn mark_used(&mut self, c: usize) {
+        if let Some(u) = self.used.get_mut(c) {
+            *u = true;
         }
     }
 
