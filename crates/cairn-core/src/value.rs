@@ -301,7 +301,13 @@ impl Value {
                     Value::Json(s.clone())
                 }
                 Value::Integer(i) => Value::Json(Arc::from(i.to_string())),
-                Value::Real(f) => Value::Json(Arc::from(format_real(*f))),
+                Value::Real(f) if f.is_finite() => Value::Json(Arc::from(format_real(*f))),
+                Value::Real(f) => {
+                    return Err(Error::type_err(format!(
+                        "{} has no JSON representation",
+                        format_real(*f)
+                    )))
+                }
                 Value::Boolean(b) => Value::Json(Arc::from(b.to_string())),
                 other => {
                     return Err(Error::type_err(format!(
@@ -338,7 +344,10 @@ impl Value {
             }
             (DataType::Integer | DataType::Real, Value::Text(s)) => match parse_exact_number(&s) {
                 Some(Numeric::Int(i)) if ty == DataType::Integer => Value::Integer(i),
-                Some(n) if ty == DataType::Integer => Value::real(n.as_f64()),
+                // '5.0' reads as 5, the same as the REAL 5.0 would.
+                Some(n) if ty == DataType::Integer => {
+                    return Value::real(n.as_f64()).coerce_to_column(ty, column)
+                }
                 Some(n) => Value::real(n.as_f64()),
                 None => return Err(mismatch(&Value::Text(s))),
             },

@@ -378,14 +378,19 @@ impl Planner<'_> {
                 expr,
                 list,
                 negated,
-            } => Expr::InList {
-                expr: Box::new(self.bind_expr(expr)?),
-                list: list
-                    .iter()
-                    .map(|x| self.bind_expr(x))
-                    .collect::<Result<_>>()?,
-                negated: *negated,
-            },
+            } => {
+                let x = self.bind_expr(expr)?;
+                let mut items = Vec::with_capacity(list.len());
+                for item in list {
+                    let b = self.bind_expr(item)?;
+                    items.push(self.with_affinity(&x, b));
+                }
+                Expr::InList {
+                    expr: Box::new(x),
+                    list: items,
+                    negated: *negated,
+                }
+            }
             E::InSubquery {
                 expr,
                 subquery,
@@ -409,12 +414,17 @@ impl Planner<'_> {
                 negated,
                 low,
                 high,
-            } => Expr::Between {
-                expr: Box::new(self.bind_expr(expr)?),
-                low: Box::new(self.bind_expr(low)?),
-                high: Box::new(self.bind_expr(high)?),
-                negated: *negated,
-            },
+            } => {
+                let x = self.bind_expr(expr)?;
+                let lo = self.bind_expr(low)?;
+                let hi = self.bind_expr(high)?;
+                Expr::Between {
+                    low: Box::new(self.with_affinity(&x, lo)),
+                    high: Box::new(self.with_affinity(&x, hi)),
+                    expr: Box::new(x),
+                    negated: *negated,
+                }
+            }
             E::Like {
                 negated,
                 expr,
@@ -594,9 +604,52 @@ impl Planner<'_> {
         Ok(idx)
     }
 
+    /// The declared type of a column reference that is still a FROM column
+    /// at its level (not an aggregate output), if it is one whose values
+    /// other operands convert to (INTEGER, REAL, TIMESTAMP).
+    fn affinity_of(&self, e: &Expr) -> Option<DataType> {
+        let top = self.scopes.len();
+        let (level, index) = match e {
+            Expr::Column(i) => (top.checked_sub(1)?, *i),
+            Expr::Outer { depth, index } => (top.checked_sub(1 + depth)?, *index),
+            _ => return None,
+        };
+        let scope = self.scopes.get(level)?;
+        if scope.agg.as_ref().is_some_and(|a| a.active) {
+            return None;
+        }
+        match scope.cols.get(index)?.data_type? {
+            t @ (DataType::Integer | DataType::Real | DataType::Timestamp) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Applies a typed column's affinity to the other operand of a
+    /// comparison (constants are converted now, the rest at run time).
+    fn with_affinity(&self, column_side: &Expr, other: Expr) -> Expr {
+        let Some(ty) = self.affinity_of(column_side) else {
+            return other;
+        };
+        if matches!(other, Expr::Column(_) | Expr::Outer { .. }) {
+            return other;
+        }
+        match other {
+            Expr::Literal(v) => Expr::Literal(crate::expr::apply_affinity(v, ty)),
+            e => Expr::Affinity(Box::new(e), ty),
+        }
+    }
+
     fn bind_binary(&mut self, left: &ast::Expr, op: &B, right: &ast::Expr) -> Result<Expr> {
         let l = self.bind_operand(left)?;
         let r = self.bind_operand(right)?;
+        let is_cmp = matches!(op, B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq);
+        let (l, r) = if is_cmp {
+            let r = self.with_affinity(&l, r);
+            let l = self.with_affinity(&r, l);
+            (l, r)
+        } else {
+            (l, r)
+        };
         let (l, r) = (Box::new(l), Box::new(r));
         Ok(match op {
             B::Plus => Expr::Arith(ArithOp::Add, l, r),
@@ -795,6 +848,11 @@ impl Planner<'_> {
         let ast::WindowType::WindowSpec(spec) = over else {
             return Err(Error::unsupported("named windows"));
         };
+        if !self.window_ok {
+            return Err(Error::plan(format!(
+                "window function {name}() is only allowed in the select list and ORDER BY"
+            )));
+        }
         let text = f.to_string();
         if let Some(s) = self.scopes.last() {
             if let Some(j) = s.window_texts.iter().position(|t| *t == text) {
@@ -815,20 +873,11 @@ impl Planner<'_> {
                 None => return Err(Error::no_such("window function", name)),
             },
         };
-        let bound = self.bind_args(args)?;
-        let partition_by = spec
-            .partition_by
-            .iter()
-            .map(|p| self.bind_expr(p))
-            .collect::<Result<Vec<_>>>()?;
-        let mut order_by = Vec::new();
-        for o in &spec.order_by {
-            order_by.push(SortKey {
-                expr: self.bind_expr(&o.expr)?,
-                desc: crate::planner::is_desc(&o.options),
-                nulls_first: crate::planner::nulls_first(&o.options),
-            });
-        }
+        // No window functions inside a window call.
+        self.window_ok = false;
+        let parts = self.bind_window_parts(args, spec);
+        self.window_ok = true;
+        let (bound, partition_by, order_by) = parts?;
         let frame = match &spec.window_frame {
             None => {
                 if order_by.is_empty() {
@@ -853,6 +902,28 @@ impl Planner<'_> {
         });
         scope.window_texts.push(text);
         Ok(Expr::WindowRef(scope.windows.len() - 1))
+    }
+
+    fn bind_window_parts(
+        &mut self,
+        args: &[&ast::Expr],
+        spec: &ast::WindowSpec,
+    ) -> Result<(Vec<Expr>, Vec<Expr>, Vec<SortKey>)> {
+        let bound = self.bind_args(args)?;
+        let partition_by = spec
+            .partition_by
+            .iter()
+            .map(|p| self.bind_expr(p))
+            .collect::<Result<Vec<_>>>()?;
+        let mut order_by = Vec::new();
+        for o in &spec.order_by {
+            order_by.push(SortKey {
+                expr: self.bind_expr(&o.expr)?,
+                desc: crate::planner::is_desc(&o.options),
+                nulls_first: crate::planner::nulls_first(&o.options),
+            });
+        }
+        Ok((bound, partition_by, order_by))
     }
 
     fn bind_frame(&mut self, wf: &ast::WindowFrame, no_order: bool) -> Result<Frame> {
@@ -885,21 +956,19 @@ impl Planner<'_> {
             }
             (WB::Preceding(None), WB::CurrentRow) => Frame::RowsToCurrent,
             (s, e) if is_rows => {
-                let pre = match s {
-                    WB::Preceding(n) => bound_n(n)?,
-                    WB::CurrentRow => Some(0),
-                    WB::Following(_) => {
-                        return Err(Error::unsupported("frames starting after the current row"))
-                    }
+                // Offsets relative to the current row; None = unbounded.
+                let offset = |b: &WB| -> Result<Option<i64>> {
+                    Ok(match b {
+                        WB::CurrentRow => Some(0),
+                        WB::Preceding(n) => bound_n(n)?.map(|v| -(v.min(i64::MAX as u64) as i64)),
+                        WB::Following(n) => bound_n(n)?.map(|v| v.min(i64::MAX as u64) as i64),
+                    })
                 };
-                let fol = match e {
-                    WB::Following(n) => bound_n(n)?,
-                    WB::CurrentRow => Some(0),
-                    WB::Preceding(_) => {
-                        return Err(Error::unsupported("frames ending before the current row"))
-                    }
-                };
-                Frame::Rows(pre, fol)
+                let (lo, hi) = (offset(s)?, offset(e)?);
+                if matches!(s, WB::Following(None)) || matches!(e, WB::Preceding(None)) {
+                    return Err(Error::plan("invalid window frame bounds"));
+                }
+                Frame::Rows(lo, hi)
             }
             _ => return Err(Error::unsupported(format!("window frame {wf:?}"))),
         })

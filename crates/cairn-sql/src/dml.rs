@@ -18,13 +18,15 @@ use crate::scope::{Scope, ScopeCol};
 pub enum Conflict {
     /// Fail the statement (the default).
     Abort,
-    /// Skip rows that would violate a unique constraint.
-    Nothing,
+    /// Skip rows that would violate a unique constraint (only the one on
+    /// the target index, when the conflict clause names one).
+    Nothing { target: Option<usize> },
     /// Delete the conflicting rows, then insert (`INSERT OR REPLACE`).
     Replace,
     /// `ON CONFLICT DO UPDATE SET ...`: expressions see the existing row
     /// followed by the proposed (`excluded`) row.
     Update {
+        target: Option<usize>,
         assignments: Vec<(usize, Expr)>,
         predicate: Option<Expr>,
     },
@@ -162,15 +164,19 @@ impl Planner<'_> {
         let checks = self.bind_checks(&table)?;
         let mut conflict = match ins.or {
             Some(ast::SqliteOnConflict::Replace) => Conflict::Replace,
-            Some(ast::SqliteOnConflict::Ignore) => Conflict::Nothing,
+            Some(ast::SqliteOnConflict::Ignore) => Conflict::Nothing { target: None },
             _ if ins.replace_into => Conflict::Replace,
-            _ if ins.ignore => Conflict::Nothing,
+            _ if ins.ignore => Conflict::Nothing { target: None },
             _ => Conflict::Abort,
         };
         if let Some(on) = &ins.on {
             match on {
                 ast::OnInsert::OnConflict(oc) => match &oc.action {
-                    ast::OnConflictAction::DoNothing => conflict = Conflict::Nothing,
+                    ast::OnConflictAction::DoNothing => {
+                        conflict = Conflict::Nothing {
+                            target: conflict_target(&table, oc.conflict_target.as_ref())?,
+                        }
+                    }
                     ast::OnConflictAction::DoUpdate(du) => {
                         let mut cols = table_scope(&table, &schema.name);
                         cols.extend(table_scope(&table, "excluded"));
@@ -192,6 +198,7 @@ impl Planner<'_> {
                         self.scopes.pop();
                         let (assignments, predicate) = r?;
                         conflict = Conflict::Update {
+                            target: conflict_target(&table, oc.conflict_target.as_ref())?,
                             assignments,
                             predicate,
                         };
@@ -345,6 +352,38 @@ impl Planner<'_> {
     }
 }
 
+/// The unique index an `ON CONFLICT (cols)` clause names.
+fn conflict_target(table: &Table, target: Option<&ast::ConflictTarget>) -> Result<Option<usize>> {
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    let ast::ConflictTarget::Columns(cols) = target else {
+        return Err(Error::unsupported("ON CONFLICT ON CONSTRAINT"));
+    };
+    let schema = table.schema();
+    let mut want = Vec::new();
+    for c in cols {
+        want.push(
+            schema
+                .column_index(&c.value)
+                .ok_or_else(|| Error::no_such("column", format!("{}.{}", schema.name, c.value)))?,
+        );
+    }
+    want.sort_unstable();
+    table
+        .indexes()
+        .iter()
+        .position(|ix| {
+            let mut have = ix.columns.clone();
+            have.sort_unstable();
+            ix.unique && have == want
+        })
+        .map(Some)
+        .ok_or_else(|| {
+            Error::plan("there is no unique or primary key constraint matching the ON CONFLICT specification")
+        })
+}
+
 /// Converts, fills defaults and checks one row about to be written.
 fn finish_row(
     table: &Table,
@@ -384,15 +423,17 @@ fn finish_row(
     Ok(out)
 }
 
-/// Row ids of visible rows that share a unique key with `row`.
+/// Visible rows that share a unique key with `row` (only on index
+/// `target`, when given).
 fn conflicting_rows(
     tx: &Transaction,
     table: &Arc<Table>,
     row: &[Value],
+    target: Option<usize>,
 ) -> Result<Vec<(u64, Vec<Value>)>> {
     let mut out: Vec<(u64, Vec<Value>)> = Vec::new();
     for (i, idx) in table.indexes().iter().enumerate() {
-        if !idx.unique {
+        if !idx.unique || target.is_some_and(|t| t != i) {
             continue;
         }
         let key: Vec<Value> = idx
@@ -446,24 +487,25 @@ pub fn run_insert(p: &InsertPlan, tx: &mut Transaction, params: &[Value]) -> Res
                 tx.insert(&p.table, row)?;
                 count += 1;
             }
-            Conflict::Nothing => {
-                if conflicting_rows(tx, &p.table, &row)?.is_empty() {
+            Conflict::Nothing { target } => {
+                if conflicting_rows(tx, &p.table, &row, *target)?.is_empty() {
                     tx.insert(&p.table, row)?;
                     count += 1;
                 }
             }
             Conflict::Replace => {
-                for (rid, _) in conflicting_rows(tx, &p.table, &row)? {
+                for (rid, _) in conflicting_rows(tx, &p.table, &row, None)? {
                     tx.delete(&p.table, rid)?;
                 }
                 tx.insert(&p.table, row)?;
                 count += 1;
             }
             Conflict::Update {
+                target,
                 assignments,
                 predicate,
             } => {
-                let existing = conflicting_rows(tx, &p.table, &row)?;
+                let existing = conflicting_rows(tx, &p.table, &row, *target)?;
                 match existing.into_iter().next() {
                     None => {
                         tx.insert(&p.table, row)?;

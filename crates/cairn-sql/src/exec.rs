@@ -998,15 +998,12 @@ fn frame_bounds(frame: Frame, i: usize, n: usize, peer_end: &[usize]) -> (usize,
         Frame::Partition => (0, n),
         Frame::RangeToCurrent => (0, peer_end[i]),
         Frame::RowsToCurrent => (0, i + 1),
-        Frame::Rows(pre, fol) => {
-            let s = match pre {
-                None => 0,
-                Some(p) => i.saturating_sub(p as usize),
-            };
-            let e = match fol {
-                None => n,
-                Some(f) => (i.saturating_add(f as usize).saturating_add(1)).min(n),
-            };
+        Frame::Rows(lo, hi) => {
+            let i = i as i64;
+            let s = lo.map_or(0, |o| i.saturating_add(o).clamp(0, n as i64)) as usize;
+            let e = hi.map_or(n as i64, |o| {
+                i.saturating_add(o).saturating_add(1).clamp(0, n as i64)
+            }) as usize;
             (s, e.max(s))
         }
     }
@@ -1307,7 +1304,7 @@ impl Acc {
                 overflow,
             } => {
                 if call.func == AggFunc::Total {
-                    Value::Real(if *is_real { *real } else { *int as f64 + *real })
+                    Value::real(if *is_real { *real } else { *int as f64 + *real })
                 } else if !*seen {
                     Value::Null
                 } else if *overflow && !*is_real {

@@ -129,6 +129,26 @@ pub enum Expr {
     },
     /// A window function result, before positions are final (planner only).
     WindowRef(usize),
+    /// The other operand of a comparison with a typed column: text that
+    /// reads as that type is converted (SQLite's comparison affinity).
+    Affinity(Box<Expr>, DataType),
+}
+
+/// Converts text that reads as `ty` (a number for INTEGER/REAL columns, an
+/// instant for TIMESTAMP) and leaves every other value alone.
+pub fn apply_affinity(v: Value, ty: DataType) -> Value {
+    let Value::Text(s) = &v else { return v };
+    match ty {
+        DataType::Integer | DataType::Real => match cairn_core::value::parse_exact_number(s) {
+            Some(n) => n.into_value(),
+            None => v,
+        },
+        DataType::Timestamp => match cairn_core::datetime::parse_timestamp(s) {
+            Some(t) => Value::Timestamp(t),
+            None => v,
+        },
+        _ => v,
+    }
 }
 
 impl Expr {
@@ -142,7 +162,8 @@ impl Expr {
             | Expr::Not(e)
             | Expr::BitNot(e)
             | Expr::IsNull(e, _)
-            | Expr::Cast(e, _) => e.walk(f),
+            | Expr::Cast(e, _)
+            | Expr::Affinity(e, _) => e.walk(f),
             Expr::IsBool { expr, .. } => expr.walk(f),
             Expr::Arith(_, a, b)
             | Expr::Bit(_, a, b)
@@ -211,7 +232,8 @@ impl Expr {
             | Expr::Not(e)
             | Expr::BitNot(e)
             | Expr::IsNull(e, _)
-            | Expr::Cast(e, _) => e.rewrite(f),
+            | Expr::Cast(e, _)
+            | Expr::Affinity(e, _) => e.rewrite(f),
             Expr::IsBool { expr, .. } => expr.rewrite(f),
             Expr::Arith(_, a, b)
             | Expr::Bit(_, a, b)
@@ -548,6 +570,7 @@ impl Expr {
                 }
             }
             Expr::Cast(e, ty) => e.eval(row, ex, outer)?.cast(*ty)?,
+            Expr::Affinity(e, ty) => apply_affinity(e.eval(row, ex, outer)?, *ty),
             Expr::Func(f, args) => {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
@@ -722,6 +745,7 @@ impl std::fmt::Display for Expr {
                 write!(f, "{doc} {} {key}", if *as_text { "->>" } else { "->" })
             }
             Expr::WindowRef(i) => write!(f, "window#{i}"),
+            Expr::Affinity(e, _) => write!(f, "{e}"),
         }
     }
 }

@@ -4,6 +4,7 @@
 use cairn_core::{Error, Position, Result};
 use sqlparser::ast::{Query, Statement};
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 /// Statements in one string before parsing refuses (a guard on input size).
 pub const STATEMENTS_MAX: usize = 100_000;
@@ -32,12 +33,34 @@ fn syntax(e: ParserError) -> Error {
     Error::Syntax { message, position }
 }
 
+/// Tokenizes `sql`, numbering each statement's bare `?` parameters
+/// left to right as `$1, $2, ...` (the binder then never depends on the
+/// order in which it visits clauses).
+fn tokens(dialect: &dyn sqlparser::dialect::Dialect, sql: &str) -> Result<Vec<TokenWithSpan>> {
+    let mut toks = Tokenizer::new(dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| syntax(ParserError::from(e)))?;
+    let mut n = 0usize;
+    for t in &mut toks {
+        match &t.token {
+            Token::Placeholder(p) if p == "?" => {
+                n += 1;
+                t.token = Token::Placeholder(format!("${n}"));
+            }
+            Token::SemiColon => n = 0,
+            _ => {}
+        }
+    }
+    Ok(toks)
+}
+
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
     let dialect = crate::dialect::CairnDialect::default();
+    let toks = tokens(&dialect, sql)?;
     let stmts = Parser::new(&dialect)
         .with_recursion_limit(PARSE_DEPTH_MAX)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_statements())
+        .with_tokens_with_locations(toks)
+        .parse_statements()
         .map_err(syntax)?;
     if stmts.len() > STATEMENTS_MAX {
         return Err(Error::Limit {

@@ -102,8 +102,9 @@ pub enum Frame {
     RangeToCurrent,
     /// `ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`.
     RowsToCurrent,
-    /// `ROWS BETWEEN n PRECEDING AND m FOLLOWING` (None = unbounded).
-    Rows(Option<u64>, Option<u64>),
+    /// `ROWS BETWEEN a AND b` as offsets from the current row (negative =
+    /// preceding; None = unbounded).
+    Rows(Option<i64>, Option<i64>),
 }
 
 #[derive(Debug, Clone)]

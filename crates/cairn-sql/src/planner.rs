@@ -44,6 +44,8 @@ pub struct Planner<'a> {
     pub param_count: usize,
     ctes: Vec<CteDef>,
     view_depth: usize,
+    /// Window functions are allowed only in the select list and ORDER BY.
+    pub window_ok: bool,
 }
 
 pub fn is_desc(o: &ast::OrderByOptions) -> bool {
@@ -155,6 +157,7 @@ impl<'a> Planner<'a> {
             param_count: 0,
             ctes: Vec::new(),
             view_depth: 0,
+            window_ok: false,
         }
     }
 
@@ -434,7 +437,9 @@ impl<'a> Planner<'a> {
         offset: Option<&ast::Expr>,
     ) -> Result<(Plan, Vec<OutCol>)> {
         let depth = self.scopes.len();
+        let window_ok = std::mem::replace(&mut self.window_ok, false);
         let r = self.plan_select_inner(s, order_by, limit, offset);
+        self.window_ok = window_ok;
         self.scopes.truncate(depth);
         r
     }
@@ -501,6 +506,7 @@ impl<'a> Planner<'a> {
         }
 
         // Select list.
+        self.window_ok = true;
         let mut exprs = Vec::new();
         let mut cols = Vec::new();
         for item in &s.projection {
@@ -537,6 +543,7 @@ impl<'a> Planner<'a> {
         if exprs.is_empty() {
             return Err(Error::plan("a SELECT needs at least one result column"));
         }
+        self.window_ok = false;
         let having = match &s.having {
             Some(h) => Some(self.bind_expr(h)?),
             None => None,
@@ -546,6 +553,7 @@ impl<'a> Planner<'a> {
         // or any expression over the input (appended as hidden columns).
         let visible = exprs.len();
         let mut keys = Vec::new();
+        self.window_ok = true;
         for o in order_by {
             let idx = if let Some(k) = ordinal(&o.expr, visible)? {
                 Some(k)
@@ -580,6 +588,7 @@ impl<'a> Planner<'a> {
             });
         }
 
+        self.window_ok = false;
         // Assemble: Aggregate → HAVING → Window → Project → DISTINCT → Sort → Limit.
         let scope = self
             .scopes
@@ -787,7 +796,7 @@ impl<'a> Planner<'a> {
     ) -> Result<Plan> {
         let mut rels: Vec<Rel> = Vec::new();
         let mut cols: Vec<ScopeCol> = Vec::new();
-        let mut joins: Vec<(usize, JoinType, Option<&ast::JoinConstraint>)> = Vec::new();
+        let mut joins: Vec<(usize, JoinType, Vec<&ast::JoinConstraint>)> = Vec::new();
         for twj in from {
             self.collect_joins(twj, JoinType::Cross, None, &mut rels, &mut cols, &mut joins)?;
         }
@@ -800,28 +809,31 @@ impl<'a> Planner<'a> {
         // USING / NATURAL mark the right copies of the shared columns.
         let mut on_conds: Vec<(usize, ast::Expr)> = Vec::new();
         let mut using_eqs: Vec<(usize, usize, usize)> = Vec::new();
-        for &(ri, _, c) in &joins {
+        for (ri, _, conds) in &joins {
+            let ri = *ri;
             let rel = &rels[ri];
-            match c {
-                Some(ast::JoinConstraint::On(e)) => on_conds.push((ri, e.clone())),
-                Some(ast::JoinConstraint::Using(names)) => {
-                    for n in names {
-                        let n = name_of(n);
-                        let (l, r) = using_pair(&cols, rel.offset, rel.width, &n)?;
-                        using_eqs.push((ri, l, r));
-                        cols[r].using_dup = true;
-                    }
-                }
-                Some(ast::JoinConstraint::Natural) => {
-                    for r in rel.offset..rel.offset + rel.width {
-                        let n = cols[r].name.clone();
-                        if let Ok((l, r)) = using_pair(&cols, rel.offset, rel.width, &n) {
+            for c in conds.iter().map(|c| Some(*c)) {
+                match c {
+                    Some(ast::JoinConstraint::On(e)) => on_conds.push((ri, e.clone())),
+                    Some(ast::JoinConstraint::Using(names)) => {
+                        for n in names {
+                            let n = name_of(n);
+                            let (l, r) = using_pair(&cols, rel.offset, rel.width, &n)?;
                             using_eqs.push((ri, l, r));
                             cols[r].using_dup = true;
                         }
                     }
+                    Some(ast::JoinConstraint::Natural) => {
+                        for r in rel.offset..rel.offset + rel.width {
+                            let n = cols[r].name.clone();
+                            if let Ok((l, r)) = using_pair(&cols, rel.offset, rel.width, &n) {
+                                using_eqs.push((ri, l, r));
+                                cols[r].using_dup = true;
+                            }
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
         let widths: Vec<(usize, usize)> = rels.iter().map(|r| (r.offset, r.width)).collect();
@@ -894,7 +906,7 @@ impl<'a> Planner<'a> {
         first_cond: Option<&'q ast::JoinConstraint>,
         rels: &mut Vec<Rel>,
         cols: &mut Vec<ScopeCol>,
-        joins: &mut Vec<(usize, JoinType, Option<&'q ast::JoinConstraint>)>,
+        joins: &mut Vec<(usize, JoinType, Vec<&'q ast::JoinConstraint>)>,
     ) -> Result<()> {
         self.collect_factor(&twj.relation, first_kind, first_cond, rels, cols, joins)?;
         for j in &twj.joins {
@@ -920,7 +932,7 @@ impl<'a> Planner<'a> {
         cond: Option<&'q ast::JoinConstraint>,
         rels: &mut Vec<Rel>,
         cols: &mut Vec<ScopeCol>,
-        joins: &mut Vec<(usize, JoinType, Option<&'q ast::JoinConstraint>)>,
+        joins: &mut Vec<(usize, JoinType, Vec<&'q ast::JoinConstraint>)>,
     ) -> Result<()> {
         if let ast::TableFactor::NestedJoin {
             table_with_joins,
@@ -946,18 +958,14 @@ impl<'a> Planner<'a> {
             self.collect_joins(table_with_joins, kind, None, rels, cols, joins)?;
             if let Some(c) = cond {
                 // The outer ON applies once all nested relations are joined.
-                match joins.last_mut() {
-                    Some(last) if last.2.is_none() => last.2 = Some(c),
-                    Some(last) if matches!(c, ast::JoinConstraint::None) => {
-                        let _ = last;
-                    }
-                    _ => return Err(Error::unsupported("ON clause of a parenthesised join")),
+                if let Some(last) = joins.last_mut() {
+                    last.2.push(c);
                 }
             }
             return Ok(());
         }
         self.add_rel(tf, rels, cols)?;
-        joins.push((rels.len() - 1, kind, cond));
+        joins.push((rels.len() - 1, kind, cond.into_iter().collect()));
         Ok(())
     }
 

@@ -267,6 +267,23 @@ impl Session {
                 ),
             });
         }
+        // A NaN is NULL in SQL (as in SQLite), however the caller built it.
+        let normalized: Vec<Value>;
+        let params = if params
+            .iter()
+            .any(|v| matches!(v, Value::Real(f) if f.is_nan()))
+        {
+            normalized = params
+                .iter()
+                .map(|v| match v {
+                    Value::Real(f) if f.is_nan() => Value::Null,
+                    other => other.clone(),
+                })
+                .collect();
+            &normalized[..]
+        } else {
+            params
+        };
         let store = self.store().clone();
         match &p.stmt {
             ast::Statement::Query(_)

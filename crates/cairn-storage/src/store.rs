@@ -106,7 +106,7 @@ impl Store {
                     if !index.def.unique {
                         continue;
                     }
-                    let k = index_key(&index.def, row);
+                    let k = index_key(&index.def, &inner.full_row(row));
                     if k.iter().any(|v| v.is_null()) {
                         continue;
                     }
@@ -116,7 +116,7 @@ impl Store {
                         }
                         if let Some(h) = inner.head(*other) {
                             if h.end.load(Ordering::Acquire) == TS_OPEN
-                                && index_key(&index.def, &h.values) == k
+                                && index_key(&index.def, &inner.full_row(&h.values)) == k
                             {
                                 if h.begin > tx.start_ts {
                                     return Err(conflict());

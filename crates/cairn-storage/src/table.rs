@@ -266,7 +266,7 @@ impl Table {
             .chain([&inner_ref.live[..]])
         {
             for v in seg {
-                let key = index_key(&index.def, &v.values);
+                let key = index_key(&index.def, &inner_ref.full_row(&v.values));
                 if index.def.unique
                     && v.end.load(Ordering::Acquire) == TS_OPEN
                     && !key.iter().any(Value::is_null)
@@ -301,6 +301,19 @@ impl Table {
 }
 
 impl TableInner {
+    /// A stored row with values for columns added after it was written.
+    pub(crate) fn full_row<'a>(&self, values: &'a [Value]) -> std::borrow::Cow<'a, [Value]> {
+        let n = self.schema.columns.len();
+        if values.len() >= n {
+            return std::borrow::Cow::Borrowed(values);
+        }
+        let mut v = values.to_vec();
+        for c in &self.schema.columns[values.len()..] {
+            v.push(c.added_default.clone());
+        }
+        std::borrow::Cow::Owned(v)
+    }
+
     fn version(&self, loc: Loc) -> Option<&Version> {
         if loc.seg == LIVE {
             self.live.get(loc.off as usize)
@@ -381,8 +394,14 @@ impl TableInner {
     /// Appends a new version of `row` beginning at `ts` to the live segment.
     pub(crate) fn push_version(&mut self, row: RowId, values: Arc<[Value]>, ts: Ts) {
         let prev = self.heads.get(&row).copied();
-        for index in &mut self.indexes {
-            let key = index_key(&index.def, &values);
+        let keys: Vec<Vec<Value>> = {
+            let full = self.full_row(&values);
+            self.indexes
+                .iter()
+                .map(|ix| index_key(&ix.def, &full))
+                .collect()
+        };
+        for (index, key) in self.indexes.iter_mut().zip(keys) {
             index.add(key, row);
         }
         let loc = Loc {

@@ -61,16 +61,7 @@ impl Drop for Transaction {
 
 /// Fills in values for columns added after the row was written.
 fn padded<'a>(inner: &TableInner, values: &'a [Value]) -> std::borrow::Cow<'a, [Value]> {
-    let n = inner.schema.columns.len();
-    if values.len() >= n {
-        std::borrow::Cow::Borrowed(values)
-    } else {
-        let mut v = values.to_vec();
-        for c in &inner.schema.columns[values.len()..] {
-            v.push(c.added_default.clone());
-        }
-        std::borrow::Cow::Owned(v)
-    }
+    inner.full_row(values)
 }
 
 fn key_in_bounds(key: &[Value], lo: Bound<&[Value]>, hi: Bound<&[Value]>) -> bool {
@@ -401,7 +392,7 @@ impl Transaction {
                     continue;
                 }
                 if let Some(v) = inner.visible(other, self.start_ts) {
-                    if index_key(&index.def, &v.values) == key {
+                    if index_key(&index.def, &padded(&inner, &v.values)) == key {
                         return Err(violation());
                     }
                 }
