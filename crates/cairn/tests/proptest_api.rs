@@ -717,28 +717,8 @@ struct Problem {
 /// looking for new bugs; `known_engine_bugs_fixed` (ignored) checks each
 /// reproduction and fails until the bug is fixed.
 const KNOWN_BUGS: &[KnownBug] = &[
-    KnownBug {
-        signature: "unresolved window reference",
-        sql_contains: " OVER (",
-        repro: "SELECT 1 FROM t WHERE CASE WHEN t.b IS NULL THEN count(*) OVER () ELSE 1 END",
-    },
-    // SQLite's total() of +inf and -inf is NULL; Cairn returns REAL NaN.
-    KnownBug {
-        signature: "result contains REAL NaN",
-        sql_contains: "total(",
-        repro: "SELECT total(x) FROM (SELECT 1e999 AS x UNION ALL SELECT -1e999 AS x) AS s",
-    },
-    // The same bug (a window function in WHERE is not rejected at plan
-    // time) seen with a different message once joins and GROUP BY move
-    // the window's column slot.
-    KnownBug {
-        signature: "out of row of",
-        sql_contains: " OVER (",
-        repro: "SELECT u.d IS NULL FROM t JOIN u ON t.id = u.t_id WHERE CASE WHEN '{\"k\": [1, 2]}' \
-                THEN CASE WHEN t_id THEN t.b ELSE u.id END ELSE CASE WHEN t.b THEN count(*) OVER \
-                (PARTITION BY u.t_id ORDER BY 42) ELSE 3 END END GROUP BY CAST(CAST(1 AS BOOLEAN) AS JSON) \
-                ORDER BY t.c IN (SELECT X'00ff' FROM u) LIMIT 1",
-    },
+    // Empty: every bug found so far is fixed. Add an entry (with a
+    // reproduction) when the property finds a new one.
 ];
 
 struct KnownBug {
@@ -958,7 +938,6 @@ fn explore_random_sql() {
 /// until the engine bugs listed in `KNOWN_BUGS` are fixed; then delete the
 /// entries (and this `ignore`).
 #[test]
-#[ignore = "engine bug: window functions in WHERE/GROUP BY/DML give ErrorKind::Internal; total() returns NaN (see KNOWN_BUGS)"]
 fn known_engine_bugs_fixed() {
     let mut failures = Vec::new();
     for bug in KNOWN_BUGS {
@@ -994,7 +973,6 @@ fn question_mark_placeholders() {
 /// matching no row, and `SELECT ? FROM t WHERE id = ?` returns 'x' for
 /// row 1 instead of no row.
 #[test]
-#[ignore = "engine bug: `?` placeholders are numbered in binding order, not text order"]
 fn question_marks_number_in_text_order() {
     let db = fixture();
     let n = db
@@ -1722,7 +1700,6 @@ fn documented_column_conversions() {
 /// `db.execute("INSERT INTO v (id, r) VALUES ($1, $2)", &[1.into(), Value::Real(f64::NAN)])`
 /// then `SELECT r FROM v` returns `Real(NaN)`.
 #[test]
-#[ignore = "engine bug: NaN parameters are stored as REAL NaN / JSON \"NaN.0\"; inf into JSON is \"Inf\""]
 fn nan_parameters_are_null_or_rejected() {
     let mut failures = Vec::new();
     for c in [
@@ -1755,7 +1732,6 @@ fn nan_parameters_are_null_or_rejected() {
 /// `CREATE TABLE v (i INTEGER); INSERT INTO v VALUES ('5.0'); SELECT typeof(i) FROM v`
 /// gives 'real'.
 #[test]
-#[ignore = "engine bug: INTEGER column stores text '5.0' as REAL 5.0 (REAL 5.0 becomes INTEGER 5)"]
 fn integer_column_text_conversion_is_idempotent() {
     let mut failures = Vec::new();
     for t in ["5.0", "0.0", "-3.0", "1e3", " 7.0 "] {
