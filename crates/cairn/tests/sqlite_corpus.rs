@@ -14,7 +14,8 @@ const PASS_RATE_MIN: f64 = 0.995;
 
 #[test]
 fn sqlite_corpus_pass_rate() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sql-tests/external/sqlite");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sql-tests/external/sqlite");
     if !dir.exists() {
         eprintln!("SQLite corpus not found at {}; skipping", dir.display());
         return;
@@ -43,7 +44,10 @@ fn sqlite_corpus_pass_rate() {
         }
     }
     let rate = passed as f64 / (passed + failed).max(1) as f64;
-    eprintln!("{passed} passed, {failed} failed, pass rate {:.4}%", rate * 100.0);
+    eprintln!(
+        "{passed} passed, {failed} failed, pass rate {:.4}%",
+        rate * 100.0
+    );
     assert!(
         rate >= PASS_RATE_MIN,
         "pass rate {:.4}% below {:.1}%",
