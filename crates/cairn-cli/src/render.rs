@@ -158,7 +158,7 @@ mod tests {
 
     fn output() -> Output {
         Output {
-            columns: vec![
+            columns: Arc::from(vec![
                 Column {
                     name: "id".into(),
                     data_type: None,
@@ -167,7 +167,7 @@ mod tests {
                     name: "name".into(),
                     data_type: None,
                 },
-            ],
+            ]),
             rows: vec![
                 vec![Value::Integer(1), Value::text("ada, \"the\" first")],
                 vec![Value::Real(2.5), Value::Null],

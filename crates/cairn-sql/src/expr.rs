@@ -347,11 +347,21 @@ impl Expr {
 
     /// The value without evaluation or cloning, for columns, literals and
     /// parameters (the operands of most filters).
-    fn borrowed<'r>(&'r self, row: &'r [Value], ex: &'r Executor) -> Option<&'r Value> {
+    fn borrowed<'r>(
+        &'r self,
+        row: &'r [Value],
+        ex: &'r Executor,
+        outer: &'r [&'r [Value]],
+    ) -> Option<&'r Value> {
         match self {
             Expr::Column(i) => row.get(*i),
             Expr::Literal(v) => Some(v),
             Expr::Param(i) => ex.params.get(*i),
+            Expr::Outer { depth, index } => outer.get(depth.checked_sub(1)?)?.get(*index),
+            // Affinity changes only text; anything else passes through as is.
+            Expr::Affinity(e, _) => e
+                .borrowed(row, ex, outer)
+                .filter(|v| !matches!(v, Value::Text(_))),
             _ => None,
         }
     }
@@ -387,7 +397,7 @@ impl Expr {
                 ops::bitwise(*op, &a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?)
             }
             Expr::Concat(a, b) => ops::concat(&a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?),
-            Expr::Cmp(op, a, b) => match (a.borrowed(row, ex), b.borrowed(row, ex)) {
+            Expr::Cmp(op, a, b) => match (a.borrowed(row, ex, outer), b.borrowed(row, ex, outer)) {
                 (Some(x), Some(y)) => compare(*op, x, y),
                 _ => {
                     let (x, y) = (a.eval(row, ex, outer)?, b.eval(row, ex, outer)?);

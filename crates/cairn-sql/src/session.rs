@@ -43,7 +43,8 @@ pub struct Column {
 /// changed (for DML).
 #[derive(Debug, Clone, Default)]
 pub struct Output {
-    pub columns: Vec<Column>,
+    /// Shared with the prepared plan: executing never copies column names.
+    pub columns: Arc<[Column]>,
     pub rows: Vec<Row>,
     pub rows_affected: u64,
     /// True when the statement returns rows (SELECT, VALUES, EXPLAIN ...).
@@ -51,15 +52,9 @@ pub struct Output {
 }
 
 impl Output {
-    fn rows(cols: Vec<OutCol>, rows: Vec<Row>) -> Output {
+    fn rows(columns: Arc<[Column]>, rows: Vec<Row>) -> Output {
         Output {
-            columns: cols
-                .into_iter()
-                .map(|c| Column {
-                    name: c.name,
-                    data_type: c.data_type,
-                })
-                .collect(),
+            columns,
             rows,
             rows_affected: 0,
             returns_rows: true,
@@ -75,10 +70,10 @@ impl Output {
 
     fn text_rows(name: &str, text: &str) -> Output {
         Output {
-            columns: vec![Column {
+            columns: Arc::from(vec![Column {
                 name: name.to_string(),
                 data_type: Some(DataType::Text),
-            }],
+            }]),
             rows: text.lines().map(|l| vec![Value::text(l)]).collect(),
             rows_affected: 0,
             returns_rows: true,
@@ -88,7 +83,7 @@ impl Output {
 
 /// A statement compiled against one catalog version.
 enum Compiled {
-    Query { plan: Plan, cols: Vec<OutCol> },
+    Query { plan: Plan, cols: Arc<[Column]> },
     Insert(InsertPlan),
     Update(UpdatePlan),
     Delete(DeletePlan),
@@ -113,6 +108,13 @@ fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled
     let c = match stmt {
         ast::Statement::Query(q) => {
             let (plan, cols) = planner.plan_query(q, &[])?;
+            let cols = cols
+                .into_iter()
+                .map(|c: OutCol| Column {
+                    name: c.name,
+                    data_type: c.data_type,
+                })
+                .collect();
             Compiled::Query { plan, cols }
         }
         ast::Statement::Insert(i) => Compiled::Insert(planner.plan_insert(i)?),

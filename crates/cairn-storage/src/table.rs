@@ -89,11 +89,20 @@ impl Index {
             Bound::Excluded(k) => prefix_cmp(key, k) == Less,
             Bound::Unbounded => true,
         };
-        let start = match lo {
-            Bound::Included(k) | Bound::Excluded(k) => Bound::Included(k.to_vec()),
+        // An equality on the whole key is one lookup, not a range walk.
+        if let (Bound::Included(a), Bound::Included(b)) = (lo, hi) {
+            if a.len() == self.def.columns.len() && a == b {
+                return match self.map.get(a) {
+                    Some(ids) => f(a, ids),
+                    None => Ok(true),
+                };
+            }
+        }
+        let start: Bound<&[Value]> = match lo {
+            Bound::Included(k) | Bound::Excluded(k) => Bound::Included(k),
             Bound::Unbounded => Bound::Unbounded,
         };
-        let range = self.map.range((start, Bound::Unbounded));
+        let range = self.map.range::<[Value], _>((start, Bound::Unbounded));
         if reverse {
             for (key, ids) in range.rev() {
                 if !in_hi(key) {

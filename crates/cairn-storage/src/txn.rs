@@ -13,6 +13,8 @@ use crate::store::Store;
 use crate::table::{index_key, Table, TableInner};
 use crate::{RowId, Ts};
 
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The transaction's latest state of one row it wrote.
 #[derive(Clone)]
 pub(crate) struct Write {
@@ -28,7 +30,7 @@ pub(crate) struct TableWrites {
     /// Row ids in first-write order (each once).
     pub(crate) order: Vec<RowId>,
     /// Per unique index name: keys of rows this transaction wrote.
-    keys: HashMap<String, HashMap<Vec<Value>, RowId>>,
+    keys: FastMap<String, FastMap<Vec<Value>, RowId>>,
     /// The table's unique indexes (name, key columns) when the write set began.
     unique: Vec<(String, Vec<usize>)>,
 }
@@ -49,7 +51,10 @@ pub struct Savepoint(usize);
 pub struct Transaction {
     pub(crate) store: Arc<Store>,
     pub(crate) start_ts: Ts,
-    pub(crate) writes: HashMap<u64, TableWrites>,
+    /// Catalog version when the transaction began (DDL since then forces
+    /// full validation at commit).
+    pub(crate) catalog_version: u64,
+    pub(crate) writes: FastMap<u64, TableWrites>,
     undo: Vec<Undo>,
 }
 
@@ -85,10 +90,12 @@ fn key_in_bounds(key: &[Value], lo: Bound<&[Value]>, hi: Bound<&[Value]>) -> boo
 
 impl Transaction {
     pub(crate) fn new(store: Arc<Store>, start_ts: Ts) -> Transaction {
+        let catalog_version = store.catalog_version();
         Transaction {
             store,
             start_ts,
-            writes: HashMap::new(),
+            catalog_version,
+            writes: FastMap::default(),
             undo: Vec::new(),
         }
     }
@@ -310,7 +317,7 @@ impl Transaction {
             table: table.clone(),
             rows: HashMap::default(),
             order: Vec::new(),
-            keys: HashMap::new(),
+            keys: FastMap::default(),
             unique: table
                 .inner
                 .read()

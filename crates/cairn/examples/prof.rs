@@ -50,10 +50,13 @@ fn main() -> Result<(), cairn::Error> {
     let mut st = db.prepare(sql)?;
     let n = st.parameter_count();
     let t = std::time::Instant::now();
-    let iters = 2000;
+    let iters: usize = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
     for i in 0..iters {
         let p: Vec<cairn::Value> = (0..n)
-            .map(|_| cairn::Value::Integer((i * 37) % 9980))
+            .map(|_| cairn::Value::Integer((i as i64 * 37) % 9980))
             .collect();
         let rows = st.query(&p)?;
         std::hint::black_box(rows.len());

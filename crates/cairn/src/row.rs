@@ -14,11 +14,8 @@ pub struct Rows {
 }
 
 impl Rows {
-    pub(crate) fn new(columns: Vec<Column>, rows: Vec<Vec<Value>>) -> Rows {
-        Rows {
-            columns: columns.into(),
-            rows,
-        }
+    pub(crate) fn new(columns: Arc<[Column]>, rows: Vec<Vec<Value>>) -> Rows {
+        Rows { columns, rows }
     }
 
     pub fn columns(&self) -> &[Column] {
