@@ -196,37 +196,7 @@ impl<'a> Executor<'a> {
                 }
                 Ok(true)
             }
-            Plan::Scan {
-                table,
-                access,
-                filter,
-                with_rowid,
-                keep,
-                ..
-            } => {
-                let mut more = true;
-                let mut buf = Vec::new();
-                self.access(table, access, outer, &[], &mut |rid, vals| {
-                    if let Some(f) = filter {
-                        if !f.test(vals, self, outer)? {
-                            return Ok(true);
-                        }
-                    }
-                    more = match (keep, with_rowid) {
-                        (None, false) => sink(vals)?,
-                        _ => {
-                            buf.clear();
-                            push_kept(&mut buf, vals, keep.as_deref());
-                            if *with_rowid {
-                                buf.push(Value::Integer(rid as i64));
-                            }
-                            sink(&buf)?
-                        }
-                    };
-                    Ok(more)
-                })?;
-                Ok(more)
-            }
+            Plan::Scan { .. } => self.stream_scan(plan, outer, 0, false, sink),
             Plan::Filter { input, predicate } => self.stream(input, outer, &mut |r| {
                 if predicate.test(r, self, outer)? {
                     sink(r)
@@ -236,7 +206,7 @@ impl<'a> Executor<'a> {
             }),
             Plan::Project { input, exprs } => {
                 let mut buf = Vec::with_capacity(exprs.len());
-                self.stream(input, outer, &mut |r| {
+                self.stream_in_place(input, outer, &mut |r| {
                     buf.clear();
                     for e in exprs {
                         buf.push(e.eval(r, self, outer)?);
@@ -430,9 +400,14 @@ impl<'a> Executor<'a> {
                 let mut seen = 0usize;
                 let mut emitted = 0usize;
                 let mut stopped = false;
-                self.stream(input, outer, &mut |r| {
+                // A scan skips OFFSET rows itself, before building them.
+                let (skip_here, skip_in_scan) = match &**input {
+                    Plan::Scan { .. } => (0, offset),
+                    _ => (offset, 0),
+                };
+                let mut limited = |r: &[Value]| -> Result<bool> {
                     seen += 1;
-                    if seen <= offset {
+                    if seen <= skip_here {
                         return Ok(true);
                     }
                     emitted += 1;
@@ -441,7 +416,12 @@ impl<'a> Executor<'a> {
                         return Ok(false);
                     }
                     Ok(limit.is_none_or(|l| emitted < l))
-                })?;
+                };
+                if skip_in_scan > 0 {
+                    self.stream_scan(input, outer, skip_in_scan, false, &mut limited)?;
+                } else {
+                    self.stream(input, outer, &mut limited)?;
+                }
                 Ok(!stopped)
             }
             Plan::Distinct { input, width } => {
@@ -520,6 +500,69 @@ impl<'a> Executor<'a> {
                 self.ctes.borrow_mut().remove(id);
                 emit_all(&result, sink)
             }
+        }
+    }
+
+    /// Streams a table scan: rows pass `filter`, the first `skip` are
+    /// dropped unbuilt, and the rest go out as stored (`in_place`, for
+    /// consumers that only evaluate expressions) or with unread columns
+    /// nulled out (for consumers that may copy rows).
+    fn stream_scan(
+        &self,
+        plan: &Plan,
+        outer: &[&[Value]],
+        mut skip: usize,
+        in_place: bool,
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let Plan::Scan {
+            table,
+            access,
+            filter,
+            with_rowid,
+            keep,
+            ..
+        } = plan
+        else {
+            return self.stream(plan, outer, sink);
+        };
+        let keep = if in_place { None } else { keep.as_deref() };
+        let mut more = true;
+        let mut buf = Vec::new();
+        self.access(table, access, outer, &[], &mut |rid, vals| {
+            if let Some(f) = filter {
+                if !f.test(vals, self, outer)? {
+                    return Ok(true);
+                }
+            }
+            if skip > 0 {
+                skip -= 1;
+                return Ok(true);
+            }
+            more = match (keep, with_rowid) {
+                (None, false) => sink(vals)?,
+                _ => {
+                    buf.clear();
+                    push_kept(&mut buf, vals, keep);
+                    if *with_rowid {
+                        buf.push(Value::Integer(rid as i64));
+                    }
+                    sink(&buf)?
+                }
+            };
+            Ok(more)
+        })?;
+        Ok(more)
+    }
+
+    /// Streams `input` for a consumer that evaluates expressions on each row
+    /// and never keeps it: a table scan hands out its stored rows as they are.
+    fn stream_in_place(&self, input: &Plan, outer: &[&[Value]], sink: Sink<'_>) -> Result<bool> {
+        match input {
+            Plan::Scan {
+                with_rowid: false, ..
+            } => self.stream_scan(input, outer, 0, true, sink),
+            _ => self.stream(input, outer, sink),
         }
     }
 
@@ -732,7 +775,7 @@ impl<'a> Executor<'a> {
         }
         let mut key = Vec::with_capacity(group_by.len());
         let mut args = Vec::new();
-        self.stream(input, outer, &mut |r| {
+        self.stream_in_place(input, outer, &mut |r| {
             let gi = if group_by.is_empty() {
                 0
             } else {
