@@ -8,10 +8,135 @@ use cairn_core::ops::{ArithOp, BitOp};
 use cairn_core::{DataType, Error, Result, Value};
 use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
 
-use crate::expr::{CmpOp, Expr, Subquery};
-use crate::plan::{AggCall, AggFunc, Frame, SortKey, WinFunc, WindowCall};
+use crate::expr::{CmpOp, Expr, GroupedSubquery, Subquery};
+use crate::plan::{AggCall, AggFunc, Frame, Plan, SortKey, WinFunc, WindowCall};
 use crate::planner::Planner;
 use crate::scope::Lookup;
+
+/// True if `e` reads any enclosing query's row (directly, or through a
+/// correlated subquery).
+fn reads_outer(e: &Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| match x {
+        Expr::Outer { .. } | Expr::GroupedSubquery(_) => found = true,
+        Expr::InSubquery { sub, .. } | Expr::Exists { sub, .. } | Expr::ScalarSubquery(sub) => {
+            found |= sub.correlated
+        }
+        _ => {}
+    });
+    found
+}
+
+/// Recognises a correlated scalar aggregate subquery whose only links to
+/// the outer row are equalities `t.col = <outer expression>`:
+/// `Project(Aggregate(Scan))` with no GROUP BY. Returns the grouped plan
+/// (`[t.col..., aggregates...]`), the outer key expressions (in the outer
+/// row's terms), the result expression over a grouped row, and the
+/// aggregates.
+fn decorrelate(plan: &Plan) -> Option<(Plan, Vec<Expr>, Expr, Vec<AggCall>)> {
+    let Plan::Project { input, exprs } = plan else {
+        return None;
+    };
+    let [project] = &exprs[..] else { return None };
+    let Plan::Aggregate {
+        input: scan,
+        group_by,
+        aggs,
+    } = &**input
+    else {
+        return None;
+    };
+    if !group_by.is_empty() {
+        return None;
+    }
+    let Plan::Scan {
+        table,
+        label,
+        filter: Some(filter),
+        with_rowid: false,
+        id,
+        keep,
+        ..
+    } = &**scan
+    else {
+        return None;
+    };
+    if reads_outer(project)
+        || aggs
+            .iter()
+            .any(|a| a.args.iter().any(reads_outer) || a.filter.as_ref().is_some_and(reads_outer))
+    {
+        return None;
+    }
+    let mut conjuncts = Vec::new();
+    crate::planner::split_and(filter.clone(), &mut conjuncts);
+    let mut inner_keys = Vec::new();
+    let mut outer_keys = Vec::new();
+    let mut rest = Vec::new();
+    // An expression of the outer row only: outer references one level up,
+    // no columns of the subquery's own table, no subqueries.
+    let outer_only = |e: &Expr| {
+        let mut ok = true;
+        let mut any_outer = false;
+        e.walk(&mut |x| match x {
+            Expr::Outer { depth: 1, .. } => any_outer = true,
+            Expr::Outer { .. }
+            | Expr::Column(_)
+            | Expr::InSubquery { .. }
+            | Expr::Exists { .. }
+            | Expr::ScalarSubquery(_)
+            | Expr::GroupedSubquery(_)
+            | Expr::WindowRef(_) => ok = false,
+            _ => {}
+        });
+        ok && any_outer
+    };
+    for c in conjuncts {
+        if let Expr::Cmp(CmpOp::Eq, a, b) = &c {
+            let pair = match (&**a, &**b) {
+                (Expr::Column(col), o) if outer_only(o) => Some((*col, o.clone())),
+                (o, Expr::Column(col)) if outer_only(o) => Some((*col, o.clone())),
+                _ => None,
+            };
+            if let Some((col, mut o)) = pair {
+                // In the outer row's terms, `outer1.#i` is just `#i`.
+                o.rewrite(&mut |x| {
+                    if let Expr::Outer { depth: 1, index } = x {
+                        *x = Expr::Column(*index);
+                    }
+                });
+                inner_keys.push(Expr::Column(col));
+                outer_keys.push(o);
+                continue;
+            }
+        }
+        if reads_outer(&c) {
+            return None;
+        }
+        rest.push(c);
+    }
+    if inner_keys.is_empty() {
+        return None;
+    }
+    let n = inner_keys.len();
+    let (access, _) = crate::planner::choose_access(table, &rest);
+    let grouped = Plan::Aggregate {
+        input: Box::new(Plan::Scan {
+            table: table.clone(),
+            label: label.clone(),
+            access,
+            filter: crate::planner::and_all(rest),
+            with_rowid: false,
+            id: *id,
+            keep: keep.clone(),
+        }),
+        group_by: inner_keys,
+        aggs: aggs.clone(),
+    };
+    let mut project = project.clone();
+    project.remap_columns(&|j| j + n);
+    Some((grouped, outer_keys, project, aggs.clone()))
+}
 
 pub fn aggregate_func(name: &str, nargs: usize) -> Option<AggFunc> {
     Some(match name {
@@ -408,7 +533,21 @@ impl Planner<'_> {
                 sub: self.plan_subquery(subquery, None)?,
                 negated: *negated,
             },
-            E::Subquery(q) => Expr::ScalarSubquery(self.plan_subquery(q, Some(1))?),
+            E::Subquery(q) => {
+                let sub = self.plan_subquery(q, Some(1))?;
+                match sub.correlated.then(|| decorrelate(&sub.plan)).flatten() {
+                    Some((plan, keys, project, aggs)) => {
+                        Expr::GroupedSubquery(Arc::new(GroupedSubquery {
+                            id: sub.id,
+                            plan,
+                            keys,
+                            project,
+                            aggs,
+                        }))
+                    }
+                    None => Expr::ScalarSubquery(sub),
+                }
+            }
             E::Between {
                 expr,
                 negated,

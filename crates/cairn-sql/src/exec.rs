@@ -12,7 +12,7 @@ use std::rc::Rc;
 use cairn_core::{Error, Result, Row, Value};
 use cairn_storage::Transaction;
 
-use crate::expr::{Expr, Subquery, ValueSet};
+use crate::expr::{Expr, GroupedSubquery, Subquery, ValueSet};
 use crate::plan::{
     Access, AggCall, AggFunc, Frame, JoinKind, Plan, SetOpKind, SortKey, WinFunc, WindowCall,
 };
@@ -32,6 +32,8 @@ enum Cached {
     Scalar(Value),
     Set(Rc<ValueSet>),
     Exists(bool),
+    /// A grouped subquery's results by key, and the result for no group.
+    Grouped(Rc<(FastMap<Vec<Value>, Value>, Value)>),
 }
 
 pub struct Executor<'a> {
@@ -125,6 +127,59 @@ impl<'a> Executor<'a> {
                 .insert(sub.id, Cached::Exists(found));
         }
         Ok(found)
+    }
+
+    /// The value of a decorrelated scalar subquery for the current row: the
+    /// grouped aggregation runs once per execution, then each row is a
+    /// hash lookup (a row with no group, or a NULL key, gets the
+    /// aggregates of no rows: `count` 0, the others NULL).
+    pub fn grouped_subquery(
+        &self,
+        g: &GroupedSubquery,
+        row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<Value> {
+        let cached = match self.cache.borrow().get(&g.id) {
+            Some(Cached::Grouped(t)) => Some(t.clone()),
+            _ => None,
+        };
+        let table = match cached {
+            Some(t) => t,
+            None => {
+                let n = g.keys.len();
+                let mut map: FastMap<Vec<Value>, Value> = FastMap::default();
+                for r in self.run(&g.plan, &[])? {
+                    if r[..n].iter().any(Value::is_null) {
+                        continue;
+                    }
+                    let v = g.project.eval(&r, self, &[])?;
+                    map.insert(r[..n].to_vec(), v);
+                }
+                let mut empty_row = vec![Value::Null; n];
+                for a in &g.aggs {
+                    empty_row.push(Acc::new(a).finish(a)?);
+                }
+                let empty = g.project.eval(&empty_row, self, &[])?;
+                let t = Rc::new((map, empty));
+                self.cache
+                    .borrow_mut()
+                    .insert(g.id, Cached::Grouped(t.clone()));
+                t
+            }
+        };
+        let mut key = Vec::with_capacity(g.keys.len());
+        for k in &g.keys {
+            let v = k.eval(row, self, outer)?;
+            if v.is_null() {
+                return Ok(table.1.clone());
+            }
+            key.push(v);
+        }
+        Ok(table
+            .0
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| table.1.clone()))
     }
 
     pub fn subquery_set(

@@ -44,6 +44,24 @@ impl CmpOp {
     }
 }
 
+/// A correlated scalar aggregate subquery rewritten as one grouped
+/// aggregation per execution plus a hash lookup per outer row:
+/// `(SELECT agg FROM t WHERE t.k = outer.x AND ...)` becomes
+/// `SELECT k, agg FROM t WHERE ... GROUP BY k`, looked up by `outer.x`.
+#[derive(Debug)]
+pub struct GroupedSubquery {
+    pub id: usize,
+    /// Produces `[keys..., aggregates...]`, one row per group.
+    pub plan: Plan,
+    /// The correlation values, evaluated on the row that contains the
+    /// subquery expression.
+    pub keys: Vec<Expr>,
+    /// The subquery's result expression over a grouped row.
+    pub project: Expr,
+    /// The aggregates, to compute the result for an outer row with no group.
+    pub aggs: Vec<crate::plan::AggCall>,
+}
+
 /// A planned subquery. `correlated` subqueries run once per outer row; the
 /// others run once per statement execution and are cached.
 #[derive(Debug)]
@@ -98,6 +116,7 @@ pub enum Expr {
         negated: bool,
     },
     ScalarSubquery(Arc<Subquery>),
+    GroupedSubquery(Arc<GroupedSubquery>),
     Between {
         expr: Box<Expr>,
         low: Box<Expr>,
@@ -157,7 +176,10 @@ impl Expr {
         f(self);
         match self {
             Expr::Literal(_) | Expr::Column(_) | Expr::Outer { .. } | Expr::Param(_) => {}
-            Expr::WindowRef(_) | Expr::Exists { .. } | Expr::ScalarSubquery(_) => {}
+            Expr::WindowRef(_)
+            | Expr::Exists { .. }
+            | Expr::ScalarSubquery(_)
+            | Expr::GroupedSubquery(_) => {}
             Expr::Neg(e)
             | Expr::Not(e)
             | Expr::BitNot(e)
@@ -227,7 +249,10 @@ impl Expr {
     pub fn rewrite(&mut self, f: &mut dyn FnMut(&mut Expr)) {
         match self {
             Expr::Literal(_) | Expr::Column(_) | Expr::Outer { .. } | Expr::Param(_) => {}
-            Expr::WindowRef(_) | Expr::Exists { .. } | Expr::ScalarSubquery(_) => {}
+            Expr::WindowRef(_)
+            | Expr::Exists { .. }
+            | Expr::ScalarSubquery(_)
+            | Expr::GroupedSubquery(_) => {}
             Expr::Neg(e)
             | Expr::Not(e)
             | Expr::BitNot(e)
@@ -314,6 +339,9 @@ impl Expr {
             Expr::InSubquery { sub, .. } | Expr::Exists { sub, .. } | Expr::ScalarSubquery(sub) => {
                 found |= sub.correlated
             }
+            // Its keys read the current row, so it is placed like a
+            // correlated subquery.
+            Expr::GroupedSubquery(_) => found = true,
             _ => {}
         });
         found
@@ -324,7 +352,7 @@ impl Expr {
     pub fn is_row_independent(&self) -> bool {
         let mut dep = false;
         self.walk(&mut |e| match e {
-            Expr::Column(_) | Expr::WindowRef(_) => dep = true,
+            Expr::Column(_) | Expr::WindowRef(_) | Expr::GroupedSubquery(_) => dep = true,
             Expr::InSubquery { sub, .. } | Expr::Exists { sub, .. } | Expr::ScalarSubquery(sub)
                 if sub.correlated =>
             {
@@ -494,6 +522,7 @@ impl Expr {
                 Value::Boolean(ex.subquery_exists(sub, row, outer)? != *negated)
             }
             Expr::ScalarSubquery(sub) => ex.subquery_scalar(sub, row, outer)?,
+            Expr::GroupedSubquery(g) => ex.grouped_subquery(g, row, outer)?,
             Expr::Between {
                 expr,
                 low,
@@ -716,6 +745,7 @@ impl std::fmt::Display for Expr {
                 sub.id
             ),
             Expr::ScalarSubquery(sub) => write!(f, "(subquery {})", sub.id),
+            Expr::GroupedSubquery(g) => write!(f, "(grouped subquery {})", g.id),
             Expr::Between {
                 expr,
                 low,

@@ -67,7 +67,7 @@ fn expr_name(e: &ast::Expr) -> String {
     }
 }
 
-fn split_and(e: Expr, out: &mut Vec<Expr>) {
+pub(crate) fn split_and(e: Expr, out: &mut Vec<Expr>) {
     match e {
         Expr::And(a, b) => {
             split_and(*a, out);
@@ -77,7 +77,7 @@ fn split_and(e: Expr, out: &mut Vec<Expr>) {
     }
 }
 
-fn and_all(mut v: Vec<Expr>) -> Option<Expr> {
+pub(crate) fn and_all(mut v: Vec<Expr>) -> Option<Expr> {
     let first = if v.is_empty() {
         return None;
     } else {
