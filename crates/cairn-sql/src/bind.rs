@@ -31,9 +31,17 @@ fn reads_outer(e: &Expr) -> bool {
 /// the outer row are equalities `t.col = <outer expression>`:
 /// `Project(Aggregate(Scan))` with no GROUP BY. Returns the grouped plan
 /// (`[t.col..., aggregates...]`), the outer key expressions (in the outer
-/// row's terms), the result expression over a grouped row, and the
-/// aggregates.
-fn decorrelate(plan: &Plan) -> Option<(Plan, Vec<Expr>, Expr, Vec<AggCall>)> {
+/// row's terms), the result expression over a grouped row, the
+/// aggregates, and the inner table.
+fn decorrelate(
+    plan: &Plan,
+) -> Option<(
+    Plan,
+    Vec<Expr>,
+    Expr,
+    Vec<AggCall>,
+    Arc<cairn_storage::Table>,
+)> {
     let Plan::Project { input, exprs } = plan else {
         return None;
     };
@@ -135,7 +143,7 @@ fn decorrelate(plan: &Plan) -> Option<(Plan, Vec<Expr>, Expr, Vec<AggCall>)> {
     };
     let mut project = project.clone();
     project.remap_columns(&|j| j + n);
-    Some((grouped, outer_keys, project, aggs.clone()))
+    Some((grouped, outer_keys, project, aggs.clone(), table.clone()))
 }
 
 pub fn aggregate_func(name: &str, nargs: usize) -> Option<AggFunc> {
@@ -536,13 +544,15 @@ impl Planner<'_> {
             E::Subquery(q) => {
                 let sub = self.plan_subquery(q, Some(1))?;
                 match sub.correlated.then(|| decorrelate(&sub.plan)).flatten() {
-                    Some((plan, keys, project, aggs)) => {
+                    Some((plan, keys, project, aggs, inner)) => {
                         Expr::GroupedSubquery(Arc::new(GroupedSubquery {
                             id: sub.id,
                             plan,
                             keys,
                             project,
                             aggs,
+                            per_row: sub.clone(),
+                            inner,
                         }))
                     }
                     None => Expr::ScalarSubquery(sub),

@@ -41,6 +41,8 @@ pub struct Executor<'a> {
     pub params: &'a [Value],
     cache: RefCell<HashMap<usize, Cached>>,
     ctes: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
+    /// Per-row evaluations so far of each adaptive (grouped) subquery.
+    calls: RefCell<HashMap<usize, usize>>,
 }
 
 fn too_many() -> Error {
@@ -57,6 +59,7 @@ impl<'a> Executor<'a> {
             params,
             cache: RefCell::new(HashMap::new()),
             ctes: RefCell::new(HashMap::new()),
+            calls: RefCell::new(HashMap::new()),
         }
     }
 
@@ -130,8 +133,8 @@ impl<'a> Executor<'a> {
     }
 
     /// The value of a decorrelated scalar subquery for the current row: the
-    /// grouped aggregation runs once per execution, then each row is a
-    /// hash lookup (a row with no group, or a NULL key, gets the
+    /// first `threshold()` rows of an execution run it per row; after that
+    /// the grouped aggregation runs once and each row is a hash lookup (a row with no group, or a NULL key, gets the
     /// aggregates of no rows: `count` 0, the others NULL).
     pub fn grouped_subquery(
         &self,
@@ -139,6 +142,15 @@ impl<'a> Executor<'a> {
         row: &[Value],
         outer: &[&[Value]],
     ) -> Result<Value> {
+        {
+            let mut calls = self.calls.borrow_mut();
+            let n = calls.entry(g.id).or_insert(0);
+            if *n < g.threshold() {
+                *n += 1;
+                drop(calls);
+                return self.subquery_scalar(&g.per_row, row, outer);
+            }
+        }
         let cached = match self.cache.borrow().get(&g.id) {
             Some(Cached::Grouped(t)) => Some(t.clone()),
             _ => None,

@@ -60,6 +60,20 @@ pub struct GroupedSubquery {
     pub project: Expr,
     /// The aggregates, to compute the result for an outer row with no group.
     pub aggs: Vec<crate::plan::AggCall>,
+    /// The original per-row subquery, used for the first `threshold()` rows of
+    /// an execution: few outer rows are cheaper as index lookups than one
+    /// pass over the whole inner table.
+    pub per_row: Arc<Subquery>,
+    /// The inner table: its size at run time sets when grouping pays off.
+    pub inner: Arc<cairn_storage::Table>,
+}
+
+impl GroupedSubquery {
+    /// Per-row evaluations after which one grouped pass is cheaper: a pass
+    /// over the inner table costs about as much as `rows / 8` index lookups.
+    pub fn threshold(&self) -> usize {
+        ((self.inner.row_count() / 8).max(16)) as usize
+    }
 }
 
 /// A planned subquery. `correlated` subqueries run once per outer row; the

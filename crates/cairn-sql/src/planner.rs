@@ -1308,7 +1308,7 @@ impl<'a> Planner<'a> {
                 .as_ref()
                 .map_or(cand_est, |(t, _)| t.row_count() as f64);
             let index_choice = match &rel.table {
-                Some((t, _)) if !left_keys.is_empty() && est * 4.0 < cand_rows => {
+                Some((t, _)) if !left_keys.is_empty() && est * 4.0 < cand_rows.max(1000.0) => {
                     pick_join_index(t, &right_keys)
                 }
                 _ => None,
@@ -1670,7 +1670,11 @@ fn pick_join_index(table: &Arc<Table>, right_keys: &[Expr]) -> Option<(usize, Ve
 /// Chooses how to read a table given filters on it (in its own layout), and
 /// estimates the rows that come out.
 pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
-    let rows = (table.row_count() as f64).max(1.0);
+    // Output estimates use the real size; costs assume at least 1,000 rows,
+    // so a plan prepared on a small (or empty) table still uses its indexes
+    // when the table grows (plans are cached until the schema changes).
+    let actual = (table.row_count() as f64).max(1.0);
+    let rows = actual.max(1000.0);
     let mut eq: Vec<(usize, Expr)> = Vec::new();
     let mut lows: Vec<(usize, Expr, bool)> = Vec::new();
     let mut highs: Vec<(usize, Expr, bool)> = Vec::new();
@@ -1721,7 +1725,7 @@ pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
     }
     let mut best = (
         Access::Full,
-        (rows * 0.5f64.powi(filters.len() as i32)).max(1.0),
+        (actual * 0.5f64.powi(filters.len() as i32)).max(1.0),
         rows,
     );
     for (i, idx) in table.indexes().iter().enumerate() {
@@ -1788,7 +1792,8 @@ pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
             )
         };
         if cost < best.2 {
-            best = (access, cost.min(best.1), cost);
+            // The same fraction of the real table comes out.
+            best = (access, (cost * actual / rows).max(1.0).min(best.1), cost);
         }
     }
     (best.0, best.1)

@@ -56,7 +56,13 @@ fn main() -> Result<(), cairn::Error> {
         .unwrap_or(2000);
     for i in 0..iters {
         let p: Vec<cairn::Value> = (0..n)
-            .map(|_| cairn::Value::Integer((i as i64 * 37) % 9980))
+            .map(|_| {
+                cairn::Value::Integer(if which == "sub" {
+                    i as i64 % 80
+                } else {
+                    (i as i64 * 37) % 9980
+                })
+            })
             .collect();
         let rows = st.query(&p)?;
         std::hint::black_box(rows.len());
