@@ -403,15 +403,26 @@ impl TableInner {
     /// Appends a new version of `row` beginning at `ts` to the live segment.
     pub(crate) fn push_version(&mut self, row: RowId, values: Arc<[Value]>, ts: Ts) {
         let prev = self.heads.get(&row).copied();
-        let keys: Vec<Vec<Value>> = {
+        // An index whose key this version shares with the previous one
+        // already lists the row (entries are kept for every stored version).
+        let prev_values = prev.and_then(|l| self.version(l)).map(|v| v.values.clone());
+        let keys: Vec<Option<Vec<Value>>> = {
             let full = self.full_row(&values);
+            let prev_full = prev_values.as_deref().map(|p| self.full_row(p));
             self.indexes
                 .iter()
-                .map(|ix| index_key(&ix.def, &full))
+                .map(|ix| {
+                    let unchanged = prev_full
+                        .as_deref()
+                        .is_some_and(|p| ix.def.columns.iter().all(|&c| p.get(c) == full.get(c)));
+                    (!unchanged).then(|| index_key(&ix.def, &full))
+                })
                 .collect()
         };
         for (index, key) in self.indexes.iter_mut().zip(keys) {
-            index.add(key, row);
+            if let Some(key) = key {
+                index.add(key, row);
+            }
         }
         let loc = Loc {
             seg: LIVE,

@@ -361,9 +361,28 @@ impl Transaction {
             }
         }
         let own = self.writes.get(&table.id);
+        // The row as this transaction sees it now (for an UPDATE): a unique
+        // key it keeps unchanged cannot start colliding.
+        let current: Option<std::borrow::Cow<'_, [Value]>> =
+            match own.and_then(|w| w.rows.get(&rid)) {
+                Some(w) => w.row.as_deref().map(|r| padded(&inner, r)),
+                None => inner
+                    .visible(rid, self.start_ts)
+                    .map(|v| padded(&inner, &v.values)),
+            };
         for (index_no, index) in inner.indexes.iter().enumerate() {
             if !index.def.unique {
                 continue;
+            }
+            if let Some(cur) = &current {
+                if index
+                    .def
+                    .columns
+                    .iter()
+                    .all(|&c| cur.get(c) == values.get(c))
+                {
+                    continue;
+                }
             }
             let key = index_key(&index.def, values);
             if key.iter().any(Value::is_null) {

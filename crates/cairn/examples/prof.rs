@@ -44,6 +44,7 @@ fn main() -> Result<(), cairn::Error> {
         "scalar" => "SELECT u.id, (SELECT count(*) FROM users o WHERE o.age = u.age) FROM users u WHERE u.city = 'city3'",
         "jgh" => "SELECT u.city, count(*), sum(o.amount) FROM users u JOIN orders o ON u.id = o.user_id GROUP BY u.city HAVING count(*) > ?",
         "sub" => "SELECT u.id, u.name, (SELECT count(*) FROM orders o WHERE o.user_id = u.id) AS n FROM users u WHERE u.age = ?",
+        "update" => "UPDATE users SET email = ?, created_at = ? WHERE id = ?",
         "point" => "SELECT id, name, email, age, city, created_at FROM users WHERE id = ?",
         _ => "SELECT id, name FROM users WHERE age = ?",
     };
