@@ -491,6 +491,18 @@ impl<'a> Executor<'a> {
                 }
                 Ok(!stopped)
             }
+            Plan::IndexDistinct {
+                table, index_no, ..
+            } => {
+                let mut more = true;
+                let mut buf = vec![Value::Null];
+                self.tx.index_distinct_first(table, *index_no, &mut |v| {
+                    buf[0] = v.clone();
+                    more = sink(&buf)?;
+                    Ok(more)
+                })?;
+                Ok(more)
+            }
             Plan::Distinct { input, width } => {
                 let mut seen: HashSet<Vec<Value>, foldhash::fast::RandomState> = HashSet::default();
                 self.stream(input, outer, &mut |r| {

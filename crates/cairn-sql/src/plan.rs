@@ -203,6 +203,13 @@ pub enum Plan {
         limit: Option<Expr>,
         offset: Option<Expr>,
     },
+    /// The distinct values of an index's first column that visible rows
+    /// have, ascending, one row each (`SELECT DISTINCT col FROM t`).
+    IndexDistinct {
+        table: Arc<Table>,
+        label: String,
+        index_no: usize,
+    },
     /// Removes duplicate rows, comparing the first `width` columns.
     Distinct {
         input: Box<Plan>,
@@ -275,7 +282,8 @@ impl Plan {
             | Plan::Values { .. }
             | Plan::Scan { .. }
             | Plan::CteScan { .. }
-            | Plan::WorkingSet { .. } => {}
+            | Plan::WorkingSet { .. }
+            | Plan::IndexDistinct { .. } => {}
         }
     }
 
@@ -300,6 +308,7 @@ impl Plan {
             Plan::Window { input, calls } => input.width() + calls.len(),
             Plan::SetOp { left, .. } => left.width(),
             Plan::CteScan { width, .. } | Plan::WorkingSet { width, .. } => *width,
+            Plan::IndexDistinct { .. } => 1,
             Plan::RecursiveCte { base, .. } => base.width(),
             Plan::With { input, .. } => input.width(),
         }
@@ -464,6 +473,21 @@ impl Plan {
                     .unwrap_or_default()
             ),
             Plan::Distinct { .. } => writeln!(out, "{pad}Distinct"),
+            Plan::IndexDistinct {
+                table,
+                label,
+                index_no,
+                ..
+            } => writeln!(
+                out,
+                "{pad}IndexDistinctScan {} AS {label} using {}",
+                table.name(),
+                table
+                    .indexes()
+                    .get(*index_no)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default()
+            ),
             Plan::SetOp { kind, all, .. } => {
                 writeln!(out, "{pad}{kind:?}{}", if *all { " ALL" } else { "" })
             }

@@ -628,6 +628,18 @@ impl<'a> Planner<'a> {
             prune_columns(&mut plan, &scope);
         }
         if distinct {
+            if let Some(p) = loose_index_distinct(&plan, &exprs) {
+                // Sorting the distinct values (if asked) is cheap.
+                plan = p;
+                if !keys.is_empty() {
+                    plan = Plan::Sort {
+                        input: Box::new(plan),
+                        keys,
+                    };
+                }
+                plan = self.plan_limit(plan, limit, offset)?;
+                return Ok((plan, cols));
+            }
             // DISTINCT compares projected rows, so sort after projecting
             // (hidden ORDER BY columns ride along and are stripped at the end).
             let total = exprs.len();
@@ -1538,6 +1550,35 @@ fn equi_sides(
     } else {
         None
     }
+}
+
+/// `SELECT DISTINCT col FROM t` (no filter, nothing else selected, `col`
+/// the first column of an index) reads the index's distinct values instead
+/// of every row.
+fn loose_index_distinct(input: &Plan, exprs: &[Expr]) -> Option<Plan> {
+    let [Expr::Column(c)] = exprs else {
+        return None;
+    };
+    let Plan::Scan {
+        table,
+        label,
+        access: Access::Full,
+        filter: None,
+        with_rowid: false,
+        ..
+    } = input
+    else {
+        return None;
+    };
+    let index_no = table
+        .indexes()
+        .iter()
+        .position(|ix| ix.columns.first() == Some(c))?;
+    Some(Plan::IndexDistinct {
+        table: table.clone(),
+        label: label.clone(),
+        index_no,
+    })
 }
 
 /// Tells this level's table scans which of their columns the query reads,

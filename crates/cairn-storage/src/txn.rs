@@ -255,6 +255,78 @@ impl Transaction {
         Ok(())
     }
 
+    /// Visits each distinct value of index `index_no`'s first column that
+    /// some visible row has, in ascending order, without visiting the other
+    /// rows under that value (a loose index scan, for `SELECT DISTINCT`).
+    pub fn index_distinct_first(
+        &self,
+        table: &Arc<Table>,
+        index_no: usize,
+        f: &mut dyn FnMut(&Value) -> Result<bool>,
+    ) -> Result<()> {
+        let inner = table.inner.read();
+        let index = inner.index(index_no)?;
+        let def = &index.def;
+        let Some(&col) = def.columns.first() else {
+            return Ok(());
+        };
+        let own = self.writes.get(&table.id);
+        // Values this transaction's own rows have, merged in order.
+        let mut mine: std::collections::BTreeSet<Value> = std::collections::BTreeSet::new();
+        if let Some(w) = own {
+            for rid in &w.order {
+                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
+                    mine.insert(padded(&inner, r).get(col).cloned().unwrap_or_default());
+                }
+            }
+        }
+        let mut mine = mine.into_iter().peekable();
+        let mut last: Option<Value> = None;
+        let ts = self.start_ts;
+        let go_on = index.each_in_range(
+            Bound::Unbounded,
+            Bound::Unbounded,
+            false,
+            &mut |key, ids| {
+                let Some(first) = key.first() else {
+                    return Ok(true);
+                };
+                if last.as_ref() == Some(first) {
+                    return Ok(true);
+                }
+                let seen = ids.iter().any(|&rid| {
+                    !own.is_some_and(|w| w.rows.contains_key(&rid))
+                        && inner.visible(rid, ts).is_some_and(|v| {
+                            let values = padded(&inner, &v.values);
+                            def.columns
+                                .iter()
+                                .zip(key)
+                                .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))
+                        })
+                });
+                if !seen {
+                    return Ok(true);
+                }
+                while let Some(m) = mine.next_if(|m| m < first) {
+                    if !f(&m)? {
+                        return Ok(false);
+                    }
+                }
+                mine.next_if(|m| m == first);
+                last = Some(first.clone());
+                f(first)
+            },
+        )?;
+        if go_on {
+            for m in mine {
+                if !f(&m)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// [`Transaction::index_scan_ordered`] in ascending key order.
     pub fn index_scan(
         &self,
