@@ -330,18 +330,13 @@ impl<'a> Executor<'a> {
             } => {
                 let r = self.run(right, outer)?;
                 let rw = right.width();
-                let mut table: FastMap<Vec<Value>, Vec<usize>> = FastMap::default();
-                for (i, rr) in r.iter().enumerate() {
-                    if let Some(k) = self.keys(right_keys, rr, outer)? {
-                        table.entry(k).or_default().push(i);
-                    }
-                }
+                let table = JoinTable::build(self, right_keys, &r, outer)?;
                 let mut buf = Vec::new();
                 let mut produced = 0usize;
                 self.stream(left, outer, &mut |lr| {
                     let mut matched = false;
-                    if let Some(k) = self.keys(left_keys, lr, outer)? {
-                        if let Some(ids) = table.get(&k) {
+                    {
+                        if let Some(ids) = table.probe(self, left_keys, lr, outer)? {
                             for &i in ids {
                                 buf.clear();
                                 buf.extend_from_slice(lr);
@@ -1176,6 +1171,70 @@ fn push_kept(buf: &mut Vec<Value>, vals: &[Value], keep: Option<&[bool]>) {
                 Value::Null
             }
         })),
+    }
+}
+
+/// A hash join's build side: row positions by key. One key column (the
+/// usual case) hashes the value itself, with no key vector per row.
+enum JoinTable {
+    One(FastMap<Value, Vec<usize>>),
+    Many(FastMap<Vec<Value>, Vec<usize>>),
+}
+
+impl JoinTable {
+    fn build(ex: &Executor, keys: &[Expr], rows: &[Row], outer: &[&[Value]]) -> Result<JoinTable> {
+        if let [key] = keys {
+            let mut map: FastMap<Value, Vec<usize>> = FastMap::default();
+            for (i, r) in rows.iter().enumerate() {
+                let v = key.eval(r, ex, outer)?;
+                if !v.is_null() {
+                    map.entry(v).or_default().push(i);
+                }
+            }
+            return Ok(JoinTable::One(map));
+        }
+        let mut map: FastMap<Vec<Value>, Vec<usize>> = FastMap::default();
+        for (i, r) in rows.iter().enumerate() {
+            if let Some(k) = ex.keys(keys, r, outer)? {
+                map.entry(k).or_default().push(i);
+            }
+        }
+        Ok(JoinTable::Many(map))
+    }
+
+    /// Positions of the build rows whose key equals `row`'s (NULL matches
+    /// nothing).
+    fn probe(
+        &self,
+        ex: &Executor,
+        keys: &[Expr],
+        row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<Option<&[usize]>> {
+        match (self, keys) {
+            (JoinTable::One(map), [key]) => {
+                let hit = match key {
+                    Expr::Column(i) => row
+                        .get(*i)
+                        .filter(|v| !v.is_null())
+                        .and_then(|v| map.get(v)),
+                    other => {
+                        let v = other.eval(row, ex, outer)?;
+                        if v.is_null() {
+                            None
+                        } else {
+                            map.get(&v)
+                        }
+                    }
+                };
+                Ok(hit.map(|ids| &ids[..]))
+            }
+            (JoinTable::Many(map), _) => Ok(match ex.keys(keys, row, outer)? {
+                Some(k) => map.get(&k).map(|ids| &ids[..]),
+                None => None,
+            }),
+            _ => Err(Error::internal("hash join key count mismatch")),
+        }
     }
 }
 
