@@ -54,18 +54,90 @@ pub(crate) struct Segment {
     versions: Vec<Version>,
 }
 
+/// Row ids listed under one index key: almost always exactly one, kept
+/// inline.
+#[derive(Debug, Clone)]
+enum Ids {
+    One(RowId),
+    Many(Vec<RowId>),
+}
+
+impl Ids {
+    fn as_slice(&self) -> &[RowId] {
+        match self {
+            Ids::One(r) => std::slice::from_ref(r),
+            Ids::Many(v) => v,
+        }
+    }
+
+    fn add(&mut self, row: RowId) {
+        match self {
+            Ids::One(r) if *r == row => {}
+            Ids::One(r) => *self = Ids::Many(vec![*r, row]),
+            Ids::Many(v) => {
+                if !v.contains(&row) {
+                    v.push(row)
+                }
+            }
+        }
+    }
+}
+
+/// Keys of a one-column index are stored as the value itself (no heap
+/// vector to chase on every comparison); wider keys as vectors.
+enum KeyMap {
+    Single(BTreeMap<Value, Ids>),
+    Multi(BTreeMap<Vec<Value>, Ids>),
+}
+
 /// An ordered index: key columns → row ids that have (or had) that key.
 pub(crate) struct Index {
     pub(crate) def: IndexDef,
-    map: BTreeMap<Vec<Value>, Vec<RowId>>,
+    map: KeyMap,
 }
 
 impl Index {
+    pub(crate) fn new(def: IndexDef) -> Index {
+        let map = if def.columns.len() == 1 {
+            KeyMap::Single(BTreeMap::new())
+        } else {
+            KeyMap::Multi(BTreeMap::new())
+        };
+        Index { def, map }
+    }
+
     fn add(&mut self, key: Vec<Value>, row: RowId) {
-        let ids = self.map.entry(key).or_default();
-        if !ids.contains(&row) {
-            ids.push(row);
+        match &mut self.map {
+            KeyMap::Single(m) => {
+                let Some(k) = key.into_iter().next() else {
+                    return;
+                };
+                match m.entry(k) {
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(Ids::One(row));
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().add(row),
+                }
+            }
+            KeyMap::Multi(m) => match m.entry(key) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(Ids::One(row));
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().add(row),
+            },
         }
+    }
+
+    /// Row ids listed under exactly `key`.
+    pub(crate) fn get(&self, key: &[Value]) -> &[RowId] {
+        let ids = match &self.map {
+            KeyMap::Single(m) => match key {
+                [k] => m.get(k),
+                _ => None,
+            },
+            KeyMap::Multi(m) => m.get(key),
+        };
+        ids.map_or(&[], Ids::as_slice)
     }
 
     /// Visits (key, row ids) entries whose key, on its first
@@ -78,58 +150,87 @@ impl Index {
         reverse: bool,
         f: &mut dyn FnMut(&[Value], &[RowId]) -> Result<bool>,
     ) -> Result<bool> {
-        use std::cmp::Ordering::*;
-        let in_lo = |key: &[Value]| match lo {
-            Bound::Included(k) => prefix_cmp(key, k) != Less,
-            Bound::Excluded(k) => prefix_cmp(key, k) == Greater,
-            Bound::Unbounded => true,
-        };
-        let in_hi = |key: &[Value]| match hi {
-            Bound::Included(k) => prefix_cmp(key, k) != Greater,
-            Bound::Excluded(k) => prefix_cmp(key, k) == Less,
-            Bound::Unbounded => true,
-        };
         // An equality on the whole key is one lookup, not a range walk.
         if let (Bound::Included(a), Bound::Included(b)) = (lo, hi) {
             if a.len() == self.def.columns.len() && a == b {
-                return match self.map.get(a) {
-                    Some(ids) => f(a, ids),
-                    None => Ok(true),
+                let ids = self.get(a);
+                return if ids.is_empty() { Ok(true) } else { f(a, ids) };
+            }
+        }
+        match &self.map {
+            KeyMap::Single(m) => {
+                let start = match lo {
+                    Bound::Included(k) | Bound::Excluded(k) => match k.first() {
+                        Some(v) => Bound::Included(v),
+                        None => Bound::Unbounded,
+                    },
+                    Bound::Unbounded => Bound::Unbounded,
                 };
+                let range = m
+                    .range::<Value, _>((start, Bound::Unbounded))
+                    .map(|(k, ids)| (std::slice::from_ref(k), ids.as_slice()));
+                walk(range, lo, hi, reverse, f)
+            }
+            KeyMap::Multi(m) => {
+                let start: Bound<&[Value]> = match lo {
+                    Bound::Included(k) | Bound::Excluded(k) => Bound::Included(k),
+                    Bound::Unbounded => Bound::Unbounded,
+                };
+                let range = m
+                    .range::<[Value], _>((start, Bound::Unbounded))
+                    .map(|(k, ids)| (&k[..], ids.as_slice()));
+                walk(range, lo, hi, reverse, f)
             }
         }
-        let start: Bound<&[Value]> = match lo {
-            Bound::Included(k) | Bound::Excluded(k) => Bound::Included(k),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let range = self.map.range::<[Value], _>((start, Bound::Unbounded));
-        if reverse {
-            for (key, ids) in range.rev() {
-                if !in_hi(key) {
-                    continue;
-                }
-                if !in_lo(key) {
-                    break;
-                }
-                if !f(key, ids)? {
-                    return Ok(false);
-                }
-            }
-        } else {
-            for (key, ids) in range {
-                if !in_lo(key) {
-                    continue;
-                }
-                if !in_hi(key) {
-                    break;
-                }
-                if !f(key, ids)? {
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
     }
+}
+
+/// Walks index entries from the lower bound's start, in either direction,
+/// keeping those within both bounds.
+fn walk<'a>(
+    range: impl DoubleEndedIterator<Item = (&'a [Value], &'a [RowId])>,
+    lo: Bound<&[Value]>,
+    hi: Bound<&[Value]>,
+    reverse: bool,
+    f: &mut dyn FnMut(&[Value], &[RowId]) -> Result<bool>,
+) -> Result<bool> {
+    use std::cmp::Ordering::*;
+    let in_lo = |key: &[Value]| match lo {
+        Bound::Included(k) => prefix_cmp(key, k) != Less,
+        Bound::Excluded(k) => prefix_cmp(key, k) == Greater,
+        Bound::Unbounded => true,
+    };
+    let in_hi = |key: &[Value]| match hi {
+        Bound::Included(k) => prefix_cmp(key, k) != Greater,
+        Bound::Excluded(k) => prefix_cmp(key, k) == Less,
+        Bound::Unbounded => true,
+    };
+    if reverse {
+        for (key, ids) in range.rev() {
+            if !in_hi(key) {
+                continue;
+            }
+            if !in_lo(key) {
+                break;
+            }
+            if !f(key, ids)? {
+                return Ok(false);
+            }
+        }
+    } else {
+        for (key, ids) in range {
+            if !in_lo(key) {
+                continue;
+            }
+            if !in_hi(key) {
+                break;
+            }
+            if !f(key, ids)? {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Compares the first `bound.len()` columns of `key` with `bound`.
@@ -145,11 +246,48 @@ pub(crate) fn index_key(def: &IndexDef, row: &[Value]) -> Vec<Value> {
         .collect()
 }
 
+/// The newest version of each row, indexed by row id: ids are allocated
+/// densely per table, so a vector beats a hash map (no hashing, and
+/// neighbouring rows share cache lines).
+#[derive(Default)]
+struct Heads(Vec<Loc>);
+
+/// Marks a row id with no stored version.
+const NO_LOC: Loc = Loc {
+    seg: u32::MAX - 1,
+    off: u32::MAX,
+};
+
+impl Heads {
+    fn get(&self, row: &RowId) -> Option<&Loc> {
+        self.0
+            .get(usize::try_from(*row).ok()?)
+            .filter(|l| **l != NO_LOC)
+    }
+
+    fn insert(&mut self, row: RowId, loc: Loc) {
+        let Ok(i) = usize::try_from(row) else { return };
+        if i >= self.0.len() {
+            self.0.resize(i + 1, NO_LOC);
+        }
+        self.0[i] = loc;
+    }
+
+    /// Keeps the entries for which `f` returns true (it may update them).
+    fn retain(&mut self, mut f: impl FnMut(&RowId, &mut Loc) -> bool) {
+        for (i, l) in self.0.iter_mut().enumerate() {
+            if *l != NO_LOC && !f(&(i as RowId), l) {
+                *l = NO_LOC;
+            }
+        }
+    }
+}
+
 pub(crate) struct TableInner {
     pub(crate) schema: Arc<TableSchema>,
     sealed: Vec<Arc<Segment>>,
     live: Vec<Version>,
-    heads: HashMap<RowId, Loc, foldhash::fast::RandomState>,
+    heads: Heads,
     pub(crate) indexes: Vec<Index>,
     /// Rows visible to the newest snapshot (an estimate for the planner).
     pub(crate) row_count: u64,
@@ -187,16 +325,13 @@ impl Table {
     pub(crate) fn new(id: u64, schema: TableSchema) -> Table {
         let mut indexes = Vec::new();
         if let Some(pk) = &schema.primary_key {
-            indexes.push(Index {
-                def: IndexDef {
-                    name: format!("{}_pkey", schema.name),
-                    columns: pk.clone(),
-                    unique: true,
-                    primary: true,
-                    create_sql: None,
-                },
-                map: BTreeMap::new(),
-            });
+            indexes.push(Index::new(IndexDef {
+                name: format!("{}_pkey", schema.name),
+                columns: pk.clone(),
+                unique: true,
+                primary: true,
+                create_sql: None,
+            }));
         }
         Table {
             id,
@@ -204,7 +339,7 @@ impl Table {
                 schema: Arc::new(schema),
                 sealed: Vec::new(),
                 live: Vec::new(),
-                heads: HashMap::default(),
+                heads: Heads::default(),
                 indexes,
                 row_count: 0,
             }),
@@ -262,10 +397,7 @@ impl Table {
                 name: def.name,
             });
         }
-        let mut index = Index {
-            def,
-            map: BTreeMap::new(),
-        };
+        let mut index = Index::new(def);
         let inner_ref = &*inner;
         let mut seen_live_keys: HashMap<Vec<Value>, RowId> = HashMap::new();
         for seg in inner_ref
@@ -384,10 +516,7 @@ impl TableInner {
 
     /// Row ids the index lists under exactly `key`.
     pub(crate) fn index_lookup(&self, index_no: usize, key: &[Value]) -> &[RowId] {
-        self.indexes
-            .get(index_no)
-            .and_then(|i| i.map.get(key))
-            .map_or(&[], |v| &v[..])
+        self.indexes.get(index_no).map_or(&[], |i| i.get(key))
     }
 
     /// Ends the current head version of `row` at `ts` (delete or update).
