@@ -40,6 +40,10 @@ pub(crate) struct Version {
     pub(crate) begin: Ts,
     pub(crate) end: AtomicU64,
     prev: Option<Loc>,
+    /// The row had an earlier version. A row whose newest version has no
+    /// earlier one has had one key in every index (indexes are built from
+    /// every stored version), so an index entry for it is never stale.
+    pub(crate) updated: bool,
     pub(crate) values: Arc<[Value]>,
 }
 
@@ -482,6 +486,14 @@ impl TableInner {
         }
     }
 
+    /// The version of `row` visible at `ts`, and whether the row ever had
+    /// more than one version (if not, its index entries are never stale).
+    pub(crate) fn visible_once(&self, row: RowId, ts: Ts) -> Option<(&Version, bool)> {
+        let head = self.head(row)?;
+        let v = self.visible(row, ts)?;
+        Some((v, head.updated))
+    }
+
     /// The newest committed version of `row` (possibly ended by a delete).
     pub(crate) fn head(&self, row: RowId) -> Option<&Version> {
         self.version(*self.heads.get(&row)?)
@@ -562,6 +574,7 @@ impl TableInner {
             begin: ts,
             end: AtomicU64::new(TS_OPEN),
             prev,
+            updated: prev.is_some(),
             values,
         });
         self.heads.insert(row, loc);

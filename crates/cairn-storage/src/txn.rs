@@ -227,18 +227,20 @@ impl Transaction {
                 if own.is_some_and(|w| w.rows.contains_key(&rid)) {
                     continue;
                 }
-                let Some(v) = inner.visible(rid, ts) else {
+                let Some((v, ever_updated)) = inner.visible_once(rid, ts) else {
                     continue;
                 };
                 // Emit a row only under the entry of its visible key: stale
                 // entries (older keys of the row) are skipped, so each row
-                // comes out once.
+                // comes out once. A row with one version ever has no stale
+                // entries, so its key needs no check.
                 let values = padded(&inner, &v.values);
-                let current = def
-                    .columns
-                    .iter()
-                    .zip(key)
-                    .all(|(&c, k)| values.get(c).is_some_and(|x| x == k));
+                let current = !ever_updated
+                    || def
+                        .columns
+                        .iter()
+                        .zip(key)
+                        .all(|(&c, k)| values.get(c).is_some_and(|x| x == k));
                 if current && !f(rid, &values)? {
                     return Ok(false);
                 }
