@@ -237,6 +237,19 @@ impl<'a> Executor<'a> {
                 .collect();
         }
         let mut out = Vec::new();
+        if let Plan::Project { input, exprs } = plan {
+            // Build each projected row once, owned, instead of projecting
+            // into a buffer and copying it.
+            self.stream_in_place(input, outer, &mut |r| {
+                let mut row = Vec::with_capacity(exprs.len());
+                for e in exprs {
+                    row.push(e.eval(r, self, outer)?);
+                }
+                out.push(row);
+                Ok(true)
+            })?;
+            return Ok(out);
+        }
         self.stream(plan, outer, &mut |r| {
             out.push(r.to_vec());
             Ok(true)

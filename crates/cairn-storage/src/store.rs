@@ -28,7 +28,10 @@ pub struct Store {
     commit_lock: Mutex<()>,
     last_committed: AtomicU64,
     /// Snapshot timestamps of open transactions (with multiplicity).
-    active: Mutex<BTreeMap<Ts, usize>>,
+    /// (snapshot, count) in ascending snapshot order; short (open
+    /// transactions mostly share the newest snapshot) and allocation-free
+    /// once warm.
+    active: Mutex<Vec<(Ts, usize)>>,
     next_table_id: AtomicU64,
 }
 
@@ -43,7 +46,7 @@ impl Store {
             catalog_version: AtomicU64::new(1),
             commit_lock: Mutex::new(()),
             last_committed: AtomicU64::new(0),
-            active: Mutex::new(BTreeMap::new()),
+            active: Mutex::new(Vec::new()),
             next_table_id: AtomicU64::new(1),
         })
     }
@@ -52,17 +55,23 @@ impl Store {
     pub fn begin(self: &Arc<Self>) -> Transaction {
         let mut active = self.active.lock();
         let ts = self.last_committed.load(Ordering::Acquire);
-        *active.entry(ts).or_insert(0) += 1;
+        match active.iter_mut().rev().find(|e| e.0 == ts) {
+            Some(e) => e.1 += 1,
+            None => {
+                let at = active.partition_point(|e| e.0 < ts);
+                active.insert(at, (ts, 1));
+            }
+        }
         drop(active);
         Transaction::new(self.clone(), ts)
     }
 
     pub(crate) fn release_snapshot(&self, ts: Ts) {
         let mut active = self.active.lock();
-        if let Some(n) = active.get_mut(&ts) {
-            *n -= 1;
-            if *n == 0 {
-                active.remove(&ts);
+        if let Some(i) = active.iter().rposition(|e| e.0 == ts) {
+            active[i].1 -= 1;
+            if active[i].1 == 0 {
+                active.remove(i);
             }
         }
     }
@@ -71,7 +80,7 @@ impl Store {
     fn oldest_snapshot(&self) -> Ts {
         let active = self.active.lock();
         let newest = self.last_committed.load(Ordering::Acquire);
-        active.keys().next().copied().unwrap_or(newest).min(newest)
+        active.first().map_or(newest, |e| e.0).min(newest)
     }
 
     pub fn last_committed(&self) -> Ts {
