@@ -60,11 +60,11 @@ fn decorrelate(
     let Plan::Scan {
         table,
         label,
-        filter: Some(filter),
+        access,
+        filter,
         with_rowid: false,
         id,
         keep,
-        ..
     } = &**scan
     else {
         return None;
@@ -77,7 +77,26 @@ fn decorrelate(
         return None;
     }
     let mut conjuncts = Vec::new();
-    crate::planner::split_and(filter.clone(), &mut conjuncts);
+    if let Some(f) = filter {
+        crate::planner::split_and(f.clone(), &mut conjuncts);
+    }
+    // Equalities an index lookup guarantees are not in the filter: take
+    // them back from the access path.
+    match access {
+        crate::plan::Access::IndexEq { index_no, key, .. } => {
+            let cols = table.indexes().get(*index_no)?.columns.clone();
+            for (c, k) in cols.iter().zip(key) {
+                conjuncts.push(Expr::Cmp(
+                    CmpOp::Eq,
+                    Box::new(Expr::Column(*c)),
+                    Box::new(k.clone()),
+                ));
+            }
+        }
+        crate::plan::Access::Full => {}
+        // Other access paths keep every conjunct in the filter.
+        _ => {}
+    }
     let mut inner_keys = Vec::new();
     let mut outer_keys = Vec::new();
     let mut rest = Vec::new();

@@ -1182,7 +1182,15 @@ impl<'a> Planner<'a> {
     fn build_rel(&mut self, rel: Rel) -> BuiltRel {
         match rel.source {
             RelSource::Table { table, label } => {
-                let (access, est) = choose_access(&table, &rel.local);
+                let (access, est, implied) = choose_access_implying(&table, &rel.local);
+                // The index lookup guarantees its key equalities.
+                let checks: Vec<Expr> = rel
+                    .local
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !implied.contains(i))
+                    .map(|(_, e)| e.clone())
+                    .collect();
                 let id = self.next_id();
                 if let Some(scope) = self.scopes.last_mut() {
                     scope.table_scans.push((id, rel.offset, rel.width));
@@ -1192,7 +1200,7 @@ impl<'a> Planner<'a> {
                         table: table.clone(),
                         label: label.clone(),
                         access,
-                        filter: and_all(rel.local.clone()),
+                        filter: and_all(checks),
                         with_rowid: false,
                         id,
                         keep: None,
@@ -1711,16 +1719,23 @@ fn pick_join_index(table: &Arc<Table>, right_keys: &[Expr]) -> Option<(usize, Ve
 /// Chooses how to read a table given filters on it (in its own layout), and
 /// estimates the rows that come out.
 pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
+    let (access, est, _) = choose_access_implying(table, filters);
+    (access, est)
+}
+
+/// [`choose_access`], also returning the positions of the filters an index
+/// equality access already guarantees (so the scan need not re-check them).
+pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64, Vec<usize>) {
     // Output estimates use the real size; costs assume at least 1,000 rows,
     // so a plan prepared on a small (or empty) table still uses its indexes
     // when the table grows (plans are cached until the schema changes).
     let actual = (table.row_count() as f64).max(1.0);
     let rows = actual.max(1000.0);
-    let mut eq: Vec<(usize, Expr)> = Vec::new();
+    let mut eq: Vec<(usize, Expr, usize)> = Vec::new();
     let mut lows: Vec<(usize, Expr, bool)> = Vec::new();
     let mut highs: Vec<(usize, Expr, bool)> = Vec::new();
     let mut ins: Vec<(usize, Vec<Expr>)> = Vec::new();
-    for f in filters {
+    for (fi, f) in filters.iter().enumerate() {
         match f {
             Expr::Cmp(op, a, b) => {
                 let (c, op, v) = match (&**a, &**b) {
@@ -1729,7 +1744,7 @@ pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
                     _ => continue,
                 };
                 match op {
-                    CmpOp::Eq => eq.push((c, v)),
+                    CmpOp::Eq => eq.push((c, v, fi)),
                     CmpOp::Gt => lows.push((c, v, false)),
                     CmpOp::GtEq => lows.push((c, v, true)),
                     CmpOp::Lt => highs.push((c, v, false)),
@@ -1769,11 +1784,16 @@ pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
         (actual * 0.5f64.powi(filters.len() as i32)).max(1.0),
         rows,
     );
+    let mut best_implied: Vec<usize> = Vec::new();
     for (i, idx) in table.indexes().iter().enumerate() {
         let mut key = Vec::new();
+        let mut implied = Vec::new();
         for c in &idx.columns {
-            match eq.iter().find(|(ec, _)| ec == c) {
-                Some((_, v)) => key.push(v.clone()),
+            match eq.iter().find(|(ec, _, _)| ec == c) {
+                Some((_, v, fi)) => {
+                    key.push(v.clone());
+                    implied.push(*fi);
+                }
                 None => break,
             }
         }
@@ -1833,11 +1853,16 @@ pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
             )
         };
         if cost < best.2 {
+            best_implied = if matches!(access, Access::IndexEq { .. }) {
+                implied
+            } else {
+                Vec::new()
+            };
             // The same fraction of the real table comes out.
             best = (access, (cost * actual / rows).max(1.0).min(best.1), cost);
         }
     }
-    (best.0, best.1)
+    (best.0, best.1, best_implied)
 }
 
 fn using_pair(

@@ -88,8 +88,9 @@ impl Store {
     }
 
     /// Commits `tx`: fails with [`Error::Conflict`] if another transaction
-    /// committed a write to a row (or unique key) this one wrote since its
-    /// snapshot; otherwise makes all its writes visible atomically.
+    /// committed a write to a row this one wrote since its snapshot, or now
+    /// holds (since that snapshot) a unique key this one writes; otherwise
+    /// makes all its writes visible atomically.
     pub fn commit(&self, tx: Transaction) -> Result<Ts> {
         if !tx.has_writes() {
             return Ok(tx.start_ts);

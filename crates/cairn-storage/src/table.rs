@@ -77,10 +77,19 @@ impl Ids {
     fn add(&mut self, row: RowId) {
         match self {
             Ids::One(r) if *r == row => {}
-            Ids::One(r) => *self = Ids::Many(vec![*r, row]),
+            Ids::One(r) => {
+                *self = Ids::Many(if *r < row {
+                    vec![*r, row]
+                } else {
+                    vec![row, *r]
+                })
+            }
+            // Kept sorted: a lookup is a binary search, and a new largest id
+            // (the usual case) is appended without shifting, so a key shared
+            // by many rows stays cheap to add to.
             Ids::Many(v) => {
-                if !v.contains(&row) {
-                    v.push(row)
+                if let Err(at) = v.binary_search(&row) {
+                    v.insert(at, row);
                 }
             }
         }

@@ -477,10 +477,22 @@ impl Transaction {
                     .join(", "),
             };
             if let Some(w) = own {
-                if let Some(&other) = w.keys.get(&index.def.name).and_then(|m| m.get(&key)) {
-                    if other != rid {
-                        if let Some(Write { row: Some(r), .. }) = w.rows.get(&other) {
-                            if index_key(&index.def, r) == key {
+                if w.unique.iter().any(|(name, _)| *name == index.def.name) {
+                    if let Some(&other) = w.keys.get(&index.def.name).and_then(|m| m.get(&key)) {
+                        if other != rid {
+                            if let Some(Write { row: Some(r), .. }) = w.rows.get(&other) {
+                                if index_key(&index.def, &padded(&inner, r)) == key {
+                                    return Err(violation());
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    // An index created after this transaction began writing
+                    // the table has no key bookkeeping: check its rows.
+                    for (&other, wr) in &w.rows {
+                        if let Write { row: Some(r), .. } = wr {
+                            if other != rid && index_key(&index.def, &padded(&inner, r)) == key {
                                 return Err(violation());
                             }
                         }

@@ -1705,7 +1705,6 @@ fn concurrent_transfers_keep_every_snapshot_consistent() {
 // ---------------------------------------------------------------------------
 
 #[test]
-#[ignore = "bug: a unique index created after a transaction's first write to the table is not enforced among that transaction's own rows (TableWrites::unique is captured when the write set begins)"]
 fn unique_index_created_mid_transaction_covers_own_rows() {
     let store = Store::new();
     let t = create_table(
