@@ -112,6 +112,18 @@ pub fn object_name(o: &ast::ObjectName) -> String {
     name_of(o)
 }
 
+/// The scope columns of a relation labelled `label` with output `cols`.
+fn scope_cols(label: &str, cols: &[OutCol]) -> Vec<ScopeCol> {
+    cols.iter()
+        .map(|c| ScopeCol {
+            table: Some(label.to_string()),
+            name: c.name.clone(),
+            data_type: c.data_type,
+            using_dup: false,
+        })
+        .collect()
+}
+
 enum RelSource {
     Table { table: Arc<Table>, label: String },
     Plan(Plan),
@@ -1029,16 +1041,7 @@ impl<'a> Planner<'a> {
                             width,
                         }
                     };
-                    let c = cte
-                        .cols
-                        .iter()
-                        .map(|c| ScopeCol {
-                            table: Some(label.clone()),
-                            name: c.name.clone(),
-                            data_type: c.data_type,
-                            using_dup: false,
-                        })
-                        .collect();
+                    let c = scope_cols(&label, &cte.cols);
                     (RelSource::Plan(plan), c, label, alias_cols)
                 } else if let Some(table) = self.store.table(&tname) {
                     let schema = table.schema();
@@ -1063,15 +1066,7 @@ impl<'a> Planner<'a> {
                     )
                 } else if let Some(view) = self.store.view(&tname) {
                     let (plan, vcols) = self.plan_view(&view)?;
-                    let c = vcols
-                        .iter()
-                        .map(|c| ScopeCol {
-                            table: Some(label.clone()),
-                            name: c.name.clone(),
-                            data_type: c.data_type,
-                            using_dup: false,
-                        })
-                        .collect();
+                    let c = scope_cols(&label, &vcols);
                     (RelSource::Plan(plan), c, label, alias_cols)
                 } else {
                     let err = Error::no_such("table", tname);
@@ -1099,15 +1094,7 @@ impl<'a> Planner<'a> {
                     .as_ref()
                     .map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect())
                     .unwrap_or_default();
-                let c = qcols
-                    .iter()
-                    .map(|c| ScopeCol {
-                        table: Some(label.clone()),
-                        name: c.name.clone(),
-                        data_type: c.data_type,
-                        using_dup: false,
-                    })
-                    .collect();
+                let c = scope_cols(&label, &qcols);
                 (RelSource::Plan(plan), c, label, alias_cols)
             }
             other => return Err(Error::unsupported(format!("FROM item {other}"))),
