@@ -11,7 +11,9 @@ use cairn::Database;
 
 use crate::dot::{self, DotCommand};
 use crate::render::{self, Mode};
-use crate::split::{is_blank_or_comment, split_statements};
+use cairn::split_statements;
+
+use crate::split::is_blank_or_comment;
 
 /// How deeply `.read` may nest (a file reading itself stops here).
 const MAX_READ_DEPTH: usize = 16;

@@ -16,5 +16,7 @@ mod plan;
 mod planner;
 mod scope;
 mod session;
+mod text;
 
-pub use session::{is_complete_statement, Column, Engine, Output, Prepared, Session};
+pub use session::{Column, Engine, Output, Prepared, Session};
+pub use text::{is_complete_statement, split_statements};

@@ -145,7 +145,7 @@ impl Database {
     }
 }
 
-pub use cairn_sql::{is_complete_statement, Output};
+pub use cairn_sql::{is_complete_statement, split_statements, Output};
 
 /// A prepared statement, bound to its connection.
 pub struct Statement<'db> {
