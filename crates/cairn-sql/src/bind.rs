@@ -958,8 +958,10 @@ impl Planner<'_> {
                 return Ok(Expr::Column(agg.group_exprs.len() + j));
             }
         }
-        // Arguments read the FROM row, not the aggregate output.
+        // Arguments read the FROM row, not the aggregate output, and may
+        // not contain window functions (they run after aggregation).
         self.set_agg_active(false);
+        let window_ok = std::mem::replace(&mut self.window_ok, false);
         let bound = (|| -> Result<(Vec<Expr>, Option<Expr>)> {
             let a = self.bind_args(args)?;
             let filter = match &f.filter {
@@ -969,6 +971,7 @@ impl Planner<'_> {
             Ok((a, filter))
         })();
         self.set_agg_active(true);
+        self.window_ok = window_ok;
         let (bound, filter) = bound?;
         let func = if star {
             if func != AggFunc::Count {
