@@ -1,0 +1,1 @@
+//! HNSW graphs. TODO(helper).

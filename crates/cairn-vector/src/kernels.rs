@@ -1,0 +1,1 @@
+//! Distance kernels. TODO(helper): scalar reference + SIMD variants.
