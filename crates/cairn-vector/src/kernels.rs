@@ -1,1 +1,159 @@
-//! Distance kernels. TODO(helper): scalar reference + SIMD variants.
+//! Distance kernels: a scalar reference and SIMD variants, one of which is
+//! chosen once per process from the CPU's features ([`best`]).
+//!
+//! Every kernel processes `min(a.len(), b.len())` elements (callers pass
+//! equal lengths; a mismatch is never undefined behaviour). Results of SIMD
+//! variants differ from the scalar reference only by float rounding; the
+//! exact, machine-independent distances used for final ordering live in
+//! [`exact`].
+
+use half::f16;
+use std::sync::OnceLock;
+
+/// One instruction-set variant of every kernel.
+pub struct Kernels {
+    /// `"scalar"`, `"avx2-fma"`, `"avx512"`, `"neon"`.
+    pub name: &'static str,
+    /// Inner product.
+    pub dot: fn(&[f32], &[f32]) -> f32,
+    /// Squared Euclidean distance.
+    pub l2_squared: fn(&[f32], &[f32]) -> f32,
+    pub dot_f16: fn(&[f16], &[f16]) -> f32,
+    pub l2_squared_f16: fn(&[f16], &[f16]) -> f32,
+    /// A query in f32 against a stored f16 vector.
+    pub dot_f32_f16: fn(&[f32], &[f16]) -> f32,
+    pub l2_squared_f32_f16: fn(&[f32], &[f16]) -> f32,
+}
+
+pub static SCALAR: Kernels = Kernels {
+    name: "scalar",
+    dot: scalar::dot,
+    l2_squared: scalar::l2_squared,
+    dot_f16: scalar::dot_f16,
+    l2_squared_f16: scalar::l2_squared_f16,
+    dot_f32_f16: scalar::dot_f32_f16,
+    l2_squared_f32_f16: scalar::l2_squared_f32_f16,
+};
+
+/// Every variant this CPU can run, the scalar reference first.
+pub fn available() -> Vec<&'static Kernels> {
+    vec![&SCALAR]
+}
+
+/// The fastest variant this CPU can run (chosen once).
+pub fn best() -> &'static Kernels {
+    static BEST: OnceLock<&'static Kernels> = OnceLock::new();
+    BEST.get_or_init(|| available().last().copied().unwrap_or(&SCALAR))
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    (best().dot)(a, b)
+}
+
+pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+    (best().l2_squared)(a, b)
+}
+
+pub fn norm(a: &[f32]) -> f32 {
+    dot(a, a).sqrt()
+}
+
+/// `1 - cos(a, b)`; NaN when either vector has norm zero.
+pub fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
+    let k = best();
+    let ab = (k.dot)(a, b);
+    let aa = (k.dot)(a, a);
+    let bb = (k.dot)(b, b);
+    let denom = (aa * bb).sqrt();
+    if denom == 0.0 {
+        return f32::NAN;
+    }
+    (1.0 - ab / denom).clamp(0.0, 2.0)
+}
+
+/// Scalar reference kernels: the definition every SIMD variant is tested
+/// against.
+pub mod scalar {
+    use half::f16;
+
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| {
+                let d = x - y;
+                d * d
+            })
+            .sum()
+    }
+
+    pub fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x.to_f32() * y.to_f32()).sum()
+    }
+
+    pub fn l2_squared_f16(a: &[f16], b: &[f16]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| {
+                let d = x.to_f32() - y.to_f32();
+                d * d
+            })
+            .sum()
+    }
+
+    pub fn dot_f32_f16(a: &[f32], b: &[f16]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
+    }
+
+    pub fn l2_squared_f32_f16(a: &[f32], b: &[f16]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| {
+                let d = x - y.to_f32();
+                d * d
+            })
+            .sum()
+    }
+}
+
+/// Machine-independent distances in f64, summed in index order: the values
+/// SQL returns and orders final results by, so the same data gives the same
+/// answer on every CPU (and a verifier can recompute them).
+pub mod exact {
+    pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+        let mut s = 0.0f64;
+        for (x, y) in a.iter().zip(b) {
+            s += f64::from(*x) * f64::from(*y);
+        }
+        s
+    }
+
+    pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
+        let mut s = 0.0f64;
+        for (x, y) in a.iter().zip(b) {
+            let d = f64::from(*x) - f64::from(*y);
+            s += d * d;
+        }
+        s
+    }
+
+    pub fn l2(a: &[f32], b: &[f32]) -> f64 {
+        l2_squared(a, b).sqrt()
+    }
+
+    pub fn norm(a: &[f32]) -> f64 {
+        dot(a, a).sqrt()
+    }
+
+    /// `1 - cos(a, b)`; `None` when either vector has norm zero.
+    pub fn cosine_distance(a: &[f32], b: &[f32]) -> Option<f64> {
+        let denom = (dot(a, a) * dot(b, b)).sqrt();
+        if denom == 0.0 {
+            return None;
+        }
+        Some(1.0 - dot(a, b) / denom)
+    }
+}
