@@ -53,6 +53,8 @@ pub enum ErrorKind {
     Parameter,
     Unsupported,
     Limit,
+    /// A malformed vector, a non-finite element, or mismatched dimensions.
+    Vector,
     NoRows,
     Internal,
 }
@@ -108,6 +110,9 @@ pub enum Error {
     Unsupported { feature: String },
     #[error("limit exceeded: {what} (max {max})")]
     Limit { what: String, max: u64 },
+    /// A vector value that is malformed or does not fit where it is used.
+    #[error("vector error: {0}")]
+    Vector(crate::vector::VectorError),
     /// `query_row` found no row.
     #[error("query returned no rows")]
     NoRows,
@@ -138,6 +143,7 @@ impl Error {
             Error::Parameter { .. } => ErrorKind::Parameter,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Limit { .. } => ErrorKind::Limit,
+            Error::Vector(_) => ErrorKind::Vector,
             Error::NoRows => ErrorKind::NoRows,
             Error::Internal { .. } => ErrorKind::Internal,
         }

@@ -23,6 +23,7 @@ use crate::datetime as dt;
 use crate::error::{Error, Result};
 use crate::json as js;
 use crate::value::{format_real, parse_exact_number, Numeric, Value};
+use crate::vector as vec;
 
 /// A scalar function: a name, its arity range and an evaluator.
 pub struct ScalarFunction {
@@ -202,6 +203,38 @@ static FUNCTIONS: &[ScalarFunction] = &[
     sf("json_replace", 1, None, true, js::fn_json_replace),
     sf("json_remove", 1, None, true, js::fn_json_remove),
     sf("json_patch", 2, Some(2), true, js::fn_json_patch),
+    // --- vectors (pgvector names and vec_* aliases) ---
+    sf("vec_distance_l2", 2, Some(2), true, vec::fn_l2_distance),
+    sf("l2_distance", 2, Some(2), true, vec::fn_l2_distance),
+    sf(
+        "vec_distance_cosine",
+        2,
+        Some(2),
+        true,
+        vec::fn_cosine_distance,
+    ),
+    sf("cosine_distance", 2, Some(2), true, vec::fn_cosine_distance),
+    sf(
+        "vec_distance_ip",
+        2,
+        Some(2),
+        true,
+        vec::fn_negative_inner_product,
+    ),
+    sf(
+        "negative_inner_product",
+        2,
+        Some(2),
+        true,
+        vec::fn_negative_inner_product,
+    ),
+    sf("inner_product", 2, Some(2), true, vec::fn_inner_product),
+    sf("vec_dims", 1, Some(1), true, vec::fn_dims),
+    sf("vector_dims", 1, Some(1), true, vec::fn_dims),
+    sf("vec_norm", 1, Some(1), true, vec::fn_norm),
+    sf("vector_norm", 1, Some(1), true, vec::fn_norm),
+    sf("l2_normalize", 1, Some(1), true, vec::fn_l2_normalize),
+    sf("vector", 1, Some(1), true, vec::fn_vector),
 ];
 
 // ---------------------------------------------------------------------------
@@ -256,7 +289,7 @@ fn blob_result(b: Vec<u8>) -> Result<Value> {
 /// entirely a number as that number; `None` for NULL, blobs and other text.
 fn numeric_arg(v: &Value) -> Option<Numeric> {
     match v {
-        Value::Null | Value::Blob(_) => None,
+        Value::Null | Value::Blob(_) | Value::Vector(_) | Value::HalfVec(_) => None,
         Value::Boolean(b) => Some(Numeric::Int(*b as i64)),
         Value::Integer(i) => Some(Numeric::Int(*i)),
         Value::Real(f) => Some(Numeric::Real(*f)),

@@ -394,6 +394,10 @@ fn doc_arg(v: &Value) -> Result<Option<Node>> {
         Value::Blob(_) => Err(Error::type_err("JSON cannot hold BLOB values")),
         Value::Integer(_) | Value::Real(_) | Value::Boolean(_) => value_to_node(v).map(Some),
         Value::Timestamp(_) => Err(malformed()),
+        // A vector's text form is a JSON array of numbers.
+        Value::Vector(_) | Value::HalfVec(_) => parse(&v.to_text().unwrap_or_default())
+            .map(Some)
+            .ok_or_else(malformed),
     }
 }
 

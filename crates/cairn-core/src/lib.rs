@@ -14,6 +14,7 @@ pub mod func;
 pub mod json;
 pub mod ops;
 pub mod value;
+pub mod vector;
 
 pub use error::{ConstraintKind, Error, ErrorKind, Position, Result};
 pub use value::{DataType, Row, Value};

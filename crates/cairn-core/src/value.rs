@@ -25,6 +25,10 @@ pub enum DataType {
     Blob,
     Timestamp,
     Json,
+    /// `VECTOR(n)`: n f32 elements (0 = any dimension count).
+    Vector(u32),
+    /// `HALFVEC(n)`: n f16 elements (0 = any dimension count).
+    HalfVec(u32),
     /// No declared type (an expression whose type is only known per value).
     Any,
 }
@@ -45,6 +49,8 @@ impl DataType {
             | "TIMESTAMP WITH TIME ZONE"
             | "TIMESTAMP WITHOUT TIME ZONE" => return DataType::Timestamp,
             "JSON" | "JSONB" => return DataType::Json,
+            "VECTOR" => return DataType::Vector(declared_dims(&upper)),
+            "HALFVEC" => return DataType::HalfVec(declared_dims(&upper)),
             "" => return DataType::Any,
             _ => {}
         }
@@ -67,6 +73,35 @@ impl DataType {
         }
     }
 
+    /// Like [`DataType::from_sql_name`], but rejects declarations that name
+    /// a known type with invalid parameters (`VECTOR(0)`, `VECTOR(x)`).
+    pub fn parse_declared(name: &str) -> Result<DataType> {
+        let ty = DataType::from_sql_name(name);
+        if let DataType::Vector(_) | DataType::HalfVec(_) = ty {
+            let upper = name.to_ascii_uppercase();
+            if let Some(args) = upper.split_once('(').map(|(_, a)| a) {
+                let digits = args.trim_end().trim_end_matches(')').trim();
+                let dims: usize = digits.parse().map_err(|_| {
+                    Error::type_err(format!("invalid dimension count in type {name}"))
+                })?;
+                crate::vector::check_declared_dims(dims)?;
+            }
+        }
+        Ok(ty)
+    }
+
+    /// Required dimension count of a vector type (`None`: any, or not a vector).
+    pub fn vector_dims(self) -> Option<usize> {
+        match self {
+            DataType::Vector(n) | DataType::HalfVec(n) if n > 0 => Some(n as usize),
+            _ => None,
+        }
+    }
+
+    pub fn is_vector(self) -> bool {
+        matches!(self, DataType::Vector(_) | DataType::HalfVec(_))
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             DataType::Integer => "INTEGER",
@@ -76,14 +111,28 @@ impl DataType {
             DataType::Blob => "BLOB",
             DataType::Timestamp => "TIMESTAMP",
             DataType::Json => "JSON",
+            DataType::Vector(_) => "VECTOR",
+            DataType::HalfVec(_) => "HALFVEC",
             DataType::Any => "ANY",
         }
     }
 }
 
+/// `n` of `VECTOR(n)`, 0 when absent or unreadable (`parse_declared` rejects
+/// the unreadable case).
+fn declared_dims(upper: &str) -> u32 {
+    upper
+        .split_once('(')
+        .and_then(|(_, a)| a.trim_end().trim_end_matches(')').trim().parse().ok())
+        .unwrap_or(0)
+}
+
 impl fmt::Display for DataType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self.vector_dims() {
+            Some(n) => write!(f, "{}({n})", self.name()),
+            None => f.write_str(self.name()),
+        }
     }
 }
 
@@ -100,6 +149,10 @@ pub enum Value {
     Timestamp(i64),
     /// Valid JSON text.
     Json(Arc<str>),
+    /// A dense f32 vector: 1..=VECTOR_DIMS_MAX finite elements.
+    Vector(Arc<[f32]>),
+    /// A dense f16 vector: 1..=VECTOR_DIMS_MAX finite elements.
+    HalfVec(Arc<[half::f16]>),
 }
 
 impl Value {
@@ -130,6 +183,8 @@ impl Value {
             Value::Blob(_) => DataType::Blob,
             Value::Timestamp(_) => DataType::Timestamp,
             Value::Json(_) => DataType::Json,
+            Value::Vector(v) => DataType::Vector(v.len() as u32),
+            Value::HalfVec(v) => DataType::HalfVec(v.len() as u32),
         })
     }
 
@@ -142,6 +197,8 @@ impl Value {
             Value::Text(_) | Value::Json(_) => "text",
             Value::Blob(_) => "blob",
             Value::Timestamp(_) => "timestamp",
+            Value::Vector(_) => "vector",
+            Value::HalfVec(_) => "halfvec",
         }
     }
 
@@ -153,6 +210,7 @@ impl Value {
             Value::Timestamp(_) => 2,
             Value::Text(_) | Value::Json(_) => 3,
             Value::Blob(_) => 4,
+            Value::Vector(_) | Value::HalfVec(_) => 5,
         }
     }
 
@@ -171,6 +229,18 @@ impl Value {
             (Text(a) | Json(a), Text(b) | Json(b)) => a.as_bytes().cmp(b.as_bytes()),
             (Blob(a), Blob(b)) => a.cmp(b),
             (Timestamp(a), Timestamp(b)) => a.cmp(b),
+            (Vector(_) | HalfVec(_), Vector(_) | HalfVec(_)) => {
+                // Element-wise, then by length (pgvector's btree order).
+                let (a, b) = (self.vector_f32(), other.vector_f32());
+                let (a, b) = (a.as_deref().unwrap_or(&[]), b.as_deref().unwrap_or(&[]));
+                for (x, y) in a.iter().zip(b) {
+                    match x.total_cmp(y) {
+                        Ordering::Equal => {}
+                        o => return o,
+                    }
+                }
+                a.len().cmp(&b.len())
+            }
             _ => self.class_rank().cmp(&other.class_rank()),
         }
     }
@@ -200,7 +270,7 @@ impl Value {
                 Numeric::Int(i) => i != 0,
                 Numeric::Real(f) => f != 0.0,
             }),
-            Value::Blob(_) => Some(false),
+            Value::Blob(_) | Value::Vector(_) | Value::HalfVec(_) => Some(false),
             Value::Timestamp(t) => Some(*t != 0),
         }
     }
@@ -216,7 +286,22 @@ impl Value {
             Value::Text(s) | Value::Json(s) => Some(parse_numeric_prefix(s)),
             Value::Blob(b) => Some(parse_numeric_prefix(&String::from_utf8_lossy(b))),
             Value::Timestamp(t) => Some(Numeric::Int(*t)),
+            Value::Vector(_) | Value::HalfVec(_) => None,
         }
+    }
+
+    /// The elements of a VECTOR or HALFVEC value as f32 (borrowed for
+    /// VECTOR), `None` for other values.
+    pub fn vector_f32(&self) -> Option<std::borrow::Cow<'_, [f32]>> {
+        match self {
+            Value::Vector(v) => Some(std::borrow::Cow::Borrowed(v)),
+            Value::HalfVec(v) => Some(std::borrow::Cow::Owned(crate::vector::from_half(v))),
+            _ => None,
+        }
+    }
+
+    pub fn is_vector(&self) -> bool {
+        matches!(self, Value::Vector(_) | Value::HalfVec(_))
     }
 
     pub fn as_i64(&self) -> Option<i64> {
@@ -240,6 +325,8 @@ impl Value {
             Value::Text(s) | Value::Json(s) => s.to_string(),
             Value::Blob(b) => String::from_utf8_lossy(b).into_owned(),
             Value::Timestamp(t) => crate::datetime::format_timestamp(*t),
+            Value::Vector(v) => crate::vector::format(v),
+            Value::HalfVec(v) => crate::vector::format_half(v),
         })
     }
 
@@ -252,6 +339,7 @@ impl Value {
         }
         Ok(match ty {
             DataType::Any => self.clone(),
+            DataType::Vector(_) | DataType::HalfVec(_) => self.to_vector_type(ty)?,
             DataType::Integer => match self {
                 Value::Text(s) | Value::Json(s) => Value::Integer(text_to_int(s)),
                 _ => match self.to_numeric() {
@@ -373,7 +461,47 @@ impl Value {
                 v.cast(DataType::Timestamp)?
             }
             (DataType::Json, v) => v.cast(DataType::Json)?,
+            (
+                DataType::Vector(_) | DataType::HalfVec(_),
+                v @ (Value::Text(_) | Value::Vector(_) | Value::HalfVec(_)),
+            ) => v.to_vector_type(ty)?,
             (_, v) => return Err(mismatch(&v)),
+        })
+    }
+}
+
+impl Value {
+    /// Converts text or a vector into the vector type `ty`, checking its
+    /// dimension count and element range.
+    fn to_vector_type(&self, ty: DataType) -> Result<Value> {
+        let elems: std::borrow::Cow<'_, [f32]> = match self {
+            Value::Text(s) => std::borrow::Cow::Owned(crate::vector::parse(s)?),
+            Value::Vector(_) | Value::HalfVec(_) => self
+                .vector_f32()
+                .ok_or_else(|| Error::internal("vector without elements"))?,
+            other => {
+                return Err(Error::type_err(format!(
+                    "cannot cast {} to {ty}",
+                    other.type_name()
+                )))
+            }
+        };
+        crate::vector::validate(&elems)?;
+        if let Some(expected) = ty.vector_dims() {
+            if elems.len() != expected {
+                return Err(crate::vector::VectorError::DimsMismatch {
+                    expected,
+                    got: elems.len(),
+                }
+                .into());
+            }
+        }
+        Ok(match (ty, self) {
+            (DataType::Vector(_), Value::Vector(_)) | (DataType::HalfVec(_), Value::HalfVec(_)) => {
+                self.clone()
+            }
+            (DataType::HalfVec(_), _) => Value::HalfVec(Arc::from(crate::vector::to_half(&elems)?)),
+            _ => Value::Vector(Arc::from(elems.into_owned())),
         })
     }
 }
@@ -613,6 +741,14 @@ impl Hash for Value {
                 2u8.hash(state);
                 t.hash(state)
             }
+            Value::Vector(_) | Value::HalfVec(_) => {
+                5u8.hash(state);
+                if let Some(v) = self.vector_f32() {
+                    for x in v.iter() {
+                        x.to_bits().hash(state);
+                    }
+                }
+            }
         }
     }
 }
@@ -694,6 +830,28 @@ impl From<Vec<u8>> for Value {
 impl From<&[u8]> for Value {
     fn from(v: &[u8]) -> Value {
         Value::Blob(Arc::from(v))
+    }
+}
+/// A VECTOR value. Elements are checked where the value is used (a NaN or
+/// infinite element is an error there, never stored).
+impl From<Vec<f32>> for Value {
+    fn from(v: Vec<f32>) -> Value {
+        Value::Vector(Arc::from(v))
+    }
+}
+impl From<&[f32]> for Value {
+    fn from(v: &[f32]) -> Value {
+        Value::Vector(Arc::from(v))
+    }
+}
+impl<const N: usize> From<[f32; N]> for Value {
+    fn from(v: [f32; N]) -> Value {
+        Value::Vector(Arc::from(&v[..]))
+    }
+}
+impl From<&Vec<f32>> for Value {
+    fn from(v: &Vec<f32>) -> Value {
+        Value::Vector(Arc::from(&v[..]))
     }
 }
 impl<T: Into<Value>> From<Option<T>> for Value {

@@ -360,8 +360,8 @@ fn parse_number(s: &str) -> Result<Value> {
         })
 }
 
-pub fn sql_type(dt: &ast::DataType) -> DataType {
-    DataType::from_sql_name(&dt.to_string())
+pub fn sql_type(dt: &ast::DataType) -> Result<DataType> {
+    DataType::parse_declared(&dt.to_string())
 }
 
 impl Planner<'_> {
@@ -643,10 +643,10 @@ impl Planner<'_> {
             },
             E::Cast {
                 expr, data_type, ..
-            } => Expr::Cast(Box::new(self.bind_expr(expr)?), sql_type(data_type)),
+            } => Expr::Cast(Box::new(self.bind_expr(expr)?), sql_type(data_type)?),
             E::TypedString(ts) => {
                 let lit = self.bind_value(&ts.value.value)?;
-                Expr::Literal(lit.cast(sql_type(&ts.data_type))?)
+                Expr::Literal(lit.cast(sql_type(&ts.data_type)?)?)
             }
             E::Function(f) => self.bind_function(f)?,
             E::Substring {
@@ -849,6 +849,10 @@ impl Planner<'_> {
                 key: r,
                 as_text: true,
             },
+            // pgvector's distance operators.
+            B::Custom(op) if op == "<->" => self.call_scalar("vec_distance_l2", vec![*l, *r])?,
+            B::Spaceship => self.call_scalar("vec_distance_cosine", vec![*l, *r])?,
+            B::Custom(op) if op == "<#>" => self.call_scalar("vec_distance_ip", vec![*l, *r])?,
             other => return Err(Error::unsupported(format!("operator {other}"))),
         })
     }

@@ -11,7 +11,7 @@ fn column_def(c: &ast::ColumnDef) -> Result<(ColumnDef, bool, bool, Vec<String>)
     let declared = c.data_type.to_string();
     let mut col = ColumnDef {
         name: c.name.value.clone(),
-        data_type: DataType::from_sql_name(&declared),
+        data_type: DataType::parse_declared(&declared)?,
         declared_type: declared,
         nullable: true,
         default_sql: None,

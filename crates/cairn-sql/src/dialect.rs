@@ -46,6 +46,11 @@ impl Dialect for CairnDialect {
         if next_is_glob(parser) {
             return Some(Ok(GLOB_PREC));
         }
+        // `<=>` is pgvector's cosine distance: an "other operator", binding
+        // tighter than comparisons (sqlparser gives it comparison precedence).
+        if parser.peek_token_ref().token == Token::Spaceship {
+            return Some(Ok(self.pg.prec_value(Precedence::PgOther)));
+        }
         self.pg.get_next_precedence(parser)
     }
     fn parse_infix(

@@ -433,7 +433,11 @@ impl Expr {
             },
             Expr::BitNot(e) => ops::bit_not(&e.eval(row, ex, outer)?),
             Expr::Arith(op, a, b) => {
-                ops::arith(*op, &a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?)
+                let (x, y) = (a.eval(row, ex, outer)?, b.eval(row, ex, outer)?);
+                if x.is_vector() || y.is_vector() {
+                    return vector_arith(*op, &x, &y);
+                }
+                ops::arith(*op, &x, &y)
             }
             Expr::Bit(op, a, b) => {
                 ops::bitwise(*op, &a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?)
@@ -802,4 +806,31 @@ impl std::fmt::Display for Expr {
             Expr::Affinity(e, _) => write!(f, "{e}"),
         }
     }
+}
+
+/// `+`, `-`, `*` of two vectors, element-wise (pgvector); anything else with a
+/// vector operand is a type error.
+fn vector_arith(op: ArithOp, a: &Value, b: &Value) -> Result<Value> {
+    if a.is_null() || b.is_null() {
+        return Ok(Value::Null);
+    }
+    let (Some(x), Some(y)) = (a.vector_f32(), b.vector_f32()) else {
+        return Err(Error::type_err(format!(
+            "operator {op:?} needs two vectors, got {} and {}",
+            a.type_name(),
+            b.type_name()
+        )));
+    };
+    if matches!(op, ArithOp::Div | ArithOp::Rem) {
+        return Err(Error::type_err(format!(
+            "operator {op:?} is not defined on vectors"
+        )));
+    }
+    let out = cairn_core::vector::elementwise(op, &x, &y)?;
+    Ok(match (a, b) {
+        (Value::HalfVec(_), Value::HalfVec(_)) => {
+            Value::HalfVec(std::sync::Arc::from(cairn_core::vector::to_half(&out)?))
+        }
+        _ => Value::Vector(std::sync::Arc::from(out)),
+    })
 }

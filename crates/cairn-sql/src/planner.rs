@@ -57,6 +57,33 @@ pub fn nulls_first(o: &ast::OrderByOptions) -> bool {
     o.nulls_first.unwrap_or(!is_desc(o))
 }
 
+/// Functions behind the vector distance operators.
+pub const DISTANCE_FUNCTIONS: &[&str] = &[
+    "vec_distance_l2",
+    "l2_distance",
+    "vec_distance_cosine",
+    "cosine_distance",
+    "vec_distance_ip",
+    "negative_inner_product",
+];
+
+/// Whether a bound expression is a vector distance.
+pub fn is_distance(e: &Expr) -> bool {
+    matches!(e, Expr::Func(f, _) if DISTANCE_FUNCTIONS.contains(&f.name))
+}
+
+/// NULL placement for one ORDER BY key: SQLite's default, except that a
+/// vector distance sorts NULLs last ascending (first descending), as in
+/// PostgreSQL/pgvector: rows without a distance never come before the
+/// nearest neighbours.
+pub fn nulls_first_for(key: &Expr, o: &ast::OrderByOptions) -> bool {
+    match o.nulls_first {
+        Some(n) => n,
+        None if is_distance(key) => is_desc(o),
+        None => !is_desc(o),
+    }
+}
+
 fn expr_name(e: &ast::Expr) -> String {
     match e {
         ast::Expr::Identifier(i) => i.value.clone(),
@@ -339,9 +366,9 @@ impl<'a> Planner<'a> {
                         None => self.bind_expr(&o.expr)?,
                     };
                     keys.push(SortKey {
+                        nulls_first: nulls_first_for(&expr, &o.options),
                         expr,
                         desc: is_desc(&o.options),
-                        nulls_first: nulls_first(&o.options),
                     });
                 }
                 Ok::<_, Error>(keys)
@@ -593,10 +620,14 @@ impl<'a> Planner<'a> {
                     }
                 }
             };
+            let nulls_first = match exprs.get(idx) {
+                Some(e) => nulls_first_for(e, &o.options),
+                None => nulls_first(&o.options),
+            };
             keys.push(SortKey {
                 expr: Expr::Column(idx),
                 desc: is_desc(&o.options),
-                nulls_first: nulls_first(&o.options),
+                nulls_first,
             });
         }
 

@@ -269,6 +269,15 @@ impl Session {
                 ),
             });
         }
+        // A vector parameter obeys the rules of a stored vector.
+        for (i, v) in params.iter().enumerate() {
+            if let Value::Vector(_) | Value::HalfVec(_) = v {
+                let elems = v.vector_f32().unwrap_or_default();
+                cairn_core::vector::validate(&elems).map_err(|e| Error::Parameter {
+                    message: format!("parameter {}: {e}", i + 1),
+                })?;
+            }
+        }
         // A NaN is NULL in SQL (as in SQLite), however the caller built it.
         let normalized: Vec<Value>;
         let params = if params

@@ -1,0 +1,408 @@
+//! Dense vector values: the text form (`'[0.1, 0.2]'`, pgvector's), the
+//! validity rules every stored vector obeys, and the exact distances SQL
+//! returns.
+//!
+//! Invariants: a vector value has 1..=[`VECTOR_DIMS_MAX`] elements, each
+//! finite (no NaN, no ±inf). Distances computed here are summed in index
+//! order in f64, so they are identical on every machine: final result order
+//! and proofs rely on that. Fast approximate kernels live in `cairn-vector`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use half::f16;
+
+use crate::error::Error;
+use crate::value::Value;
+
+/// Most dimensions a `VECTOR(n)` or `HALFVEC(n)` may have.
+pub const VECTOR_DIMS_MAX: usize = 16_000;
+
+/// Why a vector value was rejected.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VectorError {
+    /// The text is not `[x, y, ...]`.
+    Malformed { reason: String },
+    /// Element `index` (0-based) is NaN or infinite.
+    NonFinite { index: usize },
+    /// A vector of `got` dimensions where `expected` are required.
+    DimsMismatch { expected: usize, got: usize },
+    /// More than [`VECTOR_DIMS_MAX`] dimensions (or zero).
+    BadDims { dims: usize },
+    /// An element too large for half precision.
+    HalfOverflow { index: usize },
+}
+
+impl fmt::Display for VectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VectorError::Malformed { reason } => write!(f, "malformed vector literal: {reason}"),
+            VectorError::NonFinite { index } => {
+                write!(f, "vector element {index} is NaN or infinite")
+            }
+            VectorError::DimsMismatch { expected, got } => {
+                write!(f, "expected {expected} dimensions, got {got}")
+            }
+            VectorError::BadDims { dims } => write!(
+                f,
+                "vector must have between 1 and {VECTOR_DIMS_MAX} dimensions, got {dims}"
+            ),
+            VectorError::HalfOverflow { index } => {
+                write!(f, "vector element {index} is out of range for HALFVEC")
+            }
+        }
+    }
+}
+
+impl From<VectorError> for Error {
+    fn from(e: VectorError) -> Error {
+        Error::Vector(e)
+    }
+}
+
+/// Checks the invariants of a stored vector.
+pub fn validate(v: &[f32]) -> Result<(), VectorError> {
+    if v.is_empty() || v.len() > VECTOR_DIMS_MAX {
+        return Err(VectorError::BadDims { dims: v.len() });
+    }
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(VectorError::NonFinite { index }),
+        None => Ok(()),
+    }
+}
+
+/// A validated vector value.
+pub fn vector_value(v: Vec<f32>) -> Result<Value, VectorError> {
+    validate(&v)?;
+    Ok(Value::Vector(Arc::from(v)))
+}
+
+/// Parses `[x, y, ...]` (whitespace allowed around elements and brackets).
+pub fn parse(text: &str) -> Result<Vec<f32>, VectorError> {
+    let malformed = |reason: &str| VectorError::Malformed {
+        reason: reason.to_string(),
+    };
+    let t = text.trim();
+    let inner = t
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .ok_or_else(|| malformed("must start with '[' and end with ']'"))?;
+    if inner.trim().is_empty() {
+        return Err(VectorError::BadDims { dims: 0 });
+    }
+    let mut out = Vec::new();
+    for (i, part) in inner.split(',').enumerate() {
+        if i >= VECTOR_DIMS_MAX {
+            return Err(VectorError::BadDims { dims: i + 1 });
+        }
+        let p = part.trim();
+        let x: f32 = p
+            .parse()
+            .map_err(|_| malformed(&format!("element {i} ({p:?}) is not a number")))?;
+        if !x.is_finite() {
+            return Err(VectorError::NonFinite { index: i });
+        }
+        out.push(x);
+    }
+    Ok(out)
+}
+
+/// pgvector's text form: `[1,0.5,-2]` (shortest round-trip digits).
+pub fn format(v: &[f32]) -> String {
+    let mut s = String::with_capacity(v.len() * 8 + 2);
+    s.push('[');
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        // Shortest round-trip digits; exponent form far from 1 (`1e-30`).
+        let a = x.abs();
+        if a != 0.0 && !(1e-5..1e16).contains(&a) {
+            s.push_str(&format!("{x:e}"));
+        } else {
+            s.push_str(&x.to_string());
+        }
+    }
+    s.push(']');
+    s
+}
+
+/// Text form of a HALFVEC: each element with the fewest digits that read
+/// back as the same f16 (`0.1`, not `0.099975586`).
+pub fn format_half(v: &[f16]) -> String {
+    let elems: Vec<f32> = v.iter().map(|h| shortest_half(*h)).collect();
+    format(&elems)
+}
+
+fn shortest_half(h: f16) -> f32 {
+    let x = h.to_f32();
+    for digits in 0..9 {
+        let Ok(y) = format!("{x:.digits$e}").parse::<f32>() else {
+            break;
+        };
+        if f16::from_f32(y) == h {
+            return y;
+        }
+    }
+    x
+}
+
+/// Converts to half precision; an element beyond f16's range is an error.
+pub fn to_half(v: &[f32]) -> Result<Vec<f16>, VectorError> {
+    let mut out = Vec::with_capacity(v.len());
+    for (index, x) in v.iter().enumerate() {
+        let h = f16::from_f32(*x);
+        if !h.is_finite() {
+            return Err(VectorError::HalfOverflow { index });
+        }
+        out.push(h);
+    }
+    Ok(out)
+}
+
+pub fn from_half(v: &[f16]) -> Vec<f32> {
+    v.iter().map(|h| h.to_f32()).collect()
+}
+
+/// Checks a dimension count declared in `VECTOR(n)`.
+pub fn check_declared_dims(dims: usize) -> Result<(), VectorError> {
+    if dims == 0 || dims > VECTOR_DIMS_MAX {
+        return Err(VectorError::BadDims { dims });
+    }
+    Ok(())
+}
+
+/// Which distance an operator or function computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DistanceKind {
+    /// Euclidean distance (`<->`).
+    L2,
+    /// `1 - cosine similarity` (`<=>`).
+    Cosine,
+    /// Negative inner product (`<#>`).
+    NegativeDot,
+    /// Inner product (`vec_distance_ip`, `inner_product`).
+    Dot,
+}
+
+/// Exact distance in f64, summed in index order. `None` (SQL NULL) for a
+/// cosine distance involving a zero vector. Dimensions must match.
+pub fn distance(kind: DistanceKind, a: &[f32], b: &[f32]) -> Result<Option<f64>, VectorError> {
+    if a.len() != b.len() {
+        return Err(VectorError::DimsMismatch {
+            expected: a.len(),
+            got: b.len(),
+        });
+    }
+    Ok(match kind {
+        DistanceKind::L2 => Some(l2_squared(a, b).sqrt()),
+        DistanceKind::Cosine => {
+            let denom = (dot(a, a) * dot(b, b)).sqrt();
+            if denom == 0.0 {
+                None
+            } else {
+                Some((1.0 - dot(a, b) / denom).clamp(0.0, 2.0))
+            }
+        }
+        DistanceKind::NegativeDot => Some(-dot(a, b)),
+        DistanceKind::Dot => Some(dot(a, b)),
+    })
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let mut s = 0.0f64;
+    for (x, y) in a.iter().zip(b) {
+        s += f64::from(*x) * f64::from(*y);
+    }
+    s
+}
+
+pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
+    let mut s = 0.0f64;
+    for (x, y) in a.iter().zip(b) {
+        let d = f64::from(*x) - f64::from(*y);
+        s += d * d;
+    }
+    s
+}
+
+pub fn norm(a: &[f32]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+/// The vector scaled to unit length (a zero vector stays zero).
+pub fn l2_normalize(a: &[f32]) -> Vec<f32> {
+    let n = norm(a);
+    if n == 0.0 {
+        return a.to_vec();
+    }
+    a.iter().map(|x| (f64::from(*x) / n) as f32).collect()
+}
+
+/// Element-wise `+`, `-` or `*` of two vectors of equal dimensions.
+pub fn elementwise(op: crate::ops::ArithOp, a: &[f32], b: &[f32]) -> Result<Vec<f32>, VectorError> {
+    use crate::ops::ArithOp;
+    if a.len() != b.len() {
+        return Err(VectorError::DimsMismatch {
+            expected: a.len(),
+            got: b.len(),
+        });
+    }
+    let out: Vec<f32> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| match op {
+            ArithOp::Add => x + y,
+            ArithOp::Sub => x - y,
+            _ => x * y,
+        })
+        .collect();
+    validate(&out)?;
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// SQL functions (registered in `crate::func`)
+// ---------------------------------------------------------------------------
+
+/// A vector argument: a VECTOR/HALFVEC value or its text form; `None` for
+/// NULL.
+pub fn vector_arg(v: &Value) -> Result<Option<std::borrow::Cow<'_, [f32]>>, Error> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Vector(_) | Value::HalfVec(_) => Ok(v.vector_f32()),
+        Value::Text(s) => Ok(Some(std::borrow::Cow::Owned(parse(s)?))),
+        other => Err(Error::type_err(format!(
+            "expected a vector, got {} value",
+            other.type_name()
+        ))),
+    }
+}
+
+fn distance_fn(kind: DistanceKind, args: &[Value]) -> Result<Value, Error> {
+    let a = vector_arg(crate::func::arg(args, 0))?;
+    let b = vector_arg(crate::func::arg(args, 1))?;
+    let (Some(a), Some(b)) = (a, b) else {
+        return Ok(Value::Null);
+    };
+    Ok(match distance(kind, &a, &b)? {
+        Some(d) => Value::real(d),
+        None => Value::Null,
+    })
+}
+
+pub(crate) fn fn_l2_distance(args: &[Value]) -> Result<Value, Error> {
+    distance_fn(DistanceKind::L2, args)
+}
+
+pub(crate) fn fn_cosine_distance(args: &[Value]) -> Result<Value, Error> {
+    distance_fn(DistanceKind::Cosine, args)
+}
+
+pub(crate) fn fn_negative_inner_product(args: &[Value]) -> Result<Value, Error> {
+    distance_fn(DistanceKind::NegativeDot, args)
+}
+
+pub(crate) fn fn_inner_product(args: &[Value]) -> Result<Value, Error> {
+    distance_fn(DistanceKind::Dot, args)
+}
+
+pub(crate) fn fn_dims(args: &[Value]) -> Result<Value, Error> {
+    Ok(match vector_arg(crate::func::arg(args, 0))? {
+        Some(v) => Value::Integer(v.len() as i64),
+        None => Value::Null,
+    })
+}
+
+pub(crate) fn fn_norm(args: &[Value]) -> Result<Value, Error> {
+    Ok(match vector_arg(crate::func::arg(args, 0))? {
+        Some(v) => Value::real(norm(&v)),
+        None => Value::Null,
+    })
+}
+
+pub(crate) fn fn_l2_normalize(args: &[Value]) -> Result<Value, Error> {
+    let arg = crate::func::arg(args, 0);
+    Ok(match vector_arg(arg)? {
+        Some(v) => {
+            let n = l2_normalize(&v);
+            match arg {
+                Value::HalfVec(_) => Value::HalfVec(Arc::from(to_half(&n)?)),
+                _ => vector_value(n)?,
+            }
+        }
+        None => Value::Null,
+    })
+}
+
+/// `vector('[1,2]')`: text (or a vector) as a VECTOR value.
+pub(crate) fn fn_vector(args: &[Value]) -> Result<Value, Error> {
+    Ok(match vector_arg(crate::func::arg(args, 0))? {
+        Some(v) => vector_value(v.into_owned())?,
+        None => Value::Null,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_format_round_trip() {
+        let v = parse(" [1, 0.5 ,-2e-3] ").unwrap_or_default();
+        assert_eq!(v, vec![1.0, 0.5, -0.002]);
+        assert_eq!(format(&v), "[1,0.5,-0.002]");
+        assert_eq!(format(&[0.1, 1e-30, 3.4e38, -0.0]), "[0.1,1e-30,3.4e38,-0]");
+        assert_eq!(
+            parse(&format(&[0.1, 1e-30, 3.4e38])),
+            Ok(vec![0.1, 1e-30, 3.4e38])
+        );
+    }
+
+    #[test]
+    fn parse_errors_are_typed() {
+        assert!(matches!(parse("1,2"), Err(VectorError::Malformed { .. })));
+        assert!(matches!(
+            parse("[1,,2]"),
+            Err(VectorError::Malformed { .. })
+        ));
+        assert!(matches!(parse("[]"), Err(VectorError::BadDims { dims: 0 })));
+        assert!(matches!(
+            parse("[1,NaN]"),
+            Err(VectorError::NonFinite { index: 1 })
+        ));
+        assert!(matches!(
+            parse("[inf]"),
+            Err(VectorError::NonFinite { index: 0 })
+        ));
+        assert!(matches!(
+            parse("[1e39]"),
+            Err(VectorError::NonFinite { index: 0 })
+        ));
+        let long = format!("[{}]", vec!["1"; VECTOR_DIMS_MAX + 1].join(","));
+        assert!(matches!(parse(&long), Err(VectorError::BadDims { .. })));
+    }
+
+    #[test]
+    fn distances() {
+        let a = [1.0, 0.0];
+        let b = [0.0, 2.0];
+        assert_eq!(distance(DistanceKind::L2, &a, &b), Ok(Some(5f64.sqrt())));
+        assert_eq!(distance(DistanceKind::Cosine, &a, &b), Ok(Some(1.0)));
+        assert_eq!(distance(DistanceKind::Cosine, &a, &[0.0, 0.0]), Ok(None));
+        assert_eq!(
+            distance(DistanceKind::NegativeDot, &a, &[3.0, 1.0]),
+            Ok(Some(-3.0))
+        );
+        assert!(distance(DistanceKind::L2, &a, &[1.0]).is_err());
+    }
+
+    #[test]
+    fn half_conversion() {
+        assert!(to_half(&[1.0, 70000.0]).is_err());
+        let h = to_half(&[0.5, -2.0]).unwrap_or_default();
+        assert_eq!(from_half(&h), vec![0.5, -2.0]);
+        let h = to_half(&[0.1, 0.2, 0.3, 65504.0, 1e-7]).unwrap_or_default();
+        assert_eq!(format_half(&h), "[0.1,0.2,0.3,65500,1e-7]");
+    }
+}
