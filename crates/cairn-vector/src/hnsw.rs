@@ -1,1 +1,0 @@
-//! HNSW graphs. TODO(helper).

@@ -1,0 +1,459 @@
+//! The public HNSW graph: a flat struct-of-arrays arena, its parallel build,
+//! its sequential insert and its filtered search.
+//!
+//! Valid iff (1) `vectors.len() == len * dims`, `keys`, `levels` and
+//! `upper_offset` have `len` entries and `level0.len() == len * (1 + 2m)`;
+//! (2) a node with level `L > 0` owns `L` blocks of `1 + m` slots at
+//! `upper_offset`, a level-0 node has `upper_offset == u32::MAX`; (3) every
+//! count is at most its block's capacity and every listed neighbour is a
+//! node id below `len`, never the node itself; (4) when `len > 0`,
+//! `entry_point < len` and `levels[entry_point] == max_level`, the highest
+//! level. Searches stay memory-safe and panic-free even if (3) or (4) were
+//! broken: they only get worse answers.
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+
+use super::construct::{vector_of, BuildScratch, Insert, Walk};
+use super::links::{Links, NoLocks, PerNodeLocks, Slot};
+use super::params::{level_for_key, HnswError, HnswParams, DIMS_MAX, NODES_MAX};
+use super::scratch::SearchScratch;
+use super::space::{key_distance, key_node, Space};
+
+/// `upper_offset` of a node without upper levels.
+const NO_UPPER: u32 = u32::MAX;
+
+/// One search result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Neighbor {
+    pub node: u32,
+    /// The internal distance (see [`Metric`](super::Metric)).
+    pub distance: f32,
+}
+
+/// An HNSW graph over `dims`-dimensional `f32` vectors; node `i` is the
+/// `i`-th vector inserted (or given to [`Graph::build`]).
+#[derive(Clone)]
+pub struct Graph {
+    params: HnswParams,
+    dims: usize,
+    space: Space,
+    /// `len * dims`, in stored form (unit length for cosine).
+    vectors: Vec<f32>,
+    keys: Vec<u64>,
+    levels: Vec<u8>,
+    /// `len * (1 + 2m)`: count, then neighbours.
+    level0: Vec<u32>,
+    upper_offset: Vec<u32>,
+    /// Blocks of `1 + m` for nodes with levels above 0.
+    upper: Vec<u32>,
+    entry_point: u32,
+    max_level: u8,
+    /// Reused by [`Graph::insert`].
+    insert_scratch: BuildScratch,
+}
+
+impl fmt::Debug for Graph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Graph")
+            .field("params", &self.params)
+            .field("dims", &self.dims)
+            .field("len", &self.len())
+            .field("entry_point", &self.entry_point)
+            .field("max_level", &self.max_level)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new(params: HnswParams, dims: usize) -> Result<Graph, HnswError> {
+        params.validate()?;
+        if dims == 0 || dims > DIMS_MAX {
+            return Err(HnswError::DimsOutOfRange {
+                dims,
+                max: DIMS_MAX,
+            });
+        }
+        Ok(Graph {
+            params,
+            dims,
+            space: Space::new(params.metric),
+            vectors: Vec::new(),
+            keys: Vec::new(),
+            levels: Vec::new(),
+            level0: Vec::new(),
+            upper_offset: Vec::new(),
+            upper: Vec::new(),
+            entry_point: 0,
+            max_level: 0,
+            insert_scratch: BuildScratch::default(),
+        })
+    }
+
+    /// Builds a graph over all `vectors` (`keys.len() * dims` values, row
+    /// major); node `i` gets `keys[i]`. Levels come from the keys (see
+    /// [`level_for_key`]). Insertion runs on every thread of `pool`, or on
+    /// the current thread alone with `None`. With one thread the graph is a
+    /// pure function of the input (nodes inserted in order); with more, its
+    /// edges depend on thread timing.
+    pub fn build(
+        params: HnswParams,
+        dims: usize,
+        keys: Vec<u64>,
+        mut vectors: Vec<f32>,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<Graph, HnswError> {
+        let mut graph = Graph::new(params, dims)?;
+        let n = keys.len();
+        if n > NODES_MAX {
+            return Err(HnswError::TooManyNodes { max: NODES_MAX });
+        }
+        if n.checked_mul(dims) != Some(vectors.len()) {
+            return Err(HnswError::VectorsLenMismatch {
+                keys: n,
+                dims,
+                floats: vectors.len(),
+            });
+        }
+        for v in vectors.chunks_exact_mut(dims) {
+            graph.space.prepare(v);
+        }
+        let levels: Vec<u8> = keys.iter().map(|&k| level_for_key(k, params.m)).collect();
+        let stride0 = graph.stride0();
+        let stride_upper = graph.stride_upper();
+        let mut upper_offset = Vec::with_capacity(n);
+        let mut upper_len = 0usize;
+        for &level in &levels {
+            if level == 0 {
+                upper_offset.push(NO_UPPER);
+            } else {
+                upper_offset.push(
+                    u32::try_from(upper_len)
+                        .ok()
+                        .filter(|&o| o != NO_UPPER)
+                        .ok_or(HnswError::TooManyNodes { max: NODES_MAX })?,
+                );
+                upper_len += usize::from(level) * stride_upper;
+            }
+        }
+        if upper_len > NO_UPPER as usize {
+            return Err(HnswError::TooManyNodes { max: NODES_MAX });
+        }
+
+        let level0: Vec<AtomicU32> = (0..n * stride0).map(|_| AtomicU32::new(0)).collect();
+        let upper: Vec<AtomicU32> = (0..upper_len).map(|_| AtomicU32::new(0)).collect();
+        let locks = PerNodeLocks((0..n).map(|_| Mutex::new(())).collect());
+        let mut entry_point = 0u32;
+        let mut max_level = levels.first().copied().unwrap_or(0);
+
+        if n > 1 {
+            let insert = Insert {
+                walk: Walk {
+                    links: Links {
+                        level0: &level0,
+                        upper: &upper,
+                        upper_offset: &upper_offset,
+                        levels: &levels,
+                        stride0,
+                        stride_upper,
+                    },
+                    vectors: &vectors,
+                    dims,
+                    space: graph.space,
+                    nodes: n,
+                },
+                locks: &locks,
+                m: params.m,
+                ef_construction: params.ef_construction,
+            };
+            // Node 0 is the first entry point. The entry point and top level
+            // are packed as `node << 8 | level`; a node that raises the top
+            // level holds `raise` for its whole insertion (as hnswlib does).
+            let entry = AtomicU64::new(u64::from(max_level));
+            let raise = Mutex::new(());
+            let next = AtomicUsize::new(1);
+            let work = |scratch: &mut BuildScratch| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let node = i as u32;
+                let level = levels.get(i).copied().unwrap_or(0);
+                let packed = entry.load(Ordering::Acquire);
+                if level > packed as u8 {
+                    let _raise = raise.lock();
+                    let packed = entry.load(Ordering::Acquire);
+                    let top = packed as u8;
+                    insert.insert(
+                        node,
+                        level.into(),
+                        (packed >> 8) as u32,
+                        top.into(),
+                        scratch,
+                    );
+                    if level > top {
+                        entry.store(u64::from(node) << 8 | u64::from(level), Ordering::Release);
+                    }
+                } else {
+                    insert.insert(
+                        node,
+                        level.into(),
+                        (packed >> 8) as u32,
+                        (packed as u8).into(),
+                        scratch,
+                    );
+                }
+            };
+            match pool {
+                Some(pool) if pool.current_num_threads() > 1 => {
+                    pool.broadcast(|_| work(&mut BuildScratch::default()));
+                }
+                _ => work(&mut BuildScratch::default()),
+            }
+            let packed = entry.into_inner();
+            entry_point = (packed >> 8) as u32;
+            max_level = packed as u8;
+        }
+
+        graph.vectors = vectors;
+        graph.keys = keys;
+        graph.levels = levels;
+        graph.level0 = level0.into_iter().map(AtomicU32::into_inner).collect();
+        graph.upper_offset = upper_offset;
+        graph.upper = upper.into_iter().map(AtomicU32::into_inner).collect();
+        graph.entry_point = entry_point;
+        graph.max_level = max_level;
+        Ok(graph)
+    }
+
+    /// Inserts one vector and returns its node id (the previous `len()`).
+    /// Sequential: the live segment's path. The caller rejects NaN first;
+    /// a NaN vector is stored and never panics, but finds nothing useful.
+    pub fn insert(&mut self, key: u64, vector: &[f32]) -> Result<u32, HnswError> {
+        if vector.len() != self.dims {
+            return Err(HnswError::DimsMismatch {
+                expected: self.dims,
+                actual: vector.len(),
+            });
+        }
+        let n = self.len();
+        if n >= NODES_MAX {
+            return Err(HnswError::TooManyNodes { max: NODES_MAX });
+        }
+        let level = level_for_key(key, self.params.m);
+        let stride_upper = self.stride_upper();
+        let offset = if level == 0 {
+            NO_UPPER
+        } else {
+            let end = self.upper.len() + usize::from(level) * stride_upper;
+            if end > NO_UPPER as usize {
+                return Err(HnswError::TooManyNodes { max: NODES_MAX });
+            }
+            self.upper.len() as u32
+        };
+
+        let start = self.vectors.len();
+        self.vectors.extend_from_slice(vector);
+        if let Some(v) = self.vectors.get_mut(start..) {
+            self.space.prepare(v);
+        }
+        self.keys.push(key);
+        self.levels.push(level);
+        self.upper_offset.push(offset);
+        self.level0.resize(self.level0.len() + self.stride0(), 0);
+        if level > 0 {
+            self.upper
+                .resize(self.upper.len() + usize::from(level) * stride_upper, 0);
+        }
+        let node = n as u32;
+        if n == 0 {
+            self.entry_point = node;
+            self.max_level = level;
+            return Ok(node);
+        }
+
+        let stride0 = self.stride0();
+        let insert = Insert {
+            walk: Walk {
+                links: Links {
+                    level0: Cell::from_mut(self.level0.as_mut_slice()).as_slice_of_cells(),
+                    upper: Cell::from_mut(self.upper.as_mut_slice()).as_slice_of_cells(),
+                    upper_offset: &self.upper_offset,
+                    levels: &self.levels,
+                    stride0,
+                    stride_upper,
+                },
+                vectors: &self.vectors,
+                dims: self.dims,
+                space: self.space,
+                nodes: n + 1,
+            },
+            locks: &NoLocks,
+            m: self.params.m,
+            ef_construction: self.params.ef_construction,
+        };
+        insert.insert(
+            node,
+            level.into(),
+            self.entry_point,
+            self.max_level.into(),
+            &mut self.insert_scratch,
+        );
+        if level > self.max_level {
+            self.entry_point = node;
+            self.max_level = level;
+        }
+        Ok(node)
+    }
+
+    /// The `k` nearest nodes that `accept` lets through, nearest first (by
+    /// distance, then node id). `ef` (raised to `k`) bounds the result set
+    /// kept while searching: larger is slower and more exact. Nodes that
+    /// `accept` rejects are still walked through. Empty if `k == 0`, the
+    /// graph is empty, or `query` has the wrong dimension.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        accept: &mut dyn FnMut(u32) -> bool,
+        scratch: &mut SearchScratch,
+    ) -> Vec<Neighbor> {
+        if k == 0 || self.is_empty() || query.len() != self.dims {
+            return Vec::new();
+        }
+        let mut prepared = std::mem::take(&mut scratch.query);
+        prepared.clear();
+        prepared.extend_from_slice(query);
+        self.space.prepare(&mut prepared);
+
+        let walk = self.walk();
+        let mut entry = walk.key_to(&prepared, self.entry_point);
+        for level in (1..=usize::from(self.max_level)).rev() {
+            entry = walk.greedy(&prepared, entry, level);
+        }
+        walk.search_level(&prepared, entry, 0, ef.max(k), accept, scratch);
+        scratch.query = prepared;
+        scratch
+            .sorted
+            .iter()
+            .take(k)
+            .map(|&k| Neighbor {
+                node: key_node(k),
+                distance: key_distance(k),
+            })
+            .collect()
+    }
+
+    /// A query in the form [`Graph::distance`] expects (normalised for
+    /// cosine).
+    pub fn prepare_query(&self, query: &[f32]) -> Vec<f32> {
+        let mut q = query.to_vec();
+        self.space.prepare(&mut q);
+        q
+    }
+
+    /// Internal distance between a prepared query (see
+    /// [`Graph::prepare_query`]) and a node; NaN if the node is outside the
+    /// graph or the query has the wrong dimension.
+    pub fn distance(&self, query_prepared: &[f32], node: u32) -> f32 {
+        if query_prepared.len() != self.dims || node as usize >= self.len() {
+            return f32::NAN;
+        }
+        self.space
+            .distance(query_prepared, vector_of(&self.vectors, self.dims, node))
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    pub fn params(&self) -> HnswParams {
+        self.params
+    }
+
+    /// The caller's key of `node`; `u64::MAX` outside the graph.
+    pub fn key(&self, node: u32) -> u64 {
+        self.keys.get(node as usize).copied().unwrap_or(u64::MAX)
+    }
+
+    /// All keys, by node.
+    pub fn keys(&self) -> &[u64] {
+        &self.keys
+    }
+
+    /// The stored vector of `node` (unit length for cosine); empty outside
+    /// the graph.
+    pub fn vector(&self, node: u32) -> &[f32] {
+        vector_of(&self.vectors, self.dims, node)
+    }
+
+    /// The level of `node` (0 outside the graph).
+    pub fn level(&self, node: u32) -> u8 {
+        self.levels.get(node as usize).copied().unwrap_or(0)
+    }
+
+    /// The highest level and its entry point, `None` when empty.
+    pub fn entry_point(&self) -> Option<(u32, u8)> {
+        (!self.is_empty()).then_some((self.entry_point, self.max_level))
+    }
+
+    /// The neighbours of `node` on `level` (empty if it has no such level).
+    pub fn neighbours(&self, node: u32, level: usize) -> impl Iterator<Item = u32> + '_ {
+        self.links().neighbours(node, level).iter().map(Slot::load)
+    }
+
+    /// Heap bytes held by the graph.
+    pub fn memory_bytes(&self) -> usize {
+        self.vectors.capacity() * 4
+            + self.keys.capacity() * 8
+            + self.levels.capacity()
+            + (self.level0.capacity() + self.upper_offset.capacity() + self.upper.capacity()) * 4
+            + self.insert_scratch.memory_bytes()
+    }
+
+    fn stride0(&self) -> usize {
+        1 + self.params.m0()
+    }
+
+    fn stride_upper(&self) -> usize {
+        1 + self.params.m
+    }
+
+    fn links(&self) -> Links<'_, u32> {
+        Links {
+            level0: &self.level0,
+            upper: &self.upper,
+            upper_offset: &self.upper_offset,
+            levels: &self.levels,
+            stride0: self.stride0(),
+            stride_upper: self.stride_upper(),
+        }
+    }
+
+    fn walk(&self) -> Walk<'_, u32> {
+        Walk {
+            links: self.links(),
+            vectors: &self.vectors,
+            dims: self.dims,
+            space: self.space,
+            nodes: self.len(),
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn assert_send_sync<T: Send + Sync>() {}
+const _: fn() = assert_send_sync::<Graph>;
