@@ -172,6 +172,9 @@ pub fn create_index(store: &Store, ci: &ast::CreateIndex, sql: String) -> Result
         .ok_or_else(|| Error::no_such("table", &tname))?;
     if let Some(u) = &ci.using {
         let u = u.to_string().to_ascii_lowercase();
+        if u == "hnsw" {
+            return create_hnsw_index(store, &table, ci, sql);
+        }
         if u != "btree" {
             return Err(Error::unsupported(format!("index method {u}")));
         }
@@ -350,4 +353,113 @@ pub fn render_create_table(s: &TableSchema) -> String {
         parts.push(format!("CHECK ({c})"));
     }
     format!("CREATE TABLE {} ({})", s.name, parts.join(", "))
+}
+
+/// `CREATE INDEX i ON t USING hnsw (col [opclass]) [WITH (m = 16,
+/// ef_construction = 200, metric = 'cosine' | 'l2' | 'ip')]`. The metric
+/// comes from `metric`, else from a pgvector operator class
+/// (`vector_cosine_ops`, `vector_l2_ops`, `vector_ip_ops`), else cosine.
+fn create_hnsw_index(
+    store: &Store,
+    table: &std::sync::Arc<cairn_storage::Table>,
+    ci: &ast::CreateIndex,
+    sql: String,
+) -> Result<bool> {
+    use cairn_storage::{HnswParams, Metric, VectorIndexDef};
+    if ci.unique {
+        return Err(Error::plan("an hnsw index cannot be UNIQUE"));
+    }
+    if ci.predicate.is_some() {
+        return Err(Error::unsupported("partial indexes"));
+    }
+    let schema = table.schema();
+    let columns = index_columns(&schema, &ci.columns)?;
+    let [column] = columns[..] else {
+        return Err(Error::plan(
+            "an hnsw index covers exactly one vector column",
+        ));
+    };
+    let col = &schema.columns[column];
+    let Some(dims) = col.data_type.vector_dims() else {
+        return Err(Error::plan(format!(
+            "an hnsw index needs a VECTOR(n) or HALFVEC(n) column; {} is {}",
+            col.name, col.declared_type
+        )));
+    };
+    let metric_name = |m: &str| -> Result<Metric> {
+        match m.to_ascii_lowercase().as_str() {
+            "cosine" | "vector_cosine_ops" | "halfvec_cosine_ops" => Ok(Metric::Cosine),
+            "l2" | "euclidean" | "vector_l2_ops" | "halfvec_l2_ops" => Ok(Metric::L2),
+            "ip" | "inner_product" | "dot" | "vector_ip_ops" | "halfvec_ip_ops" => {
+                Ok(Metric::InnerProduct)
+            }
+            other => Err(Error::plan(format!(
+                "unknown hnsw metric {other} (use 'cosine', 'l2' or 'ip')"
+            ))),
+        }
+    };
+    let mut params = HnswParams::default();
+    if let Some(opclass) = ci.columns.first().and_then(|c| c.operator_class.as_ref()) {
+        params.metric = metric_name(&opclass.to_string())?;
+    }
+    for opt in &ci.with {
+        let ast::Expr::BinaryOp {
+            left,
+            op: ast::BinaryOperator::Eq,
+            right,
+        } = opt
+        else {
+            return Err(Error::plan(format!(
+                "hnsw option must be name = value, got {opt}"
+            )));
+        };
+        let name = left.to_string().to_ascii_lowercase();
+        let text = match &**right {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(s) => s.clone(),
+                other => other.to_string(),
+            },
+            other => other.to_string(),
+        };
+        let int = || -> Result<usize> {
+            text.parse::<usize>().map_err(|_| {
+                Error::plan(format!(
+                    "hnsw option {name} must be a positive integer, got {text}"
+                ))
+            })
+        };
+        match name.as_str() {
+            "m" => params.m = int()?,
+            "ef_construction" => params.ef_construction = int()?,
+            "metric" | "distance" => params.metric = metric_name(&text)?,
+            other => return Err(Error::plan(format!("unknown hnsw option {other}"))),
+        }
+    }
+    params
+        .validate()
+        .map_err(|e| Error::plan(format!("hnsw index: {e}")))?;
+    let name = match &ci.name {
+        Some(n) => object_name(n),
+        None => format!("{}_{}_hnsw", schema.name, col.name),
+    };
+    if store.index_table(&name).is_some() {
+        if ci.if_not_exists {
+            return Ok(false);
+        }
+        return Err(Error::AlreadyExists {
+            kind: "index",
+            name,
+        });
+    }
+    store.create_vector_index(
+        &schema.name,
+        VectorIndexDef {
+            name,
+            column,
+            dims,
+            params,
+            create_sql: sql,
+        },
+    )?;
+    Ok(true)
 }

@@ -39,11 +39,22 @@ enum Cached {
 pub struct Executor<'a> {
     pub tx: &'a Transaction,
     pub params: &'a [Value],
+    /// `hnsw.ef_search` of the session.
+    pub ef_search: usize,
     cache: RefCell<HashMap<usize, Cached>>,
     ctes: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
     /// Per-row evaluations so far of each adaptive (grouped) subquery.
     calls: RefCell<HashMap<usize, usize>>,
 }
+
+/// Rows sampled to estimate a filter's selectivity before a filtered
+/// nearest-neighbour search.
+const SELECTIVITY_SAMPLE_ROWS: usize = 256;
+
+/// A filtered graph walk is chosen when it is expected to visit fewer than
+/// this fraction of the table's rows (a graph visit costs more than a
+/// sequential one).
+const EXACT_SCAN_VISIT_FRACTION: f64 = 0.25;
 
 fn too_many() -> Error {
     Error::Limit {
@@ -57,6 +68,7 @@ impl<'a> Executor<'a> {
         Executor {
             tx,
             params,
+            ef_search: cairn_storage::EF_SEARCH_DEFAULT,
             cache: RefCell::new(HashMap::new()),
             ctes: RefCell::new(HashMap::new()),
             calls: RefCell::new(HashMap::new()),
@@ -616,6 +628,31 @@ impl<'a> Executor<'a> {
         let keep = if in_place { None } else { keep.as_deref() };
         let mut more = true;
         let mut buf = Vec::new();
+        if let Access::Vector { index_no, query, k } = access {
+            if let Some(hits) = self.nearest(table, *index_no, query, k, filter.as_ref(), outer)? {
+                for hit in hits {
+                    if skip > 0 {
+                        skip -= 1;
+                        continue;
+                    }
+                    more = match (keep, with_rowid) {
+                        (None, false) => sink(&hit.values)?,
+                        _ => {
+                            buf.clear();
+                            push_kept(&mut buf, &hit.values, keep);
+                            if *with_rowid {
+                                buf.push(Value::Integer(hit.row_id as i64));
+                            }
+                            sink(&buf)?
+                        }
+                    };
+                    if !more {
+                        break;
+                    }
+                }
+                return Ok(more);
+            }
+        }
         self.access(table, access, outer, &[], &mut |rid, vals| {
             if let Some(f) = filter {
                 if !f.test(vals, self, outer)? {
@@ -640,6 +677,63 @@ impl<'a> Executor<'a> {
             Ok(more)
         })?;
         Ok(more)
+    }
+
+    /// Runs a nearest-neighbour access: `None` when the query vector is NULL
+    /// (every distance is NULL, so the caller scans every row instead).
+    fn nearest(
+        &self,
+        table: &std::sync::Arc<cairn_storage::Table>,
+        index_no: usize,
+        query: &Expr,
+        k: &Expr,
+        filter: Option<&Expr>,
+        outer: &[&[Value]],
+    ) -> Result<Option<Vec<cairn_storage::VectorHit>>> {
+        use cairn_storage::{VectorQuery, VectorStrategy};
+        let q = query.eval(&[], self, outer)?;
+        let Some(q) = cairn_core::vector::vector_arg(&q)? else {
+            return Ok(None);
+        };
+        let Some(k) = self.count_value(k, outer, "LIMIT")? else {
+            return Ok(None);
+        };
+        let ef = self.ef_search.max(k);
+        let mut test = |row: &[Value]| -> Result<bool> {
+            match filter {
+                Some(f) => f.test(row, self, outer),
+                None => Ok(true),
+            }
+        };
+        // With a filter, walk the graph only if that visits fewer rows than
+        // an exact scan: about ef / selectivity nodes against every row.
+        let strategy = match filter {
+            None => VectorStrategy::Index,
+            Some(_) => {
+                let rows = table.row_count() as f64;
+                let sel = self.tx.sample_selectivity(
+                    table,
+                    SELECTIVITY_SAMPLE_ROWS,
+                    0x5eed,
+                    &mut test,
+                )?;
+                match sel {
+                    Some(s) if s > 0.0 && (ef as f64) / s < rows * EXACT_SCAN_VISIT_FRACTION => {
+                        VectorStrategy::Index
+                    }
+                    _ => VectorStrategy::Exact,
+                }
+            }
+        };
+        let req = VectorQuery {
+            index_no,
+            query: &q,
+            k,
+            ef,
+            strategy,
+        };
+        let (hits, _stats) = self.tx.vector_search(table, &req, &mut test)?;
+        Ok(Some(hits))
     }
 
     /// Streams `input` for a consumer that evaluates expressions on each row
@@ -682,7 +776,9 @@ impl<'a> Executor<'a> {
         emit: &mut dyn FnMut(u64, &[Value]) -> Result<bool>,
     ) -> Result<()> {
         match access {
-            Access::Full => self.tx.scan(table, emit),
+            // Outside `stream_scan` a nearest-neighbour access reads every
+            // row; the sort and limit above it still give the exact answer.
+            Access::Full | Access::Vector { .. } => self.tx.scan(table, emit),
             Access::IndexEq {
                 index_no,
                 key,

@@ -38,6 +38,16 @@ pub enum Access {
         index_no: usize,
         reverse: bool,
     },
+    /// The `k` rows nearest to `query` through HNSW index `index_no`
+    /// (`ORDER BY col <op> query LIMIT k`). The scan's filter is applied
+    /// during the graph walk, or the rows are scanned exactly when a sample
+    /// says few rows qualify; see `exec`.
+    Vector {
+        index_no: usize,
+        query: Expr,
+        /// LIMIT + OFFSET.
+        k: Expr,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,6 +353,28 @@ impl Plan {
                 };
                 let how = match access {
                     Access::Full => format!("SeqScan {}", schema.name),
+                    Access::Vector { index_no, query, k } => {
+                        let defs = table.vector_indexes();
+                        let (name, metric) = defs
+                            .get(*index_no)
+                            .map(|d| (d.name.clone(), format!("{:?}", d.params.metric)))
+                            .unwrap_or_default();
+                        let strategy = if filter.is_some() {
+                            "filter: in graph, or exact scan if a row sample finds it selective"
+                        } else {
+                            "index search"
+                        };
+                        format!(
+                            "VectorSearch {} using {} ({} nearest to {}, metric {}, ~{} rows; {})",
+                            schema.name,
+                            name,
+                            k,
+                            query,
+                            metric.to_ascii_lowercase(),
+                            table.row_count(),
+                            strategy
+                        )
+                    }
                     Access::IndexEq { index_no, key, .. } => format!(
                         "IndexScan {} using {} (key = {})",
                         schema.name,

@@ -725,6 +725,11 @@ impl<'a> Planner<'a> {
         if !keys.is_empty() && plain_rows && order_by_index(&mut plan, &keys) {
             keys.clear();
         }
+        let nearest = plain_rows
+            && limit.is_some()
+            && keys
+                .first()
+                .is_some_and(|k| is_distance(&k.expr) && !k.desc && !k.nulls_first);
         if !keys.is_empty() {
             plan = Plan::Sort {
                 input: Box::new(plan),
@@ -732,6 +737,9 @@ impl<'a> Planner<'a> {
             };
         }
         plan = self.plan_limit(plan, limit, offset)?;
+        if nearest {
+            vector_topk(&mut plan);
+        }
         plan = Plan::Project {
             input: Box::new(plan),
             exprs,
@@ -1627,6 +1635,83 @@ fn prune_columns(plan: &mut Plan, scope: &Scope) {
         }
         _ => {}
     });
+}
+
+/// `Limit(Sort(scan of one table))` where the first sort key is a vector
+/// distance between an HNSW-indexed column and a constant: the scan becomes
+/// a k-nearest-neighbour search through the index (the sort above stays, to
+/// order the k rows and break ties exactly as without the index). Left
+/// alone when a B-tree index already narrows the scan (filter first: exact
+/// distances over the qualifying rows).
+fn vector_topk(plan: &mut Plan) {
+    let Plan::Limit {
+        input,
+        limit: Some(limit),
+        offset,
+    } = plan
+    else {
+        return;
+    };
+    let Plan::Sort { input: scan, keys } = &mut **input else {
+        return;
+    };
+    let Some(Expr::Func(f, args)) = keys.first().map(|k| &k.expr) else {
+        return;
+    };
+    let Plan::Scan {
+        table,
+        access: access @ Access::Full,
+        with_rowid: false,
+        ..
+    } = &mut **scan
+    else {
+        return;
+    };
+    let (col, query) = match &args[..] {
+        [Expr::Column(c), q] | [q, Expr::Column(c)] if is_query_constant(q) => (*c, q.clone()),
+        _ => return,
+    };
+    let Some(kind) = distance_kind_of(f.name) else {
+        return;
+    };
+    let Some(index_no) = table
+        .vector_indexes()
+        .iter()
+        .position(|d| d.column == col && d.distance_kind() == kind)
+    else {
+        return;
+    };
+    let k = match offset {
+        Some(o) => Expr::Arith(
+            cairn_core::ops::ArithOp::Add,
+            Box::new(limit.clone()),
+            Box::new(o.clone()),
+        ),
+        None => limit.clone(),
+    };
+    *access = Access::Vector { index_no, query, k };
+}
+
+/// The SQL distance a distance function computes.
+fn distance_kind_of(name: &str) -> Option<cairn_core::vector::DistanceKind> {
+    use cairn_core::vector::DistanceKind as D;
+    Some(match name {
+        "vec_distance_l2" | "l2_distance" => D::L2,
+        "vec_distance_cosine" | "cosine_distance" => D::Cosine,
+        "vec_distance_ip" | "negative_inner_product" => D::NegativeDot,
+        _ => return None,
+    })
+}
+
+/// A query vector the search can evaluate once: literals, parameters, and
+/// deterministic functions and casts of them.
+fn is_query_constant(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(_) | Expr::Param(_) => true,
+        Expr::Cast(x, _) => is_query_constant(x),
+        Expr::Func(f, args) => f.deterministic && args.iter().all(is_query_constant),
+        _ => false,
+    }
 }
 
 /// Makes the scan under `input` (filters over one table scan; `keys` are

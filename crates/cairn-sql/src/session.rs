@@ -101,6 +101,8 @@ pub struct Session {
     engine: Arc<Engine>,
     tx: Option<Transaction>,
     settings: HashMap<String, String>,
+    /// `SET hnsw.ef_search`: candidate list size of vector index searches.
+    ef_search: usize,
 }
 
 fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled, usize)>> {
@@ -131,6 +133,7 @@ impl Session {
             engine,
             tx: None,
             settings: HashMap::new(),
+            ef_search: cairn_storage::EF_SEARCH_DEFAULT,
         }
     }
 
@@ -225,6 +228,9 @@ impl Session {
                         out.push(sql);
                     }
                 }
+                for v in t.vector_indexes() {
+                    out.push(v.create_sql);
+                }
             } else if let Some(v) = store.view(&n) {
                 out.push(v.create_sql);
             } else if table.is_some() {
@@ -302,7 +308,8 @@ impl Session {
             | ast::Statement::Update(_)
             | ast::Statement::Delete(_) => {
                 let c = self.compiled(p)?;
-                self.in_tx(|tx| run_compiled(&c, tx, params))
+                let ef_search = self.ef_search;
+                self.in_tx(|tx| run_compiled(&c, tx, params, ef_search))
             }
             ast::Statement::StartTransaction { .. } => {
                 if self.tx.is_some() {
@@ -401,6 +408,20 @@ impl Session {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
+                if name == "hnsw.ef_search" {
+                    let ef: usize = value.trim().parse().map_err(|_| {
+                        Error::plan(format!(
+                            "hnsw.ef_search must be a positive integer, got {value}"
+                        ))
+                    })?;
+                    if ef == 0 || ef > cairn_storage::EF_SEARCH_MAX {
+                        return Err(Error::Limit {
+                            what: format!("hnsw.ef_search = {ef}"),
+                            max: cairn_storage::EF_SEARCH_MAX as u64,
+                        });
+                    }
+                    self.ef_search = ef;
+                }
                 self.settings.insert(name, value);
                 Ok(Output::default())
             }
@@ -443,10 +464,16 @@ fn statement_kind(s: &ast::Statement) -> String {
         .join(" ")
 }
 
-fn run_compiled(c: &Compiled, tx: &mut Transaction, params: &[Value]) -> Result<Output> {
+fn run_compiled(
+    c: &Compiled,
+    tx: &mut Transaction,
+    params: &[Value],
+    ef_search: usize,
+) -> Result<Output> {
     match c {
         Compiled::Query { plan, cols } => {
-            let ex = Executor::new(tx, params);
+            let mut ex = Executor::new(tx, params);
+            ex.ef_search = ef_search;
             let rows = ex.run(plan, &[])?;
             Ok(Output::rows(cols.clone(), rows))
         }

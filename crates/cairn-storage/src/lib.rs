@@ -12,11 +12,17 @@ mod schema;
 mod store;
 mod table;
 mod txn;
+mod vector;
 
+pub use cairn_vector::hnsw::{HnswParams, Metric};
 pub use schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 pub use store::Store;
 pub use table::{Table, SEGMENT_ROWS_TARGET};
 pub use txn::{Savepoint, Transaction};
+pub use vector::{
+    metric_distance, VectorHit, VectorIndexDef, VectorQuery, VectorSearchStats, VectorStrategy,
+    EF_SEARCH_DEFAULT, EF_SEARCH_MAX,
+};
 
 /// A row's identity inside its table; stable across updates of the row.
 pub type RowId = u64;

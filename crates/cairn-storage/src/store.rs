@@ -13,6 +13,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 use crate::table::{index_key, Table, SEGMENT_ROWS_TARGET, TS_OPEN};
 use crate::txn::Transaction;
+use crate::vector::VectorIndexDef;
 use crate::Ts;
 
 #[derive(Default)]
@@ -33,6 +34,9 @@ pub struct Store {
     /// once warm.
     active: Mutex<Vec<(Ts, usize)>>,
     next_table_id: AtomicU64,
+    /// Threads for index builds (created on first use; never the global
+    /// rayon pool).
+    pool: std::sync::OnceLock<Option<rayon::ThreadPool>>,
 }
 
 fn key(name: &str) -> String {
@@ -48,6 +52,7 @@ impl Store {
             last_committed: AtomicU64::new(0),
             active: Mutex::new(Vec::new()),
             next_table_id: AtomicU64::new(1),
+            pool: std::sync::OnceLock::new(),
         })
     }
 
@@ -265,14 +270,41 @@ impl Store {
     }
 
     fn find_index_in(&self, c: &Catalog, name: &str) -> Option<Arc<Table>> {
-        c.tables
-            .values()
-            .find(|t| {
-                t.indexes()
-                    .iter()
-                    .any(|i| i.name.eq_ignore_ascii_case(name))
+        c.tables.values().find(|t| t.has_index_named(name)).cloned()
+    }
+
+    /// The database's thread pool for index builds, if threads can be had.
+    fn pool(&self) -> Option<&rayon::ThreadPool> {
+        self.pool
+            .get_or_init(|| {
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("cairn-build-{i}"))
+                    .build()
+                    .ok()
             })
-            .cloned()
+            .as_ref()
+    }
+
+    /// Builds an HNSW index over a vector column (in parallel) and adds it.
+    pub fn create_vector_index(&self, table: &str, def: VectorIndexDef) -> Result<()> {
+        let c = self.catalog.read();
+        if self.find_index_in(&c, &def.name).is_some() {
+            return Err(Error::AlreadyExists {
+                kind: "index",
+                name: def.name,
+            });
+        }
+        let t = c
+            .tables
+            .get(&key(table))
+            .ok_or_else(|| Error::no_such("table", table))?
+            .clone();
+        drop(c);
+        t.add_vector_index(def, self.pool())?;
+        self.bump();
+        Ok(())
     }
 
     /// The table that owns index `name`.

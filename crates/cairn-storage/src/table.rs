@@ -20,6 +20,7 @@ use cairn_core::{Error, Result, Value};
 use parking_lot::RwLock;
 
 use crate::schema::{IndexDef, TableSchema};
+use crate::vector::{same_vector, VectorIndex, VectorIndexDef};
 use crate::{RowId, Ts};
 
 /// Rows in the live segment before it is sealed into an immutable segment.
@@ -302,6 +303,7 @@ pub(crate) struct TableInner {
     live: Vec<Version>,
     heads: Heads,
     pub(crate) indexes: Vec<Index>,
+    pub(crate) vectors: Vec<VectorIndex>,
     /// Rows visible to the newest snapshot (an estimate for the planner).
     pub(crate) row_count: u64,
 }
@@ -354,6 +356,7 @@ impl Table {
                 live: Vec::new(),
                 heads: Heads::default(),
                 indexes,
+                vectors: Vec::new(),
                 row_count: 0,
             }),
             next_row_id: AtomicU64::new(1),
@@ -387,6 +390,11 @@ impl Table {
     pub fn segment_stats(&self) -> (usize, usize) {
         let inner = self.inner.read();
         (inner.sealed.len(), inner.live.len())
+    }
+
+    /// The largest row id handed out so far (0 when none).
+    pub(crate) fn max_row_id(&self) -> RowId {
+        self.next_row_id.load(Ordering::Relaxed).saturating_sub(1)
     }
 
     pub(crate) fn allocate_row_id(&self) -> RowId {
@@ -446,11 +454,103 @@ impl Table {
 
     pub(crate) fn drop_index(&self, name: &str) -> bool {
         let mut inner = self.inner.write();
-        let before = inner.indexes.len();
+        let before = inner.indexes.len() + inner.vectors.len();
         inner
             .indexes
             .retain(|i| i.def.primary || !i.def.name.eq_ignore_ascii_case(name));
-        inner.indexes.len() != before
+        inner
+            .vectors
+            .retain(|v| !v.def.name.eq_ignore_ascii_case(name));
+        inner.indexes.len() + inner.vectors.len() != before
+    }
+
+    /// Definitions of the table's vector indexes.
+    pub fn vector_indexes(&self) -> Vec<VectorIndexDef> {
+        self.inner
+            .read()
+            .vectors
+            .iter()
+            .map(|v| v.def.clone())
+            .collect()
+    }
+
+    /// (graphs, nodes, bytes) of vector index `index_no`.
+    pub fn vector_index_stats(&self, index_no: usize) -> Option<(usize, usize, usize)> {
+        let inner = self.inner.read();
+        let v = inner.vectors.get(index_no)?;
+        Some((v.graphs.len(), v.node_count(), v.memory_bytes()))
+    }
+
+    pub(crate) fn has_index_named(&self, name: &str) -> bool {
+        let inner = self.inner.read();
+        inner
+            .indexes
+            .iter()
+            .any(|i| i.def.name.eq_ignore_ascii_case(name))
+            || inner
+                .vectors
+                .iter()
+                .any(|v| v.def.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Builds an HNSW index over every stored version's vector (in
+    /// parallel on `pool`) and adds it. Holds the table's read lock while
+    /// building (readers go on; commits to this table wait), then its write
+    /// lock to install the index.
+    pub(crate) fn add_vector_index(
+        &self,
+        def: VectorIndexDef,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<()> {
+        let inner = self.inner.upgradable_read();
+        if self.has_index_named_in(&inner, &def.name) {
+            return Err(Error::AlreadyExists {
+                kind: "index",
+                name: def.name,
+            });
+        }
+        // One entry per distinct vector of each row's version chain, oldest
+        // first (a row keeps one node while an UPDATE leaves its vector).
+        let mut entries: Vec<(RowId, Value)> = Vec::new();
+        let mut last: HashMap<RowId, usize> = HashMap::new();
+        for seg in inner
+            .sealed
+            .iter()
+            .map(|s| &s.versions[..])
+            .chain([&inner.live[..]])
+        {
+            for v in seg {
+                let full = inner.full_row(&v.values);
+                let Some(value) = full.get(def.column) else {
+                    continue;
+                };
+                if !value.is_vector() {
+                    continue;
+                }
+                if let Some(&i) = last.get(&v.row_id) {
+                    if same_vector(&entries[i].1, value) {
+                        continue;
+                    }
+                }
+                last.insert(v.row_id, entries.len());
+                entries.push((v.row_id, value.clone()));
+            }
+        }
+        let index = VectorIndex::build(def, entries, pool)?;
+        let mut inner = parking_lot::RwLockUpgradableReadGuard::upgrade(inner);
+        inner.vectors.push(index);
+        Ok(())
+    }
+
+    fn has_index_named_in(&self, inner: &TableInner, name: &str) -> bool {
+        inner
+            .indexes
+            .iter()
+            .any(|i| i.def.name.eq_ignore_ascii_case(name))
+            || inner
+                .vectors
+                .iter()
+                .any(|v| v.def.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -574,6 +674,9 @@ impl TableInner {
                 index.add(key, row);
             }
         }
+        if !self.vectors.is_empty() {
+            self.index_vectors(row, &values, prev_values.as_deref());
+        }
         let loc = Loc {
             seg: LIVE,
             off: self.live.len() as u32,
@@ -588,6 +691,33 @@ impl TableInner {
         });
         self.heads.insert(row, loc);
         self.row_count += 1;
+    }
+
+    /// Adds the vectors of a new version to the vector indexes (unless the
+    /// previous version holds the same vector). A failure marks the index
+    /// broken: its searches then fail instead of silently missing rows.
+    fn index_vectors(&mut self, row: RowId, values: &[Value], prev: Option<&[Value]>) {
+        let n = self.schema.columns.len();
+        for vi in &mut self.vectors {
+            let col = vi.def.column;
+            let get = |vals: &[Value]| -> Value {
+                match vals.get(col) {
+                    Some(v) => v.clone(),
+                    None if col < n => self.schema.columns[col].added_default.clone(),
+                    None => Value::Null,
+                }
+            };
+            let new = get(values);
+            if !new.is_vector() {
+                continue;
+            }
+            if prev.is_some_and(|p| same_vector(&get(p), &new)) {
+                continue;
+            }
+            if let Err(e) = vi.insert(row, &new) {
+                vi.broken = Some(e.to_string());
+            }
+        }
     }
 
     pub(crate) fn live_len(&self) -> usize {

@@ -11,6 +11,9 @@ use cairn_core::{ConstraintKind, Error, Result, Value};
 
 use crate::store::Store;
 use crate::table::{index_key, Table, TableInner};
+use crate::vector::{
+    same_vector, with_scratch, TopK, VectorHit, VectorQuery, VectorSearchStats, VectorStrategy,
+};
 use crate::{RowId, Ts};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -537,5 +540,179 @@ impl TableWrites {
                 }
             }
         }
+    }
+}
+
+impl Transaction {
+    /// The `q.k` rows nearest to `q.query` by vector index `q.index_no`
+    /// among the rows visible to this transaction (its own writes included)
+    /// that pass `filter`, ordered by exact distance then row id. With
+    /// [`VectorStrategy::Index`] the graphs are searched with `filter`
+    /// applied during the walk; if that finds fewer than `k` rows, an exact
+    /// scan answers instead, so at least `min(k, qualifying rows)` come back.
+    pub fn vector_search(
+        &self,
+        table: &Arc<Table>,
+        q: &VectorQuery<'_>,
+        filter: &mut dyn FnMut(&[Value]) -> Result<bool>,
+    ) -> Result<(Vec<VectorHit>, VectorSearchStats)> {
+        let mut stats = VectorSearchStats::default();
+        let inner = table.inner.read();
+        let vi = inner
+            .vectors
+            .get(q.index_no)
+            .ok_or_else(|| Error::internal(format!("vector index {} out of range", q.index_no)))?;
+        if let Some(why) = &vi.broken {
+            return Err(Error::internal(format!(
+                "vector index {} is unusable: {why}",
+                vi.def.name
+            )));
+        }
+        if q.query.len() != vi.def.dims {
+            return Err(cairn_core::vector::VectorError::DimsMismatch {
+                expected: vi.def.dims,
+                got: q.query.len(),
+            }
+            .into());
+        }
+        let kind = vi.def.distance_kind();
+        let column = vi.def.column;
+        let distance_of = |values: &[Value]| -> Result<Option<f64>> {
+            match values.get(column).and_then(|v| v.vector_f32()) {
+                Some(v) => Ok(cairn_core::vector::distance(kind, q.query, &v)?),
+                None => Ok(None),
+            }
+        };
+        if q.k == 0 {
+            return Ok((Vec::new(), stats));
+        }
+        let own = self.writes.get(&table.id);
+        if q.strategy == VectorStrategy::Index {
+            let mut top = TopK::new(q.k);
+            let mut failed: Option<Error> = None;
+            let ts = self.start_ts;
+            for g in &vi.graphs {
+                stats.graphs_searched += 1;
+                let mut accept = |node: u32| -> bool {
+                    if failed.is_some() {
+                        return false;
+                    }
+                    let row = g.graph.key(node);
+                    if own.is_some_and(|w| w.rows.contains_key(&row)) {
+                        return false;
+                    }
+                    let Some(v) = inner.visible(row, ts) else {
+                        return false;
+                    };
+                    let full = padded(&inner, &v.values);
+                    let Some(origin) = g.origin.get(node as usize) else {
+                        return false;
+                    };
+                    if !full.get(column).is_some_and(|c| same_vector(c, origin)) {
+                        return false;
+                    }
+                    match filter(&full) {
+                        Ok(pass) => pass,
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    }
+                };
+                let found = with_scratch(|scratch| {
+                    g.graph.search(q.query, q.k, q.ef, &mut accept, scratch)
+                });
+                if let Some(e) = failed.take() {
+                    return Err(e);
+                }
+                for n in found {
+                    let row = g.graph.key(n.node);
+                    let Some(v) = inner.visible(row, ts) else {
+                        continue;
+                    };
+                    let values = padded(&inner, &v.values).into_owned();
+                    let distance = distance_of(&values)?;
+                    if top.wants(distance, row) {
+                        top.push(VectorHit {
+                            row_id: row,
+                            values,
+                            distance,
+                        });
+                    }
+                }
+            }
+            // This transaction's own inserts and updates, exactly.
+            if let Some(w) = own {
+                for rid in &w.order {
+                    if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
+                        let values = padded(&inner, r);
+                        let distance = distance_of(&values)?;
+                        if distance.is_some() && top.wants(distance, *rid) && filter(&values)? {
+                            top.push(VectorHit {
+                                row_id: *rid,
+                                values: values.into_owned(),
+                                distance,
+                            });
+                        }
+                    }
+                }
+            }
+            let hits = top.into_hits();
+            if hits.len() >= q.k {
+                return Ok((hits, stats));
+            }
+            stats.fell_back_to_exact = true;
+        }
+        drop(inner);
+        // Exact: every visible row that passes the filter.
+        let mut top = TopK::new(q.k);
+        self.scan(table, &mut |rid, values| {
+            let distance = distance_of(values)?;
+            if top.wants(distance, rid) && filter(values)? {
+                top.push(VectorHit {
+                    row_id: rid,
+                    values: values.to_vec(),
+                    distance,
+                });
+            }
+            Ok(true)
+        })?;
+        Ok((top.into_hits(), stats))
+    }
+
+    /// Estimates the fraction of `table`'s visible rows that pass `filter`
+    /// from up to `samples` rows picked at random row ids (cheap: no scan).
+    /// `None` when no sampled row id was visible.
+    pub fn sample_selectivity(
+        &self,
+        table: &Arc<Table>,
+        samples: usize,
+        seed: u64,
+        filter: &mut dyn FnMut(&[Value]) -> Result<bool>,
+    ) -> Result<Option<f64>> {
+        let inner = table.inner.read();
+        let max_row = table.max_row_id();
+        if max_row == 0 {
+            return Ok(None);
+        }
+        let mut state = seed | 1;
+        let (mut seen, mut passed) = (0usize, 0usize);
+        for _ in 0..samples.saturating_mul(4) {
+            if seen >= samples {
+                break;
+            }
+            // xorshift64*: a cheap, reproducible stream of row ids.
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let r = state.wrapping_mul(0x2545_F491_4F6C_DD1D) % max_row + 1;
+            if let Some(v) = inner.visible(r, self.start_ts) {
+                seen += 1;
+                if filter(&padded(&inner, &v.values))? {
+                    passed += 1;
+                }
+            }
+        }
+        Ok((seen > 0).then(|| passed as f64 / seen as f64))
     }
 }

@@ -1,0 +1,278 @@
+//! HNSW vector indexes over a table's VECTOR/HALFVEC column, and the
+//! MVCC-correct nearest-neighbour search a transaction runs through them.
+//!
+//! An index is a list of graphs: immutable ones, and one growing graph that
+//! every commit appends new or changed vectors to (so a row is searchable by
+//! the very next query). A graph node is keyed by row id and remembers the
+//! vector value it was built from (`origin`). A node answers a snapshot only
+//! if the row's version visible at that snapshot still holds that very
+//! vector: deleted rows, rows inserted after the snapshot and superseded
+//! vectors are tombstones the search walks through but never returns. An
+//! UPDATE that leaves the vector alone keeps the same value (same `Arc`), so
+//! it never touches a graph.
+//!
+//! Final order is by exact distance (f64, `cairn_core::vector::distance`),
+//! ties by row id, so the same data gives the same answer every time.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use cairn_core::vector::DistanceKind;
+use cairn_core::{Error, Result, Value};
+use cairn_vector::hnsw::{Graph, HnswParams, Metric, SearchScratch};
+
+use crate::RowId;
+
+/// Nodes in the growing graph before it is frozen and a new one started.
+pub const LIVE_GRAPH_NODES_MAX: usize = 1 << 20;
+
+/// Default `ef_search` when a session sets none.
+pub const EF_SEARCH_DEFAULT: usize = 40;
+
+/// Most `ef_search` a query may ask for.
+pub const EF_SEARCH_MAX: usize = 10_000;
+
+/// A vector index as the catalog keeps it.
+#[derive(Debug, Clone)]
+pub struct VectorIndexDef {
+    pub name: String,
+    /// Position of the indexed column.
+    pub column: usize,
+    /// Dimensions of the column's type.
+    pub dims: usize,
+    pub params: HnswParams,
+    pub create_sql: String,
+}
+
+impl VectorIndexDef {
+    /// The SQL distance this index orders by.
+    pub fn distance_kind(&self) -> DistanceKind {
+        metric_distance(self.params.metric)
+    }
+}
+
+/// The SQL distance that orders like a graph metric.
+pub fn metric_distance(m: Metric) -> DistanceKind {
+    match m {
+        Metric::L2 => DistanceKind::L2,
+        Metric::Cosine => DistanceKind::Cosine,
+        Metric::InnerProduct => DistanceKind::NegativeDot,
+    }
+}
+
+pub(crate) struct VectorGraph {
+    pub(crate) graph: Graph,
+    /// The value each node was built from (node order).
+    pub(crate) origin: Vec<Value>,
+}
+
+pub(crate) struct VectorIndex {
+    pub(crate) def: VectorIndexDef,
+    /// Frozen graphs first; the last one grows.
+    pub(crate) graphs: Vec<VectorGraph>,
+    /// Set when adding a committed vector failed: searches then return this
+    /// error rather than answers that might miss rows.
+    pub(crate) broken: Option<String>,
+}
+
+/// A vector value's elements as f32, or `None` for NULL / non-vectors.
+pub(crate) fn elements(v: &Value) -> Option<std::borrow::Cow<'_, [f32]>> {
+    v.vector_f32()
+}
+
+/// Whether two vector values are the same vector (pointer first, then
+/// content).
+pub(crate) fn same_vector(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Vector(x), Value::Vector(y)) => Arc::ptr_eq(x, y) || x[..] == y[..],
+        (Value::HalfVec(x), Value::HalfVec(y)) => Arc::ptr_eq(x, y) || x[..] == y[..],
+        _ => false,
+    }
+}
+
+fn graph_err(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("vector index: {e}"))
+}
+
+impl VectorIndex {
+    /// Builds an index over `entries` (row id, vector value), in parallel on
+    /// `pool`.
+    pub(crate) fn build(
+        def: VectorIndexDef,
+        entries: Vec<(RowId, Value)>,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<VectorIndex> {
+        let mut keys = Vec::with_capacity(entries.len());
+        let mut flat = Vec::with_capacity(entries.len() * def.dims);
+        let mut origin = Vec::with_capacity(entries.len());
+        for (row, value) in entries {
+            let Some(elems) = elements(&value) else {
+                continue;
+            };
+            if elems.len() != def.dims {
+                return Err(Error::internal(format!(
+                    "vector index {}: row {row} has {} dimensions, expected {}",
+                    def.name,
+                    elems.len(),
+                    def.dims
+                )));
+            }
+            keys.push(row);
+            flat.extend_from_slice(&elems);
+            origin.push(value);
+        }
+        let graph = Graph::build(def.params, def.dims, keys, flat, pool).map_err(graph_err)?;
+        Ok(VectorIndex {
+            def,
+            graphs: vec![VectorGraph { graph, origin }],
+            broken: None,
+        })
+    }
+
+    /// Adds a committed vector (a new row, or a changed vector).
+    pub(crate) fn insert(&mut self, row: RowId, value: &Value) -> Result<()> {
+        let Some(elems) = elements(value) else {
+            return Ok(());
+        };
+        let needs_new = self
+            .graphs
+            .last()
+            .is_none_or(|g| g.graph.len() >= LIVE_GRAPH_NODES_MAX);
+        if needs_new {
+            let graph = Graph::new(self.def.params, self.def.dims).map_err(graph_err)?;
+            self.graphs.push(VectorGraph {
+                graph,
+                origin: Vec::new(),
+            });
+        }
+        let g = self
+            .graphs
+            .last_mut()
+            .ok_or_else(|| Error::internal("vector index without a live graph"))?;
+        g.graph.insert(row, &elems).map_err(graph_err)?;
+        g.origin.push(value.clone());
+        Ok(())
+    }
+
+    pub(crate) fn node_count(&self) -> usize {
+        self.graphs.iter().map(|g| g.graph.len()).sum()
+    }
+
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.graphs
+            .iter()
+            .map(|g| g.graph.memory_bytes() + g.origin.len() * std::mem::size_of::<Value>())
+            .sum()
+    }
+}
+
+/// How a k-NN search finds its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorStrategy {
+    /// Walk the graphs; `accept` filters during the walk. Falls back to an
+    /// exact scan when fewer than k rows come back.
+    Index,
+    /// Compute the distance of every visible row that passes the filter.
+    Exact,
+}
+
+/// One k-NN request.
+#[derive(Debug, Clone)]
+pub struct VectorQuery<'a> {
+    pub index_no: usize,
+    pub query: &'a [f32],
+    pub k: usize,
+    pub ef: usize,
+    pub strategy: VectorStrategy,
+}
+
+/// One row of a k-NN answer.
+#[derive(Debug, Clone)]
+pub struct VectorHit {
+    pub row_id: RowId,
+    pub values: Vec<Value>,
+    /// Exact distance; `None` when the row's vector is NULL (exact scans
+    /// only, after every row that has one).
+    pub distance: Option<f64>,
+}
+
+/// What a search did (for EXPLAIN ANALYZE-like reporting and tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VectorSearchStats {
+    pub graphs_searched: usize,
+    pub fell_back_to_exact: bool,
+}
+
+/// Orders hits by distance (NULL last), then row id.
+pub(crate) fn hit_order(a: &VectorHit, b: &VectorHit) -> Ordering {
+    match (a.distance, b.distance) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+    .then(a.row_id.cmp(&b.row_id))
+}
+
+/// Keeps the `k` best hits seen so far.
+pub(crate) struct TopK {
+    k: usize,
+    hits: Vec<VectorHit>,
+}
+
+impl TopK {
+    pub(crate) fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            hits: Vec::with_capacity(k.min(1024) + 1),
+        }
+    }
+
+    /// Whether a hit at `distance` could still enter.
+    pub(crate) fn wants(&self, distance: Option<f64>, row: RowId) -> bool {
+        if self.hits.len() < self.k {
+            return true;
+        }
+        let probe = VectorHit {
+            row_id: row,
+            values: Vec::new(),
+            distance,
+        };
+        self.hits
+            .last()
+            .is_some_and(|w| hit_order(&probe, w) == Ordering::Less)
+    }
+
+    pub(crate) fn push(&mut self, hit: VectorHit) {
+        // A row found twice (in two graphs) counts once.
+        if self.k == 0 || self.hits.iter().any(|h| h.row_id == hit.row_id) {
+            return;
+        }
+        let at = self
+            .hits
+            .binary_search_by(|h| hit_order(h, &hit))
+            .unwrap_or_else(|i| i);
+        if at >= self.k {
+            return;
+        }
+        self.hits.insert(at, hit);
+        self.hits.truncate(self.k);
+    }
+
+    pub(crate) fn into_hits(self) -> Vec<VectorHit> {
+        self.hits
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<SearchScratch> = std::cell::RefCell::new(SearchScratch::new());
+}
+
+/// Runs `f` with this thread's reusable search scratch space.
+pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut SearchScratch) -> T) -> T {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        // Re-entrant use (a filter that runs a nested vector search).
+        Err(_) => f(&mut SearchScratch::new()),
+    })
+}
