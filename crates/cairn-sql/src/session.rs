@@ -391,6 +391,50 @@ impl Session {
         }
     }
 
+    /// The `k` rows nearest to `query` by vector index `index`, read in the
+    /// open transaction or a fresh snapshot, nearest first (exact distance,
+    /// then row id). `ef` overrides the session's `hnsw.ef_search`.
+    pub fn nearest(
+        &mut self,
+        index: &str,
+        query: &[f32],
+        k: usize,
+        ef: Option<usize>,
+    ) -> Result<Vec<cairn_storage::VectorHit>> {
+        let store = self.store().clone();
+        let table = store
+            .index_table(index)
+            .ok_or_else(|| Error::no_such("index", index))?;
+        let index_no = table
+            .vector_index_no(index)
+            .ok_or_else(|| Error::plan(format!("index {index} is not a vector index")))?;
+        cairn_core::vector::validate(query)?;
+        let ef = ef
+            .unwrap_or(self.ef_search)
+            .clamp(1, cairn_storage::EF_SEARCH_MAX);
+        let req = cairn_storage::VectorQuery {
+            index_no,
+            query,
+            k,
+            ef: ef.max(k),
+            strategy: cairn_storage::VectorStrategy::Index,
+        };
+        let run = |tx: &Transaction| {
+            tx.vector_search(&table, &req, &mut |_| Ok(true))
+                .map(|(hits, _)| hits)
+        };
+        match &self.tx {
+            Some(tx) => run(tx),
+            None => run(&store.begin()),
+        }
+    }
+
+    /// (graphs, nodes, bytes in memory) of vector index `index`.
+    pub fn vector_index_stats(&self, index: &str) -> Option<(usize, usize, usize)> {
+        let table = self.store().index_table(index)?;
+        table.vector_index_stats(table.vector_index_no(index)?)
+    }
+
     fn set(&mut self, set: &ast::Set) -> Result<Output> {
         match set {
             ast::Set::SingleAssignment {

@@ -36,7 +36,16 @@ pub struct Store {
     next_table_id: AtomicU64,
     /// Threads for index builds (created on first use; never the global
     /// rayon pool).
-    pool: std::sync::OnceLock<Option<rayon::ThreadPool>>,
+    pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
+}
+
+fn build_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("cairn-build-{i}"))
+        .build()
+        .ok()
+        .map(Arc::new)
 }
 
 fn key(name: &str) -> String {
@@ -52,7 +61,7 @@ impl Store {
             last_committed: AtomicU64::new(0),
             active: Mutex::new(Vec::new()),
             next_table_id: AtomicU64::new(1),
-            pool: std::sync::OnceLock::new(),
+            pool: Mutex::new(None),
         })
     }
 
@@ -273,18 +282,21 @@ impl Store {
         c.tables.values().find(|t| t.has_index_named(name)).cloned()
     }
 
-    /// The database's thread pool for index builds, if threads can be had.
-    fn pool(&self) -> Option<&rayon::ThreadPool> {
-        self.pool
-            .get_or_init(|| {
-                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .thread_name(|i| format!("cairn-build-{i}"))
-                    .build()
-                    .ok()
-            })
-            .as_ref()
+    /// The database's thread pool for index builds (one thread per core
+    /// unless [`Store::set_build_threads`] said otherwise); `None` if no
+    /// thread could be started (builds then run on the caller's thread).
+    fn pool(&self) -> Option<Arc<rayon::ThreadPool>> {
+        let mut pool = self.pool.lock();
+        if pool.is_none() {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            *pool = build_pool(threads);
+        }
+        pool.clone()
+    }
+
+    /// Sets how many threads build vector indexes.
+    pub fn set_build_threads(&self, threads: usize) {
+        *self.pool.lock() = build_pool(threads.max(1));
     }
 
     /// Builds an HNSW index over a vector column (in parallel) and adds it.
@@ -302,7 +314,8 @@ impl Store {
             .ok_or_else(|| Error::no_such("table", table))?
             .clone();
         drop(c);
-        t.add_vector_index(def, self.pool())?;
+        let pool = self.pool();
+        t.add_vector_index(def, pool.as_deref())?;
         self.bump();
         Ok(())
     }

@@ -474,6 +474,15 @@ impl Table {
             .collect()
     }
 
+    /// Position of vector index `name` among the table's vector indexes.
+    pub fn vector_index_no(&self, name: &str) -> Option<usize> {
+        self.inner
+            .read()
+            .vectors
+            .iter()
+            .position(|v| v.def.name.eq_ignore_ascii_case(name))
+    }
+
     /// (graphs, nodes, bytes) of vector index `index_no`.
     pub fn vector_index_stats(&self, index_no: usize) -> Option<(usize, usize, usize)> {
         let inner = self.inner.read();
@@ -482,15 +491,7 @@ impl Table {
     }
 
     pub(crate) fn has_index_named(&self, name: &str) -> bool {
-        let inner = self.inner.read();
-        inner
-            .indexes
-            .iter()
-            .any(|i| i.def.name.eq_ignore_ascii_case(name))
-            || inner
-                .vectors
-                .iter()
-                .any(|v| v.def.name.eq_ignore_ascii_case(name))
+        self.has_index_named_in(&self.inner.read(), name)
     }
 
     /// Builds an HNSW index over every stored version's vector (in

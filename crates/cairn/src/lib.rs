@@ -134,6 +134,49 @@ impl Database {
         self.session.lock().execute_batch(sql)
     }
 
+    /// The `k` rows nearest to `query` through the HNSW index named `index`
+    /// (the same search `ORDER BY col <-> $1 LIMIT k` runs, without SQL):
+    /// whole rows with their exact distance, nearest first, ties by row id.
+    /// Reads the open transaction, or the newest snapshot.
+    pub fn nearest(&self, index: &str, query: &[f32], k: usize) -> Result<Vec<Neighbor>> {
+        self.nearest_with_ef(index, query, k, None)
+    }
+
+    /// [`Database::nearest`] with an `ef_search` for this call only (`None`:
+    /// the connection's `hnsw.ef_search`).
+    pub fn nearest_with_ef(
+        &self,
+        index: &str,
+        query: &[f32],
+        k: usize,
+        ef: Option<usize>,
+    ) -> Result<Vec<Neighbor>> {
+        let hits = self.session.lock().nearest(index, query, k, ef)?;
+        Ok(hits
+            .into_iter()
+            .map(|h| Neighbor {
+                values: h.values,
+                distance: h.distance,
+            })
+            .collect())
+    }
+
+    /// How many threads build vector indexes for this database (default:
+    /// one per core).
+    pub fn set_index_build_threads(&self, threads: usize) {
+        self.engine.store().set_build_threads(threads);
+    }
+
+    /// Graphs, nodes and bytes in memory of a vector index.
+    pub fn vector_index_stats(&self, index: &str) -> Option<VectorIndexStats> {
+        let (graphs, nodes, bytes) = self.session.lock().vector_index_stats(index)?;
+        Some(VectorIndexStats {
+            graphs,
+            nodes,
+            bytes,
+        })
+    }
+
     /// Names of all tables and views, sorted.
     pub fn table_names(&self) -> Vec<String> {
         self.session.lock().table_names()
@@ -146,6 +189,27 @@ impl Database {
 }
 
 pub use cairn_sql::{is_complete_statement, split_statements, Output};
+
+/// One row found by [`Database::nearest`].
+#[derive(Debug, Clone)]
+pub struct Neighbor {
+    /// The row's values, in column order.
+    pub values: Vec<Value>,
+    /// Exact distance in the index's metric (`None` only for a NULL vector,
+    /// which an index search never returns).
+    pub distance: Option<f64>,
+}
+
+/// Size of a vector index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VectorIndexStats {
+    /// Graphs the index keeps (one grows with new rows).
+    pub graphs: usize,
+    /// Graph nodes, tombstones included.
+    pub nodes: usize,
+    /// Bytes of graph, vectors and bookkeeping in memory.
+    pub bytes: usize,
+}
 
 /// A prepared statement, bound to its connection.
 pub struct Statement<'db> {

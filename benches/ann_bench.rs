@@ -1,0 +1,411 @@
+//! `cairn-ann-bench`: recall and speed of Cairn's HNSW index on an ANN
+//! dataset directory (as built by `../shared/tools/make_glove.py`), through
+//! the public API only.
+//!
+//! ```text
+//! cargo run --release --bin cairn-ann-bench -- --data /tmp/data/glove6b-50d \
+//!     --ef 10,20,40,80,160,320 [--threads 2] [--metric cosine] [--sql] \
+//!     [--delete-frac 0.15] [--filter] [--queries 1000]
+//! ```
+//!
+//! Loads `base.f32` into `items(id, attr, emb VECTOR(d))`, builds the index
+//! with `CREATE INDEX ... USING hnsw` (timed: `build_s`), then for each ef
+//! prints `ef=<n> recall@10=<r> qps=<q>` (single-threaded `Database::nearest`);
+//! `--sql` repeats the sweep through `SELECT id ... ORDER BY emb <=> ? LIMIT
+//! 10` (`mode=sql` lines); `--delete-frac` deletes that fraction of rows and
+//! measures again against the ground truth of the remaining rows; `--filter`
+//! runs filtered queries at selectivities 0.1 %, 1 %, 10 %, 50 % against exact
+//! filtered search and reports the fewest rows any query returned.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use cairn::{params, Database, Value};
+
+const K: usize = 10;
+
+struct Args {
+    data: PathBuf,
+    efs: Vec<usize>,
+    threads: usize,
+    metric: Option<String>,
+    sql: bool,
+    delete_frac: f64,
+    filter: bool,
+    queries: Option<usize>,
+    m: usize,
+    ef_construction: usize,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args {
+        data: PathBuf::new(),
+        efs: vec![10, 20, 40, 80, 160, 320],
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        metric: None,
+        sql: false,
+        delete_frac: 0.0,
+        filter: false,
+        queries: None,
+        m: 16,
+        ef_construction: 200,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut val = || it.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--data" => a.data = PathBuf::from(val()?),
+            "--ef" => {
+                a.efs = val()?
+                    .split(',')
+                    .map(|s| s.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()
+                    .context("--ef takes a comma-separated list of integers")?
+            }
+            "--threads" => a.threads = val()?.parse()?,
+            "--metric" => a.metric = Some(val()?),
+            "--sql" => a.sql = true,
+            "--delete-frac" => a.delete_frac = val()?.parse()?,
+            "--filter" => a.filter = true,
+            "--queries" => a.queries = Some(val()?.parse()?),
+            "--m" => a.m = val()?.parse()?,
+            "--ef-construction" => a.ef_construction = val()?.parse()?,
+            "-h" | "--help" => {
+                println!("usage: cairn-ann-bench --data DIR [--ef 10,20,40] [--threads N] [--metric cosine|l2|ip] [--sql] [--delete-frac F] [--filter] [--queries N] [--m 16] [--ef-construction 200]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    if a.data.as_os_str().is_empty() {
+        bail!("--data DIR is required");
+    }
+    Ok(a)
+}
+
+struct Dataset {
+    dims: usize,
+    metric: String,
+    base: Vec<f32>,
+    queries: Vec<f32>,
+    gt: Vec<i32>,
+    gt_k: usize,
+}
+
+fn read_f32(path: &Path) -> Result<Vec<f32>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() % 4 != 0 {
+        bail!("{} is not a whole number of f32", path.display());
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+fn load(dir: &Path) -> Result<Dataset> {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("meta.json")).context("meta.json")?)?;
+    let get = |k: &str| -> Result<usize> {
+        meta[k]
+            .as_u64()
+            .map(|v| v as usize)
+            .with_context(|| format!("meta.json lacks {k}"))
+    };
+    let dims = get("dims")?;
+    let gt_k = get("gt_k")?;
+    let base = read_f32(&dir.join("base.f32"))?;
+    let queries = read_f32(&dir.join("query.f32"))?;
+    let gt_bytes = std::fs::read(dir.join("groundtruth.i32")).context("groundtruth.i32")?;
+    let gt: Vec<i32> = gt_bytes
+        .chunks_exact(4)
+        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if base.len() != get("n_base")? * dims || queries.len() != get("n_query")? * dims {
+        bail!("base.f32/query.f32 sizes disagree with meta.json");
+    }
+    Ok(Dataset {
+        dims,
+        metric: meta["metric"].as_str().unwrap_or("cosine").to_string(),
+        base,
+        queries,
+        gt,
+        gt_k,
+    })
+}
+
+/// A synthetic attribute in 0..1000, spread evenly over ids.
+fn attr_of(id: usize) -> i64 {
+    ((id as u64).wrapping_mul(2_654_435_761) % 1000) as i64
+}
+
+fn operator(metric: &str) -> &'static str {
+    match metric {
+        "l2" | "euclidean" => "<->",
+        "ip" | "dot" => "<#>",
+        _ => "<=>",
+    }
+}
+
+fn recall(found: &[i64], truth: &[i64]) -> f64 {
+    let t: HashSet<i64> = truth.iter().copied().collect();
+    found.iter().filter(|f| t.contains(f)).count() as f64 / truth.len().max(1) as f64
+}
+
+/// The true top-10 of each query among rows not deleted, from the top-100
+/// ground truth (falls back to fewer only if most of the 100 were deleted).
+fn truth_lists(ds: &Dataset, nq: usize, deleted: &HashSet<i64>) -> Vec<Vec<i64>> {
+    (0..nq)
+        .map(|q| {
+            ds.gt[q * ds.gt_k..(q + 1) * ds.gt_k]
+                .iter()
+                .map(|&i| i as i64)
+                .filter(|i| !deleted.contains(i))
+                .take(K)
+                .collect()
+        })
+        .collect()
+}
+
+fn sweep_api(
+    db: &Database,
+    ds: &Dataset,
+    efs: &[usize],
+    nq: usize,
+    truth: &[Vec<i64>],
+    label: &str,
+) -> Result<()> {
+    for &ef in efs {
+        let mut total = 0.0;
+        let t = Instant::now();
+        for (q, tr) in truth.iter().enumerate().take(nq) {
+            let query = &ds.queries[q * ds.dims..(q + 1) * ds.dims];
+            let hits = db.nearest_with_ef("items_emb", query, K, Some(ef))?;
+            let ids: Vec<i64> = hits
+                .iter()
+                .filter_map(|h| h.values.first().and_then(Value::as_i64))
+                .collect();
+            total += recall(&ids, tr);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "{label}ef={ef} recall@10={:.4} qps={:.0}",
+            total / nq as f64,
+            nq as f64 / secs
+        );
+    }
+    Ok(())
+}
+
+fn sweep_sql(
+    db: &Database,
+    ds: &Dataset,
+    efs: &[usize],
+    nq: usize,
+    truth: &[Vec<i64>],
+    op: &str,
+) -> Result<()> {
+    let mut stmt = db.prepare(&format!(
+        "SELECT id FROM items ORDER BY emb {op} ? LIMIT {K}"
+    ))?;
+    for &ef in efs {
+        db.execute(&format!("SET hnsw.ef_search = {ef}"), params![])?;
+        let mut total = 0.0;
+        let t = Instant::now();
+        for (q, tr) in truth.iter().enumerate().take(nq) {
+            let query = ds.queries[q * ds.dims..(q + 1) * ds.dims].to_vec();
+            let rows = stmt.query(&[Value::from(query)])?;
+            let ids: Vec<i64> = rows.map(|r| r.get::<i64>(0usize))?;
+            total += recall(&ids, tr);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "mode=sql ef={ef} recall@10={:.4} qps={:.0}",
+            total / nq as f64,
+            nq as f64 / secs
+        );
+    }
+    Ok(())
+}
+
+fn normalized(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n == 0.0 {
+        return v.to_vec();
+    }
+    v.iter().map(|x| x / n).collect()
+}
+
+/// Exact filtered top-10 (brute force with the SIMD kernels).
+fn filtered_truth(ds: &Dataset, metric: &str, nq: usize, below: i64) -> Vec<Vec<i64>> {
+    let n = ds.base.len() / ds.dims;
+    let cosine = !matches!(metric, "l2" | "euclidean" | "ip" | "dot");
+    let base: Vec<f32> = if cosine {
+        ds.base.chunks_exact(ds.dims).flat_map(normalized).collect()
+    } else {
+        ds.base.clone()
+    };
+    let ids: Vec<usize> = (0..n).filter(|&i| attr_of(i) < below).collect();
+    let k = cairn_vector::kernels::best();
+    (0..nq)
+        .map(|q| {
+            let raw = &ds.queries[q * ds.dims..(q + 1) * ds.dims];
+            let query = if cosine {
+                normalized(raw)
+            } else {
+                raw.to_vec()
+            };
+            let mut scored: Vec<(f32, usize)> = ids
+                .iter()
+                .map(|&i| {
+                    let v = &base[i * ds.dims..(i + 1) * ds.dims];
+                    let d = match metric {
+                        "l2" | "euclidean" => (k.l2_squared)(&query, v),
+                        _ => -(k.dot)(&query, v),
+                    };
+                    (d, i)
+                })
+                .collect();
+            scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            scored.iter().take(K).map(|&(_, i)| i as i64).collect()
+        })
+        .collect()
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let ds = load(&args.data)?;
+    let metric = args.metric.clone().unwrap_or_else(|| ds.metric.clone());
+    let metric = match metric.as_str() {
+        "angular" => "cosine".to_string(),
+        other => other.to_string(),
+    };
+    let n = ds.base.len() / ds.dims;
+    let nq = args
+        .queries
+        .unwrap_or(usize::MAX)
+        .min(ds.queries.len() / ds.dims);
+    println!(
+        "dataset={} n={n} dims={} queries={nq} metric={metric} m={} ef_construction={} threads={}",
+        args.data.display(),
+        ds.dims,
+        args.m,
+        args.ef_construction,
+        args.threads
+    );
+
+    let db = Database::open_in_memory()?;
+    db.set_index_build_threads(args.threads);
+    db.execute(
+        &format!(
+            "CREATE TABLE items(id INTEGER PRIMARY KEY, attr INTEGER NOT NULL, emb VECTOR({}))",
+            ds.dims
+        ),
+        params![],
+    )?;
+    let t = Instant::now();
+    for chunk_start in (0..n).step_by(10_000) {
+        let tx = db.transaction()?;
+        {
+            let mut ins = tx.prepare("INSERT INTO items VALUES (?, ?, ?)")?;
+            for i in chunk_start..(chunk_start + 10_000).min(n) {
+                let v = ds.base[i * ds.dims..(i + 1) * ds.dims].to_vec();
+                ins.execute(&[
+                    Value::Integer(i as i64),
+                    Value::Integer(attr_of(i)),
+                    Value::from(v),
+                ])?;
+            }
+        }
+        tx.commit()?;
+    }
+    println!("load_s={:.2}", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    db.execute(
+        &format!(
+            "CREATE INDEX items_emb ON items USING hnsw (emb) WITH (m = {}, ef_construction = {}, metric = '{metric}')",
+            args.m, args.ef_construction
+        ),
+        params![],
+    )?;
+    println!("build_s={:.2}", t.elapsed().as_secs_f64());
+    let stats = db
+        .vector_index_stats("items_emb")
+        .context("index statistics")?;
+    println!(
+        "bytes_per_vector={} (index memory, vectors included; the row store keeps its own copy)",
+        stats.bytes / stats.nodes.max(1)
+    );
+
+    let none = HashSet::new();
+    let truth = truth_lists(&ds, nq, &none);
+    sweep_api(&db, &ds, &args.efs, nq, &truth, "")?;
+    if args.sql {
+        sweep_sql(&db, &ds, &args.efs, nq, &truth, operator(&metric))?;
+    }
+
+    if args.filter {
+        let op = operator(&metric);
+        let fq = nq.min(200);
+        let mut stmt = db.prepare(&format!(
+            "SELECT id FROM items WHERE attr < ? ORDER BY emb {op} ? LIMIT {K}"
+        ))?;
+        for sel in [0.001, 0.01, 0.1, 0.5] {
+            let below = (sel * 1000.0_f64).round() as i64;
+            let truth = filtered_truth(&ds, &metric, fq, below);
+            for &ef in &args.efs {
+                db.execute(&format!("SET hnsw.ef_search = {ef}"), params![])?;
+                let (mut total, mut fewest) = (0.0, usize::MAX);
+                let t = Instant::now();
+                for (q, tr) in truth.iter().enumerate() {
+                    let query = ds.queries[q * ds.dims..(q + 1) * ds.dims].to_vec();
+                    let rows = stmt.query(&[Value::Integer(below), Value::from(query)])?;
+                    let ids: Vec<i64> = rows.map(|r| r.get::<i64>(0usize))?;
+                    fewest = fewest.min(ids.len());
+                    total += recall(&ids, tr);
+                }
+                let secs = t.elapsed().as_secs_f64();
+                println!(
+                    "mode=filter selectivity={sel} ef={ef} recall@10={:.4} qps={:.0} rows_min={fewest}",
+                    total / fq as f64,
+                    fq as f64 / secs
+                );
+            }
+        }
+    }
+
+    if args.delete_frac > 0.0 {
+        let mut deleted = HashSet::new();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let target = ((n as f64) * args.delete_frac) as usize;
+        while deleted.len() < target {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            deleted.insert((state % n as u64) as i64);
+        }
+        let t = Instant::now();
+        let ids: Vec<i64> = deleted.iter().copied().collect();
+        for chunk in ids.chunks(10_000) {
+            let tx = db.transaction()?;
+            {
+                let mut del = tx.prepare("DELETE FROM items WHERE id = ?")?;
+                for id in chunk {
+                    del.execute(params![*id])?;
+                }
+            }
+            tx.commit()?;
+        }
+        println!(
+            "deleted={} delete_s={:.2}",
+            deleted.len(),
+            t.elapsed().as_secs_f64()
+        );
+        let truth = truth_lists(&ds, nq, &deleted);
+        sweep_api(&db, &ds, &args.efs, nq, &truth, "phase=after-delete ")?;
+        println!("compaction: not implemented yet (tombstones stay in the graph)");
+    }
+    Ok(())
+}
