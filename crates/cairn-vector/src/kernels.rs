@@ -35,9 +35,28 @@ pub static SCALAR: Kernels = Kernels {
     l2_squared_f32_f16: scalar::l2_squared_f32_f16,
 };
 
-/// Every variant this CPU can run, the scalar reference first.
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+
+/// Every variant this CPU can run, the scalar reference first, then in
+/// increasing order of preference (x86_64: `"avx2-fma"`, `"avx512"`;
+/// aarch64: `"neon"`).
+///
+/// The SIMD variants are not reachable any other way: a `Kernels` holding
+/// them exists for callers only once the CPU has been checked.
 pub fn available() -> Vec<&'static Kernels> {
-    vec![&SCALAR]
+    let mut variants: Vec<&'static Kernels> = vec![&SCALAR];
+    #[cfg(target_arch = "x86_64")]
+    variants.extend(avx2::kernels());
+    #[cfg(target_arch = "x86_64")]
+    variants.extend(avx512::kernels());
+    #[cfg(target_arch = "aarch64")]
+    variants.extend(neon::kernels());
+    variants
 }
 
 /// The fastest variant this CPU can run (chosen once).
