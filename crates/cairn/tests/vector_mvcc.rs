@@ -1,0 +1,224 @@
+//! Nearest-neighbour search under concurrent writes: writers insert, update
+//! (the vector, or only another column) and delete rows while readers hold
+//! snapshots and run k-NN queries through the HNSW index. Every answer must
+//! equal brute force over exactly the rows that snapshot sees (computed in
+//! the same transaction with a plain scan). The table is small and
+//! `ef_search` exceeds its size, so the graph search is exhaustive and the
+//! comparison can be exact.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use cairn::{params, Database, ErrorKind, Value};
+use rand::{Rng, SeedableRng};
+
+const DIMS: usize = 4;
+const K: usize = 5;
+
+fn random_vec(rng: &mut impl Rng) -> Vec<f32> {
+    (0..DIMS).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+fn exact_top_k(db: &Database, q: &[f32]) -> Vec<i64> {
+    let rows = db
+        .query(
+            "SELECT id, v <-> ? FROM t WHERE v IS NOT NULL",
+            &[Value::from(q.to_vec())],
+        )
+        .expect("scan");
+    let mut scored: Vec<(f64, i64)> = rows
+        .map(|r| Ok((r.get::<f64>(1usize)?, r.get::<i64>(0usize)?)))
+        .expect("rows");
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(K).map(|(_, id)| id).collect()
+}
+
+fn knn(db: &Database, q: &[f32]) -> Vec<i64> {
+    db.query(
+        &format!("SELECT id FROM t ORDER BY v <-> ? LIMIT {K}"),
+        &[Value::from(q.to_vec())],
+    )
+    .expect("knn")
+    .map(|r| r.get::<i64>(0usize))
+    .expect("ids")
+}
+
+fn setup() -> Database {
+    let db = Database::open_in_memory().expect("open");
+    db.execute(
+        &format!("CREATE TABLE t(id INTEGER PRIMARY KEY, tag INTEGER, v VECTOR({DIMS}))"),
+        params![],
+    )
+    .expect("create");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for id in 0..150i64 {
+        db.execute(
+            "INSERT INTO t VALUES (?, ?, ?)",
+            &[
+                Value::Integer(id),
+                Value::Integer(id % 3),
+                Value::from(random_vec(&mut rng)),
+            ],
+        )
+        .expect("insert");
+    }
+    db.execute(
+        "CREATE INDEX t_v ON t USING hnsw (v) WITH (m = 8, ef_construction = 64, metric = 'l2')",
+        params![],
+    )
+    .expect("index");
+    db
+}
+
+#[test]
+fn knn_at_fixed_snapshots_equals_brute_force_under_concurrent_writes() {
+    let db = setup();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..2u64 {
+        let conn = db.connect();
+        let stop = stop.clone();
+        writers.push(std::thread::spawn(move || {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(100 + w);
+            let mut next_id = 1_000 * (w as i64 + 1);
+            let mut commits = 0;
+            while !stop.load(Ordering::Relaxed) && commits < 400 {
+                let tx = conn.transaction().expect("begin");
+                let mut ok = true;
+                for _ in 0..rng.random_range(1..4) {
+                    let id = rng.random_range(0..150i64);
+                    let r = match rng.random_range(0..5) {
+                        0 => {
+                            next_id += 1;
+                            tx.execute(
+                                "INSERT INTO t VALUES (?, 0, ?)",
+                                &[Value::Integer(next_id), Value::from(random_vec(&mut rng))],
+                            )
+                        }
+                        1 => tx.execute(
+                            "UPDATE t SET v = ? WHERE id = ?",
+                            &[Value::from(random_vec(&mut rng)), Value::Integer(id)],
+                        ),
+                        2 => tx.execute("UPDATE t SET tag = tag + 1 WHERE id = ?", params![id]),
+                        3 => tx.execute("UPDATE t SET v = NULL WHERE id = ?", params![id]),
+                        _ => tx.execute("DELETE FROM t WHERE id = ?", params![id]),
+                    };
+                    if let Err(e) = r {
+                        assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+                        ok = false;
+                        break;
+                    }
+                }
+                if ok {
+                    match tx.commit() {
+                        Ok(()) => commits += 1,
+                        Err(e) => assert_eq!(e.kind(), ErrorKind::Conflict, "{e}"),
+                    }
+                }
+            }
+        }));
+    }
+    let mut readers = Vec::new();
+    for r in 0..2u64 {
+        let conn = db.connect();
+        readers.push(std::thread::spawn(move || {
+            conn.execute("SET hnsw.ef_search = 5000", params![])
+                .expect("ef");
+            let mut rng = rand::rngs::StdRng::seed_from_u64(900 + r);
+            let mut checked = 0;
+            for _ in 0..60 {
+                let tx = conn.transaction().expect("begin");
+                // Several queries at one snapshot, while writers commit.
+                for _ in 0..5 {
+                    let q = random_vec(&mut rng);
+                    let got = knn(&tx, &q);
+                    let want = exact_top_k(&tx, &q);
+                    assert_eq!(got, want, "k-NN differs from brute force at one snapshot");
+                    checked += 1;
+                    std::thread::yield_now();
+                }
+                tx.commit().expect("read-only commit");
+            }
+            checked
+        }));
+    }
+    let checked: usize = readers.into_iter().map(|h| h.join().expect("reader")).sum();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().expect("writer");
+    }
+    assert_eq!(checked, 600);
+    // And after everything settled.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    db.execute("SET hnsw.ef_search = 5000", params![])
+        .expect("ef");
+    for _ in 0..50 {
+        let q = random_vec(&mut rng);
+        assert_eq!(knn(&db, &q), exact_top_k(&db, &q));
+    }
+}
+
+#[test]
+fn own_writes_and_rollback() {
+    let db = setup();
+    let q = vec![10.0f32; DIMS];
+    let tx = db.transaction().expect("begin");
+    tx.execute(
+        "INSERT INTO t VALUES (5000, 0, ?)",
+        &[Value::from(q.clone())],
+    )
+    .expect("insert");
+    assert_eq!(knn(&tx, &q)[0], 5000);
+    let other = db.connect();
+    assert_ne!(knn(&other, &q)[0], 5000, "uncommitted row leaked");
+    tx.rollback().expect("rollback");
+    assert_ne!(knn(&db, &q)[0], 5000);
+}
+
+#[test]
+fn nearest_api_matches_sql() {
+    let db = setup();
+    db.execute("SET hnsw.ef_search = 5000", params![])
+        .expect("ef");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    for _ in 0..20 {
+        let q = random_vec(&mut rng);
+        let api: Vec<i64> = db
+            .nearest("t_v", &q, K)
+            .expect("nearest")
+            .iter()
+            .map(|n| n.values[0].as_i64().expect("id"))
+            .collect();
+        assert_eq!(api, knn(&db, &q));
+    }
+    let err = db.nearest("t_v", &[1.0, 2.0], K).expect_err("dims");
+    assert_eq!(err.kind(), ErrorKind::Vector);
+    let err = db.nearest("t_v", &[f32::NAN; DIMS], K).expect_err("nan");
+    assert_eq!(err.kind(), ErrorKind::Vector);
+    let err = db.nearest("no_such", &q_zero(), K).expect_err("no index");
+    assert_eq!(err.kind(), ErrorKind::NoSuchObject);
+}
+
+fn q_zero() -> Vec<f32> {
+    vec![0.0; DIMS]
+}
+
+#[test]
+fn filtered_knn_returns_k_whenever_k_rows_qualify() {
+    let db = setup();
+    // tag = 0 holds 50 rows; a filter keeping 3 of them must return 3.
+    for (filter, expect) in [
+        ("tag = 0", K),
+        ("id < 3", 3),
+        ("id < 0", 0),
+        ("tag >= 0", K),
+    ] {
+        let rows = db
+            .query(
+                &format!("SELECT id FROM t WHERE {filter} ORDER BY v <-> ? LIMIT {K}"),
+                &[Value::from(vec![0.5f32; DIMS])],
+            )
+            .expect("query");
+        assert_eq!(rows.len(), expect, "{filter}");
+    }
+}
