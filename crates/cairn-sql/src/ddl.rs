@@ -399,6 +399,7 @@ fn create_hnsw_index(
         }
     };
     let mut params = HnswParams::default();
+    let mut compact_ratio = cairn_storage::COMPACT_RATIO_DEFAULT;
     if let Some(opclass) = ci.columns.first().and_then(|c| c.operator_class.as_ref()) {
         params.metric = metric_name(&opclass.to_string())?;
     }
@@ -432,6 +433,17 @@ fn create_hnsw_index(
             "m" => params.m = int()?,
             "ef_construction" => params.ef_construction = int()?,
             "metric" | "distance" => params.metric = metric_name(&text)?,
+            "compact_ratio" => {
+                compact_ratio = text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| *r > 0.0 && *r <= 1.0)
+                    .ok_or_else(|| {
+                        Error::plan(format!(
+                            "hnsw option compact_ratio must be in (0, 1], got {text}"
+                        ))
+                    })?
+            }
             other => return Err(Error::plan(format!("unknown hnsw option {other}"))),
         }
     }
@@ -458,6 +470,7 @@ fn create_hnsw_index(
             column,
             dims,
             params,
+            compact_ratio,
             create_sql: sql,
         },
     )?;

@@ -429,8 +429,8 @@ impl Session {
         }
     }
 
-    /// (graphs, nodes, bytes in memory) of vector index `index`.
-    pub fn vector_index_stats(&self, index: &str) -> Option<(usize, usize, usize)> {
+    /// Size and state of vector index `index`.
+    pub fn vector_index_stats(&self, index: &str) -> Option<cairn_storage::VectorIndexStats> {
         let table = self.store().index_table(index)?;
         table.vector_index_stats(table.vector_index_no(index)?)
     }

@@ -160,12 +160,13 @@ impl Store {
                 }
             }
         }
+        let mut compactions = Vec::new();
         for tw in tx.writes.values() {
             let mut inner = tw.table.inner.write();
             for rid in &tw.order {
                 let Some(w) = tw.rows.get(rid) else { continue };
                 if w.existed {
-                    inner.end_row(*rid, commit_ts)?;
+                    inner.end_row(*rid, commit_ts, w.row.as_deref())?;
                 }
                 if let Some(row) = &w.row {
                     inner.push_version(*rid, row.clone(), commit_ts);
@@ -174,8 +175,17 @@ impl Store {
             if inner.live_len() >= SEGMENT_ROWS_TARGET {
                 inner.seal(self.oldest_snapshot());
             }
+            if !inner.vectors.is_empty() {
+                for (name, frozen, ts) in inner.vector_compactions_due(commit_ts) {
+                    compactions.push((tw.table.clone(), name, frozen, ts));
+                }
+            }
         }
         self.last_committed.store(commit_ts, Ordering::Release);
+        drop(_guard);
+        for (table, name, frozen, frozen_ts) in compactions {
+            self.spawn_compaction(table, name, frozen, frozen_ts);
+        }
         Ok(commit_ts)
     }
 
@@ -292,6 +302,48 @@ impl Store {
             *pool = build_pool(threads);
         }
         pool.clone()
+    }
+
+    /// Runs a vector index compaction on the build pool (or on this thread
+    /// when there is none). Queries never wait for it.
+    fn spawn_compaction(&self, table: Arc<Table>, name: String, frozen: usize, frozen_ts: Ts) {
+        let oldest = self.oldest_snapshot();
+        let pool = self.pool();
+        let job = move |pool: Option<&rayon::ThreadPool>| {
+            // A failed rebuild leaves the old graphs in place (still correct);
+            // the index is retried at its next threshold crossing.
+            let _ = table.compact_vector_index(&name, frozen, frozen_ts, oldest, pool);
+        };
+        match pool {
+            Some(p) => {
+                let inner_pool = p.clone();
+                p.spawn(move || job(Some(&inner_pool)));
+            }
+            None => job(None),
+        }
+    }
+
+    /// Compacts every vector index of every table now, on this thread:
+    /// rebuilds its graphs without tombstones and merges them into one.
+    pub fn compact_vector_indexes(&self) -> Result<()> {
+        let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        let pool = self.pool();
+        for t in tables {
+            // Freeze under the commit lock so no commit straddles the cut:
+            // versions up to `ts` are in the frozen graphs, later ones not.
+            let (ts, frozen) = {
+                let _guard = self.commit_lock.lock();
+                (
+                    self.last_committed.load(Ordering::Acquire),
+                    t.freeze_vector_indexes(),
+                )
+            };
+            let oldest = self.oldest_snapshot();
+            for (name, n) in frozen {
+                t.compact_vector_index(&name, n, ts, oldest, pool.as_deref())?;
+            }
+        }
+        Ok(())
     }
 
     /// Sets how many threads build vector indexes.

@@ -20,7 +20,9 @@ use cairn_core::{Error, Result, Value};
 use parking_lot::RwLock;
 
 use crate::schema::{IndexDef, TableSchema};
-use crate::vector::{same_vector, VectorIndex, VectorIndexDef};
+use crate::vector::{
+    same_vector, VectorIndex, VectorIndexDef, VectorIndexStats, COMPACT_NODES_MIN,
+};
 use crate::{RowId, Ts};
 
 /// Rows in the live segment before it is sealed into an immutable segment.
@@ -483,11 +485,18 @@ impl Table {
             .position(|v| v.def.name.eq_ignore_ascii_case(name))
     }
 
-    /// (graphs, nodes, bytes) of vector index `index_no`.
-    pub fn vector_index_stats(&self, index_no: usize) -> Option<(usize, usize, usize)> {
+    /// Size and state of vector index `index_no`.
+    pub fn vector_index_stats(&self, index_no: usize) -> Option<VectorIndexStats> {
         let inner = self.inner.read();
         let v = inner.vectors.get(index_no)?;
-        Some((v.graphs.len(), v.node_count(), v.memory_bytes()))
+        Some(VectorIndexStats {
+            graphs: v.graphs.len(),
+            nodes: v.node_count(),
+            tombstones: v.dead,
+            bytes: v.memory_bytes(),
+            compactions: v.compactions,
+            compacting: v.compacting,
+        })
     }
 
     pub(crate) fn has_index_named(&self, name: &str) -> bool {
@@ -541,6 +550,92 @@ impl Table {
         let mut inner = parking_lot::RwLockUpgradableReadGuard::upgrade(inner);
         inner.vectors.push(index);
         Ok(())
+    }
+
+    /// Rebuilds the frozen graphs `..frozen` of vector index `name` into one
+    /// graph over the vectors still visible to some snapshot at or after
+    /// `oldest_ts` whose versions began at or before `frozen_ts` (later ones
+    /// live in the newer graphs), then swaps it in. Searches go on
+    /// meanwhile: the table is only read while collecting, and locked for
+    /// writing only for the swap.
+    pub(crate) fn compact_vector_index(
+        &self,
+        name: &str,
+        frozen: usize,
+        frozen_ts: Ts,
+        oldest_ts: Ts,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<()> {
+        let (def, entries, dead_at_start) = {
+            let inner = self.inner.read();
+            let Some(vi) = inner
+                .vectors
+                .iter()
+                .find(|v| v.def.name.eq_ignore_ascii_case(name))
+            else {
+                return Ok(());
+            };
+            let col = vi.def.column;
+            let mut entries: Vec<(RowId, Value)> = Vec::new();
+            let mut last: HashMap<RowId, usize> = HashMap::new();
+            for seg in inner
+                .sealed
+                .iter()
+                .map(|s| &s.versions[..])
+                .chain([&inner.live[..]])
+            {
+                for v in seg {
+                    let end = v.end.load(Ordering::Acquire);
+                    if v.begin > frozen_ts || (end != TS_OPEN && end <= oldest_ts) {
+                        continue;
+                    }
+                    let full = inner.full_row(&v.values);
+                    let Some(value) = full.get(col).filter(|x| x.is_vector()) else {
+                        continue;
+                    };
+                    if let Some(&i) = last.get(&v.row_id) {
+                        if same_vector(&entries[i].1, value) {
+                            continue;
+                        }
+                    }
+                    last.insert(v.row_id, entries.len());
+                    entries.push((v.row_id, value.clone()));
+                }
+            }
+            (vi.def.clone(), entries, vi.dead)
+        };
+        let built = VectorIndex::build(def, entries, pool);
+        let mut inner = self.inner.write();
+        let Some(vi) = inner
+            .vectors
+            .iter_mut()
+            .find(|v| v.def.name.eq_ignore_ascii_case(name))
+        else {
+            return Ok(());
+        };
+        vi.compacting = false;
+        let built = built?;
+        let frozen = frozen.min(vi.graphs.len());
+        let mut graphs = built.graphs;
+        graphs.extend(vi.graphs.drain(frozen..));
+        vi.graphs = graphs;
+        // Tombstones made while rebuilding are in the new graph; older ones
+        // are gone.
+        vi.dead = vi.dead.saturating_sub(dead_at_start);
+        vi.compactions += 1;
+        Ok(())
+    }
+
+    /// Freezes the growing graph of every vector index (for a compaction
+    /// asked for by the user): returns (name, frozen graph count).
+    pub(crate) fn freeze_vector_indexes(&self) -> Vec<(String, usize)> {
+        let mut inner = self.inner.write();
+        inner
+            .vectors
+            .iter_mut()
+            .filter(|v| !v.compacting && v.broken.is_none())
+            .map(|v| (v.def.name.clone(), v.freeze()))
+            .collect()
     }
 
     fn has_index_named_in(&self, inner: &TableInner, name: &str) -> bool {
@@ -641,12 +736,34 @@ impl TableInner {
         self.indexes.get(index_no).map_or(&[], |i| i.get(key))
     }
 
-    /// Ends the current head version of `row` at `ts` (delete or update).
-    pub(crate) fn end_row(&mut self, row: RowId, ts: Ts) -> Result<()> {
+    /// Ends the current head version of `row` at `ts` (delete, or update to
+    /// `replaced_by`). A vector that goes away becomes a tombstone in its
+    /// vector indexes.
+    pub(crate) fn end_row(
+        &mut self,
+        row: RowId,
+        ts: Ts,
+        replaced_by: Option<&[Value]>,
+    ) -> Result<()> {
         let v = self
             .head(row)
             .ok_or_else(|| Error::internal(format!("row {row} has no version to end")))?;
         v.end.store(ts, Ordering::Release);
+        if !self.vectors.is_empty() {
+            let old = v.values.clone();
+            for vi in &mut self.vectors {
+                let col = vi.def.column;
+                let Some(before) = old.get(col).filter(|x| x.is_vector()) else {
+                    continue;
+                };
+                let kept = replaced_by
+                    .and_then(|r| r.get(col))
+                    .is_some_and(|after| same_vector(before, after));
+                if !kept {
+                    vi.dead += 1;
+                }
+            }
+        }
         self.row_count = self.row_count.saturating_sub(1);
         Ok(())
     }
@@ -692,6 +809,24 @@ impl TableInner {
         });
         self.heads.insert(row, loc);
         self.row_count += 1;
+    }
+
+    /// Vector indexes whose tombstones passed their threshold: freezes their
+    /// growing graph (later commits go to a new one) and returns what a
+    /// background compaction needs. Called by the committer at `ts`.
+    pub(crate) fn vector_compactions_due(&mut self, ts: Ts) -> Vec<(String, usize, Ts)> {
+        let mut due = Vec::new();
+        for vi in &mut self.vectors {
+            if vi.compacting || vi.broken.is_some() {
+                continue;
+            }
+            let nodes = vi.node_count();
+            if nodes < COMPACT_NODES_MIN || (vi.dead as f64) < vi.def.compact_ratio * nodes as f64 {
+                continue;
+            }
+            due.push((vi.def.name.clone(), vi.freeze(), ts));
+        }
+        due
     }
 
     /// Adds the vectors of a new version to the vector indexes (unless the

@@ -26,6 +26,13 @@ use crate::RowId;
 /// Nodes in the growing graph before it is frozen and a new one started.
 pub const LIVE_GRAPH_NODES_MAX: usize = 1 << 20;
 
+/// An index with fewer nodes is never compacted (rebuilding it would cost
+/// more than its tombstones do).
+pub const COMPACT_NODES_MIN: usize = 1_000;
+
+/// Default share of tombstones that triggers a compaction.
+pub const COMPACT_RATIO_DEFAULT: f64 = 0.15;
+
 /// Default `ef_search` when a session sets none.
 pub const EF_SEARCH_DEFAULT: usize = 40;
 
@@ -41,7 +48,24 @@ pub struct VectorIndexDef {
     /// Dimensions of the column's type.
     pub dims: usize,
     pub params: HnswParams,
+    /// Compact when tombstones exceed this share of the nodes.
+    pub compact_ratio: f64,
     pub create_sql: String,
+}
+
+/// Size and state of a vector index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VectorIndexStats {
+    pub graphs: usize,
+    /// Graph nodes, tombstones included.
+    pub nodes: usize,
+    /// Nodes whose vector was deleted or replaced (approximate).
+    pub tombstones: usize,
+    pub bytes: usize,
+    /// Compactions finished so far.
+    pub compactions: usize,
+    /// A compaction is running.
+    pub compacting: bool,
 }
 
 impl VectorIndexDef {
@@ -73,6 +97,10 @@ pub(crate) struct VectorIndex {
     /// Set when adding a committed vector failed: searches then return this
     /// error rather than answers that might miss rows.
     pub(crate) broken: Option<String>,
+    /// Tombstones: nodes whose vector was deleted or replaced since built.
+    pub(crate) dead: usize,
+    pub(crate) compacting: bool,
+    pub(crate) compactions: usize,
 }
 
 /// A vector value's elements as f32, or `None` for NULL / non-vectors.
@@ -126,6 +154,9 @@ impl VectorIndex {
             def,
             graphs: vec![VectorGraph { graph, origin }],
             broken: None,
+            dead: 0,
+            compacting: false,
+            compactions: 0,
         })
     }
 
@@ -152,6 +183,20 @@ impl VectorIndex {
         g.graph.insert(row, &elems).map_err(graph_err)?;
         g.origin.push(value.clone());
         Ok(())
+    }
+
+    /// Starts a compaction: the graphs so far are frozen (new vectors go to
+    /// a new growing graph). Returns how many graphs are frozen.
+    pub(crate) fn freeze(&mut self) -> usize {
+        self.compacting = true;
+        let frozen = self.graphs.len();
+        if let Ok(graph) = Graph::new(self.def.params, self.def.dims) {
+            self.graphs.push(VectorGraph {
+                graph,
+                origin: Vec::new(),
+            });
+        }
+        frozen
     }
 
     pub(crate) fn node_count(&self) -> usize {

@@ -169,12 +169,15 @@ impl Database {
 
     /// Graphs, nodes and bytes in memory of a vector index.
     pub fn vector_index_stats(&self, index: &str) -> Option<VectorIndexStats> {
-        let (graphs, nodes, bytes) = self.session.lock().vector_index_stats(index)?;
-        Some(VectorIndexStats {
-            graphs,
-            nodes,
-            bytes,
-        })
+        self.session.lock().vector_index_stats(index)
+    }
+
+    /// Compacts every vector index now (on this thread): drops tombstones
+    /// and merges each index's graphs into one. Indexes also compact on
+    /// their own, in the background, when tombstones pass their
+    /// `compact_ratio` (default 15 %).
+    pub fn compact_vector_indexes(&self) -> Result<()> {
+        self.engine.store().compact_vector_indexes()
     }
 
     /// Names of all tables and views, sorted.
@@ -200,16 +203,7 @@ pub struct Neighbor {
     pub distance: Option<f64>,
 }
 
-/// Size of a vector index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VectorIndexStats {
-    /// Graphs the index keeps (one grows with new rows).
-    pub graphs: usize,
-    /// Graph nodes, tombstones included.
-    pub nodes: usize,
-    /// Bytes of graph, vectors and bookkeeping in memory.
-    pub bytes: usize,
-}
+pub use cairn_storage::VectorIndexStats;
 
 /// A prepared statement, bound to its connection.
 pub struct Statement<'db> {

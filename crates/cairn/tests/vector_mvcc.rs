@@ -222,3 +222,98 @@ fn filtered_knn_returns_k_whenever_k_rows_qualify() {
         assert_eq!(rows.len(), expect, "{filter}");
     }
 }
+
+#[test]
+fn compaction_drops_tombstones_and_keeps_answers() {
+    let db = Database::open_in_memory().expect("open");
+    db.execute(
+        &format!("CREATE TABLE c(id INTEGER PRIMARY KEY, v VECTOR({DIMS}))"),
+        params![],
+    )
+    .expect("create");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    let tx = db.transaction().expect("begin");
+    for id in 0..3_000i64 {
+        tx.execute(
+            "INSERT INTO c VALUES (?, ?)",
+            &[Value::Integer(id), Value::from(random_vec(&mut rng))],
+        )
+        .expect("insert");
+    }
+    tx.commit().expect("commit");
+    db.execute(
+        "CREATE INDEX c_v ON c USING hnsw (v) WITH (m = 8, ef_construction = 64, metric = 'l2', compact_ratio = 0.2)",
+        params![],
+    )
+    .expect("index");
+    // A reader whose snapshot predates the deletes must keep its answers
+    // through the compaction.
+    let old = db.connect();
+    old.execute("SET hnsw.ef_search = 5000", params![])
+        .expect("ef");
+    let old_tx = old.transaction().expect("begin");
+    let q = vec![0.25f32; DIMS];
+    // Delete a quarter of the rows, in small transactions: the threshold is
+    // crossed during these commits and a background compaction starts.
+    for chunk in (0..3_000i64)
+        .filter(|i| i % 4 == 0)
+        .collect::<Vec<_>>()
+        .chunks(50)
+    {
+        let tx = db.transaction().expect("begin");
+        for id in chunk {
+            tx.execute("DELETE FROM c WHERE id = ?", params![*id])
+                .expect("delete");
+        }
+        tx.commit().expect("commit");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let st = db.vector_index_stats("c_v").expect("stats");
+        if st.compactions >= 1 && !st.compacting {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background compaction: {st:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let exact = |conn: &Database, q: &[f32]| -> Vec<i64> {
+        let rows = conn
+            .query("SELECT id, v <-> ? FROM c", &[Value::from(q.to_vec())])
+            .expect("scan");
+        let mut s: Vec<(f64, i64)> = rows
+            .map(|r| Ok((r.get::<f64>(1usize)?, r.get::<i64>(0usize)?)))
+            .expect("rows");
+        s.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        s.into_iter().take(K).map(|(_, id)| id).collect()
+    };
+    let knn_c = |conn: &Database, q: &[f32]| -> Vec<i64> {
+        conn.query(
+            &format!("SELECT id FROM c ORDER BY v <-> ? LIMIT {K}"),
+            &[Value::from(q.to_vec())],
+        )
+        .expect("knn")
+        .map(|r| r.get::<i64>(0usize))
+        .expect("ids")
+    };
+    // The old snapshot still sees the deleted rows.
+    assert_eq!(knn_c(&old_tx, &q), exact(&old_tx, &q));
+    old_tx.commit().expect("end old snapshot");
+    // Explicit compaction: no tombstones left, one graph.
+    db.compact_vector_indexes().expect("compact");
+    let st = db.vector_index_stats("c_v").expect("stats");
+    assert_eq!(st.tombstones, 0, "{st:?}");
+    assert_eq!(st.nodes, 2_250, "{st:?}");
+    assert_eq!(
+        st.graphs, 2,
+        "one compacted graph plus the growing one: {st:?}"
+    );
+    db.execute("SET hnsw.ef_search = 5000", params![])
+        .expect("ef");
+    for _ in 0..30 {
+        let q = random_vec(&mut rng);
+        assert_eq!(knn_c(&db, &q), exact(&db, &q));
+    }
+}
