@@ -103,6 +103,8 @@ pub struct Session {
     settings: HashMap<String, String>,
     /// `SET hnsw.ef_search`: candidate list size of vector index searches.
     ef_search: usize,
+    /// `SET LOCAL hnsw.ef_search`: for the open transaction only.
+    ef_local: Option<usize>,
 }
 
 fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled, usize)>> {
@@ -134,6 +136,7 @@ impl Session {
             tx: None,
             settings: HashMap::new(),
             ef_search: cairn_storage::EF_SEARCH_DEFAULT,
+            ef_local: None,
         }
     }
 
@@ -308,7 +311,7 @@ impl Session {
             | ast::Statement::Update(_)
             | ast::Statement::Delete(_) => {
                 let c = self.compiled(p)?;
-                let ef_search = self.ef_search;
+                let ef_search = self.ef_search();
                 self.in_tx(|tx| run_compiled(&c, tx, params, ef_search))
             }
             ast::Statement::StartTransaction { .. } => {
@@ -318,6 +321,7 @@ impl Session {
                     });
                 }
                 self.tx = Some(store.begin());
+                self.ef_local = None;
                 Ok(Output::default())
             }
             ast::Statement::Commit { .. } => match self.tx.take() {
@@ -410,7 +414,7 @@ impl Session {
             .ok_or_else(|| Error::plan(format!("index {index} is not a vector index")))?;
         cairn_core::vector::validate(query)?;
         let ef = ef
-            .unwrap_or(self.ef_search)
+            .unwrap_or(self.ef_search())
             .clamp(1, cairn_storage::EF_SEARCH_MAX);
         let req = cairn_storage::VectorQuery {
             index_no,
@@ -429,6 +433,15 @@ impl Session {
         }
     }
 
+    /// The `hnsw.ef_search` in force: the transaction's `SET LOCAL` value,
+    /// else the session's.
+    fn ef_search(&self) -> usize {
+        match (&self.tx, self.ef_local) {
+            (Some(_), Some(ef)) => ef,
+            _ => self.ef_search,
+        }
+    }
+
     /// Size and state of vector index `index`.
     pub fn vector_index_stats(&self, index: &str) -> Option<cairn_storage::VectorIndexStats> {
         let table = self.store().index_table(index)?;
@@ -438,8 +451,12 @@ impl Session {
     fn set(&mut self, set: &ast::Set) -> Result<Output> {
         match set {
             ast::Set::SingleAssignment {
-                variable, values, ..
+                variable,
+                values,
+                scope,
+                ..
             } => {
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
                 let name = variable.to_string().to_ascii_lowercase();
                 let value = values
                     .iter()
@@ -463,6 +480,15 @@ impl Session {
                             what: format!("hnsw.ef_search = {ef}"),
                             max: cairn_storage::EF_SEARCH_MAX as u64,
                         });
+                    }
+                    if local {
+                        if self.tx.is_none() {
+                            return Err(Error::Transaction {
+                                message: "SET LOCAL needs an open transaction".into(),
+                            });
+                        }
+                        self.ef_local = Some(ef);
+                        return Ok(Output::default());
                     }
                     self.ef_search = ef;
                 }
