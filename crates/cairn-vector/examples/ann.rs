@@ -6,9 +6,12 @@
 //! cargo run --release -p cairn-vector --example ann -- \
 //!     --data /tmp/data/glove6b-50d --threads 2 --ef 10,20,40,80,160,320
 //!
-//! Options: --m 16, --efc 200, --k 10, --reps 3 (QPS is the median rep),
-//! --limit N (first N base vectors; recall is then only meaningful when N
-//! covers the set), --insert (sequential `Graph::insert` instead of `build`).
+//! Options: --m 16, --efc 200, --k 10, --reps 3, --rounds 1 (QPS is the
+//! median over rounds x reps; rounds interleave the efs),
+//! --limit N (only the first N base vectors; the ground truth is then
+//! recomputed by brute force), --insert (sequential `Graph::insert`
+//! instead of `build`). Also prints CPU-time QPS (`cpu_qps`), steadier than
+//! wall time on a shared machine.
 
 use std::time::Instant;
 
@@ -22,6 +25,7 @@ struct Args {
     efc: usize,
     k: usize,
     reps: usize,
+    rounds: usize,
     limit: Option<usize>,
     insert: bool,
 }
@@ -35,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
         efc: 200,
         k: 10,
         reps: 3,
+        rounds: 1,
         limit: None,
         insert: false,
     };
@@ -53,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
             "--efc" => args.efc = number()?,
             "--k" => args.k = number()?,
             "--reps" => args.reps = number()?.max(1),
+            "--rounds" => args.rounds = number()?.max(1),
             "--limit" => args.limit = Some(number()?),
             "--ef" => {
                 args.efs = value
@@ -94,6 +100,52 @@ fn json_field<'a>(json: &'a str, name: &str) -> Option<&'a str> {
     Some(rest[..end].trim().trim_matches('"'))
 }
 
+/// The exact `k` nearest keys of every query, by the graph's own distance.
+fn exact_neighbours(graph: &Graph, queries: &[f32], k: usize) -> Vec<i32> {
+    use rayon::prelude::*;
+    let per_query: Vec<Vec<i32>> = queries
+        .par_chunks_exact(graph.dims())
+        .map(|q| {
+            let q = graph.prepare_query(q);
+            let mut all: Vec<(f32, u32)> = (0..graph.len() as u32)
+                .map(|n| (graph.distance(&q, n), n))
+                .collect();
+            let k = k.min(all.len());
+            if k > 0 {
+                all.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+            }
+            all.truncate(k);
+            all.sort_by(|a, b| a.0.total_cmp(&b.0));
+            all.iter().map(|&(_, n)| graph.key(n) as i32).collect()
+        })
+        .collect();
+    per_query.concat()
+}
+
+/// CPU seconds of the calling thread (Linux; 0 elsewhere): unlike wall
+/// time, not inflated by other processes on a shared machine.
+fn thread_cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
+}
+
+/// CPU seconds of the whole process (Linux, 10 ms ticks; 0 elsewhere).
+fn process_cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let Some(rest) = stat.rsplit(')').next() else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let dir = &args.data;
@@ -111,9 +163,11 @@ fn run() -> Result<(), String> {
     };
     let mut base = read_f32(&format!("{dir}/base.f32"))?;
     let queries = read_f32(&format!("{dir}/query.f32"))?;
-    let truth = read_i32(&format!("{dir}/groundtruth.i32"))?;
+    let mut truth = read_i32(&format!("{dir}/groundtruth.i32"))?;
+    let mut gt_k = gt_k;
     if let Some(limit) = args.limit {
         base.truncate(limit * dims);
+        base.shrink_to_fit();
     }
     let n = base.len() / dims;
     let n_query = queries.len() / dims;
@@ -132,6 +186,7 @@ fn run() -> Result<(), String> {
     };
     let keys: Vec<u64> = (0..n as u64).collect();
     let t = Instant::now();
+    let cpu0 = process_cpu_s();
     let graph = if args.insert {
         let mut g = Graph::new(params, dims).map_err(|e| e.to_string())?;
         for (key, v) in keys.iter().zip(base.chunks_exact(dims)) {
@@ -146,7 +201,14 @@ fn run() -> Result<(), String> {
         Graph::build(params, dims, keys, base, Some(&pool)).map_err(|e| e.to_string())?
     };
     let build_s = t.elapsed().as_secs_f64();
-    println!("build_s={build_s:.3}");
+    let build_cpu_s = process_cpu_s() - cpu0;
+    if args.limit.is_some() {
+        // The dataset's ground truth covers the whole base set: recompute it
+        // by brute force over the prefix.
+        gt_k = args.k;
+        truth = exact_neighbours(&graph, &queries, args.k);
+    }
+    println!("build_s={build_s:.3} build_cpu_s={build_cpu_s:.2}");
     println!(
         "bytes_per_vector={:.1}",
         graph.memory_bytes() as f64 / n.max(1) as f64
@@ -154,37 +216,56 @@ fn run() -> Result<(), String> {
 
     let mut scratch = SearchScratch::new();
     let mut accept_all = |_: u32| true;
+    let mut recalls = Vec::with_capacity(args.efs.len());
     for &ef in &args.efs {
-        let mut found = Vec::with_capacity(n_query);
-        // Warm-up, and the results recall is computed from.
-        for q in queries.chunks_exact(dims) {
-            found.push(graph.search(q, args.k, ef, &mut accept_all, &mut scratch));
-        }
-        let mut qps = Vec::new();
-        for _ in 0..args.reps {
-            let t = Instant::now();
-            let mut checksum = 0u64;
-            for q in queries.chunks_exact(dims) {
-                let r = graph.search(q, args.k, ef, &mut accept_all, &mut scratch);
-                checksum += r.len() as u64;
-            }
-            std::hint::black_box(checksum);
-            qps.push(n_query as f64 / t.elapsed().as_secs_f64());
-        }
-        qps.sort_by(f64::total_cmp);
-        let qps_median = qps[qps.len() / 2];
         let mut hits = 0usize;
-        for (qi, result) in found.iter().enumerate() {
-            let gt = &truth[qi * gt_k..qi * gt_k + args.k.min(gt_k)];
-            hits += result
+        for (qi, q) in queries.chunks_exact(dims).enumerate() {
+            let found = graph.search(q, args.k, ef, &mut accept_all, &mut scratch);
+            let gt = truth
+                .get(qi * gt_k..qi * gt_k + args.k.min(gt_k))
+                .unwrap_or(&[]);
+            hits += found
                 .iter()
                 .filter(|nb| gt.contains(&(graph.key(nb.node) as i32)))
                 .count();
         }
-        let recall = hits as f64 / (n_query * args.k.min(gt_k)) as f64;
-        println!("ef={ef} recall@{}={recall:.4} qps={qps_median:.0}", args.k);
+        recalls.push(hits as f64 / (n_query * args.k.min(gt_k)).max(1) as f64);
+    }
+    // Rounds interleave the efs, so a slow spell on a shared machine hits
+    // every ef alike; each number is the median over rounds x reps.
+    let mut qps = vec![Vec::new(); args.efs.len()];
+    let mut cpu_qps = vec![Vec::new(); args.efs.len()];
+    for _ in 0..args.rounds {
+        for (i, &ef) in args.efs.iter().enumerate() {
+            for _ in 0..args.reps {
+                let t = Instant::now();
+                let c = thread_cpu_s();
+                let mut checksum = 0u64;
+                for q in queries.chunks_exact(dims) {
+                    let r = graph.search(q, args.k, ef, &mut accept_all, &mut scratch);
+                    checksum += r.len() as u64;
+                }
+                std::hint::black_box(checksum);
+                qps[i].push(n_query as f64 / t.elapsed().as_secs_f64());
+                cpu_qps[i].push(n_query as f64 / (thread_cpu_s() - c));
+            }
+        }
+    }
+    for (i, &ef) in args.efs.iter().enumerate() {
+        println!(
+            "ef={ef} recall@{}={:.4} qps={:.0} cpu_qps={:.0}",
+            args.k,
+            recalls[i],
+            median(&mut qps[i]),
+            median(&mut cpu_qps[i])
+        );
     }
     Ok(())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn main() {

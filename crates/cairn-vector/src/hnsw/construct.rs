@@ -9,6 +9,7 @@
 //! node or panics on any graph content.
 
 use super::links::{Links, NodeLocks, Slot, SlotMut};
+use super::params::M_MAX;
 use super::scratch::SearchScratch;
 use super::space::{key, key_distance, key_node, Space};
 
@@ -81,6 +82,9 @@ impl<S: Slot> Walk<'_, S> {
             sorted,
             ..
         } = scratch;
+        // Unvisited neighbours of the node being expanded (a list holds at
+        // most 2 * M_MAX).
+        let mut ids = [0u32; 2 * M_MAX];
         visited.start(self.nodes);
         candidates.clear();
         results.clear();
@@ -102,11 +106,26 @@ impl<S: Slot> Walk<'_, S> {
             if candidate > bound {
                 break;
             }
+            // Safe Rust has no prefetch; plain loads whose values are
+            // dropped do the same job: the next candidate's list and the
+            // vectors about to be compared start missing cache together,
+            // instead of one after another when the code needs them.
+            if let Some(&next) = candidates.peek() {
+                touch_slots(self.links.block(key_node(!next), level));
+            }
+            let mut fresh = 0usize;
             for slot in self.links.neighbours(key_node(candidate), level) {
                 let node = slot.load();
-                if !visited.insert(node) {
-                    continue;
+                if visited.insert(node) {
+                    if let Some(x) = ids.get_mut(fresh) {
+                        *x = node;
+                        fresh += 1;
+                    }
                 }
+            }
+            let fresh_ids = ids.get(..fresh).unwrap_or(&[]);
+            touch_vectors(self.vectors, self.dims, fresh_ids);
+            for &node in fresh_ids {
                 let k = self.key_to(query, node);
                 if k < bound {
                     candidates.push(!k);
@@ -157,6 +176,35 @@ impl<S: Slot> Walk<'_, S> {
             }
         }
     }
+}
+
+/// Loads one slot of every cache line of `block` (without using the
+/// values): safe Rust's stand-in for a prefetch, so that the miss overlaps
+/// other work instead of stalling the code that needs the data.
+#[inline(always)]
+fn touch_slots<S: Slot>(block: &[S]) {
+    let mut sink = 0u32;
+    for slot in block.iter().step_by(16) {
+        sink ^= slot.load();
+    }
+    std::hint::black_box(sink);
+}
+
+/// Loads every cache line of the vectors of `nodes` back to back, so their
+/// misses are in flight together before the distances need them.
+#[inline(always)]
+fn touch_vectors(vectors: &[f32], dims: usize, nodes: &[u32]) {
+    let mut sink = 0u32;
+    for &node in nodes {
+        let v = vector_of(vectors, dims, node);
+        for x in v.iter().step_by(16) {
+            sink ^= x.to_bits();
+        }
+        if let Some(x) = v.last() {
+            sink ^= x.to_bits();
+        }
+    }
+    std::hint::black_box(sink);
 }
 
 /// Buffers of one inserting thread.
@@ -265,7 +313,10 @@ impl<S: SlotMut, L: NodeLocks> Insert<'_, S, L> {
             }
         }
 
-        // Reverse links.
+        // Reverse links. Start the misses on every list first.
+        for &k in selected.iter() {
+            touch_slots(links.block(key_node(k), level));
+        }
         for &k in selected.iter() {
             let neighbour = key_node(k);
             if neighbour == node {
@@ -277,6 +328,7 @@ impl<S: SlotMut, L: NodeLocks> Insert<'_, S, L> {
                 continue;
             }
             let base = vector_of(walk.vectors, walk.dims, neighbour);
+            touch_vectors(walk.vectors, walk.dims, existing);
             merged.clear();
             merged.extend(
                 existing
