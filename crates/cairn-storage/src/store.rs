@@ -160,7 +160,7 @@ impl Store {
                 }
             }
         }
-        let mut compactions = Vec::new();
+        let mut jobs = Vec::new();
         for tw in tx.writes.values() {
             let mut inner = tw.table.inner.write();
             for rid in &tw.order {
@@ -176,15 +176,16 @@ impl Store {
                 inner.seal(self.oldest_snapshot());
             }
             if !inner.vectors.is_empty() {
-                for (name, frozen, ts) in inner.vector_compactions_due(commit_ts) {
-                    compactions.push((tw.table.clone(), name, frozen, ts));
+                let oldest = self.oldest_snapshot();
+                for job in inner.vector_jobs_due(oldest) {
+                    jobs.push((tw.table.clone(), job));
                 }
             }
         }
         self.last_committed.store(commit_ts, Ordering::Release);
         drop(_guard);
-        for (table, name, frozen, frozen_ts) in compactions {
-            self.spawn_compaction(table, name, frozen, frozen_ts);
+        for (table, job) in jobs {
+            self.spawn_vector_job(table, job);
         }
         Ok(commit_ts)
     }
@@ -304,44 +305,28 @@ impl Store {
         pool.clone()
     }
 
-    /// Runs a vector index compaction on the build pool (or on this thread
-    /// when there is none). Queries never wait for it.
-    fn spawn_compaction(&self, table: Arc<Table>, name: String, frozen: usize, frozen_ts: Ts) {
-        let oldest = self.oldest_snapshot();
-        let pool = self.pool();
-        let job = move |pool: Option<&rayon::ThreadPool>| {
-            // A failed rebuild leaves the old graphs in place (still correct);
-            // the index is retried at its next threshold crossing.
-            let _ = table.compact_vector_index(&name, frozen, frozen_ts, oldest, pool);
-        };
-        match pool {
+    /// Runs a vector index job on the build pool (or on this thread when
+    /// there is none). Queries never wait for it.
+    fn spawn_vector_job(&self, table: Arc<Table>, job: crate::vector::VectorJob) {
+        match self.pool() {
             Some(p) => {
-                let inner_pool = p.clone();
-                p.spawn(move || job(Some(&inner_pool)));
+                let pool = p.clone();
+                p.spawn(move || table.run_vector_job(job, Some(&pool)));
             }
-            None => job(None),
+            None => table.run_vector_job(job, None),
         }
     }
 
     /// Compacts every vector index of every table now, on this thread:
-    /// rebuilds its graphs without tombstones and merges them into one.
+    /// merges each index's graphs into one, without the tombstones no
+    /// snapshot needs. (Vectors committed since the last background build
+    /// stay in their pending chunk until its own build.)
     pub fn compact_vector_indexes(&self) -> Result<()> {
         let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
         let pool = self.pool();
+        let oldest = self.oldest_snapshot();
         for t in tables {
-            // Freeze under the commit lock so no commit straddles the cut:
-            // versions up to `ts` are in the frozen graphs, later ones not.
-            let (ts, frozen) = {
-                let _guard = self.commit_lock.lock();
-                (
-                    self.last_committed.load(Ordering::Acquire),
-                    t.freeze_vector_indexes(),
-                )
-            };
-            let oldest = self.oldest_snapshot();
-            for (name, n) in frozen {
-                t.compact_vector_index(&name, n, ts, oldest, pool.as_deref())?;
-            }
+            t.compact_vector_indexes(oldest, pool.as_deref());
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ use parking_lot::RwLock;
 
 use crate::schema::{IndexDef, TableSchema};
 use crate::vector::{
-    same_vector, VectorIndex, VectorIndexDef, VectorIndexStats, COMPACT_NODES_MIN,
+    build_graph, same_vector, VectorIndex, VectorIndexDef, VectorIndexStats, VectorJob,
 };
 use crate::{RowId, Ts};
 
@@ -492,6 +492,7 @@ impl Table {
         Some(VectorIndexStats {
             graphs: v.graphs.len(),
             nodes: v.node_count(),
+            pending: v.pending.iter().map(|p| p.rows.len()).sum(),
             tombstones: v.dead,
             bytes: v.memory_bytes(),
             compactions: v.compactions,
@@ -552,90 +553,111 @@ impl Table {
         Ok(())
     }
 
-    /// Rebuilds the frozen graphs `..frozen` of vector index `name` into one
-    /// graph over the vectors still visible to some snapshot at or after
-    /// `oldest_ts` whose versions began at or before `frozen_ts` (later ones
-    /// live in the newer graphs), then swaps it in. Searches go on
-    /// meanwhile: the table is only read while collecting, and locked for
-    /// writing only for the swap.
-    pub(crate) fn compact_vector_index(
-        &self,
-        name: &str,
-        frozen: usize,
-        frozen_ts: Ts,
-        oldest_ts: Ts,
-        pool: Option<&rayon::ThreadPool>,
-    ) -> Result<()> {
-        let (def, entries, dead_at_start) = {
-            let inner = self.inner.read();
-            let Some(vi) = inner
-                .vectors
-                .iter()
-                .find(|v| v.def.name.eq_ignore_ascii_case(name))
-            else {
-                return Ok(());
-            };
-            let col = vi.def.column;
-            let mut entries: Vec<(RowId, Value)> = Vec::new();
-            let mut last: HashMap<RowId, usize> = HashMap::new();
-            for seg in inner
-                .sealed
-                .iter()
-                .map(|s| &s.versions[..])
-                .chain([&inner.live[..]])
-            {
-                for v in seg {
-                    let end = v.end.load(Ordering::Acquire);
-                    if v.begin > frozen_ts || (end != TS_OPEN && end <= oldest_ts) {
-                        continue;
-                    }
-                    let full = inner.full_row(&v.values);
-                    let Some(value) = full.get(col).filter(|x| x.is_vector()) else {
-                        continue;
-                    };
-                    if let Some(&i) = last.get(&v.row_id) {
-                        if same_vector(&entries[i].1, value) {
-                            continue;
-                        }
-                    }
-                    last.insert(v.row_id, entries.len());
-                    entries.push((v.row_id, value.clone()));
+    /// Runs one background job of a vector index: builds a pending chunk's
+    /// graph, or merges a range of graphs into one without the tombstones no
+    /// snapshot needs. The table is read while collecting and write-locked
+    /// only to install the result; searches never wait for the build.
+    pub(crate) fn run_vector_job(&self, job: VectorJob, pool: Option<&rayon::ThreadPool>) {
+        match job {
+            VectorJob::Build {
+                index,
+                chunk,
+                entries,
+            } => {
+                let Some(def) = self.vector_index_def(&index) else {
+                    return;
+                };
+                let built = build_graph(&def, entries, pool);
+                let mut inner = self.inner.write();
+                if let Some(vi) = inner.vector_index_mut(&index) {
+                    vi.finish_build(chunk, built);
                 }
             }
-            (vi.def.clone(), entries, vi.dead)
-        };
-        let built = VectorIndex::build(def, entries, pool);
-        let mut inner = self.inner.write();
-        let Some(vi) = inner
-            .vectors
-            .iter_mut()
-            .find(|v| v.def.name.eq_ignore_ascii_case(name))
-        else {
-            return Ok(());
-        };
-        vi.compacting = false;
-        let built = built?;
-        let frozen = frozen.min(vi.graphs.len());
-        let mut graphs = built.graphs;
-        graphs.extend(vi.graphs.drain(frozen..));
-        vi.graphs = graphs;
-        // Tombstones made while rebuilding are in the new graph; older ones
-        // are gone.
-        vi.dead = vi.dead.saturating_sub(dead_at_start);
-        vi.compactions += 1;
-        Ok(())
+            VectorJob::Merge {
+                index,
+                start,
+                end,
+                oldest,
+            } => {
+                let collected = {
+                    let inner = self.inner.read();
+                    inner.vector_index(&index).map(|vi| {
+                        let col = vi.def.column;
+                        let mut entries = Vec::new();
+                        for g in vi.graphs.get(start..end).unwrap_or(&[]) {
+                            for (node, origin) in g.origin.iter().enumerate() {
+                                let row = g.graph.key(node as u32);
+                                if inner.vector_needed(row, col, origin, oldest) {
+                                    entries.push((row, origin.clone()));
+                                }
+                            }
+                        }
+                        (vi.def.clone(), entries, vi.dead)
+                    })
+                };
+                let Some((def, entries, dead_at_start)) = collected else {
+                    return;
+                };
+                let full = start == 0;
+                let built = build_graph(&def, entries, pool);
+                let mut inner = self.inner.write();
+                let Some(vi) = inner.vector_index_mut(&index) else {
+                    return;
+                };
+                vi.compacting = false;
+                match built {
+                    Ok(g) if end <= vi.graphs.len() => {
+                        vi.graphs.splice(start..end, [Arc::new(g)]);
+                        if full {
+                            // Tombstones made while rebuilding are in the new
+                            // graph; the older ones are gone.
+                            vi.dead = vi.dead.saturating_sub(dead_at_start);
+                        }
+                        vi.compactions += 1;
+                    }
+                    Ok(_) => {}
+                    Err(e) => vi.broken = Some(e.to_string()),
+                }
+            }
+        }
     }
 
-    /// Freezes the growing graph of every vector index (for a compaction
-    /// asked for by the user): returns (name, frozen graph count).
-    pub(crate) fn freeze_vector_indexes(&self) -> Vec<(String, usize)> {
-        let mut inner = self.inner.write();
-        inner
+    fn vector_index_def(&self, name: &str) -> Option<VectorIndexDef> {
+        self.inner.read().vector_index(name).map(|v| v.def.clone())
+    }
+
+    /// Merges every graph of every vector index of this table into one,
+    /// now (waiting for a background merge in progress to finish first).
+    pub(crate) fn compact_vector_indexes(&self, oldest: Ts, pool: Option<&rayon::ThreadPool>) {
+        let names: Vec<String> = self
+            .inner
+            .read()
             .vectors
-            .iter_mut()
-            .filter(|v| !v.compacting && v.broken.is_none())
-            .map(|v| (v.def.name.clone(), v.freeze()))
-            .collect()
+            .iter()
+            .map(|v| v.def.name.clone())
+            .collect();
+        for name in names {
+            let job = loop {
+                let mut inner = self.inner.write();
+                let Some(vi) = inner.vector_index_mut(&name) else {
+                    break None;
+                };
+                if !vi.compacting {
+                    vi.compacting = true;
+                    break Some(VectorJob::Merge {
+                        index: name.clone(),
+                        start: 0,
+                        end: vi.graphs.len(),
+                        oldest,
+                    });
+                }
+                drop(inner);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            };
+            if let Some(job) = job {
+                self.run_vector_job(job, pool);
+            }
+        }
     }
 
     fn has_index_named_in(&self, inner: &TableInner, name: &str) -> bool {
@@ -811,27 +833,57 @@ impl TableInner {
         self.row_count += 1;
     }
 
-    /// Vector indexes whose tombstones passed their threshold: freezes their
-    /// growing graph (later commits go to a new one) and returns what a
-    /// background compaction needs. Called by the committer at `ts`.
-    pub(crate) fn vector_compactions_due(&mut self, ts: Ts) -> Vec<(String, usize, Ts)> {
-        let mut due = Vec::new();
-        for vi in &mut self.vectors {
-            if vi.compacting || vi.broken.is_some() {
-                continue;
+    /// Background work the table's vector indexes need after a commit.
+    pub(crate) fn vector_jobs_due(&mut self, oldest: Ts) -> Vec<VectorJob> {
+        self.vectors
+            .iter_mut()
+            .flat_map(|vi| vi.jobs_due(oldest))
+            .collect()
+    }
+
+    pub(crate) fn vector_index(&self, name: &str) -> Option<&VectorIndex> {
+        self.vectors
+            .iter()
+            .find(|v| v.def.name.eq_ignore_ascii_case(name))
+    }
+
+    fn vector_index_mut(&mut self, name: &str) -> Option<&mut VectorIndex> {
+        self.vectors
+            .iter_mut()
+            .find(|v| v.def.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether some version of `row` that a snapshot at or after `oldest`
+    /// can see holds the vector `origin` in column `col`.
+    pub(crate) fn vector_needed(&self, row: RowId, col: usize, origin: &Value, oldest: Ts) -> bool {
+        let Some(mut loc) = self.heads.get(&row).copied() else {
+            return false;
+        };
+        loop {
+            let Some(v) = self.version(loc) else {
+                return false;
+            };
+            let end = v.end.load(Ordering::Acquire);
+            if end != TS_OPEN && end <= oldest {
+                // This and every older version ended before any snapshot.
+                return false;
             }
-            let nodes = vi.node_count();
-            if nodes < COMPACT_NODES_MIN || (vi.dead as f64) < vi.def.compact_ratio * nodes as f64 {
-                continue;
+            if self
+                .full_row(&v.values)
+                .get(col)
+                .is_some_and(|c| same_vector(c, origin))
+            {
+                return true;
             }
-            due.push((vi.def.name.clone(), vi.freeze(), ts));
+            match v.prev {
+                Some(p) => loc = p,
+                None => return false,
+            }
         }
-        due
     }
 
     /// Adds the vectors of a new version to the vector indexes (unless the
-    /// previous version holds the same vector). A failure marks the index
-    /// broken: its searches then fail instead of silently missing rows.
+    /// previous version holds the same vector).
     fn index_vectors(&mut self, row: RowId, values: &[Value], prev: Option<&[Value]>) {
         let n = self.schema.columns.len();
         for vi in &mut self.vectors {
@@ -850,9 +902,7 @@ impl TableInner {
             if prev.is_some_and(|p| same_vector(&get(p), &new)) {
                 continue;
             }
-            if let Err(e) = vi.insert(row, &new) {
-                vi.broken = Some(e.to_string());
-            }
+            vi.append(row, &new);
         }
     }
 

@@ -641,6 +641,29 @@ impl Transaction {
                     }
                 }
             }
+            // Committed vectors whose graph is not built yet, exactly.
+            for chunk in &vi.pending {
+                for (row, origin) in chunk.rows.iter().zip(&chunk.origin) {
+                    if own.is_some_and(|w| w.rows.contains_key(row)) {
+                        continue;
+                    }
+                    let Some(v) = inner.visible(*row, ts) else {
+                        continue;
+                    };
+                    let full = padded(&inner, &v.values);
+                    if !full.get(column).is_some_and(|c| same_vector(c, origin)) {
+                        continue;
+                    }
+                    let distance = distance_of(&full)?;
+                    if top.wants(distance, *row) && filter(&full)? {
+                        top.push(VectorHit {
+                            row_id: *row,
+                            values: full.into_owned(),
+                            distance,
+                        });
+                    }
+                }
+            }
             // This transaction's own inserts and updates, exactly.
             if let Some(w) = own {
                 for rid in &w.order {

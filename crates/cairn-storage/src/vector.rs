@@ -1,9 +1,11 @@
 //! HNSW vector indexes over a table's VECTOR/HALFVEC column, and the
 //! MVCC-correct nearest-neighbour search a transaction runs through them.
 //!
-//! An index is a list of graphs: immutable ones, and one growing graph that
-//! every commit appends new or changed vectors to (so a row is searchable by
-//! the very next query). A graph node is keyed by row id and remembers the
+//! An index is a list of immutable graphs plus pending chunks: every commit
+//! appends its new or changed vectors to a pending chunk, which searches scan
+//! exactly (so a row is found by the very next query) until the chunk's graph,
+//! built in the background, replaces it. Background merges keep the graph
+//! count small and drop tombstones. A graph node is keyed by row id and remembers the
 //! vector value it was built from (`origin`). A node answers a snapshot only
 //! if the row's version visible at that snapshot still holds that very
 //! vector: deleted rows, rows inserted after the snapshot and superseded
@@ -23,8 +25,12 @@ use cairn_vector::hnsw::{Graph, HnswParams, Metric, SearchScratch};
 
 use crate::RowId;
 
-/// Nodes in the growing graph before it is frozen and a new one started.
-pub const LIVE_GRAPH_NODES_MAX: usize = 1 << 20;
+/// Committed vectors kept in a pending chunk (searched exactly) before its
+/// graph is built in the background.
+pub const PENDING_ROWS_MAX: usize = 1024;
+
+/// Graphs an index keeps before the newest ones are merged.
+pub const GRAPHS_MAX: usize = 8;
 
 /// An index with fewer nodes is never compacted (rebuilding it would cost
 /// more than its tombstones do).
@@ -57,8 +63,10 @@ pub struct VectorIndexDef {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VectorIndexStats {
     pub graphs: usize,
-    /// Graph nodes, tombstones included.
+    /// Graph nodes and pending vectors, tombstones included.
     pub nodes: usize,
+    /// Committed vectors not in a graph yet (searched exactly).
+    pub pending: usize,
     /// Nodes whose vector was deleted or replaced (approximate).
     pub tombstones: usize,
     pub bytes: usize,
@@ -84,21 +92,55 @@ pub fn metric_distance(m: Metric) -> DistanceKind {
     }
 }
 
+/// An immutable graph and the vector value each node was built from.
 pub(crate) struct VectorGraph {
     pub(crate) graph: Graph,
     /// The value each node was built from (node order).
     pub(crate) origin: Vec<Value>,
 }
 
+/// Committed vectors not yet in a graph: searched exactly until the
+/// background build of their graph lands.
+pub(crate) struct Pending {
+    pub(crate) id: u64,
+    pub(crate) rows: Vec<RowId>,
+    pub(crate) origin: Vec<Value>,
+    /// A build of this chunk's graph is queued or running.
+    pub(crate) building: bool,
+}
+
+/// Work a vector index needs done in the background.
+pub(crate) enum VectorJob {
+    /// Build the graph of pending chunk `chunk`.
+    Build {
+        index: String,
+        chunk: u64,
+        entries: Vec<(RowId, Value)>,
+    },
+    /// Rebuild graphs `start..end` from their nodes some snapshot at or
+    /// after `oldest` can still see, as one graph.
+    Merge {
+        index: String,
+        start: usize,
+        end: usize,
+        oldest: crate::Ts,
+    },
+}
+
 pub(crate) struct VectorIndex {
     pub(crate) def: VectorIndexDef,
-    /// Frozen graphs first; the last one grows.
-    pub(crate) graphs: Vec<VectorGraph>,
-    /// Set when adding a committed vector failed: searches then return this
-    /// error rather than answers that might miss rows.
+    /// Immutable graphs, oldest first; merges replace a range of them.
+    pub(crate) graphs: Vec<Arc<VectorGraph>>,
+    /// Chunks of committed vectors not yet in a graph; the last one takes
+    /// new vectors unless it is already building.
+    pub(crate) pending: Vec<Pending>,
+    next_chunk: u64,
+    /// Set when a graph build failed: searches then return this error
+    /// rather than answers that might miss rows.
     pub(crate) broken: Option<String>,
     /// Tombstones: nodes whose vector was deleted or replaced since built.
     pub(crate) dead: usize,
+    /// A merge or compaction is queued or running.
     pub(crate) compacting: bool,
     pub(crate) compactions: usize,
 }
@@ -122,37 +164,49 @@ fn graph_err(e: impl std::fmt::Display) -> Error {
     Error::internal(format!("vector index: {e}"))
 }
 
+/// Builds one graph over `entries` (row id, vector value), in parallel on
+/// `pool`.
+pub(crate) fn build_graph(
+    def: &VectorIndexDef,
+    entries: Vec<(RowId, Value)>,
+    pool: Option<&rayon::ThreadPool>,
+) -> Result<VectorGraph> {
+    let mut keys = Vec::with_capacity(entries.len());
+    let mut flat = Vec::with_capacity(entries.len() * def.dims);
+    let mut origin = Vec::with_capacity(entries.len());
+    for (row, value) in entries {
+        let Some(elems) = elements(&value) else {
+            continue;
+        };
+        if elems.len() != def.dims {
+            return Err(Error::internal(format!(
+                "vector index {}: row {row} has {} dimensions, expected {}",
+                def.name,
+                elems.len(),
+                def.dims
+            )));
+        }
+        keys.push(row);
+        flat.extend_from_slice(&elems);
+        origin.push(value);
+    }
+    let graph = Graph::build(def.params, def.dims, keys, flat, pool).map_err(graph_err)?;
+    Ok(VectorGraph { graph, origin })
+}
+
 impl VectorIndex {
-    /// Builds an index over `entries` (row id, vector value), in parallel on
-    /// `pool`.
+    /// An index whose first graph is built over `entries`.
     pub(crate) fn build(
         def: VectorIndexDef,
         entries: Vec<(RowId, Value)>,
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<VectorIndex> {
-        let mut keys = Vec::with_capacity(entries.len());
-        let mut flat = Vec::with_capacity(entries.len() * def.dims);
-        let mut origin = Vec::with_capacity(entries.len());
-        for (row, value) in entries {
-            let Some(elems) = elements(&value) else {
-                continue;
-            };
-            if elems.len() != def.dims {
-                return Err(Error::internal(format!(
-                    "vector index {}: row {row} has {} dimensions, expected {}",
-                    def.name,
-                    elems.len(),
-                    def.dims
-                )));
-            }
-            keys.push(row);
-            flat.extend_from_slice(&elems);
-            origin.push(value);
-        }
-        let graph = Graph::build(def.params, def.dims, keys, flat, pool).map_err(graph_err)?;
+        let graph = build_graph(&def, entries, pool)?;
         Ok(VectorIndex {
             def,
-            graphs: vec![VectorGraph { graph, origin }],
+            graphs: vec![Arc::new(graph)],
+            pending: Vec::new(),
+            next_chunk: 0,
             broken: None,
             dead: 0,
             compacting: false,
@@ -160,54 +214,109 @@ impl VectorIndex {
         })
     }
 
-    /// Adds a committed vector (a new row, or a changed vector).
-    pub(crate) fn insert(&mut self, row: RowId, value: &Value) -> Result<()> {
-        let Some(elems) = elements(value) else {
-            return Ok(());
-        };
-        let needs_new = self
-            .graphs
-            .last()
-            .is_none_or(|g| g.graph.len() >= LIVE_GRAPH_NODES_MAX);
-        if needs_new {
-            let graph = Graph::new(self.def.params, self.def.dims).map_err(graph_err)?;
-            self.graphs.push(VectorGraph {
-                graph,
+    /// Adds a committed vector (a new row, or a changed vector) to the
+    /// open pending chunk.
+    pub(crate) fn append(&mut self, row: RowId, value: &Value) {
+        let open = self.pending.last().is_some_and(|p| !p.building);
+        if !open {
+            self.next_chunk += 1;
+            self.pending.push(Pending {
+                id: self.next_chunk,
+                rows: Vec::new(),
                 origin: Vec::new(),
+                building: false,
             });
         }
-        let g = self
-            .graphs
-            .last_mut()
-            .ok_or_else(|| Error::internal("vector index without a live graph"))?;
-        g.graph.insert(row, &elems).map_err(graph_err)?;
-        g.origin.push(value.clone());
-        Ok(())
+        if let Some(p) = self.pending.last_mut() {
+            p.rows.push(row);
+            p.origin.push(value.clone());
+        }
     }
 
-    /// Starts a compaction: the graphs so far are frozen (new vectors go to
-    /// a new growing graph). Returns how many graphs are frozen.
-    pub(crate) fn freeze(&mut self) -> usize {
-        self.compacting = true;
-        let frozen = self.graphs.len();
-        if let Ok(graph) = Graph::new(self.def.params, self.def.dims) {
-            self.graphs.push(VectorGraph {
-                graph,
-                origin: Vec::new(),
+    /// Background work this index needs now: a graph for a full pending
+    /// chunk; a merge when it has too many graphs; a full rebuild when its
+    /// tombstones pass `compact_ratio`.
+    pub(crate) fn jobs_due(&mut self, oldest: crate::Ts) -> Vec<VectorJob> {
+        let mut jobs = Vec::new();
+        if self.broken.is_some() {
+            return jobs;
+        }
+        if let Some(p) = self.pending.last_mut() {
+            if !p.building && p.rows.len() >= PENDING_ROWS_MAX {
+                p.building = true;
+                jobs.push(VectorJob::Build {
+                    index: self.def.name.clone(),
+                    chunk: p.id,
+                    entries: p
+                        .rows
+                        .iter()
+                        .copied()
+                        .zip(p.origin.iter().cloned())
+                        .collect(),
+                });
+            }
+        }
+        if self.compacting {
+            return jobs;
+        }
+        let nodes = self.node_count();
+        let end = self.graphs.len();
+        if nodes >= COMPACT_NODES_MIN && (self.dead as f64) >= self.def.compact_ratio * nodes as f64
+        {
+            self.compacting = true;
+            jobs.push(VectorJob::Merge {
+                index: self.def.name.clone(),
+                start: 0,
+                end,
+                oldest,
+            });
+        } else if end > GRAPHS_MAX {
+            // Merge the newest graphs whose sizes sum to less than the graph
+            // before them (a log-structured tier), at least two.
+            let mut start = end - 2;
+            let mut tail: usize = self.graphs[start..].iter().map(|g| g.graph.len()).sum();
+            while start > 0 && self.graphs[start - 1].graph.len() <= tail {
+                start -= 1;
+                tail += self.graphs[start].graph.len();
+            }
+            self.compacting = true;
+            jobs.push(VectorJob::Merge {
+                index: self.def.name.clone(),
+                start,
+                end,
+                oldest,
             });
         }
-        frozen
+        jobs
+    }
+
+    /// Installs the graph built for pending chunk `chunk`.
+    pub(crate) fn finish_build(&mut self, chunk: u64, built: Result<VectorGraph>) {
+        match built {
+            Ok(g) => {
+                self.pending.retain(|p| p.id != chunk);
+                self.graphs.push(Arc::new(g));
+            }
+            Err(e) => self.broken = Some(e.to_string()),
+        }
     }
 
     pub(crate) fn node_count(&self) -> usize {
-        self.graphs.iter().map(|g| g.graph.len()).sum()
+        self.graphs.iter().map(|g| g.graph.len()).sum::<usize>()
+            + self.pending.iter().map(|p| p.rows.len()).sum::<usize>()
     }
 
     pub(crate) fn memory_bytes(&self) -> usize {
+        let value = std::mem::size_of::<Value>();
         self.graphs
             .iter()
-            .map(|g| g.graph.memory_bytes() + g.origin.len() * std::mem::size_of::<Value>())
-            .sum()
+            .map(|g| g.graph.memory_bytes() + g.origin.len() * value)
+            .sum::<usize>()
+            + self
+                .pending
+                .iter()
+                .map(|p| p.rows.len() * (value + 8 + 4 * self.def.dims))
+                .sum::<usize>()
     }
 }
 

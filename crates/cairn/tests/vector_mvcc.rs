@@ -306,14 +306,55 @@ fn compaction_drops_tombstones_and_keeps_answers() {
     let st = db.vector_index_stats("c_v").expect("stats");
     assert_eq!(st.tombstones, 0, "{st:?}");
     assert_eq!(st.nodes, 2_250, "{st:?}");
-    assert_eq!(
-        st.graphs, 2,
-        "one compacted graph plus the growing one: {st:?}"
-    );
+    assert_eq!(st.graphs, 1, "one compacted graph: {st:?}");
     db.execute("SET hnsw.ef_search = 5000", params![])
         .expect("ef");
     for _ in 0..30 {
         let q = random_vec(&mut rng);
         assert_eq!(knn_c(&db, &q), exact(&db, &q));
+    }
+}
+
+#[test]
+fn new_rows_are_searched_exactly_until_their_graph_is_built_in_the_background() {
+    let db = setup();
+    db.execute("SET hnsw.ef_search = 5000", params![])
+        .expect("ef");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(33);
+    let mut next = 10_000i64;
+    for round in 0..12 {
+        let tx = db.transaction().expect("begin");
+        for _ in 0..400 {
+            next += 1;
+            tx.execute(
+                "INSERT INTO t VALUES (?, 1, ?)",
+                &[Value::Integer(next), Value::from(random_vec(&mut rng))],
+            )
+            .expect("insert");
+        }
+        tx.commit().expect("commit");
+        // Answers are exact whatever is built, pending or merging.
+        for _ in 0..3 {
+            let q = random_vec(&mut rng);
+            assert_eq!(knn(&db, &q), exact_top_k(&db, &q), "round {round}");
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let st = db.vector_index_stats("t_v").expect("stats");
+        if st.pending < 1024 && !st.compacting {
+            assert!(st.graphs >= 2 && st.graphs <= 9, "{st:?}");
+            assert_eq!(st.nodes, 150 + 12 * 400, "{st:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "background build stuck: {st:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for _ in 0..20 {
+        let q = random_vec(&mut rng);
+        assert_eq!(knn(&db, &q), exact_top_k(&db, &q));
     }
 }
