@@ -679,6 +679,68 @@ impl<'a> Executor<'a> {
         Ok(more)
     }
 
+    /// How a nearest-neighbour search with (or without) a filter finds its
+    /// rows, and the filter's estimated selectivity. With a filter, the graph
+    /// is walked only if that visits fewer rows than an exact scan would:
+    /// about ef / selectivity nodes, against every row.
+    fn vector_strategy(
+        &self,
+        table: &std::sync::Arc<cairn_storage::Table>,
+        has_filter: bool,
+        ef: usize,
+        test: &mut dyn FnMut(&[Value]) -> Result<bool>,
+    ) -> Result<(cairn_storage::VectorStrategy, Option<f64>)> {
+        use cairn_storage::VectorStrategy;
+        if !has_filter {
+            return Ok((VectorStrategy::Index, None));
+        }
+        let rows = table.row_count() as f64;
+        let sel = self
+            .tx
+            .sample_selectivity(table, SELECTIVITY_SAMPLE_ROWS, 0x5eed, test)?;
+        let strategy = match sel {
+            Some(s) if s > 0.0 && (ef as f64) / s < rows * EXACT_SCAN_VISIT_FRACTION => {
+                VectorStrategy::Index
+            }
+            _ => VectorStrategy::Exact,
+        };
+        Ok((strategy, sel))
+    }
+
+    /// EXPLAIN's note on each filtered nearest-neighbour search in `plan`:
+    /// the sampled selectivity and the strategy it leads to now (or that it
+    /// is decided at execution when the filter needs parameters).
+    pub fn vector_notes(&self, plan: &Plan, out: &mut Vec<String>) {
+        if let Plan::Scan {
+            table,
+            access: Access::Vector { .. },
+            filter: Some(f),
+            ..
+        } = plan
+        {
+            let mut test = |row: &[Value]| f.test(row, self, &[]);
+            let note = match self.vector_strategy(table, true, self.ef_search, &mut test) {
+                Ok((strategy, sel)) => format!(
+                    "VectorSearch {}: filter selectivity ~{} (sample of {} rows), ef_search {} -> {}",
+                    table.name(),
+                    sel.map_or("unknown".to_string(), |s| format!("{s:.4}")),
+                    SELECTIVITY_SAMPLE_ROWS,
+                    self.ef_search,
+                    match strategy {
+                        cairn_storage::VectorStrategy::Index => "filter in graph",
+                        cairn_storage::VectorStrategy::Exact => "exact scan of qualifying rows",
+                    }
+                ),
+                Err(_) => format!(
+                    "VectorSearch {}: strategy chosen at execution (the filter needs parameters)",
+                    table.name()
+                ),
+            };
+            out.push(note);
+        }
+        plan.for_each_child(&mut |c| self.vector_notes(c, out));
+    }
+
     /// Runs a nearest-neighbour access: `None` when the query vector is NULL
     /// (every distance is NULL, so the caller scans every row instead).
     fn nearest(
@@ -690,7 +752,7 @@ impl<'a> Executor<'a> {
         filter: Option<&Expr>,
         outer: &[&[Value]],
     ) -> Result<Option<Vec<cairn_storage::VectorHit>>> {
-        use cairn_storage::{VectorQuery, VectorStrategy};
+        use cairn_storage::VectorQuery;
         let q = query.eval(&[], self, outer)?;
         let Some(q) = cairn_core::vector::vector_arg(&q)? else {
             return Ok(None);
@@ -705,26 +767,7 @@ impl<'a> Executor<'a> {
                 None => Ok(true),
             }
         };
-        // With a filter, walk the graph only if that visits fewer rows than
-        // an exact scan: about ef / selectivity nodes against every row.
-        let strategy = match filter {
-            None => VectorStrategy::Index,
-            Some(_) => {
-                let rows = table.row_count() as f64;
-                let sel = self.tx.sample_selectivity(
-                    table,
-                    SELECTIVITY_SAMPLE_ROWS,
-                    0x5eed,
-                    &mut test,
-                )?;
-                match sel {
-                    Some(s) if s > 0.0 && (ef as f64) / s < rows * EXACT_SCAN_VISIT_FRACTION => {
-                        VectorStrategy::Index
-                    }
-                    _ => VectorStrategy::Exact,
-                }
-            }
-        };
+        let (strategy, _) = self.vector_strategy(table, filter.is_some(), ef, &mut test)?;
         let req = VectorQuery {
             index_no,
             query: &q,

@@ -325,6 +325,37 @@ impl Plan {
     }
 
     /// EXPLAIN text: one operator per line, children indented.
+    /// Calls `f` on each direct input of this operator (CTE bodies included).
+    pub fn for_each_child(&self, f: &mut dyn FnMut(&Plan)) {
+        match self {
+            Plan::Filter { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Aggregate { input, .. }
+            | Plan::Window { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input, .. } => f(input),
+            Plan::NestedLoop { left, right, .. }
+            | Plan::HashJoin { left, right, .. }
+            | Plan::SetOp { left, right, .. } => {
+                f(left);
+                f(right);
+            }
+            Plan::IndexJoin { left, .. } => f(left),
+            Plan::RecursiveCte { base, step, .. } => {
+                f(base);
+                f(step);
+            }
+            Plan::With { ctes, input } => {
+                for (_, _, p) in ctes {
+                    f(p);
+                }
+                f(input);
+            }
+            _ => {}
+        }
+    }
+
     pub fn explain(&self) -> String {
         let mut out = String::new();
         self.explain_into(&mut out, 0);

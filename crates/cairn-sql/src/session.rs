@@ -345,7 +345,20 @@ impl Session {
                     return Err(Error::unsupported("EXPLAIN ANALYZE"));
                 }
                 let text = match compile(&store, statement)? {
-                    Some((Compiled::Query { plan, .. }, _)) => plan.explain(),
+                    Some((Compiled::Query { plan, .. }, _)) => {
+                        let mut text = plan.explain();
+                        // Filtered vector searches: what a sample says now.
+                        let tx = store.begin();
+                        let mut ex = Executor::new(self.tx.as_ref().unwrap_or(&tx), &[]);
+                        ex.ef_search = self.ef_search();
+                        let mut notes = Vec::new();
+                        ex.vector_notes(&plan, &mut notes);
+                        for n in notes {
+                            text.push_str(&n);
+                            text.push('\n');
+                        }
+                        text
+                    }
                     Some((Compiled::Insert(i), _)) => {
                         format!("Insert {}\n{}", i.table.name(), indent(&i.source.explain()))
                     }
