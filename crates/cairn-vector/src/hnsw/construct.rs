@@ -187,6 +187,9 @@ fn touch_slots<S: Slot>(block: &[S]) {
     for slot in block.iter().step_by(16) {
         sink ^= slot.load();
     }
+    if let Some(slot) = block.last() {
+        sink ^= slot.load();
+    }
     std::hint::black_box(sink);
 }
 
