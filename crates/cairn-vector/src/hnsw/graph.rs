@@ -144,7 +144,10 @@ impl Graph {
             return Err(HnswError::TooManyNodes { max: NODES_MAX });
         }
 
-        let level0: Vec<AtomicU32> = (0..n * stride0).map(|_| AtomicU32::new(0)).collect();
+        let level0_len = n
+            .checked_mul(stride0)
+            .ok_or(HnswError::TooManyNodes { max: NODES_MAX })?;
+        let level0: Vec<AtomicU32> = (0..level0_len).map(|_| AtomicU32::new(0)).collect();
         let upper: Vec<AtomicU32> = (0..upper_len).map(|_| AtomicU32::new(0)).collect();
         let locks = PerNodeLocks((0..n).map(|_| Mutex::new(())).collect());
         let mut entry_point = 0u32;
