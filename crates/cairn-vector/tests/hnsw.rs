@@ -23,7 +23,7 @@ fn random_vectors(seed: u64, n: usize, dims: usize) -> Vec<f32> {
 fn params(metric: Metric) -> HnswParams {
     HnswParams {
         m: 16,
-        ef_construction: 100,
+        ef_construction: 64,
         metric,
     }
 }
@@ -114,9 +114,9 @@ fn check_result(
 #[test]
 fn build_recall_every_metric() {
     for metric in METRICS {
-        let (graph, _) = build(metric, 3000, 16, 2);
-        assert_eq!(graph.len(), 3000);
-        let queries = random_vectors(99, 100, 16);
+        let (graph, _) = build(metric, 2000, 32, 2);
+        assert_eq!(graph.len(), 2000);
+        let queries = random_vectors(99, 100, 32);
         let r = recall(&graph, &queries, 10, 64, |_| true);
         assert!(r >= 0.95, "{metric:?}: recall@10 {r}");
     }
@@ -125,8 +125,8 @@ fn build_recall_every_metric() {
 #[test]
 fn insert_recall_every_metric() {
     for metric in METRICS {
-        let (graph, _) = insert_all(metric, 2000, 32);
-        let queries = random_vectors(98, 100, 32);
+        let (graph, _) = insert_all(metric, 2000, 16);
+        let queries = random_vectors(98, 100, 16);
         let r = recall(&graph, &queries, 10, 64, |_| true);
         assert!(r >= 0.95, "{metric:?}: recall@10 {r}");
     }
@@ -173,7 +173,7 @@ fn level_is_a_function_of_the_key() {
 
 #[test]
 fn filtered_search_returns_only_accepted_nodes() {
-    let (graph, _) = build(Metric::L2, 3000, 16, 2);
+    let (graph, _) = build(Metric::L2, 2000, 16, 2);
     let queries = random_vectors(97, 50, 16);
     let even = recall(&graph, &queries, 10, 64, |n| n % 2 == 0);
     assert!(even >= 0.95, "even nodes: recall@10 {even}");
