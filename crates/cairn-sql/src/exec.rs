@@ -774,6 +774,7 @@ impl<'a> Executor<'a> {
             k,
             ef,
             strategy,
+            filtered: filter.is_some(),
         };
         let (hits, _stats) = self.tx.vector_search(table, &req, &mut test)?;
         Ok(Some(hits))

@@ -435,6 +435,7 @@ impl Session {
             k,
             ef: ef.max(k),
             strategy: cairn_storage::VectorStrategy::Index,
+            filtered: false,
         };
         let run = |tx: &Transaction| {
             tx.vector_search(&table, &req, &mut |_| Ok(true))

@@ -21,7 +21,7 @@ use parking_lot::RwLock;
 
 use crate::schema::{IndexDef, TableSchema};
 use crate::vector::{
-    build_graph, same_vector, VectorIndex, VectorIndexDef, VectorIndexStats, VectorJob,
+    build_graph, same_vector, GraphMeta, VectorIndex, VectorIndexDef, VectorIndexStats, VectorJob,
 };
 use crate::{RowId, Ts};
 
@@ -524,6 +524,11 @@ impl Table {
         // first (a row keeps one node while an UPDATE leaves its vector).
         let mut entries: Vec<(RowId, Value)> = Vec::new();
         let mut last: HashMap<RowId, usize> = HashMap::new();
+        let mut meta = GraphMeta {
+            clean: true,
+            max_begin: 0,
+            dead_events: 0,
+        };
         for seg in inner
             .sealed
             .iter()
@@ -538,16 +543,20 @@ impl Table {
                 if !value.is_vector() {
                     continue;
                 }
+                meta.max_begin = meta.max_begin.max(v.begin);
                 if let Some(&i) = last.get(&v.row_id) {
                     if same_vector(&entries[i].1, value) {
                         continue;
                     }
                 }
+                // A version that ended leaves a node no current snapshot
+                // may return: the graph needs per-node checks.
+                meta.clean &= v.end.load(Ordering::Acquire) == TS_OPEN;
                 last.insert(v.row_id, entries.len());
                 entries.push((v.row_id, value.clone()));
             }
         }
-        let index = VectorIndex::build(def, entries, pool)?;
+        let index = VectorIndex::build(def, entries, meta, pool)?;
         let mut inner = parking_lot::RwLockUpgradableReadGuard::upgrade(inner);
         inner.vectors.push(index);
         Ok(())
@@ -563,11 +572,12 @@ impl Table {
                 index,
                 chunk,
                 entries,
+                meta,
             } => {
                 let Some(def) = self.vector_index_def(&index) else {
                     return;
                 };
-                let built = build_graph(&def, entries, pool);
+                let built = build_graph(&def, entries, meta, pool);
                 let mut inner = self.inner.write();
                 if let Some(vi) = inner.vector_index_mut(&index) {
                     vi.finish_build(chunk, built);
@@ -584,22 +594,39 @@ impl Table {
                     inner.vector_index(&index).map(|vi| {
                         let col = vi.def.column;
                         let mut entries = Vec::new();
+                        let mut meta = GraphMeta {
+                            clean: true,
+                            max_begin: 0,
+                            dead_events: vi.dead_events,
+                        };
                         for g in vi.graphs.get(start..end).unwrap_or(&[]) {
                             for (node, origin) in g.origin.iter().enumerate() {
                                 let row = g.graph.key(node as u32);
                                 if inner.vector_needed(row, col, origin, oldest) {
+                                    match inner.head(row) {
+                                        Some(h) => {
+                                            meta.max_begin = meta.max_begin.max(h.begin);
+                                            let current = h.end.load(Ordering::Acquire) == TS_OPEN
+                                                && inner
+                                                    .full_row(&h.values)
+                                                    .get(col)
+                                                    .is_some_and(|c| same_vector(c, origin));
+                                            meta.clean &= current;
+                                        }
+                                        None => meta.clean = false,
+                                    }
                                     entries.push((row, origin.clone()));
                                 }
                             }
                         }
-                        (vi.def.clone(), entries, vi.dead)
+                        (vi.def.clone(), entries, vi.dead, meta)
                     })
                 };
-                let Some((def, entries, dead_at_start)) = collected else {
+                let Some((def, entries, dead_at_start, meta)) = collected else {
                     return;
                 };
                 let full = start == 0;
-                let built = build_graph(&def, entries, pool);
+                let built = build_graph(&def, entries, meta, pool);
                 let mut inner = self.inner.write();
                 let Some(vi) = inner.vector_index_mut(&index) else {
                     return;
@@ -783,6 +810,7 @@ impl TableInner {
                     .is_some_and(|after| same_vector(before, after));
                 if !kept {
                     vi.dead += 1;
+                    vi.dead_events += 1;
                 }
             }
         }
@@ -815,7 +843,7 @@ impl TableInner {
             }
         }
         if !self.vectors.is_empty() {
-            self.index_vectors(row, &values, prev_values.as_deref());
+            self.index_vectors(row, &values, prev_values.as_deref(), ts);
         }
         let loc = Loc {
             seg: LIVE,
@@ -884,7 +912,7 @@ impl TableInner {
 
     /// Adds the vectors of a new version to the vector indexes (unless the
     /// previous version holds the same vector).
-    fn index_vectors(&mut self, row: RowId, values: &[Value], prev: Option<&[Value]>) {
+    fn index_vectors(&mut self, row: RowId, values: &[Value], prev: Option<&[Value]>, ts: Ts) {
         let n = self.schema.columns.len();
         for vi in &mut self.vectors {
             let col = vi.def.column;
@@ -902,7 +930,7 @@ impl TableInner {
             if prev.is_some_and(|p| same_vector(&get(p), &new)) {
                 continue;
             }
-            vi.append(row, &new);
+            vi.append(row, &new, ts);
         }
     }
 

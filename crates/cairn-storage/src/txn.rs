@@ -591,9 +591,16 @@ impl Transaction {
             let mut top = TopK::new(q.k);
             let mut failed: Option<Error> = None;
             let ts = self.start_ts;
+            let own_rows = own.is_some_and(|w| !w.rows.is_empty());
             for g in &vi.graphs {
                 stats.graphs_searched += 1;
+                // A clean graph the snapshot fully sees, with no filter and
+                // no own writes to hide: every node may be returned.
+                let trusted = !q.filtered && !own_rows && g.all_valid_at(ts, vi.dead_events);
                 let mut accept = |node: u32| -> bool {
+                    if trusted {
+                        return true;
+                    }
                     if failed.is_some() {
                         return false;
                     }
@@ -690,8 +697,12 @@ impl Transaction {
         // Exact: every visible row that passes the filter.
         let mut top = TopK::new(q.k);
         self.scan(table, &mut |rid, values| {
+            // The filter first: it is usually cheaper than a distance.
+            if !filter(values)? {
+                return Ok(true);
+            }
             let distance = distance_of(values)?;
-            if top.wants(distance, rid) && filter(values)? {
+            if top.wants(distance, rid) {
                 top.push(VectorHit {
                     row_id: rid,
                     values: values.to_vec(),

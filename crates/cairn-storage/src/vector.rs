@@ -97,12 +97,28 @@ pub(crate) struct VectorGraph {
     pub(crate) graph: Graph,
     /// The value each node was built from (node order).
     pub(crate) origin: Vec<Value>,
+    pub(crate) meta: GraphMeta,
+}
+
+/// What a search needs to know to skip per-node visibility checks.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct GraphMeta {
+    /// Every node's version was the row's open, newest version when the
+    /// graph was built.
+    pub(crate) clean: bool,
+    /// Newest commit timestamp among the nodes' versions.
+    pub(crate) max_begin: crate::Ts,
+    /// The index's `dead_events` when the graph's nodes were collected.
+    pub(crate) dead_events: u64,
 }
 
 /// Committed vectors not yet in a graph: searched exactly until the
 /// background build of their graph lands.
 pub(crate) struct Pending {
     pub(crate) id: u64,
+    /// The chunk's vectors were all current when appended, up to this
+    /// commit timestamp, and the index's `dead_events` when it opened.
+    pub(crate) meta: GraphMeta,
     pub(crate) rows: Vec<RowId>,
     pub(crate) origin: Vec<Value>,
     /// A build of this chunk's graph is queued or running.
@@ -116,6 +132,7 @@ pub(crate) enum VectorJob {
         index: String,
         chunk: u64,
         entries: Vec<(RowId, Value)>,
+        meta: GraphMeta,
     },
     /// Rebuild graphs `start..end` from their nodes some snapshot at or
     /// after `oldest` can still see, as one graph.
@@ -140,6 +157,9 @@ pub(crate) struct VectorIndex {
     pub(crate) broken: Option<String>,
     /// Tombstones: nodes whose vector was deleted or replaced since built.
     pub(crate) dead: usize,
+    /// Tombstones ever made (never reset): a graph whose `meta.dead_events`
+    /// still equals it has none.
+    pub(crate) dead_events: u64,
     /// A merge or compaction is queued or running.
     pub(crate) compacting: bool,
     pub(crate) compactions: usize,
@@ -169,6 +189,7 @@ fn graph_err(e: impl std::fmt::Display) -> Error {
 pub(crate) fn build_graph(
     def: &VectorIndexDef,
     entries: Vec<(RowId, Value)>,
+    meta: GraphMeta,
     pool: Option<&rayon::ThreadPool>,
 ) -> Result<VectorGraph> {
     let mut keys = Vec::with_capacity(entries.len());
@@ -191,7 +212,11 @@ pub(crate) fn build_graph(
         origin.push(value);
     }
     let graph = Graph::build(def.params, def.dims, keys, flat, pool).map_err(graph_err)?;
-    Ok(VectorGraph { graph, origin })
+    Ok(VectorGraph {
+        graph,
+        origin,
+        meta,
+    })
 }
 
 impl VectorIndex {
@@ -199,9 +224,10 @@ impl VectorIndex {
     pub(crate) fn build(
         def: VectorIndexDef,
         entries: Vec<(RowId, Value)>,
+        meta: GraphMeta,
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<VectorIndex> {
-        let graph = build_graph(&def, entries, pool)?;
+        let graph = build_graph(&def, entries, meta, pool)?;
         Ok(VectorIndex {
             def,
             graphs: vec![Arc::new(graph)],
@@ -209,6 +235,7 @@ impl VectorIndex {
             next_chunk: 0,
             broken: None,
             dead: 0,
+            dead_events: 0,
             compacting: false,
             compactions: 0,
         })
@@ -216,18 +243,24 @@ impl VectorIndex {
 
     /// Adds a committed vector (a new row, or a changed vector) to the
     /// open pending chunk.
-    pub(crate) fn append(&mut self, row: RowId, value: &Value) {
+    pub(crate) fn append(&mut self, row: RowId, value: &Value, ts: crate::Ts) {
         let open = self.pending.last().is_some_and(|p| !p.building);
         if !open {
             self.next_chunk += 1;
             self.pending.push(Pending {
                 id: self.next_chunk,
+                meta: GraphMeta {
+                    clean: true,
+                    max_begin: ts,
+                    dead_events: self.dead_events,
+                },
                 rows: Vec::new(),
                 origin: Vec::new(),
                 building: false,
             });
         }
         if let Some(p) = self.pending.last_mut() {
+            p.meta.max_begin = p.meta.max_begin.max(ts);
             p.rows.push(row);
             p.origin.push(value.clone());
         }
@@ -253,6 +286,7 @@ impl VectorIndex {
                         .copied()
                         .zip(p.origin.iter().cloned())
                         .collect(),
+                    meta: p.meta,
                 });
             }
         }
@@ -320,6 +354,15 @@ impl VectorIndex {
     }
 }
 
+impl VectorGraph {
+    /// Whether every node is valid at snapshot `ts`, so a search needs no
+    /// per-node check: the graph was clean when built, no tombstone was made
+    /// in the index since, and the snapshot sees every node's commit.
+    pub(crate) fn all_valid_at(&self, ts: crate::Ts, dead_events: u64) -> bool {
+        self.meta.clean && self.meta.dead_events == dead_events && ts >= self.meta.max_begin
+    }
+}
+
 /// How a k-NN search finds its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VectorStrategy {
@@ -338,6 +381,9 @@ pub struct VectorQuery<'a> {
     pub k: usize,
     pub ef: usize,
     pub strategy: VectorStrategy,
+    /// The caller passes a filter that may reject rows (false: every row
+    /// passes, so clean graphs need no per-node checks).
+    pub filtered: bool,
 }
 
 /// One row of a k-NN answer.
