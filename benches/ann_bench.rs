@@ -35,6 +35,7 @@ struct Args {
     delete_frac: f64,
     filter: bool,
     queries: Option<usize>,
+    reps: usize,
     m: usize,
     ef_construction: usize,
 }
@@ -49,6 +50,7 @@ fn parse_args() -> Result<Args> {
         delete_frac: 0.0,
         filter: false,
         queries: None,
+        reps: 3,
         m: 16,
         ef_construction: 200,
     };
@@ -70,10 +72,11 @@ fn parse_args() -> Result<Args> {
             "--delete-frac" => a.delete_frac = val()?.parse()?,
             "--filter" => a.filter = true,
             "--queries" => a.queries = Some(val()?.parse()?),
+            "--reps" => a.reps = val()?.parse::<usize>()?.max(1),
             "--m" => a.m = val()?.parse()?,
             "--ef-construction" => a.ef_construction = val()?.parse()?,
             "-h" | "--help" => {
-                println!("usage: cairn-ann-bench --data DIR [--ef 10,20,40] [--threads N] [--metric cosine|l2|ip] [--sql] [--delete-frac F] [--filter] [--queries N] [--m 16] [--ef-construction 200]");
+                println!("usage: cairn-ann-bench --data DIR [--ef 10,20,40] [--threads N] [--metric cosine|l2|ip] [--sql] [--delete-frac F] [--filter] [--queries N] [--reps 3] [--m 16] [--ef-construction 200]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -169,6 +172,12 @@ fn truth_lists(ds: &Dataset, nq: usize, deleted: &HashSet<i64>) -> Vec<Vec<i64>>
         .collect()
 }
 
+/// Median of the per-repetition QPS.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn sweep_api(
     db: &Database,
     ds: &Dataset,
@@ -176,25 +185,27 @@ fn sweep_api(
     nq: usize,
     truth: &[Vec<i64>],
     label: &str,
+    reps: usize,
 ) -> Result<()> {
     for &ef in efs {
-        let mut total = 0.0;
-        let t = Instant::now();
-        for (q, tr) in truth.iter().enumerate().take(nq) {
-            let query = &ds.queries[q * ds.dims..(q + 1) * ds.dims];
-            let hits = db.nearest_with_ef("items_emb", query, K, Some(ef))?;
-            let ids: Vec<i64> = hits
-                .iter()
-                .filter_map(|h| h.values.first().and_then(Value::as_i64))
-                .collect();
-            total += recall(&ids, tr);
+        let mut qps = Vec::new();
+        let mut rec = 0.0;
+        for _ in 0..reps {
+            let mut total = 0.0;
+            let t = Instant::now();
+            for (q, tr) in truth.iter().enumerate().take(nq) {
+                let query = &ds.queries[q * ds.dims..(q + 1) * ds.dims];
+                let hits = db.nearest_with_ef("items_emb", query, K, Some(ef))?;
+                let ids: Vec<i64> = hits
+                    .iter()
+                    .filter_map(|h| h.values.first().and_then(Value::as_i64))
+                    .collect();
+                total += recall(&ids, tr);
+            }
+            qps.push(nq as f64 / t.elapsed().as_secs_f64());
+            rec = total / nq as f64;
         }
-        let secs = t.elapsed().as_secs_f64();
-        println!(
-            "{label}ef={ef} recall@10={:.4} qps={:.0}",
-            total / nq as f64,
-            nq as f64 / secs
-        );
+        println!("{label}ef={ef} recall@10={rec:.4} qps={:.0}", median(qps));
     }
     Ok(())
 }
@@ -206,26 +217,28 @@ fn sweep_sql(
     nq: usize,
     truth: &[Vec<i64>],
     op: &str,
+    reps: usize,
 ) -> Result<()> {
     let mut stmt = db.prepare(&format!(
         "SELECT id FROM items ORDER BY emb {op} ? LIMIT {K}"
     ))?;
     for &ef in efs {
         db.execute(&format!("SET hnsw.ef_search = {ef}"), params![])?;
-        let mut total = 0.0;
-        let t = Instant::now();
-        for (q, tr) in truth.iter().enumerate().take(nq) {
-            let query = ds.queries[q * ds.dims..(q + 1) * ds.dims].to_vec();
-            let rows = stmt.query(&[Value::from(query)])?;
-            let ids: Vec<i64> = rows.map(|r| r.get::<i64>(0usize))?;
-            total += recall(&ids, tr);
+        let mut qps = Vec::new();
+        let mut rec = 0.0;
+        for _ in 0..reps {
+            let mut total = 0.0;
+            let t = Instant::now();
+            for (q, tr) in truth.iter().enumerate().take(nq) {
+                let query = ds.queries[q * ds.dims..(q + 1) * ds.dims].to_vec();
+                let rows = stmt.query(&[Value::from(query)])?;
+                let ids: Vec<i64> = rows.map(|r| r.get::<i64>(0usize))?;
+                total += recall(&ids, tr);
+            }
+            qps.push(nq as f64 / t.elapsed().as_secs_f64());
+            rec = total / nq as f64;
         }
-        let secs = t.elapsed().as_secs_f64();
-        println!(
-            "mode=sql ef={ef} recall@10={:.4} qps={:.0}",
-            total / nq as f64,
-            nq as f64 / secs
-        );
+        println!("mode=sql ef={ef} recall@10={rec:.4} qps={:.0}", median(qps));
     }
     Ok(())
 }
@@ -344,9 +357,17 @@ fn main() -> Result<()> {
 
     let none = HashSet::new();
     let truth = truth_lists(&ds, nq, &none);
-    sweep_api(&db, &ds, &args.efs, nq, &truth, "")?;
+    sweep_api(&db, &ds, &args.efs, nq, &truth, "", args.reps)?;
     if args.sql {
-        sweep_sql(&db, &ds, &args.efs, nq, &truth, operator(&metric))?;
+        sweep_sql(
+            &db,
+            &ds,
+            &args.efs,
+            nq,
+            &truth,
+            operator(&metric),
+            args.reps,
+        )?;
     }
 
     if args.filter {
@@ -412,7 +433,7 @@ fn main() -> Result<()> {
             "graphs={} nodes={} tombstones={} compactions={} compacting={}",
             st.graphs, st.nodes, st.tombstones, st.compactions, st.compacting
         );
-        sweep_api(&db, &ds, &args.efs, nq, &truth, "phase=after-delete ")?;
+        sweep_api(&db, &ds, &args.efs, nq, &truth, "phase=after-delete ", 1)?;
         let t = Instant::now();
         db.compact_vector_indexes()?;
         let st = db.vector_index_stats("items_emb").context("stats")?;
@@ -423,7 +444,15 @@ fn main() -> Result<()> {
             st.nodes,
             st.tombstones
         );
-        sweep_api(&db, &ds, &args.efs, nq, &truth, "phase=after-compaction ")?;
+        sweep_api(
+            &db,
+            &ds,
+            &args.efs,
+            nq,
+            &truth,
+            "phase=after-compaction ",
+            1,
+        )?;
     }
     Ok(())
 }
