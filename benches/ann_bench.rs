@@ -34,6 +34,7 @@ struct Args {
     sql: bool,
     delete_frac: f64,
     filter: bool,
+    attr_index: bool,
     queries: Option<usize>,
     reps: usize,
     m: usize,
@@ -49,6 +50,7 @@ fn parse_args() -> Result<Args> {
         sql: false,
         delete_frac: 0.0,
         filter: false,
+        attr_index: false,
         queries: None,
         reps: 3,
         m: 16,
@@ -71,12 +73,13 @@ fn parse_args() -> Result<Args> {
             "--sql" => a.sql = true,
             "--delete-frac" => a.delete_frac = val()?.parse()?,
             "--filter" => a.filter = true,
+            "--attr-index" => a.attr_index = true,
             "--queries" => a.queries = Some(val()?.parse()?),
             "--reps" => a.reps = val()?.parse::<usize>()?.max(1),
             "--m" => a.m = val()?.parse()?,
             "--ef-construction" => a.ef_construction = val()?.parse()?,
             "-h" | "--help" => {
-                println!("usage: cairn-ann-bench --data DIR [--ef 10,20,40] [--threads N] [--metric cosine|l2|ip] [--sql] [--delete-frac F] [--filter] [--queries N] [--reps 3] [--m 16] [--ef-construction 200]");
+                println!("usage: cairn-ann-bench --data DIR [--ef 10,20,40] [--threads N] [--metric cosine|l2|ip] [--sql] [--delete-frac F] [--filter [--attr-index]] [--queries N] [--reps 3] [--m 16] [--ef-construction 200]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -210,7 +213,10 @@ fn sweep_api(
     Ok(())
 }
 
-fn sweep_sql(
+/// The same sweep through SQL, interleaved with the API sweep repetition
+/// by repetition (the machine is shared: only numbers measured close
+/// together compare).
+fn sweep_both(
     db: &Database,
     ds: &Dataset,
     efs: &[usize],
@@ -222,11 +228,25 @@ fn sweep_sql(
     let mut stmt = db.prepare(&format!(
         "SELECT id FROM items ORDER BY emb {op} ? LIMIT {K}"
     ))?;
+    let mut sql_lines = Vec::new();
     for &ef in efs {
         db.execute(&format!("SET hnsw.ef_search = {ef}"), params![])?;
-        let mut qps = Vec::new();
-        let mut rec = 0.0;
+        let (mut api_qps, mut sql_qps) = (Vec::new(), Vec::new());
+        let (mut api_rec, mut sql_rec) = (0.0, 0.0);
         for _ in 0..reps {
+            let mut total = 0.0;
+            let t = Instant::now();
+            for (q, tr) in truth.iter().enumerate().take(nq) {
+                let query = &ds.queries[q * ds.dims..(q + 1) * ds.dims];
+                let hits = db.nearest_with_ef("items_emb", query, K, Some(ef))?;
+                let ids: Vec<i64> = hits
+                    .iter()
+                    .filter_map(|h| h.values.first().and_then(Value::as_i64))
+                    .collect();
+                total += recall(&ids, tr);
+            }
+            api_qps.push(nq as f64 / t.elapsed().as_secs_f64());
+            api_rec = total / nq as f64;
             let mut total = 0.0;
             let t = Instant::now();
             for (q, tr) in truth.iter().enumerate().take(nq) {
@@ -235,10 +255,18 @@ fn sweep_sql(
                 let ids: Vec<i64> = rows.map(|r| r.get::<i64>(0usize))?;
                 total += recall(&ids, tr);
             }
-            qps.push(nq as f64 / t.elapsed().as_secs_f64());
-            rec = total / nq as f64;
+            sql_qps.push(nq as f64 / t.elapsed().as_secs_f64());
+            sql_rec = total / nq as f64;
         }
-        println!("mode=sql ef={ef} recall@10={rec:.4} qps={:.0}", median(qps));
+        let (a, q) = (median(api_qps), median(sql_qps));
+        println!("ef={ef} recall@10={api_rec:.4} qps={a:.0}");
+        sql_lines.push(format!(
+            "mode=sql ef={ef} recall@10={sql_rec:.4} qps={q:.0} sql/api={:.3}",
+            q / a.max(1e-9)
+        ));
+    }
+    for l in sql_lines {
+        println!("{l}");
     }
     Ok(())
 }
@@ -357,9 +385,8 @@ fn main() -> Result<()> {
 
     let none = HashSet::new();
     let truth = truth_lists(&ds, nq, &none);
-    sweep_api(&db, &ds, &args.efs, nq, &truth, "", args.reps)?;
     if args.sql {
-        sweep_sql(
+        sweep_both(
             &db,
             &ds,
             &args.efs,
@@ -368,9 +395,17 @@ fn main() -> Result<()> {
             operator(&metric),
             args.reps,
         )?;
+    } else {
+        sweep_api(&db, &ds, &args.efs, nq, &truth, "", args.reps)?;
     }
 
     if args.filter {
+        if args.attr_index {
+            // A B-tree index on the filter column: selective filters are
+            // then answered exactly through it.
+            db.execute("CREATE INDEX items_attr ON items(attr)", params![])?;
+            println!("attr_index=yes");
+        }
         let op = operator(&metric);
         let fq = nq.min(200);
         let mut stmt = db.prepare(&format!(

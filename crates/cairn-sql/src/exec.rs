@@ -47,6 +47,26 @@ pub struct Executor<'a> {
     calls: RefCell<HashMap<usize, usize>>,
 }
 
+/// With a B-tree access for the filter, qualifying rows are scored exactly
+/// through it when a sample estimates at most this many.
+const EXACT_VIA_INDEX_ROWS_MAX: f64 = 10_000.0;
+
+/// Whether a filtered search should read the qualifying rows through its
+/// B-tree access and score them exactly, rather than walk the graph.
+fn exact_via_index(
+    table: &cairn_storage::Table,
+    strategy: cairn_storage::VectorStrategy,
+    sel: Option<f64>,
+) -> bool {
+    match sel {
+        None => true,
+        Some(s) => {
+            strategy == cairn_storage::VectorStrategy::Exact
+                || s * table.row_count() as f64 <= EXACT_VIA_INDEX_ROWS_MAX
+        }
+    }
+}
+
 /// Rows sampled to estimate a filter's selectivity before a filtered
 /// nearest-neighbour search.
 const SELECTIVITY_SAMPLE_ROWS: usize = 256;
@@ -628,8 +648,17 @@ impl<'a> Executor<'a> {
         let keep = if in_place { None } else { keep.as_deref() };
         let mut more = true;
         let mut buf = Vec::new();
-        if let Access::Vector { index_no, query, k } = access {
-            if let Some(hits) = self.nearest(table, *index_no, query, k, filter.as_ref(), outer)? {
+        if let Access::Vector {
+            index_no,
+            query,
+            k,
+            exact,
+        } = access
+        {
+            let exact = exact.as_deref();
+            if let Some(hits) =
+                self.nearest(table, *index_no, query, k, exact, filter.as_ref(), outer)?
+            {
                 for hit in hits {
                     if skip > 0 {
                         skip -= 1;
@@ -713,13 +742,21 @@ impl<'a> Executor<'a> {
     pub fn vector_notes(&self, plan: &Plan, out: &mut Vec<String>) {
         if let Plan::Scan {
             table,
-            access: Access::Vector { .. },
+            access: Access::Vector { exact, .. },
             filter: Some(f),
             ..
         } = plan
         {
             let mut test = |row: &[Value]| f.test(row, self, &[]);
             let note = match self.vector_strategy(table, true, self.ef_search, &mut test) {
+                Ok((strategy, sel)) if exact.is_some() && exact_via_index(table, strategy, sel) => {
+                    format!(
+                        "VectorSearch {}: filter selectivity ~{} (sample of {} rows) -> exact through the B-tree index",
+                        table.name(),
+                        sel.map_or("unknown".to_string(), |s| format!("{s:.4}")),
+                        SELECTIVITY_SAMPLE_ROWS,
+                    )
+                }
                 Ok((strategy, sel)) => format!(
                     "VectorSearch {}: filter selectivity ~{} (sample of {} rows), ef_search {} -> {}",
                     table.name(),
@@ -749,6 +786,7 @@ impl<'a> Executor<'a> {
         index_no: usize,
         query: &Expr,
         k: &Expr,
+        exact: Option<&Access>,
         filter: Option<&Expr>,
         outer: &[&[Value]],
     ) -> Result<Option<Vec<cairn_storage::VectorHit>>> {
@@ -767,7 +805,14 @@ impl<'a> Executor<'a> {
                 None => Ok(true),
             }
         };
-        let (strategy, _) = self.vector_strategy(table, filter.is_some(), ef, &mut test)?;
+        let (strategy, sel) = self.vector_strategy(table, filter.is_some(), ef, &mut test)?;
+        if let Some(access) = exact {
+            if exact_via_index(table, strategy, sel) {
+                return self
+                    .exact_nearest(table, index_no, &q, k, access, filter, outer)
+                    .map(Some);
+            }
+        }
         let req = VectorQuery {
             index_no,
             query: &q,
@@ -778,6 +823,61 @@ impl<'a> Executor<'a> {
         };
         let (hits, _stats) = self.tx.vector_search(table, &req, &mut test)?;
         Ok(Some(hits))
+    }
+
+    /// The `k` rows nearest to `q` among those `access` reads that pass
+    /// `filter`, by exact distance (NULL last), then row id.
+    #[allow(clippy::too_many_arguments)]
+    fn exact_nearest(
+        &self,
+        table: &std::sync::Arc<cairn_storage::Table>,
+        index_no: usize,
+        q: &[f32],
+        k: usize,
+        access: &Access,
+        filter: Option<&Expr>,
+        outer: &[&[Value]],
+    ) -> Result<Vec<cairn_storage::VectorHit>> {
+        let def = table
+            .vector_indexes()
+            .into_iter()
+            .nth(index_no)
+            .ok_or_else(|| Error::internal(format!("vector index {index_no} out of range")))?;
+        let (kind, col) = (def.distance_kind(), def.column);
+        let order = |a: &cairn_storage::VectorHit, b: &cairn_storage::VectorHit| {
+            match (a.distance, b.distance) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            }
+            .then(a.row_id.cmp(&b.row_id))
+        };
+        let mut hits: Vec<cairn_storage::VectorHit> = Vec::new();
+        self.access(table, access, outer, &[], &mut |rid, vals| {
+            if let Some(f) = filter {
+                if !f.test(vals, self, outer)? {
+                    return Ok(true);
+                }
+            }
+            let distance = match vals.get(col).and_then(|v| v.vector_f32()) {
+                Some(v) => cairn_core::vector::distance(kind, q, &v)?,
+                None => None,
+            };
+            hits.push(cairn_storage::VectorHit {
+                row_id: rid,
+                values: vals.to_vec(),
+                distance,
+            });
+            if hits.len() >= k.saturating_mul(4).max(1024) {
+                hits.sort_by(order);
+                hits.truncate(k);
+            }
+            Ok(true)
+        })?;
+        hits.sort_by(order);
+        hits.truncate(k);
+        Ok(hits)
     }
 
     /// Streams `input` for a consumer that evaluates expressions on each row

@@ -47,6 +47,9 @@ pub enum Access {
         query: Expr,
         /// LIMIT + OFFSET.
         k: Expr,
+        /// A B-tree access that narrows the filter: when a sample says few
+        /// rows qualify, they are read through it and scored exactly.
+        exact: Option<Box<Access>>,
     },
 }
 
@@ -384,16 +387,32 @@ impl Plan {
                 };
                 let how = match access {
                     Access::Full => format!("SeqScan {}", schema.name),
-                    Access::Vector { index_no, query, k } => {
+                    Access::Vector {
+                        index_no,
+                        query,
+                        k,
+                        exact,
+                    } => {
                         let defs = table.vector_indexes();
                         let (name, metric) = defs
                             .get(*index_no)
                             .map(|d| (d.name.clone(), format!("{:?}", d.params.metric)))
                             .unwrap_or_default();
-                        let strategy = if filter.is_some() {
-                            "filter: in graph, or exact scan if a row sample finds it selective"
-                        } else {
-                            "index search"
+                        let strategy = match (filter.is_some(), exact) {
+                            (_, Some(a)) => format!(
+                                "filter: in graph, or exact through {} if a row sample finds it selective",
+                                match &**a {
+                                    Access::IndexEq { index_no, .. }
+                                    | Access::IndexIn { index_no, .. }
+                                    | Access::IndexRange { index_no, .. } => idx(index_no),
+                                    _ => String::new(),
+                                }
+                            ),
+                            (true, None) => {
+                                "filter: in graph, or exact scan if a row sample finds it selective"
+                                    .to_string()
+                            }
+                            (false, None) => "index search".to_string(),
                         };
                         format!(
                             "VectorSearch {} using {} ({} nearest to {}, metric {}, ~{} rows; {})",

@@ -1660,12 +1660,20 @@ fn vector_topk(plan: &mut Plan) {
     };
     let Plan::Scan {
         table,
-        access: access @ Access::Full,
+        access,
+        filter,
         with_rowid: false,
         ..
     } = &mut **scan
     else {
         return;
+    };
+    let exact = match access {
+        Access::Full => None,
+        Access::IndexEq { .. } | Access::IndexIn { .. } | Access::IndexRange { .. } => {
+            Some(Box::new(access.clone()))
+        }
+        _ => return,
     };
     let (col, query) = match &args[..] {
         [Expr::Column(c), q] | [q, Expr::Column(c)] if is_query_constant(q) => (*c, q.clone()),
@@ -1689,7 +1697,75 @@ fn vector_topk(plan: &mut Plan) {
         ),
         None => limit.clone(),
     };
-    *access = Access::Vector { index_no, query, k };
+    // The graph walk tests the whole predicate, including the part the
+    // B-tree access stands for (the planner may have dropped it from the
+    // filter as implied).
+    if let Some(a) = &exact {
+        let Some(pred) = access_predicate(table, a) else {
+            return;
+        };
+        *filter = Some(match filter.take() {
+            Some(f) => Expr::And(Box::new(pred), Box::new(f)),
+            None => pred,
+        });
+    }
+    *access = Access::Vector {
+        index_no,
+        query,
+        k,
+        exact,
+    };
+}
+
+/// The predicate a B-tree access selects by, as an expression over the
+/// table's row.
+fn access_predicate(table: &Arc<Table>, access: &Access) -> Option<Expr> {
+    let indexes = table.indexes();
+    let col = |index_no: &usize, i: usize| -> Option<Expr> {
+        Some(Expr::Column(*indexes.get(*index_no)?.columns.get(i)?))
+    };
+    let and = |a: Option<Expr>, b: Expr| match a {
+        Some(a) => Expr::And(Box::new(a), Box::new(b)),
+        None => b,
+    };
+    match access {
+        Access::IndexEq { index_no, key, .. } => {
+            let mut pred = None;
+            for (i, k) in key.iter().enumerate() {
+                let eq = Expr::Cmp(CmpOp::Eq, Box::new(col(index_no, i)?), Box::new(k.clone()));
+                pred = Some(and(pred, eq));
+            }
+            pred
+        }
+        Access::IndexIn { index_no, keys } => Some(Expr::InList {
+            expr: Box::new(col(index_no, 0)?),
+            list: keys.clone(),
+            negated: false,
+        }),
+        Access::IndexRange {
+            index_no,
+            low,
+            high,
+            ..
+        } => {
+            let mut pred = None;
+            if let Some((e, inclusive)) = low {
+                let op = if *inclusive { CmpOp::GtEq } else { CmpOp::Gt };
+                pred = Some(Expr::Cmp(
+                    op,
+                    Box::new(col(index_no, 0)?),
+                    Box::new(e.clone()),
+                ));
+            }
+            if let Some((e, inclusive)) = high {
+                let op = if *inclusive { CmpOp::LtEq } else { CmpOp::Lt };
+                let c = Expr::Cmp(op, Box::new(col(index_no, 0)?), Box::new(e.clone()));
+                pred = Some(and(pred, c));
+            }
+            pred
+        }
+        _ => None,
+    }
 }
 
 /// The SQL distance a distance function computes.

@@ -358,3 +358,88 @@ fn new_rows_are_searched_exactly_until_their_graph_is_built_in_the_background() 
         assert_eq!(knn(&db, &q), exact_top_k(&db, &q));
     }
 }
+
+#[test]
+fn btree_filter_is_honoured_by_graph_walk_and_by_exact_path() {
+    let db = Database::open_in_memory().expect("open");
+    db.execute(
+        &format!("CREATE TABLE b(id INTEGER PRIMARY KEY, cat INTEGER, v VECTOR({DIMS}))"),
+        params![],
+    )
+    .expect("create");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let tx = db.transaction().expect("begin");
+    for id in 0..24_000i64 {
+        tx.execute(
+            "INSERT INTO b VALUES (?, ?, ?)",
+            &[
+                Value::Integer(id),
+                Value::Integer(id % 1000),
+                Value::from(random_vec(&mut rng)),
+            ],
+        )
+        .expect("insert");
+    }
+    tx.commit().expect("commit");
+    db.execute("CREATE INDEX b_cat ON b(cat)", params![])
+        .expect("btree");
+    db.execute(
+        "CREATE INDEX b_v ON b USING hnsw (v) WITH (m = 4, ef_construction = 16, metric = 'l2')",
+        params![],
+    )
+    .expect("hnsw");
+    // cat >= 300 keeps ~70 % of the rows: the graph is walked, and it must
+    // apply the range the B-tree access stands for. cat = 7 keeps 24 rows:
+    // they are read through the B-tree and scored exactly.
+    for (filter, check) in [("cat >= 300", 300i64), ("cat = 7", 7)] {
+        for _ in 0..5 {
+            let q = random_vec(&mut rng);
+            let rows = db
+                .query(
+                    &format!("SELECT id, cat FROM b WHERE {filter} ORDER BY v <-> ? LIMIT {K}"),
+                    &[Value::from(q.clone())],
+                )
+                .expect("query");
+            assert_eq!(rows.len(), K, "{filter}");
+            for r in rows.iter() {
+                let cat: i64 = r.get(1usize).expect("cat");
+                if check == 7 {
+                    assert_eq!(cat, 7, "{filter}");
+                } else {
+                    assert!(cat >= check, "{filter}: got cat {cat}");
+                }
+            }
+            if check == 7 {
+                // Exact: equals brute force over the 24 rows.
+                let all = db
+                    .query(
+                        "SELECT id, v <-> ? FROM b WHERE cat = 7",
+                        &[Value::from(q.clone())],
+                    )
+                    .expect("all");
+                let mut s: Vec<(f64, i64)> = all
+                    .map(|r| Ok((r.get::<f64>(1usize)?, r.get::<i64>(0usize)?)))
+                    .expect("rows");
+                s.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let want: Vec<i64> = s.into_iter().take(K).map(|(_, id)| id).collect();
+                let got: Vec<i64> = rows.map(|r| r.get::<i64>(0usize)).expect("ids");
+                assert_eq!(got, want);
+            }
+        }
+    }
+    let plan = db
+        .query(
+            "EXPLAIN SELECT id FROM b WHERE cat >= 300 ORDER BY v <-> '[0,0,0,0]' LIMIT 10",
+            params![],
+        )
+        .expect("explain");
+    let text: Vec<String> = plan.map(|r| r.get::<String>(0usize)).expect("text");
+    assert!(
+        text.iter().any(|l| l.contains("VectorSearch b using b_v")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|l| l.contains("filter in graph")),
+        "{text:?}"
+    );
+}
