@@ -3,7 +3,7 @@ outputs: the JSON lines of ../shared/tools/ann_peers.py and the text output
 of `cairn-ann-bench`.
 
     /tmp/venv/bin/pip install matplotlib
-    /tmp/venv/bin/python research/plot_ann.py --peers peers.jsonl \
+    /tmp/venv/bin/python research/plot_ann.py --peers peers.jsonl [more.jsonl ...] \
         --cairn cairn-ann.txt --out research/ann-glove50.png
 """
 
@@ -18,10 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def peer_curves(path):
+def peer_curves(paths):
     curves = defaultdict(list)
-    with open(path) as f:
-        for line in f:
+    for line in (ln for path in paths for ln in open(path)):
+        if True:
             line = line.strip()
             if not line.startswith("{"):
                 continue
@@ -58,7 +58,7 @@ def cairn_curves(path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--peers", required=True)
+    ap.add_argument("--peers", required=True, nargs="+")
     ap.add_argument("--cairn", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--title", default="GloVe-6B-50d, 399k x 50, cosine, M=16, efC=200, 1 search thread")
