@@ -1,0 +1,44 @@
+//! cairn-merkle — Merkle trees, proofs and their verifier for Cairn's
+//! verifiable state; depends on blake3 only (serde_json behind `json`).
+//!
+//! Layer: below storage; knows nothing of pages, files or SQL and may not
+//! depend on any other Cairn crate. Entry points: [`root`] over leaf hashes,
+//! [`MerkleLog`] for an append-only history, [`inclusion_proof`] /
+//! [`consistency_proof`] to prove, [`InclusionProof::verify_head`] /
+//! [`ConsistencyProof::verify_heads`] to check, and `to_bytes`/`from_bytes`
+//! for the version-1 wire format ([`wire`]).
+//!
+//! Format version 1, normatively:
+//! - hashes are `blake3::keyed_hash(derive_key("cairn-merkle v1 <domain>"), bytes)`
+//!   per [`Domain`]; `leaf_hash(d) = hash(Leaf, d)`,
+//!   `node_hash(l, r) = hash(Node, l ++ r)`, `empty_root() = hash(Empty, "")`;
+//! - the tree shape is RFC 9162 §2.1.1 over leaf hashes (odd nodes promoted);
+//! - proofs and their verification are RFC 9162 §2.1.3 and §2.1.4.
+//!
+//! Invariant: no function panics on any input; bad inputs are typed errors
+//! ([`error`] says whose fault each is).
+
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod hash;
+#[cfg(feature = "json")]
+pub mod json;
+pub mod log;
+pub mod proof;
+pub mod tree;
+pub mod wire;
+
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, ProofError, VerifyError, WhichRoot};
+pub use hash::{empty_root, hash, leaf_hash, node_hash, Domain, Hash, HexError, HASH_BYTES};
+#[cfg(feature = "json")]
+pub use json::JsonError;
+pub use log::MerkleLog;
+pub use proof::{
+    consistency_path_len, inclusion_path_len, ConsistencyProof, InclusionProof, TreeHead,
+};
+pub use tree::{consistency_proof, inclusion_proof, root};
+pub use wire::{
+    Proof, PROOF_FORMAT_OLDEST_READABLE, PROOF_FORMAT_VERSION, PROOF_HEADER_BYTES,
+    PROOF_KIND_CONSISTENCY, PROOF_KIND_INCLUSION, PROOF_PATH_HASHES_MAX,
+};
