@@ -181,6 +181,30 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// One timed pass of every query through `search`: (mean recall@10, QPS).
+fn timed_pass(
+    ds: &Dataset,
+    nq: usize,
+    truth: &[Vec<i64>],
+    search: &mut dyn FnMut(&[f32]) -> Result<Vec<i64>>,
+) -> Result<(f64, f64)> {
+    let mut total = 0.0;
+    let t = Instant::now();
+    for (q, tr) in truth.iter().enumerate().take(nq) {
+        total += recall(&search(&ds.queries[q * ds.dims..(q + 1) * ds.dims])?, tr);
+    }
+    Ok((total / nq as f64, nq as f64 / t.elapsed().as_secs_f64()))
+}
+
+/// Ids of the k nearest through `Database::nearest_with_ef`.
+fn api_search(db: &Database, query: &[f32], ef: usize) -> Result<Vec<i64>> {
+    let hits = db.nearest_with_ef("items_emb", query, K, Some(ef))?;
+    Ok(hits
+        .iter()
+        .filter_map(|h| h.values.first().and_then(Value::as_i64))
+        .collect())
+}
+
 fn sweep_api(
     db: &Database,
     ds: &Dataset,
@@ -191,22 +215,11 @@ fn sweep_api(
     reps: usize,
 ) -> Result<()> {
     for &ef in efs {
-        let mut qps = Vec::new();
-        let mut rec = 0.0;
+        let (mut qps, mut rec) = (Vec::new(), 0.0);
         for _ in 0..reps {
-            let mut total = 0.0;
-            let t = Instant::now();
-            for (q, tr) in truth.iter().enumerate().take(nq) {
-                let query = &ds.queries[q * ds.dims..(q + 1) * ds.dims];
-                let hits = db.nearest_with_ef("items_emb", query, K, Some(ef))?;
-                let ids: Vec<i64> = hits
-                    .iter()
-                    .filter_map(|h| h.values.first().and_then(Value::as_i64))
-                    .collect();
-                total += recall(&ids, tr);
-            }
-            qps.push(nq as f64 / t.elapsed().as_secs_f64());
-            rec = total / nq as f64;
+            let (r, q) = timed_pass(ds, nq, truth, &mut |query| api_search(db, query, ef))?;
+            qps.push(q);
+            rec = r;
         }
         println!("{label}ef={ef} recall@10={rec:.4} qps={:.0}", median(qps));
     }
@@ -234,29 +247,15 @@ fn sweep_both(
         let (mut api_qps, mut sql_qps) = (Vec::new(), Vec::new());
         let (mut api_rec, mut sql_rec) = (0.0, 0.0);
         for _ in 0..reps {
-            let mut total = 0.0;
-            let t = Instant::now();
-            for (q, tr) in truth.iter().enumerate().take(nq) {
-                let query = &ds.queries[q * ds.dims..(q + 1) * ds.dims];
-                let hits = db.nearest_with_ef("items_emb", query, K, Some(ef))?;
-                let ids: Vec<i64> = hits
-                    .iter()
-                    .filter_map(|h| h.values.first().and_then(Value::as_i64))
-                    .collect();
-                total += recall(&ids, tr);
-            }
-            api_qps.push(nq as f64 / t.elapsed().as_secs_f64());
-            api_rec = total / nq as f64;
-            let mut total = 0.0;
-            let t = Instant::now();
-            for (q, tr) in truth.iter().enumerate().take(nq) {
-                let query = ds.queries[q * ds.dims..(q + 1) * ds.dims].to_vec();
+            let (r, q) = timed_pass(ds, nq, truth, &mut |query| api_search(db, query, ef))?;
+            api_qps.push(q);
+            api_rec = r;
+            let (r, q) = timed_pass(ds, nq, truth, &mut |query| {
                 let rows = stmt.query(&[Value::from(query)])?;
-                let ids: Vec<i64> = rows.map(|r| r.get::<i64>(0usize))?;
-                total += recall(&ids, tr);
-            }
-            sql_qps.push(nq as f64 / t.elapsed().as_secs_f64());
-            sql_rec = total / nq as f64;
+                Ok(rows.map(|r| r.get::<i64>(0usize))?)
+            })?;
+            sql_qps.push(q);
+            sql_rec = r;
         }
         let (a, q) = (median(api_qps), median(sql_qps));
         println!("ef={ef} recall@10={api_rec:.4} qps={a:.0}");

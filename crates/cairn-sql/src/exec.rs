@@ -844,15 +844,7 @@ impl<'a> Executor<'a> {
             .nth(index_no)
             .ok_or_else(|| Error::internal(format!("vector index {index_no} out of range")))?;
         let (kind, col) = (def.distance_kind(), def.column);
-        let order = |a: &cairn_storage::VectorHit, b: &cairn_storage::VectorHit| {
-            match (a.distance, b.distance) {
-                (Some(x), Some(y)) => x.total_cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            }
-            .then(a.row_id.cmp(&b.row_id))
-        };
+        let order = cairn_storage::hit_order;
         let mut hits: Vec<cairn_storage::VectorHit> = Vec::new();
         self.access(table, access, outer, &[], &mut |rid, vals| {
             if let Some(f) = filter {

@@ -20,8 +20,9 @@ pub use store::Store;
 pub use table::{Table, SEGMENT_ROWS_TARGET};
 pub use txn::{Savepoint, Transaction};
 pub use vector::{
-    metric_distance, VectorHit, VectorIndexDef, VectorIndexStats, VectorQuery, VectorSearchStats,
-    VectorStrategy, COMPACT_NODES_MIN, COMPACT_RATIO_DEFAULT, EF_SEARCH_DEFAULT, EF_SEARCH_MAX,
+    hit_order, metric_distance, VectorHit, VectorIndexDef, VectorIndexStats, VectorQuery,
+    VectorSearchStats, VectorStrategy, COMPACT_NODES_MIN, COMPACT_RATIO_DEFAULT, EF_SEARCH_DEFAULT,
+    EF_SEARCH_MAX,
 };
 
 /// A row's identity inside its table; stable across updates of the row.

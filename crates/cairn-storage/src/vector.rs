@@ -403,8 +403,9 @@ pub struct VectorSearchStats {
     pub fell_back_to_exact: bool,
 }
 
-/// Orders hits by distance (NULL last), then row id.
-pub(crate) fn hit_order(a: &VectorHit, b: &VectorHit) -> Ordering {
+/// Orders hits by distance (NULL last), then row id: the order of every
+/// k-NN answer.
+pub fn hit_order(a: &VectorHit, b: &VectorHit) -> Ordering {
     match (a.distance, b.distance) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (Some(_), None) => Ordering::Less,

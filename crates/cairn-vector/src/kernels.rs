@@ -5,7 +5,7 @@
 //! equal lengths; a mismatch is never undefined behaviour). Results of SIMD
 //! variants differ from the scalar reference only by float rounding; the
 //! exact, machine-independent distances used for final ordering live in
-//! [`exact`].
+//! `cairn_core::vector` (f64, summed in index order).
 
 use half::f16;
 use std::sync::OnceLock;
@@ -135,44 +135,5 @@ pub mod scalar {
                 d * d
             })
             .sum()
-    }
-}
-
-/// Machine-independent distances in f64, summed in index order: the values
-/// SQL returns and orders final results by, so the same data gives the same
-/// answer on every CPU (and a verifier can recompute them).
-pub mod exact {
-    pub fn dot(a: &[f32], b: &[f32]) -> f64 {
-        let mut s = 0.0f64;
-        for (x, y) in a.iter().zip(b) {
-            s += f64::from(*x) * f64::from(*y);
-        }
-        s
-    }
-
-    pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
-        let mut s = 0.0f64;
-        for (x, y) in a.iter().zip(b) {
-            let d = f64::from(*x) - f64::from(*y);
-            s += d * d;
-        }
-        s
-    }
-
-    pub fn l2(a: &[f32], b: &[f32]) -> f64 {
-        l2_squared(a, b).sqrt()
-    }
-
-    pub fn norm(a: &[f32]) -> f64 {
-        dot(a, a).sqrt()
-    }
-
-    /// `1 - cos(a, b)`; `None` when either vector has norm zero.
-    pub fn cosine_distance(a: &[f32], b: &[f32]) -> Option<f64> {
-        let denom = (dot(a, a) * dot(b, b)).sqrt();
-        if denom == 0.0 {
-            return None;
-        }
-        Some(1.0 - dot(a, b) / denom)
     }
 }
