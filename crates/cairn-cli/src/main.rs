@@ -2,6 +2,8 @@
 //!
 //! * `cairn` — an in-memory database; a REPL when stdin is a terminal,
 //!   otherwise the statements read from stdin (script mode).
+//! * `cairn PATH` — the same on the database in directory PATH (created if
+//!   missing).
 //! * `cairn -c "SQL" [-c ...]` — runs the given SQL / dot commands and exits.
 //!
 //! The exit status is 1 when any statement or command failed.
@@ -20,8 +22,8 @@ use rustyline::DefaultEditor;
 #[derive(Parser, Debug)]
 #[command(name = "cairn", version, about = "The Cairn SQL shell")]
 struct Cli {
-    /// Database file to open (file databases are not supported yet; omit
-    /// it, or give `:memory:`, for an in-memory database).
+    /// Database directory to open (created if missing); omit it, or give
+    /// `:memory:`, for an in-memory database.
     path: Option<PathBuf>,
 
     /// Run SQL and/or dot commands, then exit. May be given several times;
@@ -42,16 +44,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    if let Some(path) = &cli.path {
-        if path.as_os_str() != ":memory:" {
-            eprintln!(
-                "Error: cannot open {}: file databases are not supported yet; use no argument for an in-memory database",
-                path.display()
-            );
-            return Ok(ExitCode::FAILURE);
-        }
-    }
-    let db = Database::open_in_memory()?;
+    let db = match &cli.path {
+        Some(path) if path.as_os_str() != ":memory:" => match Database::open(path) {
+            Ok(db) => db,
+            Err(e) => {
+                eprintln!("Error: cannot open {}: {e}", path.display());
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        _ => Database::open_in_memory()?,
+    };
     let mut shell = Shell::new(db, std::io::stdout(), std::io::stderr());
 
     if !cli.commands.is_empty() {

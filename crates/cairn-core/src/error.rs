@@ -56,6 +56,12 @@ pub enum ErrorKind {
     /// A malformed vector, a non-finite element, or mismatched dimensions.
     Vector,
     NoRows,
+    /// An operating-system I/O error on a database file (EIO, ENOSPC ...).
+    Io,
+    /// A database file failed validation (checksum, length, version).
+    Corrupt,
+    /// The database is open in another process.
+    Locked,
     Internal,
 }
 
@@ -116,6 +122,27 @@ pub enum Error {
     /// `query_row` found no row.
     #[error("query returned no rows")]
     NoRows,
+    /// An operating-system I/O error on a database file. The operation
+    /// that met it did not take effect (a commit that gets it is not
+    /// committed).
+    #[error("I/O error {message}")]
+    Io {
+        kind: std::io::ErrorKind,
+        /// "during OP on PATH: what the OS said".
+        message: String,
+    },
+    /// A database file failed validation: bad checksum, impossible length,
+    /// unknown format version. Names the file and the byte offset.
+    #[error("corrupt database file {file} at offset {offset}: {detail}")]
+    Corrupt {
+        file: String,
+        offset: u64,
+        detail: String,
+    },
+    /// The database directory is open in another process (or another
+    /// `Database::open` in this one).
+    #[error("database is locked: {path} is open elsewhere")]
+    Locked { path: String },
     /// A broken invariant inside Cairn: a bug, never the caller's fault.
     #[error("internal error: {message}")]
     Internal { message: String },
@@ -145,6 +172,9 @@ impl Error {
             Error::Limit { .. } => ErrorKind::Limit,
             Error::Vector(_) => ErrorKind::Vector,
             Error::NoRows => ErrorKind::NoRows,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Corrupt { .. } => ErrorKind::Corrupt,
+            Error::Locked { .. } => ErrorKind::Locked,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }
@@ -170,6 +200,23 @@ impl Error {
             feature: feature.into(),
         }
     }
+    /// An I/O error from `op` on `path`.
+    pub fn io(op: &'static str, path: impl std::fmt::Display, e: &std::io::Error) -> Error {
+        Error::Io {
+            kind: e.kind(),
+            message: format!("during {op} on {path}: {e}"),
+        }
+    }
+
+    /// A validation failure in `file` at byte `offset`.
+    pub fn corrupt(file: impl std::fmt::Display, offset: u64, detail: impl Into<String>) -> Error {
+        Error::Corrupt {
+            file: file.to_string(),
+            offset,
+            detail: detail.into(),
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Error {
         Error::Internal {
             message: message.into(),

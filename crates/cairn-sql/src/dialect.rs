@@ -32,6 +32,10 @@ impl Dialect for CairnDialect {
         false
     }
     fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+        if parser.peek_keyword(Keyword::PRAGMA) {
+            parser.next_token();
+            return Some(parse_pragma(parser));
+        }
         if parser.peek_keyword(Keyword::REPLACE) {
             let token = parser.next_token();
             let mut stmt = parser.parse_insert(token);
@@ -212,5 +216,51 @@ impl Dialect for CairnDialect {
     }
     fn supports_comment_optimizer_hint(&self) -> bool {
         self.pg.supports_comment_optimizer_hint()
+    }
+}
+
+/// `PRAGMA name [= value | (value)]`, where the value may also be a bare
+/// word (`PRAGMA synchronous = full`), which sqlparser's own parser
+/// rejects. The value comes back as a string.
+fn parse_pragma(parser: &mut Parser) -> Result<Statement, ParserError> {
+    let name = parser.parse_object_name(false)?;
+    let value = |parser: &mut Parser| -> Result<sqlparser::ast::ValueWithSpan, ParserError> {
+        let tok = parser.next_token();
+        let text = match &tok.token {
+            Token::Word(w) => w.value.clone(),
+            Token::Number(n, _) => n.clone(),
+            Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => s.clone(),
+            other => {
+                return Err(ParserError::ParserError(format!(
+                    "expected a PRAGMA value, found {other}"
+                )))
+            }
+        };
+        Ok(sqlparser::ast::ValueWithSpan {
+            value: sqlparser::ast::Value::SingleQuotedString(text),
+            span: tok.span,
+        })
+    };
+    if parser.consume_token(&Token::Eq) {
+        let v = value(parser)?;
+        Ok(Statement::Pragma {
+            name,
+            value: Some(v),
+            is_eq: true,
+        })
+    } else if parser.consume_token(&Token::LParen) {
+        let v = value(parser)?;
+        parser.expect_token(&Token::RParen)?;
+        Ok(Statement::Pragma {
+            name,
+            value: Some(v),
+            is_eq: false,
+        })
+    } else {
+        Ok(Statement::Pragma {
+            name,
+            value: None,
+            is_eq: false,
+        })
     }
 }

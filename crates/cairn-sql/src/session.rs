@@ -27,6 +27,11 @@ impl Engine {
         })
     }
 
+    /// An engine over an existing store (an on-disk one, say).
+    pub fn with_store(store: Arc<Store>) -> Arc<Engine> {
+        Arc::new(Engine { store })
+    }
+
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
@@ -401,6 +406,13 @@ impl Session {
                 crate::ddl::alter_table(&store, at).map(|_| Output::default())
             }
             ast::Statement::Set(set) => self.set(set),
+            ast::Statement::Pragma { name, value, .. } => {
+                let value = value.as_ref().map(|v| match &v.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                });
+                self.pragma(&name.to_string().to_ascii_lowercase(), value.as_deref())
+            }
             other => Err(Error::unsupported(format!(
                 "statement {}",
                 statement_kind(other)
@@ -460,6 +472,43 @@ impl Session {
     pub fn vector_index_stats(&self, index: &str) -> Option<cairn_storage::VectorIndexStats> {
         let table = self.store().index_table(index)?;
         table.vector_index_stats(table.vector_index_no(index)?)
+    }
+
+    /// `PRAGMA synchronous [= off | normal | full]`, `PRAGMA integrity_check`.
+    fn pragma(&mut self, name: &str, value: Option<&str>) -> Result<Output> {
+        let store = self.engine.store.clone();
+        let one_column = |col: &str, rows: Vec<Value>| {
+            let columns: Arc<[Column]> = Arc::from(vec![Column {
+                name: col.to_string(),
+                data_type: Some(DataType::Text),
+            }]);
+            Output::rows(columns, rows.into_iter().map(|v| vec![v]).collect())
+        };
+        match (name, value) {
+            ("synchronous", None) => {
+                let mode = store.synchronous().map_or("off", |m| m.name());
+                Ok(one_column("synchronous", vec![Value::text(mode)]))
+            }
+            ("synchronous", Some(v)) => {
+                let mode = cairn_storage::Synchronous::parse(v).ok_or_else(|| {
+                    Error::plan(format!(
+                        "PRAGMA synchronous takes off, normal or full, not {v}"
+                    ))
+                })?;
+                store.set_synchronous(mode);
+                Ok(Output::default())
+            }
+            ("integrity_check", _) => {
+                let problems = store.integrity_check()?;
+                let rows = if problems.is_empty() {
+                    vec![Value::text("ok")]
+                } else {
+                    problems.iter().map(|p| Value::text(p)).collect()
+                };
+                Ok(one_column("integrity_check", rows))
+            }
+            _ => Err(Error::unsupported(format!("PRAGMA {name}"))),
+        }
     }
 
     fn set(&mut self, set: &ast::Set) -> Result<Output> {

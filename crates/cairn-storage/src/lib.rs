@@ -3,18 +3,26 @@
 //! transactions (first committer wins). Entry point: [`Store`]; a
 //! [`Transaction`] reads a snapshot and buffers its writes until commit.
 //!
-//! In memory for now: the durability work will write sealed segments to files
-//! and log commits to a WAL, without changing this API. Depends on cairn-core
-//! only; never on SQL.
+//! A store lives in memory ([`Store::new`]) or in a directory
+//! ([`Store::open`]): then every commit is logged to a write-ahead log with
+//! group commit before it is published, and opening replays the log.
+//! Depends on cairn-core only; never on SQL.
 #![forbid(unsafe_code)]
 
+mod codec;
+mod durable;
+pub mod fs;
+mod manifest;
 mod schema;
 mod store;
 mod table;
 mod txn;
 mod vector;
+mod wal;
 
 pub use cairn_vector::hnsw::{HnswParams, Metric};
+pub use durable::{OpenOptions, Recovery};
+pub use manifest::{Manifest, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION};
 pub use schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 pub use store::Store;
 pub use table::{Table, SEGMENT_ROWS_TARGET};
@@ -23,6 +31,9 @@ pub use vector::{
     hit_order, metric_distance, VectorHit, VectorIndexDef, VectorIndexStats, VectorQuery,
     VectorSearchStats, VectorStrategy, COMPACT_NODES_MIN, COMPACT_RATIO_DEFAULT, EF_SEARCH_DEFAULT,
     EF_SEARCH_MAX,
+};
+pub use wal::{
+    Synchronous, NORMAL_SYNC_INTERVAL, WAL_FILE_BYTES_MAX, WAL_FORMAT_OLDEST, WAL_FORMAT_VERSION,
 };
 
 /// A row's identity inside its table; stable across updates of the row.

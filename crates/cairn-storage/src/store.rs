@@ -2,8 +2,15 @@
 //! itself. Commits are serialized by one lock: validate (first committer
 //! wins), then stamp versions, then publish the new snapshot timestamp.
 //! DDL is applied immediately and is not transactional (see docs/sql.md).
+//!
+//! A durable store (see `durable.rs`) also queues each commit's WAL record
+//! under the commit lock, and publishes the commit only once the WAL writer
+//! says the record is written (synced, under `synchronous = full`): the
+//! commit is applied in memory before that but no snapshot can see it. If
+//! the write fails, the commits the log does not hold are undone in memory
+//! before the next commit runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -17,26 +24,46 @@ use crate::vector::VectorIndexDef;
 use crate::Ts;
 
 #[derive(Default)]
-struct Catalog {
-    tables: BTreeMap<String, Arc<Table>>,
+pub(crate) struct Catalog {
+    pub(crate) tables: BTreeMap<String, Arc<Table>>,
     views: BTreeMap<String, ViewDef>,
 }
 
+/// A commit applied in memory whose WAL record is not known good yet.
+pub(crate) struct Inflight {
+    lsn: u64,
+    ts: Ts,
+    /// (table, row, the row existed before, a new version was pushed).
+    rows: Vec<(Arc<Table>, crate::RowId, bool, bool)>,
+}
+
+/// What the commit lock guards.
+pub(crate) struct CommitState {
+    /// The newest commit timestamp handed out (≥ the published one).
+    pub(crate) last_assigned: Ts,
+    inflight: VecDeque<Inflight>,
+    /// Reused buffer for encoding WAL records.
+    buf: Vec<u8>,
+}
+
 pub struct Store {
-    catalog: RwLock<Catalog>,
+    pub(crate) catalog: RwLock<Catalog>,
     /// Bumped by every DDL statement; prepared plans re-plan when it moves.
     catalog_version: AtomicU64,
-    commit_lock: Mutex<()>,
-    last_committed: AtomicU64,
+    pub(crate) commit_lock: Mutex<CommitState>,
+    /// The newest published commit: snapshots are taken here.
+    pub(crate) last_committed: AtomicU64,
     /// Snapshot timestamps of open transactions (with multiplicity).
     /// (snapshot, count) in ascending snapshot order; short (open
     /// transactions mostly share the newest snapshot) and allocation-free
     /// once warm.
     active: Mutex<Vec<(Ts, usize)>>,
-    next_table_id: AtomicU64,
+    pub(crate) next_table_id: AtomicU64,
     /// Threads for index builds (created on first use; never the global
     /// rayon pool).
     pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
+    /// Files and WAL of an on-disk database; `None` in memory.
+    pub(crate) durable: Option<crate::durable::Durable>,
 }
 
 fn build_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
@@ -53,16 +80,26 @@ fn key(name: &str) -> String {
 }
 
 impl Store {
+    /// A new, empty store in memory.
     pub fn new() -> Arc<Store> {
-        Arc::new(Store {
+        Arc::new(Store::empty())
+    }
+
+    pub(crate) fn empty() -> Store {
+        Store {
             catalog: RwLock::new(Catalog::default()),
             catalog_version: AtomicU64::new(1),
-            commit_lock: Mutex::new(()),
+            commit_lock: Mutex::new(CommitState {
+                last_assigned: 0,
+                inflight: VecDeque::new(),
+                buf: Vec::new(),
+            }),
             last_committed: AtomicU64::new(0),
             active: Mutex::new(Vec::new()),
             next_table_id: AtomicU64::new(1),
             pool: Mutex::new(None),
-        })
+            durable: None,
+        }
     }
 
     /// Starts a transaction reading the newest committed snapshot.
@@ -109,8 +146,9 @@ impl Store {
         if !tx.has_writes() {
             return Ok(tx.start_ts);
         }
-        let _guard = self.commit_lock.lock();
-        let last = self.last_committed.load(Ordering::Acquire);
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let last = cs.last_assigned;
         let commit_ts = last + 1;
         // If nothing committed (and no DDL ran) since this transaction's
         // snapshot, nothing can conflict with it: its statements already
@@ -161,6 +199,8 @@ impl Store {
             }
         }
         let mut jobs = Vec::new();
+        let durable = self.durable.as_ref();
+        let mut undo = Vec::new();
         for tw in tx.writes.values() {
             let mut inner = tw.table.inner.write();
             for rid in &tw.order {
@@ -170,6 +210,9 @@ impl Store {
                 }
                 if let Some(row) = &w.row {
                     inner.push_version(*rid, row.clone(), commit_ts);
+                }
+                if durable.is_some() {
+                    undo.push((tw.table.clone(), *rid, w.existed, w.row.is_some()));
                 }
             }
             if inner.live_len() >= SEGMENT_ROWS_TARGET {
@@ -182,12 +225,107 @@ impl Store {
                 }
             }
         }
-        self.last_committed.store(commit_ts, Ordering::Release);
-        drop(_guard);
+        cs.last_assigned = commit_ts;
+        let lsn = match durable {
+            None => {
+                self.last_committed.store(commit_ts, Ordering::Release);
+                None
+            }
+            Some(d) => {
+                let mut buf = std::mem::take(&mut cs.buf);
+                buf.clear();
+                crate::wal::encode_commit(
+                    &mut buf,
+                    commit_ts,
+                    tx.writes.values().map(|tw| {
+                        let rows = tw
+                            .order
+                            .iter()
+                            .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w.row.as_deref())))
+                            .collect();
+                        (tw.table.id, rows)
+                    }),
+                );
+                let lsn = d.wal.append(&buf);
+                cs.buf = buf;
+                cs.inflight.push_back(Inflight {
+                    lsn,
+                    ts: commit_ts,
+                    rows: undo,
+                });
+                Some(lsn)
+            }
+        };
+        drop(cs);
         for (table, job) in jobs {
             self.spawn_vector_job(table, job);
         }
+        if let (Some(d), Some(lsn)) = (durable, lsn) {
+            if let Err(e) = d.wal.wait(lsn) {
+                // Undo what the log does not hold now, if the disk lets us;
+                // otherwise the next commit does.
+                let mut cs = self.commit_lock.lock();
+                let _ = self.ready(&mut cs);
+                return Err(e);
+            }
+            self.last_committed.fetch_max(commit_ts, Ordering::AcqRel);
+        }
         Ok(commit_ts)
+    }
+
+    /// Under the commit lock, before changing anything: forgets in-flight
+    /// commits the log now holds, and after a WAL failure undoes in memory
+    /// every commit the log does not hold and cuts the log back (failing
+    /// while the disk still does).
+    pub(crate) fn ready(&self, cs: &mut CommitState) -> Result<()> {
+        let Some(d) = &self.durable else {
+            return Ok(());
+        };
+        if !d.wal.failed() {
+            let good = d.wal.good_lsn();
+            while cs.inflight.front().is_some_and(|f| f.lsn <= good) {
+                cs.inflight.pop_front();
+            }
+            return Ok(());
+        }
+        // The writer stops at a failure, so this no longer moves.
+        let good = d.wal.good_lsn();
+        while cs.inflight.back().is_some_and(|f| f.lsn > good) {
+            if let Some(f) = cs.inflight.pop_back() {
+                for (table, row, existed, wrote) in f.rows.iter().rev() {
+                    table.inner.write().undo_write(*row, f.ts, *existed, *wrote);
+                }
+            }
+        }
+        d.wal.reset()?;
+        cs.inflight.clear();
+        // The undone commits' timestamps are skipped: nothing holds them.
+        self.last_committed
+            .fetch_max(cs.last_assigned, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Logs a DDL statement already applied in memory (durable stores),
+    /// waiting for it like a commit; if that fails, `undo` reverts it.
+    fn log_ddl(
+        &self,
+        cs: &mut CommitState,
+        record: crate::wal::Record,
+        undo: impl FnOnce(),
+    ) -> Result<()> {
+        let Some(d) = &self.durable else {
+            return Ok(());
+        };
+        let mut buf = Vec::new();
+        record.encode(&mut buf);
+        let lsn = d.wal.append(&buf);
+        if let Err(e) = d.wal.wait(lsn) {
+            undo();
+            self.bump();
+            let _ = self.ready(cs);
+            return Err(e);
+        }
+        Ok(())
     }
 
     // ---- catalog -------------------------------------------------------
@@ -223,6 +361,23 @@ impl Store {
     }
 
     pub fn create_table(&self, schema: TableSchema) -> Result<Arc<Table>> {
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let id = self.next_table_id.load(Ordering::Relaxed);
+        let table = self.install_table(id, schema)?;
+        let record = crate::wal::Record::CreateTable {
+            id,
+            schema: (*table.schema()).clone(),
+        };
+        let name = table.name();
+        self.log_ddl(&mut cs, record, || {
+            self.catalog.write().tables.remove(&key(&name));
+        })?;
+        Ok(table)
+    }
+
+    /// Adds a table with a given id (creation and WAL replay).
+    pub(crate) fn install_table(&self, id: u64, schema: TableSchema) -> Result<Arc<Table>> {
         let mut c = self.catalog.write();
         let k = key(&schema.name);
         if c.tables.contains_key(&k) || c.views.contains_key(&k) {
@@ -231,16 +386,28 @@ impl Store {
                 name: schema.name,
             });
         }
-        let table = Arc::new(Table::new(
-            self.next_table_id.fetch_add(1, Ordering::Relaxed),
-            schema,
-        ));
+        self.next_table_id.fetch_max(id + 1, Ordering::Relaxed);
+        let table = Arc::new(Table::new(id, schema));
         c.tables.insert(k, table.clone());
         self.bump();
         Ok(table)
     }
 
     pub fn drop_table(&self, name: &str) -> Result<()> {
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
+        if self.table(name).is_none() {
+            return Err(Error::no_such("table", name));
+        }
+        self.log_ddl(
+            &mut cs,
+            crate::wal::Record::DropTable { name: name.into() },
+            || {},
+        )?;
+        self.apply_drop_table(name)
+    }
+
+    pub(crate) fn apply_drop_table(&self, name: &str) -> Result<()> {
         let mut c = self.catalog.write();
         if c.tables.remove(&key(name)).is_none() {
             return Err(Error::no_such("table", name));
@@ -250,6 +417,16 @@ impl Store {
     }
 
     pub fn create_view(&self, view: ViewDef) -> Result<()> {
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let name = view.name.clone();
+        self.apply_create_view(view.clone())?;
+        self.log_ddl(&mut cs, crate::wal::Record::CreateView(view), || {
+            self.catalog.write().views.remove(&key(&name));
+        })
+    }
+
+    pub(crate) fn apply_create_view(&self, view: ViewDef) -> Result<()> {
         let mut c = self.catalog.write();
         let k = key(&view.name);
         if c.tables.contains_key(&k) || c.views.contains_key(&k) {
@@ -264,6 +441,20 @@ impl Store {
     }
 
     pub fn drop_view(&self, name: &str) -> Result<()> {
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
+        if self.view(name).is_none() {
+            return Err(Error::no_such("view", name));
+        }
+        self.log_ddl(
+            &mut cs,
+            crate::wal::Record::DropView { name: name.into() },
+            || {},
+        )?;
+        self.apply_drop_view(name)
+    }
+
+    pub(crate) fn apply_drop_view(&self, name: &str) -> Result<()> {
         let mut c = self.catalog.write();
         if c.views.remove(&key(name)).is_none() {
             return Err(Error::no_such("view", name));
@@ -273,6 +464,20 @@ impl Store {
     }
 
     pub fn create_index(&self, table: &str, def: IndexDef) -> Result<()> {
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let t = self.apply_create_index(table, def.clone())?;
+        let name = def.name.clone();
+        let record = crate::wal::Record::CreateIndex {
+            table: t.name(),
+            def,
+        };
+        self.log_ddl(&mut cs, record, || {
+            t.drop_index(&name);
+        })
+    }
+
+    pub(crate) fn apply_create_index(&self, table: &str, def: IndexDef) -> Result<Arc<Table>> {
         let c = self.catalog.read();
         if self.find_index_in(&c, &def.name).is_some() {
             return Err(Error::AlreadyExists {
@@ -283,10 +488,12 @@ impl Store {
         let t = c
             .tables
             .get(&key(table))
-            .ok_or_else(|| Error::no_such("table", table))?;
+            .ok_or_else(|| Error::no_such("table", table))?
+            .clone();
+        drop(c);
         t.add_index(def)?;
         self.bump();
-        Ok(())
+        Ok(t)
     }
 
     fn find_index_in(&self, c: &Catalog, name: &str) -> Option<Arc<Table>> {
@@ -307,7 +514,7 @@ impl Store {
 
     /// Runs a vector index job on the build pool (or on this thread when
     /// there is none). Queries never wait for it.
-    fn spawn_vector_job(&self, table: Arc<Table>, job: crate::vector::VectorJob) {
+    pub(crate) fn spawn_vector_job(&self, table: Arc<Table>, job: crate::vector::VectorJob) {
         match self.pool() {
             Some(p) => {
                 let pool = p.clone();
@@ -337,7 +544,26 @@ impl Store {
     }
 
     /// Builds an HNSW index over a vector column (in parallel) and adds it.
+    /// Commits wait while it builds.
     pub fn create_vector_index(&self, table: &str, def: VectorIndexDef) -> Result<()> {
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let t = self.apply_create_vector_index(table, def.clone())?;
+        let name = def.name.clone();
+        let record = crate::wal::Record::CreateVectorIndex {
+            table: t.name(),
+            def,
+        };
+        self.log_ddl(&mut cs, record, || {
+            t.drop_index(&name);
+        })
+    }
+
+    pub(crate) fn apply_create_vector_index(
+        &self,
+        table: &str,
+        def: VectorIndexDef,
+    ) -> Result<Arc<Table>> {
         let c = self.catalog.read();
         if self.find_index_in(&c, &def.name).is_some() {
             return Err(Error::AlreadyExists {
@@ -354,7 +580,7 @@ impl Store {
         let pool = self.pool();
         t.add_vector_index(def, pool.as_deref())?;
         self.bump();
-        Ok(())
+        Ok(t)
     }
 
     /// The table that owns index `name`.
@@ -364,9 +590,30 @@ impl Store {
     }
 
     pub fn drop_index(&self, name: &str) -> Result<()> {
-        let c = self.catalog.read();
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
         let t = self
-            .find_index_in(&c, name)
+            .index_table(name)
+            .ok_or_else(|| Error::no_such("index", name))?;
+        if t.indexes()
+            .iter()
+            .any(|i| i.primary && i.name.eq_ignore_ascii_case(name))
+        {
+            return Err(Error::plan(format!(
+                "index {name} enforces a PRIMARY KEY and cannot be dropped"
+            )));
+        }
+        self.log_ddl(
+            &mut cs,
+            crate::wal::Record::DropIndex { name: name.into() },
+            || {},
+        )?;
+        self.apply_drop_index(name)
+    }
+
+    pub(crate) fn apply_drop_index(&self, name: &str) -> Result<()> {
+        let t = self
+            .index_table(name)
             .ok_or_else(|| Error::no_such("index", name))?;
         if !t.drop_index(name) {
             return Err(Error::plan(format!(
@@ -380,6 +627,32 @@ impl Store {
     /// ALTER TABLE ADD COLUMN: existing rows read the column as
     /// `column.added_default`.
     pub fn add_column(&self, table: &str, column: ColumnDef, create_sql: String) -> Result<()> {
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let t = self
+            .table(table)
+            .ok_or_else(|| Error::no_such("table", table))?;
+        if t.schema().column_index(&column.name).is_some() {
+            return Err(Error::AlreadyExists {
+                kind: "column",
+                name: column.name,
+            });
+        }
+        let record = crate::wal::Record::AddColumn {
+            table: t.name(),
+            column: column.clone(),
+            create_sql: create_sql.clone(),
+        };
+        self.log_ddl(&mut cs, record, || {})?;
+        self.apply_add_column(table, column, create_sql)
+    }
+
+    pub(crate) fn apply_add_column(
+        &self,
+        table: &str,
+        column: ColumnDef,
+        create_sql: String,
+    ) -> Result<()> {
         let t = self
             .table(table)
             .ok_or_else(|| Error::no_such("table", table))?;

@@ -289,6 +289,12 @@ impl Heads {
         self.0[i] = loc;
     }
 
+    fn remove(&mut self, row: RowId) {
+        if let Some(l) = usize::try_from(row).ok().and_then(|i| self.0.get_mut(i)) {
+            *l = NO_LOC;
+        }
+    }
+
     /// Keeps the entries for which `f` returns true (it may update them).
     fn retain(&mut self, mut f: impl FnMut(&RowId, &mut Loc) -> bool) {
         for (i, l) in self.0.iter_mut().enumerate() {
@@ -399,6 +405,12 @@ impl Table {
         self.next_row_id.load(Ordering::Relaxed).saturating_sub(1)
     }
 
+    /// Makes later row ids larger than `row` (WAL replay).
+    pub(crate) fn observe_row_id(&self, row: RowId) {
+        self.next_row_id
+            .fetch_max(row.saturating_add(1), Ordering::Relaxed);
+    }
+
     pub(crate) fn allocate_row_id(&self) -> RowId {
         self.next_row_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -498,6 +510,51 @@ impl Table {
             compactions: v.compactions,
             compacting: v.compacting,
         })
+    }
+
+    /// Cross-checks the indexes against the rows visible at `ts`: every
+    /// row must be listed under its key in every ordered index, and every
+    /// vector index must cover every row's vector. Returns the problems.
+    pub(crate) fn check_indexes(&self, ts: Ts) -> Vec<String> {
+        let inner = self.inner.read();
+        let mut problems = Vec::new();
+        let name = &inner.schema.name;
+        let _ = inner.for_each_visible(ts, &mut |rid, values| {
+            let full = inner.full_row(values);
+            for index in &inner.indexes {
+                let key = index_key(&index.def, &full);
+                if !index.get(&key).contains(&rid) {
+                    problems.push(format!(
+                        "table {name}: row {rid} is missing from index {}",
+                        index.def.name
+                    ));
+                }
+            }
+            Ok(problems.len() < 100)
+        });
+        for vi in &inner.vectors {
+            let col = vi.def.column;
+            let mut covered: std::collections::HashSet<RowId> = std::collections::HashSet::new();
+            for g in &vi.graphs {
+                for node in 0..g.origin.len() {
+                    covered.insert(g.graph.key(node as u32));
+                }
+            }
+            for p in &vi.pending {
+                covered.extend(p.rows.iter().copied());
+            }
+            let _ = inner.for_each_visible(ts, &mut |rid, values| {
+                let full = inner.full_row(values);
+                if full.get(col).is_some_and(Value::is_vector) && !covered.contains(&rid) {
+                    problems.push(format!(
+                        "table {name}: row {rid} is missing from vector index {}",
+                        vi.def.name
+                    ));
+                }
+                Ok(problems.len() < 100)
+            });
+        }
+        problems
     }
 
     pub(crate) fn has_index_named(&self, name: &str) -> bool {
@@ -859,6 +916,36 @@ impl TableInner {
         });
         self.heads.insert(row, loc);
         self.row_count += 1;
+    }
+
+    /// Reverts one row of a commit at `ts` that the WAL failed to hold: the
+    /// version it pushed (if `wrote`) becomes visible to no snapshot and
+    /// leaves the chain; the version it ended (if `existed`) is open again.
+    /// Index entries stay (readers filter stale ones); vector graphs stop
+    /// trusting their nodes without a check.
+    pub(crate) fn undo_write(&mut self, row: RowId, ts: Ts, existed: bool, wrote: bool) {
+        if wrote {
+            let head = self.heads.get(&row).copied();
+            if let Some(v) = head.and_then(|l| self.version(l)).filter(|v| v.begin == ts) {
+                v.end.store(v.begin, Ordering::Release);
+                match v.prev {
+                    Some(p) => self.heads.insert(row, p),
+                    None => self.heads.remove(row),
+                }
+                self.row_count = self.row_count.saturating_sub(1);
+            }
+        }
+        if existed {
+            if let Some(h) = self.head(row) {
+                if h.end.load(Ordering::Acquire) == ts {
+                    h.end.store(TS_OPEN, Ordering::Release);
+                    self.row_count += 1;
+                }
+            }
+        }
+        for vi in &mut self.vectors {
+            vi.dead_events += 1;
+        }
     }
 
     /// Background work the table's vector indexes need after a commit.

@@ -31,6 +31,9 @@ use parking_lot::Mutex;
 
 pub use cairn_core::{ConstraintKind, DataType, Error, ErrorKind, Result, Value};
 pub use cairn_sql::Column;
+/// The file-system seam ([`fs::StdFs`], and [`fs::SimFs`] for fault tests).
+pub use cairn_storage::fs;
+pub use cairn_storage::{OpenOptions, Recovery, Synchronous};
 pub use row::{FromValue, Row, RowIndex, Rows};
 
 /// Turns a list of Rust values into statement parameters:
@@ -53,6 +56,33 @@ impl Database {
     pub fn open_in_memory() -> Result<Database> {
         let engine = cairn_sql::Engine::new();
         Ok(Database::with_engine(engine))
+    }
+
+    /// Opens (or creates) the database in directory `path`, with
+    /// `synchronous = full`: every acknowledged commit survives a crash or
+    /// power cut. Fails with [`ErrorKind::Locked`] if another process has
+    /// it open, and with [`ErrorKind::Corrupt`] (naming file and offset) if
+    /// its files are damaged beyond a torn tail.
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Database> {
+        Database::open_with(path, OpenOptions::default())
+    }
+
+    /// [`Database::open`] with options (synchronous mode, salvage, file
+    /// system).
+    pub fn open_with(path: impl AsRef<std::path::Path>, options: OpenOptions) -> Result<Database> {
+        let store = cairn_storage::Store::open(path.as_ref(), options)?;
+        Ok(Database::with_engine(cairn_sql::Engine::with_store(store)))
+    }
+
+    /// What opening an on-disk database found (`None` in memory).
+    pub fn recovery(&self) -> Option<Recovery> {
+        self.engine.store().recovery().cloned()
+    }
+
+    /// Makes every acknowledged commit durable now (useful under
+    /// `synchronous = normal` or `off`).
+    pub fn sync(&self) -> Result<()> {
+        self.engine.store().sync()
     }
 
     fn with_engine(engine: Arc<cairn_sql::Engine>) -> Database {

@@ -1,0 +1,330 @@
+//! On-disk databases: opening a directory (lock, manifest, WAL replay) and
+//! the settings of a durable store. Layout: `rfcs/0001-storage-format.md`.
+//!
+//! ```text
+//! <db>/LOCK                  exclusive lock while open
+//! <db>/MANIFEST              checksummed JSON (what the directory holds)
+//! <db>/wal/<seq:020>.wal     write-ahead log files
+//! <db>/segments/             checkpointed segment files (not written yet)
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use cairn_core::{Error, Result, Value};
+
+use crate::fs::{StdFs, VLock, Vfs};
+use crate::manifest::Manifest;
+use crate::store::{CommitState, Store};
+use crate::table::{Table, SEGMENT_ROWS_TARGET, TS_OPEN};
+use crate::wal::{self, Record, RowWrite, Synchronous, Wal};
+use crate::Ts;
+
+/// How to open an on-disk database.
+#[derive(Clone)]
+pub struct OpenOptions {
+    /// When a commit is acknowledged (default: `full`).
+    pub synchronous: Synchronous,
+    /// When the WAL is damaged somewhere other than its torn tail, open
+    /// anyway with everything before the damage (and set aside the WAL
+    /// files after it, renamed `*.wal.discarded`) instead of failing with
+    /// [`Error::Corrupt`]. Commits after the damage are lost.
+    pub salvage: bool,
+    /// The file system (tests pass a [`crate::fs::SimFs`]).
+    pub fs: Arc<dyn Vfs>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            synchronous: Synchronous::Full,
+            salvage: false,
+            fs: Arc::new(StdFs),
+        }
+    }
+}
+
+/// What opening a database found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// The directory was created (no database was there).
+    pub created: bool,
+    /// WAL files read.
+    pub wal_files: usize,
+    /// WAL records replayed (commits and DDL).
+    pub records: usize,
+    /// Commit records among them.
+    pub commits: usize,
+    /// The newest commit timestamp recovered.
+    pub last_commit: Ts,
+    /// Where the log was cut and why: a torn tail a crash left, or the
+    /// damage `salvage` stopped at.
+    pub cut: Option<String>,
+}
+
+pub(crate) struct Durable {
+    pub(crate) fs: Arc<dyn Vfs>,
+    pub(crate) dir: PathBuf,
+    pub(crate) wal: Wal,
+    pub(crate) recovery: Recovery,
+    _lock: Box<dyn VLock>,
+}
+
+impl Store {
+    /// Opens the database in directory `path`, creating it if needed:
+    /// takes its lock ([`Error::Locked`] if another process holds it),
+    /// reads the manifest and replays the WAL. A torn record at the log's
+    /// tail (a crash mid-write) is cut off; damage anywhere else is
+    /// [`Error::Corrupt`] naming the file and offset, unless
+    /// [`OpenOptions::salvage`].
+    pub fn open(path: &Path, opts: OpenOptions) -> Result<Arc<Store>> {
+        let fs = opts.fs.clone();
+        fs.create_dir_all(path)?;
+        let lock = fs.lock(&path.join("LOCK"))?;
+        let wal_dir = path.join("wal");
+        let manifest_path = path.join("MANIFEST");
+        let mut recovery = Recovery::default();
+        let manifest = if fs.exists(&manifest_path) {
+            Manifest::read(&*fs, path)?
+        } else {
+            let has_wal = fs.exists(&wal_dir)
+                && fs
+                    .list(&wal_dir)?
+                    .iter()
+                    .any(|n| wal::parse_file_name(n).is_some());
+            if has_wal {
+                return Err(Error::corrupt(
+                    manifest_path.display(),
+                    0,
+                    "MANIFEST is missing but the WAL has files",
+                ));
+            }
+            fs.create_dir_all(&wal_dir)?;
+            fs.create_dir_all(&path.join("segments"))?;
+            let m = Manifest::new();
+            m.write(&*fs, path)?;
+            recovery.created = true;
+            m
+        };
+        let scan = wal::scan(&*fs, &wal_dir, manifest.wal_first, opts.salvage)?;
+        let mut store = Store::empty();
+        store.replay(&scan, &mut recovery)?;
+        recovery.wal_files = scan.files.len();
+        recovery.cut = scan.cut.clone();
+        // Files past the end of the log: an empty one a crash left while
+        // rotating is removed; those after salvaged damage are set aside.
+        let last = scan.files.last().map_or(0, |f| f.0);
+        for name in fs.list(&wal_dir)? {
+            let Some(seq) = wal::parse_file_name(&name) else {
+                continue;
+            };
+            if seq <= last || seq < manifest.wal_first {
+                continue;
+            }
+            let p = wal_dir.join(&name);
+            if Some(seq) == scan.orphan {
+                fs.remove(&p)?;
+            } else if opts.salvage {
+                fs.rename(&p, &wal_dir.join(format!("{name}.discarded")))?;
+            } else {
+                return Err(Error::corrupt(
+                    p.display(),
+                    0,
+                    "WAL file after the end of the log",
+                ));
+            }
+        }
+        let wal = Wal::start(fs.clone(), wal_dir, &scan, opts.synchronous)?;
+        store.durable = Some(Durable {
+            fs,
+            dir: path.to_path_buf(),
+            wal,
+            recovery,
+            _lock: lock,
+        });
+        Ok(Arc::new(store))
+    }
+
+    /// The directory of an on-disk database (`None` in memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.durable.as_ref().map(|d| d.dir.as_path())
+    }
+
+    /// What opening found (`None` in memory).
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.durable.as_ref().map(|d| &d.recovery)
+    }
+
+    /// The `synchronous` setting (`None` in memory).
+    pub fn synchronous(&self) -> Option<Synchronous> {
+        self.durable.as_ref().map(|d| d.wal.mode())
+    }
+
+    /// Changes when commits are acknowledged (no effect in memory).
+    pub fn set_synchronous(&self, mode: Synchronous) {
+        if let Some(d) = &self.durable {
+            d.wal.set_mode(mode);
+        }
+    }
+
+    /// Makes every acknowledged commit durable now, whatever `synchronous`
+    /// says (a no-op in memory).
+    pub fn sync(&self) -> Result<()> {
+        match &self.durable {
+            Some(d) => d.wal.sync_now(),
+            None => Ok(()),
+        }
+    }
+
+    /// The file system an on-disk database uses.
+    pub fn fs(&self) -> Option<&Arc<dyn Vfs>> {
+        self.durable.as_ref().map(|d| &d.fs)
+    }
+
+    /// Verifies every checksum of the database's files and cross-checks
+    /// them: the manifest, every WAL batch and record (the log must hold at
+    /// least what was replayed at open), and every table's indexes against
+    /// its rows. Returns the problems found (empty when all is well).
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        if let Some(d) = &self.durable {
+            match Manifest::read(&*d.fs, &d.dir) {
+                Err(e) => problems.push(e.to_string()),
+                Ok(m) => match wal::scan(&*d.fs, &d.dir.join("wal"), m.wal_first, false) {
+                    Err(e) => problems.push(e.to_string()),
+                    Ok(scan) => {
+                        if scan.records.len() < d.recovery.records {
+                            problems.push(format!(
+                                "the WAL holds {} records, {} were replayed at open",
+                                scan.records.len(),
+                                d.recovery.records
+                            ));
+                        }
+                    }
+                },
+            }
+        }
+        let ts = self.last_committed();
+        let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        for t in tables {
+            problems.extend(t.check_indexes(ts));
+        }
+        Ok(problems)
+    }
+
+    fn table_by_id(&self, id: u64) -> Option<Arc<Table>> {
+        self.catalog
+            .read()
+            .tables
+            .values()
+            .find(|t| t.id == id)
+            .cloned()
+    }
+
+    /// Applies the scanned records in log order.
+    fn replay(&self, scan: &wal::WalScan, recovery: &mut Recovery) -> Result<()> {
+        let mut cs = self.commit_lock.lock();
+        for (record, file, offset) in &scan.records {
+            let result = match record {
+                Record::Commit { ts, tables } => {
+                    recovery.commits += 1;
+                    self.replay_commit(&mut cs, *ts, tables)
+                }
+                Record::CreateTable { id, schema } => {
+                    self.install_table(*id, schema.clone()).map(|_| ())
+                }
+                Record::DropTable { name } => self.apply_drop_table(name),
+                Record::CreateView(v) => self.apply_create_view(v.clone()),
+                Record::DropView { name } => self.apply_drop_view(name),
+                Record::CreateIndex { table, def } => {
+                    self.apply_create_index(table, def.clone()).map(|_| ())
+                }
+                Record::CreateVectorIndex { table, def } => self
+                    .apply_create_vector_index(table, def.clone())
+                    .map(|_| ()),
+                Record::DropIndex { name } => self.apply_drop_index(name),
+                Record::AddColumn {
+                    table,
+                    column,
+                    create_sql,
+                } => self.apply_add_column(table, column.clone(), create_sql.clone()),
+            };
+            result.map_err(|e| {
+                Error::corrupt(&**file, *offset, format!("WAL record does not replay: {e}"))
+            })?;
+            recovery.records += 1;
+        }
+        recovery.last_commit = cs.last_assigned;
+        Ok(())
+    }
+
+    fn replay_commit(
+        &self,
+        cs: &mut CommitState,
+        ts: Ts,
+        tables: &[(u64, Vec<RowWrite>)],
+    ) -> Result<()> {
+        if ts <= cs.last_assigned {
+            return Err(Error::internal(format!(
+                "commit timestamp {ts} does not follow {}",
+                cs.last_assigned
+            )));
+        }
+        let mut jobs = Vec::new();
+        for (id, rows) in tables {
+            let table = self
+                .table_by_id(*id)
+                .ok_or_else(|| Error::internal(format!("no table has id {id}")))?;
+            let schema = table.schema();
+            let mut inner = table.inner.write();
+            for (rid, row) in rows {
+                if row.as_ref().is_some_and(|v| v.len() > schema.columns.len()) {
+                    return Err(Error::internal(format!(
+                        "row {rid} has more values than {} has columns",
+                        schema.name
+                    )));
+                }
+                let live = inner
+                    .head(*rid)
+                    .is_some_and(|h| h.end.load(Ordering::Acquire) == TS_OPEN);
+                if live {
+                    inner.end_row(*rid, ts, row.as_deref())?;
+                } else if row.is_none() {
+                    return Err(Error::internal(format!(
+                        "deletes row {rid} of {}, which does not exist",
+                        schema.name
+                    )));
+                }
+                if let Some(values) = row {
+                    if let Some(Value::Integer(k)) =
+                        schema.auto_increment.and_then(|c| values.get(c))
+                    {
+                        table.observe_auto_key(*k);
+                    }
+                    inner.push_version(*rid, values.clone().into(), ts);
+                }
+                table.observe_row_id(*rid);
+            }
+            // No snapshot is open during replay: nothing older is needed.
+            if inner.live_len() >= SEGMENT_ROWS_TARGET {
+                inner.seal(ts);
+            }
+            if !inner.vectors.is_empty() {
+                for job in inner.vector_jobs_due(ts) {
+                    jobs.push((table.clone(), job));
+                }
+            }
+        }
+        cs.last_assigned = ts;
+        self.last_committed.store(ts, Ordering::Release);
+        jobs_spawn(self, jobs);
+        Ok(())
+    }
+}
+
+fn jobs_spawn(store: &Store, jobs: Vec<(Arc<Table>, crate::vector::VectorJob)>) {
+    for (table, job) in jobs {
+        store.spawn_vector_job(table, job);
+    }
+}

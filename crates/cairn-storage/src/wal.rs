@@ -1,0 +1,986 @@
+//! The write-ahead log: one record per committed transaction (and per DDL
+//! statement), written in batches by one writer thread that fsyncs once per
+//! batch (group commit). Layout and validity rules: `rfcs/0001-storage-format.md`.
+//!
+//! A committer appends its record to the queue (getting a log sequence
+//! number, LSN) while it holds the store's commit lock, then waits outside
+//! the lock until the writer reports the LSN written (and synced, under
+//! `synchronous = full`). If a write or fsync fails, every queued record
+//! past the last good one fails; the store undoes those commits in memory
+//! and calls [`Wal::reset`], which cuts the file back so later commits can
+//! go on once the disk works again.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_core::{Error, Result, Value};
+use parking_lot::{Condvar, Mutex};
+
+use crate::codec::{Dec, Enc};
+use crate::fs::{VFile, Vfs};
+use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
+use crate::vector::VectorIndexDef;
+use crate::{RowId, Ts};
+
+/// Format version written into every WAL file header.
+pub const WAL_FORMAT_VERSION: u32 = 1;
+/// Oldest WAL format version this build reads.
+pub const WAL_FORMAT_OLDEST: u32 = 1;
+/// Version byte of record payloads.
+pub const WAL_RECORD_VERSION: u8 = 1;
+/// A WAL file is rotated once it grows past this size.
+pub const WAL_FILE_BYTES_MAX: u64 = 64 << 20;
+/// Under `synchronous = normal`, the longest time written data waits for an
+/// fsync.
+pub const NORMAL_SYNC_INTERVAL: Duration = Duration::from_millis(50);
+
+const FILE_MAGIC: &[u8; 8] = b"CAIRNWAL";
+pub(crate) const FILE_HEADER: usize = 32;
+const BATCH_MAGIC: u32 = u32::from_le_bytes(*b"BTCH");
+const BATCH_HEADER: usize = 32;
+const RECORD_HEADER: usize = 8;
+/// Largest record payload accepted (a bound for decoders, not a design
+/// limit of commits: 1 GiB).
+const RECORD_BYTES_MAX: u32 = 1 << 30;
+
+/// When a commit counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Acknowledged once written to the OS; never fsynced by commits (a
+    /// power cut may lose recent commits, a process crash loses none).
+    Off,
+    /// Acknowledged once written to the OS; fsynced at most
+    /// [`NORMAL_SYNC_INTERVAL`] later.
+    Normal,
+    /// Acknowledged only after its batch is fsynced.
+    Full,
+}
+
+impl Synchronous {
+    pub fn parse(s: &str) -> Option<Synchronous> {
+        match s.to_ascii_lowercase().as_str() {
+            "off" | "0" => Some(Synchronous::Off),
+            "normal" | "1" => Some(Synchronous::Normal),
+            "full" | "2" | "on" => Some(Synchronous::Full),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Synchronous::Off => "off",
+            Synchronous::Normal => "normal",
+            Synchronous::Full => "full",
+        }
+    }
+}
+
+// ---- records -------------------------------------------------------------
+
+/// Record kinds (the first payload byte).
+mod kind {
+    pub const COMMIT: u8 = 1;
+    pub const CREATE_TABLE: u8 = 2;
+    pub const DROP_TABLE: u8 = 3;
+    pub const CREATE_VIEW: u8 = 4;
+    pub const DROP_VIEW: u8 = 5;
+    pub const CREATE_INDEX: u8 = 6;
+    pub const CREATE_VECTOR_INDEX: u8 = 7;
+    pub const DROP_INDEX: u8 = 8;
+    pub const ADD_COLUMN: u8 = 9;
+}
+
+/// One row written by a commit: new values, or `None` for a delete.
+pub(crate) type RowWrite = (RowId, Option<Vec<Value>>);
+
+/// A decoded WAL record.
+#[derive(Debug, Clone)]
+pub(crate) enum Record {
+    Commit {
+        ts: Ts,
+        tables: Vec<(u64, Vec<RowWrite>)>,
+    },
+    CreateTable {
+        id: u64,
+        schema: TableSchema,
+    },
+    DropTable {
+        name: String,
+    },
+    CreateView(ViewDef),
+    DropView {
+        name: String,
+    },
+    CreateIndex {
+        table: String,
+        def: IndexDef,
+    },
+    CreateVectorIndex {
+        table: String,
+        def: VectorIndexDef,
+    },
+    DropIndex {
+        name: String,
+    },
+    AddColumn {
+        table: String,
+        column: ColumnDef,
+        create_sql: String,
+    },
+}
+
+/// Frames a payload: length, checksum, payload.
+fn frame(out: &mut Vec<u8>, payload_kind: u8, body: impl FnOnce(&mut Enc<'_>)) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; RECORD_HEADER]);
+    let mut e = Enc(out);
+    e.u8(payload_kind);
+    e.u8(WAL_RECORD_VERSION);
+    body(&mut e);
+    let payload = &out[start + RECORD_HEADER..];
+    let len = payload.len() as u32;
+    let crc = crc32c::crc32c(payload);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Encodes a commit record from the transaction's write set, in table then
+/// first-write order. `rows` yields, per table, (table id, row writes).
+pub(crate) fn encode_commit<'a>(
+    out: &mut Vec<u8>,
+    ts: Ts,
+    tables: impl Iterator<Item = (u64, Vec<(RowId, Option<&'a [Value]>)>)>,
+) {
+    let tables: Vec<_> = tables.collect();
+    frame(out, kind::COMMIT, |e| {
+        e.u64(ts);
+        e.len(tables.len());
+        for (id, rows) in &tables {
+            e.u64(*id);
+            e.len(rows.len());
+            for (rid, row) in rows {
+                e.u64(*rid);
+                match row {
+                    None => e.u8(0),
+                    Some(values) => {
+                        e.u8(1);
+                        e.values(values);
+                    }
+                }
+            }
+        }
+    });
+}
+
+impl Record {
+    /// Appends this record, framed.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Record::Commit { ts, tables } => encode_commit(
+                out,
+                *ts,
+                tables.iter().map(|(id, rows)| {
+                    (*id, rows.iter().map(|(r, v)| (*r, v.as_deref())).collect())
+                }),
+            ),
+            Record::CreateTable { id, schema } => frame(out, kind::CREATE_TABLE, |e| {
+                e.u64(*id);
+                e.schema(schema);
+            }),
+            Record::DropTable { name } => frame(out, kind::DROP_TABLE, |e| e.str(name)),
+            Record::CreateView(v) => frame(out, kind::CREATE_VIEW, |e| e.view(v)),
+            Record::DropView { name } => frame(out, kind::DROP_VIEW, |e| e.str(name)),
+            Record::CreateIndex { table, def } => frame(out, kind::CREATE_INDEX, |e| {
+                e.str(table);
+                e.index(def);
+            }),
+            Record::CreateVectorIndex { table, def } => {
+                frame(out, kind::CREATE_VECTOR_INDEX, |e| {
+                    e.str(table);
+                    e.vector_index(def);
+                })
+            }
+            Record::DropIndex { name } => frame(out, kind::DROP_INDEX, |e| e.str(name)),
+            Record::AddColumn {
+                table,
+                column,
+                create_sql,
+            } => frame(out, kind::ADD_COLUMN, |e| {
+                e.str(table);
+                e.column(column);
+                e.str(create_sql);
+            }),
+        }
+    }
+
+    /// Decodes one record payload (kind, version, body); `base` is its
+    /// offset in `file`, for errors.
+    pub(crate) fn decode(payload: &[u8], file: &str, base: u64) -> Result<Record> {
+        let mut d = Dec::new(payload, file, base);
+        let k = d.u8()?;
+        let version = d.u8()?;
+        if version != WAL_RECORD_VERSION {
+            return Err(d.err(format!("record version {version} (this build reads 1)")));
+        }
+        let r = match k {
+            kind::COMMIT => {
+                let ts = d.u64()?;
+                let n = d.count(12)?;
+                let mut tables = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let id = d.u64()?;
+                    let rows_n = d.count(9)?;
+                    let mut rows = Vec::with_capacity(rows_n);
+                    for _ in 0..rows_n {
+                        let rid = d.u64()?;
+                        let row = match d.u8()? {
+                            0 => None,
+                            1 => Some(d.values()?),
+                            op => return Err(d.err(format!("unknown row operation {op}"))),
+                        };
+                        rows.push((rid, row));
+                    }
+                    tables.push((id, rows));
+                }
+                Record::Commit { ts, tables }
+            }
+            kind::CREATE_TABLE => Record::CreateTable {
+                id: d.u64()?,
+                schema: d.schema()?,
+            },
+            kind::DROP_TABLE => Record::DropTable {
+                name: d.str()?.to_string(),
+            },
+            kind::CREATE_VIEW => Record::CreateView(d.view()?),
+            kind::DROP_VIEW => Record::DropView {
+                name: d.str()?.to_string(),
+            },
+            kind::CREATE_INDEX => Record::CreateIndex {
+                table: d.str()?.to_string(),
+                def: d.index()?,
+            },
+            kind::CREATE_VECTOR_INDEX => Record::CreateVectorIndex {
+                table: d.str()?.to_string(),
+                def: d.vector_index()?,
+            },
+            kind::DROP_INDEX => Record::DropIndex {
+                name: d.str()?.to_string(),
+            },
+            kind::ADD_COLUMN => Record::AddColumn {
+                table: d.str()?.to_string(),
+                column: d.column()?,
+                create_sql: d.str()?.to_string(),
+            },
+            k => return Err(d.err(format!("unknown record kind {k}"))),
+        };
+        if !d.done() {
+            return Err(d.err("trailing bytes after the record"));
+        }
+        Ok(r)
+    }
+}
+
+// ---- files ---------------------------------------------------------------
+
+/// `wal/NNNNNNNNNNNNNNNNNNNN.wal` for sequence number `seq`.
+pub(crate) fn file_name(seq: u64) -> String {
+    format!("{seq:020}.wal")
+}
+
+/// The sequence number in a WAL file name, if it is one.
+pub(crate) fn parse_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".wal")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+pub(crate) fn file_header(seq: u64) -> [u8; FILE_HEADER] {
+    let mut h = [0u8; FILE_HEADER];
+    h[0..8].copy_from_slice(FILE_MAGIC);
+    h[8..12].copy_from_slice(&WAL_FORMAT_VERSION.to_le_bytes());
+    h[16..24].copy_from_slice(&seq.to_le_bytes());
+    let crc = crc32c::crc32c(&h[0..28]);
+    h[28..32].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Checks a file header; returns the file's sequence number.
+pub(crate) fn check_file_header(data: &[u8], file: &str) -> Result<u64> {
+    if data.len() < FILE_HEADER {
+        return Err(Error::corrupt(file, 0, "shorter than the WAL file header"));
+    }
+    if &data[0..8] != FILE_MAGIC {
+        return Err(Error::corrupt(file, 0, "not a Cairn WAL file (bad magic)"));
+    }
+    if le32(data, 28) != crc32c::crc32c(&data[0..28]) {
+        return Err(Error::corrupt(
+            file,
+            28,
+            "WAL file header checksum mismatch",
+        ));
+    }
+    let version = le32(data, 8);
+    if !(WAL_FORMAT_OLDEST..=WAL_FORMAT_VERSION).contains(&version) {
+        return Err(Error::corrupt(
+            file,
+            8,
+            format!(
+                "WAL format version {version}; this build reads {WAL_FORMAT_OLDEST}..={WAL_FORMAT_VERSION}"
+            ),
+        ));
+    }
+    Ok(le64(data, 16))
+}
+
+/// A batch that checked out: its sequence number, what it says was synced
+/// before it, its records' payload ranges, and where it ends.
+struct Batch {
+    seq: u64,
+    synced_through: u64,
+    records: Vec<(usize, usize)>,
+    end: usize,
+}
+
+/// Parses the batch at `off`; `Err(reason)` when it does not check out.
+fn parse_batch(data: &[u8], off: usize) -> std::result::Result<Batch, String> {
+    let Some(h) = data.get(off..off + BATCH_HEADER) else {
+        return Err("batch header runs past the end of the file".into());
+    };
+    if le32(h, 0) != BATCH_MAGIC {
+        return Err("no batch header here".into());
+    }
+    if le32(h, 28) != crc32c::crc32c(&h[0..28]) {
+        return Err("batch header checksum mismatch".into());
+    }
+    let count = le32(h, 4) as usize;
+    let seq = le64(h, 8);
+    let synced_through = le64(h, 16);
+    let body_len = le32(h, 24) as usize;
+    let start = off + BATCH_HEADER;
+    let Some(end) = start.checked_add(body_len).filter(|&e| e <= data.len()) else {
+        return Err("batch body runs past the end of the file".into());
+    };
+    let mut records = Vec::with_capacity(count.min(body_len / RECORD_HEADER));
+    let mut at = start;
+    for i in 0..count {
+        if at + RECORD_HEADER > end {
+            return Err(format!("record {i} of the batch runs past its end"));
+        }
+        let len = le32(data, at);
+        let crc = le32(data, at + 4);
+        if len > RECORD_BYTES_MAX || at + RECORD_HEADER + len as usize > end {
+            return Err(format!("record {i} of the batch has an impossible length"));
+        }
+        let p = at + RECORD_HEADER;
+        let payload = &data[p..p + len as usize];
+        if crc32c::crc32c(payload) != crc {
+            return Err(format!("record {i} of the batch fails its checksum"));
+        }
+        records.push((p, len as usize));
+        at = p + len as usize;
+    }
+    // Padding to 8 bytes, nothing else.
+    if end - at >= 8 || data[at..end].iter().any(|&b| b != 0) {
+        return Err("batch body has bytes after its records".into());
+    }
+    Ok(Batch {
+        seq,
+        synced_through,
+        records,
+        end,
+    })
+}
+
+/// What a scan of the WAL found.
+pub(crate) struct WalScan {
+    /// Decoded records in log order, with their file and offset.
+    pub(crate) records: Vec<(Record, Arc<str>, u64)>,
+    /// Files found, in order: (sequence, valid length). The last one is
+    /// where writing resumes; a valid length of 0 means its header must be
+    /// rewritten.
+    pub(crate) files: Vec<(u64, u64)>,
+    /// Sequence number the next batch gets.
+    pub(crate) next_batch: u64,
+    /// Where the log was cut and why (a torn tail, or salvage).
+    pub(crate) cut: Option<String>,
+    /// A file after the last one that holds nothing (to delete).
+    pub(crate) orphan: Option<u64>,
+}
+
+/// Reads every WAL file from `first_seq` on. A batch that fails its checks
+/// at the tail of the last file is cut off when no later batch says it was
+/// synced (a torn write a crash left); anywhere else it is
+/// [`Error::Corrupt`] — unless `salvage`, which keeps what precedes it.
+pub(crate) fn scan(fs: &dyn Vfs, dir: &Path, first_seq: u64, salvage: bool) -> Result<WalScan> {
+    let mut seqs: Vec<u64> = fs
+        .list(dir)?
+        .iter()
+        .filter_map(|n| parse_file_name(n))
+        .filter(|&s| s >= first_seq)
+        .collect();
+    seqs.sort_unstable();
+    // A last file whose header never reached the disk (a crash while
+    // rotating) holds nothing: batches are written only after the header
+    // is synced. Writing resumes in the file before it.
+    let mut orphan = None;
+    if let Some(&seq) = seqs.last() {
+        let path = dir.join(file_name(seq));
+        let data = fs.read(&path)?;
+        let name = path.display().to_string();
+        if let Err(e) = check_file_header(&data, &name) {
+            if later_synced(&data, 0, 0).is_none() && seqs.len() > 1 {
+                seqs.pop();
+                orphan = Some((seq, e.to_string()));
+            }
+        }
+    }
+    let mut out = WalScan {
+        records: Vec::new(),
+        files: Vec::new(),
+        next_batch: 1,
+        cut: None,
+        orphan: None,
+    };
+    let mut expected: Option<u64> = None;
+    for (i, &seq) in seqs.iter().enumerate() {
+        let path = dir.join(file_name(seq));
+        let name = path.display().to_string();
+        let shared_name: Arc<str> = Arc::from(name.as_str());
+        let data = fs.read(&path)?;
+        let last = i + 1 == seqs.len();
+        if let Some(prev) = out.files.last() {
+            if seq != prev.0 + 1 {
+                let e = Error::corrupt(&name, 0, format!("WAL file {} is missing", prev.0 + 1));
+                if salvage {
+                    out.cut = Some(e.to_string());
+                    break;
+                }
+                return Err(e);
+            }
+        }
+        match check_file_header(&data, &name) {
+            Ok(s) if s == seq => {}
+            Ok(s) => {
+                return Err(Error::corrupt(
+                    &name,
+                    16,
+                    format!("header says WAL file {s}, the name says {seq}"),
+                ))
+            }
+            Err(e) => {
+                // A file whose header never reached the disk (a crash while
+                // rotating) holds nothing: batches are written only after
+                // the header is synced.
+                if last && later_synced(&data, 0, 0).is_none() {
+                    out.files.push((seq, 0));
+                    out.cut = Some(e.to_string());
+                    break;
+                }
+                if salvage {
+                    out.cut = Some(e.to_string());
+                    break;
+                }
+                return Err(e);
+            }
+        }
+        let mut off = FILE_HEADER;
+        let mut stop = false;
+        while off < data.len() {
+            let parsed = parse_batch(&data, off).and_then(|b| match expected {
+                Some(e) if b.seq != e => Err(format!("batch {} where {e} was expected", b.seq)),
+                _ => Ok(b),
+            });
+            match parsed {
+                Ok(b) => {
+                    for &(p, len) in &b.records {
+                        let r = Record::decode(&data[p..p + len], &name, p as u64);
+                        match r {
+                            Ok(r) => out.records.push((r, shared_name.clone(), p as u64)),
+                            // The checksum held, so this is not a torn
+                            // write: the record itself is wrong.
+                            Err(e) if salvage => {
+                                out.cut = Some(e.to_string());
+                                stop = true;
+                                break;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    if stop {
+                        break;
+                    }
+                    expected = Some(b.seq + 1);
+                    off = b.end;
+                }
+                Err(why) => {
+                    let want = expected.unwrap_or(1);
+                    let torn = last && later_synced(&data, off, want).is_none();
+                    let e = Error::corrupt(&name, off as u64, why);
+                    if torn || salvage {
+                        out.cut = Some(e.to_string());
+                        stop = true;
+                        break;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        out.files.push((seq, off as u64));
+        if stop {
+            break;
+        }
+    }
+    out.next_batch = expected.unwrap_or(1);
+    if let Some((seq, why)) = orphan {
+        out.orphan = Some(seq);
+        out.cut.get_or_insert(why);
+    }
+    Ok(out)
+}
+
+/// The offset of a valid batch after `off` whose header says batch `want`
+/// (or a later one) had been synced — proof that the data at `off` was
+/// durable and is damaged, not torn.
+fn later_synced(data: &[u8], off: usize, want: u64) -> Option<usize> {
+    let mut at = off + 8;
+    while at + BATCH_HEADER <= data.len() {
+        if le32(data, at) == BATCH_MAGIC {
+            if let Ok(b) = parse_batch(data, at) {
+                if b.synced_through >= want && b.seq > want {
+                    return Some(at);
+                }
+            }
+        }
+        at += 8;
+    }
+    None
+}
+
+// ---- the writer ------------------------------------------------------------
+
+struct State {
+    /// Framed records not yet taken by the writer.
+    buf: Vec<u8>,
+    buf_records: u32,
+    /// LSN of the newest record appended.
+    next_lsn: u64,
+    written_lsn: u64,
+    durable_lsn: u64,
+    /// The newest batch sequence number written / synced.
+    written_batch: u64,
+    synced_batch: u64,
+    mode: Synchronous,
+    /// Set when a write or fsync failed; cleared by [`Wal::reset`].
+    failure: Option<Error>,
+    /// LSNs in (from, to] whose records were discarded after a failure.
+    failed: Vec<(u64, u64, Error)>,
+    /// Written bytes not yet fsynced.
+    dirty: bool,
+    last_sync: Instant,
+    shutdown: bool,
+}
+
+struct LogFile {
+    file: Box<dyn VFile>,
+    seq: u64,
+    /// Bytes written (valid) so far.
+    end: u64,
+    /// Bytes known durable.
+    durable_end: u64,
+    /// (batch, LSN) of the newest batch written / synced.
+    written: (u64, u64),
+    synced: (u64, u64),
+}
+
+struct Shared {
+    fs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    state: Mutex<State>,
+    to_writer: Condvar,
+    to_waiters: Condvar,
+    io: Mutex<LogFile>,
+}
+
+/// The WAL writer: a queue, a thread, and the current file.
+pub(crate) struct Wal {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Wal {
+    /// Starts writing at the end of the scanned log: the last file is cut
+    /// to its valid length (or created), then the writer thread starts.
+    pub(crate) fn start(
+        fs: Arc<dyn Vfs>,
+        dir: PathBuf,
+        scan: &WalScan,
+        mode: Synchronous,
+    ) -> Result<Wal> {
+        let (seq, valid) = scan.files.last().copied().unwrap_or((1, 0));
+        let path = dir.join(file_name(seq));
+        let mut file = fs.open_write(&path)?;
+        let end = if valid < FILE_HEADER as u64 {
+            file.set_len(0)?;
+            file.write_at(0, &file_header(seq))?;
+            FILE_HEADER as u64
+        } else {
+            file.set_len(valid)?;
+            valid
+        };
+        file.sync()?;
+        fs.sync_dir(&dir)?;
+        let last = scan.next_batch.saturating_sub(1);
+        let shared = Arc::new(Shared {
+            fs,
+            dir,
+            state: Mutex::new(State {
+                buf: Vec::new(),
+                buf_records: 0,
+                next_lsn: 0,
+                written_lsn: 0,
+                durable_lsn: 0,
+                written_batch: last,
+                synced_batch: last,
+                mode,
+                failure: None,
+                failed: Vec::new(),
+                dirty: false,
+                last_sync: Instant::now(),
+                shutdown: false,
+            }),
+            to_writer: Condvar::new(),
+            to_waiters: Condvar::new(),
+            io: Mutex::new(LogFile {
+                file,
+                seq,
+                end,
+                durable_end: end,
+                written: (last, 0),
+                synced: (last, 0),
+            }),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("cairn-wal".into())
+            .spawn(move || writer(&s))
+            .map_err(|e| Error::io("spawn", "cairn-wal thread", &e))?;
+        Ok(Wal {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub(crate) fn mode(&self) -> Synchronous {
+        self.shared.state.lock().mode
+    }
+
+    pub(crate) fn set_mode(&self, mode: Synchronous) {
+        self.shared.state.lock().mode = mode;
+        self.shared.to_writer.notify_one();
+    }
+
+    /// Queues a framed record; returns its LSN.
+    pub(crate) fn append(&self, record: &[u8]) -> u64 {
+        let mut st = self.shared.state.lock();
+        st.buf.extend_from_slice(record);
+        st.buf_records += 1;
+        st.next_lsn += 1;
+        let lsn = st.next_lsn;
+        drop(st);
+        self.shared.to_writer.notify_one();
+        lsn
+    }
+
+    /// Waits until record `lsn` is written (and synced, under `full`), or
+    /// returns the error that stopped it.
+    pub(crate) fn wait(&self, lsn: u64) -> Result<()> {
+        let mut st = self.shared.state.lock();
+        loop {
+            if let Some((_, _, e)) = st.failed.iter().find(|f| f.0 < lsn && lsn <= f.1) {
+                return Err(e.clone());
+            }
+            let done = match st.mode {
+                Synchronous::Full => st.durable_lsn >= lsn,
+                _ => st.written_lsn >= lsn,
+            };
+            if done {
+                return Ok(());
+            }
+            if let Some(e) = &st.failure {
+                return Err(e.clone());
+            }
+            self.shared.to_waiters.wait(&mut st);
+        }
+    }
+
+    /// The LSN of the newest record that counts as committed (durable under
+    /// `full`, written otherwise).
+    pub(crate) fn good_lsn(&self) -> u64 {
+        let st = self.shared.state.lock();
+        match st.mode {
+            Synchronous::Full => st.durable_lsn,
+            _ => st.written_lsn,
+        }
+    }
+
+    /// Whether a write or fsync failed and [`Wal::reset`] has not recovered.
+    pub(crate) fn failed(&self) -> bool {
+        self.shared.state.lock().failure.is_some()
+    }
+
+    /// After a failure: discards the queued and failed records (their
+    /// committers got the error), cuts the file back to its last good byte
+    /// and syncs it. Returns the last good LSN. Fails (and stays failed)
+    /// while the disk still does.
+    pub(crate) fn reset(&self) -> Result<u64> {
+        let mut st = self.shared.state.lock();
+        let Some(err) = st.failure.clone() else {
+            return Ok(st.written_lsn);
+        };
+        let full = st.mode == Synchronous::Full;
+        let good = if full { st.durable_lsn } else { st.written_lsn };
+        let mut io = self.shared.io.lock();
+        let keep = if full { io.durable_end } else { io.end };
+        io.file.set_len(keep)?;
+        io.file.sync()?;
+        io.end = keep;
+        io.durable_end = keep;
+        if full {
+            io.written = io.synced;
+        } else {
+            io.synced = io.written;
+        }
+        if st.next_lsn > good {
+            let upto = st.next_lsn;
+            st.failed.push((good, upto, err));
+        }
+        st.buf.clear();
+        st.buf_records = 0;
+        st.written_lsn = good;
+        st.durable_lsn = good;
+        if full {
+            st.written_batch = st.synced_batch;
+        } else {
+            st.synced_batch = st.written_batch;
+        }
+        st.dirty = false;
+        st.failure = None;
+        drop(io);
+        drop(st);
+        self.shared.to_writer.notify_one();
+        Ok(good)
+    }
+
+    /// Writes and fsyncs everything queued, then stops the writer thread.
+    pub(crate) fn close(&self) -> Result<()> {
+        self.shared.state.lock().shutdown = true;
+        self.shared.to_writer.notify_one();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+        let st = self.shared.state.lock();
+        match &st.failure {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes everything queued so far and fsyncs it, whatever the mode
+    /// (a durable point for `normal`/`off`; used by checkpoints and tests).
+    pub(crate) fn sync_now(&self) -> Result<()> {
+        let mut st = self.shared.state.lock();
+        let lsn = st.next_lsn;
+        while st.written_lsn < lsn {
+            if let Some(e) = &st.failure {
+                return Err(e.clone());
+            }
+            self.shared.to_waiters.wait(&mut st);
+        }
+        drop(st);
+        let mut io = self.shared.io.lock();
+        io.file.sync()?;
+        io.durable_end = io.end;
+        io.synced = io.written;
+        let (batch, synced_lsn) = io.synced;
+        drop(io);
+        let mut st = self.shared.state.lock();
+        st.durable_lsn = st.durable_lsn.max(synced_lsn);
+        st.synced_batch = st.synced_batch.max(batch);
+        st.dirty = st.durable_lsn < st.written_lsn;
+        Ok(())
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+/// Writes one batch (and syncs it when asked); rotates the file when it
+/// is full. Returns whether the batch is synced. On failure the file's
+/// valid end stays before the batch (so [`Wal::reset`] cuts it off).
+fn write_batch(
+    shared: &Shared,
+    io: &mut LogFile,
+    seq: u64,
+    upto_lsn: u64,
+    synced_through: u64,
+    count: u32,
+    body: &[u8],
+    sync: bool,
+) -> Result<bool> {
+    let pad = (8 - body.len() % 8) % 8;
+    let mut h = [0u8; BATCH_HEADER];
+    h[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
+    h[4..8].copy_from_slice(&count.to_le_bytes());
+    h[8..16].copy_from_slice(&seq.to_le_bytes());
+    h[16..24].copy_from_slice(&synced_through.to_le_bytes());
+    h[24..28].copy_from_slice(&((body.len() + pad) as u32).to_le_bytes());
+    let crc = crc32c::crc32c(&h[0..28]);
+    h[28..32].copy_from_slice(&crc.to_le_bytes());
+    let mut out = Vec::with_capacity(BATCH_HEADER + body.len() + pad);
+    out.extend_from_slice(&h);
+    out.extend_from_slice(body);
+    out.resize(out.len() + pad, 0);
+    io.file.write_at(io.end, &out)?;
+    let end = io.end + out.len() as u64;
+    let full = end >= WAL_FILE_BYTES_MAX;
+    if sync || full {
+        io.file.sync()?;
+        io.durable_end = end;
+        io.synced = (seq, upto_lsn);
+    }
+    io.end = end;
+    io.written = (seq, upto_lsn);
+    if full {
+        // A failed rotation is retried after the next batch; the batch just
+        // written is durable either way.
+        let _ = rotate(shared, io);
+    }
+    Ok(sync || full)
+}
+
+/// Starts the next WAL file (the current one is synced).
+fn rotate(shared: &Shared, io: &mut LogFile) -> Result<()> {
+    let seq = io.seq + 1;
+    let path = shared.dir.join(file_name(seq));
+    let setup = |file: &mut Box<dyn VFile>| -> Result<()> {
+        file.set_len(0)?;
+        file.write_at(0, &file_header(seq))?;
+        file.sync()?;
+        shared.fs.sync_dir(&shared.dir)
+    };
+    let mut file = shared.fs.open_write(&path)?;
+    if let Err(e) = setup(&mut file) {
+        // Leave no half-made file behind to be taken for the log's tail.
+        let _ = shared.fs.remove(&path);
+        let _ = shared.fs.sync_dir(&shared.dir);
+        return Err(e);
+    }
+    io.file = file;
+    io.seq = seq;
+    io.end = FILE_HEADER as u64;
+    io.durable_end = io.end;
+    Ok(())
+}
+
+fn writer(shared: &Shared) {
+    let mut spare = Vec::new();
+    let mut st = shared.state.lock();
+    loop {
+        if st.failure.is_some() {
+            if st.shutdown {
+                break;
+            }
+            shared.to_writer.wait(&mut st);
+            continue;
+        }
+        let sync_due = st.dirty
+            && (st.mode == Synchronous::Full
+                || st.shutdown
+                || (st.mode == Synchronous::Normal
+                    && st.last_sync.elapsed() >= NORMAL_SYNC_INTERVAL));
+        if st.buf.is_empty() && !sync_due {
+            if st.shutdown {
+                break;
+            }
+            if st.dirty && st.mode == Synchronous::Normal {
+                let left = NORMAL_SYNC_INTERVAL.saturating_sub(st.last_sync.elapsed());
+                shared.to_writer.wait_for(&mut st, left);
+            } else {
+                shared.to_writer.wait(&mut st);
+            }
+            continue;
+        }
+        std::mem::swap(&mut st.buf, &mut spare);
+        let count = std::mem::take(&mut st.buf_records);
+        let upto = st.next_lsn;
+        let seq = st.written_batch + 1;
+        let synced_through = st.synced_batch;
+        let want_sync = st.mode == Synchronous::Full
+            || st.shutdown
+            || (st.mode == Synchronous::Normal && st.last_sync.elapsed() >= NORMAL_SYNC_INTERVAL);
+        drop(st);
+        let result = {
+            let mut io = shared.io.lock();
+            if spare.is_empty() {
+                // Only a sync was due.
+                io.file.sync().map(|()| {
+                    io.durable_end = io.end;
+                    io.synced = io.written;
+                    true
+                })
+            } else {
+                write_batch(
+                    shared,
+                    &mut io,
+                    seq,
+                    upto,
+                    synced_through,
+                    count,
+                    &spare,
+                    want_sync,
+                )
+            }
+        };
+        let wrote = !spare.is_empty();
+        spare.clear();
+        st = shared.state.lock();
+        match result {
+            Ok(synced) => {
+                if wrote {
+                    st.written_lsn = upto;
+                    st.written_batch = seq;
+                }
+                if synced {
+                    st.durable_lsn = st.written_lsn;
+                    st.synced_batch = st.written_batch;
+                    st.dirty = false;
+                    st.last_sync = Instant::now();
+                } else if wrote {
+                    st.dirty = true;
+                }
+            }
+            Err(e) => st.failure = Some(e),
+        }
+        shared.to_waiters.notify_all();
+    }
+    drop(st);
+    shared.to_waiters.notify_all();
+}
