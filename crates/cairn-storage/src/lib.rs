@@ -12,6 +12,8 @@
 mod codec;
 mod durable;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 mod manifest;
 mod schema;
 mod store;

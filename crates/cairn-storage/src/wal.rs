@@ -845,19 +845,8 @@ fn write_batch(
     body: &[u8],
     sync: bool,
 ) -> Result<bool> {
-    let pad = (8 - body.len() % 8) % 8;
-    let mut h = [0u8; BATCH_HEADER];
-    h[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
-    h[4..8].copy_from_slice(&count.to_le_bytes());
-    h[8..16].copy_from_slice(&seq.to_le_bytes());
-    h[16..24].copy_from_slice(&synced_through.to_le_bytes());
-    h[24..28].copy_from_slice(&((body.len() + pad) as u32).to_le_bytes());
-    let crc = crc32c::crc32c(&h[0..28]);
-    h[28..32].copy_from_slice(&crc.to_le_bytes());
-    let mut out = Vec::with_capacity(BATCH_HEADER + body.len() + pad);
-    out.extend_from_slice(&h);
-    out.extend_from_slice(body);
-    out.resize(out.len() + pad, 0);
+    let mut out = Vec::with_capacity(BATCH_HEADER + body.len() + 8);
+    batch_image(&mut out, seq, synced_through, count, body);
     io.file.write_at(io.end, &out)?;
     let end = io.end + out.len() as u64;
     let full = end >= WAL_FILE_BYTES_MAX;
@@ -874,6 +863,27 @@ fn write_batch(
         let _ = rotate(shared, io);
     }
     Ok(sync || full)
+}
+
+/// Appends a batch (header, records, zero padding to 8 bytes) to `out`.
+fn batch_image(out: &mut Vec<u8>, seq: u64, synced_through: u64, count: u32, body: &[u8]) {
+    let pad = (8 - body.len() % 8) % 8;
+    let mut h = [0u8; BATCH_HEADER];
+    h[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
+    h[4..8].copy_from_slice(&count.to_le_bytes());
+    h[8..16].copy_from_slice(&seq.to_le_bytes());
+    h[16..24].copy_from_slice(&synced_through.to_le_bytes());
+    h[24..28].copy_from_slice(&((body.len() + pad) as u32).to_le_bytes());
+    let crc = crc32c::crc32c(&h[0..28]);
+    h[28..32].copy_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(body);
+    out.resize(out.len() + pad, 0);
+}
+
+/// Appends a one-record batch to a WAL file image (tests and fuzz seeds).
+pub(crate) fn append_batch_image(out: &mut Vec<u8>, seq: u64, synced_through: u64, record: &[u8]) {
+    batch_image(out, seq, synced_through, 1, record);
 }
 
 /// Starts the next WAL file (the current one is synced).
