@@ -15,7 +15,7 @@ use std::sync::Arc;
 use cairn_core::{Error, Result, Value};
 
 use crate::fs::{StdFs, VLock, Vfs};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, WalPosition};
 use crate::store::{CommitState, Store};
 use crate::table::{Table, SEGMENT_ROWS_TARGET, TS_OPEN};
 use crate::wal::{self, Record, RowWrite, Synchronous, Wal};
@@ -68,7 +68,24 @@ pub(crate) struct Durable {
     pub(crate) dir: PathBuf,
     pub(crate) wal: Wal,
     pub(crate) recovery: Recovery,
+    manifest: Manifest,
     _lock: Box<dyn VLock>,
+}
+
+impl Drop for Durable {
+    /// A clean close: the WAL is flushed and synced, and the manifest
+    /// records how far, so damage to the log's last batch is told apart
+    /// from a torn write at the next open. Errors are ignored: the log
+    /// itself holds every acknowledged commit either way.
+    fn drop(&mut self) {
+        if self.wal.close().is_err() {
+            return;
+        }
+        let (file, offset) = self.wal.synced_position();
+        let mut m = self.manifest.clone();
+        m.wal_synced_to = Some(WalPosition { file, offset });
+        let _ = m.write(&*self.fs, &self.dir);
+    }
 }
 
 impl Store {
@@ -108,6 +125,20 @@ impl Store {
             m
         };
         let scan = wal::scan(&*fs, &wal_dir, manifest.wal_first, opts.salvage)?;
+        if let (Some(mark), Some(&(file, offset))) = (manifest.wal_synced_to, scan.files.last()) {
+            if !opts.salvage && (WalPosition { file, offset }) < mark {
+                return Err(Error::corrupt(
+                    wal_dir.join(wal::file_name(file)).display(),
+                    offset,
+                    format!(
+                        "the log ends here but was synced to file {} offset {} ({})",
+                        mark.file,
+                        mark.offset,
+                        scan.cut.as_deref().unwrap_or("no more batches")
+                    ),
+                ));
+            }
+        }
         let mut store = Store::empty();
         store.replay(&scan, &mut recovery)?;
         recovery.wal_files = scan.files.len();
@@ -136,11 +167,18 @@ impl Store {
             }
         }
         let wal = Wal::start(fs.clone(), wal_dir, &scan, opts.synchronous)?;
+        let mut manifest = manifest;
+        if opts.salvage && scan.cut.is_some() && manifest.wal_synced_to.is_some() {
+            // The log was cut short on purpose: forget how far it reached.
+            manifest.wal_synced_to = None;
+            manifest.write(&*fs, path)?;
+        }
         store.durable = Some(Durable {
             fs,
             dir: path.to_path_buf(),
             wal,
             recovery,
+            manifest,
             _lock: lock,
         });
         Ok(Arc::new(store))

@@ -28,6 +28,18 @@ pub struct Manifest {
     pub wal_first: u64,
     /// The Cairn version that last wrote the manifest (informational).
     pub written_by: String,
+    /// How far the WAL was synced when the manifest was written (at a
+    /// clean close): open fails with [`Error::Corrupt`] if the valid log
+    /// ends before this point — damage, not a torn tail.
+    #[serde(default)]
+    pub wal_synced_to: Option<WalPosition>,
+}
+
+/// A byte position in the WAL: file sequence number and offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WalPosition {
+    pub file: u64,
+    pub offset: u64,
 }
 
 impl Manifest {
@@ -37,6 +49,7 @@ impl Manifest {
             wal_format_version: crate::wal::WAL_FORMAT_VERSION,
             wal_first: 1,
             written_by: concat!("cairn ", env!("CARGO_PKG_VERSION")).to_string(),
+            wal_synced_to: None,
         }
     }
 

@@ -800,6 +800,12 @@ impl Wal {
         }
     }
 
+    /// (file, offset) up to which the log is known durable.
+    pub(crate) fn synced_position(&self) -> (u64, u64) {
+        let io = self.shared.io.lock();
+        (io.seq, io.durable_end)
+    }
+
     /// Writes everything queued so far and fsyncs it, whatever the mode
     /// (a durable point for `normal`/`off`; used by checkpoints and tests).
     pub(crate) fn sync_now(&self) -> Result<()> {
