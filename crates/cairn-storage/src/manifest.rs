@@ -19,6 +19,7 @@ const MAGIC: &str = "cairn-manifest";
 
 /// What the manifest records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Format version of this body.
     pub format_version: u32,
