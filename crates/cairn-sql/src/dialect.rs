@@ -32,6 +32,20 @@ impl Dialect for CairnDialect {
         false
     }
     fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+        // `CHECKPOINT` is `PRAGMA checkpoint`.
+        if let Token::Word(w) = &parser.peek_token_ref().token {
+            if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("checkpoint") {
+                let tok = parser.next_token();
+                return Some(Ok(Statement::Pragma {
+                    name: sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::with_span(
+                        tok.span,
+                        "checkpoint",
+                    )]),
+                    value: None,
+                    is_eq: false,
+                }));
+            }
+        }
         if parser.peek_keyword(Keyword::PRAGMA) {
             parser.next_token();
             return Some(parse_pragma(parser));

@@ -498,6 +498,10 @@ impl Session {
                 store.set_synchronous(mode);
                 Ok(Output::default())
             }
+            ("checkpoint" | "wal_checkpoint", _) => {
+                store.checkpoint()?;
+                Ok(Output::default())
+            }
             ("integrity_check", _) => {
                 let problems = store.integrity_check()?;
                 let rows = if problems.is_empty() {

@@ -58,6 +58,8 @@ pub struct Recovery {
     pub commits: usize,
     /// The newest commit timestamp recovered.
     pub last_commit: Ts,
+    /// The commit timestamp of the checkpoint loaded, if any.
+    pub checkpoint: Option<Ts>,
     /// Where the log was cut and why: a torn tail a crash left, or the
     /// damage `salvage` stopped at.
     pub cut: Option<String>,
@@ -68,7 +70,9 @@ pub(crate) struct Durable {
     pub(crate) dir: PathBuf,
     pub(crate) wal: Wal,
     pub(crate) recovery: Recovery,
-    manifest: Manifest,
+    pub(crate) manifest: parking_lot::Mutex<Manifest>,
+    /// A checkpoint is running (automatic ones skip then).
+    pub(crate) checkpointing: std::sync::atomic::AtomicBool,
     _lock: Box<dyn VLock>,
 }
 
@@ -82,7 +86,7 @@ impl Drop for Durable {
             return;
         }
         let (file, offset) = self.wal.synced_position();
-        let mut m = self.manifest.clone();
+        let mut m = self.manifest.lock().clone();
         m.wal_synced_to = Some(WalPosition { file, offset });
         let _ = m.write(&*self.fs, &self.dir);
     }
@@ -140,7 +144,18 @@ impl Store {
             }
         }
         let mut store = Store::empty();
+        if let Some(cp) = &manifest.checkpoint {
+            store.load_checkpoint(&*fs, path, cp)?;
+            recovery.checkpoint = Some(cp.ts);
+        }
         store.replay(&scan, &mut recovery)?;
+        // Leftovers of a checkpoint a crash interrupted, or of one whose
+        // old files were not all deleted yet.
+        let listed = manifest
+            .checkpoint
+            .as_ref()
+            .map_or(Vec::new(), |c| c.files.clone());
+        crate::checkpoint::remove_unlisted(&*fs, path, manifest.wal_first, &listed)?;
         recovery.wal_files = scan.files.len();
         recovery.cut = scan.cut.clone();
         // Files past the end of the log: an empty one a crash left while
@@ -178,7 +193,8 @@ impl Store {
             dir: path.to_path_buf(),
             wal,
             recovery,
-            manifest,
+            manifest: parking_lot::Mutex::new(manifest),
+            checkpointing: std::sync::atomic::AtomicBool::new(false),
             _lock: lock,
         });
         Ok(Arc::new(store))
@@ -229,17 +245,27 @@ impl Store {
         if let Some(d) = &self.durable {
             match Manifest::read(&*d.fs, &d.dir) {
                 Err(e) => problems.push(e.to_string()),
-                Ok(m) => match wal::scan(&*d.fs, &d.dir.join("wal"), m.wal_first, false) {
-                    Err(e) => problems.push(e.to_string()),
-                    Ok(scan) => {
-                        if scan.records.len() < d.recovery.records {
-                            problems.push(format!(
-                                "the WAL holds {} records, {} were replayed at open",
-                                scan.records.len(),
-                                d.recovery.records
-                            ));
+                Ok(m) => match m
+                    .checkpoint
+                    .as_ref()
+                    .map(|cp| crate::checkpoint::check_files(&*d.fs, &d.dir, cp))
+                    .filter(|p| !p.is_empty())
+                {
+                    Some(p) => problems.extend(p),
+                    None => match wal::scan(&*d.fs, &d.dir.join("wal"), m.wal_first, false) {
+                        Err(e) => problems.push(e.to_string()),
+                        Ok(scan) => {
+                            if m.checkpoint.map(|c| c.ts) == d.recovery.checkpoint
+                                && scan.records.len() < d.recovery.records
+                            {
+                                problems.push(format!(
+                                    "the WAL holds {} records, {} were replayed at open",
+                                    scan.records.len(),
+                                    d.recovery.records
+                                ));
+                            }
                         }
-                    }
+                    },
                 },
             }
         }

@@ -9,6 +9,7 @@
 //! Depends on cairn-core only; never on SQL.
 #![forbid(unsafe_code)]
 
+mod checkpoint;
 mod codec;
 mod durable;
 pub mod fs;
@@ -23,8 +24,11 @@ mod vector;
 mod wal;
 
 pub use cairn_vector::hnsw::{HnswParams, Metric};
+pub use checkpoint::{CHECKPOINT_WAL_BYTES, SEGMENT_FORMAT_OLDEST, SEGMENT_FORMAT_VERSION};
 pub use durable::{OpenOptions, Recovery};
-pub use manifest::{Manifest, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION};
+pub use manifest::{
+    CheckpointRef, Manifest, WalPosition, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION,
+};
 pub use schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 pub use store::Store;
 pub use table::{Table, SEGMENT_ROWS_TARGET};

@@ -34,6 +34,18 @@ pub struct Manifest {
     /// ends before this point — damage, not a torn tail.
     #[serde(default)]
     pub wal_synced_to: Option<WalPosition>,
+    /// The newest checkpoint: its commit timestamp and segment files (in
+    /// `segments/`). The WAL from `wal_first` holds what came after it.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointRef>,
+}
+
+/// A checkpoint as the manifest names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointRef {
+    pub ts: u64,
+    pub files: Vec<String>,
 }
 
 /// A byte position in the WAL: file sequence number and offset.
@@ -51,6 +63,7 @@ impl Manifest {
             wal_first: 1,
             written_by: concat!("cairn ", env!("CARGO_PKG_VERSION")).to_string(),
             wal_synced_to: None,
+            checkpoint: None,
         }
     }
 
@@ -108,6 +121,18 @@ impl Manifest {
             serde_json::from_value(body.clone()).map_err(|e| bad(format!("bad body: {e}")))?;
         if m.wal_format_version > crate::wal::WAL_FORMAT_VERSION || m.wal_first == 0 {
             return Err(bad("manifest names an unreadable WAL".into()));
+        }
+        let safe = |f: &String| {
+            !f.is_empty()
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                && !f.starts_with('.')
+        };
+        if m.checkpoint
+            .as_ref()
+            .is_some_and(|c| !c.files.iter().all(safe))
+        {
+            return Err(bad("manifest names a segment file outside segments/".into()));
         }
         Ok(m)
     }

@@ -26,7 +26,7 @@ use crate::Ts;
 #[derive(Default)]
 pub(crate) struct Catalog {
     pub(crate) tables: BTreeMap<String, Arc<Table>>,
-    views: BTreeMap<String, ViewDef>,
+    pub(crate) views: BTreeMap<String, ViewDef>,
 }
 
 /// A commit applied in memory whose WAL record is not known good yet.
@@ -269,6 +269,14 @@ impl Store {
                 return Err(e);
             }
             self.last_committed.fetch_max(commit_ts, Ordering::AcqRel);
+            if d.wal.log_bytes() > crate::checkpoint::CHECKPOINT_WAL_BYTES
+                && !d.checkpointing.swap(true, Ordering::AcqRel)
+            {
+                // This committer pays for the checkpoint; its commit is
+                // done either way.
+                let _ = self.checkpoint();
+                d.checkpointing.store(false, Ordering::Release);
+            }
         }
         Ok(commit_ts)
     }

@@ -339,6 +339,11 @@ impl Table {
             .saturating_add(1)
     }
 
+    /// The largest auto-increment key used so far.
+    pub(crate) fn auto_max(&self) -> i64 {
+        self.auto_max.load(Ordering::Acquire)
+    }
+
     /// Records an explicitly given auto-increment key so later generated
     /// keys do not collide with it.
     pub fn observe_auto_key(&self, key: i64) {

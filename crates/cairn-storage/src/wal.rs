@@ -608,6 +608,8 @@ struct LogFile {
 }
 
 struct Shared {
+    /// The oldest file of the log (bumped by checkpoints).
+    first_seq: std::sync::atomic::AtomicU64,
     fs: Arc<dyn Vfs>,
     dir: PathBuf,
     state: Mutex<State>,
@@ -645,7 +647,9 @@ impl Wal {
         file.sync()?;
         fs.sync_dir(&dir)?;
         let last = scan.next_batch.saturating_sub(1);
+        let first = scan.files.first().map_or(seq, |f| f.0);
         let shared = Arc::new(Shared {
+            first_seq: std::sync::atomic::AtomicU64::new(first),
             fs,
             dir,
             state: Mutex::new(State {
@@ -798,6 +802,29 @@ impl Wal {
             Some(e) => Err(e.clone()),
             None => Ok(()),
         }
+    }
+
+    /// Syncs the current file and starts the next one; returns its
+    /// sequence number (records appended from now on go there).
+    pub(crate) fn rotate_now(&self) -> Result<u64> {
+        let mut io = self.shared.io.lock();
+        io.file.sync()?;
+        io.durable_end = io.end;
+        rotate(&self.shared, &mut io)?;
+        self.shared
+            .first_seq
+            .store(io.seq, std::sync::atomic::Ordering::Relaxed);
+        Ok(io.seq)
+    }
+
+    /// Bytes the log holds since the last checkpoint (approximate).
+    pub(crate) fn log_bytes(&self) -> u64 {
+        let io = self.shared.io.lock();
+        let first = self
+            .shared
+            .first_seq
+            .load(std::sync::atomic::Ordering::Relaxed);
+        io.seq.saturating_sub(first) * WAL_FILE_BYTES_MAX + io.end
     }
 
     /// (file, offset) up to which the log is known durable.

@@ -79,6 +79,14 @@ impl Database {
         self.engine.store().recovery().cloned()
     }
 
+    /// Writes a checkpoint now (`CHECKPOINT` in SQL): every committed row
+    /// into segment files, and the WAL they cover deleted, so reopening
+    /// reads the segments instead of replaying the log. Runs automatically
+    /// once the WAL passes 64 MiB. A no-op in memory.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.engine.store().checkpoint().map(|_| ())
+    }
+
     /// Makes every acknowledged commit durable now (useful under
     /// `synchronous = normal` or `off`).
     pub fn sync(&self) -> Result<()> {

@@ -1,0 +1,493 @@
+//! Checkpoints: the committed state at a timestamp written as segment files
+//! (one per table, one for the catalog's views), a new manifest naming them,
+//! and the WAL before them deleted. Layout: `rfcs/0001-storage-format.md`,
+//! Part 4.
+//!
+//! This version writes each table's visible rows (not their history) and
+//! its index definitions; opening decodes the rows and rebuilds the indexes
+//! (ordered and HNSW) from them. Persisting HNSW graphs and memory-mapping
+//! the files are the next step (see `missions/durability.md`).
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use cairn_core::{Error, Result};
+
+use crate::codec::{Dec, Enc};
+use crate::fs::Vfs;
+use crate::manifest::CheckpointRef;
+use crate::store::Store;
+use crate::table::Table;
+use crate::Ts;
+
+/// Format version written into segment file headers.
+pub const SEGMENT_FORMAT_VERSION: u32 = 1;
+/// Oldest segment format version this build reads.
+pub const SEGMENT_FORMAT_OLDEST: u32 = 1;
+/// A checkpoint runs after a commit once the WAL holds this many bytes.
+pub const CHECKPOINT_WAL_BYTES: u64 = 64 << 20;
+
+const MAGIC: &[u8; 8] = b"CAIRNSEG";
+const FOOTER_MAGIC: &[u8; 4] = b"CSGF";
+const HEADER: usize = 64;
+const SECTION_ENTRY: usize = 24;
+const TRAILER: usize = 16;
+const ALIGN: usize = 64;
+
+/// Section kinds.
+mod section {
+    /// Table schema, ordered index definitions, vector index definitions.
+    pub const TABLE: u32 = 1;
+    /// Visible rows: count, then (row id, row) each.
+    pub const ROWS: u32 = 2;
+    /// View definitions (catalog file).
+    pub const VIEWS: u32 = 3;
+}
+
+/// A segment file's header fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SegHeader {
+    /// 0 for the catalog file.
+    pub(crate) table_id: u64,
+    pub(crate) ts: Ts,
+    pub(crate) rows: u64,
+    pub(crate) next_row_id: u64,
+    pub(crate) auto_max: i64,
+}
+
+/// Builds a segment file: header, 64-byte-aligned sections, section table,
+/// trailer.
+pub(crate) fn encode_file(h: &SegHeader, sections: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    let mut out = vec![0u8; HEADER];
+    out[0..8].copy_from_slice(MAGIC);
+    out[8..12].copy_from_slice(&SEGMENT_FORMAT_VERSION.to_le_bytes());
+    out[16..24].copy_from_slice(&h.table_id.to_le_bytes());
+    out[24..32].copy_from_slice(&h.ts.to_le_bytes());
+    out[32..40].copy_from_slice(&h.rows.to_le_bytes());
+    out[40..48].copy_from_slice(&h.next_row_id.to_le_bytes());
+    out[48..56].copy_from_slice(&h.auto_max.to_le_bytes());
+    let crc = crc32c::crc32c(&out[0..60]);
+    out[60..64].copy_from_slice(&crc.to_le_bytes());
+    let mut table = Vec::new();
+    for (kind, body) in sections {
+        let off = out.len() as u64;
+        out.extend_from_slice(body);
+        table.extend_from_slice(&kind.to_le_bytes());
+        table.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
+        table.extend_from_slice(&off.to_le_bytes());
+        table.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        out.resize(out.len().div_ceil(ALIGN) * ALIGN, 0);
+    }
+    let table_crc = crc32c::crc32c(&table);
+    out.extend_from_slice(&table);
+    out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+    out.extend_from_slice(&table_crc.to_le_bytes());
+    out.extend_from_slice(&SEGMENT_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(FOOTER_MAGIC);
+    out
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Validates a segment file (header, trailer, section table, every
+/// section's bounds and checksum) and returns its header and sections.
+pub(crate) fn decode_file<'a>(
+    data: &'a [u8],
+    file: &str,
+) -> Result<(SegHeader, Vec<(u32, &'a [u8], u64)>)> {
+    let bad = |off: usize, detail: String| Error::corrupt(file, off as u64, detail);
+    if data.len() < HEADER + TRAILER {
+        return Err(bad(
+            0,
+            "shorter than a segment file's header and trailer".into(),
+        ));
+    }
+    if &data[0..8] != MAGIC {
+        return Err(bad(0, "not a Cairn segment file (bad magic)".into()));
+    }
+    if le32(data, 60) != crc32c::crc32c(&data[0..60]) {
+        return Err(bad(60, "segment header checksum mismatch".into()));
+    }
+    let version = le32(data, 8);
+    if !(SEGMENT_FORMAT_OLDEST..=SEGMENT_FORMAT_VERSION).contains(&version) {
+        return Err(bad(
+            8,
+            format!(
+                "segment format version {version}; this build reads \
+                 {SEGMENT_FORMAT_OLDEST}..={SEGMENT_FORMAT_VERSION}"
+            ),
+        ));
+    }
+    let header = SegHeader {
+        table_id: le64(data, 16),
+        ts: le64(data, 24),
+        rows: le64(data, 32),
+        next_row_id: le64(data, 40),
+        auto_max: le64(data, 48) as i64,
+    };
+    let t = data.len() - TRAILER;
+    if &data[t + 12..t + 16] != FOOTER_MAGIC {
+        return Err(bad(t + 12, "segment trailer magic missing".into()));
+    }
+    if le32(data, t + 8) != version {
+        return Err(bad(
+            t + 8,
+            "trailer and header disagree on the version".into(),
+        ));
+    }
+    let count = le32(data, t) as usize;
+    let table_len = count
+        .checked_mul(SECTION_ENTRY)
+        .filter(|&n| n <= t - HEADER)
+        .ok_or_else(|| bad(t, format!("section count {count} does not fit the file")))?;
+    let table_at = t - table_len;
+    let table = &data[table_at..t];
+    if le32(data, t + 4) != crc32c::crc32c(table) {
+        return Err(bad(t + 4, "section table checksum mismatch".into()));
+    }
+    let mut sections = Vec::with_capacity(count);
+    let mut min = HEADER;
+    for i in 0..count {
+        let e = i * SECTION_ENTRY;
+        let kind = le32(table, e);
+        let crc = le32(table, e + 4);
+        let off = le64(table, e + 8);
+        let len = le64(table, e + 16);
+        let entry_at = table_at + e;
+        let start = usize::try_from(off)
+            .ok()
+            .filter(|&o| o >= min && o % ALIGN == 0);
+        let Some(start) = start else {
+            return Err(bad(
+                entry_at,
+                format!("section {i} starts at bad offset {off}"),
+            ));
+        };
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| start.checked_add(l))
+            .filter(|&e| e <= table_at)
+            .ok_or_else(|| bad(entry_at, format!("section {i} runs past the section table")))?;
+        let body = &data[start..end];
+        if crc32c::crc32c(body) != crc {
+            return Err(bad(
+                start,
+                format!("section {i} (kind {kind}) checksum mismatch"),
+            ));
+        }
+        // Padding between sections must be zero too.
+        let padded = end.div_ceil(ALIGN) * ALIGN;
+        if data[end..padded.min(table_at)].iter().any(|&b| b != 0) {
+            return Err(bad(end, "nonzero padding after a section".into()));
+        }
+        sections.push((kind, body, start as u64));
+        min = padded;
+    }
+    if min < table_at {
+        return Err(bad(
+            min,
+            "bytes between the last section and the section table".into(),
+        ));
+    }
+    Ok((header, sections))
+}
+
+/// File name of a table's segment in the checkpoint at `ts`.
+fn table_file(ts: Ts, id: u64) -> String {
+    format!("{ts:020}-{id:020}.seg")
+}
+
+fn catalog_file(ts: Ts) -> String {
+    format!("{ts:020}-catalog.seg")
+}
+
+/// Writes `bytes` to `dir/name` durably (temp file, fsync, rename).
+fn write_file(fs: &dyn Vfs, dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = fs.open_write(&tmp)?;
+    f.set_len(0)?;
+    f.write_at(0, bytes)?;
+    f.sync()?;
+    drop(f);
+    fs.rename(&tmp, &dir.join(name))
+}
+
+impl Table {
+    /// The table's segment file at `ts`: definitions and visible rows.
+    pub(crate) fn checkpoint_image(&self, ts: Ts) -> Result<Vec<u8>> {
+        let inner = self.inner.read();
+        let mut defs = Vec::new();
+        let mut e = Enc(&mut defs);
+        e.schema(&inner.schema);
+        let secondary: Vec<_> = inner.indexes.iter().filter(|i| !i.def.primary).collect();
+        e.len(secondary.len());
+        for i in secondary {
+            e.index(&i.def);
+        }
+        e.len(inner.vectors.len());
+        for v in &inner.vectors {
+            e.vector_index(&v.def);
+        }
+        let mut rows = Vec::new();
+        let mut n = 0u64;
+        rows.extend_from_slice(&0u64.to_le_bytes());
+        inner.for_each_visible(ts, &mut |rid, values| {
+            let mut e = Enc(&mut rows);
+            e.u64(rid);
+            e.values(&inner.full_row(values));
+            n += 1;
+            Ok(true)
+        })?;
+        rows[0..8].copy_from_slice(&n.to_le_bytes());
+        let header = SegHeader {
+            table_id: self.id,
+            ts,
+            rows: n,
+            next_row_id: self.max_row_id() + 1,
+            auto_max: self.auto_max(),
+        };
+        Ok(encode_file(
+            &header,
+            &[(section::TABLE, defs), (section::ROWS, rows)],
+        ))
+    }
+}
+
+impl Store {
+    /// Writes a checkpoint now: every committed row into segment files, a
+    /// manifest naming them, and deletes the WAL files they cover. Commits
+    /// wait while it runs. Returns the checkpoint's commit timestamp
+    /// (`None` in memory).
+    pub fn checkpoint(&self) -> Result<Option<Ts>> {
+        let Some(d) = &self.durable else {
+            return Ok(None);
+        };
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
+        // Every commit applied so far is in the log and durable.
+        d.wal.sync_now()?;
+        self.ready(&mut cs)?;
+        let ts = cs.last_assigned;
+        self.last_committed.fetch_max(ts, Ordering::AcqRel);
+        // Records after `ts` go to files from `first` on.
+        let first = d.wal.rotate_now()?;
+        let fs = &*d.fs;
+        let seg_dir = d.dir.join("segments");
+        let mut tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        tables.sort_by_key(|t| t.id);
+        let mut files = Vec::new();
+        for t in &tables {
+            let name = table_file(ts, t.id);
+            write_file(fs, &seg_dir, &name, &t.checkpoint_image(ts)?)?;
+            files.push(name);
+        }
+        let mut views = Vec::new();
+        {
+            let c = self.catalog.read();
+            let mut e = Enc(&mut views);
+            e.len(c.views.len());
+            for v in c.views.values() {
+                e.view(v);
+            }
+        }
+        let header = SegHeader {
+            table_id: 0,
+            ts,
+            rows: 0,
+            next_row_id: self.next_table_id.load(Ordering::Relaxed),
+            auto_max: 0,
+        };
+        let name = catalog_file(ts);
+        write_file(
+            fs,
+            &seg_dir,
+            &name,
+            &encode_file(&header, &[(section::VIEWS, views)]),
+        )?;
+        files.push(name);
+        fs.sync_dir(&seg_dir)?;
+        let mut m = d.manifest.lock().clone();
+        m.checkpoint = Some(CheckpointRef {
+            ts,
+            files: files.clone(),
+        });
+        m.wal_first = first;
+        m.write(fs, &d.dir)?;
+        *d.manifest.lock() = m;
+        remove_unlisted(fs, &d.dir, first, &files)?;
+        Ok(Some(ts))
+    }
+
+    /// Loads a checkpoint's segment files into this (empty) store.
+    pub(crate) fn load_checkpoint(
+        &self,
+        fs: &dyn Vfs,
+        dir: &Path,
+        cp: &CheckpointRef,
+    ) -> Result<()> {
+        let seg_dir = dir.join("segments");
+        let mut cs = self.commit_lock.lock();
+        let mut vector_defs = Vec::new();
+        let mut index_defs = Vec::new();
+        for name in &cp.files {
+            let path = seg_dir.join(name);
+            let file = path.display().to_string();
+            let data = fs.read(&path)?;
+            let (h, sections) = decode_file(&data, &file)?;
+            if h.ts != cp.ts {
+                return Err(Error::corrupt(
+                    &file,
+                    24,
+                    format!(
+                        "segment of checkpoint {} where the manifest names checkpoint {}",
+                        h.ts, cp.ts
+                    ),
+                ));
+            }
+            let get = |kind: u32| {
+                sections
+                    .iter()
+                    .find(|s| s.0 == kind)
+                    .map(|s| (s.1, s.2))
+                    .ok_or_else(|| Error::corrupt(&file, 0, format!("section kind {kind} missing")))
+            };
+            if h.table_id == 0 {
+                let (body, at) = get(section::VIEWS)?;
+                let mut d = Dec::new(body, &file, at);
+                let n = d.count(4)?;
+                for _ in 0..n {
+                    let v = d.view()?;
+                    self.apply_create_view(v)
+                        .map_err(|e| d.err(format!("view does not load: {e}")))?;
+                }
+                self.next_table_id
+                    .fetch_max(h.next_row_id, Ordering::Relaxed);
+                continue;
+            }
+            let (body, at) = get(section::TABLE)?;
+            let mut d = Dec::new(body, &file, at);
+            let schema = d.schema()?;
+            let n = d.count(4)?;
+            let mut indexes = Vec::with_capacity(n);
+            for _ in 0..n {
+                indexes.push(d.index()?);
+            }
+            let n = d.count(4)?;
+            let mut vectors = Vec::with_capacity(n);
+            for _ in 0..n {
+                vectors.push(d.vector_index()?);
+            }
+            let name = schema.name.clone();
+            let columns = schema.columns.len();
+            let table = self
+                .install_table(h.table_id, schema)
+                .map_err(|e| Error::corrupt(&file, 16, format!("table does not load: {e}")))?;
+            let (body, at) = get(section::ROWS)?;
+            let mut d = Dec::new(body, &file, at);
+            let count = d.u64()?;
+            if count != h.rows {
+                return Err(d.err(format!("{count} rows where the header says {}", h.rows)));
+            }
+            {
+                let mut inner = table.inner.write();
+                for _ in 0..count {
+                    let rid = d.u64()?;
+                    if rid == 0 || rid >= h.next_row_id {
+                        return Err(d.err(format!("row id {rid} out of range")));
+                    }
+                    let values = d.values()?;
+                    if values.len() > columns {
+                        return Err(
+                            d.err(format!("row {rid} has more values than {name} has columns"))
+                        );
+                    }
+                    if inner.head(rid).is_some() {
+                        return Err(d.err(format!("row {rid} appears twice")));
+                    }
+                    inner.push_version(rid, values.into(), cp.ts);
+                }
+                if !d.done() {
+                    return Err(d.err("bytes after the last row"));
+                }
+                inner.seal(cp.ts);
+            }
+            table.observe_row_id(h.next_row_id.saturating_sub(1));
+            table.observe_auto_key(h.auto_max);
+            index_defs.extend(indexes.into_iter().map(|i| (name.clone(), i, file.clone())));
+            vector_defs.extend(vectors.into_iter().map(|v| (name.clone(), v, file.clone())));
+        }
+        for (table, def, file) in index_defs {
+            self.apply_create_index(&table, def)
+                .map_err(|e| Error::corrupt(&file, 0, format!("index does not load: {e}")))?;
+        }
+        for (table, def, file) in vector_defs {
+            self.apply_create_vector_index(&table, def).map_err(|e| {
+                Error::corrupt(&file, 0, format!("vector index does not load: {e}"))
+            })?;
+        }
+        cs.last_assigned = cp.ts;
+        self.last_committed.store(cp.ts, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// Removes WAL files before `wal_first` and segment files (and temp files)
+/// the manifest does not list.
+pub(crate) fn remove_unlisted(
+    fs: &dyn Vfs,
+    dir: &Path,
+    wal_first: u64,
+    files: &[String],
+) -> Result<()> {
+    let wal_dir = dir.join("wal");
+    let mut removed = false;
+    for name in fs.list(&wal_dir)? {
+        if crate::wal::parse_file_name(&name).is_some_and(|s| s < wal_first) {
+            fs.remove(&wal_dir.join(&name))?;
+            removed = true;
+        }
+    }
+    if removed {
+        fs.sync_dir(&wal_dir)?;
+    }
+    let seg_dir = dir.join("segments");
+    let mut removed = false;
+    for name in fs.list(&seg_dir)? {
+        if !files.contains(&name) {
+            fs.remove(&seg_dir.join(&name))?;
+            removed = true;
+        }
+    }
+    if removed {
+        fs.sync_dir(&seg_dir)?;
+    }
+    Ok(())
+}
+
+/// Checks every segment file a checkpoint lists (for `integrity_check`).
+pub(crate) fn check_files(fs: &dyn Vfs, dir: &Path, cp: &CheckpointRef) -> Vec<String> {
+    let mut problems = Vec::new();
+    for name in &cp.files {
+        let path = dir.join("segments").join(name);
+        match fs.read(&path) {
+            Err(e) => problems.push(e.to_string()),
+            Ok(data) => {
+                if let Err(e) = decode_file(&data, &path.display().to_string()) {
+                    problems.push(e.to_string());
+                }
+            }
+        }
+    }
+    problems
+}
