@@ -19,6 +19,7 @@ use crate::fs::Vfs;
 use crate::manifest::CheckpointRef;
 use crate::store::Store;
 use crate::table::Table;
+use crate::vector::same_vector;
 use crate::Ts;
 
 /// Format version written into segment file headers.
@@ -43,6 +44,61 @@ mod section {
     pub const ROWS: u32 = 2;
     /// View definitions (catalog file).
     pub const VIEWS: u32 = 3;
+    /// Per vector index: graph count; per graph its shape. The graphs'
+    /// arrays follow as sections 5..=11, in this order, graph by graph.
+    pub const GRAPHS: u32 = 4;
+    pub const G_KEYS: u32 = 5;
+    pub const G_LEVELS: u32 = 6;
+    pub const G_UPPER_OFFSET: u32 = 7;
+    pub const G_LEVEL0: u32 = 8;
+    pub const G_UPPER: u32 = 9;
+    pub const G_VECTORS: u32 = 10;
+    pub const G_ALIVE: u32 = 11;
+}
+
+fn rd_u32(c: &[u8]) -> u32 {
+    le32(c, 0)
+}
+
+fn rd_u64(c: &[u8]) -> u64 {
+    le64(c, 0)
+}
+
+fn rd_f32(c: &[u8]) -> f32 {
+    f32::from_bits(le32(c, 0))
+}
+
+fn u32s(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn u64s(v: &[u64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn f32s(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Reads an array section of `n` elements of `size` bytes.
+fn array<T>(
+    (body, at): (&[u8], u64),
+    n: usize,
+    size: usize,
+    file: &str,
+    f: impl Fn(&[u8]) -> T,
+) -> Result<Vec<T>> {
+    if n.checked_mul(size) != Some(body.len()) {
+        return Err(Error::corrupt(
+            file,
+            at,
+            format!(
+                "array of {} bytes where {n} elements of {size} were expected",
+                body.len()
+            ),
+        ));
+    }
+    Ok(body.chunks_exact(size).map(f).collect())
 }
 
 /// A segment file's header fields.
@@ -250,6 +306,42 @@ impl Table {
             Ok(true)
         })?;
         rows[0..8].copy_from_slice(&n.to_le_bytes());
+        let mut sections = vec![(section::TABLE, defs), (section::ROWS, rows)];
+        let mut shapes = Vec::new();
+        let mut e = Enc(&mut shapes);
+        e.len(inner.vectors.len());
+        let mut arrays = Vec::new();
+        for vi in &inner.vectors {
+            e.len(vi.graphs.len());
+            let col = vi.def.column;
+            for g in &vi.graphs {
+                let p = g.graph.to_parts();
+                e.u64(p.keys.len() as u64);
+                e.u64(p.upper.len() as u64);
+                e.u32(p.entry_point);
+                e.u8(p.max_level);
+                let alive: Vec<u8> = g
+                    .origin
+                    .iter()
+                    .zip(&p.keys)
+                    .map(|(origin, &row)| {
+                        let current = inner
+                            .visible(row, ts)
+                            .and_then(|v| inner.full_row(&v.values).get(col).cloned());
+                        u8::from(current.is_some_and(|c| same_vector(&c, origin)))
+                    })
+                    .collect();
+                arrays.push((section::G_KEYS, u64s(&p.keys)));
+                arrays.push((section::G_LEVELS, p.levels.clone()));
+                arrays.push((section::G_UPPER_OFFSET, u32s(&p.upper_offset)));
+                arrays.push((section::G_LEVEL0, u32s(&p.level0)));
+                arrays.push((section::G_UPPER, u32s(&p.upper)));
+                arrays.push((section::G_VECTORS, f32s(&p.vectors)));
+                arrays.push((section::G_ALIVE, alive));
+            }
+        }
+        sections.push((section::GRAPHS, shapes));
+        sections.extend(arrays);
         let header = SegHeader {
             table_id: self.id,
             ts,
@@ -257,10 +349,7 @@ impl Table {
             next_row_id: self.max_row_id() + 1,
             auto_max: self.auto_max(),
         };
-        Ok(encode_file(
-            &header,
-            &[(section::TABLE, defs), (section::ROWS, rows)],
-        ))
+        Ok(encode_file(&header, &sections))
     }
 }
 
@@ -425,16 +514,96 @@ impl Store {
             table.observe_row_id(h.next_row_id.saturating_sub(1));
             table.observe_auto_key(h.auto_max);
             index_defs.extend(indexes.into_iter().map(|i| (name.clone(), i, file.clone())));
-            vector_defs.extend(vectors.into_iter().map(|v| (name.clone(), v, file.clone())));
+            // Graphs: shapes, then each graph's arrays in order.
+            let (body, at) = get(section::GRAPHS)?;
+            let mut d = Dec::new(body, &file, at);
+            let n = d.count(4)?;
+            if n != vectors.len() {
+                return Err(d.err(format!(
+                    "{n} graph lists for {} vector indexes",
+                    vectors.len()
+                )));
+            }
+            let mut arrays = sections.iter().filter(|s| s.0 >= section::G_KEYS);
+            for def in vectors {
+                let graphs_n = d.count(21)?;
+                let mut graphs = Vec::with_capacity(graphs_n);
+                for _ in 0..graphs_n {
+                    let len = usize::try_from(d.u64()?).map_err(|_| d.err("graph too large"))?;
+                    let upper_len =
+                        usize::try_from(d.u64()?).map_err(|_| d.err("graph too large"))?;
+                    let entry_point = d.u32()?;
+                    let max_level = d.u8()?;
+                    let mut next = |kind: u32| match arrays.next() {
+                        Some(&(k, body, at)) if k == kind => Ok((body, at)),
+                        _ => Err(Error::corrupt(
+                            &file,
+                            0,
+                            format!("graph array section {kind} missing"),
+                        )),
+                    };
+                    let stride0 = 1 + 2 * def.params.m;
+                    let keys = array(next(section::G_KEYS)?, len, 8, &file, rd_u64)?;
+                    let levels = array(next(section::G_LEVELS)?, len, 1, &file, |c| c[0])?;
+                    let upper_offset =
+                        array(next(section::G_UPPER_OFFSET)?, len, 4, &file, rd_u32)?;
+                    let level0 = array(
+                        next(section::G_LEVEL0)?,
+                        len.saturating_mul(stride0),
+                        4,
+                        &file,
+                        rd_u32,
+                    )?;
+                    let upper = array(next(section::G_UPPER)?, upper_len, 4, &file, rd_u32)?;
+                    let vectors = array(
+                        next(section::G_VECTORS)?,
+                        len.saturating_mul(def.dims),
+                        4,
+                        &file,
+                        rd_f32,
+                    )?;
+                    let alive_at = next(section::G_ALIVE)?;
+                    let alive = array(alive_at, len, 1, &file, |c| c[0] == 1)?;
+                    let graph =
+                        cairn_vector::hnsw::Graph::from_parts(cairn_vector::hnsw::GraphParts {
+                            params: def.params,
+                            dims: def.dims,
+                            vectors,
+                            keys,
+                            levels,
+                            level0,
+                            upper_offset,
+                            upper,
+                            entry_point,
+                            max_level,
+                        })
+                        .map_err(|e| {
+                            Error::corrupt(
+                                &file,
+                                alive_at.1,
+                                format!("vector index {}: {e}", def.name),
+                            )
+                        })?;
+                    graphs.push((graph, alive));
+                }
+                vector_defs.push((name.clone(), def, graphs, file.clone()));
+            }
         }
         for (table, def, file) in index_defs {
             self.apply_create_index(&table, def)
                 .map_err(|e| Error::corrupt(&file, 0, format!("index does not load: {e}")))?;
         }
-        for (table, def, file) in vector_defs {
-            self.apply_create_vector_index(&table, def).map_err(|e| {
+        for (table, def, graphs, file) in vector_defs {
+            let t = self
+                .table(&table)
+                .ok_or_else(|| Error::corrupt(&file, 0, "vector index of a missing table"))?;
+            let jobs = t.restore_vector_index(def, graphs, cp.ts).map_err(|e| {
                 Error::corrupt(&file, 0, format!("vector index does not load: {e}"))
             })?;
+            for job in jobs {
+                self.spawn_vector_job(t.clone(), job);
+            }
+            self.bump();
         }
         cs.last_assigned = cp.ts;
         self.last_committed.store(cp.ts, Ordering::Release);

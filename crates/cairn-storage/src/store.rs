@@ -342,7 +342,7 @@ impl Store {
         self.catalog_version.load(Ordering::Acquire)
     }
 
-    fn bump(&self) {
+    pub(crate) fn bump(&self) {
         self.catalog_version.fetch_add(1, Ordering::AcqRel);
     }
 

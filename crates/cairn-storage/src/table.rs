@@ -517,6 +517,80 @@ impl Table {
         })
     }
 
+    /// Installs a vector index from graphs loaded from a checkpoint at
+    /// `ts` (no rebuild). A node is live if `alive` says so and its row's
+    /// vector is still the node's (first such node per row); other nodes
+    /// are tombstones. Row vectors no live node covers go to a pending
+    /// chunk, built in the background like fresh commits.
+    pub(crate) fn restore_vector_index(
+        &self,
+        def: VectorIndexDef,
+        graphs: Vec<(cairn_vector::hnsw::Graph, Vec<bool>)>,
+        ts: Ts,
+    ) -> Result<Vec<VectorJob>> {
+        let mut inner = self.inner.write();
+        if self.has_index_named_in(&inner, &def.name) {
+            return Err(Error::AlreadyExists {
+                kind: "index",
+                name: def.name,
+            });
+        }
+        let col = def.column;
+        let mut covered: std::collections::HashSet<RowId> = std::collections::HashSet::new();
+        let mut restored = Vec::with_capacity(graphs.len());
+        let mut dead = 0usize;
+        for (graph, alive) in graphs {
+            if graph.dims() != def.dims {
+                return Err(Error::internal(format!(
+                    "vector index {}: graph of {} dimensions, index of {}",
+                    def.name,
+                    graph.dims(),
+                    def.dims
+                )));
+            }
+            let mut origin = Vec::with_capacity(graph.len());
+            for node in 0..graph.len() {
+                let row = graph.key(node as u32);
+                let current = alive
+                    .get(node)
+                    .copied()
+                    .unwrap_or(false)
+                    .then(|| inner.visible(row, ts))
+                    .flatten()
+                    .and_then(|v| inner.full_row(&v.values).get(col).cloned())
+                    .filter(|v| v.is_vector());
+                match current {
+                    Some(v) if covered.insert(row) => origin.push(v),
+                    _ => {
+                        dead += 1;
+                        origin.push(Value::Null);
+                    }
+                }
+            }
+            let clean = origin.iter().all(Value::is_vector);
+            restored.push(Arc::new(crate::vector::VectorGraph {
+                graph,
+                origin,
+                meta: GraphMeta {
+                    clean,
+                    max_begin: ts,
+                    dead_events: 0,
+                },
+            }));
+        }
+        let mut vi = VectorIndex::restored(def, restored, dead);
+        let _ = inner.for_each_visible(ts, &mut |rid, values| {
+            if !covered.contains(&rid) {
+                if let Some(v) = values.get(col).filter(|v| v.is_vector()) {
+                    vi.append(rid, v, ts);
+                }
+            }
+            Ok(true)
+        });
+        inner.vectors.push(vi);
+        Ok(inner.vector_jobs_due(ts))
+    }
+
     /// Cross-checks the indexes against the rows visible at `ts`: every
     /// row must be listed under its key in every ordered index, and every
     /// vector index must cover every row's vector. Returns the problems.

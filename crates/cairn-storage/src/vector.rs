@@ -241,6 +241,26 @@ impl VectorIndex {
         })
     }
 
+    /// An index with the given graphs (loaded from a checkpoint) and no
+    /// pending vectors.
+    pub(crate) fn restored(
+        def: VectorIndexDef,
+        graphs: Vec<Arc<VectorGraph>>,
+        dead: usize,
+    ) -> Self {
+        VectorIndex {
+            def,
+            graphs,
+            pending: Vec::new(),
+            next_chunk: 0,
+            broken: None,
+            dead,
+            dead_events: 0,
+            compacting: false,
+            compactions: 0,
+        }
+    }
+
     /// Adds a committed vector (a new row, or a changed vector) to the
     /// open pending chunk.
     pub(crate) fn append(&mut self, row: RowId, value: &Value, ts: crate::Ts) {

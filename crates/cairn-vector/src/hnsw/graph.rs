@@ -34,6 +34,27 @@ pub struct Neighbor {
     pub distance: f32,
 }
 
+/// A graph's arrays, as [`Graph::to_parts`] gives them and
+/// [`Graph::from_parts`] takes them back (the on-disk form: flat arrays).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphParts {
+    pub params: HnswParams,
+    pub dims: usize,
+    /// `len * dims`, in stored form (unit length for cosine).
+    pub vectors: Vec<f32>,
+    pub keys: Vec<u64>,
+    pub levels: Vec<u8>,
+    /// `len * (1 + 2m)`: per node a count, then neighbours.
+    pub level0: Vec<u32>,
+    /// Per node: offset of its upper-level blocks in `upper`, or
+    /// `u32::MAX` for a level-0 node.
+    pub upper_offset: Vec<u32>,
+    /// Blocks of `1 + m` (count, neighbours), `level` blocks per node.
+    pub upper: Vec<u32>,
+    pub entry_point: u32,
+    pub max_level: u8,
+}
+
 /// An HNSW graph over `dims`-dimensional `f32` vectors; node `i` is the
 /// `i`-th vector inserted (or given to [`Graph::build`]).
 #[derive(Clone)]
@@ -69,6 +90,101 @@ impl fmt::Debug for Graph {
 }
 
 impl Graph {
+    /// The graph's arrays (copied).
+    pub fn to_parts(&self) -> GraphParts {
+        GraphParts {
+            params: self.params,
+            dims: self.dims,
+            vectors: self.vectors.clone(),
+            keys: self.keys.clone(),
+            levels: self.levels.clone(),
+            level0: self.level0.clone(),
+            upper_offset: self.upper_offset.clone(),
+            upper: self.upper.clone(),
+            entry_point: self.entry_point,
+            max_level: self.max_level,
+        }
+    }
+
+    /// A graph from its arrays, after checking every invariant of the
+    /// module docs (sizes, offsets, counts, neighbour ids, entry point,
+    /// finite vectors); anything else is [`HnswError::Malformed`]. Costs
+    /// one pass over the arrays; nothing is rebuilt.
+    pub fn from_parts(p: GraphParts) -> Result<Graph, HnswError> {
+        fn bad<T>(what: String) -> Result<T, HnswError> {
+            Err(HnswError::Malformed { what })
+        }
+        let mut graph = Graph::new(p.params, p.dims)?;
+        let n = p.keys.len();
+        if n > NODES_MAX {
+            return Err(HnswError::TooManyNodes { max: NODES_MAX });
+        }
+        let stride0 = graph.stride0();
+        let stride_upper = graph.stride_upper();
+        if n.checked_mul(p.dims) != Some(p.vectors.len())
+            || p.levels.len() != n
+            || p.upper_offset.len() != n
+            || n.checked_mul(stride0) != Some(p.level0.len())
+        {
+            return bad(format!("array sizes do not match {n} nodes"));
+        }
+        if p.vectors.iter().any(|x| !x.is_finite()) {
+            return bad("a vector element is not finite".into());
+        }
+        let check_block = |block: &[u32], cap: usize, node: usize| -> Result<(), HnswError> {
+            let count = block.first().copied().unwrap_or(0) as usize;
+            if count > cap {
+                return bad(format!(
+                    "node {node} lists {count} neighbours, at most {cap} fit"
+                ));
+            }
+            for &nb in &block[1..1 + count] {
+                if nb as usize >= n || nb as usize == node {
+                    return bad(format!("node {node} lists neighbour {nb}"));
+                }
+            }
+            Ok(())
+        };
+        let mut top = 0u8;
+        for i in 0..n {
+            let level = p.levels[i];
+            top = top.max(level);
+            check_block(&p.level0[i * stride0..(i + 1) * stride0], stride0 - 1, i)?;
+            let off = p.upper_offset[i];
+            if level == 0 {
+                if off != NO_UPPER {
+                    return bad(format!("level-0 node {i} has upper blocks"));
+                }
+                continue;
+            }
+            let start = off as usize;
+            let end = start.checked_add(usize::from(level) * stride_upper);
+            if off == NO_UPPER || end.is_none_or(|e| e > p.upper.len()) {
+                return bad(format!("node {i}'s upper blocks lie outside the array"));
+            }
+            for l in 0..usize::from(level) {
+                let b = start + l * stride_upper;
+                check_block(&p.upper[b..b + stride_upper], stride_upper - 1, i)?;
+            }
+        }
+        if n > 0
+            && (p.entry_point as usize >= n
+                || p.levels[p.entry_point as usize] != p.max_level
+                || p.max_level != top)
+        {
+            return bad("the entry point is not a node of the top level".into());
+        }
+        graph.vectors = p.vectors;
+        graph.keys = p.keys;
+        graph.levels = p.levels;
+        graph.level0 = p.level0;
+        graph.upper_offset = p.upper_offset;
+        graph.upper = p.upper;
+        graph.entry_point = p.entry_point;
+        graph.max_level = p.max_level;
+        Ok(graph)
+    }
+
     /// An empty graph.
     pub fn new(params: HnswParams, dims: usize) -> Result<Graph, HnswError> {
         params.validate()?;

@@ -103,6 +103,9 @@ pub enum HnswError {
     TooManyNodes { max: usize },
     /// A broken invariant of this module (our bug, not the caller's).
     Internal { what: &'static str },
+    /// [`Graph::from_parts`](super::Graph::from_parts) got arrays that do
+    /// not form a valid graph (a damaged file, say).
+    Malformed { what: String },
 }
 
 impl fmt::Display for HnswError {
@@ -134,6 +137,7 @@ impl fmt::Display for HnswError {
                 write!(f, "HNSW graph would exceed {max} nodes")
             }
             HnswError::Internal { what } => write!(f, "internal HNSW error: {what}"),
+            HnswError::Malformed { what } => write!(f, "malformed HNSW graph: {what}"),
         }
     }
 }
