@@ -4,6 +4,8 @@
 //!   otherwise the statements read from stdin (script mode).
 //! * `cairn PATH` — the same on the database in directory PATH (created if
 //!   missing).
+//! * `cairn check PATH` — verifies every checksum and cross-checks indexes;
+//!   prints `ok` (exit 0) or the problems (exit 1).
 //! * `cairn -c "SQL" [-c ...]` — runs the given SQL / dot commands and exits.
 //!
 //! The exit status is 1 when any statement or command failed.
@@ -33,6 +35,10 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "check") {
+        return check(args.get(2..).unwrap_or(&[]));
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -40,6 +46,48 @@ fn main() -> ExitCode {
             eprintln!("Error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `cairn check PATH`: opens the database (which validates the manifest,
+/// every WAL batch and every segment file) and runs `PRAGMA
+/// integrity_check`. Prints `ok` and exits 0, or prints each problem and
+/// exits 1. (A database directory literally named `check` opens as
+/// `cairn ./check`.)
+fn check(rest: &[std::ffi::OsString]) -> ExitCode {
+    let [path] = rest else {
+        eprintln!("usage: cairn check PATH");
+        return ExitCode::from(2);
+    };
+    let path = PathBuf::from(path);
+    if !path.join("MANIFEST").exists() {
+        eprintln!(
+            "Error: {} is not a Cairn database (no MANIFEST)",
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let db = match Database::open(&path) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let problems: Vec<String> = match db.query("PRAGMA integrity_check", &[]) {
+        Ok(rows) => rows
+            .iter()
+            .map(|r| r.get::<String>(0).unwrap_or_else(|e| e.to_string()))
+            .collect(),
+        Err(e) => vec![e.to_string()],
+    };
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems == ["ok"] {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -80,19 +80,15 @@ fn mode_is_shown_and_changed() -> TestResult {
 }
 
 #[test]
-fn file_database_is_refused() -> TestResult {
+fn unopenable_path_fails_clearly() -> TestResult {
+    // A regular file where a database directory should be.
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("data.cairn");
+    std::fs::write(&path, "not a directory")?;
     let path = path.to_string_lossy();
     let r = cairn(&[&path, "-c", ".help"], "")?;
     assert_eq!(r.code, Some(1));
-    assert!(
-        r.stderr.contains(
-            "file databases are not supported yet; use no argument for an in-memory database"
-        ),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("cannot open"), "{}", r.stderr);
     assert_eq!(r.stdout, "");
     Ok(())
 }
@@ -372,5 +368,46 @@ fn failed_import_reports_an_error() -> TestResult {
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.starts_with("Error: "), "{}", r.stderr);
     assert_eq!(r.stdout, "", "no table is left behind");
+    Ok(())
+}
+
+// --- database directories --------------------------------------------------
+
+#[test]
+fn file_database_persists_and_checks() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("db");
+    let db = db.to_str().ok_or("path")?;
+    let r = cairn(
+        &[
+            db,
+            "-c",
+            "CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1), (2)",
+        ],
+        "",
+    )?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let r = cairn(&[db, "-c", ".mode csv", "-c", "SELECT sum(a) FROM t"], "")?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains('3'), "{}", r.stdout);
+    let r = cairn(&["check", db], "")?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), "ok");
+    // Damage the log: check fails and names the file.
+    let wal = std::path::Path::new(db).join("wal/00000000000000000001.wal");
+    let mut bytes = std::fs::read(&wal)?;
+    let at = bytes.len() - 20;
+    bytes[at] ^= 0x10;
+    std::fs::write(&wal, bytes)?;
+    let r = cairn(&["check", db], "")?;
+    assert_eq!(r.code, Some(1), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("00000000000000000001.wal"),
+        "{}",
+        r.stderr
+    );
+    let r = cairn(&["check", dir.path().to_str().ok_or("path")?], "")?;
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("not a Cairn database"), "{}", r.stderr);
     Ok(())
 }
