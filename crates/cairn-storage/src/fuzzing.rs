@@ -69,3 +69,30 @@ pub fn wal_file_with_commits(rows: &[Vec<Value>]) -> Vec<u8> {
 
 /// Shared handle type for tests that need a file system object.
 pub type SharedFs = Arc<dyn Vfs>;
+
+/// Decodes `bytes` as a segment file (header, trailer, section table,
+/// section checksums); returns the number of sections.
+pub fn decode_segment_file(bytes: &[u8]) -> Result<usize> {
+    crate::checkpoint::decode_file(bytes, "segment").map(|(_, s)| s.len())
+}
+
+/// Loads `bytes` as the only segment file of a checkpoint at timestamp
+/// `ts` into an empty store (rows, indexes, HNSW graphs): the full decoder
+/// a database open runs.
+pub fn load_segment_file(bytes: &[u8], ts: u64) -> Result<()> {
+    let fs = SimFs::new();
+    let dir = Path::new("/db");
+    fs.create_dir_all(&dir.join("segments"))?;
+    let name = format!("{ts:020}-00000000000000000001.seg");
+    let mut f = fs.open_write(&dir.join("segments").join(&name))?;
+    f.write_at(0, bytes)?;
+    let store = crate::Store::empty();
+    store.load_checkpoint(
+        &fs,
+        dir,
+        &crate::manifest::CheckpointRef {
+            ts,
+            files: vec![name],
+        },
+    )
+}
