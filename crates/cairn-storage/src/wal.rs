@@ -556,8 +556,18 @@ pub(crate) fn scan(fs: &dyn Vfs, dir: &Path, first_seq: u64, salvage: bool) -> R
 /// The offset of a valid batch after `off` whose header says batch `want`
 /// (or a later one) had been synced — proof that the data at `off` was
 /// durable and is damaged, not torn.
+///
+/// The search starts after the damaged batch's declared body when its
+/// header is intact (so data inside a torn batch that happens to look like
+/// a batch cannot count as proof); otherwise right after `off`.
 fn later_synced(data: &[u8], off: usize, want: u64) -> Option<usize> {
     let mut at = off + 8;
+    if let Some(h) = data.get(off..off + BATCH_HEADER) {
+        if le32(h, 0) == BATCH_MAGIC && le32(h, 28) == crc32c::crc32c(&h[0..28]) {
+            let body_end = (off + BATCH_HEADER).saturating_add(le32(h, 24) as usize);
+            at = at.max(body_end.div_ceil(8) * 8);
+        }
+    }
     while at + BATCH_HEADER <= data.len() {
         if le32(data, at) == BATCH_MAGIC {
             if let Ok(b) = parse_batch(data, at) {
