@@ -40,6 +40,10 @@ pub(crate) const FILE_HEADER: usize = 32;
 const BATCH_MAGIC: u32 = u32::from_le_bytes(*b"BTCH");
 const BATCH_HEADER: usize = 32;
 const RECORD_HEADER: usize = 8;
+/// The longest a synced batch waits for more committers to join it.
+const GATHER_WAIT_MAX: Duration = Duration::from_micros(500);
+/// Condition variables committers wait on, by LSN.
+const WAIT_STRIPES: usize = 64;
 /// Largest record payload accepted (a bound for decoders, not a design
 /// limit of commits: 1 GiB).
 const RECORD_BYTES_MAX: u32 = 1 << 30;
@@ -602,6 +606,12 @@ struct State {
     /// Written bytes not yet fsynced.
     dirty: bool,
     last_sync: Instant,
+    /// Records in the last batch, and how long writing and syncing it
+    /// took: the writer waits up to half that long for as many records
+    /// to gather before it starts the next synced batch (group commit
+    /// under load; no wait for a lone committer).
+    last_batch_records: u32,
+    last_batch_time: Duration,
     shutdown: bool,
 }
 
@@ -624,7 +634,9 @@ struct Shared {
     dir: PathBuf,
     state: Mutex<State>,
     to_writer: Condvar,
-    to_waiters: Condvar,
+    /// Committers wait on the stripe of their LSN (`lsn % WAIT_STRIPES`),
+    /// so a batch wakes only the committers it covers, not all of them.
+    to_waiters: Vec<Condvar>,
     io: Mutex<LogFile>,
 }
 
@@ -675,10 +687,12 @@ impl Wal {
                 failed: Vec::new(),
                 dirty: false,
                 last_sync: Instant::now(),
+                last_batch_records: 0,
+                last_batch_time: Duration::ZERO,
                 shutdown: false,
             }),
             to_writer: Condvar::new(),
-            to_waiters: Condvar::new(),
+            to_waiters: (0..WAIT_STRIPES).map(|_| Condvar::new()).collect(),
             io: Mutex::new(LogFile {
                 file,
                 seq,
@@ -738,7 +752,7 @@ impl Wal {
             if let Some(e) = &st.failure {
                 return Err(e.clone());
             }
-            self.shared.to_waiters.wait(&mut st);
+            self.shared.stripe(lsn).wait(&mut st);
         }
     }
 
@@ -852,7 +866,7 @@ impl Wal {
             if let Some(e) = &st.failure {
                 return Err(e.clone());
             }
-            self.shared.to_waiters.wait(&mut st);
+            self.shared.stripe(lsn).wait(&mut st);
         }
         drop(st);
         let mut io = self.shared.io.lock();
@@ -981,6 +995,20 @@ fn writer(shared: &Shared) {
             }
             continue;
         }
+        if st.mode == Synchronous::Full && st.buf_records < st.last_batch_records {
+            // More committers were active a batch ago than have queued
+            // now: give the rest a moment to arrive (they are usually
+            // finishing the statements of their next transaction).
+            let deadline = Instant::now() + st.last_batch_time.min(GATHER_WAIT_MAX);
+            while st.buf_records < st.last_batch_records
+                && !st.shutdown
+                && st.failure.is_none()
+                && !shared.to_writer.wait_until(&mut st, deadline).timed_out()
+            {}
+            if st.failure.is_some() {
+                continue;
+            }
+        }
         std::mem::swap(&mut st.buf, &mut spare);
         let count = std::mem::take(&mut st.buf_records);
         let upto = st.next_lsn;
@@ -990,6 +1018,7 @@ fn writer(shared: &Shared) {
             || st.shutdown
             || (st.mode == Synchronous::Normal && st.last_sync.elapsed() >= NORMAL_SYNC_INTERVAL);
         drop(st);
+        let started = Instant::now();
         let result = {
             let mut io = shared.io.lock();
             if spare.is_empty() {
@@ -1014,7 +1043,13 @@ fn writer(shared: &Shared) {
         };
         let wrote = !spare.is_empty();
         spare.clear();
+        let took = started.elapsed();
         st = shared.state.lock();
+        if wrote {
+            st.last_batch_records = count;
+            st.last_batch_time = took;
+        }
+        let from = st.written_lsn.min(st.durable_lsn);
         match result {
             Ok(synced) => {
                 if wrote {
@@ -1032,8 +1067,35 @@ fn writer(shared: &Shared) {
             }
             Err(e) => st.failure = Some(e),
         }
-        shared.to_waiters.notify_all();
+        if st.failure.is_some() || !wrote {
+            shared.wake_all();
+        } else {
+            shared.wake(from, st.written_lsn);
+        }
     }
     drop(st);
-    shared.to_waiters.notify_all();
+    shared.wake_all();
+}
+
+impl Shared {
+    fn stripe(&self, lsn: u64) -> &Condvar {
+        &self.to_waiters[(lsn % WAIT_STRIPES as u64) as usize]
+    }
+
+    /// Wakes the committers waiting for LSNs in `(from, to]`.
+    fn wake(&self, from: u64, to: u64) {
+        if to.saturating_sub(from) >= WAIT_STRIPES as u64 {
+            self.wake_all();
+            return;
+        }
+        for lsn in from + 1..=to {
+            self.stripe(lsn).notify_all();
+        }
+    }
+
+    fn wake_all(&self) {
+        for c in &self.to_waiters {
+            c.notify_all();
+        }
+    }
 }
