@@ -612,6 +612,8 @@ struct State {
     /// under load; no wait for a lone committer).
     last_batch_records: u32,
     last_batch_time: Duration,
+    /// Records the writer is gathering for (0: not gathering).
+    gather_target: u32,
     shutdown: bool,
 }
 
@@ -689,6 +691,7 @@ impl Wal {
                 last_sync: Instant::now(),
                 last_batch_records: 0,
                 last_batch_time: Duration::ZERO,
+                gather_target: 0,
                 shutdown: false,
             }),
             to_writer: Condvar::new(),
@@ -729,8 +732,13 @@ impl Wal {
         st.buf_records += 1;
         st.next_lsn += 1;
         let lsn = st.next_lsn;
+        // While the writer gathers a batch, wake it only when the batch is
+        // complete (not once per record).
+        let wake = st.gather_target == 0 || st.buf_records >= st.gather_target;
         drop(st);
-        self.shared.to_writer.notify_one();
+        if wake {
+            self.shared.to_writer.notify_one();
+        }
         lsn
     }
 
@@ -1000,11 +1008,13 @@ fn writer(shared: &Shared) {
             // now: give the rest a moment to arrive (they are usually
             // finishing the statements of their next transaction).
             let deadline = Instant::now() + st.last_batch_time.min(GATHER_WAIT_MAX);
+            st.gather_target = st.last_batch_records;
             while st.buf_records < st.last_batch_records
                 && !st.shutdown
                 && st.failure.is_none()
                 && !shared.to_writer.wait_until(&mut st, deadline).timed_out()
             {}
+            st.gather_target = 0;
             if st.failure.is_some() {
                 continue;
             }
