@@ -12,13 +12,14 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use cairn_core::{Error, Result};
+use cairn_core::{Error, Result, Value};
 
 use crate::codec::{Dec, Enc};
 use crate::fs::Vfs;
 use crate::manifest::CheckpointRef;
+use crate::schema::IndexDef;
 use crate::store::Store;
-use crate::table::Table;
+use crate::table::{Index, Table};
 use crate::vector::same_vector;
 use crate::Ts;
 
@@ -28,6 +29,10 @@ pub const SEGMENT_FORMAT_VERSION: u32 = 1;
 pub const SEGMENT_FORMAT_OLDEST: u32 = 1;
 /// A checkpoint runs after a commit once the WAL holds this many bytes.
 pub const CHECKPOINT_WAL_BYTES: u64 = 64 << 20;
+/// ... or once this long has passed since the last one, if the WAL holds
+/// more than [`CHECKPOINT_WAL_BYTES_MIN`].
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+pub const CHECKPOINT_WAL_BYTES_MIN: u64 = 1 << 20;
 
 const MAGIC: &[u8; 8] = b"CAIRNSEG";
 const FOOTER_MAGIC: &[u8; 4] = b"CSGF";
@@ -54,6 +59,9 @@ mod section {
     pub const G_UPPER: u32 = 9;
     pub const G_VECTORS: u32 = 10;
     pub const G_ALIVE: u32 = 11;
+    /// Every ordered index (primary key first): name, then its entries for
+    /// the visible rows in key order: key, row ids.
+    pub const INDEXES: u32 = 12;
 }
 
 fn rd_u32(c: &[u8]) -> u32 {
@@ -306,7 +314,26 @@ impl Table {
             Ok(true)
         })?;
         rows[0..8].copy_from_slice(&n.to_le_bytes());
-        let mut sections = vec![(section::TABLE, defs), (section::ROWS, rows)];
+        let mut index_body = Vec::new();
+        let mut e = Enc(&mut index_body);
+        e.len(inner.indexes.len());
+        for (no, index) in inner.indexes.iter().enumerate() {
+            e.str(&index.def.name);
+            let entries = inner.index_entries(no, ts);
+            e.u64(entries.len() as u64);
+            for (key, ids) in entries {
+                e.values(&key);
+                e.len(ids.len());
+                for id in ids {
+                    e.u64(id);
+                }
+            }
+        }
+        let mut sections = vec![
+            (section::TABLE, defs),
+            (section::ROWS, rows),
+            (section::INDEXES, index_body),
+        ];
         let mut shapes = Vec::new();
         let mut e = Enc(&mut shapes);
         e.len(inner.vectors.len());
@@ -415,6 +442,7 @@ impl Store {
         m.write(fs, &d.dir)?;
         *d.manifest.lock() = m;
         remove_unlisted(fs, &d.dir, first, &files)?;
+        *d.last_checkpoint.lock() = std::time::Instant::now();
         Ok(Some(ts))
     }
 
@@ -428,11 +456,10 @@ impl Store {
         let seg_dir = dir.join("segments");
         let mut cs = self.commit_lock.lock();
         let mut vector_defs = Vec::new();
-        let mut index_defs = Vec::new();
         for name in &cp.files {
             let path = seg_dir.join(name);
             let file = path.display().to_string();
-            let data = fs.read(&path)?;
+            let data = fs.map(&path)?;
             let (h, sections) = decode_file(&data, &file)?;
             if h.ts != cp.ts {
                 return Err(Error::corrupt(
@@ -504,16 +531,74 @@ impl Store {
                     if inner.head(rid).is_some() {
                         return Err(d.err(format!("row {rid} appears twice")));
                     }
-                    inner.push_version(rid, values.into(), cp.ts);
+                    inner.load_version(rid, values.into(), cp.ts);
                 }
                 if !d.done() {
                     return Err(d.err("bytes after the last row"));
                 }
+                // Ordered indexes: the primary key's (made with the table)
+                // and the secondary ones, filled from their section.
+                let (body, at) = get(section::INDEXES)?;
+                let mut d = Dec::new(body, &file, at);
+                let n = d.count(12)?;
+                let mut loaded: std::collections::HashMap<String, Vec<(Vec<Value>, Vec<u64>)>> =
+                    std::collections::HashMap::new();
+                for _ in 0..n {
+                    let index_name = d.str()?.to_string();
+                    let entries_n = d.u64()?;
+                    let mut entries = Vec::new();
+                    let mut listed = 0u64;
+                    for _ in 0..entries_n {
+                        let key = d.values()?;
+                        let ids_n = d.count(8)?;
+                        let mut ids = Vec::with_capacity(ids_n);
+                        for _ in 0..ids_n {
+                            let id = d.u64()?;
+                            if inner.head(id).is_none() {
+                                return Err(d.err(format!(
+                                    "index {index_name} lists row {id}, which the file does not hold"
+                                )));
+                            }
+                            ids.push(id);
+                        }
+                        listed += ids_n as u64;
+                        entries.push((key, ids));
+                    }
+                    if listed != count {
+                        return Err(d.err(format!(
+                            "index {index_name} lists {listed} rows, the table has {count}"
+                        )));
+                    }
+                    loaded.insert(index_name.to_ascii_lowercase(), entries);
+                }
+                let mut defs: Vec<IndexDef> = inner
+                    .indexes
+                    .iter()
+                    .filter(|i| i.def.primary)
+                    .map(|i| i.def.clone())
+                    .collect();
+                defs.extend(indexes);
+                let mut built = Vec::with_capacity(defs.len());
+                for def in defs {
+                    let entries = loaded
+                        .remove(&def.name.to_ascii_lowercase())
+                        .ok_or_else(|| d.err(format!("no entries for index {}", def.name)))?;
+                    let index_name = def.name.clone();
+                    let index = Index::from_sorted(def, entries).map_err(|i| {
+                        d.err(format!(
+                            "index {index_name}: entry {i} is out of order or empty"
+                        ))
+                    })?;
+                    built.push(index);
+                }
+                if !loaded.is_empty() {
+                    return Err(d.err("entries for an index the table does not define"));
+                }
+                inner.set_indexes(built);
                 inner.seal(cp.ts);
             }
             table.observe_row_id(h.next_row_id.saturating_sub(1));
             table.observe_auto_key(h.auto_max);
-            index_defs.extend(indexes.into_iter().map(|i| (name.clone(), i, file.clone())));
             // Graphs: shapes, then each graph's arrays in order.
             let (body, at) = get(section::GRAPHS)?;
             let mut d = Dec::new(body, &file, at);
@@ -524,7 +609,9 @@ impl Store {
                     vectors.len()
                 )));
             }
-            let mut arrays = sections.iter().filter(|s| s.0 >= section::G_KEYS);
+            let mut arrays = sections
+                .iter()
+                .filter(|s| (section::G_KEYS..=section::G_ALIVE).contains(&s.0));
             for def in vectors {
                 let graphs_n = d.count(21)?;
                 let mut graphs = Vec::with_capacity(graphs_n);
@@ -589,10 +676,6 @@ impl Store {
                 vector_defs.push((name.clone(), def, graphs, file.clone()));
             }
         }
-        for (table, def, file) in index_defs {
-            self.apply_create_index(&table, def)
-                .map_err(|e| Error::corrupt(&file, 0, format!("index does not load: {e}")))?;
-        }
         for (table, def, graphs, file) in vector_defs {
             let t = self
                 .table(&table)
@@ -649,7 +732,7 @@ pub(crate) fn check_files(fs: &dyn Vfs, dir: &Path, cp: &CheckpointRef) -> Vec<S
     let mut problems = Vec::new();
     for name in &cp.files {
         let path = dir.join("segments").join(name);
-        match fs.read(&path) {
+        match fs.map(&path) {
             Err(e) => problems.push(e.to_string()),
             Ok(data) => {
                 if let Err(e) = decode_file(&data, &path.display().to_string()) {

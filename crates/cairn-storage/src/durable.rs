@@ -73,7 +73,21 @@ pub(crate) struct Durable {
     pub(crate) manifest: parking_lot::Mutex<Manifest>,
     /// A checkpoint is running (automatic ones skip then).
     pub(crate) checkpointing: std::sync::atomic::AtomicBool,
+    /// When the last checkpoint ended (or the database was opened).
+    pub(crate) last_checkpoint: parking_lot::Mutex<std::time::Instant>,
     _lock: Box<dyn VLock>,
+}
+
+impl Durable {
+    /// Whether an automatic checkpoint is due: the WAL since the last one
+    /// passed [`crate::CHECKPOINT_WAL_BYTES`], or it holds commits and
+    /// [`crate::CHECKPOINT_INTERVAL`] has passed (checked at commits).
+    pub(crate) fn checkpoint_due(&self) -> bool {
+        let bytes = self.wal.log_bytes();
+        bytes > crate::checkpoint::CHECKPOINT_WAL_BYTES
+            || (bytes > crate::checkpoint::CHECKPOINT_WAL_BYTES_MIN
+                && self.last_checkpoint.lock().elapsed() >= crate::checkpoint::CHECKPOINT_INTERVAL)
+    }
 }
 
 impl Drop for Durable {
@@ -195,6 +209,7 @@ impl Store {
             recovery,
             manifest: parking_lot::Mutex::new(manifest),
             checkpointing: std::sync::atomic::AtomicBool::new(false),
+            last_checkpoint: parking_lot::Mutex::new(std::time::Instant::now()),
             _lock: lock,
         });
         Ok(Arc::new(store))

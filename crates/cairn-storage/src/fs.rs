@@ -24,6 +24,35 @@ pub trait VFile: Send {
     fn set_len(&mut self, len: u64) -> Result<()>;
 }
 
+/// A file's bytes: memory-mapped (read-only) or read into memory.
+pub enum Mapped {
+    Map(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Mapped {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Mapped::Map(m) => m,
+            Mapped::Owned(v) => v,
+        }
+    }
+}
+
+/// Maps `file` read-only.
+#[allow(unsafe_code)]
+fn map_file(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the mapping is undefined behaviour only if the file changes
+    // while mapped. Cairn maps only segment files, which are written once
+    // (as a temp file, renamed into place) and never modified; they are
+    // deleted only when no checkpoint lists them, and the database
+    // directory's exclusive LOCK keeps other Cairn processes out. A file
+    // changed behind Cairn's back by another program is outside what any
+    // mapping can defend against (as for SQLite's mmap mode).
+    unsafe { memmap2::Mmap::map(file) }
+}
+
 /// A held lock on a database directory; released when dropped.
 pub trait VLock: Send + Sync {}
 
@@ -35,6 +64,11 @@ pub trait Vfs: Send + Sync {
     fn list(&self, dir: &Path) -> Result<Vec<String>>;
     /// The whole content of a file.
     fn read(&self, path: &Path) -> Result<Vec<u8>>;
+    /// The content of an immutable file, memory-mapped where the platform
+    /// allows (segment files; never the WAL). The default reads it.
+    fn map(&self, path: &Path) -> Result<Mapped> {
+        Ok(Mapped::Owned(self.read(path)?))
+    }
     /// Opens `path` for writing, creating it empty if it does not exist.
     fn open_write(&self, path: &Path) -> Result<Box<dyn VFile>>;
     /// Atomically replaces `to` with `from` (durable after [`Vfs::sync_dir`]).
@@ -114,6 +148,21 @@ impl Vfs for StdFs {
         let mut buf = Vec::new();
         f.read_to_end(&mut buf).map_err(err)?;
         Ok(buf)
+    }
+
+    fn map(&self, path: &Path) -> Result<Mapped> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io("open", path.display(), &e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path.display(), &e))?
+            .len();
+        if len == 0 {
+            // Empty files cannot be mapped everywhere.
+            return Ok(Mapped::Owned(Vec::new()));
+        }
+        map_file(&file)
+            .map(Mapped::Map)
+            .map_err(|e| Error::io("mmap", path.display(), &e))
     }
 
     fn open_write(&self, path: &Path) -> Result<Box<dyn VFile>> {

@@ -7,7 +7,7 @@
 //! ([`Store::open`]): then every commit is logged to a write-ahead log with
 //! group commit before it is published, and opening replays the log.
 //! Depends on cairn-core only; never on SQL.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod checkpoint;
 mod codec;
@@ -24,7 +24,10 @@ mod vector;
 mod wal;
 
 pub use cairn_vector::hnsw::{HnswParams, Metric};
-pub use checkpoint::{CHECKPOINT_WAL_BYTES, SEGMENT_FORMAT_OLDEST, SEGMENT_FORMAT_VERSION};
+pub use checkpoint::{
+    CHECKPOINT_INTERVAL, CHECKPOINT_WAL_BYTES, CHECKPOINT_WAL_BYTES_MIN, SEGMENT_FORMAT_OLDEST,
+    SEGMENT_FORMAT_VERSION,
+};
 pub use durable::{OpenOptions, Recovery};
 pub use manifest::{
     CheckpointRef, Manifest, WalPosition, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION,

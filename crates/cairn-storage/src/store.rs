@@ -269,9 +269,7 @@ impl Store {
                 return Err(e);
             }
             self.last_committed.fetch_max(commit_ts, Ordering::AcqRel);
-            if d.wal.log_bytes() > crate::checkpoint::CHECKPOINT_WAL_BYTES
-                && !d.checkpointing.swap(true, Ordering::AcqRel)
-            {
+            if d.checkpoint_due() && !d.checkpointing.swap(true, Ordering::AcqRel) {
                 // This committer pays for the checkpoint; its commit is
                 // done either way.
                 let _ = self.checkpoint();

@@ -144,6 +144,42 @@ impl Index {
         }
     }
 
+    /// An index filled from entries in ascending key order (loaded from a
+    /// checkpoint). `Err(i)` if entry `i` is out of order, has no row ids,
+    /// or a key of the wrong width.
+    pub(crate) fn from_sorted(
+        def: IndexDef,
+        entries: Vec<(Vec<Value>, Vec<RowId>)>,
+    ) -> std::result::Result<Index, usize> {
+        let mut index = Index::new(def);
+        let width = index.def.columns.len();
+        let mut last: Option<Vec<Value>> = None;
+        for (i, (key, mut ids)) in entries.into_iter().enumerate() {
+            if key.len() != width || ids.is_empty() || last.as_ref().is_some_and(|l| *l >= key) {
+                return Err(i);
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            let entry = if ids.len() == 1 {
+                Ids::One(ids[0])
+            } else {
+                Ids::Many(ids)
+            };
+            last = Some(key.clone());
+            match &mut index.map {
+                KeyMap::Single(m) => {
+                    if let Some(k) = key.into_iter().next() {
+                        m.insert(k, entry);
+                    }
+                }
+                KeyMap::Multi(m) => {
+                    m.insert(key, entry);
+                }
+            }
+        }
+        Ok(index)
+    }
+
     /// Row ids listed under exactly `key`.
     pub(crate) fn get(&self, key: &[Value]) -> &[RowId] {
         let ids = match &self.map {
@@ -952,6 +988,62 @@ impl TableInner {
         }
         self.row_count = self.row_count.saturating_sub(1);
         Ok(())
+    }
+
+    /// The entries of ordered index `index_no` for the rows visible at `ts`
+    /// (each under its visible key), in key order: what a checkpoint
+    /// stores.
+    pub(crate) fn index_entries(&self, index_no: usize, ts: Ts) -> Vec<(Vec<Value>, Vec<RowId>)> {
+        let mut out = Vec::new();
+        let Some(index) = self.indexes.get(index_no) else {
+            return out;
+        };
+        let _ = index.each_in_range(
+            Bound::Unbounded,
+            Bound::Unbounded,
+            false,
+            &mut |key, ids| {
+                let live: Vec<RowId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|&rid| {
+                        self.visible(rid, ts).is_some_and(|v| {
+                            index_key(&index.def, &self.full_row(&v.values)).as_slice() == key
+                        })
+                    })
+                    .collect();
+                if !live.is_empty() {
+                    out.push((key.to_vec(), live));
+                }
+                Ok(true)
+            },
+        );
+        out
+    }
+
+    /// Adds a version loaded from a checkpoint: like
+    /// [`TableInner::push_version`] but without touching indexes (they
+    /// are loaded from their own sections).
+    pub(crate) fn load_version(&mut self, row: RowId, values: Arc<[Value]>, ts: Ts) {
+        let loc = Loc {
+            seg: LIVE,
+            off: self.live.len() as u32,
+        };
+        self.live.push(Version {
+            row_id: row,
+            begin: ts,
+            end: AtomicU64::new(TS_OPEN),
+            prev: None,
+            updated: false,
+            values,
+        });
+        self.heads.insert(row, loc);
+        self.row_count += 1;
+    }
+
+    /// Replaces the ordered indexes (checkpoint load).
+    pub(crate) fn set_indexes(&mut self, indexes: Vec<Index>) {
+        self.indexes = indexes;
     }
 
     /// Appends a new version of `row` beginning at `ts` to the live segment.

@@ -632,6 +632,8 @@ struct LogFile {
 struct Shared {
     /// The oldest file of the log (bumped by checkpoints).
     first_seq: std::sync::atomic::AtomicU64,
+    /// Bytes written since the oldest file began, updated by the writer.
+    log_bytes: std::sync::atomic::AtomicU64,
     fs: Arc<dyn Vfs>,
     dir: PathBuf,
     state: Mutex<State>,
@@ -674,6 +676,9 @@ impl Wal {
         let first = scan.files.first().map_or(seq, |f| f.0);
         let shared = Arc::new(Shared {
             first_seq: std::sync::atomic::AtomicU64::new(first),
+            log_bytes: std::sync::atomic::AtomicU64::new(
+                seq.saturating_sub(first) * WAL_FILE_BYTES_MAX + end,
+            ),
             fs,
             dir,
             state: Mutex::new(State {
@@ -846,17 +851,18 @@ impl Wal {
         self.shared
             .first_seq
             .store(io.seq, std::sync::atomic::Ordering::Relaxed);
+        self.shared
+            .log_bytes
+            .store(io.end, std::sync::atomic::Ordering::Relaxed);
         Ok(io.seq)
     }
 
-    /// Bytes the log holds since the last checkpoint (approximate).
+    /// Bytes the log holds since the last checkpoint (approximate; read
+    /// without waiting for the writer).
     pub(crate) fn log_bytes(&self) -> u64 {
-        let io = self.shared.io.lock();
-        let first = self
-            .shared
-            .first_seq
-            .load(std::sync::atomic::Ordering::Relaxed);
-        io.seq.saturating_sub(first) * WAL_FILE_BYTES_MAX + io.end
+        self.shared
+            .log_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// (file, offset) up to which the log is known durable.
@@ -922,6 +928,11 @@ fn write_batch(
     }
     io.end = end;
     io.written = (seq, upto_lsn);
+    let first = shared.first_seq.load(std::sync::atomic::Ordering::Relaxed);
+    shared.log_bytes.store(
+        io.seq.saturating_sub(first) * WAL_FILE_BYTES_MAX + end,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     if full {
         // A failed rotation is retried after the next batch; the batch just
         // written is durable either way.
