@@ -62,6 +62,53 @@ mod section {
     /// Every ordered index (primary key first): name, then its entries for
     /// the visible rows in key order: key, row ids.
     pub const INDEXES: u32 = 12;
+    /// Vector columns of fixed dimension stored as arrays: per column its
+    /// position, dimensions, element type and how many rows hold a vector.
+    /// One VECTOR_DATA section per listed column follows, in order.
+    pub const VECTOR_COLUMNS: u32 = 13;
+    /// A column's vectors, in row order, as f32 or f16 (little-endian).
+    pub const VECTOR_DATA: u32 = 14;
+    /// Per column: NULL count, smallest and largest value (NULL for vector
+    /// columns and columns with no non-NULL value).
+    pub const STATISTICS: u32 = 15;
+}
+
+/// The value tag, inside ROWS, of a vector kept in its column's
+/// VECTOR_DATA array (not used by the WAL).
+const TAG_IN_COLUMN: u8 = 10;
+
+/// Vector columns of fixed dimension: (position, dims, f16 elements).
+fn vector_columns(schema: &crate::schema::TableSchema) -> Vec<(usize, usize, bool)> {
+    schema
+        .columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c.data_type {
+            cairn_core::DataType::Vector(n) if n > 0 => Some((i, n as usize, false)),
+            cairn_core::DataType::HalfVec(n) if n > 0 => Some((i, n as usize, true)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Appends `v`'s elements to a column array if it is a vector of the
+/// column's kind and dimension.
+fn push_column_vector(out: &mut Vec<u8>, v: &Value, dims: usize, half: bool) -> bool {
+    match v {
+        Value::Vector(x) if !half && x.len() == dims => {
+            for f in x.iter() {
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+            true
+        }
+        Value::HalfVec(x) if half && x.len() == dims => {
+            for f in x.iter() {
+                out.extend_from_slice(&f.to_bits().to_le_bytes());
+            }
+            true
+        }
+        _ => false,
+    }
 }
 
 fn rd_u32(c: &[u8]) -> u32 {
@@ -306,14 +353,67 @@ impl Table {
         let mut rows = Vec::new();
         let mut n = 0u64;
         rows.extend_from_slice(&0u64.to_le_bytes());
+        let vcols = vector_columns(&inner.schema);
+        let mut vdata: Vec<(Vec<u8>, u64)> = vec![(Vec::new(), 0); vcols.len()];
+        let ncols = inner.schema.columns.len();
+        let mut nulls = vec![0u64; ncols];
+        let mut minmax: Vec<Option<(Value, Value)>> = vec![None; ncols];
         inner.for_each_visible(ts, &mut |rid, values| {
+            let full = inner.full_row(values);
             let mut e = Enc(&mut rows);
             e.u64(rid);
-            e.values(&inner.full_row(values));
+            e.len(full.len());
+            for (j, v) in full.iter().enumerate() {
+                if let Some(k) = vcols.iter().position(|c| c.0 == j) {
+                    let (_, dims, half) = vcols[k];
+                    if push_column_vector(&mut vdata[k].0, v, dims, half) {
+                        vdata[k].1 += 1;
+                        e.u8(TAG_IN_COLUMN);
+                        continue;
+                    }
+                }
+                e.value(v);
+                if j < ncols {
+                    if v.is_null() {
+                        nulls[j] += 1;
+                    } else if !v.is_vector() {
+                        match &mut minmax[j] {
+                            None => minmax[j] = Some((v.clone(), v.clone())),
+                            Some((lo, hi)) => {
+                                if v < lo {
+                                    *lo = v.clone();
+                                }
+                                if v > hi {
+                                    *hi = v.clone();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             n += 1;
             Ok(true)
         })?;
         rows[0..8].copy_from_slice(&n.to_le_bytes());
+        let mut vmeta = Vec::new();
+        let mut e = Enc(&mut vmeta);
+        e.len(vcols.len());
+        for (&(col, dims, half), (_, present)) in vcols.iter().zip(&vdata) {
+            e.u32(col as u32);
+            e.u32(dims as u32);
+            e.u8(u8::from(half));
+            e.u64(*present);
+        }
+        let mut stats = Vec::new();
+        let mut e = Enc(&mut stats);
+        e.u64(n);
+        e.len(ncols);
+        for (nulls, mm) in nulls.iter().zip(&minmax) {
+            e.u64(*nulls);
+            let (lo, hi) = mm.clone().unwrap_or_default();
+            e.value(&lo);
+            e.value(&hi);
+        }
         let mut index_body = Vec::new();
         let mut e = Enc(&mut index_body);
         e.len(inner.indexes.len());
@@ -331,9 +431,12 @@ impl Table {
         }
         let mut sections = vec![
             (section::TABLE, defs),
-            (section::ROWS, rows),
-            (section::INDEXES, index_body),
+            (section::STATISTICS, stats),
+            (section::VECTOR_COLUMNS, vmeta),
         ];
+        sections.extend(vdata.into_iter().map(|(d, _)| (section::VECTOR_DATA, d)));
+        sections.push((section::ROWS, rows));
+        sections.push((section::INDEXES, index_body));
         let mut shapes = Vec::new();
         let mut e = Enc(&mut shapes);
         e.len(inner.vectors.len());
@@ -509,6 +612,59 @@ impl Store {
             let table = self
                 .install_table(h.table_id, schema)
                 .map_err(|e| Error::corrupt(&file, 16, format!("table does not load: {e}")))?;
+            // Statistics: checked against the header and the schema.
+            let (body, at) = get(section::STATISTICS)?;
+            let mut d = Dec::new(body, &file, at);
+            if d.u64()? != h.rows {
+                return Err(d.err("statistics disagree with the header's row count"));
+            }
+            let n = d.count(10)?;
+            if n != columns {
+                return Err(d.err(format!(
+                    "statistics for {n} columns, the table has {columns}"
+                )));
+            }
+            for _ in 0..n {
+                if d.u64()? > h.rows {
+                    return Err(d.err("more NULLs than rows"));
+                }
+                d.value()?;
+                d.value()?;
+            }
+            if !d.done() {
+                return Err(d.err("bytes after the statistics"));
+            }
+            // Vector column arrays, with a cursor each.
+            let (body, at) = get(section::VECTOR_COLUMNS)?;
+            let mut d = Dec::new(body, &file, at);
+            let n = d.count(17)?;
+            let data: Vec<&(u32, &[u8], u64)> = sections
+                .iter()
+                .filter(|s| s.0 == section::VECTOR_DATA)
+                .collect();
+            if data.len() != n {
+                return Err(d.err(format!("{n} vector columns, {} arrays", data.len())));
+            }
+            // (column, dims, f16, array, offset of the array, next element)
+            let mut vcols: Vec<(usize, usize, bool, &[u8], u64, usize)> = Vec::with_capacity(n);
+            for arr in data {
+                let col = d.u32()? as usize;
+                let dims = d.u32()? as usize;
+                let half = d.u8()? == 1;
+                let present = d.u64()?;
+                let elem = if half { 2 } else { 4 };
+                let want = usize::try_from(present)
+                    .ok()
+                    .and_then(|p| p.checked_mul(dims)?.checked_mul(elem));
+                if col >= columns
+                    || dims == 0
+                    || dims > cairn_core::vector::VECTOR_DIMS_MAX
+                    || want != Some(arr.1.len())
+                {
+                    return Err(d.err(format!("vector column {col}: bad shape")));
+                }
+                vcols.push((col, dims, half, arr.1, arr.2, 0));
+            }
             let (body, at) = get(section::ROWS)?;
             let mut d = Dec::new(body, &file, at);
             let count = d.u64()?;
@@ -522,7 +678,47 @@ impl Store {
                     if rid == 0 || rid >= h.next_row_id {
                         return Err(d.err(format!("row id {rid} out of range")));
                     }
-                    let values = d.values()?;
+                    let width = d.count(1)?;
+                    let mut values = Vec::with_capacity(width);
+                    for j in 0..width {
+                        if d.peek() != Some(TAG_IN_COLUMN) {
+                            values.push(d.value()?);
+                            continue;
+                        }
+                        d.u8()?;
+                        let Some(c) = vcols.iter_mut().find(|c| c.0 == j) else {
+                            return Err(d.err(format!("column {j} has no vector array")));
+                        };
+                        let (_, dims, half, arr, arr_at, next) = c;
+                        let elem = if *half { 2 } else { 4 };
+                        let start = *next;
+                        let end = start + *dims * elem;
+                        let Some(bytes) = arr.get(start..end) else {
+                            return Err(Error::corrupt(
+                                &file,
+                                *arr_at,
+                                "more rows use the vector array than it holds",
+                            ));
+                        };
+                        *next = end;
+                        let v = if *half {
+                            let x: Vec<half::f16> = bytes
+                                .chunks_exact(2)
+                                .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])))
+                                .collect();
+                            if x.iter().any(|f| !f.is_finite()) {
+                                return Err(Error::corrupt(&file, *arr_at, "non-finite element"));
+                            }
+                            Value::HalfVec(x.into())
+                        } else {
+                            let x: Vec<f32> = bytes.chunks_exact(4).map(rd_f32).collect();
+                            if x.iter().any(|f| !f.is_finite()) {
+                                return Err(Error::corrupt(&file, *arr_at, "non-finite element"));
+                            }
+                            Value::Vector(x.into())
+                        };
+                        values.push(v);
+                    }
                     if values.len() > columns {
                         return Err(
                             d.err(format!("row {rid} has more values than {name} has columns"))
@@ -535,6 +731,13 @@ impl Store {
                 }
                 if !d.done() {
                     return Err(d.err("bytes after the last row"));
+                }
+                if let Some(c) = vcols.iter().find(|c| c.5 != c.3.len()) {
+                    return Err(Error::corrupt(
+                        &file,
+                        c.4,
+                        "vector array holds unused vectors",
+                    ));
                 }
                 // Ordered indexes: the primary key's (made with the table)
                 // and the secondary ones, filled from their section.

@@ -220,6 +220,11 @@ impl<'a> Dec<'a> {
         Error::corrupt(self.file, self.base + self.pos as u64, detail)
     }
 
+    /// The next byte, not consumed.
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
     pub(crate) fn done(&self) -> bool {
         self.pos == self.buf.len()
     }
