@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
 
-use crate::codec::{Dec, Enc};
+use crate::codec::{le32, le64, Dec, Enc};
 use crate::fs::Vfs;
 use crate::manifest::CheckpointRef;
 use crate::schema::IndexDef;
@@ -199,18 +199,6 @@ pub(crate) fn encode_file(h: &SegHeader, sections: &[(u32, Vec<u8>)]) -> Vec<u8>
     out
 }
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn le64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
-
 /// Validates a segment file (header, trailer, section table, every
 /// section's bounds and checksum) and returns its header and sections.
 pub(crate) fn decode_file<'a>(
@@ -321,17 +309,6 @@ fn table_file(ts: Ts, id: u64) -> String {
 
 fn catalog_file(ts: Ts) -> String {
     format!("{ts:020}-catalog.seg")
-}
-
-/// Writes `bytes` to `dir/name` durably (temp file, fsync, rename).
-fn write_file(fs: &dyn Vfs, dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut f = fs.open_write(&tmp)?;
-    f.set_len(0)?;
-    f.write_at(0, bytes)?;
-    f.sync()?;
-    drop(f);
-    fs.rename(&tmp, &dir.join(name))
 }
 
 impl Table {
@@ -508,7 +485,7 @@ impl Store {
         let mut files = Vec::new();
         for t in &tables {
             let name = table_file(ts, t.id);
-            write_file(fs, &seg_dir, &name, &t.checkpoint_image(ts)?)?;
+            crate::fs::replace_file(fs, &seg_dir, &name, &t.checkpoint_image(ts)?)?;
             files.push(name);
         }
         let mut views = Vec::new();
@@ -528,7 +505,7 @@ impl Store {
             auto_max: 0,
         };
         let name = catalog_file(ts);
-        write_file(
+        crate::fs::replace_file(
             fs,
             &seg_dir,
             &name,

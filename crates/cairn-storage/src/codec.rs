@@ -12,6 +12,20 @@ use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 use crate::vector::VectorIndexDef;
 use crate::{HnswParams, Metric};
 
+/// The little-endian u32 at `b[at..at + 4]` (the caller checked the bounds).
+pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+/// The little-endian u64 at `b[at..at + 8]` (the caller checked the bounds).
+pub(crate) fn le64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
 /// Appends little-endian fields to a buffer.
 pub(crate) struct Enc<'a>(pub(crate) &'a mut Vec<u8>);
 

@@ -81,6 +81,18 @@ pub trait Vfs: Send + Sync {
     fn lock(&self, path: &Path) -> Result<Box<dyn VLock>>;
 }
 
+/// Writes `bytes` to `dir/name` through a temp file: write `name.tmp`,
+/// fsync it, rename it over `name`. Durable once the caller fsyncs `dir`.
+pub(crate) fn replace_file(fs: &dyn Vfs, dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = fs.open_write(&tmp)?;
+    f.set_len(0)?;
+    f.write_at(0, bytes)?;
+    f.sync()?;
+    drop(f);
+    fs.rename(&tmp, &dir.join(name))
+}
+
 // ---- the real file system ----------------------------------------------
 
 /// The operating system's file system.
@@ -117,6 +129,17 @@ struct StdLock {
 }
 
 impl VLock for StdLock {}
+
+/// Opens `path` for reading and writing, creating it empty if missing.
+fn open_rw(path: &Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io("open", path.display(), &e))
+}
 
 impl Vfs for StdFs {
     fn create_dir_all(&self, dir: &Path) -> Result<()> {
@@ -166,13 +189,7 @@ impl Vfs for StdFs {
     }
 
     fn open_write(&self, path: &Path) -> Result<Box<dyn VFile>> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::io("open", path.display(), &e))?;
+        let file = open_rw(path)?;
         Ok(Box::new(StdFile {
             file,
             path: path.to_path_buf(),
@@ -202,13 +219,7 @@ impl Vfs for StdFs {
     }
 
     fn lock(&self, path: &Path) -> Result<Box<dyn VLock>> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::io("open", path.display(), &e))?;
+        let file = open_rw(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Box::new(StdLock { _file: file })),
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {

@@ -146,14 +146,7 @@ impl Manifest {
 
     /// Replaces `dir/MANIFEST` atomically and durably.
     pub(crate) fn write(&self, fs: &dyn Vfs, dir: &Path) -> Result<()> {
-        let bytes = self.encode()?;
-        let tmp = dir.join("MANIFEST.tmp");
-        let mut f = fs.open_write(&tmp)?;
-        f.set_len(0)?;
-        f.write_at(0, &bytes)?;
-        f.sync()?;
-        drop(f);
-        fs.rename(&tmp, &dir.join("MANIFEST"))?;
+        crate::fs::replace_file(fs, dir, "MANIFEST", &self.encode()?)?;
         fs.sync_dir(dir)
     }
 }

@@ -1025,6 +1025,11 @@ impl TableInner {
     /// [`TableInner::push_version`] but without touching indexes (they
     /// are loaded from their own sections).
     pub(crate) fn load_version(&mut self, row: RowId, values: Arc<[Value]>, ts: Ts) {
+        self.append_live(row, values, ts, None);
+    }
+
+    /// Appends a version to the live segment and makes it the row's head.
+    fn append_live(&mut self, row: RowId, values: Arc<[Value]>, ts: Ts, prev: Option<Loc>) {
         let loc = Loc {
             seg: LIVE,
             off: self.live.len() as u32,
@@ -1033,8 +1038,8 @@ impl TableInner {
             row_id: row,
             begin: ts,
             end: AtomicU64::new(TS_OPEN),
-            prev: None,
-            updated: false,
+            prev,
+            updated: prev.is_some(),
             values,
         });
         self.heads.insert(row, loc);
@@ -1073,20 +1078,7 @@ impl TableInner {
         if !self.vectors.is_empty() {
             self.index_vectors(row, &values, prev_values.as_deref(), ts);
         }
-        let loc = Loc {
-            seg: LIVE,
-            off: self.live.len() as u32,
-        };
-        self.live.push(Version {
-            row_id: row,
-            begin: ts,
-            end: AtomicU64::new(TS_OPEN),
-            prev,
-            updated: prev.is_some(),
-            values,
-        });
-        self.heads.insert(row, loc);
-        self.row_count += 1;
+        self.append_live(row, values, ts, prev);
     }
 
     /// Reverts one row of a commit at `ts` that the WAL failed to hold: the

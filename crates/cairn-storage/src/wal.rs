@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use cairn_core::{Error, Result, Value};
 use parking_lot::{Condvar, Mutex};
 
-use crate::codec::{Dec, Enc};
+use crate::codec::{le32, le64, Dec, Enc};
 use crate::fs::{VFile, Vfs};
 use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 use crate::vector::VectorIndexDef;
@@ -309,18 +309,6 @@ pub(crate) fn file_header(seq: u64) -> [u8; FILE_HEADER] {
     let crc = crc32c::crc32c(&h[0..28]);
     h[28..32].copy_from_slice(&crc.to_le_bytes());
     h
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn le64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
 }
 
 /// Checks a file header; returns the file's sequence number.
