@@ -863,9 +863,7 @@ impl Store {
             let jobs = t.restore_vector_index(def, graphs, cp.ts).map_err(|e| {
                 Error::corrupt(&file, 0, format!("vector index does not load: {e}"))
             })?;
-            for job in jobs {
-                self.spawn_vector_job(t.clone(), job);
-            }
+            self.spawn_vector_jobs(jobs.into_iter().map(|j| (t.clone(), j)).collect());
             self.bump();
         }
         cs.last_assigned = cp.ts;

@@ -79,6 +79,34 @@ pub(crate) struct Durable {
 }
 
 impl Durable {
+    /// The file part of `integrity_check`: the manifest, every segment
+    /// file it lists, and the WAL (which must hold at least what was
+    /// replayed at open, unless a checkpoint has since replaced it).
+    fn check_files(&self) -> Vec<String> {
+        let m = match Manifest::read(&*self.fs, &self.dir) {
+            Ok(m) => m,
+            Err(e) => return vec![e.to_string()],
+        };
+        let mut problems = match &m.checkpoint {
+            Some(cp) => crate::checkpoint::check_files(&*self.fs, &self.dir, cp),
+            None => Vec::new(),
+        };
+        match wal::scan(&*self.fs, &self.dir.join("wal"), m.wal_first, false) {
+            Err(e) => problems.push(e.to_string()),
+            Ok(scan) => {
+                let same_checkpoint = m.checkpoint.map(|c| c.ts) == self.recovery.checkpoint;
+                if same_checkpoint && scan.records.len() < self.recovery.records {
+                    problems.push(format!(
+                        "the WAL holds {} records, {} were replayed at open",
+                        scan.records.len(),
+                        self.recovery.records
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
     /// Whether an automatic checkpoint is due: the WAL since the last one
     /// passed [`crate::CHECKPOINT_WAL_BYTES`], or it holds commits and
     /// [`crate::CHECKPOINT_INTERVAL`] has passed (checked at commits).
@@ -246,44 +274,15 @@ impl Store {
         }
     }
 
-    /// The file system an on-disk database uses.
-    pub fn fs(&self) -> Option<&Arc<dyn Vfs>> {
-        self.durable.as_ref().map(|d| &d.fs)
-    }
-
     /// Verifies every checksum of the database's files and cross-checks
     /// them: the manifest, every WAL batch and record (the log must hold at
     /// least what was replayed at open), and every table's indexes against
     /// its rows. Returns the problems found (empty when all is well).
     pub fn integrity_check(&self) -> Result<Vec<String>> {
-        let mut problems = Vec::new();
-        if let Some(d) = &self.durable {
-            match Manifest::read(&*d.fs, &d.dir) {
-                Err(e) => problems.push(e.to_string()),
-                Ok(m) => match m
-                    .checkpoint
-                    .as_ref()
-                    .map(|cp| crate::checkpoint::check_files(&*d.fs, &d.dir, cp))
-                    .filter(|p| !p.is_empty())
-                {
-                    Some(p) => problems.extend(p),
-                    None => match wal::scan(&*d.fs, &d.dir.join("wal"), m.wal_first, false) {
-                        Err(e) => problems.push(e.to_string()),
-                        Ok(scan) => {
-                            if m.checkpoint.map(|c| c.ts) == d.recovery.checkpoint
-                                && scan.records.len() < d.recovery.records
-                            {
-                                problems.push(format!(
-                                    "the WAL holds {} records, {} were replayed at open",
-                                    scan.records.len(),
-                                    d.recovery.records
-                                ));
-                            }
-                        }
-                    },
-                },
-            }
-        }
+        let mut problems = match &self.durable {
+            Some(d) => d.check_files(),
+            None => Vec::new(),
+        };
         let ts = self.last_committed();
         let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
         for t in tables {
@@ -397,13 +396,7 @@ impl Store {
         }
         cs.last_assigned = ts;
         self.last_committed.store(ts, Ordering::Release);
-        jobs_spawn(self, jobs);
+        self.spawn_vector_jobs(jobs);
         Ok(())
-    }
-}
-
-fn jobs_spawn(store: &Store, jobs: Vec<(Arc<Table>, crate::vector::VectorJob)>) {
-    for (table, job) in jobs {
-        store.spawn_vector_job(table, job);
     }
 }

@@ -3,7 +3,6 @@
 //! return an error (never panic) on anything malformed.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use cairn_core::{Result, Value};
 
@@ -66,9 +65,6 @@ pub fn wal_file_with_commits(rows: &[Vec<Value>]) -> Vec<u8> {
     }
     out
 }
-
-/// Shared handle type for tests that need a file system object.
-pub type SharedFs = Arc<dyn Vfs>;
 
 /// Decodes `bytes` as a segment file (header, trailer, section table,
 /// section checksums); returns the number of sections.

@@ -257,9 +257,7 @@ impl Store {
             }
         };
         drop(cs);
-        for (table, job) in jobs {
-            self.spawn_vector_job(table, job);
-        }
+        self.spawn_vector_jobs(jobs);
         if let (Some(d), Some(lsn)) = (durable, lsn) {
             if let Err(e) = d.wal.wait(lsn) {
                 // Undo what the log does not hold now, if the disk lets us;
@@ -287,15 +285,13 @@ impl Store {
         let Some(d) = &self.durable else {
             return Ok(());
         };
-        if !d.wal.failed() {
-            let good = d.wal.good_lsn();
+        let (good, failed) = d.wal.good_lsn();
+        if !failed {
             while cs.inflight.front().is_some_and(|f| f.lsn <= good) {
                 cs.inflight.pop_front();
             }
             return Ok(());
         }
-        // The writer stops at a failure, so this no longer moves.
-        let good = d.wal.good_lsn();
         while cs.inflight.back().is_some_and(|f| f.lsn > good) {
             if let Some(f) = cs.inflight.pop_back() {
                 for (table, row, existed, wrote) in f.rows.iter().rev() {
@@ -520,7 +516,13 @@ impl Store {
 
     /// Runs a vector index job on the build pool (or on this thread when
     /// there is none). Queries never wait for it.
-    pub(crate) fn spawn_vector_job(&self, table: Arc<Table>, job: crate::vector::VectorJob) {
+    pub(crate) fn spawn_vector_jobs(&self, jobs: Vec<(Arc<Table>, crate::vector::VectorJob)>) {
+        for (table, job) in jobs {
+            self.spawn_vector_job(table, job);
+        }
+    }
+
+    fn spawn_vector_job(&self, table: Arc<Table>, job: crate::vector::VectorJob) {
         match self.pool() {
             Some(p) => {
                 let pool = p.clone();

@@ -759,27 +759,25 @@ impl Wal {
 
     /// The LSN of the newest record that counts as committed (durable under
     /// `full`, written otherwise).
-    pub(crate) fn good_lsn(&self) -> u64 {
+    /// Also says whether a write or fsync failed and [`Wal::reset`] has
+    /// not recovered (the writer stops at a failure, so the LSN then no
+    /// longer moves). One lock: the commit path asks this every time.
+    pub(crate) fn good_lsn(&self) -> (u64, bool) {
         let st = self.shared.state.lock();
-        match st.mode {
+        let good = match st.mode {
             Synchronous::Full => st.durable_lsn,
             _ => st.written_lsn,
-        }
-    }
-
-    /// Whether a write or fsync failed and [`Wal::reset`] has not recovered.
-    pub(crate) fn failed(&self) -> bool {
-        self.shared.state.lock().failure.is_some()
+        };
+        (good, st.failure.is_some())
     }
 
     /// After a failure: discards the queued and failed records (their
     /// committers got the error), cuts the file back to its last good byte
-    /// and syncs it. Returns the last good LSN. Fails (and stays failed)
-    /// while the disk still does.
-    pub(crate) fn reset(&self) -> Result<u64> {
+    /// and syncs it. Fails (and stays failed) while the disk still does.
+    pub(crate) fn reset(&self) -> Result<()> {
         let mut st = self.shared.state.lock();
         let Some(err) = st.failure.clone() else {
-            return Ok(st.written_lsn);
+            return Ok(());
         };
         let full = st.mode == Synchronous::Full;
         let good = if full { st.durable_lsn } else { st.written_lsn };
@@ -812,7 +810,7 @@ impl Wal {
         drop(io);
         drop(st);
         self.shared.to_writer.notify_one();
-        Ok(good)
+        Ok(())
     }
 
     /// Writes and fsyncs everything queued, then stops the writer thread.
