@@ -52,6 +52,41 @@ const fn lsb(x: u64) -> bool {
     x & 1 == 1
 }
 
+/// The path walk shared by inclusion and consistency verification (RFC
+/// 9162 §2.1.3.2 and §2.1.4.2): starting from node numbers `fn_` and `sn`,
+/// calls `step(hash, true)` for each path hash that is a left sibling and
+/// `step(hash, false)` for a right sibling. Fails if the path runs out of
+/// levels, or levels are left when it ends.
+fn walk_path<'a>(
+    mut fn_: u64,
+    mut sn: u64,
+    path: impl IntoIterator<Item = &'a Hash>,
+    mut step: impl FnMut(&Hash, bool),
+) -> Result<(), VerifyError> {
+    for p in path {
+        if sn == 0 {
+            return Err(VerifyError::PathNotConsumed);
+        }
+        if lsb(fn_) || fn_ == sn {
+            step(p, true);
+            if !lsb(fn_) {
+                while !lsb(fn_) && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            step(p, false);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn != 0 {
+        return Err(VerifyError::PathNotConsumed);
+    }
+    Ok(())
+}
+
 /// The one valid audit-path length for `index < size` (no hashing).
 pub fn inclusion_path_len(index: u64, size: u64) -> usize {
     if index >= size {
@@ -124,30 +159,19 @@ impl InclusionProof {
                 expected,
             });
         }
-        let mut fn_ = self.leaf_index;
-        let mut sn = self.tree_size - 1;
         let mut r = *leaf;
-        for p in &self.path {
-            if sn == 0 {
-                return Err(VerifyError::PathNotConsumed);
-            }
-            if lsb(fn_) || fn_ == sn {
-                r = node_hash(p, &r);
-                if !lsb(fn_) {
-                    while !lsb(fn_) && fn_ != 0 {
-                        fn_ >>= 1;
-                        sn >>= 1;
-                    }
-                }
-            } else {
-                r = node_hash(&r, p);
-            }
-            fn_ >>= 1;
-            sn >>= 1;
-        }
-        if sn != 0 {
-            return Err(VerifyError::PathNotConsumed);
-        }
+        walk_path(
+            self.leaf_index,
+            self.tree_size - 1,
+            &self.path,
+            |p, left| {
+                r = if left {
+                    node_hash(p, &r)
+                } else {
+                    node_hash(&r, p)
+                };
+            },
+        )?;
         if r != *root {
             return Err(VerifyError::RootMismatch {
                 which: WhichRoot::New,
@@ -230,28 +254,14 @@ impl ConsistencyProof {
         }
         let mut fr = first;
         let mut sr = first;
-        for c in rest {
-            if sn == 0 {
-                return Err(VerifyError::PathNotConsumed);
-            }
-            if lsb(fn_) || fn_ == sn {
+        walk_path(fn_, sn, rest, |c, left| {
+            if left {
                 fr = node_hash(c, &fr);
                 sr = node_hash(c, &sr);
-                if !lsb(fn_) {
-                    while !lsb(fn_) && fn_ != 0 {
-                        fn_ >>= 1;
-                        sn >>= 1;
-                    }
-                }
             } else {
                 sr = node_hash(&sr, c);
             }
-            fn_ >>= 1;
-            sn >>= 1;
-        }
-        if sn != 0 {
-            return Err(VerifyError::PathNotConsumed);
-        }
+        })?;
         if fr != *old_root {
             return Err(VerifyError::RootMismatch {
                 which: WhichRoot::Old,
