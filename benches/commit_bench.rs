@@ -550,6 +550,28 @@ struct Ctl {
 
 /// Starts the writers (each calls `worker(index, &ctl)`), runs warm-up and
 /// the measured window, stops them and merges what they saw.
+impl Run {
+    fn new(
+        engine: Engine,
+        writers: usize,
+        (secs, stats, cpu_cores): (f64, WorkerStats, Option<f64>),
+        wal: Option<(u64, u64)>,
+    ) -> Run {
+        Run {
+            engine,
+            writers,
+            secs,
+            top_share: stats.top_writer as f64 / stats.commits.max(1) as f64,
+            commits: stats.commits,
+            conflicted: stats.conflicted,
+            retries: stats.retries,
+            latencies_us: stats.latencies_us,
+            cpu_cores,
+            wal,
+        }
+    }
+}
+
 fn measure(
     n: usize,
     args: &Args,
@@ -652,18 +674,7 @@ fn run_sqlite(base: &Path, n: usize, rep: usize, args: &Args) -> Result<Run> {
     if !args.keep {
         std::fs::remove_dir_all(&dir).ok();
     }
-    Ok(Run {
-        engine: Engine::Sqlite,
-        writers: n,
-        secs,
-        commits: stats.commits,
-        conflicted: stats.conflicted,
-        retries: stats.retries,
-        latencies_us: stats.latencies_us,
-        cpu_cores: cpu,
-        wal: None,
-        top_share: stats.top_writer as f64 / stats.commits.max(1) as f64,
-    })
+    Ok(Run::new(Engine::Sqlite, n, (secs, stats, cpu), None))
 }
 
 fn run_cairn(base: &Path, n: usize, rep: usize, args: &Args, memory: bool) -> Result<Run> {
@@ -695,18 +706,7 @@ fn run_cairn(base: &Path, n: usize, rep: usize, args: &Args, memory: bool) -> Re
     // Closing the last connection closes the log.
     drop(db);
     if memory {
-        return Ok(Run {
-            engine,
-            writers: n,
-            secs,
-            commits: stats.commits,
-            conflicted: stats.conflicted,
-            retries: stats.retries,
-            latencies_us: stats.latencies_us,
-            cpu_cores: cpu,
-            wal: None,
-            top_share: stats.top_writer as f64 / stats.commits.max(1) as f64,
-        });
+        return Ok(Run::new(engine, n, (secs, stats, cpu), None));
     }
     let after = wal_batches(&dir)?;
     let wal = (after.0 - before.0, after.1 - before.1);
@@ -719,18 +719,7 @@ fn run_cairn(base: &Path, n: usize, rep: usize, args: &Args, memory: bool) -> Re
     if !args.keep {
         std::fs::remove_dir_all(&dir).ok();
     }
-    Ok(Run {
-        engine: Engine::Cairn,
-        writers: n,
-        secs,
-        commits: stats.commits,
-        conflicted: stats.conflicted,
-        retries: stats.retries,
-        latencies_us: stats.latencies_us,
-        cpu_cores: cpu,
-        wal: Some(wal),
-        top_share: stats.top_writer as f64 / stats.commits.max(1) as f64,
-    })
+    Ok(Run::new(Engine::Cairn, n, (secs, stats, cpu), Some(wal)))
 }
 
 // ---- report -----------------------------------------------------------------
