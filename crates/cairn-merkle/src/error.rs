@@ -73,6 +73,25 @@ pub enum VerifyError {
     TreeSizeMismatch { proof_size: u64, trusted_size: u64 },
     /// The recomputed root differs from the trusted one.
     RootMismatch { which: WhichRoot },
+    /// A trie proof without a leaf (the empty trie) carries a path.
+    TrieEmptyWithPath,
+    /// Trie proof step `level` (0 = just above the leaf) does not split
+    /// strictly above the step below it.
+    TrieDepthOrder { level: usize },
+    /// The proof's leaf does not lie on the searched key's path at step
+    /// `level`.
+    TrieLeafOffPath { level: usize },
+    /// The row in the proof does not hash to the leaf's content, or the
+    /// proof carries a row for an absent key (or none for a present one).
+    RowMismatch,
+    /// The proof's canonical row or key bytes do not decode.
+    BadRow,
+    /// A returned distance is not the distance the verifier recomputes.
+    DistanceMismatch { row: usize },
+    /// Returned rows are not in ascending distance order.
+    OrderMismatch { row: usize },
+    /// The proof names a different format version or state than expected.
+    WrongVersion,
 }
 
 impl fmt::Display for VerifyError {
@@ -106,6 +125,30 @@ impl fmt::Display for VerifyError {
                 f,
                 "proof is for tree size {proof_size}, trusted size is {trusted_size}"
             ),
+            VerifyError::TrieEmptyWithPath => {
+                write!(f, "trie proof has no leaf but a non-empty path")
+            }
+            VerifyError::TrieDepthOrder { level } => write!(
+                f,
+                "trie proof step {level} does not split above the step below it"
+            ),
+            VerifyError::TrieLeafOffPath { level } => write!(
+                f,
+                "trie proof leaf is not on the key's search path at step {level}"
+            ),
+            VerifyError::RowMismatch => write!(
+                f,
+                "the proof's row does not match the leaf (or is missing/extra)"
+            ),
+            VerifyError::BadRow => write!(f, "the proof's row or key bytes do not decode"),
+            VerifyError::DistanceMismatch { row } => write!(
+                f,
+                "row {row}: stated distance differs from the recomputed one"
+            ),
+            VerifyError::OrderMismatch { row } => {
+                write!(f, "row {row} is closer than the row before it")
+            }
+            VerifyError::WrongVersion => write!(f, "proof is for another format version"),
             VerifyError::RootMismatch { which } => match which {
                 WhichRoot::Old => write!(f, "recomputed old root differs from the trusted one"),
                 WhichRoot::New => write!(f, "recomputed root differs from the trusted one"),
@@ -139,6 +182,9 @@ pub enum DecodeErrorKind {
     IndexOutOfRange { leaf_index: u64, tree_size: u64 },
     /// A consistency proof with `old_size > new_size`.
     OldSizeTooLarge { old_size: u64, new_size: u64 },
+    /// A field's value is not allowed (a flag other than 0/1, a length past
+    /// its limit, an unknown metric, text that is not UTF-8).
+    Invalid { field: &'static str },
 }
 
 /// Bytes are not a well-formed proof: what is wrong and at which byte offset.
@@ -189,6 +235,9 @@ impl fmt::Display for DecodeError {
                 f,
                 "old size {old_size} at offset {offset} larger than new size {new_size}"
             ),
+            DecodeErrorKind::Invalid { field } => {
+                write!(f, "invalid {field} at offset {offset}")
+            }
         }
     }
 }
@@ -205,6 +254,8 @@ pub enum EncodeError {
     IndexOutOfRange { leaf_index: u64, tree_size: u64 },
     /// A consistency proof with `old_size > new_size`.
     OldSizeTooLarge { old_size: u64, new_size: u64 },
+    /// A field is longer than the wire format allows.
+    TooLong { field: &'static str },
 }
 
 impl fmt::Display for EncodeError {
@@ -222,6 +273,9 @@ impl fmt::Display for EncodeError {
             ),
             EncodeError::OldSizeTooLarge { old_size, new_size } => {
                 write!(f, "old size {old_size} is larger than new size {new_size}")
+            }
+            EncodeError::TooLong { field } => {
+                write!(f, "{field} is too long for the proof wire format")
             }
         }
     }

@@ -34,11 +34,18 @@ pub enum Domain {
     State,
     /// A commit record.
     Commit,
+    /// A row's key: `hash(Key, canonical key bytes)` places the row in its
+    /// table's trie.
+    Key,
+    /// A row's content: `hash(Row, canonical row bytes)`.
+    Row,
+    /// A leaf of a table trie: `hash(TrieLeaf, key ‖ row version ‖ content)`.
+    TrieLeaf,
 }
 
 impl Domain {
     /// Every domain, in key-table order.
-    pub const ALL: [Domain; 8] = [
+    pub const ALL: [Domain; 11] = [
         Domain::Leaf,
         Domain::Node,
         Domain::Empty,
@@ -47,6 +54,9 @@ impl Domain {
         Domain::Catalog,
         Domain::State,
         Domain::Commit,
+        Domain::Key,
+        Domain::Row,
+        Domain::TrieLeaf,
     ];
 
     /// The blake3 `derive_key` context string of this domain (format version 1).
@@ -60,6 +70,9 @@ impl Domain {
             Domain::Catalog => "cairn-merkle v1 catalog",
             Domain::State => "cairn-merkle v1 state",
             Domain::Commit => "cairn-merkle v1 commit",
+            Domain::Key => "cairn-merkle v1 key",
+            Domain::Row => "cairn-merkle v1 row",
+            Domain::TrieLeaf => "cairn-merkle v1 trie leaf",
         }
     }
 
@@ -73,12 +86,15 @@ impl Domain {
             Domain::Catalog => 5,
             Domain::State => 6,
             Domain::Commit => 7,
+            Domain::Key => 8,
+            Domain::Row => 9,
+            Domain::TrieLeaf => 10,
         }
     }
 
     /// The 32-byte blake3 key of this domain: `derive_key(context, &[])`.
     pub fn key(self) -> &'static [u8; HASH_BYTES] {
-        static KEYS: OnceLock<[[u8; HASH_BYTES]; 8]> = OnceLock::new();
+        static KEYS: OnceLock<[[u8; HASH_BYTES]; 11]> = OnceLock::new();
         let keys = KEYS.get_or_init(|| Domain::ALL.map(|d| blake3::derive_key(d.context(), &[])));
         &keys[self.slot()]
     }
@@ -100,6 +116,31 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     hasher.update(&left.0);
     hasher.update(&right.0);
     Hash(*hasher.finalize().as_bytes())
+}
+
+/// Context string of the per-depth keys of trie nodes.
+pub const TRIE_NODE_CONTEXT: &str = "cairn-merkle v1 trie node";
+
+/// The blake3 key of a trie node that splits at bit `depth`:
+/// `derive_key(TRIE_NODE_CONTEXT, [depth])`. One key per depth binds the
+/// split position into the hash while the input stays one 64-byte block.
+pub fn trie_node_key(depth: u8) -> &'static [u8; HASH_BYTES] {
+    static KEYS: OnceLock<Vec<[u8; HASH_BYTES]>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        (0..=u8::MAX)
+            .map(|d| blake3::derive_key(TRIE_NODE_CONTEXT, &[d]))
+            .collect()
+    });
+    &keys[usize::from(depth)]
+}
+
+/// The hash of a trie node splitting at bit `depth`:
+/// `keyed_hash(trie_node_key(depth), left ++ right)`.
+pub fn trie_node_hash(depth: u8, left: &Hash, right: &Hash) -> Hash {
+    let mut block = [0u8; 2 * HASH_BYTES];
+    block[..HASH_BYTES].copy_from_slice(&left.0);
+    block[HASH_BYTES..].copy_from_slice(&right.0);
+    Hash(*blake3::keyed_hash(trie_node_key(depth), &block).as_bytes())
 }
 
 /// The root of the tree with no leaves: `hash(Domain::Empty, b"")`.

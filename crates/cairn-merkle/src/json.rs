@@ -59,6 +59,9 @@ pub enum JsonError {
     IndexOutOfRange { leaf_index: u64, tree_size: u64 },
     /// `old_size > new_size`.
     OldSizeTooLarge { old_size: u64, new_size: u64 },
+    /// A field of a state proof is malformed (bad hex, out of range,
+    /// unknown metric); names the field.
+    Invalid { field: String },
 }
 
 impl fmt::Display for JsonError {
@@ -94,6 +97,7 @@ impl fmt::Display for JsonError {
             JsonError::OldSizeTooLarge { old_size, new_size } => {
                 write!(f, "old size {old_size} is larger than new size {new_size}")
             }
+            JsonError::Invalid { field } => write!(f, "proof field {field:?} is malformed"),
         }
     }
 }

@@ -26,18 +26,33 @@ pub mod hash;
 pub mod json;
 pub mod log;
 pub mod proof;
+pub mod row;
+pub mod state;
+#[cfg(feature = "json")]
+pub mod statejson;
+pub mod statewire;
 pub mod tree;
+pub mod trie;
 pub mod wire;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, ProofError, VerifyError, WhichRoot};
-pub use hash::{empty_root, hash, leaf_hash, node_hash, Domain, Hash, HexError, HASH_BYTES};
+pub use hash::{
+    empty_root, hash, leaf_hash, node_hash, trie_node_hash, Domain, Hash, HexError, HASH_BYTES,
+};
 #[cfg(feature = "json")]
 pub use json::JsonError;
 pub use log::MerkleLog;
 pub use proof::{
     consistency_path_len, inclusion_path_len, ConsistencyProof, InclusionProof, TreeHead,
 };
+pub use row::{content_hash, decode_values, encode_values, key_hash, CanonValue};
+pub use state::{
+    catalog_root, commit_record_hash, state_root, table_leaf_hash, CommitHead, DistanceOrder,
+    HistoryProof, Metric, QueryProof, RowFinding, RowProof,
+};
+pub use statewire::{PROOF_KIND_HISTORY, PROOF_KIND_QUERY, PROOF_KIND_ROW};
 pub use tree::{consistency_proof, inclusion_proof, root};
+pub use trie::{Membership, Trie, TrieLeaf, TrieProof, TrieStep};
 pub use wire::{
     Proof, PROOF_FORMAT_OLDEST_READABLE, PROOF_FORMAT_VERSION, PROOF_HEADER_BYTES,
     PROOF_KIND_CONSISTENCY, PROOF_KIND_INCLUSION, PROOF_PATH_HASHES_MAX,

@@ -146,6 +146,18 @@ impl InclusionProof {
     /// Does not check `tree_size` against anything trusted: see
     /// [`InclusionProof::verify_head`].
     pub fn verify(&self, leaf: &Hash, root: &Hash) -> Result<(), VerifyError> {
+        if self.implied_root(leaf)? != *root {
+            return Err(VerifyError::RootMismatch {
+                which: WhichRoot::New,
+            });
+        }
+        Ok(())
+    }
+
+    /// The root the path implies for `leaf` at `leaf_index` in a tree of
+    /// `tree_size` leaves, after the index and path-length checks. Compare
+    /// it with a trusted root (and the size with a trusted size).
+    pub fn implied_root(&self, leaf: &Hash) -> Result<Hash, VerifyError> {
         if self.leaf_index >= self.tree_size {
             return Err(VerifyError::IndexOutOfRange {
                 leaf_index: self.leaf_index,
@@ -172,12 +184,7 @@ impl InclusionProof {
                 };
             },
         )?;
-        if r != *root {
-            return Err(VerifyError::RootMismatch {
-                which: WhichRoot::New,
-            });
-        }
-        Ok(())
+        Ok(r)
     }
 
     /// [`InclusionProof::verify`] against a trusted `(size, root)`, also

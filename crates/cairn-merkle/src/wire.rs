@@ -75,13 +75,13 @@ fn encode(kind: u8, first: u64, second: u64, path: &[Hash]) -> Result<Vec<u8>, E
 }
 
 /// A bounds-checked reader over the input that knows its offset.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    offset: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) offset: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         let available = self.bytes.len().saturating_sub(self.offset);
         let Some(chunk) = self.bytes.get(self.offset..).and_then(|rest| rest.get(..n)) else {
             return Err(DecodeError {
@@ -97,12 +97,12 @@ impl<'a> Reader<'a> {
         Ok(chunk)
     }
 
-    fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         let b = self.take(1, field)?;
         Ok(b.first().copied().unwrap_or_default())
     }
 
-    fn u64_le(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+    pub(crate) fn u64_le(&mut self, field: &'static str) -> Result<u64, DecodeError> {
         let b = self.take(8, field)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
@@ -110,7 +110,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn err(kind: DecodeErrorKind, offset: usize) -> DecodeError {
+pub(crate) fn err(kind: DecodeErrorKind, offset: usize) -> DecodeError {
     DecodeError { kind, offset }
 }
 
