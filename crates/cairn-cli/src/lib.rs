@@ -7,6 +7,7 @@
 
 pub mod dot;
 pub mod import;
+pub mod proofs;
 pub mod render;
 pub mod shell;
 pub mod split;

@@ -6,6 +6,9 @@
 //!   missing).
 //! * `cairn check PATH` — verifies every checksum and cross-checks indexes;
 //!   prints `ok` (exit 0) or the problems (exit 1).
+//! * `cairn root PATH`, `cairn prove PATH TABLE KEY...`, `cairn verify
+//!   --root HEX PROOF.json` — state roots and proofs without SQL (see
+//!   `proofs.rs` and docs/verification.md).
 //! * `cairn -c "SQL" [-c ...]` — runs the given SQL / dot commands and exits.
 //!
 //! The exit status is 1 when any statement or command failed.
@@ -38,6 +41,19 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "check") {
         return check(args.get(2..).unwrap_or(&[]));
+    }
+    let sub = args.get(1).and_then(|a| a.to_str());
+    if let Some(sub @ ("root" | "prove" | "verify")) = sub {
+        let rest: Vec<String> = args
+            .iter()
+            .skip(2)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return cairn_cli::proofs::finish(match sub {
+            "root" => cairn_cli::proofs::root(&rest),
+            "prove" => cairn_cli::proofs::prove(&rest),
+            _ => cairn_cli::proofs::verify(&rest),
+        });
     }
     let cli = Cli::parse();
     match run(cli) {

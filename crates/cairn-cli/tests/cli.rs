@@ -411,3 +411,79 @@ fn file_database_persists_and_checks() -> TestResult {
     assert!(r.stderr.contains("not a Cairn database"), "{}", r.stderr);
     Ok(())
 }
+
+#[test]
+fn root_prove_and_verify_without_sql() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("db");
+    let db = db.to_str().ok_or("path")?;
+    let r = cairn(
+        &[
+            db,
+            "-c",
+            "CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT); \
+             INSERT INTO docs VALUES (1, 'one'), (2, 'two'); \
+             UPDATE docs SET body = 'uno' WHERE id = 1",
+        ],
+        "",
+    )?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let r = cairn(&["root", db], "")?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let root = r.stdout.trim().to_string();
+    assert_eq!(root.len(), 64, "{root}");
+    let head_json = cairn(&["root", db, "--json"], "")?.stdout;
+    let head_path = dir.path().join("head.json");
+    std::fs::write(&head_path, &head_json)?;
+    let head_path = head_path.to_str().ok_or("path")?;
+
+    // Present row: verifies and names the row.
+    let proof = cairn(&["prove", db, "docs", "1"], "")?;
+    assert_eq!(proof.code, Some(0), "{}", proof.stderr);
+    let r = cairn(&["verify", "--root", &root, "-"], &proof.stdout)?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("version 2") && r.stdout.contains("uno"),
+        "{}",
+        r.stdout
+    );
+    // Absent row.
+    let absent = cairn(&["prove", db, "docs", "3"], "")?;
+    let r = cairn(&["verify", "--root", &root, "-"], &absent.stdout)?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("no row"), "{}", r.stdout);
+    // Tampered proof: the row text changed.
+    let tampered = proof.stdout.replace("756e6f", "756e70");
+    assert_ne!(tampered, proof.stdout);
+    let r = cairn(&["verify", "--root", &root, "-"], &tampered)?;
+    assert_eq!(r.code, Some(1), "{}", r.stdout);
+    assert!(r.stderr.starts_with("invalid:"), "{}", r.stderr);
+    // Another root: rejected.
+    let other = "00".repeat(32);
+    let r = cairn(&["verify", "--root", &other, "-"], &proof.stdout)?;
+    assert_eq!(r.code, Some(1));
+
+    // A later version, proven to extend the trusted head.
+    let r = cairn(&[db, "-c", "INSERT INTO docs VALUES (3, 'three')"], "")?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let new_head: serde_json::Value =
+        serde_json::from_str(&cairn(&["root", db, "--json"], "")?.stdout)?;
+    let old_head: serde_json::Value = serde_json::from_str(&head_json)?;
+    let (old_v, new_v) = (
+        old_head["version"].to_string(),
+        new_head["version"].to_string(),
+    );
+    let hist = cairn(&["prove", db, "--history", &old_v, &new_v], "")?;
+    assert_eq!(hist.code, Some(0), "{}", hist.stderr);
+    let r = cairn(&["verify", "--head", head_path, "-"], &hist.stdout)?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let accepted: serde_json::Value = serde_json::from_str(&r.stdout)?;
+    assert_eq!(accepted, new_head);
+    // Bad usage exits 2.
+    assert_eq!(
+        cairn(&["verify", "--root", "xyz", "-"], "{}")?.code,
+        Some(2)
+    );
+    assert_eq!(cairn(&["prove", db], "")?.code, Some(2));
+    Ok(())
+}

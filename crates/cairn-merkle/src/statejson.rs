@@ -144,7 +144,7 @@ fn parse(text: &str) -> Result<Value, JsonError> {
     })
 }
 
-const ROW_FIELDS: [&str; 13] = [
+const ROW_FIELDS: [&str; 15] = [
     "version",
     "kind",
     "table",
@@ -157,8 +157,12 @@ const ROW_FIELDS: [&str; 13] = [
     "table_count",
     "table_path",
     "catalog_root",
-    // Informational, ignored by verification: the row decoded for humans.
+    // Informational, ignored by verification: the row decoded for humans,
+    // and the root and version the prover says it proved against (a
+    // verifier checks against its own trusted root, never these).
     "values",
+    "state_root",
+    "at_version",
 ];
 
 impl RowProof {

@@ -882,6 +882,15 @@ impl Planner<'_> {
             return self.bind_window(f, &name, &args, distinct, star, over);
         }
         let nargs = if star { 1 } else { args.len() };
+        if let Some(func) = crate::expr::EngineFn::lookup(&name) {
+            let (lo, hi) = func.arity();
+            if star || nargs < lo || hi.is_some_and(|h| nargs > h) {
+                return Err(Error::plan(format!(
+                    "wrong number of arguments to function {name}()"
+                )));
+            }
+            return Ok(Expr::Engine(func, self.bind_args(&args)?));
+        }
         if let Some(func) = aggregate_func(&name, nargs) {
             return self.bind_aggregate(f, func, &args, distinct, star);
         }

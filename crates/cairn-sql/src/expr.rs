@@ -154,6 +154,9 @@ pub enum Expr {
     Func(&'static ScalarFunction, Vec<Expr>),
     /// COALESCE / IFNULL evaluated lazily.
     Coalesce(Vec<Expr>),
+    /// A function of the database itself (state roots, proofs), evaluated
+    /// against the statement's transaction.
+    Engine(EngineFn, Vec<Expr>),
     /// `doc -> key` (`as_text` = false) or `doc ->> key`.
     JsonGet {
         doc: Box<Expr>,
@@ -165,6 +168,88 @@ pub enum Expr {
     /// The other operand of a comparison with a typed column: text that
     /// reads as that type is converted (SQLite's comparison affinity).
     Affinity(Box<Expr>, DataType),
+}
+
+/// Functions of the database itself (RFC 0002): not constant within a
+/// query plan's lifetime, so never folded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineFn {
+    /// `cairn_state_root()`: hex state root of the statement's snapshot;
+    /// `cairn_state_root(v)`: of version `v` (a commit-record number).
+    StateRoot,
+    /// `cairn_version()`: the commit-record number of the snapshot.
+    Version,
+    /// `cairn_prove('table', key...)`: JSON proof of the row with that
+    /// primary key (or of its absence) in the newest version.
+    Prove,
+}
+
+impl EngineFn {
+    pub fn lookup(name: &str) -> Option<EngineFn> {
+        match name {
+            "cairn_state_root" => Some(EngineFn::StateRoot),
+            "cairn_version" => Some(EngineFn::Version),
+            "cairn_prove" => Some(EngineFn::Prove),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineFn::StateRoot => "cairn_state_root",
+            EngineFn::Version => "cairn_version",
+            EngineFn::Prove => "cairn_prove",
+        }
+    }
+
+    /// (fewest, most) arguments.
+    pub fn arity(self) -> (usize, Option<usize>) {
+        match self {
+            EngineFn::StateRoot => (0, Some(1)),
+            EngineFn::Version => (0, Some(0)),
+            EngineFn::Prove => (2, None),
+        }
+    }
+
+    fn eval(self, tx: &cairn_storage::Transaction, args: &[Value]) -> Result<Value> {
+        let store = tx.store();
+        match self {
+            EngineFn::StateRoot => match args.first() {
+                None => Ok(Value::text(&store.state_root_at(tx.start_ts()).to_hex())),
+                Some(Value::Null) => Ok(Value::Null),
+                Some(Value::Integer(v)) => Ok(u64::try_from(*v)
+                    .ok()
+                    .and_then(|v| store.head_at_version(v))
+                    .map_or(Value::Null, |h| Value::text(&h.state_root.to_hex()))),
+                Some(other) => Err(Error::plan(format!(
+                    "cairn_state_root() takes a version number, not {}",
+                    other.type_name()
+                ))),
+            },
+            EngineFn::Version => Ok(Value::Integer(
+                i64::try_from(store.head_at_ts(tx.start_ts()).version).unwrap_or(i64::MAX),
+            )),
+            EngineFn::Prove => {
+                let table = match args.first() {
+                    Some(Value::Text(t)) => t.clone(),
+                    _ => {
+                        return Err(Error::plan(
+                            "cairn_prove() takes a table name, then the key value(s)",
+                        ))
+                    }
+                };
+                let (proof, head) = store.prove_row(&table, args.get(1..).unwrap_or(&[]))?;
+                let mut json = proof
+                    .to_json_value()
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                if let Some(obj) = json.as_object_mut() {
+                    obj.insert("state_root".into(), head.state_root.to_hex().into());
+                    obj.insert("at_version".into(), head.version.into());
+                }
+                Ok(Value::Json(json.to_string().into()))
+            }
+        }
+    }
 }
 
 /// Converts text that reads as `ty` (a number for INTEGER/REAL columns, an
@@ -251,7 +336,9 @@ impl Expr {
                     o.walk(f)
                 }
             }
-            Expr::Func(_, args) | Expr::Coalesce(args) => args.iter().for_each(|e| e.walk(f)),
+            Expr::Func(_, args) | Expr::Coalesce(args) | Expr::Engine(_, args) => {
+                args.iter().for_each(|e| e.walk(f))
+            }
             Expr::JsonGet { doc, key, .. } => {
                 doc.walk(f);
                 key.walk(f)
@@ -324,7 +411,7 @@ impl Expr {
                     o.rewrite(f)
                 }
             }
-            Expr::Func(_, args) | Expr::Coalesce(args) => {
+            Expr::Func(_, args) | Expr::Coalesce(args) | Expr::Engine(_, args) => {
                 args.iter_mut().for_each(|e| e.rewrite(f))
             }
             Expr::JsonGet { doc, key, .. } => {
@@ -635,6 +722,13 @@ impl Expr {
                 }
                 (f.eval)(&vals)?
             }
+            Expr::Engine(func, args) => {
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(a.eval(row, ex, outer)?);
+                }
+                func.eval(ex.tx, &vals)?
+            }
             Expr::Coalesce(args) => {
                 for a in args {
                     let v = a.eval(row, ex, outer)?;
@@ -788,6 +882,16 @@ impl std::fmt::Display for Expr {
             }
             Expr::Case { .. } => f.write_str("CASE ..."),
             Expr::Cast(e, t) => write!(f, "CAST({e} AS {t})"),
+            Expr::Engine(func, args) => {
+                write!(f, "{}(", func.name())?;
+                for (i, e) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                f.write_str(")")
+            }
             Expr::Func(func, args) => {
                 write!(f, "{}(", func.name)?;
                 for (i, e) in args.iter().enumerate() {

@@ -71,6 +71,14 @@ mod section {
     /// Per column: NULL count, smallest and largest value (NULL for vector
     /// columns and columns with no non-NULL value).
     pub const STATISTICS: u32 = 15;
+    /// Row versions other than 1 of a keyed table's trie leaves (RFC
+    /// 0002): count, then (32-byte key hash, u64 version) in key order.
+    /// Optional (absent: every version is 1).
+    pub const ROW_VERSIONS: u32 = 16;
+    /// Catalog file: the history log's commit records: count, then
+    /// (u64 commit ts, 32-byte state root) in commit order. Optional
+    /// (absent in checkpoints written before roots were kept).
+    pub const HISTORY: u32 = 17;
 }
 
 /// The value tag, inside ROWS, of a vector kept in its column's
@@ -313,7 +321,11 @@ fn catalog_file(ts: Ts) -> String {
 
 impl Table {
     /// The table's segment file at `ts`: definitions and visible rows.
-    pub(crate) fn checkpoint_image(&self, ts: Ts) -> Result<Vec<u8>> {
+    pub(crate) fn checkpoint_image(
+        &self,
+        ts: Ts,
+        versions: &[(cairn_merkle::Hash, u64)],
+    ) -> Result<Vec<u8>> {
         let inner = self.inner.read();
         let mut defs = Vec::new();
         let mut e = Enc(&mut defs);
@@ -449,6 +461,13 @@ impl Table {
         }
         sections.push((section::GRAPHS, shapes));
         sections.extend(arrays);
+        let mut vbody = Vec::with_capacity(4 + versions.len() * 40);
+        vbody.extend_from_slice(&(versions.len() as u32).to_le_bytes());
+        for (key, version) in versions {
+            vbody.extend_from_slice(&key.0);
+            vbody.extend_from_slice(&version.to_le_bytes());
+        }
+        sections.push((section::ROW_VERSIONS, vbody));
         let header = SegHeader {
             table_id: self.id,
             ts,
@@ -482,10 +501,15 @@ impl Store {
         let seg_dir = d.dir.join("segments");
         let mut tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
         tables.sort_by_key(|t| t.id);
+        let (versions, records) = self.with_merkle(|m| {
+            let v: Vec<Vec<(cairn_merkle::Hash, u64)>> =
+                tables.iter().map(|t| m.versions_of(t.id)).collect();
+            (v, m.records().to_vec())
+        });
         let mut files = Vec::new();
-        for t in &tables {
+        for (t, versions) in tables.iter().zip(&versions) {
             let name = table_file(ts, t.id);
-            crate::fs::replace_file(fs, &seg_dir, &name, &t.checkpoint_image(ts)?)?;
+            crate::fs::replace_file(fs, &seg_dir, &name, &t.checkpoint_image(ts, versions)?)?;
             files.push(name);
         }
         let mut views = Vec::new();
@@ -505,11 +529,24 @@ impl Store {
             auto_max: 0,
         };
         let name = catalog_file(ts);
+        let mut history = Vec::with_capacity(4 + records.len() * 40);
+        history.extend_from_slice(&(records.len() as u32).to_le_bytes());
+        for (rts, root) in &records {
+            history.extend_from_slice(&rts.to_le_bytes());
+            history.extend_from_slice(&root.0);
+        }
         crate::fs::replace_file(
             fs,
             &seg_dir,
             &name,
-            &encode_file(&header, &[(section::VIEWS, views)]),
+            &encode_file(
+                &header,
+                &if self.state_roots {
+                    vec![(section::VIEWS, views), (section::HISTORY, history)]
+                } else {
+                    vec![(section::VIEWS, views)]
+                },
+            ),
         )?;
         files.push(name);
         fs.sync_dir(&seg_dir)?;
@@ -536,6 +573,8 @@ impl Store {
         let seg_dir = dir.join("segments");
         let mut cs = self.commit_lock.lock();
         let mut vector_defs = Vec::new();
+        let mut row_versions = std::collections::HashMap::new();
+        let mut history = None;
         for name in &cp.files {
             let path = seg_dir.join(name);
             let file = path.display().to_string();
@@ -569,6 +608,27 @@ impl Store {
                 }
                 self.next_table_id
                     .fetch_max(h.next_row_id, Ordering::Relaxed);
+                if let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::HISTORY) {
+                    let mut d = Dec::new(body, &file, at);
+                    let n = d.count(40)?;
+                    let mut records = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        let rts = d.u64()?;
+                        let root = d.hash()?;
+                        if records
+                            .last()
+                            .is_some_and(|r: &(Ts, cairn_merkle::Hash)| r.0 > rts)
+                            || rts > cp.ts
+                        {
+                            return Err(d.err("history records out of order"));
+                        }
+                        records.push((rts, root));
+                    }
+                    if !d.done() {
+                        return Err(d.err("bytes after the history"));
+                    }
+                    history = Some((records, file.clone()));
+                }
                 continue;
             }
             let (body, at) = get(section::TABLE)?;
@@ -779,6 +839,22 @@ impl Store {
             }
             table.observe_row_id(h.next_row_id.saturating_sub(1));
             table.observe_auto_key(h.auto_max);
+            if let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::ROW_VERSIONS) {
+                let mut d = Dec::new(body, &file, at);
+                let n = d.count(40)?;
+                let mut map = std::collections::HashMap::with_capacity(n);
+                for _ in 0..n {
+                    let key = d.hash()?;
+                    let version = d.u64()?;
+                    if version < 2 || map.insert(key, version).is_some() {
+                        return Err(d.err("row versions repeat a key or list version 0 or 1"));
+                    }
+                }
+                if !d.done() {
+                    return Err(d.err("bytes after the row versions"));
+                }
+                row_versions.insert(h.table_id, map);
+            }
             // Graphs: shapes, then each graph's arrays in order.
             let (body, at) = get(section::GRAPHS)?;
             let mut d = Dec::new(body, &file, at);
@@ -866,6 +942,11 @@ impl Store {
             self.spawn_vector_jobs(jobs.into_iter().map(|j| (t.clone(), j)).collect());
             self.bump();
         }
+        let (records, file) = match history {
+            Some((r, f)) => (Some(r), f),
+            None => (None, String::from("checkpoint")),
+        };
+        self.merkle_load(cp.ts, &row_versions, records, &file)?;
         cs.last_assigned = cp.ts;
         self.last_committed.store(cp.ts, Ordering::Release);
         Ok(())

@@ -270,6 +270,9 @@ impl<'a> Dec<'a> {
     pub(crate) fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(self.array()?))
     }
+    pub(crate) fn hash(&mut self) -> Result<cairn_merkle::Hash> {
+        Ok(cairn_merkle::Hash(self.array()?))
+    }
     pub(crate) fn i64(&mut self) -> Result<i64> {
         Ok(i64::from_le_bytes(self.array()?))
     }

@@ -33,6 +33,11 @@ pub struct OpenOptions {
     pub salvage: bool,
     /// The file system (tests pass a [`crate::fs::SimFs`]).
     pub fs: Arc<dyn Vfs>,
+    /// Keep a state root per commit and answer proofs (default: true).
+    /// Off, commits skip the hashing; `head()` stays at the genesis
+    /// version and proofs are refused. A database opened with roots on
+    /// after running with them off starts its history at that open.
+    pub state_roots: bool,
 }
 
 impl Default for OpenOptions {
@@ -41,6 +46,7 @@ impl Default for OpenOptions {
             synchronous: Synchronous::Full,
             salvage: false,
             fs: Arc::new(StdFs),
+            state_roots: true,
         }
     }
 }
@@ -186,6 +192,7 @@ impl Store {
             }
         }
         let mut store = Store::empty();
+        store.state_roots = opts.state_roots;
         if let Some(cp) = &manifest.checkpoint {
             store.load_checkpoint(&*fs, path, cp)?;
             recovery.checkpoint = Some(cp.ts);
@@ -328,6 +335,10 @@ impl Store {
                     create_sql,
                 } => self.apply_add_column(table, column.clone(), create_sql.clone()),
             };
+            let result = result.and_then(|()| match record {
+                Record::Commit { .. } => Ok(()),
+                _ => self.merkle_after_ddl(cs.last_assigned),
+            });
             result.map_err(|e| {
                 Error::corrupt(&**file, *offset, format!("WAL record does not replay: {e}"))
             })?;
@@ -350,12 +361,14 @@ impl Store {
             )));
         }
         let mut jobs = Vec::new();
+        let mut changes = Vec::with_capacity(tables.len());
         for (id, rows) in tables {
             let table = self
                 .table_by_id(*id)
                 .ok_or_else(|| Error::internal(format!("no table has id {id}")))?;
             let schema = table.schema();
             let mut inner = table.inner.write();
+            let mut table_changes = Vec::with_capacity(rows.len());
             for (rid, row) in rows {
                 if row.as_ref().is_some_and(|v| v.len() > schema.columns.len()) {
                     return Err(Error::internal(format!(
@@ -365,8 +378,14 @@ impl Store {
                 }
                 let live = inner
                     .head(*rid)
-                    .is_some_and(|h| h.end.load(Ordering::Acquire) == TS_OPEN);
-                if live {
+                    .filter(|h| h.end.load(Ordering::Acquire) == TS_OPEN)
+                    .map(|h| h.values.clone());
+                let values: Option<Arc<[Value]>> = row.as_ref().map(|v| v.clone().into());
+                table_changes.push(crate::merkle::RowChange {
+                    old: live.clone(),
+                    new: values.clone(),
+                });
+                if live.is_some() {
                     inner.end_row(*rid, ts, row.as_deref())?;
                 } else if row.is_none() {
                     return Err(Error::internal(format!(
@@ -374,13 +393,13 @@ impl Store {
                         schema.name
                     )));
                 }
-                if let Some(values) = row {
+                if let Some(values) = values {
                     if let Some(Value::Integer(k)) =
                         schema.auto_increment.and_then(|c| values.get(c))
                     {
                         table.observe_auto_key(*k);
                     }
-                    inner.push_version(*rid, values.clone().into(), ts);
+                    inner.push_version(*rid, values, ts);
                 }
                 table.observe_row_id(*rid);
             }
@@ -393,7 +412,14 @@ impl Store {
                     jobs.push((table.clone(), job));
                 }
             }
+            changes.push((*id, table_changes));
         }
+        self.queue_merkle(crate::merkle::Pending {
+            lsn: 0,
+            ts,
+            tables: changes,
+        });
+        self.drain_merkle(&mut self.merkle.lock());
         cs.last_assigned = ts;
         self.last_committed.store(ts, Ordering::Release);
         self.spawn_vector_jobs(jobs);

@@ -16,6 +16,7 @@ pub mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
 mod manifest;
+pub mod merkle;
 mod schema;
 mod store;
 mod table;

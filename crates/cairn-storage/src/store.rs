@@ -64,6 +64,12 @@ pub struct Store {
     pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
     /// Files and WAL of an on-disk database; `None` in memory.
     pub(crate) durable: Option<crate::durable::Durable>,
+    /// Whether state roots are kept (see `OpenOptions::state_roots`).
+    pub(crate) state_roots: bool,
+    /// Tries, catalog root and history (see `merkle.rs`).
+    pub(crate) merkle: Mutex<crate::merkle::MerkleState>,
+    /// Commits waiting to be folded into `merkle`, in timestamp order.
+    pub(crate) merkle_pending: Mutex<VecDeque<crate::merkle::Pending>>,
 }
 
 fn build_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
@@ -99,6 +105,9 @@ impl Store {
             next_table_id: AtomicU64::new(1),
             pool: Mutex::new(None),
             durable: None,
+            state_roots: true,
+            merkle: Mutex::new(crate::merkle::MerkleState::genesis()),
+            merkle_pending: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -201,10 +210,20 @@ impl Store {
         let mut jobs = Vec::new();
         let durable = self.durable.as_ref();
         let mut undo = Vec::new();
+        let mut changes = Vec::with_capacity(tx.writes.len());
         for tw in tx.writes.values() {
             let mut inner = tw.table.inner.write();
+            let mut table_changes = Vec::with_capacity(tw.order.len());
             for rid in &tw.order {
                 let Some(w) = tw.rows.get(rid) else { continue };
+                table_changes.push(crate::merkle::RowChange {
+                    old: if w.existed {
+                        inner.head(*rid).map(|h| h.values.clone())
+                    } else {
+                        None
+                    },
+                    new: w.row.clone(),
+                });
                 if w.existed {
                     inner.end_row(*rid, commit_ts, w.row.as_deref())?;
                 }
@@ -224,10 +243,16 @@ impl Store {
                     jobs.push((tw.table.clone(), job));
                 }
             }
+            changes.push((tw.table.id, table_changes));
         }
         cs.last_assigned = commit_ts;
         let lsn = match durable {
             None => {
+                self.queue_merkle(crate::merkle::Pending {
+                    lsn: 0,
+                    ts: commit_ts,
+                    tables: changes,
+                });
                 self.last_committed.store(commit_ts, Ordering::Release);
                 None
             }
@@ -248,6 +273,11 @@ impl Store {
                 );
                 let lsn = d.wal.append(&buf);
                 cs.buf = buf;
+                self.queue_merkle(crate::merkle::Pending {
+                    lsn,
+                    ts: commit_ts,
+                    tables: changes,
+                });
                 cs.inflight.push_back(Inflight {
                     lsn,
                     ts: commit_ts,
@@ -258,6 +288,9 @@ impl Store {
         };
         drop(cs);
         self.spawn_vector_jobs(jobs);
+        if durable.is_none() {
+            self.drain_merkle(&mut self.merkle.lock());
+        }
         if let (Some(d), Some(lsn)) = (durable, lsn) {
             if let Err(e) = d.wal.wait(lsn) {
                 // Undo what the log does not hold now, if the disk lets us;
@@ -266,6 +299,7 @@ impl Store {
                 let _ = self.ready(&mut cs);
                 return Err(e);
             }
+            self.drain_merkle(&mut self.merkle.lock());
             self.last_committed.fetch_max(commit_ts, Ordering::AcqRel);
             if d.checkpoint_due() && !d.checkpointing.swap(true, Ordering::AcqRel) {
                 // This committer pays for the checkpoint; its commit is
@@ -292,6 +326,7 @@ impl Store {
             }
             return Ok(());
         }
+        self.unqueue_merkle_after(good);
         while cs.inflight.back().is_some_and(|f| f.lsn > good) {
             if let Some(f) = cs.inflight.pop_back() {
                 for (table, row, existed, wrote) in f.rows.iter().rev() {
@@ -375,6 +410,7 @@ impl Store {
         self.log_ddl(&mut cs, record, || {
             self.catalog.write().tables.remove(&key(&name));
         })?;
+        self.merkle_after_ddl(cs.last_assigned)?;
         Ok(table)
     }
 
@@ -406,7 +442,8 @@ impl Store {
             crate::wal::Record::DropTable { name: name.into() },
             || {},
         )?;
-        self.apply_drop_table(name)
+        self.apply_drop_table(name)?;
+        self.merkle_after_ddl(cs.last_assigned)
     }
 
     pub(crate) fn apply_drop_table(&self, name: &str) -> Result<()> {
@@ -425,7 +462,8 @@ impl Store {
         self.apply_create_view(view.clone())?;
         self.log_ddl(&mut cs, crate::wal::Record::CreateView(view), || {
             self.catalog.write().views.remove(&key(&name));
-        })
+        })?;
+        self.merkle_after_ddl(cs.last_assigned)
     }
 
     pub(crate) fn apply_create_view(&self, view: ViewDef) -> Result<()> {
@@ -453,7 +491,8 @@ impl Store {
             crate::wal::Record::DropView { name: name.into() },
             || {},
         )?;
-        self.apply_drop_view(name)
+        self.apply_drop_view(name)?;
+        self.merkle_after_ddl(cs.last_assigned)
     }
 
     pub(crate) fn apply_drop_view(&self, name: &str) -> Result<()> {
@@ -652,7 +691,8 @@ impl Store {
             create_sql: create_sql.clone(),
         };
         self.log_ddl(&mut cs, record, || {})?;
-        self.apply_add_column(table, column, create_sql)
+        self.apply_add_column(table, column, create_sql)?;
+        self.merkle_after_ddl(cs.last_assigned)
     }
 
     pub(crate) fn apply_add_column(

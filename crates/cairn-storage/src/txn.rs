@@ -108,6 +108,11 @@ impl Transaction {
         self.start_ts
     }
 
+    /// The store this transaction reads.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
     pub fn has_writes(&self) -> bool {
         self.writes.values().any(|w| !w.rows.is_empty())
     }

@@ -30,8 +30,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 pub use cairn_core::{ConstraintKind, DataType, Error, ErrorKind, Result, Value};
-pub use cairn_sql::Column;
 /// The file-system seam ([`fs::StdFs`], and [`fs::SimFs`] for fault tests).
+pub use cairn_merkle::{CommitHead, Hash, HistoryProof, QueryProof, RowFinding, RowProof};
+pub use cairn_sql::Column;
 pub use cairn_storage::fs;
 pub use cairn_storage::{OpenOptions, Recovery, Synchronous};
 pub use row::{FromValue, Row, RowIndex, Rows};
@@ -216,6 +217,40 @@ impl Database {
     /// `compact_ratio` (default 15 %).
     pub fn compact_vector_indexes(&self) -> Result<()> {
         self.engine.store().compact_vector_indexes()
+    }
+
+    /// The state root of the newest committed version: a blake3 Merkle
+    /// root over the catalog and every table's rows (RFC 0002). Equal
+    /// logical data gives equal roots, however it was written.
+    pub fn state_root(&self) -> Hash {
+        self.head().state_root
+    }
+
+    /// The newest committed version as a verifier trusts it: its number
+    /// (commit records so far), commit timestamp, state root and the root
+    /// of the history of every version.
+    pub fn head(&self) -> CommitHead {
+        self.engine.store().head()
+    }
+
+    /// The head of an earlier version (`None` past the newest).
+    pub fn head_at_version(&self, version: u64) -> Option<CommitHead> {
+        self.engine.store().head_at_version(version)
+    }
+
+    /// Proof that `table` holds the row with primary key `key` (all of the
+    /// row's values for a table without one), or that it holds none, in
+    /// the newest version; with that version's head, whose `state_root`
+    /// the proof verifies against ([`RowProof::verify`]).
+    pub fn prove_row(&self, table: &str, key: &[Value]) -> Result<(RowProof, CommitHead)> {
+        self.engine.store().prove_row(table, key)
+    }
+
+    /// Proof that version `old` is in the history of version `new`: a
+    /// verifier that trusts `old`'s head accepts `new`'s only with it
+    /// ([`HistoryProof::verify`]).
+    pub fn prove_history(&self, old: u64, new: u64) -> Result<HistoryProof> {
+        self.engine.store().prove_history(old, new)
     }
 
     /// Names of all tables and views, sorted.

@@ -1,0 +1,740 @@
+//! Verifiable state (RFC 0002 Part 2): one Merkle trie per table over its
+//! rows' key hashes, a catalog root, the state root of every commit and the
+//! history log of commit records.
+//!
+//! Flow: a commit queues its row changes ([`Pending`]) under the commit
+//! lock, in timestamp order; once its WAL record is acknowledged (at once in
+//! memory), whoever holds the merkle lock next folds every acknowledged
+//! change into the tries and appends one commit record per commit
+//! ([`Store::drain_merkle`]). Hashing so runs outside the commit lock. A
+//! commit the WAL failed to hold is dropped from the queue before it is
+//! ever applied. DDL runs under the commit lock, drains, and reconciles the
+//! tries with the catalog ([`Store::merkle_after_ddl`]).
+//!
+//! Determinism: a trie's root depends only on its set of leaves (key hash,
+//! row version, content hash); row versions count writes to a key (1 at
+//! insert, +1 per update keeping the key); a table without a primary key is
+//! a multiset keyed by the whole row, its "version" the multiplicity. So the
+//! same logical data gives the same root however it was written, split into
+//! segments, checkpointed or replayed.
+//!
+//! Lock order: commit lock → merkle lock → table locks (read). Nothing
+//! that holds a table lock waits for the merkle lock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use cairn_core::{Error, Result, Value};
+use cairn_merkle::row::{put_len, real_bits, tag};
+use cairn_merkle::state::{catalog_root, commit_record_hash, state_root, table_leaf_hash};
+use cairn_merkle::{CommitHead, Hash, HistoryProof, MerkleLog, RowProof, Trie, TrieLeaf};
+
+use crate::schema::TableSchema;
+use crate::store::Store;
+use crate::table::Table;
+use crate::Ts;
+
+/// Appends `v`'s canonical bytes (RFC 0002 §2.2).
+pub fn encode_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.push(tag::NULL),
+        Value::Integer(i) => {
+            out.push(tag::INTEGER);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::Real(f) => {
+            out.push(tag::REAL);
+            out.extend_from_slice(&real_bits(*f).to_le_bytes());
+        }
+        Value::Text(s) => {
+            out.push(tag::TEXT);
+            put_len(out, s.len());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Blob(b) => {
+            out.push(tag::BLOB);
+            put_len(out, b.len());
+            out.extend_from_slice(b);
+        }
+        Value::Boolean(b) => {
+            out.push(tag::BOOLEAN);
+            out.push(u8::from(*b));
+        }
+        Value::Timestamp(t) => {
+            out.push(tag::TIMESTAMP);
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        Value::Json(s) => {
+            out.push(tag::JSON);
+            put_len(out, s.len());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Vector(x) => {
+            out.push(tag::VECTOR);
+            put_len(out, x.len());
+            for f in x.iter() {
+                out.extend_from_slice(&f.to_bits().to_le_bytes());
+            }
+        }
+        Value::HalfVec(x) => {
+            out.push(tag::HALFVEC);
+            put_len(out, x.len());
+            for h in x.iter() {
+                out.extend_from_slice(&h.to_bits().to_le_bytes());
+            }
+        }
+    }
+}
+
+/// Canonical bytes of a list of values.
+pub fn encode_values<'a>(values: impl ExactSizeIterator<Item = &'a Value>) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_len(&mut out, values.len());
+    for v in values {
+        encode_value(&mut out, v);
+    }
+    out
+}
+
+/// How a table places its rows in its trie.
+#[derive(Clone)]
+struct Shape {
+    /// Primary key columns (None: the whole row is the key, multiset).
+    pk: Option<Vec<usize>>,
+    /// Column count and defaults of columns added after a row was written.
+    defaults: Vec<Value>,
+}
+
+impl Shape {
+    fn of(schema: &TableSchema) -> Shape {
+        Shape {
+            pk: schema.primary_key.clone(),
+            defaults: schema
+                .columns
+                .iter()
+                .map(|c| c.added_default.clone())
+                .collect(),
+        }
+    }
+
+    /// Canonical bytes of the full row (missing trailing columns read as
+    /// their added defaults).
+    fn row_bytes(&self, values: &[Value]) -> Vec<u8> {
+        let n = self.defaults.len().max(values.len());
+        encode_values(
+            (0..n)
+                .map(|i| {
+                    values
+                        .get(i)
+                        .or(self.defaults.get(i))
+                        .unwrap_or(&Value::Null)
+                })
+                .collect::<Vec<_>>()
+                .into_iter(),
+        )
+    }
+
+    /// Canonical key bytes of a row.
+    fn key_bytes(&self, values: &[Value]) -> Vec<u8> {
+        match &self.pk {
+            Some(cols) => encode_values(
+                cols.iter()
+                    .map(|&c| {
+                        values
+                            .get(c)
+                            .or(self.defaults.get(c))
+                            .unwrap_or(&Value::Null)
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            ),
+            None => self.row_bytes(values),
+        }
+    }
+}
+
+/// One table's trie and what its leaf in the state needs.
+struct TableState {
+    id: u64,
+    /// Lowercase name.
+    name: String,
+    create_sql: String,
+    shape: Shape,
+    trie: Trie,
+    /// Rows (for a multiset table, the sum of multiplicities).
+    rows: u64,
+}
+
+impl TableState {
+    fn new(table: &Table, schema: &TableSchema) -> TableState {
+        TableState {
+            id: table.id,
+            name: schema.name.to_ascii_lowercase(),
+            create_sql: schema.create_sql.clone(),
+            shape: Shape::of(schema),
+            trie: Trie::new(),
+            rows: 0,
+        }
+    }
+
+    /// Applies one commit's changes to this table: removals of keys that go
+    /// away first, then writes, so a commit that moves keys around (UPDATE
+    /// t SET id = id + 1) never sees a key twice.
+    fn apply(&mut self, changes: &[RowChange]) {
+        if self.shape.pk.is_none() {
+            for c in changes {
+                if let Some(old) = &c.old {
+                    self.multiset_add(old, false);
+                }
+                if let Some(new) = &c.new {
+                    self.multiset_add(new, true);
+                }
+            }
+            return;
+        }
+        let keys: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = changes
+            .iter()
+            .map(|c| {
+                (
+                    c.old.as_deref().map(|v| self.shape.key_bytes(v)),
+                    c.new.as_deref().map(|v| self.shape.key_bytes(v)),
+                )
+            })
+            .collect();
+        for (old, new) in &keys {
+            if let Some(old) = old.as_ref().filter(|o| Some(*o) != new.as_ref()) {
+                if self.trie.remove(&cairn_merkle::key_hash(old)).is_some() {
+                    self.rows = self.rows.saturating_sub(1);
+                }
+            }
+        }
+        for (c, (old, new)) in changes.iter().zip(&keys) {
+            let (Some(values), Some(new)) = (&c.new, new) else {
+                continue;
+            };
+            let key = cairn_merkle::key_hash(new);
+            let version = match self.trie.get(&key) {
+                Some(l) if old.as_ref() == Some(new) => l.version.saturating_add(1),
+                Some(_) => 1,
+                None => {
+                    self.rows += 1;
+                    1
+                }
+            };
+            let content = cairn_merkle::content_hash(&self.shape.row_bytes(values));
+            let _ = self.trie.insert(TrieLeaf {
+                key,
+                version,
+                content,
+            });
+        }
+    }
+
+    fn multiset_add(&mut self, values: &[Value], add: bool) {
+        let bytes = self.shape.row_bytes(values);
+        let key = cairn_merkle::key_hash(&bytes);
+        let count = self.trie.get(&key).map_or(0, |l| l.version);
+        let count = if add {
+            self.rows += 1;
+            count.saturating_add(1)
+        } else {
+            self.rows = self.rows.saturating_sub(1);
+            count.saturating_sub(1)
+        };
+        if count == 0 {
+            self.trie.remove(&key);
+        } else {
+            let _ = self.trie.insert(TrieLeaf {
+                key,
+                version: count,
+                content: cairn_merkle::content_hash(&bytes),
+            });
+        }
+    }
+
+    /// Rebuilds the trie from the rows of `table` visible at `ts`, taking
+    /// row versions from `versions` (key hash → version; absent = 1).
+    fn rebuild(&mut self, table: &Table, ts: Ts, versions: &HashMap<Hash, u64>) -> Result<()> {
+        let inner = table.inner.read();
+        let mut leaves: HashMap<Hash, TrieLeaf> = HashMap::new();
+        let mut rows = 0u64;
+        let multiset = self.shape.pk.is_none();
+        inner.for_each_visible(ts, &mut |_, values| {
+            rows += 1;
+            let key = cairn_merkle::key_hash(&self.shape.key_bytes(values));
+            let content = cairn_merkle::content_hash(&self.shape.row_bytes(values));
+            leaves
+                .entry(key)
+                .and_modify(|l| l.version += 1)
+                .or_insert(TrieLeaf {
+                    key,
+                    version: if multiset {
+                        1
+                    } else {
+                        versions.get(&key).copied().unwrap_or(1)
+                    },
+                    content,
+                });
+            Ok(true)
+        })?;
+        self.trie = Trie::from_leaves(leaves.into_values().collect());
+        self.rows = rows;
+        Ok(())
+    }
+
+    fn leaf_hash(&mut self) -> Hash {
+        table_leaf_hash(&self.name, self.rows, &self.trie.root())
+    }
+}
+
+/// One row written by a commit: its values before and after.
+pub(crate) struct RowChange {
+    pub(crate) old: Option<Arc<[Value]>>,
+    pub(crate) new: Option<Arc<[Value]>>,
+}
+
+/// A commit's changes waiting to be folded into the tries.
+pub(crate) struct Pending {
+    /// WAL position of the commit's record (0 in memory: always good).
+    pub(crate) lsn: u64,
+    pub(crate) ts: Ts,
+    /// (table id, changes in the order the commit wrote them).
+    pub(crate) tables: Vec<(u64, Vec<RowChange>)>,
+}
+
+/// The tries, the catalog root and the history; behind the merkle lock.
+pub(crate) struct MerkleState {
+    tables: BTreeMap<String, TableState>,
+    catalog: Hash,
+    /// Commit records: (commit ts, state root), one per history leaf.
+    records: Vec<(Ts, Hash)>,
+    history: MerkleLog,
+    /// Timestamp of the newest commit folded in.
+    applied: Ts,
+}
+
+/// Canonical catalog bytes: tables then views, each in name order, as
+/// (lowercase name, CREATE statement).
+fn catalog_bytes(store: &Store) -> Vec<u8> {
+    let c = store.catalog.read();
+    let mut out = Vec::new();
+    for (list, n) in [
+        (
+            c.tables
+                .iter()
+                .map(|(k, t)| (k.clone(), t.schema().create_sql.clone()))
+                .collect::<Vec<_>>(),
+            c.tables.len(),
+        ),
+        (
+            c.views
+                .iter()
+                .map(|(k, v)| (k.clone(), v.create_sql.clone()))
+                .collect(),
+            c.views.len(),
+        ),
+    ] {
+        put_len(&mut out, n);
+        for (name, sql) in list {
+            put_len(&mut out, name.len());
+            out.extend_from_slice(name.as_bytes());
+            put_len(&mut out, sql.len());
+            out.extend_from_slice(sql.as_bytes());
+        }
+    }
+    out
+}
+
+impl MerkleState {
+    /// The state of an empty database, with its genesis record at ts 0.
+    pub(crate) fn genesis() -> MerkleState {
+        let mut m = MerkleState {
+            tables: BTreeMap::new(),
+            catalog: catalog_root(&[0, 0, 0, 0, 0, 0, 0, 0]),
+            records: Vec::new(),
+            history: MerkleLog::new(),
+            applied: 0,
+        };
+        let root = m.root();
+        m.push_record(0, root);
+        m
+    }
+
+    fn push_record(&mut self, ts: Ts, root: Hash) {
+        self.records.push((ts, root));
+        self.history.append(commit_record_hash(ts, &root));
+    }
+
+    /// The current state root.
+    fn root(&mut self) -> Hash {
+        let leaves: Vec<Hash> = self
+            .tables
+            .values_mut()
+            .map(TableState::leaf_hash)
+            .collect();
+        state_root(
+            &self.catalog,
+            leaves.len() as u64,
+            &cairn_merkle::root(&leaves),
+        )
+    }
+
+    fn apply(&mut self, p: Pending) {
+        for (id, changes) in &p.tables {
+            if let Some(t) = self.tables.values_mut().find(|t| t.id == *id) {
+                t.apply(changes);
+            }
+        }
+        self.applied = self.applied.max(p.ts);
+        let root = self.root();
+        self.push_record(p.ts, root);
+    }
+
+    fn head_at(&self, version: u64) -> Option<CommitHead> {
+        let i = usize::try_from(version.checked_sub(1)?).ok()?;
+        let (ts, root) = *self.records.get(i)?;
+        Some(CommitHead {
+            version,
+            commit_ts: ts,
+            state_root: root,
+            history_root: self.history.root_at(version).ok()?,
+        })
+    }
+
+    fn head(&self) -> CommitHead {
+        let version = self.records.len() as u64;
+        self.head_at(version).unwrap_or(CommitHead {
+            version: 0,
+            commit_ts: 0,
+            state_root: Hash::default(),
+            history_root: cairn_merkle::empty_root(),
+        })
+    }
+
+    /// (key hash, version) of every leaf with a version other than 1 in a
+    /// keyed table: what a checkpoint stores (multiplicities of multiset
+    /// tables follow from the rows).
+    pub(crate) fn versions_of(&self, table_id: u64) -> Vec<(Hash, u64)> {
+        self.tables
+            .values()
+            .find(|t| t.id == table_id && t.shape.pk.is_some())
+            .map(|t| {
+                t.trie
+                    .leaves()
+                    .into_iter()
+                    .filter(|l| l.version != 1)
+                    .map(|l| (l.key, l.version))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The commit records (a checkpoint stores them).
+    pub(crate) fn records(&self) -> &[(Ts, Hash)] {
+        &self.records
+    }
+}
+
+impl Store {
+    /// Queues a commit's row changes (under the commit lock, in ts order).
+    pub(crate) fn queue_merkle(&self, p: Pending) {
+        if !self.state_roots {
+            return;
+        }
+        self.merkle_pending.lock().push_back(p);
+    }
+
+    /// Drops queued commits the WAL does not hold (under the commit lock,
+    /// after a WAL failure).
+    pub(crate) fn unqueue_merkle_after(&self, good_lsn: u64) {
+        let mut q = self.merkle_pending.lock();
+        while q.back().is_some_and(|p| p.lsn > good_lsn) {
+            q.pop_back();
+        }
+    }
+
+    /// Folds every queued commit the WAL holds into the tries, in order.
+    pub(crate) fn drain_merkle(&self, m: &mut MerkleState) {
+        let good = match &self.durable {
+            Some(d) => d.wal.good_lsn().0,
+            None => u64::MAX,
+        };
+        loop {
+            let next = {
+                let mut q = self.merkle_pending.lock();
+                if q.front().is_some_and(|p| p.lsn <= good) {
+                    q.pop_front()
+                } else {
+                    None
+                }
+            };
+            match next {
+                Some(p) => m.apply(p),
+                None => break,
+            }
+        }
+    }
+
+    /// After a DDL statement took effect (under the commit lock): folds in
+    /// every queued commit, then brings the tries in line with the catalog
+    /// (new, dropped, recreated or altered tables, the catalog root) and
+    /// appends a commit record if the state root moved.
+    pub(crate) fn merkle_after_ddl(&self, ts: Ts) -> Result<()> {
+        if !self.state_roots {
+            return Ok(());
+        }
+        let mut m = self.merkle.lock();
+        self.drain_merkle(&mut m);
+        let before = m.root();
+        let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        let mut next = BTreeMap::new();
+        for t in tables {
+            let schema = t.schema();
+            let name = schema.name.to_ascii_lowercase();
+            let state = match m.tables.remove(&name) {
+                Some(s) if s.id == t.id && s.create_sql == schema.create_sql => s,
+                old => {
+                    let versions: HashMap<Hash, u64> = old
+                        .filter(|s| s.id == t.id)
+                        .map(|s| {
+                            s.trie
+                                .leaves()
+                                .into_iter()
+                                .map(|l| (l.key, l.version))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let mut s = TableState::new(&t, &schema);
+                    s.rebuild(&t, ts, &versions)?;
+                    s
+                }
+            };
+            next.insert(name, state);
+        }
+        m.tables = next;
+        m.catalog = catalog_root(&catalog_bytes(self));
+        let after = m.root();
+        if after != before {
+            m.applied = m.applied.max(ts);
+            m.push_record(ts, after);
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the tries from the tables as loaded from a checkpoint at
+    /// `ts`, with the checkpoint's row versions and history, and checks the
+    /// result against the last stored record.
+    pub(crate) fn merkle_load(
+        &self,
+        ts: Ts,
+        versions: &HashMap<u64, HashMap<Hash, u64>>,
+        records: Option<Vec<(Ts, Hash)>>,
+        file: &str,
+    ) -> Result<()> {
+        if !self.state_roots {
+            return Ok(());
+        }
+        let mut m = MerkleState::genesis();
+        let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        for t in tables {
+            let schema = t.schema();
+            let mut s = TableState::new(&t, &schema);
+            let none = HashMap::new();
+            s.rebuild(&t, ts, versions.get(&t.id).unwrap_or(&none))?;
+            m.tables.insert(s.name.clone(), s);
+        }
+        m.catalog = catalog_root(&catalog_bytes(self));
+        m.applied = ts;
+        let root = m.root();
+        match records {
+            Some(records) if !records.is_empty() => {
+                if records.last().map(|r| r.1) != Some(root) {
+                    return Err(Error::corrupt(
+                        file,
+                        0,
+                        "the checkpoint's rows do not hash to its last state root",
+                    ));
+                }
+                m.records.clear();
+                m.history = MerkleLog::new();
+                for (rts, r) in records {
+                    m.push_record(rts, r);
+                }
+            }
+            // A checkpoint written before roots were kept: history starts here.
+            _ => m.push_record(ts, root),
+        }
+        *self.merkle.lock() = m;
+        Ok(())
+    }
+
+    /// Runs `f` on the merkle state with every acknowledged commit folded in.
+    pub(crate) fn with_merkle<R>(&self, f: impl FnOnce(&mut MerkleState) -> R) -> R {
+        let mut m = self.merkle.lock();
+        self.drain_merkle(&mut m);
+        f(&mut m)
+    }
+
+    /// The newest version (commit record) a snapshot at `ts` sees.
+    pub fn head_at_ts(&self, ts: Ts) -> CommitHead {
+        self.with_merkle(|m| {
+            let n = m.records.partition_point(|r| r.0 <= ts) as u64;
+            m.head_at(n.max(1)).unwrap_or_else(|| m.head())
+        })
+    }
+
+    /// The head of the newest published version: its number, commit
+    /// timestamp, state root and history root.
+    pub fn head(&self) -> CommitHead {
+        self.head_at_ts(self.last_committed.load(Ordering::Acquire))
+    }
+
+    /// The head after `version` commit records (None past the newest).
+    pub fn head_at_version(&self, version: u64) -> Option<CommitHead> {
+        self.with_merkle(|m| m.head_at(version))
+    }
+
+    /// The state root a snapshot at `ts` sees.
+    pub fn state_root_at(&self, ts: Ts) -> Hash {
+        self.head_at_ts(ts).state_root
+    }
+
+    fn roots_on(&self) -> Result<()> {
+        if self.state_roots {
+            Ok(())
+        } else {
+            Err(Error::plan(
+                "this database was opened without state roots (OpenOptions::state_roots)",
+            ))
+        }
+    }
+
+    /// Proof that version `old` is in the history of version `new`.
+    pub fn prove_history(&self, old: u64, new: u64) -> Result<HistoryProof> {
+        self.roots_on()?;
+        self.with_merkle(|m| {
+            let n = m.records.len() as u64;
+            let bad = || {
+                Error::plan(format!(
+                    "no history proof from version {old} to {new} (versions are 1..={n})"
+                ))
+            };
+            if old == 0 || old > new {
+                return Err(bad());
+            }
+            let (Some(oh), Some(nh)) = (m.head_at(old), m.head_at(new)) else {
+                return Err(bad());
+            };
+            let c = m.history.consistency_proof(old, new).map_err(|_| bad())?;
+            let o = m.history.inclusion_proof(old - 1, new).map_err(|_| bad())?;
+            let r = m.history.inclusion_proof(new - 1, new).map_err(|_| bad())?;
+            Ok(HistoryProof::assemble(oh, nh, c.path, o.path, r.path))
+        })
+    }
+
+    /// Proof that `table` holds (or does not hold) the row with primary key
+    /// `key` (every column's value, for a table without a primary key), in
+    /// the newest acknowledged version, with that version's head.
+    pub fn prove_row(
+        self: &Arc<Self>,
+        table: &str,
+        key: &[Value],
+    ) -> Result<(RowProof, CommitHead)> {
+        self.roots_on()?;
+        let t = self
+            .table(table)
+            .ok_or_else(|| Error::no_such("table", table))?;
+        let schema = t.schema();
+        let cols: Vec<usize> = match &schema.primary_key {
+            Some(pk) => pk.clone(),
+            None => (0..schema.columns.len()).collect(),
+        };
+        if key.len() != cols.len() {
+            return Err(Error::plan(format!(
+                "{} needs {} key value(s) ({}), got {}",
+                schema.name,
+                cols.len(),
+                cols.iter()
+                    .filter_map(|&c| schema.columns.get(c).map(|c| c.name.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                key.len()
+            )));
+        }
+        let mut typed = Vec::with_capacity(key.len());
+        for (&c, v) in cols.iter().zip(key) {
+            let col = schema
+                .columns
+                .get(c)
+                .ok_or_else(|| Error::internal("key column out of range"))?;
+            typed.push(v.clone().coerce_to_column(col.data_type, &col.name)?);
+        }
+        // A snapshot no older than what the drain below folds in keeps
+        // every row version visible there from being collected meanwhile.
+        let snapshot = self.begin();
+        let result = self.with_merkle(|m| {
+            let head = m.head();
+            let ts = m.applied;
+            let name = schema.name.to_ascii_lowercase();
+            let mut leaves = Vec::with_capacity(m.tables.len());
+            let mut index = None;
+            for (i, s) in m.tables.values_mut().enumerate() {
+                if s.name == name {
+                    index = Some(i);
+                }
+                leaves.push(s.leaf_hash());
+            }
+            let index = index.ok_or_else(|| Error::no_such("table", table))?;
+            let catalog = m.catalog;
+            let s = m
+                .tables
+                .get_mut(&name)
+                .ok_or_else(|| Error::no_such("table", table))?;
+            let key_bytes = encode_values(typed.iter());
+            let k = cairn_merkle::key_hash(&key_bytes);
+            let trie = s.trie.prove(&k);
+            let present = trie.leaf.is_some_and(|l| l.key == k);
+            let row = if !present {
+                None
+            } else if s.shape.pk.is_none() {
+                Some(key_bytes.clone())
+            } else {
+                let inner = t.inner.read();
+                let pk_index = inner
+                    .indexes
+                    .iter()
+                    .position(|i| i.def.primary)
+                    .ok_or_else(|| Error::internal("primary key index missing"))?;
+                let found = inner
+                    .index_lookup(pk_index, &typed)
+                    .iter()
+                    .filter_map(|rid| inner.visible(*rid, ts))
+                    .map(|v| v.values.clone())
+                    .find(|v| s.shape.key_bytes(v) == key_bytes);
+                let values = found.ok_or_else(|| {
+                    Error::internal("a key in the table's trie has no visible row")
+                })?;
+                Some(s.shape.row_bytes(&values))
+            };
+            let table_proof = cairn_merkle::inclusion_proof(&leaves, index as u64)
+                .map_err(|e| Error::internal(e.to_string()))?;
+            Ok((
+                RowProof {
+                    table: name.clone(),
+                    key: key_bytes,
+                    row,
+                    trie,
+                    table_rows: s.rows,
+                    table_index: index as u64,
+                    table_count: leaves.len() as u64,
+                    table_path: table_proof.path,
+                    catalog_root: catalog,
+                },
+                head,
+            ))
+        });
+        drop(snapshot);
+        result
+    }
+}

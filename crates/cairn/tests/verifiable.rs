@@ -1,0 +1,294 @@
+//! Verifiable state at the API level (issue #5): state roots per commit,
+//! their determinism (insert order, threads, segment layout, compaction,
+//! checkpoint, WAL replay), row inclusion and absence proofs, SQL access,
+//! and the history between versions.
+
+use std::sync::Arc;
+
+use cairn::fs::SimFs;
+use cairn::{params, Database, OpenOptions, RowFinding, Value};
+use cairn_merkle::{CommitHead, HistoryProof, RowProof};
+
+fn sim(fs: &SimFs) -> Database {
+    Database::open_with(
+        "/db",
+        OpenOptions {
+            fs: Arc::new(fs.clone()),
+            ..OpenOptions::default()
+        },
+    )
+    .expect("open")
+}
+
+const SCHEMA: &str =
+    "CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT, score REAL, v VECTOR(3));
+     CREATE TABLE tags (tag TEXT, n INTEGER);
+     CREATE VIEW top AS SELECT id FROM docs WHERE score > 0.5;";
+
+fn row(i: i64) -> (i64, String, f64, String) {
+    (
+        i,
+        format!("doc {i}"),
+        (i % 10) as f64 / 10.0,
+        format!("[{}, {}, {}]", i % 7, (i * 3) % 11, -(i % 5)),
+    )
+}
+
+fn insert_docs(db: &Database, ids: &[i64]) {
+    for chunk in ids.chunks(50) {
+        db.execute("BEGIN", params![]).expect("begin");
+        for &i in chunk {
+            let (id, t, s, v) = row(i);
+            db.execute(
+                "INSERT INTO docs VALUES ($1, $2, $3, $4)",
+                params![id, t, s, v],
+            )
+            .expect("insert");
+            db.execute(
+                "INSERT INTO tags VALUES ($1, $2)",
+                params![format!("t{}", i % 3), i % 2],
+            )
+            .expect("insert tag");
+        }
+        db.execute("COMMIT", params![]).expect("commit");
+    }
+}
+
+/// A deterministic shuffle (no RNG dependency needed).
+fn shuffled(n: i64, seed: u64) -> Vec<i64> {
+    let mut v: Vec<i64> = (1..=n).collect();
+    let mut s = seed | 1;
+    for i in (1..v.len()).rev() {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        v.swap(i, (s % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+fn fresh(ids: &[i64]) -> Database {
+    let db = Database::open_in_memory().expect("db");
+    db.execute_batch(SCHEMA).expect("schema");
+    insert_docs(&db, ids);
+    db
+}
+
+#[test]
+fn roots_do_not_depend_on_insert_order_threads_or_layout() {
+    let n = 600;
+    let a = fresh(&shuffled(n, 1));
+    let b = fresh(&shuffled(n, 2));
+    let reference = a.state_root();
+    assert_eq!(reference, b.state_root(), "two insert orders");
+
+    // Two threads inserting disjoint halves concurrently.
+    let c = Database::open_in_memory().expect("db");
+    c.execute_batch(SCHEMA).expect("schema");
+    let ids = shuffled(n, 3);
+    let (left, right) = ids.split_at(ids.len() / 2);
+    std::thread::scope(|s| {
+        for half in [left, right] {
+            let conn = c.connect();
+            s.spawn(move || insert_docs(&conn, half));
+        }
+    });
+    assert_eq!(reference, c.state_root(), "two threads");
+
+    // Updating and restoring a row changes its version, so the root moves.
+    a.execute("UPDATE docs SET title = 'x' WHERE id = 5", params![])
+        .expect("update");
+    assert_ne!(a.state_root(), reference);
+
+    // The root of a snapshot: SQL sees the same hex.
+    let hex: String = b
+        .query_row("SELECT cairn_state_root()", params![], |r| r.get(0))
+        .expect("sql root");
+    assert_eq!(hex, b.state_root().to_hex());
+}
+
+#[test]
+fn roots_survive_sealed_segments_compaction_checkpoint_and_replay() {
+    // Enough rows to seal segments, in two different orders.
+    let n = (cairn_storage::SEGMENT_ROWS_TARGET as i64) + 500;
+    let ids_a = shuffled(n, 7);
+    let a = fresh(&ids_a);
+    let root = a.state_root();
+    let fs = SimFs::new();
+    {
+        let db = sim(&fs);
+        db.execute_batch(SCHEMA).expect("schema");
+        db.execute(
+            "CREATE INDEX docs_v ON docs USING hnsw (v vector_l2_ops)",
+            params![],
+        )
+        .expect("index");
+        insert_docs(&db, &shuffled(n, 8));
+        assert_eq!(
+            db.state_root(),
+            root,
+            "on disk, other order, sealed segments"
+        );
+        db.compact_vector_indexes().expect("compact");
+        assert_eq!(db.state_root(), root, "after compaction");
+        db.checkpoint().expect("checkpoint");
+        assert_eq!(db.state_root(), root, "after checkpoint");
+        // Some commits after the checkpoint: replayed from the WAL.
+        db.execute("DELETE FROM docs WHERE id <= 10", params![])
+            .expect("delete");
+        db.execute("UPDATE docs SET score = 0.25 WHERE id = 11", params![])
+            .expect("update");
+    }
+    let db = sim(&fs);
+    a.execute("DELETE FROM docs WHERE id <= 10", params![])
+        .expect("delete");
+    a.execute("UPDATE docs SET score = 0.25 WHERE id = 11", params![])
+        .expect("update");
+    assert_eq!(db.state_root(), a.state_root(), "after reopen + replay");
+    let head = db.head();
+    // A second checkpoint, reopen: same root, same history.
+    db.checkpoint().expect("checkpoint");
+    drop(db);
+    let db = sim(&fs);
+    assert_eq!(db.head(), head, "history survives checkpoint + reopen");
+}
+
+fn verify(proof: &RowProof, root: &cairn::Hash) -> RowFinding {
+    // Through both wire formats, as a verifier would receive it.
+    let bin = RowProof::from_bytes(&proof.to_bytes().expect("encode")).expect("decode");
+    let json = RowProof::from_json(&proof.to_json().expect("json")).expect("parse");
+    assert_eq!(&bin, proof);
+    assert_eq!(&json, proof);
+    proof.verify(root).expect("valid proof")
+}
+
+#[test]
+fn row_proofs_show_presence_and_absence() {
+    let db = fresh(&shuffled(300, 4));
+    db.execute("UPDATE docs SET title = 'changed' WHERE id = 7", params![])
+        .expect("update");
+    let (p, head) = db.prove_row("docs", &[Value::Integer(7)]).expect("prove");
+    assert_eq!(head, db.head());
+    match verify(&p, &head.state_root) {
+        RowFinding::Present { version, row } => {
+            assert_eq!(version, 2, "updated once");
+            assert_eq!(row.len(), 4);
+            assert_eq!(row[1], cairn_merkle::CanonValue::Text("changed".into()));
+        }
+        RowFinding::Absent => panic!("row 7 exists"),
+    }
+    // A key given as text is coerced to the key column's type.
+    let (p2, _) = db
+        .prove_row("docs", &[Value::text("7")])
+        .expect("prove text key");
+    assert_eq!(p2, p);
+    for missing in [0, 301, 10_000] {
+        let (p, head) = db
+            .prove_row("docs", &[Value::Integer(missing)])
+            .expect("prove absent");
+        assert_eq!(verify(&p, &head.state_root), RowFinding::Absent);
+    }
+    // A table without a primary key: the whole row is the key.
+    let (p, head) = db
+        .prove_row("tags", &[Value::text("t1"), Value::Integer(1)])
+        .expect("prove tag");
+    match verify(&p, &head.state_root) {
+        RowFinding::Present { version, .. } => assert!(version > 1, "multiplicity {version}"),
+        RowFinding::Absent => panic!("tag row exists"),
+    }
+    // Against an older root, the proof fails.
+    let old = db.head_at_version(2).expect("version 2");
+    assert!(p.verify(&old.state_root).is_err());
+    // Wrong key arity and unknown tables are errors, not proofs.
+    assert!(db.prove_row("docs", &[]).is_err());
+    assert!(db.prove_row("nope", &[Value::Integer(1)]).is_err());
+    // From SQL.
+    let json: String = db
+        .query_row("SELECT cairn_prove('docs', 7)", params![], |r| r.get(0))
+        .expect("sql proof");
+    let from_sql = RowProof::from_json(&json).expect("parse sql proof");
+    assert!(from_sql.verify(&db.state_root()).is_ok());
+}
+
+#[test]
+fn history_proofs_link_versions() {
+    let db = Database::open_in_memory().expect("db");
+    db.execute_batch(SCHEMA).expect("schema");
+    let first = db.head();
+    let mut heads = vec![first];
+    for i in 1..=20 {
+        insert_docs(&db, &[i]);
+        heads.push(db.head());
+    }
+    let newest = db.head();
+    assert!(newest.version > first.version);
+    for old in &heads {
+        let p = db
+            .prove_history(old.version, newest.version)
+            .expect("history proof");
+        let bin = HistoryProof::from_bytes(&p.to_bytes().expect("encode")).expect("decode");
+        let json = HistoryProof::from_json(&p.to_json().expect("json")).expect("parse");
+        assert_eq!(bin, p);
+        assert_eq!(json, p);
+        assert_eq!(p.verify(old), Ok(newest));
+        // A head that was never trusted is refused.
+        let forged = CommitHead {
+            state_root: newest.state_root,
+            ..*old
+        };
+        if forged != *old {
+            assert!(p.verify(&forged).is_err());
+        }
+    }
+    assert!(db.prove_history(0, 1).is_err());
+    assert!(db.prove_history(3, 2).is_err());
+    assert!(db.prove_history(1, newest.version + 1).is_err());
+    // cairn_state_root(version) reads an earlier version's root.
+    let v = heads[3].version as i64;
+    let hex: String = db
+        .query_row("SELECT cairn_state_root($1)", params![v], |r| r.get(0))
+        .expect("root at version");
+    assert_eq!(hex, heads[3].state_root.to_hex());
+}
+
+#[test]
+fn key_swaps_within_one_commit_match_a_fresh_table() {
+    // Rows 1 and 2 trade keys in one commit: each old key goes away before
+    // any new key is written, so neither row is lost.
+    let db = fresh(&[1, 2, 3]);
+    db.execute_batch(
+        "BEGIN;
+         UPDATE docs SET id = 100 WHERE id = 1;
+         UPDATE docs SET id = 1 WHERE id = 2;
+         UPDATE docs SET id = 2 WHERE id = 100;
+         COMMIT;",
+    )
+    .expect("swap keys");
+    // The same rows inserted directly at their new keys (version 1 each: a
+    // row that moves to a new key starts a new version count).
+    let other = Database::open_in_memory().expect("db");
+    other.execute_batch(SCHEMA).expect("schema");
+    other.execute("BEGIN", params![]).expect("begin");
+    for (new_id, i) in [(2i64, 1i64), (1, 2), (3, 3)] {
+        let (_, t, s, v) = row(i);
+        other
+            .execute(
+                "INSERT INTO docs VALUES ($1, $2, $3, $4)",
+                params![new_id, t, s, v],
+            )
+            .expect("insert");
+        other
+            .execute(
+                "INSERT INTO tags VALUES ($1, $2)",
+                params![format!("t{}", i % 3), i % 2],
+            )
+            .expect("tag");
+    }
+    other.execute("COMMIT", params![]).expect("commit");
+    assert_eq!(db.state_root(), other.state_root());
+    let (p, head) = db.prove_row("docs", &[Value::Integer(1)]).expect("prove");
+    assert!(matches!(
+        p.verify(&head.state_root),
+        Ok(RowFinding::Present { version: 1, .. })
+    ));
+}
