@@ -8,7 +8,7 @@
 //! table leaf   = hash(Table,   u32 LE name length ‖ name ‖ u64 LE rows ‖ trie root)
 //! tables root  = RFC 9162 tree over the table leaves, in byte order of name
 //! state root   = hash(State,   u8 1 ‖ catalog root ‖ u64 LE table count ‖ tables root)
-//! commit record= hash(Commit,  u64 LE commit timestamp ‖ state root)
+//! commit record= hash(Commit,  u64 LE version ‖ u64 LE commit timestamp ‖ state root)
 //! history      = RFC 9162 tree over the commit records, in commit order
 //! ```
 //!
@@ -50,11 +50,16 @@ pub fn state_root(catalog: &Hash, table_count: u64, tables_root: &Hash) -> Hash 
     hash(Domain::State, &b)
 }
 
-/// `hash(Commit, commit timestamp ‖ state root)`: a leaf of the history log.
-pub fn commit_record_hash(commit_ts: u64, state_root: &Hash) -> Hash {
-    let mut b = [0u8; 8 + HASH_BYTES];
-    b[..8].copy_from_slice(&commit_ts.to_le_bytes());
-    b[8..].copy_from_slice(&state_root.0);
+/// `hash(Commit, version ‖ commit timestamp ‖ state root)`: leaf
+/// `version - 1` of the history log. The version inside the leaf binds a
+/// head's claimed version to its position: an RFC 9162 root alone does not
+/// fix the tree size, so without it the last leaf of 7 could pose as the
+/// last of 6.
+pub fn commit_record_hash(version: u64, commit_ts: u64, state_root: &Hash) -> Hash {
+    let mut b = [0u8; 16 + HASH_BYTES];
+    b[..8].copy_from_slice(&version.to_le_bytes());
+    b[8..16].copy_from_slice(&commit_ts.to_le_bytes());
+    b[16..].copy_from_slice(&state_root.0);
     hash(Domain::Commit, &b)
 }
 
@@ -226,7 +231,9 @@ impl Metric {
 pub const DISTANCE_TOLERANCE: f64 = 1e-4;
 
 fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= DISTANCE_TOLERANCE * a.abs().max(b.abs()).max(1.0)
+    a.is_finite()
+        && b.is_finite()
+        && (a - b).abs() <= DISTANCE_TOLERANCE * a.abs().max(b.abs()).max(1.0)
 }
 
 /// How a query's rows were ordered: by distance of a vector column to a
@@ -339,7 +346,7 @@ impl HistoryProof {
                 });
             }
             proof.verify_head(
-                &commit_record_hash(record.commit_ts, &record.state_root),
+                &commit_record_hash(record.version, record.commit_ts, &record.state_root),
                 &head,
             )?;
         }

@@ -40,7 +40,7 @@ fn invalid(field: &str) -> JsonError {
 
 fn unhex(s: &str, field: &str) -> Result<Vec<u8>, JsonError> {
     let b = s.as_bytes();
-    if !b.len().is_multiple_of(2) || !s.is_ascii() {
+    if !b.len().is_multiple_of(2) || !b.iter().all(u8::is_ascii_hexdigit) {
         return Err(invalid(field));
     }
     b.chunks(2)

@@ -363,7 +363,8 @@ impl MerkleState {
 
     fn push_record(&mut self, ts: Ts, root: Hash) {
         self.records.push((ts, root));
-        self.history.append(commit_record_hash(ts, &root));
+        let version = self.records.len() as u64;
+        self.history.append(commit_record_hash(version, ts, &root));
     }
 
     /// The current state root.
