@@ -1511,9 +1511,9 @@ fn print_golden() {
 // These constants pin format version 1 (hashing rules, state root layout,
 // kind-3 binary layout, history JSON shape): changing any of them is a
 // format change and needs a new format version. (The JSON's key order is
-// `cargo test -p cairn-merkle --test state print_golden -- --ignored --nocapture`.
+// serde_json's sorted map order: its `preserve_order` feature, enabled by
 // any crate built alongside, would reorder the text, not the format.) Regenerate with
-// `GOLDEN_PRINT=1 cargo test -p cairn-merkle --test state print_golden -- --nocapture`.
+// `cargo test -p cairn-merkle --test state print_golden -- --ignored --nocapture`.
 
 const GOLDEN_STATE_ROOT: &str = "5ca3be8c39bd5357aa85484ab391549d0e4779e6b7a1bf673c724956ce2dd945";
 
