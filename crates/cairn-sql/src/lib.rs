@@ -14,9 +14,11 @@ mod expr;
 mod parser;
 mod plan;
 mod planner;
+mod proved;
 mod scope;
 mod session;
 mod text;
 
+pub use proved::ProvedOutput;
 pub use session::{Column, Engine, Output, Prepared, Session};
 pub use text::{is_complete_statement, split_statements};

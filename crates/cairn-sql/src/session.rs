@@ -57,7 +57,7 @@ pub struct Output {
 }
 
 impl Output {
-    fn rows(columns: Arc<[Column]>, rows: Vec<Row>) -> Output {
+    pub(crate) fn rows(columns: Arc<[Column]>, rows: Vec<Row>) -> Output {
         Output {
             columns,
             rows,
@@ -149,7 +149,7 @@ impl Session {
         &self.engine
     }
 
-    fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         &self.engine.store
     }
 

@@ -642,6 +642,20 @@ impl Store {
         table: &str,
         key: &[Value],
     ) -> Result<(RowProof, CommitHead)> {
+        let (mut proofs, head) = self.prove_rows(table, std::slice::from_ref(&key.to_vec()))?;
+        let proof = proofs
+            .pop()
+            .ok_or_else(|| Error::internal("no proof for the one key asked"))?;
+        Ok((proof, head))
+    }
+
+    /// [`Store::prove_row`] for several keys of one table, all against the
+    /// same version.
+    pub fn prove_rows(
+        self: &Arc<Self>,
+        table: &str,
+        keys: &[Vec<Value>],
+    ) -> Result<(Vec<RowProof>, CommitHead)> {
         self.roots_on()?;
         let t = self
             .table(table)
@@ -651,25 +665,29 @@ impl Store {
             Some(pk) => pk.clone(),
             None => (0..schema.columns.len()).collect(),
         };
-        if key.len() != cols.len() {
-            return Err(Error::plan(format!(
-                "{} needs {} key value(s) ({}), got {}",
-                schema.name,
-                cols.len(),
-                cols.iter()
-                    .filter_map(|&c| schema.columns.get(c).map(|c| c.name.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                key.len()
-            )));
-        }
-        let mut typed = Vec::with_capacity(key.len());
-        for (&c, v) in cols.iter().zip(key) {
-            let col = schema
-                .columns
-                .get(c)
-                .ok_or_else(|| Error::internal("key column out of range"))?;
-            typed.push(v.clone().coerce_to_column(col.data_type, &col.name)?);
+        let mut typed_keys = Vec::with_capacity(keys.len());
+        for key in keys {
+            if key.len() != cols.len() {
+                return Err(Error::plan(format!(
+                    "{} needs {} key value(s) ({}), got {}",
+                    schema.name,
+                    cols.len(),
+                    cols.iter()
+                        .filter_map(|&c| schema.columns.get(c).map(|c| c.name.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    key.len()
+                )));
+            }
+            let mut typed = Vec::with_capacity(key.len());
+            for (&c, v) in cols.iter().zip(key) {
+                let col = schema
+                    .columns
+                    .get(c)
+                    .ok_or_else(|| Error::internal("key column out of range"))?;
+                typed.push(v.clone().coerce_to_column(col.data_type, &col.name)?);
+            }
+            typed_keys.push(typed);
         }
         // A snapshot no older than what the drain below folds in keeps
         // every row version visible there from being collected meanwhile.
@@ -687,41 +705,38 @@ impl Store {
                 leaves.push(s.leaf_hash());
             }
             let index = index.ok_or_else(|| Error::no_such("table", table))?;
+            let table_proof = cairn_merkle::inclusion_proof(&leaves, index as u64)
+                .map_err(|e| Error::internal(e.to_string()))?;
             let catalog = m.catalog;
             let s = m
                 .tables
                 .get_mut(&name)
                 .ok_or_else(|| Error::no_such("table", table))?;
-            let key_bytes = encode_values(typed.iter());
-            let k = cairn_merkle::key_hash(&key_bytes);
-            let trie = s.trie.prove(&k);
-            let present = trie.leaf.is_some_and(|l| l.key == k);
-            let row = if !present {
-                None
-            } else if s.shape.pk.is_none() {
-                Some(key_bytes.clone())
-            } else {
-                let inner = t.inner.read();
-                let pk_index = inner
-                    .indexes
-                    .iter()
-                    .position(|i| i.def.primary)
-                    .ok_or_else(|| Error::internal("primary key index missing"))?;
-                let found = inner
-                    .index_lookup(pk_index, &typed)
-                    .iter()
-                    .filter_map(|rid| inner.visible(*rid, ts))
-                    .map(|v| v.values.clone())
-                    .find(|v| s.shape.key_bytes(v) == key_bytes);
-                let values = found.ok_or_else(|| {
-                    Error::internal("a key in the table's trie has no visible row")
-                })?;
-                Some(s.shape.row_bytes(&values))
-            };
-            let table_proof = cairn_merkle::inclusion_proof(&leaves, index as u64)
-                .map_err(|e| Error::internal(e.to_string()))?;
-            Ok((
-                RowProof {
+            let inner = t.inner.read();
+            let pk_index = inner.indexes.iter().position(|i| i.def.primary);
+            let mut proofs = Vec::with_capacity(typed_keys.len());
+            for typed in &typed_keys {
+                let key_bytes = encode_values(typed.iter());
+                let k = cairn_merkle::key_hash(&key_bytes);
+                let trie = s.trie.prove(&k);
+                let present = trie.leaf.is_some_and(|l| l.key == k);
+                let row = match (present, pk_index) {
+                    (false, _) => None,
+                    (true, None) => Some(key_bytes.clone()),
+                    (true, Some(pk_index)) => {
+                        let found = inner
+                            .index_lookup(pk_index, typed)
+                            .iter()
+                            .filter_map(|rid| inner.visible(*rid, ts))
+                            .map(|v| v.values.clone())
+                            .find(|v| s.shape.key_bytes(v) == key_bytes);
+                        let values = found.ok_or_else(|| {
+                            Error::internal("a key in the table's trie has no visible row")
+                        })?;
+                        Some(s.shape.row_bytes(&values))
+                    }
+                };
+                proofs.push(RowProof {
                     table: name.clone(),
                     key: key_bytes,
                     row,
@@ -729,11 +744,11 @@ impl Store {
                     table_rows: s.rows,
                     table_index: index as u64,
                     table_count: leaves.len() as u64,
-                    table_path: table_proof.path,
+                    table_path: table_proof.path.clone(),
                     catalog_root: catalog,
-                },
-                head,
-            ))
+                });
+            }
+            Ok((proofs, head))
         });
         drop(snapshot);
         result

@@ -253,6 +253,22 @@ impl Database {
         self.engine.store().prove_history(old, new)
     }
 
+    /// Runs a SELECT over one table (any WHERE, ORDER BY, LIMIT; no joins,
+    /// grouping or DISTINCT) and proves every row it returns against one
+    /// version. For `ORDER BY <vector distance> LIMIT k` the proof also
+    /// carries the query vector and each distance, which a verifier
+    /// recomputes, with the order. It proves the returned rows exist at
+    /// that version with those values and distances; it does not prove
+    /// that no other row matches or that no closer vector exists.
+    pub fn query_with_proof(&self, sql: &str, params: &[Value]) -> Result<ProvedRows> {
+        let p = self.session.lock().query_with_proof(sql, params)?;
+        Ok(ProvedRows {
+            rows: Rows::new(p.output.columns, p.output.rows),
+            proof: p.proof,
+            head: p.head,
+        })
+    }
+
     /// Names of all tables and views, sorted.
     pub fn table_names(&self) -> Vec<String> {
         self.session.lock().table_names()
@@ -265,6 +281,17 @@ impl Database {
 }
 
 pub use cairn_sql::{is_complete_statement, split_statements, Output};
+
+/// What [`Database::query_with_proof`] returns.
+pub struct ProvedRows {
+    /// The result, as the query asked for it.
+    pub rows: Rows,
+    /// Each returned row's stored row with its inclusion proof, in result
+    /// order (and the distance order of a nearest-neighbour query).
+    pub proof: QueryProof,
+    /// The version the proof verifies against: `proof.verify(&head.state_root)`.
+    pub head: CommitHead,
+}
 
 /// One row found by [`Database::nearest`].
 #[derive(Debug, Clone)]

@@ -292,3 +292,81 @@ fn key_swaps_within_one_commit_match_a_fresh_table() {
         Ok(RowFinding::Present { version: 1, .. })
     ));
 }
+
+#[test]
+fn query_proofs_cover_rows_and_nearest_neighbour_order() {
+    let db = fresh(&shuffled(200, 9));
+    db.execute("CREATE INDEX docs_v ON docs USING hnsw (v)", params![])
+        .expect("index");
+    // A filtered query with its own projection and ORDER BY position.
+    let p = db
+        .query_with_proof(
+            "SELECT title, id * 10 AS x FROM docs WHERE score > 0.85 ORDER BY 2 DESC LIMIT 5",
+            params![],
+        )
+        .expect("query with proof");
+    assert_eq!(p.rows.len(), 5);
+    assert_eq!(p.rows.columns().len(), 2);
+    let rows = p.proof.verify(&p.head.state_root).expect("valid");
+    assert_eq!(rows.len(), 5);
+    // The first column of the proven row is the id: x = id * 10.
+    for (r, proven) in p.rows.iter().zip(&rows) {
+        let x: i64 = r.get(1).expect("x");
+        assert_eq!(proven[0], cairn_merkle::CanonValue::Integer(x / 10));
+    }
+    assert!(p.proof.order.is_none());
+    // Nearest neighbours: distances and order verified from the vectors.
+    for op in ["<->", "<=>", "<#>"] {
+        let sql = format!("SELECT id FROM docs ORDER BY v {op} $1 LIMIT 7");
+        let p = db
+            .query_with_proof(&sql, params!["[1, 2, -1]"])
+            .expect("knn with proof");
+        assert_eq!(p.rows.len(), 7);
+        let order = p.proof.order.as_ref().expect("distance order");
+        assert_eq!(order.query, vec![1.0, 2.0, -1.0]);
+        assert_eq!(order.column, 3);
+        p.proof.verify(&p.head.state_root).expect("valid knn proof");
+        // Through JSON and binary.
+        let json =
+            cairn_merkle::QueryProof::from_json(&p.proof.to_json().expect("json")).expect("parse");
+        assert_eq!(json, p.proof);
+        let bin = cairn_merkle::QueryProof::from_bytes(&p.proof.to_bytes().expect("bytes"))
+            .expect("decode");
+        assert_eq!(bin, p.proof);
+        // Swapping two rows breaks the order (unless they tie).
+        let mut swapped = p.proof.clone();
+        swapped.rows.swap(0, 6);
+        if let Some(o) = swapped.order.as_mut() {
+            o.distances.swap(0, 6);
+        }
+        if order.distances[0] != order.distances[6] {
+            assert!(swapped.verify(&p.head.state_root).is_err(), "{op}");
+        }
+        // A changed distance is caught.
+        let mut lied = p.proof.clone();
+        if let Some(o) = lied.order.as_mut() {
+            o.distances[3] += 0.5;
+        }
+        assert!(lied.verify(&p.head.state_root).is_err(), "{op}");
+    }
+    // Joins and aggregates are refused with a clear error.
+    assert!(db
+        .query_with_proof("SELECT count(*) FROM docs", params![])
+        .is_err());
+    assert!(db
+        .query_with_proof("SELECT * FROM docs, tags", params![])
+        .is_err());
+}
+
+#[test]
+fn descending_distance_orders_carry_row_proofs_only() {
+    let db = fresh(&shuffled(50, 5));
+    let p = db
+        .query_with_proof(
+            "SELECT id FROM docs ORDER BY v <-> '[0, 0, 0]' DESC LIMIT 3",
+            params![],
+        )
+        .expect("query");
+    assert!(p.proof.order.is_none());
+    assert_eq!(p.proof.verify(&p.head.state_root).expect("valid").len(), 3);
+}
