@@ -86,6 +86,20 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     let rows = sample_rows();
 
+    // state_proof: binary twins of the JSON seeds (those come from
+    // `cairn prove`, see README.md).
+    for name in ["row", "absent"] {
+        let path = dir.join("state_proof").join(format!("seed-{name}.json"));
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let p = cairn_merkle::RowProof::from_json(&text).expect("seed proof parses");
+            write(&dir, "state_proof", &format!("{name}.bin"), &p.to_bytes().expect("encodes"));
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(dir.join("state_proof/seed-history.json")) {
+        let p = cairn_merkle::HistoryProof::from_json(&text).expect("seed proof parses");
+        write(&dir, "state_proof", "history.bin", &p.to_bytes().expect("encodes"));
+    }
+
     // values: each sample row.
     for (i, row) in rows.iter().enumerate() {
         let bytes = encode_values(row);

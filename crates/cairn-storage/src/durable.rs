@@ -295,6 +295,7 @@ impl Store {
         for t in tables {
             problems.extend(t.check_indexes(ts));
         }
+        problems.extend(self.check_state_root());
         Ok(problems)
     }
 

@@ -399,7 +399,13 @@ impl MerkleState {
             version,
             commit_ts: ts,
             state_root: root,
-            history_root: self.history.root_at(version).ok()?,
+            // The newest root is O(log n) from the log's frontier; older
+            // ones are recomputed (O(n)).
+            history_root: if version == self.history.len() {
+                self.history.root()
+            } else {
+                self.history.root_at(version).ok()?
+            },
         })
     }
 
@@ -568,6 +574,55 @@ impl Store {
         }
         *self.merkle.lock() = m;
         Ok(())
+    }
+
+    /// `PRAGMA integrity_check`'s part: rebuilds every table's trie from
+    /// its rows (keeping the recorded row versions) and compares roots and
+    /// row counts, and the newest commit record with the state. Holds the
+    /// commit lock while it runs.
+    pub(crate) fn check_state_root(&self) -> Vec<String> {
+        if !self.state_roots {
+            return Vec::new();
+        }
+        let _cs = self.commit_lock.lock();
+        let mut m = self.merkle.lock();
+        self.drain_merkle(&mut m);
+        let ts = m.applied;
+        let mut problems = Vec::new();
+        let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        for t in &tables {
+            let schema = t.schema();
+            let name = schema.name.to_ascii_lowercase();
+            let Some(s) = m.tables.get_mut(&name) else {
+                problems.push(format!("state root: table {name} has no trie"));
+                continue;
+            };
+            let versions: HashMap<Hash, u64> = s
+                .trie
+                .leaves()
+                .into_iter()
+                .map(|l| (l.key, l.version))
+                .collect();
+            let mut fresh = TableState::new(t, &schema);
+            if let Err(e) = fresh.rebuild(t, ts, &versions) {
+                problems.push(format!("state root: table {name}: {e}"));
+                continue;
+            }
+            if fresh.trie.root() != s.trie.root() || fresh.rows != s.rows {
+                problems.push(format!(
+                    "state root: the rows of {name} do not hash to its trie ({} rows, trie has {})",
+                    fresh.rows, s.rows
+                ));
+            }
+        }
+        if m.tables.len() != tables.len() {
+            problems.push("state root: the tries and the catalog list different tables".into());
+        }
+        let root = m.root();
+        if m.records.last().map(|r| r.1) != Some(root) {
+            problems.push("state root: the newest commit record is not the current state".into());
+        }
+        problems
     }
 
     /// Runs `f` on the merkle state with every acknowledged commit folded in.
