@@ -213,6 +213,12 @@ impl EngineFn {
 
     fn eval(self, tx: &cairn_storage::Transaction, args: &[Value]) -> Result<Value> {
         let store = tx.store();
+        if !store.state_roots_enabled() {
+            return Err(Error::plan(format!(
+                "{}(): this database was opened without state roots",
+                self.name()
+            )));
+        }
         match self {
             EngineFn::StateRoot => match args.first() {
                 None => Ok(Value::text(&store.state_root_at(tx.start_ts()).to_hex())),

@@ -163,6 +163,42 @@ fn plan(session: &Session, sql: &str) -> Result<Plan> {
             }
         }
     }
+    // Only an ascending distance order is a nearest-neighbour order (a
+    // descending one is returned with row proofs only). `ORDER BY d` (an
+    // alias) and `ORDER BY 2` (a position) name a select-list item.
+    let first_order = q.order_by.as_ref().and_then(|o| match &o.kind {
+        ast::OrderByKind::Expressions(v) => v
+            .first()
+            .filter(|x| matches!(x.options.sort, None | Some(ast::OrderBySort::Asc)))
+            .map(|x| x.expr.clone()),
+        ast::OrderByKind::All(_) => None,
+    });
+    let item_expr = |item: &ast::SelectItem| match item {
+        ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+            Some(e.clone())
+        }
+        _ => None,
+    };
+    let first_order = match first_order {
+        Some(ast::Expr::Identifier(id)) => sel
+            .projection
+            .iter()
+            .find(|item| {
+                matches!(item, ast::SelectItem::ExprWithAlias { alias, .. }
+                    if alias.value.eq_ignore_ascii_case(&id.value))
+            })
+            .and_then(item_expr)
+            .or(Some(ast::Expr::Identifier(id))),
+        Some(ast::Expr::Value(v)) => match &v.value {
+            ast::Value::Number(n, _) => n
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| sel.projection.get(i.checked_sub(1)?))
+                .and_then(item_expr),
+            _ => None,
+        },
+        other => other,
+    };
     let table = session
         .store()
         .table(&table_name)
@@ -174,15 +210,6 @@ fn plan(session: &Session, sql: &str) -> Result<Plan> {
         sel.projection.push(ast::SelectItem::UnnamedExpr(e));
     }
     let mut order = None;
-    // Only an ascending distance order is a nearest-neighbour order (a
-    // descending one is returned with row proofs only).
-    let first_order = q.order_by.as_ref().and_then(|o| match &o.kind {
-        ast::OrderByKind::Expressions(v) => v
-            .first()
-            .filter(|x| matches!(x.options.sort, None | Some(ast::OrderBySort::Asc)))
-            .map(|x| x.expr.clone()),
-        ast::OrderByKind::All(_) => None,
-    });
     if let Some((metric, a, b)) = first_order.as_ref().and_then(distance_parts) {
         let find = |e: &ast::Expr| {
             column_name(e).and_then(|n| {

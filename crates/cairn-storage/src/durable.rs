@@ -35,8 +35,11 @@ pub struct OpenOptions {
     pub fs: Arc<dyn Vfs>,
     /// Keep a state root per commit and answer proofs (default: true).
     /// Off, commits skip the hashing; `head()` stays at the genesis
-    /// version and proofs are refused. A database opened with roots on
-    /// after running with them off starts its history at that open.
+    /// version, and proofs and the SQL root functions are refused. Opened
+    /// again with roots on, the database rebuilds them: from the WAL alone
+    /// if no checkpoint was written while they were off (the same history
+    /// as if they had been on), else from that checkpoint's rows, with the
+    /// history starting there.
     pub state_roots: bool,
 }
 

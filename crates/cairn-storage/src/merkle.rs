@@ -523,8 +523,11 @@ impl Store {
         m.catalog = catalog_root(&catalog_bytes(self));
         let after = m.root();
         if after != before {
-            m.applied = m.applied.max(ts);
-            m.push_record(ts, after);
+            // The record carries the newest acknowledged commit's
+            // timestamp: the same when the WAL is replayed (`ts` may be a
+            // commit's that the WAL failed to hold, skipped since).
+            let record_ts = m.applied;
+            m.push_record(record_ts, after);
         }
         Ok(())
     }
@@ -656,7 +659,12 @@ impl Store {
         self.head_at_ts(ts).state_root
     }
 
-    fn roots_on(&self) -> Result<()> {
+    /// Whether this store keeps state roots (`OpenOptions::state_roots`).
+    pub fn state_roots_enabled(&self) -> bool {
+        self.state_roots
+    }
+
+    pub(crate) fn roots_on(&self) -> Result<()> {
         if self.state_roots {
             Ok(())
         } else {

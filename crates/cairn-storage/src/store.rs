@@ -216,6 +216,11 @@ impl Store {
             let mut table_changes = Vec::with_capacity(tw.order.len());
             for rid in &tw.order {
                 let Some(w) = tw.rows.get(rid) else { continue };
+                if !w.existed && w.row.is_none() {
+                    // Inserted and deleted again by this transaction:
+                    // nothing to apply, log or hash.
+                    continue;
+                }
                 table_changes.push(crate::merkle::RowChange {
                     old: if w.existed {
                         inner.head(*rid).map(|h| h.values.clone())
@@ -266,7 +271,9 @@ impl Store {
                         let rows = tw
                             .order
                             .iter()
-                            .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w.row.as_deref())))
+                            .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
+                            .filter(|(_, w)| w.existed || w.row.is_some())
+                            .map(|(rid, w)| (rid, w.row.as_deref()))
                             .collect();
                         (tw.table.id, rows)
                     }),
