@@ -127,16 +127,21 @@ fn kind_of(text: &str) -> Option<String> {
     Some(v.get("kind")?.as_str()?.to_owned())
 }
 
-fn describe(finding: &RowFinding, table: &str) -> String {
+fn describe(finding: &RowFinding, p: &RowProof) -> String {
+    let show = |vs: &[cairn_merkle::CanonValue]| {
+        vs.iter()
+            .map(|v| v.display())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let key = cairn_merkle::decode_values(&p.key).map_or_else(|_| "?".into(), |k| show(&k));
+    let table = &p.table;
     match finding {
         RowFinding::Present { version, row } => format!(
-            "ok: {table} holds the row (version {version}): ({})\n",
-            row.iter()
-                .map(|v| v.display())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "ok: {table} holds the row with key ({key}), version {version}: ({})\n",
+            show(row)
         ),
-        RowFinding::Absent => format!("ok: {table} holds no row with that key\n"),
+        RowFinding::Absent => format!("ok: {table} holds no row with key ({key})\n"),
     }
 }
 
@@ -162,7 +167,7 @@ pub fn verify(args: &[String]) -> Outcome {
                 "row" => match RowProof::from_json(&text) {
                     Err(e) => invalid(format!("malformed proof: {e}")),
                     Ok(p) => match p.verify(&root) {
-                        Ok(f) => ok(describe(&f, &p.table)),
+                        Ok(f) => ok(describe(&f, &p)),
                         Err(e) => invalid(e.to_string()),
                     },
                 },

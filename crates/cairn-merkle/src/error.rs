@@ -92,6 +92,8 @@ pub enum VerifyError {
     OrderMismatch { row: usize },
     /// The proof names a different format version or state than expected.
     WrongVersion,
+    /// The proof is about another table or key than the one asked about.
+    WrongQuestion,
 }
 
 impl fmt::Display for VerifyError {
@@ -149,6 +151,12 @@ impl fmt::Display for VerifyError {
                 write!(f, "row {row} is closer than the row before it")
             }
             VerifyError::WrongVersion => write!(f, "proof is for another format version"),
+            VerifyError::WrongQuestion => {
+                write!(
+                    f,
+                    "the proof is about another table or key than the one asked"
+                )
+            }
             VerifyError::RootMismatch { which } => match which {
                 WhichRoot::Old => write!(f, "recomputed old root differs from the trusted one"),
                 WhichRoot::New => write!(f, "recomputed root differs from the trusted one"),

@@ -152,7 +152,25 @@ impl RowProof {
         ))
     }
 
-    /// Checks the proof against a trusted state root.
+    /// [`RowProof::verify`], and that the proof answers the question asked:
+    /// `table` (compared case-insensitively) and the key's values. A
+    /// verifier that asked about a key should call this, not `verify`,
+    /// which checks what the proof is about against nothing.
+    pub fn verify_key(
+        &self,
+        table: &str,
+        key: &[CanonValue],
+        state_root: &Hash,
+    ) -> Result<RowFinding, VerifyError> {
+        if !self.table.eq_ignore_ascii_case(table) || self.key != crate::row::encode_values(key) {
+            return Err(VerifyError::WrongQuestion);
+        }
+        self.verify(state_root)
+    }
+
+    /// Checks the proof against a trusted state root. It shows something
+    /// about `self.table` and `self.key`: compare them with what you asked
+    /// (or use [`RowProof::verify_key`]).
     pub fn verify(&self, state_root: &Hash) -> Result<RowFinding, VerifyError> {
         let (r, finding) = self.implied_state_root()?;
         if r != *state_root {

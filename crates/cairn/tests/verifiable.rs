@@ -483,3 +483,21 @@ fn history_after_a_failed_commit_is_the_same_after_reopen() {
     assert_eq!(db.head(), head);
     assert_eq!(db.head_at_version(head.version - 1), Some(mid));
 }
+
+#[test]
+fn verify_key_checks_the_question() {
+    use cairn_merkle::{CanonValue, VerifyError};
+    let db = fresh(&[1, 2, 3]);
+    let (p, head) = db.prove_row("docs", &[Value::Integer(2)]).expect("prove");
+    assert!(p
+        .verify_key("DOCS", &[CanonValue::Integer(2)], &head.state_root)
+        .is_ok());
+    assert_eq!(
+        p.verify_key("docs", &[CanonValue::Integer(3)], &head.state_root),
+        Err(VerifyError::WrongQuestion)
+    );
+    assert_eq!(
+        p.verify_key("tags", &[CanonValue::Integer(2)], &head.state_root),
+        Err(VerifyError::WrongQuestion)
+    );
+}
