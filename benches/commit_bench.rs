@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p cairn-benches --bin cairn-commit-bench -- \
 //!     [--dir PATH] [--seconds 5] [--warmup 1] [--reps 2] [--writers 1,4,16] \
-//!     [--accounts 10000] [--engines sqlite,cairn[,cairn-mem]] [--keep]
+//!     [--accounts 10000] [--engines sqlite,cairn[,cairn-noroots][,cairn-mem]] [--keep]
 //! cargo run --release -p cairn-benches --bin cairn-commit-bench -- --fsync-probe [--dir PATH]
 //! ```
 //!
@@ -42,7 +42,11 @@
 //!
 //! `--engines` picks engines (default `sqlite,cairn`); `cairn-mem` adds
 //! Cairn in memory (no WAL, no fsync), the CPU cost of the transaction
-//! alone.
+//! alone; `cairn-noroots` adds Cairn exactly as `cairn` but opened with
+//! `OpenOptions { state_roots: false, .. }` (no Merkle tries, no state root
+//! per commit), and the summary then reports cairn/cairn-noroots per writer
+//! count: what keeping state roots costs in commit throughput. Within a
+//! rep, `cairn` and `cairn-noroots` swap order every rep.
 //!
 //! The file system holding `--dir` is printed (from `/proc/mounts`): on
 //! tmpfs an fsync costs nothing and the numbers say nothing about
@@ -86,7 +90,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: cairn-commit-bench [--dir PATH] [--seconds 5] [--warmup 1] [--reps 2] \
-[--writers 1,4,16] [--accounts 10000] [--engines sqlite,cairn,cairn-mem] [--keep] | --fsync-probe [--dir PATH]";
+[--writers 1,4,16] [--accounts 10000] [--engines sqlite,cairn,cairn-noroots,cairn-mem] [--keep] | --fsync-probe [--dir PATH]";
 
 fn parse_args() -> Result<Args> {
     let mut a = Args {
@@ -122,6 +126,7 @@ fn parse_args() -> Result<Args> {
                     .map(|e| match e.trim() {
                         "sqlite" => Ok(Engine::Sqlite),
                         "cairn" => Ok(Engine::Cairn),
+                        "cairn-noroots" => Ok(Engine::CairnNoRoots),
                         "cairn-mem" => Ok(Engine::CairnMem),
                         other => Err(anyhow::anyhow!("unknown engine {other}")),
                     })
@@ -265,6 +270,10 @@ enum Engine {
     /// Cairn in memory (no WAL, no fsync): the CPU cost of the transaction
     /// alone. Only with `--engines cairn-mem`.
     CairnMem,
+    /// Cairn on disk as `Cairn`, opened with `state_roots: false`: the
+    /// commit rate without the Merkle tries. Only with `--engines
+    /// cairn-noroots`.
+    CairnNoRoots,
 }
 
 impl Engine {
@@ -273,6 +282,7 @@ impl Engine {
             Engine::Sqlite => "sqlite",
             Engine::Cairn => "cairn",
             Engine::CairnMem => "cairn-mem",
+            Engine::CairnNoRoots => "cairn-noroots",
         }
     }
 }
@@ -402,11 +412,12 @@ fn sqlite_check(path: &Path) -> Result<(i64, i64)> {
     Ok((sum, n))
 }
 
-fn cairn_open(dir: &Path) -> Result<cairn::Database> {
+fn cairn_open(dir: &Path, state_roots: bool) -> Result<cairn::Database> {
     let db = cairn::Database::open_with(
         dir,
         cairn::OpenOptions {
             synchronous: cairn::Synchronous::Full,
+            state_roots,
             ..Default::default()
         },
     )
@@ -677,17 +688,13 @@ fn run_sqlite(base: &Path, n: usize, rep: usize, args: &Args) -> Result<Run> {
     Ok(Run::new(Engine::Sqlite, n, (secs, stats, cpu), None))
 }
 
-fn run_cairn(base: &Path, n: usize, rep: usize, args: &Args, memory: bool) -> Result<Run> {
-    let engine = if memory {
-        Engine::CairnMem
-    } else {
-        Engine::Cairn
-    };
-    let dir = base.join(format!("cairn-w{n}-r{rep}"));
+fn run_cairn(base: &Path, n: usize, rep: usize, args: &Args, engine: Engine) -> Result<Run> {
+    let memory = engine == Engine::CairnMem;
+    let dir = base.join(format!("{}-w{n}-r{rep}", engine.name()));
     let db = if memory {
         cairn::Database::open_in_memory()?
     } else {
-        cairn_open(&dir)?
+        cairn_open(&dir, engine != Engine::CairnNoRoots)?
     };
     cairn_setup(&db, args.accounts)?;
     // Every setup commit was acknowledged, so synced: the log is quiet.
@@ -719,14 +726,14 @@ fn run_cairn(base: &Path, n: usize, rep: usize, args: &Args, memory: bool) -> Re
     if !args.keep {
         std::fs::remove_dir_all(&dir).ok();
     }
-    Ok(Run::new(Engine::Cairn, n, (secs, stats, cpu), Some(wal)))
+    Ok(Run::new(engine, n, (secs, stats, cpu), Some(wal)))
 }
 
 // ---- report -----------------------------------------------------------------
 
 fn header() {
     println!(
-        "{:>7} {:<9} {:>4} {:>10} {:>8} {:>8} {:>8} {:>5} {:>13} {:>6} {:>9}",
+        "{:>7} {:<13} {:>4} {:>10} {:>8} {:>8} {:>8} {:>5} {:>13} {:>6} {:>9}",
         "writers",
         "engine",
         "rep",
@@ -751,7 +758,7 @@ fn print_row(run: &mut Run, rep: &str) {
         format!("{:.2}", r as f64 / b.max(1) as f64)
     });
     println!(
-        "{:>7} {:<9} {:>4} {:>10.0} {:>8.2} {:>8.2} {:>8.1} {:>5.0} {:>13} {:>6} {:>9}",
+        "{:>7} {:<13} {:>4} {:>10.0} {:>8.2} {:>8.2} {:>8.1} {:>5.0} {:>13} {:>6} {:>9}",
         run.writers,
         run.engine.name(),
         rep,
@@ -840,8 +847,8 @@ fn bench(args: &Args, base: &Path) -> Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "cairn: synchronous=full (group commit); sqlite {}: journal_mode=WAL, synchronous=FULL, \
-         busy_timeout=10000, BEGIN IMMEDIATE",
+        "cairn: synchronous=full (group commit), state roots on (cairn-noroots: off); sqlite {}: \
+         journal_mode=WAL, synchronous=FULL, busy_timeout=10000, BEGIN IMMEDIATE",
         rusqlite::version()
     );
     println!(
@@ -857,15 +864,24 @@ fn bench(args: &Args, base: &Path) -> Result<()> {
     for rep in 0..args.reps {
         for &n in &args.writers {
             let order = if rep % 2 == 0 {
-                [Engine::Sqlite, Engine::Cairn, Engine::CairnMem]
+                [
+                    Engine::Sqlite,
+                    Engine::Cairn,
+                    Engine::CairnNoRoots,
+                    Engine::CairnMem,
+                ]
             } else {
-                [Engine::Cairn, Engine::Sqlite, Engine::CairnMem]
+                [
+                    Engine::CairnNoRoots,
+                    Engine::Cairn,
+                    Engine::Sqlite,
+                    Engine::CairnMem,
+                ]
             };
             for engine in order.into_iter().filter(|e| args.engines.contains(e)) {
                 let mut run = match engine {
                     Engine::Sqlite => run_sqlite(base, n, rep, args)?,
-                    Engine::Cairn => run_cairn(base, n, rep, args, false)?,
-                    Engine::CairnMem => run_cairn(base, n, rep, args, true)?,
+                    engine => run_cairn(base, n, rep, args, engine)?,
                 };
                 print_row(&mut run, &(rep + 1).to_string());
                 runs.push(run);
@@ -878,11 +894,17 @@ fn bench(args: &Args, base: &Path) -> Result<()> {
     println!("summary ({} rep(s) pooled):", args.reps);
     header();
     let mut table = Vec::new();
+    let mut noroots = Vec::new();
     for &n in &args.writers {
-        let mut rates = [0.0; 3];
-        for (i, engine) in [Engine::Sqlite, Engine::Cairn, Engine::CairnMem]
-            .into_iter()
-            .enumerate()
+        let mut rates = [0.0; 4];
+        for (i, engine) in [
+            Engine::Sqlite,
+            Engine::Cairn,
+            Engine::CairnMem,
+            Engine::CairnNoRoots,
+        ]
+        .into_iter()
+        .enumerate()
         {
             if args.engines.contains(&engine) {
                 let mut p = pooled(&runs, engine, n);
@@ -891,6 +913,19 @@ fn bench(args: &Args, base: &Path) -> Result<()> {
             }
         }
         table.push((n, rates[0], rates[1]));
+        noroots.push((n, rates[1], rates[3]));
+    }
+    if args.engines.contains(&Engine::Cairn) && args.engines.contains(&Engine::CairnNoRoots) {
+        println!();
+        println!("ratio cairn/cairn-noroots (commit throughput kept with state roots on):");
+        for &(n, with, without) in &noroots {
+            let ratio = with / without.max(f64::MIN_POSITIVE);
+            let cost = (1.0 - ratio) * 100.0;
+            println!(
+                "  {n:>2} writers: {ratio:.3}x (cost {cost:.1}%); target cost <= 10%: {}",
+                if cost <= 10.0 { "MET" } else { "NOT MET" }
+            );
+        }
     }
     if !(args.engines.contains(&Engine::Sqlite) && args.engines.contains(&Engine::Cairn)) {
         return Ok(());
