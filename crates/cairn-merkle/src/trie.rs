@@ -12,13 +12,16 @@
 //! the empty trie's root is [`empty_root`].
 //!
 //! Storage: nodes live in two arenas addressed by `u32` (no per-node
-//! allocation); inner nodes cache their hash and are re-hashed lazily — an
-//! update marks its path dirty and [`Trie::root`] re-hashes only dirty
-//! nodes, so a batch of updates shares the upper levels of its paths.
+//! allocation). An inner node keeps its two children's hashes, with a
+//! stale flag per child: a change walks its path once (recording it),
+//! marks the path stale, and [`Trie::root`] re-hashes only stale nodes —
+//! reading nothing off the changed paths (a sibling's hash is in the
+//! parent) and sharing the upper levels among a batch's changes.
 //!
 //! Invariants: depths strictly increase from the root down; every key below
-//! an inner node agrees on the bits before its depth; arenas hold no
-//! reachable node twice. Never panics.
+//! an inner node agrees on the bits before its depth; a child hash not
+//! marked stale is that child's hash; arenas hold no reachable node twice.
+//! Never panics.
 
 use crate::error::VerifyError;
 use crate::hash::{empty_root, hash, trie_node_hash, Domain, Hash, HASH_BYTES};
@@ -86,27 +89,43 @@ impl NodeRef {
 #[derive(Clone, Debug)]
 struct Inner {
     depth: u8,
-    dirty: bool,
-    hash: Hash,
+    /// `stale[s]`: something below child `s` changed since `hashes[s]`.
+    stale: [bool; 2],
     children: [NodeRef; 2],
+    hashes: [Hash; 2],
 }
 
 /// Where a node hangs: the root slot or a child slot of an inner node.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Link {
     Root,
     Child(usize, usize),
+}
+
+/// What [`Trie::update`] does with the leaf under a key.
+pub enum Change {
+    /// Write this leaf (its key must be the key updated).
+    Put(TrieLeaf),
+    /// Remove the leaf (nothing happens if there is none).
+    Remove,
+    /// Leave the trie as it is.
+    Keep,
 }
 
 /// A table's Merkle trie. See the module doc.
 #[derive(Clone, Debug, Default)]
 pub struct Trie {
     root: Option<NodeRef>,
+    /// The root's hash, unless `root_stale`.
+    root_hash: Hash,
+    root_stale: bool,
     inners: Vec<Inner>,
     leaves: Vec<TrieLeaf>,
     free_inners: Vec<u32>,
     free_leaves: Vec<u32>,
     len: usize,
+    /// Scratch: the path of the last search, (inner node, side taken).
+    path: Vec<(usize, usize)>,
 }
 
 /// Most leaves a trie holds (node references are 31-bit).
@@ -128,30 +147,11 @@ impl Trie {
         self.len == 0
     }
 
-    fn get_link(&self, link: Link) -> Option<NodeRef> {
-        match link {
-            Link::Root => self.root,
-            Link::Child(i, side) => self.inners.get(i).map(|n| n.children[side]),
-        }
-    }
-
-    fn set_link(&mut self, link: Link, to: Option<NodeRef>) {
-        match (link, to) {
-            (Link::Root, to) => self.root = to,
-            (Link::Child(i, side), Some(to)) => {
-                if let Some(n) = self.inners.get_mut(i) {
-                    n.children[side] = to;
-                }
-            }
-            // An inner node always has two children; callers never unset one.
-            (Link::Child(..), None) => {}
-        }
-    }
-
-    /// The leaf the search for `key` ends at (the key itself or the leaf
-    /// that would be its neighbour), with the inner nodes passed on the way.
-    fn search(&self, key: &Hash, path: &mut Vec<usize>) -> Option<usize> {
-        path.clear();
+    /// Walks from the root along `key`'s bits to the leaf the search ends
+    /// at (the key's own leaf or the one that would be its neighbour),
+    /// recording the path in `self.path`.
+    fn search(&mut self, key: &Hash) -> Option<usize> {
+        self.path.clear();
         let mut n = self.root?;
         loop {
             if let Some(l) = n.as_leaf() {
@@ -159,22 +159,67 @@ impl Trie {
             }
             let i = n.as_inner()?;
             let node = self.inners.get(i)?;
-            path.push(i);
-            n = node.children[key_bit(key, node.depth)];
+            let side = key_bit(key, node.depth);
+            self.path.push((i, side));
+            n = node.children[side];
         }
     }
 
     /// The leaf stored under `key`.
     pub fn get(&self, key: &Hash) -> Option<&TrieLeaf> {
-        let mut path = Vec::new();
-        let l = self.search(key, &mut path)?;
-        self.leaves.get(l).filter(|leaf| leaf.key == *key)
+        let mut n = self.root?;
+        loop {
+            if let Some(l) = n.as_leaf() {
+                return self.leaves.get(l).filter(|leaf| leaf.key == *key);
+            }
+            let node = self.inners.get(n.as_inner()?)?;
+            n = node.children[key_bit(key, node.depth)];
+        }
     }
 
-    fn mark_dirty(&mut self, path: &[usize]) {
-        for &i in path {
+    /// Marks the first `upto` steps of the recorded path stale.
+    fn mark_path(&mut self, upto: usize) {
+        self.root_stale = true;
+        for k in 0..upto.min(self.path.len()) {
+            let (i, side) = self.path[k];
             if let Some(n) = self.inners.get_mut(i) {
-                n.dirty = true;
+                n.stale[side] = true;
+            }
+        }
+    }
+
+    fn link_target(&self, link: Link) -> Option<NodeRef> {
+        match link {
+            Link::Root => self.root,
+            Link::Child(i, side) => self.inners.get(i).map(|n| n.children[side]),
+        }
+    }
+
+    /// The hash stored for the node at `link` and whether it is stale.
+    fn link_hash(&self, link: Link) -> (Hash, bool) {
+        match link {
+            Link::Root => (self.root_hash, self.root_stale),
+            Link::Child(i, side) => self
+                .inners
+                .get(i)
+                .map_or((Hash::default(), true), |n| (n.hashes[side], n.stale[side])),
+        }
+    }
+
+    /// Points `link` at `to`, with the hash and staleness given.
+    fn set_link(&mut self, link: Link, to: Option<NodeRef>, hash: Hash, stale: bool) {
+        match link {
+            Link::Root => {
+                self.root = to;
+                self.root_hash = hash;
+                self.root_stale = stale;
+            }
+            Link::Child(i, side) => {
+                if let (Some(n), Some(to)) = (self.inners.get_mut(i), to) {
+                    n.children[side] = to;
+                    n.hashes[side] = hash;
+                    n.stale[side] = stale;
+                }
             }
         }
     }
@@ -213,95 +258,154 @@ impl Trie {
     /// replaced leaf. A full trie ([`TRIE_MAX_LEAVES`]) refuses new keys
     /// and returns `Err(leaf)`.
     pub fn insert(&mut self, leaf: TrieLeaf) -> Result<Option<TrieLeaf>, TrieLeaf> {
-        let mut path = Vec::new();
-        let Some(best) = self.search(&leaf.key, &mut path) else {
-            let r = self.alloc_leaf(leaf);
-            self.root = Some(r);
-            self.len = 1;
-            return Ok(None);
-        };
-        let Some(best_key) = self.leaves.get(best).map(|l| l.key) else {
-            return Err(leaf);
-        };
-        let Some(b) = crit_bit(&leaf.key, &best_key) else {
-            self.mark_dirty(&path);
-            let old = self
-                .leaves
-                .get_mut(best)
-                .map(|slot| std::mem::replace(slot, leaf));
-            return Ok(old);
-        };
-        if self.len >= TRIE_MAX_LEAVES {
-            return Err(leaf);
-        }
-        // Walk again from the root to the first node that splits below `b`
-        // (or is a leaf): the new inner node goes there.
-        let mut link = Link::Root;
-        let mut passed = Vec::new();
-        while let Some(i) = self.get_link(link).and_then(NodeRef::as_inner) {
-            let Some(node) = self.inners.get(i) else {
-                break;
-            };
-            if node.depth > b {
-                break;
-            }
-            passed.push(i);
-            link = Link::Child(i, key_bit(&leaf.key, node.depth));
-        }
-        let Some(existing) = self.get_link(link) else {
-            return Err(leaf);
-        };
-        let new_leaf = self.alloc_leaf(leaf);
-        let children = if key_bit(&leaf.key, b) == 0 {
-            [new_leaf, existing]
-        } else {
-            [existing, new_leaf]
-        };
-        let inner = self.alloc_inner(Inner {
-            depth: b,
-            dirty: true,
-            hash: Hash::default(),
-            children,
-        });
-        self.set_link(link, Some(inner));
-        self.mark_dirty(&passed);
-        self.len += 1;
-        Ok(None)
+        let mut old = None;
+        self.update(&leaf.key, |existing| {
+            old = existing.copied();
+            Change::Put(leaf)
+        })?;
+        Ok(old)
     }
 
     /// Removes the leaf stored under `key`; returns it.
     pub fn remove(&mut self, key: &Hash) -> Option<TrieLeaf> {
-        let mut path = Vec::new();
-        let l = self.search(key, &mut path)?;
-        let leaf = *self.leaves.get(l).filter(|leaf| leaf.key == *key)?;
-        match path.last().copied() {
-            None => self.root = None,
-            Some(parent) => {
-                let side = key_bit(key, self.inners.get(parent)?.depth);
-                let sibling = self.inners.get(parent)?.children[1 - side];
-                let link = match path.len().checked_sub(2).and_then(|g| path.get(g)) {
-                    None => Link::Root,
-                    Some(&g) => Link::Child(g, key_bit(key, self.inners.get(g)?.depth)),
+        let mut old = None;
+        let _ = self.update(key, |existing| {
+            old = existing.copied();
+            Change::Remove
+        });
+        old
+    }
+
+    /// Reads the leaf under `key` (if any) and applies what `f` decides,
+    /// in one walk from the root. A `Put` of a new key into a full trie is
+    /// refused with `Err(leaf)`; a `Put` whose leaf has another key is
+    /// refused the same way.
+    pub fn update(
+        &mut self,
+        key: &Hash,
+        f: impl FnOnce(Option<&TrieLeaf>) -> Change,
+    ) -> Result<(), TrieLeaf> {
+        let Some(l) = self.search(key) else {
+            return match f(None) {
+                Change::Put(leaf) if leaf.key == *key => {
+                    let r = self.alloc_leaf(leaf);
+                    self.root = Some(r);
+                    self.root_stale = true;
+                    self.len = 1;
+                    Ok(())
+                }
+                Change::Put(leaf) => Err(leaf),
+                Change::Remove | Change::Keep => Ok(()),
+            };
+        };
+        let Some(found) = self.leaves.get(l).copied() else {
+            return Ok(());
+        };
+        if found.key == *key {
+            match f(Some(&found)) {
+                Change::Keep => {}
+                Change::Put(leaf) if leaf.key == *key => {
+                    if let Some(slot) = self.leaves.get_mut(l) {
+                        *slot = leaf;
+                    }
+                    self.mark_path(self.path.len());
+                }
+                Change::Put(leaf) => return Err(leaf),
+                Change::Remove => self.unlink(l),
+            }
+            return Ok(());
+        }
+        let leaf = match f(None) {
+            Change::Put(leaf) if leaf.key == *key => leaf,
+            Change::Put(leaf) => return Err(leaf),
+            Change::Remove | Change::Keep => return Ok(()),
+        };
+        if self.len >= TRIE_MAX_LEAVES {
+            return Err(leaf);
+        }
+        let Some(b) = crit_bit(key, &found.key) else {
+            return Err(leaf);
+        };
+        // The new inner node goes above the first node on the path that
+        // splits below bit `b` (the walk to insert would take the same
+        // steps, as it follows the same key's bits).
+        let at = self
+            .path
+            .iter()
+            .position(|&(i, _)| self.inners.get(i).is_some_and(|n| n.depth > b))
+            .unwrap_or(self.path.len());
+        let link = match at.checked_sub(1).and_then(|k| self.path.get(k)) {
+            None => Link::Root,
+            Some(&(i, side)) => Link::Child(i, side),
+        };
+        let Some(existing) = self.link_target(link) else {
+            return Err(leaf);
+        };
+        let (existing_hash, existing_stale) = self.link_hash(link);
+        let new_leaf = self.alloc_leaf(leaf);
+        let new_side = key_bit(key, b);
+        let mut children = [existing, existing];
+        let mut hashes = [existing_hash, existing_hash];
+        let mut stale = [existing_stale, existing_stale];
+        children[new_side] = new_leaf;
+        hashes[new_side] = Hash::default();
+        stale[new_side] = true;
+        let inner = self.alloc_inner(Inner {
+            depth: b,
+            stale,
+            children,
+            hashes,
+        });
+        self.set_link(link, Some(inner), Hash::default(), true);
+        self.mark_path(at);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Removes leaf `l`, found at the end of the recorded path.
+    fn unlink(&mut self, l: usize) {
+        match self.path.last().copied() {
+            None => {
+                self.root = None;
+                self.root_stale = true;
+            }
+            Some((parent, side)) => {
+                let Some(p) = self.inners.get(parent) else {
+                    return;
                 };
-                self.set_link(link, Some(sibling));
+                let (sibling, hash, stale) =
+                    (p.children[1 - side], p.hashes[1 - side], p.stale[1 - side]);
+                let depth = self.path.len();
+                let link = match depth.checked_sub(2).and_then(|g| self.path.get(g)) {
+                    None => Link::Root,
+                    Some(&(g, gside)) => Link::Child(g, gside),
+                };
+                self.set_link(link, Some(sibling), hash, stale);
                 self.free_inners.push(parent as u32);
-                path.pop();
-                self.mark_dirty(&path);
+                self.mark_path(depth.saturating_sub(2));
+                self.root_stale = true;
             }
         }
         self.free_leaves.push(l as u32);
         self.len -= 1;
-        Some(leaf)
     }
 
     /// The root hash, re-hashing what changed since the last call.
     pub fn root(&mut self) -> Hash {
-        match self.root {
-            None => empty_root(),
-            Some(r) => self.rehash(r, 0),
+        if self.root.is_none() {
+            return empty_root();
         }
+        if self.root_stale {
+            self.root_hash = match self.root {
+                None => empty_root(),
+                Some(r) => self.rehash(r, 0),
+            };
+            self.root_stale = false;
+        }
+        self.root_hash
     }
 
+    /// The hash of node `n`, refreshing its stale child hashes.
     fn rehash(&mut self, n: NodeRef, guard: usize) -> Hash {
         if let Some(l) = n.as_leaf() {
             return self.leaves.get(l).map(TrieLeaf::hash).unwrap_or_default();
@@ -312,55 +416,43 @@ impl Trie {
         let Some(node) = self.inners.get(i) else {
             return Hash::default();
         };
-        // Depth strictly increases downward, so recursion is at most 256 deep.
-        if !node.dirty || guard > 256 {
-            return node.hash;
+        let (depth, stale, children) = (node.depth, node.stale, node.children);
+        // Depth strictly increases downward, so recursion is at most 256
+        // deep; the guard only bounds a corrupted arena.
+        if guard <= 256 {
+            for side in 0..2 {
+                if stale[side] {
+                    let h = self.rehash(children[side], guard + 1);
+                    if let Some(node) = self.inners.get_mut(i) {
+                        node.hashes[side] = h;
+                        node.stale[side] = false;
+                    }
+                }
+            }
         }
-        let (depth, [left, right]) = (node.depth, node.children);
-        let lh = self.rehash(left, guard + 1);
-        let rh = self.rehash(right, guard + 1);
-        let h = trie_node_hash(depth, &lh, &rh);
-        if let Some(node) = self.inners.get_mut(i) {
-            node.hash = h;
-            node.dirty = false;
-        }
-        h
-    }
-
-    fn node_hash_clean(&self, n: NodeRef) -> Hash {
-        match (n.as_leaf(), n.as_inner()) {
-            (Some(l), _) => self.leaves.get(l).map(TrieLeaf::hash).unwrap_or_default(),
-            (_, Some(i)) => self.inners.get(i).map(|x| x.hash).unwrap_or_default(),
-            _ => Hash::default(),
-        }
+        let Some(node) = self.inners.get(i) else {
+            return Hash::default();
+        };
+        trie_node_hash(depth, &node.hashes[0], &node.hashes[1])
     }
 
     /// The proof for `key`: inclusion when the trie holds it, absence (the
     /// neighbouring leaf its search ends at) otherwise.
     pub fn prove(&mut self, key: &Hash) -> TrieProof {
         self.root();
-        let mut path = Vec::new();
-        let Some(l) = self.search(key, &mut path) else {
-            return TrieProof {
-                leaf: None,
-                path: Vec::new(),
-            };
-        };
-        let mut steps = Vec::with_capacity(path.len());
-        for &i in path.iter().rev() {
-            let Some(node) = self.inners.get(i) else {
-                continue;
-            };
-            let side = key_bit(key, node.depth);
-            steps.push(TrieStep {
-                depth: node.depth,
-                sibling: self.node_hash_clean(node.children[1 - side]),
-            });
-        }
-        TrieProof {
-            leaf: self.leaves.get(l).copied(),
-            path: steps,
-        }
+        let leaf = self.search(key).and_then(|l| self.leaves.get(l).copied());
+        let path = self
+            .path
+            .iter()
+            .rev()
+            .filter_map(|&(i, side)| {
+                self.inners.get(i).map(|n| TrieStep {
+                    depth: n.depth,
+                    sibling: n.hashes[1 - side],
+                })
+            })
+            .collect();
+        TrieProof { leaf, path }
     }
 
     /// Every leaf, in key order.
@@ -392,37 +484,43 @@ impl Trie {
         dedup.truncate(TRIE_MAX_LEAVES);
         let mut t = Trie {
             len: dedup.len(),
+            root_stale: true,
             ..Trie::default()
         };
         t.leaves.reserve(dedup.len());
         t.inners.reserve(dedup.len().saturating_sub(1));
         if !dedup.is_empty() {
-            t.root = Some(t.build(&dedup));
+            let (root, hash) = t.build(&dedup);
+            t.root = Some(root);
+            t.root_hash = hash;
+            t.root_stale = false;
         }
         t
     }
 
-    /// Builds the sub-trie of sorted, distinct `leaves` (non-empty).
-    fn build(&mut self, leaves: &[TrieLeaf]) -> NodeRef {
+    /// Builds the sub-trie of sorted, distinct `leaves` (non-empty); returns
+    /// it with its hash.
+    fn build(&mut self, leaves: &[TrieLeaf]) -> (NodeRef, Hash) {
         match leaves {
             // Not reached (callers pass a non-empty slice); a dangling
             // leaf reference reads as no leaf.
-            [] => NodeRef::leaf(!LEAF_BIT),
-            [one] => self.alloc_leaf(*one),
+            [] => (NodeRef::leaf(!LEAF_BIT), Hash::default()),
+            [one] => (self.alloc_leaf(*one), one.hash()),
             [first, .., last] => {
                 // Sorted keys: the first and last differ first at the split
                 // bit of the whole range.
                 let b = crit_bit(&first.key, &last.key).unwrap_or(u8::MAX);
                 let mid = leaves.partition_point(|l| key_bit(&l.key, b) == 0);
                 let (lo, hi) = leaves.split_at(mid.clamp(1, leaves.len() - 1));
-                let left = self.build(lo);
-                let right = self.build(hi);
-                self.alloc_inner(Inner {
+                let (left, lh) = self.build(lo);
+                let (right, rh) = self.build(hi);
+                let node = self.alloc_inner(Inner {
                     depth: b,
-                    dirty: true,
-                    hash: Hash::default(),
+                    stale: [false, false],
                     children: [left, right],
-                })
+                    hashes: [lh, rh],
+                });
+                (node, trie_node_hash(b, &lh, &rh))
             }
         }
     }
@@ -577,6 +675,56 @@ mod tests {
         }
         assert_eq!(t.root(), empty_root());
         assert!(t.is_empty());
+    }
+
+    /// Random inserts, updates and removes with `root()` at random moments
+    /// (stale child hashes must never leak) against a rebuild of the same
+    /// leaf set, and proofs for every key of the key space.
+    #[test]
+    fn random_changes_match_a_rebuild() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut t = Trie::new();
+        let mut model = std::collections::BTreeMap::new();
+        for step in 0..4000u64 {
+            let i = next() % 300;
+            match next() % 4 {
+                0 => {
+                    assert_eq!(
+                        t.remove(&leaf(i, 1).key).is_some(),
+                        model.remove(&i).is_some()
+                    );
+                }
+                _ => {
+                    let version = step;
+                    t.insert(leaf(i, version)).expect("room");
+                    model.insert(i, version);
+                }
+            }
+            if next() % 3 == 0 {
+                t.root();
+            }
+            if step % 97 == 0 {
+                let leaves: Vec<TrieLeaf> = model.iter().map(|(&i, &v)| leaf(i, v)).collect();
+                let mut rebuilt = Trie::from_leaves(leaves);
+                let root = t.root();
+                assert_eq!(root, rebuilt.root(), "step {step}");
+                assert_eq!(t.len(), model.len());
+                for k in 0..300 {
+                    let key = leaf(k, 1).key;
+                    let shows = t.prove(&key).verify(&key, &root).expect("valid proof");
+                    match model.get(&k) {
+                        Some(&v) => assert_eq!(shows, Membership::Present(leaf(k, v))),
+                        None => assert_eq!(shows, Membership::Absent),
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -250,7 +250,9 @@ impl Store {
             last_checkpoint: parking_lot::Mutex::new(std::time::Instant::now()),
             _lock: lock,
         });
-        Ok(Arc::new(store))
+        let store = Arc::new(store);
+        store.start_merkle_worker();
+        Ok(store)
     }
 
     /// The directory of an on-disk database (`None` in memory).

@@ -21,14 +21,16 @@
 //! Lock order: commit lock → merkle lock → table locks (read). Nothing
 //! that holds a table lock waits for the merkle lock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
 use cairn_merkle::row::{put_len, real_bits, tag};
 use cairn_merkle::state::{catalog_root, commit_record_hash, state_root, table_leaf_hash};
+use cairn_merkle::trie::Change;
 use cairn_merkle::{CommitHead, Hash, HistoryProof, MerkleLog, RowProof, Trie, TrieLeaf};
+use parking_lot::{Condvar, Mutex};
 
 use crate::schema::TableSchema;
 use crate::store::Store;
@@ -122,33 +124,37 @@ impl Shape {
     /// their added defaults).
     fn row_bytes(&self, values: &[Value]) -> Vec<u8> {
         let n = self.defaults.len().max(values.len());
-        encode_values(
-            (0..n)
-                .map(|i| {
-                    values
-                        .get(i)
-                        .or(self.defaults.get(i))
-                        .unwrap_or(&Value::Null)
-                })
-                .collect::<Vec<_>>()
-                .into_iter(),
-        )
+        let mut out = Vec::with_capacity(16 * n);
+        put_len(&mut out, n);
+        for i in 0..n {
+            encode_value(
+                &mut out,
+                values
+                    .get(i)
+                    .or(self.defaults.get(i))
+                    .unwrap_or(&Value::Null),
+            );
+        }
+        out
     }
 
     /// Canonical key bytes of a row.
     fn key_bytes(&self, values: &[Value]) -> Vec<u8> {
         match &self.pk {
-            Some(cols) => encode_values(
-                cols.iter()
-                    .map(|&c| {
+            Some(cols) => {
+                let mut out = Vec::with_capacity(4 + 12 * cols.len());
+                put_len(&mut out, cols.len());
+                for &c in cols {
+                    encode_value(
+                        &mut out,
                         values
                             .get(c)
                             .or(self.defaults.get(c))
-                            .unwrap_or(&Value::Null)
-                    })
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            ),
+                            .unwrap_or(&Value::Null),
+                    );
+                }
+                out
+            }
             None => self.row_bytes(values),
         }
     }
@@ -193,63 +199,80 @@ impl TableState {
             }
             return;
         }
-        let keys: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = changes
-            .iter()
-            .map(|c| {
-                (
-                    c.old.as_deref().map(|v| self.shape.key_bytes(v)),
-                    c.new.as_deref().map(|v| self.shape.key_bytes(v)),
-                )
-            })
-            .collect();
-        for (old, new) in &keys {
-            if let Some(old) = old.as_ref().filter(|o| Some(*o) != new.as_ref()) {
-                if self.trie.remove(&cairn_merkle::key_hash(old)).is_some() {
-                    self.rows = self.rows.saturating_sub(1);
-                }
+        // (old key hash if the key goes away, new key hash, content, the
+        // key stays) per change, then in key order: neighbouring keys share
+        // the upper levels of their paths (and their cache lines).
+        let mut removed = Vec::new();
+        let mut written = Vec::with_capacity(changes.len());
+        for c in changes {
+            let old = c.old.as_deref().map(|v| self.shape.key_bytes(v));
+            let new = c.new.as_deref().map(|v| self.shape.key_bytes(v));
+            let same = old.is_some() && old == new;
+            if let Some(old) = old.filter(|_| !same) {
+                removed.push(cairn_merkle::key_hash(&old));
+            }
+            if let (Some(new), Some(values)) = (new, c.new.as_deref()) {
+                let content = cairn_merkle::content_hash(&self.shape.row_bytes(values));
+                written.push((cairn_merkle::key_hash(&new), content, same));
             }
         }
-        for (c, (old, new)) in changes.iter().zip(&keys) {
-            let (Some(values), Some(new)) = (&c.new, new) else {
-                continue;
-            };
-            let key = cairn_merkle::key_hash(new);
-            let version = match self.trie.get(&key) {
-                Some(l) if old.as_ref() == Some(new) => l.version.saturating_add(1),
-                Some(_) => 1,
-                None => {
-                    self.rows += 1;
-                    1
-                }
-            };
-            let content = cairn_merkle::content_hash(&self.shape.row_bytes(values));
-            let _ = self.trie.insert(TrieLeaf {
-                key,
-                version,
-                content,
+        removed.sort_unstable();
+        for key in &removed {
+            if self.trie.remove(key).is_some() {
+                self.rows = self.rows.saturating_sub(1);
+            }
+        }
+        written.sort_unstable_by_key(|w| w.0);
+        for (key, content, same) in written {
+            let mut added = false;
+            let _ = self.trie.update(&key, |existing| {
+                let version = match existing {
+                    Some(l) if same => l.version.saturating_add(1),
+                    Some(_) => 1,
+                    None => {
+                        added = true;
+                        1
+                    }
+                };
+                Change::Put(TrieLeaf {
+                    key,
+                    version,
+                    content,
+                })
             });
+            if added {
+                self.rows += 1;
+            }
         }
     }
 
     fn multiset_add(&mut self, values: &[Value], add: bool) {
         let bytes = self.shape.row_bytes(values);
         let key = cairn_merkle::key_hash(&bytes);
-        let count = self.trie.get(&key).map_or(0, |l| l.version);
-        let count = if add {
+        let content = cairn_merkle::content_hash(&bytes);
+        let mut changed = false;
+        let _ = self.trie.update(&key, |existing| {
+            let count = existing.map_or(0, |l| l.version);
+            let count = if add {
+                count.saturating_add(1)
+            } else {
+                count.saturating_sub(1)
+            };
+            changed = add || existing.is_some();
+            if count == 0 {
+                Change::Remove
+            } else {
+                Change::Put(TrieLeaf {
+                    key,
+                    version: count,
+                    content,
+                })
+            }
+        });
+        if add {
             self.rows += 1;
-            count.saturating_add(1)
-        } else {
+        } else if changed {
             self.rows = self.rows.saturating_sub(1);
-            count.saturating_sub(1)
-        };
-        if count == 0 {
-            self.trie.remove(&key);
-        } else {
-            let _ = self.trie.insert(TrieLeaf {
-                key,
-                version: count,
-                content: cairn_merkle::content_hash(&bytes),
-            });
         }
     }
 
@@ -443,7 +466,108 @@ impl MerkleState {
     }
 }
 
+/// The background thread that folds acknowledged commits into the tries,
+/// so committers never hash (nor wait for the merkle lock) before `COMMIT`
+/// returns. Readers of roots and proofs fold in what is left themselves.
+#[derive(Default)]
+pub(crate) struct Worker {
+    state: Mutex<WorkerState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct WorkerState {
+    /// Commits were acknowledged since the worker last looked.
+    pending: bool,
+    /// The worker waits for `pending` (so a wake-up needs a notify).
+    idle: bool,
+    stop: bool,
+    /// A thread runs (otherwise committers fold in themselves).
+    running: bool,
+}
+
+impl Worker {
+    /// Tells the worker to stop (the store is going away).
+    pub(crate) fn stop(&self) {
+        let mut st = self.state.lock();
+        st.stop = true;
+        self.cv.notify_all();
+    }
+}
+
+/// Folds every queued commit with an LSN up to `good` into `m`, in order.
+fn drain(pending: &Mutex<VecDeque<Pending>>, m: &mut MerkleState, good: u64) {
+    loop {
+        let next = {
+            let mut q = pending.lock();
+            if q.front().is_some_and(|p| p.lsn <= good) {
+                q.pop_front()
+            } else {
+                None
+            }
+        };
+        match next {
+            Some(p) => m.apply(p),
+            None => break,
+        }
+    }
+}
+
 impl Store {
+    /// Starts the merkle worker thread (once the store is shared). The
+    /// thread holds the tries and the queue, never the store: dropping the
+    /// last handle to a database closes it (and frees its directory lock)
+    /// at once.
+    pub(crate) fn start_merkle_worker(self: &Arc<Self>) {
+        if !self.state_roots {
+            return;
+        }
+        let worker = self.merkle_worker.clone();
+        let merkle = self.merkle.clone();
+        let pending = self.merkle_pending.clone();
+        let good = self.durable.as_ref().map(|d| d.wal.good_lsn_handle());
+        let spawned = std::thread::Builder::new()
+            .name("cairn-merkle".into())
+            .spawn(move || loop {
+                {
+                    let mut st = worker.state.lock();
+                    while !st.pending && !st.stop {
+                        st.idle = true;
+                        worker.cv.wait(&mut st);
+                    }
+                    st.idle = false;
+                    if st.stop {
+                        return;
+                    }
+                    st.pending = false;
+                }
+                let good = good.as_ref().map_or(u64::MAX, |g| g.get());
+                drain(&pending, &mut merkle.lock(), good);
+            });
+        if spawned.is_ok() {
+            self.merkle_worker.state.lock().running = true;
+        }
+    }
+
+    /// After a commit is acknowledged: has it folded in, by the worker
+    /// (woken only if it sleeps) or, without one, right here.
+    pub(crate) fn merkle_committed(&self) {
+        if !self.state_roots {
+            return;
+        }
+        let mut st = self.merkle_worker.state.lock();
+        if st.running {
+            st.pending = true;
+            if st.idle {
+                st.idle = false;
+                self.merkle_worker.cv.notify_one();
+            }
+            return;
+        }
+        drop(st);
+        self.drain_merkle(&mut self.merkle.lock());
+    }
+
     /// Queues a commit's row changes (under the commit lock, in ts order).
     pub(crate) fn queue_merkle(&self, p: Pending) {
         if !self.state_roots {
@@ -467,20 +591,7 @@ impl Store {
             Some(d) => d.wal.good_lsn().0,
             None => u64::MAX,
         };
-        loop {
-            let next = {
-                let mut q = self.merkle_pending.lock();
-                if q.front().is_some_and(|p| p.lsn <= good) {
-                    q.pop_front()
-                } else {
-                    None
-                }
-            };
-            match next {
-                Some(p) => m.apply(p),
-                None => break,
-            }
-        }
+        drain(&self.merkle_pending, m, good);
     }
 
     /// After a DDL statement took effect (under the commit lock): folds in

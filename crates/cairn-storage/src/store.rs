@@ -67,9 +67,17 @@ pub struct Store {
     /// Whether state roots are kept (see `OpenOptions::state_roots`).
     pub(crate) state_roots: bool,
     /// Tries, catalog root and history (see `merkle.rs`).
-    pub(crate) merkle: Mutex<crate::merkle::MerkleState>,
+    pub(crate) merkle: Arc<Mutex<crate::merkle::MerkleState>>,
     /// Commits waiting to be folded into `merkle`, in timestamp order.
-    pub(crate) merkle_pending: Mutex<VecDeque<crate::merkle::Pending>>,
+    pub(crate) merkle_pending: Arc<Mutex<VecDeque<crate::merkle::Pending>>>,
+    /// The thread that folds them in.
+    pub(crate) merkle_worker: Arc<crate::merkle::Worker>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.merkle_worker.stop();
+    }
 }
 
 fn build_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
@@ -88,7 +96,9 @@ fn key(name: &str) -> String {
 impl Store {
     /// A new, empty store in memory.
     pub fn new() -> Arc<Store> {
-        Arc::new(Store::empty())
+        let store = Arc::new(Store::empty());
+        store.start_merkle_worker();
+        store
     }
 
     pub(crate) fn empty() -> Store {
@@ -106,8 +116,9 @@ impl Store {
             pool: Mutex::new(None),
             durable: None,
             state_roots: true,
-            merkle: Mutex::new(crate::merkle::MerkleState::genesis()),
-            merkle_pending: Mutex::new(VecDeque::new()),
+            merkle: Arc::new(Mutex::new(crate::merkle::MerkleState::genesis())),
+            merkle_pending: Arc::new(Mutex::new(VecDeque::new())),
+            merkle_worker: Arc::default(),
         }
     }
 
@@ -296,7 +307,7 @@ impl Store {
         drop(cs);
         self.spawn_vector_jobs(jobs);
         if durable.is_none() {
-            self.drain_merkle(&mut self.merkle.lock());
+            self.merkle_committed();
         }
         if let (Some(d), Some(lsn)) = (durable, lsn) {
             if let Err(e) = d.wal.wait(lsn) {
@@ -306,7 +317,7 @@ impl Store {
                 let _ = self.ready(&mut cs);
                 return Err(e);
             }
-            self.drain_merkle(&mut self.merkle.lock());
+            self.merkle_committed();
             self.last_committed.fetch_max(commit_ts, Ordering::AcqRel);
             if d.checkpoint_due() && !d.checkpointing.swap(true, Ordering::AcqRel) {
                 // This committer pays for the checkpoint; its commit is

@@ -633,6 +633,19 @@ struct Shared {
 }
 
 /// The WAL writer: a queue, a thread, and the current file.
+/// See [`Wal::good_lsn_handle`].
+pub(crate) struct GoodLsn(Arc<Shared>);
+
+impl GoodLsn {
+    pub(crate) fn get(&self) -> u64 {
+        let st = self.0.state.lock();
+        match st.mode {
+            Synchronous::Full => st.durable_lsn,
+            _ => st.written_lsn,
+        }
+    }
+}
+
 pub(crate) struct Wal {
     shared: Arc<Shared>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -762,6 +775,12 @@ impl Wal {
     /// Also says whether a write or fsync failed and [`Wal::reset`] has
     /// not recovered (the writer stops at a failure, so the LSN then no
     /// longer moves). One lock: the commit path asks this every time.
+    /// A handle that reads [`Wal::good_lsn`]'s LSN without keeping the
+    /// `Wal` (or the store) alive.
+    pub(crate) fn good_lsn_handle(&self) -> GoodLsn {
+        GoodLsn(self.shared.clone())
+    }
+
     pub(crate) fn good_lsn(&self) -> (u64, bool) {
         let st = self.shared.state.lock();
         let good = match st.mode {
