@@ -466,6 +466,12 @@ impl MerkleState {
     }
 }
 
+/// Queued commits past which committers fold in themselves.
+const WORKER_BACKLOG_MAX: usize = 4096;
+
+/// How long a busy worker lets commits gather between folds.
+const WORKER_BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// The background thread that folds acknowledged commits into the tries,
 /// so committers never hash (nor wait for the merkle lock) before `COMMIT`
 /// returns. Readers of roots and proofs fold in what is left themselves.
@@ -496,6 +502,8 @@ impl Worker {
 }
 
 /// Folds every queued commit with an LSN up to `good` into `m`, in order.
+/// The caller holds the merkle lock (`m`): commits leave the queue only
+/// under it, so they are folded in exactly in queue order.
 fn drain(pending: &Mutex<VecDeque<Pending>>, m: &mut MerkleState, good: u64) {
     loop {
         let next = {
@@ -531,18 +539,46 @@ impl Store {
             .spawn(move || loop {
                 {
                     let mut st = worker.state.lock();
-                    while !st.pending && !st.stop {
-                        st.idle = true;
-                        worker.cv.wait(&mut st);
-                    }
-                    st.idle = false;
                     if st.stop {
                         return;
                     }
-                    st.pending = false;
+                    if st.pending {
+                        // Busy: commits arrived during the last fold. Let
+                        // more gather (committers do not wake a busy
+                        // worker: no system call per commit).
+                        st.pending = false;
+                        worker.cv.wait_for(&mut st, WORKER_BATCH_WAIT);
+                    } else {
+                        // Idle until a committer (or the store's drop) wakes us.
+                        st.idle = true;
+                        worker.cv.wait(&mut st);
+                        st.idle = false;
+                        st.pending = false;
+                    }
+                    if st.stop {
+                        return;
+                    }
                 }
                 let good = good.as_ref().map_or(u64::MAX, |g| g.get());
-                drain(&pending, &mut merkle.lock(), good);
+                // One commit at a time, yielding between them: on a busy
+                // machine the committers and the WAL writer come first.
+                // A commit leaves the queue only under the merkle lock, so
+                // whoever holds that lock has folded in everything taken.
+                loop {
+                    let mut m = merkle.lock();
+                    let next = {
+                        let mut q = pending.lock();
+                        if q.front().is_some_and(|p| p.lsn <= good) {
+                            q.pop_front()
+                        } else {
+                            None
+                        }
+                    };
+                    let Some(p) = next else { break };
+                    m.apply(p);
+                    drop(m);
+                    std::thread::yield_now();
+                }
             });
         if spawned.is_ok() {
             self.merkle_worker.state.lock().running = true;
@@ -555,8 +591,11 @@ impl Store {
         if !self.state_roots {
             return;
         }
+        // Backpressure: a worker that falls far behind (a machine with no
+        // core to spare) is helped by the committers.
+        let backlog = self.merkle_pending.lock().len();
         let mut st = self.merkle_worker.state.lock();
-        if st.running {
+        if st.running && backlog <= WORKER_BACKLOG_MAX {
             st.pending = true;
             if st.idle {
                 st.idle = false;
