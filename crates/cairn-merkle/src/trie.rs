@@ -126,7 +126,13 @@ pub struct Trie {
     len: usize,
     /// Scratch: the path of the last search, (inner node, side taken).
     path: Vec<(usize, usize)>,
+    /// Changes since the root was last computed (a large batch is
+    /// re-hashed on two threads).
+    changes: usize,
 }
+
+/// Changes between two roots from which the re-hash runs on two threads.
+const PARALLEL_REHASH_CHANGES: usize = 256;
 
 /// Most leaves a trie holds (node references are 31-bit).
 pub const TRIE_MAX_LEAVES: usize = (LEAF_BIT - 1) as usize;
@@ -180,6 +186,7 @@ impl Trie {
     /// Marks the first `upto` steps of the recorded path stale.
     fn mark_path(&mut self, upto: usize) {
         self.root_stale = true;
+        self.changes += 1;
         for k in 0..upto.min(self.path.len()) {
             let (i, side) = self.path[k];
             if let Some(n) = self.inners.get_mut(i) {
@@ -398,11 +405,91 @@ impl Trie {
         if self.root_stale {
             self.root_hash = match self.root {
                 None => empty_root(),
+                Some(r) if self.changes >= PARALLEL_REHASH_CHANGES => self.rehash_parallel(r),
                 Some(r) => self.rehash(r, 0),
             };
             self.root_stale = false;
+            self.changes = 0;
         }
         self.root_hash
+    }
+
+    /// [`Trie::rehash`] of a large batch: the root's two subtrees are
+    /// hashed on two threads (read-only, collecting the child hashes to
+    /// store), then the hashes are written back.
+    fn rehash_parallel(&mut self, r: NodeRef) -> Hash {
+        let Some(i) = r.as_inner() else {
+            return self.rehash(r, 0);
+        };
+        let Some(node) = self.inners.get(i).cloned() else {
+            return Hash::default();
+        };
+        let this = &*self;
+        let (mut left_updates, mut right_updates) = (Vec::new(), Vec::new());
+        let (left, right) = std::thread::scope(|s| {
+            let left = s.spawn(|| this.collect(node.children[0], &mut left_updates, 0));
+            let right = this.collect(node.children[1], &mut right_updates, 0);
+            // A panic cannot happen in `collect`; fall back to the stored
+            // hash rather than propagate one.
+            (left.join().unwrap_or(node.hashes[0]), right)
+        });
+        for (n, side, h) in left_updates.into_iter().chain(right_updates) {
+            if let Some(x) = self.inners.get_mut(n) {
+                x.hashes[side] = h;
+                x.stale[side] = false;
+            }
+        }
+        if let Some(x) = self.inners.get_mut(i) {
+            x.hashes = [left, right];
+            x.stale = [false, false];
+        }
+        trie_node_hash(node.depth, &left, &right)
+    }
+
+    /// The hash of node `n`, computed without writing: the refreshed child
+    /// hashes go to `out` as (inner node, side, hash).
+    fn collect(&self, n: NodeRef, out: &mut Vec<(usize, usize, Hash)>, guard: usize) -> Hash {
+        if let Some(l) = n.as_leaf() {
+            return self.leaves.get(l).map(TrieLeaf::hash).unwrap_or_default();
+        }
+        let Some(node) = n
+            .as_inner()
+            .and_then(|i| self.inners.get(i).map(|x| (i, x)))
+        else {
+            return Hash::default();
+        };
+        let (i, node) = node;
+        let mut hashes = node.hashes;
+        if guard <= 256 {
+            for (side, h) in hashes.iter_mut().enumerate() {
+                if node.stale[side] {
+                    *h = self.collect(node.children[side], out, guard + 1);
+                    out.push((i, side, *h));
+                }
+            }
+        }
+        trie_node_hash(node.depth, &hashes[0], &hashes[1])
+    }
+
+    /// Walks to the leaves of `keys` (best sorted), several at a time in
+    /// lockstep, touching only memory: the walks' cache misses overlap, and
+    /// the updates that follow find their paths in cache.
+    pub fn warm(&self, keys: &[Hash]) {
+        const LANES: usize = 16;
+        let Some(root) = self.root else { return };
+        for group in keys.chunks(LANES) {
+            let mut at = [root; LANES];
+            let mut live = group.len();
+            while live > 0 {
+                live = 0;
+                for (slot, key) in at.iter_mut().zip(group) {
+                    if let Some(node) = slot.as_inner().and_then(|i| self.inners.get(i)) {
+                        *slot = node.children[key_bit(key, node.depth)];
+                        live += 1;
+                    }
+                }
+            }
+        }
     }
 
     /// The hash of node `n`, refreshing its stale child hashes.
@@ -724,6 +811,39 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Batches large enough for the two-thread re-hash, with warm-up walks,
+    /// against rebuilds.
+    #[test]
+    fn large_batches_rehash_in_parallel_like_a_rebuild() {
+        let mut t = Trie::from_leaves((0..5000).map(|i| leaf(i, 1)).collect());
+        let mut model: std::collections::BTreeMap<u64, u64> = (0..5000).map(|i| (i, 1)).collect();
+        for round in 0..4u64 {
+            let keys: Vec<Hash> = (0..1200).map(|j| leaf(j * 7 + round, 1).key).collect();
+            t.warm(&keys);
+            for j in 0..1200u64 {
+                let i = j * 7 + round;
+                if j % 5 == 0 {
+                    t.remove(&leaf(i, 1).key);
+                    model.remove(&i);
+                } else {
+                    t.insert(leaf(i, round + 2)).expect("room");
+                    model.insert(i, round + 2);
+                }
+            }
+            let leaves: Vec<TrieLeaf> = model.iter().map(|(&i, &v)| leaf(i, v)).collect();
+            assert_eq!(t.root(), Trie::from_leaves(leaves).root(), "round {round}");
+            // And a small change after a parallel re-hash.
+            t.insert(leaf(1, 99)).expect("room");
+            model.insert(1, 99);
+            let leaves: Vec<TrieLeaf> = model.iter().map(|(&i, &v)| leaf(i, v)).collect();
+            assert_eq!(
+                t.root(),
+                Trie::from_leaves(leaves).root(),
+                "round {round} after"
+            );
         }
     }
 

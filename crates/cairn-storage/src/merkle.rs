@@ -199,22 +199,31 @@ impl TableState {
             }
             return;
         }
-        // (old key hash if the key goes away, new key hash, content, the
-        // key stays) per change, then in key order: neighbouring keys share
-        // the upper levels of their paths (and their cache lines).
-        let mut removed = Vec::new();
-        let mut written = Vec::with_capacity(changes.len());
-        for c in changes {
-            let old = c.old.as_deref().map(|v| self.shape.key_bytes(v));
-            let new = c.new.as_deref().map(|v| self.shape.key_bytes(v));
-            let same = old.is_some() && old == new;
-            if let Some(old) = old.filter(|_| !same) {
-                removed.push(cairn_merkle::key_hash(&old));
-            }
-            if let (Some(new), Some(values)) = (new, c.new.as_deref()) {
-                let content = cairn_merkle::content_hash(&self.shape.row_bytes(values));
-                written.push((cairn_merkle::key_hash(&new), content, same));
-            }
+        // Hashes first (on two threads for a large commit), then the trie
+        // in key order: neighbouring keys share the upper levels of their
+        // paths (and their cache lines).
+        let (mut removed, mut written) = if changes.len() >= PARALLEL_HASH_ROWS {
+            let (a, b) = changes.split_at(changes.len() / 2);
+            let shape = &self.shape;
+            std::thread::scope(|s| {
+                let first = s.spawn(|| hash_changes(shape, a));
+                let (mut removed, mut written) = hash_changes(shape, b);
+                if let Ok((r, w)) = first.join() {
+                    removed.extend(r);
+                    written.extend(w);
+                }
+                (removed, written)
+            })
+        } else {
+            hash_changes(&self.shape, changes)
+        };
+        if removed.len() + written.len() >= 32 {
+            let keys: Vec<Hash> = removed
+                .iter()
+                .chain(written.iter().map(|w| &w.0))
+                .copied()
+                .collect();
+            self.trie.warm(&keys);
         }
         removed.sort_unstable();
         for key in &removed {
@@ -309,6 +318,32 @@ impl TableState {
     fn leaf_hash(&mut self) -> Hash {
         table_leaf_hash(&self.name, self.rows, &self.trie.root())
     }
+}
+
+/// Rows in one commit to one table from which hashing runs on two threads.
+const PARALLEL_HASH_ROWS: usize = 512;
+
+/// Per change: the key hash that goes away (a delete, or an update that
+/// moves the row to another key), and (new key hash, content hash, the
+/// key stayed) for the row written.
+type HashedChanges = (Vec<Hash>, Vec<(Hash, Hash, bool)>);
+
+fn hash_changes(shape: &Shape, changes: &[RowChange]) -> HashedChanges {
+    let mut removed = Vec::new();
+    let mut written = Vec::with_capacity(changes.len());
+    for c in changes {
+        let old = c.old.as_deref().map(|v| shape.key_bytes(v));
+        let new = c.new.as_deref().map(|v| shape.key_bytes(v));
+        let same = old.is_some() && old == new;
+        if let Some(old) = old.filter(|_| !same) {
+            removed.push(cairn_merkle::key_hash(&old));
+        }
+        if let (Some(new), Some(values)) = (new, c.new.as_deref()) {
+            let content = cairn_merkle::content_hash(&shape.row_bytes(values));
+            written.push((cairn_merkle::key_hash(&new), content, same));
+        }
+    }
+    (removed, written)
 }
 
 /// One row written by a commit: its values before and after.
