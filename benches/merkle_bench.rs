@@ -100,11 +100,14 @@ struct Args {
     keep: bool,
     roots_first: bool,
     history: Vec<u64>,
+    /// Trie part: apply changes in generated order, without the engine's
+    /// key-order sort and lockstep warm-up walks.
+    unsorted: bool,
 }
 
 const USAGE: &str = "usage: cairn-merkle-bench [--rows 1000000] [--reps 20] [--warmup 2] \
 [--batch 1000] [--proofs 2000] [--load-batch 100000] [--parts trie,mem,disk] [--dir PATH] [--keep] \
-[--roots-first] [--history 1000,10000,100000]";
+[--roots-first] [--history 1000,10000,100000] [--unsorted]";
 
 fn parse_args() -> Result<Args> {
     let mut a = Args {
@@ -118,6 +121,7 @@ fn parse_args() -> Result<Args> {
         dir: None,
         keep: false,
         roots_first: false,
+        unsorted: false,
         history: vec![1_000, 10_000, 100_000],
     };
     let mut it = std::env::args().skip(1);
@@ -151,6 +155,7 @@ fn parse_args() -> Result<Args> {
             "--dir" => a.dir = Some(PathBuf::from(val()?)),
             "--keep" => a.keep = true,
             "--roots-first" => a.roots_first = true,
+            "--unsorted" => a.unsorted = true,
             "--history" => {
                 a.history = val()?
                     .split(',')
@@ -411,7 +416,20 @@ fn trie_batches(args: &Args, trie: &mut Trie) -> Result<f64> {
             versions.push(1);
             writes.push(leaf_of(id, 1, w.rep));
         }
+        let mut removes = removes;
         let t = Instant::now();
+        if !args.unsorted {
+            // What the engine does with a commit's changes: key order, and
+            // lockstep walks first so the cache misses overlap.
+            removes.sort_unstable();
+            writes.sort_unstable_by_key(|l| l.key);
+            let all: Vec<Hash> = removes
+                .iter()
+                .copied()
+                .chain(writes.iter().map(|l| l.key))
+                .collect();
+            trie.warm(&all);
+        }
         for k in &removes {
             black_box(trie.remove(k));
         }

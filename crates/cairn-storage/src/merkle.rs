@@ -217,6 +217,8 @@ impl TableState {
         } else {
             hash_changes(&self.shape, changes)
         };
+        removed.sort_unstable();
+        written.sort_unstable_by_key(|w| w.0);
         if removed.len() + written.len() >= 32 {
             let keys: Vec<Hash> = removed
                 .iter()
@@ -225,13 +227,11 @@ impl TableState {
                 .collect();
             self.trie.warm(&keys);
         }
-        removed.sort_unstable();
         for key in &removed {
             if self.trie.remove(key).is_some() {
                 self.rows = self.rows.saturating_sub(1);
             }
         }
-        written.sort_unstable_by_key(|w| w.0);
         for (key, content, same) in written {
             let mut added = false;
             let _ = self.trie.update(&key, |existing| {
