@@ -370,7 +370,7 @@ fn bench_trie(args: &Args) -> Result<()> {
             ms(first_root)
         );
         println!(
-            "RSS: {} -> {}: {} (TrieLeaf is {} B; an inner node 44 B; n leaves need n-1 inner nodes)",
+            "RSS: {} -> {}: {} (TrieLeaf is {} B; an inner node 76 B (its children's hashes included); n leaves need n-1 inner nodes)",
             rss0.map_or("?".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0)),
             rss_mib(),
             per_row(rss0, rss1, args.rows),
