@@ -253,6 +253,12 @@ impl Database {
         self.engine.store().prove_history(old, new)
     }
 
+    /// [`Database::prove_history`] under the name: the proof that
+    /// version `old`'s state root is in the history of version `new`.
+    pub fn prove_consistency(&self, old: u64, new: u64) -> Result<HistoryProof> {
+        self.prove_history(old, new)
+    }
+
     /// Runs a SELECT over one table (any WHERE, ORDER BY, LIMIT; no joins,
     /// grouping or DISTINCT) and proves every row it returns against one
     /// version. For `ORDER BY <vector distance> LIMIT k` the proof also

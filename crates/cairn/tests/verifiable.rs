@@ -240,6 +240,12 @@ fn history_proofs_link_versions() {
             assert!(p.verify(&forged).is_err());
         }
     }
+    assert_eq!(
+        db.prove_consistency(first.version, newest.version)
+            .expect("consistency")
+            .verify(&first),
+        Ok(newest)
+    );
     assert!(db.prove_history(0, 1).is_err());
     assert!(db.prove_history(3, 2).is_err());
     assert!(db.prove_history(1, newest.version + 1).is_err());
