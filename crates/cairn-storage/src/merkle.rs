@@ -342,6 +342,10 @@ pub(crate) struct MerkleState {
     /// Commit records: (commit ts, state root), one per history leaf.
     records: Vec<(Ts, Hash)>,
     history: MerkleLog,
+    /// History roots of the newest versions (the last is the current one):
+    /// a snapshot a little behind the newest version reads its head
+    /// without recomputing the log.
+    recent_roots: VecDeque<Hash>,
     /// Timestamp of the newest commit folded in.
     applied: Ts,
 }
@@ -386,6 +390,7 @@ impl MerkleState {
             catalog: catalog_root(&[0, 0, 0, 0, 0, 0, 0, 0]),
             records: Vec::new(),
             history: MerkleLog::new(),
+            recent_roots: VecDeque::new(),
             applied: 0,
         };
         let root = m.root();
@@ -397,6 +402,10 @@ impl MerkleState {
         self.records.push((ts, root));
         let version = self.records.len() as u64;
         self.history.append(commit_record_hash(version, ts, &root));
+        if self.recent_roots.len() == RECENT_HISTORY_ROOTS {
+            self.recent_roots.pop_front();
+        }
+        self.recent_roots.push_back(self.history.root());
     }
 
     /// The current state root.
@@ -431,12 +440,13 @@ impl MerkleState {
             version,
             commit_ts: ts,
             state_root: root,
-            // The newest root is O(log n) from the log's frontier; older
-            // ones are recomputed (O(n)).
-            history_root: if version == self.history.len() {
-                self.history.root()
-            } else {
-                self.history.root_at(version).ok()?
+            // Recent roots are kept; older ones are recomputed (O(n)).
+            history_root: match usize::try_from(self.history.len().saturating_sub(version))
+                .ok()
+                .and_then(|back| self.recent_roots.len().checked_sub(back.checked_add(1)?))
+            {
+                Some(i) => *self.recent_roots.get(i)?,
+                None => self.history.root_at(version).ok()?,
             },
         })
     }
@@ -474,6 +484,9 @@ impl MerkleState {
         &self.records
     }
 }
+
+/// History roots kept for the newest versions.
+const RECENT_HISTORY_ROOTS: usize = 4096;
 
 /// Queued commits past which committers fold in themselves.
 const WORKER_BACKLOG_MAX: usize = 4096;
@@ -727,6 +740,7 @@ impl Store {
                 }
                 m.records.clear();
                 m.history = MerkleLog::new();
+                m.recent_roots.clear();
                 for (rts, r) in records {
                     m.push_record(rts, r);
                 }
@@ -981,6 +995,24 @@ impl Store {
 mod tests {
     use super::*;
     use cairn_merkle::CanonValue;
+
+    /// Heads of recent versions (kept roots) and older ones (recomputed)
+    /// agree with the log.
+    #[test]
+    fn heads_of_old_and_recent_versions() {
+        let mut m = MerkleState::genesis();
+        for ts in 1..(RECENT_HISTORY_ROOTS as u64 + 600) {
+            m.push_record(ts, cairn_merkle::Hash([(ts % 251) as u8; 32]));
+        }
+        let n = m.records.len() as u64;
+        for v in [1, 2, 300, 599, 600, 601, n / 2, n - 4096, n - 1, n] {
+            let head = m.head_at(v).expect("a version");
+            assert_eq!(Ok(head.history_root), m.history.root_at(v), "version {v}");
+            assert_eq!(head.version, v);
+        }
+        assert!(m.head_at(n + 1).is_none());
+        assert!(m.head_at(0).is_none());
+    }
 
     /// The engine's encoder and the verifier's decoder agree on every type.
     #[test]
