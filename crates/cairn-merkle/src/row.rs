@@ -60,6 +60,14 @@ pub fn put_len(out: &mut Vec<u8>, len: usize) {
     out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes());
 }
 
+/// Appends a tag, the u32 LE length of `bytes` and `bytes` (TEXT, BLOB,
+/// JSON).
+pub fn put_tagged_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.push(tag);
+    put_len(out, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
 /// Canonical REAL bits: -0.0 becomes +0.0.
 pub fn real_bits(f: f64) -> u64 {
     if f == 0.0 {
@@ -82,20 +90,9 @@ impl CanonValue {
                 out.push(tag::REAL);
                 out.extend_from_slice(&real_bits(*f).to_le_bytes());
             }
-            CanonValue::Text(s) | CanonValue::Json(s) => {
-                out.push(if matches!(self, CanonValue::Text(_)) {
-                    tag::TEXT
-                } else {
-                    tag::JSON
-                });
-                put_len(out, s.len());
-                out.extend_from_slice(s.as_bytes());
-            }
-            CanonValue::Blob(b) => {
-                out.push(tag::BLOB);
-                put_len(out, b.len());
-                out.extend_from_slice(b);
-            }
+            CanonValue::Text(s) => put_tagged_bytes(out, tag::TEXT, s.as_bytes()),
+            CanonValue::Json(s) => put_tagged_bytes(out, tag::JSON, s.as_bytes()),
+            CanonValue::Blob(b) => put_tagged_bytes(out, tag::BLOB, b),
             CanonValue::Boolean(b) => {
                 out.push(tag::BOOLEAN);
                 out.push(u8::from(*b));

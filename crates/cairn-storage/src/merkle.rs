@@ -26,7 +26,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
-use cairn_merkle::row::{put_len, real_bits, tag};
+use cairn_merkle::row::{put_len, put_tagged_bytes, real_bits, tag};
 use cairn_merkle::state::{catalog_root, commit_record_hash, state_root, table_leaf_hash};
 use cairn_merkle::trie::Change;
 use cairn_merkle::{CommitHead, Hash, HistoryProof, MerkleLog, RowProof, Trie, TrieLeaf};
@@ -49,16 +49,8 @@ pub fn encode_value(out: &mut Vec<u8>, v: &Value) {
             out.push(tag::REAL);
             out.extend_from_slice(&real_bits(*f).to_le_bytes());
         }
-        Value::Text(s) => {
-            out.push(tag::TEXT);
-            put_len(out, s.len());
-            out.extend_from_slice(s.as_bytes());
-        }
-        Value::Blob(b) => {
-            out.push(tag::BLOB);
-            put_len(out, b.len());
-            out.extend_from_slice(b);
-        }
+        Value::Text(s) => put_tagged_bytes(out, tag::TEXT, s.as_bytes()),
+        Value::Blob(b) => put_tagged_bytes(out, tag::BLOB, b),
         Value::Boolean(b) => {
             out.push(tag::BOOLEAN);
             out.push(u8::from(*b));
@@ -67,11 +59,7 @@ pub fn encode_value(out: &mut Vec<u8>, v: &Value) {
             out.push(tag::TIMESTAMP);
             out.extend_from_slice(&t.to_le_bytes());
         }
-        Value::Json(s) => {
-            out.push(tag::JSON);
-            put_len(out, s.len());
-            out.extend_from_slice(s.as_bytes());
-        }
+        Value::Json(s) => put_tagged_bytes(out, tag::JSON, s.as_bytes()),
         Value::Vector(x) => {
             out.push(tag::VECTOR);
             put_len(out, x.len());
@@ -160,6 +148,9 @@ struct TableState {
     trie: Trie,
     /// Rows (for a multiset table, the sum of multiplicities).
     rows: u64,
+    /// This table's leaf in the state, until the table changes: a commit
+    /// re-hashes only the leaves of the tables it wrote.
+    leaf: Option<Hash>,
 }
 
 impl TableState {
@@ -171,6 +162,7 @@ impl TableState {
             shape: Shape::of(schema),
             trie: Trie::new(),
             rows: 0,
+            leaf: None,
         }
     }
 
@@ -178,6 +170,7 @@ impl TableState {
     /// away first, then writes, so a commit that moves keys around (UPDATE
     /// t SET id = id + 1) never sees a key twice.
     fn apply(&mut self, changes: &[RowChange]) {
+        self.leaf = None;
         if self.shape.pk.is_none() {
             for c in changes {
                 if let Some(old) = &c.old {
@@ -265,6 +258,7 @@ impl TableState {
     /// Rebuilds the trie from the rows of `table` visible at `ts`, taking
     /// row versions from `versions` (key hash → version; absent = 1).
     fn rebuild(&mut self, table: &Table, ts: Ts, versions: &HashMap<Hash, u64>) -> Result<()> {
+        self.leaf = None;
         let inner = table.inner.read();
         let mut leaves: HashMap<Hash, TrieLeaf> = HashMap::new();
         let mut rows = 0u64;
@@ -293,7 +287,12 @@ impl TableState {
     }
 
     fn leaf_hash(&mut self) -> Hash {
-        table_leaf_hash(&self.name, self.rows, &self.trie.root())
+        if let Some(h) = self.leaf {
+            return h;
+        }
+        let h = table_leaf_hash(&self.name, self.rows, &self.trie.root());
+        self.leaf = Some(h);
+        h
     }
 }
 
@@ -523,24 +522,20 @@ impl Worker {
     }
 }
 
-/// Folds every queued commit with an LSN up to `good` into `m`, in order.
-/// The caller holds the merkle lock (`m`): commits leave the queue only
-/// under it, so they are folded in exactly in queue order.
-fn drain(pending: &Mutex<VecDeque<Pending>>, m: &mut MerkleState, good: u64) {
-    loop {
-        let next = {
-            let mut q = pending.lock();
-            if q.front().is_some_and(|p| p.lsn <= good) {
-                q.pop_front()
-            } else {
-                None
-            }
-        };
-        match next {
-            Some(p) => m.apply(p),
-            None => break,
+/// Folds the oldest queued commit into `m` if its LSN is at most `good`;
+/// false when there is none. The caller holds the merkle lock (`m`):
+/// commits leave the queue only under it, so they are folded in exactly in
+/// queue order, and whoever holds the lock has folded in everything taken.
+fn fold_next(pending: &Mutex<VecDeque<Pending>>, m: &mut MerkleState, good: u64) -> bool {
+    let next = {
+        let mut q = pending.lock();
+        if q.front().is_some_and(|p| p.lsn <= good) {
+            q.pop_front()
+        } else {
+            None
         }
-    }
+    };
+    next.map(|p| m.apply(p)).is_some()
 }
 
 impl Store {
@@ -584,21 +579,7 @@ impl Store {
                 let good = good.as_ref().map_or(u64::MAX, |g| g.get());
                 // One commit at a time, yielding between them: on a busy
                 // machine the committers and the WAL writer come first.
-                // A commit leaves the queue only under the merkle lock, so
-                // whoever holds that lock has folded in everything taken.
-                loop {
-                    let mut m = merkle.lock();
-                    let next = {
-                        let mut q = pending.lock();
-                        if q.front().is_some_and(|p| p.lsn <= good) {
-                            q.pop_front()
-                        } else {
-                            None
-                        }
-                    };
-                    let Some(p) = next else { break };
-                    m.apply(p);
-                    drop(m);
+                while fold_next(&pending, &mut merkle.lock(), good) {
                     std::thread::yield_now();
                 }
             });
@@ -652,7 +633,7 @@ impl Store {
             Some(d) => d.wal.good_lsn().0,
             None => u64::MAX,
         };
-        drain(&self.merkle_pending, m, good);
+        while fold_next(&self.merkle_pending, m, good) {}
     }
 
     /// After a DDL statement took effect (under the commit lock): folds in

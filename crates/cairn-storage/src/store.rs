@@ -232,14 +232,16 @@ impl Store {
                     // nothing to apply, log or hash.
                     continue;
                 }
-                table_changes.push(crate::merkle::RowChange {
-                    old: if w.existed {
-                        inner.head(*rid).map(|h| h.values.clone())
-                    } else {
-                        None
-                    },
-                    new: w.row.clone(),
-                });
+                if self.state_roots {
+                    table_changes.push(crate::merkle::RowChange {
+                        old: if w.existed {
+                            inner.head(*rid).map(|h| h.values.clone())
+                        } else {
+                            None
+                        },
+                        new: w.row.clone(),
+                    });
+                }
                 if w.existed {
                     inner.end_row(*rid, commit_ts, w.row.as_deref())?;
                 }

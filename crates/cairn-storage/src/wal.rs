@@ -633,16 +633,21 @@ struct Shared {
 }
 
 /// The WAL writer: a queue, a thread, and the current file.
+/// The newest LSN that counts as committed: durable under `full`, written
+/// otherwise.
+fn committed_lsn(st: &State) -> u64 {
+    match st.mode {
+        Synchronous::Full => st.durable_lsn,
+        _ => st.written_lsn,
+    }
+}
+
 /// See [`Wal::good_lsn_handle`].
 pub(crate) struct GoodLsn(Arc<Shared>);
 
 impl GoodLsn {
     pub(crate) fn get(&self) -> u64 {
-        let st = self.0.state.lock();
-        match st.mode {
-            Synchronous::Full => st.durable_lsn,
-            _ => st.written_lsn,
-        }
+        committed_lsn(&self.0.state.lock())
     }
 }
 
@@ -783,11 +788,7 @@ impl Wal {
 
     pub(crate) fn good_lsn(&self) -> (u64, bool) {
         let st = self.shared.state.lock();
-        let good = match st.mode {
-            Synchronous::Full => st.durable_lsn,
-            _ => st.written_lsn,
-        };
-        (good, st.failure.is_some())
+        (committed_lsn(&st), st.failure.is_some())
     }
 
     /// After a failure: discards the queued and failed records (their
@@ -799,7 +800,7 @@ impl Wal {
             return Ok(());
         };
         let full = st.mode == Synchronous::Full;
-        let good = if full { st.durable_lsn } else { st.written_lsn };
+        let good = committed_lsn(&st);
         let mut io = self.shared.io.lock();
         let keep = if full { io.durable_end } else { io.end };
         io.file.set_len(keep)?;
