@@ -97,14 +97,8 @@ pub fn prove(args: &[String]) -> Outcome {
     }
     let key: Vec<Value> = rest.iter().map(|k| Value::text(k)).collect();
     match db.prove_row(what, &key) {
-        Ok((proof, head)) => match proof.to_json_value() {
-            Ok(mut json) => {
-                if let Some(obj) = json.as_object_mut() {
-                    obj.insert("state_root".into(), head.state_root.to_hex().into());
-                    obj.insert("at_version".into(), head.version.into());
-                }
-                ok(format!("{json}\n"))
-            }
+        Ok((proof, head)) => match proof.to_json_at(&head) {
+            Ok(json) => ok(format!("{json}\n")),
             Err(e) => fail(1, format!("Error: {e}\n")),
         },
         Err(e) => fail(1, format!("Error: {e}\n")),

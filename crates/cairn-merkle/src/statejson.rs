@@ -204,6 +204,17 @@ impl RowProof {
         Ok(self.to_json_value()?.to_string())
     }
 
+    /// The proof as JSON text with the informational `state_root` and
+    /// `at_version` of the head it was made at (a verifier ignores both).
+    pub fn to_json_at(&self, head: &CommitHead) -> Result<String, EncodeError> {
+        let mut json = self.to_json_value()?;
+        if let Some(obj) = json.as_object_mut() {
+            obj.insert("state_root".into(), head.state_root.to_hex().into());
+            obj.insert("at_version".into(), head.version.into());
+        }
+        Ok(json.to_string())
+    }
+
     /// Parses a JSON row proof.
     pub fn from_json(text: &str) -> Result<RowProof, JsonError> {
         RowProof::from_json_value(&parse(text)?)

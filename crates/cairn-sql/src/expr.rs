@@ -245,14 +245,10 @@ impl EngineFn {
                     }
                 };
                 let (proof, head) = store.prove_row(&table, args.get(1..).unwrap_or(&[]))?;
-                let mut json = proof
-                    .to_json_value()
+                let json = proof
+                    .to_json_at(&head)
                     .map_err(|e| Error::internal(e.to_string()))?;
-                if let Some(obj) = json.as_object_mut() {
-                    obj.insert("state_root".into(), head.state_root.to_hex().into());
-                    obj.insert("at_version".into(), head.version.into());
-                }
-                Ok(Value::Json(json.to_string().into()))
+                Ok(Value::Json(json.into()))
             }
         }
     }
