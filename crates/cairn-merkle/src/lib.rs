@@ -18,12 +18,18 @@
 //! Invariant: no function panics on any input; bad inputs are typed errors
 //! ([`error`] says whose fault each is).
 
-#![forbid(unsafe_code)]
+// A verifier built without the `simd` feature has no `unsafe` at all; with
+// it, only the SIMD kernel modules allow it.
+#![cfg_attr(not(feature = "simd"), forbid(unsafe_code))]
+#![cfg_attr(feature = "simd", deny(unsafe_code))]
 
+pub mod batch;
 pub mod error;
 pub mod hash;
 #[cfg(feature = "json")]
 pub mod json;
+#[cfg(all(feature = "simd", target_arch = "x86_64"))]
+pub mod kernels;
 pub mod log;
 pub mod proof;
 pub mod row;

@@ -57,11 +57,16 @@ pub const TRIE_LEAF_BYTES: usize = HASH_BYTES + 8 + HASH_BYTES;
 impl TrieLeaf {
     /// `hash(TrieLeaf, key ‖ version LE ‖ content)`.
     pub fn hash(&self) -> Hash {
+        hash(Domain::TrieLeaf, &self.hash_input())
+    }
+
+    /// `key ‖ version LE ‖ content`: what [`TrieLeaf::hash`] hashes.
+    pub fn hash_input(&self) -> [u8; TRIE_LEAF_BYTES] {
         let mut b = [0u8; TRIE_LEAF_BYTES];
         b[..HASH_BYTES].copy_from_slice(&self.key.0);
         b[HASH_BYTES..HASH_BYTES + 8].copy_from_slice(&self.version.to_le_bytes());
         b[HASH_BYTES + 8..].copy_from_slice(&self.content.0);
-        hash(Domain::TrieLeaf, &b)
+        b
     }
 }
 
@@ -126,13 +131,37 @@ pub struct Trie {
     len: usize,
     /// Scratch: the path of the last search, (inner node, side taken).
     path: Vec<(usize, usize)>,
-    /// Changes since the root was last computed (a large batch is
-    /// re-hashed on two threads).
-    changes: usize,
+    /// Scratch of [`Trie::rehash`].
+    rehash_work: RehashWork,
 }
 
-/// Changes between two roots from which the re-hash runs on two threads.
-const PARALLEL_REHASH_CHANGES: usize = 256;
+/// Scratch space of [`Trie::rehash`], kept between calls so a re-hash
+/// allocates nothing once warmed up.
+#[derive(Clone, Debug, Default)]
+struct RehashWork {
+    /// Inner nodes still to visit.
+    stack: Vec<usize>,
+    /// Stale leaf slots (inner node, side) and their leaves.
+    leaves: Vec<(usize, usize)>,
+    leaf_values: Vec<TrieLeaf>,
+    /// Stale inner-node slots (parent, side, child) by the child's depth.
+    by_depth: Vec<Vec<(usize, usize, usize)>>,
+    pairs: Vec<[Hash; 2]>,
+    hashes: Vec<Hash>,
+}
+
+impl RehashWork {
+    fn clear(&mut self) {
+        self.stack.clear();
+        self.leaves.clear();
+        self.leaf_values.clear();
+        self.by_depth
+            .resize_with(usize::from(u8::MAX) + 1, Vec::new);
+        self.by_depth.iter_mut().for_each(Vec::clear);
+        self.pairs.clear();
+        self.hashes.clear();
+    }
+}
 
 /// Most leaves a trie holds (node references are 31-bit).
 pub const TRIE_MAX_LEAVES: usize = (LEAF_BIT - 1) as usize;
@@ -186,7 +215,6 @@ impl Trie {
     /// Marks the first `upto` steps of the recorded path stale.
     fn mark_path(&mut self, upto: usize) {
         self.root_stale = true;
-        self.changes += 1;
         for k in 0..upto.min(self.path.len()) {
             let (i, side) = self.path[k];
             if let Some(n) = self.inners.get_mut(i) {
@@ -405,70 +433,11 @@ impl Trie {
         if self.root_stale {
             self.root_hash = match self.root {
                 None => empty_root(),
-                Some(r) if self.changes >= PARALLEL_REHASH_CHANGES => self.rehash_parallel(r),
-                Some(r) => self.rehash(r, 0),
+                Some(r) => self.rehash(r),
             };
             self.root_stale = false;
-            self.changes = 0;
         }
         self.root_hash
-    }
-
-    /// [`Trie::rehash`] of a large batch: the root's two subtrees are
-    /// hashed on two threads (read-only, collecting the child hashes to
-    /// store), then the hashes are written back.
-    fn rehash_parallel(&mut self, r: NodeRef) -> Hash {
-        let Some(i) = r.as_inner() else {
-            return self.rehash(r, 0);
-        };
-        let Some(node) = self.inners.get(i).cloned() else {
-            return Hash::default();
-        };
-        let this = &*self;
-        let (mut left_updates, mut right_updates) = (Vec::new(), Vec::new());
-        let (left, right) = std::thread::scope(|s| {
-            let left = s.spawn(|| this.collect(node.children[0], &mut left_updates, 0));
-            let right = this.collect(node.children[1], &mut right_updates, 0);
-            // A panic cannot happen in `collect`; fall back to the stored
-            // hash rather than propagate one.
-            (left.join().unwrap_or(node.hashes[0]), right)
-        });
-        for (n, side, h) in left_updates.into_iter().chain(right_updates) {
-            if let Some(x) = self.inners.get_mut(n) {
-                x.hashes[side] = h;
-                x.stale[side] = false;
-            }
-        }
-        if let Some(x) = self.inners.get_mut(i) {
-            x.hashes = [left, right];
-            x.stale = [false, false];
-        }
-        trie_node_hash(node.depth, &left, &right)
-    }
-
-    /// The hash of node `n`, computed without writing: the refreshed child
-    /// hashes go to `out` as (inner node, side, hash).
-    fn collect(&self, n: NodeRef, out: &mut Vec<(usize, usize, Hash)>, guard: usize) -> Hash {
-        if let Some(l) = n.as_leaf() {
-            return self.leaves.get(l).map(TrieLeaf::hash).unwrap_or_default();
-        }
-        let Some(node) = n
-            .as_inner()
-            .and_then(|i| self.inners.get(i).map(|x| (i, x)))
-        else {
-            return Hash::default();
-        };
-        let (i, node) = node;
-        let mut hashes = node.hashes;
-        if guard <= 256 {
-            for (side, h) in hashes.iter_mut().enumerate() {
-                if node.stale[side] {
-                    *h = self.collect(node.children[side], out, guard + 1);
-                    out.push((i, side, *h));
-                }
-            }
-        }
-        trie_node_hash(node.depth, &hashes[0], &hashes[1])
     }
 
     /// Walks to the leaves of `keys` (best sorted), several at a time in
@@ -492,35 +461,84 @@ impl Trie {
         }
     }
 
-    /// The hash of node `n`, refreshing its stale child hashes.
-    fn rehash(&mut self, n: NodeRef, guard: usize) -> Hash {
-        if let Some(l) = n.as_leaf() {
-            return self.leaves.get(l).map(TrieLeaf::hash).unwrap_or_default();
+    /// The hash of the trie under root `r`, refreshing every stale child
+    /// hash first, in batches: the stale leaves all at once, then the
+    /// stale inner nodes one split depth at a time, deepest first. Depth
+    /// strictly increases downward, so when a depth's turn comes every
+    /// stale child below it is already fresh, and the nodes of one depth
+    /// (none above another) are hashed together ([`crate::batch`]).
+    fn rehash(&mut self, r: NodeRef) -> Hash {
+        let mut work = std::mem::take(&mut self.rehash_work);
+        work.clear();
+        if let Some(i) = r.as_inner() {
+            work.stack.push(i);
         }
-        let Some(i) = n.as_inner() else {
-            return Hash::default();
-        };
-        let Some(node) = self.inners.get(i) else {
-            return Hash::default();
-        };
-        let (depth, stale, children) = (node.depth, node.stale, node.children);
-        // Depth strictly increases downward, so recursion is at most 256
-        // deep; the guard only bounds a corrupted arena.
-        if guard <= 256 {
+        while let Some(i) = work.stack.pop() {
+            let Some(node) = self.inners.get(i) else {
+                continue;
+            };
             for side in 0..2 {
-                if stale[side] {
-                    let h = self.rehash(children[side], guard + 1);
-                    if let Some(node) = self.inners.get_mut(i) {
-                        node.hashes[side] = h;
-                        node.stale[side] = false;
+                if !node.stale[side] {
+                    continue;
+                }
+                let child = node.children[side];
+                if let Some(l) = child.as_leaf() {
+                    if let Some(leaf) = self.leaves.get(l) {
+                        work.leaves.push((i, side));
+                        work.leaf_values.push(*leaf);
+                    }
+                } else if let Some(j) = child.as_inner() {
+                    // A depth that does not increase downward (a corrupted
+                    // arena) is left alone rather than followed into a loop.
+                    match self.inners.get(j) {
+                        Some(c) if c.depth > node.depth => {
+                            work.by_depth[usize::from(c.depth)].push((i, side, j));
+                            work.stack.push(j);
+                        }
+                        _ => {}
                     }
                 }
             }
         }
-        let Some(node) = self.inners.get(i) else {
-            return Hash::default();
-        };
-        trie_node_hash(depth, &node.hashes[0], &node.hashes[1])
+        crate::batch::trie_leaf_hashes(&work.leaf_values, &mut work.hashes);
+        for (&(i, side), &h) in work.leaves.iter().zip(&work.hashes) {
+            self.set_child_hash(i, side, h);
+        }
+        for depth in (0..=u8::MAX).rev() {
+            let slots = &work.by_depth[usize::from(depth)];
+            if slots.is_empty() {
+                continue;
+            }
+            work.pairs.clear();
+            work.pairs.extend(slots.iter().map(|&(_, _, j)| {
+                self.inners
+                    .get(j)
+                    .map_or_else(Default::default, |c| c.hashes)
+            }));
+            work.hashes.clear();
+            crate::batch::trie_node_hashes(depth, &work.pairs, &mut work.hashes);
+            for (&(i, side, _), &h) in slots.iter().zip(&work.hashes) {
+                self.set_child_hash(i, side, h);
+            }
+        }
+        self.rehash_work = work;
+        match (r.as_leaf(), r.as_inner()) {
+            (Some(l), _) => self.leaves.get(l).map(TrieLeaf::hash).unwrap_or_default(),
+            (_, Some(i)) => self
+                .inners
+                .get(i)
+                .map(|n| trie_node_hash(n.depth, &n.hashes[0], &n.hashes[1]))
+                .unwrap_or_default(),
+            _ => Hash::default(),
+        }
+    }
+
+    /// Stores a fresh hash for child `side` of inner node `i`.
+    fn set_child_hash(&mut self, i: usize, side: usize, h: Hash) {
+        if let Some(n) = self.inners.get_mut(i) {
+            n.hashes[side] = h;
+            n.stale[side] = false;
+        }
     }
 
     /// The proof for `key`: inclusion when the trie holds it, absence (the
@@ -817,7 +835,7 @@ mod tests {
     /// Batches large enough for the two-thread re-hash, with warm-up walks,
     /// against rebuilds.
     #[test]
-    fn large_batches_rehash_in_parallel_like_a_rebuild() {
+    fn large_batches_rehash_like_a_rebuild() {
         let mut t = Trie::from_leaves((0..5000).map(|i| leaf(i, 1)).collect());
         let mut model: std::collections::BTreeMap<u64, u64> = (0..5000).map(|i| (i, 1)).collect();
         for round in 0..4u64 {
@@ -835,7 +853,7 @@ mod tests {
             }
             let leaves: Vec<TrieLeaf> = model.iter().map(|(&i, &v)| leaf(i, v)).collect();
             assert_eq!(t.root(), Trie::from_leaves(leaves).root(), "round {round}");
-            // And a small change after a parallel re-hash.
+            // And a small change after a batched re-hash.
             t.insert(leaf(1, 99)).expect("room");
             model.insert(1, 99);
             let leaves: Vec<TrieLeaf> = model.iter().map(|(&i, &v)| leaf(i, v)).collect();

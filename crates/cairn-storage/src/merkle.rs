@@ -29,7 +29,7 @@ use cairn_core::{Error, Result, Value};
 use cairn_merkle::row::{put_len, put_tagged_bytes, real_bits, tag};
 use cairn_merkle::state::{catalog_root, commit_record_hash, state_root, table_leaf_hash};
 use cairn_merkle::trie::Change;
-use cairn_merkle::{CommitHead, Hash, HistoryProof, MerkleLog, RowProof, Trie, TrieLeaf};
+use cairn_merkle::{CommitHead, Domain, Hash, HistoryProof, MerkleLog, RowProof, Trie, TrieLeaf};
 use parking_lot::{Condvar, Mutex};
 
 use crate::schema::TableSchema;
@@ -129,12 +129,38 @@ impl Shape {
         cols: impl ExactSizeIterator<Item = usize>,
     ) -> Vec<u8> {
         let mut out = Vec::with_capacity(4 + 16 * cols.len());
-        put_len(&mut out, cols.len());
+        self.put_columns(&mut out, values, cols);
+        out
+    }
+
+    /// Appends the canonical bytes of the row's values at `cols` to `out`;
+    /// returns where they are.
+    fn put_columns(
+        &self,
+        out: &mut Vec<u8>,
+        values: &[Value],
+        cols: impl ExactSizeIterator<Item = usize>,
+    ) -> std::ops::Range<usize> {
+        let start = out.len();
+        put_len(out, cols.len());
         for c in cols {
             let v = values.get(c).or(self.defaults.get(c));
-            encode_value(&mut out, v.unwrap_or(&Value::Null));
+            encode_value(out, v.unwrap_or(&Value::Null));
         }
-        out
+        start..out.len()
+    }
+
+    /// [`Shape::row_bytes`] appended to `out`.
+    fn put_row(&self, out: &mut Vec<u8>, values: &[Value]) -> std::ops::Range<usize> {
+        self.put_columns(out, values, 0..self.defaults.len().max(values.len()))
+    }
+
+    /// [`Shape::key_bytes`] appended to `out`.
+    fn put_key(&self, out: &mut Vec<u8>, values: &[Value]) -> std::ops::Range<usize> {
+        match &self.pk {
+            Some(cols) => self.put_columns(out, values, cols.iter().copied()),
+            None => self.put_row(out, values),
+        }
     }
 }
 
@@ -302,20 +328,40 @@ impl TableState {
 type HashedChanges = (Vec<Hash>, Vec<(Hash, Hash, bool)>);
 
 fn hash_changes(shape: &Shape, changes: &[RowChange]) -> HashedChanges {
-    let mut removed = Vec::new();
-    let mut written = Vec::with_capacity(changes.len());
+    // Every canonical key and row into one buffer first, then the hashes in
+    // batches (sixteen at a time with the SIMD kernels).
+    let mut bytes = Vec::with_capacity(changes.len() * 64);
+    let mut removed_at = Vec::new();
+    let mut written_at = Vec::with_capacity(changes.len());
     for c in changes {
-        let old = c.old.as_deref().map(|v| shape.key_bytes(v));
-        let new = c.new.as_deref().map(|v| shape.key_bytes(v));
-        let same = old.is_some() && old == new;
+        let old = c.old.as_deref().map(|v| shape.put_key(&mut bytes, v));
+        let new = c.new.as_deref().map(|v| shape.put_key(&mut bytes, v));
+        let same = match (&old, &new) {
+            (Some(o), Some(n)) => bytes.get(o.clone()) == bytes.get(n.clone()),
+            _ => false,
+        };
         if let Some(old) = old.filter(|_| !same) {
-            removed.push(cairn_merkle::key_hash(&old));
+            removed_at.push(old);
         }
         if let (Some(new), Some(values)) = (new, c.new.as_deref()) {
-            let content = cairn_merkle::content_hash(&shape.row_bytes(values));
-            written.push((cairn_merkle::key_hash(&new), content, same));
+            written_at.push((new, shape.put_row(&mut bytes, values), same));
         }
     }
+    let slice = |r: &std::ops::Range<usize>| bytes.get(r.clone()).unwrap_or_default();
+    let mut removed = Vec::with_capacity(removed_at.len());
+    let key_msgs: Vec<&[u8]> = removed_at.iter().map(slice).collect();
+    cairn_merkle::batch::keyed_hashes(Domain::Key.key(), &key_msgs, &mut removed);
+    let key_msgs: Vec<&[u8]> = written_at.iter().map(|(k, _, _)| slice(k)).collect();
+    let row_msgs: Vec<&[u8]> = written_at.iter().map(|(_, r, _)| slice(r)).collect();
+    let (mut keys, mut contents) = (Vec::new(), Vec::new());
+    cairn_merkle::batch::keyed_hashes(Domain::Key.key(), &key_msgs, &mut keys);
+    cairn_merkle::batch::keyed_hashes(Domain::Row.key(), &row_msgs, &mut contents);
+    let written = keys
+        .into_iter()
+        .zip(contents)
+        .zip(&written_at)
+        .map(|((k, c), (_, _, same))| (k, c, *same))
+        .collect();
     (removed, written)
 }
 
