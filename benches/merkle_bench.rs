@@ -62,6 +62,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use cairn::{params, Database, OpenOptions, RowFinding, Statement, Synchronous};
+use cairn_merkle::trie::Change;
 use cairn_merkle::{
     content_hash, encode_values, key_hash, CanonValue, Hash, Membership, Trie, TrieLeaf,
 };
@@ -103,11 +104,14 @@ struct Args {
     /// Trie part: apply changes in generated order, without the engine's
     /// key-order sort and lockstep warm-up walks.
     unsorted: bool,
+    /// Trie part: threads updating the two halves of the trie (1, or 2 as
+    /// the engine does for a commit of 256 changes or more).
+    threads: usize,
 }
 
 const USAGE: &str = "usage: cairn-merkle-bench [--rows 1000000] [--reps 20] [--warmup 2] \
 [--batch 1000] [--proofs 2000] [--load-batch 100000] [--parts trie,mem,disk] [--dir PATH] [--keep] \
-[--roots-first] [--history 1000,10000,100000] [--unsorted]";
+[--roots-first] [--history 1000,10000,100000] [--unsorted] [--threads 2]";
 
 fn parse_args() -> Result<Args> {
     let mut a = Args {
@@ -122,6 +126,7 @@ fn parse_args() -> Result<Args> {
         keep: false,
         roots_first: false,
         unsorted: false,
+        threads: 2,
         history: vec![1_000, 10_000, 100_000],
     };
     let mut it = std::env::args().skip(1);
@@ -156,6 +161,10 @@ fn parse_args() -> Result<Args> {
             "--keep" => a.keep = true,
             "--roots-first" => a.roots_first = true,
             "--unsorted" => a.unsorted = true,
+            "--threads" => {
+                a.threads = val()?.parse().context("--threads")?;
+                ensure!(matches!(a.threads, 1 | 2), "--threads is 1 or 2");
+            }
             "--history" => {
                 a.history = val()?
                     .split(',')
@@ -329,8 +338,11 @@ fn leaf_of(id: i64, version: u64, rep: usize) -> TrieLeaf {
 
 fn bench_trie(args: &Args) -> Result<()> {
     println!(
-        "== (a-i) trie alone: {} leaves, batches of {} changes (80% update, 10% insert, 10% remove)",
-        args.rows, args.batch
+        "== (a-i) trie alone: {} leaves, batches of {} changes (80% update, 10% insert, 10% remove), {} thread(s){}",
+        args.rows,
+        args.batch,
+        args.threads,
+        if args.unsorted { ", generated order" } else { "" }
     );
     let mut medians = Vec::new();
     for layout in ["from_leaves", "inserted"] {
@@ -396,6 +408,17 @@ fn trie_batches(args: &Args, trie: &mut Trie) -> Result<f64> {
     // the cache for it) before the timed part.
     let mut versions: Vec<u64> = vec![1; args.rows as usize + 1];
     let (mut apply, mut rooting, mut total) = (Vec::new(), Vec::new(), Vec::new());
+    // The engine's pool: two threads, each woken for its half.
+    let pool = if args.threads == 2 {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .context("thread pool")?,
+        )
+    } else {
+        None
+    };
     println!(
         "{:>4} {:>10} {:>10} {:>10}",
         "rep", "apply_ms", "root_ms", "total_ms"
@@ -418,23 +441,48 @@ fn trie_batches(args: &Args, trie: &mut Trie) -> Result<f64> {
         }
         let mut removes = removes;
         let t = Instant::now();
-        if !args.unsorted {
-            // What the engine does with a commit's changes: key order, and
-            // lockstep walks first so the cache misses overlap.
+        if args.unsorted {
+            for k in &removes {
+                black_box(trie.remove(k));
+            }
+            for l in &writes {
+                let _ = black_box(trie.insert(*l));
+            }
+        } else {
+            // What the engine does with a commit's changes: key order, one
+            // batch of the removals then the writes (each half of the trie
+            // warms its paths first; with two threads, the pool's two
+            // threads each update and re-hash one half).
             removes.sort_unstable();
             writes.sort_unstable_by_key(|l| l.key);
-            let all: Vec<Hash> = removes
+            let keys: Vec<Hash> = removes
                 .iter()
                 .copied()
                 .chain(writes.iter().map(|l| l.key))
                 .collect();
-            trie.warm(&all);
-        }
-        for k in &removes {
-            black_box(trie.remove(k));
-        }
-        for l in &writes {
-            let _ = black_box(trie.insert(*l));
+            let decide = |i: usize, _: Option<&TrieLeaf>| match i.checked_sub(removes.len()) {
+                None => Change::Remove,
+                Some(w) => writes.get(w).map_or(Change::Keep, |l| Change::Put(*l)),
+            };
+            let refused = match &pool {
+                Some(pool) => trie.update_batch_with(&keys, decide, |a, b| {
+                    let (a, b) = (std::sync::Mutex::new(a), std::sync::Mutex::new(b));
+                    pool.broadcast(|ctx| match ctx.index() {
+                        0 => {
+                            if let Ok(mut run) = a.lock() {
+                                run();
+                            }
+                        }
+                        _ => {
+                            if let Ok(mut run) = b.lock() {
+                                run();
+                            }
+                        }
+                    });
+                }),
+                None => trie.update_batch(&keys, decide),
+            };
+            ensure!(refused == 0, "the trie refused {refused} writes");
         }
         let t_apply = t.elapsed();
         let root = trie.root();

@@ -109,7 +109,11 @@ pub(crate) mod lanes {
                 order.push((blocks(m.len()), i));
             }
         }
-        order.sort_unstable();
+        // Usually every message has the same length (trie nodes, leaves,
+        // one table's keys): then the order is already right.
+        if !order.is_sorted() {
+            order.sort_unstable();
+        }
         for group in order.chunks(LANES) {
             let rounds = group.iter().map(|&(b, _)| b).max().unwrap_or(1);
             let mut cv = start;
@@ -122,10 +126,12 @@ pub(crate) mod lanes {
                     };
                     let from = (round * BLOCK).min(msg.len());
                     let bytes = &msg[from..(from + BLOCK).min(msg.len())];
-                    let mut block = [0u8; BLOCK];
-                    block[..bytes.len()].copy_from_slice(bytes);
-                    for (w, c) in m.iter_mut().zip(block.chunks_exact(4)) {
-                        w[lane] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                    if bytes.len() == BLOCK {
+                        put_block(&mut m, lane, bytes);
+                    } else {
+                        let mut block = [0u8; BLOCK];
+                        block[..bytes.len()].copy_from_slice(bytes);
+                        put_block(&mut m, lane, &block);
                     }
                     block_len[lane] = bytes.len() as u32;
                     if round == 0 {
@@ -144,6 +150,14 @@ pub(crate) mod lanes {
                     }
                 }
             }
+        }
+    }
+
+    /// The little-endian words of a 64-byte `block` into lane `lane` of `m`.
+    #[inline]
+    fn put_block(m: &mut [[u32; LANES]; 16], lane: usize, block: &[u8]) {
+        for (w, c) in m.iter_mut().zip(block.chunks_exact(4)) {
+            w[lane] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
     }
 

@@ -91,14 +91,21 @@ impl NodeRef {
     }
 }
 
+/// An inner node: what a walk reads (12 bytes, so the upper levels of a
+/// large trie stay in cache). Its children's hashes are in
+/// [`ChildHashes`] at the same index, read only when re-hashing or proving.
 #[derive(Clone, Debug)]
 struct Inner {
     depth: u8,
-    /// `stale[s]`: something below child `s` changed since `hashes[s]`.
+    /// `stale[s]`: something below child `s` changed since its hash.
     stale: [bool; 2],
     children: [NodeRef; 2],
-    hashes: [Hash; 2],
 }
+
+/// The hashes of an inner node's two children: one cache line.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(align(64))]
+struct ChildHashes([Hash; 2]);
 
 /// Where a node hangs: the root slot or a child slot of an inner node.
 #[derive(Clone, Copy, Debug)]
@@ -117,25 +124,28 @@ pub enum Change {
     Keep,
 }
 
-/// A table's Merkle trie. See the module doc.
+/// One half of a [`Trie`]: the crit-bit trie of the keys whose first bit
+/// is 0 (or 1). See the module doc.
 #[derive(Clone, Debug, Default)]
-pub struct Trie {
+struct Half {
     root: Option<NodeRef>,
     /// The root's hash, unless `root_stale`.
     root_hash: Hash,
     root_stale: bool,
     inners: Vec<Inner>,
+    /// `child_hashes[i]`: the hashes of `inners[i]`'s children.
+    child_hashes: Vec<ChildHashes>,
     leaves: Vec<TrieLeaf>,
     free_inners: Vec<u32>,
     free_leaves: Vec<u32>,
     len: usize,
     /// Scratch: the path of the last search, (inner node, side taken).
     path: Vec<(usize, usize)>,
-    /// Scratch of [`Trie::rehash`].
+    /// Scratch of [`Half::rehash`].
     rehash_work: RehashWork,
 }
 
-/// Scratch space of [`Trie::rehash`], kept between calls so a re-hash
+/// Scratch space of [`Half::rehash`], kept between calls so a re-hash
 /// allocates nothing once warmed up.
 #[derive(Clone, Debug, Default)]
 struct RehashWork {
@@ -166,20 +176,10 @@ impl RehashWork {
 /// Most leaves a trie holds (node references are 31-bit).
 pub const TRIE_MAX_LEAVES: usize = (LEAF_BIT - 1) as usize;
 
-impl Trie {
-    /// An empty trie.
-    pub fn new() -> Trie {
-        Trie::default()
-    }
-
-    /// Number of leaves.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when the trie has no leaves.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+impl Half {
+    /// The root, or None for an empty half.
+    fn root_if_any(&mut self) -> Option<Hash> {
+        self.root.is_some().then(|| self.root())
     }
 
     /// Walks from the root along `key`'s bits to the leaf the search ends
@@ -237,7 +237,8 @@ impl Trie {
             Link::Child(i, side) => self
                 .inners
                 .get(i)
-                .map_or((Hash::default(), true), |n| (n.hashes[side], n.stale[side])),
+                .zip(self.child_hashes.get(i))
+                .map_or((Hash::default(), true), |(n, h)| (h.0[side], n.stale[side])),
         }
     }
 
@@ -250,9 +251,11 @@ impl Trie {
                 self.root_stale = stale;
             }
             Link::Child(i, side) => {
-                if let (Some(n), Some(to)) = (self.inners.get_mut(i), to) {
+                if let (Some(n), Some(h), Some(to)) =
+                    (self.inners.get_mut(i), self.child_hashes.get_mut(i), to)
+                {
                     n.children[side] = to;
-                    n.hashes[side] = hash;
+                    h.0[side] = hash;
                     n.stale[side] = stale;
                 }
             }
@@ -274,50 +277,30 @@ impl Trie {
         }
     }
 
-    fn alloc_inner(&mut self, node: Inner) -> NodeRef {
+    fn alloc_inner(&mut self, node: Inner, hashes: [Hash; 2]) -> NodeRef {
         match self.free_inners.pop() {
             Some(i) => {
                 if let Some(slot) = self.inners.get_mut(i as usize) {
                     *slot = node;
                 }
+                if let Some(slot) = self.child_hashes.get_mut(i as usize) {
+                    *slot = ChildHashes(hashes);
+                }
                 NodeRef::inner(i)
             }
             None => {
                 self.inners.push(node);
+                self.child_hashes.push(ChildHashes(hashes));
                 NodeRef::inner((self.inners.len() - 1) as u32)
             }
         }
     }
 
-    /// Inserts `leaf`, or replaces the leaf with its key; returns the
-    /// replaced leaf. A full trie ([`TRIE_MAX_LEAVES`]) refuses new keys
-    /// and returns `Err(leaf)`.
-    pub fn insert(&mut self, leaf: TrieLeaf) -> Result<Option<TrieLeaf>, TrieLeaf> {
-        let mut old = None;
-        self.update(&leaf.key, |existing| {
-            old = existing.copied();
-            Change::Put(leaf)
-        })?;
-        Ok(old)
-    }
-
-    /// Removes the leaf stored under `key`; returns it.
-    pub fn remove(&mut self, key: &Hash) -> Option<TrieLeaf> {
-        let mut old = None;
-        let _ = self.update(key, |existing| {
-            old = existing.copied();
-            Change::Remove
-        });
-        old
-    }
-
-    /// Reads the leaf under `key` (if any) and applies what `f` decides,
-    /// in one walk from the root. A `Put` of a new key into a full trie is
-    /// refused with `Err(leaf)`; a `Put` whose leaf has another key is
-    /// refused the same way.
-    pub fn update(
+    /// [`Trie::update`] in this half, which may grow to `cap` leaves.
+    fn update(
         &mut self,
         key: &Hash,
+        cap: usize,
         f: impl FnOnce(Option<&TrieLeaf>) -> Change,
     ) -> Result<(), TrieLeaf> {
         let Some(l) = self.search(key) else {
@@ -355,7 +338,7 @@ impl Trie {
             Change::Put(leaf) => return Err(leaf),
             Change::Remove | Change::Keep => return Ok(()),
         };
-        if self.len >= TRIE_MAX_LEAVES {
+        if self.len >= cap {
             return Err(leaf);
         }
         let Some(b) = crit_bit(key, &found.key) else {
@@ -385,12 +368,14 @@ impl Trie {
         children[new_side] = new_leaf;
         hashes[new_side] = Hash::default();
         stale[new_side] = true;
-        let inner = self.alloc_inner(Inner {
-            depth: b,
-            stale,
-            children,
+        let inner = self.alloc_inner(
+            Inner {
+                depth: b,
+                stale,
+                children,
+            },
             hashes,
-        });
+        );
         self.set_link(link, Some(inner), Hash::default(), true);
         self.mark_path(at);
         self.len += 1;
@@ -408,8 +393,11 @@ impl Trie {
                 let Some(p) = self.inners.get(parent) else {
                     return;
                 };
-                let (sibling, hash, stale) =
-                    (p.children[1 - side], p.hashes[1 - side], p.stale[1 - side]);
+                let hash = self
+                    .child_hashes
+                    .get(parent)
+                    .map_or_else(Hash::default, |h| h.0[1 - side]);
+                let (sibling, stale) = (p.children[1 - side], p.stale[1 - side]);
                 let depth = self.path.len();
                 let link = match depth.checked_sub(2).and_then(|g| self.path.get(g)) {
                     None => Link::Root,
@@ -426,7 +414,7 @@ impl Trie {
     }
 
     /// The root hash, re-hashing what changed since the last call.
-    pub fn root(&mut self) -> Hash {
+    fn root(&mut self) -> Hash {
         if self.root.is_none() {
             return empty_root();
         }
@@ -443,22 +431,34 @@ impl Trie {
     /// Walks to the leaves of `keys` (best sorted), several at a time in
     /// lockstep, touching only memory: the walks' cache misses overlap, and
     /// the updates that follow find their paths in cache.
-    pub fn warm(&self, keys: &[Hash]) {
+    fn warm(&self, keys: &[Hash]) {
         const LANES: usize = 16;
         let Some(root) = self.root else { return };
+        // Bytes read from the nodes' child hashes and the leaves, which the
+        // walk itself does not need: reading them brings in the cache lines
+        // the update and the re-hash will (a prefetch, in safe code).
+        let mut touched = 0u8;
         for group in keys.chunks(LANES) {
             let mut at = [root; LANES];
             let mut live = group.len();
             while live > 0 {
                 live = 0;
                 for (slot, key) in at.iter_mut().zip(group) {
-                    if let Some(node) = slot.as_inner().and_then(|i| self.inners.get(i)) {
+                    let Some(i) = slot.as_inner() else {
+                        continue;
+                    };
+                    if let Some(node) = self.inners.get(i) {
+                        touched ^= self.child_hashes.get(i).map_or(0, |h| h.0[0].0[0]);
                         *slot = node.children[key_bit(key, node.depth)];
+                        if let Some(l) = slot.as_leaf() {
+                            touched ^= self.leaves.get(l).map_or(0, |l| l.key.0[0]);
+                        }
                         live += 1;
                     }
                 }
             }
         }
+        std::hint::black_box(touched);
     }
 
     /// The hash of the trie under root `r`, refreshing every stale child
@@ -511,9 +511,9 @@ impl Trie {
             }
             work.pairs.clear();
             work.pairs.extend(slots.iter().map(|&(_, _, j)| {
-                self.inners
+                self.child_hashes
                     .get(j)
-                    .map_or_else(Default::default, |c| c.hashes)
+                    .map_or_else(Default::default, |c| c.0)
             }));
             work.hashes.clear();
             crate::batch::trie_node_hashes(depth, &work.pairs, &mut work.hashes);
@@ -527,7 +527,8 @@ impl Trie {
             (_, Some(i)) => self
                 .inners
                 .get(i)
-                .map(|n| trie_node_hash(n.depth, &n.hashes[0], &n.hashes[1]))
+                .zip(self.child_hashes.get(i))
+                .map(|(n, h)| trie_node_hash(n.depth, &h.0[0], &h.0[1]))
                 .unwrap_or_default(),
             _ => Hash::default(),
         }
@@ -535,15 +536,15 @@ impl Trie {
 
     /// Stores a fresh hash for child `side` of inner node `i`.
     fn set_child_hash(&mut self, i: usize, side: usize, h: Hash) {
-        if let Some(n) = self.inners.get_mut(i) {
-            n.hashes[side] = h;
+        if let (Some(n), Some(c)) = (self.inners.get_mut(i), self.child_hashes.get_mut(i)) {
+            c.0[side] = h;
             n.stale[side] = false;
         }
     }
 
     /// The proof for `key`: inclusion when the trie holds it, absence (the
     /// neighbouring leaf its search ends at) otherwise.
-    pub fn prove(&mut self, key: &Hash) -> TrieProof {
+    fn prove(&mut self, key: &Hash) -> TrieProof {
         self.root();
         let leaf = self.search(key).and_then(|l| self.leaves.get(l).copied());
         let path = self
@@ -551,18 +552,20 @@ impl Trie {
             .iter()
             .rev()
             .filter_map(|&(i, side)| {
-                self.inners.get(i).map(|n| TrieStep {
-                    depth: n.depth,
-                    sibling: n.hashes[1 - side],
-                })
+                self.inners
+                    .get(i)
+                    .zip(self.child_hashes.get(i))
+                    .map(|(n, h)| TrieStep {
+                        depth: n.depth,
+                        sibling: h.0[1 - side],
+                    })
             })
             .collect();
         TrieProof { leaf, path }
     }
 
-    /// Every leaf, in key order.
-    pub fn leaves(&self) -> Vec<TrieLeaf> {
-        let mut out = Vec::with_capacity(self.len);
+    /// Appends every leaf to `out`, in key order.
+    fn leaves_into(&self, out: &mut Vec<TrieLeaf>) {
         let mut stack: Vec<NodeRef> = self.root.into_iter().collect();
         while let Some(n) = stack.pop() {
             if let Some(l) = n.as_leaf() {
@@ -572,30 +575,20 @@ impl Trie {
                 stack.push(node.children[0]);
             }
         }
-        out
     }
 
-    /// Builds the trie of `leaves` (any order; a later duplicate key wins).
-    pub fn from_leaves(mut leaves: Vec<TrieLeaf>) -> Trie {
-        leaves.sort_by_key(|l| l.key);
-        // Keep the last of equal keys.
-        let mut dedup: Vec<TrieLeaf> = Vec::with_capacity(leaves.len());
-        for l in leaves {
-            match dedup.last_mut() {
-                Some(last) if last.key == l.key => *last = l,
-                _ => dedup.push(l),
-            }
-        }
-        dedup.truncate(TRIE_MAX_LEAVES);
-        let mut t = Trie {
+    /// The half holding sorted, distinct `dedup`.
+    fn from_sorted(dedup: &[TrieLeaf]) -> Half {
+        let mut t = Half {
             len: dedup.len(),
             root_stale: true,
-            ..Trie::default()
+            ..Half::default()
         };
         t.leaves.reserve(dedup.len());
         t.inners.reserve(dedup.len().saturating_sub(1));
+        t.child_hashes.reserve(dedup.len().saturating_sub(1));
         if !dedup.is_empty() {
-            let (root, hash) = t.build(&dedup);
+            let (root, hash) = t.build(dedup);
             t.root = Some(root);
             t.root_hash = hash;
             t.root_stale = false;
@@ -619,17 +612,240 @@ impl Trie {
                 let (lo, hi) = leaves.split_at(mid.clamp(1, leaves.len() - 1));
                 let (left, lh) = self.build(lo);
                 let (right, rh) = self.build(hi);
-                let node = self.alloc_inner(Inner {
-                    depth: b,
-                    stale: [false, false],
-                    children: [left, right],
-                    hashes: [lh, rh],
-                });
+                let node = self.alloc_inner(
+                    Inner {
+                        depth: b,
+                        stale: [false, false],
+                        children: [left, right],
+                    },
+                    [lh, rh],
+                );
                 (node, trie_node_hash(b, &lh, &rh))
             }
         }
     }
 }
+
+/// A table's Merkle trie: the crit-bit trie of its key set (module doc).
+///
+/// Stored as two independent halves, the keys whose first bit is 0 and
+/// those whose first bit is 1, each with its own arenas. While both halves
+/// hold keys, the trie's root node splits at bit 0 and its children are the
+/// halves' roots; otherwise the trie is the one non-empty half. So this is
+/// only a storage choice — roots and proofs are those of the one trie — and
+/// it lets [`Trie::update_batch_with`] change the two halves on two threads.
+#[derive(Clone, Debug, Default)]
+pub struct Trie {
+    halves: [Half; 2],
+}
+
+/// Changes in one [`Trie::update_batch_with`] from which the halves are
+/// updated and re-hashed in two closures (perhaps two threads).
+pub const PARALLEL_BATCH_CHANGES: usize = 256;
+
+impl Trie {
+    /// An empty trie.
+    pub fn new() -> Trie {
+        Trie::default()
+    }
+
+    /// Number of leaves.
+    pub fn len(&self) -> usize {
+        self.halves[0].len + self.halves[1].len
+    }
+
+    /// True when the trie has no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Leaves the half `h` may grow to, keeping the whole trie within
+    /// [`TRIE_MAX_LEAVES`] even if the other half grows by as much.
+    fn cap(&self, h: usize, shared: bool) -> usize {
+        let room = TRIE_MAX_LEAVES.saturating_sub(self.len());
+        self.halves[h].len + if shared { room / 2 } else { room }
+    }
+
+    /// The leaf stored under `key`.
+    pub fn get(&self, key: &Hash) -> Option<&TrieLeaf> {
+        self.halves[key_bit(key, 0)].get(key)
+    }
+
+    /// Inserts `leaf`, or replaces the leaf with its key; returns the
+    /// replaced leaf. A full trie ([`TRIE_MAX_LEAVES`]) refuses new keys
+    /// and returns `Err(leaf)`.
+    pub fn insert(&mut self, leaf: TrieLeaf) -> Result<Option<TrieLeaf>, TrieLeaf> {
+        let mut old = None;
+        self.update(&leaf.key, |existing| {
+            old = existing.copied();
+            Change::Put(leaf)
+        })?;
+        Ok(old)
+    }
+
+    /// Removes the leaf stored under `key`; returns it.
+    pub fn remove(&mut self, key: &Hash) -> Option<TrieLeaf> {
+        let mut old = None;
+        let _ = self.update(key, |existing| {
+            old = existing.copied();
+            Change::Remove
+        });
+        old
+    }
+
+    /// Reads the leaf under `key` (if any) and applies what `f` decides,
+    /// in one walk from the root. A `Put` of a new key into a full trie is
+    /// refused with `Err(leaf)`; a `Put` whose leaf has another key is
+    /// refused the same way.
+    pub fn update(
+        &mut self,
+        key: &Hash,
+        f: impl FnOnce(Option<&TrieLeaf>) -> Change,
+    ) -> Result<(), TrieLeaf> {
+        let h = key_bit(key, 0);
+        let cap = self.cap(h, false);
+        self.halves[h].update(key, cap, f)
+    }
+
+    /// [`Trie::update`] of every key in `keys`, in order, with `f(i,
+    /// existing)` deciding for `keys[i]`; one thread. Returns how many
+    /// `Put`s were refused. Keys sorted in key order walk shared paths from
+    /// cache.
+    pub fn update_batch<F>(&mut self, keys: &[Hash], f: F) -> usize
+    where
+        F: Fn(usize, Option<&TrieLeaf>) -> Change + Sync,
+    {
+        self.update_batch_with(keys, f, |a, b| {
+            a();
+            b();
+        })
+    }
+
+    /// [`Trie::update_batch`], where a batch of at least
+    /// [`PARALLEL_BATCH_CHANGES`] keys with keys in both halves updates and
+    /// re-hashes each half in one of the two closures handed to `join`,
+    /// which may run them in parallel (`rayon::join`, or a pool's). The
+    /// halves share no node, so the result is the same either way.
+    pub fn update_batch_with<F, J>(&mut self, keys: &[Hash], f: F, join: J) -> usize
+    where
+        F: Fn(usize, Option<&TrieLeaf>) -> Change + Sync,
+        J: FnOnce(&mut (dyn FnMut() + Send), &mut (dyn FnMut() + Send)),
+    {
+        let mut mine: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
+        for (i, k) in keys.iter().enumerate() {
+            mine[key_bit(k, 0)].push(i);
+        }
+        let split = keys.len() >= PARALLEL_BATCH_CHANGES && mine.iter().all(|m| !m.is_empty());
+        let caps = [self.cap(0, split), self.cap(1, split)];
+        // Split, each half is also re-hashed in its closure; otherwise the
+        // re-hash waits for `root()` (after the next batch, perhaps).
+        let run = |half: &mut Half, mine: &[usize], cap: usize, rehash: bool| {
+            let mine_keys: Vec<Hash> = mine.iter().filter_map(|&i| keys.get(i).copied()).collect();
+            if mine_keys.len() >= 32 {
+                half.warm(&mine_keys);
+            }
+            let mut refused = 0;
+            for (&i, key) in mine.iter().zip(&mine_keys) {
+                // A grown half lowers the cap of the next call, not this one's.
+                if half.update(key, cap, |existing| f(i, existing)).is_err() {
+                    refused += 1;
+                }
+            }
+            if rehash {
+                half.root();
+            }
+            refused
+        };
+        let [h0, h1] = &mut self.halves;
+        if !split {
+            return run(h0, &mine[0], caps[0], false) + run(h1, &mine[1], caps[1], false);
+        }
+        let (mut left, mut right) = (0, 0);
+        join(&mut || left = run(h0, &mine[0], caps[0], true), &mut || {
+            right = run(h1, &mine[1], caps[1], true)
+        });
+        left + right
+    }
+
+    /// The root hash, re-hashing what changed since the last call.
+    pub fn root(&mut self) -> Hash {
+        let [h0, h1] = &mut self.halves;
+        match (h0.root_if_any(), h1.root_if_any()) {
+            (Some(l), Some(r)) => trie_node_hash(0, &l, &r),
+            (Some(one), None) | (None, Some(one)) => one,
+            (None, None) => empty_root(),
+        }
+    }
+
+    /// Walks to the leaves of `keys` (best sorted), several at a time in
+    /// lockstep, touching only memory: the walks' cache misses overlap, and
+    /// the updates that follow find their paths in cache.
+    pub fn warm(&self, keys: &[Hash]) {
+        let (zero, one): (Vec<Hash>, Vec<Hash>) = keys.iter().partition(|k| key_bit(k, 0) == 0);
+        self.halves[0].warm(&zero);
+        self.halves[1].warm(&one);
+    }
+
+    /// The proof for `key`: inclusion when the trie holds it, absence (the
+    /// neighbouring leaf its search ends at) otherwise.
+    pub fn prove(&mut self, key: &Hash) -> TrieProof {
+        let h = key_bit(key, 0);
+        let [h0, h1] = &mut self.halves;
+        let (own, other) = if h == 0 { (h0, h1) } else { (h1, h0) };
+        if own.root.is_none() {
+            // The trie is the other half (or empty): the key's search runs
+            // there, by the same bits.
+            return other.prove(key);
+        }
+        let mut proof = own.prove(key);
+        if let Some(sibling) = other.root_if_any() {
+            proof.path.push(TrieStep { depth: 0, sibling });
+        }
+        proof
+    }
+
+    /// Every leaf, in key order.
+    pub fn leaves(&self) -> Vec<TrieLeaf> {
+        let mut out = Vec::with_capacity(self.len());
+        self.halves[0].leaves_into(&mut out);
+        self.halves[1].leaves_into(&mut out);
+        out
+    }
+
+    /// Builds the trie of `leaves` (any order; a later duplicate key wins).
+    pub fn from_leaves(mut leaves: Vec<TrieLeaf>) -> Trie {
+        leaves.sort_by_key(|l| l.key);
+        // Keep the last of equal keys.
+        let mut dedup: Vec<TrieLeaf> = Vec::with_capacity(leaves.len());
+        for l in leaves {
+            match dedup.last_mut() {
+                Some(last) if last.key == l.key => *last = l,
+                _ => dedup.push(l),
+            }
+        }
+        dedup.truncate(TRIE_MAX_LEAVES);
+        // Sorted: the keys with first bit 0 come first.
+        let (zero, one) = dedup.split_at(dedup.partition_point(|l| key_bit(&l.key, 0) == 0));
+        if dedup.len() >= PARALLEL_BUILD_LEAVES {
+            std::thread::scope(|s| {
+                let left = s.spawn(|| Half::from_sorted(zero));
+                let right = Half::from_sorted(one);
+                // `from_sorted` cannot panic; if it did, build on this thread.
+                let left = left.join().unwrap_or_else(|_| Half::from_sorted(zero));
+                Trie {
+                    halves: [left, right],
+                }
+            })
+        } else {
+            Trie {
+                halves: [Half::from_sorted(zero), Half::from_sorted(one)],
+            }
+        }
+    }
+}
+
+/// Leaves from which [`Trie::from_leaves`] builds the halves on two threads.
+const PARALLEL_BUILD_LEAVES: usize = 1 << 16;
 
 /// One level of a trie proof: the split depth and the other child's hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -873,5 +1089,132 @@ mod tests {
         assert_eq!(t.remove(&leaf(2, 1).key), None);
         assert_eq!(t.get(&leaf(1, 1).key), Some(&leaf(1, 1)));
         assert_eq!(t.get(&leaf(2, 1).key), None);
+    }
+
+    /// `update_batch` — with the halves on two threads or on one — gives the
+    /// tries a rebuild gives, with removals, new keys,
+    /// refreshed versions and a batch touching one half only.
+    #[test]
+    fn update_batch_matches_a_rebuild() {
+        let mut t = Trie::from_leaves((0..4000).map(|i| leaf(i, 1)).collect());
+        let mut model: std::collections::BTreeMap<u64, u64> = (0..4000).map(|i| (i, 1)).collect();
+        for (round, n) in [(0u64, 1000u64), (1, 40), (2, 300), (3, 2)] {
+            let ids: Vec<u64> = (0..n).map(|j| j * 13 + round).collect();
+            let mut keyed: Vec<(Hash, u64)> = ids.iter().map(|&i| (leaf(i, 1).key, i)).collect();
+            keyed.sort();
+            let keys: Vec<Hash> = keyed.iter().map(|k| k.0).collect();
+            let decide = |i: usize, existing: Option<&TrieLeaf>| {
+                let id = keyed[i].1;
+                match existing {
+                    Some(_) if id.is_multiple_of(4) => Change::Remove,
+                    Some(l) => Change::Put(leaf(id, l.version + 1)),
+                    None => Change::Put(leaf(id, 1)),
+                }
+            };
+            // Odd rounds on one thread, even rounds with the halves on two.
+            let refused = if round % 2 == 1 {
+                t.update_batch(&keys, decide)
+            } else {
+                t.update_batch_with(&keys, decide, |a, b| {
+                    std::thread::scope(|s| {
+                        s.spawn(a);
+                        b();
+                    })
+                })
+            };
+            assert_eq!(refused, 0);
+            for &i in &ids {
+                match model.get(&i).copied() {
+                    Some(_) if i.is_multiple_of(4) => {
+                        model.remove(&i);
+                    }
+                    Some(v) => {
+                        model.insert(i, v + 1);
+                    }
+                    None => {
+                        model.insert(i, 1);
+                    }
+                }
+            }
+            let leaves: Vec<TrieLeaf> = model.iter().map(|(&i, &v)| leaf(i, v)).collect();
+            assert_eq!(t.len(), leaves.len(), "round {round}");
+            assert_eq!(
+                t.root(),
+                Trie::from_leaves(leaves.clone()).root(),
+                "round {round}"
+            );
+            assert_eq!(
+                t.leaves(),
+                Trie::from_leaves(leaves).leaves(),
+                "round {round}"
+            );
+        }
+        // Only keys of one half, in a batch large enough for two threads.
+        let one_half: Vec<Hash> = (10_000..12_000u64)
+            .map(|i| leaf(i, 1).key)
+            .filter(|k| key_bit(k, 0) == 1)
+            .collect();
+        t.update_batch(&one_half, |i, _| {
+            Change::Put(TrieLeaf {
+                key: one_half[i],
+                version: 7,
+                content: one_half[i],
+            })
+        });
+        let leaves = t.leaves();
+        assert_eq!(t.root(), Trie::from_leaves(leaves).root());
+    }
+
+    /// With one half empty the trie is the other half: roots, and inclusion
+    /// and absence proofs for keys of either half, are the one trie's.
+    #[test]
+    fn one_empty_half_is_invisible() {
+        let ones: Vec<TrieLeaf> = (0..200u64)
+            .map(|i| leaf(i, 1))
+            .filter(|l| key_bit(&l.key, 0) == 1)
+            .collect();
+        let zero = (0..200u64)
+            .map(|i| leaf(i, 1))
+            .find(|l| key_bit(&l.key, 0) == 0)
+            .expect("some key starts with a 0 bit");
+        let mut t = Trie::from_leaves(ones.clone());
+        let root = t.root();
+        assert_eq!(root, build_reference(&ones));
+        for probe in [ones[3].key, zero.key] {
+            let p = t.prove(&probe);
+            let shows = p.verify(&probe, &root).expect("valid proof");
+            assert_eq!(shows == Membership::Absent, probe == zero.key);
+        }
+        // Both halves: the top step splits at bit 0.
+        t.insert(zero).expect("room");
+        let root = t.root();
+        let p = t.prove(&ones[3].key);
+        assert_eq!(p.path.last().map(|s| s.depth), Some(0));
+        assert_eq!(
+            p.verify(&ones[3].key, &root),
+            Ok(Membership::Present(ones[3]))
+        );
+        t.remove(&zero.key);
+        assert_eq!(t.root(), build_reference(&ones));
+    }
+
+    /// The root of the crit-bit trie of `leaves`, computed directly from its
+    /// definition (split at the first bit where the keys differ).
+    fn build_reference(leaves: &[TrieLeaf]) -> Hash {
+        fn go(sorted: &[TrieLeaf]) -> Hash {
+            match sorted {
+                [] => empty_root(),
+                [one] => one.hash(),
+                [first, .., last] => {
+                    let b = crit_bit(&first.key, &last.key).unwrap_or(u8::MAX);
+                    let mid = sorted.partition_point(|l| key_bit(&l.key, b) == 0);
+                    let (lo, hi) = sorted.split_at(mid);
+                    trie_node_hash(b, &go(lo), &go(hi))
+                }
+            }
+        }
+        let mut sorted = leaves.to_vec();
+        sorted.sort_by_key(|l| l.key);
+        go(&sorted)
     }
 }

@@ -580,3 +580,117 @@ fn concurrent_writers_and_provers_agree() {
     assert_eq!(db.state_root(), one.state_root());
     assert_eq!(db.head().version, one.head().version);
 }
+
+/// Commits of 256 rows or more update the two halves of a table's trie on
+/// two threads; the roots equal those of the same changes made one row per
+/// commit (one thread), and `integrity_check` rebuilds the same tries.
+#[test]
+fn large_commits_on_two_threads_match_one_row_commits() {
+    let n = 1500i64;
+    let big = Database::open_in_memory().expect("db");
+    big.execute_batch(SCHEMA).expect("schema");
+    let small = Database::open_in_memory().expect("db");
+    small.execute_batch(SCHEMA).expect("schema");
+
+    // Inserts: one transaction of 1,500 rows against 1,500 commits.
+    insert_docs_in_one_commit(&big, &shuffled(n, 9));
+    for i in shuffled(n, 10) {
+        insert_docs_in_one_commit(&small, &[i]);
+    }
+    assert_eq!(big.state_root(), small.state_root(), "after inserts");
+
+    // Updates in place (version 2), deletes, and rows moving to new keys
+    // (version 1 there), each statement one commit of 256 rows or more.
+    big.execute(
+        "UPDATE docs SET title = title || '!' WHERE id % 3 = 0",
+        params![],
+    )
+    .expect("update");
+    big.execute("DELETE FROM docs WHERE id % 5 = 0", params![])
+        .expect("delete");
+    big.execute(
+        "UPDATE docs SET id = id + 10000 WHERE id % 4 = 2",
+        params![],
+    )
+    .expect("move keys");
+    big.execute(
+        "UPDATE docs SET score = score + 1 WHERE id % 3 = 1",
+        params![],
+    )
+    .expect("score");
+    for i in 1..=n {
+        if i % 3 == 0 {
+            small
+                .execute(
+                    "UPDATE docs SET title = title || '!' WHERE id = $1",
+                    params![i],
+                )
+                .expect("update");
+        }
+    }
+    for i in 1..=n {
+        if i % 5 == 0 {
+            small
+                .execute("DELETE FROM docs WHERE id = $1", params![i])
+                .expect("delete");
+        }
+    }
+    for i in 1..=n {
+        if i % 4 == 2 && i % 5 != 0 {
+            small
+                .execute(
+                    "UPDATE docs SET id = $1 WHERE id = $2",
+                    params![i + 10000, i],
+                )
+                .expect("move");
+        }
+    }
+    let moved: Vec<i64> = small
+        .query("SELECT id FROM docs WHERE id % 3 = 1", params![])
+        .expect("ids")
+        .iter()
+        .map(|r| r.get(0).expect("id"))
+        .collect();
+    for i in moved {
+        small
+            .execute(
+                "UPDATE docs SET score = score + 1 WHERE id = $1",
+                params![i],
+            )
+            .expect("score");
+    }
+    assert_eq!(big.state_root(), small.state_root(), "after updates");
+    let ok: String = big
+        .query_row("PRAGMA integrity_check", params![], |r| r.get(0))
+        .expect("check");
+    assert_eq!(ok, "ok");
+    for id in [3i64, 6 + 10000, 6, 10, 13] {
+        let (a, head_a) = big.prove_row("docs", &[Value::Integer(id)]).expect("prove");
+        let (b, head_b) = small
+            .prove_row("docs", &[Value::Integer(id)])
+            .expect("prove");
+        assert_eq!(
+            a.verify(&head_a.state_root),
+            b.verify(&head_b.state_root),
+            "id {id}"
+        );
+    }
+}
+
+fn insert_docs_in_one_commit(db: &Database, ids: &[i64]) {
+    db.execute("BEGIN", params![]).expect("begin");
+    for &i in ids {
+        let (id, t, s, v) = row(i);
+        db.execute(
+            "INSERT INTO docs VALUES ($1, $2, $3, $4)",
+            params![id, t, s, v],
+        )
+        .expect("insert");
+        db.execute(
+            "INSERT INTO tags VALUES ($1, $2)",
+            params![format!("t{}", i % 3), i % 2],
+        )
+        .expect("insert tag");
+    }
+    db.execute("COMMIT", params![]).expect("commit");
+}
