@@ -3,9 +3,9 @@
 //!
 //! [`keyed_hashes`] returns exactly `blake3::keyed_hash(key, m)` for each
 //! message `m`, in order; [`trie_node_hashes`] and [`trie_leaf_hashes`]
-//! exactly what [`trie_node_hash`] and [`TrieLeaf::hash`] return. With the
+//! exactly what [`crate::hash::trie_node_hash`] and [`TrieLeaf::hash`] return. With the
 //! `simd` feature on an x86_64 CPU with avx2 or avx512f, sixteen messages
-//! are compressed at once, one per SIMD lane ([`crate::kernels`]);
+//! are compressed at once, one per SIMD lane (module `kernels`);
 //! otherwise, for groups too small to fill lanes and for messages longer
 //! than one blake3 chunk (1 KiB), each message is hashed on its own.
 //!

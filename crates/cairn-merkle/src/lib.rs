@@ -17,6 +17,11 @@
 //!
 //! Invariant: no function panics on any input; bad inputs are typed errors
 //! ([`error`] says whose fault each is).
+//!
+//! Feature `simd` (the engine turns it on): [`batch`] hashes sixteen trie
+//! nodes at once with the AVX-512 or AVX2 kernels of `kernels`, picked at
+//! run time. Without it the crate forbids `unsafe` and [`batch`] hashes one
+//! message at a time; either way the hashes are the same.
 
 // A verifier built without the `simd` feature has no `unsafe` at all; with
 // it, only the SIMD kernel modules allow it.

@@ -11,12 +11,18 @@
 //! `node = trie_node_hash(depth, left, right)` (one blake3 key per depth),
 //! the empty trie's root is [`empty_root`].
 //!
-//! Storage: nodes live in two arenas addressed by `u32` (no per-node
-//! allocation). An inner node keeps its two children's hashes, with a
-//! stale flag per child: a change walks its path once (recording it),
-//! marks the path stale, and [`Trie::root`] re-hashes only stale nodes —
-//! reading nothing off the changed paths (a sibling's hash is in the
-//! parent) and sharing the upper levels among a batch's changes.
+//! Storage: the keys whose first bit is 0 and those whose first bit is 1
+//! are two independent halves ([`Trie`] says why that changes nothing
+//! else), so a large batch can change them on two threads
+//! ([`Trie::update_batch_with`]). In each half, nodes live in arenas
+//! addressed by `u32` (no per-node allocation): the 12 bytes a walk reads
+//! of an inner node in one array, its two children's hashes (one cache
+//! line) in another. With a stale flag per child, a change walks its path
+//! once (recording it) and marks the path stale; [`Trie::root`] re-hashes
+//! only stale nodes — reading nothing off the changed paths (a sibling's
+//! hash is in the parent), sharing the upper levels among a batch's
+//! changes, and hashing the nodes of one split depth together
+//! ([`crate::batch`], SIMD with the `simd` feature).
 //!
 //! Invariants: depths strictly increase from the root down; every key below
 //! an inner node agrees on the bits before its depth; a child hash not
