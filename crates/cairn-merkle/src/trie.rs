@@ -162,6 +162,9 @@ struct RehashWork {
     leaf_values: Vec<TrieLeaf>,
     /// Stale inner-node slots (parent, side, child) by the child's depth.
     by_depth: Vec<Vec<(usize, usize, usize)>>,
+    /// The deepest depth with slots in `by_depth` (only depths up to it
+    /// are cleared and visited: a small commit's re-hash stays small).
+    deepest: usize,
     pairs: Vec<[Hash; 2]>,
     hashes: Vec<Hash>,
 }
@@ -173,7 +176,11 @@ impl RehashWork {
         self.leaf_values.clear();
         self.by_depth
             .resize_with(usize::from(u8::MAX) + 1, Vec::new);
-        self.by_depth.iter_mut().for_each(Vec::clear);
+        self.by_depth
+            .iter_mut()
+            .take(self.deepest + 1)
+            .for_each(Vec::clear);
+        self.deepest = 0;
         self.pairs.clear();
         self.hashes.clear();
     }
@@ -498,7 +505,11 @@ impl Half {
                     // arena) is left alone rather than followed into a loop.
                     match self.inners.get(j) {
                         Some(c) if c.depth > node.depth => {
-                            work.by_depth[usize::from(c.depth)].push((i, side, j));
+                            let d = usize::from(c.depth);
+                            if let Some(slots) = work.by_depth.get_mut(d) {
+                                slots.push((i, side, j));
+                                work.deepest = work.deepest.max(d);
+                            }
                             work.stack.push(j);
                         }
                         _ => {}
@@ -510,11 +521,12 @@ impl Half {
         for (&(i, side), &h) in work.leaves.iter().zip(&work.hashes) {
             self.set_child_hash(i, side, h);
         }
-        for depth in (0..=u8::MAX).rev() {
-            let slots = &work.by_depth[usize::from(depth)];
-            if slots.is_empty() {
+        for depth in (0..=work.deepest).rev() {
+            let Some(slots) = work.by_depth.get(depth).filter(|s| !s.is_empty()) else {
                 continue;
-            }
+            };
+            // `depth` comes from a node's u8 depth.
+            let depth = depth as u8;
             work.pairs.clear();
             work.pairs.extend(slots.iter().map(|&(_, _, j)| {
                 self.child_hashes
