@@ -26,6 +26,12 @@ pub const BATCH_MIN: usize = 4;
 /// `trie_node_hash(depth, l, r)` for every `[l, r]` of `children`,
 /// appended to `out` in order.
 pub fn trie_node_hashes(depth: u8, children: &[[Hash; 2]], out: &mut Vec<Hash>) {
+    #[cfg(all(feature = "simd", target_arch = "x86_64"))]
+    if children.len() >= BATCH_MIN {
+        if let Some(k) = crate::kernels::compress16() {
+            return lanes::node_hashes_with(k, trie_node_key(depth), children, out);
+        }
+    }
     let blocks: Vec<[u8; 2 * HASH_BYTES]> = children
         .iter()
         .map(|[l, r]| {
@@ -75,6 +81,38 @@ pub(crate) mod lanes {
     const BLOCK: usize = 64;
     /// Longest message hashed in lanes: one blake3 chunk.
     const CHUNK: usize = 1024;
+
+    /// [`super::trie_node_hashes`] with kernel `k` and the depth's `key`:
+    /// every message is one 64-byte block, `left ‖ right`, taken straight
+    /// from the pairs.
+    pub(crate) fn node_hashes_with(
+        k: Kernel,
+        key: &[u8; HASH_BYTES],
+        children: &[[Hash; 2]],
+        out: &mut Vec<Hash>,
+    ) {
+        let mut start = [[0u32; LANES]; 8];
+        for (w, c) in start.iter_mut().zip(key.chunks_exact(4)) {
+            *w = [u32::from_le_bytes([c[0], c[1], c[2], c[3]]); LANES];
+        }
+        let block_len = [BLOCK as u32; LANES];
+        let flags = [CHUNK_START | CHUNK_END | ROOT | KEYED_HASH; LANES];
+        let mut m = [[0u32; LANES]; 16];
+        for group in children.chunks(LANES) {
+            for (lane, [l, r]) in group.iter().enumerate() {
+                let (lo, hi) = m.split_at_mut(8);
+                for (w, c) in lo.iter_mut().zip(l.0.chunks_exact(4)) {
+                    w[lane] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+                for (w, c) in hi.iter_mut().zip(r.0.chunks_exact(4)) {
+                    w[lane] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+            }
+            let mut cv = start;
+            (k.compress)(&mut cv, &m, &block_len, &flags);
+            out.extend((0..group.len()).map(|lane| lane_hash(&cv, lane)));
+        }
+    }
 
     /// Blocks of a one-chunk message (an empty one is one empty block).
     fn blocks(len: usize) -> usize {
@@ -175,6 +213,7 @@ pub(crate) mod lanes {
 mod tests {
     use super::*;
     use crate::hash::{hash, trie_node_hash};
+    use crate::kernels::LANES;
     use proptest::prelude::*;
 
     fn h(seed: u64) -> Hash {
@@ -203,6 +242,19 @@ mod tests {
             .map(|n| (0..n).map(|i| (i * 31 + n) as u8).collect())
             .collect();
         for k in kernels {
+            for n in 0..=3 * LANES + 1 {
+                let children: Vec<[Hash; 2]> =
+                    (0..n as u64).map(|i| [h(2 * i), h(2 * i + 1)]).collect();
+                for depth in [0u8, 77, 255] {
+                    let mut got = Vec::new();
+                    lanes::node_hashes_with(k, trie_node_key(depth), &children, &mut got);
+                    let want: Vec<Hash> = children
+                        .iter()
+                        .map(|[l, r]| trie_node_hash(depth, l, r))
+                        .collect();
+                    assert_eq!(got, want, "kernel {} nodes n={n} depth={depth}", k.name);
+                }
+            }
             let mut got = Vec::new();
             lanes::keyed_hashes_with(k, key, &messages, &mut got);
             assert_eq!(got, one_at_a_time(key, &messages), "kernel {}", k.name);

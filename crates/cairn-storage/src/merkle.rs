@@ -497,7 +497,7 @@ impl MerkleState {
         )
     }
 
-    fn apply(&mut self, p: Pending) {
+    fn apply(&mut self, p: &Pending) {
         for (id, changes) in &p.tables {
             let pool = if changes.len() >= cairn_merkle::trie::PARALLEL_BATCH_CHANGES {
                 self.pool.get_or_insert_with(fold_pool).as_ref()
@@ -607,7 +607,11 @@ impl Worker {
 /// false when there is none. The caller holds the merkle lock (`m`):
 /// commits leave the queue only under it, so they are folded in exactly in
 /// queue order, and whoever holds the lock has folded in everything taken.
-fn fold_next(pending: &Mutex<VecDeque<Pending>>, m: &mut MerkleState, good: u64) -> bool {
+fn fold_next(
+    pending: &Mutex<VecDeque<Pending>>,
+    m: &mut MerkleState,
+    good: u64,
+) -> Option<Pending> {
     let next = {
         let mut q = pending.lock();
         if q.front().is_some_and(|p| p.lsn <= good) {
@@ -616,7 +620,10 @@ fn fold_next(pending: &Mutex<VecDeque<Pending>>, m: &mut MerkleState, good: u64)
             None
         }
     };
-    next.map(|p| m.apply(p)).is_some()
+    next.map(|p| {
+        m.apply(&p);
+        p
+    })
 }
 
 impl Store {
@@ -660,7 +667,14 @@ impl Store {
                 let good = good.as_ref().map_or(u64::MAX, |g| g.get());
                 // One commit at a time, yielding between them: on a busy
                 // machine the committers and the WAL writer come first.
-                while fold_next(&pending, &mut merkle.lock(), good) {
+                // The folded commit's rows are freed after the lock is
+                // released: a reader waiting for the root is not kept
+                // waiting for that.
+                while let Some(done) = {
+                    let mut m = merkle.lock();
+                    fold_next(&pending, &mut m, good)
+                } {
+                    drop(done);
                     std::thread::yield_now();
                 }
             });
@@ -714,7 +728,7 @@ impl Store {
             Some(d) => d.wal.good_lsn().0,
             None => u64::MAX,
         };
-        while fold_next(&self.merkle_pending, m, good) {}
+        while fold_next(&self.merkle_pending, m, good).is_some() {}
     }
 
     /// After a DDL statement took effect (under the commit lock): folds in
