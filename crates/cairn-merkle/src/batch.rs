@@ -97,16 +97,12 @@ pub(crate) mod lanes {
         }
         let block_len = [BLOCK as u32; LANES];
         let flags = [CHUNK_START | CHUNK_END | ROOT | KEYED_HASH; LANES];
-        let mut m = [[0u32; LANES]; 16];
+        let mut m = [[0u32; 16]; LANES];
         for group in children.chunks(LANES) {
-            for (lane, [l, r]) in group.iter().enumerate() {
-                let (lo, hi) = m.split_at_mut(8);
-                for (w, c) in lo.iter_mut().zip(l.0.chunks_exact(4)) {
-                    w[lane] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                }
-                for (w, c) in hi.iter_mut().zip(r.0.chunks_exact(4)) {
-                    w[lane] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                }
+            for (block, [l, r]) in m.iter_mut().zip(group) {
+                let (lo, hi) = block.split_at_mut(8);
+                put_words(lo, &l.0);
+                put_words(hi, &r.0);
             }
             let mut cv = start;
             (k.compress)(&mut cv, &m, &block_len, &flags);
@@ -156,7 +152,7 @@ pub(crate) mod lanes {
             let rounds = group.iter().map(|&(b, _)| b).max().unwrap_or(1);
             let mut cv = start;
             for round in 0..rounds {
-                let mut m = [[0u32; LANES]; 16];
+                let mut m = [[0u32; 16]; LANES];
                 let (mut block_len, mut flags) = ([0u32; LANES], [KEYED_HASH; LANES]);
                 for (lane, &(count, i)) in group.iter().enumerate() {
                     let Some(msg) = messages.get(i).map(AsRef::as_ref) else {
@@ -164,12 +160,17 @@ pub(crate) mod lanes {
                     };
                     let from = (round * BLOCK).min(msg.len());
                     let bytes = &msg[from..(from + BLOCK).min(msg.len())];
-                    if bytes.len() == BLOCK {
-                        put_block(&mut m, lane, bytes);
-                    } else {
-                        let mut block = [0u8; BLOCK];
-                        block[..bytes.len()].copy_from_slice(bytes);
-                        put_block(&mut m, lane, &block);
+                    // Words past the message stay zero (the padding).
+                    if let Some(block) = m.get_mut(lane) {
+                        put_words(block, bytes);
+                        let rest = bytes.chunks_exact(4).remainder();
+                        if !rest.is_empty() {
+                            let mut w = [0u8; 4];
+                            w[..rest.len()].copy_from_slice(rest);
+                            if let Some(word) = block.get_mut(bytes.len() / 4) {
+                                *word = u32::from_le_bytes(w);
+                            }
+                        }
                     }
                     block_len[lane] = bytes.len() as u32;
                     if round == 0 {
@@ -191,11 +192,11 @@ pub(crate) mod lanes {
         }
     }
 
-    /// The little-endian words of a 64-byte `block` into lane `lane` of `m`.
+    /// The whole little-endian words of `bytes` into `words`, in order.
     #[inline]
-    fn put_block(m: &mut [[u32; LANES]; 16], lane: usize, block: &[u8]) {
-        for (w, c) in m.iter_mut().zip(block.chunks_exact(4)) {
-            w[lane] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    fn put_words(words: &mut [u32], bytes: &[u8]) {
+        for (w, c) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+            *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
     }
 

@@ -620,10 +620,7 @@ fn fold_next(
             None
         }
     };
-    next.map(|p| {
-        m.apply(&p);
-        p
-    })
+    next.inspect(|p| m.apply(p))
 }
 
 impl Store {

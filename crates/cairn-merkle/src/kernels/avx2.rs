@@ -7,9 +7,10 @@
 
 use super::{Kernel, IV, LANES, SCHEDULE};
 use std::arch::x86_64::{
-    __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_or_si256, _mm256_set1_epi32,
-    _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi32,
-    _mm256_srli_epi32, _mm256_storeu_si256, _mm256_xor_si256,
+    __m256i, _mm256_add_epi32, _mm256_i32gather_epi32, _mm256_loadu_si256, _mm256_or_si256,
+    _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256,
+    _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256,
+    _mm256_xor_si256,
 };
 
 /// Lanes in one `__m256i`.
@@ -101,11 +102,24 @@ fn imp(
     s[14] = unsafe { _mm256_loadu_si256(block_len.as_ptr().cast()) };
     // SAFETY: as above.
     s[15] = unsafe { _mm256_loadu_si256(flags.as_ptr().cast()) };
+    // Word `w` of lanes `from..from + 8`: lane `l`'s block starts at u32 `16 l`.
     let mut mv: [__m256i; 16] = [_mm256_setzero_si256(); 16];
-    for (v, words) in mv.iter_mut().zip(m.iter()) {
-        let half = &words[from..from + HALF];
-        // SAFETY: as above.
-        *v = unsafe { _mm256_loadu_si256(half.as_ptr().cast()) };
+    let base = (from * 16) as i32;
+    let lanes = _mm256_setr_epi32(
+        base,
+        base + 16,
+        base + 32,
+        base + 48,
+        base + 64,
+        base + 80,
+        base + 96,
+        base + 112,
+    );
+    for (w, v) in mv.iter_mut().enumerate() {
+        let at = _mm256_add_epi32(lanes, _mm256_set1_epi32(w as i32));
+        // SAFETY: `m` is 16 × 16 u32, contiguous; every index `16 l + w`
+        // (l, w < 16) is below 256, inside it.
+        *v = unsafe { _mm256_i32gather_epi32::<4>(m.as_ptr().cast(), at) };
     }
     round!(s, mv, rot16, rot8, 0);
     round!(s, mv, rot16, rot8, 1);

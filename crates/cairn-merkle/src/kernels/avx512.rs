@@ -6,8 +6,9 @@
 
 use super::{Kernel, IV, LANES, SCHEDULE};
 use std::arch::x86_64::{
-    _mm512_add_epi32, _mm512_loadu_si512, _mm512_ror_epi32, _mm512_set1_epi32,
-    _mm512_setzero_si512, _mm512_storeu_si512, _mm512_xor_si512,
+    _mm512_add_epi32, _mm512_i32gather_epi32, _mm512_loadu_si512, _mm512_ror_epi32,
+    _mm512_set1_epi32, _mm512_setr_epi32, _mm512_setzero_si512, _mm512_storeu_si512,
+    _mm512_xor_si512,
 };
 
 /// This kernel, if the CPU runs it.
@@ -79,10 +80,16 @@ fn imp(
     s[14] = unsafe { _mm512_loadu_si512(block_len.as_ptr().cast()) };
     // SAFETY: as above.
     s[15] = unsafe { _mm512_loadu_si512(flags.as_ptr().cast()) };
+    // Word `w` of every lane's block: lane `l`'s block starts at u32 `16 l`.
     let mut mv = [_mm512_setzero_si512(); 16];
-    for (v, words) in mv.iter_mut().zip(m.iter()) {
-        // SAFETY: as above.
-        *v = unsafe { _mm512_loadu_si512(words.as_ptr().cast()) };
+    let lanes = _mm512_setr_epi32(
+        0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240,
+    );
+    for (w, v) in mv.iter_mut().enumerate() {
+        let at = _mm512_add_epi32(lanes, _mm512_set1_epi32(w as i32));
+        // SAFETY: `m` is 16 × 16 u32, contiguous; every index `16 l + w`
+        // (l, w < 16) is below 256, inside it.
+        *v = unsafe { _mm512_i32gather_epi32::<4>(at, m.as_ptr().cast()) };
     }
     round!(s, mv, 0);
     round!(s, mv, 1);

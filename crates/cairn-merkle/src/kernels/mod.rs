@@ -7,8 +7,9 @@
 //! without it has no `unsafe` at all (`lib.rs` then forbids it). Each
 //! kernel module is the only place its instructions are used, reachable
 //! only through [`compress16`], which hands one out after the CPU reports
-//! every feature it needs. The state is transposed: `cv[w][l]` is word `w`
-//! of lane `l`'s chaining value, `m[w][l]` word `w` of its message block.
+//! every feature it needs. The chaining values are transposed (`cv[w][l]` is
+//! word `w` of lane `l`'s), the message blocks are not (`m[l][w]` is word
+//! `w` of lane `l`'s block; the kernels gather them).
 //!
 //! The scalar reference is `blake3::keyed_hash` itself: `batch`'s tests run
 //! every kernel this CPU supports against it.
@@ -22,8 +23,9 @@ use std::sync::OnceLock;
 pub const LANES: usize = 16;
 
 /// One compression of sixteen lanes: lane `l` of `cv` becomes the first
-/// eight output words (`v[i] ^ v[i + 8]`) of compressing lane `l` of `m`
-/// under it with counter 0, `block_len[l]` and `flags[l]`.
+/// eight output words (`v[i] ^ v[i + 8]`) of compressing `m[l]` (lane `l`'s
+/// sixteen message words, in order) under it with counter 0,
+/// `block_len[l]` and `flags[l]`.
 pub type Compress16 = fn(&mut [[u32; LANES]; 8], &[[u32; LANES]; 16], &[u32; LANES], &[u32; LANES]);
 
 /// A named kernel.
