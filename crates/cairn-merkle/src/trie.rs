@@ -677,8 +677,8 @@ impl Trie {
         self.len() == 0
     }
 
-    /// Leaves the half `h` may grow to, keeping the whole trie within
-    /// [`TRIE_MAX_LEAVES`] even if the other half grows by as much.
+    /// Leaves the half `h` may grow to within [`TRIE_MAX_LEAVES`]; with
+    /// `shared`, only half the room, so both halves may grow at once.
     fn cap(&self, h: usize, shared: bool) -> usize {
         let room = TRIE_MAX_LEAVES.saturating_sub(self.len());
         self.halves[h].len + if shared { room / 2 } else { room }
@@ -742,8 +742,9 @@ impl Trie {
     /// [`Trie::update_batch`], where a batch of at least
     /// [`PARALLEL_BATCH_CHANGES`] keys with keys in both halves updates and
     /// re-hashes each half in one of the two closures handed to `join`,
-    /// which may run them in parallel (`rayon::join`, or a pool's). The
-    /// halves share no node, so the result is the same either way.
+    /// which may run them in parallel (the engine wakes one pool thread
+    /// for each). The halves share no node, so the result is the same
+    /// either way.
     pub fn update_batch_with<F, J>(&mut self, keys: &[Hash], f: F, join: J) -> usize
     where
         F: Fn(usize, Option<&TrieLeaf>) -> Change + Sync,
@@ -754,7 +755,6 @@ impl Trie {
             mine[key_bit(k, 0)].push(i);
         }
         let split = keys.len() >= PARALLEL_BATCH_CHANGES && mine.iter().all(|m| !m.is_empty());
-        let caps = [self.cap(0, split), self.cap(1, split)];
         // Split, each half is also re-hashed in its closure; otherwise the
         // re-hash waits for `root()` (after the next batch, perhaps).
         let run = |half: &mut Half, mine: &[usize], cap: usize, rehash: bool| {
@@ -774,10 +774,14 @@ impl Trie {
             }
             refused
         };
-        let [h0, h1] = &mut self.halves;
         if !split {
-            return run(h0, &mine[0], caps[0], false) + run(h1, &mine[1], caps[1], false);
+            let cap = self.cap(0, false);
+            let refused = run(&mut self.halves[0], &mine[0], cap, false);
+            let cap = self.cap(1, false);
+            return refused + run(&mut self.halves[1], &mine[1], cap, false);
         }
+        let caps = [self.cap(0, true), self.cap(1, true)];
+        let [h0, h1] = &mut self.halves;
         let (mut left, mut right) = (0, 0);
         join(&mut || left = run(h0, &mine[0], caps[0], true), &mut || {
             right = run(h1, &mine[1], caps[1], true)
@@ -1066,7 +1070,7 @@ mod tests {
         }
     }
 
-    /// Batches large enough for the two-thread re-hash, with warm-up walks,
+    /// Large batches (one re-hash of many stale paths), with warm-up walks,
     /// against rebuilds.
     #[test]
     fn large_batches_rehash_like_a_rebuild() {
