@@ -571,6 +571,10 @@ const RECENT_HISTORY_ROOTS: usize = 4096;
 /// Queued commits past which committers fold in themselves.
 const WORKER_BACKLOG_MAX: usize = 4096;
 
+/// Queued commits a committer folds in when the backlog is past
+/// [`WORKER_BACKLOG_MAX`] (more than its own, so the backlog shrinks).
+const BACKLOG_FOLDS_PER_COMMIT: usize = 8;
+
 /// How long a busy worker lets commits gather between folds.
 const WORKER_BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
 
@@ -699,7 +703,18 @@ impl Store {
             return;
         }
         drop(st);
-        self.drain_merkle(&mut self.merkle.lock());
+        // A few commits each, not the whole backlog: one committer that
+        // folded all 4,096 queued commits was seen to take 77 ms (and to
+        // keep the next one waiting as long), while a few per commit hold
+        // the backlog down all the same.
+        let good = self.good_lsn();
+        let done: Vec<Pending> = {
+            let mut m = self.merkle.lock();
+            std::iter::from_fn(|| fold_next(&self.merkle_pending, &mut m, good))
+                .take(BACKLOG_FOLDS_PER_COMMIT)
+                .collect()
+        };
+        drop(done);
     }
 
     /// Queues a commit's row changes (under the commit lock, in ts order).
@@ -721,11 +736,16 @@ impl Store {
 
     /// Folds every queued commit the WAL holds into the tries, in order.
     pub(crate) fn drain_merkle(&self, m: &mut MerkleState) {
-        let good = match &self.durable {
+        let good = self.good_lsn();
+        while fold_next(&self.merkle_pending, m, good).is_some() {}
+    }
+
+    /// The newest WAL position whose commits may be folded in.
+    fn good_lsn(&self) -> u64 {
+        match &self.durable {
             Some(d) => d.wal.good_lsn().0,
             None => u64::MAX,
-        };
-        while fold_next(&self.merkle_pending, m, good).is_some() {}
+        }
     }
 
     /// After a DDL statement took effect (under the commit lock): folds in
