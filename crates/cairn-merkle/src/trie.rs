@@ -582,12 +582,14 @@ impl Half {
         TrieProof { leaf, path }
     }
 
-    /// Appends every leaf to `out`, in key order.
-    fn leaves_into(&self, out: &mut Vec<TrieLeaf>) {
+    /// Calls `f` with every leaf, in key order.
+    fn for_each_leaf(&self, f: &mut impl FnMut(&TrieLeaf)) {
         let mut stack: Vec<NodeRef> = self.root.into_iter().collect();
         while let Some(n) = stack.pop() {
             if let Some(l) = n.as_leaf() {
-                out.extend(self.leaves.get(l).copied());
+                if let Some(leaf) = self.leaves.get(l) {
+                    f(leaf);
+                }
             } else if let Some(node) = n.as_inner().and_then(|i| self.inners.get(i)) {
                 stack.push(node.children[1]);
                 stack.push(node.children[0]);
@@ -829,9 +831,14 @@ impl Trie {
     /// Every leaf, in key order.
     pub fn leaves(&self) -> Vec<TrieLeaf> {
         let mut out = Vec::with_capacity(self.len());
-        self.halves[0].leaves_into(&mut out);
-        self.halves[1].leaves_into(&mut out);
+        self.for_each_leaf(|l| out.push(*l));
         out
+    }
+
+    /// Calls `f` with every leaf, in key order, without collecting them.
+    pub fn for_each_leaf(&self, mut f: impl FnMut(&TrieLeaf)) {
+        self.halves[0].for_each_leaf(&mut f);
+        self.halves[1].for_each_leaf(&mut f);
     }
 
     /// Builds the trie of `leaves` (any order; a later duplicate key wins).

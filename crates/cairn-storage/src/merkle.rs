@@ -322,6 +322,18 @@ impl TableState {
         Ok(())
     }
 
+    /// Key hash → version of every leaf whose version is not 1 (what
+    /// [`TableState::rebuild`] needs: an absent key reads as version 1).
+    fn versions_not_1(&self) -> HashMap<Hash, u64> {
+        let mut out = HashMap::new();
+        self.trie.for_each_leaf(|l| {
+            if l.version != 1 {
+                out.insert(l.key, l.version);
+            }
+        });
+        out
+    }
+
     fn leaf_hash(&mut self) -> Hash {
         if let Some(h) = self.leaf {
             return h;
@@ -549,12 +561,14 @@ impl MerkleState {
             .values()
             .find(|t| t.id == table_id && t.shape.pk.is_some())
             .map(|t| {
-                t.trie
-                    .leaves()
-                    .into_iter()
-                    .filter(|l| l.version != 1)
-                    .map(|l| (l.key, l.version))
-                    .collect()
+                // In key order (the trie's), without collecting every leaf.
+                let mut out = Vec::new();
+                t.trie.for_each_leaf(|l| {
+                    if l.version != 1 {
+                        out.push((l.key, l.version));
+                    }
+                });
+                out
             })
             .unwrap_or_default()
     }
@@ -769,13 +783,7 @@ impl Store {
                 old => {
                     let versions: HashMap<Hash, u64> = old
                         .filter(|s| s.id == t.id)
-                        .map(|s| {
-                            s.trie
-                                .leaves()
-                                .into_iter()
-                                .map(|l| (l.key, l.version))
-                                .collect()
-                        })
+                        .map(|s| s.versions_not_1())
                         .unwrap_or_default();
                     let mut s = TableState::new(&t, &schema);
                     s.rebuild(&t, ts, &versions)?;
@@ -866,12 +874,7 @@ impl Store {
                 problems.push(format!("state root: table {name} has no trie"));
                 continue;
             };
-            let versions: HashMap<Hash, u64> = s
-                .trie
-                .leaves()
-                .into_iter()
-                .map(|l| (l.key, l.version))
-                .collect();
+            let versions = s.versions_not_1();
             let mut fresh = TableState::new(t, &schema);
             if let Err(e) = fresh.rebuild(t, ts, &versions) {
                 problems.push(format!("state root: table {name}: {e}"));
