@@ -6,8 +6,9 @@
 //! exactly what [`crate::hash::trie_node_hash`] and [`TrieLeaf::hash`] return. With the
 //! `simd` feature on an x86_64 CPU with avx2 or avx512f, sixteen messages
 //! are compressed at once, one per SIMD lane (module `kernels`);
-//! otherwise, for groups too small to fill lanes and for messages longer
-//! than one blake3 chunk (1 KiB), each message is hashed on its own.
+//! otherwise, for calls with fewer than [`BATCH_MIN`] messages, and for
+//! messages longer than one blake3 chunk (1 KiB), each message is hashed
+//! on its own.
 //!
 //! A one-chunk message is a chain of 64-byte blocks with counter 0: the
 //! first flagged `CHUNK_START`, the last `CHUNK_END | ROOT` and holding the

@@ -21,7 +21,9 @@
 //! Feature `simd` (the engine turns it on): [`batch`] hashes sixteen trie
 //! nodes at once with the AVX-512 or AVX2 kernels of `kernels`, picked at
 //! run time. Without it the crate forbids `unsafe` and [`batch`] hashes one
-//! message at a time; either way the hashes are the same.
+//! message at a time; either way the hashes are the same. (Cargo unifies
+//! features: a verifier built in one workspace with the engine gets
+//! `simd` too; built on its own, it does not.)
 
 // A verifier built without the `simd` feature has no `unsafe` at all; with
 // it, only the SIMD kernel modules allow it.

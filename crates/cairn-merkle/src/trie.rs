@@ -318,7 +318,7 @@ impl Half {
     ) -> Result<(), TrieLeaf> {
         let Some(l) = self.search(key) else {
             return match f(None) {
-                Change::Put(leaf) if leaf.key == *key => {
+                Change::Put(leaf) if leaf.key == *key && self.len < cap => {
                     let r = self.alloc_leaf(leaf);
                     self.root = Some(r);
                     self.root_stale = true;
@@ -679,11 +679,9 @@ impl Trie {
         self.len() == 0
     }
 
-    /// Leaves the half `h` may grow to within [`TRIE_MAX_LEAVES`]; with
-    /// `shared`, only half the room, so both halves may grow at once.
-    fn cap(&self, h: usize, shared: bool) -> usize {
-        let room = TRIE_MAX_LEAVES.saturating_sub(self.len());
-        self.halves[h].len + if shared { room / 2 } else { room }
+    /// Leaves the half `h` may grow to within [`TRIE_MAX_LEAVES`].
+    fn cap(&self, h: usize) -> usize {
+        self.halves[h].len + TRIE_MAX_LEAVES.saturating_sub(self.len())
     }
 
     /// The leaf stored under `key`.
@@ -723,7 +721,7 @@ impl Trie {
         f: impl FnOnce(Option<&TrieLeaf>) -> Change,
     ) -> Result<(), TrieLeaf> {
         let h = key_bit(key, 0);
-        let cap = self.cap(h, false);
+        let cap = self.cap(h);
         self.halves[h].update(key, cap, f)
     }
 
@@ -756,7 +754,12 @@ impl Trie {
         for (i, k) in keys.iter().enumerate() {
             mine[key_bit(k, 0)].push(i);
         }
-        let split = keys.len() >= PARALLEL_BATCH_CHANGES && mine.iter().all(|m| !m.is_empty());
+        // Split only with room for every key, so no `Put` can be refused
+        // and the result cannot depend on which path ran.
+        let room = TRIE_MAX_LEAVES.saturating_sub(self.len());
+        let split = keys.len() >= PARALLEL_BATCH_CHANGES
+            && keys.len() <= room
+            && mine.iter().all(|m| !m.is_empty());
         // Split, each half is also re-hashed in its closure; otherwise the
         // re-hash waits for `root()` (after the next batch, perhaps).
         let run = |half: &mut Half, mine: &[usize], cap: usize, rehash: bool| {
@@ -777,17 +780,31 @@ impl Trie {
             refused
         };
         if !split {
-            let cap = self.cap(0, false);
+            let cap = self.cap(0);
             let refused = run(&mut self.halves[0], &mine[0], cap, false);
-            let cap = self.cap(1, false);
+            let cap = self.cap(1);
             return refused + run(&mut self.halves[1], &mine[1], cap, false);
         }
-        let caps = [self.cap(0, true), self.cap(1, true)];
+        let caps = [self.cap(0), self.cap(1)];
         let [h0, h1] = &mut self.halves;
-        let (mut left, mut right) = (0, 0);
-        join(&mut || left = run(h0, &mine[0], caps[0], true), &mut || {
-            right = run(h1, &mine[1], caps[1], true)
-        });
+        // Each half runs exactly once: a `join` that calls a closure twice
+        // is ignored the second time, one that never calls it is made up
+        // for here.
+        let (mut left, mut right) = (None, None);
+        join(
+            &mut || {
+                if left.is_none() {
+                    left = Some(run(&mut *h0, &mine[0], caps[0], true));
+                }
+            },
+            &mut || {
+                if right.is_none() {
+                    right = Some(run(&mut *h1, &mine[1], caps[1], true));
+                }
+            },
+        );
+        let left = left.unwrap_or_else(|| run(h0, &mine[0], caps[0], true));
+        let right = right.unwrap_or_else(|| run(h1, &mine[1], caps[1], true));
         left + right
     }
 
@@ -859,8 +876,7 @@ impl Trie {
             std::thread::scope(|s| {
                 let left = s.spawn(|| Half::from_sorted(zero));
                 let right = Half::from_sorted(one);
-                // `from_sorted` cannot panic; if it did, build on this thread.
-                let left = left.join().unwrap_or_else(|_| Half::from_sorted(zero));
+                let left = left.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
                 Trie {
                     halves: [left, right],
                 }
@@ -1178,7 +1194,7 @@ mod tests {
                 "round {round}"
             );
         }
-        // Only keys of one half, in a batch large enough for two threads.
+        // Only keys of one half (so one thread, whatever the size).
         let one_half: Vec<Hash> = (10_000..12_000u64)
             .map(|i| leaf(i, 1).key)
             .filter(|k| key_bit(k, 0) == 1)
@@ -1192,6 +1208,60 @@ mod tests {
         });
         let leaves = t.leaves();
         assert_eq!(t.root(), Trie::from_leaves(leaves).root());
+    }
+
+    /// The split path from an empty trie and from a trie with one half
+    /// filled, with `join`s that run the halves on two threads, call each
+    /// closure twice, or never call one: each half runs exactly once.
+    #[test]
+    fn split_batches_from_any_start_and_any_join() {
+        type Join = fn(&mut (dyn FnMut() + Send), &mut (dyn FnMut() + Send));
+        let joins: [(&str, Join); 4] = [
+            ("threads", |a, b| {
+                std::thread::scope(|s| {
+                    s.spawn(a);
+                    b();
+                })
+            }),
+            ("twice", |a, b| {
+                a();
+                b();
+                b();
+                a();
+            }),
+            ("only a", |a, _| a()),
+            ("neither", |_, _| {}),
+        ];
+        let ones: Vec<TrieLeaf> = (0..600u64)
+            .map(|i| leaf(i, 1))
+            .filter(|l| key_bit(&l.key, 0) == 1)
+            .collect();
+        for (name, join) in joins {
+            for start in [Vec::new(), ones.clone()] {
+                let mut t = Trie::from_leaves(start.clone());
+                let batch: Vec<TrieLeaf> = (1000..1400u64).map(|i| leaf(i, 3)).collect();
+                let mut keyed: Vec<TrieLeaf> = batch.clone();
+                keyed.sort_by_key(|l| l.key);
+                let keys: Vec<Hash> = keyed.iter().map(|l| l.key).collect();
+                let refused = t.update_batch_with(
+                    &keys,
+                    |i, existing| match existing {
+                        // A second run would bump the version again.
+                        Some(l) => Change::Put(TrieLeaf {
+                            version: l.version + 1,
+                            ..*l
+                        }),
+                        None => Change::Put(keyed[i]),
+                    },
+                    join,
+                );
+                assert_eq!(refused, 0, "{name}");
+                let mut all = start.clone();
+                all.extend(batch);
+                assert_eq!(t.len(), all.len(), "{name}");
+                assert_eq!(t.root(), build_reference(&all), "{name}");
+            }
+        }
     }
 
     /// With one half empty the trie is the other half: roots, and inclusion

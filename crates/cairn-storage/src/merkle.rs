@@ -415,25 +415,35 @@ pub(crate) struct MerkleState {
     recent_roots: VecDeque<Hash>,
     /// Timestamp of the newest commit folded in.
     applied: Ts,
-    /// Threads that update the two halves of a trie in parallel for a large
-    /// commit (made on the first one; None on a one-core machine).
-    pool: Option<Option<rayon::ThreadPool>>,
 }
 
-/// The pool of [`MerkleState::pool`]: two threads, which sleep between
-/// large commits. They are woken (not spawned) per commit: the kernel puts
-/// a woken thread on an idle core, while a freshly spawned one was seen to
+/// The threads that update the two halves of a table's trie in parallel
+/// for a large commit: two per process, shared by every database, made at
+/// the first large commit and asleep otherwise (None on a one-core
+/// machine). They are woken (not spawned) per commit: the kernel puts a
+/// woken thread on an idle core, while a freshly spawned one was seen to
 /// queue behind its parent for the whole fold.
-fn fold_pool() -> Option<rayon::ThreadPool> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores < 2 {
+///
+/// Never used from a thread of any rayon pool: a thread waiting in
+/// `broadcast` there could be handed another job of its pool that wants
+/// the merkle lock it holds.
+fn fold_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    if rayon::current_thread_index().is_some() {
         return None;
     }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .thread_name(|i| format!("cairn-merkle-{i}"))
-        .build()
-        .ok()
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 {
+            return None;
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .thread_name(|i| format!("cairn-merkle-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
 }
 
 /// Canonical catalog bytes: tables then views, each in name order, as
@@ -478,7 +488,6 @@ impl MerkleState {
             history: MerkleLog::new(),
             recent_roots: VecDeque::new(),
             applied: 0,
-            pool: None,
         };
         let root = m.root();
         m.push_record(0, root);
@@ -512,7 +521,7 @@ impl MerkleState {
     fn apply(&mut self, p: &Pending) {
         for (id, changes) in &p.tables {
             let pool = if changes.len() >= cairn_merkle::trie::PARALLEL_BATCH_CHANGES {
-                self.pool.get_or_insert_with(fold_pool).as_ref()
+                fold_pool()
             } else {
                 None
             };
@@ -621,8 +630,10 @@ impl Worker {
     }
 }
 
-/// Folds the oldest queued commit into `m` if its LSN is at most `good`;
-/// false when there is none. The caller holds the merkle lock (`m`):
+/// Folds the oldest queued commit into `m` if its LSN is at most `good`
+/// and returns it (None when there is none), for the caller to drop —
+/// after releasing the lock, where it can. The caller holds the merkle
+/// lock (`m`):
 /// commits leave the queue only under it, so they are folded in exactly in
 /// queue order, and whoever holds the lock has folded in everything taken.
 fn fold_next(
@@ -698,8 +709,11 @@ impl Store {
         }
     }
 
-    /// After a commit is acknowledged: has it folded in, by the worker
-    /// (woken only if it sleeps) or, without one, right here.
+    /// After a commit is acknowledged: has it folded in by the worker
+    /// (woken only if it sleeps). Without a worker, or past a backlog of
+    /// [`WORKER_BACKLOG_MAX`], the committer folds in up to
+    /// [`BACKLOG_FOLDS_PER_COMMIT`] queued commits itself; whatever is
+    /// still queued, readers fold in before they read.
     pub(crate) fn merkle_committed(&self) {
         if !self.state_roots {
             return;

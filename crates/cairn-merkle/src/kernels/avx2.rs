@@ -26,7 +26,7 @@ pub(super) fn kernel() -> Option<Kernel> {
 
 fn compress(
     cv: &mut [[u32; LANES]; 8],
-    m: &[[u32; LANES]; 16],
+    m: &[[u32; 16]; LANES],
     block_len: &[u32; LANES],
     flags: &[u32; LANES],
 ) {
@@ -73,7 +73,7 @@ macro_rules! round {
 #[target_feature(enable = "avx2")]
 fn imp(
     cv: &mut [[u32; LANES]; 8],
-    m: &[[u32; LANES]; 16],
+    m: &[[u32; 16]; LANES],
     block_len: &[u32; LANES],
     flags: &[u32; LANES],
     from: usize,

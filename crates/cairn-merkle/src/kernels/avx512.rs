@@ -21,7 +21,7 @@ pub(super) fn kernel() -> Option<Kernel> {
 
 fn compress(
     cv: &mut [[u32; LANES]; 8],
-    m: &[[u32; LANES]; 16],
+    m: &[[u32; 16]; LANES],
     block_len: &[u32; LANES],
     flags: &[u32; LANES],
 ) {
@@ -63,7 +63,7 @@ macro_rules! round {
 #[target_feature(enable = "avx512f")]
 fn imp(
     cv: &mut [[u32; LANES]; 8],
-    m: &[[u32; LANES]; 16],
+    m: &[[u32; 16]; LANES],
     block_len: &[u32; LANES],
     flags: &[u32; LANES],
 ) {

@@ -26,7 +26,7 @@ pub const LANES: usize = 16;
 /// eight output words (`v[i] ^ v[i + 8]`) of compressing `m[l]` (lane `l`'s
 /// sixteen message words, in order) under it with counter 0,
 /// `block_len[l]` and `flags[l]`.
-pub type Compress16 = fn(&mut [[u32; LANES]; 8], &[[u32; LANES]; 16], &[u32; LANES], &[u32; LANES]);
+pub type Compress16 = fn(&mut [[u32; LANES]; 8], &[[u32; 16]; LANES], &[u32; LANES], &[u32; LANES]);
 
 /// A named kernel.
 #[derive(Clone, Copy)]
