@@ -36,21 +36,7 @@ fn row(i: i64) -> (i64, String, f64, String) {
 
 fn insert_docs(db: &Database, ids: &[i64]) {
     for chunk in ids.chunks(50) {
-        db.execute("BEGIN", params![]).expect("begin");
-        for &i in chunk {
-            let (id, t, s, v) = row(i);
-            db.execute(
-                "INSERT INTO docs VALUES ($1, $2, $3, $4)",
-                params![id, t, s, v],
-            )
-            .expect("insert");
-            db.execute(
-                "INSERT INTO tags VALUES ($1, $2)",
-                params![format!("t{}", i % 3), i % 2],
-            )
-            .expect("insert tag");
-        }
-        db.execute("COMMIT", params![]).expect("commit");
+        insert_docs_in_one_commit(db, chunk);
     }
 }
 
