@@ -92,10 +92,7 @@ pub(crate) mod lanes {
         children: &[[Hash; 2]],
         out: &mut Vec<Hash>,
     ) {
-        let mut start = [[0u32; LANES]; 8];
-        for (w, c) in start.iter_mut().zip(key.chunks_exact(4)) {
-            *w = [u32::from_le_bytes([c[0], c[1], c[2], c[3]]); LANES];
-        }
+        let start = key_cv(key);
         let block_len = [BLOCK as u32; LANES];
         let flags = [CHUNK_START | CHUNK_END | ROOT | KEYED_HASH; LANES];
         let mut m = [[0u32; 16]; LANES];
@@ -128,10 +125,7 @@ pub(crate) mod lanes {
         let Some(slots) = out.get_mut(base..) else {
             return;
         };
-        let mut start = [[0u32; LANES]; 8];
-        for (w, c) in start.iter_mut().zip(key.chunks_exact(4)) {
-            *w = [u32::from_le_bytes([c[0], c[1], c[2], c[3]]); LANES];
-        }
+        let start = key_cv(key);
         // Longer messages go one at a time; the rest by block count.
         let mut order: Vec<(usize, usize)> = Vec::with_capacity(messages.len());
         for (i, m) in messages.iter().enumerate() {
@@ -191,6 +185,13 @@ pub(crate) mod lanes {
                 }
             }
         }
+    }
+
+    /// The chaining value every lane starts from: the words of `key`.
+    fn key_cv(key: &[u8; HASH_BYTES]) -> [[u32; LANES]; 8] {
+        let mut words = [0u32; 8];
+        put_words(&mut words, key);
+        words.map(|w| [w; LANES])
     }
 
     /// The whole little-endian words of `bytes` into `words`, in order.
