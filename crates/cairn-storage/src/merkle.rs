@@ -325,10 +325,16 @@ impl TableState {
     /// Key hash → version of every leaf whose version is not 1 (what
     /// [`TableState::rebuild`] needs: an absent key reads as version 1).
     fn versions_not_1(&self) -> HashMap<Hash, u64> {
-        let mut out = HashMap::new();
+        self.versions_in_key_order().into_iter().collect()
+    }
+
+    /// (key hash, version) of every leaf whose version is not 1, in key
+    /// order, without collecting every leaf.
+    fn versions_in_key_order(&self) -> Vec<(Hash, u64)> {
+        let mut out = Vec::new();
         self.trie.for_each_leaf(|l| {
             if l.version != 1 {
-                out.insert(l.key, l.version);
+                out.push((l.key, l.version));
             }
         });
         out
@@ -569,16 +575,7 @@ impl MerkleState {
         self.tables
             .values()
             .find(|t| t.id == table_id && t.shape.pk.is_some())
-            .map(|t| {
-                // In key order (the trie's), without collecting every leaf.
-                let mut out = Vec::new();
-                t.trie.for_each_leaf(|l| {
-                    if l.version != 1 {
-                        out.push((l.key, l.version));
-                    }
-                });
-                out
-            })
+            .map(TableState::versions_in_key_order)
             .unwrap_or_default()
     }
 
