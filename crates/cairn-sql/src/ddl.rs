@@ -298,7 +298,7 @@ pub fn alter_table(store: &std::sync::Arc<Store>, at: &ast::AlterTable) -> Resul
                     let mut planner = Planner::new(store);
                     let x = planner.bind_standalone(&e)?;
                     let tx = store.begin();
-                    let ex = crate::exec::Executor::new(&tx, &[]);
+                    let ex = crate::exec::Executor::new(&tx, &[], Default::default());
                     col.added_default = x
                         .eval(&[], &ex, &[])?
                         .coerce_to_column(col.data_type, &col.name)?;

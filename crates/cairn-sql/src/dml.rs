@@ -8,7 +8,7 @@ use cairn_core::{ConstraintKind, Error, Result, Value};
 use cairn_storage::{Table, Transaction};
 use sqlparser::ast;
 
-use crate::exec::Executor;
+use crate::exec::{Executor, Settings};
 use crate::expr::Expr;
 use crate::plan::{Access, Plan};
 use crate::planner::{choose_access, object_name, Planner};
@@ -455,12 +455,17 @@ fn conflicting_rows(
     Ok(out)
 }
 
-pub fn run_insert(p: &InsertPlan, tx: &mut Transaction, params: &[Value]) -> Result<u64> {
+pub fn run_insert(
+    p: &InsertPlan,
+    tx: &mut Transaction,
+    params: &[Value],
+    settings: Settings,
+) -> Result<u64> {
     let schema = p.table.schema();
     let ncols = schema.columns.len();
     let mut rows = Vec::new();
     {
-        let ex = Executor::new(tx, params);
+        let ex = Executor::new(tx, params, settings);
         let source = ex.run(&p.source, &[])?;
         for src in source {
             let mut full: Vec<Option<Value>> = vec![None; ncols];
@@ -513,7 +518,7 @@ pub fn run_insert(p: &InsertPlan, tx: &mut Transaction, params: &[Value]) -> Res
                     }
                     Some((rid, old)) => {
                         let new = {
-                            let ex = Executor::new(tx, params);
+                            let ex = Executor::new(tx, params, settings);
                             let mut both = old.clone();
                             both.extend(row.iter().cloned());
                             if let Some(pred) = predicate {
@@ -537,10 +542,15 @@ pub fn run_insert(p: &InsertPlan, tx: &mut Transaction, params: &[Value]) -> Res
     Ok(count)
 }
 
-pub fn run_update(p: &UpdatePlan, tx: &mut Transaction, params: &[Value]) -> Result<u64> {
+pub fn run_update(
+    p: &UpdatePlan,
+    tx: &mut Transaction,
+    params: &[Value],
+    settings: Settings,
+) -> Result<u64> {
     let mut changes = Vec::new();
     {
-        let ex = Executor::new(tx, params);
+        let ex = Executor::new(tx, params, settings);
         let rows = ex.run(&p.scan, &[])?;
         for row in rows {
             let Some(Value::Integer(rid)) = row.last().cloned() else {
@@ -564,9 +574,14 @@ pub fn run_update(p: &UpdatePlan, tx: &mut Transaction, params: &[Value]) -> Res
     Ok(n)
 }
 
-pub fn run_delete(p: &DeletePlan, tx: &mut Transaction, params: &[Value]) -> Result<u64> {
+pub fn run_delete(
+    p: &DeletePlan,
+    tx: &mut Transaction,
+    params: &[Value],
+    settings: Settings,
+) -> Result<u64> {
     let rids: Vec<u64> = {
-        let ex = Executor::new(tx, params);
+        let ex = Executor::new(tx, params, settings);
         ex.run(&p.scan, &[])?
             .into_iter()
             .filter_map(|r| match r.last() {

@@ -36,11 +36,29 @@ enum Cached {
     Grouped(Rc<(FastMap<Vec<Value>, Value>, Value)>),
 }
 
+/// The session settings a statement runs with, fixed when it starts and
+/// given to its executor at construction (so every statement kind —
+/// SELECT, the scans inside INSERT/UPDATE/DELETE, EXPLAIN — sees the same
+/// values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// `hnsw.ef_search` in force (the transaction's `SET LOCAL` value, else
+    /// the session's).
+    pub ef_search: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            ef_search: cairn_storage::EF_SEARCH_DEFAULT,
+        }
+    }
+}
+
 pub struct Executor<'a> {
     pub tx: &'a Transaction,
     pub params: &'a [Value],
-    /// `hnsw.ef_search` of the session.
-    pub ef_search: usize,
+    pub settings: Settings,
     cache: RefCell<HashMap<usize, Cached>>,
     ctes: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
     /// Per-row evaluations so far of each adaptive (grouped) subquery.
@@ -84,11 +102,11 @@ fn too_many() -> Error {
 }
 
 impl<'a> Executor<'a> {
-    pub fn new(tx: &'a Transaction, params: &'a [Value]) -> Executor<'a> {
+    pub fn new(tx: &'a Transaction, params: &'a [Value], settings: Settings) -> Executor<'a> {
         Executor {
             tx,
             params,
-            ef_search: cairn_storage::EF_SEARCH_DEFAULT,
+            settings,
             cache: RefCell::new(HashMap::new()),
             ctes: RefCell::new(HashMap::new()),
             calls: RefCell::new(HashMap::new()),
@@ -748,7 +766,7 @@ impl<'a> Executor<'a> {
         } = plan
         {
             let mut test = |row: &[Value]| f.test(row, self, &[]);
-            let note = match self.vector_strategy(table, true, self.ef_search, &mut test) {
+            let note = match self.vector_strategy(table, true, self.settings.ef_search, &mut test) {
                 Ok((strategy, sel)) if exact.is_some() && exact_via_index(table, strategy, sel) => {
                     format!(
                         "VectorSearch {}: filter selectivity ~{} (sample of {} rows) -> exact through the B-tree index",
@@ -762,7 +780,7 @@ impl<'a> Executor<'a> {
                     table.name(),
                     sel.map_or("unknown".to_string(), |s| format!("{s:.4}")),
                     SELECTIVITY_SAMPLE_ROWS,
-                    self.ef_search,
+                    self.settings.ef_search,
                     match strategy {
                         cairn_storage::VectorStrategy::Index => "filter in graph",
                         cairn_storage::VectorStrategy::Exact => "exact scan of qualifying rows",
@@ -798,7 +816,7 @@ impl<'a> Executor<'a> {
         let Some(k) = self.count_value(k, outer, "LIMIT")? else {
             return Ok(None);
         };
-        let ef = self.ef_search.max(k);
+        let ef = self.settings.ef_search.max(k);
         let mut test = |row: &[Value]| -> Result<bool> {
             match filter {
                 Some(f) => f.test(row, self, outer),

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use sqlparser::ast;
 
 use crate::dml::{self, DeletePlan, InsertPlan, UpdatePlan};
-use crate::exec::Executor;
+use crate::exec::{Executor, Settings};
 use crate::plan::Plan;
 use crate::planner::{OutCol, Planner};
 
@@ -316,8 +316,8 @@ impl Session {
             | ast::Statement::Update(_)
             | ast::Statement::Delete(_) => {
                 let c = self.compiled(p)?;
-                let ef_search = self.ef_search();
-                self.in_tx(|tx| run_compiled(&c, tx, params, ef_search))
+                let settings = self.settings();
+                self.in_tx(|tx| run_compiled(&c, tx, params, settings))
             }
             ast::Statement::StartTransaction { .. } => {
                 if self.tx.is_some() {
@@ -354,8 +354,8 @@ impl Session {
                         let mut text = plan.explain();
                         // Filtered vector searches: what a sample says now.
                         let tx = store.begin();
-                        let mut ex = Executor::new(self.tx.as_ref().unwrap_or(&tx), &[]);
-                        ex.ef_search = self.ef_search();
+                        let ex =
+                            Executor::new(self.tx.as_ref().unwrap_or(&tx), &[], self.settings());
                         let mut notes = Vec::new();
                         ex.vector_notes(&plan, &mut notes);
                         for n in notes {
@@ -465,6 +465,13 @@ impl Session {
         match (&self.tx, self.ef_local) {
             (Some(_), Some(ef)) => ef,
             _ => self.ef_search,
+        }
+    }
+
+    /// The settings a statement started now runs with.
+    fn settings(&self) -> Settings {
+        Settings {
+            ef_search: self.ef_search(),
         }
     }
 
@@ -605,17 +612,16 @@ fn run_compiled(
     c: &Compiled,
     tx: &mut Transaction,
     params: &[Value],
-    ef_search: usize,
+    settings: Settings,
 ) -> Result<Output> {
     match c {
         Compiled::Query { plan, cols } => {
-            let mut ex = Executor::new(tx, params);
-            ex.ef_search = ef_search;
+            let ex = Executor::new(tx, params, settings);
             let rows = ex.run(plan, &[])?;
             Ok(Output::rows(cols.clone(), rows))
         }
-        Compiled::Insert(i) => dml::run_insert(i, tx, params).map(Output::affected),
-        Compiled::Update(u) => dml::run_update(u, tx, params).map(Output::affected),
-        Compiled::Delete(d) => dml::run_delete(d, tx, params).map(Output::affected),
+        Compiled::Insert(i) => dml::run_insert(i, tx, params, settings).map(Output::affected),
+        Compiled::Update(u) => dml::run_update(u, tx, params, settings).map(Output::affected),
+        Compiled::Delete(d) => dml::run_delete(d, tx, params, settings).map(Output::affected),
     }
 }
