@@ -8,11 +8,9 @@
 //! in `+ - *` falls back to REAL.
 #![forbid(unsafe_code)]
 
-pub mod datetime;
 pub mod error;
-pub mod func;
-pub mod json;
 pub mod ops;
+pub mod timestamp;
 pub mod value;
 pub mod vector;
 

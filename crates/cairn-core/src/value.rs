@@ -324,7 +324,7 @@ impl Value {
             Value::Real(f) => format_real(*f),
             Value::Text(s) | Value::Json(s) => s.to_string(),
             Value::Blob(b) => String::from_utf8_lossy(b).into_owned(),
-            Value::Timestamp(t) => crate::datetime::format_timestamp(*t),
+            Value::Timestamp(t) => crate::timestamp::format_timestamp(*t),
             Value::Vector(v) => crate::vector::format(v),
             Value::HalfVec(v) => crate::vector::format_half(v),
         })
@@ -367,7 +367,7 @@ impl Value {
             DataType::Timestamp => match self {
                 Value::Timestamp(_) => self.clone(),
                 Value::Text(s) => {
-                    Value::Timestamp(crate::datetime::parse_timestamp(s).ok_or_else(|| {
+                    Value::Timestamp(crate::timestamp::parse_timestamp(s).ok_or_else(|| {
                         Error::type_err(format!("cannot cast '{s}' to TIMESTAMP"))
                     })?)
                 }

@@ -261,10 +261,6 @@ pub fn elementwise(op: crate::ops::ArithOp, a: &[f32], b: &[f32]) -> Result<Vec<
     Ok(out)
 }
 
-// ---------------------------------------------------------------------------
-// SQL functions (registered in `crate::func`)
-// ---------------------------------------------------------------------------
-
 /// A vector argument: a VECTOR/HALFVEC value or its text form; `None` for
 /// NULL.
 pub fn vector_arg(v: &Value) -> Result<Option<std::borrow::Cow<'_, [f32]>>, Error> {
@@ -277,70 +273,6 @@ pub fn vector_arg(v: &Value) -> Result<Option<std::borrow::Cow<'_, [f32]>>, Erro
             other.type_name()
         ))),
     }
-}
-
-fn distance_fn(kind: DistanceKind, args: &[Value]) -> Result<Value, Error> {
-    let a = vector_arg(crate::func::arg(args, 0))?;
-    let b = vector_arg(crate::func::arg(args, 1))?;
-    let (Some(a), Some(b)) = (a, b) else {
-        return Ok(Value::Null);
-    };
-    Ok(match distance(kind, &a, &b)? {
-        Some(d) => Value::real(d),
-        None => Value::Null,
-    })
-}
-
-pub(crate) fn fn_l2_distance(args: &[Value]) -> Result<Value, Error> {
-    distance_fn(DistanceKind::L2, args)
-}
-
-pub(crate) fn fn_cosine_distance(args: &[Value]) -> Result<Value, Error> {
-    distance_fn(DistanceKind::Cosine, args)
-}
-
-pub(crate) fn fn_negative_inner_product(args: &[Value]) -> Result<Value, Error> {
-    distance_fn(DistanceKind::NegativeDot, args)
-}
-
-pub(crate) fn fn_inner_product(args: &[Value]) -> Result<Value, Error> {
-    distance_fn(DistanceKind::Dot, args)
-}
-
-pub(crate) fn fn_dims(args: &[Value]) -> Result<Value, Error> {
-    Ok(match vector_arg(crate::func::arg(args, 0))? {
-        Some(v) => Value::Integer(v.len() as i64),
-        None => Value::Null,
-    })
-}
-
-pub(crate) fn fn_norm(args: &[Value]) -> Result<Value, Error> {
-    Ok(match vector_arg(crate::func::arg(args, 0))? {
-        Some(v) => Value::real(norm(&v)),
-        None => Value::Null,
-    })
-}
-
-pub(crate) fn fn_l2_normalize(args: &[Value]) -> Result<Value, Error> {
-    let arg = crate::func::arg(args, 0);
-    Ok(match vector_arg(arg)? {
-        Some(v) => {
-            let n = l2_normalize(&v);
-            match arg {
-                Value::HalfVec(_) => Value::HalfVec(Arc::from(to_half(&n)?)),
-                _ => vector_value(n)?,
-            }
-        }
-        None => Value::Null,
-    })
-}
-
-/// `vector('[1,2]')`: text (or a vector) as a VECTOR value.
-pub(crate) fn fn_vector(args: &[Value]) -> Result<Value, Error> {
-    Ok(match vector_arg(crate::func::arg(args, 0))? {
-        Some(v) => vector_value(v.into_owned())?,
-        None => Value::Null,
-    })
 }
 
 #[cfg(test)]

@@ -862,7 +862,7 @@ impl Planner<'_> {
     }
 
     pub fn call_scalar(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
-        let f = cairn_core::func::lookup(name).ok_or_else(|| Error::no_such("function", name))?;
+        let f = crate::functions::lookup(name).ok_or_else(|| Error::no_such("function", name))?;
         if args.len() < f.min_args || f.max_args.is_some_and(|m| args.len() > m) {
             return Err(Error::plan(format!(
                 "wrong number of arguments to function {name}()"

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use cairn_core::func::ScalarFunction;
+use crate::functions::ScalarFunction;
 use cairn_core::ops::{self, ArithOp, BitOp};
 use cairn_core::{DataType, Error, Result, Value};
 
@@ -263,7 +263,7 @@ pub fn apply_affinity(v: Value, ty: DataType) -> Value {
             Some(n) => n.into_value(),
             None => v,
         },
-        DataType::Timestamp => match cairn_core::datetime::parse_timestamp(s) {
+        DataType::Timestamp => match cairn_core::timestamp::parse_timestamp(s) {
             Some(t) => Value::Timestamp(t),
             None => v,
         },
@@ -680,11 +680,11 @@ impl Expr {
                     return Ok(Value::Null);
                 };
                 let m = if *glob {
-                    cairn_core::func::glob_match(&p, &x)
+                    crate::functions::glob_match(&p, &x)
                 } else {
                     // LIKE is ASCII case-insensitive, as in SQLite; ILIKE is too.
                     let _ = case_insensitive;
-                    cairn_core::func::like_match(&p, &x, esc)
+                    crate::functions::like_match(&p, &x, esc)
                 };
                 Value::Boolean(m != *negated)
             }
@@ -744,9 +744,9 @@ impl Expr {
                 let d = doc.eval(row, ex, outer)?;
                 let k = key.eval(row, ex, outer)?;
                 if *as_text {
-                    cairn_core::json::json_arrow_text(&d, &k)?
+                    crate::functions::json::json_arrow_text(&d, &k)?
                 } else {
-                    cairn_core::json::json_arrow(&d, &k)?
+                    crate::functions::json::json_arrow(&d, &k)?
                 }
             }
             Expr::WindowRef(_) => return Err(Error::internal("unresolved window reference")),

@@ -11,6 +11,7 @@ mod dialect;
 mod dml;
 mod exec;
 mod expr;
+pub mod functions;
 mod parser;
 mod plan;
 mod planner;

@@ -2,8 +2,8 @@
 //! [`lookup`]: SQLite's core and math functions (`abs`, `round`, `substr`,
 //! `printf`, `like`, `glob`, `hex`, `quote` ...), a few PostgreSQL-friendly
 //! string functions (`concat`, `left`, `lpad`, `split_part` ...), and the
-//! registrations of the date/time functions of [`crate::datetime`] and the
-//! JSON functions of [`crate::json`].
+//! registrations of the date/time functions of [`datetime`], the JSON
+//! functions of [`json`] and the vector functions of [`vector`].
 //!
 //! Conventions, all following SQLite: a NULL argument gives a NULL result
 //! unless the function says otherwise (`coalesce`, `ifnull`, `concat`, `quote`,
@@ -19,11 +19,16 @@ use std::cmp::Ordering;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, OnceLock};
 
-use crate::datetime as dt;
-use crate::error::{Error, Result};
-use crate::json as js;
-use crate::value::{format_real, parse_exact_number, Numeric, Value};
-use crate::vector as vec;
+use cairn_core::value::{format_real, parse_exact_number, Numeric, Value};
+use cairn_core::{Error, Result};
+
+use self::datetime as dt;
+use self::json as js;
+use self::vector as vec;
+
+pub mod datetime;
+pub mod json;
+pub mod vector;
 
 /// A scalar function: a name, its arity range and an evaluator.
 pub struct ScalarFunction {
@@ -1885,7 +1890,7 @@ mod tests {
         check("abs", &[N], N);
         check("abs", &[i(i64::MAX)], i(i64::MAX));
         match call("abs", &[i(i64::MIN)]) {
-            Err(e) => assert_eq!(e.kind(), crate::ErrorKind::Type),
+            Err(e) => assert_eq!(e.kind(), cairn_core::ErrorKind::Type),
             Ok(v) => panic!("abs(i64::MIN) = {v:?}"),
         }
         check("sign", &[i(-3)], i(-1));
@@ -2534,7 +2539,7 @@ mod tests {
                         assert!(!x.is_nan(), "{}({args:?}) returned NaN", f.name)
                     }
                     Ok(Ok(Value::Json(s))) => assert!(
-                        crate::json::is_valid_json(&s),
+                        json::is_valid_json(&s),
                         "{}({args:?}) returned invalid JSON {s}",
                         f.name
                     ),
@@ -2545,11 +2550,11 @@ mod tests {
         }
         for _ in 0..3000 {
             let (doc, key) = (random_value(&mut g), random_value(&mut g));
-            let _ = crate::json::json_arrow(&doc, &key);
-            let _ = crate::json::json_arrow_text(&doc, &key);
+            let _ = json::json_arrow(&doc, &key);
+            let _ = json::json_arrow_text(&doc, &key);
             if let Value::Timestamp(us) = random_value(&mut g) {
-                let text = crate::datetime::format_timestamp(us);
-                let back = crate::datetime::parse_timestamp(&text);
+                let text = cairn_core::timestamp::format_timestamp(us);
+                let back = cairn_core::timestamp::parse_timestamp(&text);
                 // Years 0001..=9999 round-trip; others need not parse.
                 if (-62_135_596_800_000_000..253_402_300_800_000_000).contains(&us) {
                     assert_eq!(back, Some(us), "{text}");
@@ -2557,7 +2562,7 @@ mod tests {
                     assert!(back.is_none() || back == Some(us), "{text}");
                 }
             }
-            let _ = crate::datetime::parse_timestamp(
+            let _ = cairn_core::timestamp::parse_timestamp(
                 &random_value(&mut g).to_text().unwrap_or_default(),
             );
             let p = random_value(&mut g).to_text().unwrap_or_default();

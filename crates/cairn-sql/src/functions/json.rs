@@ -13,9 +13,10 @@
 
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
-use crate::func::{arg, text_of, too_big, MAX_LENGTH};
-use crate::value::{format_real, Value};
+use cairn_core::value::{format_real, Value};
+use cairn_core::{Error, Result};
+
+use super::{arg, text_of, too_big, MAX_LENGTH};
 
 /// Deepest nesting accepted by the parser (SQLite's limit).
 pub const MAX_DEPTH: usize = 1000;
