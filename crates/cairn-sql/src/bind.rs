@@ -618,7 +618,8 @@ impl Planner<'_> {
                         None => None,
                     },
                     negated: *negated,
-                    case_insensitive: matches!(e, E::ILike { .. }),
+                    // ILIKE is LIKE: SQLite's LIKE is already ASCII
+                    // case-insensitive.
                     glob: false,
                 }
             }
@@ -934,7 +935,6 @@ impl Planner<'_> {
                         pattern: Box::new(p),
                         escape: None,
                         negated: false,
-                        case_insensitive: false,
                         glob: true,
                     }),
                     _ => Err(Error::internal("glob arguments")),
@@ -1169,7 +1169,7 @@ impl Planner<'_> {
         self.min_level = usize::MAX;
         // Aggregation of the enclosing query stays as it is: a subquery in
         // the select list sees the aggregate output.
-        let planned = self.plan_query(q, &[]);
+        let planned = self.plan_query(q);
         let correlated = self.min_level < base;
         self.min_level = saved_min.min(self.min_level);
         let (plan, cols) = planned?;

@@ -226,7 +226,7 @@ pub fn create_view(store: &std::sync::Arc<Store>, cv: &ast::CreateView, sql: Str
     let columns: Vec<String> = cv.columns.iter().map(|c| c.name.value.clone()).collect();
     // Plan once to report errors now.
     let mut planner = Planner::new(store);
-    let (_, cols) = planner.plan_query(&cv.query, &[])?;
+    let (_, cols) = planner.plan_query(&cv.query)?;
     if !columns.is_empty() && columns.len() != cols.len() {
         return Err(Error::plan(format!(
             "view {name} has {} columns but {} names were given",

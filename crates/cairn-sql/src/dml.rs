@@ -128,7 +128,7 @@ impl Planner<'_> {
         };
         let source = match &ins.source {
             Some(q) => {
-                let (plan, cols) = self.plan_query(q, &[])?;
+                let (plan, cols) = self.plan_query(q)?;
                 if cols.len() != targets.len() {
                     return Err(Error::plan(format!(
                         "table {tname} has {} columns but {} values were supplied",

@@ -1,6 +1,8 @@
-//! The executor: runs a [`Plan`] against one transaction's snapshot and
-//! returns its rows. Operators materialize their output; the planner keeps
-//! intermediate results small (pushed-down filters, hash and index joins).
+//! The executor: runs a [`Plan`] against one transaction's snapshot. It is
+//! push-based: [`Executor::stream`] hands rows one at a time to a sink that
+//! can stop the producer (so `LIMIT` stops a scan early); blocking
+//! operators (sort, aggregate, hash-join build, window, set operations)
+//! materialize their input. [`Executor::run`] collects a plan's rows.
 //! Uncorrelated subqueries and CTEs are computed once per execution.
 
 use std::cell::RefCell;

@@ -142,7 +142,6 @@ pub enum Expr {
         pattern: Box<Expr>,
         escape: Option<Box<Expr>>,
         negated: bool,
-        case_insensitive: bool,
         glob: bool,
     },
     Case {
@@ -654,7 +653,6 @@ impl Expr {
                 pattern,
                 escape,
                 negated,
-                case_insensitive,
                 glob,
             } => {
                 let x = expr.eval(row, ex, outer)?;
@@ -683,7 +681,6 @@ impl Expr {
                     crate::functions::glob_match(&p, &x)
                 } else {
                     // LIKE is ASCII case-insensitive, as in SQLite; ILIKE is too.
-                    let _ = case_insensitive;
                     crate::functions::like_match(&p, &x, esc)
                 };
                 Value::Boolean(m != *negated)

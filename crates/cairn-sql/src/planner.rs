@@ -216,7 +216,7 @@ impl<'a> Planner<'a> {
 
     // ---- queries -------------------------------------------------------
 
-    pub fn plan_query(&mut self, q: &ast::Query, _hint: &[()]) -> Result<(Plan, Vec<OutCol>)> {
+    pub fn plan_query(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutCol>)> {
         if q.fetch.is_some() || !q.locks.is_empty() {
             return Err(Error::unsupported("FETCH / FOR UPDATE clauses"));
         }
@@ -315,7 +315,7 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        let (plan, cols) = self.plan_query(&cte.query, &[])?;
+        let (plan, cols) = self.plan_query(&cte.query)?;
         let cols = rename(cols)?;
         self.ctes.push(CteDef {
             name: name.clone(),
@@ -404,7 +404,7 @@ impl<'a> Planner<'a> {
     pub fn plan_set_expr(&mut self, e: &ast::SetExpr) -> Result<(Plan, Vec<OutCol>)> {
         match e {
             ast::SetExpr::Select(s) => self.plan_select(s, &[], None, None),
-            ast::SetExpr::Query(q) => self.plan_query(q, &[]),
+            ast::SetExpr::Query(q) => self.plan_query(q),
             ast::SetExpr::Values(v) => self.plan_values(v),
             ast::SetExpr::SetOperation {
                 left,
@@ -599,7 +599,6 @@ impl<'a> Planner<'a> {
             } else if let ast::Expr::Identifier(i) = &o.expr {
                 cols.iter()
                     .position(|c| c.name.eq_ignore_ascii_case(&i.value))
-                    .filter(|&p| alias_or_plain(&s.projection, p))
             } else {
                 None
             };
@@ -1124,7 +1123,7 @@ impl<'a> Planner<'a> {
                 if *lateral {
                     return Err(Error::unsupported("LATERAL subqueries"));
                 }
-                let (plan, qcols) = self.plan_query(subquery, &[])?;
+                let (plan, qcols) = self.plan_query(subquery)?;
                 let label = alias
                     .as_ref()
                     .map(|a| a.name.value.clone())
@@ -1183,7 +1182,7 @@ impl<'a> Planner<'a> {
         let saved_ctes = std::mem::take(&mut self.ctes);
         let saved_min = self.min_level;
         self.view_depth += 1;
-        let r = self.plan_query(&q, &[]);
+        let r = self.plan_query(&q);
         self.view_depth -= 1;
         self.scopes = saved_scopes;
         self.ctes = saved_ctes;
@@ -2093,12 +2092,6 @@ fn proj_exprs_with_pos(items: &[ast::SelectItem]) -> Vec<(usize, &ast::Expr)> {
         }
     }
     out
-}
-
-/// Whether output position `p` can be matched by name for ORDER BY.
-fn alias_or_plain(items: &[ast::SelectItem], p: usize) -> bool {
-    let _ = (items, p);
-    true
 }
 
 fn references_table(e: &ast::SetExpr, name: &str) -> bool {

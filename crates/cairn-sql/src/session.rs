@@ -116,7 +116,7 @@ fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled
     let mut planner = Planner::new(store);
     let c = match stmt {
         ast::Statement::Query(q) => {
-            let (plan, cols) = planner.plan_query(q, &[])?;
+            let (plan, cols) = planner.plan_query(q)?;
             let cols = cols
                 .into_iter()
                 .map(|c: OutCol| Column {

@@ -3,10 +3,12 @@
 //! and the WAL before them deleted. Layout: `rfcs/0001-storage-format.md`,
 //! Part 4.
 //!
-//! This version writes each table's visible rows (not their history) and
-//! its index definitions; opening decodes the rows and rebuilds the indexes
-//! (ordered and HNSW) from them. Persisting HNSW graphs and memory-mapping
-//! the files are the next step (see `missions/durability.md`).
+//! Each table file holds the rows visible at the checkpoint (not their
+//! history), the B-tree entries, every HNSW graph as flat arrays, the
+//! vector columns as aligned arrays and the Merkle row versions; opening
+//! maps the file, validates it and loads those arrays, so no index is
+//! rebuilt. The arrays are copied out of the mapping, not used in place
+//! (see `missions/durability.md`).
 
 use std::path::Path;
 use std::sync::atomic::Ordering;

@@ -6,7 +6,8 @@
 //! A store lives in memory ([`Store::new`]) or in a directory
 //! ([`Store::open`]): then every commit is logged to a write-ahead log with
 //! group commit before it is published, and opening replays the log.
-//! Depends on cairn-core only; never on SQL.
+//! Depends on cairn-core, cairn-vector (kernels, HNSW graphs) and
+//! cairn-merkle (state roots, proofs); never on SQL.
 #![deny(unsafe_code)]
 
 mod checkpoint;
