@@ -212,6 +212,41 @@ impl Session {
         self.tx.is_some()
     }
 
+    /// Opens an explicit transaction (what SQL `BEGIN` does): statements
+    /// run in it until [`Session::commit`] or [`Session::rollback`].
+    pub fn begin(&mut self) -> Result<()> {
+        if self.tx.is_some() {
+            return Err(Error::Transaction {
+                message: "cannot start a transaction within a transaction".into(),
+            });
+        }
+        self.tx = Some(self.store().begin());
+        self.ef_local = None;
+        Ok(())
+    }
+
+    /// Commits the open transaction (SQL `COMMIT`). It is closed whatever
+    /// the outcome; on an error (a conflict, an I/O failure) nothing of it
+    /// took effect.
+    pub fn commit(&mut self) -> Result<()> {
+        match self.tx.take() {
+            Some(tx) => self.store().commit(tx).map(|_| ()),
+            None => Err(Error::Transaction {
+                message: "cannot commit - no transaction is active".into(),
+            }),
+        }
+    }
+
+    /// Discards the open transaction (SQL `ROLLBACK`).
+    pub fn rollback(&mut self) -> Result<()> {
+        match self.tx.take() {
+            Some(_) => Ok(()),
+            None => Err(Error::Transaction {
+                message: "cannot rollback - no transaction is active".into(),
+            }),
+        }
+    }
+
     /// Names of all tables and views, sorted.
     pub fn table_names(&self) -> Vec<String> {
         let mut names = self.store().table_names();
@@ -319,30 +354,11 @@ impl Session {
                 let settings = self.settings();
                 self.in_tx(|tx| run_compiled(&c, tx, params, settings))
             }
-            ast::Statement::StartTransaction { .. } => {
-                if self.tx.is_some() {
-                    return Err(Error::Transaction {
-                        message: "cannot start a transaction within a transaction".into(),
-                    });
-                }
-                self.tx = Some(store.begin());
-                self.ef_local = None;
-                Ok(Output::default())
-            }
-            ast::Statement::Commit { .. } => match self.tx.take() {
-                Some(tx) => store.commit(tx).map(|_| Output::default()),
-                None => Err(Error::Transaction {
-                    message: "cannot commit - no transaction is active".into(),
-                }),
-            },
+            ast::Statement::StartTransaction { .. } => self.begin().map(|_| Output::default()),
+            ast::Statement::Commit { .. } => self.commit().map(|_| Output::default()),
             ast::Statement::Rollback {
                 savepoint: None, ..
-            } => match self.tx.take() {
-                Some(_) => Ok(Output::default()),
-                None => Err(Error::Transaction {
-                    message: "cannot rollback - no transaction is active".into(),
-                }),
-            },
+            } => self.rollback().map(|_| Output::default()),
             ast::Statement::Explain {
                 statement, analyze, ..
             } => {

@@ -150,7 +150,7 @@ impl Database {
     /// Starts an explicit transaction. It commits with
     /// [`Transaction::commit`] and rolls back when dropped without one.
     pub fn transaction(&self) -> Result<Transaction<'_>> {
-        self.session.lock().execute("BEGIN", &[])?;
+        self.session.lock().begin()?;
         Ok(Transaction {
             db: self,
             done: false,
@@ -362,12 +362,12 @@ pub struct Transaction<'db> {
 impl Transaction<'_> {
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
-        self.db.session.lock().execute("COMMIT", &[]).map(|_| ())
+        self.db.session.lock().commit()
     }
 
     pub fn rollback(mut self) -> Result<()> {
         self.done = true;
-        self.db.session.lock().execute("ROLLBACK", &[]).map(|_| ())
+        self.db.session.lock().rollback()
     }
 }
 
@@ -383,7 +383,7 @@ impl Drop for Transaction<'_> {
         if !self.done {
             // Rolling back an open transaction cannot fail in a way the
             // caller could act on during drop.
-            let _ = self.db.session.lock().execute("ROLLBACK", &[]);
+            let _ = self.db.session.lock().rollback();
         }
     }
 }
