@@ -14,6 +14,7 @@ use std::rc::Rc;
 use cairn_core::{Error, Result, Row, Value};
 use cairn_storage::Transaction;
 
+use crate::cost::{EXACT_SCAN_VISIT_FRACTION, EXACT_VIA_INDEX_ROWS_MAX, SELECTIVITY_SAMPLE_ROWS};
 use crate::expr::{Expr, GroupedSubquery, Subquery, ValueSet};
 use crate::plan::{
     Access, AggCall, AggFunc, Frame, JoinKind, Plan, SetOpKind, SortKey, WinFunc, WindowCall,
@@ -67,10 +68,6 @@ pub struct Executor<'a> {
     calls: RefCell<HashMap<usize, usize>>,
 }
 
-/// With a B-tree access for the filter, qualifying rows are scored exactly
-/// through it when a sample estimates at most this many.
-const EXACT_VIA_INDEX_ROWS_MAX: f64 = 10_000.0;
-
 /// Whether a filtered search should read the qualifying rows through its
 /// B-tree access and score them exactly, rather than walk the graph.
 fn exact_via_index(
@@ -86,15 +83,6 @@ fn exact_via_index(
         }
     }
 }
-
-/// Rows sampled to estimate a filter's selectivity before a filtered
-/// nearest-neighbour search.
-const SELECTIVITY_SAMPLE_ROWS: usize = 256;
-
-/// A filtered graph walk is chosen when it is expected to visit fewer than
-/// this fraction of the table's rows (a graph visit costs more than a
-/// sequential one).
-const EXACT_SCAN_VISIT_FRACTION: f64 = 0.25;
 
 fn too_many() -> Error {
     Error::Limit {

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod bind;
+mod cost;
 mod ddl;
 mod dialect;
 mod dml;

@@ -10,6 +10,7 @@ use cairn_storage::{Store, Table};
 use sqlparser::ast;
 
 use crate::bind::contains_aggregate;
+use crate::cost;
 use crate::expr::{CmpOp, Expr};
 use crate::plan::{Access, JoinKind, Plan, SetOpKind, SortKey};
 use crate::scope::{AggState, Scope, ScopeCol};
@@ -1236,7 +1237,7 @@ impl<'a> Planner<'a> {
                 }
             }
             RelSource::Plan(p) => {
-                let est = 1000.0 * 0.5f64.powi(rel.local.len() as i32);
+                let est = cost::filtered_rows(cost::DERIVED_ROWS, rel.local.len());
                 BuiltRel {
                     plan: filter(p, rel.local.clone()),
                     est,
@@ -1353,7 +1354,11 @@ impl<'a> Planner<'a> {
                 .as_ref()
                 .map_or(cand_est, |(t, _)| t.row_count() as f64);
             let index_choice = match &rel.table {
-                Some((t, _)) if !left_keys.is_empty() && est * 4.0 < cand_rows.max(1000.0) => {
+                Some((t, _))
+                    if !left_keys.is_empty()
+                        && est * cost::INDEX_JOIN_PROBE_COST
+                            < cand_rows.max(cost::TABLE_ROWS_MIN) =>
+                {
                     pick_join_index(t, &right_keys)
                 }
                 _ => None,
@@ -1904,11 +1909,10 @@ pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
 /// [`choose_access`], also returning the positions of the filters an index
 /// equality access already guarantees (so the scan need not re-check them).
 pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64, Vec<usize>) {
-    // Output estimates use the real size; costs assume at least 1,000 rows,
-    // so a plan prepared on a small (or empty) table still uses its indexes
-    // when the table grows (plans are cached until the schema changes).
+    // Output estimates use the real size; costs assume at least
+    // cost::TABLE_ROWS_MIN rows (see there why).
     let actual = (table.row_count() as f64).max(1.0);
-    let rows = actual.max(1000.0);
+    let rows = actual.max(cost::TABLE_ROWS_MIN);
     let mut eq: Vec<(usize, Expr, usize)> = Vec::new();
     let mut lows: Vec<(usize, Expr, bool)> = Vec::new();
     let mut highs: Vec<(usize, Expr, bool)> = Vec::new();
@@ -1959,7 +1963,7 @@ pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, 
     }
     let mut best = (
         Access::Full,
-        (actual * 0.5f64.powi(filters.len() as i32)).max(1.0),
+        cost::filtered_rows(actual, filters.len()).max(1.0),
         rows,
     );
     let mut best_implied: Vec<usize> = Vec::new();
@@ -1978,9 +1982,10 @@ pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, 
         let first = idx.columns[0];
         let (access, cost) = if !key.is_empty() {
             let cost = if idx.unique && key.len() == idx.columns.len() {
-                1.0
+                cost::UNIQUE_LOOKUP_ROWS
             } else {
-                (rows * 0.05f64.powi(key.len() as i32)).max(2.0)
+                (rows * cost::EQ_KEY_SELECTIVITY.powi(key.len() as i32))
+                    .max(cost::INDEX_LOOKUP_ROWS_MIN)
             };
             (
                 Access::IndexEq {
@@ -1992,9 +1997,9 @@ pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, 
             )
         } else if let Some((_, list)) = ins.iter().find(|(c, _)| *c == first) {
             let per = if idx.unique && idx.columns.len() == 1 {
-                1.0
+                cost::UNIQUE_LOOKUP_ROWS
             } else {
-                (rows * 0.05).max(2.0)
+                (rows * cost::EQ_KEY_SELECTIVITY).max(cost::INDEX_LOOKUP_ROWS_MIN)
             };
             (
                 Access::IndexIn {
@@ -2016,9 +2021,9 @@ pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, 
                 continue;
             }
             let frac = if low.is_some() && high.is_some() {
-                0.1
+                cost::RANGE_BOTH_SELECTIVITY
             } else {
-                0.3
+                cost::RANGE_ONE_SELECTIVITY
             };
             (
                 Access::IndexRange {
@@ -2027,7 +2032,7 @@ pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, 
                     high,
                     reverse: false,
                 },
-                (rows * frac).max(2.0),
+                (rows * frac).max(cost::INDEX_LOOKUP_ROWS_MIN),
             )
         };
         if cost < best.2 {

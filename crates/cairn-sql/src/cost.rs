@@ -1,0 +1,59 @@
+//! Every constant the planner and the vector strategy use to compare plans,
+//! in one place. There are no statistics yet (row counts only): these
+//! fractions stand in for them, and ANALYZE-based estimates will replace
+//! them here, not at the call sites.
+//!
+//! Units: "rows" are estimated rows produced or touched; a cost is rows
+//! touched, so a full scan of a table costs its row count.
+
+/// Costs assume a table has at least this many rows, so a plan prepared on
+/// a small (or empty) table still uses its indexes when the table grows
+/// (plans are cached until the schema changes). Output estimates use the
+/// real size.
+pub const TABLE_ROWS_MIN: f64 = 1_000.0;
+
+/// Rows a subquery, view or CTE in FROM is assumed to produce before its
+/// own filters (its size is unknown at plan time).
+pub const DERIVED_ROWS: f64 = 1_000.0;
+
+/// Share of rows one filter conjunct keeps when nothing better is known.
+pub const FILTER_SELECTIVITY: f64 = 0.5;
+
+/// Share of rows one equality on a non-unique index column keeps.
+pub const EQ_KEY_SELECTIVITY: f64 = 0.05;
+
+/// Share of rows a range bounded on both sides keeps.
+pub const RANGE_BOTH_SELECTIVITY: f64 = 0.1;
+
+/// Share of rows a range bounded on one side keeps.
+pub const RANGE_ONE_SELECTIVITY: f64 = 0.3;
+
+/// Rows a lookup of a whole unique key touches.
+pub const UNIQUE_LOOKUP_ROWS: f64 = 1.0;
+
+/// Fewest rows a non-unique index lookup is assumed to touch.
+pub const INDEX_LOOKUP_ROWS_MIN: f64 = 2.0;
+
+/// An index join is chosen when the outer side's estimate times this is
+/// below the inner table's size (each probe costs a few sequential rows).
+pub const INDEX_JOIN_PROBE_COST: f64 = 4.0;
+
+/// Estimated rows after applying `filters` conjuncts to `rows` rows.
+pub fn filtered_rows(rows: f64, filters: usize) -> f64 {
+    rows * FILTER_SELECTIVITY.powi(filters.min(i32::MAX as usize) as i32)
+}
+
+// ---- vector search strategy ---------------------------------------------
+
+/// With a B-tree access for the filter, qualifying rows are scored exactly
+/// through it when a sample estimates at most this many.
+pub const EXACT_VIA_INDEX_ROWS_MAX: f64 = 10_000.0;
+
+/// Rows sampled to estimate a filter's selectivity before a filtered
+/// nearest-neighbour search.
+pub const SELECTIVITY_SAMPLE_ROWS: usize = 256;
+
+/// A filtered graph walk is chosen when it is expected to visit fewer than
+/// this fraction of the table's rows (a graph visit costs more than a
+/// sequential one).
+pub const EXACT_SCAN_VISIT_FRACTION: f64 = 0.25;
