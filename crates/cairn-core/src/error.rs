@@ -245,3 +245,9 @@ impl Error {
         self
     }
 }
+
+impl From<crate::vector::VectorError> for Error {
+    fn from(e: crate::vector::VectorError) -> Error {
+        Error::Vector(e)
+    }
+}

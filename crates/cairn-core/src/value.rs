@@ -304,6 +304,27 @@ impl Value {
         matches!(self, Value::Vector(_) | Value::HalfVec(_))
     }
 
+    /// A validated VECTOR value (finite elements, 1 to
+    /// [`crate::vector::VECTOR_DIMS_MAX`] of them).
+    pub fn vector(v: Vec<f32>) -> Result<Value, crate::vector::VectorError> {
+        crate::vector::validate(&v)?;
+        Ok(Value::Vector(std::sync::Arc::from(v)))
+    }
+
+    /// This value read as a vector argument: a VECTOR/HALFVEC value or its
+    /// text form; `None` for NULL; a type error for anything else.
+    pub fn vector_arg(&self) -> Result<Option<std::borrow::Cow<'_, [f32]>>> {
+        match self {
+            Value::Null => Ok(None),
+            Value::Vector(_) | Value::HalfVec(_) => Ok(self.vector_f32()),
+            Value::Text(s) => Ok(Some(std::borrow::Cow::Owned(crate::vector::parse(s)?))),
+            other => Err(Error::type_err(format!(
+                "expected a vector, got {} value",
+                other.type_name()
+            ))),
+        }
+    }
+
     pub fn as_i64(&self) -> Option<i64> {
         match self.to_numeric()? {
             Numeric::Int(i) => Some(i),

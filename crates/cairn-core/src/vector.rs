@@ -6,14 +6,12 @@
 //! finite (no NaN, no ±inf). Distances computed here are summed in index
 //! order in f64, so they are identical on every machine: final result order
 //! and proofs rely on that. Fast approximate kernels live in `cairn-vector`.
+//! This module uses no other module of the crate: `error` and `value` build
+//! on it (the vector SQL functions live in cairn-sql).
 
 use std::fmt;
-use std::sync::Arc;
 
 use half::f16;
-
-use crate::error::Error;
-use crate::value::Value;
 
 /// Most dimensions a `VECTOR(n)` or `HALFVEC(n)` may have.
 pub const VECTOR_DIMS_MAX: usize = 16_000;
@@ -54,12 +52,6 @@ impl fmt::Display for VectorError {
     }
 }
 
-impl From<VectorError> for Error {
-    fn from(e: VectorError) -> Error {
-        Error::Vector(e)
-    }
-}
-
 /// Checks the invariants of a stored vector.
 pub fn validate(v: &[f32]) -> Result<(), VectorError> {
     if v.is_empty() || v.len() > VECTOR_DIMS_MAX {
@@ -69,12 +61,6 @@ pub fn validate(v: &[f32]) -> Result<(), VectorError> {
         Some(index) => Err(VectorError::NonFinite { index }),
         None => Ok(()),
     }
-}
-
-/// A validated vector value.
-pub fn vector_value(v: Vec<f32>) -> Result<Value, VectorError> {
-    validate(&v)?;
-    Ok(Value::Vector(Arc::from(v)))
 }
 
 /// Parses `[x, y, ...]` (whitespace allowed around elements and brackets).
@@ -239,9 +225,16 @@ pub fn l2_normalize(a: &[f32]) -> Vec<f32> {
     a.iter().map(|x| (f64::from(*x) / n) as f32).collect()
 }
 
+/// An element-wise vector operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElementOp {
+    Add,
+    Sub,
+    Mul,
+}
+
 /// Element-wise `+`, `-` or `*` of two vectors of equal dimensions.
-pub fn elementwise(op: crate::ops::ArithOp, a: &[f32], b: &[f32]) -> Result<Vec<f32>, VectorError> {
-    use crate::ops::ArithOp;
+pub fn elementwise(op: ElementOp, a: &[f32], b: &[f32]) -> Result<Vec<f32>, VectorError> {
     if a.len() != b.len() {
         return Err(VectorError::DimsMismatch {
             expected: a.len(),
@@ -252,27 +245,13 @@ pub fn elementwise(op: crate::ops::ArithOp, a: &[f32], b: &[f32]) -> Result<Vec<
         .iter()
         .zip(b)
         .map(|(x, y)| match op {
-            ArithOp::Add => x + y,
-            ArithOp::Sub => x - y,
-            _ => x * y,
+            ElementOp::Add => x + y,
+            ElementOp::Sub => x - y,
+            ElementOp::Mul => x * y,
         })
         .collect();
     validate(&out)?;
     Ok(out)
-}
-
-/// A vector argument: a VECTOR/HALFVEC value or its text form; `None` for
-/// NULL.
-pub fn vector_arg(v: &Value) -> Result<Option<std::borrow::Cow<'_, [f32]>>, Error> {
-    match v {
-        Value::Null => Ok(None),
-        Value::Vector(_) | Value::HalfVec(_) => Ok(v.vector_f32()),
-        Value::Text(s) => Ok(Some(std::borrow::Cow::Owned(parse(s)?))),
-        other => Err(Error::type_err(format!(
-            "expected a vector, got {} value",
-            other.type_name()
-        ))),
-    }
 }
 
 #[cfg(test)]

@@ -618,8 +618,6 @@ impl Planner<'_> {
                         None => None,
                     },
                     negated: *negated,
-                    // ILIKE is LIKE: SQLite's LIKE is already ASCII
-                    // case-insensitive.
                     glob: false,
                 }
             }

@@ -38,6 +38,12 @@ pub const INDEX_LOOKUP_ROWS_MIN: f64 = 2.0;
 /// below the inner table's size (each probe costs a few sequential rows).
 pub const INDEX_JOIN_PROBE_COST: f64 = 4.0;
 
+/// Whether probing the inner table's index once per outer row (`outer_est`
+/// rows) beats hashing the inner table (`inner_rows` rows).
+pub fn index_join_pays(outer_est: f64, inner_rows: f64) -> bool {
+    outer_est * INDEX_JOIN_PROBE_COST < inner_rows.max(TABLE_ROWS_MIN)
+}
+
 /// Estimated rows after applying `filters` conjuncts to `rows` rows.
 pub fn filtered_rows(rows: f64, filters: usize) -> f64 {
     rows * FILTER_SELECTIVITY.powi(filters.min(i32::MAX as usize) as i32)

@@ -800,7 +800,7 @@ impl<'a> Executor<'a> {
     ) -> Result<Option<Vec<cairn_storage::VectorHit>>> {
         use cairn_storage::VectorQuery;
         let q = query.eval(&[], self, outer)?;
-        let Some(q) = cairn_core::vector::vector_arg(&q)? else {
+        let Some(q) = q.vector_arg()? else {
             return Ok(None);
         };
         let Some(k) = self.count_value(k, outer, "LIMIT")? else {

@@ -137,6 +137,8 @@ pub enum Expr {
         high: Box<Expr>,
         negated: bool,
     },
+    /// `LIKE` (and `ILIKE`, the same thing: SQLite's LIKE is already
+    /// ASCII case-insensitive) or, with `glob`, `GLOB`.
     Like {
         expr: Box<Expr>,
         pattern: Box<Expr>,
@@ -914,6 +916,7 @@ impl std::fmt::Display for Expr {
 /// `+`, `-`, `*` of two vectors, element-wise (pgvector); anything else with a
 /// vector operand is a type error.
 fn vector_arith(op: ArithOp, a: &Value, b: &Value) -> Result<Value> {
+    use cairn_core::vector::ElementOp;
     if a.is_null() || b.is_null() {
         return Ok(Value::Null);
     }
@@ -924,11 +927,16 @@ fn vector_arith(op: ArithOp, a: &Value, b: &Value) -> Result<Value> {
             b.type_name()
         )));
     };
-    if matches!(op, ArithOp::Div | ArithOp::Rem) {
-        return Err(Error::type_err(format!(
-            "operator {op:?} is not defined on vectors"
-        )));
-    }
+    let op = match op {
+        ArithOp::Add => ElementOp::Add,
+        ArithOp::Sub => ElementOp::Sub,
+        ArithOp::Mul => ElementOp::Mul,
+        ArithOp::Div | ArithOp::Rem => {
+            return Err(Error::type_err(format!(
+                "operator {op:?} is not defined on vectors"
+            )))
+        }
+    };
     let out = cairn_core::vector::elementwise(op, &x, &y)?;
     Ok(match (a, b) {
         (Value::HalfVec(_), Value::HalfVec(_)) => {

@@ -1354,11 +1354,7 @@ impl<'a> Planner<'a> {
                 .as_ref()
                 .map_or(cand_est, |(t, _)| t.row_count() as f64);
             let index_choice = match &rel.table {
-                Some((t, _))
-                    if !left_keys.is_empty()
-                        && est * cost::INDEX_JOIN_PROBE_COST
-                            < cand_rows.max(cost::TABLE_ROWS_MIN) =>
-                {
+                Some((t, _)) if !left_keys.is_empty() && cost::index_join_pays(est, cand_rows) => {
                     pick_join_index(t, &right_keys)
                 }
                 _ => None,

@@ -255,7 +255,7 @@ fn plan(session: &Session, sql: &str) -> Result<Plan> {
 }
 
 fn as_vector(v: &Value) -> Result<Vec<f32>> {
-    cairn_core::vector::vector_arg(v)?
+    v.vector_arg()?
         .map(|c| c.into_owned())
         .ok_or_else(|| Error::plan("query_with_proof: the query vector is NULL"))
 }

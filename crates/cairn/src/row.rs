@@ -202,7 +202,7 @@ impl FromValue for Vec<u8> {
 /// A VECTOR or HALFVEC column (or its text form) as f32 elements.
 impl FromValue for Vec<f32> {
     fn from_value(v: &Value) -> Result<Self> {
-        match cairn_core::vector::vector_arg(v)? {
+        match v.vector_arg()? {
             Some(elems) => Ok(elems.into_owned()),
             None => Err(Error::type_err("NULL cannot be read as a vector")),
         }

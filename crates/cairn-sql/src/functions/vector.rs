@@ -6,16 +6,14 @@
 
 use std::sync::Arc;
 
-use cairn_core::vector::{
-    distance, l2_normalize, norm, to_half, vector_arg, vector_value, DistanceKind,
-};
+use cairn_core::vector::{distance, l2_normalize, norm, to_half, DistanceKind};
 use cairn_core::{Error, Value};
 
 use super::arg;
 
 fn distance_fn(kind: DistanceKind, args: &[Value]) -> Result<Value, Error> {
-    let a = vector_arg(arg(args, 0))?;
-    let b = vector_arg(arg(args, 1))?;
+    let a = arg(args, 0).vector_arg()?;
+    let b = arg(args, 1).vector_arg()?;
     let (Some(a), Some(b)) = (a, b) else {
         return Ok(Value::Null);
     };
@@ -42,14 +40,14 @@ pub(crate) fn fn_inner_product(args: &[Value]) -> Result<Value, Error> {
 }
 
 pub(crate) fn fn_dims(args: &[Value]) -> Result<Value, Error> {
-    Ok(match vector_arg(arg(args, 0))? {
+    Ok(match arg(args, 0).vector_arg()? {
         Some(v) => Value::Integer(v.len() as i64),
         None => Value::Null,
     })
 }
 
 pub(crate) fn fn_norm(args: &[Value]) -> Result<Value, Error> {
-    Ok(match vector_arg(arg(args, 0))? {
+    Ok(match arg(args, 0).vector_arg()? {
         Some(v) => Value::real(norm(&v)),
         None => Value::Null,
     })
@@ -57,12 +55,12 @@ pub(crate) fn fn_norm(args: &[Value]) -> Result<Value, Error> {
 
 pub(crate) fn fn_l2_normalize(args: &[Value]) -> Result<Value, Error> {
     let arg = arg(args, 0);
-    Ok(match vector_arg(arg)? {
+    Ok(match arg.vector_arg()? {
         Some(v) => {
             let n = l2_normalize(&v);
             match arg {
                 Value::HalfVec(_) => Value::HalfVec(Arc::from(to_half(&n)?)),
-                _ => vector_value(n)?,
+                _ => Value::vector(n)?,
             }
         }
         None => Value::Null,
@@ -71,8 +69,8 @@ pub(crate) fn fn_l2_normalize(args: &[Value]) -> Result<Value, Error> {
 
 /// `vector('[1,2]')`: text (or a vector) as a VECTOR value.
 pub(crate) fn fn_vector(args: &[Value]) -> Result<Value, Error> {
-    Ok(match vector_arg(arg(args, 0))? {
-        Some(v) => vector_value(v.into_owned())?,
+    Ok(match arg(args, 0).vector_arg()? {
+        Some(v) => Value::vector(v.into_owned())?,
         None => Value::Null,
     })
 }
