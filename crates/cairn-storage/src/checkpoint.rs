@@ -12,7 +12,6 @@
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
 
@@ -23,6 +22,7 @@ use crate::schema::IndexDef;
 use crate::store::Store;
 use crate::table::{Index, Table};
 use crate::vector::same_vector;
+use crate::wal::Record;
 use crate::Ts;
 
 /// Format version written into segment file headers.
@@ -501,7 +501,7 @@ impl Store {
         let first = d.wal.rotate_now()?;
         let fs = &*d.fs;
         let seg_dir = d.dir.join("segments");
-        let mut tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        let mut tables = self.catalog.tables();
         tables.sort_by_key(|t| t.id);
         let (versions, records) = self.with_merkle(|m| {
             let v: Vec<Vec<(cairn_merkle::Hash, u64)>> =
@@ -516,10 +516,10 @@ impl Store {
         }
         let mut views = Vec::new();
         {
-            let c = self.catalog.read();
+            let list = self.catalog.views();
             let mut e = Enc(&mut views);
-            e.len(c.views.len());
-            for v in c.views.values() {
+            e.len(list.len());
+            for v in &list {
                 e.view(v);
             }
         }
@@ -527,7 +527,7 @@ impl Store {
             table_id: 0,
             ts,
             rows: 0,
-            next_row_id: self.next_table_id.load(Ordering::Relaxed),
+            next_row_id: self.catalog.next_table_id(),
             auto_max: 0,
         };
         let name = catalog_file(ts);
@@ -565,6 +565,54 @@ impl Store {
         Ok(Some(ts))
     }
 
+    /// Loads the catalog file of a checkpoint at `cp_ts`: its views, the
+    /// next table id and (when present) the history records.
+    fn load_catalog_file(
+        &self,
+        h: &SegHeader,
+        sections: &[(u32, &[u8], u64)],
+        file: &str,
+        cp_ts: Ts,
+    ) -> Result<Option<Vec<(Ts, cairn_merkle::Hash)>>> {
+        let (_, body, at) = sections
+            .iter()
+            .find(|s| s.0 == section::VIEWS)
+            .ok_or_else(|| {
+                Error::corrupt(file, 0, format!("section kind {} missing", section::VIEWS))
+            })?;
+        let mut d = Dec::new(body, file, *at);
+        let n = d.count(4)?;
+        for _ in 0..n {
+            let v = d.view()?;
+            self.catalog
+                .apply(&Record::CreateView(v), None)
+                .map_err(|e| d.err(format!("view does not load: {e}")))?;
+        }
+        self.catalog.observe_next_table_id(h.next_row_id);
+        let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::HISTORY) else {
+            return Ok(None);
+        };
+        let mut d = Dec::new(body, file, at);
+        let n = d.count(40)?;
+        let mut records = Vec::with_capacity(n);
+        for _ in 0..n {
+            let rts = d.u64()?;
+            let root = d.hash()?;
+            if records
+                .last()
+                .is_some_and(|r: &(Ts, cairn_merkle::Hash)| r.0 > rts)
+                || rts > cp_ts
+            {
+                return Err(d.err("history records out of order"));
+            }
+            records.push((rts, root));
+        }
+        if !d.done() {
+            return Err(d.err("bytes after the history"));
+        }
+        Ok(Some(records))
+    }
+
     /// Loads a checkpoint's segment files into this (empty) store.
     pub(crate) fn load_checkpoint(
         &self,
@@ -600,35 +648,7 @@ impl Store {
                     .ok_or_else(|| Error::corrupt(&file, 0, format!("section kind {kind} missing")))
             };
             if h.table_id == 0 {
-                let (body, at) = get(section::VIEWS)?;
-                let mut d = Dec::new(body, &file, at);
-                let n = d.count(4)?;
-                for _ in 0..n {
-                    let v = d.view()?;
-                    self.apply_create_view(v)
-                        .map_err(|e| d.err(format!("view does not load: {e}")))?;
-                }
-                self.next_table_id
-                    .fetch_max(h.next_row_id, Ordering::Relaxed);
-                if let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::HISTORY) {
-                    let mut d = Dec::new(body, &file, at);
-                    let n = d.count(40)?;
-                    let mut records = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        let rts = d.u64()?;
-                        let root = d.hash()?;
-                        if records
-                            .last()
-                            .is_some_and(|r: &(Ts, cairn_merkle::Hash)| r.0 > rts)
-                            || rts > cp.ts
-                        {
-                            return Err(d.err("history records out of order"));
-                        }
-                        records.push((rts, root));
-                    }
-                    if !d.done() {
-                        return Err(d.err("bytes after the history"));
-                    }
+                if let Some(records) = self.load_catalog_file(&h, &sections, &file, cp.ts)? {
                     history = Some((records, file.clone()));
                 }
                 continue;
@@ -649,7 +669,18 @@ impl Store {
             let name = schema.name.clone();
             let columns = schema.columns.len();
             let table = self
-                .install_table(h.table_id, schema)
+                .catalog
+                .apply(
+                    &Record::CreateTable {
+                        id: h.table_id,
+                        schema,
+                    },
+                    None,
+                )
+                .and_then(|()| {
+                    self.table(&name)
+                        .ok_or_else(|| Error::internal("loaded table vanished"))
+                })
                 .map_err(|e| Error::corrupt(&file, 16, format!("table does not load: {e}")))?;
             // Statistics: checked against the header and the schema.
             let (body, at) = get(section::STATISTICS)?;
@@ -942,7 +973,7 @@ impl Store {
                 Error::corrupt(&file, 0, format!("vector index does not load: {e}"))
             })?;
             self.spawn_vector_jobs(jobs.into_iter().map(|j| (t.clone(), j)).collect());
-            self.bump();
+            self.catalog.bump();
         }
         let (records, file) = match history {
             Some((r, f)) => (Some(r), f),

@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
 
+use crate::apply::{self, after_table_writes, apply_table_writes};
 use crate::fs::{StdFs, VLock, Vfs};
 use crate::manifest::{Manifest, WalPosition};
 use crate::store::{CommitState, Store};
-use crate::table::{Table, SEGMENT_ROWS_TARGET, TS_OPEN};
 use crate::wal::{self, Record, RowWrite, Synchronous, Wal};
 use crate::Ts;
 
@@ -296,21 +296,12 @@ impl Store {
             None => Vec::new(),
         };
         let ts = self.last_committed();
-        let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        let tables = self.catalog.tables();
         for t in tables {
             problems.extend(t.check_indexes(ts));
         }
         problems.extend(self.check_state_root());
         Ok(problems)
-    }
-
-    fn table_by_id(&self, id: u64) -> Option<Arc<Table>> {
-        self.catalog
-            .read()
-            .tables
-            .values()
-            .find(|t| t.id == id)
-            .cloned()
     }
 
     /// Applies the scanned records in log order.
@@ -322,29 +313,11 @@ impl Store {
                     recovery.commits += 1;
                     self.replay_commit(&mut cs, *ts, tables)
                 }
-                Record::CreateTable { id, schema } => {
-                    self.install_table(*id, schema.clone()).map(|_| ())
-                }
-                Record::DropTable { name } => self.apply_drop_table(name),
-                Record::CreateView(v) => self.apply_create_view(v.clone()),
-                Record::DropView { name } => self.apply_drop_view(name),
-                Record::CreateIndex { table, def } => {
-                    self.apply_create_index(table, def.clone()).map(|_| ())
-                }
-                Record::CreateVectorIndex { table, def } => self
-                    .apply_create_vector_index(table, def.clone())
-                    .map(|_| ()),
-                Record::DropIndex { name } => self.apply_drop_index(name),
-                Record::AddColumn {
-                    table,
-                    column,
-                    create_sql,
-                } => self.apply_add_column(table, column.clone(), create_sql.clone()),
+                ddl => self
+                    .catalog
+                    .apply(ddl, self.pool().as_deref())
+                    .and_then(|()| self.merkle_after_ddl(cs.last_assigned)),
             };
-            let result = result.and_then(|()| match record {
-                Record::Commit { .. } => Ok(()),
-                _ => self.merkle_after_ddl(cs.last_assigned),
-            });
             result.map_err(|e| {
                 Error::corrupt(&**file, *offset, format!("WAL record does not replay: {e}"))
             })?;
@@ -368,56 +341,28 @@ impl Store {
         }
         let mut jobs = Vec::new();
         let mut changes = Vec::with_capacity(tables.len());
+        let oldest = self.oldest_snapshot();
         for (id, rows) in tables {
             let table = self
+                .catalog
                 .table_by_id(*id)
                 .ok_or_else(|| Error::internal(format!("no table has id {id}")))?;
-            let schema = table.schema();
-            let mut inner = table.inner.write();
-            let mut table_changes = Vec::with_capacity(rows.len());
-            for (rid, row) in rows {
-                if row.as_ref().is_some_and(|v| v.len() > schema.columns.len()) {
-                    return Err(Error::internal(format!(
-                        "row {rid} has more values than {} has columns",
-                        schema.name
-                    )));
-                }
-                let live = inner
-                    .head(*rid)
-                    .filter(|h| h.end.load(Ordering::Acquire) == TS_OPEN)
-                    .map(|h| h.values.clone());
-                let values: Option<Arc<[Value]>> = row.as_ref().map(|v| v.clone().into());
-                table_changes.push(crate::merkle::RowChange {
-                    old: live.clone(),
-                    new: values.clone(),
+            let values: Vec<Option<Arc<[Value]>>> = rows
+                .iter()
+                .map(|(_, row)| row.as_ref().map(|v| Arc::from(v.as_slice())))
+                .collect();
+            let writes = rows
+                .iter()
+                .zip(&values)
+                .map(|((rid, _), new)| apply::RowWrite {
+                    row: *rid,
+                    new: new.as_ref(),
+                    existed: None,
                 });
-                if live.is_some() {
-                    inner.end_row(*rid, ts, row.as_deref())?;
-                } else if row.is_none() {
-                    return Err(Error::internal(format!(
-                        "deletes row {rid} of {}, which does not exist",
-                        schema.name
-                    )));
-                }
-                if let Some(values) = values {
-                    if let Some(Value::Integer(k)) =
-                        schema.auto_increment.and_then(|c| values.get(c))
-                    {
-                        table.observe_auto_key(*k);
-                    }
-                    inner.push_version(*rid, values, ts);
-                }
-                table.observe_row_id(*rid);
-            }
-            // No snapshot is open during replay: nothing older is needed.
-            if inner.live_len() >= SEGMENT_ROWS_TARGET {
-                inner.seal(ts);
-            }
-            if !inner.vectors.is_empty() {
-                for job in inner.vector_jobs_due(ts) {
-                    jobs.push((table.clone(), job));
-                }
-            }
+            let mut inner = table.inner.write();
+            let table_changes =
+                apply_table_writes(&table, &mut inner, ts, writes, self.state_roots, None)?;
+            jobs.extend(after_table_writes(&table, &mut inner, oldest));
             changes.push((*id, table_changes));
         }
         self.queue_merkle(crate::merkle::Pending {

@@ -10,6 +10,8 @@
 //! cairn-merkle (state roots, proofs); never on SQL.
 #![deny(unsafe_code)]
 
+mod apply;
+mod catalog;
 mod checkpoint;
 mod codec;
 mod durable;

@@ -32,6 +32,7 @@ use cairn_merkle::trie::Change;
 use cairn_merkle::{CommitHead, Domain, Hash, HistoryProof, MerkleLog, RowProof, Trie, TrieLeaf};
 use parking_lot::{Condvar, Mutex};
 
+use crate::catalog::Catalog;
 use crate::schema::TableSchema;
 use crate::store::Store;
 use crate::table::Table;
@@ -393,11 +394,7 @@ fn hash_changes(shape: &Shape, changes: &[RowChange]) -> HashedChanges {
     (removed, written)
 }
 
-/// One row written by a commit: its values before and after.
-pub(crate) struct RowChange {
-    pub(crate) old: Option<Arc<[Value]>>,
-    pub(crate) new: Option<Arc<[Value]>>,
-}
+use crate::apply::RowChange;
 
 /// A commit's changes waiting to be folded into the tries.
 pub(crate) struct Pending {
@@ -454,25 +451,19 @@ fn fold_pool() -> Option<&'static rayon::ThreadPool> {
 
 /// Canonical catalog bytes: tables then views, each in name order, as
 /// (lowercase name, CREATE statement).
-fn catalog_bytes(store: &Store) -> Vec<u8> {
-    let c = store.catalog.read();
+fn catalog_bytes(catalog: &Catalog) -> Vec<u8> {
+    let tables: Vec<(String, String)> = catalog
+        .tables_by_key()
+        .into_iter()
+        .map(|(k, t)| (k, t.schema().create_sql.clone()))
+        .collect();
+    let views: Vec<(String, String)> = catalog
+        .views_by_key()
+        .into_iter()
+        .map(|(k, v)| (k, v.create_sql))
+        .collect();
     let mut out = Vec::new();
-    for (list, n) in [
-        (
-            c.tables
-                .iter()
-                .map(|(k, t)| (k.clone(), t.schema().create_sql.clone()))
-                .collect::<Vec<_>>(),
-            c.tables.len(),
-        ),
-        (
-            c.views
-                .iter()
-                .map(|(k, v)| (k.clone(), v.create_sql.clone()))
-                .collect(),
-            c.views.len(),
-        ),
-    ] {
+    for (list, n) in [(tables.iter(), tables.len()), (views.iter(), views.len())] {
         put_len(&mut out, n);
         for (name, sql) in list {
             put_len(&mut out, name.len());
@@ -784,7 +775,7 @@ impl Store {
         let mut m = self.merkle.lock();
         self.drain_merkle(&mut m);
         let before = m.root();
-        let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        let tables = self.catalog.tables();
         let mut next = BTreeMap::new();
         for t in tables {
             let schema = t.schema();
@@ -804,7 +795,7 @@ impl Store {
             next.insert(name, state);
         }
         m.tables = next;
-        m.catalog = catalog_root(&catalog_bytes(self));
+        m.catalog = catalog_root(&catalog_bytes(&self.catalog));
         let after = m.root();
         if after != before {
             // The record carries the newest acknowledged commit's
@@ -830,7 +821,7 @@ impl Store {
             return Ok(());
         }
         let mut m = MerkleState::genesis();
-        let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        let tables = self.catalog.tables();
         for t in tables {
             let schema = t.schema();
             let mut s = TableState::new(&t, &schema);
@@ -838,7 +829,7 @@ impl Store {
             s.rebuild(&t, ts, versions.get(&t.id).unwrap_or(&none))?;
             m.tables.insert(s.name.clone(), s);
         }
-        m.catalog = catalog_root(&catalog_bytes(self));
+        m.catalog = catalog_root(&catalog_bytes(&self.catalog));
         m.applied = ts;
         let root = m.root();
         match records {
@@ -877,7 +868,7 @@ impl Store {
         self.drain_merkle(&mut m);
         let ts = m.applied;
         let mut problems = Vec::new();
-        let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        let tables = self.catalog.tables();
         for t in &tables {
             let schema = t.schema();
             let name = schema.name.to_ascii_lowercase();

@@ -10,31 +10,28 @@
 //! the write fails, the commits the log does not hold are undone in memory
 //! before the next commit runs.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cairn_core::{ConstraintKind, Error, Result};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
+use crate::apply::{after_table_writes, apply_table_writes, RowUndo, RowWrite};
+use crate::catalog::Catalog;
 use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
-use crate::table::{index_key, Table, SEGMENT_ROWS_TARGET, TS_OPEN};
+use crate::table::{index_key, Table, TS_OPEN};
 use crate::txn::Transaction;
 use crate::vector::VectorIndexDef;
+use crate::wal::Record;
 use crate::Ts;
-
-#[derive(Default)]
-pub(crate) struct Catalog {
-    pub(crate) tables: BTreeMap<String, Arc<Table>>,
-    pub(crate) views: BTreeMap<String, ViewDef>,
-}
 
 /// A commit applied in memory whose WAL record is not known good yet.
 pub(crate) struct Inflight {
     lsn: u64,
     ts: Ts,
-    /// (table, row, the row existed before, a new version was pushed).
-    rows: Vec<(Arc<Table>, crate::RowId, bool, bool)>,
+    /// What undoing each row write takes, in apply order.
+    rows: Vec<RowUndo>,
 }
 
 /// What the commit lock guards.
@@ -47,9 +44,8 @@ pub(crate) struct CommitState {
 }
 
 pub struct Store {
-    pub(crate) catalog: RwLock<Catalog>,
-    /// Bumped by every DDL statement; prepared plans re-plan when it moves.
-    catalog_version: AtomicU64,
+    /// Tables and views (see `catalog.rs`).
+    pub(crate) catalog: Catalog,
     pub(crate) commit_lock: Mutex<CommitState>,
     /// The newest published commit: snapshots are taken here.
     pub(crate) last_committed: AtomicU64,
@@ -58,7 +54,6 @@ pub struct Store {
     /// transactions mostly share the newest snapshot) and allocation-free
     /// once warm.
     active: Mutex<Vec<(Ts, usize)>>,
-    pub(crate) next_table_id: AtomicU64,
     /// Threads for index builds (created on first use; never the global
     /// rayon pool).
     pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
@@ -89,10 +84,6 @@ fn build_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
         .map(Arc::new)
 }
 
-fn key(name: &str) -> String {
-    name.to_ascii_lowercase()
-}
-
 impl Store {
     /// A new, empty store in memory.
     pub fn new() -> Arc<Store> {
@@ -103,8 +94,7 @@ impl Store {
 
     pub(crate) fn empty() -> Store {
         Store {
-            catalog: RwLock::new(Catalog::default()),
-            catalog_version: AtomicU64::new(1),
+            catalog: Catalog::new(),
             commit_lock: Mutex::new(CommitState {
                 last_assigned: 0,
                 inflight: VecDeque::new(),
@@ -112,7 +102,6 @@ impl Store {
             }),
             last_committed: AtomicU64::new(0),
             active: Mutex::new(Vec::new()),
-            next_table_id: AtomicU64::new(1),
             pool: Mutex::new(None),
             durable: None,
             state_roots: true,
@@ -148,7 +137,7 @@ impl Store {
     }
 
     /// The oldest snapshot any open or future transaction may read.
-    fn oldest_snapshot(&self) -> Ts {
+    pub(crate) fn oldest_snapshot(&self) -> Ts {
         let active = self.active.lock();
         let newest = self.last_committed.load(Ordering::Acquire);
         active.first().map_or(newest, |e| e.0).min(newest)
@@ -223,44 +212,32 @@ impl Store {
         let mut undo = Vec::new();
         let mut changes = Vec::with_capacity(tx.writes.len());
         for tw in tx.writes.values() {
+            // Rows inserted and deleted again by this transaction are
+            // skipped: nothing to apply, log or hash.
+            let writes = tw
+                .order
+                .iter()
+                .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
+                .filter(|(_, w)| w.existed || w.row.is_some())
+                .map(|(row, w)| RowWrite {
+                    row,
+                    new: w.row.as_ref(),
+                    existed: Some(w.existed),
+                });
             let mut inner = tw.table.inner.write();
-            let mut table_changes = Vec::with_capacity(tw.order.len());
-            for rid in &tw.order {
-                let Some(w) = tw.rows.get(rid) else { continue };
-                if !w.existed && w.row.is_none() {
-                    // Inserted and deleted again by this transaction:
-                    // nothing to apply, log or hash.
-                    continue;
-                }
-                if self.state_roots {
-                    table_changes.push(crate::merkle::RowChange {
-                        old: if w.existed {
-                            inner.head(*rid).map(|h| h.values.clone())
-                        } else {
-                            None
-                        },
-                        new: w.row.clone(),
-                    });
-                }
-                if w.existed {
-                    inner.end_row(*rid, commit_ts, w.row.as_deref())?;
-                }
-                if let Some(row) = &w.row {
-                    inner.push_version(*rid, row.clone(), commit_ts);
-                }
-                if durable.is_some() {
-                    undo.push((tw.table.clone(), *rid, w.existed, w.row.is_some()));
-                }
-            }
-            if inner.live_len() >= SEGMENT_ROWS_TARGET {
-                inner.seal(self.oldest_snapshot());
-            }
-            if !inner.vectors.is_empty() {
-                let oldest = self.oldest_snapshot();
-                for job in inner.vector_jobs_due(oldest) {
-                    jobs.push((tw.table.clone(), job));
-                }
-            }
+            let table_changes = apply_table_writes(
+                &tw.table,
+                &mut inner,
+                commit_ts,
+                writes,
+                self.state_roots,
+                durable.map(|_| &mut undo),
+            )?;
+            jobs.extend(after_table_writes(
+                &tw.table,
+                &mut inner,
+                self.oldest_snapshot(),
+            ));
             changes.push((tw.table.id, table_changes));
         }
         cs.last_assigned = commit_ts;
@@ -362,14 +339,9 @@ impl Store {
         Ok(())
     }
 
-    /// Logs a DDL statement already applied in memory (durable stores),
-    /// waiting for it like a commit; if that fails, `undo` reverts it.
-    fn log_ddl(
-        &self,
-        cs: &mut CommitState,
-        record: crate::wal::Record,
-        undo: impl FnOnce(),
-    ) -> Result<()> {
+    /// Logs a prepared DDL record (durable stores), waiting for it like a
+    /// commit. On failure nothing was installed; the log is cut back.
+    fn log_ddl(&self, cs: &mut CommitState, record: &Record) -> Result<()> {
         let Some(d) = &self.durable else {
             return Ok(());
         };
@@ -377,8 +349,6 @@ impl Store {
         record.encode(&mut buf);
         let lsn = d.wal.append(&buf);
         if let Err(e) = d.wal.wait(lsn) {
-            undo();
-            self.bump();
             let _ = self.ready(cs);
             return Err(e);
         }
@@ -388,183 +358,67 @@ impl Store {
     // ---- catalog -------------------------------------------------------
 
     pub fn catalog_version(&self) -> u64 {
-        self.catalog_version.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn bump(&self) {
-        self.catalog_version.fetch_add(1, Ordering::AcqRel);
+        self.catalog.version()
     }
 
     pub fn table(&self, name: &str) -> Option<Arc<Table>> {
-        self.catalog.read().tables.get(&key(name)).cloned()
+        self.catalog.table(name)
     }
 
     pub fn view(&self, name: &str) -> Option<ViewDef> {
-        self.catalog.read().views.get(&key(name)).cloned()
+        self.catalog.view(name)
     }
 
     pub fn table_names(&self) -> Vec<String> {
-        let c = self.catalog.read();
-        c.tables.values().map(|t| t.name()).collect()
+        self.catalog.tables().iter().map(|t| t.name()).collect()
     }
 
     pub fn view_names(&self) -> Vec<String> {
-        self.catalog
-            .read()
-            .views
-            .values()
-            .map(|v| v.name.clone())
-            .collect()
+        self.catalog.views().into_iter().map(|v| v.name).collect()
+    }
+
+    /// Runs one DDL statement: prepare (every check, any index build) →
+    /// log (durable stores; waits like a commit) → install → reconcile the
+    /// state tries. WAL replay runs the same prepare and install.
+    fn run_ddl(&self, record: Record) -> Result<()> {
+        let mut cs = self.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let pool = self.pool();
+        let prepared = self.catalog.prepare(&record, pool.as_deref())?;
+        self.log_ddl(&mut cs, &record)?;
+        self.catalog.install(prepared);
+        self.merkle_after_ddl(cs.last_assigned)
     }
 
     pub fn create_table(&self, schema: TableSchema) -> Result<Arc<Table>> {
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
-        let id = self.next_table_id.load(Ordering::Relaxed);
-        let table = self.install_table(id, schema)?;
-        let record = crate::wal::Record::CreateTable {
-            id,
-            schema: (*table.schema()).clone(),
-        };
-        let name = table.name();
-        self.log_ddl(&mut cs, record, || {
-            self.catalog.write().tables.remove(&key(&name));
-        })?;
-        self.merkle_after_ddl(cs.last_assigned)?;
-        Ok(table)
-    }
-
-    /// Adds a table with a given id (creation and WAL replay).
-    pub(crate) fn install_table(&self, id: u64, schema: TableSchema) -> Result<Arc<Table>> {
-        let mut c = self.catalog.write();
-        let k = key(&schema.name);
-        if c.tables.contains_key(&k) || c.views.contains_key(&k) {
-            return Err(Error::AlreadyExists {
-                kind: "table",
-                name: schema.name,
-            });
-        }
-        self.next_table_id.fetch_max(id + 1, Ordering::Relaxed);
-        let table = Arc::new(Table::new(id, schema));
-        c.tables.insert(k, table.clone());
-        self.bump();
-        Ok(table)
+        let name = schema.name.clone();
+        let id = self.catalog.next_table_id();
+        self.run_ddl(Record::CreateTable { id, schema })?;
+        self.table(&name)
+            .ok_or_else(|| Error::internal(format!("table {name} vanished after CREATE")))
     }
 
     pub fn drop_table(&self, name: &str) -> Result<()> {
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
-        if self.table(name).is_none() {
-            return Err(Error::no_such("table", name));
-        }
-        self.log_ddl(
-            &mut cs,
-            crate::wal::Record::DropTable { name: name.into() },
-            || {},
-        )?;
-        self.apply_drop_table(name)?;
-        self.merkle_after_ddl(cs.last_assigned)
-    }
-
-    pub(crate) fn apply_drop_table(&self, name: &str) -> Result<()> {
-        let mut c = self.catalog.write();
-        if c.tables.remove(&key(name)).is_none() {
-            return Err(Error::no_such("table", name));
-        }
-        self.bump();
-        Ok(())
+        self.run_ddl(Record::DropTable { name: name.into() })
     }
 
     pub fn create_view(&self, view: ViewDef) -> Result<()> {
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
-        let name = view.name.clone();
-        self.apply_create_view(view.clone())?;
-        self.log_ddl(&mut cs, crate::wal::Record::CreateView(view), || {
-            self.catalog.write().views.remove(&key(&name));
-        })?;
-        self.merkle_after_ddl(cs.last_assigned)
-    }
-
-    pub(crate) fn apply_create_view(&self, view: ViewDef) -> Result<()> {
-        let mut c = self.catalog.write();
-        let k = key(&view.name);
-        if c.tables.contains_key(&k) || c.views.contains_key(&k) {
-            return Err(Error::AlreadyExists {
-                kind: "view",
-                name: view.name,
-            });
-        }
-        c.views.insert(k, view);
-        self.bump();
-        Ok(())
+        self.run_ddl(Record::CreateView(view))
     }
 
     pub fn drop_view(&self, name: &str) -> Result<()> {
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
-        if self.view(name).is_none() {
-            return Err(Error::no_such("view", name));
-        }
-        self.log_ddl(
-            &mut cs,
-            crate::wal::Record::DropView { name: name.into() },
-            || {},
-        )?;
-        self.apply_drop_view(name)?;
-        self.merkle_after_ddl(cs.last_assigned)
-    }
-
-    pub(crate) fn apply_drop_view(&self, name: &str) -> Result<()> {
-        let mut c = self.catalog.write();
-        if c.views.remove(&key(name)).is_none() {
-            return Err(Error::no_such("view", name));
-        }
-        self.bump();
-        Ok(())
+        self.run_ddl(Record::DropView { name: name.into() })
     }
 
     pub fn create_index(&self, table: &str, def: IndexDef) -> Result<()> {
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
-        let t = self.apply_create_index(table, def.clone())?;
-        let name = def.name.clone();
-        let record = crate::wal::Record::CreateIndex {
-            table: t.name(),
-            def,
-        };
-        self.log_ddl(&mut cs, record, || {
-            t.drop_index(&name);
-        })
-    }
-
-    pub(crate) fn apply_create_index(&self, table: &str, def: IndexDef) -> Result<Arc<Table>> {
-        let c = self.catalog.read();
-        if self.find_index_in(&c, &def.name).is_some() {
-            return Err(Error::AlreadyExists {
-                kind: "index",
-                name: def.name,
-            });
-        }
-        let t = c
-            .tables
-            .get(&key(table))
-            .ok_or_else(|| Error::no_such("table", table))?
-            .clone();
-        drop(c);
-        t.add_index(def)?;
-        self.bump();
-        Ok(t)
-    }
-
-    fn find_index_in(&self, c: &Catalog, name: &str) -> Option<Arc<Table>> {
-        c.tables.values().find(|t| t.has_index_named(name)).cloned()
+        let table = self.table_name_as_stored(table)?;
+        self.run_ddl(Record::CreateIndex { table, def })
     }
 
     /// The database's thread pool for index builds (one thread per core
     /// unless [`Store::set_build_threads`] said otherwise); `None` if no
     /// thread could be started (builds then run on the caller's thread).
-    fn pool(&self) -> Option<Arc<rayon::ThreadPool>> {
+    pub(crate) fn pool(&self) -> Option<Arc<rayon::ThreadPool>> {
         let mut pool = self.pool.lock();
         if pool.is_none() {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -596,7 +450,7 @@ impl Store {
     /// snapshot needs. (Vectors committed since the last background build
     /// stay in their pending chunk until its own build.)
     pub fn compact_vector_indexes(&self) -> Result<()> {
-        let tables: Vec<Arc<Table>> = self.catalog.read().tables.values().cloned().collect();
+        let tables = self.catalog.tables();
         let pool = self.pool();
         let oldest = self.oldest_snapshot();
         for t in tables {
@@ -613,128 +467,34 @@ impl Store {
     /// Builds an HNSW index over a vector column (in parallel) and adds it.
     /// Commits wait while it builds.
     pub fn create_vector_index(&self, table: &str, def: VectorIndexDef) -> Result<()> {
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
-        let t = self.apply_create_vector_index(table, def.clone())?;
-        let name = def.name.clone();
-        let record = crate::wal::Record::CreateVectorIndex {
-            table: t.name(),
-            def,
-        };
-        self.log_ddl(&mut cs, record, || {
-            t.drop_index(&name);
-        })
+        let table = self.table_name_as_stored(table)?;
+        self.run_ddl(Record::CreateVectorIndex { table, def })
     }
 
-    pub(crate) fn apply_create_vector_index(
-        &self,
-        table: &str,
-        def: VectorIndexDef,
-    ) -> Result<Arc<Table>> {
-        let c = self.catalog.read();
-        if self.find_index_in(&c, &def.name).is_some() {
-            return Err(Error::AlreadyExists {
-                kind: "index",
-                name: def.name,
-            });
-        }
-        let t = c
-            .tables
-            .get(&key(table))
-            .ok_or_else(|| Error::no_such("table", table))?
-            .clone();
-        drop(c);
-        let pool = self.pool();
-        t.add_vector_index(def, pool.as_deref())?;
-        self.bump();
-        Ok(t)
+    /// A table's name as the catalog spells it (index records carry it).
+    fn table_name_as_stored(&self, table: &str) -> Result<String> {
+        self.table(table)
+            .map(|t| t.name())
+            .ok_or_else(|| Error::no_such("table", table))
     }
 
     /// The table that owns index `name`.
     pub fn index_table(&self, name: &str) -> Option<Arc<Table>> {
-        let c = self.catalog.read();
-        self.find_index_in(&c, name)
+        self.catalog.index_table(name)
     }
 
     pub fn drop_index(&self, name: &str) -> Result<()> {
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
-        let t = self
-            .index_table(name)
-            .ok_or_else(|| Error::no_such("index", name))?;
-        if t.indexes()
-            .iter()
-            .any(|i| i.primary && i.name.eq_ignore_ascii_case(name))
-        {
-            return Err(Error::plan(format!(
-                "index {name} enforces a PRIMARY KEY and cannot be dropped"
-            )));
-        }
-        self.log_ddl(
-            &mut cs,
-            crate::wal::Record::DropIndex { name: name.into() },
-            || {},
-        )?;
-        self.apply_drop_index(name)
-    }
-
-    pub(crate) fn apply_drop_index(&self, name: &str) -> Result<()> {
-        let t = self
-            .index_table(name)
-            .ok_or_else(|| Error::no_such("index", name))?;
-        if !t.drop_index(name) {
-            return Err(Error::plan(format!(
-                "index {name} enforces a PRIMARY KEY and cannot be dropped"
-            )));
-        }
-        self.bump();
-        Ok(())
+        self.run_ddl(Record::DropIndex { name: name.into() })
     }
 
     /// ALTER TABLE ADD COLUMN: existing rows read the column as
     /// `column.added_default`.
     pub fn add_column(&self, table: &str, column: ColumnDef, create_sql: String) -> Result<()> {
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
-        let t = self
-            .table(table)
-            .ok_or_else(|| Error::no_such("table", table))?;
-        if t.schema().column_index(&column.name).is_some() {
-            return Err(Error::AlreadyExists {
-                kind: "column",
-                name: column.name,
-            });
-        }
-        let record = crate::wal::Record::AddColumn {
-            table: t.name(),
-            column: column.clone(),
-            create_sql: create_sql.clone(),
-        };
-        self.log_ddl(&mut cs, record, || {})?;
-        self.apply_add_column(table, column, create_sql)?;
-        self.merkle_after_ddl(cs.last_assigned)
-    }
-
-    pub(crate) fn apply_add_column(
-        &self,
-        table: &str,
-        column: ColumnDef,
-        create_sql: String,
-    ) -> Result<()> {
-        let t = self
-            .table(table)
-            .ok_or_else(|| Error::no_such("table", table))?;
-        let mut schema = (*t.schema()).clone();
-        if schema.column_index(&column.name).is_some() {
-            return Err(Error::AlreadyExists {
-                kind: "column",
-                name: column.name,
-            });
-        }
-        schema.columns.push(column);
-        schema.create_sql = create_sql;
-        t.set_schema(schema);
-        self.bump();
-        Ok(())
+        let table = self.table_name_as_stored(table)?;
+        self.run_ddl(Record::AddColumn {
+            table,
+            column,
+            create_sql,
+        })
     }
 }

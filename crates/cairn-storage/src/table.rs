@@ -460,30 +460,21 @@ impl Table {
         self.inner.write().schema = Arc::new(schema);
     }
 
-    /// Adds an index and fills it from every stored version.
-    pub(crate) fn add_index(&self, def: IndexDef) -> Result<()> {
-        let mut inner = self.inner.write();
-        if inner
-            .indexes
-            .iter()
-            .any(|i| i.def.name.eq_ignore_ascii_case(&def.name))
-        {
-            return Err(Error::AlreadyExists {
-                kind: "index",
-                name: def.name,
-            });
-        }
+    /// Builds an index over every stored version (the caller holds the
+    /// commit lock, so no version is added before it is installed); a
+    /// unique index fails on two current rows with one key.
+    pub(crate) fn build_index(&self, def: IndexDef) -> Result<Index> {
+        let inner = self.inner.read();
         let mut index = Index::new(def);
-        let inner_ref = &*inner;
         let mut seen_live_keys: HashMap<Vec<Value>, RowId> = HashMap::new();
-        for seg in inner_ref
+        for seg in inner
             .sealed
             .iter()
             .map(|s| &s.versions[..])
-            .chain([&inner_ref.live[..]])
+            .chain([&inner.live[..]])
         {
             for v in seg {
-                let key = index_key(&index.def, &inner_ref.full_row(&v.values));
+                let key = index_key(&index.def, &inner.full_row(&v.values));
                 if index.def.unique
                     && v.end.load(Ordering::Acquire) == TS_OPEN
                     && !key.iter().any(Value::is_null)
@@ -503,8 +494,14 @@ impl Table {
                 index.add(key, v.row_id);
             }
         }
+        Ok(index)
+    }
+
+    /// Adds an index [`Table::build_index`] built.
+    pub(crate) fn install_index(&self, index: Index) {
+        let mut inner = self.inner.write();
+        debug_assert!(!self.has_index_named_in(&inner, &index.def.name));
         inner.indexes.push(index);
-        Ok(())
     }
 
     pub(crate) fn drop_index(&self, name: &str) -> bool {
@@ -677,21 +674,15 @@ impl Table {
     }
 
     /// Builds an HNSW index over every stored version's vector (in
-    /// parallel on `pool`) and adds it. Holds the table's read lock while
-    /// building (readers go on; commits to this table wait), then its write
-    /// lock to install the index.
-    pub(crate) fn add_vector_index(
+    /// parallel on `pool`). Holds the table's read lock while collecting
+    /// the vectors (readers go on; the caller holds the commit lock, so no
+    /// version is added before the index is installed).
+    pub(crate) fn build_vector_index(
         &self,
         def: VectorIndexDef,
         pool: Option<&rayon::ThreadPool>,
-    ) -> Result<()> {
-        let inner = self.inner.upgradable_read();
-        if self.has_index_named_in(&inner, &def.name) {
-            return Err(Error::AlreadyExists {
-                kind: "index",
-                name: def.name,
-            });
-        }
+    ) -> Result<VectorIndex> {
+        let inner = self.inner.read();
         // One entry per distinct vector of each row's version chain, oldest
         // first (a row keeps one node while an UPDATE leaves its vector).
         let mut entries: Vec<(RowId, Value)> = Vec::new();
@@ -728,10 +719,15 @@ impl Table {
                 entries.push((v.row_id, value.clone()));
             }
         }
-        let index = VectorIndex::build(def, entries, meta, pool)?;
-        let mut inner = parking_lot::RwLockUpgradableReadGuard::upgrade(inner);
+        drop(inner);
+        VectorIndex::build(def, entries, meta, pool)
+    }
+
+    /// Adds a vector index [`Table::build_vector_index`] built.
+    pub(crate) fn install_vector_index(&self, index: VectorIndex) {
+        let mut inner = self.inner.write();
+        debug_assert!(!self.has_index_named_in(&inner, &index.def.name));
         inner.vectors.push(index);
-        Ok(())
     }
 
     /// Runs one background job of a vector index: builds a pending chunk's

@@ -1,0 +1,311 @@
+//! The catalog: which tables and views exist (by name and by id), the
+//! next table id, and the version number prepared plans compare to know
+//! when to re-plan. It owns its lock; no other module takes it.
+//!
+//! Changes come only as catalog records ([`Record`], the same ones the WAL
+//! holds), through one path: [`Catalog::prepare`] does all of a record's
+//! fallible work (name checks, an index build, a unique check) without
+//! changing anything visible, and [`Catalog::install`] makes it visible
+//! and cannot fail. A DDL statement runs prepare → log → install; WAL
+//! replay and checkpoint loading run prepare → install. A record is
+//! logged only once it is known to apply, so the log never holds one that
+//! replay would reject. Callers hold the store's commit lock from prepare
+//! to install, which keeps a prepared record valid.
+//!
+//! Lock order: commit lock → catalog lock → table locks; the catalog lock
+//! is never held while waiting for anything else.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cairn_core::{Error, Result};
+use parking_lot::RwLock;
+
+use crate::schema::{TableSchema, ViewDef};
+use crate::table::{Index, Table};
+use crate::vector::VectorIndex;
+use crate::wal::Record;
+
+#[derive(Default)]
+struct Entries {
+    /// By lower-case name.
+    tables: BTreeMap<String, Arc<Table>>,
+    /// By lower-case name.
+    views: BTreeMap<String, ViewDef>,
+}
+
+pub(crate) struct Catalog {
+    entries: RwLock<Entries>,
+    /// Bumped by every install; prepared plans re-plan when it moves.
+    version: AtomicU64,
+    next_table_id: AtomicU64,
+}
+
+/// Catalog names compare case-insensitively.
+fn key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// A catalog record whose fallible work is done: installing it cannot
+/// fail and makes it visible.
+pub(crate) enum PreparedDdl {
+    CreateTable {
+        id: u64,
+        schema: TableSchema,
+    },
+    DropTable {
+        name: String,
+    },
+    CreateView(ViewDef),
+    DropView {
+        name: String,
+    },
+    CreateIndex {
+        table: Arc<Table>,
+        index: Index,
+    },
+    CreateVectorIndex {
+        table: Arc<Table>,
+        index: VectorIndex,
+    },
+    DropIndex {
+        table: Arc<Table>,
+        name: String,
+    },
+    AddColumn {
+        table: Arc<Table>,
+        schema: TableSchema,
+    },
+}
+
+impl Catalog {
+    pub(crate) fn new() -> Catalog {
+        Catalog {
+            entries: RwLock::new(Entries::default()),
+            version: AtomicU64::new(1),
+            next_table_id: AtomicU64::new(1),
+        }
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Forces prepared plans to re-plan (a change that is not a record,
+    /// such as a vector index restored from a checkpoint).
+    pub(crate) fn bump(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The id the next CREATE TABLE gets.
+    pub(crate) fn next_table_id(&self) -> u64 {
+        self.next_table_id.load(Ordering::Relaxed)
+    }
+
+    /// Ids below `next` are taken (checkpoint loading).
+    pub(crate) fn observe_next_table_id(&self, next: u64) {
+        self.next_table_id.fetch_max(next, Ordering::Relaxed);
+    }
+
+    pub(crate) fn table(&self, name: &str) -> Option<Arc<Table>> {
+        self.entries.read().tables.get(&key(name)).cloned()
+    }
+
+    pub(crate) fn view(&self, name: &str) -> Option<ViewDef> {
+        self.entries.read().views.get(&key(name)).cloned()
+    }
+
+    pub(crate) fn table_by_id(&self, id: u64) -> Option<Arc<Table>> {
+        self.entries
+            .read()
+            .tables
+            .values()
+            .find(|t| t.id == id)
+            .cloned()
+    }
+
+    /// Every table, in name order.
+    pub(crate) fn tables(&self) -> Vec<Arc<Table>> {
+        self.entries.read().tables.values().cloned().collect()
+    }
+
+    /// Every view, in name order.
+    pub(crate) fn views(&self) -> Vec<ViewDef> {
+        self.entries.read().views.values().cloned().collect()
+    }
+
+    /// Tables as (lower-case name, table), in name order.
+    pub(crate) fn tables_by_key(&self) -> Vec<(String, Arc<Table>)> {
+        let e = self.entries.read();
+        e.tables
+            .iter()
+            .map(|(k, t)| (k.clone(), t.clone()))
+            .collect()
+    }
+
+    /// Views as (lower-case name, view), in name order.
+    pub(crate) fn views_by_key(&self) -> Vec<(String, ViewDef)> {
+        let e = self.entries.read();
+        e.views
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The table that owns index `name`.
+    pub(crate) fn index_table(&self, name: &str) -> Option<Arc<Table>> {
+        self.entries
+            .read()
+            .tables
+            .values()
+            .find(|t| t.has_index_named(name))
+            .cloned()
+    }
+
+    /// Checks a catalog record against the catalog and does its fallible
+    /// work (an index build on `pool`, a unique check) without changing
+    /// anything visible.
+    pub(crate) fn prepare(
+        &self,
+        record: &Record,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<PreparedDdl> {
+        Ok(match record {
+            Record::Commit { .. } => {
+                return Err(Error::internal("a commit record is not DDL"));
+            }
+            Record::CreateTable { id, schema } => {
+                self.check_name_free("table", &schema.name)?;
+                PreparedDdl::CreateTable {
+                    id: *id,
+                    schema: schema.clone(),
+                }
+            }
+            Record::DropTable { name } => {
+                self.table(name)
+                    .ok_or_else(|| Error::no_such("table", name))?;
+                PreparedDdl::DropTable { name: name.clone() }
+            }
+            Record::CreateView(view) => {
+                self.check_name_free("view", &view.name)?;
+                PreparedDdl::CreateView(view.clone())
+            }
+            Record::DropView { name } => {
+                self.view(name)
+                    .ok_or_else(|| Error::no_such("view", name))?;
+                PreparedDdl::DropView { name: name.clone() }
+            }
+            Record::CreateIndex { table, def } => {
+                let table = self.table_for_new_index(table, &def.name)?;
+                let index = table.build_index(def.clone())?;
+                PreparedDdl::CreateIndex { table, index }
+            }
+            Record::CreateVectorIndex { table, def } => {
+                let table = self.table_for_new_index(table, &def.name)?;
+                let index = table.build_vector_index(def.clone(), pool)?;
+                PreparedDdl::CreateVectorIndex { table, index }
+            }
+            Record::DropIndex { name } => {
+                let table = self
+                    .index_table(name)
+                    .ok_or_else(|| Error::no_such("index", name))?;
+                if table
+                    .indexes()
+                    .iter()
+                    .any(|i| i.primary && i.name.eq_ignore_ascii_case(name))
+                {
+                    return Err(Error::plan(format!(
+                        "index {name} enforces a PRIMARY KEY and cannot be dropped"
+                    )));
+                }
+                PreparedDdl::DropIndex {
+                    table,
+                    name: name.clone(),
+                }
+            }
+            Record::AddColumn {
+                table,
+                column,
+                create_sql,
+            } => {
+                let table = self
+                    .table(table)
+                    .ok_or_else(|| Error::no_such("table", table))?;
+                let mut schema = (*table.schema()).clone();
+                if schema.column_index(&column.name).is_some() {
+                    return Err(Error::AlreadyExists {
+                        kind: "column",
+                        name: column.name.clone(),
+                    });
+                }
+                schema.columns.push(column.clone());
+                schema.create_sql = create_sql.clone();
+                PreparedDdl::AddColumn { table, schema }
+            }
+        })
+    }
+
+    /// Makes a prepared catalog record visible and bumps the version.
+    pub(crate) fn install(&self, ddl: PreparedDdl) {
+        match ddl {
+            PreparedDdl::CreateTable { id, schema } => {
+                self.next_table_id.fetch_max(id + 1, Ordering::Relaxed);
+                let k = key(&schema.name);
+                let table = Arc::new(Table::new(id, schema));
+                self.entries.write().tables.insert(k, table);
+            }
+            PreparedDdl::DropTable { name } => {
+                self.entries.write().tables.remove(&key(&name));
+            }
+            PreparedDdl::CreateView(view) => {
+                let k = key(&view.name);
+                self.entries.write().views.insert(k, view);
+            }
+            PreparedDdl::DropView { name } => {
+                self.entries.write().views.remove(&key(&name));
+            }
+            PreparedDdl::CreateIndex { table, index } => table.install_index(index),
+            PreparedDdl::CreateVectorIndex { table, index } => table.install_vector_index(index),
+            PreparedDdl::DropIndex { table, name } => {
+                let dropped = table.drop_index(&name);
+                debug_assert!(dropped, "prepared DROP INDEX {name} found nothing to drop");
+            }
+            PreparedDdl::AddColumn { table, schema } => table.set_schema(schema),
+        }
+        self.bump();
+    }
+
+    /// Prepares and installs a catalog record at once (WAL replay and
+    /// checkpoint loading).
+    pub(crate) fn apply(&self, record: &Record, pool: Option<&rayon::ThreadPool>) -> Result<()> {
+        let prepared = self.prepare(record, pool)?;
+        self.install(prepared);
+        Ok(())
+    }
+
+    /// No table or view is called `name` yet.
+    fn check_name_free(&self, kind: &'static str, name: &str) -> Result<()> {
+        let c = self.entries.read();
+        let k = key(name);
+        if c.tables.contains_key(&k) || c.views.contains_key(&k) {
+            return Err(Error::AlreadyExists {
+                kind,
+                name: name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The table a new index `index` goes on, when no index has that name.
+    fn table_for_new_index(&self, table: &str, index: &str) -> Result<Arc<Table>> {
+        if self.index_table(index).is_some() {
+            return Err(Error::AlreadyExists {
+                kind: "index",
+                name: index.to_string(),
+            });
+        }
+        self.table(table)
+            .ok_or_else(|| Error::no_such("table", table))
+    }
+}
