@@ -6,14 +6,14 @@
 //!
 //! Each PATH is a file or a directory (searched recursively for `*.test` and
 //! `*.slt`). Prints one line per file and a summary; exits with status 1 when
-//! any record failed, 2 on bad usage. The runner itself is [`cairn::slt`].
+//! any record failed, 2 on bad usage. The runner itself is the `cairn_slt` library.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use cairn::slt::{self, FileReport, Options};
+use cairn_slt::{self as slt, FileReport, Options};
 
 const USAGE: &str = "usage: cairn-slt [--verbose] [--fail-fast] [--list-failures FILE] PATH...";
 

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use cairn::slt::{self, Options};
+use cairn_slt::{self as slt, Options};
 
 const PASS_RATE_MIN: f64 = 0.995;
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use cairn::slt::{self, Options};
+use cairn_slt::{self as slt, Options};
 
 #[test]
 fn sql_tests_pass() {

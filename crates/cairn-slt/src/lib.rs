@@ -1,6 +1,11 @@
-//! A runner for sqllogictest files (SQLite's format, plus the row-per-line
-//! result style of DataFusion-like files), used by the `cairn-slt` binary and
-//! by the `slt` integration test.
+//! cairn-slt — the sqllogictest runner: a test tool, not part of the
+//! database (`publish = false`); depends on `cairn` (and `cairn-core` for
+//! SQLite's value rendering) and nothing else of ours. Entry point:
+//! [`run_file`]; the `cairn-slt` binary and the `slt`/`sqlite_corpus` tests
+//! use it.
+//!
+//! It runs sqllogictest files (SQLite's format, plus the row-per-line result
+//! style of DataFusion-like files).
 //!
 //! A file is a list of records separated by blank lines:
 //!
@@ -19,6 +24,8 @@
 //! reported as failures of that record; the runner never panics on input, and
 //! a panic inside the engine is caught and reported as a failed record.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -28,7 +35,7 @@ use std::time::{Duration, Instant};
 use cairn_core::value::{format_real, parse_numeric_prefix, real_to_i64};
 use md5::{Digest, Md5};
 
-use crate::{Database, Value};
+use cairn::{Database, Output, Value};
 
 /// The engine name matched by `skipif` / `onlyif`.
 pub const ENGINE_NAME: &str = "cairn";
@@ -513,7 +520,7 @@ impl Runner<'_> {
     }
 
     /// Runs one statement, turning an engine panic into an error message.
-    fn execute(&self, sql: &str) -> Result<crate::Output, String> {
+    fn execute(&self, sql: &str) -> Result<Output, String> {
         match catch_unwind(AssertUnwindSafe(|| self.db.run(sql, &[]))) {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => Err(e.to_string()),
@@ -536,7 +543,7 @@ impl Runner<'_> {
         sort: SortMode,
         label: Option<&str>,
         expected: &[String],
-        out: &crate::Output,
+        out: &Output,
     ) -> Outcome {
         let rows = render_rows(&out.rows, types);
         let (rows, values) = sort_results(rows, sort);
