@@ -1,30 +1,63 @@
 //! `cairn-slt`: runs sqllogictest files against Cairn.
 //!
 //! ```text
-//! cairn-slt [--verbose] [--fail-fast] [--list-failures FILE] PATH...
+//! cairn-slt [--verbose] [--fail-fast] [--mode memory|disk|both]
+//!           [--require-error-kind] [--list-failures FILE] PATH...
 //! ```
 //!
 //! Each PATH is a file or a directory (searched recursively for `*.test` and
-//! `*.slt`). Prints one line per file and a summary; exits with status 1 when
-//! any record failed, 2 on bad usage. The runner itself is the `cairn_slt` library.
+//! `*.slt`). Runs every file in memory (the default), on a database
+//! directory with reopen checks (`disk`), or both (memory first). Prints one
+//! line per file and mode and a summary; exits with status 1 when any record
+//! failed, 2 on bad usage. `--require-error-kind` fails bare `statement
+//! error` records, as the `sql-tests` test does. The runner itself is the
+//! `cairn_slt` library.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use cairn_slt::{self as slt, FileReport, Options};
+use cairn_slt::{self as slt, FileReport, Mode, Options};
 
-const USAGE: &str = "usage: cairn-slt [--verbose] [--fail-fast] [--list-failures FILE] PATH...";
+const USAGE: &str = "usage: cairn-slt [--verbose] [--fail-fast] [--mode memory|disk|both] \
+                     [--require-error-kind] [--list-failures FILE] PATH...";
 
 /// Command-line arguments.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, PartialEq)]
 struct Args {
     verbose: bool,
     fail_fast: bool,
+    /// The modes to run each file in, in order.
+    modes: Vec<Mode>,
+    require_error_kind: bool,
     list_failures: Option<PathBuf>,
     paths: Vec<PathBuf>,
     help: bool,
+}
+
+impl Default for Args {
+    fn default() -> Args {
+        Args {
+            verbose: false,
+            fail_fast: false,
+            modes: vec![Mode::Memory],
+            require_error_kind: false,
+            list_failures: None,
+            paths: Vec::new(),
+            help: false,
+        }
+    }
+}
+
+/// `memory`, `disk` or `both`.
+fn parse_modes(name: &str) -> Result<Vec<Mode>, String> {
+    if name == "both" {
+        return Ok(Mode::ALL.to_vec());
+    }
+    Mode::parse(name)
+        .map(|m| vec![m])
+        .ok_or_else(|| format!("unknown mode `{name}` (memory, disk or both)"))
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
@@ -40,15 +73,26 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "--" => only_paths = true,
             "-v" | "--verbose" => out.verbose = true,
             "--fail-fast" => out.fail_fast = true,
+            "--require-error-kind" => out.require_error_kind = true,
+            "--mode" => match args.next() {
+                Some(name) => out.modes = parse_modes(&name)?,
+                None => return Err("--mode needs memory, disk or both".to_string()),
+            },
             "-h" | "--help" => out.help = true,
             "--list-failures" => match args.next() {
                 Some(file) => out.list_failures = Some(PathBuf::from(file)),
                 None => return Err("--list-failures needs a file name".to_string()),
             },
-            other => match other.strip_prefix("--list-failures=") {
-                Some(file) if !file.is_empty() => out.list_failures = Some(PathBuf::from(file)),
-                _ => return Err(format!("unknown option {other}")),
-            },
+            other => {
+                if let Some(name) = other.strip_prefix("--mode=") {
+                    out.modes = parse_modes(name)?;
+                    continue;
+                }
+                match other.strip_prefix("--list-failures=") {
+                    Some(file) if !file.is_empty() => out.list_failures = Some(PathBuf::from(file)),
+                    _ => return Err(format!("unknown option {other}")),
+                }
+            }
         }
     }
     if out.paths.is_empty() && !out.help {
@@ -81,64 +125,101 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
-    let opts = Options {
-        verbose: args.verbose,
-        fail_fast: args.fail_fast,
-    };
     let start = Instant::now();
-    let (mut passed, mut failed, mut skipped, mut failed_files) = (0, 0, 0, 0);
-    let mut failure_list = String::new();
-    let stdout = std::io::stdout();
-    for file in &files {
-        let report = slt::run_file(file, &opts);
-        passed += report.passed();
-        failed += report.failed;
-        skipped += report.skipped;
-        let mut out = stdout.lock();
-        // A closed stdout (e.g. piped into `head`) must not stop the run.
-        let _ = writeln!(out, "{}", summary_line(&report));
-        if !report.is_ok() {
-            failed_files += 1;
-            if args.verbose {
-                let _ = write!(out, "{}", failure_details(&report));
-            }
-            for f in &report.failures {
-                failure_list.push_str(&format!("{}:{}\n", report.path.display(), f.line));
-            }
-            if args.fail_fast {
-                break;
-            }
-        }
-    }
+    let totals = run_all(&args, &files);
     println!(
-        "{passed} passed, {failed} failed, {skipped} skipped ({} files, {failed_files} failed, {:.2}s)",
+        "{} passed, {} failed, {} skipped ({} files, {} failed, {:.2}s)",
+        totals.passed,
+        totals.failed,
+        totals.skipped,
         files.len(),
+        totals.failed_files,
         start.elapsed().as_secs_f64()
     );
     if let Some(path) = &args.list_failures {
-        if let Err(e) = std::fs::write(path, failure_list) {
+        if let Err(e) = std::fs::write(path, totals.failure_list) {
             eprintln!("cairn-slt: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
         }
     }
-    if failed > 0 {
+    if totals.failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
 }
 
+/// What a whole run found.
+#[derive(Default)]
+struct Totals {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    /// Files (per mode) with a failure.
+    failed_files: usize,
+    /// `path:line` of every failed record, each once, in run order.
+    failure_list: String,
+}
+
+/// Runs every file in every mode, printing a line per file and mode.
+fn run_all(args: &Args, files: &[PathBuf]) -> Totals {
+    let mut totals = Totals::default();
+    let mut listed = std::collections::HashSet::new();
+    let stdout = std::io::stdout();
+    let show_mode = args.modes != [Mode::Memory];
+    for file in files {
+        for &mode in &args.modes {
+            let opts = Options {
+                verbose: args.verbose,
+                fail_fast: args.fail_fast,
+                mode,
+                require_error_kind: args.require_error_kind,
+            };
+            let report = slt::run_file(file, &opts);
+            totals.passed += report.passed();
+            totals.failed += report.failed;
+            totals.skipped += report.skipped;
+            let mut out = stdout.lock();
+            // A closed stdout (e.g. piped into `head`) must not stop the run.
+            let _ = writeln!(out, "{}", summary_line(&report, show_mode));
+            if report.is_ok() {
+                continue;
+            }
+            totals.failed_files += 1;
+            if args.verbose {
+                let _ = write!(out, "{}", failure_details(&report));
+            }
+            for f in &report.failures {
+                let entry = format!("{}:{}", report.path.display(), f.line);
+                if listed.insert(entry.clone()) {
+                    totals.failure_list.push_str(&entry);
+                    totals.failure_list.push('\n');
+                }
+            }
+            if args.fail_fast {
+                return totals;
+            }
+        }
+    }
+    totals
+}
+
 /// `PASS path (N records, M failed, 1.23s)`, with the skipped count when
-/// there is one.
-fn summary_line(r: &FileReport) -> String {
+/// there is one, and ` [disk]` after the path when `show_mode`.
+fn summary_line(r: &FileReport, show_mode: bool) -> String {
     let status = if r.is_ok() { "PASS" } else { "FAIL" };
     let skipped = if r.skipped > 0 {
         format!(", {} skipped", r.skipped)
     } else {
         String::new()
     };
+    let mode = if show_mode {
+        format!(" [{}]", r.mode.name())
+    } else {
+        String::new()
+    };
     format!(
-        "{status} {} ({} records, {} failed{skipped}, {:.2}s)",
+        "{status} {}{mode} ({} records, {} failed{skipped}, {:.2}s)",
         r.path.display(),
         r.records,
         r.failed,
@@ -199,6 +280,8 @@ mod tests {
             Ok(Args {
                 verbose: true,
                 fail_fast: true,
+                modes: vec![Mode::Memory],
+                require_error_kind: false,
                 list_failures: Some(PathBuf::from("f.txt")),
                 paths: vec![PathBuf::from("a.test"), PathBuf::from("dir")],
                 help: false,
@@ -212,6 +295,20 @@ mod tests {
     }
 
     #[test]
+    fn parses_modes() {
+        let modes = |args: &[&str]| parse(args).map(|a| a.modes);
+        assert_eq!(modes(&["x"]), Ok(vec![Mode::Memory]));
+        assert_eq!(modes(&["--mode", "disk", "x"]), Ok(vec![Mode::Disk]));
+        assert_eq!(
+            modes(&["--mode=both", "x"]),
+            Ok(vec![Mode::Memory, Mode::Disk])
+        );
+        assert!(modes(&["--mode", "tape", "x"]).is_err());
+        assert!(modes(&["x", "--mode"]).is_err());
+        assert!(parse(&["--require-error-kind", "x"]).is_ok_and(|a| a.require_error_kind));
+    }
+
+    #[test]
     fn rejects_bad_usage() {
         assert!(parse(&[]).is_err());
         assert!(parse(&["--verbose"]).is_err());
@@ -222,17 +319,18 @@ mod tests {
 
     #[test]
     fn formats_file_lines() {
-        let r = FileReport {
-            path: PathBuf::from("t/a.test"),
-            records: 10,
-            failed: 2,
-            skipped: 1,
-            elapsed: std::time::Duration::from_millis(1234),
-            failures: Vec::new(),
-        };
+        let mut r = FileReport::new("t/a.test", Mode::Disk);
+        r.records = 10;
+        r.failed = 2;
+        r.skipped = 1;
+        r.elapsed = std::time::Duration::from_millis(1234);
         assert_eq!(
-            summary_line(&r),
+            summary_line(&r, false),
             "FAIL t/a.test (10 records, 2 failed, 1 skipped, 1.23s)"
+        );
+        assert_eq!(
+            summary_line(&r, true),
+            "FAIL t/a.test [disk] (10 records, 2 failed, 1 skipped, 1.23s)"
         );
     }
 }
