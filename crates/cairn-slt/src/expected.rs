@@ -53,14 +53,18 @@ pub fn parse_list(text: &str) -> Result<BTreeSet<RecordId>, String> {
     Ok(out)
 }
 
-/// The failed records of `report`, with paths relative to `root`.
-pub fn failed_records(report: &FileReport, root: &Path) -> Vec<RecordId> {
-    let rel = report.path.strip_prefix(root).unwrap_or(&report.path);
-    let path = rel
-        .components()
+/// `path` as a list names it: relative to `root`, `/`-separated.
+pub fn list_path(path: &Path, root: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
-        .join("/");
+        .join("/")
+}
+
+/// The failed records of `report`, with paths relative to `root`.
+pub fn failed_records(report: &FileReport, root: &Path) -> Vec<RecordId> {
+    let path = list_path(&report.path, root);
     report
         .failures
         .iter()

@@ -2,26 +2,35 @@
 //!
 //! ```text
 //! cairn-slt [--verbose] [--fail-fast] [--mode memory|disk|both]
-//!           [--require-error-kind] [--list-failures FILE] PATH...
+//!           [--require-error-kind] [--list-failures FILE]
+//!           [--expected-failures LIST] PATH...
 //! ```
 //!
 //! Each PATH is a file or a directory (searched recursively for `*.test` and
 //! `*.slt`). Runs every file in memory (the default), on a database
 //! directory with reopen checks (`disk`), or both (memory first). Prints one
 //! line per file and mode and a summary; exits with status 1 when any record
-//! failed, 2 on bad usage. `--require-error-kind` fails bare `statement
-//! error` records, as the `sql-tests` test does. The runner itself is the
-//! `cairn_slt` library.
+//! failed, 2 on bad usage.
+//!
+//! `--require-error-kind` fails bare `statement error` records, as the
+//! `sql-tests` test does. With `--expected-failures LIST` (an
+//! expected-failure list, paths relative to the one PATH) the status is 1
+//! only when the failures differ from the list, both ways, as in the
+//! `sql-tests` and `sqlite_corpus` tests; listed records of files not run
+//! are ignored. The runner itself is the `cairn_slt` library.
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use cairn_slt::expected::{self, RecordId};
 use cairn_slt::{self as slt, FileReport, Mode, Options};
 
 const USAGE: &str = "usage: cairn-slt [--verbose] [--fail-fast] [--mode memory|disk|both] \
-                     [--require-error-kind] [--list-failures FILE] PATH...";
+                     [--require-error-kind] [--list-failures FILE] \
+                     [--expected-failures LIST] PATH...";
 
 /// Command-line arguments.
 #[derive(Debug, PartialEq)]
@@ -32,6 +41,8 @@ struct Args {
     modes: Vec<Mode>,
     require_error_kind: bool,
     list_failures: Option<PathBuf>,
+    /// An expected-failure list to compare the run with.
+    expected_failures: Option<PathBuf>,
     paths: Vec<PathBuf>,
     help: bool,
 }
@@ -44,6 +55,7 @@ impl Default for Args {
             modes: vec![Mode::Memory],
             require_error_kind: false,
             list_failures: None,
+            expected_failures: None,
             paths: Vec::new(),
             help: false,
         }
@@ -69,37 +81,43 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             out.paths.push(PathBuf::from(arg));
             continue;
         }
-        match arg.as_str() {
+        // `--opt=value` or `--opt value`.
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |what: &str| match inline.clone().or_else(|| args.next()) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(format!("{name} needs {what}")),
+        };
+        match name.as_str() {
             "--" => only_paths = true,
             "-v" | "--verbose" => out.verbose = true,
             "--fail-fast" => out.fail_fast = true,
             "--require-error-kind" => out.require_error_kind = true,
-            "--mode" => match args.next() {
-                Some(name) => out.modes = parse_modes(&name)?,
-                None => return Err("--mode needs memory, disk or both".to_string()),
-            },
             "-h" | "--help" => out.help = true,
-            "--list-failures" => match args.next() {
-                Some(file) => out.list_failures = Some(PathBuf::from(file)),
-                None => return Err("--list-failures needs a file name".to_string()),
-            },
-            other => {
-                if let Some(name) = other.strip_prefix("--mode=") {
-                    out.modes = parse_modes(name)?;
-                    continue;
-                }
-                match other.strip_prefix("--list-failures=") {
-                    Some(file) if !file.is_empty() => out.list_failures = Some(PathBuf::from(file)),
-                    _ => return Err(format!("unknown option {other}")),
-                }
+            "--mode" => out.modes = parse_modes(&value("memory, disk or both")?)?,
+            "--list-failures" => out.list_failures = Some(PathBuf::from(value("a file name")?)),
+            "--expected-failures" => {
+                out.expected_failures = Some(PathBuf::from(value("a file name")?))
             }
+            other => return Err(format!("unknown option {other}")),
+        }
+        if inline.is_some() && !VALUED.contains(&name.as_str()) {
+            return Err(format!("{name} takes no value"));
         }
     }
     if out.paths.is_empty() && !out.help {
         return Err("no test files given".to_string());
     }
+    if out.expected_failures.is_some() && !matches!(&out.paths[..], [_]) {
+        return Err("--expected-failures needs exactly one PATH (the list's root)".to_string());
+    }
     Ok(out)
 }
+
+/// The options that take a value.
+const VALUED: [&str; 3] = ["--mode", "--list-failures", "--expected-failures"];
 
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
@@ -125,6 +143,16 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
+    let list = match &args.expected_failures {
+        Some(path) => match read_list(path) {
+            Ok(list) => Some(list),
+            Err(e) => {
+                eprintln!("cairn-slt: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let start = Instant::now();
     let totals = run_all(&args, &files);
     println!(
@@ -137,15 +165,59 @@ fn main() -> ExitCode {
         start.elapsed().as_secs_f64()
     );
     if let Some(path) = &args.list_failures {
-        if let Err(e) = std::fs::write(path, totals.failure_list) {
+        if let Err(e) = std::fs::write(path, &totals.failure_list) {
             eprintln!("cairn-slt: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
         }
+    }
+    if let Some(list) = list {
+        return check_list(list, &args.paths, &files, &totals.failed_records);
     }
     if totals.failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Compares the run with an expected-failure list: success only when
+/// exactly the listed records (of the files run) failed.
+fn check_list(
+    mut list: std::collections::BTreeSet<RecordId>,
+    paths: &[PathBuf],
+    files: &[PathBuf],
+    failed: &BTreeMap<RecordId, String>,
+) -> ExitCode {
+    // Only the files of this run: one file can be checked on its own.
+    let root = list_root(paths);
+    let ran: std::collections::HashSet<String> = files
+        .iter()
+        .map(|f| expected::list_path(f, &root))
+        .collect();
+    list.retain(|id| ran.contains(&id.path));
+    let diff = expected::compare(&list, failed);
+    if diff.is_empty() {
+        println!("the failures are exactly the {} listed", list.len());
+        return ExitCode::SUCCESS;
+    }
+    print!("{diff}");
+    ExitCode::FAILURE
+}
+
+/// Reads an expected-failure list.
+fn read_list(path: &Path) -> Result<std::collections::BTreeSet<RecordId>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    expected::parse_list(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The directory that expected-failure paths are relative to: the one PATH,
+/// or the directory of the one file given.
+fn list_root(paths: &[PathBuf]) -> PathBuf {
+    match paths {
+        [p] if p.is_dir() => p.clone(),
+        [p] => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        _ => PathBuf::new(),
     }
 }
 
@@ -159,6 +231,8 @@ struct Totals {
     failed_files: usize,
     /// `path:line` of every failed record, each once, in run order.
     failure_list: String,
+    /// Every failed record, relative to [`list_root`], with its message.
+    failed_records: BTreeMap<RecordId, String>,
 }
 
 /// Runs every file in every mode, printing a line per file and mode.
@@ -167,6 +241,7 @@ fn run_all(args: &Args, files: &[PathBuf]) -> Totals {
     let mut listed = std::collections::HashSet::new();
     let stdout = std::io::stdout();
     let show_mode = args.modes != [Mode::Memory];
+    let root = list_root(&args.paths);
     for file in files {
         for &mode in &args.modes {
             let opts = Options {
@@ -188,6 +263,11 @@ fn run_all(args: &Args, files: &[PathBuf]) -> Totals {
             totals.failed_files += 1;
             if args.verbose {
                 let _ = write!(out, "{}", failure_details(&report));
+            }
+            let ids = expected::failed_records(&report, &root);
+            for (id, f) in ids.into_iter().zip(&report.failures) {
+                let message = format!("[{}] {}", mode.name(), f.message);
+                totals.failed_records.entry(id).or_insert(message);
             }
             for f in &report.failures {
                 let entry = format!("{}:{}", report.path.display(), f.line);
@@ -283,6 +363,7 @@ mod tests {
                 modes: vec![Mode::Memory],
                 require_error_kind: false,
                 list_failures: Some(PathBuf::from("f.txt")),
+                expected_failures: None,
                 paths: vec![PathBuf::from("a.test"), PathBuf::from("dir")],
                 help: false,
             })
@@ -314,6 +395,12 @@ mod tests {
         assert!(parse(&["--verbose"]).is_err());
         assert!(parse(&["--bogus", "x"]).is_err());
         assert!(parse(&["x", "--list-failures"]).is_err());
+        assert!(parse(&["x", "--list-failures="]).is_err());
+        assert!(parse(&["--verbose=yes", "x"]).is_err());
+        // The expected-failure list is relative to exactly one PATH.
+        assert!(parse(&["--expected-failures", "l.txt", "a", "b"]).is_err());
+        assert!(parse(&["--expected-failures=l.txt", "dir"])
+            .is_ok_and(|a| a.expected_failures == Some(PathBuf::from("l.txt"))));
         assert!(parse(&["--help"]).is_ok_and(|a| a.help));
     }
 
