@@ -23,7 +23,6 @@
 #![forbid(unsafe_code)]
 
 mod row;
-pub mod slt;
 
 use std::sync::Arc;
 
