@@ -560,12 +560,18 @@ impl Session {
                     .collect::<Vec<_>>()
                     .join(", ");
                 if name == "hnsw.ef_search" {
-                    let ef: usize = value.trim().parse().map_err(|_| {
-                        Error::plan(format!(
-                            "hnsw.ef_search must be a positive integer, got {value}"
-                        ))
-                    })?;
-                    if ef == 0 || ef > cairn_storage::EF_SEARCH_MAX {
+                    let ef: usize =
+                        value
+                            .trim()
+                            .parse()
+                            .ok()
+                            .filter(|&ef| ef > 0)
+                            .ok_or_else(|| {
+                                Error::plan(format!(
+                                    "hnsw.ef_search must be a positive integer, got {value}"
+                                ))
+                            })?;
+                    if ef > cairn_storage::EF_SEARCH_MAX {
                         return Err(Error::Limit {
                             what: format!("hnsw.ef_search = {ef}"),
                             max: cairn_storage::EF_SEARCH_MAX as u64,
