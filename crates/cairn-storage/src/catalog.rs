@@ -163,6 +163,37 @@ impl Catalog {
             .cloned()
     }
 
+    /// Checks the catalog's own invariants: every entry is filed under
+    /// its lower-case name, no name is both a table and a view, table ids
+    /// are distinct and below the next id. Returns what is broken.
+    pub(crate) fn check_invariants(&self) -> Vec<String> {
+        let e = self.entries.read();
+        let mut problems = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        let next = self.next_table_id();
+        for (k, t) in &e.tables {
+            if *k != key(&t.name()) {
+                problems.push(format!("table {} is filed under {k}", t.name()));
+            }
+            if e.views.contains_key(k) {
+                problems.push(format!("{k} is both a table and a view"));
+            }
+            if !ids.insert(t.id) || t.id >= next {
+                problems.push(format!(
+                    "table {} has id {} (duplicate, or not below the next id {next})",
+                    t.name(),
+                    t.id
+                ));
+            }
+        }
+        for (k, v) in &e.views {
+            if *k != key(&v.name) {
+                problems.push(format!("view {} is filed under {k}", v.name));
+            }
+        }
+        problems
+    }
+
     /// Checks a catalog record against the catalog and does its fallible
     /// work (an index build on `pool`, a unique check) without changing
     /// anything visible.

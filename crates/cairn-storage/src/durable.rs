@@ -301,6 +301,7 @@ impl Store {
             problems.extend(t.check_indexes(ts));
         }
         problems.extend(self.check_state_root());
+        problems.extend(self.check_invariants());
         Ok(problems)
     }
 

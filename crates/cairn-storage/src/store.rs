@@ -17,12 +17,12 @@ use std::sync::Arc;
 use cairn_core::{ConstraintKind, Error, Result};
 use parking_lot::Mutex;
 
-use crate::apply::{after_table_writes, apply_table_writes, RowUndo, RowWrite};
+use crate::apply::{after_table_writes, apply_table_writes, RowChange, RowUndo, RowWrite};
 use crate::catalog::Catalog;
 use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 use crate::table::{index_key, Table, TS_OPEN};
 use crate::txn::Transaction;
-use crate::vector::VectorIndexDef;
+use crate::vector::{VectorIndexDef, VectorJob};
 use crate::wal::Record;
 use crate::Ts;
 
@@ -42,6 +42,9 @@ pub(crate) struct CommitState {
     /// Reused buffer for encoding WAL records.
     buf: Vec<u8>,
 }
+
+/// A commit's row changes per table id, for the state tries.
+type CommitChanges = Vec<(u64, Vec<RowChange>)>;
 
 pub struct Store {
     /// Tables and views (see `catalog.rs`).
@@ -162,84 +165,12 @@ impl Store {
         // If nothing committed (and no DDL ran) since this transaction's
         // snapshot, nothing can conflict with it: its statements already
         // checked every constraint against exactly this state.
-        let validate = last != tx.start_ts || self.catalog_version() != tx.catalog_version;
-        for tw in tx.writes.values().filter(|_| validate) {
-            let inner = tw.table.inner.read();
-            let conflict = || Error::Conflict {
-                table: inner.schema.name.clone(),
-            };
-            for (rid, w) in &tw.rows {
-                if w.existed {
-                    match inner.head(*rid) {
-                        Some(h)
-                            if h.begin <= tx.start_ts
-                                && h.end.load(Ordering::Acquire) == TS_OPEN => {}
-                        _ => return Err(conflict()),
-                    }
-                }
-                let Some(row) = &w.row else { continue };
-                for (index_no, index) in inner.indexes.iter().enumerate() {
-                    if !index.def.unique {
-                        continue;
-                    }
-                    let k = index_key(&index.def, &inner.full_row(row));
-                    if k.iter().any(|v| v.is_null()) {
-                        continue;
-                    }
-                    for other in inner.index_lookup(index_no, &k) {
-                        if *other == *rid || tw.rows.contains_key(other) {
-                            continue;
-                        }
-                        if let Some(h) = inner.head(*other) {
-                            if h.end.load(Ordering::Acquire) == TS_OPEN
-                                && index_key(&index.def, &inner.full_row(&h.values)) == k
-                            {
-                                if h.begin > tx.start_ts {
-                                    return Err(conflict());
-                                }
-                                return Err(Error::Constraint {
-                                    kind: ConstraintKind::Unique,
-                                    detail: format!("{} ({})", inner.schema.name, index.def.name),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
+        if last != tx.start_ts || self.catalog_version() != tx.catalog_version {
+            Self::validate(&tx)?;
         }
-        let mut jobs = Vec::new();
         let durable = self.durable.as_ref();
         let mut undo = Vec::new();
-        let mut changes = Vec::with_capacity(tx.writes.len());
-        for tw in tx.writes.values() {
-            // Rows inserted and deleted again by this transaction are
-            // skipped: nothing to apply, log or hash.
-            let writes = tw
-                .order
-                .iter()
-                .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
-                .filter(|(_, w)| w.existed || w.row.is_some())
-                .map(|(row, w)| RowWrite {
-                    row,
-                    new: w.row.as_ref(),
-                    existed: Some(w.existed),
-                });
-            let mut inner = tw.table.inner.write();
-            let table_changes = apply_table_writes(
-                &tw.table,
-                &mut inner,
-                commit_ts,
-                writes,
-                self.state_roots,
-                durable.map(|_| &mut undo),
-            )?;
-            jobs.extend(after_table_writes(
-                &tw.table,
-                &mut inner,
-                self.oldest_snapshot(),
-            ));
-            changes.push((tw.table.id, table_changes));
-        }
+        let (changes, jobs) = self.apply_writes(&tx, commit_ts, durable.map(|_| &mut undo))?;
         cs.last_assigned = commit_ts;
         let lsn = match durable {
             None => {
@@ -248,6 +179,9 @@ impl Store {
                     ts: commit_ts,
                     tables: changes,
                 });
+                // Apply before publish: the versions are stamped; only now
+                // may a snapshot see commit_ts.
+                debug_assert!(self.last_committed() < commit_ts);
                 self.last_committed.store(commit_ts, Ordering::Release);
                 None
             }
@@ -308,6 +242,102 @@ impl Store {
         Ok(commit_ts)
     }
 
+    /// First committer wins: every row `tx` changed that its snapshot saw
+    /// must still be current, and no other row may now hold a unique key
+    /// `tx` writes (a conflict if it was committed after the snapshot,
+    /// a constraint error if the snapshot already had it).
+    fn validate(tx: &Transaction) -> Result<()> {
+        for tw in tx.writes.values() {
+            let inner = tw.table.inner.read();
+            let conflict = || Error::Conflict {
+                table: inner.schema.name.clone(),
+            };
+            for (rid, w) in &tw.rows {
+                if w.existed {
+                    match inner.head(*rid) {
+                        Some(h)
+                            if h.begin <= tx.start_ts
+                                && h.end.load(Ordering::Acquire) == TS_OPEN => {}
+                        _ => return Err(conflict()),
+                    }
+                }
+                let Some(row) = &w.row else { continue };
+                for (index_no, index) in inner.indexes.iter().enumerate() {
+                    if !index.def.unique {
+                        continue;
+                    }
+                    let k = index_key(&index.def, &inner.full_row(row));
+                    if k.iter().any(|v| v.is_null()) {
+                        continue;
+                    }
+                    for other in inner.index_lookup(index_no, &k) {
+                        if *other == *rid || tw.rows.contains_key(other) {
+                            continue;
+                        }
+                        if let Some(h) = inner.head(*other) {
+                            if h.end.load(Ordering::Acquire) == TS_OPEN
+                                && index_key(&index.def, &inner.full_row(&h.values)) == k
+                            {
+                                if h.begin > tx.start_ts {
+                                    return Err(conflict());
+                                }
+                                return Err(Error::Constraint {
+                                    kind: ConstraintKind::Unique,
+                                    detail: format!("{} ({})", inner.schema.name, index.def.name),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stamps `tx`'s writes at `commit_ts` through the one apply path
+    /// (not visible until published). Returns the row changes for the
+    /// state tries and the vector jobs now due; fills `undo` (durable
+    /// stores) with what taking them back needs.
+    fn apply_writes(
+        &self,
+        tx: &Transaction,
+        commit_ts: Ts,
+        mut undo: Option<&mut Vec<RowUndo>>,
+    ) -> Result<(CommitChanges, Vec<(Arc<Table>, VectorJob)>)> {
+        let mut jobs = Vec::new();
+        let mut changes = Vec::with_capacity(tx.writes.len());
+        for tw in tx.writes.values() {
+            // Rows inserted and deleted again by this transaction are
+            // skipped: nothing to apply, log or hash.
+            let writes = tw
+                .order
+                .iter()
+                .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
+                .filter(|(_, w)| w.existed || w.row.is_some())
+                .map(|(row, w)| RowWrite {
+                    row,
+                    new: w.row.as_ref(),
+                    existed: Some(w.existed),
+                });
+            let mut inner = tw.table.inner.write();
+            let table_changes = apply_table_writes(
+                &tw.table,
+                &mut inner,
+                commit_ts,
+                writes,
+                self.state_roots,
+                undo.as_deref_mut(),
+            )?;
+            jobs.extend(after_table_writes(
+                &tw.table,
+                &mut inner,
+                self.oldest_snapshot(),
+            ));
+            changes.push((tw.table.id, table_changes));
+        }
+        Ok((changes, jobs))
+    }
+
     /// Under the commit lock, before changing anything: forgets in-flight
     /// commits the log now holds, and after a WAL failure undoes in memory
     /// every commit the log does not hold and cuts the log back (failing
@@ -353,6 +383,27 @@ impl Store {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Checks the in-memory invariants of the whole store: the commit
+    /// clock (published ≤ handed out), the catalog, and every table's
+    /// versions, chains and index coverage (see `table.rs`). Returns what
+    /// is broken; empty when all holds. Part of `integrity_check`; the
+    /// model-based tests run it after every step.
+    pub fn check_invariants(&self) -> Vec<String> {
+        let last_assigned = self.commit_lock.lock().last_assigned;
+        let mut problems = Vec::new();
+        let published = self.last_committed();
+        if published > last_assigned {
+            problems.push(format!(
+                "published commit {published} is past the newest handed out ({last_assigned})"
+            ));
+        }
+        problems.extend(self.catalog.check_invariants());
+        for t in self.catalog.tables() {
+            problems.extend(t.check_invariants(last_assigned));
+        }
+        problems
     }
 
     // ---- catalog -------------------------------------------------------

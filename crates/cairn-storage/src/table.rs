@@ -669,6 +669,24 @@ impl Table {
         problems
     }
 
+    /// Checks the invariants in this file's header against the table's
+    /// whole state (every stored version, not one snapshot), given the
+    /// newest commit timestamp handed out. Returns what is broken (empty
+    /// when all holds). Model-based tests run it after every step;
+    /// `integrity_check` runs it too.
+    pub fn check_invariants(&self, last_assigned: Ts) -> Vec<String> {
+        let inner = self.inner.read();
+        let mut problems = inner.check_versions(last_assigned);
+        problems.extend(inner.check_chains());
+        problems.extend(inner.check_index_coverage());
+        let name = &inner.schema.name;
+        problems
+            .into_iter()
+            .take(100)
+            .map(|p| format!("table {name}: {p}"))
+            .collect()
+    }
+
     pub(crate) fn has_index_named(&self, name: &str) -> bool {
         self.has_index_named_in(&self.inner.read(), name)
     }
@@ -1024,6 +1042,142 @@ impl TableInner {
         self.append_live(row, values, ts, None);
     }
 
+    /// Every stored version with its location, oldest segment first.
+    fn versions_with_loc(&self) -> impl Iterator<Item = (Loc, &Version)> {
+        let sealed = self.sealed.iter().enumerate().flat_map(|(seg, s)| {
+            s.versions.iter().enumerate().map(move |(off, v)| {
+                (
+                    Loc {
+                        seg: seg as u32,
+                        off: off as u32,
+                    },
+                    v,
+                )
+            })
+        });
+        let live = self.live.iter().enumerate().map(|(off, v)| {
+            (
+                Loc {
+                    seg: LIVE,
+                    off: off as u32,
+                },
+                v,
+            )
+        });
+        sealed.chain(live)
+    }
+
+    /// Versions: `begin <= end` (equal only for a commit undone after a
+    /// WAL failure), both at or before the newest timestamp handed out;
+    /// a row has at most one open version, and it is the row's head; the
+    /// row count is the number of open versions.
+    fn check_versions(&self, last_assigned: Ts) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut open = 0u64;
+        for (loc, v) in self.versions_with_loc() {
+            let end = v.end.load(Ordering::Acquire);
+            if v.begin > last_assigned || (end != TS_OPEN && end > last_assigned) {
+                problems.push(format!(
+                    "row {} has a version [{}, {end}) past the newest timestamp {last_assigned}",
+                    v.row_id, v.begin
+                ));
+            }
+            if end < v.begin {
+                problems.push(format!(
+                    "row {} has a version that ends ({end}) before it begins ({})",
+                    v.row_id, v.begin
+                ));
+            }
+            if end == TS_OPEN {
+                open += 1;
+                if self.heads.get(&v.row_id) != Some(&loc) {
+                    problems.push(format!(
+                        "row {} has an open version that is not its head",
+                        v.row_id
+                    ));
+                }
+            }
+        }
+        if open != self.row_count {
+            problems.push(format!(
+                "row count {} but {open} open versions",
+                self.row_count
+            ));
+        }
+        problems
+    }
+
+    /// Version chains: a head names a stored version of its row; each
+    /// `prev` lies in the same segment earlier or in an older segment,
+    /// belongs to the same row, and ended exactly when its successor began.
+    fn check_chains(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let older = |a: Loc, b: Loc| {
+            let seg = |l: Loc| {
+                if l.seg == LIVE {
+                    u64::MAX
+                } else {
+                    u64::from(l.seg)
+                }
+            };
+            (seg(a), a.off) < (seg(b), b.off)
+        };
+        for (i, loc) in self.heads.0.iter().enumerate() {
+            if *loc == NO_LOC {
+                continue;
+            }
+            let row = i as RowId;
+            let mut at = *loc;
+            let Some(mut v) = self.version(at) else {
+                problems.push(format!("row {row}: head points at no version"));
+                continue;
+            };
+            loop {
+                if v.row_id != row {
+                    problems.push(format!(
+                        "row {row}: chain holds a version of row {}",
+                        v.row_id
+                    ));
+                    break;
+                }
+                let Some(p) = v.prev else { break };
+                let Some(pv) = self.version(p).filter(|_| older(p, at)) else {
+                    problems.push(format!("row {row}: prev link does not point back"));
+                    break;
+                };
+                if pv.end.load(Ordering::Acquire) != v.begin {
+                    problems.push(format!(
+                        "row {row}: a version ended at {} but its successor began at {}",
+                        pv.end.load(Ordering::Acquire),
+                        v.begin
+                    ));
+                }
+                (at, v) = (p, pv);
+            }
+        }
+        problems
+    }
+
+    /// Every stored version is listed in every ordered index under its key.
+    fn check_index_coverage(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (_, v) in self.versions_with_loc() {
+            let full = self.full_row(&v.values);
+            for index in &self.indexes {
+                if !index.get(&index_key(&index.def, &full)).contains(&v.row_id) {
+                    problems.push(format!(
+                        "row {} has a version missing from index {}",
+                        v.row_id, index.def.name
+                    ));
+                }
+            }
+            if problems.len() >= 100 {
+                break;
+            }
+        }
+        problems
+    }
+
     /// Appends a version to the live segment and makes it the row's head.
     fn append_live(&mut self, row: RowId, values: Arc<[Value]>, ts: Ts, prev: Option<Loc>) {
         let loc = Loc {
@@ -1052,7 +1206,12 @@ impl TableInner {
         let prev = self.heads.get(&row).copied();
         // An index whose key this version shares with the previous one
         // already lists the row (entries are kept for every stored version).
-        let prev_values = prev.and_then(|l| self.version(l)).map(|v| v.values.clone());
+        let prev_version = prev.and_then(|l| self.version(l));
+        debug_assert!(
+            prev_version.is_none_or(|v| v.end.load(Ordering::Acquire) == ts),
+            "row {row}: a new version at {ts} must follow a version ended at {ts}"
+        );
+        let prev_values = prev_version.map(|v| v.values.clone());
         let keys: Vec<Option<Vec<Value>>> = {
             let full = self.full_row(&values);
             let prev_full = prev_values.as_deref().map(|p| self.full_row(p));
@@ -1224,5 +1383,114 @@ impl TableInner {
         if !kept.is_empty() {
             self.sealed.push(Arc::new(Segment { versions: kept }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::ColumnDef;
+    use cairn_core::DataType;
+
+    fn table() -> Table {
+        let col = |name: &str| ColumnDef {
+            name: name.into(),
+            data_type: DataType::Integer,
+            declared_type: "INTEGER".into(),
+            nullable: true,
+            default_sql: None,
+            added_default: Value::Null,
+        };
+        Table::new(
+            1,
+            TableSchema {
+                name: "t".into(),
+                columns: vec![col("id"), col("v")],
+                primary_key: Some(vec![0]),
+                checks: Vec::new(),
+                auto_increment: None,
+                create_sql: "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER)".into(),
+            },
+        )
+    }
+
+    fn row(id: i64, v: i64) -> Arc<[Value]> {
+        Arc::from(vec![Value::Integer(id), Value::Integer(v)])
+    }
+
+    /// Inserts rows 1 and 2 at ts 1, updates row 1 at ts 2.
+    fn filled() -> Table {
+        let t = table();
+        {
+            let mut inner = t.inner.write();
+            inner.push_version(1, row(1, 10), 1);
+            inner.push_version(2, row(2, 20), 1);
+            inner.end_row(1, 2, Some(&row(1, 11))).expect("end");
+            inner.push_version(1, row(1, 11), 2);
+        }
+        t
+    }
+
+    #[test]
+    fn invariants_hold_after_writes_and_a_seal() {
+        let t = filled();
+        assert_eq!(t.check_invariants(2), Vec::<String>::new());
+        t.inner.write().seal(0);
+        assert_eq!(t.check_invariants(2), Vec::<String>::new());
+    }
+
+    #[test]
+    fn invariants_catch_a_version_past_the_clock() {
+        let t = filled();
+        let broken = t.check_invariants(1);
+        assert!(
+            broken.iter().any(|p| p.contains("past the newest")),
+            "{broken:?}"
+        );
+    }
+
+    #[test]
+    fn invariants_catch_a_broken_chain_and_count() {
+        let t = filled();
+        {
+            let inner = t.inner.read();
+            // The old version of row 1 "ends" later than its successor began.
+            let old = inner.version(Loc { seg: LIVE, off: 0 }).expect("v0");
+            old.end.store(5, Ordering::Release);
+        }
+        let broken = t.check_invariants(5);
+        assert!(
+            broken.iter().any(|p| p.contains("successor began")),
+            "{broken:?}"
+        );
+        t.inner.write().row_count = 7;
+        let broken = t.check_invariants(5);
+        assert!(
+            broken.iter().any(|p| p.contains("row count 7")),
+            "{broken:?}"
+        );
+    }
+
+    #[test]
+    fn invariants_catch_a_second_open_version_and_a_missing_index_entry() {
+        let t = filled();
+        {
+            let inner = t.inner.read();
+            let old = inner.version(Loc { seg: LIVE, off: 0 }).expect("v0");
+            old.end.store(TS_OPEN, Ordering::Release);
+        }
+        let broken = t.check_invariants(2);
+        assert!(
+            broken.iter().any(|p| p.contains("not its head")),
+            "{broken:?}"
+        );
+        let mut inner = t.inner.write();
+        inner.indexes[0] = Index::new(inner.indexes[0].def.clone());
+        drop(inner);
+        let broken = t.check_invariants(2);
+        assert!(
+            broken.iter().any(|p| p.contains("missing from index")),
+            "{broken:?}"
+        );
     }
 }

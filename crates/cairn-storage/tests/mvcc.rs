@@ -2101,6 +2101,8 @@ impl Harness {
         let fresh = self.store.begin();
         assert_eq!(fresh.start_ts() as usize, self.versions.len() - 1);
         self.check_view(&fresh, self.latest());
+        let broken = self.store.check_invariants();
+        assert!(broken.is_empty(), "store invariants: {broken:#?}");
     }
 
     fn check_view(&self, tx: &Transaction, view: &State) {

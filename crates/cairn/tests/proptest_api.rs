@@ -2074,6 +2074,14 @@ fn run_model(ops: &[Op]) -> Result<(), TestCaseError> {
             "other connection, {}",
             ctx()
         );
+        // The engine's own invariants (versions, chains, index coverage,
+        // state root) hold after every step.
+        let check: Vec<String> = other
+            .query("PRAGMA integrity_check", params![])
+            .expect("integrity_check")
+            .map(|r| r.get::<String>(0usize))
+            .expect("integrity rows");
+        prop_assert_eq!(check, vec!["ok".to_string()], "integrity_check, {}", ctx());
     }
     Ok(())
 }
