@@ -77,7 +77,7 @@ pub struct Recovery {
 pub(crate) struct Durable {
     pub(crate) fs: Arc<dyn Vfs>,
     pub(crate) dir: PathBuf,
-    pub(crate) wal: Wal,
+    pub(crate) wal: Arc<Wal>,
     pub(crate) recovery: Recovery,
     pub(crate) manifest: parking_lot::Mutex<Manifest>,
     /// A checkpoint is running (automatic ones skip then).
@@ -210,36 +210,15 @@ impl Store {
         crate::checkpoint::remove_unlisted(&*fs, path, manifest.wal_first, &listed)?;
         recovery.wal_files = scan.files.len();
         recovery.cut = scan.cut.clone();
-        // Files past the end of the log: an empty one a crash left while
-        // rotating is removed; those after salvaged damage are set aside.
-        let last = scan.files.last().map_or(0, |f| f.0);
-        for name in fs.list(&wal_dir)? {
-            let Some(seq) = wal::parse_file_name(&name) else {
-                continue;
-            };
-            if seq <= last || seq < manifest.wal_first {
-                continue;
-            }
-            let p = wal_dir.join(&name);
-            if Some(seq) == scan.orphan {
-                fs.remove(&p)?;
-            } else if opts.salvage {
-                fs.rename(&p, &wal_dir.join(format!("{name}.discarded")))?;
-            } else {
-                return Err(Error::corrupt(
-                    p.display(),
-                    0,
-                    "WAL file after the end of the log",
-                ));
-            }
-        }
-        let wal = Wal::start(fs.clone(), wal_dir, &scan, opts.synchronous)?;
+        tidy_wal_tail(&*fs, &wal_dir, &scan, manifest.wal_first, opts.salvage)?;
+        let wal = Arc::new(Wal::start(fs.clone(), wal_dir, &scan, opts.synchronous)?);
         let mut manifest = manifest;
         if opts.salvage && scan.cut.is_some() && manifest.wal_synced_to.is_some() {
             // The log was cut short on purpose: forget how far it reached.
             manifest.wal_synced_to = None;
             manifest.write(&*fs, path)?;
         }
+        store.log = wal.clone();
         store.durable = Some(Durable {
             fs,
             dir: path.to_path_buf(),
@@ -253,6 +232,19 @@ impl Store {
         let store = Arc::new(store);
         store.start_merkle_worker();
         Ok(store)
+    }
+
+    /// After a commit: runs an automatic checkpoint when one is due and
+    /// none is running (this committer pays for it; its commit is done
+    /// either way). Nothing in memory.
+    pub(crate) fn checkpoint_if_due(&self) {
+        let Some(d) = &self.durable else {
+            return;
+        };
+        if d.checkpoint_due() && !d.checkpointing.swap(true, Ordering::AcqRel) {
+            let _ = self.checkpoint();
+            d.checkpointing.store(false, Ordering::Release);
+        }
     }
 
     /// The directory of an on-disk database (`None` in memory).
@@ -377,4 +369,38 @@ impl Store {
         self.spawn_vector_jobs(jobs);
         Ok(())
     }
+}
+
+/// Files past the end of the scanned log: an empty one a crash left while
+/// rotating is removed; those after damage `salvage` stopped at are set
+/// aside; any other is corruption.
+fn tidy_wal_tail(
+    fs: &dyn Vfs,
+    wal_dir: &Path,
+    scan: &wal::WalScan,
+    wal_first: u64,
+    salvage: bool,
+) -> Result<()> {
+    let last = scan.files.last().map_or(0, |f| f.0);
+    for name in fs.list(wal_dir)? {
+        let Some(seq) = wal::parse_file_name(&name) else {
+            continue;
+        };
+        if seq <= last || seq < wal_first {
+            continue;
+        }
+        let p = wal_dir.join(&name);
+        if Some(seq) == scan.orphan {
+            fs.remove(&p)?;
+        } else if salvage {
+            fs.rename(&p, &wal_dir.join(format!("{name}.discarded")))?;
+        } else {
+            return Err(Error::corrupt(
+                p.display(),
+                0,
+                "WAL file after the end of the log",
+            ));
+        }
+    }
+    Ok(())
 }

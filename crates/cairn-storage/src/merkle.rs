@@ -758,10 +758,7 @@ impl Store {
 
     /// The newest WAL position whose commits may be folded in.
     fn good_lsn(&self) -> u64 {
-        match &self.durable {
-            Some(d) => d.wal.good_lsn().0,
-            None => u64::MAX,
-        }
+        self.log.good_lsn().0
     }
 
     /// After a DDL statement took effect (under the commit lock): folds in

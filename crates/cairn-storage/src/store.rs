@@ -1,14 +1,19 @@
-//! The store: catalog of tables and views, the commit clock, and commit
-//! itself. Commits are serialized by one lock: validate (first committer
-//! wins), then stamp versions, then publish the new snapshot timestamp.
-//! DDL is applied immediately and is not transactional (see docs/sql.md).
+//! The store: a thin facade over its parts — the catalog (`catalog.rs`),
+//! the commit log (`log.rs`: memory or WAL), the tables, the verifiable
+//! state (`merkle.rs`) and the files of an on-disk database
+//! (`durable.rs`, `checkpoint.rs`) — plus the commit clock and the commit
+//! pipeline itself.
 //!
-//! A durable store (see `durable.rs`) also queues each commit's WAL record
-//! under the commit lock, and publishes the commit only once the WAL writer
-//! says the record is written (synced, under `synchronous = full`): the
-//! commit is applied in memory before that but no snapshot can see it. If
-//! the write fails, the commits the log does not hold are undone in memory
-//! before the next commit runs.
+//! Commit pipeline, one path for memory and disk: under the commit lock,
+//! validate (first committer wins), apply through `apply.rs` (stamped but
+//! invisible), append to the log, queue the state-trie changes; release the
+//! lock; wait for the log to acknowledge the record; publish the commit
+//! timestamp. If the wait fails, the commits the log does not hold are
+//! undone in memory before the next commit runs (`ready`). DDL runs
+//! prepare → log → install (`catalog.rs`) under the same lock and is not
+//! transactional (see docs/sql.md).
+//!
+//! Lock order: commit lock → merkle lock → catalog lock → table locks.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +24,7 @@ use parking_lot::Mutex;
 
 use crate::apply::{after_table_writes, apply_table_writes, RowChange, RowUndo, RowWrite};
 use crate::catalog::Catalog;
+use crate::log::{CommitLog, MemoryLog};
 use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 use crate::table::{index_key, Table, TS_OPEN};
 use crate::txn::Transaction;
@@ -39,8 +45,6 @@ pub(crate) struct CommitState {
     /// The newest commit timestamp handed out (≥ the published one).
     pub(crate) last_assigned: Ts,
     inflight: VecDeque<Inflight>,
-    /// Reused buffer for encoding WAL records.
-    buf: Vec<u8>,
 }
 
 /// A commit's row changes per table id, for the state tries.
@@ -60,6 +64,9 @@ pub struct Store {
     /// Threads for index builds (created on first use; never the global
     /// rayon pool).
     pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
+    /// Where commits and DDL records go before they are published: a
+    /// [`MemoryLog`] in memory, the WAL (shared with `durable`) on disk.
+    pub(crate) log: Arc<dyn CommitLog>,
     /// Files and WAL of an on-disk database; `None` in memory.
     pub(crate) durable: Option<crate::durable::Durable>,
     /// Whether state roots are kept (see `OpenOptions::state_roots`).
@@ -101,11 +108,11 @@ impl Store {
             commit_lock: Mutex::new(CommitState {
                 last_assigned: 0,
                 inflight: VecDeque::new(),
-                buf: Vec::new(),
             }),
             last_committed: AtomicU64::new(0),
             active: Mutex::new(Vec::new()),
             pool: Mutex::new(None),
+            log: Arc::new(MemoryLog::default()),
             durable: None,
             state_roots: true,
             merkle: Arc::new(Mutex::new(crate::merkle::MerkleState::genesis())),
@@ -168,77 +175,54 @@ impl Store {
         if last != tx.start_ts || self.catalog_version() != tx.catalog_version {
             Self::validate(&tx)?;
         }
-        let durable = self.durable.as_ref();
+        let may_fail = self.log.may_fail();
         let mut undo = Vec::new();
-        let (changes, jobs) = self.apply_writes(&tx, commit_ts, durable.map(|_| &mut undo))?;
+        let (changes, jobs) = self.apply_writes(&tx, commit_ts, may_fail.then_some(&mut undo))?;
         cs.last_assigned = commit_ts;
-        let lsn = match durable {
-            None => {
-                self.queue_merkle(crate::merkle::Pending {
-                    lsn: 0,
-                    ts: commit_ts,
-                    tables: changes,
-                });
-                // Apply before publish: the versions are stamped; only now
-                // may a snapshot see commit_ts.
-                debug_assert!(self.last_committed() < commit_ts);
-                self.last_committed.store(commit_ts, Ordering::Release);
-                None
-            }
-            Some(d) => {
-                let mut buf = std::mem::take(&mut cs.buf);
-                buf.clear();
-                crate::wal::encode_commit(
-                    &mut buf,
-                    commit_ts,
-                    tx.writes.values().map(|tw| {
-                        let rows = tw
-                            .order
-                            .iter()
-                            .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
-                            .filter(|(_, w)| w.existed || w.row.is_some())
-                            .map(|(rid, w)| (rid, w.row.as_deref()))
-                            .collect();
-                        (tw.table.id, rows)
-                    }),
-                );
-                let lsn = d.wal.append(&buf);
-                cs.buf = buf;
-                self.queue_merkle(crate::merkle::Pending {
-                    lsn,
-                    ts: commit_ts,
-                    tables: changes,
-                });
-                cs.inflight.push_back(Inflight {
-                    lsn,
-                    ts: commit_ts,
-                    rows: undo,
-                });
-                Some(lsn)
-            }
-        };
+        let lsn = self.log.append(&mut |buf| {
+            crate::wal::encode_commit(
+                buf,
+                commit_ts,
+                tx.writes.values().map(|tw| {
+                    let rows = tw
+                        .order
+                        .iter()
+                        .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
+                        .filter(|(_, w)| w.existed || w.row.is_some())
+                        .map(|(rid, w)| (rid, w.row.as_deref()))
+                        .collect();
+                    (tw.table.id, rows)
+                }),
+            )
+        });
+        self.queue_merkle(crate::merkle::Pending {
+            lsn,
+            ts: commit_ts,
+            tables: changes,
+        });
+        if may_fail {
+            cs.inflight.push_back(Inflight {
+                lsn,
+                ts: commit_ts,
+                rows: undo,
+            });
+        }
         drop(cs);
         self.spawn_vector_jobs(jobs);
-        if durable.is_none() {
-            self.merkle_committed();
+        if let Err(e) = self.log.wait(lsn) {
+            // Undo what the log does not hold now, if the disk lets us;
+            // otherwise the next commit does.
+            let mut cs = self.commit_lock.lock();
+            let _ = self.ready(&mut cs);
+            return Err(e);
         }
-        if let (Some(d), Some(lsn)) = (durable, lsn) {
-            if let Err(e) = d.wal.wait(lsn) {
-                // Undo what the log does not hold now, if the disk lets us;
-                // otherwise the next commit does.
-                let mut cs = self.commit_lock.lock();
-                let _ = self.ready(&mut cs);
-                return Err(e);
-            }
-            self.merkle_committed();
-            self.last_committed.fetch_max(commit_ts, Ordering::AcqRel);
-            if d.checkpoint_due() && !d.checkpointing.swap(true, Ordering::AcqRel) {
-                // This committer pays for the checkpoint; its commit is
-                // done either way.
-                let _ = self.checkpoint();
-                d.checkpointing.store(false, Ordering::Release);
-            }
-        }
+        self.merkle_committed();
+        // Apply before publish: the versions were stamped under the commit
+        // lock; only now may a snapshot see commit_ts (a later commit may
+        // have published already: it waited for this one's record too).
+        debug_assert!(self.commit_lock.lock().last_assigned >= commit_ts);
+        self.last_committed.fetch_max(commit_ts, Ordering::AcqRel);
+        self.checkpoint_if_due();
         Ok(commit_ts)
     }
 
@@ -343,10 +327,7 @@ impl Store {
     /// every commit the log does not hold and cuts the log back (failing
     /// while the disk still does).
     pub(crate) fn ready(&self, cs: &mut CommitState) -> Result<()> {
-        let Some(d) = &self.durable else {
-            return Ok(());
-        };
-        let (good, failed) = d.wal.good_lsn();
+        let (good, failed) = self.log.good_lsn();
         if !failed {
             while cs.inflight.front().is_some_and(|f| f.lsn <= good) {
                 cs.inflight.pop_front();
@@ -361,7 +342,7 @@ impl Store {
                 }
             }
         }
-        d.wal.reset()?;
+        self.log.reset()?;
         cs.inflight.clear();
         // The undone commits' timestamps are skipped: nothing holds them.
         self.last_committed
@@ -369,16 +350,11 @@ impl Store {
         Ok(())
     }
 
-    /// Logs a prepared DDL record (durable stores), waiting for it like a
-    /// commit. On failure nothing was installed; the log is cut back.
+    /// Logs a prepared DDL record, waiting for it like a commit. On
+    /// failure nothing was installed; the log is cut back.
     fn log_ddl(&self, cs: &mut CommitState, record: &Record) -> Result<()> {
-        let Some(d) = &self.durable else {
-            return Ok(());
-        };
-        let mut buf = Vec::new();
-        record.encode(&mut buf);
-        let lsn = d.wal.append(&buf);
-        if let Err(e) = d.wal.wait(lsn) {
+        let lsn = self.log.append(&mut |buf| record.encode(buf));
+        if let Err(e) = self.log.wait(lsn) {
             let _ = self.ready(cs);
             return Err(e);
         }
