@@ -1,6 +1,15 @@
 //! Expression binding: sqlparser AST expressions → [`Expr`], resolving names
-//! through the planner's scope stack (outer scopes make a subquery
-//! correlated), aggregates and window calls into their operators' outputs.
+//! through the scope stack (outer scopes make a subquery correlated),
+//! aggregates and window calls into their operators' outputs, and
+//! subqueries into [`SubqueryRef`]s whose plans join the statement's
+//! [`Subqueries`] (a correlated scalar aggregate subquery is decorrelated
+//! into a grouped lookup on the way).
+//!
+//! A [`Binder`] works for the planner without depending on it: what it
+//! reads and writes is the [`BindState`] the planner owns, and the one
+//! thing it asks of the planner, to plan a query nested in an expression,
+//! goes through [`BindContext`], which the planner implements. So the
+//! planner depends on this module and not the other way round.
 
 use std::sync::Arc;
 
@@ -8,10 +17,69 @@ use cairn_core::ops::{ArithOp, BitOp};
 use cairn_core::{DataType, Error, Result, Value};
 use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
 
-use crate::expr::{CmpOp, Expr, GroupedSubquery, Subquery};
-use crate::plan::{AggCall, AggFunc, Frame, Plan, SortKey, WinFunc, WindowCall};
-use crate::planner::Planner;
-use crate::scope::Lookup;
+use crate::access::choose_access;
+use crate::ast_util::{aggregate_func, func_args, func_name, is_desc, nulls_first, span_pos};
+use crate::expr::{and_all, split_and, CmpOp, Expr, SubqueryRef};
+use crate::plan::{
+    AggCall, AggFunc, Frame, GroupedSubquery, Plan, SortKey, Subqueries, SubqueryPlan, WinFunc,
+    WindowCall,
+};
+use crate::scope::{Lookup, OutCol, Scope};
+
+/// What binding reads and writes while one statement is planned. The
+/// planner owns it and pushes and pops the scopes; a [`Binder`] resolves
+/// names through them.
+pub struct BindState {
+    /// One scope per query level, the innermost last.
+    pub scopes: Vec<Scope>,
+    /// Lowest scope level any name resolved to (correlation tracking).
+    pub min_level: usize,
+    /// Last id handed out to a subquery, CTE or scan (unique within the
+    /// statement; 0 is never used).
+    last_id: usize,
+    /// Index the next `?` parameter gets (0-based).
+    pub next_positional: usize,
+    /// Parameters the statement takes (the highest `$n` or `?` seen).
+    pub param_count: usize,
+    /// Window functions are allowed only in the select list and ORDER BY.
+    pub window_ok: bool,
+    /// Plans of the subqueries bound so far, by id.
+    pub subqueries: Subqueries,
+}
+
+impl BindState {
+    pub fn new() -> BindState {
+        BindState {
+            scopes: Vec::new(),
+            min_level: usize::MAX,
+            last_id: 0,
+            next_positional: 0,
+            param_count: 0,
+            window_ok: false,
+            subqueries: Subqueries::default(),
+        }
+    }
+
+    /// A fresh id for a subquery, CTE or scan.
+    pub fn next_id(&mut self) -> usize {
+        self.last_id += 1;
+        self.last_id
+    }
+}
+
+/// What a [`Binder`] needs from the planner that drives it.
+pub trait BindContext {
+    fn state(&self) -> &BindState;
+    fn state_mut(&mut self) -> &mut BindState;
+    /// Plans a query nested in an expression, as a child of the current
+    /// scopes (its names may resolve to theirs: then it is correlated).
+    fn plan_query(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutCol>)>;
+}
+
+/// Binds expressions in the scopes of a [`BindContext`].
+pub struct Binder<'c> {
+    cx: &'c mut dyn BindContext,
+}
 
 /// True if `e` reads any enclosing query's row (directly, or through a
 /// correlated subquery).
@@ -78,7 +146,7 @@ fn decorrelate(
     }
     let mut conjuncts = Vec::new();
     if let Some(f) = filter {
-        crate::planner::split_and(f.clone(), &mut conjuncts);
+        split_and(f.clone(), &mut conjuncts);
     }
     // Equalities an index lookup guarantees are not in the filter: take
     // them back from the access path.
@@ -146,13 +214,13 @@ fn decorrelate(
         return None;
     }
     let n = inner_keys.len();
-    let (access, _) = crate::planner::choose_access(table, &rest);
+    let (access, _) = choose_access(table, &rest);
     let grouped = Plan::Aggregate {
         input: Box::new(Plan::Scan {
             table: table.clone(),
             label: label.clone(),
             access,
-            filter: crate::planner::and_all(rest),
+            filter: and_all(rest),
             with_rowid: false,
             id: *id,
             keep: keep.clone(),
@@ -163,22 +231,6 @@ fn decorrelate(
     let mut project = project.clone();
     project.remap_columns(&|j| j + n);
     Some((grouped, outer_keys, project, aggs.clone(), table.clone()))
-}
-
-pub fn aggregate_func(name: &str, nargs: usize) -> Option<AggFunc> {
-    Some(match name {
-        "count" => AggFunc::Count,
-        "sum" => AggFunc::Sum,
-        "total" => AggFunc::Total,
-        "avg" => AggFunc::Avg,
-        "min" if nargs == 1 => AggFunc::Min,
-        "max" if nargs == 1 => AggFunc::Max,
-        "group_concat" | "string_agg" => AggFunc::GroupConcat,
-        "bool_and" | "every" => AggFunc::BoolAnd,
-        "bool_or" => AggFunc::BoolOr,
-        "any_value" => AggFunc::AnyValue,
-        _ => return None,
-    })
 }
 
 fn window_only_func(name: &str) -> Option<WinFunc> {
@@ -195,151 +247,6 @@ fn window_only_func(name: &str) -> Option<WinFunc> {
         "last_value" => WinFunc::LastValue,
         "nth_value" => WinFunc::NthValue,
         _ => return None,
-    })
-}
-
-pub fn func_name(f: &ast::Function) -> String {
-    f.name
-        .0
-        .last()
-        .map(|p| match p {
-            ast::ObjectNamePart::Identifier(i) => i.value.to_ascii_lowercase(),
-            other => other.to_string().to_ascii_lowercase(),
-        })
-        .unwrap_or_default()
-}
-
-/// Plain argument expressions of a function call (`*` → empty list).
-pub fn func_args(f: &ast::Function) -> Result<(Vec<&ast::Expr>, bool, bool)> {
-    match &f.args {
-        ast::FunctionArguments::None => Ok((Vec::new(), false, false)),
-        ast::FunctionArguments::Subquery(_) => {
-            Err(Error::unsupported("subquery as function argument"))
-        }
-        ast::FunctionArguments::List(list) => {
-            let distinct = matches!(
-                list.duplicate_treatment,
-                Some(ast::DuplicateTreatment::Distinct)
-            );
-            let mut out = Vec::new();
-            let mut star = false;
-            for a in &list.args {
-                match a {
-                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => out.push(e),
-                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
-                    other => return Err(Error::unsupported(format!("function argument {other}"))),
-                }
-            }
-            Ok((out, distinct, star))
-        }
-    }
-}
-
-/// True if `e` contains an aggregate call at this query level (not inside
-/// subqueries, not window calls).
-pub fn contains_aggregate(e: &ast::Expr) -> bool {
-    let mut found = false;
-    visit(e, &mut |x| {
-        if let ast::Expr::Function(f) = x {
-            if f.over.is_none() {
-                if let Ok((args, _, star)) = func_args(f) {
-                    let n = if star { 1 } else { args.len() };
-                    if aggregate_func(&func_name(f), n).is_some() {
-                        found = true;
-                    }
-                }
-            }
-        }
-    });
-    found
-}
-
-/// Visits AST expression nodes at this query level (skipping subqueries).
-pub fn visit(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
-    use ast::Expr as E;
-    f(e);
-    match e {
-        E::BinaryOp { left, right, .. } => {
-            visit(left, f);
-            visit(right, f)
-        }
-        E::UnaryOp { expr, .. }
-        | E::Nested(expr)
-        | E::IsNull(expr)
-        | E::IsNotNull(expr)
-        | E::IsTrue(expr)
-        | E::IsFalse(expr)
-        | E::IsNotTrue(expr)
-        | E::IsNotFalse(expr)
-        | E::IsUnknown(expr)
-        | E::IsNotUnknown(expr)
-        | E::Cast { expr, .. }
-        | E::InSubquery { expr, .. }
-        | E::Collate { expr, .. } => visit(expr, f),
-        E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
-            visit(a, f);
-            visit(b, f)
-        }
-        E::InList { expr, list, .. } => {
-            visit(expr, f);
-            list.iter().for_each(|x| visit(x, f))
-        }
-        E::Between {
-            expr, low, high, ..
-        } => {
-            visit(expr, f);
-            visit(low, f);
-            visit(high, f)
-        }
-        E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
-            visit(expr, f);
-            visit(pattern, f)
-        }
-        E::Case {
-            operand,
-            conditions,
-            else_result,
-            ..
-        } => {
-            if let Some(o) = operand {
-                visit(o, f)
-            }
-            for c in conditions {
-                visit(&c.condition, f);
-                visit(&c.result, f)
-            }
-            if let Some(x) = else_result {
-                visit(x, f)
-            }
-        }
-        E::Function(func) => {
-            if let ast::FunctionArguments::List(l) = &func.args {
-                for a in &l.args {
-                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a {
-                        visit(x, f)
-                    }
-                }
-            }
-        }
-        E::Tuple(xs) => xs.iter().for_each(|x| visit(x, f)),
-        _ => {}
-    }
-}
-
-/// Position of an object name in the SQL text, when sqlparser knows it.
-pub fn object_pos(name: &ast::ObjectName) -> Option<cairn_core::Position> {
-    match name.0.first()? {
-        ast::ObjectNamePart::Identifier(i) => span_pos(std::slice::from_ref(i)),
-        _ => None,
-    }
-}
-
-/// Position of the first identifier, from sqlparser's span (0 = unknown).
-fn span_pos(parts: &[ast::Ident]) -> Option<cairn_core::Position> {
-    let start = parts.first()?.span.start;
-    (start.line > 0).then_some(cairn_core::Position {
-        line: start.line,
-        column: start.column,
     })
 }
 
@@ -364,7 +271,19 @@ pub fn sql_type(dt: &ast::DataType) -> Result<DataType> {
     DataType::parse_declared(&dt.to_string())
 }
 
-impl Planner<'_> {
+impl<'c> Binder<'c> {
+    pub fn new(cx: &'c mut dyn BindContext) -> Binder<'c> {
+        Binder { cx }
+    }
+
+    fn state(&self) -> &BindState {
+        self.cx.state()
+    }
+
+    fn state_mut(&mut self) -> &mut BindState {
+        self.cx.state_mut()
+    }
+
     fn ident_text(&self, i: &ast::Ident) -> String {
         i.value.clone()
     }
@@ -386,9 +305,9 @@ impl Planner<'_> {
                 )))
             }
         };
-        let top = self.scopes.len();
+        let top = self.state().scopes.len();
         for level in (0..top).rev() {
-            let found = self.scopes[level].lookup(table.as_deref(), &name);
+            let found = self.state().scopes[level].lookup(table.as_deref(), &name);
             match found {
                 Lookup::Ambiguous => {
                     return Err(Error::AmbiguousColumn {
@@ -398,8 +317,9 @@ impl Planner<'_> {
                 }
                 Lookup::Missing => continue,
                 Lookup::Found(c) => {
-                    self.min_level = self.min_level.min(level);
-                    self.scopes[level].mark_used(c);
+                    let st = self.state_mut();
+                    st.min_level = st.min_level.min(level);
+                    st.scopes[level].mark_used(c);
                     let index = self.map_through_agg(level, c);
                     return Ok(if level + 1 == top {
                         Expr::Column(index)
@@ -426,7 +346,7 @@ impl Planner<'_> {
     /// Maps FROM-layout column `c` of scope `level` to the layout expressions
     /// see at that level now (the aggregate output when aggregation is active).
     fn map_through_agg(&mut self, level: usize, c: usize) -> usize {
-        let scope = &mut self.scopes[level];
+        let scope = &mut self.state_mut().scopes[level];
         let Some(agg) = scope.agg.as_mut().filter(|a| a.active) else {
             return c;
         };
@@ -452,27 +372,24 @@ impl Planner<'_> {
     }
 
     fn agg_active(&self) -> bool {
-        self.scopes
+        self.state()
+            .scopes
             .last()
             .and_then(|s| s.agg.as_ref())
             .is_some_and(|a| a.active)
     }
 
     fn set_agg_active(&mut self, on: bool) {
-        if let Some(a) = self.scopes.last_mut().and_then(|s| s.agg.as_mut()) {
+        let scope = self.state_mut().scopes.last_mut();
+        if let Some(a) = scope.and_then(|s| s.agg.as_mut()) {
             a.active = on;
         }
     }
 
     pub fn bind_expr(&mut self, e: &ast::Expr) -> Result<Expr> {
         use ast::Expr as E;
-        if self.agg_active() {
-            let text = e.to_string();
-            if let Some(agg) = self.scopes.last().and_then(|s| s.agg.as_ref()) {
-                if let Some(k) = agg.group_texts.iter().position(|t| *t == text) {
-                    return Ok(Expr::Column(k));
-                }
-            }
+        if let Some(k) = self.group_key_position(e) {
+            return Ok(Expr::Column(k));
         }
         Ok(match e {
             E::Identifier(i) => {
@@ -491,22 +408,7 @@ impl Planner<'_> {
                 other => Expr::Literal(self.bind_value(other)?),
             },
             E::Nested(inner) => self.bind_expr(inner)?,
-            E::UnaryOp { op, expr } => {
-                let x = self.bind_expr(expr)?;
-                match op {
-                    U::Minus => match x {
-                        Expr::Literal(Value::Integer(i)) if i != i64::MIN => {
-                            Expr::Literal(Value::Integer(-i))
-                        }
-                        Expr::Literal(Value::Real(f)) => Expr::Literal(Value::Real(-f)),
-                        x => Expr::Neg(Box::new(x)),
-                    },
-                    U::Plus => x,
-                    U::Not => Expr::Not(Box::new(x)),
-                    U::BitwiseNot => Expr::BitNot(Box::new(x)),
-                    other => return Err(Error::unsupported(format!("operator {other}"))),
-                }
-            }
+            E::UnaryOp { op, expr } => self.bind_unary(op, expr)?,
             E::BinaryOp { left, op, right } => self.bind_binary(left, op, right)?,
             E::IsNull(x) => Expr::IsNull(Box::new(self.bind_expr(x)?), false),
             E::IsNotNull(x) => Expr::IsNull(Box::new(self.bind_expr(x)?), true),
@@ -516,83 +418,29 @@ impl Planner<'_> {
             E::IsNotFalse(x) => self.is_bool(x, false, true)?,
             E::IsUnknown(x) => Expr::IsNull(Box::new(self.bind_expr(x)?), false),
             E::IsNotUnknown(x) => Expr::IsNull(Box::new(self.bind_expr(x)?), true),
-            E::IsDistinctFrom(a, b) => Expr::IsDistinct(
-                Box::new(self.bind_expr(a)?),
-                Box::new(self.bind_expr(b)?),
-                false,
-            ),
-            E::IsNotDistinctFrom(a, b) => Expr::IsDistinct(
-                Box::new(self.bind_expr(a)?),
-                Box::new(self.bind_expr(b)?),
-                true,
-            ),
+            E::IsDistinctFrom(a, b) => self.is_distinct(a, b, false)?,
+            E::IsNotDistinctFrom(a, b) => self.is_distinct(a, b, true)?,
             E::InList {
                 expr,
                 list,
                 negated,
-            } => {
-                let x = self.bind_expr(expr)?;
-                let mut items = Vec::with_capacity(list.len());
-                for item in list {
-                    let b = self.bind_expr(item)?;
-                    items.push(self.with_affinity(&x, b));
-                }
-                Expr::InList {
-                    expr: Box::new(x),
-                    list: items,
-                    negated: *negated,
-                }
-            }
+            } => self.bind_in_list(expr, list, *negated)?,
             E::InSubquery {
                 expr,
                 subquery,
                 negated,
-            } => {
-                let x = self.bind_expr(expr)?;
-                let sub = self.plan_subquery(subquery, Some(1))?;
-                Expr::InSubquery {
-                    expr: Box::new(x),
-                    sub,
-                    negated: *negated,
-                }
-            }
+            } => self.bind_in_subquery(expr, subquery, *negated)?,
             E::Exists { subquery, negated } => Expr::Exists {
-                sub: self.plan_subquery(subquery, None)?,
+                sub: self.bind_subquery(subquery, None)?,
                 negated: *negated,
             },
-            E::Subquery(q) => {
-                let sub = self.plan_subquery(q, Some(1))?;
-                match sub.correlated.then(|| decorrelate(&sub.plan)).flatten() {
-                    Some((plan, keys, project, aggs, inner)) => {
-                        Expr::GroupedSubquery(Arc::new(GroupedSubquery {
-                            id: sub.id,
-                            plan,
-                            keys,
-                            project,
-                            aggs,
-                            per_row: sub.clone(),
-                            inner,
-                        }))
-                    }
-                    None => Expr::ScalarSubquery(sub),
-                }
-            }
+            E::Subquery(q) => self.bind_scalar_subquery(q)?,
             E::Between {
                 expr,
                 negated,
                 low,
                 high,
-            } => {
-                let x = self.bind_expr(expr)?;
-                let lo = self.bind_expr(low)?;
-                let hi = self.bind_expr(high)?;
-                Expr::Between {
-                    low: Box::new(self.with_affinity(&x, lo)),
-                    high: Box::new(self.with_affinity(&x, hi)),
-                    expr: Box::new(x),
-                    negated: *negated,
-                }
-            }
+            } => self.bind_between(expr, low, high, *negated)?,
             E::Like {
                 negated,
                 expr,
@@ -606,40 +454,13 @@ impl Planner<'_> {
                 pattern,
                 escape_char,
                 any,
-            } => {
-                if *any {
-                    return Err(Error::unsupported("LIKE ANY"));
-                }
-                Expr::Like {
-                    expr: Box::new(self.bind_expr(expr)?),
-                    pattern: Box::new(self.bind_expr(pattern)?),
-                    escape: match escape_char {
-                        Some(c) => Some(Box::new(self.bind_expr(c)?)),
-                        None => None,
-                    },
-                    negated: *negated,
-                    glob: false,
-                }
-            }
+            } => self.bind_like(expr, pattern, escape_char.as_deref(), *negated, *any)?,
             E::Case {
                 operand,
                 conditions,
                 else_result,
                 ..
-            } => Expr::Case {
-                operand: match operand {
-                    Some(o) => Some(Box::new(self.bind_expr(o)?)),
-                    None => None,
-                },
-                whens: conditions
-                    .iter()
-                    .map(|c| Ok((self.bind_expr(&c.condition)?, self.bind_expr(&c.result)?)))
-                    .collect::<Result<_>>()?,
-                otherwise: match else_result {
-                    Some(x) => Some(Box::new(self.bind_expr(x)?)),
-                    None => None,
-                },
-            },
+            } => self.bind_case(operand.as_deref(), conditions, else_result.as_deref())?,
             E::Cast {
                 expr, data_type, ..
             } => Expr::Cast(Box::new(self.bind_expr(expr)?), sql_type(data_type)?),
@@ -648,6 +469,146 @@ impl Planner<'_> {
                 Expr::Literal(lit.cast(sql_type(&ts.data_type)?)?)
             }
             E::Function(f) => self.bind_function(f)?,
+            E::Substring { .. }
+            | E::Trim { .. }
+            | E::Ceil { .. }
+            | E::Floor { .. }
+            | E::Position { .. } => self.bind_call_syntax(e)?,
+            E::Collate { expr, .. } => self.bind_expr(expr)?,
+            E::Tuple(items) if items.len() == 1 => self.bind_expr(&items[0])?,
+            other => return Err(Error::unsupported(format!("expression {other}"))),
+        })
+    }
+
+    /// In an aggregate query, the output column of the GROUP BY key that is
+    /// written as `e`.
+    fn group_key_position(&self, e: &ast::Expr) -> Option<usize> {
+        if !self.agg_active() {
+            return None;
+        }
+        let text = e.to_string();
+        let agg = self.state().scopes.last()?.agg.as_ref()?;
+        agg.group_texts.iter().position(|t| *t == text)
+    }
+
+    /// `-x`, `+x`, `NOT x`, `~x`; a negative number literal stays a literal.
+    fn bind_unary(&mut self, op: &U, expr: &ast::Expr) -> Result<Expr> {
+        let x = self.bind_expr(expr)?;
+        Ok(match op {
+            U::Minus => match x {
+                Expr::Literal(Value::Integer(i)) if i != i64::MIN => {
+                    Expr::Literal(Value::Integer(-i))
+                }
+                Expr::Literal(Value::Real(f)) => Expr::Literal(Value::Real(-f)),
+                x => Expr::Neg(Box::new(x)),
+            },
+            U::Plus => x,
+            U::Not => Expr::Not(Box::new(x)),
+            U::BitwiseNot => Expr::BitNot(Box::new(x)),
+            other => return Err(Error::unsupported(format!("operator {other}"))),
+        })
+    }
+
+    fn is_distinct(&mut self, a: &ast::Expr, b: &ast::Expr, negated: bool) -> Result<Expr> {
+        Ok(Expr::IsDistinct(
+            Box::new(self.bind_expr(a)?),
+            Box::new(self.bind_expr(b)?),
+            negated,
+        ))
+    }
+
+    /// `x [NOT] IN (a, b, ...)`: the items take `x`'s column affinity.
+    fn bind_in_list(
+        &mut self,
+        expr: &ast::Expr,
+        list: &[ast::Expr],
+        negated: bool,
+    ) -> Result<Expr> {
+        let x = self.bind_expr(expr)?;
+        let mut items = Vec::with_capacity(list.len());
+        for item in list {
+            let b = self.bind_expr(item)?;
+            items.push(self.with_affinity(&x, b));
+        }
+        Ok(Expr::InList {
+            expr: Box::new(x),
+            list: items,
+            negated,
+        })
+    }
+
+    /// `x [NOT] BETWEEN low AND high`: the bounds take `x`'s column affinity.
+    fn bind_between(
+        &mut self,
+        expr: &ast::Expr,
+        low: &ast::Expr,
+        high: &ast::Expr,
+        negated: bool,
+    ) -> Result<Expr> {
+        let x = self.bind_expr(expr)?;
+        let lo = self.bind_expr(low)?;
+        let hi = self.bind_expr(high)?;
+        Ok(Expr::Between {
+            low: Box::new(self.with_affinity(&x, lo)),
+            high: Box::new(self.with_affinity(&x, hi)),
+            expr: Box::new(x),
+            negated,
+        })
+    }
+
+    /// `LIKE` and `ILIKE` (the same thing here: LIKE is already ASCII
+    /// case-insensitive, as in SQLite).
+    fn bind_like(
+        &mut self,
+        expr: &ast::Expr,
+        pattern: &ast::Expr,
+        escape: Option<&ast::Expr>,
+        negated: bool,
+        any: bool,
+    ) -> Result<Expr> {
+        if any {
+            return Err(Error::unsupported("LIKE ANY"));
+        }
+        Ok(Expr::Like {
+            expr: Box::new(self.bind_expr(expr)?),
+            pattern: Box::new(self.bind_expr(pattern)?),
+            escape: match escape {
+                Some(c) => Some(Box::new(self.bind_expr(c)?)),
+                None => None,
+            },
+            negated,
+            glob: false,
+        })
+    }
+
+    fn bind_case(
+        &mut self,
+        operand: Option<&ast::Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+    ) -> Result<Expr> {
+        Ok(Expr::Case {
+            operand: match operand {
+                Some(o) => Some(Box::new(self.bind_expr(o)?)),
+                None => None,
+            },
+            whens: conditions
+                .iter()
+                .map(|c| Ok((self.bind_expr(&c.condition)?, self.bind_expr(&c.result)?)))
+                .collect::<Result<_>>()?,
+            otherwise: match else_result {
+                Some(x) => Some(Box::new(self.bind_expr(x)?)),
+                None => None,
+            },
+        })
+    }
+
+    /// SQL's calls with keyword syntax (`SUBSTRING(x FROM a FOR b)`,
+    /// `TRIM(LEADING c FROM x)`, `CEIL`, `FLOOR`, `POSITION(a IN b)`) as
+    /// calls of the scalar functions that implement them.
+    fn bind_call_syntax(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        match e {
             E::Substring {
                 expr,
                 substring_from,
@@ -662,7 +623,7 @@ impl Planner<'_> {
                 if let Some(x) = substring_for {
                     args.push(self.bind_expr(x)?);
                 }
-                self.call_scalar("substr", args)?
+                self.call_scalar("substr", args)
             }
             E::Trim {
                 trim_where,
@@ -683,24 +644,22 @@ impl Planner<'_> {
                 for c in trim_characters.iter().flatten() {
                     args.push(self.bind_expr(c)?);
                 }
-                self.call_scalar(name, args)?
+                self.call_scalar(name, args)
             }
             E::Ceil { expr, .. } => {
                 let x = self.bind_expr(expr)?;
-                self.call_scalar("ceil", vec![x])?
+                self.call_scalar("ceil", vec![x])
             }
             E::Floor { expr, .. } => {
                 let x = self.bind_expr(expr)?;
-                self.call_scalar("floor", vec![x])?
+                self.call_scalar("floor", vec![x])
             }
             E::Position { expr, r#in } => {
                 let (a, b) = (self.bind_expr(r#in)?, self.bind_expr(expr)?);
-                self.call_scalar("instr", vec![a, b])?
+                self.call_scalar("instr", vec![a, b])
             }
-            E::Collate { expr, .. } => self.bind_expr(expr)?,
-            E::Tuple(items) if items.len() == 1 => self.bind_expr(&items[0])?,
-            other => return Err(Error::unsupported(format!("expression {other}"))),
-        })
+            other => Err(Error::internal(format!("{other} is no keyword call"))),
+        }
     }
 
     fn is_bool(&mut self, x: &ast::Expr, value: bool, negated: bool) -> Result<Expr> {
@@ -711,7 +670,7 @@ impl Planner<'_> {
         })
     }
 
-    pub fn bind_value(&mut self, v: &ast::Value) -> Result<Value> {
+    fn bind_value(&mut self, v: &ast::Value) -> Result<Value> {
         use ast::Value as V;
         Ok(match v {
             V::Number(s, _) => parse_number(s)?,
@@ -751,8 +710,8 @@ impl Planner<'_> {
     /// Records a parameter; the caller turns the literal into `Expr::Param`.
     fn bind_placeholder(&mut self, p: &str) -> Result<usize> {
         let idx = if p == "?" {
-            self.next_positional += 1;
-            self.next_positional - 1
+            self.state_mut().next_positional += 1;
+            self.state().next_positional - 1
         } else if let Some(n) = p.strip_prefix('$').or_else(|| p.strip_prefix('?')) {
             match n.parse::<usize>() {
                 Ok(n) if n >= 1 => n - 1,
@@ -767,7 +726,8 @@ impl Planner<'_> {
                 message: format!("named parameters are not supported: {p}"),
             });
         };
-        self.param_count = self.param_count.max(idx + 1);
+        let st = self.state_mut();
+        st.param_count = st.param_count.max(idx + 1);
         Ok(idx)
     }
 
@@ -775,13 +735,13 @@ impl Planner<'_> {
     /// at its level (not an aggregate output), if it is one whose values
     /// other operands convert to (INTEGER, REAL, TIMESTAMP).
     fn affinity_of(&self, e: &Expr) -> Option<DataType> {
-        let top = self.scopes.len();
+        let top = self.state().scopes.len();
         let (level, index) = match e {
             Expr::Column(i) => (top.checked_sub(1)?, *i),
             Expr::Outer { depth, index } => (top.checked_sub(1 + depth)?, *index),
             _ => return None,
         };
-        let scope = self.scopes.get(level)?;
+        let scope = self.state().scopes.get(level)?;
         if scope.agg.as_ref().is_some_and(|a| a.active) {
             return None;
         }
@@ -856,11 +816,11 @@ impl Planner<'_> {
         })
     }
 
-    pub fn bind_operand(&mut self, e: &ast::Expr) -> Result<Expr> {
+    fn bind_operand(&mut self, e: &ast::Expr) -> Result<Expr> {
         self.bind_expr(e)
     }
 
-    pub fn call_scalar(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
+    fn call_scalar(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
         let f = crate::functions::lookup(name).ok_or_else(|| Error::no_such("function", name))?;
         if args.len() < f.min_args || f.max_args.is_some_and(|m| args.len() > m) {
             return Err(Error::plan(format!(
@@ -950,7 +910,7 @@ impl Planner<'_> {
         distinct: bool,
         star: bool,
     ) -> Result<Expr> {
-        let has_agg_scope = self.scopes.last().is_some_and(|s| s.agg.is_some());
+        let has_agg_scope = self.state().scopes.last().is_some_and(|s| s.agg.is_some());
         if !has_agg_scope {
             return Err(Error::plan(format!(
                 "aggregate function {}() is not allowed here",
@@ -964,7 +924,7 @@ impl Planner<'_> {
             )));
         }
         let text = f.to_string();
-        if let Some(agg) = self.scopes.last().and_then(|s| s.agg.as_ref()) {
+        if let Some(agg) = self.state().scopes.last().and_then(|s| s.agg.as_ref()) {
             if let Some(j) = agg.agg_texts.iter().position(|t| *t == text) {
                 return Ok(Expr::Column(agg.group_exprs.len() + j));
             }
@@ -972,7 +932,7 @@ impl Planner<'_> {
         // Arguments read the FROM row, not the aggregate output, and may
         // not contain window functions (they run after aggregation).
         self.set_agg_active(false);
-        let window_ok = std::mem::replace(&mut self.window_ok, false);
+        let window_ok = std::mem::replace(&mut self.state_mut().window_ok, false);
         let bound = (|| -> Result<(Vec<Expr>, Option<Expr>)> {
             let a = self.bind_args(args)?;
             let filter = match &f.filter {
@@ -982,7 +942,7 @@ impl Planner<'_> {
             Ok((a, filter))
         })();
         self.set_agg_active(true);
-        self.window_ok = window_ok;
+        self.state_mut().window_ok = window_ok;
         let (bound, filter) = bound?;
         let func = if star {
             if func != AggFunc::Count {
@@ -1004,6 +964,7 @@ impl Planner<'_> {
             )));
         }
         let agg = self
+            .state_mut()
             .scopes
             .last_mut()
             .and_then(|s| s.agg.as_mut())
@@ -1030,13 +991,13 @@ impl Planner<'_> {
         let ast::WindowType::WindowSpec(spec) = over else {
             return Err(Error::unsupported("named windows"));
         };
-        if !self.window_ok {
+        if !self.state().window_ok {
             return Err(Error::plan(format!(
                 "window function {name}() is only allowed in the select list and ORDER BY"
             )));
         }
         let text = f.to_string();
-        if let Some(s) = self.scopes.last() {
+        if let Some(s) = self.state().scopes.last() {
             if let Some(j) = s.window_texts.iter().position(|t| *t == text) {
                 return Ok(Expr::WindowRef(j));
             }
@@ -1056,9 +1017,9 @@ impl Planner<'_> {
             },
         };
         // No window functions inside a window call.
-        self.window_ok = false;
+        self.state_mut().window_ok = false;
         let parts = self.bind_window_parts(args, spec);
-        self.window_ok = true;
+        self.state_mut().window_ok = true;
         let (bound, partition_by, order_by) = parts?;
         let frame = match &spec.window_frame {
             None => {
@@ -1071,6 +1032,7 @@ impl Planner<'_> {
             Some(wf) => self.bind_frame(wf, order_by.is_empty())?,
         };
         let scope = self
+            .state_mut()
             .scopes
             .last_mut()
             .ok_or_else(|| Error::internal("no scope for window function"))?;
@@ -1101,8 +1063,8 @@ impl Planner<'_> {
         for o in &spec.order_by {
             order_by.push(SortKey {
                 expr: self.bind_expr(&o.expr)?,
-                desc: crate::planner::is_desc(&o.options),
-                nulls_first: crate::planner::nulls_first(&o.options),
+                desc: is_desc(&o.options),
+                nulls_first: nulls_first(&o.options),
             });
         }
         Ok((bound, partition_by, order_by))
@@ -1156,20 +1118,18 @@ impl Planner<'_> {
         })
     }
 
-    /// Plans a subquery as a child scope of the current one.
-    pub fn plan_subquery(
-        &mut self,
-        q: &ast::Query,
-        want_cols: Option<usize>,
-    ) -> Result<Arc<Subquery>> {
-        let base = self.scopes.len();
-        let saved_min = self.min_level;
-        self.min_level = usize::MAX;
+    /// Plans a subquery as a child scope of the current one: its plan, and
+    /// whether it reads the rows of enclosing queries.
+    fn plan_subquery(&mut self, q: &ast::Query, want_cols: Option<usize>) -> Result<(Plan, bool)> {
+        let base = self.state().scopes.len();
+        let saved_min = self.state().min_level;
+        self.state_mut().min_level = usize::MAX;
         // Aggregation of the enclosing query stays as it is: a subquery in
         // the select list sees the aggregate output.
-        let planned = self.plan_query(q);
-        let correlated = self.min_level < base;
-        self.min_level = saved_min.min(self.min_level);
+        let planned = self.cx.plan_query(q);
+        let st = self.state_mut();
+        let correlated = st.min_level < base;
+        st.min_level = saved_min.min(st.min_level);
         let (plan, cols) = planned?;
         if let Some(n) = want_cols {
             if cols.len() != n {
@@ -1179,11 +1139,59 @@ impl Planner<'_> {
                 )));
             }
         }
-        self.next_subquery += 1;
-        Ok(Arc::new(Subquery {
-            id: self.next_subquery,
-            plan,
-            correlated,
-        }))
+        Ok((plan, correlated))
+    }
+
+    /// Keeps a subquery's plan with the statement's; returns how
+    /// expressions name it.
+    fn add_subquery(&mut self, plan: SubqueryPlan, correlated: bool) -> SubqueryRef {
+        let st = self.state_mut();
+        let id = st.next_id();
+        st.subqueries.insert(id, plan);
+        SubqueryRef { id, correlated }
+    }
+
+    /// `x [NOT] IN (subquery)`.
+    fn bind_in_subquery(
+        &mut self,
+        expr: &ast::Expr,
+        subquery: &ast::Query,
+        negated: bool,
+    ) -> Result<Expr> {
+        let x = self.bind_expr(expr)?;
+        Ok(Expr::InSubquery {
+            expr: Box::new(x),
+            sub: self.bind_subquery(subquery, Some(1))?,
+            negated,
+        })
+    }
+
+    /// The subquery of `x IN (...)` or `EXISTS (...)`.
+    fn bind_subquery(&mut self, q: &ast::Query, want_cols: Option<usize>) -> Result<SubqueryRef> {
+        let (plan, correlated) = self.plan_subquery(q, want_cols)?;
+        Ok(self.add_subquery(SubqueryPlan::PerRow(plan), correlated))
+    }
+
+    /// A scalar subquery `(SELECT ...)`. A correlated one that
+    /// [`decorrelate`] recognises becomes a grouped lookup.
+    fn bind_scalar_subquery(&mut self, q: &ast::Query) -> Result<Expr> {
+        let (plan, correlated) = self.plan_subquery(q, Some(1))?;
+        let Some((grouped, keys, project, aggs, inner)) =
+            correlated.then(|| decorrelate(&plan)).flatten()
+        else {
+            let sub = self.add_subquery(SubqueryPlan::PerRow(plan), correlated);
+            return Ok(Expr::ScalarSubquery(sub));
+        };
+        let g = GroupedSubquery {
+            plan: grouped,
+            keys,
+            project,
+            aggs,
+            per_row: plan,
+            inner,
+        };
+        Ok(Expr::GroupedSubquery(
+            self.add_subquery(SubqueryPlan::Grouped(g), true),
+        ))
     }
 }

@@ -5,7 +5,8 @@ use cairn_core::{DataType, Error, Result, Value};
 use cairn_storage::{ColumnDef, IndexDef, Store, TableSchema, ViewDef};
 use sqlparser::ast;
 
-use crate::planner::{object_name, Planner};
+use crate::ast_util::object_name;
+use crate::planner::Planner;
 
 fn column_def(c: &ast::ColumnDef) -> Result<(ColumnDef, bool, bool, Vec<String>)> {
     let declared = c.data_type.to_string();
@@ -298,7 +299,8 @@ pub fn alter_table(store: &std::sync::Arc<Store>, at: &ast::AlterTable) -> Resul
                     let mut planner = Planner::new(store);
                     let x = planner.bind_standalone(&e)?;
                     let tx = store.begin();
-                    let ex = crate::exec::Executor::new(&tx, &[], Default::default());
+                    let subqueries = &planner.bind.subqueries;
+                    let ex = crate::exec::Executor::new(&tx, &[], Default::default(), subqueries);
                     col.added_default = x
                         .eval(&[], &ex, &[])?
                         .coerce_to_column(col.data_type, &col.name)?;

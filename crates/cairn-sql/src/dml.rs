@@ -8,10 +8,12 @@ use cairn_core::{ConstraintKind, Error, Result, Value};
 use cairn_storage::{Table, Transaction};
 use sqlparser::ast;
 
+use crate::access::choose_access;
+use crate::ast_util::{contains_aggregate, object_name};
 use crate::exec::{Executor, Settings};
 use crate::expr::Expr;
-use crate::plan::{Access, Plan};
-use crate::planner::{choose_access, object_name, Planner};
+use crate::plan::{Access, Plan, Subqueries};
+use crate::planner::Planner;
 use crate::scope::{Scope, ScopeCol};
 
 #[derive(Debug, Clone)]
@@ -89,7 +91,8 @@ impl Planner<'_> {
         if schema.checks.is_empty() {
             return Ok(Vec::new());
         }
-        self.scopes
+        self.bind
+            .scopes
             .push(Scope::new(table_scope(table, &schema.name)));
         let r = schema
             .checks
@@ -99,7 +102,7 @@ impl Planner<'_> {
                 self.bind_expr(&e)
             })
             .collect();
-        self.scopes.pop();
+        self.bind.scopes.pop();
         r
     }
 
@@ -180,7 +183,7 @@ impl Planner<'_> {
                     ast::OnConflictAction::DoUpdate(du) => {
                         let mut cols = table_scope(&table, &schema.name);
                         cols.extend(table_scope(&table, "excluded"));
-                        self.scopes.push(Scope::new(cols));
+                        self.bind.scopes.push(Scope::new(cols));
                         let r = (|| {
                             let mut a = Vec::new();
                             for asg in &du.assignments {
@@ -195,7 +198,7 @@ impl Planner<'_> {
                                 .transpose()?;
                             Ok::<_, Error>((a, p))
                         })();
-                        self.scopes.pop();
+                        self.bind.scopes.pop();
                         let (assignments, predicate) = r?;
                         conflict = Conflict::Update {
                             target: conflict_target(&table, oc.conflict_target.as_ref())?,
@@ -246,11 +249,11 @@ impl Planner<'_> {
         label: &str,
         selection: Option<&ast::Expr>,
     ) -> Result<Plan> {
-        self.scopes.push(Scope::new(table_scope(table, label)));
+        self.bind.scopes.push(Scope::new(table_scope(table, label)));
         let r = (|| {
             let mut conds = Vec::new();
             if let Some(w) = selection {
-                if crate::bind::contains_aggregate(w) {
+                if contains_aggregate(w) {
                     return Err(Error::plan("aggregate functions are not allowed in WHERE"));
                 }
                 let mut stack = vec![self.bind_expr(w)?];
@@ -278,7 +281,7 @@ impl Planner<'_> {
                 keep: None,
             })
         })();
-        self.scopes.pop();
+        self.bind.scopes.pop();
         r
     }
 
@@ -301,7 +304,9 @@ impl Planner<'_> {
             .as_ref()
             .map_or(tname.clone(), |a| a.name.value.clone());
         let scan = self.plan_write_scan(&table, &label, up.selection.as_ref())?;
-        self.scopes.push(Scope::new(table_scope(&table, &label)));
+        self.bind
+            .scopes
+            .push(Scope::new(table_scope(&table, &label)));
         let r = (|| {
             let mut a = Vec::new();
             for asg in &up.assignments {
@@ -309,7 +314,7 @@ impl Planner<'_> {
             }
             Ok::<_, Error>(a)
         })();
-        self.scopes.pop();
+        self.bind.scopes.pop();
         let assignments = r?;
         let checks = self.bind_checks(&table)?;
         Ok(UpdatePlan {
@@ -460,12 +465,13 @@ pub fn run_insert(
     tx: &mut Transaction,
     params: &[Value],
     settings: Settings,
+    subqueries: &Subqueries,
 ) -> Result<u64> {
     let schema = p.table.schema();
     let ncols = schema.columns.len();
     let mut rows = Vec::new();
     {
-        let ex = Executor::new(tx, params, settings);
+        let ex = Executor::new(tx, params, settings, subqueries);
         let source = ex.run(&p.source, &[])?;
         for src in source {
             let mut full: Vec<Option<Value>> = vec![None; ncols];
@@ -518,7 +524,7 @@ pub fn run_insert(
                     }
                     Some((rid, old)) => {
                         let new = {
-                            let ex = Executor::new(tx, params, settings);
+                            let ex = Executor::new(tx, params, settings, subqueries);
                             let mut both = old.clone();
                             both.extend(row.iter().cloned());
                             if let Some(pred) = predicate {
@@ -547,10 +553,11 @@ pub fn run_update(
     tx: &mut Transaction,
     params: &[Value],
     settings: Settings,
+    subqueries: &Subqueries,
 ) -> Result<u64> {
     let mut changes = Vec::new();
     {
-        let ex = Executor::new(tx, params, settings);
+        let ex = Executor::new(tx, params, settings, subqueries);
         let rows = ex.run(&p.scan, &[])?;
         for row in rows {
             let Some(Value::Integer(rid)) = row.last().cloned() else {
@@ -579,9 +586,10 @@ pub fn run_delete(
     tx: &mut Transaction,
     params: &[Value],
     settings: Settings,
+    subqueries: &Subqueries,
 ) -> Result<u64> {
     let rids: Vec<u64> = {
-        let ex = Executor::new(tx, params, settings);
+        let ex = Executor::new(tx, params, settings, subqueries);
         ex.run(&p.scan, &[])?
             .into_iter()
             .filter_map(|r| match r.last() {

@@ -3,7 +3,12 @@
 //! can stop the producer (so `LIMIT` stops a scan early); blocking
 //! operators (sort, aggregate, hash-join build, window, set operations)
 //! materialize their input. [`Executor::run`] collects a plan's rows.
-//! Uncorrelated subqueries and CTEs are computed once per execution.
+//!
+//! Expressions evaluate against the executor through `expr`'s
+//! [`EvalContext`]: it holds the statement's parameters, its transaction
+//! and its subquery plans ([`Subqueries`], looked up by the id an
+//! expression names). Uncorrelated subqueries and CTEs are computed once
+//! per execution.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -15,9 +20,10 @@ use cairn_core::{Error, Result, Row, Value};
 use cairn_storage::Transaction;
 
 use crate::cost::{EXACT_SCAN_VISIT_FRACTION, EXACT_VIA_INDEX_ROWS_MAX, SELECTIVITY_SAMPLE_ROWS};
-use crate::expr::{Expr, GroupedSubquery, Subquery, ValueSet};
+use crate::expr::{EvalContext, Expr, SubqueryRef, ValueSet};
 use crate::plan::{
-    Access, AggCall, AggFunc, Frame, JoinKind, Plan, SetOpKind, SortKey, WinFunc, WindowCall,
+    Access, AggCall, AggFunc, Frame, GroupedSubquery, JoinKind, Plan, SetOpKind, SortKey,
+    Subqueries, SubqueryPlan, WinFunc, WindowCall,
 };
 
 /// Rows an intermediate result may hold before the statement fails with a
@@ -59,9 +65,11 @@ impl Default for Settings {
 }
 
 pub struct Executor<'a> {
-    pub tx: &'a Transaction,
-    pub params: &'a [Value],
-    pub settings: Settings,
+    tx: &'a Transaction,
+    params: &'a [Value],
+    settings: Settings,
+    /// The statement's subquery plans, which its expressions name by id.
+    subqueries: &'a Subqueries,
     cache: RefCell<HashMap<usize, Cached>>,
     ctes: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
     /// Per-row evaluations so far of each adaptive (grouped) subquery.
@@ -91,42 +99,20 @@ fn too_many() -> Error {
     }
 }
 
-impl<'a> Executor<'a> {
-    pub fn new(tx: &'a Transaction, params: &'a [Value], settings: Settings) -> Executor<'a> {
-        Executor {
-            tx,
-            params,
-            settings,
-            cache: RefCell::new(HashMap::new()),
-            ctes: RefCell::new(HashMap::new()),
-            calls: RefCell::new(HashMap::new()),
-        }
+/// Expressions evaluate against the executor: it holds the parameters and
+/// the transaction, and runs (and caches) subqueries.
+impl EvalContext for Executor<'_> {
+    fn params(&self) -> &[Value] {
+        self.params
     }
 
-    // ---- subqueries ----------------------------------------------------
-
-    /// Streams a subquery's rows; a correlated one sees `row` as its
-    /// nearest outer row.
-    fn stream_sub(
-        &self,
-        sub: &Subquery,
-        row: &[Value],
-        outer: &[&[Value]],
-        sink: Sink<'_>,
-    ) -> Result<bool> {
-        if sub.correlated {
-            let mut stack: Vec<&[Value]> = Vec::with_capacity(outer.len() + 1);
-            stack.push(row);
-            stack.extend_from_slice(outer);
-            self.stream(&sub.plan, &stack, sink)
-        } else {
-            self.stream(&sub.plan, &[], sink)
-        }
+    fn transaction(&self) -> &Transaction {
+        self.tx
     }
 
-    pub fn subquery_scalar(
+    fn subquery_scalar(
         &self,
-        sub: &Subquery,
+        sub: SubqueryRef,
         row: &[Value],
         outer: &[&[Value]],
     ) -> Result<Value> {
@@ -148,12 +134,7 @@ impl<'a> Executor<'a> {
         Ok(v)
     }
 
-    pub fn subquery_exists(
-        &self,
-        sub: &Subquery,
-        row: &[Value],
-        outer: &[&[Value]],
-    ) -> Result<bool> {
+    fn subquery_exists(&self, sub: SubqueryRef, row: &[Value], outer: &[&[Value]]) -> Result<bool> {
         if !sub.correlated {
             if let Some(Cached::Exists(b)) = self.cache.borrow().get(&sub.id) {
                 return Ok(*b);
@@ -172,71 +153,9 @@ impl<'a> Executor<'a> {
         Ok(found)
     }
 
-    /// The value of a decorrelated scalar subquery for the current row: the
-    /// first `threshold()` rows of an execution run it per row; after that
-    /// the grouped aggregation runs once and each row is a hash lookup (a row with no group, or a NULL key, gets the
-    /// aggregates of no rows: `count` 0, the others NULL).
-    pub fn grouped_subquery(
+    fn subquery_set(
         &self,
-        g: &GroupedSubquery,
-        row: &[Value],
-        outer: &[&[Value]],
-    ) -> Result<Value> {
-        {
-            let mut calls = self.calls.borrow_mut();
-            let n = calls.entry(g.id).or_insert(0);
-            if *n < g.threshold() {
-                *n += 1;
-                drop(calls);
-                return self.subquery_scalar(&g.per_row, row, outer);
-            }
-        }
-        let cached = match self.cache.borrow().get(&g.id) {
-            Some(Cached::Grouped(t)) => Some(t.clone()),
-            _ => None,
-        };
-        let table = match cached {
-            Some(t) => t,
-            None => {
-                let n = g.keys.len();
-                let mut map: FastMap<Vec<Value>, Value> = FastMap::default();
-                for r in self.run(&g.plan, &[])? {
-                    if r[..n].iter().any(Value::is_null) {
-                        continue;
-                    }
-                    let v = g.project.eval(&r, self, &[])?;
-                    map.insert(r[..n].to_vec(), v);
-                }
-                let mut empty_row = vec![Value::Null; n];
-                for a in &g.aggs {
-                    empty_row.push(Acc::new(a).finish(a)?);
-                }
-                let empty = g.project.eval(&empty_row, self, &[])?;
-                let t = Rc::new((map, empty));
-                self.cache
-                    .borrow_mut()
-                    .insert(g.id, Cached::Grouped(t.clone()));
-                t
-            }
-        };
-        let mut key = Vec::with_capacity(g.keys.len());
-        for k in &g.keys {
-            let v = k.eval(row, self, outer)?;
-            if v.is_null() {
-                return Ok(table.1.clone());
-            }
-            key.push(v);
-        }
-        Ok(table
-            .0
-            .get(&key)
-            .cloned()
-            .unwrap_or_else(|| table.1.clone()))
-    }
-
-    pub fn subquery_set(
-        &self,
-        sub: &Subquery,
+        sub: SubqueryRef,
         row: &[Value],
         outer: &[&[Value]],
     ) -> Result<Rc<ValueSet>> {
@@ -264,6 +183,125 @@ impl<'a> Executor<'a> {
                 .insert(sub.id, Cached::Set(set.clone()));
         }
         Ok(set)
+    }
+
+    /// The first `threshold()` rows of an execution run the subquery per
+    /// row; after that the grouped aggregation runs once and each row is a
+    /// hash lookup (a row with no group, or a NULL key, gets the aggregates
+    /// of no rows: `count` 0, the others NULL).
+    fn grouped_subquery(
+        &self,
+        sub: SubqueryRef,
+        row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<Value> {
+        let SubqueryPlan::Grouped(g) = self.subquery_plan(sub.id)? else {
+            return Err(Error::internal(format!(
+                "subquery {} is not grouped",
+                sub.id
+            )));
+        };
+        {
+            let mut calls = self.calls.borrow_mut();
+            let n = calls.entry(sub.id).or_insert(0);
+            if *n < g.threshold() {
+                *n += 1;
+                drop(calls);
+                return self.subquery_scalar(sub, row, outer);
+            }
+        }
+        let table = self.grouped_table(sub.id, g)?;
+        let mut key = Vec::with_capacity(g.keys.len());
+        for k in &g.keys {
+            let v = k.eval(row, self, outer)?;
+            if v.is_null() {
+                return Ok(table.1.clone());
+            }
+            key.push(v);
+        }
+        Ok(table
+            .0
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| table.1.clone()))
+    }
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(
+        tx: &'a Transaction,
+        params: &'a [Value],
+        settings: Settings,
+        subqueries: &'a Subqueries,
+    ) -> Executor<'a> {
+        Executor {
+            tx,
+            params,
+            settings,
+            subqueries,
+            cache: RefCell::new(HashMap::new()),
+            ctes: RefCell::new(HashMap::new()),
+            calls: RefCell::new(HashMap::new()),
+        }
+    }
+
+    // ---- subqueries ----------------------------------------------------
+
+    fn subquery_plan(&self, id: usize) -> Result<&'a SubqueryPlan> {
+        self.subqueries
+            .get(id)
+            .ok_or_else(|| Error::internal(format!("subquery {id} has no plan")))
+    }
+
+    /// Streams a subquery's rows; a correlated one sees `row` as its
+    /// nearest outer row.
+    fn stream_sub(
+        &self,
+        sub: SubqueryRef,
+        row: &[Value],
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let plan = self.subquery_plan(sub.id)?.per_row();
+        if sub.correlated {
+            let mut stack: Vec<&[Value]> = Vec::with_capacity(outer.len() + 1);
+            stack.push(row);
+            stack.extend_from_slice(outer);
+            self.stream(plan, &stack, sink)
+        } else {
+            self.stream(plan, &[], sink)
+        }
+    }
+
+    /// A grouped subquery's results by key and its result for no group,
+    /// computed on first use in this execution.
+    fn grouped_table(
+        &self,
+        id: usize,
+        g: &GroupedSubquery,
+    ) -> Result<Rc<(FastMap<Vec<Value>, Value>, Value)>> {
+        if let Some(Cached::Grouped(t)) = self.cache.borrow().get(&id) {
+            return Ok(t.clone());
+        }
+        let n = g.keys.len();
+        let mut map: FastMap<Vec<Value>, Value> = FastMap::default();
+        for r in self.run(&g.plan, &[])? {
+            if r[..n].iter().any(Value::is_null) {
+                continue;
+            }
+            let v = g.project.eval(&r, self, &[])?;
+            map.insert(r[..n].to_vec(), v);
+        }
+        let mut empty_row = vec![Value::Null; n];
+        for a in &g.aggs {
+            empty_row.push(Acc::new(a).finish(a)?);
+        }
+        let empty = g.project.eval(&empty_row, self, &[])?;
+        let t = Rc::new((map, empty));
+        self.cache
+            .borrow_mut()
+            .insert(id, Cached::Grouped(t.clone()));
+        Ok(t)
     }
 
     // ---- operators -----------------------------------------------------

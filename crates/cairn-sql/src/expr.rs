@@ -1,16 +1,21 @@
 //! Bound expressions: column references resolved to row positions, functions
-//! resolved to their implementations, subqueries planned. Evaluation follows
-//! SQL three-valued logic; it never panics on any value.
+//! resolved to their implementations, subqueries named by id. Evaluation
+//! follows SQL three-valued logic; it never panics on any value.
+//!
+//! Expressions sit below plans and the executor: a subquery is only a
+//! [`SubqueryRef`] here (its plan lives with the statement's plans, in
+//! `plan.rs`), and what evaluation needs from the statement running it —
+//! parameters, the transaction, subquery results — comes through
+//! [`EvalContext`], which the executor implements. `eval` is generic over
+//! it, so the per-row path has no dynamic dispatch.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::functions::ScalarFunction;
 use cairn_core::ops::{self, ArithOp, BitOp};
 use cairn_core::{DataType, Error, Result, Value};
-
-use crate::exec::Executor;
-use crate::plan::Plan;
+use cairn_storage::Transaction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmpOp {
@@ -44,45 +49,44 @@ impl CmpOp {
     }
 }
 
-/// A correlated scalar aggregate subquery rewritten as one grouped
-/// aggregation per execution plus a hash lookup per outer row:
-/// `(SELECT agg FROM t WHERE t.k = outer.x AND ...)` becomes
-/// `SELECT k, agg FROM t WHERE ... GROUP BY k`, looked up by `outer.x`.
-#[derive(Debug)]
-pub struct GroupedSubquery {
+/// A subquery as an expression sees it: which one, and whether it reads
+/// the row of the query around it. Its plan is kept with the statement's
+/// other plans under `id`. Correlated subqueries run once per outer row;
+/// the others run once per statement execution and are cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubqueryRef {
     pub id: usize,
-    /// Produces `[keys..., aggregates...]`, one row per group.
-    pub plan: Plan,
-    /// The correlation values, evaluated on the row that contains the
-    /// subquery expression.
-    pub keys: Vec<Expr>,
-    /// The subquery's result expression over a grouped row.
-    pub project: Expr,
-    /// The aggregates, to compute the result for an outer row with no group.
-    pub aggs: Vec<crate::plan::AggCall>,
-    /// The original per-row subquery, used for the first `threshold()` rows of
-    /// an execution: few outer rows are cheaper as index lookups than one
-    /// pass over the whole inner table.
-    pub per_row: Arc<Subquery>,
-    /// The inner table: its size at run time sets when grouping pays off.
-    pub inner: Arc<cairn_storage::Table>,
-}
-
-impl GroupedSubquery {
-    /// Per-row evaluations after which one grouped pass is cheaper: a pass
-    /// over the inner table costs about as much as `rows / 8` index lookups.
-    pub fn threshold(&self) -> usize {
-        ((self.inner.row_count() / 8).max(16)) as usize
-    }
-}
-
-/// A planned subquery. `correlated` subqueries run once per outer row; the
-/// others run once per statement execution and are cached.
-#[derive(Debug)]
-pub struct Subquery {
-    pub id: usize,
-    pub plan: Plan,
     pub correlated: bool,
+}
+
+/// What evaluation needs from the statement it runs in. The executor
+/// implements it: only it can run a subquery's plan.
+pub trait EvalContext {
+    /// The statement's parameters, `$1` first.
+    fn params(&self) -> &[Value];
+    /// The transaction whose snapshot the statement reads (for the
+    /// engine's own functions).
+    fn transaction(&self) -> &Transaction;
+    /// The first value of the first row `sub` produces (NULL if none).
+    fn subquery_scalar(&self, sub: SubqueryRef, row: &[Value], outer: &[&[Value]])
+        -> Result<Value>;
+    /// Whether `sub` produces any row.
+    fn subquery_exists(&self, sub: SubqueryRef, row: &[Value], outer: &[&[Value]]) -> Result<bool>;
+    /// The distinct first values of the rows `sub` produces (for `IN`).
+    fn subquery_set(
+        &self,
+        sub: SubqueryRef,
+        row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<Rc<ValueSet>>;
+    /// The value of a decorrelated scalar subquery (`Expr::GroupedSubquery`)
+    /// for the current row.
+    fn grouped_subquery(
+        &self,
+        sub: SubqueryRef,
+        row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<Value>;
 }
 
 #[derive(Clone)]
@@ -122,15 +126,18 @@ pub enum Expr {
     },
     InSubquery {
         expr: Box<Expr>,
-        sub: Arc<Subquery>,
+        sub: SubqueryRef,
         negated: bool,
     },
     Exists {
-        sub: Arc<Subquery>,
+        sub: SubqueryRef,
         negated: bool,
     },
-    ScalarSubquery(Arc<Subquery>),
-    GroupedSubquery(Arc<GroupedSubquery>),
+    ScalarSubquery(SubqueryRef),
+    /// A correlated scalar aggregate subquery run as one grouped
+    /// aggregation per execution plus a hash lookup per row (its plans:
+    /// `plan::GroupedSubquery`). Always correlated.
+    GroupedSubquery(SubqueryRef),
     Between {
         expr: Box<Expr>,
         low: Box<Expr>,
@@ -212,7 +219,7 @@ impl EngineFn {
         }
     }
 
-    fn eval(self, tx: &cairn_storage::Transaction, args: &[Value]) -> Result<Value> {
+    fn eval(self, tx: &Transaction, args: &[Value]) -> Result<Value> {
         let store = tx.store();
         if !store.state_roots_enabled() {
             return Err(Error::plan(format!(
@@ -479,16 +486,16 @@ impl Expr {
 
     /// The value without evaluation or cloning, for columns, literals and
     /// parameters (the operands of most filters).
-    fn borrowed<'r>(
+    fn borrowed<'r, C: EvalContext>(
         &'r self,
         row: &'r [Value],
-        ex: &'r Executor,
+        ex: &'r C,
         outer: &'r [&'r [Value]],
     ) -> Option<&'r Value> {
         match self {
             Expr::Column(i) => row.get(*i),
             Expr::Literal(v) => Some(v),
-            Expr::Param(i) => ex.params.get(*i),
+            Expr::Param(i) => ex.params().get(*i),
             Expr::Outer { depth, index } => outer.get(depth.checked_sub(1)?)?.get(*index),
             // Affinity changes only text; anything else passes through as is.
             Expr::Affinity(e, _) => e
@@ -498,7 +505,7 @@ impl Expr {
         }
     }
 
-    pub fn eval(&self, row: &[Value], ex: &Executor, outer: &[&[Value]]) -> Result<Value> {
+    pub fn eval<C: EvalContext>(&self, row: &[Value], ex: &C, outer: &[&[Value]]) -> Result<Value> {
         Ok(match self {
             Expr::Literal(v) => v.clone(),
             Expr::Column(i) => row.get(*i).cloned().ok_or_else(|| {
@@ -509,13 +516,7 @@ impl Expr {
                 .and_then(|r| r.get(*index))
                 .cloned()
                 .ok_or_else(|| Error::internal("outer column out of range"))?,
-            Expr::Param(i) => ex.params.get(*i).cloned().ok_or_else(|| Error::Parameter {
-                message: format!(
-                    "parameter ${} was not supplied ({} given)",
-                    i + 1,
-                    ex.params.len()
-                ),
-            })?,
+            Expr::Param(i) => param(ex.params(), *i)?,
             Expr::Neg(e) => ops::negate(&e.eval(row, ex, outer)?),
             Expr::Not(e) => match e.eval(row, ex, outer)?.truth() {
                 None => Value::Null,
@@ -611,7 +612,7 @@ impl Expr {
             }
             Expr::InSubquery { expr, sub, negated } => {
                 let x = expr.eval(row, ex, outer)?;
-                let set = ex.subquery_set(sub, row, outer)?;
+                let set = ex.subquery_set(*sub, row, outer)?;
                 if set.values.is_empty() && !set.has_null {
                     return Ok(Value::Boolean(*negated));
                 }
@@ -627,10 +628,10 @@ impl Expr {
                 }
             }
             Expr::Exists { sub, negated } => {
-                Value::Boolean(ex.subquery_exists(sub, row, outer)? != *negated)
+                Value::Boolean(ex.subquery_exists(*sub, row, outer)? != *negated)
             }
-            Expr::ScalarSubquery(sub) => ex.subquery_scalar(sub, row, outer)?,
-            Expr::GroupedSubquery(g) => ex.grouped_subquery(g, row, outer)?,
+            Expr::ScalarSubquery(sub) => ex.subquery_scalar(*sub, row, outer)?,
+            Expr::GroupedSubquery(sub) => ex.grouped_subquery(*sub, row, outer)?,
             Expr::Between {
                 expr,
                 low,
@@ -728,7 +729,7 @@ impl Expr {
                 for a in args {
                     vals.push(a.eval(row, ex, outer)?);
                 }
-                func.eval(ex.tx, &vals)?
+                func.eval(ex.transaction(), &vals)?
             }
             Expr::Coalesce(args) => {
                 for a in args {
@@ -753,9 +754,45 @@ impl Expr {
     }
 
     /// Evaluates as a condition: only TRUE passes.
-    pub fn test(&self, row: &[Value], ex: &Executor, outer: &[&[Value]]) -> Result<bool> {
+    pub fn test<C: EvalContext>(&self, row: &[Value], ex: &C, outer: &[&[Value]]) -> Result<bool> {
         Ok(self.eval(row, ex, outer)?.truth() == Some(true))
     }
+}
+
+/// Parameter `i` (0-based) of a statement, or the error that it is missing.
+fn param(params: &[Value], i: usize) -> Result<Value> {
+    params.get(i).cloned().ok_or_else(|| Error::Parameter {
+        message: format!(
+            "parameter ${} was not supplied ({} given)",
+            i + 1,
+            params.len()
+        ),
+    })
+}
+
+/// Appends the conjuncts of `e` (the operands of its top-level ANDs, in
+/// order) to `out`.
+pub fn split_and(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::And(a, b) => {
+            split_and(*a, out);
+            split_and(*b, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// The conjunction of `v`, left-deep in order; None when `v` is empty.
+pub fn and_all(mut v: Vec<Expr>) -> Option<Expr> {
+    let first = if v.is_empty() {
+        return None;
+    } else {
+        v.remove(0)
+    };
+    Some(
+        v.into_iter()
+            .fold(first, |acc, e| Expr::And(Box::new(acc), Box::new(e))),
+    )
 }
 
 pub fn compare(op: CmpOp, x: &Value, y: &Value) -> Value {

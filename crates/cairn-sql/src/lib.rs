@@ -1,10 +1,16 @@
 //! cairn-sql — the SQL layer: parse (sqlparser), bind, plan, execute against
 //! a storage snapshot. Entry point: [`Session`] over a shared [`Engine`].
-//! The pipeline is visible in the module list: parser → bind/planner (with
-//! scope) → plan → exec; dml and ddl hold statement-specific logic.
+//! The pipeline is visible in the module list: parser → planner (which
+//! drives bind for expressions and access for access paths) → plan → exec;
+//! dml and ddl hold statement-specific logic. Modules import only modules
+//! below them (checked by `cairn-lint-modules`): expr knows neither plans
+//! nor the executor (subqueries are ids; evaluation asks an `EvalContext`),
+//! and bind knows the planner only as a `BindContext`.
 //! Depends on cairn-storage and cairn-core; never on the public `cairn` crate.
 #![forbid(unsafe_code)]
 
+mod access;
+mod ast_util;
 mod bind;
 mod cost;
 mod ddl;

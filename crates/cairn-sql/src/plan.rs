@@ -1,7 +1,11 @@
-//! Physical plans: the operator tree the executor runs, and EXPLAIN's
-//! rendering of it. Every operator produces rows whose layout the planner
-//! knows; expressions inside an operator address its input row.
+//! Physical plans: the operator tree the executor runs, the plans of a
+//! statement's subqueries ([`Subqueries`], by the id an expression's
+//! `SubqueryRef` names), and EXPLAIN's rendering of a plan. Every operator
+//! produces rows whose layout the planner knows; expressions inside an
+//! operator address its input row. Plans hold expressions, never the other
+//! way round: this module depends on `expr`, not on the executor.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -259,6 +263,74 @@ pub enum Plan {
         ctes: Vec<(usize, String, Plan)>,
         input: Box<Plan>,
     },
+}
+
+/// The plans of one statement's subqueries, by id. The planner adds each
+/// subquery as it binds it; the executor looks a plan up when an
+/// expression's `SubqueryRef` asks for its result.
+#[derive(Debug, Default)]
+pub struct Subqueries {
+    by_id: BTreeMap<usize, SubqueryPlan>,
+}
+
+impl Subqueries {
+    pub fn insert(&mut self, id: usize, plan: SubqueryPlan) {
+        self.by_id.insert(id, plan);
+    }
+
+    pub fn get(&self, id: usize) -> Option<&SubqueryPlan> {
+        self.by_id.get(&id)
+    }
+}
+
+/// How one subquery is computed.
+#[derive(Debug)]
+pub enum SubqueryPlan {
+    /// Run `plan` (per outer row when the subquery is correlated).
+    PerRow(Plan),
+    /// A correlated scalar aggregate subquery, decorrelated.
+    Grouped(GroupedSubquery),
+}
+
+impl SubqueryPlan {
+    /// The plan that computes the subquery for one outer row.
+    pub fn per_row(&self) -> &Plan {
+        match self {
+            SubqueryPlan::PerRow(plan) => plan,
+            SubqueryPlan::Grouped(g) => &g.per_row,
+        }
+    }
+}
+
+/// A correlated scalar aggregate subquery rewritten as one grouped
+/// aggregation per execution plus a hash lookup per outer row:
+/// `(SELECT agg FROM t WHERE t.k = outer.x AND ...)` becomes
+/// `SELECT k, agg FROM t WHERE ... GROUP BY k`, looked up by `outer.x`.
+#[derive(Debug)]
+pub struct GroupedSubquery {
+    /// Produces `[keys..., aggregates...]`, one row per group.
+    pub plan: Plan,
+    /// The correlation values, evaluated on the row that contains the
+    /// subquery expression.
+    pub keys: Vec<Expr>,
+    /// The subquery's result expression over a grouped row.
+    pub project: Expr,
+    /// The aggregates, to compute the result for an outer row with no group.
+    pub aggs: Vec<AggCall>,
+    /// The original per-row plan, used for the first `threshold()` rows of
+    /// an execution: few outer rows are cheaper as index lookups than one
+    /// pass over the whole inner table.
+    pub per_row: Plan,
+    /// The inner table: its size at run time sets when grouping pays off.
+    pub inner: Arc<Table>,
+}
+
+impl GroupedSubquery {
+    /// Per-row evaluations after which one grouped pass is cheaper: a pass
+    /// over the inner table costs about as much as `rows / 8` index lookups.
+    pub fn threshold(&self) -> usize {
+        ((self.inner.row_count() / 8).max(16)) as usize
+    }
 }
 
 impl Plan {

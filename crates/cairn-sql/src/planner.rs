@@ -1,7 +1,13 @@
-//! The planner: binds a parsed query against the catalog and turns it into a
-//! [`Plan`]. SELECT is planned in SQL's logical order: FROM (with join
-//! ordering and pushed-down filters), WHERE, GROUP BY/aggregates, HAVING,
-//! window functions, the select list, DISTINCT, ORDER BY, LIMIT.
+//! The planner: turns a parsed query into a [`Plan`] against the catalog.
+//! SELECT is planned in SQL's logical order: FROM (with join ordering and
+//! pushed-down filters), WHERE, GROUP BY/aggregates, HAVING, window
+//! functions, the select list, DISTINCT, ORDER BY, LIMIT.
+//!
+//! It owns the binding state ([`BindState`]: scopes, parameters, ids,
+//! subquery plans) and hands every expression to a [`Binder`]; as the
+//! binder's [`BindContext`] it plans the queries nested in expressions.
+//! Access paths come from `access.rs`. `dml.rs` adds INSERT, UPDATE and
+//! DELETE planning to [`Planner`].
 
 use std::sync::Arc;
 
@@ -9,22 +15,18 @@ use cairn_core::{DataType, Error, Result};
 use cairn_storage::{Store, Table};
 use sqlparser::ast;
 
-use crate::bind::contains_aggregate;
+use crate::access::choose_access_implying;
+use crate::ast_util::{contains_aggregate, is_desc, nulls_first, object_name, object_pos};
+use crate::bind::{BindContext, BindState, Binder};
 use crate::cost;
-use crate::expr::{CmpOp, Expr};
+use crate::expr::{and_all, split_and, CmpOp, Expr};
 use crate::plan::{Access, JoinKind, Plan, SetOpKind, SortKey};
-use crate::scope::{AggState, Scope, ScopeCol};
+use crate::scope::{AggState, OutCol, Scope, ScopeCol};
 
 /// Nesting depth of views inside views before planning gives up.
 pub const VIEW_DEPTH_MAX: usize = 32;
 /// Relations in one FROM clause (SQLite allows 64).
 pub const FROM_TABLES_MAX: usize = 127;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutCol {
-    pub name: String,
-    pub data_type: Option<DataType>,
-}
 
 #[derive(Debug, Clone)]
 struct CteDef {
@@ -37,25 +39,11 @@ struct CteDef {
 
 pub struct Planner<'a> {
     pub store: &'a Arc<Store>,
-    pub scopes: Vec<Scope>,
-    /// Lowest scope level any name resolved to (correlation tracking).
-    pub min_level: usize,
-    pub next_subquery: usize,
-    pub next_positional: usize,
-    pub param_count: usize,
+    /// Scopes, parameters, ids and subquery plans: what binding reads and
+    /// writes (the planner pushes and pops the scopes around it).
+    pub bind: BindState,
     ctes: Vec<CteDef>,
     view_depth: usize,
-    /// Window functions are allowed only in the select list and ORDER BY.
-    pub window_ok: bool,
-}
-
-pub fn is_desc(o: &ast::OrderByOptions) -> bool {
-    matches!(o.sort, Some(ast::OrderBySort::Desc))
-}
-
-/// NULLs sort first ascending and last descending unless stated (SQLite).
-pub fn nulls_first(o: &ast::OrderByOptions) -> bool {
-    o.nulls_first.unwrap_or(!is_desc(o))
 }
 
 /// Functions behind the vector distance operators.
@@ -95,28 +83,6 @@ fn expr_name(e: &ast::Expr) -> String {
     }
 }
 
-pub(crate) fn split_and(e: Expr, out: &mut Vec<Expr>) {
-    match e {
-        Expr::And(a, b) => {
-            split_and(*a, out);
-            split_and(*b, out);
-        }
-        other => out.push(other),
-    }
-}
-
-pub(crate) fn and_all(mut v: Vec<Expr>) -> Option<Expr> {
-    let first = if v.is_empty() {
-        return None;
-    } else {
-        v.remove(0)
-    };
-    Some(
-        v.into_iter()
-            .fold(first, |acc, e| Expr::And(Box::new(acc), Box::new(e))),
-    )
-}
-
 fn filter(plan: Plan, preds: Vec<Expr>) -> Plan {
     match and_all(preds) {
         Some(p) => Plan::Filter {
@@ -125,19 +91,6 @@ fn filter(plan: Plan, preds: Vec<Expr>) -> Plan {
         },
         None => plan,
     }
-}
-
-fn name_of(o: &ast::ObjectName) -> String {
-    o.0.last()
-        .map(|p| match p {
-            ast::ObjectNamePart::Identifier(i) => i.value.clone(),
-            other => other.to_string(),
-        })
-        .unwrap_or_default()
-}
-
-pub fn object_name(o: &ast::ObjectName) -> String {
-    name_of(o)
 }
 
 /// The scope columns of a relation labelled `label` with output `cols`.
@@ -186,32 +139,47 @@ struct Conj {
     mask: u128,
 }
 
+/// The binder asks the planner to plan the queries nested in expressions.
+impl BindContext for Planner<'_> {
+    fn state(&self) -> &BindState {
+        &self.bind
+    }
+
+    fn state_mut(&mut self) -> &mut BindState {
+        &mut self.bind
+    }
+
+    fn plan_query(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutCol>)> {
+        Planner::plan_query(self, q)
+    }
+}
+
 impl<'a> Planner<'a> {
     pub fn new(store: &'a Arc<Store>) -> Planner<'a> {
         Planner {
             store,
-            scopes: Vec::new(),
-            min_level: usize::MAX,
-            next_subquery: 0,
-            next_positional: 0,
-            param_count: 0,
+            bind: BindState::new(),
             ctes: Vec::new(),
             view_depth: 0,
-            window_ok: false,
         }
     }
 
-    fn next_id(&mut self) -> usize {
-        self.next_subquery += 1;
-        self.next_subquery
+    /// Binds an expression in the current scopes.
+    pub fn bind_expr(&mut self, e: &ast::Expr) -> Result<Expr> {
+        Binder::new(self).bind_expr(e)
+    }
+
+    /// Resolves a (possibly qualified) column name through the scopes.
+    pub fn resolve(&mut self, parts: &[ast::Ident]) -> Result<Expr> {
+        Binder::new(self).resolve(parts)
     }
 
     /// Binds an expression that may not reference any column of this level
     /// (LIMIT, VALUES, defaults).
     pub fn bind_standalone(&mut self, e: &ast::Expr) -> Result<Expr> {
-        self.scopes.push(Scope::new(Vec::new()));
+        self.bind.scopes.push(Scope::new(Vec::new()));
         let r = self.bind_expr(e);
-        self.scopes.pop();
+        self.bind.scopes.pop();
         r
     }
 
@@ -254,7 +222,7 @@ impl<'a> Planner<'a> {
             .iter()
             .map(|c| c.name.value.clone())
             .collect();
-        let id = self.next_id();
+        let id = self.bind.next_id();
         let rename = |mut cols: Vec<OutCol>| -> Result<Vec<OutCol>> {
             if !alias_cols.is_empty() {
                 if alias_cols.len() != cols.len() {
@@ -358,7 +326,7 @@ impl<'a> Planner<'a> {
                     using_dup: false,
                 })
                 .collect();
-            self.scopes.push(Scope::new(scope_cols));
+            self.bind.scopes.push(Scope::new(scope_cols));
             let keys = (|| {
                 let mut keys = Vec::new();
                 for o in &order_by {
@@ -374,7 +342,7 @@ impl<'a> Planner<'a> {
                 }
                 Ok::<_, Error>(keys)
             })();
-            self.scopes.pop();
+            self.bind.scopes.pop();
             plan = Plan::Sort {
                 input: Box::new(plan),
                 keys: keys?,
@@ -476,11 +444,11 @@ impl<'a> Planner<'a> {
         limit: Option<&ast::Expr>,
         offset: Option<&ast::Expr>,
     ) -> Result<(Plan, Vec<OutCol>)> {
-        let depth = self.scopes.len();
-        let window_ok = std::mem::replace(&mut self.window_ok, false);
+        let depth = self.bind.scopes.len();
+        let window_ok = std::mem::replace(&mut self.bind.window_ok, false);
         let r = self.plan_select_inner(s, order_by, limit, offset);
-        self.window_ok = window_ok;
-        self.scopes.truncate(depth);
+        self.bind.window_ok = window_ok;
+        self.bind.scopes.truncate(depth);
         r
     }
 
@@ -502,7 +470,7 @@ impl<'a> Planner<'a> {
         };
         // FROM + WHERE (pushes this level's scope).
         let mut plan = self.plan_from(&s.from, s.selection.as_ref())?;
-        let from_width = self.scopes.last().map_or(0, |sc| sc.cols.len());
+        let from_width = self.bind.scopes.last().map_or(0, |sc| sc.cols.len());
 
         // Aggregation.
         let group_exprs: Vec<&ast::Expr> = match &s.group_by {
@@ -535,7 +503,7 @@ impl<'a> Planner<'a> {
                 texts.push(g.to_string());
                 bound.push(self.bind_expr(g)?);
             }
-            if let Some(sc) = self.scopes.last_mut() {
+            if let Some(sc) = self.bind.scopes.last_mut() {
                 sc.agg = Some(AggState {
                     group_texts: texts,
                     group_exprs: bound,
@@ -546,7 +514,7 @@ impl<'a> Planner<'a> {
         }
 
         // Select list.
-        self.window_ok = true;
+        self.bind.window_ok = true;
         let mut exprs = Vec::new();
         let mut cols = Vec::new();
         for item in &s.projection {
@@ -572,7 +540,7 @@ impl<'a> Planner<'a> {
                 }
                 ast::SelectItem::QualifiedWildcard(kind, _) => {
                     let t = match kind {
-                        ast::SelectItemQualifiedWildcardKind::ObjectName(o) => name_of(o),
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(o) => object_name(o),
                         ast::SelectItemQualifiedWildcardKind::Expr(e) => e.to_string(),
                     };
                     self.expand_wildcard(Some(&t), &mut exprs, &mut cols)?
@@ -583,7 +551,7 @@ impl<'a> Planner<'a> {
         if exprs.is_empty() {
             return Err(Error::plan("a SELECT needs at least one result column"));
         }
-        self.window_ok = false;
+        self.bind.window_ok = false;
         let having = match &s.having {
             Some(h) => Some(self.bind_expr(h)?),
             None => None,
@@ -593,7 +561,7 @@ impl<'a> Planner<'a> {
         // or any expression over the input (appended as hidden columns).
         let visible = exprs.len();
         let mut keys = Vec::new();
-        self.window_ok = true;
+        self.bind.window_ok = true;
         for o in order_by {
             let idx = if let Some(k) = ordinal(&o.expr, visible)? {
                 Some(k)
@@ -631,12 +599,10 @@ impl<'a> Planner<'a> {
             });
         }
 
-        self.window_ok = false;
+        self.bind.window_ok = false;
         // Assemble: Aggregate → HAVING → Window → Project → DISTINCT → Sort → Limit.
-        let scope = self
-            .scopes
-            .last_mut()
-            .ok_or_else(|| Error::internal("select scope missing"))?;
+        let scope = self.bind.scopes.last_mut();
+        let scope = scope.ok_or_else(|| Error::internal("select scope missing"))?;
         let windows = std::mem::take(&mut scope.windows);
         let plain_rows = windows.is_empty() && scope.agg.is_none();
         let mut base_width = from_width;
@@ -667,7 +633,7 @@ impl<'a> Planner<'a> {
                 calls: windows,
             };
         }
-        if let Some(scope) = self.scopes.pop() {
+        if let Some(scope) = self.bind.scopes.pop() {
             prune_columns(&mut plan, &scope);
         }
         if distinct {
@@ -762,7 +728,7 @@ impl<'a> Planner<'a> {
                 .ok_or_else(|| Error::plan("GROUP BY term refers to a wildcard"));
         }
         if let ast::Expr::Identifier(i) = g {
-            let in_from = self.scopes.last().is_some_and(|sc| {
+            let in_from = self.bind.scopes.last().is_some_and(|sc| {
                 !matches!(sc.lookup(None, &i.value), crate::scope::Lookup::Missing)
             });
             if !in_from {
@@ -783,6 +749,7 @@ impl<'a> Planner<'a> {
             Expr::Literal(v) => v.data_type(),
             Expr::Cast(_, t) => Some(*t),
             Expr::Column(c) if !is_agg => self
+                .bind
                 .scopes
                 .last()
                 .and_then(|s| s.cols.get(*c))
@@ -798,6 +765,7 @@ impl<'a> Planner<'a> {
         cols: &mut Vec<OutCol>,
     ) -> Result<()> {
         let scope = self
+            .bind
             .scopes
             .last()
             .ok_or_else(|| Error::internal("no scope"))?;
@@ -832,7 +800,7 @@ impl<'a> Planner<'a> {
             let x = match self.resolve(&parts) {
                 Ok(x) => x,
                 Err(_) => {
-                    if let Some(sc) = self.scopes.last_mut() {
+                    if let Some(sc) = self.bind.scopes.last_mut() {
                         sc.mark_used(i);
                     }
                     Expr::Column(i)
@@ -880,7 +848,7 @@ impl<'a> Planner<'a> {
                     Some(ast::JoinConstraint::On(e)) => on_conds.push((ri, e.clone())),
                     Some(ast::JoinConstraint::Using(names)) => {
                         for n in names {
-                            let n = name_of(n);
+                            let n = object_name(n);
                             let (l, r) = using_pair(&cols, rel.offset, rel.width, &n)?;
                             using_eqs.push((ri, l, r));
                             cols[r].using_dup = true;
@@ -911,7 +879,7 @@ impl<'a> Planner<'a> {
             }
             m
         };
-        self.scopes.push(Scope::new(cols));
+        self.bind.scopes.push(Scope::new(cols));
         // Bind join conditions and WHERE in the full FROM layout.
         let mut join_conds: Vec<Vec<Expr>> = vec![Vec::new(); rels.len()];
         for (ri, e) in &on_conds {
@@ -919,7 +887,7 @@ impl<'a> Planner<'a> {
             split_and(x, &mut join_conds[*ri]);
         }
         for &(_, l, r) in &using_eqs {
-            if let Some(sc) = self.scopes.last_mut() {
+            if let Some(sc) = self.bind.scopes.last_mut() {
                 sc.mark_used(l);
                 sc.mark_used(r);
             }
@@ -1051,7 +1019,7 @@ impl<'a> Planner<'a> {
                 if args.is_some() {
                     return Err(Error::unsupported("table functions"));
                 }
-                let tname = name_of(name);
+                let tname = object_name(name);
                 let label = alias
                     .as_ref()
                     .map_or(tname.clone(), |a| a.name.value.clone());
@@ -1109,7 +1077,7 @@ impl<'a> Planner<'a> {
                     (RelSource::Plan(plan), c, label, alias_cols)
                 } else {
                     let err = Error::no_such("table", tname);
-                    return Err(match crate::bind::object_pos(name) {
+                    return Err(match object_pos(name) {
                         Some(p) => err.at(p),
                         None => err,
                     });
@@ -1179,15 +1147,15 @@ impl<'a> Planner<'a> {
             });
         }
         let q = crate::parser::parse_query(&view.query_sql)?;
-        let saved_scopes = std::mem::take(&mut self.scopes);
+        let saved_scopes = std::mem::take(&mut self.bind.scopes);
         let saved_ctes = std::mem::take(&mut self.ctes);
-        let saved_min = self.min_level;
+        let saved_min = self.bind.min_level;
         self.view_depth += 1;
         let r = self.plan_query(&q);
         self.view_depth -= 1;
-        self.scopes = saved_scopes;
+        self.bind.scopes = saved_scopes;
         self.ctes = saved_ctes;
-        self.min_level = saved_min;
+        self.bind.min_level = saved_min;
         let (plan, mut cols) = r?;
         if !view.columns.is_empty() {
             if view.columns.len() != cols.len() {
@@ -1217,8 +1185,8 @@ impl<'a> Planner<'a> {
                     .filter(|(i, _)| !implied.contains(i))
                     .map(|(_, e)| e.clone())
                     .collect();
-                let id = self.next_id();
-                if let Some(scope) = self.scopes.last_mut() {
+                let id = self.bind.next_id();
+                if let Some(scope) = self.bind.scopes.last_mut() {
                     scope.table_scans.push((id, rel.offset, rel.width));
                 }
                 BuiltRel {
@@ -1893,155 +1861,6 @@ fn pick_join_index(table: &Arc<Table>, right_keys: &[Expr]) -> Option<(usize, Ve
         }
     }
     best.map(|(i, o, _)| (i, o))
-}
-
-/// Chooses how to read a table given filters on it (in its own layout), and
-/// estimates the rows that come out.
-pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
-    let (access, est, _) = choose_access_implying(table, filters);
-    (access, est)
-}
-
-/// [`choose_access`], also returning the positions of the filters an index
-/// equality access already guarantees (so the scan need not re-check them).
-pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64, Vec<usize>) {
-    // Output estimates use the real size; costs assume at least
-    // cost::TABLE_ROWS_MIN rows (see there why).
-    let actual = (table.row_count() as f64).max(1.0);
-    let rows = actual.max(cost::TABLE_ROWS_MIN);
-    let mut eq: Vec<(usize, Expr, usize)> = Vec::new();
-    let mut lows: Vec<(usize, Expr, bool)> = Vec::new();
-    let mut highs: Vec<(usize, Expr, bool)> = Vec::new();
-    let mut ins: Vec<(usize, Vec<Expr>)> = Vec::new();
-    for (fi, f) in filters.iter().enumerate() {
-        match f {
-            Expr::Cmp(op, a, b) => {
-                let (c, op, v) = match (&**a, &**b) {
-                    (Expr::Column(c), v) if v.is_row_independent() => (*c, *op, v.clone()),
-                    (v, Expr::Column(c)) if v.is_row_independent() => (*c, op.flip(), v.clone()),
-                    _ => continue,
-                };
-                match op {
-                    CmpOp::Eq => eq.push((c, v, fi)),
-                    CmpOp::Gt => lows.push((c, v, false)),
-                    CmpOp::GtEq => lows.push((c, v, true)),
-                    CmpOp::Lt => highs.push((c, v, false)),
-                    CmpOp::LtEq => highs.push((c, v, true)),
-                    CmpOp::NotEq => {}
-                }
-            }
-            Expr::Between {
-                expr,
-                low,
-                high,
-                negated: false,
-            } => {
-                if let Expr::Column(c) = &**expr {
-                    if low.is_row_independent() && high.is_row_independent() {
-                        lows.push((*c, (**low).clone(), true));
-                        highs.push((*c, (**high).clone(), true));
-                    }
-                }
-            }
-            Expr::InList {
-                expr,
-                list,
-                negated: false,
-            } => {
-                if let Expr::Column(c) = &**expr {
-                    if !list.is_empty() && list.iter().all(Expr::is_row_independent) {
-                        ins.push((*c, list.clone()));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut best = (
-        Access::Full,
-        cost::filtered_rows(actual, filters.len()).max(1.0),
-        rows,
-    );
-    let mut best_implied: Vec<usize> = Vec::new();
-    for (i, idx) in table.indexes().iter().enumerate() {
-        let mut key = Vec::new();
-        let mut implied = Vec::new();
-        for c in &idx.columns {
-            match eq.iter().find(|(ec, _, _)| ec == c) {
-                Some((_, v, fi)) => {
-                    key.push(v.clone());
-                    implied.push(*fi);
-                }
-                None => break,
-            }
-        }
-        let first = idx.columns[0];
-        let (access, cost) = if !key.is_empty() {
-            let cost = if idx.unique && key.len() == idx.columns.len() {
-                cost::UNIQUE_LOOKUP_ROWS
-            } else {
-                (rows * cost::EQ_KEY_SELECTIVITY.powi(key.len() as i32))
-                    .max(cost::INDEX_LOOKUP_ROWS_MIN)
-            };
-            (
-                Access::IndexEq {
-                    index_no: i,
-                    key,
-                    reverse: false,
-                },
-                cost,
-            )
-        } else if let Some((_, list)) = ins.iter().find(|(c, _)| *c == first) {
-            let per = if idx.unique && idx.columns.len() == 1 {
-                cost::UNIQUE_LOOKUP_ROWS
-            } else {
-                (rows * cost::EQ_KEY_SELECTIVITY).max(cost::INDEX_LOOKUP_ROWS_MIN)
-            };
-            (
-                Access::IndexIn {
-                    index_no: i,
-                    keys: list.clone(),
-                },
-                per * list.len() as f64,
-            )
-        } else {
-            let low = lows
-                .iter()
-                .find(|(c, _, _)| *c == first)
-                .map(|(_, v, inc)| (v.clone(), *inc));
-            let high = highs
-                .iter()
-                .find(|(c, _, _)| *c == first)
-                .map(|(_, v, inc)| (v.clone(), *inc));
-            if low.is_none() && high.is_none() {
-                continue;
-            }
-            let frac = if low.is_some() && high.is_some() {
-                cost::RANGE_BOTH_SELECTIVITY
-            } else {
-                cost::RANGE_ONE_SELECTIVITY
-            };
-            (
-                Access::IndexRange {
-                    index_no: i,
-                    low,
-                    high,
-                    reverse: false,
-                },
-                (rows * frac).max(cost::INDEX_LOOKUP_ROWS_MIN),
-            )
-        };
-        if cost < best.2 {
-            best_implied = if matches!(access, Access::IndexEq { .. }) {
-                implied
-            } else {
-                Vec::new()
-            };
-            // The same fraction of the real table comes out.
-            best = (access, (cost * actual / rows).max(1.0).min(best.1), cost);
-        }
-    }
-    (best.0, best.1, best_implied)
 }
 
 fn using_pair(

@@ -106,7 +106,7 @@ fn mentions_aggregate(e: &ast::Expr) -> bool {
         } else if c.is_whitespace() {
             ended = !word.is_empty();
         } else {
-            if c == '(' && crate::bind::aggregate_func(&word, 1).is_some() {
+            if c == '(' && crate::ast_util::aggregate_func(&word, 1).is_some() {
                 return true;
             }
             word.clear();

@@ -1,11 +1,21 @@
 //! Name resolution scopes. A scope is the row layout one query level
 //! produces from its FROM clause; in an aggregate query, expressions after
 //! GROUP BY resolve through an [`AggState`] into the aggregate's output row.
+//! A query's own output columns are [`OutCol`]s: a subquery or view in FROM
+//! turns them into the scope columns of the level around it.
 
 use cairn_core::DataType;
 
 use crate::expr::Expr;
 use crate::plan::AggCall;
+
+/// One output column of a planned query: its name and, where known, its
+/// type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutCol {
+    pub name: String,
+    pub data_type: Option<DataType>,
+}
 
 #[derive(Debug, Clone)]
 pub struct ScopeCol {

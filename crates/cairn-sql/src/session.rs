@@ -12,8 +12,9 @@ use sqlparser::ast;
 
 use crate::dml::{self, DeletePlan, InsertPlan, UpdatePlan};
 use crate::exec::{Executor, Settings};
-use crate::plan::Plan;
-use crate::planner::{OutCol, Planner};
+use crate::plan::{Plan, Subqueries};
+use crate::planner::Planner;
+use crate::scope::OutCol;
 
 /// The shared database: catalog and tables. Cheap to share between threads.
 pub struct Engine {
@@ -86,8 +87,15 @@ impl Output {
     }
 }
 
-/// A statement compiled against one catalog version.
-enum Compiled {
+/// A statement compiled against one catalog version: its plan, and the
+/// plans of the subqueries its expressions name.
+struct Compiled {
+    plan: StatementPlan,
+    subqueries: Subqueries,
+}
+
+/// The plan of each kind of statement that has one.
+enum StatementPlan {
     Query { plan: Plan, cols: Arc<[Column]> },
     Insert(InsertPlan),
     Update(UpdatePlan),
@@ -114,7 +122,7 @@ pub struct Session {
 
 fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled, usize)>> {
     let mut planner = Planner::new(store);
-    let c = match stmt {
+    let plan = match stmt {
         ast::Statement::Query(q) => {
             let (plan, cols) = planner.plan_query(q)?;
             let cols = cols
@@ -124,14 +132,16 @@ fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled
                     data_type: c.data_type,
                 })
                 .collect();
-            Compiled::Query { plan, cols }
+            StatementPlan::Query { plan, cols }
         }
-        ast::Statement::Insert(i) => Compiled::Insert(planner.plan_insert(i)?),
-        ast::Statement::Update(u) => Compiled::Update(planner.plan_update(u)?),
-        ast::Statement::Delete(d) => Compiled::Delete(planner.plan_delete(d)?),
+        ast::Statement::Insert(i) => StatementPlan::Insert(planner.plan_insert(i)?),
+        ast::Statement::Update(u) => StatementPlan::Update(planner.plan_update(u)?),
+        ast::Statement::Delete(d) => StatementPlan::Delete(planner.plan_delete(d)?),
         _ => return Ok(None),
     };
-    Ok(Some((c, planner.param_count)))
+    let param_count = planner.bind.param_count;
+    let subqueries = std::mem::take(&mut planner.bind.subqueries);
+    Ok(Some((Compiled { plan, subqueries }, param_count)))
 }
 
 impl Session {
@@ -365,40 +375,7 @@ impl Session {
                 if *analyze {
                     return Err(Error::unsupported("EXPLAIN ANALYZE"));
                 }
-                let text = match compile(&store, statement)? {
-                    Some((Compiled::Query { plan, .. }, _)) => {
-                        let mut text = plan.explain();
-                        // Filtered vector searches: what a sample says now.
-                        let tx = store.begin();
-                        let ex =
-                            Executor::new(self.tx.as_ref().unwrap_or(&tx), &[], self.settings());
-                        let mut notes = Vec::new();
-                        ex.vector_notes(&plan, &mut notes);
-                        for n in notes {
-                            text.push_str(&n);
-                            text.push('\n');
-                        }
-                        text
-                    }
-                    Some((Compiled::Insert(i), _)) => {
-                        format!("Insert {}\n{}", i.table.name(), indent(&i.source.explain()))
-                    }
-                    Some((Compiled::Update(u), _)) => {
-                        format!(
-                            "Update {}\n{}",
-                            u.table.name(),
-                            indent(&dml::explain_scan(&u.scan))
-                        )
-                    }
-                    Some((Compiled::Delete(d), _)) => {
-                        format!(
-                            "Delete {}\n{}",
-                            d.table.name(),
-                            indent(&dml::explain_scan(&d.scan))
-                        )
-                    }
-                    None => return Err(Error::unsupported("EXPLAIN of this statement")),
-                };
+                let text = self.explain(&store, statement)?;
                 Ok(Output::text_rows("plan", &text))
             }
             ast::Statement::CreateTable(ct) => {
@@ -434,6 +411,40 @@ impl Session {
                 statement_kind(other)
             ))),
         }
+    }
+
+    /// EXPLAIN's text for `statement`: its plan and, for a query, what a
+    /// sample says now about each filtered vector search in it.
+    fn explain(&self, store: &Arc<Store>, statement: &ast::Statement) -> Result<String> {
+        let Some((c, _)) = compile(store, statement)? else {
+            return Err(Error::unsupported("EXPLAIN of this statement"));
+        };
+        Ok(match &c.plan {
+            StatementPlan::Query { plan, .. } => {
+                let mut text = plan.explain();
+                let tx = store.begin();
+                let tx = self.tx.as_ref().unwrap_or(&tx);
+                let ex = Executor::new(tx, &[], self.settings(), &c.subqueries);
+                let mut notes = Vec::new();
+                ex.vector_notes(plan, &mut notes);
+                for n in notes {
+                    text.push_str(&n);
+                    text.push('\n');
+                }
+                text
+            }
+            StatementPlan::Insert(i) => {
+                format!("Insert {}\n{}", i.table.name(), indent(&i.source.explain()))
+            }
+            StatementPlan::Update(u) => {
+                let scan = dml::explain_scan(&u.scan);
+                format!("Update {}\n{}", u.table.name(), indent(&scan))
+            }
+            StatementPlan::Delete(d) => {
+                let scan = dml::explain_scan(&d.scan);
+                format!("Delete {}\n{}", d.table.name(), indent(&scan))
+            }
+        })
     }
 
     /// The `k` rows nearest to `query` by vector index `index`, read in the
@@ -636,14 +647,21 @@ fn run_compiled(
     params: &[Value],
     settings: Settings,
 ) -> Result<Output> {
-    match c {
-        Compiled::Query { plan, cols } => {
-            let ex = Executor::new(tx, params, settings);
+    let subqueries = &c.subqueries;
+    match &c.plan {
+        StatementPlan::Query { plan, cols } => {
+            let ex = Executor::new(tx, params, settings, subqueries);
             let rows = ex.run(plan, &[])?;
             Ok(Output::rows(cols.clone(), rows))
         }
-        Compiled::Insert(i) => dml::run_insert(i, tx, params, settings).map(Output::affected),
-        Compiled::Update(u) => dml::run_update(u, tx, params, settings).map(Output::affected),
-        Compiled::Delete(d) => dml::run_delete(d, tx, params, settings).map(Output::affected),
+        StatementPlan::Insert(i) => {
+            dml::run_insert(i, tx, params, settings, subqueries).map(Output::affected)
+        }
+        StatementPlan::Update(u) => {
+            dml::run_update(u, tx, params, settings, subqueries).map(Output::affected)
+        }
+        StatementPlan::Delete(d) => {
+            dml::run_delete(d, tx, params, settings, subqueries).map(Output::affected)
+        }
     }
 }

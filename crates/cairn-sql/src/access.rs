@@ -1,0 +1,185 @@
+//! Access-path choice for one table scan: given the filters on a table (in
+//! its own row layout), which index, if any, should read its rows, how many
+//! rows that is expected to produce, and which filters the index already
+//! guarantees. The constants come from `cost.rs`; this module only compares
+//! them. It never reads the table's rows (only its size and indexes).
+
+use std::sync::Arc;
+
+use cairn_storage::{IndexDef, Table};
+
+use crate::cost;
+use crate::expr::{CmpOp, Expr};
+use crate::plan::Access;
+
+/// What the filters say about single columns, in the shapes an index can
+/// serve. Values are row-independent (constants, parameters, outer
+/// columns).
+#[derive(Default)]
+struct ColumnBounds {
+    /// `col = value`, with the position of the filter it came from.
+    eq: Vec<(usize, Expr, usize)>,
+    /// `col > value` (`false`) or `col >= value` (`true`).
+    lows: Vec<(usize, Expr, bool)>,
+    /// `col < value` (`false`) or `col <= value` (`true`).
+    highs: Vec<(usize, Expr, bool)>,
+    /// `col IN (value, ...)`.
+    ins: Vec<(usize, Vec<Expr>)>,
+}
+
+fn column_bounds(filters: &[Expr]) -> ColumnBounds {
+    let mut b = ColumnBounds::default();
+    for (fi, f) in filters.iter().enumerate() {
+        match f {
+            Expr::Cmp(op, x, y) => {
+                let (c, op, v) = match (&**x, &**y) {
+                    (Expr::Column(c), v) if v.is_row_independent() => (*c, *op, v.clone()),
+                    (v, Expr::Column(c)) if v.is_row_independent() => (*c, op.flip(), v.clone()),
+                    _ => continue,
+                };
+                match op {
+                    CmpOp::Eq => b.eq.push((c, v, fi)),
+                    CmpOp::Gt => b.lows.push((c, v, false)),
+                    CmpOp::GtEq => b.lows.push((c, v, true)),
+                    CmpOp::Lt => b.highs.push((c, v, false)),
+                    CmpOp::LtEq => b.highs.push((c, v, true)),
+                    CmpOp::NotEq => {}
+                }
+            }
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated: false,
+            } => {
+                if let Expr::Column(c) = &**expr {
+                    if low.is_row_independent() && high.is_row_independent() {
+                        b.lows.push((*c, (**low).clone(), true));
+                        b.highs.push((*c, (**high).clone(), true));
+                    }
+                }
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } => {
+                if let Expr::Column(c) = &**expr {
+                    if !list.is_empty() && list.iter().all(Expr::is_row_independent) {
+                        b.ins.push((*c, list.clone()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    b
+}
+
+/// How index `index_no` (`idx`) would serve `b` on a table costed as `rows`
+/// rows: the access, its cost, and the filters an equality key implies.
+/// None when the index serves none of them. An equality prefix beats an
+/// IN list on the first column, which beats a range on it.
+fn index_access(
+    index_no: usize,
+    idx: &IndexDef,
+    b: &ColumnBounds,
+    rows: f64,
+) -> Option<(Access, f64, Vec<usize>)> {
+    let mut key = Vec::new();
+    let mut implied = Vec::new();
+    for c in &idx.columns {
+        match b.eq.iter().find(|(ec, _, _)| ec == c) {
+            Some((_, v, fi)) => {
+                key.push(v.clone());
+                implied.push(*fi);
+            }
+            None => break,
+        }
+    }
+    let &first = idx.columns.first()?;
+    if !key.is_empty() {
+        let cost = if idx.unique && key.len() == idx.columns.len() {
+            cost::UNIQUE_LOOKUP_ROWS
+        } else {
+            (rows * cost::EQ_KEY_SELECTIVITY.powi(key.len() as i32))
+                .max(cost::INDEX_LOOKUP_ROWS_MIN)
+        };
+        let access = Access::IndexEq {
+            index_no,
+            key,
+            reverse: false,
+        };
+        return Some((access, cost, implied));
+    }
+    if let Some((_, list)) = b.ins.iter().find(|(c, _)| *c == first) {
+        let per = if idx.unique && idx.columns.len() == 1 {
+            cost::UNIQUE_LOOKUP_ROWS
+        } else {
+            (rows * cost::EQ_KEY_SELECTIVITY).max(cost::INDEX_LOOKUP_ROWS_MIN)
+        };
+        let access = Access::IndexIn {
+            index_no,
+            keys: list.clone(),
+        };
+        return Some((access, per * list.len() as f64, Vec::new()));
+    }
+    let bound = |bounds: &[(usize, Expr, bool)]| {
+        let found = bounds.iter().find(|(c, _, _)| *c == first);
+        found.map(|(_, v, inc)| (v.clone(), *inc))
+    };
+    let (low, high) = (bound(&b.lows), bound(&b.highs));
+    if low.is_none() && high.is_none() {
+        return None;
+    }
+    let frac = if low.is_some() && high.is_some() {
+        cost::RANGE_BOTH_SELECTIVITY
+    } else {
+        cost::RANGE_ONE_SELECTIVITY
+    };
+    let access = Access::IndexRange {
+        index_no,
+        low,
+        high,
+        reverse: false,
+    };
+    Some((
+        access,
+        (rows * frac).max(cost::INDEX_LOOKUP_ROWS_MIN),
+        Vec::new(),
+    ))
+}
+
+/// Chooses how to read a table given filters on it (in its own layout), and
+/// estimates the rows that come out.
+pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
+    let (access, est, _) = choose_access_implying(table, filters);
+    (access, est)
+}
+
+/// [`choose_access`], also returning the positions of the filters an index
+/// equality access already guarantees (so the scan need not re-check them).
+pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64, Vec<usize>) {
+    // Output estimates use the real size; costs assume at least
+    // cost::TABLE_ROWS_MIN rows (see there why).
+    let actual = (table.row_count() as f64).max(1.0);
+    let rows = actual.max(cost::TABLE_ROWS_MIN);
+    let bounds = column_bounds(filters);
+    let mut best = (
+        Access::Full,
+        cost::filtered_rows(actual, filters.len()).max(1.0),
+        rows,
+    );
+    let mut best_implied: Vec<usize> = Vec::new();
+    for (i, idx) in table.indexes().iter().enumerate() {
+        let Some((access, cost, implied)) = index_access(i, idx, &bounds, rows) else {
+            continue;
+        };
+        if cost < best.2 {
+            best_implied = implied;
+            // The same fraction of the real table comes out.
+            best = (access, (cost * actual / rows).max(1.0).min(best.1), cost);
+        }
+    }
+    (best.0, best.1, best_implied)
+}
