@@ -22,6 +22,7 @@ use std::sync::Arc;
 use cairn_core::{Error, Result};
 use parking_lot::RwLock;
 
+use crate::lock::{Rank, Ranked};
 use crate::schema::{TableSchema, ViewDef};
 use crate::table::{Index, Table};
 use crate::vector::VectorIndex;
@@ -36,7 +37,7 @@ struct Entries {
 }
 
 pub(crate) struct Catalog {
-    entries: RwLock<Entries>,
+    entries: Ranked<RwLock<Entries>>,
     /// Bumped by every install; prepared plans re-plan when it moves.
     version: AtomicU64,
     next_table_id: AtomicU64,
@@ -82,7 +83,7 @@ pub(crate) enum PreparedDdl {
 impl Catalog {
     pub(crate) fn new() -> Catalog {
         Catalog {
-            entries: RwLock::new(Entries::default()),
+            entries: Ranked::rw(Rank::Catalog, Entries::default()),
             version: AtomicU64::new(1),
             next_table_id: AtomicU64::new(1),
         }

@@ -18,6 +18,7 @@ mod durable;
 pub mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
+mod lock;
 mod log;
 mod manifest;
 pub mod merkle;

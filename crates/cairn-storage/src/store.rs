@@ -24,6 +24,7 @@ use parking_lot::Mutex;
 
 use crate::apply::{after_table_writes, apply_table_writes, RowChange, RowUndo, RowWrite};
 use crate::catalog::Catalog;
+use crate::lock::{Rank, Ranked};
 use crate::log::{CommitLog, MemoryLog};
 use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 use crate::table::{index_key, Table, TS_OPEN};
@@ -53,7 +54,7 @@ type CommitChanges = Vec<(u64, Vec<RowChange>)>;
 pub struct Store {
     /// Tables and views (see `catalog.rs`).
     pub(crate) catalog: Catalog,
-    pub(crate) commit_lock: Mutex<CommitState>,
+    pub(crate) commit_lock: Ranked<Mutex<CommitState>>,
     /// The newest published commit: snapshots are taken here.
     pub(crate) last_committed: AtomicU64,
     /// Snapshot timestamps of open transactions (with multiplicity).
@@ -72,7 +73,7 @@ pub struct Store {
     /// Whether state roots are kept (see `OpenOptions::state_roots`).
     pub(crate) state_roots: bool,
     /// Tries, catalog root and history (see `merkle.rs`).
-    pub(crate) merkle: Arc<Mutex<crate::merkle::MerkleState>>,
+    pub(crate) merkle: Arc<Ranked<Mutex<crate::merkle::MerkleState>>>,
     /// Commits waiting to be folded into `merkle`, in timestamp order.
     pub(crate) merkle_pending: Arc<Mutex<VecDeque<crate::merkle::Pending>>>,
     /// The thread that folds them in.
@@ -105,17 +106,23 @@ impl Store {
     pub(crate) fn empty() -> Store {
         Store {
             catalog: Catalog::new(),
-            commit_lock: Mutex::new(CommitState {
-                last_assigned: 0,
-                inflight: VecDeque::new(),
-            }),
+            commit_lock: Ranked::mutex(
+                Rank::Commit,
+                CommitState {
+                    last_assigned: 0,
+                    inflight: VecDeque::new(),
+                },
+            ),
             last_committed: AtomicU64::new(0),
             active: Mutex::new(Vec::new()),
             pool: Mutex::new(None),
             log: Arc::new(MemoryLog::default()),
             durable: None,
             state_roots: true,
-            merkle: Arc::new(Mutex::new(crate::merkle::MerkleState::genesis())),
+            merkle: Arc::new(Ranked::mutex(
+                Rank::Merkle,
+                crate::merkle::MerkleState::genesis(),
+            )),
             merkle_pending: Arc::new(Mutex::new(VecDeque::new())),
             merkle_worker: Arc::default(),
         }
@@ -220,7 +227,6 @@ impl Store {
         // Apply before publish: the versions were stamped under the commit
         // lock; only now may a snapshot see commit_ts (a later commit may
         // have published already: it waited for this one's record too).
-        debug_assert!(self.commit_lock.lock().last_assigned >= commit_ts);
         self.last_committed.fetch_max(commit_ts, Ordering::AcqRel);
         self.checkpoint_if_due();
         Ok(commit_ts)
@@ -327,6 +333,7 @@ impl Store {
     /// every commit the log does not hold and cuts the log back (failing
     /// while the disk still does).
     pub(crate) fn ready(&self, cs: &mut CommitState) -> Result<()> {
+        debug_assert!(self.commit_lock.is_locked());
         let (good, failed) = self.log.good_lsn();
         if !failed {
             while cs.inflight.front().is_some_and(|f| f.lsn <= good) {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use cairn_core::{Error, Result, Value};
 use parking_lot::RwLock;
 
+use crate::lock::{Rank, Ranked};
 use crate::schema::{IndexDef, TableSchema};
 use crate::vector::{
     build_graph, same_vector, GraphMeta, VectorIndex, VectorIndexDef, VectorIndexStats, VectorJob,
@@ -355,7 +356,7 @@ pub(crate) struct TableInner {
 /// A table: schema, versions in segments, indexes.
 pub struct Table {
     pub id: u64,
-    pub(crate) inner: RwLock<TableInner>,
+    pub(crate) inner: Ranked<RwLock<TableInner>>,
     next_row_id: AtomicU64,
     /// Largest key ever used in the auto-increment column.
     auto_max: std::sync::atomic::AtomicI64,
@@ -399,15 +400,18 @@ impl Table {
         }
         Table {
             id,
-            inner: RwLock::new(TableInner {
-                schema: Arc::new(schema),
-                sealed: Vec::new(),
-                live: Vec::new(),
-                heads: Heads::default(),
-                indexes,
-                vectors: Vec::new(),
-                row_count: 0,
-            }),
+            inner: Ranked::rw(
+                Rank::Table,
+                TableInner {
+                    schema: Arc::new(schema),
+                    sealed: Vec::new(),
+                    live: Vec::new(),
+                    heads: Heads::default(),
+                    indexes,
+                    vectors: Vec::new(),
+                    row_count: 0,
+                },
+            ),
             next_row_id: AtomicU64::new(1),
             auto_max: std::sync::atomic::AtomicI64::new(0),
         }
