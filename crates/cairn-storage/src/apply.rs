@@ -97,21 +97,22 @@ pub(crate) fn apply_table_writes<'a>(
 }
 
 /// After a table's writes: seals its live segment once full (dropping the
-/// versions no snapshot at or after `oldest` can see) and returns the
-/// vector index jobs now due.
+/// versions no snapshot at or after `oldest()` can see) and returns the
+/// vector index jobs now due. `oldest` is asked only when needed (it takes
+/// the open-snapshot lock).
 pub(crate) fn after_table_writes(
     table: &Arc<Table>,
     inner: &mut TableInner,
-    oldest: Ts,
+    oldest: impl Fn() -> Ts,
 ) -> Vec<(Arc<Table>, VectorJob)> {
     if inner.live_len() >= SEGMENT_ROWS_TARGET {
-        inner.seal(oldest);
+        inner.seal(oldest());
     }
     if inner.vectors.is_empty() {
         return Vec::new();
     }
     inner
-        .vector_jobs_due(oldest)
+        .vector_jobs_due(oldest())
         .into_iter()
         .map(|job| (table.clone(), job))
         .collect()

@@ -355,7 +355,7 @@ impl Store {
             let mut inner = table.inner.write();
             let table_changes =
                 apply_table_writes(&table, &mut inner, ts, writes, self.state_roots, None)?;
-            jobs.extend(after_table_writes(&table, &mut inner, oldest));
+            jobs.extend(after_table_writes(&table, &mut inner, || oldest));
             changes.push((*id, table_changes));
         }
         self.queue_merkle(crate::merkle::Pending {

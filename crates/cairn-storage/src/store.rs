@@ -318,11 +318,9 @@ impl Store {
                 self.state_roots,
                 undo.as_deref_mut(),
             )?;
-            jobs.extend(after_table_writes(
-                &tw.table,
-                &mut inner,
-                self.oldest_snapshot(),
-            ));
+            jobs.extend(after_table_writes(&tw.table, &mut inner, || {
+                self.oldest_snapshot()
+            }));
             changes.push((tw.table.id, table_changes));
         }
         Ok((changes, jobs))
