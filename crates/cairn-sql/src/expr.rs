@@ -220,6 +220,13 @@ impl EngineFn {
     }
 
     fn eval(self, tx: &Transaction, args: &[Value]) -> Result<Value> {
+        if tx.reads_under_state_lock() {
+            // The verifiable state is locked for the proof being made.
+            return Err(Error::plan(format!(
+                "{}() cannot be used in a query with proof (the proof comes with its head)",
+                self.name()
+            )));
+        }
         let store = tx.store();
         if !store.state_roots_enabled() {
             return Err(Error::plan(format!(

@@ -2,6 +2,7 @@
 //! engine. Statements run here; a failed statement never leaves the session
 //! unusable.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -222,6 +223,11 @@ impl Session {
         self.tx.is_some()
     }
 
+    /// The open explicit transaction, if any.
+    pub(crate) fn open_transaction(&self) -> Option<&Transaction> {
+        self.tx.as_ref()
+    }
+
     /// Opens an explicit transaction (what SQL `BEGIN` does): statements
     /// run in it until [`Session::commit`] or [`Session::rollback`].
     pub fn begin(&mut self) -> Result<()> {
@@ -319,41 +325,7 @@ impl Session {
     }
 
     pub fn execute_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<Output> {
-        if params.len() < p.param_count {
-            return Err(Error::Parameter {
-                message: format!(
-                    "statement takes {} parameters but {} were given",
-                    p.param_count,
-                    params.len()
-                ),
-            });
-        }
-        // A vector parameter obeys the rules of a stored vector.
-        for (i, v) in params.iter().enumerate() {
-            if let Value::Vector(_) | Value::HalfVec(_) = v {
-                let elems = v.vector_f32().unwrap_or_default();
-                cairn_core::vector::validate(&elems).map_err(|e| Error::Parameter {
-                    message: format!("parameter {}: {e}", i + 1),
-                })?;
-            }
-        }
-        // A NaN is NULL in SQL (as in SQLite), however the caller built it.
-        let normalized: Vec<Value>;
-        let params = if params
-            .iter()
-            .any(|v| matches!(v, Value::Real(f) if f.is_nan()))
-        {
-            normalized = params
-                .iter()
-                .map(|v| match v {
-                    Value::Real(f) if f.is_nan() => Value::Null,
-                    other => other.clone(),
-                })
-                .collect();
-            &normalized[..]
-        } else {
-            params
-        };
+        let params = &*checked_params(params, p.param_count)?;
         let store = self.store().clone();
         match &p.stmt {
             ast::Statement::Query(_)
@@ -496,7 +468,7 @@ impl Session {
     }
 
     /// The settings a statement started now runs with.
-    fn settings(&self) -> Settings {
+    pub(crate) fn settings(&self) -> Settings {
         Settings {
             ef_search: self.ef_search(),
         }
@@ -627,6 +599,38 @@ impl Session {
             }
         }
     }
+}
+
+/// A statement's parameters as every statement takes them: at least
+/// `count` of them, each vector valid as a stored one, and a NaN turned
+/// into NULL (as in SQLite), however the caller built it.
+pub(crate) fn checked_params(params: &[Value], count: usize) -> Result<Cow<'_, [Value]>> {
+    if params.len() < count {
+        return Err(Error::Parameter {
+            message: format!(
+                "statement takes {count} parameters but {} were given",
+                params.len()
+            ),
+        });
+    }
+    for (i, v) in params.iter().enumerate() {
+        if let Value::Vector(_) | Value::HalfVec(_) = v {
+            let elems = v.vector_f32().unwrap_or_default();
+            cairn_core::vector::validate(&elems).map_err(|e| Error::Parameter {
+                message: format!("parameter {}: {e}", i + 1),
+            })?;
+        }
+    }
+    let nan = |v: &Value| matches!(v, Value::Real(f) if f.is_nan());
+    if !params.iter().any(nan) {
+        return Ok(Cow::Borrowed(params));
+    }
+    Ok(Cow::Owned(
+        params
+            .iter()
+            .map(|v| if nan(v) { Value::Null } else { v.clone() })
+            .collect(),
+    ))
 }
 
 fn indent(s: &str) -> String {

@@ -363,7 +363,7 @@ impl Store {
             ts,
             tables: changes,
         });
-        self.drain_merkle(&mut self.merkle.lock());
+        self.drain_merkle(&mut self.lock_merkle());
         cs.last_assigned = ts;
         self.last_committed.store(ts, Ordering::Release);
         self.spawn_vector_jobs(jobs);

@@ -18,8 +18,20 @@
 //! same logical data gives the same root however it was written, split into
 //! segments, checkpointed or replayed.
 //!
-//! Lock order: commit lock → merkle lock → table locks (read). Nothing
-//! that holds a table lock waits for the merkle lock.
+//! Proofs: [`Store::prove_rows`] proves keys at the newest folded version.
+//! [`Store::read_proven`] runs a caller's read and proves the rows it names
+//! at one version by construction: it takes the merkle lock, folds in every
+//! acknowledged commit, opens a snapshot at exactly the version the tries
+//! are at, runs the read, proves, and only then lets the tries move on. The
+//! lock is held for the whole read: its doc says what waits meanwhile.
+//! (The tries are mutable arenas with no history, so a proof at an older
+//! snapshot's version cannot be made after they moved on.)
+//!
+//! Lock order: commit lock → merkle lock → table locks (read) → the list
+//! of open snapshots (innermost). Nothing that holds a table lock waits for
+//! the merkle lock, and nothing a [`Store::read_proven`] reader runs takes
+//! the merkle lock again (checked per thread in debug builds by
+//! [`Store::lock_merkle`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -36,6 +48,7 @@ use crate::catalog::Catalog;
 use crate::schema::TableSchema;
 use crate::store::Store;
 use crate::table::Table;
+use crate::txn::Transaction;
 use crate::Ts;
 
 /// Appends `v`'s canonical bytes (RFC 0002 §2.2).
@@ -725,7 +738,7 @@ impl Store {
         // the backlog down all the same.
         let good = self.good_lsn();
         let done: Vec<Pending> = {
-            let mut m = self.merkle.lock();
+            let mut m = self.lock_merkle();
             std::iter::from_fn(|| fold_next(&self.merkle_pending, &mut m, good))
                 .take(BACKLOG_FOLDS_PER_COMMIT)
                 .collect()
@@ -769,7 +782,7 @@ impl Store {
         if !self.state_roots {
             return Ok(());
         }
-        let mut m = self.merkle.lock();
+        let mut m = self.lock_merkle();
         self.drain_merkle(&mut m);
         let before = m.root();
         let tables = self.catalog.tables();
@@ -848,7 +861,7 @@ impl Store {
             // A checkpoint written before roots were kept: history starts here.
             _ => m.push_record(ts, root),
         }
-        *self.merkle.lock() = m;
+        *self.lock_merkle() = m;
         Ok(())
     }
 
@@ -861,7 +874,7 @@ impl Store {
             return Vec::new();
         }
         let _cs = self.commit_lock.lock();
-        let mut m = self.merkle.lock();
+        let mut m = self.lock_merkle();
         self.drain_merkle(&mut m);
         let ts = m.applied;
         let mut problems = Vec::new();
@@ -898,7 +911,7 @@ impl Store {
 
     /// Runs `f` on the merkle state with every acknowledged commit folded in.
     pub(crate) fn with_merkle<R>(&self, f: impl FnOnce(&mut MerkleState) -> R) -> R {
-        let mut m = self.merkle.lock();
+        let mut m = self.lock_merkle();
         self.drain_merkle(&mut m);
         f(&mut m)
     }
@@ -991,99 +1004,295 @@ impl Store {
         let t = self
             .table(table)
             .ok_or_else(|| Error::no_such("table", table))?;
-        let schema = t.schema();
-        let cols: Vec<usize> = match &schema.primary_key {
-            Some(pk) => pk.clone(),
-            None => (0..schema.columns.len()).collect(),
-        };
-        let mut typed_keys = Vec::with_capacity(keys.len());
-        for key in keys {
-            if key.len() != cols.len() {
-                return Err(Error::plan(format!(
-                    "{} needs {} key value(s) ({}), got {}",
-                    schema.name,
-                    cols.len(),
-                    cols.iter()
-                        .filter_map(|&c| schema.columns.get(c).map(|c| c.name.as_str()))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    key.len()
-                )));
-            }
-            let mut typed = Vec::with_capacity(key.len());
-            for (&c, v) in cols.iter().zip(key) {
-                let col = schema
-                    .columns
-                    .get(c)
-                    .ok_or_else(|| Error::internal("key column out of range"))?;
-                typed.push(v.clone().coerce_to_column(col.data_type, &col.name)?);
-            }
-            typed_keys.push(typed);
-        }
+        let typed_keys = typed_keys(&t.schema(), keys)?;
         // A snapshot no older than what the drain below folds in keeps
         // every row version visible there from being collected meanwhile.
         let snapshot = self.begin();
         let result = self.with_merkle(|m| {
-            let head = m.head();
             let ts = m.applied;
-            let name = schema.name.to_ascii_lowercase();
-            let mut leaves = Vec::with_capacity(m.tables.len());
-            let mut index = None;
-            for (i, s) in m.tables.values_mut().enumerate() {
-                if s.name == name {
-                    index = Some(i);
-                }
-                leaves.push(s.leaf_hash());
-            }
-            let index = index.ok_or_else(|| Error::no_such("table", table))?;
-            let table_proof = cairn_merkle::inclusion_proof(&leaves, index as u64)
-                .map_err(|e| Error::internal(e.to_string()))?;
-            let catalog = m.catalog;
-            let s = m
-                .tables
-                .get_mut(&name)
-                .ok_or_else(|| Error::no_such("table", table))?;
-            let inner = t.inner.read();
-            let pk_index = inner.indexes.iter().position(|i| i.def.primary);
-            let mut proofs = Vec::with_capacity(typed_keys.len());
-            for typed in &typed_keys {
-                let key_bytes = encode_values(typed.iter());
-                let k = cairn_merkle::key_hash(&key_bytes);
-                let trie = s.trie.prove(&k);
-                let present = trie.leaf.is_some_and(|l| l.key == k);
-                let row = match (present, pk_index) {
-                    (false, _) => None,
-                    (true, None) => Some(key_bytes.clone()),
-                    (true, Some(pk_index)) => {
-                        let found = inner
-                            .index_lookup(pk_index, typed)
-                            .iter()
-                            .filter_map(|rid| inner.visible(*rid, ts))
-                            .map(|v| v.values.clone())
-                            .find(|v| s.shape.key_bytes(v) == key_bytes);
-                        let values = found.ok_or_else(|| {
-                            Error::internal("a key in the table's trie has no visible row")
-                        })?;
-                        Some(s.shape.row_bytes(&values))
-                    }
-                };
-                proofs.push(RowProof {
-                    table: name.clone(),
-                    key: key_bytes,
-                    row,
-                    trie,
-                    table_rows: s.rows,
-                    table_index: index as u64,
-                    table_count: leaves.len() as u64,
-                    table_path: table_proof.path.clone(),
-                    catalog_root: catalog,
-                });
-            }
-            Ok((proofs, head))
+            prove_keys(m, &t, &typed_keys, ts)
         });
         drop(snapshot);
         result
     }
+
+    /// Runs `read` on a snapshot at exactly the version the state tries
+    /// are at, then proves the rows of `table` under the keys `read`
+    /// returns (as for [`Store::prove_rows`]) against that same version,
+    /// with the merkle lock held from before the snapshot is taken until
+    /// the proofs are made: the rows `read` saw and their proofs come from
+    /// one version by construction, however many commits land meanwhile.
+    /// That version is published (commits the log holds whose committers
+    /// have not returned yet are published first), so every later snapshot
+    /// sees it and [`Store::head`] is at least it.
+    ///
+    /// `read` gets the snapshot ([`Transaction::reads_under_state_lock`]
+    /// is true) and the table as the tries know it. It must only read: a
+    /// commit, DDL, or a state root, head or proof asked of this store
+    /// from inside it would wait for the lock it runs under (debug builds
+    /// assert so).
+    ///
+    /// `within`: the caller's open transaction, if any. One with
+    /// uncommitted writes is refused (no version holds them, so no proof
+    /// can cover them); a read-only one is read at its own snapshot, which
+    /// must then be the version the tries are at (no commit since it
+    /// began), else a [`Error::Transaction`] says so. A schema change of
+    /// `table` that lands during the read fails with [`Error::Conflict`].
+    ///
+    /// Cost of the lock (held for as long as `read` runs): the fold worker
+    /// pauses; committers do not wait unless `WORKER_BACKLOG_MAX` (4,096)
+    /// commits pile up meanwhile (then each waits, before it is published
+    /// on disk); DDL and checkpoints wait, holding the commit lock, so
+    /// every commit waits behind them; readers of roots, heads and proofs
+    /// wait, so proven reads of one database run one at a time.
+    pub fn read_proven<R>(
+        self: &Arc<Self>,
+        table: &str,
+        within: Option<&Transaction>,
+        read: impl FnOnce(&Transaction, &Arc<Table>) -> Result<(R, Vec<Vec<Value>>)>,
+    ) -> Result<ProvenRead<R>> {
+        self.roots_on()?;
+        if within.is_some_and(Transaction::has_writes) {
+            return Err(Error::Transaction {
+                message: "a proof cannot cover the transaction's uncommitted writes: \
+                          commit or roll back first"
+                    .into(),
+            });
+        }
+        let t = self
+            .table(table)
+            .ok_or_else(|| Error::no_such("table", table))?;
+        let schema = t.schema();
+        // A snapshot at the newest published commit, taken before the
+        // fold: every commit published by then is queued, so the fold takes
+        // it in (one published after may not be), and no version a
+        // snapshot at or after it sees is collected while it is open.
+        let floor = self.begin();
+        let mut m = self.lock_merkle();
+        self.drain_merkle(&mut m);
+        let name = schema.name.to_ascii_lowercase();
+        let conflict = || Error::Conflict {
+            table: schema.name.clone(),
+        };
+        // A DDL statement installs its change before it reconciles the
+        // tries (under this lock): between the two, the tries are not the
+        // table's yet.
+        if !m
+            .tables
+            .get(&name)
+            .is_some_and(|s| s.id == t.id && s.create_sql == schema.create_sql)
+        {
+            return Err(conflict());
+        }
+        let ts = proven_snapshot_ts(&m, within, floor.start_ts())?;
+        let mut tx = if ts == floor.start_ts() {
+            floor
+        } else {
+            // Commits folded in whose committers have not published them
+            // yet (between the log's acknowledgement and their return):
+            // the proof is at a version every later snapshot sees.
+            self.publish_folded(m.applied);
+            self.begin_at(ts)?
+        };
+        tx.under_state_lock = true;
+        let (value, keys) = {
+            let _held = StateLockHeld::enter();
+            read(&tx, &t)?
+        };
+        // The pair of the check above: the table read is still the one the
+        // tries hold (an ALTER TABLE changes the schema in place).
+        let same = self.table(table).is_some_and(|now| Arc::ptr_eq(&now, &t))
+            && t.schema().create_sql == schema.create_sql;
+        if !same {
+            return Err(conflict());
+        }
+        let typed = typed_keys(&schema, &keys)?;
+        let (proofs, head) = prove_keys(&mut m, &t, &typed, ts)?;
+        debug_assert!(
+            head.commit_ts <= ts,
+            "proofs at a version the snapshot does not see"
+        );
+        drop(m);
+        drop(tx);
+        Ok(ProvenRead {
+            value,
+            proofs,
+            head,
+        })
+    }
+
+    /// The merkle lock, for this thread's first hold of it.
+    pub(crate) fn lock_merkle(
+        &self,
+    ) -> crate::lock::RankedGuard<parking_lot::MutexGuard<'_, MerkleState>> {
+        debug_assert!(
+            !STATE_LOCK_HELD.get(),
+            "lock order: the merkle lock taken again from inside read_proven's reader"
+        );
+        self.merkle.lock()
+    }
+}
+
+/// What [`Store::read_proven`] returns.
+pub struct ProvenRead<R> {
+    /// What the reader returned.
+    pub value: R,
+    /// One proof per key the reader named, in its order.
+    pub proofs: Vec<RowProof>,
+    /// The version the proofs verify against (`head.state_root`), the one
+    /// the reader's snapshot saw.
+    pub head: CommitHead,
+}
+
+/// The commit timestamp [`Store::read_proven`] reads at, given the tries
+/// with every acknowledged commit folded in (`m`, locked) and `published`,
+/// the newest published commit when that fold began.
+///
+/// Every commit the tries hold is applied and in the log, and every one
+/// published by `published` is in the tries, so a snapshot at `m.applied`
+/// — or at `published` when that is later (timestamps skipped after a
+/// failed WAL write hold nothing) — sees exactly the rows the tries hash.
+/// (A commit published after `published` may not be folded in: the newest
+/// published commit read after the fold is not safe.) A read-only
+/// transaction's own snapshot qualifies iff no commit the tries hold is
+/// newer.
+fn proven_snapshot_ts(m: &MerkleState, within: Option<&Transaction>, published: Ts) -> Result<Ts> {
+    match within {
+        None => Ok(m.applied.max(published)),
+        Some(tx) if m.applied <= tx.start_ts => Ok(tx.start_ts),
+        Some(tx) => Err(Error::Transaction {
+            message: format!(
+                "proofs are made at the newest version (commit {}), and this transaction \
+                 reads commit {}: run the query outside the transaction or in a new one",
+                m.applied, tx.start_ts
+            ),
+        }),
+    }
+}
+
+thread_local! {
+    /// This thread runs a [`Store::read_proven`] reader, under the merkle
+    /// lock (checked by [`Store::lock_merkle`] in debug builds).
+    static STATE_LOCK_HELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as running a reader under the merkle lock until
+/// dropped (also when the reader panics).
+struct StateLockHeld;
+
+impl StateLockHeld {
+    fn enter() -> StateLockHeld {
+        STATE_LOCK_HELD.set(true);
+        StateLockHeld
+    }
+}
+
+impl Drop for StateLockHeld {
+    fn drop(&mut self) {
+        STATE_LOCK_HELD.set(false);
+    }
+}
+
+/// `keys` converted to the types of `schema`'s key columns (its primary
+/// key, or every column of a table without one), each checked for length.
+fn typed_keys(schema: &TableSchema, keys: &[Vec<Value>]) -> Result<Vec<Vec<Value>>> {
+    let cols: Vec<usize> = match &schema.primary_key {
+        Some(pk) => pk.clone(),
+        None => (0..schema.columns.len()).collect(),
+    };
+    let mut typed_keys = Vec::with_capacity(keys.len());
+    for key in keys {
+        if key.len() != cols.len() {
+            return Err(Error::plan(format!(
+                "{} needs {} key value(s) ({}), got {}",
+                schema.name,
+                cols.len(),
+                cols.iter()
+                    .filter_map(|&c| schema.columns.get(c).map(|c| c.name.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                key.len()
+            )));
+        }
+        let mut typed = Vec::with_capacity(key.len());
+        for (&c, v) in cols.iter().zip(key) {
+            let col = schema
+                .columns
+                .get(c)
+                .ok_or_else(|| Error::internal("key column out of range"))?;
+            typed.push(v.clone().coerce_to_column(col.data_type, &col.name)?);
+        }
+        typed_keys.push(typed);
+    }
+    Ok(typed_keys)
+}
+
+/// Proves `typed_keys` of table `t` against the current state `m` (the
+/// caller holds the merkle lock), reading present rows at `ts`, a snapshot
+/// that sees exactly what `m` hashes and that the caller keeps open.
+fn prove_keys(
+    m: &mut MerkleState,
+    t: &Table,
+    typed_keys: &[Vec<Value>],
+    ts: Ts,
+) -> Result<(Vec<RowProof>, CommitHead)> {
+    let schema = t.schema();
+    let table = schema.name.as_str();
+    let head = m.head();
+    let name = table.to_ascii_lowercase();
+    let mut leaves = Vec::with_capacity(m.tables.len());
+    let mut index = None;
+    for (i, s) in m.tables.values_mut().enumerate() {
+        if s.name == name {
+            index = Some(i);
+        }
+        leaves.push(s.leaf_hash());
+    }
+    let index = index.ok_or_else(|| Error::no_such("table", table))?;
+    let table_proof = cairn_merkle::inclusion_proof(&leaves, index as u64)
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let catalog = m.catalog;
+    let s = m
+        .tables
+        .get_mut(&name)
+        .ok_or_else(|| Error::no_such("table", table))?;
+    let inner = t.inner.read();
+    let pk_index = inner.indexes.iter().position(|i| i.def.primary);
+    let mut proofs = Vec::with_capacity(typed_keys.len());
+    for typed in typed_keys {
+        let key_bytes = encode_values(typed.iter());
+        let k = cairn_merkle::key_hash(&key_bytes);
+        let trie = s.trie.prove(&k);
+        let present = trie.leaf.is_some_and(|l| l.key == k);
+        let row = match (present, pk_index) {
+            (false, _) => None,
+            (true, None) => Some(key_bytes.clone()),
+            (true, Some(pk_index)) => {
+                let found = inner
+                    .index_lookup(pk_index, typed)
+                    .iter()
+                    .filter_map(|rid| inner.visible(*rid, ts))
+                    .map(|v| v.values.clone())
+                    .find(|v| s.shape.key_bytes(v) == key_bytes);
+                let values = found.ok_or_else(|| {
+                    Error::internal("a key in the table's trie has no visible row")
+                })?;
+                Some(s.shape.row_bytes(&values))
+            }
+        };
+        proofs.push(RowProof {
+            table: name.clone(),
+            key: key_bytes,
+            row,
+            trie,
+            table_rows: s.rows,
+            table_index: index as u64,
+            table_count: leaves.len() as u64,
+            table_path: table_proof.path.clone(),
+            catalog_root: catalog,
+        });
+    }
+    Ok((proofs, head))
 }
 
 #[cfg(test)]

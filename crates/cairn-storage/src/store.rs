@@ -13,6 +13,12 @@
 //! prepare → log → install (`catalog.rs`) under the same lock and is not
 //! transactional (see docs/sql.md).
 //!
+//! Snapshots are taken at the newest published commit ([`Store::begin`]) or
+//! at a given one that is still kept ([`Store::begin_at`]); each open one is
+//! counted in `active`, and no version it sees is collected until it
+//! closes. A commit the log holds may be published ahead of its committer
+//! by a checkpoint or a proven read, never one it does not hold.
+//!
 //! Lock order: commit lock → merkle lock → catalog lock → table locks.
 
 use std::collections::VecDeque;
@@ -86,6 +92,19 @@ impl Drop for Store {
     }
 }
 
+/// Counts one more open snapshot at `ts` in `active` (kept in ascending
+/// snapshot order, one entry per timestamp).
+fn register_snapshot(active: &mut Vec<(Ts, usize)>, ts: Ts) {
+    match active.iter_mut().rev().find(|e| e.0 == ts) {
+        Some(e) => e.1 += 1,
+        None => {
+            let at = active.partition_point(|e| e.0 < ts);
+            active.insert(at, (ts, 1));
+        }
+    }
+    debug_assert!(active.windows(2).all(|w| w[0].0 < w[1].0));
+}
+
 fn build_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -132,15 +151,49 @@ impl Store {
     pub fn begin(self: &Arc<Self>) -> Transaction {
         let mut active = self.active.lock();
         let ts = self.last_committed.load(Ordering::Acquire);
-        match active.iter_mut().rev().find(|e| e.0 == ts) {
-            Some(e) => e.1 += 1,
-            None => {
-                let at = active.partition_point(|e| e.0 < ts);
-                active.insert(at, (ts, 1));
-            }
-        }
+        register_snapshot(&mut active, ts);
         drop(active);
         Transaction::new(self.clone(), ts)
+    }
+
+    /// Starts a transaction reading the snapshot at exactly commit
+    /// timestamp `ts`, registered like [`Store::begin`]'s (versions it sees
+    /// are kept until it is dropped). Valid iff (1) `ts` is at most the
+    /// newest published commit and (2) no version a snapshot at `ts` sees
+    /// may have been collected: `ts` is at least the oldest open snapshot,
+    /// or the newest published commit when none is open. Otherwise a
+    /// [`Error::Transaction`] says which.
+    pub fn begin_at(self: &Arc<Self>, ts: Ts) -> Result<Transaction> {
+        let mut active = self.active.lock();
+        let published = self.last_committed.load(Ordering::Acquire);
+        let oldest = active.first().map_or(published, |e| e.0).min(published);
+        if ts > published {
+            return Err(Error::Transaction {
+                message: format!(
+                    "no snapshot at commit {ts}: the newest published commit is {published}"
+                ),
+            });
+        }
+        if ts < oldest {
+            return Err(Error::Transaction {
+                message: format!(
+                    "no snapshot at commit {ts}: versions older than commit {oldest} may be gone"
+                ),
+            });
+        }
+        register_snapshot(&mut active, ts);
+        drop(active);
+        Ok(Transaction::new(self.clone(), ts))
+    }
+
+    /// Publishes every commit up to `ts` ahead of its committer, which
+    /// would publish it next: the caller knows each is applied in memory
+    /// and held by the log (the verifiable state folded it in, which takes
+    /// both), so no snapshot can see a commit that is later undone or that
+    /// reports a failure. [`Store::read_proven`] does this so the version
+    /// it proves is one every later snapshot sees.
+    pub(crate) fn publish_folded(&self, ts: Ts) {
+        self.last_committed.fetch_max(ts, Ordering::AcqRel);
     }
 
     pub(crate) fn release_snapshot(&self, ts: Ts) {

@@ -59,6 +59,9 @@ pub struct Transaction {
     pub(crate) catalog_version: u64,
     pub(crate) writes: FastMap<u64, TableWrites>,
     undo: Vec<Undo>,
+    /// Read by [`Store::read_proven`]'s reader while the verifiable state
+    /// is locked: see [`Transaction::reads_under_state_lock`].
+    pub(crate) under_state_lock: bool,
 }
 
 impl Drop for Transaction {
@@ -100,7 +103,16 @@ impl Transaction {
             catalog_version,
             writes: FastMap::default(),
             undo: Vec::new(),
+            under_state_lock: false,
         }
+    }
+
+    /// True for the snapshot [`Store::read_proven`] hands its reader: the
+    /// verifiable state is locked until the reader returns, so nothing
+    /// reading through this transaction may ask the store for a state root,
+    /// a head or a proof (that would wait for the lock it runs under).
+    pub fn reads_under_state_lock(&self) -> bool {
+        self.under_state_lock
     }
 
     /// The commit timestamp this transaction reads at.

@@ -2,8 +2,9 @@
 //! first-committer-wins conflicts, constraints, savepoints, segment sealing
 //! with open readers, index scans (ranges, reverse, NULLs, stale entries, own
 //! writes, loose scans), ALTER TABLE ADD COLUMN, concurrent writers with a
-//! checking reader, and model-based property tests of interleaved
-//! transactions (also across seals).
+//! checking reader, snapshots at a given commit (`begin_at`), and
+//! model-based property tests of interleaved transactions (also across
+//! seals).
 //!
 //! Tests marked `#[ignore = "bug: ..."]` reproduce known bugs.
 
@@ -376,6 +377,38 @@ fn read_only_and_dropped_transactions_change_nothing() {
     assert_eq!(w.get(&t, rid), None);
     store.commit(w).expect("commit");
     assert_eq!(scan_sorted(&store.begin(), &t), vec![vec![i(1), s("a")]]);
+}
+
+#[test]
+fn begin_at_reads_exactly_a_kept_snapshot() {
+    let store = Store::new();
+    let (t, rids) = kv_table(&store, &[(1, "a")]);
+    let first = store.last_committed();
+    let old = store.begin();
+    let mut w = store.begin();
+    w.update(&t, rids[&1], vec![i(1), s("b")]).expect("update");
+    let second = store.commit(w).expect("commit");
+
+    // Both kept versions read exactly as they were committed.
+    let at_first = store.begin_at(first).expect("kept: `old` holds it");
+    assert_eq!(at_first.start_ts(), first);
+    assert_eq!(scan_sorted(&at_first, &t), vec![vec![i(1), s("a")]]);
+    let at_second = store.begin_at(second).expect("newest");
+    assert_eq!(scan_sorted(&at_second, &t), vec![vec![i(1), s("b")]]);
+
+    // Nothing past the newest published commit.
+    let err = store.begin_at(second + 1).err().expect("in the future");
+    assert_eq!(err.kind(), ErrorKind::Transaction, "{err:?}");
+
+    // A snapshot from begin_at counts as open like begin()'s: with `old`
+    // gone, `at_first` alone still keeps `first`.
+    drop(old);
+    let again = store.begin_at(first).expect("at_first holds it");
+    drop((again, at_first));
+    // Once none holds it, `first`'s versions may be collected: refused.
+    let err = store.begin_at(first).err().expect("no longer kept");
+    assert_eq!(err.kind(), ErrorKind::Transaction, "{err:?}");
+    drop(at_second);
 }
 
 #[test]

@@ -265,6 +265,13 @@ impl Database {
     /// recomputes, with the order. It proves the returned rows exist at
     /// that version with those values and distances; it does not prove
     /// that no other row matches or that no closer vector exists.
+    ///
+    /// The query runs on a snapshot at the very version it is proven at,
+    /// so concurrent commits never make it fail. In an open transaction it
+    /// fails with [`ErrorKind::Transaction`] once the transaction has
+    /// written, or when its snapshot is no longer the newest version. It
+    /// holds the verifiable state while it runs (root reads, DDL and
+    /// checkpoints wait): keep it short. See `docs/verification.md`.
     pub fn query_with_proof(&self, sql: &str, params: &[Value]) -> Result<ProvedRows> {
         let p = self.session.lock().query_with_proof(sql, params)?;
         Ok(ProvedRows {
