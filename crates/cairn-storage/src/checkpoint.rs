@@ -43,6 +43,17 @@ const SECTION_ENTRY: usize = 24;
 const TRAILER: usize = 16;
 const ALIGN: usize = 64;
 
+// The layouts of RFC 0001 Part 4, pinned at compile time: the header is
+// magic 8, version 4, reserved 4, table id 8, ts 8, rows 8, next row id 8,
+// auto max 8, reserved 4, crc 4; a section entry is kind 4, crc 4, offset
+// 8, length 8; the trailer is section count 4, table crc 4, version 4,
+// footer magic 4. Sections start 64-byte aligned, so the header must be a
+// multiple of the alignment.
+const _: () = assert!(HEADER == MAGIC.len() + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 4 + 4);
+const _: () = assert!(HEADER.is_multiple_of(ALIGN));
+const _: () = assert!(SECTION_ENTRY == 4 + 4 + 8 + 8);
+const _: () = assert!(TRAILER == 4 + 4 + 4 + FOOTER_MAGIC.len());
+
 /// Section kinds.
 mod section {
     /// Table schema, ordered index definitions, vector index definitions.

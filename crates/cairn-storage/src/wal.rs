@@ -40,6 +40,16 @@ pub(crate) const FILE_HEADER: usize = 32;
 const BATCH_MAGIC: u32 = u32::from_le_bytes(*b"BTCH");
 const BATCH_HEADER: usize = 32;
 const RECORD_HEADER: usize = 8;
+
+// The layouts of RFC 0001 Part 3, pinned at compile time: a file header is
+// magic 8, version 4, reserved 4, sequence 8, reserved 4, crc 4; a batch
+// header is magic 4, record count 4, sequence 8, synced-through 8, body
+// length 4, crc 4; a record header is length 4, crc 4. Batches stay 8-byte
+// aligned (bodies are padded), which needs 8-byte-multiple headers.
+const _: () = assert!(FILE_HEADER == FILE_MAGIC.len() + 4 + 4 + 8 + 4 + 4);
+const _: () = assert!(BATCH_HEADER == 4 + 4 + 8 + 8 + 4 + 4);
+const _: () = assert!(RECORD_HEADER == 4 + 4);
+const _: () = assert!(FILE_HEADER.is_multiple_of(8) && BATCH_HEADER.is_multiple_of(8));
 /// The longest a synced batch waits for more committers to join it.
 const GATHER_WAIT_MAX: Duration = Duration::from_micros(500);
 /// Condition variables committers wait on, by LSN.
