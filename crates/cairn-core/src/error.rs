@@ -62,6 +62,8 @@ pub enum ErrorKind {
     Corrupt,
     /// The database is open in another process.
     Locked,
+    /// The statement was stopped by an interrupt (`Database::interrupt_handle`).
+    Interrupted,
     Internal,
 }
 
@@ -143,6 +145,10 @@ pub enum Error {
     /// `Database::open` in this one).
     #[error("database is locked: {path} is open elsewhere")]
     Locked { path: String },
+    /// The statement was stopped by an interrupt; nothing it wrote is
+    /// kept (an open transaction stays open, as before the statement).
+    #[error("interrupted")]
+    Interrupted,
     /// A broken invariant inside Cairn: a bug, never the caller's fault.
     #[error("internal error: {message}")]
     Internal { message: String },
@@ -175,6 +181,7 @@ impl Error {
             Error::Io { .. } => ErrorKind::Io,
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::Locked { .. } => ErrorKind::Locked,
+            Error::Interrupted => ErrorKind::Interrupted,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }

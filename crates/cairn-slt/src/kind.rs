@@ -11,7 +11,7 @@
 use cairn::{ConstraintKind, Error, ErrorKind};
 
 /// Every error kind, in declaration order.
-pub const ERROR_KINDS: [ErrorKind; 18] = [
+pub const ERROR_KINDS: [ErrorKind; 19] = [
     ErrorKind::Syntax,
     ErrorKind::NoSuchObject,
     ErrorKind::AlreadyExists,
@@ -29,6 +29,7 @@ pub const ERROR_KINDS: [ErrorKind; 18] = [
     ErrorKind::Io,
     ErrorKind::Corrupt,
     ErrorKind::Locked,
+    ErrorKind::Interrupted,
     ErrorKind::Internal,
 ];
 
@@ -60,6 +61,7 @@ pub fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Io => "io",
         ErrorKind::Corrupt => "corrupt",
         ErrorKind::Locked => "locked",
+        ErrorKind::Interrupted => "interrupted",
         ErrorKind::Internal => "internal",
     }
 }

@@ -471,7 +471,7 @@ pub fn run_insert(
     let ncols = schema.columns.len();
     let mut rows = Vec::new();
     {
-        let ex = Executor::new(tx, params, settings, subqueries);
+        let ex = Executor::new(tx, params, settings.clone(), subqueries);
         let source = ex.run(&p.source, &[])?;
         for src in source {
             let mut full: Vec<Option<Value>> = vec![None; ncols];
@@ -524,7 +524,7 @@ pub fn run_insert(
                     }
                     Some((rid, old)) => {
                         let new = {
-                            let ex = Executor::new(tx, params, settings, subqueries);
+                            let ex = Executor::new(tx, params, settings.clone(), subqueries);
                             let mut both = old.clone();
                             both.extend(row.iter().cloned());
                             if let Some(pred) = predicate {

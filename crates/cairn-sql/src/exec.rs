@@ -45,21 +45,47 @@ enum Cached {
     Grouped(Rc<(FastMap<Vec<Value>, Value>, Value)>),
 }
 
+/// A flag another thread raises to stop a connection's running statement
+/// (the shell's Ctrl-C, a server's cancel request). The statement fails
+/// with [`Error::Interrupted`] at its next row; what it wrote is rolled back
+/// like any failed statement's. Cheap to clone; all clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Interrupt {
+    /// Asks the statement running now (if any) to stop.
+    pub fn interrupt(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Forgets an interrupt nothing was running for (at statement start).
+    pub(crate) fn clear(&self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// The session settings a statement runs with, fixed when it starts and
 /// given to its executor at construction (so every statement kind —
 /// SELECT, the scans inside INSERT/UPDATE/DELETE, EXPLAIN — sees the same
-/// values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// values), and the connection's interrupt flag.
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// `hnsw.ef_search` in force (the transaction's `SET LOCAL` value, else
     /// the session's).
     pub ef_search: usize,
+    /// Checked once per row scanned and per recursive-CTE step.
+    pub interrupt: Option<Interrupt>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             ef_search: cairn_storage::EF_SEARCH_DEFAULT,
+            interrupt: None,
         }
     }
 }
@@ -308,6 +334,9 @@ impl<'a> Executor<'a> {
 
     /// Runs `plan` and collects its rows.
     pub fn run(&self, plan: &Plan, outer: &[&[Value]]) -> Result<Vec<Row>> {
+        // Besides every scanned row: every (sub)plan run, so a recursive
+        // CTE's steps, which scan no table, stop too.
+        self.check_interrupt()?;
         if let Plan::Values { rows } = plan {
             return rows
                 .iter()
@@ -729,6 +758,7 @@ impl<'a> Executor<'a> {
             }
         }
         self.access(table, access, outer, &[], &mut |rid, vals| {
+            self.check_interrupt()?;
             if let Some(f) = filter {
                 if !f.test(vals, self, outer)? {
                     return Ok(true);
@@ -752,6 +782,14 @@ impl<'a> Executor<'a> {
             Ok(more)
         })?;
         Ok(more)
+    }
+
+    /// [`Error::Interrupted`] once the connection's interrupt flag is up.
+    fn check_interrupt(&self) -> Result<()> {
+        match &self.settings.interrupt {
+            Some(i) if i.is_set() => Err(Error::Interrupted),
+            _ => Ok(()),
+        }
     }
 
     /// How a nearest-neighbour search with (or without) a filter finds its

@@ -27,6 +27,7 @@ mod scope;
 mod session;
 mod text;
 
+pub use exec::Interrupt;
 pub use proved::ProvedOutput;
 pub use session::{Column, Engine, Output, Prepared, Session};
 pub use text::{is_complete_statement, split_statements};

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use sqlparser::ast;
 
 use crate::dml::{self, DeletePlan, InsertPlan, UpdatePlan};
-use crate::exec::{Executor, Settings};
+use crate::exec::{Executor, Interrupt, Settings};
 use crate::plan::{Plan, Subqueries};
 use crate::planner::Planner;
 use crate::scope::OutCol;
@@ -119,6 +119,9 @@ pub struct Session {
     ef_search: usize,
     /// `SET LOCAL hnsw.ef_search`: for the open transaction only.
     ef_local: Option<usize>,
+    /// Raised by another thread to stop the running statement; lowered
+    /// when a statement starts.
+    interrupt: Interrupt,
 }
 
 fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled, usize)>> {
@@ -153,6 +156,7 @@ impl Session {
             settings: HashMap::new(),
             ef_search: cairn_storage::EF_SEARCH_DEFAULT,
             ef_local: None,
+            interrupt: Interrupt::default(),
         }
     }
 
@@ -325,6 +329,8 @@ impl Session {
     }
 
     pub fn execute_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<Output> {
+        // An interrupt raised while nothing ran is not for this statement.
+        self.interrupt.clear();
         let params = &*checked_params(params, p.param_count)?;
         let store = self.store().clone();
         match &p.stmt {
@@ -471,7 +477,21 @@ impl Session {
     pub(crate) fn settings(&self) -> Settings {
         Settings {
             ef_search: self.ef_search(),
+            interrupt: Some(self.interrupt.clone()),
         }
+    }
+
+    /// The settings of a statement starting now; an interrupt raised while
+    /// nothing ran is forgotten.
+    pub(crate) fn settings_for_new_statement(&self) -> Settings {
+        self.interrupt.clear();
+        self.settings()
+    }
+
+    /// A handle that stops this session's running statement from another
+    /// thread (see [`Interrupt`]).
+    pub fn interrupt_handle(&self) -> Interrupt {
+        self.interrupt.clone()
     }
 
     /// Size and state of vector index `index`.

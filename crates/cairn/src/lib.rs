@@ -48,6 +48,24 @@ macro_rules! params {
 pub struct Database {
     engine: Arc<cairn_sql::Engine>,
     session: Mutex<cairn_sql::Session>,
+    /// The session's interrupt flag, kept outside the session's lock (which
+    /// a running statement holds).
+    interrupt: InterruptHandle,
+}
+
+/// Stops the statement a connection is running, from another thread: it
+/// fails with [`ErrorKind::Interrupted`] at its next row, and what it wrote
+/// is rolled back (an open transaction stays open, as it was before the
+/// statement). An interrupt while no statement runs is forgotten when the
+/// next one starts. Like rusqlite's `InterruptHandle`.
+#[derive(Clone)]
+pub struct InterruptHandle(cairn_sql::Interrupt);
+
+impl InterruptHandle {
+    /// Interrupts the running statement, if any.
+    pub fn interrupt(&self) {
+        self.0.interrupt();
+    }
 }
 
 impl Database {
@@ -95,10 +113,18 @@ impl Database {
 
     fn with_engine(engine: Arc<cairn_sql::Engine>) -> Database {
         let session = cairn_sql::Session::new(engine.clone());
+        let interrupt = InterruptHandle(session.interrupt_handle());
         Database {
             engine,
             session: Mutex::new(session),
+            interrupt,
         }
+    }
+
+    /// A handle that interrupts this connection's running statement from
+    /// another thread (see [`InterruptHandle`]).
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.interrupt.clone()
     }
 
     /// Another connection to the same database, with its own transaction
