@@ -18,7 +18,7 @@
 //! block count so lanes finish together.
 
 use crate::hash::{trie_node_key, Domain, Hash, HASH_BYTES};
-use crate::trie::TrieLeaf;
+use crate::hash::{TrieLeaf, TRIE_LEAF_BYTES};
 
 /// Below this many messages they are hashed one at a time (a kernel call
 /// costs about as much as sixteen lanes, used or not).
@@ -47,8 +47,7 @@ pub fn trie_node_hashes(depth: u8, children: &[[Hash; 2]], out: &mut Vec<Hash>) 
 
 /// `leaf.hash()` for every leaf, appended to `out` in order.
 pub fn trie_leaf_hashes(leaves: &[TrieLeaf], out: &mut Vec<Hash>) {
-    let inputs: Vec<[u8; crate::trie::TRIE_LEAF_BYTES]> =
-        leaves.iter().map(TrieLeaf::hash_input).collect();
+    let inputs: Vec<[u8; TRIE_LEAF_BYTES]> = leaves.iter().map(TrieLeaf::hash_input).collect();
     keyed_hashes(Domain::TrieLeaf.key(), &inputs, out);
 }
 

@@ -233,6 +233,35 @@ impl From<[u8; HASH_BYTES]> for Hash {
     }
 }
 
+/// One leaf of a table trie (`trie.rs`): a row's key hash, its row
+/// version, its content hash. Defined here, with the other hash inputs, so
+/// the batch kernels (`batch.rs`) and the trie both build on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TrieLeaf {
+    pub key: Hash,
+    pub version: u64,
+    pub content: Hash,
+}
+
+/// Bytes of a leaf's hash input.
+pub const TRIE_LEAF_BYTES: usize = HASH_BYTES + 8 + HASH_BYTES;
+
+impl TrieLeaf {
+    /// `hash(TrieLeaf, key ‖ version LE ‖ content)`.
+    pub fn hash(&self) -> Hash {
+        hash(Domain::TrieLeaf, &self.hash_input())
+    }
+
+    /// `key ‖ version LE ‖ content`: what [`TrieLeaf::hash`] hashes.
+    pub fn hash_input(&self) -> [u8; TRIE_LEAF_BYTES] {
+        let mut b = [0u8; TRIE_LEAF_BYTES];
+        b[..HASH_BYTES].copy_from_slice(&self.key.0);
+        b[HASH_BYTES..HASH_BYTES + 8].copy_from_slice(&self.version.to_le_bytes());
+        b[HASH_BYTES + 8..].copy_from_slice(&self.content.0);
+        b
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

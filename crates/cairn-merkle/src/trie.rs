@@ -30,7 +30,7 @@
 //! Never panics.
 
 use crate::error::VerifyError;
-use crate::hash::{empty_root, hash, trie_node_hash, Domain, Hash, HASH_BYTES};
+use crate::hash::{empty_root, trie_node_hash, Hash};
 
 /// Bit `depth` of `key`, most significant bit of byte 0 first.
 pub fn key_bit(key: &Hash, depth: u8) -> usize {
@@ -49,32 +49,7 @@ fn crit_bit(a: &Hash, b: &Hash) -> Option<u8> {
     None
 }
 
-/// One leaf: a row's key hash, its row version, its content hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TrieLeaf {
-    pub key: Hash,
-    pub version: u64,
-    pub content: Hash,
-}
-
-/// Bytes of a leaf's hash input.
-pub const TRIE_LEAF_BYTES: usize = HASH_BYTES + 8 + HASH_BYTES;
-
-impl TrieLeaf {
-    /// `hash(TrieLeaf, key ‖ version LE ‖ content)`.
-    pub fn hash(&self) -> Hash {
-        hash(Domain::TrieLeaf, &self.hash_input())
-    }
-
-    /// `key ‖ version LE ‖ content`: what [`TrieLeaf::hash`] hashes.
-    pub fn hash_input(&self) -> [u8; TRIE_LEAF_BYTES] {
-        let mut b = [0u8; TRIE_LEAF_BYTES];
-        b[..HASH_BYTES].copy_from_slice(&self.key.0);
-        b[HASH_BYTES..HASH_BYTES + 8].copy_from_slice(&self.version.to_le_bytes());
-        b[HASH_BYTES + 8..].copy_from_slice(&self.content.0);
-        b
-    }
-}
+pub use crate::hash::{TrieLeaf, TRIE_LEAF_BYTES};
 
 /// A node reference: the top bit set means a leaf index, else an inner index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -971,6 +946,7 @@ impl TrieProof {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::{hash, Domain};
 
     fn leaf(i: u64, version: u64) -> TrieLeaf {
         TrieLeaf {
