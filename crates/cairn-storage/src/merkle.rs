@@ -1010,6 +1010,10 @@ impl Store {
         let snapshot = self.begin();
         let result = self.with_merkle(|m| {
             let ts = m.applied;
+            // The folded commits are ones the log holds; publish any whose
+            // committer has not yet, so the head returned is never ahead
+            // of what `head()` and a new snapshot see (as `read_proven`).
+            self.publish_folded(ts);
             prove_keys(m, &t, &typed_keys, ts)
         });
         drop(snapshot);

@@ -197,3 +197,54 @@ fn root_functions_cannot_run_inside_a_proven_query() {
     db.query_with_proof("SELECT id FROM items WHERE id = 1", params![])
         .expect("plain proven query");
 }
+
+/// A row proof's head is a published version: right after `prove_row`
+/// returns, `head()` is at least it (the proof never runs ahead of what a
+/// snapshot can see), and the proof verifies against its head's root.
+fn row_proofs_under_updates(db: &Database) {
+    setup(db);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for w in 0..WRITERS {
+            let (conn, stop) = (db.connect(), &stop);
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    conn.execute(
+                        "UPDATE items SET n = n + 1 WHERE id % $1 = $2",
+                        params![WRITERS, w],
+                    )
+                    .expect("disjoint rows: no conflict");
+                }
+            });
+        }
+        let _stop = StopOnDrop(&stop);
+        for i in 0..QUERIES {
+            let key = [cairn::Value::Integer(i as i64 % ITEMS)];
+            let (proof, head) = db.prove_row("items", &key).expect("prove_row");
+            let now = db.head();
+            assert!(
+                head.version <= now.version,
+                "prove_row's head {head:?} is ahead of the published head {now:?}"
+            );
+            proof.verify(&head.state_root).expect("row proof verifies");
+        }
+    });
+}
+
+#[test]
+fn row_proofs_never_run_ahead_of_the_published_head_in_memory() {
+    row_proofs_under_updates(&Database::open_in_memory().expect("db"));
+}
+
+#[test]
+fn row_proofs_never_run_ahead_of_the_published_head_on_disk() {
+    let db = Database::open_with(
+        "/db",
+        OpenOptions {
+            fs: Arc::new(SimFs::new()),
+            ..OpenOptions::default()
+        },
+    )
+    .expect("open");
+    row_proofs_under_updates(&db);
+}
