@@ -410,7 +410,8 @@ impl Session {
     /// module doc for what that does and does not prove).
     pub fn query_with_proof(&mut self, sql: &str, params: &[Value]) -> Result<ProvedOutput> {
         let pq = parse_proof_query(sql)?;
-        let settings = self.settings_for_new_statement();
+        self.start_statement();
+        let settings = self.settings();
         let store = self.store().clone();
         let ProvenRead {
             value: read,

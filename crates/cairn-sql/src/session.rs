@@ -329,8 +329,7 @@ impl Session {
     }
 
     pub fn execute_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<Output> {
-        // An interrupt raised while nothing ran is not for this statement.
-        self.interrupt.clear();
+        self.start_statement();
         let params = &*checked_params(params, p.param_count)?;
         let store = self.store().clone();
         match &p.stmt {
@@ -481,11 +480,10 @@ impl Session {
         }
     }
 
-    /// The settings of a statement starting now; an interrupt raised while
-    /// nothing ran is forgotten.
-    pub(crate) fn settings_for_new_statement(&self) -> Settings {
+    /// Called as a statement starts: an interrupt raised while nothing ran
+    /// is not for it.
+    pub(crate) fn start_statement(&self) {
         self.interrupt.clear();
-        self.settings()
     }
 
     /// A handle that stops this session's running statement from another

@@ -24,7 +24,7 @@ pub(crate) struct RowChange {
 }
 
 /// One row of a commit: its new values (`None`: deleted).
-pub(crate) struct RowWrite<'a> {
+pub(crate) struct CommitRow<'a> {
     pub(crate) row: RowId,
     pub(crate) new: Option<&'a Arc<[Value]>>,
     /// For a live commit, whether the row was visible in the transaction's
@@ -44,7 +44,7 @@ pub(crate) fn apply_table_writes<'a>(
     table: &Arc<Table>,
     inner: &mut TableInner,
     ts: Ts,
-    writes: impl Iterator<Item = RowWrite<'a>>,
+    writes: impl Iterator<Item = CommitRow<'a>>,
     roots: bool,
     mut undo: Option<&mut Vec<RowUndo>>,
 ) -> Result<Vec<RowChange>> {

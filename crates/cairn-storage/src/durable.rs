@@ -334,7 +334,6 @@ impl Store {
         }
         let mut jobs = Vec::new();
         let mut changes = Vec::with_capacity(tables.len());
-        let oldest = self.oldest_snapshot();
         for (id, rows) in tables {
             let table = self
                 .catalog
@@ -347,7 +346,7 @@ impl Store {
             let writes = rows
                 .iter()
                 .zip(&values)
-                .map(|((rid, _), new)| apply::RowWrite {
+                .map(|((rid, _), new)| apply::CommitRow {
                     row: *rid,
                     new: new.as_ref(),
                     existed: None,
@@ -355,7 +354,9 @@ impl Store {
             let mut inner = table.inner.write();
             let table_changes =
                 apply_table_writes(&table, &mut inner, ts, writes, self.state_roots, None)?;
-            jobs.extend(after_table_writes(&table, &mut inner, || oldest));
+            jobs.extend(after_table_writes(&table, &mut inner, || {
+                self.oldest_snapshot()
+            }));
             changes.push((*id, table_changes));
         }
         self.queue_merkle(crate::merkle::Pending {

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use cairn_core::{ConstraintKind, Error, Result};
 use parking_lot::Mutex;
 
-use crate::apply::{after_table_writes, apply_table_writes, RowChange, RowUndo, RowWrite};
+use crate::apply::{after_table_writes, apply_table_writes, CommitRow, RowChange, RowUndo};
 use crate::catalog::Catalog;
 use crate::lock::{Rank, Ranked};
 use crate::log::{CommitLog, MemoryLog};
@@ -357,7 +357,7 @@ impl Store {
                 .iter()
                 .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
                 .filter(|(_, w)| w.existed || w.row.is_some())
-                .map(|(row, w)| RowWrite {
+                .map(|(row, w)| CommitRow {
                     row,
                     new: w.row.as_ref(),
                     existed: Some(w.existed),

@@ -113,6 +113,18 @@ fn proven_queries_under_updates(db: &Database) {
     });
 }
 
+/// A database on a simulated disk (WAL and checkpoints, no real files).
+fn sim_disk_db() -> Database {
+    Database::open_with(
+        "/db",
+        OpenOptions {
+            fs: Arc::new(SimFs::new()),
+            ..OpenOptions::default()
+        },
+    )
+    .expect("open")
+}
+
 #[test]
 fn proven_queries_always_verify_under_continuous_updates_in_memory() {
     proven_queries_under_updates(&Database::open_in_memory().expect("db"));
@@ -120,15 +132,7 @@ fn proven_queries_always_verify_under_continuous_updates_in_memory() {
 
 #[test]
 fn proven_queries_always_verify_under_continuous_updates_on_disk() {
-    let db = Database::open_with(
-        "/db",
-        OpenOptions {
-            fs: Arc::new(SimFs::new()),
-            ..OpenOptions::default()
-        },
-    )
-    .expect("open");
-    proven_queries_under_updates(&db);
+    proven_queries_under_updates(&sim_disk_db());
 }
 
 #[test]
@@ -238,13 +242,5 @@ fn row_proofs_never_run_ahead_of_the_published_head_in_memory() {
 
 #[test]
 fn row_proofs_never_run_ahead_of_the_published_head_on_disk() {
-    let db = Database::open_with(
-        "/db",
-        OpenOptions {
-            fs: Arc::new(SimFs::new()),
-            ..OpenOptions::default()
-        },
-    )
-    .expect("open");
-    row_proofs_under_updates(&db);
+    row_proofs_under_updates(&sim_disk_db());
 }
