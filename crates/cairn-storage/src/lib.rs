@@ -22,6 +22,7 @@ mod lock;
 mod log;
 mod manifest;
 pub mod merkle;
+mod scan;
 mod schema;
 mod store;
 mod table;
@@ -38,6 +39,7 @@ pub use durable::{OpenOptions, Recovery};
 pub use manifest::{
     CheckpointRef, Manifest, WalPosition, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION,
 };
+pub use scan::TableScan;
 pub use schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 pub use store::Store;
 pub use table::{Table, SEGMENT_ROWS_TARGET};

@@ -11,17 +11,20 @@
 //! pool, the WAL's state) is a leaf: held for a few instructions, with
 //! nothing taken under it, so it needs no rank.
 //!
-//! One exception: a thread that holds table *read* locks may take another
-//! table read lock. That happens when a scan's callback runs SQL that
-//! reads a table (a correlated subquery, a grouped subquery's size check):
-//! the scan holds its table's read lock while it walks the segments. Such
-//! a nested read is taken with `read_recursive`, which does not queue
-//! behind a writer waiting for that lock: `parking_lot`'s fair read would,
-//! and with the outer read lock held that is a deadlock (the writer waits
-//! for the outer reader, the reader for the writer). Writers never wait
-//! for another table while holding one, so nested reads cannot close a
-//! cycle. (Scans that release the lock between batches would remove the
-//! exception; see `missions/seams.md`.)
+//! Scans never hold a table lock while their callback runs (`scan.rs`:
+//! they copy a batch under the lock and hand it out after), so SQL
+//! evaluated per row — a correlated subquery, `cairn_prove` — takes its
+//! locks with no table lock held. One exception is left: a filtered
+//! vector search evaluates its filter during the graph walk, under the
+//! table's read lock. If that filter reads another table, the nested read
+//! is taken with `read_recursive`, which does not queue behind a writer
+//! waiting for that lock: `parking_lot`'s fair read would, and with the
+//! outer read lock held that is a deadlock (the writer waits for the
+//! outer reader, the reader for the writer). Writers never wait for
+//! another table while holding one, so nested reads cannot close a cycle.
+//! (A filter that asks for a proof or a state root there still breaks the
+//! order, and debug builds say so; the index trait of `missions/seams.md`
+//! moves the filter out of the walk.)
 //!
 //! [`Ranked`] wraps a `parking_lot` lock with its rank. In debug builds each
 //! acquisition asserts the order, so a violation fails the tests that

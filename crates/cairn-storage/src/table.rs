@@ -52,7 +52,7 @@ pub(crate) struct Version {
 }
 
 impl Version {
-    fn visible_at(&self, ts: Ts) -> bool {
+    pub(crate) fn visible_at(&self, ts: Ts) -> bool {
         self.begin <= ts && self.end.load(Ordering::Acquire) > ts
     }
 }
@@ -60,6 +60,12 @@ impl Version {
 /// An immutable run of row versions (only `end` stamps change).
 pub(crate) struct Segment {
     versions: Vec<Version>,
+}
+
+impl Segment {
+    pub(crate) fn versions(&self) -> &[Version] {
+        &self.versions
+    }
 }
 
 /// Row ids listed under one index key: almost always exactly one, kept
@@ -219,8 +225,22 @@ impl Index {
                     },
                     Bound::Unbounded => Bound::Unbounded,
                 };
+                // The upper end bounds the range too, so a descending walk
+                // (or one resumed below a key) starts at its place.
+                let end = match hi {
+                    Bound::Included(k) | Bound::Excluded(k) => match k.first() {
+                        Some(v) => Bound::Included(v),
+                        None => Bound::Unbounded,
+                    },
+                    Bound::Unbounded => Bound::Unbounded,
+                };
+                if let (Bound::Included(a), Bound::Included(b)) = (start, end) {
+                    if a > b {
+                        return Ok(true);
+                    }
+                }
                 let range = m
-                    .range::<Value, _>((start, Bound::Unbounded))
+                    .range::<Value, _>((start, end))
                     .map(|(k, ids)| (std::slice::from_ref(k), ids.as_slice()));
                 walk(range, lo, hi, reverse, f)
             }
@@ -229,8 +249,24 @@ impl Index {
                     Bound::Included(k) | Bound::Excluded(k) => Bound::Included(k),
                     Bound::Unbounded => Bound::Unbounded,
                 };
+                // A bound on the whole key bounds the range; a prefix
+                // bound does not (longer keys sort after their prefix).
+                let width = self.def.columns.len();
+                let end: Bound<&[Value]> = match hi {
+                    Bound::Included(k) if k.len() == width => Bound::Included(k),
+                    Bound::Excluded(k) if k.len() == width => Bound::Excluded(k),
+                    _ => Bound::Unbounded,
+                };
+                let empty = match (start, end) {
+                    (Bound::Included(a), Bound::Included(b)) => a > b,
+                    (Bound::Included(a), Bound::Excluded(b)) => a >= b,
+                    _ => false,
+                };
+                if empty {
+                    return Ok(true);
+                }
                 let range = m
-                    .range::<[Value], _>((start, Bound::Unbounded))
+                    .range::<[Value], _>((start, end))
                     .map(|(k, ids)| (&k[..], ids.as_slice()));
                 walk(range, lo, hi, reverse, f)
             }
@@ -290,6 +326,23 @@ fn walk<'a>(
 fn prefix_cmp(key: &[Value], bound: &[Value]) -> std::cmp::Ordering {
     let n = bound.len().min(key.len());
     key[..n].cmp(&bound[..n])
+}
+
+/// A stored row with values for the columns `schema` added after it was
+/// written.
+pub(crate) fn full_row<'a>(
+    schema: &TableSchema,
+    values: &'a [Value],
+) -> std::borrow::Cow<'a, [Value]> {
+    let n = schema.columns.len();
+    if values.len() >= n {
+        return std::borrow::Cow::Borrowed(values);
+    }
+    let mut v = values.to_vec();
+    for c in &schema.columns[values.len()..] {
+        v.push(c.added_default.clone());
+    }
+    std::borrow::Cow::Owned(v)
 }
 
 pub(crate) fn index_key(def: &IndexDef, row: &[Value]) -> Vec<Value> {
@@ -892,15 +945,7 @@ impl Table {
 impl TableInner {
     /// A stored row with values for columns added after it was written.
     pub(crate) fn full_row<'a>(&self, values: &'a [Value]) -> std::borrow::Cow<'a, [Value]> {
-        let n = self.schema.columns.len();
-        if values.len() >= n {
-            return std::borrow::Cow::Borrowed(values);
-        }
-        let mut v = values.to_vec();
-        for c in &self.schema.columns[values.len()..] {
-            v.push(c.added_default.clone());
-        }
-        std::borrow::Cow::Owned(v)
+        full_row(&self.schema, values)
     }
 
     fn version(&self, loc: Loc) -> Option<&Version> {
@@ -962,6 +1007,22 @@ impl TableInner {
             }
         }
         Ok(true)
+    }
+
+    /// Sealed segment `i` (sealed segments are only ever appended, so a
+    /// position in this list stays valid while the table lives).
+    pub(crate) fn sealed_segment(&self, i: usize) -> Option<Arc<Segment>> {
+        self.sealed.get(i).cloned()
+    }
+
+    /// Appends the live segment's versions visible at `ts` to `out`.
+    pub(crate) fn copy_live_visible(&self, ts: Ts, out: &mut Vec<(RowId, Arc<[Value]>)>) {
+        out.extend(
+            self.live
+                .iter()
+                .filter(|v| v.visible_at(ts))
+                .map(|v| (v.row_id, v.values.clone())),
+        );
     }
 
     pub(crate) fn index(&self, index_no: usize) -> Result<&Index> {

@@ -4,13 +4,12 @@
 //! undo log of the write set.
 
 use std::collections::HashMap;
-use std::ops::Bound;
 use std::sync::Arc;
 
 use cairn_core::{ConstraintKind, Error, Result, Value};
 
 use crate::store::Store;
-use crate::table::{index_key, Table, TableInner};
+use crate::table::{full_row, index_key, Table, TableInner};
 use crate::vector::{
     same_vector, with_scratch, TopK, VectorHit, VectorQuery, VectorSearchStats, VectorStrategy,
 };
@@ -75,25 +74,6 @@ fn padded<'a>(inner: &TableInner, values: &'a [Value]) -> std::borrow::Cow<'a, [
     inner.full_row(values)
 }
 
-fn key_in_bounds(key: &[Value], lo: Bound<&[Value]>, hi: Bound<&[Value]>) -> bool {
-    let cmp = |b: &[Value]| {
-        let n = b.len().min(key.len());
-        key[..n].cmp(&b[..n])
-    };
-    use std::cmp::Ordering::*;
-    let lo_ok = match lo {
-        Bound::Included(b) => cmp(b) != Less,
-        Bound::Excluded(b) => cmp(b) == Greater,
-        Bound::Unbounded => true,
-    };
-    let hi_ok = match hi {
-        Bound::Included(b) => cmp(b) != Greater,
-        Bound::Excluded(b) => cmp(b) == Less,
-        Bound::Unbounded => true,
-    };
-    lo_ok && hi_ok
-}
-
 impl Transaction {
     pub(crate) fn new(store: Arc<Store>, start_ts: Ts) -> Transaction {
         let catalog_version = store.catalog_version();
@@ -156,209 +136,6 @@ impl Transaction {
                 }
             }
         }
-    }
-
-    /// Visits every row of `table` visible to this transaction.
-    /// `f` returns `false` to stop early.
-    pub fn scan(
-        &self,
-        table: &Arc<Table>,
-        f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
-    ) -> Result<()> {
-        let inner = table.inner.read();
-        let own = self.writes.get(&table.id);
-        let go_on = inner.for_each_visible(self.start_ts, &mut |rid, values| {
-            if own.is_some_and(|w| w.rows.contains_key(&rid)) {
-                return Ok(true);
-            }
-            f(rid, &padded(&inner, values))
-        })?;
-        if !go_on {
-            return Ok(());
-        }
-        if let Some(w) = own {
-            for rid in &w.order {
-                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
-                    if !f(*rid, &padded(&inner, r))? {
-                        return Ok(());
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Visits the visible rows whose key in index `index_no` lies within the
-    /// bounds (compared on the bounds' column count), in key order —
-    /// descending when `reverse` — with this transaction's own writes merged
-    /// in at their key's place. `f` returns `false` to stop.
-    #[allow(clippy::too_many_arguments)]
-    pub fn index_scan_ordered(
-        &self,
-        table: &Arc<Table>,
-        index_no: usize,
-        lo: Bound<&[Value]>,
-        hi: Bound<&[Value]>,
-        reverse: bool,
-        f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
-    ) -> Result<()> {
-        let inner = table.inner.read();
-        let index = inner.index(index_no)?;
-        let def = &index.def;
-        let own = self.writes.get(&table.id);
-        // This transaction's matching rows, in the scan's key order.
-        let mut mine: Vec<(Vec<Value>, RowId, Arc<[Value]>)> = Vec::new();
-        if let Some(w) = own {
-            for rid in &w.order {
-                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
-                    let key = index_key(def, &padded(&inner, r));
-                    if key_in_bounds(&key, lo, hi) {
-                        mine.push((key, *rid, r.clone()));
-                    }
-                }
-            }
-            mine.sort_by(|a, b| {
-                if reverse {
-                    b.0.cmp(&a.0)
-                } else {
-                    a.0.cmp(&b.0)
-                }
-            });
-        }
-        let mut mine = mine.into_iter().peekable();
-        let ts = self.start_ts;
-        let go_on = index.each_in_range(lo, hi, reverse, &mut |key, ids| {
-            while let Some((k, _, _)) = mine.peek() {
-                let before = if reverse {
-                    k.as_slice() > key
-                } else {
-                    k.as_slice() < key
-                };
-                if !before {
-                    break;
-                }
-                if let Some((_, rid, r)) = mine.next() {
-                    if !f(rid, &padded(&inner, &r))? {
-                        return Ok(false);
-                    }
-                }
-            }
-            for &rid in ids {
-                if own.is_some_and(|w| w.rows.contains_key(&rid)) {
-                    continue;
-                }
-                let Some((v, ever_updated)) = inner.visible_once(rid, ts) else {
-                    continue;
-                };
-                // Emit a row only under the entry of its visible key: stale
-                // entries (older keys of the row) are skipped, so each row
-                // comes out once. A row with one version ever has no stale
-                // entries, so its key needs no check.
-                let values = padded(&inner, &v.values);
-                let current = !ever_updated
-                    || def
-                        .columns
-                        .iter()
-                        .zip(key)
-                        .all(|(&c, k)| values.get(c).is_some_and(|x| x == k));
-                if current && !f(rid, &values)? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        })?;
-        if go_on {
-            for (_, rid, r) in mine {
-                if !f(rid, &padded(&inner, &r))? {
-                    break;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Visits each distinct value of index `index_no`'s first column that
-    /// some visible row has, in ascending order, without visiting the other
-    /// rows under that value (a loose index scan, for `SELECT DISTINCT`).
-    pub fn index_distinct_first(
-        &self,
-        table: &Arc<Table>,
-        index_no: usize,
-        f: &mut dyn FnMut(&Value) -> Result<bool>,
-    ) -> Result<()> {
-        let inner = table.inner.read();
-        let index = inner.index(index_no)?;
-        let def = &index.def;
-        let Some(&col) = def.columns.first() else {
-            return Ok(());
-        };
-        let own = self.writes.get(&table.id);
-        // Values this transaction's own rows have, merged in order.
-        let mut mine: std::collections::BTreeSet<Value> = std::collections::BTreeSet::new();
-        if let Some(w) = own {
-            for rid in &w.order {
-                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
-                    mine.insert(padded(&inner, r).get(col).cloned().unwrap_or_default());
-                }
-            }
-        }
-        let mut mine = mine.into_iter().peekable();
-        let mut last: Option<Value> = None;
-        let ts = self.start_ts;
-        let go_on = index.each_in_range(
-            Bound::Unbounded,
-            Bound::Unbounded,
-            false,
-            &mut |key, ids| {
-                let Some(first) = key.first() else {
-                    return Ok(true);
-                };
-                if last.as_ref() == Some(first) {
-                    return Ok(true);
-                }
-                let seen = ids.iter().any(|&rid| {
-                    !own.is_some_and(|w| w.rows.contains_key(&rid))
-                        && inner.visible(rid, ts).is_some_and(|v| {
-                            let values = padded(&inner, &v.values);
-                            def.columns
-                                .iter()
-                                .zip(key)
-                                .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))
-                        })
-                });
-                if !seen {
-                    return Ok(true);
-                }
-                while let Some(m) = mine.next_if(|m| m < first) {
-                    if !f(&m)? {
-                        return Ok(false);
-                    }
-                }
-                mine.next_if(|m| m == first);
-                last = Some(first.clone());
-                f(first)
-            },
-        )?;
-        if go_on {
-            for m in mine {
-                if !f(&m)? {
-                    break;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// [`Transaction::index_scan_ordered`] in ascending key order.
-    pub fn index_scan(
-        &self,
-        table: &Arc<Table>,
-        index_no: usize,
-        lo: Bound<&[Value]>,
-        hi: Bound<&[Value]>,
-        f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
-    ) -> Result<()> {
-        self.index_scan_ordered(table, index_no, lo, hi, false, f)
     }
 
     /// The row `rid` as this transaction sees it.
@@ -741,29 +518,37 @@ impl Transaction {
         seed: u64,
         filter: &mut dyn FnMut(&[Value]) -> Result<bool>,
     ) -> Result<Option<f64>> {
-        let inner = table.inner.read();
         let max_row = table.max_row_id();
         if max_row == 0 {
             return Ok(None);
         }
-        let mut state = seed | 1;
-        let (mut seen, mut passed) = (0usize, 0usize);
-        for _ in 0..samples.saturating_mul(4) {
-            if seen >= samples {
-                break;
-            }
-            // xorshift64*: a cheap, reproducible stream of row ids.
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            let r = state.wrapping_mul(0x2545_F491_4F6C_DD1D) % max_row + 1;
-            if let Some(v) = inner.visible(r, self.start_ts) {
-                seen += 1;
-                if filter(&padded(&inner, &v.values))? {
-                    passed += 1;
+        // The sample is picked under the table's lock and filtered after it
+        // is released (the filter is SQL, which may take other locks).
+        let mut sample: Vec<Arc<[Value]>> = Vec::with_capacity(samples);
+        let schema = {
+            let inner = table.inner.read();
+            let mut state = seed | 1;
+            for _ in 0..samples.saturating_mul(4) {
+                if sample.len() >= samples {
+                    break;
+                }
+                // xorshift64*: a cheap, reproducible stream of row ids.
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                let r = state.wrapping_mul(0x2545_F491_4F6C_DD1D) % max_row + 1;
+                if let Some(v) = inner.visible(r, self.start_ts) {
+                    sample.push(v.values.clone());
                 }
             }
+            inner.schema.clone()
+        };
+        let mut passed = 0usize;
+        for values in &sample {
+            if filter(&full_row(&schema, values))? {
+                passed += 1;
+            }
         }
-        Ok((seen > 0).then(|| passed as f64 / seen as f64))
+        Ok((!sample.is_empty()).then(|| passed as f64 / sample.len() as f64))
     }
 }

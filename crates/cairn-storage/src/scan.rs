@@ -1,0 +1,414 @@
+//! Reads of many rows at a snapshot — full scans, index range scans, loose
+//! index scans — that hold the table's lock only while they copy a batch,
+//! never while the caller's callback runs.
+//!
+//! A callback may run SQL that takes other locks (a correlated subquery
+//! reads another table; `cairn_prove` or `cairn_state_root` takes the
+//! merkle and catalog locks, which rank *before* a table lock), and a pull
+//! cursor hands rows out between calls. Neither may sit on a table lock.
+//!
+//! - A full scan ([`TableScan`]) walks sealed segments with no lock at all:
+//!   a sealed segment is an `Arc`, immutable but for its atomic `end`
+//!   stamps, and segments are only ever appended to a table's list, so a
+//!   position in that list stays valid. When the sealed segments are done,
+//!   one lock acquisition checks that no segment was sealed meanwhile and
+//!   copies the live segment's visible versions (at most one segment's
+//!   worth, [`crate::SEGMENT_ROWS_TARGET`], plus one commit). A version
+//!   visible at the snapshot is in exactly one of (sealed segments, live
+//!   segment) at any moment — sealing moves versions and keeps every one a
+//!   registered snapshot can see — so no row is missed or seen twice.
+//! - An index scan collects up to a batch of rows under the lock, releases
+//!   it, hands the batch out, and resumes after the last key it collected.
+//!   Every row id under one key goes into the same batch, so a row is
+//!   emitted once (under the key its visible version has).
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use cairn_core::{Result, Value};
+
+use crate::schema::TableSchema;
+use crate::table::{full_row, index_key, Segment, Table};
+use crate::txn::{Transaction, Write};
+use crate::{RowId, Ts};
+
+/// Rows an index scan collects per lock acquisition.
+const INDEX_BATCH_ROWS: usize = 256;
+
+/// A resumable full scan of one table at one snapshot (the table's
+/// committed rows only; [`Transaction::scan`] adds the transaction's own
+/// writes). Holds no lock between calls.
+pub struct TableScan {
+    table: Arc<Table>,
+    ts: Ts,
+    /// The schema when the scan began: rows are padded to it.
+    schema: Arc<TableSchema>,
+    /// The sealed segment being walked (position `seg_no`) and the next
+    /// version's offset in it, or in `live` once that is filled.
+    segment: Option<Arc<Segment>>,
+    seg_no: usize,
+    off: usize,
+    /// The live segment's visible versions, copied after the last sealed
+    /// segment.
+    live: Option<Vec<(RowId, Arc<[Value]>)>>,
+}
+
+impl TableScan {
+    pub(crate) fn new(table: &Arc<Table>, ts: Ts) -> TableScan {
+        let schema = table.inner.read().schema.clone();
+        TableScan {
+            table: table.clone(),
+            ts,
+            schema,
+            segment: None,
+            seg_no: 0,
+            off: 0,
+            live: None,
+        }
+    }
+
+    /// The schema rows are padded to (the table's when the scan began).
+    pub fn schema(&self) -> &Arc<TableSchema> {
+        &self.schema
+    }
+
+    /// Feeds visible rows to `f` until it returns `false` — then returns
+    /// `Ok(false)`, and the next call resumes after the row `f` refused —
+    /// or until every row was fed (`Ok(true)`; later calls feed nothing).
+    pub fn walk(&mut self, f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>) -> Result<bool> {
+        loop {
+            if let Some(live) = &self.live {
+                while let Some((rid, values)) = live.get(self.off) {
+                    self.off += 1;
+                    if !f(*rid, &full_row(&self.schema, values))? {
+                        return Ok(false);
+                    }
+                }
+                return Ok(true);
+            }
+            if let Some(seg) = self.segment.clone() {
+                let versions = seg.versions();
+                while let Some(v) = versions.get(self.off) {
+                    self.off += 1;
+                    if v.visible_at(self.ts) && !f(v.row_id, &full_row(&self.schema, &v.values))? {
+                        return Ok(false);
+                    }
+                }
+                self.segment = None;
+                self.seg_no += 1;
+                self.off = 0;
+            }
+            // The next sealed segment, or (when there is none) the live
+            // segment, decided under one acquisition of the lock.
+            let inner = self.table.inner.read();
+            match inner.sealed_segment(self.seg_no) {
+                Some(seg) => self.segment = Some(seg),
+                None => {
+                    let mut live = Vec::new();
+                    inner.copy_live_visible(self.ts, &mut live);
+                    self.live = Some(live);
+                }
+            }
+        }
+    }
+}
+
+impl Transaction {
+    /// A resumable scan of `table`'s committed rows at this transaction's
+    /// snapshot (without this transaction's own writes; see
+    /// [`Transaction::has_writes_to`]).
+    pub fn table_scan(&self, table: &Arc<Table>) -> TableScan {
+        TableScan::new(table, self.start_ts)
+    }
+
+    /// Whether this transaction has written rows of `table`.
+    pub fn has_writes_to(&self, table: &Arc<Table>) -> bool {
+        self.writes
+            .get(&table.id)
+            .is_some_and(|w| !w.rows.is_empty())
+    }
+
+    /// Visits every row of `table` visible to this transaction: committed
+    /// rows first, then its own writes in first-write order. `f` returns
+    /// `false` to stop early.
+    pub fn scan(
+        &self,
+        table: &Arc<Table>,
+        f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
+    ) -> Result<()> {
+        let own = self.writes.get(&table.id).filter(|w| !w.rows.is_empty());
+        let mut scan = self.table_scan(table);
+        let finished = match own {
+            None => scan.walk(f)?,
+            Some(w) => scan.walk(&mut |rid, values| {
+                if w.rows.contains_key(&rid) {
+                    return Ok(true);
+                }
+                f(rid, values)
+            })?,
+        };
+        if !finished {
+            return Ok(());
+        }
+        if let Some(w) = own {
+            for rid in &w.order {
+                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
+                    if !f(*rid, &full_row(scan.schema(), r))? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Visits the visible rows whose key in index `index_no` lies within the
+    /// bounds (compared on the bounds' column count), in key order —
+    /// descending when `reverse` — with this transaction's own writes merged
+    /// in at their key's place. `f` returns `false` to stop.
+    pub fn index_scan_ordered(
+        &self,
+        table: &Arc<Table>,
+        index_no: usize,
+        lo: Bound<&[Value]>,
+        hi: Bound<&[Value]>,
+        reverse: bool,
+        f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
+    ) -> Result<()> {
+        // Most index scans are lookups of a transaction with no writes to
+        // the table: they take the lock once.
+        let mut schema: Option<Arc<TableSchema>> = None;
+        let mut mine = if self.has_writes_to(table) {
+            let (s, mine) = self.own_rows_in_range(table, index_no, lo, hi, reverse)?;
+            schema = Some(s);
+            mine
+        } else {
+            Vec::new()
+        }
+        .into_iter()
+        .peekable();
+        let mut batch: Vec<(RowId, Arc<[Value]>)> = Vec::new();
+        // The last key collected: the next batch starts past it.
+        let mut resume: Option<Vec<Value>> = None;
+        loop {
+            let mut stopped_at = None;
+            let finished = {
+                let inner = table.inner.read();
+                let schema = schema.get_or_insert_with(|| inner.schema.clone());
+                let index = inner.index(index_no)?;
+                let def = &index.def;
+                let (lo, hi) = match (&resume, reverse) {
+                    (None, _) => (lo, hi),
+                    (Some(k), false) => (Bound::Excluded(k.as_slice()), hi),
+                    (Some(k), true) => (lo, Bound::Excluded(k.as_slice())),
+                };
+                let own = self.writes.get(&table.id);
+                index.each_in_range(lo, hi, reverse, &mut |key, ids| {
+                    while let Some((_, rid, r)) = mine.next_if(|(k, _, _)| {
+                        if reverse {
+                            k.as_slice() > key
+                        } else {
+                            k.as_slice() < key
+                        }
+                    }) {
+                        batch.push((rid, r));
+                    }
+                    for &rid in ids {
+                        if own.is_some_and(|w| w.rows.contains_key(&rid)) {
+                            continue;
+                        }
+                        let Some((v, ever_updated)) = inner.visible_once(rid, self.start_ts) else {
+                            continue;
+                        };
+                        // Emit a row only under the entry of its visible
+                        // key: stale entries (older keys of the row) are
+                        // skipped, so each row comes out once. A row with
+                        // one version ever has no stale entries, so its key
+                        // needs no check.
+                        let current = !ever_updated || {
+                            let values = full_row(schema, &v.values);
+                            def.columns
+                                .iter()
+                                .zip(key)
+                                .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))
+                        };
+                        if current {
+                            batch.push((rid, v.values.clone()));
+                        }
+                    }
+                    if batch.len() >= INDEX_BATCH_ROWS {
+                        stopped_at = Some(key.to_vec());
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?
+            };
+            resume = stopped_at;
+            let Some(schema) = &schema else {
+                return Ok(());
+            };
+            for (rid, values) in batch.drain(..) {
+                if !f(rid, &full_row(schema, &values))? {
+                    return Ok(());
+                }
+            }
+            if finished {
+                for (_, rid, r) in mine {
+                    if !f(rid, &full_row(schema, &r))? {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// This transaction's own rows whose key in index `index_no` lies within
+    /// the bounds, in the scan's key order, and the table's schema.
+    #[allow(clippy::type_complexity)]
+    fn own_rows_in_range(
+        &self,
+        table: &Arc<Table>,
+        index_no: usize,
+        lo: Bound<&[Value]>,
+        hi: Bound<&[Value]>,
+        reverse: bool,
+    ) -> Result<(Arc<TableSchema>, Vec<(Vec<Value>, RowId, Arc<[Value]>)>)> {
+        let inner = table.inner.read();
+        let schema = inner.schema.clone();
+        let def = inner.index(index_no)?.def.clone();
+        drop(inner);
+        let mut mine = Vec::new();
+        if let Some(w) = self.writes.get(&table.id) {
+            for rid in &w.order {
+                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
+                    let key = index_key(&def, &full_row(&schema, r));
+                    if key_in_bounds(&key, lo, hi) {
+                        mine.push((key, *rid, r.clone()));
+                    }
+                }
+            }
+            mine.sort_by(|a, b| {
+                if reverse {
+                    b.0.cmp(&a.0)
+                } else {
+                    a.0.cmp(&b.0)
+                }
+            });
+        }
+        Ok((schema, mine))
+    }
+
+    /// Visits each distinct value of index `index_no`'s first column that
+    /// some visible row has, in ascending order, without visiting the other
+    /// rows under that value (a loose index scan, for `SELECT DISTINCT`).
+    pub fn index_distinct_first(
+        &self,
+        table: &Arc<Table>,
+        index_no: usize,
+        f: &mut dyn FnMut(&Value) -> Result<bool>,
+    ) -> Result<()> {
+        let (schema, def) = {
+            let inner = table.inner.read();
+            (inner.schema.clone(), inner.index(index_no)?.def.clone())
+        };
+        let Some(&col) = def.columns.first() else {
+            return Ok(());
+        };
+        let own = self.writes.get(&table.id);
+        // Values this transaction's own rows have, merged in order.
+        let mut mine: BTreeSet<Value> = BTreeSet::new();
+        if let Some(w) = own {
+            for rid in &w.order {
+                if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
+                    mine.insert(full_row(&schema, r).get(col).cloned().unwrap_or_default());
+                }
+            }
+        }
+        let mut mine = mine.into_iter().peekable();
+        let mut batch: Vec<Value> = Vec::new();
+        let mut last: Option<Value> = None;
+        loop {
+            let finished = {
+                let inner = table.inner.read();
+                let index = inner.index(index_no)?;
+                let resume = last.as_ref().map(std::slice::from_ref);
+                let lo = resume.map_or(Bound::Unbounded, Bound::Excluded);
+                index.each_in_range(lo, Bound::Unbounded, false, &mut |key, ids| {
+                    let Some(first) = key.first() else {
+                        return Ok(true);
+                    };
+                    if batch.last() == Some(first) {
+                        return Ok(true);
+                    }
+                    let seen = ids.iter().any(|&rid| {
+                        !own.is_some_and(|w| w.rows.contains_key(&rid))
+                            && inner.visible(rid, self.start_ts).is_some_and(|v| {
+                                let values = full_row(&schema, &v.values);
+                                def.columns
+                                    .iter()
+                                    .zip(key)
+                                    .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))
+                            })
+                    });
+                    if !seen {
+                        return Ok(true);
+                    }
+                    while let Some(m) = mine.next_if(|m| m < first) {
+                        batch.push(m);
+                    }
+                    mine.next_if(|m| m == first);
+                    batch.push(first.clone());
+                    Ok(batch.len() < INDEX_BATCH_ROWS)
+                })?
+            };
+            last = batch.last().cloned();
+            for v in batch.drain(..) {
+                if !f(&v)? {
+                    return Ok(());
+                }
+            }
+            if finished || last.is_none() {
+                break;
+            }
+        }
+        for m in mine {
+            if !f(&m)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Transaction::index_scan_ordered`] in ascending key order.
+    pub fn index_scan(
+        &self,
+        table: &Arc<Table>,
+        index_no: usize,
+        lo: Bound<&[Value]>,
+        hi: Bound<&[Value]>,
+        f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
+    ) -> Result<()> {
+        self.index_scan_ordered(table, index_no, lo, hi, false, f)
+    }
+}
+
+fn key_in_bounds(key: &[Value], lo: Bound<&[Value]>, hi: Bound<&[Value]>) -> bool {
+    let cmp = |b: &[Value]| {
+        let n = b.len().min(key.len());
+        key[..n].cmp(&b[..n])
+    };
+    use std::cmp::Ordering::*;
+    let lo_ok = match lo {
+        Bound::Included(b) => cmp(b) != Less,
+        Bound::Excluded(b) => cmp(b) == Greater,
+        Bound::Unbounded => true,
+    };
+    let hi_ok = match hi {
+        Bound::Included(b) => cmp(b) != Greater,
+        Bound::Excluded(b) => cmp(b) == Less,
+        Bound::Unbounded => true,
+    };
+    lo_ok && hi_ok
+}
