@@ -165,9 +165,9 @@ fn main() -> Result<()> {
             let t = Instant::now();
             for q in 0..nq {
                 let v = queries[q * dims..(q + 1) * dims].to_vec();
-                let rows = stmt.query(&[Value::from(v)])?;
+                let mut rows = stmt.query(&[Value::from(v)])?;
                 let truth = &gt[q * gt_k..q * gt_k + 10];
-                for r in rows.iter() {
+                while let Some(r) = rows.next()? {
                     let id: i64 = r.get(0)?;
                     if truth.contains(&(id as i32)) {
                         hits += 1;

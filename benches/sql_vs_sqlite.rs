@@ -241,12 +241,12 @@ impl Prepared<'_> {
         let t = Instant::now();
         let n = match self.kind {
             Kind::Query => {
-                let rows = self
+                let mut rows = self
                     .cairn
                     .query(params)
                     .unwrap_or_else(|e| die("cairn query", e));
                 let mut n = 0u64;
-                for row in rows.iter() {
+                while let Some(row) = rows.next().unwrap_or_else(|e| die("cairn row", e)) {
                     for v in row.values() {
                         black_box(v);
                     }

@@ -90,7 +90,10 @@ fn check(rest: &[std::ffi::OsString]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let problems: Vec<String> = match db.query("PRAGMA integrity_check", &[]) {
+    let problems: Vec<String> = match db
+        .query("PRAGMA integrity_check", &[])
+        .and_then(|r| r.fetch_all())
+    {
         Ok(rows) => rows
             .iter()
             .map(|r| r.get::<String>(0).unwrap_or_else(|e| e.to_string()))

@@ -95,7 +95,7 @@ impl<'a> Runner<'a> {
                 expected,
                 error,
             } => {
-                let result = self.execute(sql);
+                let result = self.query(sql);
                 if let Some(want) = error {
                     return self.check_error(line, sql, "query", *want, result.map(|_| ()));
                 }
@@ -161,6 +161,34 @@ impl<'a> Runner<'a> {
             return Err(ExecError::Closed);
         };
         match catch_unwind(AssertUnwindSafe(|| db.run(sql, &[]))) {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(e)) => Err(ExecError::Engine(e)),
+            Err(payload) => Err(ExecError::Panic(panic_message(&*payload))),
+        }
+    }
+
+    /// Runs a query record through the cursor API (`Database::query`, rows
+    /// pulled one by one), so every query in the corpus checks the
+    /// streaming path too.
+    fn query(&self, sql: &str) -> Result<Output, ExecError> {
+        let Some(db) = self.conn.db() else {
+            return Err(ExecError::Closed);
+        };
+        let pulled = || -> cairn::Result<Output> {
+            let mut rows = db.query(sql, &[])?;
+            let columns = std::sync::Arc::from(rows.columns().to_vec());
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(r.values().to_vec());
+            }
+            Ok(Output {
+                columns,
+                rows: out,
+                rows_affected: 0,
+                returns_rows: true,
+            })
+        };
+        match catch_unwind(AssertUnwindSafe(pulled)) {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => Err(ExecError::Engine(e)),
             Err(payload) => Err(ExecError::Panic(panic_message(&*payload))),

@@ -90,6 +90,14 @@ impl Default for Settings {
     }
 }
 
+/// What an index access reads (see [`Executor::index_bounds`]).
+pub(crate) struct IndexBounds {
+    pub(crate) index_no: usize,
+    pub(crate) lo: Bound<Vec<Value>>,
+    pub(crate) hi: Bound<Vec<Value>>,
+    pub(crate) reverse: bool,
+}
+
 pub struct Executor<'a> {
     tx: &'a Transaction,
     params: &'a [Value],
@@ -785,7 +793,7 @@ impl<'a> Executor<'a> {
     }
 
     /// [`Error::Interrupted`] once the connection's interrupt flag is up.
-    fn check_interrupt(&self) -> Result<()> {
+    pub(crate) fn check_interrupt(&self) -> Result<()> {
         match &self.settings.interrupt {
             Some(i) if i.is_set() => Err(Error::Interrupted),
             _ => Ok(()),
@@ -1040,55 +1048,91 @@ impl<'a> Executor<'a> {
                 }
                 Ok(())
             }
+            Access::IndexRange { .. } | Access::IndexOrder { .. } => {
+                let Some(r) = self.index_bounds(access, key_row, outer)? else {
+                    return Ok(());
+                };
+                let lo = r.lo.as_ref().map(Vec::as_slice);
+                let hi = r.hi.as_ref().map(Vec::as_slice);
+                self.tx
+                    .index_scan_ordered(table, r.index_no, lo, hi, r.reverse, emit)
+            }
+        }
+    }
+
+    /// The index, key bounds and direction an index access reads, or
+    /// `None` when no row can match (a NULL key or bound). `IndexIn`, a
+    /// union of ranges, and the non-index accesses have none.
+    pub(crate) fn index_bounds(
+        &self,
+        access: &Access,
+        key_row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<Option<IndexBounds>> {
+        let bound = |b: &Option<(Expr, bool)>| -> Result<Option<Bound<Vec<Value>>>> {
+            match b {
+                Some((e, inc)) => {
+                    let v = e.eval(key_row, self, outer)?;
+                    if v.is_null() {
+                        // A comparison with NULL is never true.
+                        return Ok(None);
+                    }
+                    Ok(Some(if *inc {
+                        Bound::Included(vec![v])
+                    } else {
+                        Bound::Excluded(vec![v])
+                    }))
+                }
+                None => Ok(Some(Bound::Unbounded)),
+            }
+        };
+        Ok(match access {
+            Access::IndexEq {
+                index_no,
+                key,
+                reverse,
+            } => self.keys(key, key_row, outer)?.map(|k| IndexBounds {
+                index_no: *index_no,
+                lo: Bound::Included(k.clone()),
+                hi: Bound::Included(k),
+                reverse: *reverse,
+            }),
             Access::IndexRange {
                 index_no,
                 low,
                 high,
                 reverse,
             } => {
-                let bound =
-                    |b: &Option<(Expr, bool)>| -> Result<Option<Option<(Vec<Value>, bool)>>> {
-                        match b {
-                            Some((e, inc)) => {
-                                let v = e.eval(key_row, self, outer)?;
-                                if v.is_null() {
-                                    // A comparison with NULL is never true.
-                                    return Ok(None);
-                                }
-                                Ok(Some(Some((vec![v], *inc))))
-                            }
-                            None => Ok(Some(None)),
-                        }
-                    };
                 let (Some(lo), Some(hi)) = (bound(low)?, bound(high)?) else {
-                    return Ok(());
+                    return Ok(None);
                 };
-                let lo_b = match &lo {
-                    Some((k, true)) => Bound::Included(&k[..]),
-                    Some((k, false)) => Bound::Excluded(&k[..]),
+                Some(IndexBounds {
+                    index_no: *index_no,
                     // Skip NULL keys: a range predicate is never true for NULL.
-                    None => Bound::Excluded(&[Value::Null][..]),
-                };
-                let hi_b = match &hi {
-                    Some((k, true)) => Bound::Included(&k[..]),
-                    Some((k, false)) => Bound::Excluded(&k[..]),
-                    None => Bound::Unbounded,
-                };
-                self.tx
-                    .index_scan_ordered(table, *index_no, lo_b, hi_b, *reverse, emit)
+                    lo: match lo {
+                        Bound::Unbounded => Bound::Excluded(vec![Value::Null]),
+                        b => b,
+                    },
+                    hi,
+                    reverse: *reverse,
+                })
             }
-            Access::IndexOrder { index_no, reverse } => self.tx.index_scan_ordered(
-                table,
-                *index_no,
-                Bound::Unbounded,
-                Bound::Unbounded,
-                *reverse,
-                emit,
-            ),
-        }
+            Access::IndexOrder { index_no, reverse } => Some(IndexBounds {
+                index_no: *index_no,
+                lo: Bound::Unbounded,
+                hi: Bound::Unbounded,
+                reverse: *reverse,
+            }),
+            Access::Full | Access::IndexIn { .. } | Access::Vector { .. } => None,
+        })
     }
 
-    fn count_value(&self, e: &Expr, outer: &[&[Value]], what: &str) -> Result<Option<usize>> {
+    pub(crate) fn count_value(
+        &self,
+        e: &Expr,
+        outer: &[&[Value]],
+        what: &str,
+    ) -> Result<Option<usize>> {
         let v = e.eval(&[], self, outer)?;
         match v {
             Value::Null => Ok(None),
@@ -1490,7 +1534,7 @@ pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
 }
 
 /// Appends `vals`, with NULL in place of the columns `keep` leaves out.
-fn push_kept(buf: &mut Vec<Value>, vals: &[Value], keep: Option<&[bool]>) {
+pub(crate) fn push_kept(buf: &mut Vec<Value>, vals: &[Value], keep: Option<&[bool]>) {
     match keep {
         None => buf.extend_from_slice(vals),
         Some(keep) => buf.extend(vals.iter().enumerate().map(|(i, v)| {

@@ -13,6 +13,7 @@ mod access;
 mod ast_util;
 mod bind;
 mod cost;
+mod cursor;
 mod ddl;
 mod dialect;
 mod dml;
@@ -27,7 +28,8 @@ mod scope;
 mod session;
 mod text;
 
+pub use cursor::{Column, Cursor};
 pub use exec::Interrupt;
 pub use proved::ProvedOutput;
-pub use session::{Column, Engine, Output, Prepared, Session};
+pub use session::{Engine, Output, Prepared, Session};
 pub use text::{is_complete_statement, split_statements};

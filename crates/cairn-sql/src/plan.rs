@@ -281,6 +281,10 @@ impl Subqueries {
     pub fn get(&self, id: usize) -> Option<&SubqueryPlan> {
         self.by_id.get(&id)
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
 }
 
 /// How one subquery is computed.

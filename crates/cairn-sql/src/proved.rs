@@ -30,9 +30,10 @@ use cairn_storage::merkle::{encode_values, ProvenRead};
 use cairn_storage::{Table, TableSchema, Transaction};
 use sqlparser::ast;
 
+use crate::cursor::Column;
 use crate::exec::{Executor, Settings};
 use crate::planner::Planner;
-use crate::session::{checked_params, Column, Output, Session};
+use crate::session::{checked_params, Output, Session};
 
 /// A query's result with its proof.
 pub struct ProvedOutput {

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cairn_core::{DataType, Error, Result, Row, Value};
-use cairn_storage::{Store, Transaction};
+use cairn_storage::{Store, Table, Transaction};
 use parking_lot::Mutex;
 use sqlparser::ast;
 
+use crate::cursor::{Column, Cursor};
 use crate::dml::{self, DeletePlan, InsertPlan, UpdatePlan};
 use crate::exec::{Executor, Interrupt, Settings};
 use crate::plan::{Plan, Subqueries};
@@ -37,13 +38,6 @@ impl Engine {
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
-}
-
-/// A result column: its name and, where known, its declared type.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Column {
-    pub name: String,
-    pub data_type: Option<DataType>,
 }
 
 /// What a statement produced: rows (for queries) and/or a count of rows
@@ -97,7 +91,10 @@ struct Compiled {
 
 /// The plan of each kind of statement that has one.
 enum StatementPlan {
-    Query { plan: Plan, cols: Arc<[Column]> },
+    Query {
+        plan: Arc<Plan>,
+        cols: Arc<[Column]>,
+    },
     Insert(InsertPlan),
     Update(UpdatePlan),
     Delete(DeletePlan),
@@ -136,7 +133,10 @@ fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled
                     data_type: c.data_type,
                 })
                 .collect();
-            StatementPlan::Query { plan, cols }
+            StatementPlan::Query {
+                plan: Arc::new(plan),
+                cols,
+            }
         }
         ast::Statement::Insert(i) => StatementPlan::Insert(planner.plan_insert(i)?),
         ast::Statement::Update(u) => StatementPlan::Update(planner.plan_update(u)?),
@@ -209,6 +209,55 @@ impl Session {
     pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<Output> {
         let p = self.prepare(sql)?;
         self.execute_prepared(&p, params)
+    }
+
+    /// Runs exactly one statement and returns its rows as a cursor.
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Cursor> {
+        let p = self.prepare(sql)?;
+        self.query_prepared(&p, params)
+    }
+
+    /// Runs `p` and returns its rows as a cursor: streaming for a query
+    /// whose plan is a pipeline over a table scan (see [`Cursor`]),
+    /// computed in full otherwise (and for statements that are not
+    /// queries).
+    pub fn query_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<Cursor> {
+        if let ast::Statement::Query(_) = &p.stmt {
+            self.start_statement();
+            let params = checked_params(params, p.param_count)?;
+            let c = self.compiled(p)?;
+            if let (StatementPlan::Query { plan, cols }, true) = (&c.plan, c.subqueries.is_empty())
+            {
+                let table = crate::cursor::pipeline_scan(plan).map(|(t, _)| t);
+                if let Some(tx) = table
+                    .map(|t| self.cursor_transaction(&t))
+                    .transpose()?
+                    .flatten()
+                {
+                    let settings = self.settings();
+                    let params = params.into_owned();
+                    let cursor = Cursor::stream(cols.clone(), plan.clone(), tx, params, settings)?;
+                    if let Some(cursor) = cursor {
+                        return Ok(cursor);
+                    }
+                }
+            }
+        }
+        let out = self.execute_prepared(p, params)?;
+        Ok(Cursor::buffered(out.columns, out.rows))
+    }
+
+    /// A transaction of its own for a streaming cursor over `table`: a new
+    /// one outside a transaction; inside one, a read-only transaction at
+    /// its snapshot if it has not written `table` (its own writes would
+    /// not show through); else `None`.
+    fn cursor_transaction(&self, table: &Arc<Table>) -> Result<Option<Transaction>> {
+        let store = self.store();
+        match &self.tx {
+            None => Ok(Some(store.begin())),
+            Some(tx) if tx.has_writes_to(table) => Ok(None),
+            Some(tx) => store.begin_at(tx.start_ts()).map(Some),
+        }
     }
 
     /// Runs every statement in `sql`, in order, stopping at the first error.

@@ -39,7 +39,7 @@ pub use durable::{OpenOptions, Recovery};
 pub use manifest::{
     CheckpointRef, Manifest, WalPosition, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION,
 };
-pub use scan::TableScan;
+pub use scan::{IndexScan, TableScan};
 pub use schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
 pub use store::Store;
 pub use table::{Table, SEGMENT_ROWS_TARGET};

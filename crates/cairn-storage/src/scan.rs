@@ -22,7 +22,8 @@
 //!   Every row id under one key goes into the same batch, so a row is
 //!   emitted once (under the key its visible version has).
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -114,6 +115,161 @@ impl TableScan {
     }
 }
 
+/// A resumable index range scan at one snapshot, with the transaction's
+/// own writes (as of when it began) merged in at their keys' places.
+/// Holds no lock between batches.
+pub struct IndexScan<'k> {
+    table: Arc<Table>,
+    ts: Ts,
+    index_no: usize,
+    lo: Bound<Cow<'k, [Value]>>,
+    hi: Bound<Cow<'k, [Value]>>,
+    reverse: bool,
+    /// Rows are padded to the table's schema when the first batch was
+    /// collected.
+    schema: Option<Arc<TableSchema>>,
+    /// The transaction's own rows in range, in scan order, not yet fed.
+    mine: VecDeque<(Vec<Value>, RowId, Arc<[Value]>)>,
+    /// Committed (and own) rows collected under the lock, not yet fed.
+    batch: VecDeque<(RowId, Arc<[Value]>)>,
+    /// The last key collected: the next batch starts past it.
+    resume: Option<Vec<Value>>,
+    /// The index walk reached the end of the range.
+    walked: bool,
+}
+
+impl<'k> IndexScan<'k> {
+    fn new(
+        tx: &Transaction,
+        table: &Arc<Table>,
+        index_no: usize,
+        lo: Bound<Cow<'k, [Value]>>,
+        hi: Bound<Cow<'k, [Value]>>,
+        reverse: bool,
+    ) -> Result<IndexScan<'k>> {
+        // Most index scans are lookups of a transaction with no writes to
+        // the table: they take the lock once.
+        let (schema, mine) = if tx.has_writes_to(table) {
+            let (schema, mine) =
+                tx.own_rows_in_range(table, index_no, bound(&lo), bound(&hi), reverse)?;
+            (Some(schema), mine.into())
+        } else {
+            (None, VecDeque::new())
+        };
+        Ok(IndexScan {
+            table: table.clone(),
+            ts: tx.start_ts,
+            index_no,
+            lo,
+            hi,
+            reverse,
+            schema,
+            mine,
+            batch: VecDeque::new(),
+            resume: None,
+            walked: false,
+        })
+    }
+
+    /// Feeds rows to `f` until it returns `false` — then returns
+    /// `Ok(false)`, and the next call resumes after the row `f` refused —
+    /// or until every row was fed (`Ok(true)`). `tx` is the transaction
+    /// the scan was made by.
+    pub fn walk(
+        &mut self,
+        tx: &Transaction,
+        f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
+    ) -> Result<bool> {
+        loop {
+            if let Some(schema) = &self.schema {
+                while let Some((rid, values)) = self.batch.pop_front() {
+                    if !f(rid, &full_row(schema, &values))? {
+                        return Ok(false);
+                    }
+                }
+                if self.walked {
+                    while let Some((_, rid, r)) = self.mine.pop_front() {
+                        if !f(rid, &full_row(schema, &r))? {
+                            return Ok(false);
+                        }
+                    }
+                    return Ok(true);
+                }
+            }
+            self.collect(tx)?;
+        }
+    }
+
+    /// Collects the next batch under the table's lock: every row id under
+    /// each key walked, until the batch is full or the range ends.
+    fn collect(&mut self, tx: &Transaction) -> Result<()> {
+        let inner = self.table.inner.read();
+        let schema = self.schema.get_or_insert_with(|| inner.schema.clone());
+        let index = inner.index(self.index_no)?;
+        let def = &index.def;
+        let reverse = self.reverse;
+        let (lo, hi) = match (&self.resume, reverse) {
+            (None, _) => (bound(&self.lo), bound(&self.hi)),
+            (Some(k), false) => (Bound::Excluded(k.as_slice()), bound(&self.hi)),
+            (Some(k), true) => (bound(&self.lo), Bound::Excluded(k.as_slice())),
+        };
+        let own = tx.writes.get(&self.table.id);
+        let (mine, batch, ts) = (&mut self.mine, &mut self.batch, self.ts);
+        let mut stopped_at = None;
+        let walked = index.each_in_range(lo, hi, reverse, &mut |key, ids| {
+            while let Some((k, _, _)) = mine.front() {
+                let before = if reverse {
+                    k.as_slice() > key
+                } else {
+                    k.as_slice() < key
+                };
+                match (before, mine.pop_front()) {
+                    (true, Some((_, rid, r))) => batch.push_back((rid, r)),
+                    (false, Some(m)) => {
+                        mine.push_front(m);
+                        break;
+                    }
+                    (_, None) => break,
+                }
+            }
+            for &rid in ids {
+                if own.is_some_and(|w| w.rows.contains_key(&rid)) {
+                    continue;
+                }
+                let Some((v, ever_updated)) = inner.visible_once(rid, ts) else {
+                    continue;
+                };
+                // Emit a row only under the entry of its visible key: stale
+                // entries (older keys of the row) are skipped, so each row
+                // comes out once. A row with one version ever has no stale
+                // entries, so its key needs no check.
+                let current = !ever_updated || {
+                    let values = full_row(schema, &v.values);
+                    def.columns
+                        .iter()
+                        .zip(key)
+                        .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))
+                };
+                if current {
+                    batch.push_back((rid, v.values.clone()));
+                }
+            }
+            if batch.len() >= INDEX_BATCH_ROWS {
+                stopped_at = Some(key.to_vec());
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        self.resume = stopped_at;
+        self.walked = walked;
+        Ok(())
+    }
+}
+
+fn bound<'a>(b: &'a Bound<Cow<'_, [Value]>>) -> Bound<&'a [Value]> {
+    b.as_ref().map(|c| &**c)
+}
+
 impl Transaction {
     /// A resumable scan of `table`'s committed rows at this transaction's
     /// snapshot (without this transaction's own writes; see
@@ -176,92 +332,24 @@ impl Transaction {
         reverse: bool,
         f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
     ) -> Result<()> {
-        // Most index scans are lookups of a transaction with no writes to
-        // the table: they take the lock once.
-        let mut schema: Option<Arc<TableSchema>> = None;
-        let mut mine = if self.has_writes_to(table) {
-            let (s, mine) = self.own_rows_in_range(table, index_no, lo, hi, reverse)?;
-            schema = Some(s);
-            mine
-        } else {
-            Vec::new()
-        }
-        .into_iter()
-        .peekable();
-        let mut batch: Vec<(RowId, Arc<[Value]>)> = Vec::new();
-        // The last key collected: the next batch starts past it.
-        let mut resume: Option<Vec<Value>> = None;
-        loop {
-            let mut stopped_at = None;
-            let finished = {
-                let inner = table.inner.read();
-                let schema = schema.get_or_insert_with(|| inner.schema.clone());
-                let index = inner.index(index_no)?;
-                let def = &index.def;
-                let (lo, hi) = match (&resume, reverse) {
-                    (None, _) => (lo, hi),
-                    (Some(k), false) => (Bound::Excluded(k.as_slice()), hi),
-                    (Some(k), true) => (lo, Bound::Excluded(k.as_slice())),
-                };
-                let own = self.writes.get(&table.id);
-                index.each_in_range(lo, hi, reverse, &mut |key, ids| {
-                    while let Some((_, rid, r)) = mine.next_if(|(k, _, _)| {
-                        if reverse {
-                            k.as_slice() > key
-                        } else {
-                            k.as_slice() < key
-                        }
-                    }) {
-                        batch.push((rid, r));
-                    }
-                    for &rid in ids {
-                        if own.is_some_and(|w| w.rows.contains_key(&rid)) {
-                            continue;
-                        }
-                        let Some((v, ever_updated)) = inner.visible_once(rid, self.start_ts) else {
-                            continue;
-                        };
-                        // Emit a row only under the entry of its visible
-                        // key: stale entries (older keys of the row) are
-                        // skipped, so each row comes out once. A row with
-                        // one version ever has no stale entries, so its key
-                        // needs no check.
-                        let current = !ever_updated || {
-                            let values = full_row(schema, &v.values);
-                            def.columns
-                                .iter()
-                                .zip(key)
-                                .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))
-                        };
-                        if current {
-                            batch.push((rid, v.values.clone()));
-                        }
-                    }
-                    if batch.len() >= INDEX_BATCH_ROWS {
-                        stopped_at = Some(key.to_vec());
-                        return Ok(false);
-                    }
-                    Ok(true)
-                })?
-            };
-            resume = stopped_at;
-            let Some(schema) = &schema else {
-                return Ok(());
-            };
-            for (rid, values) in batch.drain(..) {
-                if !f(rid, &full_row(schema, &values))? {
-                    return Ok(());
-                }
-            }
-            if finished {
-                for (_, rid, r) in mine {
-                    if !f(rid, &full_row(schema, &r))? {
-                        break;
-                    }
-                }
-                return Ok(());
-            }
-        }
+        let lo = lo.map(Cow::Borrowed);
+        let hi = hi.map(Cow::Borrowed);
+        let mut scan = IndexScan::new(self, table, index_no, lo, hi, reverse)?;
+        scan.walk(self, f)?;
+        Ok(())
+    }
+
+    /// A resumable [`Transaction::index_scan_ordered`]: the same rows, fed
+    /// by [`IndexScan::walk`] as far as the caller wants at a time.
+    pub fn index_range_scan<'k>(
+        &self,
+        table: &Arc<Table>,
+        index_no: usize,
+        lo: Bound<Cow<'k, [Value]>>,
+        hi: Bound<Cow<'k, [Value]>>,
+        reverse: bool,
+    ) -> Result<IndexScan<'k>> {
+        IndexScan::new(self, table, index_no, lo, hi, reverse)
     }
 
     /// This transaction's own rows whose key in index `index_no` lies within

@@ -65,7 +65,7 @@ fn main() -> Result<(), cairn::Error> {
                 })
             })
             .collect();
-        let rows = st.query(&p)?;
+        let rows = st.query(&p)?.fetch_all()?;
         std::hint::black_box(rows.len());
     }
     println!(

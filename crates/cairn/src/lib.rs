@@ -34,7 +34,7 @@ pub use cairn_merkle::{CommitHead, Hash, HistoryProof, QueryProof, RowFinding, R
 pub use cairn_sql::Column;
 pub use cairn_storage::fs;
 pub use cairn_storage::{OpenOptions, Recovery, Synchronous};
-pub use row::{FromValue, Row, RowIndex, Rows};
+pub use row::{FromValue, Row, RowIndex, RowSet, Rows};
 
 /// Turns a list of Rust values into statement parameters:
 /// `params![1, "ada", 2.5, None::<i64>]`.
@@ -144,10 +144,11 @@ impl Database {
         self.session.lock().execute_batch(sql).map(|_| ())
     }
 
-    /// Runs one query and returns all of its rows.
+    /// Runs one query and returns its rows as a cursor ([`Rows`]: pull
+    /// them with `next()`, or `fetch_all()` them).
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
-        let out = self.session.lock().execute(sql, params)?;
-        Ok(Rows::new(out.columns, out.rows))
+        let cursor = self.session.lock().query(sql, params)?;
+        Ok(Rows::new(cursor))
     }
 
     /// Runs a query and maps its first row; [`Error::NoRows`] when there is
@@ -158,9 +159,8 @@ impl Database {
         params: &[Value],
         f: impl FnOnce(&Row) -> Result<T>,
     ) -> Result<T> {
-        let rows = self.query(sql, params)?;
-        let first = rows.iter().next();
-        match first {
+        let mut rows = self.query(sql, params)?;
+        match rows.next()? {
             Some(row) => f(&row),
             None => Err(Error::NoRows),
         }
@@ -301,7 +301,7 @@ impl Database {
     pub fn query_with_proof(&self, sql: &str, params: &[Value]) -> Result<ProvedRows> {
         let p = self.session.lock().query_with_proof(sql, params)?;
         Ok(ProvedRows {
-            rows: Rows::new(p.output.columns, p.output.rows),
+            rows: RowSet::new(p.output.columns, p.output.rows),
             proof: p.proof,
             head: p.head,
         })
@@ -323,7 +323,7 @@ pub use cairn_sql::{is_complete_statement, split_statements, Output};
 /// What [`Database::query_with_proof`] returns.
 pub struct ProvedRows {
     /// The result, as the query asked for it.
-    pub rows: Rows,
+    pub rows: RowSet,
     /// Each returned row's stored row with its inclusion proof, in result
     /// order (and the distance order of a nearest-neighbour query).
     pub proof: QueryProof,
@@ -360,9 +360,12 @@ impl Statement<'_> {
 
     /// Runs the statement and returns its rows.
     pub fn query(&mut self, params: &[Value]) -> Result<Rows> {
-        let mut session = self.db.session.lock();
-        let out = session.execute_prepared(&self.prepared, params)?;
-        Ok(Rows::new(out.columns, out.rows))
+        let cursor = self
+            .db
+            .session
+            .lock()
+            .query_prepared(&self.prepared, params)?;
+        Ok(Rows::new(cursor))
     }
 
     /// Runs the statement and maps its first row ([`Error::NoRows`] if none).
@@ -371,9 +374,8 @@ impl Statement<'_> {
         params: &[Value],
         f: impl FnOnce(&Row) -> Result<T>,
     ) -> Result<T> {
-        let rows = self.query(params)?;
-        let first = rows.iter().next();
-        match first {
+        let mut rows = self.query(params)?;
+        match rows.next()? {
             Some(row) => f(&row),
             None => Err(Error::NoRows),
         }

@@ -1,5 +1,6 @@
-//! Query results: [`Rows`] (all rows of a result, with column metadata) and
-//! [`Row`] with typed getters (`row.get::<_, i64>(0)`, `row.get("name")`).
+//! Query results: [`Rows`] (a cursor: column metadata, then rows as they
+//! are pulled), [`RowSet`] (a whole result in memory) and
+//! [`Row`] with typed getters (`row.get::<i64>(0)`, `row.get("name")`).
 
 use std::sync::Arc;
 
@@ -7,15 +8,107 @@ use cairn_core::{Error, Result, Value};
 use cairn_sql::Column;
 
 /// The rows a query returned, with their columns.
-#[derive(Debug, Clone)]
+/// A query's rows, pulled one at a time with [`Rows::next`]; the columns
+/// are known before the first row.
+///
+/// A query that is a table or index range scan under filters,
+/// projections and `LIMIT`/`OFFSET` streams: each pull reads just far enough into the
+/// table, so `LIMIT 1` over a million rows reads a handful and a full scan
+/// keeps one small batch in memory. Other queries are computed in full
+/// when they are opened. Either way the rows come from one snapshot, taken
+/// when the query ran; the connection stays usable while `Rows` is open.
+///
+/// ```
+/// # use cairn::{params, Database};
+/// let db = Database::open_in_memory()?;
+/// db.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3)")?;
+/// let mut rows = db.query("SELECT x FROM t WHERE x > ?", params![1])?;
+/// assert_eq!(rows.column_names(), ["x"]);
+/// let mut sum = 0;
+/// while let Some(row) = rows.next()? {
+///     sum += row.get::<i64>(0)?;
+/// }
+/// assert_eq!(sum, 5);
+/// # Ok::<(), cairn::Error>(())
+/// ```
+#[derive(Debug)]
 pub struct Rows {
+    columns: Arc<[Column]>,
+    cursor: cairn_sql::Cursor,
+    current: Option<Vec<Value>>,
+}
+
+impl Rows {
+    pub(crate) fn new(cursor: cairn_sql::Cursor) -> Rows {
+        Rows {
+            columns: cursor.columns().clone(),
+            cursor,
+            current: None,
+        }
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    pub fn column_names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// The next row, or `None` after the last.
+    #[allow(clippy::should_implement_trait)] // a lending cursor: rows borrow it
+    pub fn next(&mut self) -> Result<Option<Row<'_>>> {
+        self.current = self.cursor.next_row()?;
+        Ok(self.current.as_deref().map(|values| Row {
+            columns: &self.columns,
+            values,
+        }))
+    }
+
+    /// Whether rows are produced as they are pulled (rather than computed
+    /// in full when the query ran).
+    pub fn is_streaming(&self) -> bool {
+        self.cursor.is_streaming()
+    }
+
+    /// For a streaming result, how many table rows have been read so far
+    /// (visible rows, before filters); `None` when the result was computed
+    /// in full when the query ran.
+    pub fn rows_scanned(&self) -> Option<u64> {
+        self.cursor.rows_scanned()
+    }
+
+    /// Maps every remaining row with `f`, stopping at the first error.
+    pub fn map<T>(mut self, mut f: impl FnMut(&Row) -> Result<T>) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        while let Some(row) = self.next()? {
+            out.push(f(&row)?);
+        }
+        Ok(out)
+    }
+
+    /// Every remaining row's values.
+    pub fn into_values(self) -> Result<Vec<Vec<Value>>> {
+        self.cursor.collect_rows()
+    }
+
+    /// Every remaining row, in memory, with the columns.
+    pub fn fetch_all(self) -> Result<RowSet> {
+        let columns = self.columns.clone();
+        Ok(RowSet::new(columns, self.into_values()?))
+    }
+}
+
+/// A whole result in memory: its columns and every row.
+#[derive(Debug, Clone)]
+pub struct RowSet {
     columns: Arc<[Column]>,
     rows: Vec<Vec<Value>>,
 }
 
-impl Rows {
-    pub(crate) fn new(columns: Arc<[Column]>, rows: Vec<Vec<Value>>) -> Rows {
-        Rows { columns, rows }
+impl RowSet {
+    pub(crate) fn new(columns: Arc<[Column]>, rows: Vec<Vec<Value>>) -> RowSet {
+        RowSet { columns, rows }
     }
 
     pub fn columns(&self) -> &[Column] {

@@ -246,6 +246,7 @@ fn transfers_conserve_money_under_snapshot_isolation() {
     // Row-by-row check of the final state as well.
     let rows = db
         .query("SELECT id, balance FROM accounts ORDER BY id", params![])
+        .and_then(|r| r.fetch_all())
         .expect("final rows");
     let balances = rows
         .map(|r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)))
@@ -379,6 +380,7 @@ fn snapshot_is_repeatable_and_isolated() {
     );
     let none = snap
         .query("SELECT * FROM accounts WHERE id = 101", params![])
+        .and_then(|r| r.fetch_all())
         .expect("select 101");
     assert!(none.is_empty(), "reader saw a row inserted after it began");
     let total: i64 = snap
@@ -409,6 +411,7 @@ fn snapshot_is_repeatable_and_isolated() {
     assert_eq!(count(&tx), ACCOUNTS, "own insert + delete");
     let gone = tx
         .query("SELECT * FROM accounts WHERE id = 6", params![])
+        .and_then(|r| r.fetch_all())
         .expect("select 6");
     assert!(gone.is_empty(), "transaction still sees a row it deleted");
     let own_sum: i64 = tx
@@ -424,6 +427,7 @@ fn snapshot_is_repeatable_and_isolated() {
     assert!(
         reader
             .query("SELECT * FROM accounts WHERE id = 200", params![])
+            .and_then(|r| r.fetch_all())
             .expect("select 200 from reader")
             .is_empty(),
         "uncommitted insert leaked"
@@ -443,6 +447,7 @@ fn snapshot_is_repeatable_and_isolated() {
     assert_eq!(balance(&reader, 5), 43);
     assert!(reader
         .query("SELECT * FROM accounts WHERE id = 6", params![])
+        .and_then(|r| r.fetch_all())
         .expect("select 6 after commit")
         .is_empty());
 }
@@ -466,6 +471,7 @@ fn dropped_transaction_rolls_back() {
     for conn in [&db, &other] {
         assert!(conn
             .query("SELECT * FROM accounts WHERE id = 300", params![])
+            .and_then(|r| r.fetch_all())
             .expect("select 300")
             .is_empty());
         assert_eq!(balance(conn, 7), START_BALANCE);

@@ -11,8 +11,8 @@ use rand::{Rng, SeedableRng};
 fn rows(db: &Database, sql: &str) -> Vec<Vec<Value>> {
     let mut r = db
         .query(sql, params![])
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_values();
+        .and_then(|r| r.into_values())
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     r.sort();
     r
 }

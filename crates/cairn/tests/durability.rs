@@ -27,7 +27,10 @@ fn open_sim(fs: &SimFs) -> cairn::Result<Database> {
 fn dump(db: &Database) -> Vec<String> {
     let mut out = Vec::new();
     for t in ["accounts", "docs", "rich", "t"] {
-        let Ok(rows) = db.query(&format!("SELECT * FROM {t} ORDER BY 1"), params![]) else {
+        let Ok(rows) = db
+            .query(&format!("SELECT * FROM {t} ORDER BY 1"), params![])
+            .and_then(|r| r.fetch_all())
+        else {
             continue;
         };
         for r in rows.iter() {
@@ -331,6 +334,7 @@ fn enospc_under_concurrent_writers() {
     let acked = acked.take();
     let live: Vec<i64> = db
         .query("SELECT id FROM t ORDER BY id", params![])
+        .and_then(|r| r.fetch_all())
         .expect("select")
         .iter()
         .map(|r| r.get::<i64>(0).expect("id"))
@@ -340,6 +344,7 @@ fn enospc_under_concurrent_writers() {
     let db = open_sim(&fs).expect("reopen");
     let after: Vec<i64> = db
         .query("SELECT id FROM t ORDER BY id", params![])
+        .and_then(|r| r.fetch_all())
         .expect("select")
         .iter()
         .map(|r| r.get::<i64>(0).expect("id"))
@@ -403,6 +408,7 @@ fn every_single_bit_flip_is_detected() {
                 Ok(db) => {
                     let problems: Vec<String> = db
                         .query("PRAGMA integrity_check", params![])
+                        .and_then(|r| r.fetch_all())
                         .expect("integrity_check")
                         .iter()
                         .map(|r| r.get::<String>(0).expect("text"))
@@ -520,6 +526,7 @@ fn checkpoint_keeps_vector_graphs() {
     );
     let rows: Vec<(i64, Vec<f32>)> = db
         .query("SELECT id, e FROM v", params![])
+        .and_then(|r| r.fetch_all())
         .expect("rows")
         .iter()
         .map(|r| {
@@ -545,6 +552,7 @@ fn checkpoint_keeps_vector_graphs() {
                 "SELECT id FROM v ORDER BY e <-> $1 LIMIT 5",
                 params![query.clone()],
             )
+            .and_then(|r| r.fetch_all())
             .expect("knn")
             .iter()
             .map(|r| r.get::<i64>(0).expect("id"))
@@ -560,6 +568,7 @@ fn checkpoint_keeps_vector_graphs() {
             "SELECT id FROM v ORDER BY e <-> $1 LIMIT 3",
             params![vector(0)],
         )
+        .and_then(|r| r.fetch_all())
         .expect("knn")
         .iter()
         .map(|r| r.get::<i64>(0).expect("id"))

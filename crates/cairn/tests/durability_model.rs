@@ -101,7 +101,10 @@ fn workload(fs: &SimFs, ops: &[Op]) -> (Option<Model>, Option<Op>) {
 }
 
 fn read(db: &Database) -> Option<Model> {
-    let rows = db.query("SELECT k, v FROM kv", params![]).ok()?;
+    let rows = db
+        .query("SELECT k, v FROM kv", params![])
+        .and_then(|r| r.fetch_all())
+        .ok()?;
     Some(
         rows.iter()
             .map(|r| (r.get::<i64>(0).expect("k"), r.get::<i64>(1).expect("v")))

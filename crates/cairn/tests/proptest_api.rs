@@ -666,7 +666,7 @@ enum Mode {
 /// REAL NaN (SQL has no NaN: SQLite turns it into NULL).
 fn run_mode(db: &Database, sql: &str, mode: Mode) -> cairn::Result<bool> {
     let params = [Value::Integer(1), Value::text("x"), Value::Null];
-    let nan_in = |rows: &cairn::Rows| {
+    let nan_in = |rows: &cairn::RowSet| {
         let mut nan = false;
         for r in rows.iter() {
             for v in r.values() {
@@ -678,13 +678,16 @@ fn run_mode(db: &Database, sql: &str, mode: Mode) -> cairn::Result<bool> {
     };
     match mode {
         Mode::Execute => db.execute(sql, &params).map(|_| false),
-        Mode::Query => db.query(sql, &params).map(|rows| nan_in(&rows)),
+        Mode::Query => db
+            .query(sql, &params)
+            .and_then(|r| r.fetch_all())
+            .map(|rows| nan_in(&rows)),
         Mode::Prepared => {
             let mut st = db.prepare(sql)?;
             let _ = st.parameter_count();
-            let first = st.query(&params)?;
+            let first = st.query(&params)?.fetch_all()?;
             // Twice: a cached plan must behave like a fresh one.
-            let second = st.query(&params)?;
+            let second = st.query(&params)?.fetch_all()?;
             Ok(nan_in(&first) || nan_in(&second))
         }
         Mode::Batch => db
@@ -815,7 +818,9 @@ fn random_sql_outcome(
             )));
         }
         // Whatever happened, count(*) agrees with the rows themselves...
-        let rows = db.query("SELECT * FROM t ORDER BY id", params![])?;
+        let rows = db
+            .query("SELECT * FROM t ORDER BY id", params![])?
+            .fetch_all()?;
         if rows.len() as i64 != n {
             return Ok(Some(format!(
                 "count(*) = {n} but SELECT * returned {} rows",
@@ -987,6 +992,7 @@ fn question_marks_number_in_text_order() {
     assert_eq!(b, "new");
     let rows = db
         .query("SELECT ?, id FROM t WHERE id = ?", params!["label", 4])
+        .and_then(|r| r.fetch_all())
         .expect("SELECT with ?");
     let got = rows
         .map(|r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)))
@@ -1007,7 +1013,10 @@ fn repro() {
     let db = fixture();
     for sql in text.lines().filter(|l| !l.trim().is_empty()) {
         let started = std::time::Instant::now();
-        let out = no_panic(|| db.query(sql, &[Value::Integer(1), Value::text("x"), Value::Null]));
+        let out = no_panic(|| {
+            db.query(sql, &[Value::Integer(1), Value::text("x"), Value::Null])
+                .and_then(|r| r.fetch_all())
+        });
         let ms = started.elapsed().as_secs_f64() * 1e3;
         match out {
             Ok(Ok(rows)) => {
@@ -2078,6 +2087,7 @@ fn run_model(ops: &[Op]) -> Result<(), TestCaseError> {
         // state root) hold after every step.
         let check: Vec<String> = other
             .query("PRAGMA integrity_check", params![])
+            .and_then(|r| r.fetch_all())
             .expect("integrity_check")
             .map(|r| r.get::<String>(0usize))
             .expect("integrity rows");
@@ -2122,6 +2132,7 @@ fn conflicting_connection_keeps_model() {
     assert!(!other.in_transaction());
     let rows: Vec<(i64, i64)> = db
         .query("SELECT k, v FROM m WHERE v >= 0 ORDER BY k", params![])
+        .and_then(|r| r.fetch_all())
         .expect("select")
         .map(|r| Ok((r.get(0)?, r.get(1)?)))
         .expect("rows");

@@ -25,6 +25,7 @@ fn exact_top_k(db: &Database, q: &[f32]) -> Vec<i64> {
             "SELECT id, v <-> ? FROM t WHERE v IS NOT NULL",
             &[Value::from(q.to_vec())],
         )
+        .and_then(|r| r.fetch_all())
         .expect("scan");
     let mut scored: Vec<(f64, i64)> = rows
         .map(|r| Ok((r.get::<f64>(1usize)?, r.get::<i64>(0usize)?)))
@@ -38,6 +39,7 @@ fn knn(db: &Database, q: &[f32]) -> Vec<i64> {
         &format!("SELECT id FROM t ORDER BY v <-> ? LIMIT {K}"),
         &[Value::from(q.to_vec())],
     )
+    .and_then(|r| r.fetch_all())
     .expect("knn")
     .map(|r| r.get::<i64>(0usize))
     .expect("ids")
@@ -218,6 +220,7 @@ fn filtered_knn_returns_k_whenever_k_rows_qualify() {
                 &format!("SELECT id FROM t WHERE {filter} ORDER BY v <-> ? LIMIT {K}"),
                 &[Value::from(vec![0.5f32; DIMS])],
             )
+            .and_then(|r| r.fetch_all())
             .expect("query");
         assert_eq!(rows.len(), expect, "{filter}");
     }
@@ -282,6 +285,7 @@ fn compaction_drops_tombstones_and_keeps_answers() {
     let exact = |conn: &Database, q: &[f32]| -> Vec<i64> {
         let rows = conn
             .query("SELECT id, v <-> ? FROM c", &[Value::from(q.to_vec())])
+            .and_then(|r| r.fetch_all())
             .expect("scan");
         let mut s: Vec<(f64, i64)> = rows
             .map(|r| Ok((r.get::<f64>(1usize)?, r.get::<i64>(0usize)?)))
@@ -294,6 +298,7 @@ fn compaction_drops_tombstones_and_keeps_answers() {
             &format!("SELECT id FROM c ORDER BY v <-> ? LIMIT {K}"),
             &[Value::from(q.to_vec())],
         )
+        .and_then(|r| r.fetch_all())
         .expect("knn")
         .map(|r| r.get::<i64>(0usize))
         .expect("ids")
@@ -399,6 +404,7 @@ fn btree_filter_is_honoured_by_graph_walk_and_by_exact_path() {
                     &format!("SELECT id, cat FROM b WHERE {filter} ORDER BY v <-> ? LIMIT {K}"),
                     &[Value::from(q.clone())],
                 )
+                .and_then(|r| r.fetch_all())
                 .expect("query");
             assert_eq!(rows.len(), K, "{filter}");
             for r in rows.iter() {
@@ -416,6 +422,7 @@ fn btree_filter_is_honoured_by_graph_walk_and_by_exact_path() {
                         "SELECT id, v <-> ? FROM b WHERE cat = 7",
                         &[Value::from(q.clone())],
                     )
+                    .and_then(|r| r.fetch_all())
                     .expect("all");
                 let mut s: Vec<(f64, i64)> = all
                     .map(|r| Ok((r.get::<f64>(1usize)?, r.get::<i64>(0usize)?)))
@@ -432,6 +439,7 @@ fn btree_filter_is_honoured_by_graph_walk_and_by_exact_path() {
             "EXPLAIN SELECT id FROM b WHERE cat >= 300 ORDER BY v <-> '[0,0,0,0]' LIMIT 10",
             params![],
         )
+        .and_then(|r| r.fetch_all())
         .expect("explain");
     let text: Vec<String> = plan.map(|r| r.get::<String>(0usize)).expect("text");
     assert!(

@@ -634,6 +634,7 @@ fn large_commits_on_two_threads_match_one_row_commits() {
     }
     let moved: Vec<i64> = small
         .query("SELECT id FROM docs WHERE id % 3 = 1", params![])
+        .and_then(|r| r.fetch_all())
         .expect("ids")
         .iter()
         .map(|r| r.get(0).expect("id"))
@@ -659,6 +660,7 @@ fn large_commits_on_two_threads_match_one_row_commits() {
     .expect("shift keys");
     let mut present: Vec<i64> = small
         .query("SELECT id FROM docs WHERE id <= 1500", params![])
+        .and_then(|r| r.fetch_all())
         .expect("ids")
         .iter()
         .map(|r| r.get(0).expect("id"))

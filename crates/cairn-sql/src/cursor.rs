@@ -1,0 +1,418 @@
+//! A query's result as a pull cursor: column names and declared types
+//! before the first row, then rows as the consumer asks for them.
+//!
+//! A query whose plan is a pipeline — a table scan or one index range scan
+//! under any stack of filters, projections and `LIMIT`/`OFFSET`, with no
+//! subquery — streams:
+//! each pull scans just far enough to fill a small batch (16 rows at
+//! first, doubling up to 1024), so `LIMIT 1` over a million rows reads a
+//! handful of them and a full scan keeps one batch in memory. The cursor
+//! owns a transaction at the statement's snapshot (its own, or a read-only
+//! one at the open transaction's snapshot), so the connection stays usable
+//! while it is open and later writes do not show through. Every other
+//! query runs to completion when the cursor is opened and hands out the
+//! buffered rows; moving more operators to pull is an executor change, not
+//! an API one. An error met while scanning is returned after the rows
+//! before it.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use cairn_core::{DataType, Error, Result, Row, Value};
+use cairn_storage::{IndexScan, Table, TableScan, Transaction};
+
+use crate::exec::{push_kept, Executor, Settings};
+use crate::expr::Expr;
+use crate::plan::{Access, Plan, Subqueries};
+
+/// A result column: its name and, where known, its declared type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub data_type: Option<DataType>,
+}
+
+/// Rows pulled per batch: the first batch is small (a `LIMIT 1` or a
+/// consumer that stops early reads little), later ones grow.
+const FIRST_BATCH: usize = 16;
+const MAX_BATCH: usize = 1024;
+
+/// A query's result, read one row at a time.
+pub struct Cursor {
+    columns: Arc<[Column]>,
+    source: Source,
+}
+
+enum Source {
+    Buffered(std::vec::IntoIter<Row>),
+    Stream(Box<Stream>),
+}
+
+impl Cursor {
+    /// A cursor over rows already computed.
+    pub fn buffered(columns: Arc<[Column]>, rows: Vec<Row>) -> Cursor {
+        Cursor {
+            columns,
+            source: Source::Buffered(rows.into_iter()),
+        }
+    }
+
+    /// A streaming cursor for `plan` if it is a pipeline this cursor can
+    /// pull (see the module docs), reading at `tx`'s snapshot; `None`
+    /// otherwise.
+    pub(crate) fn stream(
+        columns: Arc<[Column]>,
+        plan: Arc<Plan>,
+        tx: Transaction,
+        params: Vec<Value>,
+        settings: Settings,
+    ) -> Result<Option<Cursor>> {
+        let Some((table, access)) = pipeline_scan(&plan) else {
+            return Ok(None);
+        };
+        let source = match access {
+            Access::Full => Some(RowSource::Table(tx.table_scan(&table))),
+            _ => {
+                let none = Subqueries::default();
+                let ex = Executor::new(&tx, &params, settings.clone(), &none);
+                match ex.index_bounds(access, &[], &[])? {
+                    Some(b) => Some(RowSource::Index(tx.index_range_scan(
+                        &table,
+                        b.index_no,
+                        b.lo.map(Cow::Owned),
+                        b.hi.map(Cow::Owned),
+                        b.reverse,
+                    )?)),
+                    // A NULL key: no row matches.
+                    None => None,
+                }
+            }
+        };
+        let done = source.is_none();
+        let scan = source.unwrap_or(RowSource::Table(tx.table_scan(&table)));
+        let mut stream = Stream {
+            plan,
+            scan,
+            params,
+            settings,
+            limits: Vec::new(),
+            ready: VecDeque::new(),
+            batch: FIRST_BATCH,
+            done,
+            scanned: 0,
+            error: None,
+            tx,
+        };
+        stream.limits = stream.evaluate_limits()?;
+        Ok(Some(Cursor {
+            columns,
+            source: Source::Stream(Box::new(stream)),
+        }))
+    }
+
+    /// The result's columns (known before the first row).
+    pub fn columns(&self) -> &Arc<[Column]> {
+        &self.columns
+    }
+
+    /// Whether rows are produced as they are pulled (as opposed to computed
+    /// in full when the cursor opened).
+    pub fn is_streaming(&self) -> bool {
+        matches!(self.source, Source::Stream(_))
+    }
+
+    /// For a streaming cursor, the table rows it has read so far (rows its
+    /// snapshot sees, before filters); `None` for a buffered result.
+    pub fn rows_scanned(&self) -> Option<u64> {
+        match &self.source {
+            Source::Buffered(_) => None,
+            Source::Stream(s) => Some(s.scanned),
+        }
+    }
+
+    /// The next row, or `None` after the last.
+    pub fn next_row(&mut self) -> Result<Option<Row>> {
+        match &mut self.source {
+            Source::Buffered(rows) => Ok(rows.next()),
+            Source::Stream(s) => s.next_row(),
+        }
+    }
+
+    /// Every remaining row.
+    pub fn collect_rows(mut self) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        if let Source::Buffered(rows) = &mut self.source {
+            out.extend(rows);
+            return Ok(out);
+        }
+        while let Some(r) = self.next_row()? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Debug for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cursor")
+            .field("columns", &self.columns)
+            .field("streaming", &self.is_streaming())
+            .finish()
+    }
+}
+
+/// The table a pipeline plan scans and how, if `plan` is one: `Limit`,
+/// `Project` and `Filter` nodes over a full scan or a scan of one index
+/// range.
+pub(crate) fn pipeline_scan(plan: &Plan) -> Option<(Arc<Table>, &Access)> {
+    let mut p = plan;
+    loop {
+        match p {
+            Plan::Limit { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Filter { input, .. } => p = input,
+            Plan::Scan { table, access, .. } => {
+                return match access {
+                    Access::Full
+                    | Access::IndexEq { .. }
+                    | Access::IndexRange { .. }
+                    | Access::IndexOrder { .. } => Some((table.clone(), access)),
+                    Access::IndexIn { .. } | Access::Vector { .. } => None,
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// One step of a pipeline above its scan, bottom first.
+enum Stage<'p> {
+    Filter(&'p Expr),
+    Project(&'p [Expr]),
+    /// Index into the stream's limit counters.
+    Limit(usize),
+}
+
+/// The scan node of a pipeline and the stages above it, bottom first.
+struct Pipeline<'p> {
+    filter: Option<&'p Expr>,
+    keep: Option<&'p [bool]>,
+    with_rowid: bool,
+    stages: Vec<Stage<'p>>,
+}
+
+impl<'p> Pipeline<'p> {
+    fn of(plan: &'p Plan) -> Result<Pipeline<'p>> {
+        let mut stages = Vec::new();
+        let mut limits = 0;
+        let mut p = plan;
+        loop {
+            match p {
+                Plan::Limit { input, .. } => {
+                    stages.push(Stage::Limit(limits));
+                    limits += 1;
+                    p = input;
+                }
+                Plan::Project { input, exprs } => {
+                    stages.push(Stage::Project(exprs));
+                    p = input;
+                }
+                Plan::Filter { input, predicate } => {
+                    stages.push(Stage::Filter(predicate));
+                    p = input;
+                }
+                Plan::Scan {
+                    filter,
+                    keep,
+                    with_rowid,
+                    ..
+                } => {
+                    stages.reverse();
+                    // Limits were numbered top first; count them bottom first.
+                    for s in &mut stages {
+                        if let Stage::Limit(i) = s {
+                            *i = limits - 1 - *i;
+                        }
+                    }
+                    return Ok(Pipeline {
+                        filter: filter.as_ref(),
+                        keep: keep.as_deref(),
+                        with_rowid: *with_rowid,
+                        stages,
+                    });
+                }
+                _ => return Err(Error::internal("cursor plan is not a pipeline")),
+            }
+        }
+    }
+}
+
+/// `LIMIT`/`OFFSET` of one stage and what passed it so far.
+struct LimitState {
+    limit: Option<usize>,
+    offset: usize,
+    seen: usize,
+    emitted: usize,
+}
+
+/// Where a pipeline's rows come from.
+enum RowSource {
+    Table(TableScan),
+    Index(IndexScan<'static>),
+}
+
+/// A pipeline being pulled.
+struct Stream {
+    plan: Arc<Plan>,
+    scan: RowSource,
+    params: Vec<Value>,
+    settings: Settings,
+    /// Bottom first, like the stages.
+    limits: Vec<LimitState>,
+    ready: VecDeque<Row>,
+    batch: usize,
+    /// The scan is exhausted or a limit is reached.
+    done: bool,
+    /// Visible table rows read so far.
+    scanned: u64,
+    /// The error that stopped the scan, returned after the rows before it.
+    error: Option<Error>,
+    /// Declared last: the scan and plan go before the snapshot is released.
+    tx: Transaction,
+}
+
+impl Stream {
+    fn next_row(&mut self) -> Result<Option<Row>> {
+        if self.ready.is_empty() && !self.done {
+            self.fill()?;
+        }
+        if let Some(row) = self.ready.pop_front() {
+            return Ok(Some(row));
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+
+    /// Each `Limit` node's count and offset, bottom first.
+    fn evaluate_limits(&self) -> Result<Vec<LimitState>> {
+        let none = Subqueries::default();
+        let ex = Executor::new(&self.tx, &self.params, self.settings.clone(), &none);
+        let mut out = Vec::new();
+        let mut p: &Plan = &self.plan;
+        loop {
+            match p {
+                Plan::Limit {
+                    input,
+                    limit,
+                    offset,
+                } => {
+                    let limit = match limit {
+                        Some(e) => ex.count_value(e, &[], "LIMIT")?,
+                        None => None,
+                    };
+                    let offset = match offset {
+                        Some(e) => ex.count_value(e, &[], "OFFSET")?.unwrap_or(0),
+                        None => 0,
+                    };
+                    out.push(LimitState {
+                        limit,
+                        offset,
+                        seen: 0,
+                        emitted: 0,
+                    });
+                    p = input;
+                }
+                Plan::Project { input, .. } | Plan::Filter { input, .. } => p = input,
+                _ => break,
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Scans until a batch of rows is ready, the scan ends or a limit is
+    /// reached.
+    fn fill(&mut self) -> Result<()> {
+        if self.limits.iter().any(|l| l.limit == Some(0)) {
+            self.done = true;
+            return Ok(());
+        }
+        let none = Subqueries::default();
+        let ex = Executor::new(&self.tx, &self.params, self.settings.clone(), &none);
+        let pipeline = Pipeline::of(&self.plan)?;
+        let want = self.batch;
+        self.batch = (self.batch * 2).min(MAX_BATCH);
+        let (ready, limits) = (&mut self.ready, &mut self.limits);
+        let mut reached = false;
+        let mut buf = Vec::new();
+        let scanned = &mut self.scanned;
+        let mut each = |rid: u64, values: &[Value]| -> Result<bool> {
+            ex.check_interrupt()?;
+            *scanned += 1;
+            if let Some(f) = pipeline.filter {
+                if !f.test(values, &ex, &[])? {
+                    return Ok(true);
+                }
+            }
+            buf.clear();
+            push_kept(&mut buf, values, pipeline.keep);
+            if pipeline.with_rowid {
+                buf.push(Value::Integer(rid as i64));
+            }
+            let mut row = std::mem::take(&mut buf);
+            for stage in &pipeline.stages {
+                match stage {
+                    Stage::Filter(p) => {
+                        if !p.test(&row, &ex, &[])? {
+                            buf = row;
+                            // A limit below may have just been reached.
+                            return Ok(!reached);
+                        }
+                    }
+                    Stage::Project(exprs) => {
+                        let mut out = Vec::with_capacity(exprs.len());
+                        for e in exprs.iter() {
+                            out.push(e.eval(&row, &ex, &[])?);
+                        }
+                        buf = std::mem::replace(&mut row, out);
+                    }
+                    Stage::Limit(i) => {
+                        let Some(l) = limits.get_mut(*i) else {
+                            return Err(Error::internal("cursor limit out of range"));
+                        };
+                        l.seen += 1;
+                        if l.seen <= l.offset {
+                            return Ok(!reached);
+                        }
+                        l.emitted += 1;
+                        if l.limit.is_some_and(|n| l.emitted >= n) {
+                            // Nothing below may pass this stage again.
+                            reached = true;
+                        }
+                    }
+                }
+            }
+            ready.push_back(row);
+            Ok(!reached && ready.len() < want)
+        };
+        let walked = match &mut self.scan {
+            RowSource::Table(scan) => scan.walk(&mut each),
+            RowSource::Index(scan) => scan.walk(&self.tx, &mut each),
+        };
+        let finished = match walked {
+            Ok(finished) => finished,
+            Err(e) => {
+                // Rows before the failing one are still handed out first.
+                self.error = Some(e);
+                true
+            }
+        };
+        if finished || reached {
+            self.done = true;
+        }
+        Ok(())
+    }
+}
