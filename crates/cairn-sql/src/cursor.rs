@@ -172,14 +172,22 @@ pub(crate) fn pipeline_scan(plan: &Plan) -> Option<(Arc<Table>, &Access)> {
             Plan::Limit { input, .. }
             | Plan::Project { input, .. }
             | Plan::Filter { input, .. } => p = input,
+            // Row ids are for DML, which never reads through a cursor.
+            Plan::Scan {
+                with_rowid: true, ..
+            } => return None,
             Plan::Scan { table, access, .. } => {
                 return match access {
-                    Access::Full
-                    | Access::IndexEq { .. }
-                    | Access::IndexRange { .. }
-                    | Access::IndexOrder { .. } => Some((table.clone(), access)),
+                    Access::Full | Access::IndexRange { .. } | Access::IndexOrder { .. } => {
+                        Some((table.clone(), access))
+                    }
+                    // One key of a unique index: at most one row, which is
+                    // cheaper to compute than to stream.
+                    Access::IndexEq { index_no, key, .. } => (!table
+                        .is_unique_key(*index_no, key.len()))
+                    .then(|| (table.clone(), access)),
                     Access::IndexIn { .. } | Access::Vector { .. } => None,
-                }
+                };
             }
             _ => return None,
         }
@@ -198,7 +206,6 @@ enum Stage<'p> {
 struct Pipeline<'p> {
     filter: Option<&'p Expr>,
     keep: Option<&'p [bool]>,
-    with_rowid: bool,
     stages: Vec<Stage<'p>>,
 }
 
@@ -222,12 +229,7 @@ impl<'p> Pipeline<'p> {
                     stages.push(Stage::Filter(predicate));
                     p = input;
                 }
-                Plan::Scan {
-                    filter,
-                    keep,
-                    with_rowid,
-                    ..
-                } => {
+                Plan::Scan { filter, keep, .. } => {
                     stages.reverse();
                     // Limits were numbered top first; count them bottom first.
                     for s in &mut stages {
@@ -235,10 +237,22 @@ impl<'p> Pipeline<'p> {
                             *i = limits - 1 - *i;
                         }
                     }
+                    // A projection keeps every row, so a limit right above
+                    // one may count (and skip OFFSET rows) before it: the
+                    // rows it skips are never projected.
+                    for i in 1..stages.len() {
+                        let mut j = i;
+                        while j > 0
+                            && matches!(stages[j], Stage::Limit(_))
+                            && matches!(stages[j - 1], Stage::Project(_))
+                        {
+                            stages.swap(j - 1, j);
+                            j -= 1;
+                        }
+                    }
                     return Ok(Pipeline {
                         filter: filter.as_ref(),
                         keep: keep.as_deref(),
-                        with_rowid: *with_rowid,
                         stages,
                     });
                 }
@@ -260,6 +274,91 @@ struct LimitState {
 enum RowSource {
     Table(TableScan),
     Index(IndexScan<'static>),
+}
+
+/// Which row the next stage reads: the stored one, in place, or one of
+/// the two projection buffers.
+#[derive(Clone, Copy)]
+enum Cur {
+    Stored,
+    A,
+    B,
+}
+
+/// Projection buffers reused from row to row: a row is copied only when
+/// it is handed out.
+#[derive(Default)]
+struct Scratch {
+    a: Vec<Value>,
+    b: Vec<Value>,
+}
+
+impl Scratch {
+    /// Runs one scanned row through the stages above the scan: the row to
+    /// hand out, or `None` if a stage dropped it. Sets `reached` when a
+    /// limit has let its last row through.
+    fn run(
+        &mut self,
+        pipeline: &Pipeline<'_>,
+        values: &[Value],
+        ex: &Executor<'_>,
+        limits: &mut [LimitState],
+        reached: &mut bool,
+    ) -> Result<Option<Row>> {
+        let mut cur = Cur::Stored;
+        for stage in &pipeline.stages {
+            match stage {
+                Stage::Filter(p) => {
+                    let row = match cur {
+                        Cur::Stored => values,
+                        Cur::A => &self.a[..],
+                        Cur::B => &self.b[..],
+                    };
+                    if !p.test(row, ex, &[])? {
+                        return Ok(None);
+                    }
+                }
+                Stage::Project(exprs) => {
+                    let (from, to): (&[Value], &mut Vec<Value>) = match cur {
+                        Cur::Stored => (values, &mut self.a),
+                        Cur::A => (&self.a[..], &mut self.b),
+                        Cur::B => (&self.b[..], &mut self.a),
+                    };
+                    to.clear();
+                    for e in exprs.iter() {
+                        to.push(e.eval(from, ex, &[])?);
+                    }
+                    cur = match cur {
+                        Cur::A => Cur::B,
+                        _ => Cur::A,
+                    };
+                }
+                Stage::Limit(i) => {
+                    let Some(l) = limits.get_mut(*i) else {
+                        return Err(Error::internal("cursor limit out of range"));
+                    };
+                    l.seen += 1;
+                    if l.seen <= l.offset {
+                        return Ok(None);
+                    }
+                    l.emitted += 1;
+                    if l.limit.is_some_and(|n| l.emitted >= n) {
+                        // Nothing below may pass this stage again.
+                        *reached = true;
+                    }
+                }
+            }
+        }
+        Ok(Some(match cur {
+            Cur::Stored => {
+                let mut row = Vec::with_capacity(values.len());
+                push_kept(&mut row, values, pipeline.keep);
+                row
+            }
+            Cur::A => std::mem::take(&mut self.a),
+            Cur::B => std::mem::take(&mut self.b),
+        }))
+    }
 }
 
 /// A pipeline being pulled.
@@ -343,13 +442,14 @@ impl Stream {
         let none = Subqueries::default();
         let ex = Executor::new(&self.tx, &self.params, self.settings.clone(), &none);
         let pipeline = Pipeline::of(&self.plan)?;
+        skip_offset(&mut self.limits, &mut self.scan, &pipeline)?;
         let want = self.batch;
         self.batch = (self.batch * 2).min(MAX_BATCH);
         let (ready, limits) = (&mut self.ready, &mut self.limits);
         let mut reached = false;
-        let mut buf = Vec::new();
+        let mut scratch = Scratch::default();
         let scanned = &mut self.scanned;
-        let mut each = |rid: u64, values: &[Value]| -> Result<bool> {
+        let mut each = |_rid: u64, values: &[Value]| -> Result<bool> {
             ex.check_interrupt()?;
             *scanned += 1;
             if let Some(f) = pipeline.filter {
@@ -357,45 +457,10 @@ impl Stream {
                     return Ok(true);
                 }
             }
-            buf.clear();
-            push_kept(&mut buf, values, pipeline.keep);
-            if pipeline.with_rowid {
-                buf.push(Value::Integer(rid as i64));
+            if let Some(row) = scratch.run(&pipeline, values, &ex, limits, &mut reached)? {
+                ready.push_back(row);
             }
-            let mut row = std::mem::take(&mut buf);
-            for stage in &pipeline.stages {
-                match stage {
-                    Stage::Filter(p) => {
-                        if !p.test(&row, &ex, &[])? {
-                            buf = row;
-                            // A limit below may have just been reached.
-                            return Ok(!reached);
-                        }
-                    }
-                    Stage::Project(exprs) => {
-                        let mut out = Vec::with_capacity(exprs.len());
-                        for e in exprs.iter() {
-                            out.push(e.eval(&row, &ex, &[])?);
-                        }
-                        buf = std::mem::replace(&mut row, out);
-                    }
-                    Stage::Limit(i) => {
-                        let Some(l) = limits.get_mut(*i) else {
-                            return Err(Error::internal("cursor limit out of range"));
-                        };
-                        l.seen += 1;
-                        if l.seen <= l.offset {
-                            return Ok(!reached);
-                        }
-                        l.emitted += 1;
-                        if l.limit.is_some_and(|n| l.emitted >= n) {
-                            // Nothing below may pass this stage again.
-                            reached = true;
-                        }
-                    }
-                }
-            }
-            ready.push_back(row);
+            // A limit may have been reached by a row a later stage dropped.
             Ok(!reached && ready.len() < want)
         };
         let walked = match &mut self.scan {
@@ -415,4 +480,28 @@ impl Stream {
         }
         Ok(())
     }
+}
+
+/// An OFFSET right above an unfiltered scan: the scan passes over those
+/// rows without building them.
+fn skip_offset(
+    limits: &mut [LimitState],
+    scan: &mut RowSource,
+    pipeline: &Pipeline<'_>,
+) -> Result<()> {
+    let (None, Some(Stage::Limit(i))) = (pipeline.filter, pipeline.stages.first()) else {
+        return Ok(());
+    };
+    let Some(l) = limits.get_mut(*i) else {
+        return Ok(());
+    };
+    if l.seen < l.offset {
+        let n = l.offset - l.seen;
+        match scan {
+            RowSource::Table(scan) => scan.skip(n)?,
+            RowSource::Index(scan) => scan.skip(n),
+        }
+        l.seen = l.offset;
+    }
+    Ok(())
 }

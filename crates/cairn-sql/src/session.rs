@@ -222,28 +222,30 @@ impl Session {
     /// computed in full otherwise (and for statements that are not
     /// queries).
     pub fn query_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<Cursor> {
-        if let ast::Statement::Query(_) = &p.stmt {
-            self.start_statement();
-            let params = checked_params(params, p.param_count)?;
-            let c = self.compiled(p)?;
-            if let (StatementPlan::Query { plan, cols }, true) = (&c.plan, c.subqueries.is_empty())
+        let ast::Statement::Query(_) = &p.stmt else {
+            let out = self.execute_prepared(p, params)?;
+            return Ok(Cursor::buffered(out.columns, out.rows));
+        };
+        self.start_statement();
+        let params = checked_params(params, p.param_count)?;
+        let c = self.compiled(p)?;
+        let settings = self.settings();
+        if let (StatementPlan::Query { plan, cols }, true) = (&c.plan, c.subqueries.is_empty()) {
+            let table = crate::cursor::pipeline_scan(plan).map(|(t, _)| t);
+            if let Some(tx) = table
+                .map(|t| self.cursor_transaction(&t))
+                .transpose()?
+                .flatten()
             {
-                let table = crate::cursor::pipeline_scan(plan).map(|(t, _)| t);
-                if let Some(tx) = table
-                    .map(|t| self.cursor_transaction(&t))
-                    .transpose()?
-                    .flatten()
-                {
-                    let settings = self.settings();
-                    let params = params.into_owned();
-                    let cursor = Cursor::stream(cols.clone(), plan.clone(), tx, params, settings)?;
-                    if let Some(cursor) = cursor {
-                        return Ok(cursor);
-                    }
+                let owned = params.to_vec();
+                let cursor =
+                    Cursor::stream(cols.clone(), plan.clone(), tx, owned, settings.clone())?;
+                if let Some(cursor) = cursor {
+                    return Ok(cursor);
                 }
             }
         }
-        let out = self.execute_prepared(p, params)?;
+        let out = self.in_tx(|tx| run_compiled(&c, tx, &params, settings))?;
         Ok(Cursor::buffered(out.columns, out.rows))
     }
 

@@ -10,13 +10,14 @@
 //! - A full scan ([`TableScan`]) walks sealed segments with no lock at all:
 //!   a sealed segment is an `Arc`, immutable but for its atomic `end`
 //!   stamps, and segments are only ever appended to a table's list, so a
-//!   position in that list stays valid. When the sealed segments are done,
-//!   one lock acquisition checks that no segment was sealed meanwhile and
-//!   copies the live segment's visible versions (at most one segment's
-//!   worth, [`crate::SEGMENT_ROWS_TARGET`], plus one commit). A version
-//!   visible at the snapshot is in exactly one of (sealed segments, live
-//!   segment) at any moment — sealing moves versions and keeps every one a
-//!   registered snapshot can see — so no row is missed or seen twice.
+//!   position in that list stays valid. The live segment is copied in
+//!   chunks of visible versions, one lock acquisition each. If the live
+//!   segment is sealed between two chunks, the scan finds the last version
+//!   it fed in the new sealed segment and goes on from there: sealing
+//!   moves versions in order and keeps every one a registered snapshot can
+//!   see, so a version visible at the snapshot is in exactly one of
+//!   (sealed segments, live segment) at any moment, and no row is missed
+//!   or seen twice.
 //! - An index scan collects up to a batch of rows under the lock, releases
 //!   it, hands the batch out, and resumes after the last key it collected.
 //!   Every row id under one key goes into the same batch, so a row is
@@ -27,7 +28,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use cairn_core::{Result, Value};
+use cairn_core::{Error, Result, Value};
 
 use crate::schema::TableSchema;
 use crate::table::{full_row, index_key, Segment, Table};
@@ -46,14 +47,33 @@ pub struct TableScan {
     /// The schema when the scan began: rows are padded to it.
     schema: Arc<TableSchema>,
     /// The sealed segment being walked (position `seg_no`) and the next
-    /// version's offset in it, or in `live` once that is filled.
+    /// version's offset in it.
     segment: Option<Arc<Segment>>,
     seg_no: usize,
     off: usize,
-    /// The live segment's visible versions, copied after the last sealed
-    /// segment.
-    live: Option<Vec<(RowId, Arc<[Value]>)>>,
+    /// In the live segment: where the next chunk starts.
+    live: Option<LivePlace>,
+    /// Visible live versions copied under the lock, not yet fed.
+    chunk: Vec<(RowId, Ts, Arc<[Value]>)>,
+    chunk_pos: usize,
+    /// Every row was fed.
+    done: bool,
 }
+
+/// A scan's place in the live segment.
+struct LivePlace {
+    /// Offset of the next version to look at.
+    off: usize,
+    /// Sealed segments when the scan reached the live segment: more mean
+    /// the live segment was sealed meanwhile (into segment `sealed`).
+    sealed: usize,
+    /// The last version fed from the live segment (row, begin): where to
+    /// resume in the segment it was sealed into.
+    last: Option<(RowId, Ts)>,
+}
+
+/// Live versions copied per lock acquisition.
+const LIVE_CHUNK_ROWS: usize = 256;
 
 impl TableScan {
     pub(crate) fn new(table: &Arc<Table>, ts: Ts) -> TableScan {
@@ -66,6 +86,9 @@ impl TableScan {
             seg_no: 0,
             off: 0,
             live: None,
+            chunk: Vec::new(),
+            chunk_pos: 0,
+            done: false,
         }
     }
 
@@ -74,20 +97,23 @@ impl TableScan {
         &self.schema
     }
 
+    /// Passes over the next `n` rows (an OFFSET) without building them.
+    pub fn skip(&mut self, n: usize) -> Result<()> {
+        let mut left = n;
+        if left > 0 {
+            self.walk(&mut |_, _| {
+                left -= 1;
+                Ok(left > 0)
+            })?;
+        }
+        Ok(())
+    }
+
     /// Feeds visible rows to `f` until it returns `false` — then returns
     /// `Ok(false)`, and the next call resumes after the row `f` refused —
     /// or until every row was fed (`Ok(true)`; later calls feed nothing).
     pub fn walk(&mut self, f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>) -> Result<bool> {
-        loop {
-            if let Some(live) = &self.live {
-                while let Some((rid, values)) = live.get(self.off) {
-                    self.off += 1;
-                    if !f(*rid, &full_row(&self.schema, values))? {
-                        return Ok(false);
-                    }
-                }
-                return Ok(true);
-            }
+        while !self.done {
             if let Some(seg) = self.segment.clone() {
                 let versions = seg.versions();
                 while let Some(v) = versions.get(self.off) {
@@ -100,18 +126,74 @@ impl TableScan {
                 self.seg_no += 1;
                 self.off = 0;
             }
-            // The next sealed segment, or (when there is none) the live
-            // segment, decided under one acquisition of the lock.
-            let inner = self.table.inner.read();
+            while let Some((rid, begin, values)) = self.chunk.get(self.chunk_pos) {
+                self.chunk_pos += 1;
+                if let Some(place) = &mut self.live {
+                    place.last = Some((*rid, *begin));
+                }
+                if !f(*rid, &full_row(&self.schema, values))? {
+                    return Ok(false);
+                }
+            }
+            self.advance()?;
+        }
+        Ok(true)
+    }
+
+    /// Under the table's lock: takes the next sealed segment, or the next
+    /// chunk of the live segment, or notes that the scan is done.
+    fn advance(&mut self) -> Result<()> {
+        let inner = self.table.inner.read();
+        let Some(place) = &mut self.live else {
             match inner.sealed_segment(self.seg_no) {
                 Some(seg) => self.segment = Some(seg),
                 None => {
-                    let mut live = Vec::new();
-                    inner.copy_live_visible(self.ts, &mut live);
-                    self.live = Some(live);
+                    self.live = Some(LivePlace {
+                        off: 0,
+                        sealed: inner.sealed_len(),
+                        last: None,
+                    })
                 }
             }
+            return Ok(());
+        };
+        if inner.sealed_len() > place.sealed {
+            // The live segment was sealed into segment `place.sealed`,
+            // keeping every version this snapshot sees in order: resume
+            // there after the last version fed, then walk on as usual.
+            let Some(seg) = inner.sealed_segment(place.sealed) else {
+                return Err(Error::internal("sealed segment vanished during a scan"));
+            };
+            let start = match place.last {
+                None => 0,
+                Some((rid, begin)) => {
+                    let at = seg
+                        .versions()
+                        .iter()
+                        .position(|v| v.row_id == rid && v.begin == begin);
+                    match at {
+                        Some(i) => i + 1,
+                        None => {
+                            return Err(Error::internal(
+                                "a scan lost its place when the live segment was sealed",
+                            ))
+                        }
+                    }
+                }
+            };
+            self.seg_no = place.sealed;
+            self.off = start;
+            self.segment = Some(seg);
+            self.live = None;
+            return Ok(());
         }
+        self.chunk.clear();
+        self.chunk_pos = 0;
+        place.off = inner.copy_live_visible(self.ts, place.off, LIVE_CHUNK_ROWS, &mut self.chunk);
+        if self.chunk.is_empty() && place.off >= inner.live_len() {
+            self.done = true;
+        }
+        Ok(())
     }
 }
 
@@ -136,6 +218,8 @@ pub struct IndexScan<'k> {
     resume: Option<Vec<Value>>,
     /// The index walk reached the end of the range.
     walked: bool,
+    /// Rows still to pass over without collecting them (an OFFSET).
+    skip: usize,
 }
 
 impl<'k> IndexScan<'k> {
@@ -168,7 +252,14 @@ impl<'k> IndexScan<'k> {
             batch: VecDeque::new(),
             resume: None,
             walked: false,
+            skip: 0,
         })
+    }
+
+    /// Passes over the next `n` rows without reading them (an OFFSET):
+    /// they are counted under the lock, never copied.
+    pub fn skip(&mut self, n: usize) {
+        self.skip = self.skip.saturating_add(n);
     }
 
     /// Feeds rows to `f` until it returns `false` — then returns
@@ -188,6 +279,9 @@ impl<'k> IndexScan<'k> {
                     }
                 }
                 if self.walked {
+                    while self.skip > 0 && self.mine.pop_front().is_some() {
+                        self.skip -= 1;
+                    }
                     while let Some((_, rid, r)) = self.mine.pop_front() {
                         if !f(rid, &full_row(schema, &r))? {
                             return Ok(false);
@@ -215,6 +309,7 @@ impl<'k> IndexScan<'k> {
         };
         let own = tx.writes.get(&self.table.id);
         let (mine, batch, ts) = (&mut self.mine, &mut self.batch, self.ts);
+        let skip = &mut self.skip;
         let mut stopped_at = None;
         let walked = index.each_in_range(lo, hi, reverse, &mut |key, ids| {
             while let Some((k, _, _)) = mine.front() {
@@ -224,6 +319,7 @@ impl<'k> IndexScan<'k> {
                     k.as_slice() < key
                 };
                 match (before, mine.pop_front()) {
+                    (true, Some(_)) if *skip > 0 => *skip -= 1,
                     (true, Some((_, rid, r))) => batch.push_back((rid, r)),
                     (false, Some(m)) => {
                         mine.push_front(m);
@@ -251,7 +347,11 @@ impl<'k> IndexScan<'k> {
                         .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))
                 };
                 if current {
-                    batch.push_back((rid, v.values.clone()));
+                    if *skip > 0 {
+                        *skip -= 1;
+                    } else {
+                        batch.push_back((rid, v.values.clone()));
+                    }
                 }
             }
             if batch.len() >= INDEX_BATCH_ROWS {
@@ -397,11 +497,14 @@ impl Transaction {
         index_no: usize,
         f: &mut dyn FnMut(&Value) -> Result<bool>,
     ) -> Result<()> {
-        let (schema, def) = {
+        let (schema, columns) = {
             let inner = table.inner.read();
-            (inner.schema.clone(), inner.index(index_no)?.def.clone())
+            (
+                inner.schema.clone(),
+                inner.index(index_no)?.def.columns.clone(),
+            )
         };
-        let Some(&col) = def.columns.first() else {
+        let Some(&col) = columns.first() else {
             return Ok(());
         };
         let own = self.writes.get(&table.id);
@@ -434,7 +537,7 @@ impl Transaction {
                         !own.is_some_and(|w| w.rows.contains_key(&rid))
                             && inner.visible(rid, self.start_ts).is_some_and(|v| {
                                 let values = full_row(&schema, &v.values);
-                                def.columns
+                                columns
                                     .iter()
                                     .zip(key)
                                     .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))

@@ -574,6 +574,16 @@ impl Table {
     }
 
     /// Definitions of the table's vector indexes.
+    /// Whether index `index_no` is unique and `columns` key columns cover
+    /// its whole key (so a lookup finds at most one current row).
+    pub fn is_unique_key(&self, index_no: usize, columns: usize) -> bool {
+        let inner = self.inner.read();
+        inner
+            .indexes
+            .get(index_no)
+            .is_some_and(|i| i.def.unique && i.def.columns.len() == columns)
+    }
+
     pub fn vector_indexes(&self) -> Vec<VectorIndexDef> {
         self.inner
             .read()
@@ -1015,14 +1025,37 @@ impl TableInner {
         self.sealed.get(i).cloned()
     }
 
-    /// Appends the live segment's versions visible at `ts` to `out`.
-    pub(crate) fn copy_live_visible(&self, ts: Ts, out: &mut Vec<(RowId, Arc<[Value]>)>) {
-        out.extend(
-            self.live
-                .iter()
-                .filter(|v| v.visible_at(ts))
-                .map(|v| (v.row_id, v.values.clone())),
-        );
+    /// Number of sealed segments.
+    pub(crate) fn sealed_len(&self) -> usize {
+        self.sealed.len()
+    }
+
+    /// Copies up to `max` versions of the live segment visible at `ts`,
+    /// starting at offset `from`, into `out` as (row, begin, values);
+    /// returns the offset after the last version looked at (the live
+    /// segment's length when it was walked to its end).
+    pub(crate) fn copy_live_visible(
+        &self,
+        ts: Ts,
+        from: usize,
+        max: usize,
+        out: &mut Vec<(RowId, Ts, Arc<[Value]>)>,
+    ) -> usize {
+        let mut off = from;
+        while let Some(v) = self.live.get(off) {
+            if out.len() >= max {
+                break;
+            }
+            off += 1;
+            if v.visible_at(ts) {
+                out.push((v.row_id, v.begin, v.values.clone()));
+            }
+        }
+        off
+    }
+
+    pub(crate) fn live_len(&self) -> usize {
+        self.live.len()
     }
 
     pub(crate) fn index(&self, index_no: usize) -> Result<&Index> {
@@ -1402,10 +1435,6 @@ impl TableInner {
             }
             vi.append(row, &new, ts);
         }
-    }
-
-    pub(crate) fn live_len(&self) -> usize {
-        self.live.len()
     }
 
     /// Moves the live segment into a new sealed segment, dropping versions no

@@ -348,3 +348,44 @@ fn a_table_scan_resumes_across_seals() {
     // Exhausted: later calls feed nothing.
     assert!(scan.walk(&mut |_, _| Ok(true)).expect("walk"));
 }
+
+#[test]
+fn a_table_scan_resumes_when_the_live_segment_it_reads_is_sealed() {
+    let store = Store::new();
+    let t = table(&store);
+    // Everything in the live segment.
+    populate(&store, &t, 3000);
+    assert_eq!(t.segment_stats().0, 0);
+    let reader = store.begin();
+    let want = full_scan(&reader, &t);
+    let mut scan = reader.table_scan(&t);
+    let mut got = Vec::new();
+    let mut next_id = 1_000_000;
+    let mut sealed_during = false;
+    loop {
+        let mut taken = 0;
+        let done = scan
+            .walk(&mut |rid, v| {
+                got.push((rid, v.to_vec()));
+                taken += 1;
+                Ok(taken < 300)
+            })
+            .expect("walk");
+        if done {
+            break;
+        }
+        if !sealed_during {
+            // Enough rows to seal the live segment the scan is part-way
+            // through.
+            let mut w = store.begin();
+            for _ in 0..SEGMENT_ROWS_TARGET {
+                w.insert(&t, row(next_id, 2, 2)).expect("insert");
+                next_id += 1;
+            }
+            store.commit(w).expect("commit");
+            sealed_during = t.segment_stats().0 > 0;
+            assert!(sealed_during, "the commit sealed the live segment");
+        }
+    }
+    assert_eq!(got, want);
+}

@@ -100,6 +100,19 @@ fn streamed_results_equal_computed_ones() {
             &[],
         ),
         ("SELECT id + 1 FROM big WHERE id % 1000 = 0", &[]),
+        (
+            "SELECT id, name FROM big ORDER BY id LIMIT 20 OFFSET ?",
+            &[Value::Integer(19_990)],
+        ),
+        ("SELECT id FROM big ORDER BY id DESC LIMIT 5 OFFSET 3", &[]),
+        (
+            "SELECT name FROM big WHERE id >= 100 AND id < 300 LIMIT 10 OFFSET 150",
+            &[],
+        ),
+        (
+            "SELECT id FROM big WHERE grp = 1 AND id > ? ORDER BY id",
+            &[Value::Null],
+        ),
     ];
     for (sql, params) in queries {
         let streamed = db.query(sql, params).expect("query");
