@@ -15,13 +15,14 @@ use std::sync::atomic::Ordering;
 
 use cairn_core::{Error, Result, Value};
 
+use crate::catalog::Catalog;
 use crate::codec::{le32, le64, Dec, Enc};
 use crate::fs::Vfs;
 use crate::manifest::CheckpointRef;
 use crate::schema::IndexDef;
 use crate::store::Store;
-use crate::table::{Index, Table};
-use crate::vector::same_vector;
+use crate::table::{Index, Table, TableInner};
+use crate::vector::{same_vector, VectorIndexDef};
 use crate::wal::Record;
 use crate::Ts;
 
@@ -576,54 +577,6 @@ impl Store {
         Ok(Some(ts))
     }
 
-    /// Loads the catalog file of a checkpoint at `cp_ts`: its views, the
-    /// next table id and (when present) the history records.
-    fn load_catalog_file(
-        &self,
-        h: &SegHeader,
-        sections: &[(u32, &[u8], u64)],
-        file: &str,
-        cp_ts: Ts,
-    ) -> Result<Option<Vec<(Ts, cairn_merkle::Hash)>>> {
-        let (_, body, at) = sections
-            .iter()
-            .find(|s| s.0 == section::VIEWS)
-            .ok_or_else(|| {
-                Error::corrupt(file, 0, format!("section kind {} missing", section::VIEWS))
-            })?;
-        let mut d = Dec::new(body, file, *at);
-        let n = d.count(4)?;
-        for _ in 0..n {
-            let v = d.view()?;
-            self.catalog
-                .apply(&Record::CreateView(v), None)
-                .map_err(|e| d.err(format!("view does not load: {e}")))?;
-        }
-        self.catalog.observe_next_table_id(h.next_row_id);
-        let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::HISTORY) else {
-            return Ok(None);
-        };
-        let mut d = Dec::new(body, file, at);
-        let n = d.count(40)?;
-        let mut records = Vec::with_capacity(n);
-        for _ in 0..n {
-            let rts = d.u64()?;
-            let root = d.hash()?;
-            if records
-                .last()
-                .is_some_and(|r: &(Ts, cairn_merkle::Hash)| r.0 > rts)
-                || rts > cp_ts
-            {
-                return Err(d.err("history records out of order"));
-            }
-            records.push((rts, root));
-        }
-        if !d.done() {
-            return Err(d.err("bytes after the history"));
-        }
-        Ok(Some(records))
-    }
-
     /// Loads a checkpoint's segment files into this (empty) store.
     pub(crate) fn load_checkpoint(
         &self,
@@ -651,339 +604,30 @@ impl Store {
                     ),
                 ));
             }
-            let get = |kind: u32| {
-                sections
-                    .iter()
-                    .find(|s| s.0 == kind)
-                    .map(|s| (s.1, s.2))
-                    .ok_or_else(|| Error::corrupt(&file, 0, format!("section kind {kind} missing")))
-            };
             if h.table_id == 0 {
-                if let Some(records) = self.load_catalog_file(&h, &sections, &file, cp.ts)? {
+                if let Some(records) =
+                    load_catalog_file(&self.catalog, &h, &sections, &file, cp.ts)?
+                {
                     history = Some((records, file.clone()));
                 }
                 continue;
             }
-            let (body, at) = get(section::TABLE)?;
-            let mut d = Dec::new(body, &file, at);
-            let schema = d.schema()?;
-            let n = d.count(4)?;
-            let mut indexes = Vec::with_capacity(n);
-            for _ in 0..n {
-                indexes.push(d.index()?);
-            }
-            let n = d.count(4)?;
-            let mut vectors = Vec::with_capacity(n);
-            for _ in 0..n {
-                vectors.push(d.vector_index()?);
-            }
-            let name = schema.name.clone();
-            let columns = schema.columns.len();
-            let table = self
-                .catalog
-                .apply(
-                    &Record::CreateTable {
-                        id: h.table_id,
-                        schema,
-                    },
-                    None,
-                )
-                .and_then(|()| {
-                    self.table(&name)
-                        .ok_or_else(|| Error::internal("loaded table vanished"))
-                })
-                .map_err(|e| Error::corrupt(&file, 16, format!("table does not load: {e}")))?;
-            // Statistics: checked against the header and the schema.
-            let (body, at) = get(section::STATISTICS)?;
-            let mut d = Dec::new(body, &file, at);
-            if d.u64()? != h.rows {
-                return Err(d.err("statistics disagree with the header's row count"));
-            }
-            let n = d.count(10)?;
-            if n != columns {
-                return Err(d.err(format!(
-                    "statistics for {n} columns, the table has {columns}"
-                )));
-            }
-            for _ in 0..n {
-                if d.u64()? > h.rows {
-                    return Err(d.err("more NULLs than rows"));
-                }
-                d.value()?;
-                d.value()?;
-            }
-            if !d.done() {
-                return Err(d.err("bytes after the statistics"));
-            }
-            // Vector column arrays, with a cursor each.
-            let (body, at) = get(section::VECTOR_COLUMNS)?;
-            let mut d = Dec::new(body, &file, at);
-            let n = d.count(17)?;
-            let data: Vec<&(u32, &[u8], u64)> = sections
-                .iter()
-                .filter(|s| s.0 == section::VECTOR_DATA)
-                .collect();
-            if data.len() != n {
-                return Err(d.err(format!("{n} vector columns, {} arrays", data.len())));
-            }
-            // (column, dims, f16, array, offset of the array, next element)
-            let mut vcols: Vec<(usize, usize, bool, &[u8], u64, usize)> = Vec::with_capacity(n);
-            for arr in data {
-                let col = d.u32()? as usize;
-                let dims = d.u32()? as usize;
-                let half = d.u8()? == 1;
-                let present = d.u64()?;
-                let elem = if half { 2 } else { 4 };
-                let want = usize::try_from(present)
-                    .ok()
-                    .and_then(|p| p.checked_mul(dims)?.checked_mul(elem));
-                if col >= columns
-                    || dims == 0
-                    || dims > cairn_core::vector::VECTOR_DIMS_MAX
-                    || want != Some(arr.1.len())
-                {
-                    return Err(d.err(format!("vector column {col}: bad shape")));
-                }
-                vcols.push((col, dims, half, arr.1, arr.2, 0));
-            }
-            let (body, at) = get(section::ROWS)?;
-            let mut d = Dec::new(body, &file, at);
-            let count = d.u64()?;
-            if count != h.rows {
-                return Err(d.err(format!("{count} rows where the header says {}", h.rows)));
-            }
-            {
-                let mut inner = table.inner.write();
-                for _ in 0..count {
-                    let rid = d.u64()?;
-                    if rid == 0 || rid >= h.next_row_id {
-                        return Err(d.err(format!("row id {rid} out of range")));
-                    }
-                    let width = d.count(1)?;
-                    let mut values = Vec::with_capacity(width);
-                    for j in 0..width {
-                        if d.peek() != Some(TAG_IN_COLUMN) {
-                            values.push(d.value()?);
-                            continue;
-                        }
-                        d.u8()?;
-                        let Some(c) = vcols.iter_mut().find(|c| c.0 == j) else {
-                            return Err(d.err(format!("column {j} has no vector array")));
-                        };
-                        let (_, dims, half, arr, arr_at, next) = c;
-                        let elem = if *half { 2 } else { 4 };
-                        let start = *next;
-                        let end = start + *dims * elem;
-                        let Some(bytes) = arr.get(start..end) else {
-                            return Err(Error::corrupt(
-                                &file,
-                                *arr_at,
-                                "more rows use the vector array than it holds",
-                            ));
-                        };
-                        *next = end;
-                        let v = if *half {
-                            let x: Vec<half::f16> = bytes
-                                .chunks_exact(2)
-                                .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])))
-                                .collect();
-                            if x.iter().any(|f| !f.is_finite()) {
-                                return Err(Error::corrupt(&file, *arr_at, "non-finite element"));
-                            }
-                            Value::HalfVec(x.into())
-                        } else {
-                            let x: Vec<f32> = bytes.chunks_exact(4).map(rd_f32).collect();
-                            if x.iter().any(|f| !f.is_finite()) {
-                                return Err(Error::corrupt(&file, *arr_at, "non-finite element"));
-                            }
-                            Value::Vector(x.into())
-                        };
-                        values.push(v);
-                    }
-                    if values.len() > columns {
-                        return Err(
-                            d.err(format!("row {rid} has more values than {name} has columns"))
-                        );
-                    }
-                    if inner.head(rid).is_some() {
-                        return Err(d.err(format!("row {rid} appears twice")));
-                    }
-                    inner.load_version(rid, values.into(), cp.ts);
-                }
-                if !d.done() {
-                    return Err(d.err("bytes after the last row"));
-                }
-                if let Some(c) = vcols.iter().find(|c| c.5 != c.3.len()) {
-                    return Err(Error::corrupt(
-                        &file,
-                        c.4,
-                        "vector array holds unused vectors",
-                    ));
-                }
-                // Ordered indexes: the primary key's (made with the table)
-                // and the secondary ones, filled from their section.
-                let (body, at) = get(section::INDEXES)?;
-                let mut d = Dec::new(body, &file, at);
-                let n = d.count(12)?;
-                let mut loaded: std::collections::HashMap<String, Vec<(Vec<Value>, Vec<u64>)>> =
-                    std::collections::HashMap::new();
-                for _ in 0..n {
-                    let index_name = d.str()?.to_string();
-                    let entries_n = d.u64()?;
-                    let mut entries = Vec::new();
-                    let mut listed = 0u64;
-                    for _ in 0..entries_n {
-                        let key = d.values()?;
-                        let ids_n = d.count(8)?;
-                        let mut ids = Vec::with_capacity(ids_n);
-                        for _ in 0..ids_n {
-                            let id = d.u64()?;
-                            if inner.head(id).is_none() {
-                                return Err(d.err(format!(
-                                    "index {index_name} lists row {id}, which the file does not hold"
-                                )));
-                            }
-                            ids.push(id);
-                        }
-                        listed += ids_n as u64;
-                        entries.push((key, ids));
-                    }
-                    if listed != count {
-                        return Err(d.err(format!(
-                            "index {index_name} lists {listed} rows, the table has {count}"
-                        )));
-                    }
-                    loaded.insert(index_name.to_ascii_lowercase(), entries);
-                }
-                let mut defs: Vec<IndexDef> = inner
-                    .indexes
-                    .iter()
-                    .filter(|i| i.def.primary)
-                    .map(|i| i.def.clone())
-                    .collect();
-                defs.extend(indexes);
-                let mut built = Vec::with_capacity(defs.len());
-                for def in defs {
-                    let entries = loaded
-                        .remove(&def.name.to_ascii_lowercase())
-                        .ok_or_else(|| d.err(format!("no entries for index {}", def.name)))?;
-                    let index_name = def.name.clone();
-                    let index = Index::from_sorted(def, entries).map_err(|i| {
-                        d.err(format!(
-                            "index {index_name}: entry {i} is out of order or empty"
-                        ))
-                    })?;
-                    built.push(index);
-                }
-                if !loaded.is_empty() {
-                    return Err(d.err("entries for an index the table does not define"));
-                }
-                inner.set_indexes(built);
-                inner.seal(cp.ts);
-            }
-            table.observe_row_id(h.next_row_id.saturating_sub(1));
-            table.observe_auto_key(h.auto_max);
-            if let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::ROW_VERSIONS) {
-                let mut d = Dec::new(body, &file, at);
-                let n = d.count(40)?;
-                let mut map = std::collections::HashMap::with_capacity(n);
-                for _ in 0..n {
-                    let key = d.hash()?;
-                    let version = d.u64()?;
-                    if version < 2 || map.insert(key, version).is_some() {
-                        return Err(d.err("row versions repeat a key or list version 0 or 1"));
-                    }
-                }
-                if !d.done() {
-                    return Err(d.err("bytes after the row versions"));
-                }
+            let loaded = load_table_file(&self.catalog, &h, &sections, &file, cp.ts)?;
+            if let Some(map) = loaded.versions {
                 row_versions.insert(h.table_id, map);
             }
-            // Graphs: shapes, then each graph's arrays in order.
-            let (body, at) = get(section::GRAPHS)?;
-            let mut d = Dec::new(body, &file, at);
-            let n = d.count(4)?;
-            if n != vectors.len() {
-                return Err(d.err(format!(
-                    "{n} graph lists for {} vector indexes",
-                    vectors.len()
-                )));
-            }
-            let mut arrays = sections
-                .iter()
-                .filter(|s| (section::G_KEYS..=section::G_ALIVE).contains(&s.0));
-            for def in vectors {
-                let graphs_n = d.count(21)?;
-                let mut graphs = Vec::with_capacity(graphs_n);
-                for _ in 0..graphs_n {
-                    let len = usize::try_from(d.u64()?).map_err(|_| d.err("graph too large"))?;
-                    let upper_len =
-                        usize::try_from(d.u64()?).map_err(|_| d.err("graph too large"))?;
-                    let entry_point = d.u32()?;
-                    let max_level = d.u8()?;
-                    let mut next = |kind: u32| match arrays.next() {
-                        Some(&(k, body, at)) if k == kind => Ok((body, at)),
-                        _ => Err(Error::corrupt(
-                            &file,
-                            0,
-                            format!("graph array section {kind} missing"),
-                        )),
-                    };
-                    let stride0 = 1 + 2 * def.params.m;
-                    let keys = array(next(section::G_KEYS)?, len, 8, &file, rd_u64)?;
-                    let levels = array(next(section::G_LEVELS)?, len, 1, &file, |c| c[0])?;
-                    let upper_offset =
-                        array(next(section::G_UPPER_OFFSET)?, len, 4, &file, rd_u32)?;
-                    let level0 = array(
-                        next(section::G_LEVEL0)?,
-                        len.saturating_mul(stride0),
-                        4,
-                        &file,
-                        rd_u32,
-                    )?;
-                    let upper = array(next(section::G_UPPER)?, upper_len, 4, &file, rd_u32)?;
-                    let vectors = array(
-                        next(section::G_VECTORS)?,
-                        len.saturating_mul(def.dims),
-                        4,
-                        &file,
-                        rd_f32,
-                    )?;
-                    let alive_at = next(section::G_ALIVE)?;
-                    let alive = array(alive_at, len, 1, &file, |c| c[0] == 1)?;
-                    let graph =
-                        cairn_vector::hnsw::Graph::from_parts(cairn_vector::hnsw::GraphParts {
-                            params: def.params,
-                            dims: def.dims,
-                            vectors,
-                            keys,
-                            levels,
-                            level0,
-                            upper_offset,
-                            upper,
-                            entry_point,
-                            max_level,
-                        })
-                        .map_err(|e| {
-                            Error::corrupt(
-                                &file,
-                                alive_at.1,
-                                format!("vector index {}: {e}", def.name),
-                            )
-                        })?;
-                    graphs.push((graph, alive));
-                }
-                vector_defs.push((name.clone(), def, graphs, file.clone()));
+            for (def, graphs) in loaded.vectors {
+                vector_defs.push((loaded.name.clone(), def, graphs, file.clone()));
             }
         }
         for (table, def, graphs, file) in vector_defs {
             let t = self
                 .table(&table)
                 .ok_or_else(|| Error::corrupt(&file, 0, "vector index of a missing table"))?;
-            let jobs = t.restore_vector_index(def, graphs, cp.ts).map_err(|e| {
+            let jobs_due = t.restore_vector_index(def, graphs, cp.ts).map_err(|e| {
                 Error::corrupt(&file, 0, format!("vector index does not load: {e}"))
             })?;
-            self.spawn_vector_jobs(jobs.into_iter().map(|j| (t.clone(), j)).collect());
+            self.spawn_vector_jobs(jobs_due.into_iter().map(|j| (t.clone(), j)).collect());
             self.catalog.bump();
         }
         let (records, file) = match history {
@@ -995,6 +639,468 @@ impl Store {
         self.last_committed.store(cp.ts, Ordering::Release);
         Ok(())
     }
+}
+
+/// Loads the catalog file of a checkpoint at `cp_ts` into `catalog`: its
+/// views, the next table id and (when present) the history records.
+fn load_catalog_file(
+    catalog: &Catalog,
+    h: &SegHeader,
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    cp_ts: Ts,
+) -> Result<Option<Vec<(Ts, cairn_merkle::Hash)>>> {
+    let (body, at) = section_of(sections, section::VIEWS, file)?;
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(4)?;
+    for _ in 0..n {
+        let v = d.view()?;
+        catalog
+            .apply(&Record::CreateView(v), None)
+            .map_err(|e| d.err(format!("view does not load: {e}")))?;
+    }
+    catalog.observe_next_table_id(h.next_row_id);
+    let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::HISTORY) else {
+        return Ok(None);
+    };
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(40)?;
+    let mut records = Vec::with_capacity(n);
+    for _ in 0..n {
+        let rts = d.u64()?;
+        let root = d.hash()?;
+        if records
+            .last()
+            .is_some_and(|r: &(Ts, cairn_merkle::Hash)| r.0 > rts)
+            || rts > cp_ts
+        {
+            return Err(d.err("history records out of order"));
+        }
+        records.push((rts, root));
+    }
+    if !d.done() {
+        return Err(d.err("bytes after the history"));
+    }
+    Ok(Some(records))
+}
+
+/// The body and offset of the section of `kind` (corruption if missing).
+fn section_of<'a>(
+    sections: &[(u32, &'a [u8], u64)],
+    kind: u32,
+    file: &str,
+) -> Result<(&'a [u8], u64)> {
+    sections
+        .iter()
+        .find(|s| s.0 == kind)
+        .map(|s| (s.1, s.2))
+        .ok_or_else(|| Error::corrupt(file, 0, format!("section kind {kind} missing")))
+}
+
+/// A vector index as a table file holds it: its definition and its graphs
+/// (with their alive flags).
+type LoadedVectorIndex = (VectorIndexDef, Vec<(cairn_vector::hnsw::Graph, Vec<bool>)>);
+
+/// What loading one table file leaves for after the last file: the
+/// table's name, its vector indexes (restored once every table is in),
+/// and its trie's row versions other than 1.
+struct LoadedTable {
+    name: String,
+    vectors: Vec<LoadedVectorIndex>,
+    versions: Option<std::collections::HashMap<cairn_merkle::Hash, u64>>,
+}
+
+/// Loads one table's segment file (header `h`, validated `sections`) of
+/// the checkpoint at `cp_ts`: creates the table in `catalog` and fills in
+/// its rows and ordered indexes; returns what is left for later.
+fn load_table_file(
+    catalog: &Catalog,
+    h: &SegHeader,
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    cp_ts: Ts,
+) -> Result<LoadedTable> {
+    let (body, at) = section_of(sections, section::TABLE, file)?;
+    let mut d = Dec::new(body, file, at);
+    let schema = d.schema()?;
+    let n = d.count(4)?;
+    let mut indexes = Vec::with_capacity(n);
+    for _ in 0..n {
+        indexes.push(d.index()?);
+    }
+    let n = d.count(4)?;
+    let mut vectors = Vec::with_capacity(n);
+    for _ in 0..n {
+        vectors.push(d.vector_index()?);
+    }
+    let name = schema.name.clone();
+    let columns = schema.columns.len();
+    let table = catalog
+        .apply(
+            &Record::CreateTable {
+                id: h.table_id,
+                schema,
+            },
+            None,
+        )
+        .and_then(|()| {
+            catalog
+                .table(&name)
+                .ok_or_else(|| Error::internal("loaded table vanished"))
+        })
+        .map_err(|e| Error::corrupt(file, 16, format!("table does not load: {e}")))?;
+    check_statistics(h, sections, file, columns)?;
+    let mut vcols = vector_arrays(sections, file, columns)?;
+    {
+        let mut inner = table.inner.write();
+        let count = load_rows(&mut inner, h, sections, file, cp_ts, &mut vcols, &name)?;
+        load_indexes(&mut inner, sections, file, count, indexes)?;
+        inner.seal(cp_ts);
+    }
+    table.observe_row_id(h.next_row_id.saturating_sub(1));
+    table.observe_auto_key(h.auto_max);
+    let versions = load_row_versions(sections, file)?;
+    let vectors = load_graphs(sections, file, vectors)?;
+    Ok(LoadedTable {
+        name,
+        vectors,
+        versions,
+    })
+}
+
+/// Checks a table file's statistics against its header and schema.
+fn check_statistics(
+    h: &SegHeader,
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    columns: usize,
+) -> Result<()> {
+    let (body, at) = section_of(sections, section::STATISTICS, file)?;
+    let mut d = Dec::new(body, file, at);
+    if d.u64()? != h.rows {
+        return Err(d.err("statistics disagree with the header's row count"));
+    }
+    let n = d.count(10)?;
+    if n != columns {
+        return Err(d.err(format!(
+            "statistics for {n} columns, the table has {columns}"
+        )));
+    }
+    for _ in 0..n {
+        if d.u64()? > h.rows {
+            return Err(d.err("more NULLs than rows"));
+        }
+        d.value()?;
+        d.value()?;
+    }
+    if !d.done() {
+        return Err(d.err("bytes after the statistics"));
+    }
+    Ok(())
+}
+
+/// A vector column kept as an array, with a cursor: (column, dims, f16,
+/// array, offset of the array, next element).
+type VectorArray<'a> = (usize, usize, bool, &'a [u8], u64, usize);
+
+/// A table file's vector column arrays, each checked against its shape.
+fn vector_arrays<'a>(
+    sections: &[(u32, &'a [u8], u64)],
+    file: &str,
+    columns: usize,
+) -> Result<Vec<VectorArray<'a>>> {
+    let (body, at) = section_of(sections, section::VECTOR_COLUMNS, file)?;
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(17)?;
+    let data: Vec<&(u32, &[u8], u64)> = sections
+        .iter()
+        .filter(|s| s.0 == section::VECTOR_DATA)
+        .collect();
+    if data.len() != n {
+        return Err(d.err(format!("{n} vector columns, {} arrays", data.len())));
+    }
+    let mut vcols: Vec<VectorArray<'a>> = Vec::with_capacity(n);
+    for arr in data {
+        let col = d.u32()? as usize;
+        let dims = d.u32()? as usize;
+        let half = d.u8()? == 1;
+        let present = d.u64()?;
+        let elem = if half { 2 } else { 4 };
+        let want = usize::try_from(present)
+            .ok()
+            .and_then(|p| p.checked_mul(dims)?.checked_mul(elem));
+        if col >= columns
+            || dims == 0
+            || dims > cairn_core::vector::VECTOR_DIMS_MAX
+            || want != Some(arr.1.len())
+        {
+            return Err(d.err(format!("vector column {col}: bad shape")));
+        }
+        vcols.push((col, dims, half, arr.1, arr.2, 0));
+    }
+    Ok(vcols)
+}
+
+/// Loads a table file's rows into `inner` (vectors kept in column arrays
+/// read from `vcols`); returns how many.
+fn load_rows(
+    inner: &mut TableInner,
+    h: &SegHeader,
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    cp_ts: Ts,
+    vcols: &mut [VectorArray<'_>],
+    name: &str,
+) -> Result<u64> {
+    let columns = inner.schema.columns.len();
+    let (body, at) = section_of(sections, section::ROWS, file)?;
+    let mut d = Dec::new(body, file, at);
+    let count = d.u64()?;
+    if count != h.rows {
+        return Err(d.err(format!("{count} rows where the header says {}", h.rows)));
+    }
+    for _ in 0..count {
+        let rid = d.u64()?;
+        if rid == 0 || rid >= h.next_row_id {
+            return Err(d.err(format!("row id {rid} out of range")));
+        }
+        let width = d.count(1)?;
+        let mut values = Vec::with_capacity(width);
+        for j in 0..width {
+            if d.peek() != Some(TAG_IN_COLUMN) {
+                values.push(d.value()?);
+                continue;
+            }
+            d.u8()?;
+            let Some(c) = vcols.iter_mut().find(|c| c.0 == j) else {
+                return Err(d.err(format!("column {j} has no vector array")));
+            };
+            values.push(next_column_vector(c, file)?);
+        }
+        if values.len() > columns {
+            return Err(d.err(format!("row {rid} has more values than {name} has columns")));
+        }
+        if inner.head(rid).is_some() {
+            return Err(d.err(format!("row {rid} appears twice")));
+        }
+        inner.load_version(rid, values.into(), cp_ts);
+    }
+    if !d.done() {
+        return Err(d.err("bytes after the last row"));
+    }
+    if let Some(c) = vcols.iter().find(|c| c.5 != c.3.len()) {
+        return Err(Error::corrupt(
+            file,
+            c.4,
+            "vector array holds unused vectors",
+        ));
+    }
+    Ok(count)
+}
+
+/// The next vector of a column array (moving its cursor on).
+fn next_column_vector(c: &mut VectorArray<'_>, file: &str) -> Result<Value> {
+    let (_, dims, half, arr, arr_at, next) = c;
+    let elem = if *half { 2 } else { 4 };
+    let start = *next;
+    let end = start + *dims * elem;
+    let Some(bytes) = arr.get(start..end) else {
+        return Err(Error::corrupt(
+            file,
+            *arr_at,
+            "more rows use the vector array than it holds",
+        ));
+    };
+    *next = end;
+    if *half {
+        let x: Vec<half::f16> = bytes
+            .chunks_exact(2)
+            .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])))
+            .collect();
+        if x.iter().any(|f| !f.is_finite()) {
+            return Err(Error::corrupt(file, *arr_at, "non-finite element"));
+        }
+        Ok(Value::HalfVec(x.into()))
+    } else {
+        let x: Vec<f32> = bytes.chunks_exact(4).map(rd_f32).collect();
+        if x.iter().any(|f| !f.is_finite()) {
+            return Err(Error::corrupt(file, *arr_at, "non-finite element"));
+        }
+        Ok(Value::Vector(x.into()))
+    }
+}
+
+/// Fills a table's ordered indexes from its file: the primary key's (made
+/// with the table) and the secondary ones (`secondary`), each listing
+/// every one of the `count` rows loaded.
+fn load_indexes(
+    inner: &mut TableInner,
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    count: u64,
+    secondary: Vec<IndexDef>,
+) -> Result<()> {
+    let (body, at) = section_of(sections, section::INDEXES, file)?;
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(12)?;
+    let mut loaded: std::collections::HashMap<String, Vec<(Vec<Value>, Vec<u64>)>> =
+        std::collections::HashMap::new();
+    for _ in 0..n {
+        let index_name = d.str()?.to_string();
+        let entries_n = d.u64()?;
+        let mut entries = Vec::new();
+        let mut listed = 0u64;
+        for _ in 0..entries_n {
+            let key = d.values()?;
+            let ids_n = d.count(8)?;
+            let mut ids = Vec::with_capacity(ids_n);
+            for _ in 0..ids_n {
+                let id = d.u64()?;
+                if inner.head(id).is_none() {
+                    return Err(d.err(format!(
+                        "index {index_name} lists row {id}, which the file does not hold"
+                    )));
+                }
+                ids.push(id);
+            }
+            listed += ids_n as u64;
+            entries.push((key, ids));
+        }
+        if listed != count {
+            return Err(d.err(format!(
+                "index {index_name} lists {listed} rows, the table has {count}"
+            )));
+        }
+        loaded.insert(index_name.to_ascii_lowercase(), entries);
+    }
+    let mut defs: Vec<IndexDef> = inner
+        .indexes
+        .iter()
+        .filter(|i| i.def.primary)
+        .map(|i| i.def.clone())
+        .collect();
+    defs.extend(secondary);
+    let mut built = Vec::with_capacity(defs.len());
+    for def in defs {
+        let entries = loaded
+            .remove(&def.name.to_ascii_lowercase())
+            .ok_or_else(|| d.err(format!("no entries for index {}", def.name)))?;
+        let index_name = def.name.clone();
+        let index = Index::from_sorted(def, entries).map_err(|i| {
+            d.err(format!(
+                "index {index_name}: entry {i} is out of order or empty"
+            ))
+        })?;
+        built.push(index);
+    }
+    if !loaded.is_empty() {
+        return Err(d.err("entries for an index the table does not define"));
+    }
+    inner.set_indexes(built);
+    Ok(())
+}
+
+/// A table file's row versions other than 1 (None: the section is absent).
+fn load_row_versions(
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+) -> Result<Option<std::collections::HashMap<cairn_merkle::Hash, u64>>> {
+    let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::ROW_VERSIONS) else {
+        return Ok(None);
+    };
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(40)?;
+    let mut map = std::collections::HashMap::with_capacity(n);
+    for _ in 0..n {
+        let key = d.hash()?;
+        let version = d.u64()?;
+        if version < 2 || map.insert(key, version).is_some() {
+            return Err(d.err("row versions repeat a key or list version 0 or 1"));
+        }
+    }
+    if !d.done() {
+        return Err(d.err("bytes after the row versions"));
+    }
+    Ok(Some(map))
+}
+
+/// A table file's HNSW graphs, for each of its vector indexes `vectors`:
+/// their shapes, then each graph's arrays in order.
+fn load_graphs(
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    vectors: Vec<VectorIndexDef>,
+) -> Result<Vec<LoadedVectorIndex>> {
+    let (body, at) = section_of(sections, section::GRAPHS, file)?;
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(4)?;
+    if n != vectors.len() {
+        return Err(d.err(format!(
+            "{n} graph lists for {} vector indexes",
+            vectors.len()
+        )));
+    }
+    let mut arrays = sections
+        .iter()
+        .filter(|s| (section::G_KEYS..=section::G_ALIVE).contains(&s.0));
+    let mut out = Vec::with_capacity(vectors.len());
+    for def in vectors {
+        let graphs_n = d.count(21)?;
+        let mut graphs = Vec::with_capacity(graphs_n);
+        for _ in 0..graphs_n {
+            let len = usize::try_from(d.u64()?).map_err(|_| d.err("graph too large"))?;
+            let upper_len = usize::try_from(d.u64()?).map_err(|_| d.err("graph too large"))?;
+            let entry_point = d.u32()?;
+            let max_level = d.u8()?;
+            let mut next = |kind: u32| match arrays.next() {
+                Some(&(k, body, at)) if k == kind => Ok((body, at)),
+                _ => Err(Error::corrupt(
+                    file,
+                    0,
+                    format!("graph array section {kind} missing"),
+                )),
+            };
+            let stride0 = 1 + 2 * def.params.m;
+            let keys = array(next(section::G_KEYS)?, len, 8, file, rd_u64)?;
+            let levels = array(next(section::G_LEVELS)?, len, 1, file, |c| c[0])?;
+            let upper_offset = array(next(section::G_UPPER_OFFSET)?, len, 4, file, rd_u32)?;
+            let level0 = array(
+                next(section::G_LEVEL0)?,
+                len.saturating_mul(stride0),
+                4,
+                file,
+                rd_u32,
+            )?;
+            let upper = array(next(section::G_UPPER)?, upper_len, 4, file, rd_u32)?;
+            let vectors = array(
+                next(section::G_VECTORS)?,
+                len.saturating_mul(def.dims),
+                4,
+                file,
+                rd_f32,
+            )?;
+            let alive_at = next(section::G_ALIVE)?;
+            let alive = array(alive_at, len, 1, file, |c| c[0] == 1)?;
+            let graph = cairn_vector::hnsw::Graph::from_parts(cairn_vector::hnsw::GraphParts {
+                params: def.params,
+                dims: def.dims,
+                vectors,
+                keys,
+                levels,
+                level0,
+                upper_offset,
+                upper,
+                entry_point,
+                max_level,
+            })
+            .map_err(|e| {
+                Error::corrupt(file, alive_at.1, format!("vector index {}: {e}", def.name))
+            })?;
+            graphs.push((graph, alive));
+        }
+        out.push((def, graphs));
+    }
+    Ok(out)
 }
 
 /// Removes WAL files before `wal_first` and segment files (and temp files)
