@@ -3,6 +3,12 @@
 //! and the WAL before them deleted. Layout: `rfcs/0001-storage-format.md`,
 //! Part 4.
 //!
+//! The [`Checkpointer`] is the store's part that writes them (on demand,
+//! or after a commit once one is due) and owns the manifest while the
+//! database is open; [`load`] reads one back into the parts of a store
+//! being opened (`durable.rs`). Both take the shared core
+//! (`shared.rs`) and the verifiable state (`merkle.rs`), never the store.
+//!
 //! Each table file holds the rows visible at the checkpoint (not their
 //! history), the B-tree entries, every HNSW graph as flat arrays, the
 //! vector columns as aligned arrays and the Merkle row versions; opening
@@ -10,20 +16,26 @@
 //! rebuilt. The arrays are copied out of the mapping, not used in place
 //! (see `missions/durability.md`).
 
-use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use cairn_core::{Error, Result, Value};
+use parking_lot::Mutex;
 
 use crate::catalog::Catalog;
 use crate::codec::{le32, le64, Dec, Enc};
+use crate::commit::ready;
 use crate::fs::Vfs;
-use crate::manifest::CheckpointRef;
+use crate::jobs::Jobs;
+use crate::manifest::{CheckpointRef, Manifest};
+use crate::merkle::Merkle;
 use crate::schema::IndexDef;
-use crate::store::Store;
+use crate::shared::Shared;
 use crate::table::{Index, Table, TableInner};
 use crate::vector::{same_vector, VectorIndexDef};
-use crate::wal::Record;
+use crate::wal::{Record, Wal};
 use crate::Ts;
 
 /// Format version written into segment file headers.
@@ -493,29 +505,74 @@ impl Table {
     }
 }
 
-impl Store {
+/// The checkpointer of an on-disk database, a part of the store: owns the
+/// manifest while the database is open (a checkpoint and the clean close
+/// in `durable.rs` rewrite it) and when checkpoints run. Writing one takes
+/// the shared core and the verifiable state, never the store.
+pub(crate) struct Checkpointer {
+    fs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    wal: Arc<Wal>,
+    /// The manifest as last written.
+    pub(crate) manifest: Mutex<Manifest>,
+    /// A checkpoint is running (automatic ones skip then).
+    running: AtomicBool,
+    /// When the last checkpoint ended (or the database was opened).
+    last: Mutex<Instant>,
+}
+
+impl Checkpointer {
+    /// The checkpointer of the database in `dir` whose manifest reads
+    /// `manifest` and whose log is `wal`.
+    pub(crate) fn new(fs: Arc<dyn Vfs>, dir: PathBuf, wal: Arc<Wal>, manifest: Manifest) -> Self {
+        Checkpointer {
+            fs,
+            dir,
+            wal,
+            manifest: Mutex::new(manifest),
+            running: AtomicBool::new(false),
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Whether an automatic checkpoint is due: the WAL since the last one
+    /// passed [`CHECKPOINT_WAL_BYTES`], or it holds commits and
+    /// [`CHECKPOINT_INTERVAL`] has passed (checked at commits).
+    fn due(&self) -> bool {
+        let bytes = self.wal.log_bytes();
+        bytes > CHECKPOINT_WAL_BYTES
+            || (bytes > CHECKPOINT_WAL_BYTES_MIN
+                && self.last.lock().elapsed() >= CHECKPOINT_INTERVAL)
+    }
+
+    /// After a commit: runs an automatic checkpoint when one is due and
+    /// none is running (this committer pays for it; its commit is done
+    /// either way).
+    pub(crate) fn if_due(&self, shared: &Shared, merkle: &Merkle) {
+        if self.due() && !self.running.swap(true, Ordering::AcqRel) {
+            let _ = self.write(shared, merkle);
+            self.running.store(false, Ordering::Release);
+        }
+    }
+
     /// Writes a checkpoint now: every committed row into segment files, a
     /// manifest naming them, and deletes the WAL files they cover. Commits
-    /// wait while it runs. Returns the checkpoint's commit timestamp
-    /// (`None` in memory).
-    pub fn checkpoint(&self) -> Result<Option<Ts>> {
-        let Some(d) = &self.durable else {
-            return Ok(None);
-        };
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
+    /// wait while it runs. Returns the checkpoint's commit timestamp.
+    pub(crate) fn write(&self, shared: &Shared, merkle: &Merkle) -> Result<Ts> {
+        let mut cs = shared.commit_lock.lock();
+        ready(shared, merkle, &mut cs)?;
         // Every commit applied so far is in the log and durable.
-        d.wal.sync_now()?;
-        self.ready(&mut cs)?;
+        self.wal.sync_now()?;
+        ready(shared, merkle, &mut cs)?;
         let ts = cs.last_assigned;
-        self.last_committed.fetch_max(ts, Ordering::AcqRel);
+        shared.publish(ts);
         // Records after `ts` go to files from `first` on.
-        let first = d.wal.rotate_now()?;
-        let fs = &*d.fs;
-        let seg_dir = d.dir.join("segments");
-        let mut tables = self.catalog.tables();
+        let first = self.wal.rotate_now()?;
+        let fs = &*self.fs;
+        let seg_dir = self.dir.join("segments");
+        let mut tables = shared.catalog.tables();
         tables.sort_by_key(|t| t.id);
-        let (versions, records) = self.with_merkle(|m| {
+        let (versions, records) = merkle.with(shared, |m| {
             let v: Vec<Vec<(cairn_merkle::Hash, u64)>> =
                 tables.iter().map(|t| m.versions_of(t.id)).collect();
             (v, m.records().to_vec())
@@ -526,119 +583,61 @@ impl Store {
             crate::fs::replace_file(fs, &seg_dir, &name, &t.checkpoint_image(ts, versions)?)?;
             files.push(name);
         }
-        let mut views = Vec::new();
-        {
-            let list = self.catalog.views();
-            let mut e = Enc(&mut views);
-            e.len(list.len());
-            for v in &list {
-                e.view(v);
-            }
-        }
-        let header = SegHeader {
-            table_id: 0,
-            ts,
-            rows: 0,
-            next_row_id: self.catalog.next_table_id(),
-            auto_max: 0,
-        };
         let name = catalog_file(ts);
-        let mut history = Vec::with_capacity(4 + records.len() * 40);
-        history.extend_from_slice(&(records.len() as u32).to_le_bytes());
-        for (rts, root) in &records {
-            history.extend_from_slice(&rts.to_le_bytes());
-            history.extend_from_slice(&root.0);
-        }
-        crate::fs::replace_file(
-            fs,
-            &seg_dir,
-            &name,
-            &encode_file(
-                &header,
-                &if self.state_roots {
-                    vec![(section::VIEWS, views), (section::HISTORY, history)]
-                } else {
-                    vec![(section::VIEWS, views)]
-                },
-            ),
-        )?;
+        let image = catalog_image(shared, ts, merkle.enabled().then_some(&records));
+        crate::fs::replace_file(fs, &seg_dir, &name, &image)?;
         files.push(name);
         fs.sync_dir(&seg_dir)?;
-        let mut m = d.manifest.lock().clone();
+        let mut m = self.manifest.lock().clone();
         m.checkpoint = Some(CheckpointRef {
             ts,
             files: files.clone(),
         });
         m.wal_first = first;
-        m.write(fs, &d.dir)?;
-        *d.manifest.lock() = m;
-        remove_unlisted(fs, &d.dir, first, &files)?;
-        *d.last_checkpoint.lock() = std::time::Instant::now();
-        Ok(Some(ts))
+        m.write(fs, &self.dir)?;
+        *self.manifest.lock() = m;
+        remove_unlisted(fs, &self.dir, first, &files)?;
+        *self.last.lock() = Instant::now();
+        Ok(ts)
     }
+}
 
-    /// Loads a checkpoint's segment files into this (empty) store.
-    pub(crate) fn load_checkpoint(
-        &self,
-        fs: &dyn Vfs,
-        dir: &Path,
-        cp: &CheckpointRef,
-    ) -> Result<()> {
-        let seg_dir = dir.join("segments");
-        let mut cs = self.commit_lock.lock();
-        let mut vector_defs = Vec::new();
-        let mut row_versions = std::collections::HashMap::new();
-        let mut history = None;
-        for name in &cp.files {
-            let path = seg_dir.join(name);
-            let file = path.display().to_string();
-            let data = fs.map(&path)?;
-            let (h, sections) = decode_file(&data, &file)?;
-            if h.ts != cp.ts {
-                return Err(Error::corrupt(
-                    &file,
-                    24,
-                    format!(
-                        "segment of checkpoint {} where the manifest names checkpoint {}",
-                        h.ts, cp.ts
-                    ),
-                ));
-            }
-            if h.table_id == 0 {
-                if let Some(records) =
-                    load_catalog_file(&self.catalog, &h, &sections, &file, cp.ts)?
-                {
-                    history = Some((records, file.clone()));
-                }
-                continue;
-            }
-            let loaded = load_table_file(&self.catalog, &h, &sections, &file, cp.ts)?;
-            if let Some(map) = loaded.versions {
-                row_versions.insert(h.table_id, map);
-            }
-            for (def, graphs) in loaded.vectors {
-                vector_defs.push((loaded.name.clone(), def, graphs, file.clone()));
-            }
+/// The catalog file of a checkpoint at `ts`: the views, the next table id
+/// and (when roots are kept) the history's commit records.
+fn catalog_image(
+    shared: &Shared,
+    ts: Ts,
+    records: Option<&Vec<(Ts, cairn_merkle::Hash)>>,
+) -> Vec<u8> {
+    let mut views = Vec::new();
+    {
+        let list = shared.catalog.views();
+        let mut e = Enc(&mut views);
+        e.len(list.len());
+        for v in &list {
+            e.view(v);
         }
-        for (table, def, graphs, file) in vector_defs {
-            let t = self
-                .table(&table)
-                .ok_or_else(|| Error::corrupt(&file, 0, "vector index of a missing table"))?;
-            let jobs_due = t.restore_vector_index(def, graphs, cp.ts).map_err(|e| {
-                Error::corrupt(&file, 0, format!("vector index does not load: {e}"))
-            })?;
-            self.spawn_vector_jobs(jobs_due.into_iter().map(|j| (t.clone(), j)).collect());
-            self.catalog.bump();
-        }
-        let (records, file) = match history {
-            Some((r, f)) => (Some(r), f),
-            None => (None, String::from("checkpoint")),
-        };
-        self.merkle_load(cp.ts, &row_versions, records, &file)?;
-        cs.last_assigned = cp.ts;
-        self.last_committed.store(cp.ts, Ordering::Release);
-        Ok(())
     }
+    let header = SegHeader {
+        table_id: 0,
+        ts,
+        rows: 0,
+        next_row_id: shared.catalog.next_table_id(),
+        auto_max: 0,
+    };
+    let Some(records) = records else {
+        return encode_file(&header, &[(section::VIEWS, views)]);
+    };
+    let mut history = Vec::with_capacity(4 + records.len() * 40);
+    history.extend_from_slice(&(records.len() as u32).to_le_bytes());
+    for (rts, root) in records {
+        history.extend_from_slice(&rts.to_le_bytes());
+        history.extend_from_slice(&root.0);
+    }
+    encode_file(
+        &header,
+        &[(section::VIEWS, views), (section::HISTORY, history)],
+    )
 }
 
 /// Loads the catalog file of a checkpoint at `cp_ts` into `catalog`: its
@@ -708,6 +707,73 @@ struct LoadedTable {
     name: String,
     vectors: Vec<LoadedVectorIndex>,
     versions: Option<std::collections::HashMap<cairn_merkle::Hash, u64>>,
+}
+
+/// Loads a checkpoint's segment files into the parts of an empty store
+/// (the catalog and tables in `shared`, the verifiable state, the vector
+/// index jobs), and sets the commit clock to the checkpoint.
+pub(crate) fn load(
+    shared: &Shared,
+    merkle: &Merkle,
+    jobs: &Jobs,
+    fs: &dyn Vfs,
+    dir: &Path,
+    cp: &CheckpointRef,
+) -> Result<()> {
+    let seg_dir = dir.join("segments");
+    let mut cs = shared.commit_lock.lock();
+    let mut vector_defs = Vec::new();
+    let mut row_versions = std::collections::HashMap::new();
+    let mut history = None;
+    for name in &cp.files {
+        let path = seg_dir.join(name);
+        let file = path.display().to_string();
+        let data = fs.map(&path)?;
+        let (h, sections) = decode_file(&data, &file)?;
+        if h.ts != cp.ts {
+            return Err(Error::corrupt(
+                &file,
+                24,
+                format!(
+                    "segment of checkpoint {} where the manifest names checkpoint {}",
+                    h.ts, cp.ts
+                ),
+            ));
+        }
+        if h.table_id == 0 {
+            if let Some(records) = load_catalog_file(&shared.catalog, &h, &sections, &file, cp.ts)?
+            {
+                history = Some((records, file.clone()));
+            }
+            continue;
+        }
+        let loaded = load_table_file(&shared.catalog, &h, &sections, &file, cp.ts)?;
+        if let Some(map) = loaded.versions {
+            row_versions.insert(h.table_id, map);
+        }
+        for (def, graphs) in loaded.vectors {
+            vector_defs.push((loaded.name.clone(), def, graphs, file.clone()));
+        }
+    }
+    for (table, def, graphs, file) in vector_defs {
+        let t = shared
+            .catalog
+            .table(&table)
+            .ok_or_else(|| Error::corrupt(&file, 0, "vector index of a missing table"))?;
+        let jobs_due = t
+            .restore_vector_index(def, graphs, cp.ts)
+            .map_err(|e| Error::corrupt(&file, 0, format!("vector index does not load: {e}")))?;
+        jobs.spawn_vector_jobs(jobs_due.into_iter().map(|j| (t.clone(), j)).collect());
+        shared.catalog.bump();
+    }
+    let (records, file) = match history {
+        Some((r, f)) => (Some(r), f),
+        None => (None, String::from("checkpoint")),
+    };
+    merkle.load(&shared.catalog, cp.ts, &row_versions, records, &file)?;
+    cs.last_assigned = cp.ts;
+    shared.set_published(cp.ts);
+    Ok(())
 }
 
 /// Loads one table's segment file (header `h`, validated `sections`) of

@@ -14,15 +14,18 @@ mod apply;
 mod catalog;
 mod checkpoint;
 mod codec;
+mod commit;
 mod durable;
 pub mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
+mod jobs;
 mod lock;
 mod log;
 mod manifest;
 pub mod merkle;
 mod schema;
+mod shared;
 mod store;
 mod table;
 mod txn;
