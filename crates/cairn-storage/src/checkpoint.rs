@@ -3,6 +3,12 @@
 //! and the WAL before them deleted. Layout: `rfcs/0001-storage-format.md`,
 //! Part 4.
 //!
+//! The [`Checkpointer`] is the store's part that writes them (on demand,
+//! or after a commit once one is due) and owns the manifest while the
+//! database is open; [`load`] reads one back into the parts of a store
+//! being opened (`durable.rs`). Both take the shared core
+//! (`shared.rs`) and the verifiable state (`merkle.rs`), never the store.
+//!
 //! Each table file holds the rows visible at the checkpoint (not their
 //! history), the B-tree entries, every HNSW graph as flat arrays, the
 //! vector columns as aligned arrays and the Merkle row versions; opening
@@ -10,19 +16,26 @@
 //! rebuilt. The arrays are copied out of the mapping, not used in place
 //! (see `missions/durability.md`).
 
-use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use cairn_core::{Error, Result, Value};
+use parking_lot::Mutex;
 
+use crate::catalog::Catalog;
 use crate::codec::{le32, le64, Dec, Enc};
+use crate::commit::ready;
 use crate::fs::Vfs;
-use crate::manifest::CheckpointRef;
+use crate::jobs::Jobs;
+use crate::manifest::{CheckpointRef, Manifest};
+use crate::merkle::Merkle;
 use crate::schema::IndexDef;
-use crate::store::Store;
-use crate::table::{Index, Table};
-use crate::vector::same_vector;
-use crate::wal::Record;
+use crate::shared::Shared;
+use crate::table::{Index, Table, TableInner};
+use crate::vector::{same_vector, VectorIndexDef};
+use crate::wal::{Record, Wal};
 use crate::Ts;
 
 /// Format version written into segment file headers.
@@ -492,29 +505,74 @@ impl Table {
     }
 }
 
-impl Store {
+/// The checkpointer of an on-disk database, a part of the store: owns the
+/// manifest while the database is open (a checkpoint and the clean close
+/// in `durable.rs` rewrite it) and when checkpoints run. Writing one takes
+/// the shared core and the verifiable state, never the store.
+pub(crate) struct Checkpointer {
+    fs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    wal: Arc<Wal>,
+    /// The manifest as last written.
+    pub(crate) manifest: Mutex<Manifest>,
+    /// A checkpoint is running (automatic ones skip then).
+    running: AtomicBool,
+    /// When the last checkpoint ended (or the database was opened).
+    last: Mutex<Instant>,
+}
+
+impl Checkpointer {
+    /// The checkpointer of the database in `dir` whose manifest reads
+    /// `manifest` and whose log is `wal`.
+    pub(crate) fn new(fs: Arc<dyn Vfs>, dir: PathBuf, wal: Arc<Wal>, manifest: Manifest) -> Self {
+        Checkpointer {
+            fs,
+            dir,
+            wal,
+            manifest: Mutex::new(manifest),
+            running: AtomicBool::new(false),
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Whether an automatic checkpoint is due: the WAL since the last one
+    /// passed [`CHECKPOINT_WAL_BYTES`], or it holds commits and
+    /// [`CHECKPOINT_INTERVAL`] has passed (checked at commits).
+    fn due(&self) -> bool {
+        let bytes = self.wal.log_bytes();
+        bytes > CHECKPOINT_WAL_BYTES
+            || (bytes > CHECKPOINT_WAL_BYTES_MIN
+                && self.last.lock().elapsed() >= CHECKPOINT_INTERVAL)
+    }
+
+    /// After a commit: runs an automatic checkpoint when one is due and
+    /// none is running (this committer pays for it; its commit is done
+    /// either way).
+    pub(crate) fn if_due(&self, shared: &Shared, merkle: &Merkle) {
+        if self.due() && !self.running.swap(true, Ordering::AcqRel) {
+            let _ = self.write(shared, merkle);
+            self.running.store(false, Ordering::Release);
+        }
+    }
+
     /// Writes a checkpoint now: every committed row into segment files, a
     /// manifest naming them, and deletes the WAL files they cover. Commits
-    /// wait while it runs. Returns the checkpoint's commit timestamp
-    /// (`None` in memory).
-    pub fn checkpoint(&self) -> Result<Option<Ts>> {
-        let Some(d) = &self.durable else {
-            return Ok(None);
-        };
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
+    /// wait while it runs. Returns the checkpoint's commit timestamp.
+    pub(crate) fn write(&self, shared: &Shared, merkle: &Merkle) -> Result<Ts> {
+        let mut cs = shared.commit_lock.lock();
+        ready(shared, merkle, &mut cs)?;
         // Every commit applied so far is in the log and durable.
-        d.wal.sync_now()?;
-        self.ready(&mut cs)?;
+        self.wal.sync_now()?;
+        ready(shared, merkle, &mut cs)?;
         let ts = cs.last_assigned;
-        self.last_committed.fetch_max(ts, Ordering::AcqRel);
+        shared.publish(ts);
         // Records after `ts` go to files from `first` on.
-        let first = d.wal.rotate_now()?;
-        let fs = &*d.fs;
-        let seg_dir = d.dir.join("segments");
-        let mut tables = self.catalog.tables();
+        let first = self.wal.rotate_now()?;
+        let fs = &*self.fs;
+        let seg_dir = self.dir.join("segments");
+        let mut tables = shared.catalog.tables();
         tables.sort_by_key(|t| t.id);
-        let (versions, records) = self.with_merkle(|m| {
+        let (versions, records) = merkle.with(shared, |m| {
             let v: Vec<Vec<(cairn_merkle::Hash, u64)>> =
                 tables.iter().map(|t| m.versions_of(t.id)).collect();
             (v, m.records().to_vec())
@@ -525,476 +583,590 @@ impl Store {
             crate::fs::replace_file(fs, &seg_dir, &name, &t.checkpoint_image(ts, versions)?)?;
             files.push(name);
         }
-        let mut views = Vec::new();
-        {
-            let list = self.catalog.views();
-            let mut e = Enc(&mut views);
-            e.len(list.len());
-            for v in &list {
-                e.view(v);
-            }
-        }
-        let header = SegHeader {
-            table_id: 0,
-            ts,
-            rows: 0,
-            next_row_id: self.catalog.next_table_id(),
-            auto_max: 0,
-        };
         let name = catalog_file(ts);
-        let mut history = Vec::with_capacity(4 + records.len() * 40);
-        history.extend_from_slice(&(records.len() as u32).to_le_bytes());
-        for (rts, root) in &records {
-            history.extend_from_slice(&rts.to_le_bytes());
-            history.extend_from_slice(&root.0);
-        }
-        crate::fs::replace_file(
-            fs,
-            &seg_dir,
-            &name,
-            &encode_file(
-                &header,
-                &if self.state_roots {
-                    vec![(section::VIEWS, views), (section::HISTORY, history)]
-                } else {
-                    vec![(section::VIEWS, views)]
-                },
-            ),
-        )?;
+        let image = catalog_image(shared, ts, merkle.enabled().then_some(&records));
+        crate::fs::replace_file(fs, &seg_dir, &name, &image)?;
         files.push(name);
         fs.sync_dir(&seg_dir)?;
-        let mut m = d.manifest.lock().clone();
+        let mut m = self.manifest.lock().clone();
         m.checkpoint = Some(CheckpointRef {
             ts,
             files: files.clone(),
         });
         m.wal_first = first;
-        m.write(fs, &d.dir)?;
-        *d.manifest.lock() = m;
-        remove_unlisted(fs, &d.dir, first, &files)?;
-        *d.last_checkpoint.lock() = std::time::Instant::now();
-        Ok(Some(ts))
+        m.write(fs, &self.dir)?;
+        *self.manifest.lock() = m;
+        remove_unlisted(fs, &self.dir, first, &files)?;
+        *self.last.lock() = Instant::now();
+        Ok(ts)
     }
+}
 
-    /// Loads the catalog file of a checkpoint at `cp_ts`: its views, the
-    /// next table id and (when present) the history records.
-    fn load_catalog_file(
-        &self,
-        h: &SegHeader,
-        sections: &[(u32, &[u8], u64)],
-        file: &str,
-        cp_ts: Ts,
-    ) -> Result<Option<Vec<(Ts, cairn_merkle::Hash)>>> {
-        let (_, body, at) = sections
-            .iter()
-            .find(|s| s.0 == section::VIEWS)
-            .ok_or_else(|| {
-                Error::corrupt(file, 0, format!("section kind {} missing", section::VIEWS))
-            })?;
-        let mut d = Dec::new(body, file, *at);
-        let n = d.count(4)?;
-        for _ in 0..n {
-            let v = d.view()?;
-            self.catalog
-                .apply(&Record::CreateView(v), None)
-                .map_err(|e| d.err(format!("view does not load: {e}")))?;
+/// The catalog file of a checkpoint at `ts`: the views, the next table id
+/// and (when roots are kept) the history's commit records.
+fn catalog_image(
+    shared: &Shared,
+    ts: Ts,
+    records: Option<&Vec<(Ts, cairn_merkle::Hash)>>,
+) -> Vec<u8> {
+    let mut views = Vec::new();
+    {
+        let list = shared.catalog.views();
+        let mut e = Enc(&mut views);
+        e.len(list.len());
+        for v in &list {
+            e.view(v);
         }
-        self.catalog.observe_next_table_id(h.next_row_id);
-        let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::HISTORY) else {
-            return Ok(None);
-        };
-        let mut d = Dec::new(body, file, at);
-        let n = d.count(40)?;
-        let mut records = Vec::with_capacity(n);
-        for _ in 0..n {
-            let rts = d.u64()?;
-            let root = d.hash()?;
-            if records
-                .last()
-                .is_some_and(|r: &(Ts, cairn_merkle::Hash)| r.0 > rts)
-                || rts > cp_ts
+    }
+    let header = SegHeader {
+        table_id: 0,
+        ts,
+        rows: 0,
+        next_row_id: shared.catalog.next_table_id(),
+        auto_max: 0,
+    };
+    let Some(records) = records else {
+        return encode_file(&header, &[(section::VIEWS, views)]);
+    };
+    let mut history = Vec::with_capacity(4 + records.len() * 40);
+    history.extend_from_slice(&(records.len() as u32).to_le_bytes());
+    for (rts, root) in records {
+        history.extend_from_slice(&rts.to_le_bytes());
+        history.extend_from_slice(&root.0);
+    }
+    encode_file(
+        &header,
+        &[(section::VIEWS, views), (section::HISTORY, history)],
+    )
+}
+
+/// Loads the catalog file of a checkpoint at `cp_ts` into `catalog`: its
+/// views, the next table id and (when present) the history records.
+fn load_catalog_file(
+    catalog: &Catalog,
+    h: &SegHeader,
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    cp_ts: Ts,
+) -> Result<Option<Vec<(Ts, cairn_merkle::Hash)>>> {
+    let (body, at) = section_of(sections, section::VIEWS, file)?;
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(4)?;
+    for _ in 0..n {
+        let v = d.view()?;
+        catalog
+            .apply(&Record::CreateView(v), None)
+            .map_err(|e| d.err(format!("view does not load: {e}")))?;
+    }
+    catalog.observe_next_table_id(h.next_row_id);
+    let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::HISTORY) else {
+        return Ok(None);
+    };
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(40)?;
+    let mut records = Vec::with_capacity(n);
+    for _ in 0..n {
+        let rts = d.u64()?;
+        let root = d.hash()?;
+        if records
+            .last()
+            .is_some_and(|r: &(Ts, cairn_merkle::Hash)| r.0 > rts)
+            || rts > cp_ts
+        {
+            return Err(d.err("history records out of order"));
+        }
+        records.push((rts, root));
+    }
+    if !d.done() {
+        return Err(d.err("bytes after the history"));
+    }
+    Ok(Some(records))
+}
+
+/// The body and offset of the section of `kind` (corruption if missing).
+fn section_of<'a>(
+    sections: &[(u32, &'a [u8], u64)],
+    kind: u32,
+    file: &str,
+) -> Result<(&'a [u8], u64)> {
+    sections
+        .iter()
+        .find(|s| s.0 == kind)
+        .map(|s| (s.1, s.2))
+        .ok_or_else(|| Error::corrupt(file, 0, format!("section kind {kind} missing")))
+}
+
+/// A vector index as a table file holds it: its definition and its graphs
+/// (with their alive flags).
+type LoadedVectorIndex = (VectorIndexDef, Vec<(cairn_vector::hnsw::Graph, Vec<bool>)>);
+
+/// What loading one table file leaves for after the last file: the
+/// table's name, its vector indexes (restored once every table is in),
+/// and its trie's row versions other than 1.
+struct LoadedTable {
+    name: String,
+    vectors: Vec<LoadedVectorIndex>,
+    versions: Option<std::collections::HashMap<cairn_merkle::Hash, u64>>,
+}
+
+/// Loads a checkpoint's segment files into the parts of an empty store
+/// (the catalog and tables in `shared`, the verifiable state, the vector
+/// index jobs), and sets the commit clock to the checkpoint.
+pub(crate) fn load(
+    shared: &Shared,
+    merkle: &Merkle,
+    jobs: &Jobs,
+    fs: &dyn Vfs,
+    dir: &Path,
+    cp: &CheckpointRef,
+) -> Result<()> {
+    let seg_dir = dir.join("segments");
+    let mut cs = shared.commit_lock.lock();
+    let mut vector_defs = Vec::new();
+    let mut row_versions = std::collections::HashMap::new();
+    let mut history = None;
+    for name in &cp.files {
+        let path = seg_dir.join(name);
+        let file = path.display().to_string();
+        let data = fs.map(&path)?;
+        let (h, sections) = decode_file(&data, &file)?;
+        if h.ts != cp.ts {
+            return Err(Error::corrupt(
+                &file,
+                24,
+                format!(
+                    "segment of checkpoint {} where the manifest names checkpoint {}",
+                    h.ts, cp.ts
+                ),
+            ));
+        }
+        if h.table_id == 0 {
+            if let Some(records) = load_catalog_file(&shared.catalog, &h, &sections, &file, cp.ts)?
             {
-                return Err(d.err("history records out of order"));
+                history = Some((records, file.clone()));
             }
-            records.push((rts, root));
+            continue;
         }
-        if !d.done() {
-            return Err(d.err("bytes after the history"));
+        let loaded = load_table_file(&shared.catalog, &h, &sections, &file, cp.ts)?;
+        if let Some(map) = loaded.versions {
+            row_versions.insert(h.table_id, map);
         }
-        Ok(Some(records))
+        for (def, graphs) in loaded.vectors {
+            vector_defs.push((loaded.name.clone(), def, graphs, file.clone()));
+        }
     }
+    for (table, def, graphs, file) in vector_defs {
+        let t = shared
+            .catalog
+            .table(&table)
+            .ok_or_else(|| Error::corrupt(&file, 0, "vector index of a missing table"))?;
+        let jobs_due = t
+            .restore_vector_index(def, graphs, cp.ts)
+            .map_err(|e| Error::corrupt(&file, 0, format!("vector index does not load: {e}")))?;
+        jobs.spawn_vector_jobs(jobs_due.into_iter().map(|j| (t.clone(), j)).collect());
+        shared.catalog.bump();
+    }
+    let (records, file) = match history {
+        Some((r, f)) => (Some(r), f),
+        None => (None, String::from("checkpoint")),
+    };
+    merkle.load(&shared.catalog, cp.ts, &row_versions, records, &file)?;
+    cs.last_assigned = cp.ts;
+    shared.set_published(cp.ts);
+    Ok(())
+}
 
-    /// Loads a checkpoint's segment files into this (empty) store.
-    pub(crate) fn load_checkpoint(
-        &self,
-        fs: &dyn Vfs,
-        dir: &Path,
-        cp: &CheckpointRef,
-    ) -> Result<()> {
-        let seg_dir = dir.join("segments");
-        let mut cs = self.commit_lock.lock();
-        let mut vector_defs = Vec::new();
-        let mut row_versions = std::collections::HashMap::new();
-        let mut history = None;
-        for name in &cp.files {
-            let path = seg_dir.join(name);
-            let file = path.display().to_string();
-            let data = fs.map(&path)?;
-            let (h, sections) = decode_file(&data, &file)?;
-            if h.ts != cp.ts {
-                return Err(Error::corrupt(
-                    &file,
-                    24,
-                    format!(
-                        "segment of checkpoint {} where the manifest names checkpoint {}",
-                        h.ts, cp.ts
-                    ),
-                ));
-            }
-            let get = |kind: u32| {
-                sections
-                    .iter()
-                    .find(|s| s.0 == kind)
-                    .map(|s| (s.1, s.2))
-                    .ok_or_else(|| Error::corrupt(&file, 0, format!("section kind {kind} missing")))
-            };
-            if h.table_id == 0 {
-                if let Some(records) = self.load_catalog_file(&h, &sections, &file, cp.ts)? {
-                    history = Some((records, file.clone()));
-                }
+/// Loads one table's segment file (header `h`, validated `sections`) of
+/// the checkpoint at `cp_ts`: creates the table in `catalog` and fills in
+/// its rows and ordered indexes; returns what is left for later.
+fn load_table_file(
+    catalog: &Catalog,
+    h: &SegHeader,
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    cp_ts: Ts,
+) -> Result<LoadedTable> {
+    let (body, at) = section_of(sections, section::TABLE, file)?;
+    let mut d = Dec::new(body, file, at);
+    let schema = d.schema()?;
+    let n = d.count(4)?;
+    let mut indexes = Vec::with_capacity(n);
+    for _ in 0..n {
+        indexes.push(d.index()?);
+    }
+    let n = d.count(4)?;
+    let mut vectors = Vec::with_capacity(n);
+    for _ in 0..n {
+        vectors.push(d.vector_index()?);
+    }
+    let name = schema.name.clone();
+    let columns = schema.columns.len();
+    let table = catalog
+        .apply(
+            &Record::CreateTable {
+                id: h.table_id,
+                schema,
+            },
+            None,
+        )
+        .and_then(|()| {
+            catalog
+                .table(&name)
+                .ok_or_else(|| Error::internal("loaded table vanished"))
+        })
+        .map_err(|e| Error::corrupt(file, 16, format!("table does not load: {e}")))?;
+    check_statistics(h, sections, file, columns)?;
+    let mut vcols = vector_arrays(sections, file, columns)?;
+    {
+        let mut inner = table.inner.write();
+        let count = load_rows(&mut inner, h, sections, file, cp_ts, &mut vcols, &name)?;
+        load_indexes(&mut inner, sections, file, count, indexes)?;
+        inner.seal(cp_ts);
+    }
+    table.observe_row_id(h.next_row_id.saturating_sub(1));
+    table.observe_auto_key(h.auto_max);
+    let versions = load_row_versions(sections, file)?;
+    let vectors = load_graphs(sections, file, vectors)?;
+    Ok(LoadedTable {
+        name,
+        vectors,
+        versions,
+    })
+}
+
+/// Checks a table file's statistics against its header and schema.
+fn check_statistics(
+    h: &SegHeader,
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    columns: usize,
+) -> Result<()> {
+    let (body, at) = section_of(sections, section::STATISTICS, file)?;
+    let mut d = Dec::new(body, file, at);
+    if d.u64()? != h.rows {
+        return Err(d.err("statistics disagree with the header's row count"));
+    }
+    let n = d.count(10)?;
+    if n != columns {
+        return Err(d.err(format!(
+            "statistics for {n} columns, the table has {columns}"
+        )));
+    }
+    for _ in 0..n {
+        if d.u64()? > h.rows {
+            return Err(d.err("more NULLs than rows"));
+        }
+        d.value()?;
+        d.value()?;
+    }
+    if !d.done() {
+        return Err(d.err("bytes after the statistics"));
+    }
+    Ok(())
+}
+
+/// A vector column kept as an array, with a cursor: (column, dims, f16,
+/// array, offset of the array, next element).
+type VectorArray<'a> = (usize, usize, bool, &'a [u8], u64, usize);
+
+/// A table file's vector column arrays, each checked against its shape.
+fn vector_arrays<'a>(
+    sections: &[(u32, &'a [u8], u64)],
+    file: &str,
+    columns: usize,
+) -> Result<Vec<VectorArray<'a>>> {
+    let (body, at) = section_of(sections, section::VECTOR_COLUMNS, file)?;
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(17)?;
+    let data: Vec<&(u32, &[u8], u64)> = sections
+        .iter()
+        .filter(|s| s.0 == section::VECTOR_DATA)
+        .collect();
+    if data.len() != n {
+        return Err(d.err(format!("{n} vector columns, {} arrays", data.len())));
+    }
+    let mut vcols: Vec<VectorArray<'a>> = Vec::with_capacity(n);
+    for arr in data {
+        let col = d.u32()? as usize;
+        let dims = d.u32()? as usize;
+        let half = d.u8()? == 1;
+        let present = d.u64()?;
+        let elem = if half { 2 } else { 4 };
+        let want = usize::try_from(present)
+            .ok()
+            .and_then(|p| p.checked_mul(dims)?.checked_mul(elem));
+        if col >= columns
+            || dims == 0
+            || dims > cairn_core::vector::VECTOR_DIMS_MAX
+            || want != Some(arr.1.len())
+        {
+            return Err(d.err(format!("vector column {col}: bad shape")));
+        }
+        vcols.push((col, dims, half, arr.1, arr.2, 0));
+    }
+    Ok(vcols)
+}
+
+/// Loads a table file's rows into `inner` (vectors kept in column arrays
+/// read from `vcols`); returns how many.
+fn load_rows(
+    inner: &mut TableInner,
+    h: &SegHeader,
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    cp_ts: Ts,
+    vcols: &mut [VectorArray<'_>],
+    name: &str,
+) -> Result<u64> {
+    let columns = inner.schema.columns.len();
+    let (body, at) = section_of(sections, section::ROWS, file)?;
+    let mut d = Dec::new(body, file, at);
+    let count = d.u64()?;
+    if count != h.rows {
+        return Err(d.err(format!("{count} rows where the header says {}", h.rows)));
+    }
+    for _ in 0..count {
+        let rid = d.u64()?;
+        if rid == 0 || rid >= h.next_row_id {
+            return Err(d.err(format!("row id {rid} out of range")));
+        }
+        let width = d.count(1)?;
+        let mut values = Vec::with_capacity(width);
+        for j in 0..width {
+            if d.peek() != Some(TAG_IN_COLUMN) {
+                values.push(d.value()?);
                 continue;
             }
-            let (body, at) = get(section::TABLE)?;
-            let mut d = Dec::new(body, &file, at);
-            let schema = d.schema()?;
-            let n = d.count(4)?;
-            let mut indexes = Vec::with_capacity(n);
-            for _ in 0..n {
-                indexes.push(d.index()?);
-            }
-            let n = d.count(4)?;
-            let mut vectors = Vec::with_capacity(n);
-            for _ in 0..n {
-                vectors.push(d.vector_index()?);
-            }
-            let name = schema.name.clone();
-            let columns = schema.columns.len();
-            let table = self
-                .catalog
-                .apply(
-                    &Record::CreateTable {
-                        id: h.table_id,
-                        schema,
-                    },
-                    None,
-                )
-                .and_then(|()| {
-                    self.table(&name)
-                        .ok_or_else(|| Error::internal("loaded table vanished"))
-                })
-                .map_err(|e| Error::corrupt(&file, 16, format!("table does not load: {e}")))?;
-            // Statistics: checked against the header and the schema.
-            let (body, at) = get(section::STATISTICS)?;
-            let mut d = Dec::new(body, &file, at);
-            if d.u64()? != h.rows {
-                return Err(d.err("statistics disagree with the header's row count"));
-            }
-            let n = d.count(10)?;
-            if n != columns {
-                return Err(d.err(format!(
-                    "statistics for {n} columns, the table has {columns}"
-                )));
-            }
-            for _ in 0..n {
-                if d.u64()? > h.rows {
-                    return Err(d.err("more NULLs than rows"));
-                }
-                d.value()?;
-                d.value()?;
-            }
-            if !d.done() {
-                return Err(d.err("bytes after the statistics"));
-            }
-            // Vector column arrays, with a cursor each.
-            let (body, at) = get(section::VECTOR_COLUMNS)?;
-            let mut d = Dec::new(body, &file, at);
-            let n = d.count(17)?;
-            let data: Vec<&(u32, &[u8], u64)> = sections
-                .iter()
-                .filter(|s| s.0 == section::VECTOR_DATA)
-                .collect();
-            if data.len() != n {
-                return Err(d.err(format!("{n} vector columns, {} arrays", data.len())));
-            }
-            // (column, dims, f16, array, offset of the array, next element)
-            let mut vcols: Vec<(usize, usize, bool, &[u8], u64, usize)> = Vec::with_capacity(n);
-            for arr in data {
-                let col = d.u32()? as usize;
-                let dims = d.u32()? as usize;
-                let half = d.u8()? == 1;
-                let present = d.u64()?;
-                let elem = if half { 2 } else { 4 };
-                let want = usize::try_from(present)
-                    .ok()
-                    .and_then(|p| p.checked_mul(dims)?.checked_mul(elem));
-                if col >= columns
-                    || dims == 0
-                    || dims > cairn_core::vector::VECTOR_DIMS_MAX
-                    || want != Some(arr.1.len())
-                {
-                    return Err(d.err(format!("vector column {col}: bad shape")));
-                }
-                vcols.push((col, dims, half, arr.1, arr.2, 0));
-            }
-            let (body, at) = get(section::ROWS)?;
-            let mut d = Dec::new(body, &file, at);
-            let count = d.u64()?;
-            if count != h.rows {
-                return Err(d.err(format!("{count} rows where the header says {}", h.rows)));
-            }
-            {
-                let mut inner = table.inner.write();
-                for _ in 0..count {
-                    let rid = d.u64()?;
-                    if rid == 0 || rid >= h.next_row_id {
-                        return Err(d.err(format!("row id {rid} out of range")));
-                    }
-                    let width = d.count(1)?;
-                    let mut values = Vec::with_capacity(width);
-                    for j in 0..width {
-                        if d.peek() != Some(TAG_IN_COLUMN) {
-                            values.push(d.value()?);
-                            continue;
-                        }
-                        d.u8()?;
-                        let Some(c) = vcols.iter_mut().find(|c| c.0 == j) else {
-                            return Err(d.err(format!("column {j} has no vector array")));
-                        };
-                        let (_, dims, half, arr, arr_at, next) = c;
-                        let elem = if *half { 2 } else { 4 };
-                        let start = *next;
-                        let end = start + *dims * elem;
-                        let Some(bytes) = arr.get(start..end) else {
-                            return Err(Error::corrupt(
-                                &file,
-                                *arr_at,
-                                "more rows use the vector array than it holds",
-                            ));
-                        };
-                        *next = end;
-                        let v = if *half {
-                            let x: Vec<half::f16> = bytes
-                                .chunks_exact(2)
-                                .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])))
-                                .collect();
-                            if x.iter().any(|f| !f.is_finite()) {
-                                return Err(Error::corrupt(&file, *arr_at, "non-finite element"));
-                            }
-                            Value::HalfVec(x.into())
-                        } else {
-                            let x: Vec<f32> = bytes.chunks_exact(4).map(rd_f32).collect();
-                            if x.iter().any(|f| !f.is_finite()) {
-                                return Err(Error::corrupt(&file, *arr_at, "non-finite element"));
-                            }
-                            Value::Vector(x.into())
-                        };
-                        values.push(v);
-                    }
-                    if values.len() > columns {
-                        return Err(
-                            d.err(format!("row {rid} has more values than {name} has columns"))
-                        );
-                    }
-                    if inner.head(rid).is_some() {
-                        return Err(d.err(format!("row {rid} appears twice")));
-                    }
-                    inner.load_version(rid, values.into(), cp.ts);
-                }
-                if !d.done() {
-                    return Err(d.err("bytes after the last row"));
-                }
-                if let Some(c) = vcols.iter().find(|c| c.5 != c.3.len()) {
-                    return Err(Error::corrupt(
-                        &file,
-                        c.4,
-                        "vector array holds unused vectors",
-                    ));
-                }
-                // Ordered indexes: the primary key's (made with the table)
-                // and the secondary ones, filled from their section.
-                let (body, at) = get(section::INDEXES)?;
-                let mut d = Dec::new(body, &file, at);
-                let n = d.count(12)?;
-                let mut loaded: std::collections::HashMap<String, Vec<(Vec<Value>, Vec<u64>)>> =
-                    std::collections::HashMap::new();
-                for _ in 0..n {
-                    let index_name = d.str()?.to_string();
-                    let entries_n = d.u64()?;
-                    let mut entries = Vec::new();
-                    let mut listed = 0u64;
-                    for _ in 0..entries_n {
-                        let key = d.values()?;
-                        let ids_n = d.count(8)?;
-                        let mut ids = Vec::with_capacity(ids_n);
-                        for _ in 0..ids_n {
-                            let id = d.u64()?;
-                            if inner.head(id).is_none() {
-                                return Err(d.err(format!(
-                                    "index {index_name} lists row {id}, which the file does not hold"
-                                )));
-                            }
-                            ids.push(id);
-                        }
-                        listed += ids_n as u64;
-                        entries.push((key, ids));
-                    }
-                    if listed != count {
-                        return Err(d.err(format!(
-                            "index {index_name} lists {listed} rows, the table has {count}"
-                        )));
-                    }
-                    loaded.insert(index_name.to_ascii_lowercase(), entries);
-                }
-                let mut defs: Vec<IndexDef> = inner
-                    .indexes
-                    .iter()
-                    .filter(|i| i.def.primary)
-                    .map(|i| i.def.clone())
-                    .collect();
-                defs.extend(indexes);
-                let mut built = Vec::with_capacity(defs.len());
-                for def in defs {
-                    let entries = loaded
-                        .remove(&def.name.to_ascii_lowercase())
-                        .ok_or_else(|| d.err(format!("no entries for index {}", def.name)))?;
-                    let index_name = def.name.clone();
-                    let index = Index::from_sorted(def, entries).map_err(|i| {
-                        d.err(format!(
-                            "index {index_name}: entry {i} is out of order or empty"
-                        ))
-                    })?;
-                    built.push(index);
-                }
-                if !loaded.is_empty() {
-                    return Err(d.err("entries for an index the table does not define"));
-                }
-                inner.set_indexes(built);
-                inner.seal(cp.ts);
-            }
-            table.observe_row_id(h.next_row_id.saturating_sub(1));
-            table.observe_auto_key(h.auto_max);
-            if let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::ROW_VERSIONS) {
-                let mut d = Dec::new(body, &file, at);
-                let n = d.count(40)?;
-                let mut map = std::collections::HashMap::with_capacity(n);
-                for _ in 0..n {
-                    let key = d.hash()?;
-                    let version = d.u64()?;
-                    if version < 2 || map.insert(key, version).is_some() {
-                        return Err(d.err("row versions repeat a key or list version 0 or 1"));
-                    }
-                }
-                if !d.done() {
-                    return Err(d.err("bytes after the row versions"));
-                }
-                row_versions.insert(h.table_id, map);
-            }
-            // Graphs: shapes, then each graph's arrays in order.
-            let (body, at) = get(section::GRAPHS)?;
-            let mut d = Dec::new(body, &file, at);
-            let n = d.count(4)?;
-            if n != vectors.len() {
-                return Err(d.err(format!(
-                    "{n} graph lists for {} vector indexes",
-                    vectors.len()
-                )));
-            }
-            let mut arrays = sections
-                .iter()
-                .filter(|s| (section::G_KEYS..=section::G_ALIVE).contains(&s.0));
-            for def in vectors {
-                let graphs_n = d.count(21)?;
-                let mut graphs = Vec::with_capacity(graphs_n);
-                for _ in 0..graphs_n {
-                    let len = usize::try_from(d.u64()?).map_err(|_| d.err("graph too large"))?;
-                    let upper_len =
-                        usize::try_from(d.u64()?).map_err(|_| d.err("graph too large"))?;
-                    let entry_point = d.u32()?;
-                    let max_level = d.u8()?;
-                    let mut next = |kind: u32| match arrays.next() {
-                        Some(&(k, body, at)) if k == kind => Ok((body, at)),
-                        _ => Err(Error::corrupt(
-                            &file,
-                            0,
-                            format!("graph array section {kind} missing"),
-                        )),
-                    };
-                    let stride0 = 1 + 2 * def.params.m;
-                    let keys = array(next(section::G_KEYS)?, len, 8, &file, rd_u64)?;
-                    let levels = array(next(section::G_LEVELS)?, len, 1, &file, |c| c[0])?;
-                    let upper_offset =
-                        array(next(section::G_UPPER_OFFSET)?, len, 4, &file, rd_u32)?;
-                    let level0 = array(
-                        next(section::G_LEVEL0)?,
-                        len.saturating_mul(stride0),
-                        4,
-                        &file,
-                        rd_u32,
-                    )?;
-                    let upper = array(next(section::G_UPPER)?, upper_len, 4, &file, rd_u32)?;
-                    let vectors = array(
-                        next(section::G_VECTORS)?,
-                        len.saturating_mul(def.dims),
-                        4,
-                        &file,
-                        rd_f32,
-                    )?;
-                    let alive_at = next(section::G_ALIVE)?;
-                    let alive = array(alive_at, len, 1, &file, |c| c[0] == 1)?;
-                    let graph =
-                        cairn_vector::hnsw::Graph::from_parts(cairn_vector::hnsw::GraphParts {
-                            params: def.params,
-                            dims: def.dims,
-                            vectors,
-                            keys,
-                            levels,
-                            level0,
-                            upper_offset,
-                            upper,
-                            entry_point,
-                            max_level,
-                        })
-                        .map_err(|e| {
-                            Error::corrupt(
-                                &file,
-                                alive_at.1,
-                                format!("vector index {}: {e}", def.name),
-                            )
-                        })?;
-                    graphs.push((graph, alive));
-                }
-                vector_defs.push((name.clone(), def, graphs, file.clone()));
-            }
+            d.u8()?;
+            let Some(c) = vcols.iter_mut().find(|c| c.0 == j) else {
+                return Err(d.err(format!("column {j} has no vector array")));
+            };
+            values.push(next_column_vector(c, file)?);
         }
-        for (table, def, graphs, file) in vector_defs {
-            let t = self
-                .table(&table)
-                .ok_or_else(|| Error::corrupt(&file, 0, "vector index of a missing table"))?;
-            let jobs = t.restore_vector_index(def, graphs, cp.ts).map_err(|e| {
-                Error::corrupt(&file, 0, format!("vector index does not load: {e}"))
-            })?;
-            self.spawn_vector_jobs(jobs.into_iter().map(|j| (t.clone(), j)).collect());
-            self.catalog.bump();
+        if values.len() > columns {
+            return Err(d.err(format!("row {rid} has more values than {name} has columns")));
         }
-        let (records, file) = match history {
-            Some((r, f)) => (Some(r), f),
-            None => (None, String::from("checkpoint")),
-        };
-        self.merkle_load(cp.ts, &row_versions, records, &file)?;
-        cs.last_assigned = cp.ts;
-        self.last_committed.store(cp.ts, Ordering::Release);
-        Ok(())
+        if inner.head(rid).is_some() {
+            return Err(d.err(format!("row {rid} appears twice")));
+        }
+        inner.load_version(rid, values.into(), cp_ts);
     }
+    if !d.done() {
+        return Err(d.err("bytes after the last row"));
+    }
+    if let Some(c) = vcols.iter().find(|c| c.5 != c.3.len()) {
+        return Err(Error::corrupt(
+            file,
+            c.4,
+            "vector array holds unused vectors",
+        ));
+    }
+    Ok(count)
+}
+
+/// The next vector of a column array (moving its cursor on).
+fn next_column_vector(c: &mut VectorArray<'_>, file: &str) -> Result<Value> {
+    let (_, dims, half, arr, arr_at, next) = c;
+    let elem = if *half { 2 } else { 4 };
+    let start = *next;
+    let end = start + *dims * elem;
+    let Some(bytes) = arr.get(start..end) else {
+        return Err(Error::corrupt(
+            file,
+            *arr_at,
+            "more rows use the vector array than it holds",
+        ));
+    };
+    *next = end;
+    if *half {
+        let x: Vec<half::f16> = bytes
+            .chunks_exact(2)
+            .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])))
+            .collect();
+        if x.iter().any(|f| !f.is_finite()) {
+            return Err(Error::corrupt(file, *arr_at, "non-finite element"));
+        }
+        Ok(Value::HalfVec(x.into()))
+    } else {
+        let x: Vec<f32> = bytes.chunks_exact(4).map(rd_f32).collect();
+        if x.iter().any(|f| !f.is_finite()) {
+            return Err(Error::corrupt(file, *arr_at, "non-finite element"));
+        }
+        Ok(Value::Vector(x.into()))
+    }
+}
+
+/// Fills a table's ordered indexes from its file: the primary key's (made
+/// with the table) and the secondary ones (`secondary`), each listing
+/// every one of the `count` rows loaded.
+fn load_indexes(
+    inner: &mut TableInner,
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    count: u64,
+    secondary: Vec<IndexDef>,
+) -> Result<()> {
+    let (body, at) = section_of(sections, section::INDEXES, file)?;
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(12)?;
+    let mut loaded: std::collections::HashMap<String, Vec<(Vec<Value>, Vec<u64>)>> =
+        std::collections::HashMap::new();
+    for _ in 0..n {
+        let index_name = d.str()?.to_string();
+        let entries_n = d.u64()?;
+        let mut entries = Vec::new();
+        let mut listed = 0u64;
+        for _ in 0..entries_n {
+            let key = d.values()?;
+            let ids_n = d.count(8)?;
+            let mut ids = Vec::with_capacity(ids_n);
+            for _ in 0..ids_n {
+                let id = d.u64()?;
+                if inner.head(id).is_none() {
+                    return Err(d.err(format!(
+                        "index {index_name} lists row {id}, which the file does not hold"
+                    )));
+                }
+                ids.push(id);
+            }
+            listed += ids_n as u64;
+            entries.push((key, ids));
+        }
+        if listed != count {
+            return Err(d.err(format!(
+                "index {index_name} lists {listed} rows, the table has {count}"
+            )));
+        }
+        loaded.insert(index_name.to_ascii_lowercase(), entries);
+    }
+    let mut defs: Vec<IndexDef> = inner
+        .indexes
+        .iter()
+        .filter(|i| i.def.primary)
+        .map(|i| i.def.clone())
+        .collect();
+    defs.extend(secondary);
+    let mut built = Vec::with_capacity(defs.len());
+    for def in defs {
+        let entries = loaded
+            .remove(&def.name.to_ascii_lowercase())
+            .ok_or_else(|| d.err(format!("no entries for index {}", def.name)))?;
+        let index_name = def.name.clone();
+        let index = Index::from_sorted(def, entries).map_err(|i| {
+            d.err(format!(
+                "index {index_name}: entry {i} is out of order or empty"
+            ))
+        })?;
+        built.push(index);
+    }
+    if !loaded.is_empty() {
+        return Err(d.err("entries for an index the table does not define"));
+    }
+    inner.set_indexes(built);
+    Ok(())
+}
+
+/// A table file's row versions other than 1 (None: the section is absent).
+fn load_row_versions(
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+) -> Result<Option<std::collections::HashMap<cairn_merkle::Hash, u64>>> {
+    let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::ROW_VERSIONS) else {
+        return Ok(None);
+    };
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(40)?;
+    let mut map = std::collections::HashMap::with_capacity(n);
+    for _ in 0..n {
+        let key = d.hash()?;
+        let version = d.u64()?;
+        if version < 2 || map.insert(key, version).is_some() {
+            return Err(d.err("row versions repeat a key or list version 0 or 1"));
+        }
+    }
+    if !d.done() {
+        return Err(d.err("bytes after the row versions"));
+    }
+    Ok(Some(map))
+}
+
+/// A table file's HNSW graphs, for each of its vector indexes `vectors`:
+/// their shapes, then each graph's arrays in order.
+fn load_graphs(
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    vectors: Vec<VectorIndexDef>,
+) -> Result<Vec<LoadedVectorIndex>> {
+    let (body, at) = section_of(sections, section::GRAPHS, file)?;
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(4)?;
+    if n != vectors.len() {
+        return Err(d.err(format!(
+            "{n} graph lists for {} vector indexes",
+            vectors.len()
+        )));
+    }
+    let mut arrays = sections
+        .iter()
+        .filter(|s| (section::G_KEYS..=section::G_ALIVE).contains(&s.0));
+    let mut out = Vec::with_capacity(vectors.len());
+    for def in vectors {
+        let graphs_n = d.count(21)?;
+        let mut graphs = Vec::with_capacity(graphs_n);
+        for _ in 0..graphs_n {
+            let len = usize::try_from(d.u64()?).map_err(|_| d.err("graph too large"))?;
+            let upper_len = usize::try_from(d.u64()?).map_err(|_| d.err("graph too large"))?;
+            let entry_point = d.u32()?;
+            let max_level = d.u8()?;
+            let mut next = |kind: u32| match arrays.next() {
+                Some(&(k, body, at)) if k == kind => Ok((body, at)),
+                _ => Err(Error::corrupt(
+                    file,
+                    0,
+                    format!("graph array section {kind} missing"),
+                )),
+            };
+            let stride0 = 1 + 2 * def.params.m;
+            let keys = array(next(section::G_KEYS)?, len, 8, file, rd_u64)?;
+            let levels = array(next(section::G_LEVELS)?, len, 1, file, |c| c[0])?;
+            let upper_offset = array(next(section::G_UPPER_OFFSET)?, len, 4, file, rd_u32)?;
+            let level0 = array(
+                next(section::G_LEVEL0)?,
+                len.saturating_mul(stride0),
+                4,
+                file,
+                rd_u32,
+            )?;
+            let upper = array(next(section::G_UPPER)?, upper_len, 4, file, rd_u32)?;
+            let vectors = array(
+                next(section::G_VECTORS)?,
+                len.saturating_mul(def.dims),
+                4,
+                file,
+                rd_f32,
+            )?;
+            let alive_at = next(section::G_ALIVE)?;
+            let alive = array(alive_at, len, 1, file, |c| c[0] == 1)?;
+            let graph = cairn_vector::hnsw::Graph::from_parts(cairn_vector::hnsw::GraphParts {
+                params: def.params,
+                dims: def.dims,
+                vectors,
+                keys,
+                levels,
+                level0,
+                upper_offset,
+                upper,
+                entry_point,
+                max_level,
+            })
+            .map_err(|e| {
+                Error::corrupt(file, alive_at.1, format!("vector index {}: {e}", def.name))
+            })?;
+            graphs.push((graph, alive));
+        }
+        out.push((def, graphs));
+    }
+    Ok(out)
 }
 
 /// Removes WAL files before `wal_first` and segment files (and temp files)

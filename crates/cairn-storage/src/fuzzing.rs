@@ -82,8 +82,10 @@ pub fn load_segment_file(bytes: &[u8], ts: u64) -> Result<()> {
     let name = format!("{ts:020}-00000000000000000001.seg");
     let mut f = fs.open_write(&dir.join("segments").join(&name))?;
     f.write_at(0, bytes)?;
-    let store = crate::Store::empty();
-    store.load_checkpoint(
+    crate::checkpoint::load(
+        &crate::shared::Shared::new(),
+        &crate::merkle::Merkle::new(true),
+        &crate::jobs::Jobs::default(),
         &fs,
         dir,
         &crate::manifest::CheckpointRef {

@@ -2,13 +2,14 @@
 //!
 //! A thread takes the ranked locks only in rising rank:
 //!
-//! 1. the commit lock (`Store::commit_lock`: commits and DDL, one at a time);
-//! 2. the merkle lock (`Store::merkle`: the state tries and history);
+//! 1. the commit lock (`Shared::commit_lock` in `shared.rs`: commits and
+//!    DDL, one at a time);
+//! 2. the merkle lock (the state tries and history, in `merkle.rs`);
 //! 3. the catalog lock (`Catalog`: which tables and views exist);
 //! 4. a table lock (`Table::inner`), one table at a time.
 //!
 //! Every other mutex of the crate (open snapshots, queued folds, the build
-//! pool, the WAL's state) is a leaf: held for a few instructions, with
+//! pool, the manifest, the WAL's state) is a leaf: held for a few instructions, with
 //! nothing taken under it, so it needs no rank.
 //!
 //! Scans never hold a table lock while their callback runs (`scan.rs`:

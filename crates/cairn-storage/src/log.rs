@@ -3,12 +3,12 @@
 //! same commit path. [`MemoryLog`] keeps nothing and acknowledges at once;
 //! the WAL (`wal.rs`) writes, syncs per `synchronous`, and can fail.
 //!
-//! Protocol (the store's commit pipeline, `store.rs`): under the commit
+//! Protocol (the store's commit pipeline, `commit.rs`): under the commit
 //! lock a commit is validated, applied to the tables (invisible), then
 //! appended here; the commit lock is released; the committer waits for
 //! its LSN and only then publishes its timestamp. When a wait fails, the
 //! commits the log does not hold are undone before the next commit runs
-//! (`Store::ready`), which is why a log that [`CommitLog::may_fail`]
+//! (`commit::ready`), which is why a log that [`CommitLog::may_fail`]
 //! makes the store keep undo information.
 
 use std::sync::atomic::{AtomicU64, Ordering};

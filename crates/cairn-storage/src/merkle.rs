@@ -1,15 +1,17 @@
-//! Verifiable state (RFC 0002 Part 2): one Merkle trie per table over its
-//! rows' key hashes, a catalog root, the state root of every commit and the
-//! history log of commit records.
+//! Verifiable state (RFC 0002 Part 2), a part of the store ([`Merkle`]):
+//! one Merkle trie per table over its rows' key hashes, a catalog root, the
+//! state root of every commit and the history log of commit records. It
+//! reads the shared core (`shared.rs`: catalog, log) and never the store.
 //!
 //! Flow: a commit queues its row changes ([`Pending`]) under the commit
 //! lock, in timestamp order; once its WAL record is acknowledged (at once in
 //! memory), whoever holds the merkle lock next folds every acknowledged
 //! change into the tries and appends one commit record per commit
-//! ([`Store::drain_merkle`]). Hashing so runs outside the commit lock. A
-//! commit the WAL failed to hold is dropped from the queue before it is
-//! ever applied. DDL runs under the commit lock, drains, and reconciles the
-//! tries with the catalog ([`Store::merkle_after_ddl`]).
+//! ([`Merkle::drain`]; the worker thread does it after each commit, readers
+//! before they read). Hashing so runs outside the commit lock. A commit
+//! the WAL failed to hold is dropped from the queue before it is ever
+//! applied. DDL runs under the commit lock, drains, and reconciles the
+//! tries with the catalog ([`Merkle::after_ddl`]).
 //!
 //! Determinism: a trie's root depends only on its set of leaves (key hash,
 //! row version, content hash); row versions count writes to a key (1 at
@@ -18,23 +20,24 @@
 //! same logical data gives the same root however it was written, split into
 //! segments, checkpointed or replayed.
 //!
-//! Proofs: [`Store::prove_rows`] proves keys at the newest folded version.
-//! [`Store::read_proven`] runs a caller's read and proves the rows it names
-//! at one version by construction: it takes the merkle lock, folds in every
-//! acknowledged commit, opens a snapshot at exactly the version the tries
-//! are at, runs the read, proves, and only then lets the tries move on. The
-//! lock is held for the whole read: its doc says what waits meanwhile.
-//! (The tries are mutable arenas with no history, so a proof at an older
-//! snapshot's version cannot be made after they moved on.)
+//! Proofs: [`prove_keys`] proves keys against the tries as they are (the
+//! caller holds the lock). The store facade's `prove_rows` proves at the
+//! newest folded version, and its `read_proven` runs a caller's read and
+//! proves the rows it names at one version by construction: it takes the
+//! merkle lock, folds in every acknowledged commit, opens a snapshot at
+//! exactly the version the tries are at ([`proven_snapshot_ts`]), runs the
+//! read, proves, and only then lets the tries move on. (The tries are
+//! mutable arenas with no history, so a proof at an older snapshot's
+//! version cannot be made after they moved on.) The lock is held for the
+//! whole read: `Store::read_proven`'s doc says what waits meanwhile.
 //!
 //! Lock order: commit lock → merkle lock → table locks (read) → the list
 //! of open snapshots (innermost). Nothing that holds a table lock waits for
-//! the merkle lock, and nothing a [`Store::read_proven`] reader runs takes
-//! the merkle lock again (checked per thread in debug builds by
-//! [`Store::lock_merkle`]).
+//! the merkle lock, and nothing a `read_proven` reader runs takes the
+//! merkle lock again (checked per thread in debug builds by
+//! [`Merkle::lock`], with [`StateLockHeld`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
@@ -42,13 +45,15 @@ use cairn_merkle::row::{put_len, put_tagged_bytes, real_bits, tag};
 use cairn_merkle::state::{catalog_root, commit_record_hash, state_root, table_leaf_hash};
 use cairn_merkle::trie::Change;
 use cairn_merkle::{CommitHead, Domain, Hash, HistoryProof, MerkleLog, RowProof, Trie, TrieLeaf};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
+use crate::apply::RowChange;
 use crate::catalog::Catalog;
+use crate::lock::{Rank, Ranked, RankedGuard};
 use crate::schema::TableSchema;
-use crate::store::Store;
+use crate::shared::Shared;
 use crate::table::Table;
-use crate::txn::Transaction;
+use crate::wal::GoodLsn;
 use crate::Ts;
 
 /// Appends `v`'s canonical bytes (RFC 0002 §2.2).
@@ -407,8 +412,6 @@ fn hash_changes(shape: &Shape, changes: &[RowChange]) -> HashedChanges {
     (removed, written)
 }
 
-use crate::apply::RowChange;
-
 /// A commit's changes waiting to be folded into the tries.
 pub(crate) struct Pending {
     /// WAL position of the commit's record (0 in memory: always good).
@@ -587,6 +590,21 @@ impl MerkleState {
     pub(crate) fn records(&self) -> &[(Ts, Hash)] {
         &self.records
     }
+
+    /// Timestamp of the newest commit folded in.
+    pub(crate) fn applied(&self) -> Ts {
+        self.applied
+    }
+
+    /// Whether the tries hold `t` as `schema` describes it. A DDL
+    /// statement installs its change before it reconciles the tries (under
+    /// the merkle lock): between the two, they hold the table as it was.
+    pub(crate) fn holds_table(&self, t: &Table, schema: &TableSchema) -> bool {
+        let name = schema.name.to_ascii_lowercase();
+        self.tables
+            .get(&name)
+            .is_some_and(|s| s.id == t.id && s.create_sql == schema.create_sql)
+    }
 }
 
 /// History roots kept for the newest versions.
@@ -606,7 +624,7 @@ const WORKER_BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(
 /// so committers never hash (nor wait for the merkle lock) before `COMMIT`
 /// returns. Readers of roots and proofs fold in what is left themselves.
 #[derive(Default)]
-pub(crate) struct Worker {
+struct Worker {
     state: Mutex<WorkerState>,
     cv: Condvar,
 }
@@ -624,7 +642,7 @@ struct WorkerState {
 
 impl Worker {
     /// Tells the worker to stop (the store is going away).
-    pub(crate) fn stop(&self) {
+    fn stop(&self) {
         let mut st = self.state.lock();
         st.stop = true;
         self.cv.notify_all();
@@ -653,19 +671,49 @@ fn fold_next(
     next.inspect(|p| m.apply(p))
 }
 
-impl Store {
-    /// Starts the merkle worker thread (once the store is shared). The
-    /// thread holds the tries and the queue, never the store: dropping the
-    /// last handle to a database closes it (and frees its directory lock)
-    /// at once.
-    pub(crate) fn start_merkle_worker(self: &Arc<Self>) {
-        if !self.state_roots {
+/// The verifiable state of one store, a part of it: the tries behind the
+/// merkle lock, the queue of commits waiting to be folded in, and the
+/// thread that folds them. Off (`enabled` false, see
+/// `OpenOptions::state_roots`), it queues nothing and refuses proofs.
+pub(crate) struct Merkle {
+    /// Whether state roots are kept.
+    enabled: bool,
+    /// Tries, catalog root and history.
+    state: Arc<Ranked<Mutex<MerkleState>>>,
+    /// Commits waiting to be folded into `state`, in timestamp order.
+    pending: Arc<Mutex<VecDeque<Pending>>>,
+    /// The thread that folds them in.
+    worker: Arc<Worker>,
+}
+
+impl Merkle {
+    /// The verifiable state of an empty database (genesis record only).
+    pub(crate) fn new(enabled: bool) -> Merkle {
+        Merkle {
+            enabled,
+            state: Arc::new(Ranked::mutex(Rank::Merkle, MerkleState::genesis())),
+            pending: Arc::new(Mutex::new(VecDeque::new())),
+            worker: Arc::default(),
+        }
+    }
+
+    /// Whether this store keeps state roots (`OpenOptions::state_roots`).
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Starts the worker thread (once the store is shared). `good` reads
+    /// the WAL's newest good LSN (`None` in memory: every commit is good).
+    /// The thread holds the tries, the queue and that handle, never the
+    /// store: dropping the last handle to a database closes it (and frees
+    /// its directory lock) at once.
+    pub(crate) fn start_worker(&self, good: Option<GoodLsn>) {
+        if !self.enabled {
             return;
         }
-        let worker = self.merkle_worker.clone();
-        let merkle = self.merkle.clone();
-        let pending = self.merkle_pending.clone();
-        let good = self.durable.as_ref().map(|d| d.wal.good_lsn_handle());
+        let worker = self.worker.clone();
+        let merkle = self.state.clone();
+        let pending = self.pending.clone();
         let spawned = std::thread::Builder::new()
             .name("cairn-merkle".into())
             .spawn(move || loop {
@@ -706,8 +754,13 @@ impl Store {
                 }
             });
         if spawned.is_ok() {
-            self.merkle_worker.state.lock().running = true;
+            self.worker.state.lock().running = true;
         }
+    }
+
+    /// Tells the worker to stop (the store is going away).
+    pub(crate) fn stop_worker(&self) {
+        self.worker.stop();
     }
 
     /// After a commit is acknowledged: has it folded in by the worker
@@ -715,19 +768,19 @@ impl Store {
     /// [`WORKER_BACKLOG_MAX`], the committer folds in up to
     /// [`BACKLOG_FOLDS_PER_COMMIT`] queued commits itself; whatever is
     /// still queued, readers fold in before they read.
-    pub(crate) fn merkle_committed(&self) {
-        if !self.state_roots {
+    pub(crate) fn committed(&self, shared: &Shared) {
+        if !self.enabled {
             return;
         }
         // Backpressure: a worker that falls far behind (a machine with no
         // core to spare) is helped by the committers.
-        let backlog = self.merkle_pending.lock().len();
-        let mut st = self.merkle_worker.state.lock();
+        let backlog = self.pending.lock().len();
+        let mut st = self.worker.state.lock();
         if st.running && backlog <= WORKER_BACKLOG_MAX {
             st.pending = true;
             if st.idle {
                 st.idle = false;
-                self.merkle_worker.cv.notify_one();
+                self.worker.cv.notify_one();
             }
             return;
         }
@@ -736,10 +789,10 @@ impl Store {
         // folded all 4,096 queued commits was seen to take 77 ms (and to
         // keep the next one waiting as long), while a few per commit hold
         // the backlog down all the same.
-        let good = self.good_lsn();
+        let good = good_lsn(shared);
         let done: Vec<Pending> = {
-            let mut m = self.lock_merkle();
-            std::iter::from_fn(|| fold_next(&self.merkle_pending, &mut m, good))
+            let mut m = self.lock();
+            std::iter::from_fn(|| fold_next(&self.pending, &mut m, good))
                 .take(BACKLOG_FOLDS_PER_COMMIT)
                 .collect()
         };
@@ -747,45 +800,46 @@ impl Store {
     }
 
     /// Queues a commit's row changes (under the commit lock, in ts order).
-    pub(crate) fn queue_merkle(&self, p: Pending) {
-        if !self.state_roots {
+    pub(crate) fn queue(&self, p: Pending) {
+        if !self.enabled {
             return;
         }
-        self.merkle_pending.lock().push_back(p);
+        self.pending.lock().push_back(p);
     }
 
     /// Drops queued commits the WAL does not hold (under the commit lock,
     /// after a WAL failure).
-    pub(crate) fn unqueue_merkle_after(&self, good_lsn: u64) {
-        let mut q = self.merkle_pending.lock();
+    pub(crate) fn unqueue_after(&self, good_lsn: u64) {
+        let mut q = self.pending.lock();
         while q.back().is_some_and(|p| p.lsn > good_lsn) {
             q.pop_back();
         }
     }
 
     /// Folds every queued commit the WAL holds into the tries, in order.
-    pub(crate) fn drain_merkle(&self, m: &mut MerkleState) {
-        let good = self.good_lsn();
-        while fold_next(&self.merkle_pending, m, good).is_some() {}
+    pub(crate) fn drain(&self, shared: &Shared, m: &mut MerkleState) {
+        let good = good_lsn(shared);
+        while fold_next(&self.pending, m, good).is_some() {}
     }
 
-    /// The newest WAL position whose commits may be folded in.
-    fn good_lsn(&self) -> u64 {
-        self.log.good_lsn().0
+    /// The merkle lock with every acknowledged commit folded in.
+    pub(crate) fn lock_folded(&self, shared: &Shared) -> MerkleGuard<'_> {
+        let mut m = self.lock();
+        self.drain(shared, &mut m);
+        m
     }
 
     /// After a DDL statement took effect (under the commit lock): folds in
     /// every queued commit, then brings the tries in line with the catalog
     /// (new, dropped, recreated or altered tables, the catalog root) and
     /// appends a commit record if the state root moved.
-    pub(crate) fn merkle_after_ddl(&self, ts: Ts) -> Result<()> {
-        if !self.state_roots {
+    pub(crate) fn after_ddl(&self, shared: &Shared, ts: Ts) -> Result<()> {
+        if !self.enabled {
             return Ok(());
         }
-        let mut m = self.lock_merkle();
-        self.drain_merkle(&mut m);
+        let mut m = self.lock_folded(shared);
         let before = m.root();
-        let tables = self.catalog.tables();
+        let tables = shared.catalog.tables();
         let mut next = BTreeMap::new();
         for t in tables {
             let schema = t.schema();
@@ -805,7 +859,7 @@ impl Store {
             next.insert(name, state);
         }
         m.tables = next;
-        m.catalog = catalog_root(&catalog_bytes(&self.catalog));
+        m.catalog = catalog_root(&catalog_bytes(&shared.catalog));
         let after = m.root();
         if after != before {
             // The record carries the newest acknowledged commit's
@@ -817,21 +871,22 @@ impl Store {
         Ok(())
     }
 
-    /// Rebuilds the tries from the tables as loaded from a checkpoint at
-    /// `ts`, with the checkpoint's row versions and history, and checks the
-    /// result against the last stored record.
-    pub(crate) fn merkle_load(
+    /// Rebuilds the tries from the tables of `catalog` as loaded from a
+    /// checkpoint at `ts`, with the checkpoint's row versions and history,
+    /// and checks the result against the last stored record.
+    pub(crate) fn load(
         &self,
+        catalog: &Catalog,
         ts: Ts,
         versions: &HashMap<u64, HashMap<Hash, u64>>,
         records: Option<Vec<(Ts, Hash)>>,
         file: &str,
     ) -> Result<()> {
-        if !self.state_roots {
+        if !self.enabled {
             return Ok(());
         }
         let mut m = MerkleState::genesis();
-        let tables = self.catalog.tables();
+        let tables = catalog.tables();
         for t in tables {
             let schema = t.schema();
             let mut s = TableState::new(&t, &schema);
@@ -839,7 +894,7 @@ impl Store {
             s.rebuild(&t, ts, versions.get(&t.id).unwrap_or(&none))?;
             m.tables.insert(s.name.clone(), s);
         }
-        m.catalog = catalog_root(&catalog_bytes(&self.catalog));
+        m.catalog = catalog_root(&catalog_bytes(catalog));
         m.applied = ts;
         let root = m.root();
         match records {
@@ -861,7 +916,7 @@ impl Store {
             // A checkpoint written before roots were kept: history starts here.
             _ => m.push_record(ts, root),
         }
-        *self.lock_merkle() = m;
+        *self.lock() = m;
         Ok(())
     }
 
@@ -869,16 +924,15 @@ impl Store {
     /// its rows (keeping the recorded row versions) and compares roots and
     /// row counts, and the newest commit record with the state. Holds the
     /// commit lock while it runs.
-    pub(crate) fn check_state_root(&self) -> Vec<String> {
-        if !self.state_roots {
+    pub(crate) fn check(&self, shared: &Shared) -> Vec<String> {
+        if !self.enabled {
             return Vec::new();
         }
-        let _cs = self.commit_lock.lock();
-        let mut m = self.lock_merkle();
-        self.drain_merkle(&mut m);
+        let _cs = shared.commit_lock.lock();
+        let mut m = self.lock_folded(shared);
         let ts = m.applied;
         let mut problems = Vec::new();
-        let tables = self.catalog.tables();
+        let tables = shared.catalog.tables();
         for t in &tables {
             let schema = t.schema();
             let name = schema.name.to_ascii_lowercase();
@@ -910,43 +964,25 @@ impl Store {
     }
 
     /// Runs `f` on the merkle state with every acknowledged commit folded in.
-    pub(crate) fn with_merkle<R>(&self, f: impl FnOnce(&mut MerkleState) -> R) -> R {
-        let mut m = self.lock_merkle();
-        self.drain_merkle(&mut m);
-        f(&mut m)
+    pub(crate) fn with<R>(&self, shared: &Shared, f: impl FnOnce(&mut MerkleState) -> R) -> R {
+        f(&mut self.lock_folded(shared))
     }
 
     /// The newest version (commit record) a snapshot at `ts` sees.
-    pub fn head_at_ts(&self, ts: Ts) -> CommitHead {
-        self.with_merkle(|m| {
+    pub(crate) fn head_at_ts(&self, shared: &Shared, ts: Ts) -> CommitHead {
+        self.with(shared, |m| {
             let n = m.records.partition_point(|r| r.0 <= ts) as u64;
             m.head_at(n.max(1)).unwrap_or_else(|| m.head())
         })
     }
 
-    /// The head of the newest published version: its number, commit
-    /// timestamp, state root and history root.
-    pub fn head(&self) -> CommitHead {
-        self.head_at_ts(self.last_committed.load(Ordering::Acquire))
-    }
-
     /// The head after `version` commit records (None past the newest).
-    pub fn head_at_version(&self, version: u64) -> Option<CommitHead> {
-        self.with_merkle(|m| m.head_at(version))
-    }
-
-    /// The state root a snapshot at `ts` sees.
-    pub fn state_root_at(&self, ts: Ts) -> Hash {
-        self.head_at_ts(ts).state_root
-    }
-
-    /// Whether this store keeps state roots (`OpenOptions::state_roots`).
-    pub fn state_roots_enabled(&self) -> bool {
-        self.state_roots
+    pub(crate) fn head_at_version(&self, shared: &Shared, version: u64) -> Option<CommitHead> {
+        self.with(shared, |m| m.head_at(version))
     }
 
     pub(crate) fn roots_on(&self) -> Result<()> {
-        if self.state_roots {
+        if self.enabled {
             Ok(())
         } else {
             Err(Error::plan(
@@ -956,9 +992,14 @@ impl Store {
     }
 
     /// Proof that version `old` is in the history of version `new`.
-    pub fn prove_history(&self, old: u64, new: u64) -> Result<HistoryProof> {
+    pub(crate) fn prove_history(
+        &self,
+        shared: &Shared,
+        old: u64,
+        new: u64,
+    ) -> Result<HistoryProof> {
         self.roots_on()?;
-        self.with_merkle(|m| {
+        self.with(shared, |m| {
             let n = m.records.len() as u64;
             let bad = || {
                 Error::plan(format!(
@@ -978,166 +1019,25 @@ impl Store {
         })
     }
 
-    /// Proof that `table` holds (or does not hold) the row with primary key
-    /// `key` (every column's value, for a table without a primary key), in
-    /// the newest acknowledged version, with that version's head.
-    pub fn prove_row(
-        self: &Arc<Self>,
-        table: &str,
-        key: &[Value],
-    ) -> Result<(RowProof, CommitHead)> {
-        let (mut proofs, head) = self.prove_rows(table, std::slice::from_ref(&key.to_vec()))?;
-        let proof = proofs
-            .pop()
-            .ok_or_else(|| Error::internal("no proof for the one key asked"))?;
-        Ok((proof, head))
-    }
-
-    /// [`Store::prove_row`] for several keys of one table, all against the
-    /// same version.
-    pub fn prove_rows(
-        self: &Arc<Self>,
-        table: &str,
-        keys: &[Vec<Value>],
-    ) -> Result<(Vec<RowProof>, CommitHead)> {
-        self.roots_on()?;
-        let t = self
-            .table(table)
-            .ok_or_else(|| Error::no_such("table", table))?;
-        let typed_keys = typed_keys(&t.schema(), keys)?;
-        // A snapshot no older than what the drain below folds in keeps
-        // every row version visible there from being collected meanwhile.
-        let snapshot = self.begin();
-        let result = self.with_merkle(|m| {
-            let ts = m.applied;
-            // The folded commits are ones the log holds; publish any whose
-            // committer has not yet, so the head returned is never ahead
-            // of what `head()` and a new snapshot see (as `read_proven`).
-            self.publish_folded(ts);
-            prove_keys(m, &t, &typed_keys, ts)
-        });
-        drop(snapshot);
-        result
-    }
-
-    /// Runs `read` on a snapshot at exactly the version the state tries
-    /// are at, then proves the rows of `table` under the keys `read`
-    /// returns (as for [`Store::prove_rows`]) against that same version,
-    /// with the merkle lock held from before the snapshot is taken until
-    /// the proofs are made: the rows `read` saw and their proofs come from
-    /// one version by construction, however many commits land meanwhile.
-    /// That version is published (commits the log holds whose committers
-    /// have not returned yet are published first), so every later snapshot
-    /// sees it and [`Store::head`] is at least it.
-    ///
-    /// `read` gets the snapshot ([`Transaction::reads_under_state_lock`]
-    /// is true) and the table as the tries know it. It must only read: a
-    /// commit, DDL, or a state root, head or proof asked of this store
-    /// from inside it would wait for the lock it runs under (debug builds
-    /// assert so).
-    ///
-    /// `within`: the caller's open transaction, if any. One with
-    /// uncommitted writes is refused (no version holds them, so no proof
-    /// can cover them); a read-only one is read at its own snapshot, which
-    /// must then be the version the tries are at (no commit since it
-    /// began), else a [`Error::Transaction`] says so. A schema change of
-    /// `table` that lands during the read fails with [`Error::Conflict`].
-    ///
-    /// Cost of the lock (held for as long as `read` runs): the fold worker
-    /// pauses; committers do not wait unless `WORKER_BACKLOG_MAX` (4,096)
-    /// commits pile up meanwhile (then each waits, before it is published
-    /// on disk); DDL and checkpoints wait, holding the commit lock, so
-    /// every commit waits behind them; readers of roots, heads and proofs
-    /// wait, so proven reads of one database run one at a time.
-    pub fn read_proven<R>(
-        self: &Arc<Self>,
-        table: &str,
-        within: Option<&Transaction>,
-        read: impl FnOnce(&Transaction, &Arc<Table>) -> Result<(R, Vec<Vec<Value>>)>,
-    ) -> Result<ProvenRead<R>> {
-        self.roots_on()?;
-        if within.is_some_and(Transaction::has_writes) {
-            return Err(Error::Transaction {
-                message: "a proof cannot cover the transaction's uncommitted writes: \
-                          commit or roll back first"
-                    .into(),
-            });
-        }
-        let t = self
-            .table(table)
-            .ok_or_else(|| Error::no_such("table", table))?;
-        let schema = t.schema();
-        // A snapshot at the newest published commit, taken before the
-        // fold: every commit published by then is queued, so the fold takes
-        // it in (one published after may not be), and no version a
-        // snapshot at or after it sees is collected while it is open.
-        let floor = self.begin();
-        let mut m = self.lock_merkle();
-        self.drain_merkle(&mut m);
-        let name = schema.name.to_ascii_lowercase();
-        let conflict = || Error::Conflict {
-            table: schema.name.clone(),
-        };
-        // A DDL statement installs its change before it reconciles the
-        // tries (under this lock): between the two, the tries are not the
-        // table's yet.
-        if !m
-            .tables
-            .get(&name)
-            .is_some_and(|s| s.id == t.id && s.create_sql == schema.create_sql)
-        {
-            return Err(conflict());
-        }
-        let ts = proven_snapshot_ts(&m, within, floor.start_ts())?;
-        let mut tx = if ts == floor.start_ts() {
-            floor
-        } else {
-            // Commits folded in whose committers have not published them
-            // yet (between the log's acknowledgement and their return):
-            // the proof is at a version every later snapshot sees.
-            self.publish_folded(m.applied);
-            self.begin_at(ts)?
-        };
-        tx.under_state_lock = true;
-        let (value, keys) = {
-            let _held = StateLockHeld::enter();
-            read(&tx, &t)?
-        };
-        // The pair of the check above: the table read is still the one the
-        // tries hold (an ALTER TABLE changes the schema in place).
-        let same = self.table(table).is_some_and(|now| Arc::ptr_eq(&now, &t))
-            && t.schema().create_sql == schema.create_sql;
-        if !same {
-            return Err(conflict());
-        }
-        let typed = typed_keys(&schema, &keys)?;
-        let (proofs, head) = prove_keys(&mut m, &t, &typed, ts)?;
-        debug_assert!(
-            head.commit_ts <= ts,
-            "proofs at a version the snapshot does not see"
-        );
-        drop(m);
-        drop(tx);
-        Ok(ProvenRead {
-            value,
-            proofs,
-            head,
-        })
-    }
-
     /// The merkle lock, for this thread's first hold of it.
-    pub(crate) fn lock_merkle(
-        &self,
-    ) -> crate::lock::RankedGuard<parking_lot::MutexGuard<'_, MerkleState>> {
+    pub(crate) fn lock(&self) -> MerkleGuard<'_> {
         debug_assert!(
             !STATE_LOCK_HELD.get(),
             "lock order: the merkle lock taken again from inside read_proven's reader"
         );
-        self.merkle.lock()
+        self.state.lock()
     }
 }
 
-/// What [`Store::read_proven`] returns.
+/// The merkle lock held (see [`Merkle::lock`]).
+pub(crate) type MerkleGuard<'a> = RankedGuard<MutexGuard<'a, MerkleState>>;
+
+/// The newest WAL position whose commits may be folded in.
+fn good_lsn(shared: &Shared) -> u64 {
+    shared.log.good_lsn().0
+}
+
+/// What [`Store::read_proven`](crate::Store::read_proven) returns.
 pub struct ProvenRead<R> {
     /// What the reader returned.
     pub value: R,
@@ -1148,9 +1048,10 @@ pub struct ProvenRead<R> {
     pub head: CommitHead,
 }
 
-/// The commit timestamp [`Store::read_proven`] reads at, given the tries
-/// with every acknowledged commit folded in (`m`, locked) and `published`,
-/// the newest published commit when that fold began.
+/// The commit timestamp `Store::read_proven` reads at, given the tries
+/// with every acknowledged commit folded in (`m`, locked), `published`,
+/// the newest published commit when that fold began, and `within`, the
+/// snapshot of the caller's read-only transaction if any.
 ///
 /// Every commit the tries hold is applied and in the log, and every one
 /// published by `published` is in the tries, so a snapshot at `m.applied`
@@ -1160,32 +1061,32 @@ pub struct ProvenRead<R> {
 /// published commit read after the fold is not safe.) A read-only
 /// transaction's own snapshot qualifies iff no commit the tries hold is
 /// newer.
-fn proven_snapshot_ts(m: &MerkleState, within: Option<&Transaction>, published: Ts) -> Result<Ts> {
+pub(crate) fn proven_snapshot_ts(m: &MerkleState, within: Option<Ts>, published: Ts) -> Result<Ts> {
     match within {
         None => Ok(m.applied.max(published)),
-        Some(tx) if m.applied <= tx.start_ts => Ok(tx.start_ts),
-        Some(tx) => Err(Error::Transaction {
+        Some(start_ts) if m.applied <= start_ts => Ok(start_ts),
+        Some(start_ts) => Err(Error::Transaction {
             message: format!(
                 "proofs are made at the newest version (commit {}), and this transaction \
                  reads commit {}: run the query outside the transaction or in a new one",
-                m.applied, tx.start_ts
+                m.applied, start_ts
             ),
         }),
     }
 }
 
 thread_local! {
-    /// This thread runs a [`Store::read_proven`] reader, under the merkle
-    /// lock (checked by [`Store::lock_merkle`] in debug builds).
+    /// This thread runs a `Store::read_proven` reader, under the merkle
+    /// lock (checked by [`Merkle::lock`] in debug builds).
     static STATE_LOCK_HELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Marks this thread as running a reader under the merkle lock until
 /// dropped (also when the reader panics).
-struct StateLockHeld;
+pub(crate) struct StateLockHeld;
 
 impl StateLockHeld {
-    fn enter() -> StateLockHeld {
+    pub(crate) fn enter() -> StateLockHeld {
         STATE_LOCK_HELD.set(true);
         StateLockHeld
     }
@@ -1199,7 +1100,7 @@ impl Drop for StateLockHeld {
 
 /// `keys` converted to the types of `schema`'s key columns (its primary
 /// key, or every column of a table without one), each checked for length.
-fn typed_keys(schema: &TableSchema, keys: &[Vec<Value>]) -> Result<Vec<Vec<Value>>> {
+pub(crate) fn typed_keys(schema: &TableSchema, keys: &[Vec<Value>]) -> Result<Vec<Vec<Value>>> {
     let cols: Vec<usize> = match &schema.primary_key {
         Some(pk) => pk.clone(),
         None => (0..schema.columns.len()).collect(),
@@ -1234,7 +1135,7 @@ fn typed_keys(schema: &TableSchema, keys: &[Vec<Value>]) -> Result<Vec<Vec<Value
 /// Proves `typed_keys` of table `t` against the current state `m` (the
 /// caller holds the merkle lock), reading present rows at `ts`, a snapshot
 /// that sees exactly what `m` hashes and that the caller keeps open.
-fn prove_keys(
+pub(crate) fn prove_keys(
     m: &mut MerkleState,
     t: &Table,
     typed_keys: &[Vec<Value>],

@@ -1,159 +1,123 @@
-//! The store: a thin facade over its parts — the catalog (`catalog.rs`),
-//! the commit log (`log.rs`: memory or WAL), the tables, the verifiable
-//! state (`merkle.rs`) and the files of an on-disk database
-//! (`durable.rs`, `checkpoint.rs`) — plus the commit clock and the commit
-//! pipeline itself.
+//! The store: a thin facade at the top of the crate's module graph over
+//! parts that own their state —
 //!
-//! Commit pipeline, one path for memory and disk: under the commit lock,
-//! validate (first committer wins), apply through `apply.rs` (stamped but
-//! invisible), append to the log, queue the state-trie changes; release the
-//! lock; wait for the log to acknowledge the record; publish the commit
-//! timestamp. If the wait fails, the commits the log does not hold are
-//! undone in memory before the next commit runs (`ready`). DDL runs
-//! prepare → log → install (`catalog.rs`) under the same lock and is not
-//! transactional (see docs/sql.md).
+//! - the shared core (`shared.rs`): the catalog (`catalog.rs`), the commit
+//!   log (`log.rs`: memory or WAL), the commit clock and the open
+//!   snapshots; transactions (`txn.rs`) hold it;
+//! - the verifiable state (`merkle.rs`): tries, roots, history, proofs;
+//! - the build pool (`jobs.rs`);
+//! - on disk, the files (`durable.rs`) and the checkpointer
+//!   (`checkpoint.rs`).
 //!
-//! Snapshots are taken at the newest published commit ([`Store::begin`]) or
-//! at a given one that is still kept ([`Store::begin_at`]); each open one is
-//! counted in `active`, and no version it sees is collected until it
-//! closes. A commit the log holds may be published ahead of its committer
-//! by a checkpoint or a proven read, never one it does not hold.
+//! The facade assembles them ([`Store::new`], [`Store::open`]), hands out
+//! transactions ([`Store::begin`], [`Store::begin_at`]), runs the commit
+//! pipeline (`commit.rs`) and then the checkpointer, and does what needs a
+//! transaction and the verifiable state together ([`Store::read_proven`],
+//! [`Store::prove_rows`]). No module of the crate imports this one; each
+//! part takes what it needs, never the store.
 //!
-//! Lock order: commit lock → merkle lock → catalog lock → table locks.
+//! A commit the log holds may be published ahead of its committer by a
+//! checkpoint or a proven read, never one it does not hold.
+//!
+//! Lock order (`lock.rs`): commit lock → merkle lock → catalog lock →
+//! table locks.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::sync::Arc;
 
-use cairn_core::{ConstraintKind, Error, Result};
-use parking_lot::Mutex;
+use cairn_core::{Error, Result, Value};
+use cairn_merkle::{CommitHead, Hash, HistoryProof, RowProof};
 
-use crate::apply::{after_table_writes, apply_table_writes, CommitRow, RowChange, RowUndo};
-use crate::catalog::Catalog;
-use crate::lock::{Rank, Ranked};
-use crate::log::{CommitLog, MemoryLog};
+use crate::commit::Committer;
+use crate::durable::{Durable, OpenOptions, Recovery};
+use crate::jobs::Jobs;
+use crate::merkle::{
+    prove_keys, proven_snapshot_ts, typed_keys, Merkle, ProvenRead, StateLockHeld,
+};
 use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
-use crate::table::{index_key, Table, TS_OPEN};
+use crate::shared::Shared;
+use crate::table::Table;
 use crate::txn::Transaction;
-use crate::vector::{VectorIndexDef, VectorJob};
-use crate::wal::Record;
+use crate::vector::VectorIndexDef;
+use crate::wal::{Record, Synchronous};
 use crate::Ts;
 
-/// A commit applied in memory whose WAL record is not known good yet.
-pub(crate) struct Inflight {
-    lsn: u64,
-    ts: Ts,
-    /// What undoing each row write takes, in apply order.
-    rows: Vec<RowUndo>,
-}
-
-/// What the commit lock guards.
-pub(crate) struct CommitState {
-    /// The newest commit timestamp handed out (≥ the published one).
-    pub(crate) last_assigned: Ts,
-    inflight: VecDeque<Inflight>,
-}
-
-/// A commit's row changes per table id, for the state tries.
-type CommitChanges = Vec<(u64, Vec<RowChange>)>;
-
 pub struct Store {
-    /// Tables and views (see `catalog.rs`).
-    pub(crate) catalog: Catalog,
-    pub(crate) commit_lock: Ranked<Mutex<CommitState>>,
-    /// The newest published commit: snapshots are taken here.
-    pub(crate) last_committed: AtomicU64,
-    /// Snapshot timestamps of open transactions (with multiplicity).
-    /// (snapshot, count) in ascending snapshot order; short (open
-    /// transactions mostly share the newest snapshot) and allocation-free
-    /// once warm.
-    active: Mutex<Vec<(Ts, usize)>>,
-    /// Threads for index builds (created on first use; never the global
-    /// rayon pool).
-    pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
-    /// Where commits and DDL records go before they are published: a
-    /// [`MemoryLog`] in memory, the WAL (shared with `durable`) on disk.
-    pub(crate) log: Arc<dyn CommitLog>,
+    /// Catalog, log, commit clock, open snapshots (shared with every open
+    /// transaction).
+    shared: Arc<Shared>,
+    /// Threads for index builds.
+    jobs: Jobs,
     /// Files and WAL of an on-disk database; `None` in memory.
-    pub(crate) durable: Option<crate::durable::Durable>,
-    /// Whether state roots are kept (see `OpenOptions::state_roots`).
-    pub(crate) state_roots: bool,
-    /// Tries, catalog root and history (see `merkle.rs`).
-    pub(crate) merkle: Arc<Ranked<Mutex<crate::merkle::MerkleState>>>,
-    /// Commits waiting to be folded into `merkle`, in timestamp order.
-    pub(crate) merkle_pending: Arc<Mutex<VecDeque<crate::merkle::Pending>>>,
-    /// The thread that folds them in.
-    pub(crate) merkle_worker: Arc<crate::merkle::Worker>,
+    durable: Option<Durable>,
+    /// Tries, catalog root and history, and their fold thread.
+    merkle: Merkle,
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
-        self.merkle_worker.stop();
+        self.merkle.stop_worker();
     }
-}
-
-/// Counts one more open snapshot at `ts` in `active` (kept in ascending
-/// snapshot order, one entry per timestamp).
-fn register_snapshot(active: &mut Vec<(Ts, usize)>, ts: Ts) {
-    match active.iter_mut().rev().find(|e| e.0 == ts) {
-        Some(e) => e.1 += 1,
-        None => {
-            let at = active.partition_point(|e| e.0 < ts);
-            active.insert(at, (ts, 1));
-        }
-    }
-    debug_assert!(active.windows(2).all(|w| w[0].0 < w[1].0));
-}
-
-fn build_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("cairn-build-{i}"))
-        .build()
-        .ok()
-        .map(Arc::new)
 }
 
 impl Store {
     /// A new, empty store in memory.
     pub fn new() -> Arc<Store> {
-        let store = Arc::new(Store::empty());
-        store.start_merkle_worker();
+        Store::assemble(Shared::new(), Merkle::new(true), Jobs::default(), None)
+    }
+
+    /// Opens the database in directory `path`, creating it if needed:
+    /// takes its lock ([`Error::Locked`] if another process holds it),
+    /// reads the manifest and replays the WAL. A torn record at the log's
+    /// tail (a crash mid-write) is cut off; damage anywhere else is
+    /// [`Error::Corrupt`] naming the file and offset, unless
+    /// [`OpenOptions::salvage`].
+    pub fn open(path: &Path, opts: OpenOptions) -> Result<Arc<Store>> {
+        let parts = crate::durable::open(path, &opts)?;
+        Ok(Store::assemble(
+            parts.shared,
+            parts.merkle,
+            parts.jobs,
+            Some(parts.durable),
+        ))
+    }
+
+    /// The store over its parts, with the fold thread started.
+    fn assemble(
+        shared: Shared,
+        merkle: Merkle,
+        jobs: Jobs,
+        durable: Option<Durable>,
+    ) -> Arc<Store> {
+        let good = durable.as_ref().map(|d| d.wal.good_lsn_handle());
+        let store = Arc::new(Store {
+            shared: Arc::new(shared),
+            jobs,
+            durable,
+            merkle,
+        });
+        store.merkle.start_worker(good);
         store
     }
 
-    pub(crate) fn empty() -> Store {
-        Store {
-            catalog: Catalog::new(),
-            commit_lock: Ranked::mutex(
-                Rank::Commit,
-                CommitState {
-                    last_assigned: 0,
-                    inflight: VecDeque::new(),
-                },
-            ),
-            last_committed: AtomicU64::new(0),
-            active: Mutex::new(Vec::new()),
-            pool: Mutex::new(None),
-            log: Arc::new(MemoryLog::default()),
-            durable: None,
-            state_roots: true,
-            merkle: Arc::new(Ranked::mutex(
-                Rank::Merkle,
-                crate::merkle::MerkleState::genesis(),
-            )),
-            merkle_pending: Arc::new(Mutex::new(VecDeque::new())),
-            merkle_worker: Arc::default(),
+    /// The commit pipeline over this store's parts.
+    fn committer(&self) -> Committer<'_> {
+        Committer {
+            shared: &self.shared,
+            merkle: &self.merkle,
+            jobs: &self.jobs,
         }
+    }
+
+    /// A transaction at the snapshot `ts`, registered with the core.
+    fn transaction(self: &Arc<Self>, ts: Ts) -> Transaction {
+        Transaction::new(self.shared.clone(), Box::new(self.clone()), ts)
     }
 
     /// Starts a transaction reading the newest committed snapshot.
     pub fn begin(self: &Arc<Self>) -> Transaction {
-        let mut active = self.active.lock();
-        let ts = self.last_committed.load(Ordering::Acquire);
-        register_snapshot(&mut active, ts);
-        drop(active);
-        Transaction::new(self.clone(), ts)
+        let ts = self.shared.snapshot();
+        self.transaction(ts)
     }
 
     /// Starts a transaction reading the snapshot at exactly commit
@@ -164,259 +128,26 @@ impl Store {
     /// or the newest published commit when none is open. Otherwise a
     /// [`Error::Transaction`] says which.
     pub fn begin_at(self: &Arc<Self>, ts: Ts) -> Result<Transaction> {
-        let mut active = self.active.lock();
-        let published = self.last_committed.load(Ordering::Acquire);
-        let oldest = active.first().map_or(published, |e| e.0).min(published);
-        if ts > published {
-            return Err(Error::Transaction {
-                message: format!(
-                    "no snapshot at commit {ts}: the newest published commit is {published}"
-                ),
-            });
-        }
-        if ts < oldest {
-            return Err(Error::Transaction {
-                message: format!(
-                    "no snapshot at commit {ts}: versions older than commit {oldest} may be gone"
-                ),
-            });
-        }
-        register_snapshot(&mut active, ts);
-        drop(active);
-        Ok(Transaction::new(self.clone(), ts))
-    }
-
-    /// Publishes every commit up to `ts` ahead of its committer, which
-    /// would publish it next: the caller knows each is applied in memory
-    /// and held by the log (the verifiable state folded it in, which takes
-    /// both), so no snapshot can see a commit that is later undone or that
-    /// reports a failure. [`Store::read_proven`] does this so the version
-    /// it proves is one every later snapshot sees.
-    pub(crate) fn publish_folded(&self, ts: Ts) {
-        self.last_committed.fetch_max(ts, Ordering::AcqRel);
-    }
-
-    pub(crate) fn release_snapshot(&self, ts: Ts) {
-        let mut active = self.active.lock();
-        if let Some(i) = active.iter().rposition(|e| e.0 == ts) {
-            active[i].1 -= 1;
-            if active[i].1 == 0 {
-                active.remove(i);
-            }
-        }
-    }
-
-    /// The oldest snapshot any open or future transaction may read.
-    pub(crate) fn oldest_snapshot(&self) -> Ts {
-        let active = self.active.lock();
-        let newest = self.last_committed.load(Ordering::Acquire);
-        active.first().map_or(newest, |e| e.0).min(newest)
+        let ts = self.shared.snapshot_at(ts)?;
+        Ok(self.transaction(ts))
     }
 
     pub fn last_committed(&self) -> Ts {
-        self.last_committed.load(Ordering::Acquire)
+        self.shared.last_committed()
     }
 
     /// Commits `tx`: fails with [`Error::Conflict`] if another transaction
     /// committed a write to a row this one wrote since its snapshot, or now
     /// holds (since that snapshot) a unique key this one writes; otherwise
-    /// makes all its writes visible atomically.
+    /// makes all its writes visible atomically. Then runs an automatic
+    /// checkpoint if one is due (see `checkpoint.rs`).
     pub fn commit(&self, tx: Transaction) -> Result<Ts> {
         if !tx.has_writes() {
             return Ok(tx.start_ts);
         }
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
-        let last = cs.last_assigned;
-        let commit_ts = last + 1;
-        // If nothing committed (and no DDL ran) since this transaction's
-        // snapshot, nothing can conflict with it: its statements already
-        // checked every constraint against exactly this state.
-        if last != tx.start_ts || self.catalog_version() != tx.catalog_version {
-            Self::validate(&tx)?;
-        }
-        let may_fail = self.log.may_fail();
-        let mut undo = Vec::new();
-        let (changes, jobs) = self.apply_writes(&tx, commit_ts, may_fail.then_some(&mut undo))?;
-        cs.last_assigned = commit_ts;
-        let lsn = self.log.append(&mut |buf| {
-            crate::wal::encode_commit(
-                buf,
-                commit_ts,
-                tx.writes.values().map(|tw| {
-                    let rows = tw
-                        .order
-                        .iter()
-                        .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
-                        .filter(|(_, w)| w.existed || w.row.is_some())
-                        .map(|(rid, w)| (rid, w.row.as_deref()))
-                        .collect();
-                    (tw.table.id, rows)
-                }),
-            )
-        });
-        self.queue_merkle(crate::merkle::Pending {
-            lsn,
-            ts: commit_ts,
-            tables: changes,
-        });
-        if may_fail {
-            cs.inflight.push_back(Inflight {
-                lsn,
-                ts: commit_ts,
-                rows: undo,
-            });
-        }
-        drop(cs);
-        self.spawn_vector_jobs(jobs);
-        if let Err(e) = self.log.wait(lsn) {
-            // Undo what the log does not hold now, if the disk lets us;
-            // otherwise the next commit does.
-            let mut cs = self.commit_lock.lock();
-            let _ = self.ready(&mut cs);
-            return Err(e);
-        }
-        self.merkle_committed();
-        // Apply before publish: the versions were stamped under the commit
-        // lock; only now may a snapshot see commit_ts (a later commit may
-        // have published already: it waited for this one's record too).
-        self.last_committed.fetch_max(commit_ts, Ordering::AcqRel);
+        let commit_ts = self.committer().commit(&tx)?;
         self.checkpoint_if_due();
         Ok(commit_ts)
-    }
-
-    /// First committer wins: every row `tx` changed that its snapshot saw
-    /// must still be current, and no other row may now hold a unique key
-    /// `tx` writes (a conflict if it was committed after the snapshot,
-    /// a constraint error if the snapshot already had it).
-    fn validate(tx: &Transaction) -> Result<()> {
-        for tw in tx.writes.values() {
-            let inner = tw.table.inner.read();
-            let conflict = || Error::Conflict {
-                table: inner.schema.name.clone(),
-            };
-            for (rid, w) in &tw.rows {
-                if w.existed {
-                    match inner.head(*rid) {
-                        Some(h)
-                            if h.begin <= tx.start_ts
-                                && h.end.load(Ordering::Acquire) == TS_OPEN => {}
-                        _ => return Err(conflict()),
-                    }
-                }
-                let Some(row) = &w.row else { continue };
-                for (index_no, index) in inner.indexes.iter().enumerate() {
-                    if !index.def.unique {
-                        continue;
-                    }
-                    let k = index_key(&index.def, &inner.full_row(row));
-                    if k.iter().any(|v| v.is_null()) {
-                        continue;
-                    }
-                    for other in inner.index_lookup(index_no, &k) {
-                        if *other == *rid || tw.rows.contains_key(other) {
-                            continue;
-                        }
-                        if let Some(h) = inner.head(*other) {
-                            if h.end.load(Ordering::Acquire) == TS_OPEN
-                                && index_key(&index.def, &inner.full_row(&h.values)) == k
-                            {
-                                if h.begin > tx.start_ts {
-                                    return Err(conflict());
-                                }
-                                return Err(Error::Constraint {
-                                    kind: ConstraintKind::Unique,
-                                    detail: format!("{} ({})", inner.schema.name, index.def.name),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Stamps `tx`'s writes at `commit_ts` through the one apply path
-    /// (not visible until published). Returns the row changes for the
-    /// state tries and the vector jobs now due; fills `undo` (durable
-    /// stores) with what taking them back needs.
-    fn apply_writes(
-        &self,
-        tx: &Transaction,
-        commit_ts: Ts,
-        mut undo: Option<&mut Vec<RowUndo>>,
-    ) -> Result<(CommitChanges, Vec<(Arc<Table>, VectorJob)>)> {
-        let mut jobs = Vec::new();
-        let mut changes = Vec::with_capacity(tx.writes.len());
-        for tw in tx.writes.values() {
-            // Rows inserted and deleted again by this transaction are
-            // skipped: nothing to apply, log or hash.
-            let writes = tw
-                .order
-                .iter()
-                .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
-                .filter(|(_, w)| w.existed || w.row.is_some())
-                .map(|(row, w)| CommitRow {
-                    row,
-                    new: w.row.as_ref(),
-                    existed: Some(w.existed),
-                });
-            let mut inner = tw.table.inner.write();
-            let table_changes = apply_table_writes(
-                &tw.table,
-                &mut inner,
-                commit_ts,
-                writes,
-                self.state_roots,
-                undo.as_deref_mut(),
-            )?;
-            jobs.extend(after_table_writes(&tw.table, &mut inner, || {
-                self.oldest_snapshot()
-            }));
-            changes.push((tw.table.id, table_changes));
-        }
-        Ok((changes, jobs))
-    }
-
-    /// Under the commit lock, before changing anything: forgets in-flight
-    /// commits the log now holds, and after a WAL failure undoes in memory
-    /// every commit the log does not hold and cuts the log back (failing
-    /// while the disk still does).
-    pub(crate) fn ready(&self, cs: &mut CommitState) -> Result<()> {
-        debug_assert!(self.commit_lock.is_locked());
-        let (good, failed) = self.log.good_lsn();
-        if !failed {
-            while cs.inflight.front().is_some_and(|f| f.lsn <= good) {
-                cs.inflight.pop_front();
-            }
-            return Ok(());
-        }
-        self.unqueue_merkle_after(good);
-        while cs.inflight.back().is_some_and(|f| f.lsn > good) {
-            if let Some(f) = cs.inflight.pop_back() {
-                for (table, row, existed, wrote) in f.rows.iter().rev() {
-                    table.inner.write().undo_write(*row, f.ts, *existed, *wrote);
-                }
-            }
-        }
-        self.log.reset()?;
-        cs.inflight.clear();
-        // The undone commits' timestamps are skipped: nothing holds them.
-        self.last_committed
-            .fetch_max(cs.last_assigned, Ordering::AcqRel);
-        Ok(())
-    }
-
-    /// Logs a prepared DDL record, waiting for it like a commit. On
-    /// failure nothing was installed; the log is cut back.
-    fn log_ddl(&self, cs: &mut CommitState, record: &Record) -> Result<()> {
-        let lsn = self.log.append(&mut |buf| record.encode(buf));
-        if let Err(e) = self.log.wait(lsn) {
-            let _ = self.ready(cs);
-            return Err(e);
-        }
-        Ok(())
     }
 
     /// Checks the in-memory invariants of the whole store: the commit
@@ -425,59 +156,40 @@ impl Store {
     /// is broken; empty when all holds. Part of `integrity_check`; the
     /// model-based tests run it after every step.
     pub fn check_invariants(&self) -> Vec<String> {
-        let last_assigned = self.commit_lock.lock().last_assigned;
-        let mut problems = Vec::new();
-        let published = self.last_committed();
-        if published > last_assigned {
-            problems.push(format!(
-                "published commit {published} is past the newest handed out ({last_assigned})"
-            ));
-        }
-        problems.extend(self.catalog.check_invariants());
-        for t in self.catalog.tables() {
-            problems.extend(t.check_invariants(last_assigned));
-        }
-        problems
+        self.shared.check_invariants()
     }
 
     // ---- catalog -------------------------------------------------------
 
     pub fn catalog_version(&self) -> u64 {
-        self.catalog.version()
+        self.shared.catalog_version()
     }
 
     pub fn table(&self, name: &str) -> Option<Arc<Table>> {
-        self.catalog.table(name)
+        self.shared.catalog.table(name)
     }
 
     pub fn view(&self, name: &str) -> Option<ViewDef> {
-        self.catalog.view(name)
+        self.shared.catalog.view(name)
     }
 
     pub fn table_names(&self) -> Vec<String> {
-        self.catalog.tables().iter().map(|t| t.name()).collect()
+        let tables = self.shared.catalog.tables();
+        tables.iter().map(|t| t.name()).collect()
     }
 
     pub fn view_names(&self) -> Vec<String> {
-        self.catalog.views().into_iter().map(|v| v.name).collect()
+        let views = self.shared.catalog.views();
+        views.into_iter().map(|v| v.name).collect()
     }
 
-    /// Runs one DDL statement: prepare (every check, any index build) →
-    /// log (durable stores; waits like a commit) → install → reconcile the
-    /// state tries. WAL replay runs the same prepare and install.
     fn run_ddl(&self, record: Record) -> Result<()> {
-        let mut cs = self.commit_lock.lock();
-        self.ready(&mut cs)?;
-        let pool = self.pool();
-        let prepared = self.catalog.prepare(&record, pool.as_deref())?;
-        self.log_ddl(&mut cs, &record)?;
-        self.catalog.install(prepared);
-        self.merkle_after_ddl(cs.last_assigned)
+        self.committer().run_ddl(record)
     }
 
     pub fn create_table(&self, schema: TableSchema) -> Result<Arc<Table>> {
         let name = schema.name.clone();
-        let id = self.catalog.next_table_id();
+        let id = self.shared.catalog.next_table_id();
         self.run_ddl(Record::CreateTable { id, schema })?;
         self.table(&name)
             .ok_or_else(|| Error::internal(format!("table {name} vanished after CREATE")))
@@ -500,44 +212,14 @@ impl Store {
         self.run_ddl(Record::CreateIndex { table, def })
     }
 
-    /// The database's thread pool for index builds (one thread per core
-    /// unless [`Store::set_build_threads`] said otherwise); `None` if no
-    /// thread could be started (builds then run on the caller's thread).
-    pub(crate) fn pool(&self) -> Option<Arc<rayon::ThreadPool>> {
-        let mut pool = self.pool.lock();
-        if pool.is_none() {
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            *pool = build_pool(threads);
-        }
-        pool.clone()
-    }
-
-    /// Runs a vector index job on the build pool (or on this thread when
-    /// there is none). Queries never wait for it.
-    pub(crate) fn spawn_vector_jobs(&self, jobs: Vec<(Arc<Table>, crate::vector::VectorJob)>) {
-        for (table, job) in jobs {
-            self.spawn_vector_job(table, job);
-        }
-    }
-
-    fn spawn_vector_job(&self, table: Arc<Table>, job: crate::vector::VectorJob) {
-        match self.pool() {
-            Some(p) => {
-                let pool = p.clone();
-                p.spawn(move || table.run_vector_job(job, Some(&pool)));
-            }
-            None => table.run_vector_job(job, None),
-        }
-    }
-
     /// Compacts every vector index of every table now, on this thread:
     /// merges each index's graphs into one, without the tombstones no
     /// snapshot needs. (Vectors committed since the last background build
     /// stay in their pending chunk until its own build.)
     pub fn compact_vector_indexes(&self) -> Result<()> {
-        let tables = self.catalog.tables();
-        let pool = self.pool();
-        let oldest = self.oldest_snapshot();
+        let tables = self.shared.catalog.tables();
+        let pool = self.jobs.pool();
+        let oldest = self.shared.oldest_snapshot();
         for t in tables {
             t.compact_vector_indexes(oldest, pool.as_deref());
         }
@@ -546,7 +228,7 @@ impl Store {
 
     /// Sets how many threads build vector indexes.
     pub fn set_build_threads(&self, threads: usize) {
-        *self.pool.lock() = build_pool(threads.max(1));
+        self.jobs.set_threads(threads);
     }
 
     /// Builds an HNSW index over a vector column (in parallel) and adds it.
@@ -565,7 +247,7 @@ impl Store {
 
     /// The table that owns index `name`.
     pub fn index_table(&self, name: &str) -> Option<Arc<Table>> {
-        self.catalog.index_table(name)
+        self.shared.catalog.index_table(name)
     }
 
     pub fn drop_index(&self, name: &str) -> Result<()> {
@@ -581,5 +263,263 @@ impl Store {
             column,
             create_sql,
         })
+    }
+
+    // ---- on disk -------------------------------------------------------
+
+    /// Writes a checkpoint now: every committed row into segment files, a
+    /// manifest naming them, and deletes the WAL files they cover. Commits
+    /// wait while it runs. Returns the checkpoint's commit timestamp
+    /// (`None` in memory).
+    pub fn checkpoint(&self) -> Result<Option<Ts>> {
+        match &self.durable {
+            Some(d) => d.checkpointer.write(&self.shared, &self.merkle).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// After a commit: runs an automatic checkpoint when one is due and
+    /// none is running (this committer pays for it; its commit is done
+    /// either way). Nothing in memory.
+    fn checkpoint_if_due(&self) {
+        if let Some(d) = &self.durable {
+            d.checkpointer.if_due(&self.shared, &self.merkle);
+        }
+    }
+
+    /// The directory of an on-disk database (`None` in memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.durable.as_ref().map(|d| d.dir.as_path())
+    }
+
+    /// What opening found (`None` in memory).
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.durable.as_ref().map(|d| &d.recovery)
+    }
+
+    /// The `synchronous` setting (`None` in memory).
+    pub fn synchronous(&self) -> Option<Synchronous> {
+        self.durable.as_ref().map(|d| d.wal.mode())
+    }
+
+    /// Changes when commits are acknowledged (no effect in memory).
+    pub fn set_synchronous(&self, mode: Synchronous) {
+        if let Some(d) = &self.durable {
+            d.wal.set_mode(mode);
+        }
+    }
+
+    /// Makes every acknowledged commit durable now, whatever `synchronous`
+    /// says (a no-op in memory).
+    pub fn sync(&self) -> Result<()> {
+        match &self.durable {
+            Some(d) => d.wal.sync_now(),
+            None => Ok(()),
+        }
+    }
+
+    /// Verifies every checksum of the database's files and cross-checks
+    /// them: the manifest, every WAL batch and record (the log must hold at
+    /// least what was replayed at open), and every table's indexes against
+    /// its rows. Returns the problems found (empty when all is well).
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        let mut problems = match &self.durable {
+            Some(d) => d.check_files(),
+            None => Vec::new(),
+        };
+        let ts = self.last_committed();
+        let tables = self.shared.catalog.tables();
+        for t in tables {
+            problems.extend(t.check_indexes(ts));
+        }
+        problems.extend(self.merkle.check(&self.shared));
+        problems.extend(self.check_invariants());
+        Ok(problems)
+    }
+
+    // ---- verifiable state ----------------------------------------------
+
+    /// The newest version (commit record) a snapshot at `ts` sees.
+    pub fn head_at_ts(&self, ts: Ts) -> CommitHead {
+        self.merkle.head_at_ts(&self.shared, ts)
+    }
+
+    /// The head of the newest published version: its number, commit
+    /// timestamp, state root and history root.
+    pub fn head(&self) -> CommitHead {
+        self.head_at_ts(self.shared.last_committed())
+    }
+
+    /// The head after `version` commit records (None past the newest).
+    pub fn head_at_version(&self, version: u64) -> Option<CommitHead> {
+        self.merkle.head_at_version(&self.shared, version)
+    }
+
+    /// The state root a snapshot at `ts` sees.
+    pub fn state_root_at(&self, ts: Ts) -> Hash {
+        self.head_at_ts(ts).state_root
+    }
+
+    /// Whether this store keeps state roots (`OpenOptions::state_roots`).
+    pub fn state_roots_enabled(&self) -> bool {
+        self.merkle.enabled()
+    }
+
+    /// Proof that version `old` is in the history of version `new`.
+    pub fn prove_history(&self, old: u64, new: u64) -> Result<HistoryProof> {
+        self.merkle.prove_history(&self.shared, old, new)
+    }
+
+    /// Proof that `table` holds (or does not hold) the row with primary key
+    /// `key` (every column's value, for a table without a primary key), in
+    /// the newest acknowledged version, with that version's head.
+    pub fn prove_row(
+        self: &Arc<Self>,
+        table: &str,
+        key: &[Value],
+    ) -> Result<(RowProof, CommitHead)> {
+        let (mut proofs, head) = self.prove_rows(table, std::slice::from_ref(&key.to_vec()))?;
+        let proof = proofs
+            .pop()
+            .ok_or_else(|| Error::internal("no proof for the one key asked"))?;
+        Ok((proof, head))
+    }
+
+    /// [`Store::prove_row`] for several keys of one table, all against the
+    /// same version.
+    pub fn prove_rows(
+        self: &Arc<Self>,
+        table: &str,
+        keys: &[Vec<Value>],
+    ) -> Result<(Vec<RowProof>, CommitHead)> {
+        self.merkle.roots_on()?;
+        let t = self
+            .table(table)
+            .ok_or_else(|| Error::no_such("table", table))?;
+        let typed_keys = typed_keys(&t.schema(), keys)?;
+        // A snapshot no older than what the drain below folds in keeps
+        // every row version visible there from being collected meanwhile.
+        let snapshot = self.begin();
+        let result = self.merkle.with(&self.shared, |m| {
+            let ts = m.applied();
+            // The folded commits are ones the log holds; publish any whose
+            // committer has not yet, so the head returned is never ahead
+            // of what `head()` and a new snapshot see (as `read_proven`).
+            self.shared.publish(ts);
+            prove_keys(m, &t, &typed_keys, ts)
+        });
+        drop(snapshot);
+        result
+    }
+
+    /// Runs `read` on a snapshot at exactly the version the state tries
+    /// are at, then proves the rows of `table` under the keys `read`
+    /// returns (as for [`Store::prove_rows`]) against that same version,
+    /// with the merkle lock held from before the snapshot is taken until
+    /// the proofs are made: the rows `read` saw and their proofs come from
+    /// one version by construction, however many commits land meanwhile.
+    /// That version is published (commits the log holds whose committers
+    /// have not returned yet are published first), so every later snapshot
+    /// sees it and [`Store::head`] is at least it.
+    ///
+    /// `read` gets the snapshot ([`Transaction::reads_under_state_lock`]
+    /// is true) and the table as the tries know it. It must only read: a
+    /// commit, DDL, or a state root, head or proof asked of this store
+    /// from inside it would wait for the lock it runs under (debug builds
+    /// assert so).
+    ///
+    /// `within`: the caller's open transaction, if any. One with
+    /// uncommitted writes is refused (no version holds them, so no proof
+    /// can cover them); a read-only one is read at its own snapshot, which
+    /// must then be the version the tries are at (no commit since it
+    /// began), else a [`Error::Transaction`] says so. A schema change of
+    /// `table` that lands during the read fails with [`Error::Conflict`].
+    ///
+    /// Cost of the lock (held for as long as `read` runs): the fold worker
+    /// pauses; committers do not wait unless `WORKER_BACKLOG_MAX` (4,096)
+    /// commits pile up meanwhile (then each waits, before it is published
+    /// on disk); DDL and checkpoints wait, holding the commit lock, so
+    /// every commit waits behind them; readers of roots, heads and proofs
+    /// wait, so proven reads of one database run one at a time.
+    pub fn read_proven<R>(
+        self: &Arc<Self>,
+        table: &str,
+        within: Option<&Transaction>,
+        read: impl FnOnce(&Transaction, &Arc<Table>) -> Result<(R, Vec<Vec<Value>>)>,
+    ) -> Result<ProvenRead<R>> {
+        self.merkle.roots_on()?;
+        if within.is_some_and(Transaction::has_writes) {
+            return Err(Error::Transaction {
+                message: "a proof cannot cover the transaction's uncommitted writes: \
+                          commit or roll back first"
+                    .into(),
+            });
+        }
+        let t = self
+            .table(table)
+            .ok_or_else(|| Error::no_such("table", table))?;
+        let schema = t.schema();
+        // A snapshot at the newest published commit, taken before the
+        // fold: every commit published by then is queued, so the fold takes
+        // it in (one published after may not be), and no version a
+        // snapshot at or after it sees is collected while it is open.
+        let floor = self.begin();
+        let mut m = self.merkle.lock_folded(&self.shared);
+        let conflict = || Error::Conflict {
+            table: schema.name.clone(),
+        };
+        // A DDL statement installs its change before it reconciles the
+        // tries (under this lock): between the two, the tries are not the
+        // table's yet.
+        if !m.holds_table(&t, &schema) {
+            return Err(conflict());
+        }
+        let ts = proven_snapshot_ts(&m, within.map(Transaction::start_ts), floor.start_ts())?;
+        let mut tx = if ts == floor.start_ts() {
+            floor
+        } else {
+            // Commits folded in whose committers have not published them
+            // yet (between the log's acknowledgement and their return):
+            // the proof is at a version every later snapshot sees.
+            self.shared.publish(m.applied());
+            self.begin_at(ts)?
+        };
+        tx.under_state_lock = true;
+        let (value, keys) = {
+            let _held = StateLockHeld::enter();
+            read(&tx, &t)?
+        };
+        // The pair of the check above: the table read is still the one the
+        // tries hold (an ALTER TABLE changes the schema in place).
+        let same = self.table(table).is_some_and(|now| Arc::ptr_eq(&now, &t))
+            && t.schema().create_sql == schema.create_sql;
+        if !same {
+            return Err(conflict());
+        }
+        let typed = typed_keys(&schema, &keys)?;
+        let (proofs, head) = prove_keys(&mut m, &t, &typed, ts)?;
+        debug_assert!(
+            head.commit_ts <= ts,
+            "proofs at a version the snapshot does not see"
+        );
+        drop(m);
+        drop(tx);
+        Ok(ProvenRead {
+            value,
+            proofs,
+            head,
+        })
+    }
+}
+
+impl Transaction {
+    /// The store this transaction reads.
+    pub fn store(&self) -> &Arc<Store> {
+        // Every transaction is made by `Store::transaction`, whose owner
+        // is the `Arc<Store>` that began it.
+        match self.owner.downcast_ref::<Arc<Store>>() {
+            Some(store) => store,
+            None => unreachable!("a transaction's owner is the store that began it"),
+        }
     }
 }

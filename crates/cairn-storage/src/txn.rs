@@ -3,12 +3,13 @@
 //! transaction's own writes. Statement-level rollback uses savepoints over an
 //! undo log of the write set.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use cairn_core::{ConstraintKind, Error, Result, Value};
 
-use crate::store::Store;
+use crate::shared::Shared;
 use crate::table::{full_row, index_key, Table, TableInner};
 use crate::vector::{
     same_vector, with_scratch, TopK, VectorHit, VectorQuery, VectorSearchStats, VectorStrategy,
@@ -50,8 +51,15 @@ pub struct Savepoint(usize);
 
 /// A snapshot-isolated transaction. Dropping it without
 /// [`Store::commit`] discards its writes.
+///
+/// [`Store::commit`]: crate::Store::commit
 pub struct Transaction {
-    pub(crate) store: Arc<Store>,
+    /// The store's shared core: the snapshot is registered there.
+    pub(crate) shared: Arc<Shared>,
+    /// The store that began it, kept alive while it is open; typed only
+    /// by the facade (`Transaction::store` in `store.rs`), which sits above
+    /// this module.
+    pub(crate) owner: Box<dyn Any + Send + Sync>,
     pub(crate) start_ts: Ts,
     /// Catalog version when the transaction began (DDL since then forces
     /// full validation at commit).
@@ -60,12 +68,14 @@ pub struct Transaction {
     undo: Vec<Undo>,
     /// Read by [`Store::read_proven`]'s reader while the verifiable state
     /// is locked: see [`Transaction::reads_under_state_lock`].
+    ///
+    /// [`Store::read_proven`]: crate::Store::read_proven
     pub(crate) under_state_lock: bool,
 }
 
 impl Drop for Transaction {
     fn drop(&mut self) {
-        self.store.release_snapshot(self.start_ts);
+        self.shared.release_snapshot(self.start_ts);
     }
 }
 
@@ -75,10 +85,17 @@ fn padded<'a>(inner: &TableInner, values: &'a [Value]) -> std::borrow::Cow<'a, [
 }
 
 impl Transaction {
-    pub(crate) fn new(store: Arc<Store>, start_ts: Ts) -> Transaction {
-        let catalog_version = store.catalog_version();
+    /// A transaction reading the snapshot at `start_ts`, already
+    /// registered with `shared` (released when it drops).
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        owner: Box<dyn Any + Send + Sync>,
+        start_ts: Ts,
+    ) -> Transaction {
+        let catalog_version = shared.catalog_version();
         Transaction {
-            store,
+            shared,
+            owner,
             start_ts,
             catalog_version,
             writes: FastMap::default(),
@@ -91,6 +108,8 @@ impl Transaction {
     /// verifiable state is locked until the reader returns, so nothing
     /// reading through this transaction may ask the store for a state root,
     /// a head or a proof (that would wait for the lock it runs under).
+    ///
+    /// [`Store::read_proven`]: crate::Store::read_proven
     pub fn reads_under_state_lock(&self) -> bool {
         self.under_state_lock
     }
@@ -98,11 +117,6 @@ impl Transaction {
     /// The commit timestamp this transaction reads at.
     pub fn start_ts(&self) -> Ts {
         self.start_ts
-    }
-
-    /// The store this transaction reads.
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
     }
 
     pub fn has_writes(&self) -> bool {

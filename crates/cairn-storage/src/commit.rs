@@ -1,0 +1,262 @@
+//! The commit pipeline, one path for memory and disk, over the parts it
+//! needs ([`Committer`]: the shared core, the verifiable state, the build
+//! pool); the store facade runs it and then the checkpointer.
+//!
+//! Commit: under the commit lock, validate (first committer wins), apply
+//! through `apply.rs` (stamped but invisible), append to the log, queue the
+//! state-trie changes; release the lock; wait for the log to acknowledge
+//! the record; publish the commit timestamp. If the wait fails, the commits
+//! the log does not hold are undone in memory before the next commit runs
+//! ([`ready`]). DDL runs prepare → log → install (`catalog.rs`) under the
+//! same lock and is not transactional (see docs/sql.md).
+//!
+//! A commit the log holds may be published ahead of its committer by a
+//! checkpoint or a proven read, never one it does not hold.
+//!
+//! Lock order: commit lock → merkle lock → catalog lock → table locks.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use cairn_core::{ConstraintKind, Error, Result};
+
+use crate::apply::{after_table_writes, apply_table_writes, CommitRow, RowChange, RowUndo};
+use crate::jobs::Jobs;
+use crate::merkle::{Merkle, Pending};
+use crate::shared::{CommitState, Inflight, Shared};
+use crate::table::{index_key, Table, TS_OPEN};
+use crate::txn::Transaction;
+use crate::vector::VectorJob;
+use crate::wal::Record;
+use crate::Ts;
+
+/// A commit's row changes per table id, for the state tries.
+type CommitChanges = Vec<(u64, Vec<RowChange>)>;
+
+/// The parts a commit or a DDL statement goes through.
+pub(crate) struct Committer<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) merkle: &'a Merkle,
+    pub(crate) jobs: &'a Jobs,
+}
+
+impl Committer<'_> {
+    /// Commits `tx`'s writes (the caller checked it has some): fails with
+    /// [`Error::Conflict`] if another transaction committed a write to a
+    /// row this one wrote since its snapshot, or now holds (since that
+    /// snapshot) a unique key this one writes; otherwise makes all its
+    /// writes visible atomically and returns the commit timestamp.
+    pub(crate) fn commit(&self, tx: &Transaction) -> Result<Ts> {
+        let shared = self.shared;
+        let mut cs = shared.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let last = cs.last_assigned;
+        let commit_ts = last + 1;
+        // If nothing committed (and no DDL ran) since this transaction's
+        // snapshot, nothing can conflict with it: its statements already
+        // checked every constraint against exactly this state.
+        if last != tx.start_ts || shared.catalog_version() != tx.catalog_version {
+            validate(tx)?;
+        }
+        let may_fail = shared.log.may_fail();
+        let mut undo = Vec::new();
+        let (changes, jobs) = self.apply_writes(tx, commit_ts, may_fail.then_some(&mut undo))?;
+        cs.last_assigned = commit_ts;
+        let lsn = shared.log.append(&mut |buf| {
+            crate::wal::encode_commit(
+                buf,
+                commit_ts,
+                tx.writes.values().map(|tw| {
+                    let rows = tw
+                        .order
+                        .iter()
+                        .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
+                        .filter(|(_, w)| w.existed || w.row.is_some())
+                        .map(|(rid, w)| (rid, w.row.as_deref()))
+                        .collect();
+                    (tw.table.id, rows)
+                }),
+            )
+        });
+        self.merkle.queue(Pending {
+            lsn,
+            ts: commit_ts,
+            tables: changes,
+        });
+        if may_fail {
+            cs.inflight.push_back(Inflight {
+                lsn,
+                ts: commit_ts,
+                rows: undo,
+            });
+        }
+        drop(cs);
+        self.jobs.spawn_vector_jobs(jobs);
+        if let Err(e) = shared.log.wait(lsn) {
+            // Undo what the log does not hold now, if the disk lets us;
+            // otherwise the next commit does.
+            let mut cs = shared.commit_lock.lock();
+            let _ = self.ready(&mut cs);
+            return Err(e);
+        }
+        self.merkle.committed(shared);
+        // Apply before publish: the versions were stamped under the commit
+        // lock; only now may a snapshot see commit_ts (a later commit may
+        // have published already: it waited for this one's record too).
+        shared.publish(commit_ts);
+        Ok(commit_ts)
+    }
+
+    /// Stamps `tx`'s writes at `commit_ts` through the one apply path
+    /// (not visible until published). Returns the row changes for the
+    /// state tries and the vector jobs now due; fills `undo` (durable
+    /// stores) with what taking them back needs.
+    fn apply_writes(
+        &self,
+        tx: &Transaction,
+        commit_ts: Ts,
+        mut undo: Option<&mut Vec<RowUndo>>,
+    ) -> Result<(CommitChanges, Vec<(Arc<Table>, VectorJob)>)> {
+        let mut jobs = Vec::new();
+        let mut changes = Vec::with_capacity(tx.writes.len());
+        for tw in tx.writes.values() {
+            // Rows inserted and deleted again by this transaction are
+            // skipped: nothing to apply, log or hash.
+            let writes = tw
+                .order
+                .iter()
+                .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
+                .filter(|(_, w)| w.existed || w.row.is_some())
+                .map(|(row, w)| CommitRow {
+                    row,
+                    new: w.row.as_ref(),
+                    existed: Some(w.existed),
+                });
+            let mut inner = tw.table.inner.write();
+            let table_changes = apply_table_writes(
+                &tw.table,
+                &mut inner,
+                commit_ts,
+                writes,
+                self.merkle.enabled(),
+                undo.as_deref_mut(),
+            )?;
+            jobs.extend(after_table_writes(&tw.table, &mut inner, || {
+                self.shared.oldest_snapshot()
+            }));
+            changes.push((tw.table.id, table_changes));
+        }
+        Ok((changes, jobs))
+    }
+
+    /// See [`ready`].
+    pub(crate) fn ready(&self, cs: &mut CommitState) -> Result<()> {
+        ready(self.shared, self.merkle, cs)
+    }
+
+    /// Runs one DDL statement: prepare (every check, any index build) →
+    /// log (durable stores; waits like a commit) → install → reconcile the
+    /// state tries. WAL replay runs the same prepare and install.
+    pub(crate) fn run_ddl(&self, record: Record) -> Result<()> {
+        let shared = self.shared;
+        let mut cs = shared.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let pool = self.jobs.pool();
+        let prepared = shared.catalog.prepare(&record, pool.as_deref())?;
+        self.log_ddl(&mut cs, &record)?;
+        shared.catalog.install(prepared);
+        self.merkle.after_ddl(shared, cs.last_assigned)
+    }
+
+    /// Logs a prepared DDL record, waiting for it like a commit. On
+    /// failure nothing was installed; the log is cut back.
+    fn log_ddl(&self, cs: &mut CommitState, record: &Record) -> Result<()> {
+        let log = &self.shared.log;
+        let lsn = log.append(&mut |buf| record.encode(buf));
+        if let Err(e) = log.wait(lsn) {
+            let _ = self.ready(cs);
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// First committer wins: every row `tx` changed that its snapshot saw
+/// must still be current, and no other row may now hold a unique key
+/// `tx` writes (a conflict if it was committed after the snapshot,
+/// a constraint error if the snapshot already had it).
+fn validate(tx: &Transaction) -> Result<()> {
+    for tw in tx.writes.values() {
+        let inner = tw.table.inner.read();
+        let conflict = || Error::Conflict {
+            table: inner.schema.name.clone(),
+        };
+        for (rid, w) in &tw.rows {
+            if w.existed {
+                match inner.head(*rid) {
+                    Some(h)
+                        if h.begin <= tx.start_ts && h.end.load(Ordering::Acquire) == TS_OPEN => {}
+                    _ => return Err(conflict()),
+                }
+            }
+            let Some(row) = &w.row else { continue };
+            for (index_no, index) in inner.indexes.iter().enumerate() {
+                if !index.def.unique {
+                    continue;
+                }
+                let k = index_key(&index.def, &inner.full_row(row));
+                if k.iter().any(|v| v.is_null()) {
+                    continue;
+                }
+                for other in inner.index_lookup(index_no, &k) {
+                    if *other == *rid || tw.rows.contains_key(other) {
+                        continue;
+                    }
+                    if let Some(h) = inner.head(*other) {
+                        if h.end.load(Ordering::Acquire) == TS_OPEN
+                            && index_key(&index.def, &inner.full_row(&h.values)) == k
+                        {
+                            if h.begin > tx.start_ts {
+                                return Err(conflict());
+                            }
+                            return Err(Error::Constraint {
+                                kind: ConstraintKind::Unique,
+                                detail: format!("{} ({})", inner.schema.name, index.def.name),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Under the commit lock (`cs`), before changing anything: forgets
+/// in-flight commits the log now holds, and after a WAL failure undoes in
+/// memory every commit the log does not hold (and drops their queued
+/// state-trie changes) and cuts the log back (failing while the disk
+/// still does). Checkpoints run it too, before they read the state.
+pub(crate) fn ready(shared: &Shared, merkle: &Merkle, cs: &mut CommitState) -> Result<()> {
+    debug_assert!(shared.commit_lock.is_locked());
+    let (good, failed) = shared.log.good_lsn();
+    if !failed {
+        while cs.inflight.front().is_some_and(|f| f.lsn <= good) {
+            cs.inflight.pop_front();
+        }
+        return Ok(());
+    }
+    merkle.unqueue_after(good);
+    while cs.inflight.back().is_some_and(|f| f.lsn > good) {
+        if let Some(f) = cs.inflight.pop_back() {
+            for (table, row, existed, wrote) in f.rows.iter().rev() {
+                table.inner.write().undo_write(*row, f.ts, *existed, *wrote);
+            }
+        }
+    }
+    shared.log.reset()?;
+    cs.inflight.clear();
+    // The undone commits' timestamps are skipped: nothing holds them.
+    shared.publish(cs.last_assigned);
+    Ok(())
+}

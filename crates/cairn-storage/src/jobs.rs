@@ -1,0 +1,64 @@
+//! Background jobs of a store: the thread pool that builds indexes (DDL
+//! index builds, vector index jobs a commit, replay or checkpoint load
+//! hands over). Created on first use; never the global rayon pool. (The
+//! verifiable state's fold thread is its own: see `merkle.rs`.)
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::table::Table;
+use crate::vector::VectorJob;
+
+/// The build pool of one store.
+#[derive(Default)]
+pub(crate) struct Jobs {
+    /// Threads for index builds (created on first use).
+    pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
+}
+
+fn build_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("cairn-build-{i}"))
+        .build()
+        .ok()
+        .map(Arc::new)
+}
+
+impl Jobs {
+    /// The database's thread pool for index builds (one thread per core
+    /// unless [`Jobs::set_threads`] said otherwise); `None` if no thread
+    /// could be started (builds then run on the caller's thread).
+    pub(crate) fn pool(&self) -> Option<Arc<rayon::ThreadPool>> {
+        let mut pool = self.pool.lock();
+        if pool.is_none() {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            *pool = build_pool(threads);
+        }
+        pool.clone()
+    }
+
+    /// Sets how many threads build indexes.
+    pub(crate) fn set_threads(&self, threads: usize) {
+        *self.pool.lock() = build_pool(threads.max(1));
+    }
+
+    /// Runs vector index jobs on the build pool (or on this thread when
+    /// there is none). Queries never wait for them.
+    pub(crate) fn spawn_vector_jobs(&self, jobs: Vec<(Arc<Table>, VectorJob)>) {
+        for (table, job) in jobs {
+            self.spawn_vector_job(table, job);
+        }
+    }
+
+    fn spawn_vector_job(&self, table: Arc<Table>, job: VectorJob) {
+        match self.pool() {
+            Some(p) => {
+                let pool = p.clone();
+                p.spawn(move || table.run_vector_job(job, Some(&pool)));
+            }
+            None => table.run_vector_job(job, None),
+        }
+    }
+}
