@@ -3,7 +3,7 @@
 //! execution of each operation, side by side.
 //!
 //! ```text
-//! cargo run --release -p cairn-benches --bin sql-vs-sqlite [-- --quick] [-- --json out.json]
+//! cargo run --release -p cairn-benches --bin sql-vs-sqlite [-- --quick] [-- --json out.json] [-- --only NAME-PREFIX]
 //! ```
 //!
 //! Both engines get the same schema, the same rows (from a seeded RNG) and,
@@ -631,6 +631,7 @@ fn write_json(path: &str, results: &[OpResult], geomean: f64, quick: bool) {
 fn main() {
     let mut quick = false;
     let mut json = None;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -639,8 +640,12 @@ fn main() {
                 Some(p) => json = Some(p),
                 None => die("usage", "--json needs a path"),
             },
+            "--only" => match args.next() {
+                Some(p) => only = Some(p),
+                None => die("usage", "--only needs an operation name"),
+            },
             "-h" | "--help" => {
-                println!("usage: sql-vs-sqlite [--quick] [--json PATH]");
+                println!("usage: sql-vs-sqlite [--quick] [--json PATH] [--only PREFIX,...]");
                 return;
             }
             // `cargo bench` passes --bench; ignore it.
@@ -678,6 +683,12 @@ fn main() {
 
     let mut results = Vec::new();
     for (i, op) in operations().into_iter().enumerate() {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|p| op.name.starts_with(p)))
+        {
+            continue;
+        }
         results.push(bench(&engines, op, quick, i as u64));
     }
 

@@ -4,8 +4,8 @@
 //! A query whose plan is a pipeline — a table scan or one index range scan
 //! under any stack of filters, projections and `LIMIT`/`OFFSET`, with no
 //! subquery — streams:
-//! each pull scans just far enough to fill a small batch (16 rows at
-//! first, doubling up to 1024), so `LIMIT 1` over a million rows reads a
+//! each pull scans just far enough to fill a small batch (8 rows at
+//! first, then up to 32), so `LIMIT 1` over a million rows reads a
 //! handful of them and a full scan keeps one batch in memory. The cursor
 //! owns a transaction at the statement's snapshot (its own, or a read-only
 //! one at the open transaction's snapshot), so the connection stays usable
@@ -34,9 +34,12 @@ pub struct Column {
 }
 
 /// Rows pulled per batch: the first batch is small (a `LIMIT 1` or a
-/// consumer that stops early reads little), later ones grow.
-const FIRST_BATCH: usize = 16;
-const MAX_BATCH: usize = 1024;
+/// consumer that stops early reads little), later ones grow a little. The
+/// queue of ready rows stays a small allocation (glibc consolidates its
+/// free lists, which is slow, before serving a large one); the cost of a
+/// batch is one executor and a walk of the plan.
+const FIRST_BATCH: usize = 8;
+const MAX_BATCH: usize = 32;
 
 /// A query's result, read one row at a time.
 pub struct Cursor {

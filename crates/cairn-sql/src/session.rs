@@ -87,6 +87,8 @@ impl Output {
 struct Compiled {
     plan: StatementPlan,
     subqueries: Subqueries,
+    /// For a query a cursor can stream (see [`Cursor`]): the table it scans.
+    stream_table: Option<Arc<Table>>,
 }
 
 /// The plan of each kind of statement that has one.
@@ -145,7 +147,18 @@ fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled
     };
     let param_count = planner.bind.param_count;
     let subqueries = std::mem::take(&mut planner.bind.subqueries);
-    Ok(Some((Compiled { plan, subqueries }, param_count)))
+    let stream_table = match &plan {
+        StatementPlan::Query { plan, .. } if subqueries.is_empty() => {
+            crate::cursor::pipeline_scan(plan).map(|(t, _)| t)
+        }
+        _ => None,
+    };
+    let compiled = Compiled {
+        plan,
+        subqueries,
+        stream_table,
+    };
+    Ok(Some((compiled, param_count)))
 }
 
 impl Session {
@@ -230,13 +243,8 @@ impl Session {
         let params = checked_params(params, p.param_count)?;
         let c = self.compiled(p)?;
         let settings = self.settings();
-        if let (StatementPlan::Query { plan, cols }, true) = (&c.plan, c.subqueries.is_empty()) {
-            let table = crate::cursor::pipeline_scan(plan).map(|(t, _)| t);
-            if let Some(tx) = table
-                .map(|t| self.cursor_transaction(&t))
-                .transpose()?
-                .flatten()
-            {
+        if let (StatementPlan::Query { plan, cols }, Some(table)) = (&c.plan, &c.stream_table) {
+            if let Some(tx) = self.cursor_transaction(table)? {
                 let owned = params.to_vec();
                 let cursor =
                     Cursor::stream(cols.clone(), plan.clone(), tx, owned, settings.clone())?;

@@ -20,6 +20,7 @@ pub mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
 mod jobs;
+mod live;
 mod lock;
 mod log;
 mod manifest;

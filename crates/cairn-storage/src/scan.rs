@@ -1,6 +1,6 @@
 //! Reads of many rows at a snapshot — full scans, index range scans, loose
-//! index scans — that hold the table's lock only while they copy a batch,
-//! never while the caller's callback runs.
+//! index scans — that hold the table's lock only for short steps, never
+//! while the caller's callback runs.
 //!
 //! A callback may run SQL that takes other locks (a correlated subquery
 //! reads another table; `cairn_prove` or `cairn_state_root` takes the
@@ -10,18 +10,19 @@
 //! - A full scan ([`TableScan`]) walks sealed segments with no lock at all:
 //!   a sealed segment is an `Arc`, immutable but for its atomic `end`
 //!   stamps, and segments are only ever appended to a table's list, so a
-//!   position in that list stays valid. The live segment is copied in
-//!   chunks of visible versions, one lock acquisition each. If the live
-//!   segment is sealed between two chunks, the scan finds the last version
-//!   it fed in the new sealed segment and goes on from there: sealing
-//!   moves versions in order and keeps every one a registered snapshot can
-//!   see, so a version visible at the snapshot is in exactly one of
-//!   (sealed segments, live segment) at any moment, and no row is missed
-//!   or seen twice.
-//! - An index scan collects up to a batch of rows under the lock, releases
-//!   it, hands the batch out, and resumes after the last key it collected.
-//!   Every row id under one key goes into the same batch, so a row is
-//!   emitted once (under the key its visible version has).
+//!   position in that list stays valid. After the last sealed segment it
+//!   takes, under the lock, a view of the live segment (its chunk `Arc`s
+//!   and length, `live.rs`) and walks that without the lock. A version
+//!   visible at the snapshot is in exactly one of (sealed segments, live
+//!   segment) at any moment, and the view decides the boundary in the
+//!   same lock acquisition as "no more sealed segments", so no row is
+//!   missed or seen twice; a seal afterwards does not disturb the view.
+//! - An index scan collects up to a batch of rows under the lock — for
+//!   each, a handle on the segment or live chunk that stores its visible
+//!   version and its slot there, not a copy — releases it, hands the batch
+//!   out, and resumes after the last key it collected. Every row id under
+//!   one key goes into the same batch, so a row is emitted once (under the
+//!   key its visible version has).
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
@@ -30,13 +31,18 @@ use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
 
+use crate::live::LiveView;
 use crate::schema::TableSchema;
-use crate::table::{full_row, index_key, Segment, Table};
+use crate::table::{full_row, index_key, Holder, Place, Segment, Table, Version};
 use crate::txn::{Transaction, Write};
 use crate::{RowId, Ts};
 
 /// Rows an index scan collects per lock acquisition.
 const INDEX_BATCH_ROWS: usize = 256;
+/// Distinct values a loose index scan collects per lock acquisition: few
+/// enough that the batch is a small allocation (glibc consolidates its
+/// free lists, which is slow, before serving a large one).
+const DISTINCT_BATCH_VALUES: usize = 32;
 
 /// A resumable full scan of one table at one snapshot (the table's
 /// committed rows only; [`Transaction::scan`] adds the transaction's own
@@ -46,34 +52,14 @@ pub struct TableScan {
     ts: Ts,
     /// The schema when the scan began: rows are padded to it.
     schema: Arc<TableSchema>,
-    /// The sealed segment being walked (position `seg_no`) and the next
-    /// version's offset in it.
+    /// The sealed segment being walked (position `seg_no`), and the next
+    /// version's offset in it or, once `live` is taken, in the live view.
     segment: Option<Arc<Segment>>,
     seg_no: usize,
     off: usize,
-    /// In the live segment: where the next chunk starts.
-    live: Option<LivePlace>,
-    /// Visible live versions copied under the lock, not yet fed.
-    chunk: Vec<(RowId, Ts, Arc<[Value]>)>,
-    chunk_pos: usize,
-    /// Every row was fed.
-    done: bool,
+    /// The live segment as it was after the last sealed segment.
+    live: Option<LiveView<Version>>,
 }
-
-/// A scan's place in the live segment.
-struct LivePlace {
-    /// Offset of the next version to look at.
-    off: usize,
-    /// Sealed segments when the scan reached the live segment: more mean
-    /// the live segment was sealed meanwhile (into segment `sealed`).
-    sealed: usize,
-    /// The last version fed from the live segment (row, begin): where to
-    /// resume in the segment it was sealed into.
-    last: Option<(RowId, Ts)>,
-}
-
-/// Live versions copied per lock acquisition.
-const LIVE_CHUNK_ROWS: usize = 256;
 
 impl TableScan {
     pub(crate) fn new(table: &Arc<Table>, ts: Ts) -> TableScan {
@@ -86,9 +72,6 @@ impl TableScan {
             seg_no: 0,
             off: 0,
             live: None,
-            chunk: Vec::new(),
-            chunk_pos: 0,
-            done: false,
         }
     }
 
@@ -113,7 +96,16 @@ impl TableScan {
     /// `Ok(false)`, and the next call resumes after the row `f` refused —
     /// or until every row was fed (`Ok(true)`; later calls feed nothing).
     pub fn walk(&mut self, f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>) -> Result<bool> {
-        while !self.done {
+        loop {
+            if let Some(live) = &self.live {
+                while let Some(v) = live.get(self.off) {
+                    self.off += 1;
+                    if v.visible_at(self.ts) && !f(v.row_id, &full_row(&self.schema, &v.values))? {
+                        return Ok(false);
+                    }
+                }
+                return Ok(true);
+            }
             if let Some(seg) = self.segment.clone() {
                 let versions = seg.versions();
                 while let Some(v) = versions.get(self.off) {
@@ -126,74 +118,14 @@ impl TableScan {
                 self.seg_no += 1;
                 self.off = 0;
             }
-            while let Some((rid, begin, values)) = self.chunk.get(self.chunk_pos) {
-                self.chunk_pos += 1;
-                if let Some(place) = &mut self.live {
-                    place.last = Some((*rid, *begin));
-                }
-                if !f(*rid, &full_row(&self.schema, values))? {
-                    return Ok(false);
-                }
-            }
-            self.advance()?;
-        }
-        Ok(true)
-    }
-
-    /// Under the table's lock: takes the next sealed segment, or the next
-    /// chunk of the live segment, or notes that the scan is done.
-    fn advance(&mut self) -> Result<()> {
-        let inner = self.table.inner.read();
-        let Some(place) = &mut self.live else {
+            // The next sealed segment or, when there is none, the live
+            // segment, decided under one acquisition of the lock.
+            let inner = self.table.inner.read();
             match inner.sealed_segment(self.seg_no) {
                 Some(seg) => self.segment = Some(seg),
-                None => {
-                    self.live = Some(LivePlace {
-                        off: 0,
-                        sealed: inner.sealed_len(),
-                        last: None,
-                    })
-                }
+                None => self.live = Some(inner.live_view()),
             }
-            return Ok(());
-        };
-        if inner.sealed_len() > place.sealed {
-            // The live segment was sealed into segment `place.sealed`,
-            // keeping every version this snapshot sees in order: resume
-            // there after the last version fed, then walk on as usual.
-            let Some(seg) = inner.sealed_segment(place.sealed) else {
-                return Err(Error::internal("sealed segment vanished during a scan"));
-            };
-            let start = match place.last {
-                None => 0,
-                Some((rid, begin)) => {
-                    let at = seg
-                        .versions()
-                        .iter()
-                        .position(|v| v.row_id == rid && v.begin == begin);
-                    match at {
-                        Some(i) => i + 1,
-                        None => {
-                            return Err(Error::internal(
-                                "a scan lost its place when the live segment was sealed",
-                            ))
-                        }
-                    }
-                }
-            };
-            self.seg_no = place.sealed;
-            self.off = start;
-            self.segment = Some(seg);
-            self.live = None;
-            return Ok(());
         }
-        self.chunk.clear();
-        self.chunk_pos = 0;
-        place.off = inner.copy_live_visible(self.ts, place.off, LIVE_CHUNK_ROWS, &mut self.chunk);
-        if self.chunk.is_empty() && place.off >= inner.live_len() {
-            self.done = true;
-        }
-        Ok(())
     }
 }
 
@@ -212,8 +144,10 @@ pub struct IndexScan<'k> {
     schema: Option<Arc<TableSchema>>,
     /// The transaction's own rows in range, in scan order, not yet fed.
     mine: VecDeque<(Vec<Value>, RowId, Arc<[Value]>)>,
-    /// Committed (and own) rows collected under the lock, not yet fed.
-    batch: VecDeque<(RowId, Arc<[Value]>)>,
+    /// Rows collected under the lock, not yet fed.
+    batch: VecDeque<Collected>,
+    /// The segments and live chunks the batch's rows are stored in.
+    holders: Vec<(Place, Holder)>,
     /// The last key collected: the next batch starts past it.
     resume: Option<Vec<Value>>,
     /// The index walk reached the end of the range.
@@ -240,6 +174,7 @@ impl<'k> IndexScan<'k> {
         } else {
             (None, VecDeque::new())
         };
+        let spare = SPARE.with(|s| s.borrow_mut().pop()).unwrap_or_default();
         Ok(IndexScan {
             table: table.clone(),
             ts: tx.start_ts,
@@ -249,7 +184,8 @@ impl<'k> IndexScan<'k> {
             reverse,
             schema,
             mine,
-            batch: VecDeque::new(),
+            batch: spare.batch,
+            holders: spare.holders,
             resume: None,
             walked: false,
             skip: 0,
@@ -273,8 +209,19 @@ impl<'k> IndexScan<'k> {
     ) -> Result<bool> {
         loop {
             if let Some(schema) = &self.schema {
-                while let Some((rid, values)) = self.batch.pop_front() {
-                    if !f(rid, &full_row(schema, &values))? {
+                while let Some(row) = self.batch.pop_front() {
+                    let (rid, values) = match &row {
+                        Collected::Own(rid, values) => (*rid, &values[..]),
+                        Collected::Stored { row, holder, slot } => {
+                            let v = self
+                                .holders
+                                .get(*holder as usize)
+                                .and_then(|(_, h)| h.get(*slot as usize))
+                                .ok_or_else(|| Error::internal("index scan lost a version"))?;
+                            (*row, &v.values[..])
+                        }
+                    };
+                    if !f(rid, &full_row(schema, values))? {
                         return Ok(false);
                     }
                 }
@@ -309,6 +256,8 @@ impl<'k> IndexScan<'k> {
         };
         let own = tx.writes.get(&self.table.id);
         let (mine, batch, ts) = (&mut self.mine, &mut self.batch, self.ts);
+        let holders = &mut self.holders;
+        holders.clear();
         let skip = &mut self.skip;
         let mut stopped_at = None;
         let walked = index.each_in_range(lo, hi, reverse, &mut |key, ids| {
@@ -320,7 +269,7 @@ impl<'k> IndexScan<'k> {
                 };
                 match (before, mine.pop_front()) {
                     (true, Some(_)) if *skip > 0 => *skip -= 1,
-                    (true, Some((_, rid, r))) => batch.push_back((rid, r)),
+                    (true, Some((_, rid, r))) => batch.push_back(Collected::Own(rid, r)),
                     (false, Some(m)) => {
                         mine.push_front(m);
                         break;
@@ -332,7 +281,7 @@ impl<'k> IndexScan<'k> {
                 if own.is_some_and(|w| w.rows.contains_key(&rid)) {
                     continue;
                 }
-                let Some((v, ever_updated)) = inner.visible_once(rid, ts) else {
+                let Some((v, place, slot, ever_updated)) = inner.visible_place(rid, ts) else {
                     continue;
                 };
                 // Emit a row only under the entry of its visible key: stale
@@ -350,7 +299,21 @@ impl<'k> IndexScan<'k> {
                     if *skip > 0 {
                         *skip -= 1;
                     } else {
-                        batch.push_back((rid, v.values.clone()));
+                        let holder = match holders.iter().position(|(p, _)| *p == place) {
+                            Some(h) => h,
+                            None => {
+                                let Some(h) = inner.holder(place) else {
+                                    continue;
+                                };
+                                holders.push((place, h));
+                                holders.len() - 1
+                            }
+                        };
+                        batch.push_back(Collected::Stored {
+                            row: rid,
+                            holder: holder as u32,
+                            slot: slot as u32,
+                        });
                     }
                 }
             }
@@ -364,6 +327,49 @@ impl<'k> IndexScan<'k> {
         self.walked = walked;
         Ok(())
     }
+}
+
+impl Drop for IndexScan<'_> {
+    fn drop(&mut self) {
+        let mut batch = std::mem::take(&mut self.batch);
+        let mut holders = std::mem::take(&mut self.holders);
+        if batch.capacity() > SPARE_CAPACITY_MAX || holders.capacity() > SPARE_CAPACITY_MAX {
+            return;
+        }
+        batch.clear();
+        holders.clear();
+        SPARE.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < SPARE_BUFFERS_MAX {
+                s.push(Buffers { batch, holders });
+            }
+        });
+    }
+}
+
+/// An index scan's batch buffers.
+#[derive(Default)]
+struct Buffers {
+    batch: VecDeque<Collected>,
+    holders: Vec<(Place, Holder)>,
+}
+
+thread_local! {
+    /// Buffers of finished index scans, for the next ones on this thread:
+    /// an index lookup per outer row (a join, a correlated subquery) would
+    /// otherwise allocate two per row.
+    static SPARE: std::cell::RefCell<Vec<Buffers>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Buffers kept per thread, and the largest one kept.
+const SPARE_BUFFERS_MAX: usize = 8;
+const SPARE_CAPACITY_MAX: usize = 4 * INDEX_BATCH_ROWS;
+
+/// A row an index scan collected: where its committed version is stored,
+/// or the transaction's own version.
+enum Collected {
+    Stored { row: RowId, holder: u32, slot: u32 },
+    Own(RowId, Arc<[Value]>),
 }
 
 fn bound<'a>(b: &'a Bound<Cow<'_, [Value]>>) -> Bound<&'a [Value]> {
@@ -518,7 +524,7 @@ impl Transaction {
             }
         }
         let mut mine = mine.into_iter().peekable();
-        let mut batch: Vec<Value> = Vec::new();
+        let mut batch: Vec<Value> = Vec::with_capacity(DISTINCT_BATCH_VALUES);
         let mut last: Option<Value> = None;
         loop {
             let finished = {
@@ -551,7 +557,7 @@ impl Transaction {
                     }
                     mine.next_if(|m| m == first);
                     batch.push(first.clone());
-                    Ok(batch.len() < INDEX_BATCH_ROWS)
+                    Ok(batch.len() < DISTINCT_BATCH_VALUES)
                 })?
             };
             last = batch.last().cloned();

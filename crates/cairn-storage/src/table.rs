@@ -19,6 +19,7 @@ use std::sync::Arc;
 use cairn_core::{Error, Result, Value};
 use parking_lot::RwLock;
 
+use crate::live::{Live, LiveChunk, LiveView};
 use crate::lock::{Rank, Ranked};
 use crate::schema::{IndexDef, TableSchema};
 use crate::vector::{
@@ -51,6 +52,19 @@ pub(crate) struct Version {
     pub(crate) values: Arc<[Value]>,
 }
 
+impl Clone for Version {
+    fn clone(&self) -> Version {
+        Version {
+            row_id: self.row_id,
+            begin: self.begin,
+            end: AtomicU64::new(self.end.load(Ordering::Acquire)),
+            prev: self.prev,
+            updated: self.updated,
+            values: self.values.clone(),
+        }
+    }
+}
+
 impl Version {
     pub(crate) fn visible_at(&self, ts: Ts) -> bool {
         self.begin <= ts && self.end.load(Ordering::Acquire) > ts
@@ -65,6 +79,30 @@ pub(crate) struct Segment {
 impl Segment {
     pub(crate) fn versions(&self) -> &[Version] {
         &self.versions
+    }
+}
+
+/// Which segment (by number) or live chunk (by number) stores a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Sealed(usize),
+    Live(usize),
+}
+
+/// A sealed segment or a live chunk, held to read its versions without
+/// the table's lock.
+pub(crate) enum Holder {
+    Sealed(Arc<Segment>),
+    Live(Arc<LiveChunk<Version>>),
+}
+
+impl Holder {
+    /// The version in `slot`.
+    pub(crate) fn get(&self, slot: usize) -> Option<&Version> {
+        match self {
+            Holder::Sealed(s) => s.versions.get(slot),
+            Holder::Live(c) => c.get(slot),
+        }
     }
 }
 
@@ -398,7 +436,7 @@ impl Heads {
 pub(crate) struct TableInner {
     pub(crate) schema: Arc<TableSchema>,
     sealed: Vec<Arc<Segment>>,
-    live: Vec<Version>,
+    live: Live<Version>,
     heads: Heads,
     pub(crate) indexes: Vec<Index>,
     pub(crate) vectors: Vec<VectorIndex>,
@@ -458,7 +496,7 @@ impl Table {
                 TableInner {
                     schema: Arc::new(schema),
                     sealed: Vec::new(),
-                    live: Vec::new(),
+                    live: Live::default(),
                     heads: Heads::default(),
                     indexes,
                     vectors: Vec::new(),
@@ -524,13 +562,8 @@ impl Table {
         let inner = self.inner.read();
         let mut index = Index::new(def);
         let mut seen_live_keys: HashMap<Vec<Value>, RowId> = HashMap::new();
-        for seg in inner
-            .sealed
-            .iter()
-            .map(|s| &s.versions[..])
-            .chain([&inner.live[..]])
         {
-            for v in seg {
+            for v in inner.versions() {
                 let key = index_key(&index.def, &inner.full_row(&v.values));
                 if index.def.unique
                     && v.end.load(Ordering::Acquire) == TS_OPEN
@@ -777,13 +810,8 @@ impl Table {
             max_begin: 0,
             dead_events: 0,
         };
-        for seg in inner
-            .sealed
-            .iter()
-            .map(|s| &s.versions[..])
-            .chain([&inner.live[..]])
         {
-            for v in seg {
+            for v in inner.versions() {
                 let full = inner.full_row(&v.values);
                 let Some(value) = full.get(def.column) else {
                     continue;
@@ -971,11 +999,21 @@ impl TableInner {
 
     /// The version of `row` visible at `ts`, if any.
     pub(crate) fn visible(&self, row: RowId, ts: Ts) -> Option<&Version> {
-        let mut loc = *self.heads.get(&row)?;
+        self.visible_loc(row, ts).map(|(_, v)| v)
+    }
+
+    /// [`TableInner::visible`] with the version's location.
+    fn visible_loc(&self, row: RowId, ts: Ts) -> Option<(Loc, &Version)> {
+        self.visible_from(*self.heads.get(&row)?, ts)
+    }
+
+    /// The version visible at `ts` in the chain that starts at `head`.
+    fn visible_from(&self, head: Loc, ts: Ts) -> Option<(Loc, &Version)> {
+        let mut loc = head;
         loop {
             let v = self.version(loc)?;
             if v.visible_at(ts) {
-                return Some(v);
+                return Some((loc, v));
             }
             if v.begin <= ts {
                 // Older versions ended even earlier.
@@ -985,12 +1023,34 @@ impl TableInner {
         }
     }
 
-    /// The version of `row` visible at `ts`, and whether the row ever had
-    /// more than one version (if not, its index entries are never stale).
-    pub(crate) fn visible_once(&self, row: RowId, ts: Ts) -> Option<(&Version, bool)> {
-        let head = self.head(row)?;
-        let v = self.visible(row, ts)?;
-        Some((v, head.updated))
+    /// The version of `row` visible at `ts`, where it is stored (its holder
+    /// and slot, for a reader that reads it after releasing the lock: see
+    /// [`TableInner::holder`]), and whether the row ever had more than one
+    /// version (if not, its index entries are never stale).
+    pub(crate) fn visible_place(
+        &self,
+        row: RowId,
+        ts: Ts,
+    ) -> Option<(&Version, Place, usize, bool)> {
+        let head_loc = *self.heads.get(&row)?;
+        let head = self.version(head_loc)?;
+        let (loc, v) = self.visible_from(head_loc, ts)?;
+        let (place, slot) = if loc.seg == LIVE {
+            let (chunk, slot) = crate::live::locate(loc.off as usize);
+            (Place::Live(chunk), slot)
+        } else {
+            (Place::Sealed(loc.seg as usize), loc.off as usize)
+        };
+        Some((v, place, slot, head.updated))
+    }
+
+    /// A handle on the segment or live chunk `place` names, which keeps it
+    /// readable after the lock is released.
+    pub(crate) fn holder(&self, place: Place) -> Option<Holder> {
+        match place {
+            Place::Sealed(seg) => self.sealed.get(seg).cloned().map(Holder::Sealed),
+            Place::Live(chunk) => self.live.chunk(chunk).map(Holder::Live),
+        }
     }
 
     /// The newest committed version of `row` (possibly ended by a delete).
@@ -1004,13 +1064,8 @@ impl TableInner {
         ts: Ts,
         f: &mut dyn FnMut(RowId, &Arc<[Value]>) -> Result<bool>,
     ) -> Result<bool> {
-        for seg in self
-            .sealed
-            .iter()
-            .map(|s| &s.versions[..])
-            .chain([&self.live[..]])
         {
-            for v in seg {
+            for v in self.versions() {
                 if v.visible_at(ts) && !f(v.row_id, &v.values)? {
                     return Ok(false);
                 }
@@ -1025,33 +1080,17 @@ impl TableInner {
         self.sealed.get(i).cloned()
     }
 
-    /// Number of sealed segments.
-    pub(crate) fn sealed_len(&self) -> usize {
-        self.sealed.len()
+    /// The live segment's chunks and length, to read without the lock.
+    pub(crate) fn live_view(&self) -> LiveView<Version> {
+        self.live.view()
     }
 
-    /// Copies up to `max` versions of the live segment visible at `ts`,
-    /// starting at offset `from`, into `out` as (row, begin, values);
-    /// returns the offset after the last version looked at (the live
-    /// segment's length when it was walked to its end).
-    pub(crate) fn copy_live_visible(
-        &self,
-        ts: Ts,
-        from: usize,
-        max: usize,
-        out: &mut Vec<(RowId, Ts, Arc<[Value]>)>,
-    ) -> usize {
-        let mut off = from;
-        while let Some(v) = self.live.get(off) {
-            if out.len() >= max {
-                break;
-            }
-            off += 1;
-            if v.visible_at(ts) {
-                out.push((v.row_id, v.begin, v.values.clone()));
-            }
-        }
-        off
+    /// Every stored version: sealed segments first, then live.
+    fn versions(&self) -> impl Iterator<Item = &Version> {
+        self.sealed
+            .iter()
+            .flat_map(|s| s.versions.iter())
+            .chain(self.live.iter())
     }
 
     pub(crate) fn live_len(&self) -> usize {
@@ -1440,7 +1479,7 @@ impl TableInner {
     /// Moves the live segment into a new sealed segment, dropping versions no
     /// snapshot at or after `oldest_ts` can see.
     pub(crate) fn seal(&mut self, oldest_ts: Ts) {
-        let live = std::mem::take(&mut self.live);
+        let live = self.live.take();
         let seg_no = self.sealed.len() as u32;
         let mut remap: Vec<Option<u32>> = Vec::with_capacity(live.len());
         let mut kept = Vec::with_capacity(live.len());
