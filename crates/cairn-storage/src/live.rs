@@ -7,7 +7,7 @@
 //! releases the lock, and reads those slots: they never change again (but
 //! for the atomic `end` stamp every version has), and a slot filled after
 //! the view was taken lies beyond the view's length. Sealing takes the
-//! versions out ([`Live::take`]); a reader still holding chunks keeps them
+//! versions out ([`Live::drain`]); a reader still holding chunks keeps them
 //! alive. Chunks start small (16 slots) and double up to 1024, so a table
 //! of a few rows costs little.
 
@@ -121,22 +121,24 @@ impl<T: Clone> Live<T> {
     /// Takes every version out, oldest first, leaving the segment empty.
     /// Chunks a reader still holds are copied (their versions stay
     /// readable there).
-    pub(crate) fn take(&mut self) -> Vec<T> {
-        let len = std::mem::take(&mut self.len);
-        let mut out = Vec::with_capacity(len);
-        for chunk in std::mem::take(&mut self.chunks) {
-            match Arc::try_unwrap(chunk) {
-                Ok(c) => out.extend(
-                    c.slots
-                        .into_vec()
-                        .into_iter()
-                        .filter_map(OnceLock::into_inner),
-                ),
-                Err(shared) => out.extend(shared.slots.iter().filter_map(|s| s.get().cloned())),
-            }
-        }
-        out.truncate(len);
-        out
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> {
+        self.len = 0;
+        std::mem::take(&mut self.chunks)
+            .into_iter()
+            .flat_map(|chunk| {
+                let slots: Vec<OnceLock<T>> = match Arc::try_unwrap(chunk) {
+                    Ok(c) => c.slots.into_vec(),
+                    Err(shared) => shared
+                        .slots
+                        .iter()
+                        .map(|s| match s.get() {
+                            Some(v) => OnceLock::from(v.clone()),
+                            None => OnceLock::new(),
+                        })
+                        .collect(),
+                };
+                slots.into_iter().filter_map(OnceLock::into_inner)
+            })
     }
 
     /// The chunks and length as they are now, to read without the lock.
@@ -185,7 +187,7 @@ mod tests {
             (0..3100).collect::<Vec<_>>()
         );
         // Taken while the view holds chunks: copied, and the view still reads.
-        let taken = live.take();
+        let taken: Vec<u64> = live.drain().collect();
         assert_eq!(taken, (0..3100).collect::<Vec<_>>());
         assert_eq!(live.len(), 0);
         assert!(live.get(0).is_none());
@@ -193,7 +195,7 @@ mod tests {
         assert_eq!(view.get(3000), None, "appended after the view");
         drop(view);
         live.push(7);
-        assert_eq!(live.take(), vec![7]);
+        assert_eq!(live.drain().collect::<Vec<_>>(), vec![7]);
     }
 
     #[test]

@@ -1479,11 +1479,11 @@ impl TableInner {
     /// Moves the live segment into a new sealed segment, dropping versions no
     /// snapshot at or after `oldest_ts` can see.
     pub(crate) fn seal(&mut self, oldest_ts: Ts) {
-        let live = self.live.take();
         let seg_no = self.sealed.len() as u32;
-        let mut remap: Vec<Option<u32>> = Vec::with_capacity(live.len());
-        let mut kept = Vec::with_capacity(live.len());
-        for v in live {
+        let len = self.live.len();
+        let mut remap: Vec<Option<u32>> = Vec::with_capacity(len);
+        let mut kept = Vec::with_capacity(len);
+        for v in self.live.drain() {
             let end = v.end.load(Ordering::Acquire);
             if end <= oldest_ts && end != TS_OPEN {
                 remap.push(None);
