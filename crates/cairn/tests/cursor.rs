@@ -227,3 +227,17 @@ fn errors_and_interrupts_surface_at_the_pull() {
         ROWS + 1
     );
 }
+
+#[test]
+fn rows_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<cairn::Rows>();
+    let db = big();
+    let rows = db
+        .query("SELECT id FROM big WHERE id < 10", params![])
+        .expect("query");
+    let n = std::thread::spawn(move || rows.into_values().expect("rows").len())
+        .join()
+        .expect("thread");
+    assert_eq!(n, 10);
+}
