@@ -1698,6 +1698,38 @@ fn set_op(kind: SetOpKind, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {
 }
 
 /// An aggregate's running state.
+/// An element-wise sum of vectors (in f64) and how many were added.
+struct VecSum {
+    sum: Vec<f64>,
+    n: i64,
+    /// Every input was a HALFVEC: so is the result.
+    half: bool,
+}
+
+impl VecSum {
+    /// The sum, or the mean with `mean`, as a vector of the inputs' type;
+    /// an element out of the type's range is an error.
+    fn value(&self, mean: bool) -> Result<Value> {
+        let div = if mean { self.n.max(1) as f64 } else { 1.0 };
+        let elems: Vec<f32> = self.sum.iter().map(|&s| (s / div) as f32).collect();
+        if self.half {
+            let h = cairn_core::vector::to_half(&elems)?;
+            Ok(Value::HalfVec(std::sync::Arc::from(h)))
+        } else {
+            Ok(Value::vector(elems)?)
+        }
+    }
+}
+
+/// The SQL name of a summing aggregate, for messages.
+fn sum_name(func: AggFunc) -> &'static str {
+    match func {
+        AggFunc::Avg => "avg",
+        AggFunc::Total => "total",
+        _ => "sum",
+    }
+}
+
 enum Acc {
     Count(i64),
     Sum {
@@ -1711,6 +1743,8 @@ enum Acc {
         sum: f64,
         n: i64,
     },
+    /// `sum`/`avg` over vectors: element-wise, as pgvector does.
+    VecSum(VecSum),
     Extreme(Option<Value>),
     Concat(Option<String>),
     Any(Option<Value>),
@@ -1767,6 +1801,9 @@ impl Acc {
         }
         if v.is_null() {
             return Ok(());
+        }
+        if v.is_vector() && matches!(self, Acc::Sum { .. } | Acc::Avg { .. } | Acc::VecSum(_)) {
+            return self.add_vector(call, &v);
         }
         match self {
             Acc::Count(c) => *c += 1,
@@ -1841,9 +1878,57 @@ impl Acc {
                     (_, Some(x)) => x,
                 });
             }
+            Acc::VecSum(_) => {
+                return Err(Error::type_err(format!(
+                    "{}() mixes vectors and {} values",
+                    sum_name(call.func),
+                    v.type_name()
+                )))
+            }
             Acc::Any(_) | Acc::Distinct(..) => {}
         }
         Ok(())
+    }
+
+    /// Adds a vector to a `sum`/`avg`: the first one turns the state into
+    /// an element-wise vector sum (as pgvector's `sum` and `avg` do).
+    fn add_vector(&mut self, call: &AggCall, v: &Value) -> Result<()> {
+        if call.func == AggFunc::Total {
+            return Err(Error::type_err(
+                "total() takes numbers; use sum() for vectors",
+            ));
+        }
+        let elems = v.vector_f32().unwrap_or_default();
+        let half = matches!(v, Value::HalfVec(_));
+        match self {
+            Acc::Sum { seen: false, .. } | Acc::Avg { n: 0, .. } => {
+                *self = Acc::VecSum(VecSum {
+                    sum: elems.iter().map(|&x| f64::from(x)).collect(),
+                    n: 1,
+                    half,
+                });
+                Ok(())
+            }
+            Acc::VecSum(acc) => {
+                if acc.sum.len() != elems.len() {
+                    return Err(cairn_core::vector::VectorError::DimsMismatch {
+                        expected: acc.sum.len(),
+                        got: elems.len(),
+                    }
+                    .into());
+                }
+                for (s, &x) in acc.sum.iter_mut().zip(elems.iter()) {
+                    *s += f64::from(x);
+                }
+                acc.n += 1;
+                acc.half &= half;
+                Ok(())
+            }
+            _ => Err(Error::type_err(format!(
+                "{}() mixes numbers and vectors",
+                sum_name(call.func)
+            ))),
+        }
     }
 
     fn peek(&self, call: &AggCall) -> Result<Value> {
@@ -1876,6 +1961,7 @@ impl Acc {
                     Value::real(sum / *n as f64)
                 }
             }
+            Acc::VecSum(acc) => acc.value(call.func == AggFunc::Avg)?,
             Acc::Extreme(v) | Acc::Any(v) => v.clone().unwrap_or(Value::Null),
             Acc::Concat(s) => s.as_ref().map_or(Value::Null, |s| Value::text(s)),
             Acc::Bool(b) => b.map_or(Value::Null, Value::Boolean),
