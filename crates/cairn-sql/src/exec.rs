@@ -1807,34 +1807,7 @@ impl Acc {
         }
         match self {
             Acc::Count(c) => *c += 1,
-            Acc::Sum {
-                int,
-                real,
-                is_real,
-                seen,
-                overflow,
-            } => {
-                *seen = true;
-                match v.to_numeric() {
-                    Some(cairn_core::value::Numeric::Int(i)) if !*is_real => {
-                        match int.checked_add(i) {
-                            Some(s) => *int = s,
-                            None => {
-                                *overflow = true;
-                                *real += i as f64;
-                            }
-                        }
-                    }
-                    Some(n) => {
-                        if !*is_real {
-                            *is_real = true;
-                            *real += *int as f64;
-                        }
-                        *real += n.as_f64();
-                    }
-                    None => {}
-                }
-            }
+            Acc::Sum { .. } => self.add_number(&v),
             Acc::Avg { sum, n } => {
                 *sum += v.as_f64().unwrap_or(0.0);
                 *n += 1;
@@ -1888,6 +1861,39 @@ impl Acc {
             Acc::Any(_) | Acc::Distinct(..) => {}
         }
         Ok(())
+    }
+
+    /// Adds a number to a `sum`/`total`: exact in integers until one
+    /// overflows or a REAL arrives.
+    fn add_number(&mut self, v: &Value) {
+        let Acc::Sum {
+            int,
+            real,
+            is_real,
+            seen,
+            overflow,
+        } = self
+        else {
+            return;
+        };
+        *seen = true;
+        match v.to_numeric() {
+            Some(cairn_core::value::Numeric::Int(i)) if !*is_real => match int.checked_add(i) {
+                Some(s) => *int = s,
+                None => {
+                    *overflow = true;
+                    *real += i as f64;
+                }
+            },
+            Some(n) => {
+                if !*is_real {
+                    *is_real = true;
+                    *real += *int as f64;
+                }
+                *real += n.as_f64();
+            }
+            None => {}
+        }
     }
 
     /// Adds a vector to a `sum`/`avg`: the first one turns the state into
