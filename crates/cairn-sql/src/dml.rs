@@ -36,6 +36,8 @@ pub enum Conflict {
 
 #[derive(Debug)]
 pub struct InsertPlan {
+    /// `WITH` tables the statement reads, materialized first.
+    pub ctes: Vec<(usize, String, Plan)>,
     pub table: Arc<Table>,
     pub source: Plan,
     /// Table column each source column goes to.
@@ -48,6 +50,8 @@ pub struct InsertPlan {
 
 #[derive(Debug)]
 pub struct UpdatePlan {
+    /// `WITH` tables the statement reads, materialized first.
+    pub ctes: Vec<(usize, String, Plan)>,
     pub table: Arc<Table>,
     /// Scan producing rows with the row id appended.
     pub scan: Plan,
@@ -57,6 +61,8 @@ pub struct UpdatePlan {
 
 #[derive(Debug)]
 pub struct DeletePlan {
+    /// `WITH` tables the statement reads, materialized first.
+    pub ctes: Vec<(usize, String, Plan)>,
     pub table: Arc<Table>,
     pub scan: Plan,
 }
@@ -165,6 +171,25 @@ impl Planner<'_> {
             });
         }
         let checks = self.bind_checks(&table)?;
+        let conflict = self.plan_conflict(ins, &table)?;
+        if ins.returning.is_some() {
+            return Err(Error::unsupported("RETURNING"));
+        }
+        Ok(InsertPlan {
+            ctes: Vec::new(),
+            table,
+            source,
+            targets,
+            defaults,
+            checks,
+            conflict,
+        })
+    }
+
+    /// What an INSERT does when a row's key is taken: `OR REPLACE`/`OR
+    /// IGNORE`, `ON CONFLICT ... DO NOTHING / DO UPDATE`, else abort.
+    fn plan_conflict(&mut self, ins: &ast::Insert, table: &Arc<Table>) -> Result<Conflict> {
+        let schema = table.schema();
         let mut conflict = match ins.or {
             Some(ast::SqliteOnConflict::Replace) => Conflict::Replace,
             Some(ast::SqliteOnConflict::Ignore) => Conflict::Nothing { target: None },
@@ -177,17 +202,17 @@ impl Planner<'_> {
                 ast::OnInsert::OnConflict(oc) => match &oc.action {
                     ast::OnConflictAction::DoNothing => {
                         conflict = Conflict::Nothing {
-                            target: conflict_target(&table, oc.conflict_target.as_ref())?,
+                            target: conflict_target(table, oc.conflict_target.as_ref())?,
                         }
                     }
                     ast::OnConflictAction::DoUpdate(du) => {
-                        let mut cols = table_scope(&table, &schema.name);
-                        cols.extend(table_scope(&table, "excluded"));
+                        let mut cols = table_scope(table, &schema.name);
+                        cols.extend(table_scope(table, "excluded"));
                         self.bind.scopes.push(Scope::new(cols));
                         let r = (|| {
                             let mut a = Vec::new();
                             for asg in &du.assignments {
-                                for (c, e) in self.assignment(asg, &table)? {
+                                for (c, e) in self.assignment(asg, table)? {
                                     a.push((c, e));
                                 }
                             }
@@ -201,7 +226,7 @@ impl Planner<'_> {
                         self.bind.scopes.pop();
                         let (assignments, predicate) = r?;
                         conflict = Conflict::Update {
-                            target: conflict_target(&table, oc.conflict_target.as_ref())?,
+                            target: conflict_target(table, oc.conflict_target.as_ref())?,
                             assignments,
                             predicate,
                         };
@@ -215,17 +240,7 @@ impl Planner<'_> {
                 _ => return Err(Error::unsupported("this INSERT conflict clause")),
             }
         }
-        if ins.returning.is_some() {
-            return Err(Error::unsupported("RETURNING"));
-        }
-        Ok(InsertPlan {
-            table,
-            source,
-            targets,
-            defaults,
-            checks,
-            conflict,
-        })
+        Ok(conflict)
     }
 
     fn assignment(&mut self, asg: &ast::Assignment, table: &Table) -> Result<Vec<(usize, Expr)>> {
@@ -318,6 +333,7 @@ impl Planner<'_> {
         let assignments = r?;
         let checks = self.bind_checks(&table)?;
         Ok(UpdatePlan {
+            ctes: Vec::new(),
             table,
             scan,
             assignments,
@@ -353,7 +369,11 @@ impl Planner<'_> {
             .as_ref()
             .map_or(tname.clone(), |a| a.name.value.clone());
         let scan = self.plan_write_scan(&table, &label, del.selection.as_ref())?;
-        Ok(DeletePlan { table, scan })
+        Ok(DeletePlan {
+            ctes: Vec::new(),
+            table,
+            scan,
+        })
     }
 }
 
@@ -460,6 +480,51 @@ fn conflicting_rows(
     Ok(out)
 }
 
+/// A write statement's plan.
+pub enum WritePlan {
+    Insert(InsertPlan),
+    Update(UpdatePlan),
+    Delete(DeletePlan),
+}
+
+impl Planner<'_> {
+    /// `WITH ... INSERT/UPDATE/DELETE` (a query whose body is a write, as
+    /// sqlparser parses it): the WITH tables are in scope for the whole
+    /// statement and are materialized before it runs. `None` when `q` is
+    /// an ordinary query.
+    pub fn plan_write_with(&mut self, q: &ast::Query) -> Result<Option<WritePlan>> {
+        let stmt = match &*q.body {
+            ast::SetExpr::Insert(s) | ast::SetExpr::Update(s) | ast::SetExpr::Delete(s) => s,
+            _ => return Ok(None),
+        };
+        if q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+            return Err(Error::unsupported(
+                "ORDER BY, LIMIT or FETCH around INSERT/UPDATE/DELETE",
+            ));
+        }
+        let (ctes, plan) = self.with_ctes(q.with.as_ref(), |p| match stmt {
+            ast::Statement::Insert(i) => p.plan_insert(i).map(WritePlan::Insert),
+            ast::Statement::Update(u) => p.plan_update(u).map(WritePlan::Update),
+            ast::Statement::Delete(d) => p.plan_delete(d).map(WritePlan::Delete),
+            other => Err(Error::unsupported(format!("WITH before {other}"))),
+        })?;
+        Ok(Some(match plan {
+            WritePlan::Insert(mut i) => {
+                i.ctes = ctes;
+                WritePlan::Insert(i)
+            }
+            WritePlan::Update(mut u) => {
+                u.ctes = ctes;
+                WritePlan::Update(u)
+            }
+            WritePlan::Delete(mut d) => {
+                d.ctes = ctes;
+                WritePlan::Delete(d)
+            }
+        }))
+    }
+}
+
 pub fn run_insert(
     p: &InsertPlan,
     tx: &mut Transaction,
@@ -470,8 +535,9 @@ pub fn run_insert(
     let schema = p.table.schema();
     let ncols = schema.columns.len();
     let mut rows = Vec::new();
-    {
+    let ctes = {
         let ex = Executor::new(tx, params, settings.clone(), subqueries);
+        ex.materialize_ctes(&p.ctes, &[])?;
         let source = ex.run(&p.source, &[])?;
         for src in source {
             let mut full: Vec<Option<Value>> = vec![None; ncols];
@@ -490,7 +556,8 @@ pub fn run_insert(
             }
             rows.push(finish_row(&p.table, row, &p.checks, &ex, true)?);
         }
-    }
+        ex.cte_rows()
+    };
     let mut count = 0;
     for row in rows {
         match &p.conflict {
@@ -525,6 +592,7 @@ pub fn run_insert(
                     Some((rid, old)) => {
                         let new = {
                             let ex = Executor::new(tx, params, settings.clone(), subqueries);
+                            ex.adopt_ctes(&ctes);
                             let mut both = old.clone();
                             both.extend(row.iter().cloned());
                             if let Some(pred) = predicate {
@@ -558,6 +626,7 @@ pub fn run_update(
     let mut changes = Vec::new();
     {
         let ex = Executor::new(tx, params, settings, subqueries);
+        ex.materialize_ctes(&p.ctes, &[])?;
         let rows = ex.run(&p.scan, &[])?;
         for row in rows {
             let Some(Value::Integer(rid)) = row.last().cloned() else {
@@ -590,6 +659,7 @@ pub fn run_delete(
 ) -> Result<u64> {
     let rids: Vec<u64> = {
         let ex = Executor::new(tx, params, settings, subqueries);
+        ex.materialize_ctes(&p.ctes, &[])?;
         ex.run(&p.scan, &[])?
             .into_iter()
             .filter_map(|r| match r.last() {

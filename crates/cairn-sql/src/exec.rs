@@ -281,6 +281,33 @@ impl<'a> Executor<'a> {
 
     // ---- subqueries ----------------------------------------------------
 
+    /// Runs each `WITH` table's plan and keeps its rows for the plans that
+    /// read it (what `Plan::With` does, for a write statement's tables).
+    pub(crate) fn materialize_ctes(
+        &self,
+        ctes: &[(usize, String, Plan)],
+        outer: &[&[Value]],
+    ) -> Result<()> {
+        for (id, _, p) in ctes {
+            let rows = self.run(p, outer)?;
+            self.ctes.borrow_mut().insert(*id, Rc::new(rows));
+        }
+        Ok(())
+    }
+
+    /// The `WITH` tables materialized so far (shared, not copied).
+    pub(crate) fn cte_rows(&self) -> HashMap<usize, Rc<Vec<Row>>> {
+        self.ctes.borrow().clone()
+    }
+
+    /// Makes `ctes` (from [`Executor::cte_rows`]) readable here.
+    pub(crate) fn adopt_ctes(&self, ctes: &HashMap<usize, Rc<Vec<Row>>>) {
+        let mut mine = self.ctes.borrow_mut();
+        for (id, rows) in ctes {
+            mine.insert(*id, rows.clone());
+        }
+    }
+
     fn subquery_plan(&self, id: usize) -> Result<&'a SubqueryPlan> {
         self.subqueries
             .get(id)

@@ -214,6 +214,29 @@ impl<'a> Planner<'a> {
         result
     }
 
+    /// Plans the common table expressions of `with`, then `f` with them in
+    /// scope; returns their plans (to materialize before `f`'s plans run)
+    /// and `f`'s result. Used by `WITH ... INSERT/UPDATE/DELETE`.
+    pub(crate) fn with_ctes<T>(
+        &mut self,
+        with: Option<&ast::With>,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<(Vec<(usize, String, Plan)>, T)> {
+        let n_ctes = self.ctes.len();
+        let result = (|| {
+            let mut defs = Vec::new();
+            if let Some(with) = with {
+                for cte in &with.cte_tables {
+                    defs.push(self.plan_cte(cte, with.recursive)?);
+                }
+            }
+            let out = f(self)?;
+            Ok((defs, out))
+        })();
+        self.ctes.truncate(n_ctes);
+        result
+    }
+
     fn plan_cte(&mut self, cte: &ast::Cte, recursive: bool) -> Result<(usize, String, Plan)> {
         let name = cte.alias.name.value.clone();
         let alias_cols: Vec<String> = cte

@@ -126,6 +126,19 @@ pub struct Session {
 fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled, usize)>> {
     let mut planner = Planner::new(store);
     let plan = match stmt {
+        ast::Statement::Query(q)
+            if matches!(
+                &*q.body,
+                ast::SetExpr::Insert(_) | ast::SetExpr::Update(_) | ast::SetExpr::Delete(_)
+            ) =>
+        {
+            match planner.plan_write_with(q)? {
+                Some(dml::WritePlan::Insert(i)) => StatementPlan::Insert(i),
+                Some(dml::WritePlan::Update(u)) => StatementPlan::Update(u),
+                Some(dml::WritePlan::Delete(d)) => StatementPlan::Delete(d),
+                None => return Err(Error::internal("write statement without a write")),
+            }
+        }
         ast::Statement::Query(q) => {
             let (plan, cols) = planner.plan_query(q)?;
             let cols = cols
