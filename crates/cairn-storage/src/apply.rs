@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
 
+use crate::index::IndexJob;
 use crate::table::{Table, TableInner, SEGMENT_ROWS_TARGET, TS_OPEN};
-use crate::vector::VectorJob;
 use crate::{RowId, Ts};
 
 /// One row written by a commit: its values before and after (what the
@@ -98,21 +98,21 @@ pub(crate) fn apply_table_writes<'a>(
 
 /// After a table's writes: seals its live segment once full (dropping the
 /// versions no snapshot at or after `oldest()` can see) and returns the
-/// vector index jobs now due. `oldest` is asked only when needed (it takes
+/// index jobs now due. `oldest` is asked only when needed (it takes
 /// the open-snapshot lock).
 pub(crate) fn after_table_writes(
     table: &Arc<Table>,
     inner: &mut TableInner,
     oldest: impl Fn() -> Ts,
-) -> Vec<(Arc<Table>, VectorJob)> {
+) -> Vec<(Arc<Table>, IndexJob)> {
     if inner.live_len() >= SEGMENT_ROWS_TARGET {
         inner.seal(oldest());
     }
-    if inner.vectors.is_empty() {
+    if !inner.indexes.have_jobs() {
         return Vec::new();
     }
     inner
-        .vector_jobs_due(oldest())
+        .jobs_due(oldest())
         .into_iter()
         .map(|job| (table.clone(), job))
         .collect()

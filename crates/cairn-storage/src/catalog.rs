@@ -22,10 +22,10 @@ use std::sync::Arc;
 use cairn_core::{Error, Result};
 use parking_lot::RwLock;
 
+use crate::index::IndexSlot;
 use crate::lock::{Rank, Ranked};
 use crate::schema::{TableSchema, ViewDef};
-use crate::table::{Index, Table};
-use crate::vector::VectorIndex;
+use crate::table::Table;
 use crate::wal::Record;
 
 #[derive(Default)]
@@ -62,13 +62,10 @@ pub(crate) enum PreparedDdl {
     DropView {
         name: String,
     },
+    /// An index of any kind, built.
     CreateIndex {
         table: Arc<Table>,
-        index: Index,
-    },
-    CreateVectorIndex {
-        table: Arc<Table>,
-        index: VectorIndex,
+        index: IndexSlot,
     },
     DropIndex {
         table: Arc<Table>,
@@ -236,7 +233,7 @@ impl Catalog {
             Record::CreateVectorIndex { table, def } => {
                 let table = self.table_for_new_index(table, &def.name)?;
                 let index = table.build_vector_index(def.clone(), pool)?;
-                PreparedDdl::CreateVectorIndex { table, index }
+                PreparedDdl::CreateIndex { table, index }
             }
             Record::DropIndex { name } => {
                 let table = self
@@ -298,7 +295,6 @@ impl Catalog {
                 self.entries.write().views.remove(&key(&name));
             }
             PreparedDdl::CreateIndex { table, index } => table.install_index(index),
-            PreparedDdl::CreateVectorIndex { table, index } => table.install_vector_index(index),
             PreparedDdl::DropIndex { table, name } => {
                 let dropped = table.drop_index(&name);
                 debug_assert!(dropped, "prepared DROP INDEX {name} found nothing to drop");

@@ -28,12 +28,13 @@ use crate::catalog::Catalog;
 use crate::codec::{le32, le64, Dec, Enc};
 use crate::commit::ready;
 use crate::fs::Vfs;
+use crate::index::BTreeIndex;
 use crate::jobs::Jobs;
 use crate::manifest::{CheckpointRef, Manifest};
 use crate::merkle::Merkle;
 use crate::schema::IndexDef;
 use crate::shared::Shared;
-use crate::table::{Index, Table, TableInner};
+use crate::table::{Table, TableInner};
 use crate::vector::{same_vector, VectorIndexDef};
 use crate::wal::{Record, Wal};
 use crate::Ts;
@@ -356,13 +357,13 @@ impl Table {
         let mut defs = Vec::new();
         let mut e = Enc(&mut defs);
         e.schema(&inner.schema);
-        let secondary: Vec<_> = inner.indexes.iter().filter(|i| !i.def.primary).collect();
+        let secondary: Vec<_> = inner.indexes.btrees().filter(|i| !i.def.primary).collect();
         e.len(secondary.len());
         for i in secondary {
             e.index(&i.def);
         }
-        e.len(inner.vectors.len());
-        for v in &inner.vectors {
+        e.len(inner.indexes.hnsws().count());
+        for v in inner.indexes.hnsws() {
             e.vector_index(&v.def);
         }
         let mut rows = Vec::new();
@@ -431,8 +432,8 @@ impl Table {
         }
         let mut index_body = Vec::new();
         let mut e = Enc(&mut index_body);
-        e.len(inner.indexes.len());
-        for (no, index) in inner.indexes.iter().enumerate() {
+        e.len(inner.indexes.btrees().count());
+        for (no, index) in inner.indexes.btrees().enumerate() {
             e.str(&index.def.name);
             let entries = inner.index_entries(no, ts);
             e.u64(entries.len() as u64);
@@ -454,9 +455,9 @@ impl Table {
         sections.push((section::INDEXES, index_body));
         let mut shapes = Vec::new();
         let mut e = Enc(&mut shapes);
-        e.len(inner.vectors.len());
+        e.len(inner.indexes.hnsws().count());
         let mut arrays = Vec::new();
-        for vi in &inner.vectors {
+        for vi in inner.indexes.hnsws() {
             e.len(vi.graphs.len());
             let col = vi.def.column;
             for g in &vi.graphs {
@@ -763,7 +764,7 @@ pub(crate) fn load(
         let jobs_due = t
             .restore_vector_index(def, graphs, cp.ts)
             .map_err(|e| Error::corrupt(&file, 0, format!("vector index does not load: {e}")))?;
-        jobs.spawn_vector_jobs(jobs_due.into_iter().map(|j| (t.clone(), j)).collect());
+        jobs.spawn_index_jobs(jobs_due.into_iter().map(|j| (t.clone(), j)).collect());
         shared.catalog.bump();
     }
     let (records, file) = match history {
@@ -1041,7 +1042,7 @@ fn load_indexes(
     }
     let mut defs: Vec<IndexDef> = inner
         .indexes
-        .iter()
+        .btrees()
         .filter(|i| i.def.primary)
         .map(|i| i.def.clone())
         .collect();
@@ -1052,7 +1053,7 @@ fn load_indexes(
             .remove(&def.name.to_ascii_lowercase())
             .ok_or_else(|| d.err(format!("no entries for index {}", def.name)))?;
         let index_name = def.name.clone();
-        let index = Index::from_sorted(def, entries).map_err(|i| {
+        let index = BTreeIndex::from_sorted(def, entries).map_err(|i| {
             d.err(format!(
                 "index {index_name}: entry {i} is out of order or empty"
             ))

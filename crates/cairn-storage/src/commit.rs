@@ -21,12 +21,12 @@ use std::sync::Arc;
 use cairn_core::{ConstraintKind, Error, Result};
 
 use crate::apply::{after_table_writes, apply_table_writes, CommitRow, RowChange, RowUndo};
+use crate::index::IndexJob;
 use crate::jobs::Jobs;
 use crate::merkle::{Merkle, Pending};
 use crate::shared::{CommitState, Inflight, Shared};
 use crate::table::{index_key, Table, TS_OPEN};
 use crate::txn::Transaction;
-use crate::vector::VectorJob;
 use crate::wal::Record;
 use crate::Ts;
 
@@ -91,7 +91,7 @@ impl Committer<'_> {
             });
         }
         drop(cs);
-        self.jobs.spawn_vector_jobs(jobs);
+        self.jobs.spawn_index_jobs(jobs);
         if let Err(e) = shared.log.wait(lsn) {
             // Undo what the log does not hold now, if the disk lets us;
             // otherwise the next commit does.
@@ -116,7 +116,7 @@ impl Committer<'_> {
         tx: &Transaction,
         commit_ts: Ts,
         mut undo: Option<&mut Vec<RowUndo>>,
-    ) -> Result<(CommitChanges, Vec<(Arc<Table>, VectorJob)>)> {
+    ) -> Result<(CommitChanges, Vec<(Arc<Table>, IndexJob)>)> {
         let mut jobs = Vec::new();
         let mut changes = Vec::with_capacity(tx.writes.len());
         for tw in tx.writes.values() {
@@ -200,7 +200,7 @@ fn validate(tx: &Transaction) -> Result<()> {
                 }
             }
             let Some(row) = &w.row else { continue };
-            for (index_no, index) in inner.indexes.iter().enumerate() {
+            for (index_no, index) in inner.indexes.btrees().enumerate() {
                 if !index.def.unique {
                     continue;
                 }

@@ -286,7 +286,7 @@ fn replay_commit(
             cs.last_assigned
         )));
     }
-    let mut vector_jobs = Vec::new();
+    let mut index_jobs = Vec::new();
     let mut changes = Vec::with_capacity(tables.len());
     for (id, rows) in tables {
         let table = shared
@@ -308,7 +308,7 @@ fn replay_commit(
         let mut inner = table.inner.write();
         let table_changes =
             apply_table_writes(&table, &mut inner, ts, writes, merkle.enabled(), None)?;
-        vector_jobs.extend(after_table_writes(&table, &mut inner, || {
+        index_jobs.extend(after_table_writes(&table, &mut inner, || {
             shared.oldest_snapshot()
         }));
         changes.push((*id, table_changes));
@@ -321,7 +321,7 @@ fn replay_commit(
     merkle.drain(shared, &mut merkle.lock());
     cs.last_assigned = ts;
     shared.set_published(ts);
-    jobs.spawn_vector_jobs(vector_jobs);
+    jobs.spawn_index_jobs(index_jobs);
     Ok(())
 }
 

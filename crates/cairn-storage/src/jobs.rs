@@ -1,14 +1,14 @@
 //! Background jobs of a store: the thread pool that builds indexes (DDL
-//! index builds, vector index jobs a commit, replay or checkpoint load
-//! hands over). Created on first use; never the global rayon pool. (The
+//! index builds, index jobs a commit, replay or checkpoint load hands
+//! over; what a job does is its index's business, see `index/`). Created on first use; never the global rayon pool. (The
 //! verifiable state's fold thread is its own: see `merkle.rs`.)
 
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::index::IndexJob;
 use crate::table::Table;
-use crate::vector::VectorJob;
 
 /// The build pool of one store.
 #[derive(Default)]
@@ -44,21 +44,21 @@ impl Jobs {
         *self.pool.lock() = build_pool(threads.max(1));
     }
 
-    /// Runs vector index jobs on the build pool (or on this thread when
-    /// there is none). Queries never wait for them.
-    pub(crate) fn spawn_vector_jobs(&self, jobs: Vec<(Arc<Table>, VectorJob)>) {
+    /// Runs index jobs on the build pool (or on this thread when there is
+    /// none). Queries never wait for them.
+    pub(crate) fn spawn_index_jobs(&self, jobs: Vec<(Arc<Table>, IndexJob)>) {
         for (table, job) in jobs {
-            self.spawn_vector_job(table, job);
+            self.spawn_index_job(table, job);
         }
     }
 
-    fn spawn_vector_job(&self, table: Arc<Table>, job: VectorJob) {
+    fn spawn_index_job(&self, table: Arc<Table>, job: IndexJob) {
         match self.pool() {
             Some(p) => {
                 let pool = p.clone();
-                p.spawn(move || table.run_vector_job(job, Some(&pool)));
+                p.spawn(move || table.run_index_job(job, Some(&pool)));
             }
-            None => table.run_vector_job(job, None),
+            None => table.run_index_job(job, None),
         }
     }
 }

@@ -19,6 +19,7 @@ mod durable;
 pub mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
+mod index;
 mod jobs;
 mod live;
 mod lock;
@@ -40,6 +41,7 @@ pub use checkpoint::{
     SEGMENT_FORMAT_VERSION,
 };
 pub use durable::{OpenOptions, Recovery};
+pub use index::IndexStats;
 pub use manifest::{
     CheckpointRef, Manifest, WalPosition, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION,
 };

@@ -1162,7 +1162,7 @@ pub(crate) fn prove_keys(
         .get_mut(&name)
         .ok_or_else(|| Error::no_such("table", table))?;
     let inner = t.inner.read();
-    let pk_index = inner.indexes.iter().position(|i| i.def.primary);
+    let pk_index = inner.indexes.btrees().position(|i| i.def.primary);
     let mut proofs = Vec::with_capacity(typed_keys.len());
     for typed in typed_keys {
         let key_bytes = encode_values(typed.iter());

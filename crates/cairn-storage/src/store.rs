@@ -221,7 +221,7 @@ impl Store {
         let pool = self.jobs.pool();
         let oldest = self.shared.oldest_snapshot();
         for t in tables {
-            t.compact_vector_indexes(oldest, pool.as_deref());
+            t.compact_indexes(oldest, pool.as_deref());
         }
         Ok(())
     }

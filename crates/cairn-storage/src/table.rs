@@ -1,6 +1,8 @@
 //! One table: a mutable live segment plus immutable sealed segments of row
 //! versions, the version chains that link a row's versions, and the table's
-//! ordered indexes.
+//! indexes (any kind, as slots of `index/`: this file tells them of every
+//! version appended or ended and runs their jobs; it knows no kind's
+//! internals).
 //!
 //! Invariants:
 //! - a version is visible at snapshot `ts` iff `begin <= ts < end`;
@@ -11,7 +13,7 @@
 //! - only the committer (holding the store's commit lock and this table's write
 //!   lock) changes anything here; sealed segments change only their `end` stamps.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,13 +21,18 @@ use std::sync::Arc;
 use cairn_core::{Error, Result, Value};
 use parking_lot::RwLock;
 
+use crate::index::hnsw::collect_build;
+use crate::index::{
+    BTreeIndex, Compaction, HnswIndex, IndexJob, IndexSlot, IndexStats, Indexes, TableView,
+    VersionRef, PROBLEMS_MAX,
+};
 use crate::live::{Live, LiveChunk, LiveView};
 use crate::lock::{Rank, Ranked};
 use crate::schema::{IndexDef, TableSchema};
-use crate::vector::{
-    build_graph, same_vector, GraphMeta, VectorIndex, VectorIndexDef, VectorIndexStats, VectorJob,
-};
+use crate::vector::{VectorIndexDef, VectorIndexStats};
 use crate::{RowId, Ts};
+
+pub(crate) use crate::index::btree::index_key;
 
 /// Rows in the live segment before it is sealed into an immutable segment.
 pub const SEGMENT_ROWS_TARGET: usize = 16 * 1024;
@@ -106,266 +113,6 @@ impl Holder {
     }
 }
 
-/// Row ids listed under one index key: almost always exactly one, kept
-/// inline.
-#[derive(Debug, Clone)]
-enum Ids {
-    One(RowId),
-    Many(Vec<RowId>),
-}
-
-impl Ids {
-    fn as_slice(&self) -> &[RowId] {
-        match self {
-            Ids::One(r) => std::slice::from_ref(r),
-            Ids::Many(v) => v,
-        }
-    }
-
-    fn add(&mut self, row: RowId) {
-        match self {
-            Ids::One(r) if *r == row => {}
-            Ids::One(r) => {
-                *self = Ids::Many(if *r < row {
-                    vec![*r, row]
-                } else {
-                    vec![row, *r]
-                })
-            }
-            // Kept sorted: a lookup is a binary search, and a new largest id
-            // (the usual case) is appended without shifting, so a key shared
-            // by many rows stays cheap to add to.
-            Ids::Many(v) => {
-                if let Err(at) = v.binary_search(&row) {
-                    v.insert(at, row);
-                }
-            }
-        }
-    }
-}
-
-/// Keys of a one-column index are stored as the value itself (no heap
-/// vector to chase on every comparison); wider keys as vectors.
-enum KeyMap {
-    Single(BTreeMap<Value, Ids>),
-    Multi(BTreeMap<Vec<Value>, Ids>),
-}
-
-/// An ordered index: key columns → row ids that have (or had) that key.
-pub(crate) struct Index {
-    pub(crate) def: IndexDef,
-    map: KeyMap,
-}
-
-impl Index {
-    pub(crate) fn new(def: IndexDef) -> Index {
-        let map = if def.columns.len() == 1 {
-            KeyMap::Single(BTreeMap::new())
-        } else {
-            KeyMap::Multi(BTreeMap::new())
-        };
-        Index { def, map }
-    }
-
-    fn add(&mut self, key: Vec<Value>, row: RowId) {
-        match &mut self.map {
-            KeyMap::Single(m) => {
-                let Some(k) = key.into_iter().next() else {
-                    return;
-                };
-                match m.entry(k) {
-                    std::collections::btree_map::Entry::Vacant(e) => {
-                        e.insert(Ids::One(row));
-                    }
-                    std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().add(row),
-                }
-            }
-            KeyMap::Multi(m) => match m.entry(key) {
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(Ids::One(row));
-                }
-                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().add(row),
-            },
-        }
-    }
-
-    /// An index filled from entries in ascending key order (loaded from a
-    /// checkpoint). `Err(i)` if entry `i` is out of order, has no row ids,
-    /// or a key of the wrong width.
-    pub(crate) fn from_sorted(
-        def: IndexDef,
-        entries: Vec<(Vec<Value>, Vec<RowId>)>,
-    ) -> std::result::Result<Index, usize> {
-        let mut index = Index::new(def);
-        let width = index.def.columns.len();
-        let mut last: Option<Vec<Value>> = None;
-        for (i, (key, mut ids)) in entries.into_iter().enumerate() {
-            if key.len() != width || ids.is_empty() || last.as_ref().is_some_and(|l| *l >= key) {
-                return Err(i);
-            }
-            ids.sort_unstable();
-            ids.dedup();
-            let entry = if ids.len() == 1 {
-                Ids::One(ids[0])
-            } else {
-                Ids::Many(ids)
-            };
-            last = Some(key.clone());
-            match &mut index.map {
-                KeyMap::Single(m) => {
-                    if let Some(k) = key.into_iter().next() {
-                        m.insert(k, entry);
-                    }
-                }
-                KeyMap::Multi(m) => {
-                    m.insert(key, entry);
-                }
-            }
-        }
-        Ok(index)
-    }
-
-    /// Row ids listed under exactly `key`.
-    pub(crate) fn get(&self, key: &[Value]) -> &[RowId] {
-        let ids = match &self.map {
-            KeyMap::Single(m) => match key {
-                [k] => m.get(k),
-                _ => None,
-            },
-            KeyMap::Multi(m) => m.get(key),
-        };
-        ids.map_or(&[], Ids::as_slice)
-    }
-
-    /// Visits (key, row ids) entries whose key, on its first
-    /// `lo.len()`/`hi.len()` columns, lies within the bounds, in key order
-    /// (descending when `reverse`). `f` returns `false` to stop.
-    pub(crate) fn each_in_range(
-        &self,
-        lo: Bound<&[Value]>,
-        hi: Bound<&[Value]>,
-        reverse: bool,
-        f: &mut dyn FnMut(&[Value], &[RowId]) -> Result<bool>,
-    ) -> Result<bool> {
-        // An equality on the whole key is one lookup, not a range walk.
-        if let (Bound::Included(a), Bound::Included(b)) = (lo, hi) {
-            if a.len() == self.def.columns.len() && a == b {
-                let ids = self.get(a);
-                return if ids.is_empty() { Ok(true) } else { f(a, ids) };
-            }
-        }
-        match &self.map {
-            KeyMap::Single(m) => {
-                let start = match lo {
-                    Bound::Included(k) | Bound::Excluded(k) => match k.first() {
-                        Some(v) => Bound::Included(v),
-                        None => Bound::Unbounded,
-                    },
-                    Bound::Unbounded => Bound::Unbounded,
-                };
-                // The upper end bounds the range too, so a descending walk
-                // (or one resumed below a key) starts at its place.
-                let end = match hi {
-                    Bound::Included(k) | Bound::Excluded(k) => match k.first() {
-                        Some(v) => Bound::Included(v),
-                        None => Bound::Unbounded,
-                    },
-                    Bound::Unbounded => Bound::Unbounded,
-                };
-                if let (Bound::Included(a), Bound::Included(b)) = (start, end) {
-                    if a > b {
-                        return Ok(true);
-                    }
-                }
-                let range = m
-                    .range::<Value, _>((start, end))
-                    .map(|(k, ids)| (std::slice::from_ref(k), ids.as_slice()));
-                walk(range, lo, hi, reverse, f)
-            }
-            KeyMap::Multi(m) => {
-                let start: Bound<&[Value]> = match lo {
-                    Bound::Included(k) | Bound::Excluded(k) => Bound::Included(k),
-                    Bound::Unbounded => Bound::Unbounded,
-                };
-                // A bound on the whole key bounds the range; a prefix
-                // bound does not (longer keys sort after their prefix).
-                let width = self.def.columns.len();
-                let end: Bound<&[Value]> = match hi {
-                    Bound::Included(k) if k.len() == width => Bound::Included(k),
-                    Bound::Excluded(k) if k.len() == width => Bound::Excluded(k),
-                    _ => Bound::Unbounded,
-                };
-                let empty = match (start, end) {
-                    (Bound::Included(a), Bound::Included(b)) => a > b,
-                    (Bound::Included(a), Bound::Excluded(b)) => a >= b,
-                    _ => false,
-                };
-                if empty {
-                    return Ok(true);
-                }
-                let range = m
-                    .range::<[Value], _>((start, end))
-                    .map(|(k, ids)| (&k[..], ids.as_slice()));
-                walk(range, lo, hi, reverse, f)
-            }
-        }
-    }
-}
-
-/// Walks index entries from the lower bound's start, in either direction,
-/// keeping those within both bounds.
-fn walk<'a>(
-    range: impl DoubleEndedIterator<Item = (&'a [Value], &'a [RowId])>,
-    lo: Bound<&[Value]>,
-    hi: Bound<&[Value]>,
-    reverse: bool,
-    f: &mut dyn FnMut(&[Value], &[RowId]) -> Result<bool>,
-) -> Result<bool> {
-    use std::cmp::Ordering::*;
-    let in_lo = |key: &[Value]| match lo {
-        Bound::Included(k) => prefix_cmp(key, k) != Less,
-        Bound::Excluded(k) => prefix_cmp(key, k) == Greater,
-        Bound::Unbounded => true,
-    };
-    let in_hi = |key: &[Value]| match hi {
-        Bound::Included(k) => prefix_cmp(key, k) != Greater,
-        Bound::Excluded(k) => prefix_cmp(key, k) == Less,
-        Bound::Unbounded => true,
-    };
-    if reverse {
-        for (key, ids) in range.rev() {
-            if !in_hi(key) {
-                continue;
-            }
-            if !in_lo(key) {
-                break;
-            }
-            if !f(key, ids)? {
-                return Ok(false);
-            }
-        }
-    } else {
-        for (key, ids) in range {
-            if !in_lo(key) {
-                continue;
-            }
-            if !in_hi(key) {
-                break;
-            }
-            if !f(key, ids)? {
-                return Ok(false);
-            }
-        }
-    }
-    Ok(true)
-}
-
-/// Compares the first `bound.len()` columns of `key` with `bound`.
-fn prefix_cmp(key: &[Value], bound: &[Value]) -> std::cmp::Ordering {
-    let n = bound.len().min(key.len());
-    key[..n].cmp(&bound[..n])
-}
-
 /// A stored row with values for the columns `schema` added after it was
 /// written.
 pub(crate) fn full_row<'a>(
@@ -381,13 +128,6 @@ pub(crate) fn full_row<'a>(
         v.push(c.added_default.clone());
     }
     std::borrow::Cow::Owned(v)
-}
-
-pub(crate) fn index_key(def: &IndexDef, row: &[Value]) -> Vec<Value> {
-    def.columns
-        .iter()
-        .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
-        .collect()
 }
 
 /// The newest version of each row, indexed by row id: ids are allocated
@@ -438,8 +178,8 @@ pub(crate) struct TableInner {
     sealed: Vec<Arc<Segment>>,
     live: Live<Version>,
     heads: Heads,
-    pub(crate) indexes: Vec<Index>,
-    pub(crate) vectors: Vec<VectorIndex>,
+    /// Every secondary index, any kind, in creation order.
+    pub(crate) indexes: Indexes,
     /// Rows visible to the newest snapshot (an estimate for the planner).
     pub(crate) row_count: u64,
 }
@@ -479,15 +219,15 @@ impl Table {
     }
 
     pub(crate) fn new(id: u64, schema: TableSchema) -> Table {
-        let mut indexes = Vec::new();
+        let mut indexes = Indexes::default();
         if let Some(pk) = &schema.primary_key {
-            indexes.push(Index::new(IndexDef {
+            indexes.push(IndexSlot::BTree(BTreeIndex::new(IndexDef {
                 name: format!("{}_pkey", schema.name),
                 columns: pk.clone(),
                 unique: true,
                 primary: true,
                 create_sql: None,
-            }));
+            })));
         }
         Table {
             id,
@@ -499,7 +239,6 @@ impl Table {
                     live: Live::default(),
                     heads: Heads::default(),
                     indexes,
-                    vectors: Vec::new(),
                     row_count: 0,
                 },
             ),
@@ -520,7 +259,7 @@ impl Table {
         self.inner
             .read()
             .indexes
-            .iter()
+            .btrees()
             .map(|i| i.def.clone())
             .collect()
     }
@@ -555,73 +294,48 @@ impl Table {
         self.inner.write().schema = Arc::new(schema);
     }
 
-    /// Builds an index over every stored version (the caller holds the
-    /// commit lock, so no version is added before it is installed); a
+    /// Builds an ordered index over every stored version (the caller holds
+    /// the commit lock, so no version is added before it is installed); a
     /// unique index fails on two current rows with one key.
-    pub(crate) fn build_index(&self, def: IndexDef) -> Result<Index> {
+    pub(crate) fn build_index(&self, def: IndexDef) -> Result<IndexSlot> {
         let inner = self.inner.read();
-        let mut index = Index::new(def);
-        let mut seen_live_keys: HashMap<Vec<Value>, RowId> = HashMap::new();
-        {
-            for v in inner.versions() {
-                let key = index_key(&index.def, &inner.full_row(&v.values));
-                if index.def.unique
-                    && v.end.load(Ordering::Acquire) == TS_OPEN
-                    && !key.iter().any(Value::is_null)
-                {
-                    if let Some(other) = seen_live_keys.insert(key.clone(), v.row_id) {
-                        if other != v.row_id {
-                            return Err(Error::Constraint {
-                                kind: cairn_core::ConstraintKind::Unique,
-                                detail: format!(
-                                    "cannot create unique index {}: duplicate key",
-                                    index.def.name
-                                ),
-                            });
-                        }
-                    }
-                }
-                index.add(key, v.row_id);
-            }
-        }
-        Ok(index)
+        BTreeIndex::build(def, &*inner).map(IndexSlot::BTree)
     }
 
-    /// Adds an index [`Table::build_index`] built.
-    pub(crate) fn install_index(&self, index: Index) {
+    /// Adds an index [`Table::build_index`] or
+    /// [`Table::build_vector_index`] built.
+    pub(crate) fn install_index(&self, index: IndexSlot) {
         let mut inner = self.inner.write();
-        debug_assert!(!self.has_index_named_in(&inner, &index.def.name));
+        debug_assert!(inner.indexes.named(index.index().name()).is_none());
         inner.indexes.push(index);
     }
 
     pub(crate) fn drop_index(&self, name: &str) -> bool {
         let mut inner = self.inner.write();
-        let before = inner.indexes.len() + inner.vectors.len();
-        inner
-            .indexes
-            .retain(|i| i.def.primary || !i.def.name.eq_ignore_ascii_case(name));
-        inner
-            .vectors
-            .retain(|v| !v.def.name.eq_ignore_ascii_case(name));
-        inner.indexes.len() + inner.vectors.len() != before
+        let before = inner.indexes.len();
+        inner.indexes.retain(|s| {
+            s.as_btree().is_some_and(|b| b.def.primary)
+                || !s.index().name().eq_ignore_ascii_case(name)
+        });
+        inner.indexes.len() != before
     }
 
-    /// Definitions of the table's vector indexes.
     /// Whether index `index_no` is unique and `columns` key columns cover
     /// its whole key (so a lookup finds at most one current row).
     pub fn is_unique_key(&self, index_no: usize, columns: usize) -> bool {
         let inner = self.inner.read();
         inner
             .indexes
-            .get(index_no)
+            .btree(index_no)
             .is_some_and(|i| i.def.unique && i.def.columns.len() == columns)
     }
 
+    /// Definitions of the table's vector indexes.
     pub fn vector_indexes(&self) -> Vec<VectorIndexDef> {
         self.inner
             .read()
-            .vectors
-            .iter()
+            .indexes
+            .hnsws()
             .map(|v| v.def.clone())
             .collect()
     }
@@ -630,98 +344,47 @@ impl Table {
     pub fn vector_index_no(&self, name: &str) -> Option<usize> {
         self.inner
             .read()
-            .vectors
-            .iter()
+            .indexes
+            .hnsws()
             .position(|v| v.def.name.eq_ignore_ascii_case(name))
     }
 
     /// Size and state of vector index `index_no`.
     pub fn vector_index_stats(&self, index_no: usize) -> Option<VectorIndexStats> {
         let inner = self.inner.read();
-        let v = inner.vectors.get(index_no)?;
-        Some(VectorIndexStats {
-            graphs: v.graphs.len(),
-            nodes: v.node_count(),
-            pending: v.pending.iter().map(|p| p.rows.len()).sum(),
-            tombstones: v.dead,
-            bytes: v.memory_bytes(),
-            compactions: v.compactions,
-            compacting: v.compacting,
-        })
+        inner.indexes.hnsw(index_no).map(HnswIndex::vector_stats)
+    }
+
+    /// Size of every index of the table (any kind), by name, in creation
+    /// order.
+    pub fn index_stats(&self) -> Vec<(String, IndexStats)> {
+        self.inner
+            .read()
+            .indexes
+            .iter()
+            .map(|s| (s.index().name().to_string(), s.index().stats()))
+            .collect()
     }
 
     /// Installs a vector index from graphs loaded from a checkpoint at
-    /// `ts` (no rebuild). A node is live if `alive` says so and its row's
-    /// vector is still the node's (first such node per row); other nodes
-    /// are tombstones. Row vectors no live node covers go to a pending
-    /// chunk, built in the background like fresh commits.
+    /// `ts` (no rebuild; see [`HnswIndex::restore`]). Returns the jobs
+    /// now due.
     pub(crate) fn restore_vector_index(
         &self,
         def: VectorIndexDef,
         graphs: Vec<(cairn_vector::hnsw::Graph, Vec<bool>)>,
         ts: Ts,
-    ) -> Result<Vec<VectorJob>> {
+    ) -> Result<Vec<IndexJob>> {
         let mut inner = self.inner.write();
-        if self.has_index_named_in(&inner, &def.name) {
+        if inner.indexes.named(&def.name).is_some() {
             return Err(Error::AlreadyExists {
                 kind: "index",
                 name: def.name,
             });
         }
-        let col = def.column;
-        let mut covered: std::collections::HashSet<RowId> = std::collections::HashSet::new();
-        let mut restored = Vec::with_capacity(graphs.len());
-        let mut dead = 0usize;
-        for (graph, alive) in graphs {
-            if graph.dims() != def.dims {
-                return Err(Error::internal(format!(
-                    "vector index {}: graph of {} dimensions, index of {}",
-                    def.name,
-                    graph.dims(),
-                    def.dims
-                )));
-            }
-            let mut origin = Vec::with_capacity(graph.len());
-            for node in 0..graph.len() {
-                let row = graph.key(node as u32);
-                let current = alive
-                    .get(node)
-                    .copied()
-                    .unwrap_or(false)
-                    .then(|| inner.visible(row, ts))
-                    .flatten()
-                    .and_then(|v| inner.full_row(&v.values).get(col).cloned())
-                    .filter(|v| v.is_vector());
-                match current {
-                    Some(v) if covered.insert(row) => origin.push(v),
-                    _ => {
-                        dead += 1;
-                        origin.push(Value::Null);
-                    }
-                }
-            }
-            let clean = origin.iter().all(Value::is_vector);
-            restored.push(Arc::new(crate::vector::VectorGraph {
-                graph,
-                origin,
-                meta: GraphMeta {
-                    clean,
-                    max_begin: ts,
-                    dead_events: 0,
-                },
-            }));
-        }
-        let mut vi = VectorIndex::restored(def, restored, dead);
-        let _ = inner.for_each_visible(ts, &mut |rid, values| {
-            if !covered.contains(&rid) {
-                if let Some(v) = values.get(col).filter(|v| v.is_vector()) {
-                    vi.append(rid, v, ts);
-                }
-            }
-            Ok(true)
-        });
-        inner.vectors.push(vi);
-        Ok(inner.vector_jobs_due(ts))
+        let index = HnswIndex::restore(def, graphs, ts, &*inner)?;
+        inner.indexes.push(IndexSlot::Hnsw(index));
+        Ok(inner.indexes.jobs_due(ts))
     }
 
     /// Cross-checks the indexes against the rows visible at `ts`: every
@@ -730,43 +393,14 @@ impl Table {
     pub(crate) fn check_indexes(&self, ts: Ts) -> Vec<String> {
         let inner = self.inner.read();
         let mut problems = Vec::new();
-        let name = &inner.schema.name;
-        let _ = inner.for_each_visible(ts, &mut |rid, values| {
-            let full = inner.full_row(values);
-            for index in &inner.indexes {
-                let key = index_key(&index.def, &full);
-                if !index.get(&key).contains(&rid) {
-                    problems.push(format!(
-                        "table {name}: row {rid} is missing from index {}",
-                        index.def.name
-                    ));
-                }
-            }
-            Ok(problems.len() < 100)
-        });
-        for vi in &inner.vectors {
-            let col = vi.def.column;
-            let mut covered: std::collections::HashSet<RowId> = std::collections::HashSet::new();
-            for g in &vi.graphs {
-                for node in 0..g.origin.len() {
-                    covered.insert(g.graph.key(node as u32));
-                }
-            }
-            for p in &vi.pending {
-                covered.extend(p.rows.iter().copied());
-            }
-            let _ = inner.for_each_visible(ts, &mut |rid, values| {
-                let full = inner.full_row(values);
-                if full.get(col).is_some_and(Value::is_vector) && !covered.contains(&rid) {
-                    problems.push(format!(
-                        "table {name}: row {rid} is missing from vector index {}",
-                        vi.def.name
-                    ));
-                }
-                Ok(problems.len() < 100)
-            });
+        for slot in inner.indexes.iter() {
+            slot.index().check_visible(&*inner, ts, &mut problems);
         }
+        let name = &inner.schema.name;
         problems
+            .into_iter()
+            .map(|p| format!("table {name}: {p}"))
+            .collect()
     }
 
     /// Checks the invariants in this file's header against the table's
@@ -778,17 +412,19 @@ impl Table {
         let inner = self.inner.read();
         let mut problems = inner.check_versions(last_assigned);
         problems.extend(inner.check_chains());
-        problems.extend(inner.check_index_coverage());
+        for slot in inner.indexes.iter() {
+            slot.index().check_stored(&*inner, &mut problems);
+        }
         let name = &inner.schema.name;
         problems
             .into_iter()
-            .take(100)
+            .take(PROBLEMS_MAX)
             .map(|p| format!("table {name}: {p}"))
             .collect()
     }
 
     pub(crate) fn has_index_named(&self, name: &str) -> bool {
-        self.has_index_named_in(&self.inner.read(), name)
+        self.inner.read().indexes.named(name).is_some()
     }
 
     /// Builds an HNSW index over every stored version's vector (in
@@ -799,184 +435,61 @@ impl Table {
         &self,
         def: VectorIndexDef,
         pool: Option<&rayon::ThreadPool>,
-    ) -> Result<VectorIndex> {
-        let inner = self.inner.read();
-        // One entry per distinct vector of each row's version chain, oldest
-        // first (a row keeps one node while an UPDATE leaves its vector).
-        let mut entries: Vec<(RowId, Value)> = Vec::new();
-        let mut last: HashMap<RowId, usize> = HashMap::new();
-        let mut meta = GraphMeta {
-            clean: true,
-            max_begin: 0,
-            dead_events: 0,
-        };
+    ) -> Result<IndexSlot> {
+        let (entries, meta) = collect_build(&def, &*self.inner.read());
+        HnswIndex::build(def, entries, meta, pool).map(IndexSlot::Hnsw)
+    }
+
+    /// Runs one background job of an index (see
+    /// [`crate::index::JobWork`]): collects under the read lock, builds
+    /// with no lock, installs under the write lock; searches never wait
+    /// for the build.
+    pub(crate) fn run_index_job(&self, job: IndexJob, pool: Option<&rayon::ThreadPool>) {
+        let IndexJob { index, mut work } = job;
         {
-            for v in inner.versions() {
-                let full = inner.full_row(&v.values);
-                let Some(value) = full.get(def.column) else {
-                    continue;
-                };
-                if !value.is_vector() {
-                    continue;
-                }
-                meta.max_begin = meta.max_begin.max(v.begin);
-                if let Some(&i) = last.get(&v.row_id) {
-                    if same_vector(&entries[i].1, value) {
-                        continue;
-                    }
-                }
-                // A version that ended leaves a node no current snapshot
-                // may return: the graph needs per-node checks.
-                meta.clean &= v.end.load(Ordering::Acquire) == TS_OPEN;
-                last.insert(v.row_id, entries.len());
-                entries.push((v.row_id, value.clone()));
+            let inner = self.inner.read();
+            let Some(slot) = inner.indexes.named(&index) else {
+                return;
+            };
+            if !work.collect(slot, &*inner) {
+                return;
             }
         }
-        drop(inner);
-        VectorIndex::build(def, entries, meta, pool)
-    }
-
-    /// Adds a vector index [`Table::build_vector_index`] built.
-    pub(crate) fn install_vector_index(&self, index: VectorIndex) {
+        work.build(pool);
         let mut inner = self.inner.write();
-        debug_assert!(!self.has_index_named_in(&inner, &index.def.name));
-        inner.vectors.push(index);
-    }
-
-    /// Runs one background job of a vector index: builds a pending chunk's
-    /// graph, or merges a range of graphs into one without the tombstones no
-    /// snapshot needs. The table is read while collecting and write-locked
-    /// only to install the result; searches never wait for the build.
-    pub(crate) fn run_vector_job(&self, job: VectorJob, pool: Option<&rayon::ThreadPool>) {
-        match job {
-            VectorJob::Build {
-                index,
-                chunk,
-                entries,
-                meta,
-            } => {
-                let Some(def) = self.vector_index_def(&index) else {
-                    return;
-                };
-                let built = build_graph(&def, entries, meta, pool);
-                let mut inner = self.inner.write();
-                if let Some(vi) = inner.vector_index_mut(&index) {
-                    vi.finish_build(chunk, built);
-                }
-            }
-            VectorJob::Merge {
-                index,
-                start,
-                end,
-                oldest,
-            } => {
-                let collected = {
-                    let inner = self.inner.read();
-                    inner.vector_index(&index).map(|vi| {
-                        let col = vi.def.column;
-                        let mut entries = Vec::new();
-                        let mut meta = GraphMeta {
-                            clean: true,
-                            max_begin: 0,
-                            dead_events: vi.dead_events,
-                        };
-                        for g in vi.graphs.get(start..end).unwrap_or(&[]) {
-                            for (node, origin) in g.origin.iter().enumerate() {
-                                let row = g.graph.key(node as u32);
-                                if inner.vector_needed(row, col, origin, oldest) {
-                                    match inner.head(row) {
-                                        Some(h) => {
-                                            meta.max_begin = meta.max_begin.max(h.begin);
-                                            let current = h.end.load(Ordering::Acquire) == TS_OPEN
-                                                && inner
-                                                    .full_row(&h.values)
-                                                    .get(col)
-                                                    .is_some_and(|c| same_vector(c, origin));
-                                            meta.clean &= current;
-                                        }
-                                        None => meta.clean = false,
-                                    }
-                                    entries.push((row, origin.clone()));
-                                }
-                            }
-                        }
-                        (vi.def.clone(), entries, vi.dead, meta)
-                    })
-                };
-                let Some((def, entries, dead_at_start, meta)) = collected else {
-                    return;
-                };
-                let full = start == 0;
-                let built = build_graph(&def, entries, meta, pool);
-                let mut inner = self.inner.write();
-                let Some(vi) = inner.vector_index_mut(&index) else {
-                    return;
-                };
-                vi.compacting = false;
-                match built {
-                    Ok(g) if end <= vi.graphs.len() => {
-                        vi.graphs.splice(start..end, [Arc::new(g)]);
-                        if full {
-                            // Tombstones made while rebuilding are in the new
-                            // graph; the older ones are gone.
-                            vi.dead = vi.dead.saturating_sub(dead_at_start);
-                        }
-                        vi.compactions += 1;
-                    }
-                    Ok(_) => {}
-                    Err(e) => vi.broken = Some(e.to_string()),
-                }
-            }
+        if let Some(slot) = inner.indexes.named_mut(&index) {
+            work.install(slot);
         }
     }
 
-    fn vector_index_def(&self, name: &str) -> Option<VectorIndexDef> {
-        self.inner.read().vector_index(name).map(|v| v.def.clone())
-    }
-
-    /// Merges every graph of every vector index of this table into one,
-    /// now (waiting for a background merge in progress to finish first).
-    pub(crate) fn compact_vector_indexes(&self, oldest: Ts, pool: Option<&rayon::ThreadPool>) {
+    /// Compacts every index of this table that can be, now (waiting for a
+    /// background compaction in progress to finish first).
+    pub(crate) fn compact_indexes(&self, oldest: Ts, pool: Option<&rayon::ThreadPool>) {
         let names: Vec<String> = self
             .inner
             .read()
-            .vectors
+            .indexes
             .iter()
-            .map(|v| v.def.name.clone())
+            .map(|s| s.index().name().to_string())
             .collect();
         for name in names {
             let job = loop {
                 let mut inner = self.inner.write();
-                let Some(vi) = inner.vector_index_mut(&name) else {
+                let Some(slot) = inner.indexes.named_mut(&name) else {
                     break None;
                 };
-                if !vi.compacting {
-                    vi.compacting = true;
-                    break Some(VectorJob::Merge {
-                        index: name.clone(),
-                        start: 0,
-                        end: vi.graphs.len(),
-                        oldest,
-                    });
+                match slot.index_mut().compaction(oldest) {
+                    Compaction::Nothing => break None,
+                    Compaction::Job(job) => break Some(job),
+                    Compaction::Busy => {}
                 }
                 drop(inner);
                 std::thread::sleep(std::time::Duration::from_millis(5));
             };
             if let Some(job) = job {
-                self.run_vector_job(job, pool);
+                self.run_index_job(job, pool);
             }
         }
-    }
-
-    fn has_index_named_in(&self, inner: &TableInner, name: &str) -> bool {
-        inner
-            .indexes
-            .iter()
-            .any(|i| i.def.name.eq_ignore_ascii_case(name))
-            || inner
-                .vectors
-                .iter()
-                .any(|v| v.def.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -1097,20 +610,20 @@ impl TableInner {
         self.live.len()
     }
 
-    pub(crate) fn index(&self, index_no: usize) -> Result<&Index> {
+    /// Ordered index number `index_no`.
+    pub(crate) fn index(&self, index_no: usize) -> Result<&BTreeIndex> {
         self.indexes
-            .get(index_no)
+            .btree(index_no)
             .ok_or_else(|| Error::internal(format!("index {index_no} out of range")))
     }
 
     /// Row ids the index lists under exactly `key`.
     pub(crate) fn index_lookup(&self, index_no: usize, key: &[Value]) -> &[RowId] {
-        self.indexes.get(index_no).map_or(&[], |i| i.get(key))
+        self.indexes.btree(index_no).map_or(&[], |i| i.get(key))
     }
 
     /// Ends the current head version of `row` at `ts` (delete, or update to
-    /// `replaced_by`). A vector that goes away becomes a tombstone in its
-    /// vector indexes.
+    /// `replaced_by`), and tells every index.
     pub(crate) fn end_row(
         &mut self,
         row: RowId,
@@ -1121,20 +634,13 @@ impl TableInner {
             .head(row)
             .ok_or_else(|| Error::internal(format!("row {row} has no version to end")))?;
         v.end.store(ts, Ordering::Release);
-        if !self.vectors.is_empty() {
+        if !self.indexes.is_empty() {
             let old = v.values.clone();
-            for vi in &mut self.vectors {
-                let col = vi.def.column;
-                let Some(before) = old.get(col).filter(|x| x.is_vector()) else {
-                    continue;
-                };
-                let kept = replaced_by
-                    .and_then(|r| r.get(col))
-                    .is_some_and(|after| same_vector(before, after));
-                if !kept {
-                    vi.dead += 1;
-                    vi.dead_events += 1;
-                }
+            let schema = &self.schema;
+            let old = full_row(schema, &old);
+            let new = replaced_by.map(|r| full_row(schema, r));
+            for slot in self.indexes.iter_mut() {
+                slot.index_mut().on_end(row, &old, new.as_deref(), ts);
             }
         }
         self.row_count = self.row_count.saturating_sub(1);
@@ -1146,7 +652,7 @@ impl TableInner {
     /// stores.
     pub(crate) fn index_entries(&self, index_no: usize, ts: Ts) -> Vec<(Vec<Value>, Vec<RowId>)> {
         let mut out = Vec::new();
-        let Some(index) = self.indexes.get(index_no) else {
+        let Some(index) = self.indexes.btree(index_no) else {
             return out;
         };
         let _ = index.each_in_range(
@@ -1295,26 +801,6 @@ impl TableInner {
         problems
     }
 
-    /// Every stored version is listed in every ordered index under its key.
-    fn check_index_coverage(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        for (_, v) in self.versions_with_loc() {
-            let full = self.full_row(&v.values);
-            for index in &self.indexes {
-                if !index.get(&index_key(&index.def, &full)).contains(&v.row_id) {
-                    problems.push(format!(
-                        "row {} has a version missing from index {}",
-                        v.row_id, index.def.name
-                    ));
-                }
-            }
-            if problems.len() >= 100 {
-                break;
-            }
-        }
-        problems
-    }
-
     /// Appends a version to the live segment and makes it the row's head.
     fn append_live(&mut self, row: RowId, values: Arc<[Value]>, ts: Ts, prev: Option<Loc>) {
         let loc = Loc {
@@ -1334,41 +820,29 @@ impl TableInner {
     }
 
     /// Replaces the ordered indexes (checkpoint load).
-    pub(crate) fn set_indexes(&mut self, indexes: Vec<Index>) {
-        self.indexes = indexes;
+    pub(crate) fn set_indexes(&mut self, indexes: Vec<BTreeIndex>) {
+        self.indexes.set_btrees(indexes);
     }
 
     /// Appends a new version of `row` beginning at `ts` to the live segment.
     pub(crate) fn push_version(&mut self, row: RowId, values: Arc<[Value]>, ts: Ts) {
         let prev = self.heads.get(&row).copied();
-        // An index whose key this version shares with the previous one
-        // already lists the row (entries are kept for every stored version).
+        // Every index hears of the new version with its predecessor's
+        // values (an index may skip a row whose key did not change).
         let prev_version = prev.and_then(|l| self.version(l));
         debug_assert!(
             prev_version.is_none_or(|v| v.end.load(Ordering::Acquire) == ts),
             "row {row}: a new version at {ts} must follow a version ended at {ts}"
         );
         let prev_values = prev_version.map(|v| v.values.clone());
-        let keys: Vec<Option<Vec<Value>>> = {
-            let full = self.full_row(&values);
-            let prev_full = prev_values.as_deref().map(|p| self.full_row(p));
-            self.indexes
-                .iter()
-                .map(|ix| {
-                    let unchanged = prev_full
-                        .as_deref()
-                        .is_some_and(|p| ix.def.columns.iter().all(|&c| p.get(c) == full.get(c)));
-                    (!unchanged).then(|| index_key(&ix.def, &full))
-                })
-                .collect()
-        };
-        for (index, key) in self.indexes.iter_mut().zip(keys) {
-            if let Some(key) = key {
-                index.add(key, row);
+        if !self.indexes.is_empty() {
+            let schema = &self.schema;
+            let full = full_row(schema, &values);
+            let prev_full = prev_values.as_deref().map(|p| full_row(schema, p));
+            for slot in self.indexes.iter_mut() {
+                slot.index_mut()
+                    .on_version(row, &full, prev_full.as_deref(), ts);
             }
-        }
-        if !self.vectors.is_empty() {
-            self.index_vectors(row, &values, prev_values.as_deref(), ts);
         }
         self.append_live(row, values, ts, prev);
     }
@@ -1398,82 +872,14 @@ impl TableInner {
                 }
             }
         }
-        for vi in &mut self.vectors {
-            vi.dead_events += 1;
+        for slot in self.indexes.iter_mut() {
+            slot.index_mut().on_undo(row, ts);
         }
     }
 
-    /// Background work the table's vector indexes need after a commit.
-    pub(crate) fn vector_jobs_due(&mut self, oldest: Ts) -> Vec<VectorJob> {
-        self.vectors
-            .iter_mut()
-            .flat_map(|vi| vi.jobs_due(oldest))
-            .collect()
-    }
-
-    pub(crate) fn vector_index(&self, name: &str) -> Option<&VectorIndex> {
-        self.vectors
-            .iter()
-            .find(|v| v.def.name.eq_ignore_ascii_case(name))
-    }
-
-    fn vector_index_mut(&mut self, name: &str) -> Option<&mut VectorIndex> {
-        self.vectors
-            .iter_mut()
-            .find(|v| v.def.name.eq_ignore_ascii_case(name))
-    }
-
-    /// Whether some version of `row` that a snapshot at or after `oldest`
-    /// can see holds the vector `origin` in column `col`.
-    pub(crate) fn vector_needed(&self, row: RowId, col: usize, origin: &Value, oldest: Ts) -> bool {
-        let Some(mut loc) = self.heads.get(&row).copied() else {
-            return false;
-        };
-        loop {
-            let Some(v) = self.version(loc) else {
-                return false;
-            };
-            let end = v.end.load(Ordering::Acquire);
-            if end != TS_OPEN && end <= oldest {
-                // This and every older version ended before any snapshot.
-                return false;
-            }
-            if self
-                .full_row(&v.values)
-                .get(col)
-                .is_some_and(|c| same_vector(c, origin))
-            {
-                return true;
-            }
-            match v.prev {
-                Some(p) => loc = p,
-                None => return false,
-            }
-        }
-    }
-
-    /// Adds the vectors of a new version to the vector indexes (unless the
-    /// previous version holds the same vector).
-    fn index_vectors(&mut self, row: RowId, values: &[Value], prev: Option<&[Value]>, ts: Ts) {
-        let n = self.schema.columns.len();
-        for vi in &mut self.vectors {
-            let col = vi.def.column;
-            let get = |vals: &[Value]| -> Value {
-                match vals.get(col) {
-                    Some(v) => v.clone(),
-                    None if col < n => self.schema.columns[col].added_default.clone(),
-                    None => Value::Null,
-                }
-            };
-            let new = get(values);
-            if !new.is_vector() {
-                continue;
-            }
-            if prev.is_some_and(|p| same_vector(&get(p), &new)) {
-                continue;
-            }
-            vi.append(row, &new, ts);
-        }
+    /// Background work the table's indexes need after a commit.
+    pub(crate) fn jobs_due(&mut self, oldest: Ts) -> Vec<IndexJob> {
+        self.indexes.jobs_due(oldest)
     }
 
     /// Moves the live segment into a new sealed segment, dropping versions no
@@ -1515,6 +921,48 @@ impl TableInner {
         });
         if !kept.is_empty() {
             self.sealed.push(Arc::new(Segment { versions: kept }));
+        }
+    }
+}
+
+impl Version {
+    /// This version as an index sees it (full row of `schema`).
+    fn seen_by_index<'a>(&'a self, schema: &TableSchema) -> VersionRef<'a> {
+        let end = self.end.load(Ordering::Acquire);
+        VersionRef {
+            row: self.row_id,
+            begin: self.begin,
+            end,
+            open: end == TS_OPEN,
+            values: full_row(schema, &self.values),
+        }
+    }
+}
+
+impl TableView for TableInner {
+    fn each_version(&self, f: &mut dyn FnMut(VersionRef<'_>) -> bool) {
+        for v in self.versions() {
+            if !f(v.seen_by_index(&self.schema)) {
+                return;
+            }
+        }
+    }
+
+    fn each_visible(&self, ts: Ts, f: &mut dyn FnMut(RowId, &[Value]) -> bool) {
+        let _ = self.for_each_visible(ts, &mut |rid, values| Ok(f(rid, &self.full_row(values))));
+    }
+
+    fn visible_row(&self, row: RowId, ts: Ts) -> Option<Cow<'_, [Value]>> {
+        self.visible(row, ts).map(|v| self.full_row(&v.values))
+    }
+
+    fn chain(&self, row: RowId, f: &mut dyn FnMut(VersionRef<'_>) -> bool) {
+        let mut loc = self.heads.get(&row).copied();
+        while let Some(v) = loc.and_then(|l| self.version(l)) {
+            if !f(v.seen_by_index(&self.schema)) {
+                return;
+            }
+            loc = v.prev;
         }
     }
 }
@@ -1618,7 +1066,8 @@ mod tests {
             "{broken:?}"
         );
         let mut inner = t.inner.write();
-        inner.indexes[0] = Index::new(inner.indexes[0].def.clone());
+        let pk = inner.index(0).expect("pk").def.clone();
+        inner.set_indexes(vec![BTreeIndex::new(pk)]);
         drop(inner);
         let broken = t.check_invariants(2);
         assert!(

@@ -207,7 +207,7 @@ impl Transaction {
                 .inner
                 .read()
                 .indexes
-                .iter()
+                .btrees()
                 .filter(|i| i.def.unique)
                 .map(|i| (i.def.name.clone(), i.def.columns.clone()))
                 .collect(),
@@ -255,7 +255,7 @@ impl Transaction {
                     .visible(rid, self.start_ts)
                     .map(|v| padded(&inner, &v.values)),
             };
-        for (index_no, index) in inner.indexes.iter().enumerate() {
+        for (index_no, index) in inner.indexes.btrees().enumerate() {
             if !index.def.unique {
                 continue;
             }
@@ -367,8 +367,8 @@ impl Transaction {
         let mut stats = VectorSearchStats::default();
         let inner = table.inner.read();
         let vi = inner
-            .vectors
-            .get(q.index_no)
+            .indexes
+            .hnsw(q.index_no)
             .ok_or_else(|| Error::internal(format!("vector index {} out of range", q.index_no)))?;
         if let Some(why) = &vi.broken {
             return Err(Error::internal(format!(

@@ -1,11 +1,9 @@
-//! HNSW vector indexes over a table's VECTOR/HALFVEC column, and the
-//! MVCC-correct nearest-neighbour search a transaction runs through them.
+//! The vocabulary of vector indexes and of the MVCC-correct
+//! nearest-neighbour search a transaction runs through them: definitions,
+//! statistics, queries, hits, the top-k keeper. The index itself (graphs,
+//! pending chunks, background builds and merges) is `index/hnsw.rs`.
 //!
-//! An index is a list of immutable graphs plus pending chunks: every commit
-//! appends its new or changed vectors to a pending chunk, which searches scan
-//! exactly (so a row is found by the very next query) until the chunk's graph,
-//! built in the background, replaces it. Background merges keep the graph
-//! count small and drop tombstones. A graph node is keyed by row id and remembers the
+//! A graph node is keyed by row id and remembers the
 //! vector value it was built from (`origin`). A node answers a snapshot only
 //! if the row's version visible at that snapshot still holds that very
 //! vector: deleted rows, rows inserted after the snapshot and superseded
@@ -20,8 +18,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use cairn_core::vector::DistanceKind;
-use cairn_core::{Error, Result, Value};
-use cairn_vector::hnsw::{Graph, HnswParams, Metric, SearchScratch};
+use cairn_core::Value;
+use cairn_vector::hnsw::{HnswParams, Metric, SearchScratch};
 
 use crate::RowId;
 
@@ -92,84 +90,6 @@ pub fn metric_distance(m: Metric) -> DistanceKind {
     }
 }
 
-/// An immutable graph and the vector value each node was built from.
-pub(crate) struct VectorGraph {
-    pub(crate) graph: Graph,
-    /// The value each node was built from (node order).
-    pub(crate) origin: Vec<Value>,
-    pub(crate) meta: GraphMeta,
-}
-
-/// What a search needs to know to skip per-node visibility checks.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct GraphMeta {
-    /// Every node's version was the row's open, newest version when the
-    /// graph was built.
-    pub(crate) clean: bool,
-    /// Newest commit timestamp among the nodes' versions.
-    pub(crate) max_begin: crate::Ts,
-    /// The index's `dead_events` when the graph's nodes were collected.
-    pub(crate) dead_events: u64,
-}
-
-/// Committed vectors not yet in a graph: searched exactly until the
-/// background build of their graph lands.
-pub(crate) struct Pending {
-    pub(crate) id: u64,
-    /// The chunk's vectors were all current when appended, up to this
-    /// commit timestamp, and the index's `dead_events` when it opened.
-    pub(crate) meta: GraphMeta,
-    pub(crate) rows: Vec<RowId>,
-    pub(crate) origin: Vec<Value>,
-    /// A build of this chunk's graph is queued or running.
-    pub(crate) building: bool,
-}
-
-/// Work a vector index needs done in the background.
-pub(crate) enum VectorJob {
-    /// Build the graph of pending chunk `chunk`.
-    Build {
-        index: String,
-        chunk: u64,
-        entries: Vec<(RowId, Value)>,
-        meta: GraphMeta,
-    },
-    /// Rebuild graphs `start..end` from their nodes some snapshot at or
-    /// after `oldest` can still see, as one graph.
-    Merge {
-        index: String,
-        start: usize,
-        end: usize,
-        oldest: crate::Ts,
-    },
-}
-
-pub(crate) struct VectorIndex {
-    pub(crate) def: VectorIndexDef,
-    /// Immutable graphs, oldest first; merges replace a range of them.
-    pub(crate) graphs: Vec<Arc<VectorGraph>>,
-    /// Chunks of committed vectors not yet in a graph; the last one takes
-    /// new vectors unless it is already building.
-    pub(crate) pending: Vec<Pending>,
-    next_chunk: u64,
-    /// Set when a graph build failed: searches then return this error
-    /// rather than answers that might miss rows.
-    pub(crate) broken: Option<String>,
-    /// Tombstones: nodes whose vector was deleted or replaced since built.
-    pub(crate) dead: usize,
-    /// Tombstones ever made (never reset): a graph whose `meta.dead_events`
-    /// still equals it has none.
-    pub(crate) dead_events: u64,
-    /// A merge or compaction is queued or running.
-    pub(crate) compacting: bool,
-    pub(crate) compactions: usize,
-}
-
-/// A vector value's elements as f32, or `None` for NULL / non-vectors.
-pub(crate) fn elements(v: &Value) -> Option<std::borrow::Cow<'_, [f32]>> {
-    v.vector_f32()
-}
-
 /// Whether two vector values are the same vector (pointer first, then
 /// content).
 pub(crate) fn same_vector(a: &Value, b: &Value) -> bool {
@@ -177,209 +97,6 @@ pub(crate) fn same_vector(a: &Value, b: &Value) -> bool {
         (Value::Vector(x), Value::Vector(y)) => Arc::ptr_eq(x, y) || x[..] == y[..],
         (Value::HalfVec(x), Value::HalfVec(y)) => Arc::ptr_eq(x, y) || x[..] == y[..],
         _ => false,
-    }
-}
-
-fn graph_err(e: impl std::fmt::Display) -> Error {
-    Error::internal(format!("vector index: {e}"))
-}
-
-/// Builds one graph over `entries` (row id, vector value), in parallel on
-/// `pool`.
-pub(crate) fn build_graph(
-    def: &VectorIndexDef,
-    entries: Vec<(RowId, Value)>,
-    meta: GraphMeta,
-    pool: Option<&rayon::ThreadPool>,
-) -> Result<VectorGraph> {
-    let mut keys = Vec::with_capacity(entries.len());
-    let mut flat = Vec::with_capacity(entries.len() * def.dims);
-    let mut origin = Vec::with_capacity(entries.len());
-    for (row, value) in entries {
-        let Some(elems) = elements(&value) else {
-            continue;
-        };
-        if elems.len() != def.dims {
-            return Err(Error::internal(format!(
-                "vector index {}: row {row} has {} dimensions, expected {}",
-                def.name,
-                elems.len(),
-                def.dims
-            )));
-        }
-        keys.push(row);
-        flat.extend_from_slice(&elems);
-        origin.push(value);
-    }
-    let graph = Graph::build(def.params, def.dims, keys, flat, pool).map_err(graph_err)?;
-    Ok(VectorGraph {
-        graph,
-        origin,
-        meta,
-    })
-}
-
-impl VectorIndex {
-    /// An index whose first graph is built over `entries`.
-    pub(crate) fn build(
-        def: VectorIndexDef,
-        entries: Vec<(RowId, Value)>,
-        meta: GraphMeta,
-        pool: Option<&rayon::ThreadPool>,
-    ) -> Result<VectorIndex> {
-        let graph = build_graph(&def, entries, meta, pool)?;
-        Ok(VectorIndex {
-            def,
-            graphs: vec![Arc::new(graph)],
-            pending: Vec::new(),
-            next_chunk: 0,
-            broken: None,
-            dead: 0,
-            dead_events: 0,
-            compacting: false,
-            compactions: 0,
-        })
-    }
-
-    /// An index with the given graphs (loaded from a checkpoint) and no
-    /// pending vectors.
-    pub(crate) fn restored(
-        def: VectorIndexDef,
-        graphs: Vec<Arc<VectorGraph>>,
-        dead: usize,
-    ) -> Self {
-        VectorIndex {
-            def,
-            graphs,
-            pending: Vec::new(),
-            next_chunk: 0,
-            broken: None,
-            dead,
-            dead_events: 0,
-            compacting: false,
-            compactions: 0,
-        }
-    }
-
-    /// Adds a committed vector (a new row, or a changed vector) to the
-    /// open pending chunk.
-    pub(crate) fn append(&mut self, row: RowId, value: &Value, ts: crate::Ts) {
-        let open = self.pending.last().is_some_and(|p| !p.building);
-        if !open {
-            self.next_chunk += 1;
-            self.pending.push(Pending {
-                id: self.next_chunk,
-                meta: GraphMeta {
-                    clean: true,
-                    max_begin: ts,
-                    dead_events: self.dead_events,
-                },
-                rows: Vec::new(),
-                origin: Vec::new(),
-                building: false,
-            });
-        }
-        if let Some(p) = self.pending.last_mut() {
-            p.meta.max_begin = p.meta.max_begin.max(ts);
-            p.rows.push(row);
-            p.origin.push(value.clone());
-        }
-    }
-
-    /// Background work this index needs now: a graph for a full pending
-    /// chunk; a merge when it has too many graphs; a full rebuild when its
-    /// tombstones pass `compact_ratio`.
-    pub(crate) fn jobs_due(&mut self, oldest: crate::Ts) -> Vec<VectorJob> {
-        let mut jobs = Vec::new();
-        if self.broken.is_some() {
-            return jobs;
-        }
-        if let Some(p) = self.pending.last_mut() {
-            if !p.building && p.rows.len() >= PENDING_ROWS_MAX {
-                p.building = true;
-                jobs.push(VectorJob::Build {
-                    index: self.def.name.clone(),
-                    chunk: p.id,
-                    entries: p
-                        .rows
-                        .iter()
-                        .copied()
-                        .zip(p.origin.iter().cloned())
-                        .collect(),
-                    meta: p.meta,
-                });
-            }
-        }
-        if self.compacting {
-            return jobs;
-        }
-        let nodes = self.node_count();
-        let end = self.graphs.len();
-        if nodes >= COMPACT_NODES_MIN && (self.dead as f64) >= self.def.compact_ratio * nodes as f64
-        {
-            self.compacting = true;
-            jobs.push(VectorJob::Merge {
-                index: self.def.name.clone(),
-                start: 0,
-                end,
-                oldest,
-            });
-        } else if end > GRAPHS_MAX {
-            // Merge the newest graphs whose sizes sum to less than the graph
-            // before them (a log-structured tier), at least two.
-            let mut start = end - 2;
-            let mut tail: usize = self.graphs[start..].iter().map(|g| g.graph.len()).sum();
-            while start > 0 && self.graphs[start - 1].graph.len() <= tail {
-                start -= 1;
-                tail += self.graphs[start].graph.len();
-            }
-            self.compacting = true;
-            jobs.push(VectorJob::Merge {
-                index: self.def.name.clone(),
-                start,
-                end,
-                oldest,
-            });
-        }
-        jobs
-    }
-
-    /// Installs the graph built for pending chunk `chunk`.
-    pub(crate) fn finish_build(&mut self, chunk: u64, built: Result<VectorGraph>) {
-        match built {
-            Ok(g) => {
-                self.pending.retain(|p| p.id != chunk);
-                self.graphs.push(Arc::new(g));
-            }
-            Err(e) => self.broken = Some(e.to_string()),
-        }
-    }
-
-    pub(crate) fn node_count(&self) -> usize {
-        self.graphs.iter().map(|g| g.graph.len()).sum::<usize>()
-            + self.pending.iter().map(|p| p.rows.len()).sum::<usize>()
-    }
-
-    pub(crate) fn memory_bytes(&self) -> usize {
-        let value = std::mem::size_of::<Value>();
-        self.graphs
-            .iter()
-            .map(|g| g.graph.memory_bytes() + g.origin.len() * value)
-            .sum::<usize>()
-            + self
-                .pending
-                .iter()
-                .map(|p| p.rows.len() * (value + 8 + 4 * self.def.dims))
-                .sum::<usize>()
-    }
-}
-
-impl VectorGraph {
-    /// Whether every node is valid at snapshot `ts`, so a search needs no
-    /// per-node check: the graph was clean when built, no tombstone was made
-    /// in the index since, and the snapshot sees every node's commit.
-    pub(crate) fn all_valid_at(&self, ts: crate::Ts, dead_events: u64) -> bool {
-        self.meta.clean && self.meta.dead_events == dead_events && ts >= self.meta.max_begin
     }
 }
 
