@@ -441,6 +441,61 @@ impl Plan {
         out
     }
 
+    /// The line EXPLAIN prints for a join: its kind, keys and conditions.
+    fn join_line(&self) -> String {
+        match self {
+            Plan::NestedLoop { kind, on, .. } => match on {
+                Some(on) => format!("NestedLoopJoin {kind:?} on={on}"),
+                None => format!("NestedLoopJoin {kind:?}"),
+            },
+            Plan::HashJoin {
+                kind,
+                left_keys,
+                right_keys,
+                residual,
+                ..
+            } => format!(
+                "HashJoin {kind:?} ({}) = ({}){}",
+                left_keys
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                right_keys
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                clause("residual", residual.as_ref())
+            ),
+            Plan::IndexJoin {
+                table,
+                label,
+                kind,
+                keys,
+                index_no,
+                filter,
+                residual,
+                ..
+            } => format!(
+                "IndexJoin {kind:?} {} AS {label} using {} (key = {}){}{}",
+                table.name(),
+                table
+                    .indexes()
+                    .get(*index_no)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default(),
+                keys.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                clause("filter", filter.as_ref()),
+                clause("residual", residual.as_ref())
+            ),
+            _ => String::new(),
+        }
+    }
+
     fn explain_into(&self, out: &mut String, depth: usize) {
         let pad = "  ".repeat(depth);
         let _ = match self {
@@ -559,50 +614,9 @@ impl Plan {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Plan::NestedLoop { kind, on, .. } => match on {
-                Some(on) => writeln!(out, "{pad}NestedLoopJoin {kind:?} on={on}"),
-                None => writeln!(out, "{pad}NestedLoopJoin {kind:?}"),
-            },
-            Plan::HashJoin {
-                kind,
-                left_keys,
-                right_keys,
-                ..
-            } => writeln!(
-                out,
-                "{pad}HashJoin {kind:?} ({}) = ({})",
-                left_keys
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                right_keys
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Plan::IndexJoin {
-                table,
-                label,
-                kind,
-                keys,
-                index_no,
-                ..
-            } => writeln!(
-                out,
-                "{pad}IndexJoin {kind:?} {} AS {label} using {} (key = {})",
-                table.name(),
-                table
-                    .indexes()
-                    .get(*index_no)
-                    .map(|d| d.name.clone())
-                    .unwrap_or_default(),
-                keys.iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            Plan::NestedLoop { .. } | Plan::HashJoin { .. } | Plan::IndexJoin { .. } => {
+                writeln!(out, "{pad}{}", self.join_line())
+            }
             Plan::Aggregate { group_by, aggs, .. } => writeln!(
                 out,
                 "{pad}Aggregate groups={} aggregates={}",
@@ -689,4 +703,9 @@ impl Plan {
             _ => {}
         }
     }
+}
+
+/// ` name=<expr>` for an operator's condition, or nothing.
+fn clause(name: &str, e: Option<&Expr>) -> String {
+    e.map_or(String::new(), |e| format!(" {name}={e}"))
 }
