@@ -7,8 +7,9 @@
 //!   key values are given as text and converted to the key columns' types.
 //! * `cairn prove PATH --history OLD NEW` — a history proof as JSON.
 //! * `cairn verify --root HEX FILE` — checks a row or query proof against a
-//!   trusted state root; `cairn verify --head HEAD.json FILE` checks a
-//!   history proof against a trusted head and prints the new head. FILE
+//!   trusted state root; `cairn verify --head HEAD.json FILE` checks a row
+//!   or query proof against a trusted head (its root, and the version if
+//!   the proof names one), or a history proof, printing the new head. FILE
 //!   `-` reads stdin. Exit 0 only for a valid proof; otherwise the reason
 //!   and exit 1 (2 for bad usage).
 
@@ -194,15 +195,31 @@ pub fn verify(args: &[String]) -> Outcome {
                 Ok(Err(e)) => return fail(2, format!("Error: {trusted}: {e}\n")),
                 Err(o) => return o,
             };
-            if kind != "history" {
-                return invalid(format!("not a history proof (kind {kind:?})"));
-            }
-            match HistoryProof::from_json(&text) {
-                Err(e) => invalid(format!("malformed proof: {e}")),
-                Ok(p) => match p.verify(&head) {
-                    Ok(new) => ok(format!("{}\n", new.to_json())),
-                    Err(e) => invalid(e.to_string()),
+            match kind.as_str() {
+                "history" => match HistoryProof::from_json(&text) {
+                    Err(e) => invalid(format!("malformed proof: {e}")),
+                    Ok(p) => match p.verify(&head) {
+                        Ok(new) => ok(format!("{}\n", new.to_json())),
+                        Err(e) => invalid(e.to_string()),
+                    },
                 },
+                "row" => match RowProof::from_json(&text) {
+                    Err(e) => invalid(format!("malformed proof: {e}")),
+                    Ok(p) => match p.verify_head(&head) {
+                        Ok(f) => ok(describe(&f, &p)),
+                        Err(e) => invalid(e.to_string()),
+                    },
+                },
+                "query" => match QueryProof::from_json(&text) {
+                    Err(e) => invalid(format!("malformed proof: {e}")),
+                    Ok(p) => match p.verify_head(&head) {
+                        Ok(rows) => ok(format!("ok: {} row(s) exist in that state\n", rows.len())),
+                        Err(e) => invalid(e.to_string()),
+                    },
+                },
+                other => invalid(format!(
+                    "not a row, query or history proof (kind {other:?})"
+                )),
             }
         }
         _ => fail(2, usage.into()),

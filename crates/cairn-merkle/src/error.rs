@@ -94,6 +94,12 @@ pub enum VerifyError {
     WrongVersion,
     /// The proof is about another table or key than the one asked about.
     WrongQuestion,
+    /// A row proof's `state_root` (or `at_version`) field names another
+    /// state than the one it is checked against.
+    ClaimMismatch { field: &'static str },
+    /// A row proof names the version it was made at (`at_version`), which
+    /// a bare state root cannot confirm: check it against a head.
+    ClaimUnchecked { field: &'static str },
 }
 
 impl fmt::Display for VerifyError {
@@ -143,6 +149,15 @@ impl fmt::Display for VerifyError {
                 "the proof's row does not match the leaf (or is missing/extra)"
             ),
             VerifyError::BadRow => write!(f, "the proof's row or key bytes do not decode"),
+            VerifyError::ClaimMismatch { field } => write!(
+                f,
+                "the proof's {field} field names another state than the trusted one"
+            ),
+            VerifyError::ClaimUnchecked { field } => write!(
+                f,
+                "the proof's {field} field cannot be checked against a state root alone; \
+                 verify it against a trusted head"
+            ),
             VerifyError::DistanceMismatch { row } => write!(
                 f,
                 "row {row}: stated distance differs from the recomputed one"

@@ -117,6 +117,14 @@ pub struct RowProof {
     pub table_path: Vec<Hash>,
     /// Root of the catalog (schemas and views).
     pub catalog_root: Hash,
+    /// The state root the prover says it proved against (JSON
+    /// `state_root`; not in the binary form). Bound: verifying against
+    /// another root fails.
+    pub claimed_root: Option<Hash>,
+    /// The version the prover says that root belongs to (JSON
+    /// `at_version`, written by older provers). Bound: only
+    /// [`RowProof::verify_head`] accepts a proof that carries it.
+    pub claimed_version: Option<u64>,
 }
 
 impl RowProof {
@@ -172,6 +180,31 @@ impl RowProof {
     /// about `self.table` and `self.key`: compare them with what you asked
     /// (or use [`RowProof::verify_key`]).
     pub fn verify(&self, state_root: &Hash) -> Result<RowFinding, VerifyError> {
+        if self.claimed_version.is_some() {
+            return Err(VerifyError::ClaimUnchecked {
+                field: "at_version",
+            });
+        }
+        self.verify_root(state_root)
+    }
+
+    /// [`RowProof::verify`] against a trusted head: its state root, and its
+    /// version if the proof names one.
+    pub fn verify_head(&self, head: &CommitHead) -> Result<RowFinding, VerifyError> {
+        if self.claimed_version.is_some_and(|v| v != head.version) {
+            return Err(VerifyError::ClaimMismatch {
+                field: "at_version",
+            });
+        }
+        self.verify_root(&head.state_root)
+    }
+
+    fn verify_root(&self, state_root: &Hash) -> Result<RowFinding, VerifyError> {
+        if self.claimed_root.is_some_and(|c| c != *state_root) {
+            return Err(VerifyError::ClaimMismatch {
+                field: "state_root",
+            });
+        }
         let (r, finding) = self.implied_state_root()?;
         if r != *state_root {
             return Err(VerifyError::RootMismatch {
@@ -290,9 +323,22 @@ impl QueryProof {
     /// Checks every row against the trusted state root and, for a distance
     /// order, recomputes each distance and the order. Returns the rows.
     pub fn verify(&self, state_root: &Hash) -> Result<Vec<Vec<CanonValue>>, VerifyError> {
+        self.verify_rows(|p| p.verify(state_root))
+    }
+
+    /// [`QueryProof::verify`] against a trusted head (see
+    /// [`RowProof::verify_head`]).
+    pub fn verify_head(&self, head: &CommitHead) -> Result<Vec<Vec<CanonValue>>, VerifyError> {
+        self.verify_rows(|p| p.verify_head(head))
+    }
+
+    fn verify_rows(
+        &self,
+        check: impl Fn(&RowProof) -> Result<RowFinding, VerifyError>,
+    ) -> Result<Vec<Vec<CanonValue>>, VerifyError> {
         let mut rows = Vec::with_capacity(self.rows.len());
         for p in &self.rows {
-            match p.verify(state_root)? {
+            match check(p)? {
                 RowFinding::Present { row, .. } => rows.push(row),
                 RowFinding::Absent => return Err(VerifyError::RowMismatch),
             }

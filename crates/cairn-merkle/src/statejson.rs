@@ -53,6 +53,15 @@ fn unhex(s: &str, field: &str) -> Result<Vec<u8>, JsonError> {
         .collect()
 }
 
+/// A row's values rendered for people (`null` for an absent row or bytes
+/// that do not decode): the JSON `values` field.
+fn rendered_values(row: Option<&[u8]>) -> Value {
+    row.and_then(|r| crate::row::decode_values(r).ok())
+        .map_or(Value::Null, |vs| {
+            Value::Array(vs.iter().map(|v| Value::String(v.display())).collect())
+        })
+}
+
 fn hashes(hs: &[Hash]) -> Value {
     Value::Array(hs.iter().map(|h| Value::String(h.to_hex())).collect())
 }
@@ -157,9 +166,10 @@ const ROW_FIELDS: [&str; 15] = [
     "table_count",
     "table_path",
     "catalog_root",
-    // Informational, ignored by verification: the row decoded for humans,
-    // and the root and version the prover says it proved against (a
-    // verifier checks against its own trusted root, never these).
+    // Bound, not trusted: the row decoded for humans (must be exactly the
+    // rendering of `row`), and the root and version the prover says it
+    // proved against (verifying against another state fails; see
+    // `RowProof::verify`). A verifier checks against its own trusted root.
     "values",
     "state_root",
     "at_version",
@@ -167,15 +177,12 @@ const ROW_FIELDS: [&str; 15] = [
 
 impl RowProof {
     /// The proof as a JSON value (see the module doc); `values` is a
-    /// readable rendering of the row, ignored when read back.
+    /// readable rendering of the row, checked against `row` when read back;
+    /// `state_root` and `at_version` appear when the proof carries them.
     pub fn to_json_value(&self) -> Result<Value, EncodeError> {
         self.to_bytes()?;
-        let values = self
-            .row
-            .as_deref()
-            .and_then(|r| crate::row::decode_values(r).ok())
-            .map(|vs| Value::Array(vs.iter().map(|v| Value::String(v.display())).collect()));
-        Ok(json!({
+        let values = rendered_values(self.row.as_deref());
+        let mut json = json!({
             "version": PROOF_FORMAT_VERSION,
             "kind": "row",
             "table": self.table,
@@ -196,7 +203,16 @@ impl RowProof {
             "table_count": self.table_count,
             "table_path": hashes(&self.table_path),
             "catalog_root": self.catalog_root.to_hex(),
-        }))
+        });
+        if let Some(obj) = json.as_object_mut() {
+            if let Some(root) = self.claimed_root {
+                obj.insert("state_root".into(), root.to_hex().into());
+            }
+            if let Some(version) = self.claimed_version {
+                obj.insert("at_version".into(), version.into());
+            }
+        }
+        Ok(json)
     }
 
     /// The proof as JSON text.
@@ -204,15 +220,16 @@ impl RowProof {
         Ok(self.to_json_value()?.to_string())
     }
 
-    /// The proof as JSON text with the informational `state_root` and
-    /// `at_version` of the head it was made at (a verifier ignores both).
+    /// The proof as JSON text naming the state root of the head it was
+    /// made at (`state_root`: bound, so the proof fails against any other
+    /// root). The version is not written: a root alone cannot confirm it.
     pub fn to_json_at(&self, head: &CommitHead) -> Result<String, EncodeError> {
-        let mut json = self.to_json_value()?;
-        if let Some(obj) = json.as_object_mut() {
-            obj.insert("state_root".into(), head.state_root.to_hex().into());
-            obj.insert("at_version".into(), head.version.into());
-        }
-        Ok(json.to_string())
+        let claimed = RowProof {
+            claimed_root: Some(head.state_root),
+            claimed_version: None,
+            ..self.clone()
+        };
+        Ok(claimed.to_json_value()?.to_string())
     }
 
     /// Parses a JSON row proof.
@@ -256,7 +273,24 @@ impl RowProof {
                 })
             })
             .collect::<Result<Vec<_>, JsonError>>()?;
+        let claimed_root = match o.map.get("state_root") {
+            None => None,
+            Some(_) => Some(o.hash("state_root")?),
+        };
+        let claimed_version = match o.map.get("at_version") {
+            None => None,
+            Some(_) if claimed_root.is_none() => return Err(invalid("at_version")),
+            Some(_) => Some(o.u64("at_version")?),
+        };
+        // `values` renders `row`, exactly, or is absent.
+        if let Some(v) = o.map.get("values") {
+            if *v != rendered_values(row.as_deref()) {
+                return Err(invalid("values"));
+            }
+        }
         let p = RowProof {
+            claimed_root,
+            claimed_version,
             table: o.str("table")?.to_owned(),
             key: unhex(o.str("key")?, "key")?,
             row,

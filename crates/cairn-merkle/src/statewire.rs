@@ -285,6 +285,8 @@ impl RowProof {
             table_count: r.u64_le("table count")?,
             table_path: r.hashes("table path")?,
             catalog_root: r.hash("catalog root")?,
+            claimed_root: None,
+            claimed_version: None,
         })
     }
 }

@@ -141,6 +141,8 @@ impl Db {
             table_count: leaves.len() as u64,
             table_path,
             catalog_root: self.catalog,
+            claimed_root: None,
+            claimed_version: None,
         }
     }
 
@@ -1443,6 +1445,8 @@ proptest! {
             table_count: 1,
             table_path: Vec::new(),
             catalog_root: catalog_root(b""),
+            claimed_root: None,
+            claimed_version: None,
         };
         let q = QueryProof {
             rows: vec![p; distances.len()],

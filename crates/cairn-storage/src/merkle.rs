@@ -1195,6 +1195,8 @@ pub(crate) fn prove_keys(
             table_count: leaves.len() as u64,
             table_path: table_proof.path.clone(),
             catalog_root: catalog,
+            claimed_root: None,
+            claimed_version: None,
         });
     }
     Ok((proofs, head))
