@@ -438,11 +438,74 @@ impl Transaction {
         reverse: bool,
         f: &mut dyn FnMut(RowId, &[Value]) -> Result<bool>,
     ) -> Result<()> {
+        if let (Bound::Included(a), Bound::Included(b)) = (lo, hi) {
+            if a == b && !self.has_writes_to(table) {
+                if let Some(found) = self.lookup_one(table, index_no, a)? {
+                    if let Some((rid, holder, slot, schema)) = found {
+                        let v = holder
+                            .get(slot)
+                            .ok_or_else(|| Error::internal("index lookup lost a version"))?;
+                        match schema {
+                            Some(schema) => f(rid, &full_row(&schema, &v.values))?,
+                            None => f(rid, &v.values)?,
+                        };
+                    }
+                    return Ok(());
+                }
+            }
+        }
         let lo = lo.map(Cow::Borrowed);
         let hi = hi.map(Cow::Borrowed);
         let mut scan = IndexScan::new(self, table, index_no, lo, hi, reverse)?;
         scan.walk(self, f)?;
         Ok(())
+    }
+
+    /// A lookup of one whole key that lists at most one row (the usual
+    /// primary-key or unique-key lookup), without a batch: `None` when the
+    /// key lists more rows or is not a whole key (use a scan); else the
+    /// visible row under that key, if any, with a handle on where it is
+    /// stored and the schema to pad it to (when it needs padding).
+    #[allow(clippy::type_complexity)]
+    fn lookup_one(
+        &self,
+        table: &Arc<Table>,
+        index_no: usize,
+        key: &[Value],
+    ) -> Result<Option<Option<(RowId, Holder, usize, Option<Arc<TableSchema>>)>>> {
+        let inner = table.inner.read();
+        let index = inner.index(index_no)?;
+        let def = &index.def;
+        if key.len() != def.columns.len() {
+            return Ok(None);
+        }
+        let rid = match index.get(key) {
+            [] => return Ok(Some(None)),
+            [rid] => *rid,
+            _ => return Ok(None),
+        };
+        let Some((v, place, slot, ever_updated)) = inner.visible_place(rid, self.start_ts) else {
+            return Ok(Some(None));
+        };
+        let padded = v.values.len() < inner.schema.columns.len();
+        // A row with an earlier version may be listed under a key it no
+        // longer has (see `IndexScan::collect`).
+        if ever_updated {
+            let values = full_row(&inner.schema, &v.values);
+            let current = def
+                .columns
+                .iter()
+                .zip(key)
+                .all(|(&c, k)| values.get(c).is_some_and(|x| x == k));
+            if !current {
+                return Ok(Some(None));
+            }
+        }
+        let Some(holder) = inner.holder(place) else {
+            return Ok(Some(None));
+        };
+        let schema = padded.then(|| inner.schema.clone());
+        Ok(Some(Some((rid, holder, slot, schema))))
     }
 
     /// A resumable [`Transaction::index_scan_ordered`]: the same rows, fed

@@ -389,3 +389,40 @@ fn a_table_scan_resumes_when_the_live_segment_it_reads_is_sealed() {
     }
     assert_eq!(got, want);
 }
+
+#[test]
+fn one_key_lookups_skip_stale_entries_and_see_their_snapshot() {
+    let store = Store::new();
+    let t = table(&store);
+    let pk = index_no(&t, "t_pkey");
+    let mut tx = store.begin();
+    let rid = tx.insert(&t, row(5, 1, 1)).expect("insert");
+    store.commit(tx).expect("commit");
+    let before = store.begin();
+    // The row's key moves from 5 to 6: the index still lists it under 5.
+    let mut tx = store.begin();
+    tx.update(&t, rid, row(6, 1, 1)).expect("update");
+    store.commit(tx).expect("commit");
+    let lookup = |tx: &Transaction, key: i64| {
+        let k = [Value::Integer(key)];
+        let mut got = Vec::new();
+        tx.index_scan(
+            &t,
+            pk,
+            Bound::Included(&k),
+            Bound::Included(&k),
+            &mut |r, v| {
+                got.push((r, v[0].clone()));
+                Ok(true)
+            },
+        )
+        .expect("lookup");
+        got
+    };
+    let now = store.begin();
+    assert_eq!(lookup(&now, 5), vec![]);
+    assert_eq!(lookup(&now, 6), vec![(rid, Value::Integer(6))]);
+    assert_eq!(lookup(&before, 5), vec![(rid, Value::Integer(5))]);
+    assert_eq!(lookup(&before, 6), vec![]);
+    assert_eq!(lookup(&now, 7), vec![]);
+}
