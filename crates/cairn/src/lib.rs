@@ -320,6 +320,12 @@ impl Database {
 
 pub use cairn_sql::{is_complete_statement, split_statements, Output};
 
+/// The README's Rust examples, compiled and run as doctests so that they
+/// stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExamples;
+
 /// What [`Database::query_with_proof`] returns.
 pub struct ProvedRows {
     /// The result, as the query asked for it.
