@@ -110,6 +110,9 @@ pub struct Prepared {
     cache: Mutex<Option<(u64, Arc<Compiled>)>>,
 }
 
+/// The settings `SET` accepts.
+const SETTINGS: &[&str] = &["hnsw.ef_search"];
+
 pub struct Session {
     engine: Arc<Engine>,
     tx: Option<Transaction>,
@@ -632,6 +635,10 @@ impl Session {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
+                // A misspelt setting must not be silently kept.
+                if !SETTINGS.contains(&name.as_str()) {
+                    return Err(Error::no_such("setting", &name));
+                }
                 if name == "hnsw.ef_search" {
                     let ef: usize =
                         value
