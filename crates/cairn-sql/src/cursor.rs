@@ -201,8 +201,12 @@ pub(crate) fn pipeline_scan(plan: &Plan) -> Option<(Arc<Table>, &Access)> {
 enum Stage<'p> {
     Filter(&'p Expr),
     Project(&'p [Expr]),
-    /// Index into the stream's limit counters.
-    Limit(usize),
+    /// `slot`: which of the stream's limit counters is this stage's.
+    Limit {
+        slot: usize,
+        limit: Option<&'p Expr>,
+        offset: Option<&'p Expr>,
+    },
 }
 
 /// The scan node of a pipeline and the stages above it, bottom first.
@@ -219,8 +223,16 @@ impl<'p> Pipeline<'p> {
         let mut p = plan;
         loop {
             match p {
-                Plan::Limit { input, .. } => {
-                    stages.push(Stage::Limit(limits));
+                Plan::Limit {
+                    input,
+                    limit,
+                    offset,
+                } => {
+                    stages.push(Stage::Limit {
+                        slot: limits,
+                        limit: limit.as_ref(),
+                        offset: offset.as_ref(),
+                    });
                     limits += 1;
                     p = input;
                 }
@@ -234,19 +246,13 @@ impl<'p> Pipeline<'p> {
                 }
                 Plan::Scan { filter, keep, .. } => {
                     stages.reverse();
-                    // Limits were numbered top first; count them bottom first.
-                    for s in &mut stages {
-                        if let Stage::Limit(i) = s {
-                            *i = limits - 1 - *i;
-                        }
-                    }
                     // A projection keeps every row, so a limit right above
                     // one may count (and skip OFFSET rows) before it: the
                     // rows it skips are never projected.
                     for i in 1..stages.len() {
                         let mut j = i;
                         while j > 0
-                            && matches!(stages[j], Stage::Limit(_))
+                            && matches!(stages[j], Stage::Limit { .. })
                             && matches!(stages[j - 1], Stage::Project(_))
                         {
                             stages.swap(j - 1, j);
@@ -336,8 +342,8 @@ impl Scratch {
                         _ => Cur::A,
                     };
                 }
-                Stage::Limit(i) => {
-                    let Some(l) = limits.get_mut(*i) else {
+                Stage::Limit { slot, .. } => {
+                    let Some(l) = limits.get_mut(*slot) else {
                         return Err(Error::internal("cursor limit out of range"));
                     };
                     l.seen += 1;
@@ -398,41 +404,30 @@ impl Stream {
         }
     }
 
-    /// Each `Limit` node's count and offset, bottom first.
+    /// Each `Limit` stage's count and offset, by slot.
     fn evaluate_limits(&self) -> Result<Vec<LimitState>> {
         let none = Subqueries::default();
         let ex = Executor::new(&self.tx, &self.params, self.settings.clone(), &none);
         let mut out = Vec::new();
-        let mut p: &Plan = &self.plan;
-        loop {
-            match p {
-                Plan::Limit {
-                    input,
+        for stage in Pipeline::of(&self.plan)?.stages {
+            if let Stage::Limit {
+                slot,
+                limit,
+                offset,
+            } = stage
+            {
+                let (limit, offset) = ex.limit_offset(limit, offset, &[])?;
+                let state = LimitState {
                     limit,
                     offset,
-                } => {
-                    let limit = match limit {
-                        Some(e) => ex.count_value(e, &[], "LIMIT")?,
-                        None => None,
-                    };
-                    let offset = match offset {
-                        Some(e) => ex.count_value(e, &[], "OFFSET")?.unwrap_or(0),
-                        None => 0,
-                    };
-                    out.push(LimitState {
-                        limit,
-                        offset,
-                        seen: 0,
-                        emitted: 0,
-                    });
-                    p = input;
-                }
-                Plan::Project { input, .. } | Plan::Filter { input, .. } => p = input,
-                _ => break,
+                    seen: 0,
+                    emitted: 0,
+                };
+                out.push((slot, state));
             }
         }
-        out.reverse();
-        Ok(out)
+        out.sort_by_key(|(slot, _)| *slot);
+        Ok(out.into_iter().map(|(_, state)| state).collect())
     }
 
     /// Scans until a batch of rows is ready, the scan ends or a limit is
@@ -492,10 +487,10 @@ fn skip_offset(
     scan: &mut RowSource,
     pipeline: &Pipeline<'_>,
 ) -> Result<()> {
-    let (None, Some(Stage::Limit(i))) = (pipeline.filter, pipeline.stages.first()) else {
+    let (None, Some(Stage::Limit { slot, .. })) = (pipeline.filter, pipeline.stages.first()) else {
         return Ok(());
     };
-    let Some(l) = limits.get_mut(*i) else {
+    let Some(l) = limits.get_mut(*slot) else {
         return Ok(());
     };
     if l.seen < l.offset {

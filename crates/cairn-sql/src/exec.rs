@@ -282,7 +282,7 @@ impl<'a> Executor<'a> {
     // ---- subqueries ----------------------------------------------------
 
     /// Runs each `WITH` table's plan and keeps its rows for the plans that
-    /// read it (what `Plan::With` does, for a write statement's tables).
+    /// read it (`Plan::With`, and a write statement's WITH tables).
     pub(crate) fn materialize_ctes(
         &self,
         ctes: &[(usize, String, Plan)],
@@ -599,14 +599,7 @@ impl<'a> Executor<'a> {
                 limit,
                 offset,
             } => {
-                let limit = match limit {
-                    Some(e) => self.count_value(e, outer, "LIMIT")?,
-                    None => None,
-                };
-                let offset = match offset {
-                    Some(e) => self.count_value(e, outer, "OFFSET")?.unwrap_or(0),
-                    None => 0,
-                };
+                let (limit, offset) = self.limit_offset(limit.as_ref(), offset.as_ref(), outer)?;
                 if limit == Some(0) {
                     return Ok(true);
                 }
@@ -690,10 +683,7 @@ impl<'a> Executor<'a> {
                 emit_all(&rows, sink)
             }
             Plan::With { ctes, input } => {
-                for (id, _, p) in ctes {
-                    let rows = self.run(p, outer)?;
-                    self.ctes.borrow_mut().insert(*id, Rc::new(rows));
-                }
+                self.materialize_ctes(ctes, outer)?;
                 self.stream(input, outer, sink)
             }
             Plan::RecursiveCte {
@@ -1154,12 +1144,25 @@ impl<'a> Executor<'a> {
         })
     }
 
-    pub(crate) fn count_value(
+    /// A `LIMIT` (`None`: no limit) and an `OFFSET` (0 when absent).
+    pub(crate) fn limit_offset(
         &self,
-        e: &Expr,
+        limit: Option<&Expr>,
+        offset: Option<&Expr>,
         outer: &[&[Value]],
-        what: &str,
-    ) -> Result<Option<usize>> {
+    ) -> Result<(Option<usize>, usize)> {
+        let limit = match limit {
+            Some(e) => self.count_value(e, outer, "LIMIT")?,
+            None => None,
+        };
+        let offset = match offset {
+            Some(e) => self.count_value(e, outer, "OFFSET")?.unwrap_or(0),
+            None => 0,
+        };
+        Ok((limit, offset))
+    }
+
+    fn count_value(&self, e: &Expr, outer: &[&[Value]], what: &str) -> Result<Option<usize>> {
         let v = e.eval(&[], self, outer)?;
         match v {
             Value::Null => Ok(None),

@@ -189,34 +189,23 @@ impl<'a> Planner<'a> {
         if q.fetch.is_some() || !q.locks.is_empty() {
             return Err(Error::unsupported("FETCH / FOR UPDATE clauses"));
         }
-        let n_ctes = self.ctes.len();
-        let result = (|| {
-            let mut defs = Vec::new();
-            if let Some(with) = &q.with {
-                for cte in &with.cte_tables {
-                    defs.push(self.plan_cte(cte, with.recursive)?);
-                }
-            }
-            let (plan, cols) = self.plan_query_body(q)?;
-            Ok(if defs.is_empty() {
-                (plan, cols)
-            } else {
-                (
-                    Plan::With {
-                        ctes: defs,
-                        input: Box::new(plan),
-                    },
-                    cols,
-                )
-            })
-        })();
-        self.ctes.truncate(n_ctes);
-        result
+        let (defs, (plan, cols)) = self.with_ctes(q.with.as_ref(), |p| p.plan_query_body(q))?;
+        Ok(if defs.is_empty() {
+            (plan, cols)
+        } else {
+            (
+                Plan::With {
+                    ctes: defs,
+                    input: Box::new(plan),
+                },
+                cols,
+            )
+        })
     }
 
     /// Plans the common table expressions of `with`, then `f` with them in
     /// scope; returns their plans (to materialize before `f`'s plans run)
-    /// and `f`'s result. Used by `WITH ... INSERT/UPDATE/DELETE`.
+    /// and `f`'s result. Queries and `WITH ... INSERT/UPDATE/DELETE` use it.
     pub(crate) fn with_ctes<T>(
         &mut self,
         with: Option<&ast::With>,

@@ -288,13 +288,7 @@ impl<'k> IndexScan<'k> {
                 // entries (older keys of the row) are skipped, so each row
                 // comes out once. A row with one version ever has no stale
                 // entries, so its key needs no check.
-                let current = !ever_updated || {
-                    let values = full_row(schema, &v.values);
-                    def.columns
-                        .iter()
-                        .zip(key)
-                        .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))
-                };
+                let current = !ever_updated || has_key(schema, &def.columns, &v.values, key);
                 if current {
                     if *skip > 0 {
                         *skip -= 1;
@@ -370,6 +364,17 @@ const SPARE_CAPACITY_MAX: usize = 4 * INDEX_BATCH_ROWS;
 enum Collected {
     Stored { row: RowId, holder: u32, slot: u32 },
     Own(RowId, Arc<[Value]>),
+}
+
+/// Whether the stored row `values` (padded to `schema`) has `key` in the
+/// index columns `columns`: an index entry may be stale (an older key of a
+/// row that was updated), and readers check the version they see.
+fn has_key(schema: &TableSchema, columns: &[usize], values: &[Value], key: &[Value]) -> bool {
+    let values = full_row(schema, values);
+    columns
+        .iter()
+        .zip(key)
+        .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))
 }
 
 fn bound<'a>(b: &'a Bound<Cow<'_, [Value]>>) -> Bound<&'a [Value]> {
@@ -490,16 +495,8 @@ impl Transaction {
         let padded = v.values.len() < inner.schema.columns.len();
         // A row with an earlier version may be listed under a key it no
         // longer has (see `IndexScan::collect`).
-        if ever_updated {
-            let values = full_row(&inner.schema, &v.values);
-            let current = def
-                .columns
-                .iter()
-                .zip(key)
-                .all(|(&c, k)| values.get(c).is_some_and(|x| x == k));
-            if !current {
-                return Ok(Some(None));
-            }
+        if ever_updated && !has_key(&inner.schema, &def.columns, &v.values, key) {
+            return Ok(Some(None));
         }
         let Some(holder) = inner.holder(place) else {
             return Ok(Some(None));
@@ -604,13 +601,9 @@ impl Transaction {
                     }
                     let seen = ids.iter().any(|&rid| {
                         !own.is_some_and(|w| w.rows.contains_key(&rid))
-                            && inner.visible(rid, self.start_ts).is_some_and(|v| {
-                                let values = full_row(&schema, &v.values);
-                                columns
-                                    .iter()
-                                    .zip(key)
-                                    .all(|(&c, k)| values.get(c).is_some_and(|x| x == k))
-                            })
+                            && inner
+                                .visible(rid, self.start_ts)
+                                .is_some_and(|v| has_key(&schema, &columns, &v.values, key))
                     });
                     if !seen {
                         return Ok(true);
