@@ -17,13 +17,12 @@ use cairn_core::ops::{ArithOp, BitOp};
 use cairn_core::{DataType, Error, Result, Value};
 use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
 
-use crate::access::choose_access;
 use crate::ast_util::{aggregate_func, func_args, func_name, is_desc, nulls_first, span_pos};
-use crate::expr::{and_all, split_and, CmpOp, Expr, SubqueryRef};
+use crate::expr::{CmpOp, Expr, SubqueryRef};
 use crate::plan::{
-    AggCall, AggFunc, Frame, GroupedSubquery, Plan, SortKey, Subqueries, SubqueryPlan, WinFunc,
-    WindowCall,
+    AggCall, AggFunc, Frame, Plan, SortKey, Subqueries, SubqueryPlan, WinFunc, WindowCall,
 };
+use crate::rules::{decorrelate, Trace};
 use crate::scope::{Lookup, OutCol, Scope};
 
 /// What binding reads and writes while one statement is planned. The
@@ -45,6 +44,8 @@ pub struct BindState {
     pub window_ok: bool,
     /// Plans of the subqueries bound so far, by id.
     pub subqueries: Subqueries,
+    /// The rules that fired so far.
+    pub trace: Trace,
 }
 
 impl BindState {
@@ -57,6 +58,7 @@ impl BindState {
             param_count: 0,
             window_ok: false,
             subqueries: Subqueries::default(),
+            trace: Trace::default(),
         }
     }
 
@@ -79,158 +81,6 @@ pub trait BindContext {
 /// Binds expressions in the scopes of a [`BindContext`].
 pub struct Binder<'c> {
     cx: &'c mut dyn BindContext,
-}
-
-/// True if `e` reads any enclosing query's row (directly, or through a
-/// correlated subquery).
-fn reads_outer(e: &Expr) -> bool {
-    let mut found = false;
-    e.walk(&mut |x| match x {
-        Expr::Outer { .. } | Expr::GroupedSubquery(_) => found = true,
-        Expr::InSubquery { sub, .. } | Expr::Exists { sub, .. } | Expr::ScalarSubquery(sub) => {
-            found |= sub.correlated
-        }
-        _ => {}
-    });
-    found
-}
-
-/// Recognises a correlated scalar aggregate subquery whose only links to
-/// the outer row are equalities `t.col = <outer expression>`:
-/// `Project(Aggregate(Scan))` with no GROUP BY. Returns the grouped plan
-/// (`[t.col..., aggregates...]`), the outer key expressions (in the outer
-/// row's terms), the result expression over a grouped row, the
-/// aggregates, and the inner table.
-fn decorrelate(
-    plan: &Plan,
-) -> Option<(
-    Plan,
-    Vec<Expr>,
-    Expr,
-    Vec<AggCall>,
-    Arc<cairn_storage::Table>,
-)> {
-    let Plan::Project { input, exprs } = plan else {
-        return None;
-    };
-    let [project] = &exprs[..] else { return None };
-    let Plan::Aggregate {
-        input: scan,
-        group_by,
-        aggs,
-    } = &**input
-    else {
-        return None;
-    };
-    if !group_by.is_empty() {
-        return None;
-    }
-    let Plan::Scan {
-        table,
-        label,
-        access,
-        filter,
-        with_rowid: false,
-        id,
-        keep,
-    } = &**scan
-    else {
-        return None;
-    };
-    if reads_outer(project)
-        || aggs
-            .iter()
-            .any(|a| a.args.iter().any(reads_outer) || a.filter.as_ref().is_some_and(reads_outer))
-    {
-        return None;
-    }
-    let mut conjuncts = Vec::new();
-    if let Some(f) = filter {
-        split_and(f.clone(), &mut conjuncts);
-    }
-    // Equalities an index lookup guarantees are not in the filter: take
-    // them back from the access path.
-    match access {
-        crate::plan::Access::IndexEq { index_no, key, .. } => {
-            let cols = table.indexes().get(*index_no)?.columns.clone();
-            for (c, k) in cols.iter().zip(key) {
-                conjuncts.push(Expr::Cmp(
-                    CmpOp::Eq,
-                    Box::new(Expr::Column(*c)),
-                    Box::new(k.clone()),
-                ));
-            }
-        }
-        crate::plan::Access::Full => {}
-        // Other access paths keep every conjunct in the filter.
-        _ => {}
-    }
-    let mut inner_keys = Vec::new();
-    let mut outer_keys = Vec::new();
-    let mut rest = Vec::new();
-    // An expression of the outer row only: outer references one level up,
-    // no columns of the subquery's own table, no subqueries.
-    let outer_only = |e: &Expr| {
-        let mut ok = true;
-        let mut any_outer = false;
-        e.walk(&mut |x| match x {
-            Expr::Outer { depth: 1, .. } => any_outer = true,
-            Expr::Outer { .. }
-            | Expr::Column(_)
-            | Expr::InSubquery { .. }
-            | Expr::Exists { .. }
-            | Expr::ScalarSubquery(_)
-            | Expr::GroupedSubquery(_)
-            | Expr::WindowRef(_) => ok = false,
-            _ => {}
-        });
-        ok && any_outer
-    };
-    for c in conjuncts {
-        if let Expr::Cmp(CmpOp::Eq, a, b) = &c {
-            let pair = match (&**a, &**b) {
-                (Expr::Column(col), o) if outer_only(o) => Some((*col, o.clone())),
-                (o, Expr::Column(col)) if outer_only(o) => Some((*col, o.clone())),
-                _ => None,
-            };
-            if let Some((col, mut o)) = pair {
-                // In the outer row's terms, `outer1.#i` is just `#i`.
-                o.rewrite(&mut |x| {
-                    if let Expr::Outer { depth: 1, index } = x {
-                        *x = Expr::Column(*index);
-                    }
-                });
-                inner_keys.push(Expr::Column(col));
-                outer_keys.push(o);
-                continue;
-            }
-        }
-        if reads_outer(&c) {
-            return None;
-        }
-        rest.push(c);
-    }
-    if inner_keys.is_empty() {
-        return None;
-    }
-    let n = inner_keys.len();
-    let (access, _) = choose_access(table, &rest);
-    let grouped = Plan::Aggregate {
-        input: Box::new(Plan::Scan {
-            table: table.clone(),
-            label: label.clone(),
-            access,
-            filter: and_all(rest),
-            with_rowid: false,
-            id: *id,
-            keep: keep.clone(),
-        }),
-        group_by: inner_keys,
-        aggs: aggs.clone(),
-    };
-    let mut project = project.clone();
-    project.remap_columns(&|j| j + n);
-    Some((grouped, outer_keys, project, aggs.clone(), table.clone()))
 }
 
 fn window_only_func(name: &str) -> Option<WinFunc> {
@@ -1176,22 +1026,15 @@ impl<'c> Binder<'c> {
     /// [`decorrelate`] recognises becomes a grouped lookup.
     fn bind_scalar_subquery(&mut self, q: &ast::Query) -> Result<Expr> {
         let (plan, correlated) = self.plan_subquery(q, Some(1))?;
-        let Some((grouped, keys, project, aggs, inner)) =
-            correlated.then(|| decorrelate(&plan)).flatten()
-        else {
-            let sub = self.add_subquery(SubqueryPlan::PerRow(plan), correlated);
+        if !correlated {
+            let sub = self.add_subquery(SubqueryPlan::PerRow(plan), false);
             return Ok(Expr::ScalarSubquery(sub));
-        };
-        let g = GroupedSubquery {
-            plan: grouped,
-            keys,
-            project,
-            aggs,
-            per_row: plan,
-            inner,
-        };
-        Ok(Expr::GroupedSubquery(
-            self.add_subquery(SubqueryPlan::Grouped(g), true),
-        ))
+        }
+        Ok(
+            match decorrelate::apply(plan, &mut self.state_mut().trace) {
+                g @ SubqueryPlan::Grouped(_) => Expr::GroupedSubquery(self.add_subquery(g, true)),
+                p @ SubqueryPlan::PerRow(_) => Expr::ScalarSubquery(self.add_subquery(p, true)),
+            },
+        )
     }
 }

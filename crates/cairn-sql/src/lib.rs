@@ -1,7 +1,9 @@
 //! cairn-sql — the SQL layer: parse (sqlparser), bind, plan, execute against
 //! a storage snapshot. Entry point: [`Session`] over a shared [`Engine`].
 //! The pipeline is visible in the module list: parser → planner (which
-//! drives bind for expressions and access for access paths) → plan → exec;
+//! drives bind for expressions, builds the logical FROM graph, and hands it
+//! to joins for access paths and join methods) → rules (named rewrites,
+//! listed by `EXPLAIN VERBOSE`) → plan → exec;
 //! dml and ddl hold statement-specific logic. Modules import only modules
 //! below them (checked by `cairn-lint-modules`): expr knows neither plans
 //! nor the executor (subqueries are ids; evaluation asks an `EvalContext`),
@@ -20,10 +22,13 @@ mod dml;
 mod exec;
 mod expr;
 pub mod functions;
+mod joins;
+mod logical;
 mod parser;
 mod plan;
 mod planner;
 mod proved;
+mod rules;
 mod scope;
 mod session;
 mod text;

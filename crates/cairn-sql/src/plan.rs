@@ -338,6 +338,18 @@ impl GroupedSubquery {
 }
 
 impl Plan {
+    /// This plan under a filter of `preds` (all must hold); itself when
+    /// there are none.
+    pub fn filtered(self, preds: Vec<Expr>) -> Plan {
+        match crate::expr::and_all(preds) {
+            Some(p) => Plan::Filter {
+                input: Box::new(self),
+                predicate: p,
+            },
+            None => self,
+        }
+    }
+
     /// Visits this plan and its child plans (not subquery plans inside
     /// expressions).
     pub fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Plan)) {

@@ -1,26 +1,30 @@
 //! The planner: turns a parsed query into a [`Plan`] against the catalog.
-//! SELECT is planned in SQL's logical order: FROM (with join ordering and
-//! pushed-down filters), WHERE, GROUP BY/aggregates, HAVING, window
-//! functions, the select list, DISTINCT, ORDER BY, LIMIT.
+//! SELECT is planned in SQL's logical order: FROM (bound into a logical
+//! [`JoinGraph`] that `joins.rs` turns into operators), WHERE,
+//! GROUP BY/aggregates, HAVING, window functions, the select list,
+//! DISTINCT, ORDER BY, LIMIT; then the named rewrites of `rules/` that
+//! replace operators by access paths (the order of the steps is written
+//! in `rules/mod.rs`).
 //!
 //! It owns the binding state ([`BindState`]: scopes, parameters, ids,
-//! subquery plans) and hands every expression to a [`Binder`]; as the
-//! binder's [`BindContext`] it plans the queries nested in expressions.
-//! Access paths come from `access.rs`. `dml.rs` adds INSERT, UPDATE and
-//! DELETE planning to [`Planner`].
+//! subquery plans, the rule trace) and hands every expression to a
+//! [`Binder`]; as the binder's [`BindContext`] it plans the queries nested
+//! in expressions. `dml.rs` adds INSERT, UPDATE and DELETE planning to
+//! [`Planner`].
 
 use std::sync::Arc;
 
 use cairn_core::{DataType, Error, Result};
-use cairn_storage::{Store, Table};
+use cairn_storage::Store;
 use sqlparser::ast;
 
-use crate::access::choose_access_implying;
 use crate::ast_util::{contains_aggregate, is_desc, nulls_first, object_name, object_pos};
 use crate::bind::{BindContext, BindState, Binder};
-use crate::cost;
-use crate::expr::{and_all, split_and, CmpOp, Expr};
-use crate::plan::{Access, JoinKind, Plan, SetOpKind, SortKey};
+use crate::expr::{split_and, CmpOp, Expr};
+use crate::joins::plan_joins;
+use crate::logical::{JoinGraph, JoinType, Rel, RelSource};
+use crate::plan::{Plan, SetOpKind, SortKey};
+use crate::rules::{loose_index_distinct, order_by_index, prune_columns, vector_topk};
 use crate::scope::{AggState, OutCol, Scope, ScopeCol};
 
 /// Nesting depth of views inside views before planning gives up.
@@ -83,16 +87,6 @@ fn expr_name(e: &ast::Expr) -> String {
     }
 }
 
-fn filter(plan: Plan, preds: Vec<Expr>) -> Plan {
-    match and_all(preds) {
-        Some(p) => Plan::Filter {
-            input: Box::new(plan),
-            predicate: p,
-        },
-        None => plan,
-    }
-}
-
 /// The scope columns of a relation labelled `label` with output `cols`.
 fn scope_cols(label: &str, cols: &[OutCol]) -> Vec<ScopeCol> {
     cols.iter()
@@ -103,40 +97,6 @@ fn scope_cols(label: &str, cols: &[OutCol]) -> Vec<ScopeCol> {
             using_dup: false,
         })
         .collect()
-}
-
-enum RelSource {
-    Table { table: Arc<Table>, label: String },
-    Plan(Plan),
-}
-
-struct Rel {
-    source: RelSource,
-    width: usize,
-    offset: usize,
-    /// Filters on this relation alone, in its own layout.
-    local: Vec<Expr>,
-    /// On the null-supplying side of a LEFT JOIN.
-    nullable: bool,
-}
-
-struct BuiltRel {
-    plan: Plan,
-    est: f64,
-    table: Option<(Arc<Table>, String)>,
-    local: Vec<Expr>,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum JoinType {
-    Cross,
-    Inner,
-    Left,
-}
-
-struct Conj {
-    expr: Expr,
-    mask: u128,
 }
 
 /// The binder asks the planner to plan the queries nested in expressions.
@@ -616,7 +576,6 @@ impl<'a> Planner<'a> {
         let scope = self.bind.scopes.last_mut();
         let scope = scope.ok_or_else(|| Error::internal("select scope missing"))?;
         let windows = std::mem::take(&mut scope.windows);
-        let plain_rows = windows.is_empty() && scope.agg.is_none();
         let mut base_width = from_width;
         if let Some(agg) = scope.agg.take() {
             base_width = agg.group_exprs.len() + agg.aggs.len();
@@ -646,32 +605,20 @@ impl<'a> Planner<'a> {
             };
         }
         if let Some(scope) = self.bind.scopes.pop() {
-            prune_columns(&mut plan, &scope);
+            prune_columns::apply(&mut plan, &scope, &mut self.bind.trace);
         }
         if distinct {
-            if let Some(p) = loose_index_distinct(&plan, &exprs) {
-                // Sorting the distinct values (if asked) is cheap.
-                plan = p;
-                if !keys.is_empty() {
-                    plan = Plan::Sort {
-                        input: Box::new(plan),
-                        keys,
-                    };
-                }
-                plan = self.plan_limit(plan, limit, offset)?;
-                return Ok((plan, cols));
-            }
             // DISTINCT compares projected rows, so sort after projecting
             // (hidden ORDER BY columns ride along and are stripped at the end).
             let total = exprs.len();
-            plan = Plan::Project {
-                input: Box::new(plan),
-                exprs,
-            };
             plan = Plan::Distinct {
-                input: Box::new(plan),
+                input: Box::new(Plan::Project {
+                    input: Box::new(plan),
+                    exprs,
+                }),
                 width: visible,
             };
+            loose_index_distinct::apply(&mut plan, &mut self.bind.trace);
             if !keys.is_empty() {
                 plan = Plan::Sort {
                     input: Box::new(plan),
@@ -689,7 +636,7 @@ impl<'a> Planner<'a> {
         }
         // Otherwise sort and limit the input rows, and project only the rows
         // that survive: ORDER BY keys become expressions over the input.
-        let mut keys: Vec<SortKey> = keys
+        let keys: Vec<SortKey> = keys
             .into_iter()
             .map(|k| SortKey {
                 expr: match k.expr {
@@ -700,24 +647,15 @@ impl<'a> Planner<'a> {
             })
             .collect();
         exprs.truncate(visible);
-        if !keys.is_empty() && plain_rows && order_by_index(&mut plan, &keys) {
-            keys.clear();
-        }
-        let nearest = plain_rows
-            && limit.is_some()
-            && keys
-                .first()
-                .is_some_and(|k| is_distance(&k.expr) && !k.desc && !k.nulls_first);
         if !keys.is_empty() {
             plan = Plan::Sort {
                 input: Box::new(plan),
                 keys,
             };
+            order_by_index::apply(&mut plan, &mut self.bind.trace);
         }
         plan = self.plan_limit(plan, limit, offset)?;
-        if nearest {
-            vector_topk(&mut plan);
-        }
+        vector_topk::apply(&mut plan, &mut self.bind.trace);
         plan = Plan::Project {
             input: Box::new(plan),
             exprs,
@@ -879,18 +817,6 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        let widths: Vec<(usize, usize)> = rels.iter().map(|r| (r.offset, r.width)).collect();
-        let mask_of = |e: &Expr| -> u128 {
-            let mut m = 0u128;
-            for c in e.columns() {
-                for (i, (o, w)) in widths.iter().enumerate() {
-                    if c >= *o && c < o + w {
-                        m |= 1u128 << i;
-                    }
-                }
-            }
-            m
-        };
         self.bind.scopes.push(Scope::new(cols));
         // Bind join conditions and WHERE in the full FROM layout.
         let mut join_conds: Vec<Vec<Expr>> = vec![Vec::new(); rels.len()];
@@ -920,24 +846,15 @@ impl<'a> Planner<'a> {
             split_and(x, &mut where_conds);
         }
         if rels.is_empty() {
-            return Ok(filter(Plan::Single, where_conds));
+            return Ok(Plan::Single.filtered(where_conds));
         }
-        let has_outer = joins.iter().any(|j| j.1 == JoinType::Left);
-        if !has_outer {
-            let mut all = where_conds;
-            for c in join_conds {
-                all.extend(c);
-            }
-            self.plan_inner_joins(rels, all, &mask_of)
-        } else {
-            self.plan_left_deep(
-                rels,
-                joins.iter().map(|j| j.1).collect(),
-                join_conds,
-                where_conds,
-                &mask_of,
-            )
-        }
+        let graph = JoinGraph {
+            rels,
+            kinds: joins.iter().map(|j| j.1).collect(),
+            join_conds,
+            where_conds,
+        };
+        plan_joins(graph, &mut self.bind)
     }
 
     /// Adds the relations of `twj` (flattening parenthesised joins) with
@@ -1074,15 +991,7 @@ impl<'a> Planner<'a> {
                             using_dup: false,
                         })
                         .collect();
-                    (
-                        RelSource::Table {
-                            table,
-                            label: label.clone(),
-                        },
-                        c,
-                        label,
-                        alias_cols,
-                    )
+                    (RelSource::Table(table), c, label, alias_cols)
                 } else if let Some(view) = self.store.view(&tname) {
                     let (plan, vcols) = self.plan_view(&view)?;
                     let c = scope_cols(&label, &vcols);
@@ -1143,8 +1052,9 @@ impl<'a> Planner<'a> {
         cols.extend(rel_cols);
         rels.push(Rel {
             source,
-            width,
+            label,
             offset,
+            width,
             local: Vec::new(),
             nullable: false,
         });
@@ -1184,695 +1094,6 @@ impl<'a> Planner<'a> {
         }
         Ok((plan, cols))
     }
-
-    fn build_rel(&mut self, rel: Rel) -> BuiltRel {
-        match rel.source {
-            RelSource::Table { table, label } => {
-                let (access, est, implied) = choose_access_implying(&table, &rel.local);
-                // The index lookup guarantees its key equalities.
-                let checks: Vec<Expr> = rel
-                    .local
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| !implied.contains(i))
-                    .map(|(_, e)| e.clone())
-                    .collect();
-                let id = self.bind.next_id();
-                if let Some(scope) = self.bind.scopes.last_mut() {
-                    scope.table_scans.push((id, rel.offset, rel.width));
-                }
-                BuiltRel {
-                    plan: Plan::Scan {
-                        table: table.clone(),
-                        label: label.clone(),
-                        access,
-                        filter: and_all(checks),
-                        with_rowid: false,
-                        id,
-                        keep: None,
-                    },
-                    est,
-                    table: Some((table, label)),
-                    local: rel.local,
-                }
-            }
-            RelSource::Plan(p) => {
-                let est = cost::filtered_rows(cost::DERIVED_ROWS, rel.local.len());
-                BuiltRel {
-                    plan: filter(p, rel.local.clone()),
-                    est,
-                    table: None,
-                    local: rel.local,
-                }
-            }
-        }
-    }
-
-    /// Inner and comma joins: greedy ordering by estimated size, preferring
-    /// relations connected by an equality, with hash or index joins.
-    fn plan_inner_joins(
-        &mut self,
-        mut rels: Vec<Rel>,
-        conds: Vec<Expr>,
-        mask_of: &dyn Fn(&Expr) -> u128,
-    ) -> Result<Plan> {
-        let n = rels.len();
-        let total: usize = rels.iter().map(|r| r.width).sum();
-        let mut deferred = Vec::new();
-        let mut constants = Vec::new();
-        let mut pending: Vec<Conj> = Vec::new();
-        for c in conds {
-            if c.has_correlated_subquery() {
-                deferred.push(c);
-                continue;
-            }
-            let mask = mask_of(&c);
-            if mask == 0 {
-                constants.push(c);
-            } else if mask.count_ones() == 1 {
-                let r = mask.trailing_zeros() as usize;
-                let off = rels[r].offset;
-                let mut c = c;
-                c.remap_columns(&|i| i - off);
-                rels[r].local.push(c);
-            } else {
-                pending.push(Conj { expr: c, mask });
-            }
-        }
-        let offsets: Vec<(usize, usize)> = rels.iter().map(|r| (r.offset, r.width)).collect();
-        let mut built: Vec<Option<BuiltRel>> =
-            rels.into_iter().map(|r| Some(self.build_rel(r))).collect();
-        let first = (0..n)
-            .min_by(|&a, &b| {
-                let ea = built[a].as_ref().map_or(f64::MAX, |r| r.est);
-                let eb = built[b].as_ref().map_or(f64::MAX, |r| r.est);
-                ea.total_cmp(&eb)
-            })
-            .unwrap_or(0);
-        let first_rel = built[first]
-            .take()
-            .ok_or_else(|| Error::internal("relation taken twice"))?;
-        let mut est = first_rel.est;
-        let mut plan = filter(first_rel.plan, constants);
-        let mut joined: u128 = 1u128 << first;
-        // pos[c] = position of canonical column c in the current row.
-        let mut pos: Vec<usize> = vec![usize::MAX; total];
-        let mut width = 0;
-        let place = |pos: &mut Vec<usize>, width: &mut usize, r: usize| {
-            let (o, w) = offsets[r];
-            for (k, p) in pos.iter_mut().skip(o).take(w).enumerate() {
-                *p = *width + k;
-            }
-            *width += w;
-        };
-        place(&mut pos, &mut width, first);
-        while joined.count_ones() as usize != n {
-            // Candidates connected by an equality to what is joined.
-            let mut best: Option<(usize, f64, bool)> = None;
-            for (c, b) in built.iter().enumerate() {
-                let Some(b) = b else { continue };
-                let connected = pending.iter().any(|p| {
-                    p.mask & (1 << c) != 0
-                        && (p.mask & !(1 << c)) & !joined == 0
-                        && equi_sides(&p.expr, c, &offsets, mask_of).is_some()
-                });
-                let better = match best {
-                    None => true,
-                    Some((_, be, bc)) => (connected && !bc) || (connected == bc && b.est < be),
-                };
-                if better {
-                    best = Some((c, b.est, connected));
-                }
-            }
-            let Some((cand, cand_est, _)) = best else {
-                return Err(Error::internal("join ordering found no candidate"));
-            };
-            let rel = built[cand]
-                .take()
-                .ok_or_else(|| Error::internal("relation taken twice"))?;
-            let (co, _) = offsets[cand];
-            // Split out the equalities usable as join keys.
-            let mut left_keys = Vec::new();
-            let mut right_keys = Vec::new();
-            let mut rest = Vec::new();
-            for p in std::mem::take(&mut pending) {
-                let usable =
-                    p.mask & (1u128 << cand) != 0 && (p.mask & !(1u128 << cand)) & !joined == 0;
-                match (usable, equi_sides(&p.expr, cand, &offsets, mask_of)) {
-                    (true, Some((mut l, mut r))) => {
-                        l.remap_columns(&|i| pos[i]);
-                        r.remap_columns(&|i| i - co);
-                        left_keys.push(l);
-                        right_keys.push(r);
-                    }
-                    _ => rest.push(p),
-                }
-            }
-            pending = rest;
-            let cand_rows = rel
-                .table
-                .as_ref()
-                .map_or(cand_est, |(t, _)| t.row_count() as f64);
-            let index_choice = match &rel.table {
-                Some((t, _)) if !left_keys.is_empty() && cost::index_join_pays(est, cand_rows) => {
-                    pick_join_index(t, &right_keys)
-                }
-                _ => None,
-            };
-            let left_width = width;
-            plan = if let Some((index_no, order)) = index_choice {
-                let (table, label) = rel
-                    .table
-                    .clone()
-                    .ok_or_else(|| Error::internal("index join without table"))?;
-                let mut keys = Vec::new();
-                let mut residual = Vec::new();
-                let mut used = vec![false; right_keys.len()];
-                for k in &order {
-                    keys.push(left_keys[*k].clone());
-                    used[*k] = true;
-                }
-                for (k, u) in used.iter().enumerate() {
-                    if !u {
-                        let mut r = right_keys[k].clone();
-                        r.remap_columns(&|i| i + left_width);
-                        residual.push(Expr::Cmp(
-                            CmpOp::Eq,
-                            Box::new(left_keys[k].clone()),
-                            Box::new(r),
-                        ));
-                    }
-                }
-                let id = match &rel.plan {
-                    Plan::Scan { id, .. } => *id,
-                    _ => 0,
-                };
-                Plan::IndexJoin {
-                    left: Box::new(plan),
-                    table,
-                    label,
-                    index_no,
-                    keys,
-                    filter: and_all(rel.local.clone()),
-                    kind: JoinKind::Inner,
-                    residual: and_all(residual),
-                    id,
-                    keep: None,
-                }
-            } else if !left_keys.is_empty() {
-                Plan::HashJoin {
-                    left: Box::new(plan),
-                    right: Box::new(rel.plan),
-                    kind: JoinKind::Inner,
-                    left_keys: left_keys.clone(),
-                    right_keys,
-                    residual: None,
-                }
-            } else {
-                Plan::NestedLoop {
-                    left: Box::new(plan),
-                    right: Box::new(rel.plan),
-                    kind: JoinKind::Inner,
-                    on: None,
-                }
-            };
-            est = if left_keys.is_empty() {
-                est * cand_est
-            } else {
-                est.max(cand_est)
-            };
-            joined |= 1u128 << cand;
-            place(&mut pos, &mut width, cand);
-            // Apply every remaining condition whose relations are all joined.
-            let mut now = Vec::new();
-            let mut later = Vec::new();
-            for p in pending {
-                if p.mask & !joined == 0 {
-                    let mut e = p.expr;
-                    e.remap_columns(&|i| pos[i]);
-                    now.push(e);
-                } else {
-                    later.push(p);
-                }
-            }
-            pending = later;
-            plan = filter(plan, now);
-        }
-        if (0..total).any(|c| pos[c] != c) {
-            plan = Plan::Project {
-                input: Box::new(plan),
-                exprs: (0..total).map(|c| Expr::Column(pos[c])).collect(),
-            };
-        }
-        let leftover: Vec<Expr> = pending.into_iter().map(|p| p.expr).collect();
-        plan = filter(plan, leftover);
-        Ok(filter(plan, deferred))
-    }
-
-    /// Plans with outer joins: left-deep in FROM order, so the row layout is
-    /// always the FROM layout's prefix.
-    fn plan_left_deep(
-        &mut self,
-        mut rels: Vec<Rel>,
-        kinds: Vec<JoinType>,
-        join_conds: Vec<Vec<Expr>>,
-        where_conds: Vec<Expr>,
-        mask_of: &dyn Fn(&Expr) -> u128,
-    ) -> Result<Plan> {
-        let n = rels.len();
-        for (i, k) in kinds.iter().enumerate() {
-            if *k == JoinType::Left {
-                // Everything joined after the null-supplying side may see NULLs too.
-                rels[i].nullable = true;
-            }
-        }
-        let mut deferred = Vec::new();
-        for c in where_conds {
-            let mask = mask_of(&c);
-            if !c.has_correlated_subquery()
-                && mask.count_ones() == 1
-                && !rels[mask.trailing_zeros() as usize].nullable
-            {
-                let r = mask.trailing_zeros() as usize;
-                let off = rels[r].offset;
-                let mut c = c;
-                c.remap_columns(&|i| i - off);
-                rels[r].local.push(c);
-            } else {
-                deferred.push(c);
-            }
-        }
-        // ON conditions of a LEFT JOIN that touch only its right side filter
-        // that side before the join.
-        let mut on_rest: Vec<Vec<Expr>> = vec![Vec::new(); n];
-        for (i, conds) in join_conds.into_iter().enumerate() {
-            for c in conds {
-                let mask = mask_of(&c);
-                if !c.has_correlated_subquery() && mask == 1u128 << i {
-                    let off = rels[i].offset;
-                    let mut c = c;
-                    c.remap_columns(&|x| x - off);
-                    rels[i].local.push(c);
-                } else {
-                    on_rest[i].push(c);
-                }
-            }
-        }
-        let offsets: Vec<(usize, usize)> = rels.iter().map(|r| (r.offset, r.width)).collect();
-        let mut built: Vec<BuiltRel> = rels.into_iter().map(|r| self.build_rel(r)).collect();
-        let mut plan = std::mem::replace(&mut built[0].plan, Plan::Single);
-        let mut pending_inner: Vec<Expr> = on_rest[0].drain(..).collect();
-        for i in 1..n {
-            let right = std::mem::replace(&mut built[i].plan, Plan::Single);
-            let (ro, _) = offsets[i];
-            let kind = if kinds[i] == JoinType::Left {
-                JoinKind::Left
-            } else {
-                JoinKind::Inner
-            };
-            let mut conds: Vec<Expr> = std::mem::take(&mut on_rest[i]);
-            if kind == JoinKind::Inner {
-                // Inner conditions may be applied as soon as their tables are joined.
-                let joined_mask: u128 = (1u128 << (i + 1)) - 1;
-                let (now, later): (Vec<Expr>, Vec<Expr>) = pending_inner
-                    .drain(..)
-                    .partition(|c| mask_of(c) & !joined_mask == 0 && !c.has_correlated_subquery());
-                pending_inner = later;
-                conds.extend(now);
-            }
-            let mut lk = Vec::new();
-            let mut rk = Vec::new();
-            let mut residual = Vec::new();
-            for c in conds {
-                if c.has_correlated_subquery() {
-                    if kind == JoinKind::Inner {
-                        deferred.push(c);
-                    } else {
-                        residual.push(c);
-                    }
-                    continue;
-                }
-                match equi_sides(&c, i, &offsets, mask_of) {
-                    Some((l, mut r)) if mask_of(&l) & !((1u128 << i) - 1) == 0 => {
-                        r.remap_columns(&|x| x - ro);
-                        lk.push(l);
-                        rk.push(r);
-                    }
-                    _ => residual.push(c),
-                }
-            }
-            plan = if !lk.is_empty() {
-                Plan::HashJoin {
-                    left: Box::new(plan),
-                    right: Box::new(right),
-                    kind,
-                    left_keys: lk,
-                    right_keys: rk,
-                    residual: and_all(residual),
-                }
-            } else {
-                Plan::NestedLoop {
-                    left: Box::new(plan),
-                    right: Box::new(right),
-                    kind,
-                    on: and_all(residual),
-                }
-            };
-        }
-        plan = filter(plan, pending_inner);
-        Ok(filter(plan, deferred))
-    }
-}
-
-/// For `a = b` where one side reads only relation `cand` and the other only
-/// other relations, returns (other side, cand side) in the FROM layout.
-fn equi_sides(
-    e: &Expr,
-    cand: usize,
-    _offsets: &[(usize, usize)],
-    mask_of: &dyn Fn(&Expr) -> u128,
-) -> Option<(Expr, Expr)> {
-    let Expr::Cmp(CmpOp::Eq, a, b) = e else {
-        return None;
-    };
-    let (ma, mb) = (mask_of(a), mask_of(b));
-    let bit = 1u128 << cand;
-    if mb == bit && ma != 0 && ma & bit == 0 {
-        Some(((**a).clone(), (**b).clone()))
-    } else if ma == bit && mb != 0 && mb & bit == 0 {
-        Some(((**b).clone(), (**a).clone()))
-    } else {
-        None
-    }
-}
-
-/// `SELECT DISTINCT col FROM t` (no filter, nothing else selected, `col`
-/// the first column of an index) reads the index's distinct values instead
-/// of every row.
-fn loose_index_distinct(input: &Plan, exprs: &[Expr]) -> Option<Plan> {
-    let [Expr::Column(c)] = exprs else {
-        return None;
-    };
-    let Plan::Scan {
-        table,
-        label,
-        access: Access::Full,
-        filter: None,
-        with_rowid: false,
-        ..
-    } = input
-    else {
-        return None;
-    };
-    let index_no = table
-        .indexes()
-        .iter()
-        .position(|ix| ix.columns.first() == Some(c))?;
-    Some(Plan::IndexDistinct {
-        table: table.clone(),
-        label: label.clone(),
-        index_no,
-    })
-}
-
-/// Tells this level's table scans which of their columns the query reads,
-/// so unread columns (often long text) are never copied.
-fn prune_columns(plan: &mut Plan, scope: &Scope) {
-    let keep_of = |id: usize| -> Option<Arc<[bool]>> {
-        let &(_, offset, width) = scope.table_scans.iter().find(|t| t.0 == id)?;
-        let keep: Vec<bool> = (offset..offset + width)
-            .map(|c| scope.used.get(c).copied().unwrap_or(true))
-            .collect();
-        if keep.iter().all(|k| *k) {
-            None
-        } else {
-            Some(keep.into())
-        }
-    };
-    plan.visit_mut(&mut |p| match p {
-        Plan::Scan { id, keep, .. } | Plan::IndexJoin { id, keep, .. } if *id != 0 => {
-            *keep = keep_of(*id)
-        }
-        _ => {}
-    });
-}
-
-/// `Limit(Sort(scan of one table))` where the first sort key is a vector
-/// distance between an HNSW-indexed column and a constant: the scan becomes
-/// a k-nearest-neighbour search through the index (the sort above stays, to
-/// order the k rows and break ties exactly as without the index). Left
-/// alone when a B-tree index already narrows the scan (filter first: exact
-/// distances over the qualifying rows).
-fn vector_topk(plan: &mut Plan) {
-    let Plan::Limit {
-        input,
-        limit: Some(limit),
-        offset,
-    } = plan
-    else {
-        return;
-    };
-    let Plan::Sort { input: scan, keys } = &mut **input else {
-        return;
-    };
-    let Some(Expr::Func(f, args)) = keys.first().map(|k| &k.expr) else {
-        return;
-    };
-    let Plan::Scan {
-        table,
-        access,
-        filter,
-        with_rowid: false,
-        ..
-    } = &mut **scan
-    else {
-        return;
-    };
-    let exact = match access {
-        Access::Full => None,
-        Access::IndexEq { .. } | Access::IndexIn { .. } | Access::IndexRange { .. } => {
-            Some(Box::new(access.clone()))
-        }
-        _ => return,
-    };
-    let (col, query) = match &args[..] {
-        [Expr::Column(c), q] | [q, Expr::Column(c)] if is_query_constant(q) => (*c, q.clone()),
-        _ => return,
-    };
-    let Some(kind) = distance_kind_of(f.name) else {
-        return;
-    };
-    let Some(index_no) = table
-        .vector_indexes()
-        .iter()
-        .position(|d| d.column == col && d.distance_kind() == kind)
-    else {
-        return;
-    };
-    let k = match offset {
-        Some(o) => Expr::Arith(
-            cairn_core::ops::ArithOp::Add,
-            Box::new(limit.clone()),
-            Box::new(o.clone()),
-        ),
-        None => limit.clone(),
-    };
-    // The graph walk tests the whole predicate, including the part the
-    // B-tree access stands for (the planner may have dropped it from the
-    // filter as implied).
-    if let Some(a) = &exact {
-        let Some(pred) = access_predicate(table, a) else {
-            return;
-        };
-        *filter = Some(match filter.take() {
-            Some(f) => Expr::And(Box::new(pred), Box::new(f)),
-            None => pred,
-        });
-    }
-    *access = Access::Vector {
-        index_no,
-        query,
-        k,
-        exact,
-    };
-}
-
-/// The predicate a B-tree access selects by, as an expression over the
-/// table's row.
-fn access_predicate(table: &Arc<Table>, access: &Access) -> Option<Expr> {
-    let indexes = table.indexes();
-    let col = |index_no: &usize, i: usize| -> Option<Expr> {
-        Some(Expr::Column(*indexes.get(*index_no)?.columns.get(i)?))
-    };
-    let and = |a: Option<Expr>, b: Expr| match a {
-        Some(a) => Expr::And(Box::new(a), Box::new(b)),
-        None => b,
-    };
-    match access {
-        Access::IndexEq { index_no, key, .. } => {
-            let mut pred = None;
-            for (i, k) in key.iter().enumerate() {
-                let eq = Expr::Cmp(CmpOp::Eq, Box::new(col(index_no, i)?), Box::new(k.clone()));
-                pred = Some(and(pred, eq));
-            }
-            pred
-        }
-        Access::IndexIn { index_no, keys } => Some(Expr::InList {
-            expr: Box::new(col(index_no, 0)?),
-            list: keys.clone(),
-            negated: false,
-        }),
-        Access::IndexRange {
-            index_no,
-            low,
-            high,
-            ..
-        } => {
-            let mut pred = None;
-            if let Some((e, inclusive)) = low {
-                let op = if *inclusive { CmpOp::GtEq } else { CmpOp::Gt };
-                pred = Some(Expr::Cmp(
-                    op,
-                    Box::new(col(index_no, 0)?),
-                    Box::new(e.clone()),
-                ));
-            }
-            if let Some((e, inclusive)) = high {
-                let op = if *inclusive { CmpOp::LtEq } else { CmpOp::Lt };
-                let c = Expr::Cmp(op, Box::new(col(index_no, 0)?), Box::new(e.clone()));
-                pred = Some(and(pred, c));
-            }
-            pred
-        }
-        _ => None,
-    }
-}
-
-/// The SQL distance a distance function computes.
-fn distance_kind_of(name: &str) -> Option<cairn_core::vector::DistanceKind> {
-    use cairn_core::vector::DistanceKind as D;
-    Some(match name {
-        "vec_distance_l2" | "l2_distance" => D::L2,
-        "vec_distance_cosine" | "cosine_distance" => D::Cosine,
-        "vec_distance_ip" | "negative_inner_product" => D::NegativeDot,
-        _ => return None,
-    })
-}
-
-/// A query vector the search can evaluate once: literals, parameters, and
-/// deterministic functions and casts of them.
-fn is_query_constant(e: &Expr) -> bool {
-    match e {
-        Expr::Literal(_) | Expr::Param(_) => true,
-        Expr::Cast(x, _) => is_query_constant(x),
-        Expr::Func(f, args) => f.deterministic && args.iter().all(is_query_constant),
-        _ => false,
-    }
-}
-
-/// Makes the scan under `input` (filters over one table scan; `keys` are
-/// expressions over its rows) deliver rows in `keys` order by reading an index in key order, so
-/// no sort is needed and a LIMIT can stop the scan early. Returns whether it
-/// did. Index order puts NULLs first, so only ASC NULLS FIRST and DESC NULLS
-/// LAST keys (the defaults) qualify.
-fn order_by_index(input: &mut Plan, keys: &[SortKey]) -> bool {
-    let mut cols = Vec::with_capacity(keys.len());
-    for k in keys {
-        let Expr::Column(c) = k.expr else {
-            return false;
-        };
-        if k.nulls_first == k.desc {
-            return false;
-        }
-        cols.push(c);
-    }
-    let desc = keys[0].desc;
-    if keys.iter().any(|k| k.desc != desc) {
-        return false;
-    }
-    let mut node: &mut Plan = input;
-    loop {
-        match node {
-            Plan::Filter { input, .. } => node = input,
-            Plan::Scan {
-                table,
-                access,
-                with_rowid: false,
-                ..
-            } => {
-                let indexes = table.indexes();
-                // Key columns fixed by an equality prefix are constant.
-                let (fixed, index_no): (usize, Option<usize>) = match access {
-                    Access::IndexEq { index_no, key, .. } => (key.len(), Some(*index_no)),
-                    Access::IndexRange { index_no, .. } => (0, Some(*index_no)),
-                    Access::Full => (0, None),
-                    _ => return false,
-                };
-                let fits = |ix: &cairn_storage::IndexDef| {
-                    let rest: Vec<usize> = cols
-                        .iter()
-                        .copied()
-                        .filter(|c| !ix.columns[..fixed.min(ix.columns.len())].contains(c))
-                        .collect();
-                    ix.columns.get(fixed..fixed + rest.len()) == Some(&rest[..])
-                };
-                match (&mut *access, index_no) {
-                    (Access::Full, _) => match indexes.iter().position(&fits) {
-                        Some(i) => {
-                            *access = Access::IndexOrder {
-                                index_no: i,
-                                reverse: desc,
-                            };
-                            return true;
-                        }
-                        None => return false,
-                    },
-                    (
-                        Access::IndexEq { reverse, .. } | Access::IndexRange { reverse, .. },
-                        Some(i),
-                    ) => {
-                        if indexes.get(i).is_some_and(fits) {
-                            *reverse = desc;
-                            return true;
-                        }
-                        return false;
-                    }
-                    _ => return false,
-                }
-            }
-            _ => return false,
-        }
-    }
-}
-
-/// An index of `table` whose leading columns are all plain-column join keys;
-/// returns the index and, per index column used, which key feeds it.
-fn pick_join_index(table: &Arc<Table>, right_keys: &[Expr]) -> Option<(usize, Vec<usize>)> {
-    let mut best: Option<(usize, Vec<usize>, bool)> = None;
-    for (i, idx) in table.indexes().iter().enumerate() {
-        let mut order = Vec::new();
-        for c in &idx.columns {
-            match right_keys
-                .iter()
-                .position(|k| matches!(k, Expr::Column(x) if x == c))
-            {
-                Some(k) => order.push(k),
-                None => break,
-            }
-        }
-        if order.is_empty() {
-            continue;
-        }
-        let full_unique = idx.unique && order.len() == idx.columns.len();
-        let better = match &best {
-            None => true,
-            Some((_, o, u)) => (full_unique && !u) || (full_unique == *u && order.len() > o.len()),
-        };
-        if better {
-            best = Some((i, order, full_unique));
-        }
-    }
-    best.map(|(i, o, _)| (i, o))
 }
 
 fn using_pair(

@@ -16,6 +16,7 @@ use crate::dml::{self, DeletePlan, InsertPlan, UpdatePlan};
 use crate::exec::{Executor, Interrupt, Settings};
 use crate::plan::{Plan, Subqueries};
 use crate::planner::Planner;
+use crate::rules::Trace;
 use crate::scope::OutCol;
 
 /// The shared database: catalog and tables. Cheap to share between threads.
@@ -89,6 +90,8 @@ struct Compiled {
     subqueries: Subqueries,
     /// For a query a cursor can stream (see [`Cursor`]): the table it scans.
     stream_table: Option<Arc<Table>>,
+    /// The planner rules that fired (`EXPLAIN VERBOSE`).
+    rules: Trace,
 }
 
 /// The plan of each kind of statement that has one.
@@ -173,6 +176,7 @@ fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled
         plan,
         subqueries,
         stream_table,
+        rules: std::mem::take(&mut planner.bind.trace),
     };
     Ok(Some((compiled, param_count)))
 }
@@ -422,12 +426,15 @@ impl Session {
                 savepoint: None, ..
             } => self.rollback().map(|_| Output::default()),
             ast::Statement::Explain {
-                statement, analyze, ..
+                statement,
+                analyze,
+                verbose,
+                ..
             } => {
                 if *analyze {
                     return Err(Error::unsupported("EXPLAIN ANALYZE"));
                 }
-                let text = self.explain(&store, statement)?;
+                let text = self.explain(&store, statement, *verbose)?;
                 Ok(Output::text_rows("plan", &text))
             }
             ast::Statement::CreateTable(ct) => {
@@ -466,12 +473,26 @@ impl Session {
     }
 
     /// EXPLAIN's text for `statement`: its plan and, for a query, what a
-    /// sample says now about each filtered vector search in it.
-    fn explain(&self, store: &Arc<Store>, statement: &ast::Statement) -> Result<String> {
+    /// sample says now about each filtered vector search in it; with
+    /// VERBOSE, the planner rules that fired.
+    fn explain(
+        &self,
+        store: &Arc<Store>,
+        statement: &ast::Statement,
+        verbose: bool,
+    ) -> Result<String> {
         let Some((c, _)) = compile(store, statement)? else {
             return Err(Error::unsupported("EXPLAIN of this statement"));
         };
-        Ok(match &c.plan {
+        let mut text = self.explain_plan(store, &c);
+        if verbose {
+            text.push_str(&c.rules.explain());
+        }
+        Ok(text)
+    }
+
+    fn explain_plan(&self, store: &Arc<Store>, c: &Compiled) -> String {
+        match &c.plan {
             StatementPlan::Query { plan, .. } => {
                 let mut text = plan.explain();
                 let tx = store.begin();
@@ -496,7 +517,7 @@ impl Session {
                 let scan = dml::explain_scan(&d.scan);
                 format!("Delete {}\n{}", d.table.name(), indent(&scan))
             }
-        })
+        }
     }
 
     /// The `k` rows nearest to `query` by vector index `index`, read in the
