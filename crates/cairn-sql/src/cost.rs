@@ -63,3 +63,91 @@ pub const SELECTIVITY_SAMPLE_ROWS: usize = 256;
 /// this fraction of the table's rows (a graph visit costs more than a
 /// sequential one).
 pub const EXACT_SCAN_VISIT_FRACTION: f64 = 0.25;
+
+/// How a nearest-neighbour search finds its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorPath {
+    /// Walk the graph, testing the filter (if any) on the way.
+    Graph,
+    /// Score every qualifying row exactly, found by a full scan.
+    ExactScan,
+    /// Score the qualifying rows exactly, found through the search's
+    /// B-tree access.
+    ExactViaIndex,
+}
+
+/// The path of a nearest-neighbour search over `rows` rows with search
+/// width `ef`, given whether it has a filter, the filter's sampled
+/// selectivity (`None` when the sample found nothing to go on) and
+/// whether a B-tree access narrows it. Without a filter the graph is
+/// walked; with one, the graph only if that visits fewer rows than an
+/// exact scan would (about ef / selectivity nodes, against every row),
+/// and a B-tree access is preferred whenever few rows qualify.
+pub fn vector_path(
+    rows: f64,
+    ef: usize,
+    filtered: bool,
+    selectivity: Option<f64>,
+    has_btree_access: bool,
+) -> VectorPath {
+    let sel = if filtered { selectivity } else { None };
+    let graph = !filtered
+        || matches!(sel, Some(s) if s > 0.0 && (ef as f64) / s < rows * EXACT_SCAN_VISIT_FRACTION);
+    let few = match sel {
+        None => true,
+        Some(s) => !graph || s * rows <= EXACT_VIA_INDEX_ROWS_MAX,
+    };
+    match (has_btree_access && few, graph) {
+        (true, _) => VectorPath::ExactViaIndex,
+        (false, true) => VectorPath::Graph,
+        (false, false) => VectorPath::ExactScan,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vector_path_follows_the_sampled_selectivity() {
+        let rows = 100_000.0;
+        // No filter: the graph, whatever else is known.
+        assert_eq!(vector_path(rows, 40, false, None, false), VectorPath::Graph);
+        assert_eq!(
+            vector_path(rows, 40, false, None, true),
+            VectorPath::ExactViaIndex
+        );
+        // A broad filter: walking the graph visits few rows.
+        assert_eq!(
+            vector_path(rows, 40, true, Some(0.5), false),
+            VectorPath::Graph
+        );
+        // A narrow one: ef / s would visit more than a quarter of the table.
+        assert_eq!(
+            vector_path(rows, 40, true, Some(0.001), false),
+            VectorPath::ExactScan
+        );
+        // Nothing qualified in the sample: exact.
+        assert_eq!(
+            vector_path(rows, 40, true, None, false),
+            VectorPath::ExactScan
+        );
+        assert_eq!(
+            vector_path(rows, 40, true, Some(0.0), false),
+            VectorPath::ExactScan
+        );
+        // With a B-tree access: exact through it when few rows qualify.
+        assert_eq!(
+            vector_path(rows, 40, true, Some(0.05), true),
+            VectorPath::ExactViaIndex
+        );
+        assert_eq!(
+            vector_path(rows, 40, true, Some(0.5), true),
+            VectorPath::Graph
+        );
+        assert_eq!(
+            vector_path(rows, 40, true, Some(0.001), true),
+            VectorPath::ExactViaIndex
+        );
+    }
+}

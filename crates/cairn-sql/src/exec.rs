@@ -19,7 +19,7 @@ use std::rc::Rc;
 use cairn_core::{Error, Result, Row, Value};
 use cairn_storage::Transaction;
 
-use crate::cost::{EXACT_SCAN_VISIT_FRACTION, EXACT_VIA_INDEX_ROWS_MAX, SELECTIVITY_SAMPLE_ROWS};
+use crate::cost::{self, VectorPath, SELECTIVITY_SAMPLE_ROWS};
 use crate::expr::{EvalContext, Expr, SubqueryRef, ValueSet};
 use crate::plan::{
     Access, AggCall, AggFunc, Frame, GroupedSubquery, JoinKind, Plan, SetOpKind, SortKey,
@@ -108,22 +108,6 @@ pub struct Executor<'a> {
     ctes: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
     /// Per-row evaluations so far of each adaptive (grouped) subquery.
     calls: RefCell<HashMap<usize, usize>>,
-}
-
-/// Whether a filtered search should read the qualifying rows through its
-/// B-tree access and score them exactly, rather than walk the graph.
-fn exact_via_index(
-    table: &cairn_storage::Table,
-    strategy: cairn_storage::VectorStrategy,
-    sel: Option<f64>,
-) -> bool {
-    match sel {
-        None => true,
-        Some(s) => {
-            strategy == cairn_storage::VectorStrategy::Exact
-                || s * table.row_count() as f64 <= EXACT_VIA_INDEX_ROWS_MAX
-        }
-    }
 }
 
 fn too_many() -> Error {
@@ -817,37 +801,32 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// How a nearest-neighbour search with (or without) a filter finds its
-    /// rows, and the filter's estimated selectivity. With a filter, the graph
-    /// is walked only if that visits fewer rows than an exact scan would:
-    /// about ef / selectivity nodes, against every row.
-    fn vector_strategy(
+    /// The sampled selectivity of a nearest-neighbour search's filter
+    /// (`None` without a filter, or when the sample found no rows), and the
+    /// path the cost model chooses with it.
+    fn vector_path(
         &self,
         table: &std::sync::Arc<cairn_storage::Table>,
-        has_filter: bool,
+        filtered: bool,
+        has_btree_access: bool,
         ef: usize,
         test: &mut dyn FnMut(&[Value]) -> Result<bool>,
-    ) -> Result<(cairn_storage::VectorStrategy, Option<f64>)> {
-        use cairn_storage::VectorStrategy;
-        if !has_filter {
-            return Ok((VectorStrategy::Index, None));
-        }
-        let rows = table.row_count() as f64;
-        let sel = self
-            .tx
-            .sample_selectivity(table, SELECTIVITY_SAMPLE_ROWS, 0x5eed, test)?;
-        let strategy = match sel {
-            Some(s) if s > 0.0 && (ef as f64) / s < rows * EXACT_SCAN_VISIT_FRACTION => {
-                VectorStrategy::Index
-            }
-            _ => VectorStrategy::Exact,
+    ) -> Result<(VectorPath, Option<f64>)> {
+        let sel = if filtered {
+            self.tx
+                .sample_selectivity(table, SELECTIVITY_SAMPLE_ROWS, 0x5eed, test)?
+        } else {
+            None
         };
-        Ok((strategy, sel))
+        let rows = table.row_count() as f64;
+        let path = cost::vector_path(rows, ef, filtered, sel, has_btree_access);
+        Ok((path, sel))
     }
 
     /// EXPLAIN's note on each filtered nearest-neighbour search in `plan`:
-    /// the sampled selectivity and the strategy it leads to now (or that it
-    /// is decided at execution when the filter needs parameters).
+    /// the selectivity a sample of the filter finds now and the path the
+    /// cost model would take with it (or that it is decided at execution
+    /// when the filter needs parameters).
     pub fn vector_notes(&self, plan: &Plan, out: &mut Vec<String>) {
         if let Plan::Scan {
             table,
@@ -857,29 +836,26 @@ impl<'a> Executor<'a> {
         } = plan
         {
             let mut test = |row: &[Value]| f.test(row, self, &[]);
-            let note = match self.vector_strategy(table, true, self.settings.ef_search, &mut test) {
-                Ok((strategy, sel)) if exact.is_some() && exact_via_index(table, strategy, sel) => {
-                    format!(
-                        "VectorSearch {}: filter selectivity ~{} (sample of {} rows) -> exact through the B-tree index",
-                        table.name(),
-                        sel.map_or("unknown".to_string(), |s| format!("{s:.4}")),
-                        SELECTIVITY_SAMPLE_ROWS,
-                    )
-                }
-                Ok((strategy, sel)) => format!(
-                    "VectorSearch {}: filter selectivity ~{} (sample of {} rows), ef_search {} -> {}",
-                    table.name(),
-                    sel.map_or("unknown".to_string(), |s| format!("{s:.4}")),
-                    SELECTIVITY_SAMPLE_ROWS,
-                    self.settings.ef_search,
-                    match strategy {
-                        cairn_storage::VectorStrategy::Index => "filter in graph",
-                        cairn_storage::VectorStrategy::Exact => "exact scan of qualifying rows",
+            let ef = self.settings.ef_search;
+            let name = table.name();
+            let note = match self.vector_path(table, true, exact.is_some(), ef, &mut test) {
+                Ok((path, sel)) => {
+                    let sel = sel.map_or("unknown".to_string(), |s| format!("{s:.4}"));
+                    let head = format!(
+                        "VectorSearch {name}: filter selectivity ~{sel} (sample of {SELECTIVITY_SAMPLE_ROWS} rows)"
+                    );
+                    match path {
+                        VectorPath::ExactViaIndex => {
+                            format!("{head} -> exact through the B-tree index")
+                        }
+                        VectorPath::Graph => format!("{head}, ef_search {ef} -> filter in graph"),
+                        VectorPath::ExactScan => {
+                            format!("{head}, ef_search {ef} -> exact scan of qualifying rows")
+                        }
                     }
-                ),
+                }
                 Err(_) => format!(
-                    "VectorSearch {}: strategy chosen at execution (the filter needs parameters)",
-                    table.name()
+                    "VectorSearch {name}: strategy chosen at execution (the filter needs parameters)"
                 ),
             };
             out.push(note);
@@ -899,7 +875,7 @@ impl<'a> Executor<'a> {
         filter: Option<&Expr>,
         outer: &[&[Value]],
     ) -> Result<Option<Vec<cairn_storage::VectorHit>>> {
-        use cairn_storage::VectorQuery;
+        use cairn_storage::{VectorQuery, VectorStrategy};
         let q = query.eval(&[], self, outer)?;
         let Some(q) = q.vector_arg()? else {
             return Ok(None);
@@ -914,14 +890,17 @@ impl<'a> Executor<'a> {
                 None => Ok(true),
             }
         };
-        let (strategy, sel) = self.vector_strategy(table, filter.is_some(), ef, &mut test)?;
-        if let Some(access) = exact {
-            if exact_via_index(table, strategy, sel) {
+        let (path, _) =
+            self.vector_path(table, filter.is_some(), exact.is_some(), ef, &mut test)?;
+        let strategy = match (path, exact) {
+            (VectorPath::ExactViaIndex, Some(access)) => {
                 return self
                     .exact_nearest(table, index_no, &q, k, access, filter, outer)
                     .map(Some);
             }
-        }
+            (VectorPath::Graph, _) => VectorStrategy::Index,
+            _ => VectorStrategy::Exact,
+        };
         let req = VectorQuery {
             index_no,
             query: &q,

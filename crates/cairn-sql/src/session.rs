@@ -129,8 +129,16 @@ pub struct Session {
     interrupt: Interrupt,
 }
 
-fn compile(store: &Arc<Store>, stmt: &ast::Statement) -> Result<Option<(Compiled, usize)>> {
+/// Compiles `stmt`; with `trace`, recording the planner rules that fire.
+fn compile(
+    store: &Arc<Store>,
+    stmt: &ast::Statement,
+    trace: bool,
+) -> Result<Option<(Compiled, usize)>> {
     let mut planner = Planner::new(store);
+    if trace {
+        planner.bind.trace = Trace::recording();
+    }
     let plan = match stmt {
         ast::Statement::Query(q)
             if matches!(
@@ -220,7 +228,7 @@ impl Session {
         let version = self.store().catalog_version();
         // Plan now to report errors early and learn the parameter count;
         // statements on objects that do not exist yet plan at execution.
-        let (cache, param_count) = match compile(self.store(), &stmt) {
+        let (cache, param_count) = match compile(self.store(), &stmt, false) {
             Ok(Some((c, n))) => (Some((version, Arc::new(c))), n),
             Ok(None) => (None, 0),
             Err(e) => return Err(e),
@@ -397,7 +405,7 @@ impl Session {
                 return Ok(c.clone());
             }
         }
-        match compile(self.store(), &p.stmt)? {
+        match compile(self.store(), &p.stmt, false)? {
             Some((c, _)) => {
                 let c = Arc::new(c);
                 *cache = Some((version, c.clone()));
@@ -481,7 +489,7 @@ impl Session {
         statement: &ast::Statement,
         verbose: bool,
     ) -> Result<String> {
-        let Some((c, _)) = compile(store, statement)? else {
+        let Some((c, _)) = compile(store, statement, verbose)? else {
             return Err(Error::unsupported("EXPLAIN of this statement"));
         };
         let mut text = self.explain_plan(store, &c);

@@ -18,8 +18,7 @@ pub fn apply(plan: Plan, trace: &mut Trace) -> SubqueryPlan {
     let Some(g) = grouped(&plan) else {
         return SubqueryPlan::PerRow(plan);
     };
-    trace.fire(
-        Rule::Decorrelate,
+    trace.fire(Rule::Decorrelate, || {
         format!(
             "scalar subquery over {} computed once per group of {}, looked up per row",
             g.inner.name(),
@@ -27,8 +26,8 @@ pub fn apply(plan: Plan, trace: &mut Trace) -> SubqueryPlan {
                 1 => "1 key".to_string(),
                 n => format!("{n} keys"),
             }
-        ),
-    );
+        )
+    });
     SubqueryPlan::Grouped(GroupedSubquery { per_row: plan, ..g })
 }
 

@@ -46,11 +46,13 @@ pub fn greedy(
         joined |= 1u128 << c;
     }
     if n > 1 {
-        let steps: Vec<String> = order
-            .iter()
-            .map(|&r| format!("{} (~{:.0} rows)", labels[r], est[r]))
-            .collect();
-        trace.fire(Rule::JoinOrder, steps.join(", "));
+        trace.fire(Rule::JoinOrder, || {
+            let steps: Vec<String> = order
+                .iter()
+                .map(|&r| format!("{} (~{:.0} rows)", labels[r], est[r]))
+                .collect();
+            steps.join(", ")
+        });
     }
     order
 }

@@ -33,10 +33,9 @@ pub fn apply(plan: &mut Plan, trace: &mut Trace) -> bool {
     let Some(index_no) = indexes.iter().position(|ix| ix.columns.first() == Some(&c)) else {
         return false;
     };
-    trace.fire(
-        Rule::LooseIndexDistinct,
-        format!("{label}: distinct keys of index {}", indexes[index_no].name),
-    );
+    trace.fire(Rule::LooseIndexDistinct, || {
+        format!("{label}: distinct keys of index {}", indexes[index_no].name)
+    });
     *plan = Plan::IndexDistinct {
         table: table.clone(),
         label: label.clone(),

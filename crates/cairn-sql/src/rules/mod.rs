@@ -68,15 +68,32 @@ pub struct Fired {
     pub detail: String,
 }
 
-/// The rules that fired while one statement was planned, in order.
+/// The rules that fired while one statement was planned, in order. Only
+/// `EXPLAIN VERBOSE` records them (a trace made by `default()` records
+/// nothing, so planning pays nothing for it).
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
+    on: bool,
     fired: Vec<Fired>,
 }
 
 impl Trace {
-    pub fn fire(&mut self, rule: Rule, detail: String) {
-        self.fired.push(Fired { rule, detail });
+    /// A trace that records every firing.
+    pub fn recording() -> Trace {
+        Trace {
+            on: true,
+            fired: Vec::new(),
+        }
+    }
+
+    /// Records that `rule` fired; `detail` is called only when recording.
+    pub fn fire(&mut self, rule: Rule, detail: impl FnOnce() -> String) {
+        if self.on {
+            self.fired.push(Fired {
+                rule,
+                detail: detail(),
+            });
+        }
     }
 
     /// `EXPLAIN VERBOSE`'s section: one line per firing.

@@ -12,10 +12,9 @@ pub fn apply(plan: &mut Plan, trace: &mut Trace) -> bool {
     let Plan::Sort { input, keys } = plan else {
         return false;
     };
-    let Some(detail) = index_order(input, keys) else {
+    if !index_order(input, keys, trace) {
         return false;
-    };
-    trace.fire(Rule::OrderByIndex, detail);
+    }
     let input = std::mem::replace(&mut **input, Plan::Single);
     *plan = input;
     true
@@ -23,9 +22,30 @@ pub fn apply(plan: &mut Plan, trace: &mut Trace) -> bool {
 
 /// Makes the scan under `input` (filters over one table scan; `keys` are
 /// expressions over its rows) deliver rows in `keys` order by reading an
-/// index in key order. Returns what it did. Index order puts NULLs first,
-/// so only ASC NULLS FIRST and DESC NULLS LAST keys (the defaults) qualify.
-fn index_order(input: &mut Plan, keys: &[SortKey]) -> Option<String> {
+/// index in key order. Returns whether it did. Index order puts NULLs
+/// first, so only ASC NULLS FIRST and DESC NULLS LAST keys (the defaults)
+/// qualify.
+fn index_order(input: &mut Plan, keys: &[SortKey], trace: &mut Trace) -> bool {
+    match index_access(input, keys) {
+        Some((label, name, follows, desc)) => {
+            trace.fire(Rule::OrderByIndex, || {
+                let verb = if follows { "follows" } else { "reads" };
+                let dir = if desc { " backwards" } else { "" };
+                format!("{label}: ORDER BY {verb} index {name}{dir}")
+            });
+            true
+        }
+        None => false,
+    }
+}
+
+/// The rewrite of [`index_order`]: the scan's label, the index's name,
+/// whether an existing index access was kept (rather than a full scan
+/// replaced), and whether it reads backwards.
+fn index_access<'p>(
+    input: &'p mut Plan,
+    keys: &[SortKey],
+) -> Option<(&'p str, String, bool, bool)> {
     let mut cols = Vec::with_capacity(keys.len());
     for k in keys {
         let Expr::Column(c) = k.expr else {
@@ -70,7 +90,6 @@ fn index_order(input: &mut Plan, keys: &[SortKey]) -> Option<String> {
             .collect();
         ix.columns.get(fixed..fixed + rest.len()) == Some(&rest[..])
     };
-    let dir = if desc { " backwards" } else { "" };
     match (&mut *access, index_no) {
         (Access::Full, _) => {
             let i = indexes.iter().position(fits)?;
@@ -78,15 +97,12 @@ fn index_order(input: &mut Plan, keys: &[SortKey]) -> Option<String> {
                 index_no: i,
                 reverse: desc,
             };
-            Some(format!(
-                "{label}: ORDER BY reads index {}{dir}",
-                indexes[i].name
-            ))
+            Some((label, indexes[i].name.clone(), false, desc))
         }
         (Access::IndexEq { reverse, .. } | Access::IndexRange { reverse, .. }, Some(i)) => {
             let ix = indexes.get(i).filter(|ix| fits(ix))?;
             *reverse = desc;
-            Some(format!("{label}: ORDER BY follows index {}{dir}", ix.name))
+            Some((label, ix.name.clone(), true, desc))
         }
         _ => None,
     }

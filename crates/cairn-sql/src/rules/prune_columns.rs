@@ -30,11 +30,10 @@ pub fn apply(plan: &mut Plan, scope: &Scope, trace: &mut Trace) {
         } if *id != 0 => {
             *keep = keep_of(*id);
             if let Some(k) = keep {
-                let read = k.iter().filter(|x| **x).count();
-                trace.fire(
-                    Rule::PruneColumns,
-                    format!("{label} reads {read} of {} columns", k.len()),
-                );
+                trace.fire(Rule::PruneColumns, || {
+                    let read = k.iter().filter(|x| **x).count();
+                    format!("{label} reads {read} of {} columns", k.len())
+                });
             }
         }
         _ => {}

@@ -102,15 +102,18 @@ fn to_rel(rels: &mut [Rel], r: usize, mut c: Expr) {
 }
 
 fn record(rels: &[Rel], trace: &mut Trace) {
-    let moved: Vec<String> = rels
-        .iter()
-        .filter(|r| !r.local.is_empty())
-        .map(|r| match r.local.len() {
-            1 => format!("1 condition into {}", r.label),
-            n => format!("{n} conditions into {}", r.label),
-        })
-        .collect();
-    if !moved.is_empty() {
-        trace.fire(Rule::PushDown, moved.join(", "));
+    if rels.iter().all(|r| r.local.is_empty()) {
+        return;
     }
+    trace.fire(Rule::PushDown, || {
+        let moved: Vec<String> = rels
+            .iter()
+            .filter(|r| !r.local.is_empty())
+            .map(|r| match r.local.len() {
+                1 => format!("1 condition into {}", r.label),
+                n => format!("{n} conditions into {}", r.label),
+            })
+            .collect();
+        moved.join(", ")
+    });
 }

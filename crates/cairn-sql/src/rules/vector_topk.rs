@@ -91,16 +91,15 @@ pub fn apply(plan: &mut Plan, trace: &mut Trace) -> bool {
             None => pred,
         });
     }
-    let name = &table.vector_indexes()[index_no].name;
-    let alt = if exact.is_some() {
-        " (or exact through its B-tree access)"
-    } else {
-        ""
-    };
-    trace.fire(
-        Rule::VectorTopK,
-        format!("{label}: nearest rows through HNSW index {name}{alt}"),
-    );
+    trace.fire(Rule::VectorTopK, || {
+        let name = &table.vector_indexes()[index_no].name;
+        let alt = if exact.is_some() {
+            " (or exact through its B-tree access)"
+        } else {
+            ""
+        };
+        format!("{label}: nearest rows through HNSW index {name}{alt}")
+    });
     *access = Access::Vector {
         index_no,
         query,
