@@ -171,11 +171,13 @@ pub fn distance_kind_of(name: &str) -> Option<cairn_core::vector::DistanceKind> 
     })
 }
 
-/// A query vector the search can evaluate once: literals, parameters, and
-/// deterministic functions and casts of them.
+/// A query vector the search can evaluate once: literals, parameters,
+/// uncorrelated scalar subqueries (`(SELECT e FROM t WHERE id = 42)`, run
+/// once per execution), and deterministic functions and casts of them.
 fn is_query_constant(e: &Expr) -> bool {
     match e {
         Expr::Literal(_) | Expr::Param(_) => true,
+        Expr::ScalarSubquery(sub) => !sub.correlated,
         Expr::Cast(x, _) => is_query_constant(x),
         Expr::Func(f, args) => f.deterministic && args.iter().all(is_query_constant),
         _ => false,
