@@ -117,9 +117,16 @@ fn read_input(file: &str) -> Result<String, Outcome> {
     Ok(text)
 }
 
-fn kind_of(text: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(text).ok()?;
-    Some(v.get("kind")?.as_str()?.to_owned())
+/// The `kind` field of a proof document, or why the document is not one.
+fn kind_of(text: &str) -> Result<String, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("malformed proof: not JSON ({e})"))?;
+    match v.get("kind") {
+        Some(serde_json::Value::String(k)) => Ok(k.clone()),
+        Some(_) => Err("malformed proof: \"kind\" is not a string".into()),
+        None if v.is_object() => Err("malformed proof: no \"kind\" field".into()),
+        None => Err("malformed proof: not a JSON object".into()),
+    }
 }
 
 fn describe(finding: &RowFinding, p: &RowProof) -> String {
@@ -151,12 +158,16 @@ pub fn verify(args: &[String]) -> Outcome {
         Err(o) => return o,
     };
     let invalid = |why: String| fail(1, format!("invalid: {why}\n"));
-    let kind = kind_of(&text).unwrap_or_default();
+    let kind = kind_of(&text);
     match flag.as_str() {
         "--root" => {
             let root = match Hash::from_hex(trusted) {
                 Ok(r) => r,
                 Err(e) => return fail(2, format!("Error: --root: {e}\n")),
+            };
+            let kind = match kind {
+                Ok(k) => k,
+                Err(why) => return invalid(why),
             };
             match kind.as_str() {
                 "row" => match RowProof::from_json(&text) {
@@ -194,6 +205,10 @@ pub fn verify(args: &[String]) -> Outcome {
                 Ok(Ok(h)) => h,
                 Ok(Err(e)) => return fail(2, format!("Error: {trusted}: {e}\n")),
                 Err(o) => return o,
+            };
+            let kind = match kind {
+                Ok(k) => k,
+                Err(why) => return invalid(why),
             };
             match kind.as_str() {
                 "history" => match HistoryProof::from_json(&text) {

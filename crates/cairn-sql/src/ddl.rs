@@ -185,17 +185,15 @@ pub fn create_index(store: &Store, ci: &ast::CreateIndex, sql: String) -> Result
     }
     let schema = table.schema();
     let columns = index_columns(&schema, &ci.columns)?;
-    let name = match &ci.name {
-        Some(n) => object_name(n),
-        None => format!(
-            "{}_{}_idx",
-            schema.name,
-            columns
+    let (name, sql) = match &ci.name {
+        Some(n) => (object_name(n), sql),
+        None => {
+            let cols: Vec<&str> = columns
                 .iter()
-                .map(|&c| schema.columns[c].name.clone())
-                .collect::<Vec<_>>()
-                .join("_")
-        ),
+                .map(|&c| schema.columns[c].name.as_str())
+                .collect();
+            generated_name(store, ci, format!("{}_{}_idx", schema.name, cols.join("_")))
+        }
     };
     if store.index_table(&name).is_some() {
         if ci.if_not_exists {
@@ -361,33 +359,26 @@ pub fn render_create_table(s: &TableSchema) -> String {
 /// ef_construction = 200, metric = 'cosine' | 'l2' | 'ip')]`. The metric
 /// comes from `metric`, else from a pgvector operator class
 /// (`vector_cosine_ops`, `vector_l2_ops`, `vector_ip_ops`), else cosine.
-fn create_hnsw_index(
-    store: &Store,
-    table: &std::sync::Arc<cairn_storage::Table>,
-    ci: &ast::CreateIndex,
-    sql: String,
-) -> Result<bool> {
-    use cairn_storage::{HnswParams, Metric, VectorIndexDef};
-    if ci.unique {
-        return Err(Error::plan("an hnsw index cannot be UNIQUE"));
+/// The name of an index created without one: `base`, or `base1`,
+/// `base2`, … if taken (as PostgreSQL does), and the statement with that
+/// name written in, so the schema shows what the index is called.
+fn generated_name(store: &Store, ci: &ast::CreateIndex, base: String) -> (String, String) {
+    let mut name = base.clone();
+    let mut k = 0;
+    while store.index_table(&name).is_some() {
+        k += 1;
+        name = format!("{base}{k}");
     }
-    if ci.predicate.is_some() {
-        return Err(Error::unsupported("partial indexes"));
-    }
-    let schema = table.schema();
-    let columns = index_columns(&schema, &ci.columns)?;
-    let [column] = columns[..] else {
-        return Err(Error::plan(
-            "an hnsw index covers exactly one vector column",
-        ));
-    };
-    let col = &schema.columns[column];
-    let Some(dims) = col.data_type.vector_dims() else {
-        return Err(Error::plan(format!(
-            "an hnsw index needs a VECTOR(n) or HALFVEC(n) column; {} is {}",
-            col.name, col.declared_type
-        )));
-    };
+    let mut named = ci.clone();
+    named.name = Some(ast::ObjectName::from(vec![ast::Ident::new(name.clone())]));
+    (name, named.to_string())
+}
+
+/// The parameters of `CREATE INDEX … USING hnsw (col [opclass]) WITH (…)`:
+/// the metric from the operator class or the `metric` option (which must
+/// agree), `m`, `ef_construction` and `compact_ratio`.
+fn hnsw_options(ci: &ast::CreateIndex) -> Result<(cairn_storage::HnswParams, f64)> {
+    use cairn_storage::{HnswParams, Metric};
     let metric_name = |m: &str| -> Result<Metric> {
         match m.to_ascii_lowercase().as_str() {
             "cosine" | "vector_cosine_ops" | "halfvec_cosine_ops" => Ok(Metric::Cosine),
@@ -402,8 +393,12 @@ fn create_hnsw_index(
     };
     let mut params = HnswParams::default();
     let mut compact_ratio = cairn_storage::COMPACT_RATIO_DEFAULT;
-    if let Some(opclass) = ci.columns.first().and_then(|c| c.operator_class.as_ref()) {
-        params.metric = metric_name(&opclass.to_string())?;
+    let opclass = match ci.columns.first().and_then(|c| c.operator_class.as_ref()) {
+        Some(o) => Some((o.to_string(), metric_name(&o.to_string())?)),
+        None => None,
+    };
+    if let Some((_, m)) = &opclass {
+        params.metric = *m;
     }
     for opt in &ci.with {
         let ast::Expr::BinaryOp {
@@ -434,7 +429,16 @@ fn create_hnsw_index(
         match name.as_str() {
             "m" => params.m = int()?,
             "ef_construction" => params.ef_construction = int()?,
-            "metric" | "distance" => params.metric = metric_name(&text)?,
+            "metric" | "distance" => {
+                params.metric = metric_name(&text)?;
+                if let Some((o, m)) = &opclass {
+                    if *m != params.metric {
+                        return Err(Error::plan(format!(
+                            "hnsw option {name} = '{text}' contradicts operator class {o}"
+                        )));
+                    }
+                }
+            }
             "compact_ratio" => {
                 compact_ratio = text
                     .parse::<f64>()
@@ -449,12 +453,43 @@ fn create_hnsw_index(
             other => return Err(Error::plan(format!("unknown hnsw option {other}"))),
         }
     }
+    Ok((params, compact_ratio))
+}
+
+fn create_hnsw_index(
+    store: &Store,
+    table: &std::sync::Arc<cairn_storage::Table>,
+    ci: &ast::CreateIndex,
+    sql: String,
+) -> Result<bool> {
+    use cairn_storage::VectorIndexDef;
+    if ci.unique {
+        return Err(Error::plan("an hnsw index cannot be UNIQUE"));
+    }
+    if ci.predicate.is_some() {
+        return Err(Error::unsupported("partial indexes"));
+    }
+    let schema = table.schema();
+    let columns = index_columns(&schema, &ci.columns)?;
+    let [column] = columns[..] else {
+        return Err(Error::plan(
+            "an hnsw index covers exactly one vector column",
+        ));
+    };
+    let col = &schema.columns[column];
+    let Some(dims) = col.data_type.vector_dims() else {
+        return Err(Error::plan(format!(
+            "an hnsw index needs a VECTOR(n) or HALFVEC(n) column; {} is {}",
+            col.name, col.declared_type
+        )));
+    };
+    let (params, compact_ratio) = hnsw_options(ci)?;
     params
         .validate()
         .map_err(|e| Error::plan(format!("hnsw index: {e}")))?;
-    let name = match &ci.name {
-        Some(n) => object_name(n),
-        None => format!("{}_{}_hnsw", schema.name, col.name),
+    let (name, sql) = match &ci.name {
+        Some(n) => (object_name(n), sql),
+        None => generated_name(store, ci, format!("{}_{}_hnsw", schema.name, col.name)),
     };
     if store.index_table(&name).is_some() {
         if ci.if_not_exists {

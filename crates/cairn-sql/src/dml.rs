@@ -139,9 +139,13 @@ impl Planner<'_> {
             Some(q) => {
                 let (plan, cols) = self.plan_query(q)?;
                 if cols.len() != targets.len() {
+                    let what = if ins.columns.is_empty() {
+                        format!("table {tname} has {} columns", targets.len())
+                    } else {
+                        format!("{} columns of {tname} were named", targets.len())
+                    };
                     return Err(Error::plan(format!(
-                        "table {tname} has {} columns but {} values were supplied",
-                        targets.len(),
+                        "{what} but {} values were supplied",
                         cols.len()
                     )));
                 }
