@@ -5,7 +5,11 @@
 //! (CSV / JSON-lines import) and [`split`] (statement splitting).
 #![forbid(unsafe_code)]
 
+pub mod args;
+pub mod complete;
 pub mod dot;
+pub mod dump;
+pub mod export;
 pub mod import;
 pub mod proofs;
 pub mod render;
