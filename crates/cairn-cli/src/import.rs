@@ -157,6 +157,9 @@ fn csv_field(s: &str) -> Field {
         Field::Null
     } else if is_number(s) {
         Field::Number(s.to_string())
+    } else if s.starts_with('[') && number_array(s).is_some() {
+        // `[0.1,0.2]`: a vector, as JSON lines write it.
+        Field::Nested(s.to_string())
     } else {
         Field::Text(s.to_string())
     }
@@ -464,6 +467,62 @@ mod tests {
                 ColumnType::Boolean
             ]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn number_arrays_of_one_length_are_vectors() -> Result<()> {
+        let data = read_json_lines(
+            "{\"a\": [1, 2.5], \"b\": [1], \"c\": [1, 2], \"d\": []}\n\
+             {\"a\": [0, 0], \"b\": [1, 2], \"c\": [\"x\", 2], \"d\": []}\n"
+                .as_bytes(),
+        )?;
+        assert_eq!(
+            infer_types(&data),
+            vec![
+                ColumnType::Vector(2),
+                ColumnType::Json,
+                ColumnType::Json,
+                ColumnType::Json
+            ]
+        );
+        assert_eq!(
+            to_value(&data.rows[0][0], ColumnType::Vector(2))?,
+            Value::Vector(vec![1.0f32, 2.5].into())
+        );
+        let csv = read_csv("v\n\"[1,2]\"\n[x]\n".as_bytes(), b',')?;
+        assert_eq!(csv.rows[0][0], Field::Nested("[1,2]".into()));
+        assert_eq!(csv.rows[1][0], text("[x]"));
+        Ok(())
+    }
+
+    #[test]
+    fn progress_is_reported_and_an_interrupt_imports_nothing() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("n.csv");
+        let rows: String = (0..25_000).map(|i| format!("{i}\n")).collect();
+        std::fs::write(&path, format!("n\n{rows}"))?;
+        let db = Database::open_in_memory()?;
+        let options = ImportOptions {
+            format: FileFormat::Csv,
+            delimiter: b',',
+        };
+        let mut seen = Vec::new();
+        let stop = AtomicBool::new(false);
+        let progress = Progress {
+            report: &mut |n| seen.push(n),
+            interrupted: &stop,
+        };
+        assert_eq!(import(&db, &path, "t", options, progress)?, 25_000);
+        assert_eq!(seen, vec![10_000, 20_000]);
+        stop.store(true, Ordering::Relaxed);
+        let progress = Progress {
+            report: &mut |_| {},
+            interrupted: &stop,
+        };
+        assert!(import(&db, &path, "t", options, progress).is_err());
+        let n: i64 = db.query_row("SELECT count(*) FROM t", &[], |r| r.get(0))?;
+        assert_eq!(n, 25_000, "the interrupted import left nothing");
         Ok(())
     }
 
