@@ -194,7 +194,7 @@ impl Completer for SqlHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let before = &line[..pos.min(line.len())];
+        let before = line.get(..pos).unwrap_or(line);
         let start = before
             .char_indices()
             .rev()

@@ -369,7 +369,9 @@ fn repl<O: std::io::Write, E: std::io::Write>(shell: &mut Shell<O, E>, what: &st
                 shell.settings.terminal_width = editor.dimensions().map(|d| d.0);
                 let flow = shell.feed_line(&line);
                 if !shell.is_pending() {
-                    if !entry.trim().is_empty() && editor.add_history_entry(entry.as_str())? {
+                    let added = !entry.trim().is_empty()
+                        && matches!(editor.add_history_entry(entry.as_str()), Ok(true));
+                    if added {
                         if let Some(path) = &history {
                             // Saved now, so a killed shell keeps it.
                             let _ = editor.append_history(path);

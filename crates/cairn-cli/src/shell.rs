@@ -769,6 +769,39 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupt_stops_a_read_file_but_not_the_shell() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("long.sql");
+        std::fs::write(
+            &file,
+            "SELECT count(*) FROM t a, t b, t c WHERE a.x + b.x + c.x < 0;\nSELECT 'after';\n",
+        )?;
+        let mut sh = shell();
+        sh.run_script(
+            "CREATE TABLE t (x INTEGER); INSERT INTO t WITH RECURSIVE c(x) AS \
+             (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000) SELECT x FROM c;",
+        );
+        let handle = sh.interrupt_handle();
+        let done = Arc::new(AtomicBool::new(false));
+        let stop = done.clone();
+        let pressing = std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                handle.interrupt();
+            }
+        });
+        sh.feed_line(&format!(".read '{}'", file.display()));
+        done.store(true, Ordering::Relaxed);
+        let _ = pressing.join();
+        let err = text(&sh.err);
+        assert!(err.contains("interrupted"), "{err}");
+        assert!(err.contains("the rest of the file was not run"), "{err}");
+        assert!(!text(&sh.sink.out).contains("after"));
+        Ok(())
+    }
+
+    #[test]
     fn changes_after_dml() {
         let mut sh = shell();
         sh.set_interactive(true);
