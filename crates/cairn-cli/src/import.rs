@@ -1,15 +1,20 @@
-//! `.import`: reads a CSV file (first row = column names) or a JSON-lines
-//! file (one object per line), infers a type per column, creates the table
-//! if it does not exist, and inserts every row with one prepared INSERT
-//! inside a single transaction.
+//! `.import`: reads a CSV file (first row = column names; any one-byte
+//! delimiter) or a JSON-lines file (one object per line), infers a type per
+//! column (`VECTOR(n)` for a column of same-length number arrays), creates
+//! the table if it does not exist, and inserts every row with one prepared
+//! INSERT inside a single transaction: all rows or none.
 
 use std::io::BufRead;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{anyhow, bail, Context, Result};
 use cairn::{Database, Value};
 
-use crate::dot::ImportFormat;
+use crate::dot::{FileFormat, ImportOptions};
+
+/// Rows between two calls of the progress callback.
+pub const PROGRESS_ROWS: usize = 10_000;
 
 /// One field as read from the file, before its column's type is known.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,18 +35,21 @@ pub enum ColumnType {
     Integer,
     Real,
     Boolean,
+    /// Every value is a JSON array of this many finite numbers.
+    Vector(usize),
     Json,
     Text,
 }
 
 impl ColumnType {
-    pub fn sql_name(self) -> &'static str {
+    pub fn sql_name(self) -> String {
         match self {
-            ColumnType::Integer => "INTEGER",
-            ColumnType::Real => "REAL",
-            ColumnType::Boolean => "BOOLEAN",
-            ColumnType::Json => "JSON",
-            ColumnType::Text => "TEXT",
+            ColumnType::Integer => "INTEGER".into(),
+            ColumnType::Real => "REAL".into(),
+            ColumnType::Boolean => "BOOLEAN".into(),
+            ColumnType::Vector(n) => format!("VECTOR({n})"),
+            ColumnType::Json => "JSON".into(),
+            ColumnType::Text => "TEXT".into(),
         }
     }
 }
@@ -53,14 +61,28 @@ pub struct Data {
     pub rows: Vec<Vec<Field>>,
 }
 
+/// What an import reports while it runs, and how it is stopped.
+pub struct Progress<'a> {
+    /// Called with the rows inserted so far, every [`PROGRESS_ROWS`] rows.
+    pub report: &'a mut dyn FnMut(usize),
+    /// Set by Ctrl-C: the import stops and inserts nothing.
+    pub interrupted: &'a AtomicBool,
+}
+
 /// Reads and imports `path` into `table`; returns the number of rows.
-pub fn import(db: &Database, path: &Path, table: &str, format: ImportFormat) -> Result<usize> {
+pub fn import(
+    db: &Database,
+    path: &Path,
+    table: &str,
+    options: ImportOptions,
+    progress: Progress<'_>,
+) -> Result<usize> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader = std::io::BufReader::new(file);
-    let data = match format {
-        ImportFormat::Csv => read_csv(reader),
-        ImportFormat::JsonLines => read_json_lines(reader),
+    let data = match options.format {
+        FileFormat::Csv => read_csv(reader, options.delimiter),
+        FileFormat::JsonLines => read_json_lines(reader),
     }
     .with_context(|| format!("cannot read {}", path.display()))?;
     if data.columns.is_empty() {
@@ -74,7 +96,7 @@ pub fn import(db: &Database, path: &Path, table: &str, format: ImportFormat) -> 
     if !exists {
         db.execute(&create_table_sql(table, &data.columns, &types), &[])?;
     }
-    let result = insert_rows(db, table, &data, &types);
+    let result = insert_rows(db, table, &data, &types, progress);
     if result.is_err() && !exists {
         // Do not leave a half-made table behind; the insert error is the
         // one worth reporting.
@@ -83,10 +105,22 @@ pub fn import(db: &Database, path: &Path, table: &str, format: ImportFormat) -> 
     result
 }
 
-fn insert_rows(db: &Database, table: &str, data: &Data, types: &[ColumnType]) -> Result<usize> {
+fn insert_rows(
+    db: &Database,
+    table: &str,
+    data: &Data,
+    types: &[ColumnType],
+    progress: Progress<'_>,
+) -> Result<usize> {
     let tx = db.transaction()?;
     let mut stmt = tx.prepare(&insert_sql(table, &data.columns))?;
     for (i, row) in data.rows.iter().enumerate() {
+        if progress.interrupted.load(Ordering::Relaxed) {
+            bail!("interrupted after {i} rows; nothing was imported");
+        }
+        if i > 0 && i % PROGRESS_ROWS == 0 {
+            (progress.report)(i);
+        }
         let params: Vec<Value> = row
             .iter()
             .zip(types)
@@ -101,10 +135,12 @@ fn insert_rows(db: &Database, table: &str, data: &Data, types: &[ColumnType]) ->
     Ok(data.rows.len())
 }
 
-/// Reads CSV with a header row. Empty fields are NULL.
-pub fn read_csv(reader: impl std::io::Read) -> Result<Data> {
+/// Reads CSV with a header row, fields separated by `delimiter`. Empty
+/// fields are NULL.
+pub fn read_csv(reader: impl std::io::Read, delimiter: u8) -> Result<Data> {
     let mut r = csv::ReaderBuilder::new()
         .has_headers(true)
+        .delimiter(delimiter)
         .from_reader(reader);
     let headers: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
     let columns = unique_names(headers);
@@ -121,6 +157,9 @@ fn csv_field(s: &str) -> Field {
         Field::Null
     } else if is_number(s) {
         Field::Number(s.to_string())
+    } else if s.starts_with('[') && number_array(s).is_some() {
+        // `[0.1,0.2]`: a vector, as JSON lines write it.
+        Field::Nested(s.to_string())
     } else {
         Field::Text(s.to_string())
     }
@@ -242,9 +281,23 @@ fn unique_names(names: Vec<String>) -> Vec<String> {
     out
 }
 
+/// The elements of a JSON array of finite numbers (`None` for anything
+/// else, and for an empty array).
+fn number_array(json: &str) -> Option<Vec<f32>> {
+    let serde_json::Value::Array(items) = serde_json::from_str(json).ok()? else {
+        return None;
+    };
+    let elems: Vec<f32> = items
+        .iter()
+        .map(|x| x.as_f64().map(|f| f as f32).filter(|f| f.is_finite()))
+        .collect::<Option<_>>()?;
+    (!elems.is_empty()).then_some(elems)
+}
+
 /// One type per column: INTEGER if every non-NULL field is an integer,
-/// REAL if every one is a number, BOOLEAN/JSON if every one is a boolean/
-/// nested value, TEXT otherwise (and for columns with only NULLs).
+/// REAL if every one is a number, VECTOR(n) if every one is an array of n
+/// numbers, BOOLEAN/JSON if every one is a boolean/nested value, TEXT
+/// otherwise (and for columns with only NULLs).
 pub fn infer_types(data: &Data) -> Vec<ColumnType> {
     (0..data.columns.len())
         .map(|c| {
@@ -255,7 +308,12 @@ pub fn infer_types(data: &Data) -> Vec<ColumnType> {
                     Field::Number(s) if s.parse::<i64>().is_ok() => ColumnType::Integer,
                     Field::Number(_) => ColumnType::Real,
                     Field::Bool(_) => ColumnType::Boolean,
-                    Field::Nested(_) => ColumnType::Json,
+                    Field::Nested(s) => match number_array(s) {
+                        Some(v) if ty.is_none() || ty == Some(ColumnType::Vector(v.len())) => {
+                            ColumnType::Vector(v.len())
+                        }
+                        _ => ColumnType::Json,
+                    },
                     Field::Text(_) => ColumnType::Text,
                 };
                 ty = Some(match (ty, this) {
@@ -263,6 +321,8 @@ pub fn infer_types(data: &Data) -> Vec<ColumnType> {
                     (Some(a), b) if a == b => a,
                     (Some(ColumnType::Integer), ColumnType::Real)
                     | (Some(ColumnType::Real), ColumnType::Integer) => ColumnType::Real,
+                    (Some(ColumnType::Vector(_)), ColumnType::Json)
+                    | (Some(ColumnType::Json), ColumnType::Vector(_)) => ColumnType::Json,
                     _ => ColumnType::Text,
                 });
             }
@@ -283,6 +343,10 @@ pub fn to_value(f: &Field, ty: ColumnType) -> Result<Value> {
         }
         (Field::Bool(b), ColumnType::Boolean) => Value::Boolean(*b),
         (Field::Nested(s), ColumnType::Json) => Value::Json(s.as_str().into()),
+        (Field::Nested(s), ColumnType::Vector(_)) => match number_array(s) {
+            Some(v) => Value::Vector(v.into()),
+            None => bail!("{s} is not an array of numbers"),
+        },
         (Field::Number(s) | Field::Text(s) | Field::Nested(s), _) => Value::text(s),
         (Field::Bool(b), _) => Value::text(if *b { "true" } else { "false" }),
     })
@@ -326,7 +390,10 @@ mod tests {
 
     #[test]
     fn reads_csv_with_header() -> Result<()> {
-        let data = read_csv("id,name,score,zip\n1,ada,1.5,01234\n2,\"b, c\",,02139\n".as_bytes())?;
+        let data = read_csv(
+            "id,name,score,zip\n1,ada,1.5,01234\n2,\"b, c\",,02139\n".as_bytes(),
+            b',',
+        )?;
         assert_eq!(data.columns, vec!["id", "name", "score", "zip"]);
         assert_eq!(
             data.rows,
@@ -349,7 +416,7 @@ mod tests {
 
     #[test]
     fn csv_with_ragged_rows_is_an_error() {
-        assert!(read_csv("a,b\n1,2,3\n".as_bytes()).is_err());
+        assert!(read_csv("a,b\n1,2,3\n".as_bytes(), b',').is_err());
     }
 
     #[test]
@@ -400,6 +467,62 @@ mod tests {
                 ColumnType::Boolean
             ]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn number_arrays_of_one_length_are_vectors() -> Result<()> {
+        let data = read_json_lines(
+            "{\"a\": [1, 2.5], \"b\": [1], \"c\": [1, 2], \"d\": []}\n\
+             {\"a\": [0, 0], \"b\": [1, 2], \"c\": [\"x\", 2], \"d\": []}\n"
+                .as_bytes(),
+        )?;
+        assert_eq!(
+            infer_types(&data),
+            vec![
+                ColumnType::Vector(2),
+                ColumnType::Json,
+                ColumnType::Json,
+                ColumnType::Json
+            ]
+        );
+        assert_eq!(
+            to_value(&data.rows[0][0], ColumnType::Vector(2))?,
+            Value::Vector(vec![1.0f32, 2.5].into())
+        );
+        let csv = read_csv("v\n\"[1,2]\"\n[x]\n".as_bytes(), b',')?;
+        assert_eq!(csv.rows[0][0], Field::Nested("[1,2]".into()));
+        assert_eq!(csv.rows[1][0], text("[x]"));
+        Ok(())
+    }
+
+    #[test]
+    fn progress_is_reported_and_an_interrupt_imports_nothing() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("n.csv");
+        let rows: String = (0..25_000).map(|i| format!("{i}\n")).collect();
+        std::fs::write(&path, format!("n\n{rows}"))?;
+        let db = Database::open_in_memory()?;
+        let options = ImportOptions {
+            format: FileFormat::Csv,
+            delimiter: b',',
+        };
+        let mut seen = Vec::new();
+        let stop = AtomicBool::new(false);
+        let progress = Progress {
+            report: &mut |n| seen.push(n),
+            interrupted: &stop,
+        };
+        assert_eq!(import(&db, &path, "t", options, progress)?, 25_000);
+        assert_eq!(seen, vec![10_000, 20_000]);
+        stop.store(true, Ordering::Relaxed);
+        let progress = Progress {
+            report: &mut |_| {},
+            interrupted: &stop,
+        };
+        assert!(import(&db, &path, "t", options, progress).is_err());
+        let n: i64 = db.query_row("SELECT count(*) FROM t", &[], |r| r.get(0))?;
+        assert_eq!(n, 25_000, "the interrupted import left nothing");
         Ok(())
     }
 

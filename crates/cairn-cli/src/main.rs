@@ -1,44 +1,138 @@
-//! `cairn`: the interactive SQL shell.
+//! `cairn`: the interactive SQL shell (docs/shell.md).
 //!
 //! * `cairn` — an in-memory database; a REPL when stdin is a terminal,
 //!   otherwise the statements read from stdin (script mode).
 //! * `cairn PATH` — the same on the database in directory PATH (created if
-//!   missing).
+//!   missing or empty; a plain file, a directory holding other files, or a
+//!   word like `help`/`chek` is refused rather than made a database).
 //! * `cairn check PATH` — verifies every checksum and cross-checks indexes;
 //!   prints `ok` (exit 0) or the problems (exit 1).
 //! * `cairn root PATH`, `cairn prove PATH TABLE KEY...`, `cairn verify
 //!   --root HEX PROOF.json` — state roots and proofs without SQL (see
 //!   `proofs.rs` and docs/verification.md).
 //! * `cairn -c "SQL" [-c ...]` — runs the given SQL / dot commands and exits.
+//! * sqlite3's flags: `-csv`, `-json`, `-header`, `-bail`, `-cmd CMD` ...
 //!
-//! The exit status is 1 when any statement or command failed.
+//! Ctrl-C stops the running statement and never ends the shell. The exit
+//! status is 1 when any statement or command failed, 2 for bad usage.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
 use anyhow::Result;
 use cairn::Database;
+use cairn_cli::args::{self, Target};
+use cairn_cli::complete::SqlHelper;
+use cairn_cli::render::Mode;
 use cairn_cli::shell::{Flow, Shell};
 use clap::Parser;
 use rustyline::error::ReadlineError;
-use rustyline::DefaultEditor;
+use rustyline::history::DefaultHistory;
+use rustyline::Editor;
+
+const AFTER_HELP: &str = "\
+Subcommands (first argument):
+  cairn check PATH                    Verify every checksum and cross-check indexes
+  cairn root PATH [--json]            Print the current state root
+  cairn prove PATH TABLE KEY...       Print a row (or absence) proof as JSON
+  cairn prove PATH --history OLD NEW  Print a proof that version OLD precedes NEW
+  cairn verify --root HEX PROOF.json  Check a proof (or --head HEAD.json)
+
+sqlite3's one-dash spellings work too: -csv -json -header -bail -cmd ...
+Inside the shell, enter .help for the dot commands. Guide: docs/shell.md";
 
 #[derive(Parser, Debug)]
-#[command(name = "cairn", version, about = "The Cairn SQL shell")]
+#[command(
+    name = "cairn",
+    version,
+    about = "The Cairn SQL shell",
+    after_help = AFTER_HELP
+)]
 struct Cli {
-    /// Database directory to open (created if missing); omit it, or give
-    /// `:memory:`, for an in-memory database.
-    path: Option<PathBuf>,
+    /// Database directory to open (created if missing or empty); omit it,
+    /// or give `:memory:`, for an in-memory database.
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
 
     /// Run SQL and/or dot commands, then exit. May be given several times;
     /// one argument may hold several statements separated by `;`.
     #[arg(short = 'c', long = "command", value_name = "SQL")]
     commands: Vec<String>,
+
+    /// Run SQL or a dot command first, then go on as usual (sqlite3's -cmd).
+    #[arg(long = "cmd", value_name = "COMMAND")]
+    cmd: Vec<String>,
+
+    /// Output mode csv
+    #[arg(long, group = "mode")]
+    csv: bool,
+    /// Output mode json
+    #[arg(long, group = "mode")]
+    json: bool,
+    /// Output mode line
+    #[arg(long, group = "mode")]
+    line: bool,
+    /// Output mode list (values separated by |)
+    #[arg(long, group = "mode")]
+    list: bool,
+    /// Output mode tabs
+    #[arg(long, group = "mode")]
+    tabs: bool,
+    /// Output mode markdown
+    #[arg(long, group = "mode")]
+    markdown: bool,
+    /// Output mode box
+    #[arg(long = "box", group = "mode")]
+    box_mode: bool,
+    /// Output mode table (the default)
+    #[arg(long, group = "mode")]
+    table: bool,
+
+    /// Show column names (the default)
+    #[arg(long, alias = "headers")]
+    header: bool,
+    /// Do not show column names
+    #[arg(long, conflicts_with = "header")]
+    noheader: bool,
+
+    /// Stop at the first error
+    #[arg(long)]
+    bail: bool,
+
+    /// Print NULL as TEXT
+    #[arg(long, value_name = "TEXT")]
+    nullvalue: Option<String>,
+
+    /// Column separator of list mode
+    #[arg(long, value_name = "TEXT")]
+    separator: Option<String>,
+
+    /// Not available yet (Cairn cannot open a database read-only)
+    #[arg(long, hide = true)]
+    readonly: bool,
+}
+
+impl Cli {
+    fn mode(&self) -> Option<Mode> {
+        [
+            (self.csv, Mode::Csv),
+            (self.json, Mode::Json),
+            (self.line, Mode::Line),
+            (self.list, Mode::List),
+            (self.tabs, Mode::Tabs),
+            (self.markdown, Mode::Markdown),
+            (self.box_mode, Mode::Box),
+            (self.table, Mode::Table),
+        ]
+        .into_iter()
+        .find_map(|(on, m)| on.then_some(m))
+    }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = args::normalize(std::env::args_os().collect());
     if args.get(1).is_some_and(|a| a == "check") {
         return check(args.get(2..).unwrap_or(&[]));
     }
@@ -55,7 +149,7 @@ fn main() -> ExitCode {
             _ => cairn_cli::proofs::verify(&rest),
         });
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -110,38 +204,131 @@ fn check(rest: &[std::ffi::OsString]) -> ExitCode {
     }
 }
 
+/// Opens what the arguments name; `Err` holds the exit code after the
+/// message was printed. Also returns what the banner says is open.
+fn open(cli: &Cli) -> Result<(Database, String), ExitCode> {
+    if cli.readonly {
+        eprintln!("Error: -readonly is not available yet: Cairn cannot open a database read-only");
+        return Err(ExitCode::from(2));
+    }
+    if let [first, _, ..] = cli.paths.as_slice() {
+        let word = first.to_string_lossy();
+        match args::mistaken_command(&word) {
+            Some(msg) => eprintln!("Error: {msg}"),
+            None => eprintln!(
+                "Error: cairn opens one database but got {} paths; to run SQL, give -c \"SQL\"",
+                cli.paths.len()
+            ),
+        }
+        return Err(ExitCode::from(2));
+    }
+    let target = match args::target(cli.paths.first().map(PathBuf::as_path)) {
+        Ok(t) => t,
+        Err(msg) => {
+            eprintln!("Error: {msg}");
+            return Err(ExitCode::FAILURE);
+        }
+    };
+    let (opened, what) = match &target {
+        Target::Memory => (
+            Database::open_in_memory(),
+            "an in-memory database (nothing is saved)".to_string(),
+        ),
+        Target::Existing(p) => (Database::open(p), format!("database {}", p.display())),
+        Target::New(p) => (Database::open(p), format!("new database {}", p.display())),
+    };
+    match opened {
+        Ok(db) => Ok((db, what)),
+        Err(e) => {
+            let shown = match &target {
+                Target::Existing(p) | Target::New(p) => p.display().to_string(),
+                Target::Memory => ":memory:".to_string(),
+            };
+            eprintln!("Error: cannot open {shown}: {e}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
-    let db = match &cli.path {
-        Some(path) if path.as_os_str() != ":memory:" => match Database::open(path) {
-            Ok(db) => db,
-            Err(e) => {
-                eprintln!("Error: cannot open {}: {e}", path.display());
-                return Ok(ExitCode::FAILURE);
-            }
-        },
-        _ => Database::open_in_memory()?,
+    let (db, what) = match open(&cli) {
+        Ok(opened) => opened,
+        Err(code) => return Ok(code),
     };
     let mut shell = Shell::new(db, std::io::stdout(), std::io::stderr());
+    let interactive = cli.commands.is_empty() && std::io::stdin().is_terminal();
+    shell.set_interactive(interactive);
+    apply_flags(&cli, &mut shell);
+    install_ctrl_c(&shell);
+    if !interactive && std::io::stdout().is_terminal() {
+        // Tables fit the terminal in one-shot use too.
+        if let Ok(mut editor) = rustyline::DefaultEditor::new() {
+            shell.settings.terminal_width = editor.dimensions().map(|d| d.0);
+        }
+    }
 
+    for command in &cli.cmd {
+        if shell.run_script(command) == Flow::Quit {
+            return Ok(exit_code(&shell));
+        }
+    }
     if !cli.commands.is_empty() {
         for command in &cli.commands {
             if shell.run_script(command) == Flow::Quit {
                 break;
             }
         }
-    } else if std::io::stdin().is_terminal() {
+    } else if interactive {
         // Errors in an interactive session were shown as they happened.
-        repl(&mut shell)?;
+        repl(&mut shell, &what)?;
         return Ok(ExitCode::SUCCESS);
     } else {
         shell.run_lines(std::io::stdin().lock().lines());
     }
+    Ok(exit_code(&shell))
+}
 
-    Ok(if shell.error_count() > 0 {
+fn exit_code<O: std::io::Write, E: std::io::Write>(shell: &Shell<O, E>) -> ExitCode {
+    if shell.error_count() > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+fn apply_flags<O: std::io::Write, E: std::io::Write>(cli: &Cli, shell: &mut Shell<O, E>) {
+    let s = &mut shell.settings;
+    if let Some(mode) = cli.mode() {
+        s.style.mode = mode;
+    }
+    if cli.noheader {
+        s.style.headers = false;
+    }
+    if cli.header {
+        s.style.headers = true;
+    }
+    s.bail = cli.bail;
+    if let Some(text) = &cli.nullvalue {
+        s.style.null_text = text.clone();
+    }
+    if let Some(text) = &cli.separator {
+        s.style.separator = text.clone();
+    }
+}
+
+/// Ctrl-C (SIGINT) interrupts the running statement and the shell's own
+/// loops; it never ends the process. At the REPL's prompt the terminal is
+/// in raw mode, so Ctrl-C reaches rustyline as a key instead.
+fn install_ctrl_c<O: std::io::Write, E: std::io::Write>(shell: &Shell<O, E>) {
+    let flag = shell.interrupt_flag();
+    let handle = shell.interrupt_handle();
+    let installed = ctrlc::set_handler(move || {
+        flag.store(true, Ordering::Relaxed);
+        handle.interrupt();
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will end the shell: {e}");
+    }
 }
 
 /// `~/.cairn_history`, when the home directory is known.
@@ -149,14 +336,16 @@ fn history_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cairn_history"))
 }
 
-/// The interactive loop: `cairn> ` prompts, `   ...> ` while a statement
-/// is incomplete; Ctrl-C drops the current input, Ctrl-D exits.
-fn repl<O: std::io::Write, E: std::io::Write>(shell: &mut Shell<O, E>) -> Result<()> {
+/// The interactive loop: `cairn> ` prompts (`cairn*> ` inside a
+/// transaction), `   ...> ` while a statement is incomplete; Ctrl-C drops
+/// the current input, Ctrl-D exits. History is written after every entry.
+fn repl<O: std::io::Write, E: std::io::Write>(shell: &mut Shell<O, E>, what: &str) -> Result<()> {
     println!(
-        "cairn {} (in-memory database) — enter \".help\" for usage hints.",
+        "cairn {} — {what}. Enter \".help\" for usage hints.",
         env!("CARGO_PKG_VERSION")
     );
-    let mut editor = DefaultEditor::new()?;
+    let mut editor: Editor<SqlHelper, DefaultHistory> = Editor::new()?;
+    editor.set_helper(Some(SqlHelper::new(shell.connect())));
     let history = history_path();
     if let Some(path) = &history {
         // A missing or unreadable history file is not worth a message.
@@ -165,10 +354,11 @@ fn repl<O: std::io::Write, E: std::io::Write>(shell: &mut Shell<O, E>) -> Result
     // The lines of the current entry, added to history once it is complete.
     let mut entry = String::new();
     loop {
-        let prompt = if shell.is_pending() {
-            "   ...> "
-        } else {
-            "cairn> "
+        let prompt = match (shell.is_pending(), shell.in_transaction()) {
+            (true, false) => "   ...> ",
+            (true, true) => "  ...*> ",
+            (false, false) => "cairn> ",
+            (false, true) => "cairn*> ",
         };
         match editor.readline(prompt) {
             Ok(line) => {
@@ -176,10 +366,16 @@ fn repl<O: std::io::Write, E: std::io::Write>(shell: &mut Shell<O, E>) -> Result
                     entry.push('\n');
                 }
                 entry.push_str(&line);
+                shell.settings.terminal_width = editor.dimensions().map(|d| d.0);
                 let flow = shell.feed_line(&line);
                 if !shell.is_pending() {
-                    if !entry.trim().is_empty() {
-                        let _ = editor.add_history_entry(entry.as_str());
+                    let added = !entry.trim().is_empty()
+                        && matches!(editor.add_history_entry(entry.as_str()), Ok(true));
+                    if added {
+                        if let Some(path) = &history {
+                            // Saved now, so a killed shell keeps it.
+                            let _ = editor.append_history(path);
+                        }
                     }
                     entry.clear();
                 }
@@ -194,9 +390,6 @@ fn repl<O: std::io::Write, E: std::io::Write>(shell: &mut Shell<O, E>) -> Result
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(e.into()),
         }
-    }
-    if let Some(path) = &history {
-        let _ = editor.save_history(path);
     }
     Ok(())
 }

@@ -212,6 +212,8 @@ fn line_mode() -> TestResult {
             "-c",
             ".mode line",
             "-c",
+            ".nullvalue NULL",
+            "-c",
             "SELECT a, b AS bee FROM t ORDER BY a",
         ],
         "",
@@ -226,7 +228,8 @@ fn table_mode_is_the_default() -> TestResult {
     let r = cairn(&["-c", SETUP, "-c", "SELECT a, b FROM t ORDER BY a"], "")?;
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(r.stdout.contains('│'), "{}", r.stdout);
-    assert!(r.stdout.contains("NULL"), "{}", r.stdout);
+    // NULL is an empty cell by default (as in sqlite3 and psql).
+    assert!(!r.stdout.contains("NULL"), "{}", r.stdout);
     // DDL and DML print nothing.
     let r = cairn(&["-c", SETUP], "")?;
     assert_eq!(r.stdout, "");
