@@ -484,7 +484,7 @@ impl Value {
             (DataType::Json, v) => v.cast(DataType::Json)?,
             (
                 DataType::Vector(_) | DataType::HalfVec(_),
-                v @ (Value::Text(_) | Value::Vector(_) | Value::HalfVec(_)),
+                v @ (Value::Text(_) | Value::Json(_) | Value::Vector(_) | Value::HalfVec(_)),
             ) => v.to_vector_type(ty)?,
             (_, v) => return Err(mismatch(&v)),
         })
@@ -496,7 +496,8 @@ impl Value {
     /// dimension count and element range.
     fn to_vector_type(&self, ty: DataType) -> Result<Value> {
         let elems: std::borrow::Cow<'_, [f32]> = match self {
-            Value::Text(s) => std::borrow::Cow::Owned(crate::vector::parse(s)?),
+            // A JSON array of numbers reads as a vector (`json('[1,2]')`).
+            Value::Text(s) | Value::Json(s) => std::borrow::Cow::Owned(crate::vector::parse(s)?),
             Value::Vector(_) | Value::HalfVec(_) => self
                 .vector_f32()
                 .ok_or_else(|| Error::internal("vector without elements"))?,
