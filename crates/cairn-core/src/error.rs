@@ -149,6 +149,10 @@ pub enum Error {
     /// kept (an open transaction stays open, as before the statement).
     #[error("interrupted")]
     Interrupted,
+    /// The statement ran longer than `statement_timeout`; like an
+    /// interrupt, nothing it wrote is kept. Its kind is `Interrupted`.
+    #[error("canceling statement due to statement timeout ({limit})")]
+    Timeout { limit: String },
     /// A broken invariant inside Cairn: a bug, never the caller's fault.
     #[error("internal error: {message}")]
     Internal { message: String },
@@ -181,7 +185,7 @@ impl Error {
             Error::Io { .. } => ErrorKind::Io,
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::Locked { .. } => ErrorKind::Locked,
-            Error::Interrupted => ErrorKind::Interrupted,
+            Error::Interrupted | Error::Timeout { .. } => ErrorKind::Interrupted,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }

@@ -79,6 +79,9 @@ pub struct Settings {
     pub ef_search: usize,
     /// Checked once per row scanned and per recursive-CTE step.
     pub interrupt: Option<Interrupt>,
+    /// `statement_timeout`: when the statement must stop, and the setting
+    /// as the user wrote it (for the error). Checked with the interrupt.
+    pub deadline: Option<(std::time::Instant, std::sync::Arc<str>)>,
 }
 
 impl Default for Settings {
@@ -86,9 +89,13 @@ impl Default for Settings {
         Settings {
             ef_search: cairn_storage::EF_SEARCH_DEFAULT,
             interrupt: None,
+            deadline: None,
         }
     }
 }
+
+/// Rows between two reads of the clock for `statement_timeout`.
+const DEADLINE_CHECK_ROWS: u32 = 64;
 
 /// What an index access reads (see [`Executor::index_bounds`]).
 pub(crate) struct IndexBounds {
@@ -108,6 +115,8 @@ pub struct Executor<'a> {
     ctes: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
     /// Per-row evaluations so far of each adaptive (grouped) subquery.
     calls: RefCell<HashMap<usize, usize>>,
+    /// Interrupt checks since the clock was last read (`statement_timeout`).
+    ticks: std::cell::Cell<u32>,
 }
 
 fn too_many() -> Error {
@@ -260,6 +269,7 @@ impl<'a> Executor<'a> {
             cache: RefCell::new(HashMap::new()),
             ctes: RefCell::new(HashMap::new()),
             calls: RefCell::new(HashMap::new()),
+            ticks: std::cell::Cell::new(0),
         }
     }
 
@@ -383,6 +393,107 @@ impl<'a> Executor<'a> {
         Ok(out)
     }
 
+    /// A nested-loop join: the right input is computed once, then every
+    /// left row is paired with every right row that passes `on`.
+    fn nested_loop(
+        &self,
+        left: &Plan,
+        right: &Plan,
+        kind: JoinKind,
+        on: Option<&Expr>,
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let r = self.run(right, outer)?;
+        let rw = right.width();
+        let mut buf = Vec::new();
+        let mut produced = 0usize;
+        self.stream(left, outer, &mut |lr| {
+            let mut matched = false;
+            for rr in &r {
+                // Every pair counts as a row for interrupts and
+                // timeouts: a cross join may read few rows.
+                self.check_interrupt()?;
+                buf.clear();
+                buf.extend_from_slice(lr);
+                buf.extend_from_slice(rr);
+                if let Some(on) = on {
+                    if !on.test(&buf, self, outer)? {
+                        continue;
+                    }
+                }
+                matched = true;
+                produced += 1;
+                if produced > INTERMEDIATE_ROWS_MAX {
+                    return Err(too_many());
+                }
+                if !sink(&buf)? {
+                    return Ok(false);
+                }
+            }
+            if !matched && kind == JoinKind::Left {
+                buf.clear();
+                buf.extend_from_slice(lr);
+                buf.resize(lr.len() + rw, Value::Null);
+                return sink(&buf);
+            }
+            Ok(true)
+        })
+    }
+
+    /// A hash join building on the right input; `keys` are the left and
+    /// right key expressions.
+    #[allow(clippy::too_many_arguments)]
+    fn hash_join(
+        &self,
+        left: &Plan,
+        right: &Plan,
+        kind: JoinKind,
+        (left_keys, right_keys): (&[Expr], &[Expr]),
+        residual: Option<&Expr>,
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let r = self.run(right, outer)?;
+        let rw = right.width();
+        let table = JoinTable::build(self, right_keys, &r, outer)?;
+        let mut buf = Vec::new();
+        let mut produced = 0usize;
+        self.stream(left, outer, &mut |lr| {
+            let mut matched = false;
+            {
+                if let Some(ids) = table.probe(self, left_keys, lr, outer)? {
+                    for &i in ids {
+                        self.check_interrupt()?;
+                        buf.clear();
+                        buf.extend_from_slice(lr);
+                        buf.extend_from_slice(&r[i]);
+                        if let Some(res) = residual {
+                            if !res.test(&buf, self, outer)? {
+                                continue;
+                            }
+                        }
+                        matched = true;
+                        produced += 1;
+                        if produced > INTERMEDIATE_ROWS_MAX {
+                            return Err(too_many());
+                        }
+                        if !sink(&buf)? {
+                            return Ok(false);
+                        }
+                    }
+                }
+            }
+            if !matched && kind == JoinKind::Left {
+                buf.clear();
+                buf.extend_from_slice(lr);
+                buf.resize(lr.len() + rw, Value::Null);
+                return sink(&buf);
+            }
+            Ok(true)
+        })
+    }
+
     /// Pushes `plan`'s rows into `sink`, one borrowed row at a time, until
     /// the plan is exhausted (returns `true`) or `sink` returns `false`
     /// (returns `false`: the consumer has what it needs; producers stop).
@@ -425,40 +536,7 @@ impl<'a> Executor<'a> {
                 right,
                 kind,
                 on,
-            } => {
-                let r = self.run(right, outer)?;
-                let rw = right.width();
-                let mut buf = Vec::new();
-                let mut produced = 0usize;
-                self.stream(left, outer, &mut |lr| {
-                    let mut matched = false;
-                    for rr in &r {
-                        buf.clear();
-                        buf.extend_from_slice(lr);
-                        buf.extend_from_slice(rr);
-                        if let Some(on) = on {
-                            if !on.test(&buf, self, outer)? {
-                                continue;
-                            }
-                        }
-                        matched = true;
-                        produced += 1;
-                        if produced > INTERMEDIATE_ROWS_MAX {
-                            return Err(too_many());
-                        }
-                        if !sink(&buf)? {
-                            return Ok(false);
-                        }
-                    }
-                    if !matched && *kind == JoinKind::Left {
-                        buf.clear();
-                        buf.extend_from_slice(lr);
-                        buf.resize(lr.len() + rw, Value::Null);
-                        return sink(&buf);
-                    }
-                    Ok(true)
-                })
-            }
+            } => self.nested_loop(left, right, *kind, on.as_ref(), outer, sink),
             Plan::HashJoin {
                 left,
                 right,
@@ -467,43 +545,8 @@ impl<'a> Executor<'a> {
                 right_keys,
                 residual,
             } => {
-                let r = self.run(right, outer)?;
-                let rw = right.width();
-                let table = JoinTable::build(self, right_keys, &r, outer)?;
-                let mut buf = Vec::new();
-                let mut produced = 0usize;
-                self.stream(left, outer, &mut |lr| {
-                    let mut matched = false;
-                    {
-                        if let Some(ids) = table.probe(self, left_keys, lr, outer)? {
-                            for &i in ids {
-                                buf.clear();
-                                buf.extend_from_slice(lr);
-                                buf.extend_from_slice(&r[i]);
-                                if let Some(res) = residual {
-                                    if !res.test(&buf, self, outer)? {
-                                        continue;
-                                    }
-                                }
-                                matched = true;
-                                produced += 1;
-                                if produced > INTERMEDIATE_ROWS_MAX {
-                                    return Err(too_many());
-                                }
-                                if !sink(&buf)? {
-                                    return Ok(false);
-                                }
-                            }
-                        }
-                    }
-                    if !matched && *kind == JoinKind::Left {
-                        buf.clear();
-                        buf.extend_from_slice(lr);
-                        buf.resize(lr.len() + rw, Value::Null);
-                        return sink(&buf);
-                    }
-                    Ok(true)
-                })
+                let keys = (&left_keys[..], &right_keys[..]);
+                self.hash_join(left, right, *kind, keys, residual.as_ref(), outer, sink)
             }
             Plan::IndexJoin {
                 left,
@@ -793,12 +836,29 @@ impl<'a> Executor<'a> {
         Ok(more)
     }
 
-    /// [`Error::Interrupted`] once the connection's interrupt flag is up.
+    /// [`Error::Interrupted`] once the connection's interrupt flag is up;
+    /// [`Error::Timeout`] once the statement's deadline has passed (the
+    /// clock is read every [`DEADLINE_CHECK_ROWS`] calls).
     pub(crate) fn check_interrupt(&self) -> Result<()> {
-        match &self.settings.interrupt {
-            Some(i) if i.is_set() => Err(Error::Interrupted),
-            _ => Ok(()),
+        if let Some(i) = &self.settings.interrupt {
+            if i.is_set() {
+                return Err(Error::Interrupted);
+            }
         }
+        if let Some((deadline, limit)) = &self.settings.deadline {
+            let t = self.ticks.get() + 1;
+            if t < DEADLINE_CHECK_ROWS {
+                self.ticks.set(t);
+            } else {
+                self.ticks.set(0);
+                if std::time::Instant::now() >= *deadline {
+                    return Err(Error::Timeout {
+                        limit: limit.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The sampled selectivity of a nearest-neighbour search's filter

@@ -114,7 +114,61 @@ pub struct Prepared {
 }
 
 /// The settings `SET` accepts.
-const SETTINGS: &[&str] = &["hnsw.ef_search"];
+const SETTINGS: &[&str] = &["hnsw.ef_search", "statement_timeout"];
+
+/// `statement_timeout` as PostgreSQL reads it: a number of milliseconds, or
+/// a number with a unit (`ms`, `s`, `min`, `h`, `d`); 0 turns it off.
+fn parse_timeout(text: &str) -> Option<std::time::Duration> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let ms = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "ms" => 1.0,
+        "s" => 1e3,
+        "min" => 60e3,
+        "h" => 3_600e3,
+        "d" => 86_400e3,
+        _ => return None,
+    };
+    let total = n * ms;
+    // More than a year is a typo, not a timeout.
+    (total.is_finite() && (0.0..=365.0 * 86_400e3).contains(&total))
+        .then(|| std::time::Duration::from_secs_f64(total / 1e3))
+}
+
+/// `SET hnsw.ef_search = value`: a positive integer up to the maximum.
+fn ef_search_setting(value: &str) -> Result<usize> {
+    let ef: usize = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&ef| ef > 0)
+        .ok_or_else(|| {
+            Error::plan(format!(
+                "hnsw.ef_search must be a positive integer, got {value}"
+            ))
+        })?;
+    if ef > cairn_storage::EF_SEARCH_MAX {
+        return Err(Error::Limit {
+            what: format!("hnsw.ef_search = {ef}"),
+            max: cairn_storage::EF_SEARCH_MAX as u64,
+        });
+    }
+    Ok(ef)
+}
+
+/// `SET statement_timeout = value`: the limit and its text, `None` for 0.
+fn timeout_setting(value: &str) -> Result<Option<(std::time::Duration, Arc<str>)>> {
+    let d = parse_timeout(value).ok_or_else(|| {
+        Error::plan(format!(
+            "statement_timeout must be milliseconds or a number with ms, s, min, h or d, got {value}"
+        ))
+    })?;
+    Ok((!d.is_zero()).then(|| (d, Arc::from(value.trim()))))
+}
 
 pub struct Session {
     engine: Arc<Engine>,
@@ -124,6 +178,10 @@ pub struct Session {
     ef_search: usize,
     /// `SET LOCAL hnsw.ef_search`: for the open transaction only.
     ef_local: Option<usize>,
+    /// `SET statement_timeout`: how long one statement may run, as given.
+    timeout: Option<(std::time::Duration, Arc<str>)>,
+    /// `SET LOCAL statement_timeout`: for the open transaction only.
+    timeout_local: Option<Option<(std::time::Duration, Arc<str>)>>,
     /// Raised by another thread to stop the running statement; lowered
     /// when a statement starts.
     interrupt: Interrupt,
@@ -197,6 +255,8 @@ impl Session {
             settings: HashMap::new(),
             ef_search: cairn_storage::EF_SEARCH_DEFAULT,
             ef_local: None,
+            timeout: None,
+            timeout_local: None,
             interrupt: Interrupt::default(),
         }
     }
@@ -329,6 +389,7 @@ impl Session {
         }
         self.tx = Some(self.store().begin());
         self.ef_local = None;
+        self.timeout_local = None;
         Ok(())
     }
 
@@ -581,6 +642,11 @@ impl Session {
         Settings {
             ef_search: self.ef_search(),
             interrupt: Some(self.interrupt.clone()),
+            deadline: match (&self.tx, &self.timeout_local) {
+                (Some(_), Some(local)) => local.as_ref(),
+                _ => self.timeout.as_ref(),
+            }
+            .map(|(d, text)| (std::time::Instant::now() + *d, text.clone())),
         }
     }
 
@@ -644,64 +710,60 @@ impl Session {
     }
 
     fn set(&mut self, set: &ast::Set) -> Result<Output> {
-        match set {
-            ast::Set::SingleAssignment {
-                variable,
-                values,
-                scope,
-                ..
-            } => {
-                let local = matches!(scope, Some(ast::ContextModifier::Local));
-                let name = variable.to_string().to_ascii_lowercase();
-                let value = values
-                    .iter()
-                    .map(|v| match v {
-                        ast::Expr::Value(v) => match &v.value {
-                            ast::Value::SingleQuotedString(s) => s.clone(),
-                            other => other.to_string(),
-                        },
-                        other => other.to_string(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                // A misspelt setting must not be silently kept.
-                if !SETTINGS.contains(&name.as_str()) {
-                    return Err(Error::no_such("setting", &name));
-                }
-                if name == "hnsw.ef_search" {
-                    let ef: usize =
-                        value
-                            .trim()
-                            .parse()
-                            .ok()
-                            .filter(|&ef| ef > 0)
-                            .ok_or_else(|| {
-                                Error::plan(format!(
-                                    "hnsw.ef_search must be a positive integer, got {value}"
-                                ))
-                            })?;
-                    if ef > cairn_storage::EF_SEARCH_MAX {
-                        return Err(Error::Limit {
-                            what: format!("hnsw.ef_search = {ef}"),
-                            max: cairn_storage::EF_SEARCH_MAX as u64,
-                        });
-                    }
-                    if local {
-                        if self.tx.is_none() {
-                            return Err(Error::Transaction {
-                                message: "SET LOCAL needs an open transaction".into(),
-                            });
-                        }
-                        self.ef_local = Some(ef);
-                        return Ok(Output::default());
-                    }
-                    self.ef_search = ef;
-                }
-                self.settings.insert(name, value);
-                Ok(Output::default())
-            }
-            other => Err(Error::unsupported(format!("SET form {other}"))),
+        let ast::Set::SingleAssignment {
+            variable,
+            values,
+            scope,
+            ..
+        } = set
+        else {
+            return Err(Error::unsupported(format!("SET form {set}")));
+        };
+        let local = matches!(scope, Some(ast::ContextModifier::Local));
+        let name = variable.to_string().to_ascii_lowercase();
+        let value = values
+            .iter()
+            .map(|v| match v {
+                ast::Expr::Value(v) => match &v.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                },
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        // A misspelt setting must not be silently kept.
+        if !SETTINGS.contains(&name.as_str()) {
+            return Err(Error::no_such("setting", &name));
         }
+        let local_needs_tx = || -> Result<()> {
+            match self.tx {
+                Some(_) => Ok(()),
+                None => Err(Error::Transaction {
+                    message: "SET LOCAL needs an open transaction".into(),
+                }),
+            }
+        };
+        if name == "hnsw.ef_search" {
+            let ef = ef_search_setting(&value)?;
+            if local {
+                local_needs_tx()?;
+                self.ef_local = Some(ef);
+                return Ok(Output::default());
+            }
+            self.ef_search = ef;
+        }
+        if name == "statement_timeout" {
+            let timeout = timeout_setting(&value)?;
+            if local {
+                local_needs_tx()?;
+                self.timeout_local = Some(timeout);
+                return Ok(Output::default());
+            }
+            self.timeout = timeout;
+        }
+        self.settings.insert(name, value);
+        Ok(Output::default())
     }
 
     /// Runs `f` in the open transaction (rolling back only this statement
