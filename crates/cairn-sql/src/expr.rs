@@ -190,6 +190,10 @@ pub enum EngineFn {
     /// `cairn_prove('table', key...)`: JSON proof of the row with that
     /// primary key (or of its absence) in the newest version.
     Prove,
+    /// `cairn_index_stat('index', 'field')`: a live statistic of a vector
+    /// index (`nodes`, `pending`, `tombstones`, `tombstone_ratio`,
+    /// `bytes`, `graphs`, `compactions`); what `cairn_indexes` shows.
+    IndexStat,
 }
 
 impl EngineFn {
@@ -198,6 +202,7 @@ impl EngineFn {
             "cairn_state_root" => Some(EngineFn::StateRoot),
             "cairn_version" => Some(EngineFn::Version),
             "cairn_prove" => Some(EngineFn::Prove),
+            "cairn_index_stat" => Some(EngineFn::IndexStat),
             _ => None,
         }
     }
@@ -207,6 +212,7 @@ impl EngineFn {
             EngineFn::StateRoot => "cairn_state_root",
             EngineFn::Version => "cairn_version",
             EngineFn::Prove => "cairn_prove",
+            EngineFn::IndexStat => "cairn_index_stat",
         }
     }
 
@@ -216,11 +222,13 @@ impl EngineFn {
             EngineFn::StateRoot => (0, Some(1)),
             EngineFn::Version => (0, Some(0)),
             EngineFn::Prove => (2, None),
+            EngineFn::IndexStat => (2, Some(2)),
         }
     }
 
     fn eval(self, tx: &Transaction, args: &[Value]) -> Result<Value> {
-        if tx.reads_under_state_lock() {
+        // Index statistics read no verifiable state.
+        if self != EngineFn::IndexStat && tx.reads_under_state_lock() {
             // The verifiable state is locked for the proof being made.
             return Err(Error::plan(format!(
                 "{}() cannot be used in a query with proof (the proof comes with its head)",
@@ -228,7 +236,7 @@ impl EngineFn {
             )));
         }
         let store = tx.store();
-        if !store.state_roots_enabled() {
+        if self != EngineFn::IndexStat && !store.state_roots_enabled() {
             return Err(Error::plan(format!(
                 "{}(): this database was opened without state roots",
                 self.name()
@@ -265,8 +273,46 @@ impl EngineFn {
                     .map_err(|e| Error::internal(e.to_string()))?;
                 Ok(Value::Json(json.into()))
             }
+            EngineFn::IndexStat => index_stat(tx, args),
         }
     }
+}
+
+/// `cairn_index_stat(index, field)`; NULL for a NULL argument or an index
+/// that is not a vector index.
+fn index_stat(tx: &Transaction, args: &[Value]) -> Result<Value> {
+    let (index, field) = match args {
+        [Value::Text(i), Value::Text(f)] => (i, f),
+        [Value::Null, _] | [_, Value::Null] => return Ok(Value::Null),
+        _ => {
+            return Err(Error::plan(
+                "cairn_index_stat() takes an index name and a statistic name",
+            ))
+        }
+    };
+    let store = tx.store();
+    let Some(stats) = store
+        .index_table(index)
+        .and_then(|t| t.vector_index_stats(t.vector_index_no(index)?))
+    else {
+        return Ok(Value::Null);
+    };
+    let n = |x: usize| Value::Integer(i64::try_from(x).unwrap_or(i64::MAX));
+    Ok(match field.to_ascii_lowercase().as_str() {
+        "nodes" => n(stats.nodes),
+        "pending" => n(stats.pending),
+        "tombstones" => n(stats.tombstones),
+        "tombstone_ratio" if stats.nodes == 0 => Value::Real(0.0),
+        "tombstone_ratio" => Value::Real(stats.tombstones as f64 / stats.nodes as f64),
+        "bytes" => n(stats.bytes),
+        "graphs" => n(stats.graphs),
+        "compactions" => n(stats.compactions),
+        other => {
+            return Err(Error::plan(format!(
+                "cairn_index_stat(): unknown statistic {other} (nodes, pending, tombstones, tombstone_ratio, bytes, graphs, compactions)"
+            )))
+        }
+    })
 }
 
 /// Converts text that reads as `ty` (a number for INTEGER/REAL columns, an

@@ -31,6 +31,7 @@ mod proved;
 mod rules;
 mod scope;
 mod session;
+mod system;
 mod text;
 
 pub use cursor::{Column, Cursor};

@@ -956,53 +956,8 @@ impl<'a> Planner<'a> {
                     .as_ref()
                     .map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect())
                     .unwrap_or_default();
-                if let Some(cte) = self
-                    .ctes
-                    .iter()
-                    .rev()
-                    .find(|c| c.name.eq_ignore_ascii_case(&tname))
-                    .cloned()
-                {
-                    let width = cte.cols.len();
-                    let plan = if cte.working {
-                        Plan::WorkingSet {
-                            id: cte.id,
-                            name: cte.name.clone(),
-                            width,
-                        }
-                    } else {
-                        Plan::CteScan {
-                            id: cte.id,
-                            name: cte.name.clone(),
-                            width,
-                        }
-                    };
-                    let c = scope_cols(&label, &cte.cols);
-                    (RelSource::Plan(plan), c, label, alias_cols)
-                } else if let Some(table) = self.store.table(&tname) {
-                    let schema = table.schema();
-                    let c = schema
-                        .columns
-                        .iter()
-                        .map(|c| ScopeCol {
-                            table: Some(label.clone()),
-                            name: c.name.clone(),
-                            data_type: Some(c.data_type),
-                            using_dup: false,
-                        })
-                        .collect();
-                    (RelSource::Table(table), c, label, alias_cols)
-                } else if let Some(view) = self.store.view(&tname) {
-                    let (plan, vcols) = self.plan_view(&view)?;
-                    let c = scope_cols(&label, &vcols);
-                    (RelSource::Plan(plan), c, label, alias_cols)
-                } else {
-                    let err = Error::no_such("table", tname);
-                    return Err(match object_pos(name) {
-                        Some(p) => err.at(p),
-                        None => err,
-                    });
-                }
+                let (source, c) = self.named_source(name, &tname, &label)?;
+                (source, c, label, alias_cols)
             }
             ast::TableFactor::Derived {
                 lateral,
@@ -1059,6 +1014,67 @@ impl<'a> Planner<'a> {
             nullable: false,
         });
         Ok(())
+    }
+
+    /// A relation named in FROM: a CTE, a catalog relation, a table or a
+    /// view (in that order of precedence), with its columns labelled
+    /// `label`.
+    fn named_source(
+        &mut self,
+        name: &ast::ObjectName,
+        tname: &str,
+        label: &str,
+    ) -> Result<(RelSource, Vec<ScopeCol>)> {
+        if let Some(cte) = self
+            .ctes
+            .iter()
+            .rev()
+            .find(|c| c.name.eq_ignore_ascii_case(tname))
+            .cloned()
+        {
+            let width = cte.cols.len();
+            let plan = if cte.working {
+                Plan::WorkingSet {
+                    id: cte.id,
+                    name: cte.name.clone(),
+                    width,
+                }
+            } else {
+                Plan::CteScan {
+                    id: cte.id,
+                    name: cte.name.clone(),
+                    width,
+                }
+            };
+            let c = scope_cols(label, &cte.cols);
+            Ok((RelSource::Plan(plan), c))
+        } else if let Some((plan, scols)) = crate::system::relation(self.store, name) {
+            let c = scope_cols(label, &scols);
+            Ok((RelSource::Plan(plan), c))
+        } else if let Some(table) = self.store.table(tname) {
+            let schema = table.schema();
+            let c = schema
+                .columns
+                .iter()
+                .map(|c| ScopeCol {
+                    table: Some(label.to_string()),
+                    name: c.name.clone(),
+                    data_type: Some(c.data_type),
+                    using_dup: false,
+                })
+                .collect();
+            Ok((RelSource::Table(table), c))
+        } else if let Some(view) = self.store.view(tname) {
+            let (plan, vcols) = self.plan_view(&view)?;
+            let c = scope_cols(label, &vcols);
+            Ok((RelSource::Plan(plan), c))
+        } else {
+            let err = Error::no_such("table", tname);
+            Err(match object_pos(name) {
+                Some(p) => err.at(p),
+                None => err,
+            })
+        }
     }
 
     fn plan_view(&mut self, view: &cairn_storage::ViewDef) -> Result<(Plan, Vec<OutCol>)> {

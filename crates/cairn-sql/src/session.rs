@@ -70,7 +70,7 @@ impl Output {
         }
     }
 
-    fn text_rows(name: &str, text: &str) -> Output {
+    pub(crate) fn text_rows(name: &str, text: &str) -> Output {
         Output {
             columns: Arc::from(vec![Column {
                 name: name.to_string(),
@@ -527,6 +527,15 @@ impl Session {
                 crate::ddl::alter_table(&store, at).map(|_| Output::default())
             }
             ast::Statement::Set(set) => self.set(set),
+            ast::Statement::ShowVariable { variable } => self.show(variable),
+            ast::Statement::ShowTables { .. } => {
+                let (columns, rows) = crate::system::show_tables(&store);
+                Ok(Output::rows(columns, rows))
+            }
+            ast::Statement::ExplainTable { table_name, .. } => {
+                let (columns, rows) = crate::system::describe(&store, table_name)?;
+                Ok(Output::rows(columns, rows))
+            }
             ast::Statement::Pragma { name, value, .. } => {
                 let value = value.as_ref().map(|v| match &v.value {
                     ast::Value::SingleQuotedString(s) => s.clone(),
@@ -696,6 +705,10 @@ impl Session {
                 store.checkpoint()?;
                 Ok(Output::default())
             }
+            ("table_info", Some(t)) => {
+                let (columns, rows) = crate::system::table_info(&store, t)?;
+                Ok(Output::rows(columns, rows))
+            }
             ("integrity_check", _) => {
                 let problems = store.integrity_check()?;
                 let rows = if problems.is_empty() {
@@ -707,6 +720,51 @@ impl Session {
             }
             _ => Err(Error::unsupported(format!("PRAGMA {name}"))),
         }
+    }
+
+    /// `SHOW name`: a setting's value in force now.
+    fn show(&self, variable: &[ast::Ident]) -> Result<Output> {
+        let name = variable
+            .iter()
+            .map(|i| i.value.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(".");
+        let value = match name.as_str() {
+            "hnsw.ef_search" => self.ef_search().to_string(),
+            "statement_timeout" => {
+                let t = match (&self.tx, &self.timeout_local) {
+                    (Some(_), Some(local)) => local.as_ref(),
+                    _ => self.timeout.as_ref(),
+                };
+                t.map_or("0".to_string(), |(_, text)| text.to_string())
+            }
+            "all" => return Ok(self.show_all()),
+            _ => return Err(Error::no_such("setting", &name)),
+        };
+        Ok(Output::text_rows(&name, &value))
+    }
+
+    /// `SHOW ALL`: every setting and its value.
+    fn show_all(&self) -> Output {
+        let mut rows = Vec::new();
+        for name in SETTINGS {
+            let ident = ast::Ident::new(*name);
+            if let Ok(o) = self.show(std::slice::from_ref(&ident)) {
+                let value = o.rows.into_iter().next().and_then(|r| r.into_iter().next());
+                rows.push(vec![Value::text(name), value.unwrap_or(Value::Null)]);
+            }
+        }
+        let columns: Arc<[Column]> = Arc::from(vec![
+            Column {
+                name: "name".into(),
+                data_type: Some(DataType::Text),
+            },
+            Column {
+                name: "setting".into(),
+                data_type: Some(DataType::Text),
+            },
+        ]);
+        Output::rows(columns, rows)
     }
 
     fn set(&mut self, set: &ast::Set) -> Result<Output> {

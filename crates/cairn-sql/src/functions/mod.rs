@@ -122,6 +122,7 @@ static FUNCTIONS: &[ScalarFunction] = &[
     sf("acosh", 1, Some(1), true, f_acosh),
     sf("atanh", 1, Some(1), true, f_atanh),
     sf("random", 0, Some(0), false, f_random),
+    sf("version", 0, Some(0), true, f_version),
     sf("randomblob", 1, Some(1), false, f_randomblob),
     sf("zeroblob", 1, Some(1), true, f_zeroblob),
     sf("min", 2, None, true, f_min),
@@ -532,6 +533,12 @@ pub(crate) fn next_random() -> u64 {
         })
         .unwrap_or_else(|x| x);
     step(old).wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// `version()`: "Cairn" and the release, as PostgreSQL's `version()` names
+/// its server.
+fn f_version(_: &[Value]) -> Result<Value> {
+    Ok(Value::text(concat!("Cairn ", env!("CARGO_PKG_VERSION"))))
 }
 
 fn f_random(_: &[Value]) -> Result<Value> {

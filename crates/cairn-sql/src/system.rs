@@ -1,0 +1,295 @@
+//! The catalog as relations a query can read: `information_schema.tables`,
+//! `information_schema.columns` and `cairn_indexes`. Each is planned as a
+//! list of rows built from the catalog when the statement is planned
+//! (plans are re-made whenever the catalog changes, so the rows are never
+//! stale); the live statistics of vector indexes (nodes, pending vectors,
+//! tombstones, bytes) are engine-function calls evaluated when the query
+//! runs, so they are read at execution like any other value.
+//!
+//! Also the listings of `PRAGMA table_info(t)`, `SHOW TABLES` and
+//! `DESCRIBE t`.
+
+use std::sync::Arc;
+
+use cairn_core::{DataType, Error, Result, Row, Value};
+use cairn_storage::{Store, Table};
+use sqlparser::ast;
+
+use crate::ast_util::object_name;
+use crate::cursor::Column;
+use crate::expr::{EngineFn, Expr};
+use crate::plan::Plan;
+use crate::scope::OutCol;
+
+/// The catalog relation `name` names, if it is one: its plan and columns.
+pub fn relation(store: &Store, name: &ast::ObjectName) -> Option<(Plan, Vec<OutCol>)> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(i) => i.value.to_ascii_lowercase(),
+            other => other.to_string().to_ascii_lowercase(),
+        })
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    match parts[..] {
+        ["information_schema", "tables"] => Some(tables(store)),
+        ["information_schema", "columns"] => Some(columns(store)),
+        ["cairn_indexes"] if store.table("cairn_indexes").is_none() => Some(indexes(store)),
+        _ => None,
+    }
+}
+
+fn col(name: &str, data_type: DataType) -> OutCol {
+    OutCol {
+        name: name.to_string(),
+        data_type: Some(data_type),
+    }
+}
+
+fn text(s: &str) -> Expr {
+    Expr::Literal(Value::text(s))
+}
+
+fn int(i: usize) -> Expr {
+    Expr::Literal(Value::Integer(i64::try_from(i).unwrap_or(i64::MAX)))
+}
+
+/// Rows as a plan; no rows is one row of NULLs under a false filter, so
+/// the plan keeps its width.
+fn values(rows: Vec<Vec<Expr>>, width: usize) -> Plan {
+    if rows.is_empty() {
+        let nulls = vec![Expr::Literal(Value::Null); width];
+        return Plan::Values { rows: vec![nulls] }
+            .filtered(vec![Expr::Literal(Value::Boolean(false))]);
+    }
+    Plan::Values { rows }
+}
+
+/// `information_schema.tables`: one row per table and view.
+fn tables(store: &Store) -> (Plan, Vec<OutCol>) {
+    let cols = vec![
+        col("table_schema", DataType::Text),
+        col("table_name", DataType::Text),
+        col("table_type", DataType::Text),
+    ];
+    let mut rows = Vec::new();
+    let mut names = store.table_names();
+    names.sort();
+    for t in names {
+        rows.push(vec![text("main"), text(&t), text("BASE TABLE")]);
+    }
+    let mut views = store.view_names();
+    views.sort();
+    for v in views {
+        rows.push(vec![text("main"), text(&v), text("VIEW")]);
+    }
+    (values(rows, cols.len()), cols)
+}
+
+/// `information_schema.columns`: one row per column of every table.
+fn columns(store: &Store) -> (Plan, Vec<OutCol>) {
+    let cols = vec![
+        col("table_schema", DataType::Text),
+        col("table_name", DataType::Text),
+        col("column_name", DataType::Text),
+        col("ordinal_position", DataType::Integer),
+        col("data_type", DataType::Text),
+        col("is_nullable", DataType::Text),
+        col("column_default", DataType::Text),
+        col("is_primary_key", DataType::Boolean),
+    ];
+    let mut rows = Vec::new();
+    let mut names = store.table_names();
+    names.sort();
+    for t in names {
+        let Some(table) = store.table(&t) else {
+            continue;
+        };
+        let schema = table.schema();
+        let pk = schema.primary_key.clone().unwrap_or_default();
+        for (i, c) in schema.columns.iter().enumerate() {
+            rows.push(vec![
+                text("main"),
+                text(&t),
+                text(&c.name),
+                int(i + 1),
+                text(&c.declared_type),
+                text(if c.nullable { "YES" } else { "NO" }),
+                Expr::Literal(c.default_sql.as_deref().map_or(Value::Null, Value::text)),
+                Expr::Literal(Value::Boolean(pk.contains(&i))),
+            ]);
+        }
+    }
+    (values(rows, cols.len()), cols)
+}
+
+/// `cairn_indexes`: one row per index (B-tree and HNSW), with its
+/// parameters and, for HNSW indexes, live statistics.
+fn indexes(store: &Store) -> (Plan, Vec<OutCol>) {
+    let cols = vec![
+        col("index_name", DataType::Text),
+        col("table_name", DataType::Text),
+        col("kind", DataType::Text),
+        col("columns", DataType::Text),
+        col("is_unique", DataType::Boolean),
+        col("is_primary", DataType::Boolean),
+        col("parameters", DataType::Text),
+        col("nodes", DataType::Integer),
+        col("pending", DataType::Integer),
+        col("tombstone_ratio", DataType::Real),
+        col("bytes", DataType::Integer),
+    ];
+    let stat = |index: &str, field: &str| {
+        Expr::Engine(EngineFn::IndexStat, vec![text(index), text(field)])
+    };
+    let null = || Expr::Literal(Value::Null);
+    let mut rows = Vec::new();
+    let mut names = store.table_names();
+    names.sort();
+    for t in names {
+        let Some(table) = store.table(&t) else {
+            continue;
+        };
+        let schema = table.schema();
+        let col_names = |cs: &[usize]| {
+            let names: Vec<&str> = cs
+                .iter()
+                .filter_map(|&c| schema.columns.get(c).map(|c| c.name.as_str()))
+                .collect();
+            names.join(", ")
+        };
+        for ix in table.indexes() {
+            rows.push(vec![
+                text(&ix.name),
+                text(&t),
+                text("btree"),
+                text(&col_names(&ix.columns)),
+                Expr::Literal(Value::Boolean(ix.unique)),
+                Expr::Literal(Value::Boolean(ix.primary)),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+            ]);
+        }
+        for vx in table.vector_indexes() {
+            let params = format!(
+                "m={}, ef_construction={}, metric={}, compact_ratio={}",
+                vx.params.m,
+                vx.params.ef_construction,
+                format!("{:?}", vx.params.metric).to_ascii_lowercase(),
+                vx.compact_ratio
+            );
+            rows.push(vec![
+                text(&vx.name),
+                text(&t),
+                text("hnsw"),
+                text(&col_names(&[vx.column])),
+                Expr::Literal(Value::Boolean(false)),
+                Expr::Literal(Value::Boolean(false)),
+                text(&params),
+                stat(&vx.name, "nodes"),
+                stat(&vx.name, "pending"),
+                stat(&vx.name, "tombstone_ratio"),
+                stat(&vx.name, "bytes"),
+            ]);
+        }
+    }
+    (values(rows, cols.len()), cols)
+}
+
+/// A listing's columns (all text unless typed) and rows.
+type Listing = (Arc<[Column]>, Vec<Row>);
+
+fn listing_columns(cols: &[(&str, DataType)]) -> Arc<[Column]> {
+    cols.iter()
+        .map(|(name, t)| Column {
+            name: (*name).to_string(),
+            data_type: Some(*t),
+        })
+        .collect()
+}
+
+fn table_named(store: &Store, name: &str) -> Result<Arc<Table>> {
+    store
+        .table(name)
+        .ok_or_else(|| Error::no_such("table", name))
+}
+
+/// `PRAGMA table_info(t)`, as SQLite lists it: `cid`, `name`, `type`,
+/// `notnull`, `dflt_value`, `pk` (position in the primary key, from 1; 0
+/// when not in it).
+pub fn table_info(store: &Store, table: &str) -> Result<Listing> {
+    let table = table_named(store, table.trim_matches(|c| c == '\'' || c == '"'))?;
+    let schema = table.schema();
+    let pk = schema.primary_key.clone().unwrap_or_default();
+    let rows = schema
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let in_pk = pk.iter().position(|&p| p == i).map_or(0, |p| p + 1);
+            vec![
+                Value::Integer(i as i64),
+                Value::text(&c.name),
+                Value::text(&c.declared_type),
+                Value::Integer(i64::from(!c.nullable)),
+                c.default_sql.as_deref().map_or(Value::Null, Value::text),
+                Value::Integer(in_pk as i64),
+            ]
+        })
+        .collect();
+    let columns = listing_columns(&[
+        ("cid", DataType::Integer),
+        ("name", DataType::Text),
+        ("type", DataType::Text),
+        ("notnull", DataType::Integer),
+        ("dflt_value", DataType::Text),
+        ("pk", DataType::Integer),
+    ]);
+    Ok((columns, rows))
+}
+
+/// `SHOW TABLES`: the tables' names, sorted.
+pub fn show_tables(store: &Store) -> Listing {
+    let mut names = store.table_names();
+    names.sort();
+    let rows = names.iter().map(|n| vec![Value::text(n)]).collect();
+    (listing_columns(&[("name", DataType::Text)]), rows)
+}
+
+/// `DESCRIBE t`: one row per column — name, declared type, whether it
+/// takes NULL, `PRI` for primary-key columns, the default.
+pub fn describe(store: &Store, name: &ast::ObjectName) -> Result<Listing> {
+    let table = table_named(store, &object_name(name))?;
+    let schema = table.schema();
+    let pk = schema.primary_key.clone().unwrap_or_default();
+    let rows = schema
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            vec![
+                Value::text(&c.name),
+                Value::text(&c.declared_type),
+                Value::text(if c.nullable { "YES" } else { "NO" }),
+                if pk.contains(&i) {
+                    Value::text("PRI")
+                } else {
+                    Value::Null
+                },
+                c.default_sql.as_deref().map_or(Value::Null, Value::text),
+            ]
+        })
+        .collect();
+    let columns = listing_columns(&[
+        ("column_name", DataType::Text),
+        ("column_type", DataType::Text),
+        ("null", DataType::Text),
+        ("key", DataType::Text),
+        ("default", DataType::Text),
+    ]);
+    Ok((columns, rows))
+}
