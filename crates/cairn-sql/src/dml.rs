@@ -13,8 +13,8 @@ use crate::ast_util::{contains_aggregate, object_name};
 use crate::exec::{Executor, Settings};
 use crate::expr::Expr;
 use crate::plan::{Access, Plan, Subqueries};
-use crate::planner::Planner;
-use crate::scope::{Scope, ScopeCol};
+use crate::planner::{expr_name, Planner};
+use crate::scope::{OutCol, Scope, ScopeCol};
 
 #[derive(Debug, Clone)]
 pub enum Conflict {
@@ -46,6 +46,7 @@ pub struct InsertPlan {
     pub defaults: Vec<Option<Expr>>,
     pub checks: Vec<Expr>,
     pub conflict: Conflict,
+    pub returning: Option<Returning>,
 }
 
 #[derive(Debug)]
@@ -57,6 +58,7 @@ pub struct UpdatePlan {
     pub scan: Plan,
     pub assignments: Vec<(usize, Expr)>,
     pub checks: Vec<Expr>,
+    pub returning: Option<Returning>,
 }
 
 #[derive(Debug)]
@@ -65,6 +67,23 @@ pub struct DeletePlan {
     pub ctes: Vec<(usize, String, Plan)>,
     pub table: Arc<Table>,
     pub scan: Plan,
+    pub returning: Option<Returning>,
+}
+
+/// `RETURNING` of a write: expressions over each written row (the new row
+/// for INSERT and UPDATE, the deleted one for DELETE) and their columns.
+#[derive(Debug)]
+pub struct Returning {
+    pub exprs: Vec<Expr>,
+    pub cols: Vec<OutCol>,
+}
+
+/// What a write did: rows written, and those rows when the statement has
+/// a RETURNING clause.
+pub struct Written {
+    pub count: u64,
+    pub rows: Vec<Vec<Value>>,
+    keep_rows: bool,
 }
 
 fn table_scope(table: &Table, label: &str) -> Vec<ScopeCol> {
@@ -176,9 +195,7 @@ impl Planner<'_> {
         }
         let checks = self.bind_checks(&table)?;
         let conflict = self.plan_conflict(ins, &table)?;
-        if ins.returning.is_some() {
-            return Err(Error::unsupported("RETURNING"));
-        }
+        let returning = self.plan_returning(ins.returning.as_deref(), &table, &tname)?;
         Ok(InsertPlan {
             ctes: Vec::new(),
             table,
@@ -187,6 +204,7 @@ impl Planner<'_> {
             defaults,
             checks,
             conflict,
+            returning,
         })
     }
 
@@ -305,14 +323,8 @@ impl Planner<'_> {
     }
 
     pub fn plan_update(&mut self, up: &ast::Update) -> Result<UpdatePlan> {
-        if up.from.is_some()
-            || up.returning.is_some()
-            || up.limit.is_some()
-            || !up.table.joins.is_empty()
-        {
-            return Err(Error::unsupported(
-                "UPDATE with FROM, RETURNING, LIMIT or joins",
-            ));
+        if up.from.is_some() || up.limit.is_some() || !up.table.joins.is_empty() {
+            return Err(Error::unsupported("UPDATE with FROM, LIMIT or joins"));
         }
         let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else {
             return Err(Error::unsupported("UPDATE of this target"));
@@ -336,23 +348,21 @@ impl Planner<'_> {
         self.bind.scopes.pop();
         let assignments = r?;
         let checks = self.bind_checks(&table)?;
+        let returning = self.plan_returning(up.returning.as_deref(), &table, &label)?;
         Ok(UpdatePlan {
             ctes: Vec::new(),
             table,
             scan,
             assignments,
             checks,
+            returning,
         })
     }
 
     pub fn plan_delete(&mut self, del: &ast::Delete) -> Result<DeletePlan> {
-        if del.using.is_some()
-            || del.returning.is_some()
-            || del.limit.is_some()
-            || !del.tables.is_empty()
-        {
+        if del.using.is_some() || del.limit.is_some() || !del.tables.is_empty() {
             return Err(Error::unsupported(
-                "DELETE with USING, RETURNING, LIMIT or several tables",
+                "DELETE with USING, LIMIT or several tables",
             ));
         }
         let from = match &del.from {
@@ -373,11 +383,59 @@ impl Planner<'_> {
             .as_ref()
             .map_or(tname.clone(), |a| a.name.value.clone());
         let scan = self.plan_write_scan(&table, &label, del.selection.as_ref())?;
+        let returning = self.plan_returning(del.returning.as_deref(), &table, &label)?;
         Ok(DeletePlan {
             ctes: Vec::new(),
             table,
             scan,
+            returning,
         })
+    }
+
+    /// Binds a `RETURNING` list over the written table's row.
+    fn plan_returning(
+        &mut self,
+        items: Option<&[ast::SelectItem]>,
+        table: &Arc<Table>,
+        label: &str,
+    ) -> Result<Option<Returning>> {
+        let Some(items) = items else {
+            return Ok(None);
+        };
+        self.bind.scopes.push(Scope::new(table_scope(table, label)));
+        let r = (|| {
+            let mut exprs = Vec::new();
+            let mut cols = Vec::new();
+            for item in items {
+                let (e, name) = match item {
+                    ast::SelectItem::UnnamedExpr(e) => (e, expr_name(e)),
+                    ast::SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone()),
+                    ast::SelectItem::Wildcard(_) => {
+                        self.expand_wildcard(None, &mut exprs, &mut cols)?;
+                        continue;
+                    }
+                    ast::SelectItem::QualifiedWildcard(_, _) => {
+                        self.expand_wildcard(Some(label), &mut exprs, &mut cols)?;
+                        continue;
+                    }
+                    other => return Err(Error::unsupported(format!("RETURNING item {other}"))),
+                };
+                if contains_aggregate(e) {
+                    return Err(Error::plan(
+                        "aggregate functions are not allowed in RETURNING",
+                    ));
+                }
+                let x = self.bind_expr(e)?;
+                cols.push(OutCol {
+                    name,
+                    data_type: self.type_of(&x, false),
+                });
+                exprs.push(x);
+            }
+            Ok(Returning { exprs, cols })
+        })();
+        self.bind.scopes.pop();
+        r.map(Some)
     }
 }
 
@@ -535,7 +593,7 @@ pub fn run_insert(
     params: &[Value],
     settings: Settings,
     subqueries: &Subqueries,
-) -> Result<u64> {
+) -> Result<Written> {
     let schema = p.table.schema();
     let ncols = schema.columns.len();
     let mut rows = Vec::new();
@@ -562,25 +620,25 @@ pub fn run_insert(
         }
         ex.cte_rows()
     };
-    let mut count = 0;
+    let mut out = Written::new(p.returning.is_some());
     for row in rows {
         match &p.conflict {
             Conflict::Abort => {
+                out.add(&row);
                 tx.insert(&p.table, row)?;
-                count += 1;
             }
             Conflict::Nothing { target } => {
                 if conflicting_rows(tx, &p.table, &row, *target)?.is_empty() {
+                    out.add(&row);
                     tx.insert(&p.table, row)?;
-                    count += 1;
                 }
             }
             Conflict::Replace => {
                 for (rid, _) in conflicting_rows(tx, &p.table, &row, None)? {
                     tx.delete(&p.table, rid)?;
                 }
+                out.add(&row);
                 tx.insert(&p.table, row)?;
-                count += 1;
             }
             Conflict::Update {
                 target,
@@ -590,8 +648,8 @@ pub fn run_insert(
                 let existing = conflicting_rows(tx, &p.table, &row, *target)?;
                 match existing.into_iter().next() {
                     None => {
+                        out.add(&row);
                         tx.insert(&p.table, row)?;
-                        count += 1;
                     }
                     Some((rid, old)) => {
                         let new = {
@@ -610,14 +668,14 @@ pub fn run_insert(
                             }
                             finish_row(&p.table, new, &p.checks, &ex, false)?
                         };
+                        out.add(&new);
                         tx.update(&p.table, rid, new)?;
-                        count += 1;
                     }
                 }
             }
         }
     }
-    Ok(count)
+    Ok(out)
 }
 
 pub fn run_update(
@@ -626,7 +684,7 @@ pub fn run_update(
     params: &[Value],
     settings: Settings,
     subqueries: &Subqueries,
-) -> Result<u64> {
+) -> Result<Written> {
     let mut changes = Vec::new();
     {
         let ex = Executor::new(tx, params, settings, subqueries);
@@ -647,11 +705,12 @@ pub fn run_update(
             ));
         }
     }
-    let n = changes.len() as u64;
+    let mut out = Written::new(p.returning.is_some());
     for (rid, new) in changes {
+        out.add(&new);
         tx.update(&p.table, rid, new)?;
     }
-    Ok(n)
+    Ok(out)
 }
 
 pub fn run_delete(
@@ -660,22 +719,60 @@ pub fn run_delete(
     params: &[Value],
     settings: Settings,
     subqueries: &Subqueries,
-) -> Result<u64> {
-    let rids: Vec<u64> = {
+) -> Result<Written> {
+    let rows = {
         let ex = Executor::new(tx, params, settings, subqueries);
         ex.materialize_ctes(&p.ctes, &[])?;
         ex.run(&p.scan, &[])?
-            .into_iter()
-            .filter_map(|r| match r.last() {
-                Some(Value::Integer(i)) => Some(*i as u64),
-                _ => None,
-            })
-            .collect()
     };
-    for rid in &rids {
-        tx.delete(&p.table, *rid)?;
+    let mut out = Written::new(p.returning.is_some());
+    for mut row in rows {
+        let Some(Value::Integer(rid)) = row.pop() else {
+            return Err(Error::internal("delete scan lost the row id"));
+        };
+        out.add(&row);
+        tx.delete(&p.table, rid as u64)?;
     }
-    Ok(rids.len() as u64)
+    Ok(out)
+}
+
+impl Written {
+    fn new(keep_rows: bool) -> Written {
+        Written {
+            count: 0,
+            rows: Vec::new(),
+            keep_rows,
+        }
+    }
+
+    /// Counts a written row (and keeps a copy for RETURNING).
+    fn add(&mut self, row: &[Value]) {
+        self.count += 1;
+        if self.keep_rows {
+            self.rows.push(row.to_vec());
+        }
+    }
+}
+
+/// The output of RETURNING: `ret`'s expressions over each written row.
+pub fn returning_rows(
+    ret: &Returning,
+    written: Vec<Vec<Value>>,
+    tx: &Transaction,
+    params: &[Value],
+    settings: Settings,
+    subqueries: &Subqueries,
+) -> Result<Vec<Vec<Value>>> {
+    let ex = Executor::new(tx, params, settings, subqueries);
+    let mut out = Vec::with_capacity(written.len());
+    for row in written {
+        let mut r = Vec::with_capacity(ret.exprs.len());
+        for e in &ret.exprs {
+            r.push(e.eval(&row, &ex, &[])?);
+        }
+        out.push(r);
+    }
+    Ok(out)
 }
 
 /// Describes a write's scan for EXPLAIN.

@@ -77,7 +77,7 @@ pub fn nulls_first_for(key: &Expr, o: &ast::OrderByOptions) -> bool {
     }
 }
 
-fn expr_name(e: &ast::Expr) -> String {
+pub(crate) fn expr_name(e: &ast::Expr) -> String {
     match e {
         ast::Expr::Identifier(i) => i.value.clone(),
         ast::Expr::CompoundIdentifier(parts) => {
@@ -694,7 +694,7 @@ impl<'a> Planner<'a> {
         Ok(g)
     }
 
-    fn type_of(&self, x: &Expr, is_agg: bool) -> Option<DataType> {
+    pub(crate) fn type_of(&self, x: &Expr, is_agg: bool) -> Option<DataType> {
         match x {
             Expr::Literal(v) => v.data_type(),
             Expr::Cast(_, t) => Some(*t),
@@ -708,7 +708,7 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn expand_wildcard(
+    pub(crate) fn expand_wildcard(
         &mut self,
         table: Option<&str>,
         exprs: &mut Vec<Expr>,

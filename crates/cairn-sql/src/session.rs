@@ -905,13 +905,45 @@ fn run_compiled(
             Ok(Output::rows(cols.clone(), rows))
         }
         StatementPlan::Insert(i) => {
-            dml::run_insert(i, tx, params, settings, subqueries).map(Output::affected)
+            let w = dml::run_insert(i, tx, params, settings.clone(), subqueries)?;
+            write_output(w, i.returning.as_ref(), tx, params, settings, subqueries)
         }
         StatementPlan::Update(u) => {
-            dml::run_update(u, tx, params, settings, subqueries).map(Output::affected)
+            let w = dml::run_update(u, tx, params, settings.clone(), subqueries)?;
+            write_output(w, u.returning.as_ref(), tx, params, settings, subqueries)
         }
         StatementPlan::Delete(d) => {
-            dml::run_delete(d, tx, params, settings, subqueries).map(Output::affected)
+            let w = dml::run_delete(d, tx, params, settings.clone(), subqueries)?;
+            write_output(w, d.returning.as_ref(), tx, params, settings, subqueries)
         }
     }
+}
+
+/// A write's output: the count, and with RETURNING its rows.
+fn write_output(
+    w: dml::Written,
+    returning: Option<&dml::Returning>,
+    tx: &Transaction,
+    params: &[Value],
+    settings: Settings,
+    subqueries: &Subqueries,
+) -> Result<Output> {
+    let Some(ret) = returning else {
+        return Ok(Output::affected(w.count));
+    };
+    let rows = dml::returning_rows(ret, w.rows, tx, params, settings, subqueries)?;
+    let columns: Arc<[Column]> = ret
+        .cols
+        .iter()
+        .map(|c| Column {
+            name: c.name.clone(),
+            data_type: c.data_type,
+        })
+        .collect();
+    Ok(Output {
+        columns,
+        rows,
+        rows_affected: w.count,
+        returns_rows: true,
+    })
 }
