@@ -506,6 +506,7 @@ impl Session {
                 let text = self.explain(&store, statement, *verbose)?;
                 Ok(Output::text_rows("plan", &text))
             }
+            ast::Statement::CreateTable(ct) if ct.query.is_some() => self.create_table_as(ct),
             ast::Statement::CreateTable(ct) => {
                 crate::ddl::create_table(&store, ct, p.stmt.to_string()).map(|_| Output::default())
             }
@@ -719,6 +720,63 @@ impl Session {
                 Ok(one_column("integrity_check", rows))
             }
             _ => Err(Error::unsupported(format!("PRAGMA {name}"))),
+        }
+    }
+
+    /// `CREATE TABLE t AS SELECT …`: a table with the query's column names
+    /// and types (ANY where a column's type is not known), filled with its
+    /// rows. The stored schema is the plain `CREATE TABLE` it amounts to.
+    /// If filling it fails, the table is dropped again.
+    fn create_table_as(&mut self, ct: &ast::CreateTable) -> Result<Output> {
+        let Some(query) = &ct.query else {
+            return Err(Error::internal("CREATE TABLE AS without a query"));
+        };
+        if !ct.columns.is_empty() {
+            return Err(Error::unsupported(
+                "column definitions with CREATE TABLE ... AS",
+            ));
+        }
+        let store = self.store().clone();
+        let name = crate::ast_util::object_name(&ct.name);
+        if store.table(&name).is_some() || store.view(&name).is_some() {
+            if ct.if_not_exists {
+                return Ok(Output::default());
+            }
+            return Err(Error::AlreadyExists {
+                kind: "table",
+                name,
+            });
+        }
+        let (_, cols) = Planner::new(&store).plan_query(query)?;
+        let defs: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                let ty = c.data_type.unwrap_or(DataType::Any);
+                format!("{} {ty}", ast::Ident::with_quote('"', c.name.as_str()))
+            })
+            .collect();
+        let quoted = ast::Ident::with_quote('"', name.as_str());
+        let create = format!("CREATE TABLE {quoted} ({})", defs.join(", "));
+        let stmt = crate::parser::parse_statements(&create)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::internal("CREATE TABLE AS produced no statement"))?;
+        let ast::Statement::CreateTable(plain) = &stmt else {
+            return Err(Error::internal(
+                "CREATE TABLE AS produced another statement",
+            ));
+        };
+        crate::ddl::create_table(&store, plain, create.clone())?;
+        let insert = format!("INSERT INTO {quoted} {query}");
+        let filled = self
+            .prepare(&insert)
+            .and_then(|p| self.execute_prepared(&p, &[]));
+        match filled {
+            Ok(out) => Ok(Output::affected(out.rows_affected)),
+            Err(e) => {
+                let _ = store.drop_table(&name);
+                Err(e)
+            }
         }
     }
 
