@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cairn_core::{ConstraintKind, Error, Result, Value};
+use cairn_core::{ConstraintKind, DataType, Error, Result, Value};
 use cairn_storage::{Table, Transaction};
 use sqlparser::ast;
 
@@ -12,6 +12,7 @@ use crate::access::choose_access;
 use crate::ast_util::{contains_aggregate, object_name};
 use crate::exec::{Executor, Settings};
 use crate::expr::Expr;
+use crate::logical::{Rel, RelSource};
 use crate::plan::{Access, Plan, Subqueries};
 use crate::planner::{expr_name, Planner};
 use crate::scope::{OutCol, Scope, ScopeCol};
@@ -323,8 +324,8 @@ impl Planner<'_> {
     }
 
     pub fn plan_update(&mut self, up: &ast::Update) -> Result<UpdatePlan> {
-        if up.from.is_some() || up.limit.is_some() || !up.table.joins.is_empty() {
-            return Err(Error::unsupported("UPDATE with FROM, LIMIT or joins"));
+        if up.limit.is_some() || !up.table.joins.is_empty() {
+            return Err(Error::unsupported("UPDATE with LIMIT or joins"));
         }
         let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else {
             return Err(Error::unsupported("UPDATE of this target"));
@@ -334,10 +335,50 @@ impl Planner<'_> {
         let label = alias
             .as_ref()
             .map_or(tname.clone(), |a| a.name.value.clone());
-        let scan = self.plan_write_scan(&table, &label, up.selection.as_ref())?;
-        self.bind
-            .scopes
-            .push(Scope::new(table_scope(&table, &label)));
+        let from = match &up.from {
+            None => None,
+            Some(
+                ast::UpdateTableFromKind::BeforeSet(f) | ast::UpdateTableFromKind::AfterSet(f),
+            ) => Some(f),
+        };
+        // The rows to change: the table's own scan, or (UPDATE … FROM) its
+        // join with the FROM list, the row id after the table's columns.
+        let scan = match from {
+            None => {
+                let scan = self.plan_write_scan(&table, &label, up.selection.as_ref())?;
+                self.bind
+                    .scopes
+                    .push(Scope::new(table_scope(&table, &label)));
+                scan
+            }
+            Some(from) => {
+                let mut cols = table_scope(&table, &label);
+                cols.push(ScopeCol {
+                    table: Some(label.clone()),
+                    name: "\u{0}rowid".into(),
+                    data_type: Some(DataType::Integer),
+                    using_dup: true,
+                });
+                let target = Rel {
+                    source: RelSource::Table(table.clone()),
+                    label: label.clone(),
+                    offset: 0,
+                    width: cols.len(),
+                    local: Vec::new(),
+                    nullable: false,
+                    with_rowid: true,
+                };
+                let selection = up.selection.as_ref();
+                match self.plan_from_with(Some((target, cols)), from, selection) {
+                    Ok(plan) => plan,
+                    Err(e) => {
+                        self.bind.scopes.pop();
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        // SET expressions see the row being changed (and the FROM rows).
         let r = (|| {
             let mut a = Vec::new();
             for asg in &up.assignments {
@@ -690,14 +731,21 @@ pub fn run_update(
         let ex = Executor::new(tx, params, settings, subqueries);
         ex.materialize_ctes(&p.ctes, &[])?;
         let rows = ex.run(&p.scan, &[])?;
+        // The row id follows the table's columns (then, with FROM, the
+        // joined rows' columns). A row the FROM list matches several times
+        // is changed once, by its first match (as in PostgreSQL).
+        let ncols = p.table.schema().columns.len();
+        let mut seen = std::collections::HashSet::new();
         for row in rows {
-            let Some(Value::Integer(rid)) = row.last().cloned() else {
+            let Some(Value::Integer(rid)) = row.get(ncols).cloned() else {
                 return Err(Error::internal("update scan lost the row id"));
             };
-            let old = &row[..row.len() - 1];
-            let mut new = old.to_vec();
+            if !seen.insert(rid) {
+                continue;
+            }
+            let mut new = row[..ncols].to_vec();
             for (c, e) in &p.assignments {
-                new[*c] = e.eval(old, &ex, &[])?;
+                new[*c] = e.eval(&row, &ex, &[])?;
             }
             changes.push((
                 rid as u64,

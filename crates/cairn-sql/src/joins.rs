@@ -64,7 +64,7 @@ fn build_rel(rel: Rel, bind: &mut BindState) -> BuiltRel {
                     label: rel.label.clone(),
                     access,
                     filter: and_all(checks),
-                    with_rowid: false,
+                    with_rowid: rel.with_rowid,
                     id,
                     keep: None,
                 },

@@ -33,6 +33,9 @@ pub struct Rel {
     pub local: Vec<Expr>,
     /// On the null-supplying side of a LEFT JOIN (or after one).
     pub nullable: bool,
+    /// The target of `UPDATE … FROM`: its rows carry their row id as a
+    /// last, hidden column (counted in `width`).
+    pub with_rowid: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -775,9 +775,25 @@ impl<'a> Planner<'a> {
         from: &[ast::TableWithJoins],
         selection: Option<&ast::Expr>,
     ) -> Result<Plan> {
+        self.plan_from_with(None, from, selection)
+    }
+
+    /// FROM + WHERE with `first` (a relation and its scope columns) joined
+    /// before the FROM list: the target of `UPDATE … FROM`.
+    pub(crate) fn plan_from_with(
+        &mut self,
+        first: Option<(Rel, Vec<ScopeCol>)>,
+        from: &[ast::TableWithJoins],
+        selection: Option<&ast::Expr>,
+    ) -> Result<Plan> {
         let mut rels: Vec<Rel> = Vec::new();
         let mut cols: Vec<ScopeCol> = Vec::new();
         let mut joins: Vec<(usize, JoinType, Vec<&ast::JoinConstraint>)> = Vec::new();
+        if let Some((rel, rel_cols)) = first {
+            rels.push(rel);
+            cols.extend(rel_cols);
+            joins.push((0, JoinType::Cross, Vec::new()));
+        }
         for twj in from {
             self.collect_joins(twj, JoinType::Cross, None, &mut rels, &mut cols, &mut joins)?;
         }
@@ -1012,6 +1028,7 @@ impl<'a> Planner<'a> {
             width,
             local: Vec::new(),
             nullable: false,
+            with_rowid: false,
         });
         Ok(())
     }
