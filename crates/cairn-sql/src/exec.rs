@@ -117,6 +117,19 @@ pub struct Executor<'a> {
     calls: RefCell<HashMap<usize, usize>>,
     /// Interrupt checks since the clock was last read (`statement_timeout`).
     ticks: std::cell::Cell<u32>,
+    /// EXPLAIN ANALYZE: rows produced and runs, per operator (keyed by the
+    /// operator's address in the plan, which outlives the executor).
+    profile: Option<RefCell<HashMap<usize, OperatorStats>>>,
+}
+
+/// What one operator did in an EXPLAIN ANALYZE run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OperatorStats {
+    /// Rows it handed to its consumer, over all its runs.
+    pub rows: u64,
+    /// Times it was started (more than 1 inside a nested loop or a
+    /// per-row subquery).
+    pub loops: u64,
 }
 
 fn too_many() -> Error {
@@ -270,7 +283,51 @@ impl<'a> Executor<'a> {
             ctes: RefCell::new(HashMap::new()),
             calls: RefCell::new(HashMap::new()),
             ticks: std::cell::Cell::new(0),
+            profile: None,
         }
+    }
+
+    /// Counts rows and runs per operator (for EXPLAIN ANALYZE).
+    pub fn profiled(mut self) -> Self {
+        self.profile = Some(RefCell::new(HashMap::new()));
+        self
+    }
+
+    /// What `plan` (an operator of a plan this executor ran) did, if
+    /// profiled and run.
+    pub fn stats_of(&self, plan: &Plan) -> Option<OperatorStats> {
+        let key = plan as *const Plan as usize;
+        self.profile.as_ref()?.borrow().get(&key).copied()
+    }
+
+    /// Records a run of `plan` that produced `rows` rows (for operators
+    /// `run` computes without streaming).
+    fn note_run(&self, plan: &Plan, rows: usize) {
+        if let Some(profile) = &self.profile {
+            let mut p = profile.borrow_mut();
+            let s = p.entry(plan as *const Plan as usize).or_default();
+            s.rows += rows as u64;
+            s.loops += 1;
+        }
+    }
+
+    /// Runs one operator, counting its rows when profiling.
+    fn counted(
+        &self,
+        plan: &Plan,
+        sink: Sink<'_>,
+        run: &mut dyn FnMut(Sink<'_>) -> Result<bool>,
+    ) -> Result<bool> {
+        if self.profile.is_none() {
+            return run(sink);
+        }
+        let mut rows = 0usize;
+        let r = run(&mut |row| {
+            rows += 1;
+            sink(row)
+        });
+        self.note_run(plan, rows);
+        r
     }
 
     // ---- subqueries ----------------------------------------------------
@@ -367,10 +424,12 @@ impl<'a> Executor<'a> {
         // CTE's steps, which scan no table, stop too.
         self.check_interrupt()?;
         if let Plan::Values { rows } = plan {
-            return rows
+            let out: Vec<Row> = rows
                 .iter()
                 .map(|r| r.iter().map(|e| e.eval(&[], self, outer)).collect())
-                .collect();
+                .collect::<Result<_>>()?;
+            self.note_run(plan, out.len());
+            return Ok(out);
         }
         let mut out = Vec::new();
         if let Plan::Project { input, exprs } = plan {
@@ -384,6 +443,7 @@ impl<'a> Executor<'a> {
                 out.push(row);
                 Ok(true)
             })?;
+            self.note_run(plan, out.len());
             return Ok(out);
         }
         self.stream(plan, outer, &mut |r| {
@@ -499,6 +559,169 @@ impl<'a> Executor<'a> {
     /// (returns `false`: the consumer has what it needs; producers stop).
     pub fn stream(&self, plan: &Plan, outer: &[&[Value]], sink: Sink<'_>) -> Result<bool> {
         match plan {
+            // Counted in `stream_scan`, which other paths enter directly.
+            Plan::Scan { .. } => self.stream_op(plan, outer, sink),
+            _ => self.counted(plan, sink, &mut |sink| self.stream_op(plan, outer, sink)),
+        }
+    }
+
+    /// LIMIT / OFFSET: a top-k sort when the input is a sort; otherwise
+    /// the input streams until enough rows are out (a scan skips the
+    /// OFFSET rows itself, unbuilt).
+    fn limit(
+        &self,
+        input: &Plan,
+        limit: Option<&Expr>,
+        offset: Option<&Expr>,
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let (limit, offset) = self.limit_offset(limit, offset, outer)?;
+        if limit == Some(0) {
+            return Ok(true);
+        }
+        if let (
+            Plan::Sort {
+                input: sort_input,
+                keys,
+            },
+            Some(l),
+        ) = (input, limit)
+        {
+            // A top-k sort: only the first offset + limit rows are kept.
+            let k = l.saturating_add(offset);
+            let rows = self.sorted(sort_input, keys, outer, Some(k))?;
+            self.note_run(input, rows.len());
+            return emit_all(rows.get(offset.min(rows.len())..).unwrap_or(&[]), sink);
+        }
+        let mut seen = 0usize;
+        let mut emitted = 0usize;
+        let mut stopped = false;
+        // A scan skips OFFSET rows itself, before building them.
+        let (skip_here, skip_in_scan) = match input {
+            Plan::Scan { .. } => (0, offset),
+            _ => (offset, 0),
+        };
+        let mut limited = |r: &[Value]| -> Result<bool> {
+            seen += 1;
+            if seen <= skip_here {
+                return Ok(true);
+            }
+            emitted += 1;
+            if !sink(r)? {
+                stopped = true;
+                return Ok(false);
+            }
+            Ok(limit.is_none_or(|l| emitted < l))
+        };
+        if skip_in_scan > 0 {
+            self.stream_scan(input, outer, skip_in_scan, false, &mut limited)?;
+        } else {
+            self.stream(input, outer, &mut limited)?;
+        }
+        Ok(!stopped)
+    }
+
+    /// An index nested-loop join: each left row looks its keys up in the
+    /// right table's index.
+    fn index_join(&self, plan: &Plan, outer: &[&[Value]], sink: Sink<'_>) -> Result<bool> {
+        let Plan::IndexJoin {
+            left,
+            table,
+            index_no,
+            keys,
+            filter,
+            kind,
+            residual,
+            keep,
+            ..
+        } = plan
+        else {
+            return Err(Error::internal("index_join of another operator"));
+        };
+        let rw = table.schema().columns.len();
+        let access = Access::IndexEq {
+            index_no: *index_no,
+            key: keys.clone(),
+            reverse: false,
+        };
+        let mut buf = Vec::new();
+        self.stream(left, outer, &mut |lr| {
+            let mut matched = false;
+            let mut more = true;
+            self.access(table, &access, outer, lr, &mut |_rid, vals| {
+                if let Some(f) = filter {
+                    if !f.test(vals, self, outer)? {
+                        return Ok(true);
+                    }
+                }
+                buf.clear();
+                buf.extend_from_slice(lr);
+                push_kept(&mut buf, vals, keep.as_deref());
+                if let Some(res) = residual {
+                    if !res.test(&buf, self, outer)? {
+                        return Ok(true);
+                    }
+                }
+                matched = true;
+                more = sink(&buf)?;
+                Ok(more)
+            })?;
+            if !more {
+                return Ok(false);
+            }
+            if !matched && *kind == JoinKind::Left {
+                buf.clear();
+                buf.extend_from_slice(lr);
+                buf.resize(lr.len() + rw, Value::Null);
+                return sink(&buf);
+            }
+            Ok(true)
+        })
+    }
+
+    /// `WITH RECURSIVE`: the base rows, then the step over the previous
+    /// step's rows until it adds none (UNION drops rows seen before).
+    fn recursive_cte(
+        &self,
+        id: usize,
+        base: &Plan,
+        step: &Plan,
+        all: bool,
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let mut result = self.run(base, outer)?;
+        let mut seen: HashSet<Vec<Value>> = HashSet::new();
+        if !all {
+            result.retain(|r| seen.insert(r.clone()));
+        }
+        let mut working = result.clone();
+        let mut steps = 0;
+        while !working.is_empty() {
+            steps += 1;
+            if steps > RECURSION_STEPS_MAX || result.len() > INTERMEDIATE_ROWS_MAX {
+                return Err(Error::Limit {
+                    what: "recursive CTE iterations".into(),
+                    max: RECURSION_STEPS_MAX as u64,
+                });
+            }
+            self.ctes.borrow_mut().insert(id, Rc::new(working));
+            let mut new = self.run(step, outer)?;
+            if !all {
+                new.retain(|r| seen.insert(r.clone()));
+            }
+            result.extend(new.iter().cloned());
+            working = new;
+        }
+        self.ctes.borrow_mut().remove(&id);
+        emit_all(&result, sink)
+    }
+
+    // long: one match arm per operator; the long operators are methods of
+    // their own (joins, limit, recursive CTEs, scans).
+    fn stream_op(&self, plan: &Plan, outer: &[&[Value]], sink: Sink<'_>) -> Result<bool> {
+        match plan {
             Plan::Single => sink(&[]),
             Plan::Values { rows } => {
                 let mut buf = Vec::new();
@@ -548,57 +771,7 @@ impl<'a> Executor<'a> {
                 let keys = (&left_keys[..], &right_keys[..]);
                 self.hash_join(left, right, *kind, keys, residual.as_ref(), outer, sink)
             }
-            Plan::IndexJoin {
-                left,
-                table,
-                index_no,
-                keys,
-                filter,
-                kind,
-                residual,
-                keep,
-                ..
-            } => {
-                let rw = table.schema().columns.len();
-                let access = Access::IndexEq {
-                    index_no: *index_no,
-                    key: keys.clone(),
-                    reverse: false,
-                };
-                let mut buf = Vec::new();
-                self.stream(left, outer, &mut |lr| {
-                    let mut matched = false;
-                    let mut more = true;
-                    self.access(table, &access, outer, lr, &mut |_rid, vals| {
-                        if let Some(f) = filter {
-                            if !f.test(vals, self, outer)? {
-                                return Ok(true);
-                            }
-                        }
-                        buf.clear();
-                        buf.extend_from_slice(lr);
-                        push_kept(&mut buf, vals, keep.as_deref());
-                        if let Some(res) = residual {
-                            if !res.test(&buf, self, outer)? {
-                                return Ok(true);
-                            }
-                        }
-                        matched = true;
-                        more = sink(&buf)?;
-                        Ok(more)
-                    })?;
-                    if !more {
-                        return Ok(false);
-                    }
-                    if !matched && *kind == JoinKind::Left {
-                        buf.clear();
-                        buf.extend_from_slice(lr);
-                        buf.resize(lr.len() + rw, Value::Null);
-                        return sink(&buf);
-                    }
-                    Ok(true)
-                })
-            }
+            Plan::IndexJoin { .. } => self.index_join(plan, outer, sink),
             Plan::Aggregate {
                 input,
                 group_by,
@@ -625,42 +798,7 @@ impl<'a> Executor<'a> {
                 input,
                 limit,
                 offset,
-            } => {
-                let (limit, offset) = self.limit_offset(limit.as_ref(), offset.as_ref(), outer)?;
-                if limit == Some(0) {
-                    return Ok(true);
-                }
-                if let (Plan::Sort { input, keys }, Some(l)) = (&**input, limit) {
-                    let rows = self.sorted(input, keys, outer, Some(l.saturating_add(offset)))?;
-                    return emit_all(rows.get(offset.min(rows.len())..).unwrap_or(&[]), sink);
-                }
-                let mut seen = 0usize;
-                let mut emitted = 0usize;
-                let mut stopped = false;
-                // A scan skips OFFSET rows itself, before building them.
-                let (skip_here, skip_in_scan) = match &**input {
-                    Plan::Scan { .. } => (0, offset),
-                    _ => (offset, 0),
-                };
-                let mut limited = |r: &[Value]| -> Result<bool> {
-                    seen += 1;
-                    if seen <= skip_here {
-                        return Ok(true);
-                    }
-                    emitted += 1;
-                    if !sink(r)? {
-                        stopped = true;
-                        return Ok(false);
-                    }
-                    Ok(limit.is_none_or(|l| emitted < l))
-                };
-                if skip_in_scan > 0 {
-                    self.stream_scan(input, outer, skip_in_scan, false, &mut limited)?;
-                } else {
-                    self.stream(input, outer, &mut limited)?;
-                }
-                Ok(!stopped)
-            }
+            } => self.limit(input, limit.as_ref(), offset.as_ref(), outer, sink),
             Plan::IndexDistinct {
                 table, index_no, ..
             } => {
@@ -719,33 +857,7 @@ impl<'a> Executor<'a> {
                 step,
                 all,
                 ..
-            } => {
-                let mut result = self.run(base, outer)?;
-                let mut seen: HashSet<Vec<Value>> = HashSet::new();
-                if !*all {
-                    result.retain(|r| seen.insert(r.clone()));
-                }
-                let mut working = result.clone();
-                let mut steps = 0;
-                while !working.is_empty() {
-                    steps += 1;
-                    if steps > RECURSION_STEPS_MAX || result.len() > INTERMEDIATE_ROWS_MAX {
-                        return Err(Error::Limit {
-                            what: "recursive CTE iterations".into(),
-                            max: RECURSION_STEPS_MAX as u64,
-                        });
-                    }
-                    self.ctes.borrow_mut().insert(*id, Rc::new(working));
-                    let mut new = self.run(step, outer)?;
-                    if !*all {
-                        new.retain(|r| seen.insert(r.clone()));
-                    }
-                    result.extend(new.iter().cloned());
-                    working = new;
-                }
-                self.ctes.borrow_mut().remove(id);
-                emit_all(&result, sink)
-            }
+            } => self.recursive_cte(*id, base, step, *all, outer, sink),
         }
     }
 
@@ -754,6 +866,22 @@ impl<'a> Executor<'a> {
     /// consumers that only evaluate expressions) or with unread columns
     /// nulled out (for consumers that may copy rows).
     fn stream_scan(
+        &self,
+        plan: &Plan,
+        outer: &[&[Value]],
+        skip: usize,
+        in_place: bool,
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        match plan {
+            Plan::Scan { .. } => self.counted(plan, sink, &mut |sink| {
+                self.stream_scan_op(plan, outer, skip, in_place, sink)
+            }),
+            _ => self.stream_scan_op(plan, outer, skip, in_place, sink),
+        }
+    }
+
+    fn stream_scan_op(
         &self,
         plan: &Plan,
         outer: &[&[Value]],

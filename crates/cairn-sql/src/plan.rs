@@ -448,9 +448,7 @@ impl Plan {
     }
 
     pub fn explain(&self) -> String {
-        let mut out = String::new();
-        self.explain_into(&mut out, 0);
-        out
+        self.explain_noted(&|_| None)
     }
 
     /// The line EXPLAIN prints for a join: its kind, keys and conditions.
@@ -508,7 +506,15 @@ impl Plan {
         }
     }
 
-    fn explain_into(&self, out: &mut String, depth: usize) {
+    /// EXPLAIN's text with `note(op)` (if any) after each operator's line
+    /// (EXPLAIN ANALYZE's actual rows).
+    pub fn explain_noted(&self, note: &dyn Fn(&Plan) -> Option<String>) -> String {
+        let mut out = String::new();
+        self.explain_into(&mut out, 0, note);
+        out
+    }
+
+    fn explain_into(&self, out: &mut String, depth: usize, note: &dyn Fn(&Plan) -> Option<String>) {
         let pad = "  ".repeat(depth);
         let _ = match self {
             Plan::Single => writeln!(out, "{pad}Single"),
@@ -520,101 +526,8 @@ impl Plan {
                 filter,
                 ..
             } => {
-                let schema = table.schema();
-                let idx = |n: &usize| {
-                    table
-                        .indexes()
-                        .get(*n)
-                        .map(|d| d.name.clone())
-                        .unwrap_or_default()
-                };
-                let how = match access {
-                    Access::Full => format!("SeqScan {}", schema.name),
-                    Access::Vector {
-                        index_no,
-                        query,
-                        k,
-                        exact,
-                    } => {
-                        let defs = table.vector_indexes();
-                        let (name, metric) = defs
-                            .get(*index_no)
-                            .map(|d| (d.name.clone(), format!("{:?}", d.params.metric)))
-                            .unwrap_or_default();
-                        let strategy = match (filter.is_some(), exact) {
-                            (_, Some(a)) => format!(
-                                "filter: in graph, or exact through {} if a row sample finds it selective",
-                                match &**a {
-                                    Access::IndexEq { index_no, .. }
-                                    | Access::IndexIn { index_no, .. }
-                                    | Access::IndexRange { index_no, .. } => idx(index_no),
-                                    _ => String::new(),
-                                }
-                            ),
-                            (true, None) => {
-                                "filter: in graph, or exact scan if a row sample finds it selective"
-                                    .to_string()
-                            }
-                            (false, None) => "index search".to_string(),
-                        };
-                        format!(
-                            "VectorSearch {} using {} ({} nearest to {}, metric {}, ~{} rows; {})",
-                            schema.name,
-                            name,
-                            k,
-                            query,
-                            metric.to_ascii_lowercase(),
-                            table.row_count(),
-                            strategy
-                        )
-                    }
-                    Access::IndexEq { index_no, key, .. } => format!(
-                        "IndexScan {} using {} (key = {})",
-                        schema.name,
-                        idx(index_no),
-                        key.iter()
-                            .map(|k| k.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    Access::IndexIn { index_no, keys } => format!(
-                        "IndexScan {} using {} (key IN {} values)",
-                        schema.name,
-                        idx(index_no),
-                        keys.len()
-                    ),
-                    Access::IndexOrder { index_no, reverse } => format!(
-                        "IndexOrderScan {} using {}{}",
-                        schema.name,
-                        idx(index_no),
-                        if *reverse { " (descending)" } else { "" }
-                    ),
-                    Access::IndexRange {
-                        index_no,
-                        low,
-                        high,
-                        ..
-                    } => format!(
-                        "IndexRangeScan {} using {} ({}{})",
-                        schema.name,
-                        idx(index_no),
-                        low.as_ref()
-                            .map(|(e, inc)| format!("key {} {e}", if *inc { ">=" } else { ">" }))
-                            .unwrap_or_default(),
-                        high.as_ref()
-                            .map(|(e, inc)| format!(" key {} {e}", if *inc { "<=" } else { "<" }))
-                            .unwrap_or_default()
-                    ),
-                };
-                let alias = if label.eq_ignore_ascii_case(&schema.name) {
-                    String::new()
-                } else {
-                    format!(" AS {label}")
-                };
-                match filter {
-                    Some(f) => writeln!(out, "{pad}{how}{alias} filter={f}"),
-                    None => writeln!(out, "{pad}{how}{alias}"),
-                }
+                let line = scan_line(table, label, access, filter.as_ref());
+                writeln!(out, "{pad}{line}")
             }
             Plan::Filter { predicate, .. } => writeln!(out, "{pad}Filter {predicate}"),
             Plan::Project { exprs, .. } => writeln!(
@@ -687,6 +600,15 @@ impl Plan {
                     .join(", ")
             ),
         };
+        if let Some(n) = note(self) {
+            if out.ends_with('\n') {
+                out.pop();
+            }
+            out.push_str(" (");
+            out.push_str(&n);
+            out.push_str(")\n");
+        }
+        let d = depth + 1;
         match self {
             Plan::Filter { input, .. }
             | Plan::Project { input, .. }
@@ -694,26 +616,124 @@ impl Plan {
             | Plan::Window { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
-            | Plan::Distinct { input, .. } => input.explain_into(out, depth + 1),
+            | Plan::Distinct { input, .. } => input.explain_into(out, d, note),
             Plan::NestedLoop { left, right, .. }
             | Plan::HashJoin { left, right, .. }
             | Plan::SetOp { left, right, .. } => {
-                left.explain_into(out, depth + 1);
-                right.explain_into(out, depth + 1);
+                left.explain_into(out, d, note);
+                right.explain_into(out, d, note);
             }
-            Plan::IndexJoin { left, .. } => left.explain_into(out, depth + 1),
+            Plan::IndexJoin { left, .. } => left.explain_into(out, d, note),
             Plan::RecursiveCte { base, step, .. } => {
-                base.explain_into(out, depth + 1);
-                step.explain_into(out, depth + 1);
+                base.explain_into(out, d, note);
+                step.explain_into(out, d, note);
             }
             Plan::With { ctes, input } => {
                 for (_, _, p) in ctes {
-                    p.explain_into(out, depth + 1);
+                    p.explain_into(out, d, note);
                 }
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, d, note);
             }
             _ => {}
         }
+    }
+}
+
+/// EXPLAIN's line for a table scan: its access path, alias and filter.
+fn scan_line(table: &Arc<Table>, label: &str, access: &Access, filter: Option<&Expr>) -> String {
+    let schema = table.schema();
+    let idx = |n: &usize| {
+        table
+            .indexes()
+            .get(*n)
+            .map(|d| d.name.clone())
+            .unwrap_or_default()
+    };
+    let how = match access {
+        Access::Full => format!("SeqScan {}", schema.name),
+        Access::Vector {
+            index_no,
+            query,
+            k,
+            exact,
+        } => {
+            let defs = table.vector_indexes();
+            let (name, metric) = defs
+                .get(*index_no)
+                .map(|d| (d.name.clone(), format!("{:?}", d.params.metric)))
+                .unwrap_or_default();
+            let strategy = match (filter.is_some(), exact) {
+                (_, Some(a)) => format!(
+                    "filter: in graph, or exact through {} if a row sample finds it selective",
+                    match &**a {
+                        Access::IndexEq { index_no, .. }
+                        | Access::IndexIn { index_no, .. }
+                        | Access::IndexRange { index_no, .. } => idx(index_no),
+                        _ => String::new(),
+                    }
+                ),
+                (true, None) => {
+                    "filter: in graph, or exact scan if a row sample finds it selective".to_string()
+                }
+                (false, None) => "index search".to_string(),
+            };
+            format!(
+                "VectorSearch {} using {} ({} nearest to {}, metric {}, ~{} rows; {})",
+                schema.name,
+                name,
+                k,
+                query,
+                metric.to_ascii_lowercase(),
+                table.row_count(),
+                strategy
+            )
+        }
+        Access::IndexEq { index_no, key, .. } => format!(
+            "IndexScan {} using {} (key = {})",
+            schema.name,
+            idx(index_no),
+            key.iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Access::IndexIn { index_no, keys } => format!(
+            "IndexScan {} using {} (key IN {} values)",
+            schema.name,
+            idx(index_no),
+            keys.len()
+        ),
+        Access::IndexOrder { index_no, reverse } => format!(
+            "IndexOrderScan {} using {}{}",
+            schema.name,
+            idx(index_no),
+            if *reverse { " (descending)" } else { "" }
+        ),
+        Access::IndexRange {
+            index_no,
+            low,
+            high,
+            ..
+        } => format!(
+            "IndexRangeScan {} using {} ({}{})",
+            schema.name,
+            idx(index_no),
+            low.as_ref()
+                .map(|(e, inc)| format!("key {} {e}", if *inc { ">=" } else { ">" }))
+                .unwrap_or_default(),
+            high.as_ref()
+                .map(|(e, inc)| format!(" key {} {e}", if *inc { "<=" } else { "<" }))
+                .unwrap_or_default()
+        ),
+    };
+    let alias = if label.eq_ignore_ascii_case(&schema.name) {
+        String::new()
+    } else {
+        format!(" AS {label}")
+    };
+    match filter {
+        Some(f) => format!("{how}{alias} filter={f}"),
+        None => format!("{how}{alias}"),
     }
 }
 

@@ -501,7 +501,8 @@ impl Session {
                 ..
             } => {
                 if *analyze {
-                    return Err(Error::unsupported("EXPLAIN ANALYZE"));
+                    let text = self.explain_analyze(&store, statement, *verbose)?;
+                    return Ok(Output::text_rows("plan", &text));
                 }
                 let text = self.explain(&store, statement, *verbose)?;
                 Ok(Output::text_rows("plan", &text))
@@ -564,6 +565,51 @@ impl Session {
             return Err(Error::unsupported("EXPLAIN of this statement"));
         };
         let mut text = self.explain_plan(store, &c);
+        if verbose {
+            text.push_str(&c.rules.explain());
+        }
+        Ok(text)
+    }
+
+    /// EXPLAIN ANALYZE of a query: runs it (its rows are dropped) and
+    /// prints the plan with the rows each operator produced and how many
+    /// times it ran, then the total time. Writes are refused: EXPLAIN
+    /// ANALYZE never changes the database.
+    fn explain_analyze(
+        &mut self,
+        store: &Arc<Store>,
+        statement: &ast::Statement,
+        verbose: bool,
+    ) -> Result<String> {
+        let Some((c, _)) = compile(store, statement, verbose)? else {
+            return Err(Error::unsupported("EXPLAIN ANALYZE of this statement"));
+        };
+        let StatementPlan::Query { plan, .. } = &c.plan else {
+            return Err(Error::unsupported(
+                "EXPLAIN ANALYZE of INSERT, UPDATE or DELETE (it would run the write)",
+            ));
+        };
+        let settings = self.settings();
+        let started = std::time::Instant::now();
+        let mut text = String::new();
+        self.in_tx(|tx| {
+            let ex = Executor::new(tx, &[], settings, &c.subqueries).profiled();
+            let rows = ex.run(plan, &[])?;
+            let elapsed = started.elapsed();
+            text = plan.explain_noted(&|op| {
+                let s = ex.stats_of(op)?;
+                Some(match s.loops {
+                    1 => format!("actual rows={}", s.rows),
+                    n => format!("actual rows={} loops={n}", s.rows),
+                })
+            });
+            text.push_str(&format!(
+                "Returned {} rows in {:.3} ms\n",
+                rows.len(),
+                elapsed.as_secs_f64() * 1e3
+            ));
+            Ok(Output::default())
+        })?;
         if verbose {
             text.push_str(&c.rules.explain());
         }
