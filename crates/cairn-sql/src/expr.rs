@@ -875,14 +875,66 @@ impl std::fmt::Debug for Expr {
     }
 }
 
+thread_local! {
+    /// While EXPLAIN writes an operator's line: the names of the columns of
+    /// the row its expressions read (see [`with_column_names`]).
+    static COLUMN_NAMES: std::cell::RefCell<Option<Vec<String>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with expressions displaying `Column(i)` as `names[i]` (`#i`
+/// past the end) and long vector literals shortened: EXPLAIN's form.
+/// Outside it, expressions display as `#i`.
+pub fn with_column_names<R>(names: &[String], f: impl FnOnce() -> R) -> R {
+    let saved = COLUMN_NAMES.with(|n| n.replace(Some(names.to_vec())));
+    let r = f();
+    COLUMN_NAMES.with(|n| *n.borrow_mut() = saved);
+    r
+}
+
+/// Vector literals longer than this are shortened in EXPLAIN.
+const EXPLAIN_VECTOR_ELEMENTS: usize = 4;
+
+/// `'[0.1447,0.7235,...]'(64)` for a text literal that is a long vector,
+/// while EXPLAIN writes (see [`with_column_names`]).
+fn short_vector(s: &str) -> Option<String> {
+    let named = COLUMN_NAMES.with(|n| n.borrow().is_some());
+    if !named || !s.starts_with('[') {
+        return None;
+    }
+    let v = cairn_core::vector::parse(s).ok()?;
+    if v.len() <= EXPLAIN_VECTOR_ELEMENTS {
+        return None;
+    }
+    let head: Vec<String> = v.iter().take(2).map(|x| format!("{x}")).collect();
+    Some(format!("'[{},...]'({})", head.join(","), v.len()))
+}
+
+/// A literal as SQL (text quoted; a long vector shortened in EXPLAIN).
+fn fmt_literal(v: &Value, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    match v {
+        Value::Text(s) => match short_vector(s) {
+            Some(short) => f.write_str(&short),
+            None => write!(f, "'{}'", s.replace('\'', "''")),
+        },
+        other => write!(f, "{other}"),
+    }
+}
+
+/// Column `i` of the row: its name while EXPLAIN writes, else `#i`.
+fn fmt_column(i: usize, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    let name = COLUMN_NAMES.with(|n| n.borrow().as_ref().and_then(|v| v.get(i).cloned()));
+    match name {
+        Some(name) => f.write_str(&name),
+        None => write!(f, "#{i}"),
+    }
+}
+
 impl std::fmt::Display for Expr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Expr::Literal(v) => match v {
-                Value::Text(s) => write!(f, "'{}'", s.replace('\'', "''")),
-                other => write!(f, "{other}"),
-            },
-            Expr::Column(i) => write!(f, "#{i}"),
+            Expr::Literal(v) => fmt_literal(v, f),
+            Expr::Column(i) => fmt_column(*i, f),
             Expr::Outer { depth, index } => write!(f, "outer{depth}.#{index}"),
             Expr::Param(i) => write!(f, "${}", i + 1),
             Expr::Neg(e) => write!(f, "-({e})"),

@@ -20,6 +20,7 @@ mod ddl;
 mod dialect;
 mod dml;
 mod exec;
+mod explain;
 mod expr;
 pub mod functions;
 mod joins;
