@@ -146,6 +146,19 @@ impl EvalContext for Executor<'_> {
         self.params
     }
 
+    fn setting(&self, name: &str) -> Option<String> {
+        match name {
+            "hnsw.ef_search" => Some(self.settings.ef_search.to_string()),
+            "statement_timeout" => Some(
+                self.settings
+                    .deadline
+                    .as_ref()
+                    .map_or("0".to_string(), |(_, text)| text.to_string()),
+            ),
+            _ => None,
+        }
+    }
+
     fn transaction(&self) -> &Transaction {
         self.tx
     }

@@ -87,6 +87,9 @@ pub trait EvalContext {
         row: &[Value],
         outer: &[&[Value]],
     ) -> Result<Value>;
+    /// The value of session setting `name` the statement runs with, as
+    /// `SHOW` prints it; `None` if there is no such setting.
+    fn setting(&self, name: &str) -> Option<String>;
 }
 
 #[derive(Clone)]
@@ -194,6 +197,9 @@ pub enum EngineFn {
     /// index (`nodes`, `pending`, `tombstones`, `tombstone_ratio`,
     /// `bytes`, `graphs`, `compactions`); what `cairn_indexes` shows.
     IndexStat,
+    /// `current_setting('name')`: a session setting's value, as `SHOW`
+    /// prints it (PostgreSQL's function).
+    CurrentSetting,
 }
 
 impl EngineFn {
@@ -203,6 +209,7 @@ impl EngineFn {
             "cairn_version" => Some(EngineFn::Version),
             "cairn_prove" => Some(EngineFn::Prove),
             "cairn_index_stat" => Some(EngineFn::IndexStat),
+            "current_setting" => Some(EngineFn::CurrentSetting),
             _ => None,
         }
     }
@@ -213,6 +220,7 @@ impl EngineFn {
             EngineFn::Version => "cairn_version",
             EngineFn::Prove => "cairn_prove",
             EngineFn::IndexStat => "cairn_index_stat",
+            EngineFn::CurrentSetting => "current_setting",
         }
     }
 
@@ -223,12 +231,18 @@ impl EngineFn {
             EngineFn::Version => (0, Some(0)),
             EngineFn::Prove => (2, None),
             EngineFn::IndexStat => (2, Some(2)),
+            EngineFn::CurrentSetting => (1, Some(1)),
         }
     }
 
-    fn eval(self, tx: &Transaction, args: &[Value]) -> Result<Value> {
-        // Index statistics read no verifiable state.
-        if self != EngineFn::IndexStat && tx.reads_under_state_lock() {
+    fn eval(self, ex: &dyn EvalContext, args: &[Value]) -> Result<Value> {
+        let tx = ex.transaction();
+        match self {
+            EngineFn::IndexStat => return index_stat(tx, args),
+            EngineFn::CurrentSetting => return current_setting(ex, args),
+            _ => {}
+        }
+        if tx.reads_under_state_lock() {
             // The verifiable state is locked for the proof being made.
             return Err(Error::plan(format!(
                 "{}() cannot be used in a query with proof (the proof comes with its head)",
@@ -236,7 +250,7 @@ impl EngineFn {
             )));
         }
         let store = tx.store();
-        if self != EngineFn::IndexStat && !store.state_roots_enabled() {
+        if !store.state_roots_enabled() {
             return Err(Error::plan(format!(
                 "{}(): this database was opened without state roots",
                 self.name()
@@ -274,7 +288,24 @@ impl EngineFn {
                 Ok(Value::Json(json.into()))
             }
             EngineFn::IndexStat => index_stat(tx, args),
+            EngineFn::CurrentSetting => current_setting(ex, args),
         }
+    }
+}
+
+/// `current_setting(name)`: the setting's value; an unknown name is an
+/// error, as in PostgreSQL.
+fn current_setting(ex: &dyn EvalContext, args: &[Value]) -> Result<Value> {
+    match args {
+        [Value::Null] => Ok(Value::Null),
+        [Value::Text(name)] => {
+            let name = name.to_ascii_lowercase();
+            match ex.setting(&name) {
+                Some(v) => Ok(Value::text(&v)),
+                None => Err(Error::no_such("setting", &name)),
+            }
+        }
+        _ => Err(Error::plan("current_setting() takes a setting name")),
     }
 }
 
@@ -782,7 +813,7 @@ impl Expr {
                 for a in args {
                     vals.push(a.eval(row, ex, outer)?);
                 }
-                func.eval(ex.transaction(), &vals)?
+                func.eval(ex, &vals)?
             }
             Expr::Coalesce(args) => {
                 for a in args {
