@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// The subcommands `cairn` takes before any database path.
-pub const SUBCOMMANDS: &[&str] = &["check", "root", "prove", "verify"];
+pub const SUBCOMMANDS: &[&str] = &["check", "salvage", "root", "prove", "verify"];
 
 /// sqlite3's flags, written with one dash; each becomes `--name`.
 const ONE_DASH_FLAGS: &[&str] = &[

@@ -7,6 +7,9 @@
 //!   word like `help`/`chek` is refused rather than made a database).
 //! * `cairn check PATH` — verifies every checksum and cross-checks indexes;
 //!   prints `ok` (exit 0) or the problems (exit 1).
+//! * `cairn salvage PATH` — opens a damaged database keeping every commit
+//!   before the damage, writes a checkpoint so it opens normally again, and
+//!   says what was cut.
 //! * `cairn root PATH`, `cairn prove PATH TABLE KEY...`, `cairn verify
 //!   --root HEX PROOF.json` — state roots and proofs without SQL (see
 //!   `proofs.rs` and docs/verification.md).
@@ -35,6 +38,7 @@ use rustyline::Editor;
 const AFTER_HELP: &str = "\
 Subcommands (first argument):
   cairn check PATH                    Verify every checksum and cross-check indexes
+  cairn salvage PATH                  Keep every commit before damage in the log; drop the rest
   cairn root PATH [--json]            Print the current state root
   cairn prove PATH TABLE KEY...       Print a row (or absence) proof as JSON
   cairn prove PATH --history OLD NEW  Print a proof that version OLD precedes NEW
@@ -136,6 +140,9 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "check") {
         return check(args.get(2..).unwrap_or(&[]));
     }
+    if args.get(1).is_some_and(|a| a == "salvage") {
+        return salvage(args.get(2..).unwrap_or(&[]));
+    }
     let sub = args.get(1).and_then(|a| a.to_str());
     if let Some(sub @ ("root" | "prove" | "verify")) = sub {
         let rest: Vec<String> = args
@@ -204,6 +211,67 @@ fn check(rest: &[std::ffi::OsString]) -> ExitCode {
     }
 }
 
+/// `cairn salvage PATH`: opens the database with salvage on (the log is
+/// read up to the first damaged batch; what follows is dropped), writes a
+/// checkpoint so a normal open works again, and reports what was cut and
+/// the integrity check. Exits 0 when the result checks out.
+fn salvage(rest: &[std::ffi::OsString]) -> ExitCode {
+    let [path] = rest else {
+        eprintln!("usage: cairn salvage PATH");
+        return ExitCode::from(2);
+    };
+    let path = PathBuf::from(path);
+    if !path.join("MANIFEST").exists() {
+        eprintln!(
+            "Error: {} is not a Cairn database (no MANIFEST)",
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let options = cairn::OpenOptions {
+        salvage: true,
+        ..cairn::OpenOptions::default()
+    };
+    let db = match Database::open_with(&path, options) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("Error: cannot salvage {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match db.recovery() {
+        Some(r) => {
+            println!("recovered {} commits from the log", r.commits);
+            match &r.cut {
+                Some(cut) => println!("dropped everything after the damage: {cut}"),
+                None => println!("no damage found in the log; nothing was dropped"),
+            }
+        }
+        None => println!("nothing to recover"),
+    }
+    if let Err(e) = db.checkpoint() {
+        eprintln!("Error: checkpoint after salvage failed: {e}");
+        return ExitCode::FAILURE;
+    }
+    println!("checkpoint written: the database opens normally now");
+    let problems: Vec<String> = match db
+        .query("PRAGMA integrity_check", &[])
+        .and_then(|r| r.fetch_all())
+    {
+        Ok(rows) => rows
+            .iter()
+            .map(|r| r.get::<String>(0).unwrap_or_else(|e| e.to_string()))
+            .collect(),
+        Err(e) => vec![e.to_string()],
+    };
+    println!("integrity check: {}", problems.join("; "));
+    if problems == ["ok"] {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// Opens what the arguments name; `Err` holds the exit code after the
 /// message was printed. Also returns what the banner says is open.
 fn open(cli: &Cli) -> Result<(Database, String), ExitCode> {
@@ -245,6 +313,11 @@ fn open(cli: &Cli) -> Result<(Database, String), ExitCode> {
                 Target::Memory => ":memory:".to_string(),
             };
             eprintln!("Error: cannot open {shown}: {e}");
+            if e.kind() == cairn::ErrorKind::Corrupt {
+                eprintln!(
+                    "hint: `cairn salvage {shown}` keeps every commit before the damage and drops the rest"
+                );
+            }
             Err(ExitCode::FAILURE)
         }
     }
