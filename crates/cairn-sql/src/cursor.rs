@@ -2,8 +2,8 @@
 //! before the first row, then rows as the consumer asks for them.
 //!
 //! A query whose plan is a pipeline — a table scan or one index range scan
-//! under any stack of filters, projections and `LIMIT`/`OFFSET`, with no
-//! subquery — streams:
+//! under any stack of filters, projections and `LIMIT`/`OFFSET` (their
+//! expressions may hold subqueries) — streams:
 //! each pull scans just far enough to fill a small batch (8 rows at
 //! first, then up to 32), so `LIMIT 1` over a million rows reads a
 //! handful of them and a full scan keeps one batch in memory. The cursor
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use cairn_core::{DataType, Error, Result, Row, Value};
 use cairn_storage::{IndexScan, Table, TableScan, Transaction};
 
-use crate::exec::{push_kept, Executor, Settings};
+use crate::exec::{push_kept, ExecState, Executor, Settings};
 use crate::expr::Expr;
 use crate::plan::{Access, Plan, Subqueries};
 
@@ -67,6 +67,7 @@ impl Cursor {
     pub(crate) fn stream(
         columns: Arc<[Column]>,
         plan: Arc<Plan>,
+        subqueries: Arc<Subqueries>,
         tx: Transaction,
         params: Vec<Value>,
         settings: Settings,
@@ -77,8 +78,7 @@ impl Cursor {
         let source = match access {
             Access::Full => Some(RowSource::Table(tx.table_scan(&table))),
             _ => {
-                let none = Subqueries::default();
-                let ex = Executor::new(&tx, &params, settings.clone(), &none);
+                let ex = Executor::new(&tx, &params, settings.clone(), &subqueries);
                 match ex.index_bounds(access, &[], &[])? {
                     Some(b) => Some(RowSource::Index(tx.index_range_scan(
                         &table,
@@ -96,6 +96,8 @@ impl Cursor {
         let scan = source.unwrap_or(RowSource::Table(tx.table_scan(&table)));
         let mut stream = Stream {
             plan,
+            subqueries,
+            state: ExecState::default(),
             scan,
             params,
             settings,
@@ -378,6 +380,10 @@ struct Stream {
     settings: Settings,
     /// Bottom first, like the stages.
     limits: Vec<LimitState>,
+    /// The statement's subquery plans, and what the execution remembers of
+    /// them from one batch to the next.
+    subqueries: Arc<Subqueries>,
+    state: ExecState,
     ready: VecDeque<Row>,
     batch: usize,
     /// The scan is exhausted or a limit is reached.
@@ -406,8 +412,12 @@ impl Stream {
 
     /// Each `Limit` stage's count and offset, by slot.
     fn evaluate_limits(&self) -> Result<Vec<LimitState>> {
-        let none = Subqueries::default();
-        let ex = Executor::new(&self.tx, &self.params, self.settings.clone(), &none);
+        let ex = Executor::new(
+            &self.tx,
+            &self.params,
+            self.settings.clone(),
+            &self.subqueries,
+        );
         let mut out = Vec::new();
         for stage in Pipeline::of(&self.plan)?.stages {
             if let Stage::Limit {
@@ -437,8 +447,14 @@ impl Stream {
             self.done = true;
             return Ok(());
         }
-        let none = Subqueries::default();
-        let ex = Executor::new(&self.tx, &self.params, self.settings.clone(), &none);
+        let state = std::mem::take(&mut self.state);
+        let ex = Executor::new(
+            &self.tx,
+            &self.params,
+            self.settings.clone(),
+            &self.subqueries,
+        )
+        .with_state(state);
         let pipeline = Pipeline::of(&self.plan)?;
         skip_offset(&mut self.limits, &mut self.scan, &pipeline)?;
         let want = self.batch;
@@ -465,6 +481,7 @@ impl Stream {
             RowSource::Table(scan) => scan.walk(&mut each),
             RowSource::Index(scan) => scan.walk(&self.tx, &mut each),
         };
+        self.state = ex.into_state();
         let finished = match walked {
             Ok(finished) => finished,
             Err(e) => {

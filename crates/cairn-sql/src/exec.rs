@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::ops::Bound;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use cairn_core::{Error, Result, Row, Value};
 use cairn_storage::Transaction;
@@ -39,10 +40,20 @@ pub type Sink<'a> = &'a mut dyn FnMut(&[Value]) -> Result<bool>;
 
 enum Cached {
     Scalar(Value),
-    Set(Rc<ValueSet>),
+    Set(Arc<ValueSet>),
     Exists(bool),
     /// A grouped subquery's results by key, and the result for no group.
-    Grouped(Rc<(FastMap<Vec<Value>, Value>, Value)>),
+    Grouped(Arc<(FastMap<Vec<Value>, Value>, Value)>),
+}
+
+/// What an execution remembers between evaluations of its subqueries: the
+/// results of uncorrelated ones, and how often each grouped (decorrelated)
+/// one has been evaluated per row. A streaming cursor keeps it from one
+/// batch to the next, so a subquery runs once per statement, not per batch.
+#[derive(Default)]
+pub struct ExecState {
+    cache: HashMap<usize, Cached>,
+    calls: HashMap<usize, usize>,
 }
 
 /// A flag another thread raises to stop a connection's running statement
@@ -211,7 +222,7 @@ impl EvalContext for Executor<'_> {
         sub: SubqueryRef,
         row: &[Value],
         outer: &[&[Value]],
-    ) -> Result<Rc<ValueSet>> {
+    ) -> Result<Arc<ValueSet>> {
         if !sub.correlated {
             if let Some(Cached::Set(s)) = self.cache.borrow().get(&sub.id) {
                 return Ok(s.clone());
@@ -229,7 +240,7 @@ impl EvalContext for Executor<'_> {
             }
             Ok(true)
         })?;
-        let set = Rc::new(set);
+        let set = Arc::new(set);
         if !sub.correlated {
             self.cache
                 .borrow_mut()
@@ -297,6 +308,21 @@ impl<'a> Executor<'a> {
             calls: RefCell::new(HashMap::new()),
             ticks: std::cell::Cell::new(0),
             profile: None,
+        }
+    }
+
+    /// Continues an execution whose subquery results are in `state`.
+    pub fn with_state(self, state: ExecState) -> Self {
+        *self.cache.borrow_mut() = state.cache;
+        *self.calls.borrow_mut() = state.calls;
+        self
+    }
+
+    /// What this execution remembers, to continue it later.
+    pub fn into_state(self) -> ExecState {
+        ExecState {
+            cache: self.cache.into_inner(),
+            calls: self.calls.into_inner(),
         }
     }
 
@@ -404,7 +430,7 @@ impl<'a> Executor<'a> {
         &self,
         id: usize,
         g: &GroupedSubquery,
-    ) -> Result<Rc<(FastMap<Vec<Value>, Value>, Value)>> {
+    ) -> Result<Arc<(FastMap<Vec<Value>, Value>, Value)>> {
         if let Some(Cached::Grouped(t)) = self.cache.borrow().get(&id) {
             return Ok(t.clone());
         }
@@ -422,7 +448,7 @@ impl<'a> Executor<'a> {
             empty_row.push(Acc::new(a).finish(a)?);
         }
         let empty = g.project.eval(&empty_row, self, &[])?;
-        let t = Rc::new((map, empty));
+        let t = Arc::new((map, empty));
         self.cache
             .borrow_mut()
             .insert(id, Cached::Grouped(t.clone()));

@@ -10,7 +10,6 @@
 //! it, so the per-row path has no dynamic dispatch.
 
 use std::collections::HashSet;
-use std::rc::Rc;
 
 use crate::functions::ScalarFunction;
 use cairn_core::ops::{self, ArithOp, BitOp};
@@ -78,7 +77,7 @@ pub trait EvalContext {
         sub: SubqueryRef,
         row: &[Value],
         outer: &[&[Value]],
-    ) -> Result<Rc<ValueSet>>;
+    ) -> Result<std::sync::Arc<ValueSet>>;
     /// The value of a decorrelated scalar subquery (`Expr::GroupedSubquery`)
     /// for the current row.
     fn grouped_subquery(

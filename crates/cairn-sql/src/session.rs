@@ -87,7 +87,7 @@ impl Output {
 /// plans of the subqueries its expressions name.
 struct Compiled {
     plan: StatementPlan,
-    subqueries: Subqueries,
+    subqueries: Arc<Subqueries>,
     /// For a query a cursor can stream (see [`Cursor`]): the table it scans.
     stream_table: Option<Arc<Table>>,
     /// The planner rules that fired (`EXPLAIN VERBOSE`).
@@ -231,11 +231,9 @@ fn compile(
         _ => return Ok(None),
     };
     let param_count = planner.bind.param_count;
-    let subqueries = std::mem::take(&mut planner.bind.subqueries);
+    let subqueries = Arc::new(std::mem::take(&mut planner.bind.subqueries));
     let stream_table = match &plan {
-        StatementPlan::Query { plan, .. } if subqueries.is_empty() => {
-            crate::cursor::pipeline_scan(plan).map(|(t, _)| t)
-        }
+        StatementPlan::Query { plan, .. } => crate::cursor::pipeline_scan(plan).map(|(t, _)| t),
         _ => None,
     };
     let compiled = Compiled {
@@ -332,10 +330,16 @@ impl Session {
         let c = self.compiled(p)?;
         let settings = self.settings();
         if let (StatementPlan::Query { plan, cols }, Some(table)) = (&c.plan, &c.stream_table) {
-            if let Some(tx) = self.cursor_transaction(table)? {
+            if let Some(tx) = self.cursor_transaction(table, &c.subqueries)? {
                 let owned = params.to_vec();
-                let cursor =
-                    Cursor::stream(cols.clone(), plan.clone(), tx, owned, settings.clone())?;
+                let cursor = Cursor::stream(
+                    cols.clone(),
+                    plan.clone(),
+                    c.subqueries.clone(),
+                    tx,
+                    owned,
+                    settings.clone(),
+                )?;
                 if let Some(cursor) = cursor {
                     return Ok(cursor);
                 }
@@ -349,10 +353,19 @@ impl Session {
     /// one outside a transaction; inside one, a read-only transaction at
     /// its snapshot if it has not written `table` (its own writes would
     /// not show through); else `None`.
-    fn cursor_transaction(&self, table: &Arc<Table>) -> Result<Option<Transaction>> {
+    ///
+    /// With subqueries (which may read any table), the open transaction
+    /// must not have written at all; otherwise only not to the scanned
+    /// table. Else `None`: the query runs in the open transaction, buffered.
+    fn cursor_transaction(
+        &self,
+        table: &Arc<Table>,
+        subqueries: &Subqueries,
+    ) -> Result<Option<Transaction>> {
         let store = self.store();
         match &self.tx {
             None => Ok(Some(store.begin())),
+            Some(tx) if !subqueries.is_empty() && tx.has_writes() => Ok(None),
             Some(tx) if tx.has_writes_to(table) => Ok(None),
             Some(tx) => store.begin_at(tx.start_ts()).map(Some),
         }
