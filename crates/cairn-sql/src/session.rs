@@ -580,6 +580,12 @@ impl Session {
         let mut text = self.explain_plan(store, &c);
         if verbose {
             text.push_str(&c.rules.explain());
+            if let StatementPlan::Query { .. } = &c.plan {
+                text.push_str(match &c.stream_table {
+                    Some(_) => "Cursor: rows stream as they are pulled\n",
+                    None => "Cursor: computed in full when opened\n",
+                });
+            }
         }
         Ok(text)
     }
