@@ -177,12 +177,8 @@ fn check(rest: &[std::ffi::OsString]) -> ExitCode {
         return ExitCode::from(2);
     };
     let path = PathBuf::from(path);
-    if !path.join("MANIFEST").exists() {
-        eprintln!(
-            "Error: {} is not a Cairn database (no MANIFEST)",
-            path.display()
-        );
-        return ExitCode::FAILURE;
+    if let Err(code) = existing_database(&path) {
+        return code;
     }
     let db = match Database::open(&path) {
         Ok(db) => db,
@@ -191,7 +187,32 @@ fn check(rest: &[std::ffi::OsString]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let problems: Vec<String> = match db
+    let problems = integrity_problems(&db);
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems == ["ok"] {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `Err` (after saying why) unless `path` holds a Cairn database.
+fn existing_database(path: &std::path::Path) -> Result<(), ExitCode> {
+    if path.join("MANIFEST").exists() {
+        return Ok(());
+    }
+    eprintln!(
+        "Error: {} is not a Cairn database (no MANIFEST)",
+        path.display()
+    );
+    Err(ExitCode::FAILURE)
+}
+
+/// `PRAGMA integrity_check`'s rows: `["ok"]`, or one per problem.
+fn integrity_problems(db: &Database) -> Vec<String> {
+    match db
         .query("PRAGMA integrity_check", &[])
         .and_then(|r| r.fetch_all())
     {
@@ -200,14 +221,6 @@ fn check(rest: &[std::ffi::OsString]) -> ExitCode {
             .map(|r| r.get::<String>(0).unwrap_or_else(|e| e.to_string()))
             .collect(),
         Err(e) => vec![e.to_string()],
-    };
-    for p in &problems {
-        println!("{p}");
-    }
-    if problems == ["ok"] {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }
 
@@ -221,12 +234,8 @@ fn salvage(rest: &[std::ffi::OsString]) -> ExitCode {
         return ExitCode::from(2);
     };
     let path = PathBuf::from(path);
-    if !path.join("MANIFEST").exists() {
-        eprintln!(
-            "Error: {} is not a Cairn database (no MANIFEST)",
-            path.display()
-        );
-        return ExitCode::FAILURE;
+    if let Err(code) = existing_database(&path) {
+        return code;
     }
     let options = cairn::OpenOptions {
         salvage: true,
@@ -254,16 +263,7 @@ fn salvage(rest: &[std::ffi::OsString]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     println!("checkpoint written: the database opens normally now");
-    let problems: Vec<String> = match db
-        .query("PRAGMA integrity_check", &[])
-        .and_then(|r| r.fetch_all())
-    {
-        Ok(rows) => rows
-            .iter()
-            .map(|r| r.get::<String>(0).unwrap_or_else(|e| e.to_string()))
-            .collect(),
-        Err(e) => vec![e.to_string()],
-    };
+    let problems = integrity_problems(&db);
     println!("integrity check: {}", problems.join("; "));
     if problems == ["ok"] {
         ExitCode::SUCCESS

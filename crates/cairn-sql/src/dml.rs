@@ -87,20 +87,6 @@ pub struct Written {
     keep_rows: bool,
 }
 
-fn table_scope(table: &Table, label: &str) -> Vec<ScopeCol> {
-    table
-        .schema()
-        .columns
-        .iter()
-        .map(|c| ScopeCol {
-            table: Some(label.to_string()),
-            name: c.name.clone(),
-            data_type: Some(c.data_type),
-            using_dup: false,
-        })
-        .collect()
-}
-
 impl Planner<'_> {
     fn table_for_write(&self, name: &str) -> Result<Arc<Table>> {
         match self.store.table(name) {
@@ -119,7 +105,7 @@ impl Planner<'_> {
         }
         self.bind
             .scopes
-            .push(Scope::new(table_scope(table, &schema.name)));
+            .push(Scope::new(crate::scope::table_cols(table, &schema.name)));
         let r = schema
             .checks
             .iter()
@@ -229,8 +215,8 @@ impl Planner<'_> {
                         }
                     }
                     ast::OnConflictAction::DoUpdate(du) => {
-                        let mut cols = table_scope(table, &schema.name);
-                        cols.extend(table_scope(table, "excluded"));
+                        let mut cols = crate::scope::table_cols(table, &schema.name);
+                        cols.extend(crate::scope::table_cols(table, "excluded"));
                         self.bind.scopes.push(Scope::new(cols));
                         let r = (|| {
                             let mut a = Vec::new();
@@ -287,7 +273,9 @@ impl Planner<'_> {
         label: &str,
         selection: Option<&ast::Expr>,
     ) -> Result<Plan> {
-        self.bind.scopes.push(Scope::new(table_scope(table, label)));
+        self.bind
+            .scopes
+            .push(Scope::new(crate::scope::table_cols(table, label)));
         let r = (|| {
             let mut conds = Vec::new();
             if let Some(w) = selection {
@@ -348,11 +336,11 @@ impl Planner<'_> {
                 let scan = self.plan_write_scan(&table, &label, up.selection.as_ref())?;
                 self.bind
                     .scopes
-                    .push(Scope::new(table_scope(&table, &label)));
+                    .push(Scope::new(crate::scope::table_cols(&table, &label)));
                 scan
             }
             Some(from) => {
-                let mut cols = table_scope(&table, &label);
+                let mut cols = crate::scope::table_cols(&table, &label);
                 cols.push(ScopeCol {
                     table: Some(label.clone()),
                     name: "\u{0}rowid".into(),
@@ -443,7 +431,9 @@ impl Planner<'_> {
         let Some(items) = items else {
             return Ok(None);
         };
-        self.bind.scopes.push(Scope::new(table_scope(table, label)));
+        self.bind
+            .scopes
+            .push(Scope::new(crate::scope::table_cols(table, label)));
         let r = (|| {
             let mut exprs = Vec::new();
             let mut cols = Vec::new();

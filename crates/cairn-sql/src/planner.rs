@@ -1069,17 +1069,7 @@ impl<'a> Planner<'a> {
             let c = scope_cols(label, &scols);
             Ok((RelSource::Plan(plan), c))
         } else if let Some(table) = self.store.table(tname) {
-            let schema = table.schema();
-            let c = schema
-                .columns
-                .iter()
-                .map(|c| ScopeCol {
-                    table: Some(label.to_string()),
-                    name: c.name.clone(),
-                    data_type: Some(c.data_type),
-                    using_dup: false,
-                })
-                .collect();
+            let c = crate::scope::table_cols(&table, label);
             Ok((RelSource::Table(table), c))
         } else if let Some(view) = self.store.view(tname) {
             let (plan, vcols) = self.plan_view(&view)?;

@@ -121,3 +121,18 @@ impl Scope {
         })
     }
 }
+
+/// The scope columns of `table` read under the name `label`.
+pub fn table_cols(table: &cairn_storage::Table, label: &str) -> Vec<ScopeCol> {
+    table
+        .schema()
+        .columns
+        .iter()
+        .map(|c| ScopeCol {
+            table: Some(label.to_string()),
+            name: c.name.clone(),
+            data_type: Some(c.data_type),
+            using_dup: false,
+        })
+        .collect()
+}

@@ -66,6 +66,16 @@ fn values(rows: Vec<Vec<Expr>>, width: usize) -> Plan {
     Plan::Values { rows }
 }
 
+/// Every table, by name.
+fn sorted_tables(store: &Store) -> Vec<(String, Arc<Table>)> {
+    let mut names = store.table_names();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|n| store.table(&n).map(|t| (n, t)))
+        .collect()
+}
+
 /// `information_schema.tables`: one row per table and view.
 fn tables(store: &Store) -> (Plan, Vec<OutCol>) {
     let cols = vec![
@@ -100,12 +110,7 @@ fn columns(store: &Store) -> (Plan, Vec<OutCol>) {
         col("is_primary_key", DataType::Boolean),
     ];
     let mut rows = Vec::new();
-    let mut names = store.table_names();
-    names.sort();
-    for t in names {
-        let Some(table) = store.table(&t) else {
-            continue;
-        };
+    for (t, table) in sorted_tables(store) {
         let schema = table.schema();
         let pk = schema.primary_key.clone().unwrap_or_default();
         for (i, c) in schema.columns.iter().enumerate() {
@@ -145,12 +150,7 @@ fn indexes(store: &Store) -> (Plan, Vec<OutCol>) {
     };
     let null = || Expr::Literal(Value::Null);
     let mut rows = Vec::new();
-    let mut names = store.table_names();
-    names.sort();
-    for t in names {
-        let Some(table) = store.table(&t) else {
-            continue;
-        };
+    for (t, table) in sorted_tables(store) {
         let schema = table.schema();
         let col_names = |cs: &[usize]| {
             let names: Vec<&str> = cs
