@@ -14,7 +14,16 @@
 //! [`open`] builds the parts (the shared core, the verifiable state, the
 //! build pool) and hands them to the store facade (`Store::open`); replay
 //! applies each WAL record through the same paths a commit
-//! (`apply.rs`) and a DDL statement (`catalog.rs`) take.
+//! (`apply.rs`) and a DDL statement (`catalog.rs`) take. A vector index
+//! logged with its graph (WAL format 2) is installed, never rebuilt; one
+//! logged without (an older log) is built and counted in
+//! [`Recovery::vector_indexes_rebuilt`]; long steps are told to
+//! [`OpenOptions::progress`]. Before anything new is logged, the
+//! manifest's `wal_format_version` is raised to this build's.
+//!
+//! Closing: the store facade checkpoints at a clean close
+//! ([`OpenOptions::checkpoint_on_close`]); then dropping [`Durable`]
+//! flushes and syncs the WAL and records how far in the manifest.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +33,7 @@ use cairn_core::{Error, Result, Value};
 use crate::apply::{self, after_table_writes, apply_table_writes};
 use crate::checkpoint::Checkpointer;
 use crate::fs::{StdFs, VLock, Vfs};
+use crate::index::IndexStats;
 use crate::jobs::Jobs;
 use crate::manifest::{Manifest, WalPosition};
 use crate::merkle::{Merkle, Pending};
@@ -51,7 +61,42 @@ pub struct OpenOptions {
     /// as if they had been on), else from that checkpoint's rows, with the
     /// history starting there.
     pub state_roots: bool,
+    /// Checkpoint at a clean close (`Store::close`, or dropping the last
+    /// handle) when the log holds anything since the last checkpoint, so
+    /// that the next open loads segment files instead of replaying the log
+    /// and rebuilding indexes (default: true). Off, a close only syncs the
+    /// log (tests of WAL recovery use this).
+    pub checkpoint_on_close: bool,
+    /// Called while opening, on the opening thread, with what takes long:
+    /// replaying the log, and building a vector index's graph from its
+    /// rows (a log written before builds were logged with their graph).
+    /// A shell prints it; see [`OpenProgress`].
+    pub progress: Option<ProgressHook>,
 }
+
+/// A callback for [`OpenOptions::progress`].
+pub type ProgressHook = Arc<dyn Fn(&OpenProgress) + Send + Sync>;
+
+/// A step of a long open, as [`OpenOptions::progress`] is told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenProgress {
+    /// Replaying the write-ahead log: `done` of `total` records applied
+    /// (told every [`REPLAY_PROGRESS_RECORDS`] records and at the end).
+    ReplayingLog { done: usize, total: usize },
+    /// Building vector index `index` of table `table` from its rows:
+    /// `done` of `total` rows (told when the build starts, `done = 0`, and
+    /// when it ends, `done = total`).
+    RebuildingIndex {
+        table: String,
+        index: String,
+        done: u64,
+        total: u64,
+    },
+}
+
+/// How many replayed records apart [`OpenProgress::ReplayingLog`] is told.
+pub const REPLAY_PROGRESS_RECORDS: usize = 4096;
 
 impl Default for OpenOptions {
     fn default() -> Self {
@@ -60,6 +105,8 @@ impl Default for OpenOptions {
             salvage: false,
             fs: Arc::new(StdFs),
             state_roots: true,
+            checkpoint_on_close: true,
+            progress: None,
         }
     }
 }
@@ -82,6 +129,15 @@ pub struct Recovery {
     /// Where the log was cut and why: a torn tail a crash left, or the
     /// damage `salvage` stopped at.
     pub cut: Option<String>,
+    /// Vector indexes whose graph was built from the rows while opening
+    /// (a log from before index builds were logged with their graph, or a
+    /// graph too large to log whose checkpoint did not happen). 0 when
+    /// every graph was loaded.
+    pub vector_indexes_rebuilt: usize,
+    /// Vectors not in any graph when the open finished (committed after
+    /// the last graph build the files hold): searched exactly, and built
+    /// into graphs in the background once a chunk is full.
+    pub vectors_pending: usize,
 }
 
 /// The files of an on-disk database, a part of the store (`None` in
@@ -93,6 +149,8 @@ pub(crate) struct Durable {
     pub(crate) recovery: Recovery,
     /// Writes checkpoints; owns the manifest.
     pub(crate) checkpointer: Checkpointer,
+    /// [`OpenOptions::checkpoint_on_close`].
+    pub(crate) checkpoint_on_close: bool,
     _lock: Box<dyn VLock>,
 }
 
@@ -161,30 +219,8 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
     fs.create_dir_all(path)?;
     let lock = fs.lock(&path.join("LOCK"))?;
     let wal_dir = path.join("wal");
-    let manifest_path = path.join("MANIFEST");
     let mut recovery = Recovery::default();
-    let manifest = if fs.exists(&manifest_path) {
-        Manifest::read(&*fs, path)?
-    } else {
-        let has_wal = fs.exists(&wal_dir)
-            && fs
-                .list(&wal_dir)?
-                .iter()
-                .any(|n| wal::parse_file_name(n).is_some());
-        if has_wal {
-            return Err(Error::corrupt(
-                manifest_path.display(),
-                0,
-                "MANIFEST is missing but the WAL has files",
-            ));
-        }
-        fs.create_dir_all(&wal_dir)?;
-        fs.create_dir_all(&path.join("segments"))?;
-        let m = Manifest::new();
-        m.write(&*fs, path)?;
-        recovery.created = true;
-        m
-    };
+    let manifest = read_or_create_manifest(&*fs, path, &mut recovery)?;
     let scan = wal::scan(&*fs, &wal_dir, manifest.wal_first, opts.salvage)?;
     if let (Some(mark), Some(&(file, offset))) = (manifest.wal_synced_to, scan.files.last()) {
         if !opts.salvage && (WalPosition { file, offset }) < mark {
@@ -207,7 +243,14 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
         crate::checkpoint::load(&shared, &merkle, &jobs, &*fs, path, cp)?;
         recovery.checkpoint = Some(cp.ts);
     }
-    replay(&shared, &merkle, &jobs, &scan, &mut recovery)?;
+    replay(
+        &shared,
+        &merkle,
+        &jobs,
+        &scan,
+        &mut recovery,
+        opts.progress.as_ref(),
+    )?;
     // Leftovers of a checkpoint a crash interrupted, or of one whose
     // old files were not all deleted yet.
     let listed = manifest
@@ -219,12 +262,9 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
     recovery.cut = scan.cut.clone();
     tidy_wal_tail(&*fs, &wal_dir, &scan, manifest.wal_first, opts.salvage)?;
     let wal = Arc::new(Wal::start(fs.clone(), wal_dir, &scan, opts.synchronous)?);
-    let mut manifest = manifest;
-    if opts.salvage && scan.cut.is_some() && manifest.wal_synced_to.is_some() {
-        // The log was cut short on purpose: forget how far it reached.
-        manifest.wal_synced_to = None;
-        manifest.write(&*fs, path)?;
-    }
+    let salvaged = opts.salvage && scan.cut.is_some();
+    let manifest = update_manifest(&*fs, path, manifest, salvaged)?;
+    recovery.vectors_pending = pending_vectors(&shared);
     shared.log = wal.clone();
     let checkpointer = Checkpointer::new(fs.clone(), path.to_path_buf(), wal.clone(), manifest);
     let durable = Durable {
@@ -233,6 +273,7 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
         wal,
         recovery,
         checkpointer,
+        checkpoint_on_close: opts.checkpoint_on_close,
         _lock: lock,
     };
     Ok(Opened {
@@ -243,33 +284,160 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
     })
 }
 
-/// Applies the scanned records in log order.
+/// The directory's manifest; in a directory without one (and without a
+/// log), a new database's, written (`recovery.created`).
+fn read_or_create_manifest(fs: &dyn Vfs, path: &Path, recovery: &mut Recovery) -> Result<Manifest> {
+    let wal_dir = path.join("wal");
+    let manifest_path = path.join("MANIFEST");
+    if fs.exists(&manifest_path) {
+        return Manifest::read(fs, path);
+    }
+    let has_wal = fs.exists(&wal_dir)
+        && fs
+            .list(&wal_dir)?
+            .iter()
+            .any(|n| wal::parse_file_name(n).is_some());
+    if has_wal {
+        return Err(Error::corrupt(
+            manifest_path.display(),
+            0,
+            "MANIFEST is missing but the WAL has files",
+        ));
+    }
+    fs.create_dir_all(&wal_dir)?;
+    fs.create_dir_all(&path.join("segments"))?;
+    let m = Manifest::new();
+    m.write(fs, path)?;
+    recovery.created = true;
+    Ok(m)
+}
+
+/// The manifest brought up to date before anything is logged: a log cut
+/// short by salvage forgets how far it reached, and the WAL format
+/// version becomes this build's (records of this version may follow; a
+/// build that cannot read them must refuse the directory rather than
+/// misread the log). Written only if it changed.
+fn update_manifest(
+    fs: &dyn Vfs,
+    path: &Path,
+    mut manifest: Manifest,
+    salvaged: bool,
+) -> Result<Manifest> {
+    let mut rewrite = false;
+    if salvaged && manifest.wal_synced_to.is_some() {
+        manifest.wal_synced_to = None;
+        rewrite = true;
+    }
+    if manifest.wal_format_version < wal::WAL_FORMAT_VERSION {
+        manifest.wal_format_version = wal::WAL_FORMAT_VERSION;
+        rewrite = true;
+    }
+    if rewrite {
+        manifest.write(fs, path)?;
+    }
+    Ok(manifest)
+}
+
+/// Vectors of every vector index not in a graph yet.
+fn pending_vectors(shared: &Shared) -> usize {
+    let tables = shared.catalog.tables();
+    tables
+        .iter()
+        .flat_map(|t| t.index_stats())
+        .map(|(_, s)| match s {
+            IndexStats::Vector(v) => v.pending,
+            IndexStats::Ordered { .. } => 0,
+        })
+        .sum()
+}
+
+/// Applies the scanned records in log order, telling `progress`.
 fn replay(
     shared: &Shared,
     merkle: &Merkle,
     jobs: &Jobs,
     scan: &wal::WalScan,
     recovery: &mut Recovery,
+    progress: Option<&ProgressHook>,
 ) -> Result<()> {
+    let tell = |p: OpenProgress| {
+        if let Some(f) = progress {
+            f(&p);
+        }
+    };
+    let total = scan.records.len();
     let mut cs = shared.commit_lock.lock();
-    for (record, file, offset) in &scan.records {
+    for (done, (record, file, offset)) in scan.records.iter().enumerate() {
+        if done % REPLAY_PROGRESS_RECORDS == 0 && done > 0 {
+            tell(OpenProgress::ReplayingLog { done, total });
+        }
         let result = match record {
             Record::Commit { ts, tables } => {
                 recovery.commits += 1;
                 replay_commit(shared, merkle, jobs, &mut cs, *ts, tables)
             }
-            ddl => shared
-                .catalog
-                .apply(ddl, jobs.pool().as_deref())
-                .and_then(|()| merkle.after_ddl(shared, cs.last_assigned)),
+            ddl => replay_ddl(shared, merkle, jobs, cs.last_assigned, ddl, &tell, recovery),
         };
         result.map_err(|e| {
             Error::corrupt(&**file, *offset, format!("WAL record does not replay: {e}"))
         })?;
         recovery.records += 1;
     }
+    if total > 0 {
+        tell(OpenProgress::ReplayingLog { done: total, total });
+    }
     recovery.last_commit = cs.last_assigned;
     Ok(())
+}
+
+/// Replays one DDL record at the newest commit `ts` (the one catalog
+/// path); a vector index logged without its graph is built here, told to
+/// `tell` and counted in `recovery`.
+fn replay_ddl(
+    shared: &Shared,
+    merkle: &Merkle,
+    jobs: &Jobs,
+    ts: Ts,
+    ddl: &Record,
+    tell: &dyn Fn(OpenProgress),
+    recovery: &mut Recovery,
+) -> Result<()> {
+    let rebuild = match ddl {
+        Record::CreateVectorIndex {
+            table,
+            def,
+            built: None,
+        } => shared
+            .catalog
+            .table(table)
+            .map(|t| OpenProgress::RebuildingIndex {
+                table: t.name(),
+                index: def.name.clone(),
+                done: 0,
+                total: t.row_count(),
+            }),
+        _ => None,
+    };
+    if let Some(p) = &rebuild {
+        tell(p.clone());
+    }
+    shared.catalog.apply(ddl, ts, jobs.pool().as_deref())?;
+    if let Some(OpenProgress::RebuildingIndex {
+        table,
+        index,
+        total,
+        ..
+    }) = rebuild
+    {
+        recovery.vector_indexes_rebuilt += 1;
+        tell(OpenProgress::RebuildingIndex {
+            table,
+            index,
+            done: total,
+            total,
+        });
+    }
+    merkle.after_ddl(shared, ts)
 }
 
 fn replay_commit(

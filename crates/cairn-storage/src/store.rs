@@ -11,7 +11,9 @@
 //!
 //! The facade assembles them ([`Store::new`], [`Store::open`]), hands out
 //! transactions ([`Store::begin`], [`Store::begin_at`]), runs the commit
-//! pipeline (`commit.rs`) and then the checkpointer, and does what needs a
+//! pipeline (`commit.rs`) and then the checkpointer, closes cleanly
+//! ([`Store::close`], also on drop: waits for background index builds and
+//! checkpoints, so the next open rebuilds nothing), and does what needs a
 //! transaction and the verifiable state together ([`Store::read_proven`],
 //! [`Store::prove_rows`]). No module of the crate imports this one; each
 //! part takes what it needs, never the store.
@@ -23,12 +25,14 @@
 //! table locks.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use cairn_core::{Error, Result, Value};
 use cairn_merkle::{CommitHead, Hash, HistoryProof, RowProof};
 
-use crate::commit::Committer;
+use crate::commit::{Committer, Logged};
 use crate::durable::{Durable, OpenOptions, Recovery};
 use crate::jobs::Jobs;
 use crate::merkle::{
@@ -52,10 +56,39 @@ pub struct Store {
     durable: Option<Durable>,
     /// Tries, catalog root and history, and their fold thread.
     merkle: Merkle,
+    /// A [`Store::close`] failed and its caller got the error (a drop
+    /// then retries without reporting the failure again).
+    close_failed: AtomicBool,
 }
 
+/// The longest a close waits for background index builds to finish
+/// before it checkpoints without them (their vectors are then built again,
+/// in the background, after the next open).
+pub const CLOSE_JOBS_WAIT_MAX: Duration = Duration::from_secs(60);
+
 impl Drop for Store {
+    /// A clean close ([`Store::close`]) when the last handle goes away.
+    /// Never panics and never loses a commit: an error is reported on
+    /// stderr and the log, which holds every acknowledged commit, stays as
+    /// it is (the next open replays it).
     fn drop(&mut self) {
+        if !std::thread::panicking() {
+            // Read before the retry below sets it again.
+            let reported = self.close_failed.load(Ordering::Acquire);
+            let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.close()));
+            let error = match closed {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("internal error (panic) while checkpointing".to_string()),
+            };
+            if let (Some(e), Some(dir), false) = (error, self.path(), reported) {
+                eprintln!(
+                    "cairn: closing {}: {e}; every acknowledged commit is still in the \
+                     write-ahead log and is replayed at the next open",
+                    dir.display()
+                );
+            }
+        }
         self.merkle.stop_worker();
     }
 }
@@ -95,6 +128,7 @@ impl Store {
             jobs,
             durable,
             merkle,
+            close_failed: AtomicBool::new(false),
         });
         store.merkle.start_worker(good);
         store
@@ -183,8 +217,16 @@ impl Store {
         views.into_iter().map(|v| v.name).collect()
     }
 
+    /// Runs a DDL statement. One whose replay would rebuild an index
+    /// (a graph too large for the log) is followed by a checkpoint, so a
+    /// reopen loads the graph instead; if that checkpoint fails, the
+    /// statement stands (the log holds it) and only the next open is
+    /// slower.
     fn run_ddl(&self, record: Record) -> Result<()> {
-        self.committer().run_ddl(record)
+        if self.committer().run_ddl(record)? == Logged::RebuildsAtReplay {
+            let _ = self.checkpoint();
+        }
+        Ok(())
     }
 
     pub fn create_table(&self, schema: TableSchema) -> Result<Arc<Table>> {
@@ -235,7 +277,11 @@ impl Store {
     /// Commits wait while it builds.
     pub fn create_vector_index(&self, table: &str, def: VectorIndexDef) -> Result<()> {
         let table = self.table_name_as_stored(table)?;
-        self.run_ddl(Record::CreateVectorIndex { table, def })
+        self.run_ddl(Record::CreateVectorIndex {
+            table,
+            def,
+            built: None,
+        })
     }
 
     /// A table's name as the catalog spells it (index records carry it).
@@ -276,6 +322,30 @@ impl Store {
             Some(d) => d.checkpointer.write(&self.shared, &self.merkle).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Brings the files up to date so that the next open replays and
+    /// rebuilds nothing: waits for the background index builds in flight
+    /// (at most [`CLOSE_JOBS_WAIT_MAX`]), then writes a checkpoint if the
+    /// log holds anything since the last one (unless
+    /// [`OpenOptions::checkpoint_on_close`] is off). Dropping the last
+    /// handle does this too, reporting an error on stderr; call it to get
+    /// the error instead. The store stays usable (later commits are logged
+    /// as usual). A no-op in memory.
+    pub fn close(&self) -> Result<()> {
+        let Some(d) = &self.durable else {
+            return Ok(());
+        };
+        if !d.checkpoint_on_close {
+            return Ok(());
+        }
+        self.jobs.wait_idle(CLOSE_JOBS_WAIT_MAX);
+        if d.checkpointer.has_work() {
+            let written = d.checkpointer.write(&self.shared, &self.merkle);
+            self.close_failed.store(written.is_err(), Ordering::Release);
+            written?;
+        }
+        Ok(())
     }
 
     /// After a commit: runs an automatic checkpoint when one is due and

@@ -15,16 +15,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn_core::{Error, Result, Value};
+use cairn_vector::hnsw::GraphParts;
 use parking_lot::{Condvar, Mutex};
 
 use crate::codec::{le32, le64, Dec, Enc};
 use crate::fs::{VFile, Vfs};
 use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
-use crate::vector::VectorIndexDef;
+use crate::vector::{BuiltGraph, VectorIndexDef};
 use crate::{RowId, Ts};
 
-/// Format version written into every WAL file header.
-pub const WAL_FORMAT_VERSION: u32 = 1;
+/// Format version written into every WAL file header. Version 2 added
+/// record kind 10 (a vector index with its built graph); a version-2
+/// writer appends to a version-1 file it finds, and readers take every
+/// record kind they know in any file (the manifest's `wal_format_version`
+/// is what tells an older reader to stop).
+pub const WAL_FORMAT_VERSION: u32 = 2;
 /// Oldest WAL format version this build reads.
 pub const WAL_FORMAT_OLDEST: u32 = 1;
 /// Version byte of record payloads.
@@ -54,6 +59,8 @@ const _: () = assert!(FILE_HEADER.is_multiple_of(8) && BATCH_HEADER.is_multiple_
 const GATHER_WAIT_MAX: Duration = Duration::from_micros(500);
 /// Condition variables committers wait on, by LSN.
 const WAIT_STRIPES: usize = 64;
+/// Largest encode buffer kept between records.
+const SCRATCH_BYTES_KEPT_MAX: usize = 16 << 20;
 /// Largest record payload accepted (a bound for decoders, not a design
 /// limit of commits: 1 GiB).
 const RECORD_BYTES_MAX: u32 = 1 << 30;
@@ -103,6 +110,8 @@ mod kind {
     pub const CREATE_VECTOR_INDEX: u8 = 7;
     pub const DROP_INDEX: u8 = 8;
     pub const ADD_COLUMN: u8 = 9;
+    /// A vector index with the graph its build produced (WAL format 2).
+    pub const CREATE_VECTOR_INDEX_BUILT: u8 = 10;
 }
 
 /// One row written by a commit: new values, or `None` for a delete.
@@ -130,9 +139,12 @@ pub(crate) enum Record {
         table: String,
         def: IndexDef,
     },
+    /// Replay builds the index's graph from the rows, unless `built`
+    /// carries the graph the live build produced (kind 10).
     CreateVectorIndex {
         table: String,
         def: VectorIndexDef,
+        built: Option<Arc<BuiltGraph>>,
     },
     DropIndex {
         name: String,
@@ -187,6 +199,22 @@ pub(crate) fn encode_commit<'a>(
     });
 }
 
+/// Encodes a CreateVectorIndex record that carries the built graph (kind
+/// 10): table name, index definition, graph (`live`: one flag per node).
+pub(crate) fn encode_vector_index_built(
+    out: &mut Vec<u8>,
+    table: &str,
+    def: &VectorIndexDef,
+    graph: &GraphParts,
+    live: &[bool],
+) {
+    frame(out, kind::CREATE_VECTOR_INDEX_BUILT, |e| {
+        e.str(table);
+        e.vector_index(def);
+        e.built_graph(graph, live);
+    });
+}
+
 impl Record {
     /// Appends this record, framed.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
@@ -209,12 +237,19 @@ impl Record {
                 e.str(table);
                 e.index(def);
             }),
-            Record::CreateVectorIndex { table, def } => {
-                frame(out, kind::CREATE_VECTOR_INDEX, |e| {
-                    e.str(table);
-                    e.vector_index(def);
-                })
-            }
+            Record::CreateVectorIndex {
+                table,
+                def,
+                built: None,
+            } => frame(out, kind::CREATE_VECTOR_INDEX, |e| {
+                e.str(table);
+                e.vector_index(def);
+            }),
+            Record::CreateVectorIndex {
+                table,
+                def,
+                built: Some(b),
+            } => encode_vector_index_built(out, table, def, &b.graph.to_parts(), &b.live),
             Record::DropIndex { name } => frame(out, kind::DROP_INDEX, |e| e.str(name)),
             Record::AddColumn {
                 table,
@@ -277,7 +312,18 @@ impl Record {
             kind::CREATE_VECTOR_INDEX => Record::CreateVectorIndex {
                 table: d.str()?.to_string(),
                 def: d.vector_index()?,
+                built: None,
             },
+            kind::CREATE_VECTOR_INDEX_BUILT => {
+                let table = d.str()?.to_string();
+                let def = d.vector_index()?;
+                let built = d.built_graph(&def)?;
+                Record::CreateVectorIndex {
+                    table,
+                    def,
+                    built: Some(Arc::new(built)),
+                }
+            }
             kind::DROP_INDEX => Record::DropIndex {
                 name: d.str()?.to_string(),
             },
@@ -923,6 +969,14 @@ impl Drop for Wal {
     }
 }
 
+/// Empties a buffer for reuse, freeing it after a one-off large record.
+fn recycle(buf: &mut Vec<u8>) {
+    buf.clear();
+    if buf.capacity() > SCRATCH_BYTES_KEPT_MAX {
+        *buf = Vec::new();
+    }
+}
+
 /// Writes one batch (and syncs it when asked); rotates the file when it
 /// is full. Returns whether the batch is synced. On failure the file's
 /// valid end stays before the batch (so [`Wal::reset`] cuts it off).
@@ -1083,7 +1137,7 @@ fn writer(shared: &Shared) {
             }
         };
         let wrote = !spare.is_empty();
-        spare.clear();
+        recycle(&mut spare);
         let took = started.elapsed();
         st = shared.state.lock();
         if wrote {
@@ -1146,7 +1200,9 @@ impl crate::log::CommitLog for Wal {
         let mut buf = self.scratch.lock();
         buf.clear();
         encode(&mut buf);
-        self.append_bytes(&buf)
+        let lsn = self.append_bytes(&buf);
+        recycle(&mut buf);
+        lsn
     }
 
     fn wait(&self, lsn: u64) -> Result<()> {
@@ -1162,6 +1218,10 @@ impl crate::log::CommitLog for Wal {
     }
 
     fn may_fail(&self) -> bool {
+        true
+    }
+
+    fn replayed(&self) -> bool {
         true
     }
 }

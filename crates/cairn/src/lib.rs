@@ -33,7 +33,7 @@ pub use cairn_core::{ConstraintKind, DataType, Error, ErrorKind, Result, Value};
 pub use cairn_merkle::{CommitHead, Hash, HistoryProof, QueryProof, RowFinding, RowProof};
 pub use cairn_sql::Column;
 pub use cairn_storage::fs;
-pub use cairn_storage::{OpenOptions, Recovery, Synchronous};
+pub use cairn_storage::{OpenOptions, OpenProgress, ProgressHook, Recovery, Synchronous};
 pub use row::{FromValue, Row, RowIndex, RowSet, Rows};
 
 /// Turns a list of Rust values into statement parameters:
@@ -86,7 +86,7 @@ impl Database {
     }
 
     /// [`Database::open`] with options (synchronous mode, salvage, file
-    /// system).
+    /// system, a progress callback for long opens, checkpoint on close).
     pub fn open_with(path: impl AsRef<std::path::Path>, options: OpenOptions) -> Result<Database> {
         let store = cairn_storage::Store::open(path.as_ref(), options)?;
         Ok(Database::with_engine(cairn_sql::Engine::with_store(store)))
@@ -103,6 +103,22 @@ impl Database {
     /// once the WAL passes 64 MiB. A no-op in memory.
     pub fn checkpoint(&self) -> Result<()> {
         self.engine.store().checkpoint().map(|_| ())
+    }
+
+    /// Closes this connection (rolling back its open transaction, if
+    /// any) and brings the database's files up to date: waits for
+    /// background index builds, then checkpoints if the log holds anything
+    /// since the last checkpoint, so the next open loads every index
+    /// instead of replaying the log and rebuilding them. Dropping the last
+    /// connection does the same but can only report an error on stderr;
+    /// `close` returns it. An error loses nothing: every acknowledged
+    /// commit is in the write-ahead log, which the next open replays.
+    /// Other connections to the same database stay open. A no-op in
+    /// memory.
+    pub fn close(self) -> Result<()> {
+        let store = self.engine.store().clone();
+        drop(self);
+        store.close()
     }
 
     /// Makes every acknowledged commit durable now (useful under
