@@ -203,13 +203,14 @@ impl Committer<'_> {
                 built = image.map(|(parts, live)| (table, def, parts, live));
             }
         }
-        let lsn = log.append(&mut |buf| match &built {
+        // The log encodes a record once; the graph's copy is freed as soon
+        // as it is encoded (it can be hundreds of MB).
+        let lsn = log.append(&mut |buf| match built.take() {
             Some((table, def, parts, live)) => {
-                crate::wal::encode_vector_index_built(buf, table, def, parts, live)
+                crate::wal::encode_vector_index_built(buf, table, def, &parts, &live)
             }
             None => record.encode(buf),
         });
-        drop(built);
         if let Err(e) = log.wait(lsn) {
             let _ = self.ready(cs);
             return Err(e);

@@ -798,8 +798,25 @@ impl Wal {
 
     /// Queues a framed record; returns its LSN.
     pub(crate) fn append_bytes(&self, record: &[u8]) -> u64 {
+        self.queue(|buf| buf.extend_from_slice(record))
+    }
+
+    /// [`Wal::append_bytes`] for a record in its own buffer, which becomes
+    /// the queue when the queue is empty (no copy of a large record).
+    fn append_owned(&self, record: Vec<u8>) -> u64 {
+        self.queue(|buf| {
+            if buf.is_empty() {
+                *buf = record;
+            } else {
+                buf.extend_from_slice(&record);
+            }
+        })
+    }
+
+    /// Adds one record to the queue with `push`; returns its LSN.
+    fn queue(&self, push: impl FnOnce(&mut Vec<u8>)) -> u64 {
         let mut st = self.shared.state.lock();
-        st.buf.extend_from_slice(record);
+        push(&mut st.buf);
         st.buf_records += 1;
         st.next_lsn += 1;
         let lsn = st.next_lsn;
@@ -942,7 +959,9 @@ impl Wal {
     pub(crate) fn sync_now(&self) -> Result<()> {
         let mut st = self.shared.state.lock();
         let lsn = st.next_lsn;
-        while st.written_lsn < lsn {
+        // Records a failure discarded are never written: once the newest
+        // one is among them, everything before it that can be is.
+        while st.written_lsn < lsn && !st.failed.iter().any(|f| f.0 < lsn && lsn <= f.1) {
             if let Some(e) = &st.failure {
                 return Err(e.clone());
             }
@@ -990,10 +1009,23 @@ fn write_batch(
     body: &[u8],
     sync: bool,
 ) -> Result<bool> {
-    let mut out = Vec::with_capacity(BATCH_HEADER + body.len() + 8);
-    batch_image(&mut out, seq, synced_through, count, body);
-    io.file.write_at(io.end, &out)?;
-    let end = io.end + out.len() as u64;
+    let end = if body.len() > SCRATCH_BYTES_KEPT_MAX {
+        // A large record (an index's graph): written in place rather than
+        // copied behind its header first.
+        let (header, pad) = batch_header(seq, synced_through, count, body.len());
+        io.file.write_at(io.end, &header)?;
+        io.file.write_at(io.end + BATCH_HEADER as u64, body)?;
+        let body_end = io.end + (BATCH_HEADER + body.len()) as u64;
+        if pad > 0 {
+            io.file.write_at(body_end, &[0u8; 8][..pad])?;
+        }
+        body_end + pad as u64
+    } else {
+        let mut out = Vec::with_capacity(BATCH_HEADER + body.len() + 8);
+        batch_image(&mut out, seq, synced_through, count, body);
+        io.file.write_at(io.end, &out)?;
+        io.end + out.len() as u64
+    };
     let full = end >= WAL_FILE_BYTES_MAX;
     if sync || full {
         io.file.sync()?;
@@ -1017,18 +1049,30 @@ fn write_batch(
 
 /// Appends a batch (header, records, zero padding to 8 bytes) to `out`.
 fn batch_image(out: &mut Vec<u8>, seq: u64, synced_through: u64, count: u32, body: &[u8]) {
-    let pad = (8 - body.len() % 8) % 8;
+    let (h, pad) = batch_header(seq, synced_through, count, body.len());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(body);
+    out.resize(out.len() + pad, 0);
+}
+
+/// The header of a batch whose records take `body_len` bytes, and the
+/// zero padding that follows them.
+fn batch_header(
+    seq: u64,
+    synced_through: u64,
+    count: u32,
+    body_len: usize,
+) -> ([u8; BATCH_HEADER], usize) {
+    let pad = (8 - body_len % 8) % 8;
     let mut h = [0u8; BATCH_HEADER];
     h[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
     h[4..8].copy_from_slice(&count.to_le_bytes());
     h[8..16].copy_from_slice(&seq.to_le_bytes());
     h[16..24].copy_from_slice(&synced_through.to_le_bytes());
-    h[24..28].copy_from_slice(&((body.len() + pad) as u32).to_le_bytes());
+    h[24..28].copy_from_slice(&((body_len + pad) as u32).to_le_bytes());
     let crc = crc32c::crc32c(&h[0..28]);
     h[28..32].copy_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&h);
-    out.extend_from_slice(body);
-    out.resize(out.len() + pad, 0);
+    (h, pad)
 }
 
 /// Appends a one-record batch to a WAL file image (tests and fuzz seeds).
@@ -1200,9 +1244,12 @@ impl crate::log::CommitLog for Wal {
         let mut buf = self.scratch.lock();
         buf.clear();
         encode(&mut buf);
-        let lsn = self.append_bytes(&buf);
-        recycle(&mut buf);
-        lsn
+        if buf.len() > SCRATCH_BYTES_KEPT_MAX {
+            // A one-off large record (an index's graph): handed over, not
+            // copied, and its buffer not kept.
+            return self.append_owned(std::mem::take(&mut *buf));
+        }
+        self.append_bytes(&buf)
     }
 
     fn wait(&self, lsn: u64) -> Result<()> {
