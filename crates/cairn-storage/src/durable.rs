@@ -21,12 +21,17 @@
 //! [`OpenOptions::progress`]. Before anything new is logged, the
 //! manifest's `wal_format_version` is raised to this build's.
 //!
+//! A read-only open ([`OpenOptions::read_only`]) runs the same loading
+//! steps without the lock or any file change and has no [`Writer`]; a
+//! writer's open waits for the lock up to [`OpenOptions::busy_timeout`].
+//!
 //! Closing: the store facade checkpoints at a clean close
 //! ([`OpenOptions::checkpoint_on_close`]); then dropping [`Durable`]
 //! flushes and syncs the WAL and records how far in the manifest.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use cairn_core::{Error, Result, Value};
 
@@ -72,7 +77,27 @@ pub struct OpenOptions {
     /// rows (a log written before builds were logged with their graph).
     /// A shell prints it; see [`OpenProgress`].
     pub progress: Option<ProgressHook>,
+    /// Open without writing: no lock is taken (another process may have
+    /// the database open for writing), no file is changed, and the
+    /// database is read as its files held it at open — the newest
+    /// checkpoint and the WAL's valid prefix (with a live writer, that may
+    /// include commits whose fsync is still under way). Commits, DDL and
+    /// checkpoints fail with [`Error::Unsupported`]. Reopen to see later
+    /// commits. `salvage` is ignored; a directory without a database is
+    /// [`Error::NoSuchObject`].
+    pub read_only: bool,
+    /// How long an open for writing waits while another process holds the
+    /// database's lock before it fails with [`Error::Locked`] (default:
+    /// [`BUSY_TIMEOUT_DEFAULT`]; zero: fail at once).
+    pub busy_timeout: Duration,
 }
+
+/// Default [`OpenOptions::busy_timeout`] (as rusqlite's).
+pub const BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
+/// Longest pause between two tries of a held lock.
+const LOCK_POLL_MAX: Duration = Duration::from_millis(50);
+/// Loads a read-only open starts over when a checkpoint moved the files.
+pub const READ_ONLY_OPEN_ATTEMPTS: usize = 8;
 
 /// A callback for [`OpenOptions::progress`].
 pub type ProgressHook = Arc<dyn Fn(&OpenProgress) + Send + Sync>;
@@ -107,6 +132,8 @@ impl Default for OpenOptions {
             state_roots: true,
             checkpoint_on_close: true,
             progress: None,
+            read_only: false,
+            busy_timeout: BUSY_TIMEOUT_DEFAULT,
         }
     }
 }
@@ -145,8 +172,17 @@ pub struct Recovery {
 pub(crate) struct Durable {
     pub(crate) fs: Arc<dyn Vfs>,
     pub(crate) dir: PathBuf,
-    pub(crate) wal: Arc<Wal>,
     pub(crate) recovery: Recovery,
+    /// What writing takes; `None` when opened read-only.
+    pub(crate) writer: Option<Writer>,
+}
+
+/// The writing side of an on-disk database: its lock, the WAL and the
+/// checkpointer. Dropping it is the end of a clean close.
+pub(crate) struct Writer {
+    fs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    pub(crate) wal: Arc<Wal>,
     /// Writes checkpoints; owns the manifest.
     pub(crate) checkpointer: Checkpointer,
     /// [`OpenOptions::checkpoint_on_close`].
@@ -165,12 +201,28 @@ pub(crate) struct Opened {
 impl Durable {
     /// The file part of `integrity_check`: the manifest, every segment
     /// file it lists, and the WAL (which must hold at least what was
-    /// replayed at open, unless a checkpoint has since replaced it).
+    /// replayed at open, unless a checkpoint has since replaced it). A
+    /// checkpoint that replaces the files meanwhile (this process's, or a
+    /// writer's under a read-only open) makes the check start over from
+    /// the new manifest, up to [`READ_ONLY_OPEN_ATTEMPTS`] times.
     pub(crate) fn check_files(&self) -> Vec<String> {
-        let m = match Manifest::read(&*self.fs, &self.dir) {
-            Ok(m) => m,
-            Err(e) => return vec![e.to_string()],
-        };
+        let mut attempt = 1;
+        loop {
+            let m = match Manifest::read(&*self.fs, &self.dir) {
+                Ok(m) => m,
+                Err(e) => return vec![e.to_string()],
+            };
+            let problems = self.check_files_of(&m);
+            let moved = Manifest::read(&*self.fs, &self.dir).map_or(true, |now| now != m);
+            if problems.is_empty() || !moved || attempt >= READ_ONLY_OPEN_ATTEMPTS {
+                return problems;
+            }
+            attempt += 1;
+        }
+    }
+
+    /// [`Durable::check_files`] against the manifest `m`.
+    fn check_files_of(&self, m: &Manifest) -> Vec<String> {
         let mut problems = match &m.checkpoint {
             Some(cp) => crate::checkpoint::check_files(&*self.fs, &self.dir, cp),
             None => Vec::new(),
@@ -178,7 +230,8 @@ impl Durable {
         match wal::scan(&*self.fs, &self.dir.join("wal"), m.wal_first, false) {
             Err(e) => problems.push(e.to_string()),
             Ok(scan) => {
-                let same_checkpoint = m.checkpoint.map(|c| c.ts) == self.recovery.checkpoint;
+                let same_checkpoint =
+                    m.checkpoint.as_ref().map(|c| c.ts) == self.recovery.checkpoint;
                 if same_checkpoint && scan.records.len() < self.recovery.records {
                     problems.push(format!(
                         "the WAL holds {} records, {} were replayed at open",
@@ -192,7 +245,7 @@ impl Durable {
     }
 }
 
-impl Drop for Durable {
+impl Drop for Writer {
     /// A clean close: the WAL is flushed and synced, and the manifest
     /// records how far, so damage to the log's last batch is told apart
     /// from a torn write at the next open. Errors are ignored: the log
@@ -215,15 +268,68 @@ impl Drop for Durable {
 /// damage anywhere else is [`Error::Corrupt`] naming the file and offset,
 /// unless [`OpenOptions::salvage`].
 pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
+    if opts.read_only {
+        return open_read_only(path, opts);
+    }
     let fs = opts.fs.clone();
     fs.create_dir_all(path)?;
-    let lock = fs.lock(&path.join("LOCK"))?;
+    let lock = lock_waiting(&*fs, &path.join("LOCK"), opts.busy_timeout)?;
     let wal_dir = path.join("wal");
     let mut recovery = Recovery::default();
     let manifest = read_or_create_manifest(&*fs, path, &mut recovery)?;
-    let scan = wal::scan(&*fs, &wal_dir, manifest.wal_first, opts.salvage)?;
+    let (mut shared, merkle, jobs, scan) = load(&*fs, path, &manifest, opts, &mut recovery)?;
+    // Leftovers of a checkpoint a crash interrupted, or of one whose
+    // old files were not all deleted yet.
+    let listed = manifest
+        .checkpoint
+        .as_ref()
+        .map_or(Vec::new(), |c| c.files.clone());
+    crate::checkpoint::remove_unlisted(&*fs, path, manifest.wal_first, &listed)?;
+    tidy_wal_tail(&*fs, &wal_dir, &scan, manifest.wal_first, opts.salvage)?;
+    let wal = Arc::new(Wal::start(fs.clone(), wal_dir, &scan, opts.synchronous)?);
+    let salvaged = opts.salvage && scan.cut.is_some();
+    let manifest = update_manifest(&*fs, path, manifest, salvaged)?;
+    recovery.vectors_pending = pending_vectors(&shared);
+    shared.log = wal.clone();
+    let checkpointer = Checkpointer::new(fs.clone(), path.to_path_buf(), wal.clone(), manifest);
+    let writer = Writer {
+        fs: fs.clone(),
+        dir: path.to_path_buf(),
+        wal,
+        checkpointer,
+        checkpoint_on_close: opts.checkpoint_on_close,
+        _lock: lock,
+    };
+    let durable = Durable {
+        fs,
+        dir: path.to_path_buf(),
+        recovery,
+        writer: Some(writer),
+    };
+    Ok(Opened {
+        shared,
+        merkle,
+        jobs,
+        durable,
+    })
+}
+
+/// The parts of a store as the files named by `manifest` hold them: the
+/// WAL scanned (checked against the manifest's synced mark), the
+/// checkpoint loaded, the log replayed (told to `opts.progress`). Changes
+/// no file. Returns the scan too, for the writer to resume the log.
+fn load(
+    fs: &dyn Vfs,
+    path: &Path,
+    manifest: &Manifest,
+    opts: &OpenOptions,
+    recovery: &mut Recovery,
+) -> Result<(Shared, Merkle, Jobs, wal::WalScan)> {
+    let wal_dir = path.join("wal");
+    let salvage = opts.salvage && !opts.read_only;
+    let scan = wal::scan(fs, &wal_dir, manifest.wal_first, salvage)?;
     if let (Some(mark), Some(&(file, offset))) = (manifest.wal_synced_to, scan.files.last()) {
-        if !opts.salvage && (WalPosition { file, offset }) < mark {
+        if !salvage && (WalPosition { file, offset }) < mark {
             return Err(Error::corrupt(
                 wal_dir.join(wal::file_name(file)).display(),
                 offset,
@@ -236,11 +342,11 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
             ));
         }
     }
-    let mut shared = Shared::new();
+    let shared = Shared::new();
     let merkle = Merkle::new(opts.state_roots);
     let jobs = Jobs::default();
     if let Some(cp) = &manifest.checkpoint {
-        crate::checkpoint::load(&shared, &merkle, &jobs, &*fs, path, cp)?;
+        crate::checkpoint::load(&shared, &merkle, &jobs, fs, path, cp)?;
         recovery.checkpoint = Some(cp.ts);
     }
     replay(
@@ -248,40 +354,83 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
         &merkle,
         &jobs,
         &scan,
-        &mut recovery,
+        recovery,
         opts.progress.as_ref(),
     )?;
-    // Leftovers of a checkpoint a crash interrupted, or of one whose
-    // old files were not all deleted yet.
-    let listed = manifest
-        .checkpoint
-        .as_ref()
-        .map_or(Vec::new(), |c| c.files.clone());
-    crate::checkpoint::remove_unlisted(&*fs, path, manifest.wal_first, &listed)?;
     recovery.wal_files = scan.files.len();
     recovery.cut = scan.cut.clone();
-    tidy_wal_tail(&*fs, &wal_dir, &scan, manifest.wal_first, opts.salvage)?;
-    let wal = Arc::new(Wal::start(fs.clone(), wal_dir, &scan, opts.synchronous)?);
-    let salvaged = opts.salvage && scan.cut.is_some();
-    let manifest = update_manifest(&*fs, path, manifest, salvaged)?;
-    recovery.vectors_pending = pending_vectors(&shared);
-    shared.log = wal.clone();
-    let checkpointer = Checkpointer::new(fs.clone(), path.to_path_buf(), wal.clone(), manifest);
-    let durable = Durable {
-        fs,
-        dir: path.to_path_buf(),
-        wal,
-        recovery,
-        checkpointer,
-        checkpoint_on_close: opts.checkpoint_on_close,
-        _lock: lock,
-    };
-    Ok(Opened {
-        shared,
-        merkle,
-        jobs,
-        durable,
-    })
+    Ok((shared, merkle, jobs, scan))
+}
+
+/// Opens the database in `path` read-only (see [`OpenOptions::read_only`]):
+/// no lock, no file changed, nothing logged. A writer may be running: if
+/// loading fails while its manifest moved on (a checkpoint deleted the
+/// files this open was reading), it starts again from the new manifest,
+/// up to [`READ_ONLY_OPEN_ATTEMPTS`] times.
+fn open_read_only(path: &Path, opts: &OpenOptions) -> Result<Opened> {
+    let fs = &*opts.fs;
+    if !fs.exists(&path.join("MANIFEST")) {
+        return Err(Error::no_such("database", path.display().to_string()));
+    }
+    let mut attempt = 1;
+    loop {
+        let manifest = Manifest::read(fs, path)?;
+        let mut recovery = Recovery::default();
+        let loaded = load(fs, path, &manifest, opts, &mut recovery).and_then(|parts| {
+            // The log must start where the manifest says: a later start is
+            // a checkpoint that deleted its first files meanwhile.
+            match parts.3.files.first() {
+                Some(&(first, _)) if first == manifest.wal_first => Ok(parts),
+                _ => Err(Error::corrupt(
+                    path.join("wal")
+                        .join(wal::file_name(manifest.wal_first))
+                        .display(),
+                    0,
+                    "the first WAL file the manifest names is missing",
+                )),
+            }
+        });
+        match loaded {
+            Ok((shared, merkle, jobs, _)) => {
+                recovery.vectors_pending = pending_vectors(&shared);
+                let durable = Durable {
+                    fs: opts.fs.clone(),
+                    dir: path.to_path_buf(),
+                    recovery,
+                    writer: None,
+                };
+                return Ok(Opened {
+                    shared,
+                    merkle,
+                    jobs,
+                    durable,
+                });
+            }
+            Err(e) => {
+                let moved = Manifest::read(fs, path).map_or(true, |m| m != manifest);
+                if !moved || attempt >= READ_ONLY_OPEN_ATTEMPTS {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Takes the directory's lock, waiting up to `timeout` while another
+/// process (or handle) holds it; then [`Error::Locked`].
+fn lock_waiting(fs: &dyn Vfs, path: &Path, timeout: Duration) -> Result<Box<dyn VLock>> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match fs.lock(path) {
+            Err(Error::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(LOCK_POLL_MAX);
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The directory's manifest; in a directory without one (and without a

@@ -40,7 +40,10 @@ pub use checkpoint::{
     CHECKPOINT_INTERVAL, CHECKPOINT_WAL_BYTES, CHECKPOINT_WAL_BYTES_MIN, SEGMENT_FORMAT_OLDEST,
     SEGMENT_FORMAT_VERSION,
 };
-pub use durable::{OpenOptions, OpenProgress, ProgressHook, Recovery, REPLAY_PROGRESS_RECORDS};
+pub use durable::{
+    OpenOptions, OpenProgress, ProgressHook, Recovery, BUSY_TIMEOUT_DEFAULT,
+    READ_ONLY_OPEN_ATTEMPTS, REPLAY_PROGRESS_RECORDS,
+};
 pub use index::IndexStats;
 pub use manifest::{
     CheckpointRef, Manifest, WalPosition, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION,

@@ -33,7 +33,7 @@ use cairn_core::{Error, Result, Value};
 use cairn_merkle::{CommitHead, Hash, HistoryProof, RowProof};
 
 use crate::commit::{Committer, Logged};
-use crate::durable::{Durable, OpenOptions, Recovery};
+use crate::durable::{Durable, OpenOptions, Recovery, Writer};
 use crate::jobs::Jobs;
 use crate::merkle::{
     prove_keys, proven_snapshot_ts, typed_keys, Merkle, ProvenRead, StateLockHeld,
@@ -100,7 +100,9 @@ impl Store {
     }
 
     /// Opens the database in directory `path`, creating it if needed:
-    /// takes its lock ([`Error::Locked`] if another process holds it),
+    /// takes its lock (waiting up to [`OpenOptions::busy_timeout`], then
+    /// [`Error::Locked`]; a [`OpenOptions::read_only`] open takes none and
+    /// changes no file),
     /// reads the manifest and replays the WAL. A torn record at the log's
     /// tail (a crash mid-write) is cut off; damage anywhere else is
     /// [`Error::Corrupt`] naming the file and offset, unless
@@ -122,7 +124,10 @@ impl Store {
         jobs: Jobs,
         durable: Option<Durable>,
     ) -> Arc<Store> {
-        let good = durable.as_ref().map(|d| d.wal.good_lsn_handle());
+        let good = durable
+            .as_ref()
+            .and_then(|d| d.writer.as_ref())
+            .map(|w| w.wal.good_lsn_handle());
         let store = Arc::new(Store {
             shared: Arc::new(shared),
             jobs,
@@ -179,6 +184,7 @@ impl Store {
         if !tx.has_writes() {
             return Ok(tx.start_ts);
         }
+        self.check_writable()?;
         let commit_ts = self.committer().commit(&tx)?;
         self.checkpoint_if_due();
         Ok(commit_ts)
@@ -223,6 +229,7 @@ impl Store {
     /// statement stands (the log holds it) and only the next open is
     /// slower.
     fn run_ddl(&self, record: Record) -> Result<()> {
+        self.check_writable()?;
         if self.committer().run_ddl(record)? == Logged::RebuildsAtReplay {
             let _ = self.checkpoint();
         }
@@ -319,7 +326,11 @@ impl Store {
     /// (`None` in memory).
     pub fn checkpoint(&self) -> Result<Option<Ts>> {
         match &self.durable {
-            Some(d) => d.checkpointer.write(&self.shared, &self.merkle).map(Some),
+            Some(d) => self
+                .writer(d)?
+                .checkpointer
+                .write(&self.shared, &self.merkle)
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -333,15 +344,15 @@ impl Store {
     /// the error instead. The store stays usable (later commits are logged
     /// as usual). A no-op in memory.
     pub fn close(&self) -> Result<()> {
-        let Some(d) = &self.durable else {
+        let Some(w) = self.durable.as_ref().and_then(|d| d.writer.as_ref()) else {
             return Ok(());
         };
-        if !d.checkpoint_on_close {
+        if !w.checkpoint_on_close {
             return Ok(());
         }
         self.jobs.wait_idle(CLOSE_JOBS_WAIT_MAX);
-        if d.checkpointer.has_work() {
-            let written = d.checkpointer.write(&self.shared, &self.merkle);
+        if w.checkpointer.has_work() {
+            let written = w.checkpointer.write(&self.shared, &self.merkle);
             self.close_failed.store(written.is_err(), Ordering::Release);
             written?;
         }
@@ -352,8 +363,33 @@ impl Store {
     /// none is running (this committer pays for it; its commit is done
     /// either way). Nothing in memory.
     fn checkpoint_if_due(&self) {
-        if let Some(d) = &self.durable {
-            d.checkpointer.if_due(&self.shared, &self.merkle);
+        if let Some(w) = self.durable.as_ref().and_then(|d| d.writer.as_ref()) {
+            w.checkpointer.if_due(&self.shared, &self.merkle);
+        }
+    }
+
+    /// Whether the store was opened read-only ([`OpenOptions::read_only`]):
+    /// commits, DDL and checkpoints fail.
+    pub fn is_read_only(&self) -> bool {
+        self.durable.as_ref().is_some_and(|d| d.writer.is_none())
+    }
+
+    /// The writing side of an on-disk store, or the error a write to a
+    /// read-only one gets.
+    fn writer<'d>(&self, d: &'d Durable) -> Result<&'d Writer> {
+        d.writer.as_ref().ok_or_else(|| Error::Unsupported {
+            feature: format!(
+                "writing to {}: the database was opened read-only",
+                d.dir.display()
+            ),
+        })
+    }
+
+    /// Fails as a write to a read-only store does; `Ok` otherwise.
+    fn check_writable(&self) -> Result<()> {
+        match &self.durable {
+            Some(d) => self.writer(d).map(|_| ()),
+            None => Ok(()),
         }
     }
 
@@ -369,21 +405,24 @@ impl Store {
 
     /// The `synchronous` setting (`None` in memory).
     pub fn synchronous(&self) -> Option<Synchronous> {
-        self.durable.as_ref().map(|d| d.wal.mode())
+        self.durable
+            .as_ref()
+            .and_then(|d| d.writer.as_ref())
+            .map(|w| w.wal.mode())
     }
 
     /// Changes when commits are acknowledged (no effect in memory).
     pub fn set_synchronous(&self, mode: Synchronous) {
-        if let Some(d) = &self.durable {
-            d.wal.set_mode(mode);
+        if let Some(w) = self.durable.as_ref().and_then(|d| d.writer.as_ref()) {
+            w.wal.set_mode(mode);
         }
     }
 
     /// Makes every acknowledged commit durable now, whatever `synchronous`
     /// says (a no-op in memory).
     pub fn sync(&self) -> Result<()> {
-        match &self.durable {
-            Some(d) => d.wal.sync_now(),
+        match self.durable.as_ref().and_then(|d| d.writer.as_ref()) {
+            Some(w) => w.wal.sync_now(),
             None => Ok(()),
         }
     }

@@ -78,9 +78,10 @@ impl Database {
 
     /// Opens (or creates) the database in directory `path`, with
     /// `synchronous = full`: every acknowledged commit survives a crash or
-    /// power cut. Fails with [`ErrorKind::Locked`] if another process has
-    /// it open, and with [`ErrorKind::Corrupt`] (naming file and offset) if
-    /// its files are damaged beyond a torn tail.
+    /// power cut. Waits up to five seconds ([`OpenOptions::busy_timeout`])
+    /// while another process has it open for writing, then fails with
+    /// [`ErrorKind::Locked`]; fails with [`ErrorKind::Corrupt`] (naming file
+    /// and offset) if its files are damaged beyond a torn tail.
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<Database> {
         Database::open_with(path, OpenOptions::default())
     }
@@ -90,6 +91,27 @@ impl Database {
     pub fn open_with(path: impl AsRef<std::path::Path>, options: OpenOptions) -> Result<Database> {
         let store = cairn_storage::Store::open(path.as_ref(), options)?;
         Ok(Database::with_engine(cairn_sql::Engine::with_store(store)))
+    }
+
+    /// Opens the database in directory `path` for reading only, even while
+    /// another process has it open for writing: it reads the database as
+    /// its files held it at this moment (the newest checkpoint and the
+    /// write-ahead log's valid prefix), takes no lock and changes no file.
+    /// Writes (INSERT, DDL, CHECKPOINT) fail with
+    /// [`ErrorKind::Unsupported`]; reopen to see later commits. A directory
+    /// without a database is [`ErrorKind::NoSuchObject`]. Same as
+    /// [`Database::open_with`] with [`OpenOptions::read_only`].
+    pub fn open_read_only(path: impl AsRef<std::path::Path>) -> Result<Database> {
+        let options = OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        };
+        Database::open_with(path, options)
+    }
+
+    /// Whether this database was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.engine.store().is_read_only()
     }
 
     /// What opening an on-disk database found (`None` in memory).

@@ -135,7 +135,15 @@ fn second_open_is_locked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
     let db = Database::open(&path).expect("open");
-    let err = Database::open(&path).err().expect("second open must fail");
+    // No busy timeout: the second open fails at once (with the default,
+    // it waits five seconds first; tests/read_only.rs waits for a lock).
+    let no_wait = OpenOptions {
+        busy_timeout: std::time::Duration::ZERO,
+        ..OpenOptions::default()
+    };
+    let err = Database::open_with(&path, no_wait)
+        .err()
+        .expect("second open must fail");
     assert_eq!(err.kind(), ErrorKind::Locked, "{err}");
     drop(db);
     Database::open(&path).expect("open after close");
