@@ -113,8 +113,9 @@ struct Cli {
     #[arg(long, value_name = "TEXT")]
     separator: Option<String>,
 
-    /// Not available yet (Cairn cannot open a database read-only)
-    #[arg(long, hide = true)]
+    /// Open an existing database read-only (another process may be
+    /// writing it); statements that write fail
+    #[arg(long)]
     readonly: bool,
 }
 
@@ -198,6 +199,24 @@ fn check(rest: &[std::ffi::OsString]) -> ExitCode {
     }
 }
 
+/// Tells the user (on stderr) what a long open is doing: rebuilding a
+/// vector index (a log written before index builds were logged), or
+/// replaying a long log.
+fn print_progress(p: &cairn::OpenProgress) {
+    match p {
+        cairn::OpenProgress::RebuildingIndex {
+            table,
+            index,
+            done,
+            total,
+        } => eprintln!("rebuilding index {index} on {table}: {done}/{total} rows"),
+        cairn::OpenProgress::ReplayingLog { done, total } if *total >= 100_000 => {
+            eprintln!("replaying the log: {done}/{total} records")
+        }
+        _ => {}
+    }
+}
+
 /// `Err` (after saying why) unless `path` holds a Cairn database.
 fn existing_database(path: &std::path::Path) -> Result<(), ExitCode> {
     if path.join("MANIFEST").exists() {
@@ -275,10 +294,6 @@ fn salvage(rest: &[std::ffi::OsString]) -> ExitCode {
 /// Opens what the arguments name; `Err` holds the exit code after the
 /// message was printed. Also returns what the banner says is open.
 fn open(cli: &Cli) -> Result<(Database, String), ExitCode> {
-    if cli.readonly {
-        eprintln!("Error: -readonly is not available yet: Cairn cannot open a database read-only");
-        return Err(ExitCode::from(2));
-    }
     if let [first, _, ..] = cli.paths.as_slice() {
         let word = first.to_string_lossy();
         match args::mistaken_command(&word) {
@@ -297,13 +312,39 @@ fn open(cli: &Cli) -> Result<(Database, String), ExitCode> {
             return Err(ExitCode::FAILURE);
         }
     };
+    let options = cairn::OpenOptions {
+        read_only: cli.readonly,
+        progress: Some(std::sync::Arc::new(print_progress)),
+        ..cairn::OpenOptions::default()
+    };
     let (opened, what) = match &target {
+        Target::Memory if cli.readonly => {
+            eprintln!("Error: --readonly needs an existing database directory");
+            return Err(ExitCode::from(2));
+        }
+        Target::New(p) if cli.readonly => {
+            eprintln!(
+                "Error: --readonly needs an existing database; {} is not one",
+                p.display()
+            );
+            return Err(ExitCode::FAILURE);
+        }
         Target::Memory => (
             Database::open_in_memory(),
             "an in-memory database (nothing is saved)".to_string(),
         ),
-        Target::Existing(p) => (Database::open(p), format!("database {}", p.display())),
-        Target::New(p) => (Database::open(p), format!("new database {}", p.display())),
+        Target::Existing(p) if cli.readonly => (
+            Database::open_with(p, options),
+            format!("database {} (read-only)", p.display()),
+        ),
+        Target::Existing(p) => (
+            Database::open_with(p, options),
+            format!("database {}", p.display()),
+        ),
+        Target::New(p) => (
+            Database::open_with(p, options),
+            format!("new database {}", p.display()),
+        ),
     };
     match opened {
         Ok(db) => Ok((db, what)),

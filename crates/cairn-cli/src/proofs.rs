@@ -48,7 +48,9 @@ fn open(path: &str) -> Result<Database, Outcome> {
             format!("Error: {path} is not a Cairn database (no MANIFEST)\n"),
         ));
     }
-    Database::open(path).map_err(|e| fail(1, format!("Error: {e}\n")))
+    // Read-only: a root or a proof can be made while another process has
+    // the database open for writing.
+    Database::open_read_only(path).map_err(|e| fail(1, format!("Error: {e}\n")))
 }
 
 /// `cairn root PATH [--json]`.

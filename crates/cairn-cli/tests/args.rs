@@ -82,9 +82,51 @@ fn help_lists_subcommands_and_flags() -> TestResult {
 }
 
 #[test]
-fn readonly_is_refused_clearly() -> TestResult {
+fn readonly_reads_while_another_process_writes() -> TestResult {
     let r = cairn(&["-readonly", ":memory:"], "")?;
     assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("--readonly"), "{}", r.stderr);
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("db");
+    let d = db.to_str().ok_or("path")?;
+    let r = cairn(&["-readonly", d], "")?;
+    assert_eq!(r.code, Some(1), "a new database cannot be opened read-only");
+    let r = cairn(
+        &[
+            d,
+            "-c",
+            "CREATE TABLE t(x INT)",
+            "-c",
+            "INSERT INTO t VALUES (1)",
+        ],
+        "",
+    )?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // A writer keeps the database open (it holds the lock) while a
+    // read-only shell reads it; the reader's write is refused.
+    let mut writer = std::process::Command::new(common::bin())
+        .arg(d)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let r = cairn(
+        &[
+            "-readonly",
+            "-list",
+            d,
+            "-c",
+            "SELECT count(*) FROM t",
+            "-c",
+            "INSERT INTO t VALUES (2)",
+        ],
+        "",
+    )?;
+    drop(writer.stdin.take());
+    writer.wait()?;
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.stdout.lines().last(), Some("1"), "{}", r.stdout);
     assert!(r.stderr.contains("read-only"), "{}", r.stderr);
     Ok(())
 }

@@ -396,19 +396,27 @@ fn file_database_persists_and_checks() -> TestResult {
     let r = cairn(&["check", db], "")?;
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(r.stdout.trim(), "ok");
-    // Damage the log: check fails and names the file.
-    let wal = std::path::Path::new(db).join("wal/00000000000000000001.wal");
-    let mut bytes = std::fs::read(&wal)?;
+    // Damage a segment file (closing the shell checkpointed the log into
+    // segments): check fails and names the file.
+    let segments = std::path::Path::new(db).join("segments");
+    let seg = std::fs::read_dir(&segments)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.extension().is_some_and(|x| x == "seg") && !p.to_string_lossy().contains("catalog")
+        })
+        .ok_or("a table segment file")?;
+    let name = seg
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("name")?
+        .to_string();
+    let mut bytes = std::fs::read(&seg)?;
     let at = bytes.len() - 20;
     bytes[at] ^= 0x10;
-    std::fs::write(&wal, bytes)?;
+    std::fs::write(&seg, bytes)?;
     let r = cairn(&["check", db], "")?;
     assert_eq!(r.code, Some(1), "{}", r.stdout);
-    assert!(
-        r.stderr.contains("00000000000000000001.wal"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains(&name), "{}", r.stderr);
     let r = cairn(&["check", dir.path().to_str().ok_or("path")?], "")?;
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("not a Cairn database"), "{}", r.stderr);

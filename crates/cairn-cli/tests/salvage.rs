@@ -38,18 +38,23 @@ fn salvage_keeps_the_commits_before_the_damage() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("db");
     let d = dir.to_str().expect("utf-8 path");
-    let (code, _, err) = cairn(&[
-        d,
-        "-c",
-        "CREATE TABLE t(x INT)",
-        "-c",
-        "INSERT INTO t VALUES (1)",
-        "-c",
-        "INSERT INTO t VALUES (2)",
-        "-c",
-        "INSERT INTO t VALUES (3)",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    // Commits left in the log, as after a crash (a clean close would
+    // checkpoint them into segment files).
+    {
+        let options = cairn::OpenOptions {
+            checkpoint_on_close: false,
+            ..cairn::OpenOptions::default()
+        };
+        let db = cairn::Database::open_with(&dir, options).expect("open");
+        for sql in [
+            "CREATE TABLE t(x INT)",
+            "INSERT INTO t VALUES (1)",
+            "INSERT INTO t VALUES (2)",
+            "INSERT INTO t VALUES (3)",
+        ] {
+            db.execute(sql, &[]).expect("write");
+        }
+    }
     // Inside the last commit's batch.
     damage_wal(&dir, 60);
     let (code, _, err) = cairn(&[d, "-c", "SELECT count(*) FROM t"]);

@@ -7,7 +7,8 @@
 //! fallible work (name checks, an index build, a unique check) without
 //! changing anything visible, and [`Catalog::install`] makes it visible
 //! and cannot fail. A DDL statement runs prepare → log → install; WAL
-//! replay and checkpoint loading run prepare → install. A record is
+//! replay and checkpoint loading run prepare → install (a replayed vector
+//! index that carries its logged graph is installed from it, not built). A record is
 //! logged only once it is known to apply, so the log never holds one that
 //! replay would reject. Callers hold the store's commit lock from prepare
 //! to install, which keeps a prepared record valid.
@@ -27,6 +28,7 @@ use crate::lock::{Rank, Ranked};
 use crate::schema::{TableSchema, ViewDef};
 use crate::table::Table;
 use crate::wal::Record;
+use crate::Ts;
 
 #[derive(Default)]
 struct Entries {
@@ -193,11 +195,13 @@ impl Catalog {
     }
 
     /// Checks a catalog record against the catalog and does its fallible
-    /// work (an index build on `pool`, a unique check) without changing
-    /// anything visible.
+    /// work (an index build on `pool`, or the install of the graph a
+    /// replayed record carries, as of the newest commit `ts`; a unique
+    /// check) without changing anything visible.
     pub(crate) fn prepare(
         &self,
         record: &Record,
+        ts: Ts,
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<PreparedDdl> {
         Ok(match record {
@@ -230,9 +234,12 @@ impl Catalog {
                 let index = table.build_index(def.clone())?;
                 PreparedDdl::CreateIndex { table, index }
             }
-            Record::CreateVectorIndex { table, def } => {
+            Record::CreateVectorIndex { table, def, built } => {
                 let table = self.table_for_new_index(table, &def.name)?;
-                let index = table.build_vector_index(def.clone(), pool)?;
+                let index = match built {
+                    Some(built) => table.restore_built_index(def.clone(), built, ts)?,
+                    None => table.build_vector_index(def.clone(), pool)?,
+                };
                 PreparedDdl::CreateIndex { table, index }
             }
             Record::DropIndex { name } => {
@@ -305,9 +312,14 @@ impl Catalog {
     }
 
     /// Prepares and installs a catalog record at once (WAL replay and
-    /// checkpoint loading).
-    pub(crate) fn apply(&self, record: &Record, pool: Option<&rayon::ThreadPool>) -> Result<()> {
-        let prepared = self.prepare(record, pool)?;
+    /// checkpoint loading), as of the newest commit `ts`.
+    pub(crate) fn apply(
+        &self,
+        record: &Record,
+        ts: Ts,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<()> {
+        let prepared = self.prepare(record, ts, pool)?;
         self.install(prepared);
         Ok(())
     }

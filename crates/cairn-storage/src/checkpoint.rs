@@ -4,7 +4,9 @@
 //! Part 4.
 //!
 //! The [`Checkpointer`] is the store's part that writes them (on demand,
-//! or after a commit once one is due) and owns the manifest while the
+//! after a commit once one is due, at a clean close when the log holds
+//! anything since the last one, and after a vector index whose graph was
+//! too large for the log) and owns the manifest while the
 //! database is open; [`load`] reads one back into the parts of a store
 //! being opened (`durable.rs`). Both take the shared core
 //! (`shared.rs`) and the verifiable state (`merkle.rs`), never the store.
@@ -35,7 +37,7 @@ use crate::merkle::Merkle;
 use crate::schema::IndexDef;
 use crate::shared::Shared;
 use crate::table::{Table, TableInner};
-use crate::vector::{same_vector, VectorIndexDef};
+use crate::vector::VectorIndexDef;
 use crate::wal::{Record, Wal};
 use crate::Ts;
 
@@ -467,15 +469,9 @@ impl Table {
                 e.u32(p.entry_point);
                 e.u8(p.max_level);
                 let alive: Vec<u8> = g
-                    .origin
-                    .iter()
-                    .zip(&p.keys)
-                    .map(|(origin, &row)| {
-                        let current = inner
-                            .visible(row, ts)
-                            .and_then(|v| inner.full_row(&v.values).get(col).cloned());
-                        u8::from(current.is_some_and(|c| same_vector(&c, origin)))
-                    })
+                    .live_at(col, &*inner, ts)
+                    .into_iter()
+                    .map(u8::from)
                     .collect();
                 arrays.push((section::G_KEYS, u64s(&p.keys)));
                 arrays.push((section::G_LEVELS, p.levels.clone()));
@@ -544,6 +540,12 @@ impl Checkpointer {
         bytes > CHECKPOINT_WAL_BYTES
             || (bytes > CHECKPOINT_WAL_BYTES_MIN
                 && self.last.lock().elapsed() >= CHECKPOINT_INTERVAL)
+    }
+
+    /// Whether the log holds anything since the last checkpoint (a close
+    /// then writes one, so the next open replays nothing).
+    pub(crate) fn has_work(&self) -> bool {
+        self.wal.log_bytes() > crate::wal::FILE_HEADER as u64
     }
 
     /// After a commit: runs an automatic checkpoint when one is due and
@@ -656,7 +658,7 @@ fn load_catalog_file(
     for _ in 0..n {
         let v = d.view()?;
         catalog
-            .apply(&Record::CreateView(v), None)
+            .apply(&Record::CreateView(v), cp_ts, None)
             .map_err(|e| d.err(format!("view does not load: {e}")))?;
     }
     catalog.observe_next_table_id(h.next_row_id);
@@ -808,6 +810,7 @@ fn load_table_file(
                 id: h.table_id,
                 schema,
             },
+            cp_ts,
             None,
         )
         .and_then(|()| {

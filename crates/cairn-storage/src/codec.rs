@@ -8,8 +8,10 @@ use std::sync::Arc;
 use cairn_core::vector::VECTOR_DIMS_MAX;
 use cairn_core::{DataType, Error, Result, Value};
 
+use cairn_vector::hnsw::{Graph, GraphParts};
+
 use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
-use crate::vector::VectorIndexDef;
+use crate::vector::{built_graph_bytes, BuiltGraph, VectorIndexDef};
 use crate::{HnswParams, Metric};
 
 /// The little-endian u32 at `b[at..at + 4]` (the caller checked the bounds).
@@ -198,6 +200,29 @@ impl Enc<'_> {
         });
         self.u64(d.compact_ratio.to_bits());
         self.str(&d.create_sql);
+    }
+
+    /// A built graph (RFC 0001 §3.9): shape, then its arrays and live
+    /// flags. `live` has one flag per node.
+    pub(crate) fn built_graph(&mut self, p: &GraphParts, live: &[bool]) {
+        debug_assert_eq!(live.len(), p.keys.len(), "one live flag per node");
+        self.u64(p.keys.len() as u64);
+        self.u64(p.upper.len() as u64);
+        self.u32(p.entry_point);
+        self.u8(p.max_level);
+        let out = &mut *self.0;
+        out.reserve(p.keys.len() * 13 + (p.level0.len() + p.upper.len() + p.vectors.len()) * 4);
+        for k in &p.keys {
+            out.extend_from_slice(&k.to_le_bytes());
+        }
+        out.extend_from_slice(&p.levels);
+        for x in p.upper_offset.iter().chain(&p.level0).chain(&p.upper) {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        for f in &p.vectors {
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        out.extend(live.iter().map(|&l| u8::from(l)));
     }
 
     pub(crate) fn view(&mut self, v: &ViewDef) {
@@ -471,6 +496,84 @@ impl<'a> Dec<'a> {
             compact_ratio,
             create_sql,
         })
+    }
+
+    /// A built graph of index `def` (RFC 0001 §3.9), checked by
+    /// `Graph::from_parts` (sizes, offsets, neighbour ids, entry point,
+    /// finite vectors) and its live flags (0 or 1).
+    pub(crate) fn built_graph(&mut self, def: &VectorIndexDef) -> Result<BuiltGraph> {
+        let shape_at = self.pos;
+        let n = usize::try_from(self.u64()?).map_err(|_| self.err("graph too large"))?;
+        let upper_len = usize::try_from(self.u64()?).map_err(|_| self.err("graph too large"))?;
+        let entry_point = self.u32()?;
+        let max_level = self.u8()?;
+        let want = built_graph_bytes(def, n, upper_len).map(|b| b - (8 + 8 + 4 + 1));
+        if want.is_none_or(|w| w > self.buf.len() - self.pos) {
+            return Err(self.err(format!(
+                "a graph of {n} nodes and {upper_len} upper slots does not fit the record"
+            )));
+        }
+        let stride0 = 1 + 2 * def.params.m;
+        let u32s = |d: &mut Self, count: usize| -> Result<Vec<u32>> {
+            Ok(d.take(count * 4)?
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        };
+        let keys = self
+            .take(n * 8)?
+            .chunks_exact(8)
+            .map(|c| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                u64::from_le_bytes(a)
+            })
+            .collect();
+        let levels = self.take(n)?.to_vec();
+        let upper_offset = u32s(self, n)?;
+        let level0 = u32s(self, n * stride0)?;
+        let upper = u32s(self, upper_len)?;
+        let vectors = u32s(self, n * def.dims)?
+            .into_iter()
+            .map(f32::from_bits)
+            .collect();
+        let flags_at = self.pos;
+        let live = self
+            .take(n)?
+            .iter()
+            .map(|&b| match b {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(b),
+            })
+            .collect::<std::result::Result<Vec<bool>, u8>>()
+            .map_err(|b| {
+                Error::corrupt(
+                    self.file,
+                    self.base + flags_at as u64,
+                    format!("live flag {b}"),
+                )
+            })?;
+        let graph = Graph::from_parts(GraphParts {
+            params: def.params,
+            dims: def.dims,
+            vectors,
+            keys,
+            levels,
+            level0,
+            upper_offset,
+            upper,
+            entry_point,
+            max_level,
+        })
+        .map_err(|e| {
+            Error::corrupt(
+                self.file,
+                self.base + shape_at as u64,
+                format!("vector index {}: {e}", def.name),
+            )
+        })?;
+        Ok(BuiltGraph { graph, live })
     }
 
     pub(crate) fn view(&mut self) -> Result<ViewDef> {

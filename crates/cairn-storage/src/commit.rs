@@ -8,7 +8,9 @@
 //! the record; publish the commit timestamp. If the wait fails, the commits
 //! the log does not hold are undone in memory before the next commit runs
 //! ([`ready`]). DDL runs prepare → log → install (`catalog.rs`) under the
-//! same lock and is not transactional (see docs/sql.md).
+//! same lock and is not transactional (see docs/sql.md). A vector index is
+//! logged with the graph its build produced (WAL record kind 10), so
+//! replay installs the graph instead of building it again.
 //!
 //! A commit the log holds may be published ahead of its committer by a
 //! checkpoint or a proven read, never one it does not hold.
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use cairn_core::{ConstraintKind, Error, Result};
 
 use crate::apply::{after_table_writes, apply_table_writes, CommitRow, RowChange, RowUndo};
+use crate::catalog::PreparedDdl;
 use crate::index::IndexJob;
 use crate::jobs::Jobs;
 use crate::merkle::{Merkle, Pending};
@@ -157,28 +160,72 @@ impl Committer<'_> {
     /// Runs one DDL statement: prepare (every check, any index build) →
     /// log (durable stores; waits like a commit) → install → reconcile the
     /// state tries. WAL replay runs the same prepare and install.
-    pub(crate) fn run_ddl(&self, record: Record) -> Result<()> {
+    pub(crate) fn run_ddl(&self, record: Record) -> Result<Logged> {
         let shared = self.shared;
         let mut cs = shared.commit_lock.lock();
         self.ready(&mut cs)?;
         let pool = self.jobs.pool();
-        let prepared = shared.catalog.prepare(&record, pool.as_deref())?;
-        self.log_ddl(&mut cs, &record)?;
+        let ts = cs.last_assigned;
+        let prepared = shared.catalog.prepare(&record, ts, pool.as_deref())?;
+        let logged = self.log_ddl(&mut cs, &record, &prepared, ts)?;
         shared.catalog.install(prepared);
-        self.merkle.after_ddl(shared, cs.last_assigned)
+        self.merkle.after_ddl(shared, cs.last_assigned)?;
+        Ok(logged)
     }
 
-    /// Logs a prepared DDL record, waiting for it like a commit. On
-    /// failure nothing was installed; the log is cut back.
-    fn log_ddl(&self, cs: &mut CommitState, record: &Record) -> Result<()> {
+    /// Logs a prepared DDL record, waiting for it like a commit. A vector
+    /// index goes to the log with the graph its build produced (so replay
+    /// installs it rather than building it again) when it fits
+    /// [`crate::vector::GRAPH_RECORD_BYTES_MAX`]. On failure nothing was
+    /// installed; the log is cut back.
+    fn log_ddl(
+        &self,
+        cs: &mut CommitState,
+        record: &Record,
+        prepared: &PreparedDdl,
+        ts: Ts,
+    ) -> Result<Logged> {
         let log = &self.shared.log;
-        let lsn = log.append(&mut |buf| record.encode(buf));
+        let mut logged = Logged::Whole;
+        let mut built = None;
+        if let (
+            Record::CreateVectorIndex { table, def, .. },
+            PreparedDdl::CreateIndex { table: t, index },
+        ) = (record, prepared)
+        {
+            if log.replayed() {
+                let image = index
+                    .as_hnsw()
+                    .and_then(|vi| vi.log_image(&*t.inner.read(), ts));
+                if image.is_none() {
+                    logged = Logged::RebuildsAtReplay;
+                }
+                built = image.map(|(parts, live)| (table, def, parts, live));
+            }
+        }
+        // The log encodes a record once; the graph's copy is freed as soon
+        // as it is encoded (it can be hundreds of MB).
+        let lsn = log.append(&mut |buf| match built.take() {
+            Some((table, def, parts, live)) => {
+                crate::wal::encode_vector_index_built(buf, table, def, &parts, &live)
+            }
+            None => record.encode(buf),
+        });
         if let Err(e) = log.wait(lsn) {
             let _ = self.ready(cs);
             return Err(e);
         }
-        Ok(())
+        Ok(logged)
     }
+}
+
+/// What the log holds of a DDL statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Logged {
+    /// All that replay needs to redo it without rebuilding anything.
+    Whole,
+    /// An index build replay has to redo (a graph too large to log).
+    RebuildsAtReplay,
 }
 
 /// First committer wins: every row `tx` changed that its snapshot saw

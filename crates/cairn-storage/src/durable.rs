@@ -14,16 +14,31 @@
 //! [`open`] builds the parts (the shared core, the verifiable state, the
 //! build pool) and hands them to the store facade (`Store::open`); replay
 //! applies each WAL record through the same paths a commit
-//! (`apply.rs`) and a DDL statement (`catalog.rs`) take.
+//! (`apply.rs`) and a DDL statement (`catalog.rs`) take. A vector index
+//! logged with its graph (WAL format 2) is installed, never rebuilt; one
+//! logged without (an older log) is built and counted in
+//! [`Recovery::vector_indexes_rebuilt`]; long steps are told to
+//! [`OpenOptions::progress`]. Before anything new is logged, the
+//! manifest's `wal_format_version` is raised to this build's.
+//!
+//! A read-only open ([`OpenOptions::read_only`]) runs the same loading
+//! steps without the lock or any file change and has no [`Writer`]; a
+//! writer's open waits for the lock up to [`OpenOptions::busy_timeout`].
+//!
+//! Closing: the store facade checkpoints at a clean close
+//! ([`OpenOptions::checkpoint_on_close`]); then dropping [`Durable`]
+//! flushes and syncs the WAL and records how far in the manifest.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use cairn_core::{Error, Result, Value};
 
 use crate::apply::{self, after_table_writes, apply_table_writes};
 use crate::checkpoint::Checkpointer;
 use crate::fs::{StdFs, VLock, Vfs};
+use crate::index::IndexStats;
 use crate::jobs::Jobs;
 use crate::manifest::{Manifest, WalPosition};
 use crate::merkle::{Merkle, Pending};
@@ -51,7 +66,62 @@ pub struct OpenOptions {
     /// as if they had been on), else from that checkpoint's rows, with the
     /// history starting there.
     pub state_roots: bool,
+    /// Checkpoint at a clean close (`Store::close`, or dropping the last
+    /// handle) when the log holds anything since the last checkpoint, so
+    /// that the next open loads segment files instead of replaying the log
+    /// and rebuilding indexes (default: true). Off, a close only syncs the
+    /// log (tests of WAL recovery use this).
+    pub checkpoint_on_close: bool,
+    /// Called while opening, on the opening thread, with what takes long:
+    /// replaying the log, and building a vector index's graph from its
+    /// rows (a log written before builds were logged with their graph).
+    /// A shell prints it; see [`OpenProgress`].
+    pub progress: Option<ProgressHook>,
+    /// Open without writing: no lock is taken (another process may have
+    /// the database open for writing), no file is changed, and the
+    /// database is read as its files held it at open — the newest
+    /// checkpoint and the WAL's valid prefix (with a live writer, that may
+    /// include commits whose fsync is still under way). Commits, DDL and
+    /// checkpoints fail with [`Error::Unsupported`]. Reopen to see later
+    /// commits. `salvage` is ignored; a directory without a database is
+    /// [`Error::NoSuchObject`].
+    pub read_only: bool,
+    /// How long an open for writing waits while another process holds the
+    /// database's lock before it fails with [`Error::Locked`] (default:
+    /// [`BUSY_TIMEOUT_DEFAULT`]; zero: fail at once).
+    pub busy_timeout: Duration,
 }
+
+/// Default [`OpenOptions::busy_timeout`] (as rusqlite's).
+pub const BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
+/// Longest pause between two tries of a held lock.
+const LOCK_POLL_MAX: Duration = Duration::from_millis(50);
+/// Loads a read-only open starts over when a checkpoint moved the files.
+pub const READ_ONLY_OPEN_ATTEMPTS: usize = 8;
+
+/// A callback for [`OpenOptions::progress`].
+pub type ProgressHook = Arc<dyn Fn(&OpenProgress) + Send + Sync>;
+
+/// A step of a long open, as [`OpenOptions::progress`] is told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenProgress {
+    /// Replaying the write-ahead log: `done` of `total` records applied
+    /// (told every [`REPLAY_PROGRESS_RECORDS`] records and at the end).
+    ReplayingLog { done: usize, total: usize },
+    /// Building vector index `index` of table `table` from its rows:
+    /// `done` of `total` rows (told when the build starts, `done = 0`, and
+    /// when it ends, `done = total`).
+    RebuildingIndex {
+        table: String,
+        index: String,
+        done: u64,
+        total: u64,
+    },
+}
+
+/// How many replayed records apart [`OpenProgress::ReplayingLog`] is told.
+pub const REPLAY_PROGRESS_RECORDS: usize = 4096;
 
 impl Default for OpenOptions {
     fn default() -> Self {
@@ -60,6 +130,10 @@ impl Default for OpenOptions {
             salvage: false,
             fs: Arc::new(StdFs),
             state_roots: true,
+            checkpoint_on_close: true,
+            progress: None,
+            read_only: false,
+            busy_timeout: BUSY_TIMEOUT_DEFAULT,
         }
     }
 }
@@ -82,6 +156,15 @@ pub struct Recovery {
     /// Where the log was cut and why: a torn tail a crash left, or the
     /// damage `salvage` stopped at.
     pub cut: Option<String>,
+    /// Vector indexes whose graph was built from the rows while opening
+    /// (a log from before index builds were logged with their graph, or a
+    /// graph too large to log whose checkpoint did not happen). 0 when
+    /// every graph was loaded.
+    pub vector_indexes_rebuilt: usize,
+    /// Vectors not in any graph when the open finished (committed after
+    /// the last graph build the files hold): searched exactly, and built
+    /// into graphs in the background once a chunk is full.
+    pub vectors_pending: usize,
 }
 
 /// The files of an on-disk database, a part of the store (`None` in
@@ -89,10 +172,21 @@ pub struct Recovery {
 pub(crate) struct Durable {
     pub(crate) fs: Arc<dyn Vfs>,
     pub(crate) dir: PathBuf,
-    pub(crate) wal: Arc<Wal>,
     pub(crate) recovery: Recovery,
+    /// What writing takes; `None` when opened read-only.
+    pub(crate) writer: Option<Writer>,
+}
+
+/// The writing side of an on-disk database: its lock, the WAL and the
+/// checkpointer. Dropping it is the end of a clean close.
+pub(crate) struct Writer {
+    fs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    pub(crate) wal: Arc<Wal>,
     /// Writes checkpoints; owns the manifest.
     pub(crate) checkpointer: Checkpointer,
+    /// [`OpenOptions::checkpoint_on_close`].
+    pub(crate) checkpoint_on_close: bool,
     _lock: Box<dyn VLock>,
 }
 
@@ -107,12 +201,28 @@ pub(crate) struct Opened {
 impl Durable {
     /// The file part of `integrity_check`: the manifest, every segment
     /// file it lists, and the WAL (which must hold at least what was
-    /// replayed at open, unless a checkpoint has since replaced it).
+    /// replayed at open, unless a checkpoint has since replaced it). A
+    /// checkpoint that replaces the files meanwhile (this process's, or a
+    /// writer's under a read-only open) makes the check start over from
+    /// the new manifest, up to [`READ_ONLY_OPEN_ATTEMPTS`] times.
     pub(crate) fn check_files(&self) -> Vec<String> {
-        let m = match Manifest::read(&*self.fs, &self.dir) {
-            Ok(m) => m,
-            Err(e) => return vec![e.to_string()],
-        };
+        let mut attempt = 1;
+        loop {
+            let m = match Manifest::read(&*self.fs, &self.dir) {
+                Ok(m) => m,
+                Err(e) => return vec![e.to_string()],
+            };
+            let problems = self.check_files_of(&m);
+            let moved = Manifest::read(&*self.fs, &self.dir).map_or(true, |now| now != m);
+            if problems.is_empty() || !moved || attempt >= READ_ONLY_OPEN_ATTEMPTS {
+                return problems;
+            }
+            attempt += 1;
+        }
+    }
+
+    /// [`Durable::check_files`] against the manifest `m`.
+    fn check_files_of(&self, m: &Manifest) -> Vec<String> {
         let mut problems = match &m.checkpoint {
             Some(cp) => crate::checkpoint::check_files(&*self.fs, &self.dir, cp),
             None => Vec::new(),
@@ -120,7 +230,8 @@ impl Durable {
         match wal::scan(&*self.fs, &self.dir.join("wal"), m.wal_first, false) {
             Err(e) => problems.push(e.to_string()),
             Ok(scan) => {
-                let same_checkpoint = m.checkpoint.map(|c| c.ts) == self.recovery.checkpoint;
+                let same_checkpoint =
+                    m.checkpoint.as_ref().map(|c| c.ts) == self.recovery.checkpoint;
                 if same_checkpoint && scan.records.len() < self.recovery.records {
                     problems.push(format!(
                         "the WAL holds {} records, {} were replayed at open",
@@ -134,7 +245,7 @@ impl Durable {
     }
 }
 
-impl Drop for Durable {
+impl Drop for Writer {
     /// A clean close: the WAL is flushed and synced, and the manifest
     /// records how far, so damage to the log's last batch is told apart
     /// from a torn write at the next open. Errors are ignored: the log
@@ -157,37 +268,68 @@ impl Drop for Durable {
 /// damage anywhere else is [`Error::Corrupt`] naming the file and offset,
 /// unless [`OpenOptions::salvage`].
 pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
+    if opts.read_only {
+        return open_read_only(path, opts);
+    }
     let fs = opts.fs.clone();
     fs.create_dir_all(path)?;
-    let lock = fs.lock(&path.join("LOCK"))?;
+    let lock = lock_waiting(&*fs, &path.join("LOCK"), opts.busy_timeout)?;
     let wal_dir = path.join("wal");
-    let manifest_path = path.join("MANIFEST");
     let mut recovery = Recovery::default();
-    let manifest = if fs.exists(&manifest_path) {
-        Manifest::read(&*fs, path)?
-    } else {
-        let has_wal = fs.exists(&wal_dir)
-            && fs
-                .list(&wal_dir)?
-                .iter()
-                .any(|n| wal::parse_file_name(n).is_some());
-        if has_wal {
-            return Err(Error::corrupt(
-                manifest_path.display(),
-                0,
-                "MANIFEST is missing but the WAL has files",
-            ));
-        }
-        fs.create_dir_all(&wal_dir)?;
-        fs.create_dir_all(&path.join("segments"))?;
-        let m = Manifest::new();
-        m.write(&*fs, path)?;
-        recovery.created = true;
-        m
+    let manifest = read_or_create_manifest(&*fs, path, &mut recovery)?;
+    let (mut shared, merkle, jobs, scan) = load(&*fs, path, &manifest, opts, &mut recovery)?;
+    // Leftovers of a checkpoint a crash interrupted, or of one whose
+    // old files were not all deleted yet.
+    let listed = manifest
+        .checkpoint
+        .as_ref()
+        .map_or(Vec::new(), |c| c.files.clone());
+    crate::checkpoint::remove_unlisted(&*fs, path, manifest.wal_first, &listed)?;
+    tidy_wal_tail(&*fs, &wal_dir, &scan, manifest.wal_first, opts.salvage)?;
+    let wal = Arc::new(Wal::start(fs.clone(), wal_dir, &scan, opts.synchronous)?);
+    let salvaged = opts.salvage && scan.cut.is_some();
+    let manifest = update_manifest(&*fs, path, manifest, salvaged)?;
+    recovery.vectors_pending = pending_vectors(&shared);
+    shared.log = wal.clone();
+    let checkpointer = Checkpointer::new(fs.clone(), path.to_path_buf(), wal.clone(), manifest);
+    let writer = Writer {
+        fs: fs.clone(),
+        dir: path.to_path_buf(),
+        wal,
+        checkpointer,
+        checkpoint_on_close: opts.checkpoint_on_close,
+        _lock: lock,
     };
-    let scan = wal::scan(&*fs, &wal_dir, manifest.wal_first, opts.salvage)?;
+    let durable = Durable {
+        fs,
+        dir: path.to_path_buf(),
+        recovery,
+        writer: Some(writer),
+    };
+    Ok(Opened {
+        shared,
+        merkle,
+        jobs,
+        durable,
+    })
+}
+
+/// The parts of a store as the files named by `manifest` hold them: the
+/// WAL scanned (checked against the manifest's synced mark), the
+/// checkpoint loaded, the log replayed (told to `opts.progress`). Changes
+/// no file. Returns the scan too, for the writer to resume the log.
+fn load(
+    fs: &dyn Vfs,
+    path: &Path,
+    manifest: &Manifest,
+    opts: &OpenOptions,
+    recovery: &mut Recovery,
+) -> Result<(Shared, Merkle, Jobs, wal::WalScan)> {
+    let wal_dir = path.join("wal");
+    let salvage = opts.salvage && !opts.read_only;
+    let scan = wal::scan(fs, &wal_dir, manifest.wal_first, salvage)?;
     if let (Some(mark), Some(&(file, offset))) = (manifest.wal_synced_to, scan.files.last()) {
-        if !opts.salvage && (WalPosition { file, offset }) < mark {
+        if !salvage && (WalPosition { file, offset }) < mark {
             return Err(Error::corrupt(
                 wal_dir.join(wal::file_name(file)).display(),
                 offset,
@@ -200,76 +342,251 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
             ));
         }
     }
-    let mut shared = Shared::new();
+    let shared = Shared::new();
     let merkle = Merkle::new(opts.state_roots);
     let jobs = Jobs::default();
     if let Some(cp) = &manifest.checkpoint {
-        crate::checkpoint::load(&shared, &merkle, &jobs, &*fs, path, cp)?;
+        crate::checkpoint::load(&shared, &merkle, &jobs, fs, path, cp)?;
         recovery.checkpoint = Some(cp.ts);
     }
-    replay(&shared, &merkle, &jobs, &scan, &mut recovery)?;
-    // Leftovers of a checkpoint a crash interrupted, or of one whose
-    // old files were not all deleted yet.
-    let listed = manifest
-        .checkpoint
-        .as_ref()
-        .map_or(Vec::new(), |c| c.files.clone());
-    crate::checkpoint::remove_unlisted(&*fs, path, manifest.wal_first, &listed)?;
+    replay(
+        &shared,
+        &merkle,
+        &jobs,
+        &scan,
+        recovery,
+        opts.progress.as_ref(),
+    )?;
     recovery.wal_files = scan.files.len();
     recovery.cut = scan.cut.clone();
-    tidy_wal_tail(&*fs, &wal_dir, &scan, manifest.wal_first, opts.salvage)?;
-    let wal = Arc::new(Wal::start(fs.clone(), wal_dir, &scan, opts.synchronous)?);
-    let mut manifest = manifest;
-    if opts.salvage && scan.cut.is_some() && manifest.wal_synced_to.is_some() {
-        // The log was cut short on purpose: forget how far it reached.
-        manifest.wal_synced_to = None;
-        manifest.write(&*fs, path)?;
-    }
-    shared.log = wal.clone();
-    let checkpointer = Checkpointer::new(fs.clone(), path.to_path_buf(), wal.clone(), manifest);
-    let durable = Durable {
-        fs,
-        dir: path.to_path_buf(),
-        wal,
-        recovery,
-        checkpointer,
-        _lock: lock,
-    };
-    Ok(Opened {
-        shared,
-        merkle,
-        jobs,
-        durable,
-    })
+    Ok((shared, merkle, jobs, scan))
 }
 
-/// Applies the scanned records in log order.
+/// Opens the database in `path` read-only (see [`OpenOptions::read_only`]):
+/// no lock, no file changed, nothing logged. A writer may be running: if
+/// loading fails while its manifest moved on (a checkpoint deleted the
+/// files this open was reading), it starts again from the new manifest,
+/// up to [`READ_ONLY_OPEN_ATTEMPTS`] times.
+fn open_read_only(path: &Path, opts: &OpenOptions) -> Result<Opened> {
+    let fs = &*opts.fs;
+    if !fs.exists(&path.join("MANIFEST")) {
+        return Err(Error::no_such("database", path.display().to_string()));
+    }
+    let mut attempt = 1;
+    loop {
+        let manifest = Manifest::read(fs, path)?;
+        let mut recovery = Recovery::default();
+        let loaded = load(fs, path, &manifest, opts, &mut recovery).and_then(|parts| {
+            // The log must start where the manifest says: a later start is
+            // a checkpoint that deleted its first files meanwhile.
+            match parts.3.files.first() {
+                Some(&(first, _)) if first == manifest.wal_first => Ok(parts),
+                _ => Err(Error::corrupt(
+                    path.join("wal")
+                        .join(wal::file_name(manifest.wal_first))
+                        .display(),
+                    0,
+                    "the first WAL file the manifest names is missing",
+                )),
+            }
+        });
+        match loaded {
+            Ok((shared, merkle, jobs, _)) => {
+                recovery.vectors_pending = pending_vectors(&shared);
+                let durable = Durable {
+                    fs: opts.fs.clone(),
+                    dir: path.to_path_buf(),
+                    recovery,
+                    writer: None,
+                };
+                return Ok(Opened {
+                    shared,
+                    merkle,
+                    jobs,
+                    durable,
+                });
+            }
+            Err(e) => {
+                let moved = Manifest::read(fs, path).map_or(true, |m| m != manifest);
+                if !moved || attempt >= READ_ONLY_OPEN_ATTEMPTS {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Takes the directory's lock, waiting up to `timeout` while another
+/// process (or handle) holds it; then [`Error::Locked`].
+fn lock_waiting(fs: &dyn Vfs, path: &Path, timeout: Duration) -> Result<Box<dyn VLock>> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match fs.lock(path) {
+            Err(Error::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(LOCK_POLL_MAX);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The directory's manifest; in a directory without one (and without a
+/// log), a new database's, written (`recovery.created`).
+fn read_or_create_manifest(fs: &dyn Vfs, path: &Path, recovery: &mut Recovery) -> Result<Manifest> {
+    let wal_dir = path.join("wal");
+    let manifest_path = path.join("MANIFEST");
+    if fs.exists(&manifest_path) {
+        return Manifest::read(fs, path);
+    }
+    let has_wal = fs.exists(&wal_dir)
+        && fs
+            .list(&wal_dir)?
+            .iter()
+            .any(|n| wal::parse_file_name(n).is_some());
+    if has_wal {
+        return Err(Error::corrupt(
+            manifest_path.display(),
+            0,
+            "MANIFEST is missing but the WAL has files",
+        ));
+    }
+    fs.create_dir_all(&wal_dir)?;
+    fs.create_dir_all(&path.join("segments"))?;
+    let m = Manifest::new();
+    m.write(fs, path)?;
+    recovery.created = true;
+    Ok(m)
+}
+
+/// The manifest brought up to date before anything is logged: a log cut
+/// short by salvage forgets how far it reached, and the WAL format
+/// version becomes this build's (records of this version may follow; a
+/// build that cannot read them must refuse the directory rather than
+/// misread the log). Written only if it changed.
+fn update_manifest(
+    fs: &dyn Vfs,
+    path: &Path,
+    mut manifest: Manifest,
+    salvaged: bool,
+) -> Result<Manifest> {
+    let mut rewrite = false;
+    if salvaged && manifest.wal_synced_to.is_some() {
+        manifest.wal_synced_to = None;
+        rewrite = true;
+    }
+    if manifest.wal_format_version < wal::WAL_FORMAT_VERSION {
+        manifest.wal_format_version = wal::WAL_FORMAT_VERSION;
+        rewrite = true;
+    }
+    if rewrite {
+        manifest.write(fs, path)?;
+    }
+    Ok(manifest)
+}
+
+/// Vectors of every vector index not in a graph yet.
+fn pending_vectors(shared: &Shared) -> usize {
+    let tables = shared.catalog.tables();
+    tables
+        .iter()
+        .flat_map(|t| t.index_stats())
+        .map(|(_, s)| match s {
+            IndexStats::Vector(v) => v.pending,
+            IndexStats::Ordered { .. } => 0,
+        })
+        .sum()
+}
+
+/// Applies the scanned records in log order, telling `progress`.
 fn replay(
     shared: &Shared,
     merkle: &Merkle,
     jobs: &Jobs,
     scan: &wal::WalScan,
     recovery: &mut Recovery,
+    progress: Option<&ProgressHook>,
 ) -> Result<()> {
+    let tell = |p: OpenProgress| {
+        if let Some(f) = progress {
+            f(&p);
+        }
+    };
+    let total = scan.records.len();
     let mut cs = shared.commit_lock.lock();
-    for (record, file, offset) in &scan.records {
+    for (done, (record, file, offset)) in scan.records.iter().enumerate() {
+        if done % REPLAY_PROGRESS_RECORDS == 0 && done > 0 {
+            tell(OpenProgress::ReplayingLog { done, total });
+        }
         let result = match record {
             Record::Commit { ts, tables } => {
                 recovery.commits += 1;
                 replay_commit(shared, merkle, jobs, &mut cs, *ts, tables)
             }
-            ddl => shared
-                .catalog
-                .apply(ddl, jobs.pool().as_deref())
-                .and_then(|()| merkle.after_ddl(shared, cs.last_assigned)),
+            ddl => replay_ddl(shared, merkle, jobs, cs.last_assigned, ddl, &tell, recovery),
         };
         result.map_err(|e| {
             Error::corrupt(&**file, *offset, format!("WAL record does not replay: {e}"))
         })?;
         recovery.records += 1;
     }
+    if total > 0 {
+        tell(OpenProgress::ReplayingLog { done: total, total });
+    }
     recovery.last_commit = cs.last_assigned;
     Ok(())
+}
+
+/// Replays one DDL record at the newest commit `ts` (the one catalog
+/// path); a vector index logged without its graph is built here, told to
+/// `tell` and counted in `recovery`.
+fn replay_ddl(
+    shared: &Shared,
+    merkle: &Merkle,
+    jobs: &Jobs,
+    ts: Ts,
+    ddl: &Record,
+    tell: &dyn Fn(OpenProgress),
+    recovery: &mut Recovery,
+) -> Result<()> {
+    let rebuild = match ddl {
+        Record::CreateVectorIndex {
+            table,
+            def,
+            built: None,
+        } => shared
+            .catalog
+            .table(table)
+            .map(|t| OpenProgress::RebuildingIndex {
+                table: t.name(),
+                index: def.name.clone(),
+                done: 0,
+                total: t.row_count(),
+            }),
+        _ => None,
+    };
+    if let Some(p) = &rebuild {
+        tell(p.clone());
+    }
+    shared.catalog.apply(ddl, ts, jobs.pool().as_deref())?;
+    if let Some(OpenProgress::RebuildingIndex {
+        table,
+        index,
+        total,
+        ..
+    }) = rebuild
+    {
+        recovery.vector_indexes_rebuilt += 1;
+        tell(OpenProgress::RebuildingIndex {
+            table,
+            index,
+            done: total,
+            total,
+        });
+    }
+    merkle.after_ddl(shared, ts)
 }
 
 fn replay_commit(

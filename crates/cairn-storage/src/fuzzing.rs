@@ -94,3 +94,48 @@ pub fn load_segment_file(bytes: &[u8], ts: u64) -> Result<()> {
         },
     )
 }
+
+/// A valid WAL record payload (kind, version, body) of kind 10: a vector
+/// index `v_e` (L2, m = 4) over column 1 of table `v`, with the graph of
+/// `n` seeded pseudo-random `dims`-dimensional vectors (keys 1..=n) and
+/// every third node not live — a seed for fuzzing and mutation tests.
+pub fn vector_index_built_record(n: usize, dims: usize, seed: u64) -> Result<Vec<u8>> {
+    use cairn_vector::hnsw::{Graph, HnswParams, Metric};
+    let params = HnswParams {
+        m: 4,
+        ef_construction: 16,
+        metric: Metric::L2,
+    };
+    let mut state = seed;
+    let vectors: Vec<f32> = (0..n * dims)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect();
+    let keys: Vec<u64> = (1..=n as u64).collect();
+    let graph = Graph::build(params, dims, keys, vectors, None)
+        .map_err(|e| cairn_core::Error::internal(e.to_string()))?;
+    let def = crate::vector::VectorIndexDef {
+        name: "v_e".into(),
+        column: 1,
+        dims,
+        params,
+        compact_ratio: crate::vector::COMPACT_RATIO_DEFAULT,
+        create_sql: "CREATE INDEX v_e ON v USING hnsw (e)".into(),
+    };
+    let live: Vec<bool> = (0..n).map(|i| i % 3 != 2).collect();
+    let mut framed = Vec::new();
+    wal::encode_vector_index_built(&mut framed, "v", &def, &graph.to_parts(), &live);
+    Ok(framed.split_off(8))
+}
+
+/// Decodes a WAL record payload and encodes the record again (payload
+/// only): equal to the input for every record this build writes.
+pub fn reencode_wal_record(payload: &[u8]) -> Result<Vec<u8>> {
+    let mut framed = Vec::new();
+    Record::decode(payload, "record", 0)?.encode(&mut framed);
+    Ok(framed.split_off(8))
+}

@@ -1,11 +1,17 @@
 //! Background jobs of a store: the thread pool that builds indexes (DDL
 //! index builds, index jobs a commit, replay or checkpoint load hands
-//! over; what a job does is its index's business, see `index/`). Created on first use; never the global rayon pool. (The
-//! verifiable state's fold thread is its own: see `merkle.rs`.)
+//! over; what a job does is its index's business, see `index/`). Created
+//! on first use; never the global rayon pool. (The verifiable state's fold
+//! thread is its own: see `merkle.rs`.)
+//!
+//! It counts the jobs queued or running, so that a clean close can wait
+//! for them ([`Jobs::wait_idle`]) and checkpoint the graphs they built
+//! instead of leaving them to be rebuilt at the next open.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::index::IndexJob;
 use crate::table::Table;
@@ -15,6 +21,28 @@ use crate::table::Table;
 pub(crate) struct Jobs {
     /// Threads for index builds (created on first use).
     pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
+    /// Jobs spawned and not finished yet.
+    running: Arc<Running>,
+}
+
+/// A count of unfinished jobs, and the condition a waiter for zero waits on.
+#[derive(Default)]
+struct Running {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+/// Counts one job as finished when dropped (also if the job panics).
+struct Finished(Arc<Running>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        let mut n = self.0.count.lock();
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.0.idle.notify_all();
+        }
+    }
 }
 
 fn build_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
@@ -56,9 +84,28 @@ impl Jobs {
         match self.pool() {
             Some(p) => {
                 let pool = p.clone();
-                p.spawn(move || table.run_index_job(job, Some(&pool)));
+                *self.running.count.lock() += 1;
+                let finished = Finished(self.running.clone());
+                p.spawn(move || {
+                    let _finished = finished;
+                    table.run_index_job(job, Some(&pool));
+                });
             }
             None => table.run_index_job(job, None),
         }
+    }
+
+    /// Waits until no job is queued or running, or `timeout` passed;
+    /// returns whether none is. (Jobs spawned meanwhile are waited for
+    /// too.)
+    pub(crate) fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut n = self.running.count.lock();
+        while *n > 0 {
+            if self.running.idle.wait_until(&mut n, deadline).timed_out() {
+                return *n == 0;
+            }
+        }
+        true
     }
 }

@@ -40,20 +40,23 @@ pub use checkpoint::{
     CHECKPOINT_INTERVAL, CHECKPOINT_WAL_BYTES, CHECKPOINT_WAL_BYTES_MIN, SEGMENT_FORMAT_OLDEST,
     SEGMENT_FORMAT_VERSION,
 };
-pub use durable::{OpenOptions, Recovery};
+pub use durable::{
+    OpenOptions, OpenProgress, ProgressHook, Recovery, BUSY_TIMEOUT_DEFAULT,
+    READ_ONLY_OPEN_ATTEMPTS, REPLAY_PROGRESS_RECORDS,
+};
 pub use index::IndexStats;
 pub use manifest::{
     CheckpointRef, Manifest, WalPosition, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION,
 };
 pub use scan::{IndexScan, TableScan};
 pub use schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
-pub use store::Store;
+pub use store::{Store, CLOSE_JOBS_WAIT_MAX};
 pub use table::{Table, SEGMENT_ROWS_TARGET};
 pub use txn::{Savepoint, Transaction};
 pub use vector::{
     hit_order, metric_distance, VectorHit, VectorIndexDef, VectorIndexStats, VectorQuery,
     VectorSearchStats, VectorStrategy, COMPACT_NODES_MIN, COMPACT_RATIO_DEFAULT, EF_SEARCH_DEFAULT,
-    EF_SEARCH_MAX,
+    EF_SEARCH_MAX, GRAPH_RECORD_BYTES_MAX,
 };
 pub use wal::{
     Synchronous, NORMAL_SYNC_INTERVAL, WAL_FILE_BYTES_MAX, WAL_FORMAT_OLDEST, WAL_FORMAT_VERSION,

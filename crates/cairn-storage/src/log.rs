@@ -37,6 +37,11 @@ pub(crate) trait CommitLog: Send + Sync {
     /// Whether an appended record can still be lost (the store then keeps
     /// what undoing its commit needs until it is acknowledged).
     fn may_fail(&self) -> bool;
+
+    /// Whether records are kept to be replayed at the next open (so a
+    /// record worth making cheaper to replay, such as an index build's
+    /// graph, is worth encoding).
+    fn replayed(&self) -> bool;
 }
 
 /// The log of an in-memory store: numbers records and forgets them.
@@ -63,6 +68,10 @@ impl CommitLog for MemoryLog {
     }
 
     fn may_fail(&self) -> bool {
+        false
+    }
+
+    fn replayed(&self) -> bool {
         false
     }
 }

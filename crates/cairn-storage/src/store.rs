@@ -11,7 +11,9 @@
 //!
 //! The facade assembles them ([`Store::new`], [`Store::open`]), hands out
 //! transactions ([`Store::begin`], [`Store::begin_at`]), runs the commit
-//! pipeline (`commit.rs`) and then the checkpointer, and does what needs a
+//! pipeline (`commit.rs`) and then the checkpointer, closes cleanly
+//! ([`Store::close`], also on drop: waits for background index builds and
+//! checkpoints, so the next open rebuilds nothing), and does what needs a
 //! transaction and the verifiable state together ([`Store::read_proven`],
 //! [`Store::prove_rows`]). No module of the crate imports this one; each
 //! part takes what it needs, never the store.
@@ -23,13 +25,15 @@
 //! table locks.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use cairn_core::{Error, Result, Value};
 use cairn_merkle::{CommitHead, Hash, HistoryProof, RowProof};
 
-use crate::commit::Committer;
-use crate::durable::{Durable, OpenOptions, Recovery};
+use crate::commit::{Committer, Logged};
+use crate::durable::{Durable, OpenOptions, Recovery, Writer};
 use crate::jobs::Jobs;
 use crate::merkle::{
     prove_keys, proven_snapshot_ts, typed_keys, Merkle, ProvenRead, StateLockHeld,
@@ -52,10 +56,39 @@ pub struct Store {
     durable: Option<Durable>,
     /// Tries, catalog root and history, and their fold thread.
     merkle: Merkle,
+    /// A [`Store::close`] failed and its caller got the error (a drop
+    /// then retries without reporting the failure again).
+    close_failed: AtomicBool,
 }
 
+/// The longest a close waits for background index builds to finish
+/// before it checkpoints without them (their vectors are then built again,
+/// in the background, after the next open).
+pub const CLOSE_JOBS_WAIT_MAX: Duration = Duration::from_secs(60);
+
 impl Drop for Store {
+    /// A clean close ([`Store::close`]) when the last handle goes away.
+    /// Never panics and never loses a commit: an error is reported on
+    /// stderr and the log, which holds every acknowledged commit, stays as
+    /// it is (the next open replays it).
     fn drop(&mut self) {
+        if !std::thread::panicking() {
+            // Read before the retry below sets it again.
+            let reported = self.close_failed.load(Ordering::Acquire);
+            let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.close()));
+            let error = match closed {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("internal error (panic) while checkpointing".to_string()),
+            };
+            if let (Some(e), Some(dir), false) = (error, self.path(), reported) {
+                eprintln!(
+                    "cairn: closing {}: {e}; every acknowledged commit is still in the \
+                     write-ahead log and is replayed at the next open",
+                    dir.display()
+                );
+            }
+        }
         self.merkle.stop_worker();
     }
 }
@@ -67,7 +100,9 @@ impl Store {
     }
 
     /// Opens the database in directory `path`, creating it if needed:
-    /// takes its lock ([`Error::Locked`] if another process holds it),
+    /// takes its lock (waiting up to [`OpenOptions::busy_timeout`], then
+    /// [`Error::Locked`]; a [`OpenOptions::read_only`] open takes none and
+    /// changes no file),
     /// reads the manifest and replays the WAL. A torn record at the log's
     /// tail (a crash mid-write) is cut off; damage anywhere else is
     /// [`Error::Corrupt`] naming the file and offset, unless
@@ -89,12 +124,16 @@ impl Store {
         jobs: Jobs,
         durable: Option<Durable>,
     ) -> Arc<Store> {
-        let good = durable.as_ref().map(|d| d.wal.good_lsn_handle());
+        let good = durable
+            .as_ref()
+            .and_then(|d| d.writer.as_ref())
+            .map(|w| w.wal.good_lsn_handle());
         let store = Arc::new(Store {
             shared: Arc::new(shared),
             jobs,
             durable,
             merkle,
+            close_failed: AtomicBool::new(false),
         });
         store.merkle.start_worker(good);
         store
@@ -145,6 +184,7 @@ impl Store {
         if !tx.has_writes() {
             return Ok(tx.start_ts);
         }
+        self.check_writable()?;
         let commit_ts = self.committer().commit(&tx)?;
         self.checkpoint_if_due();
         Ok(commit_ts)
@@ -183,8 +223,17 @@ impl Store {
         views.into_iter().map(|v| v.name).collect()
     }
 
+    /// Runs a DDL statement. One whose replay would rebuild an index
+    /// (a graph too large for the log) is followed by a checkpoint, so a
+    /// reopen loads the graph instead; if that checkpoint fails, the
+    /// statement stands (the log holds it) and only the next open is
+    /// slower.
     fn run_ddl(&self, record: Record) -> Result<()> {
-        self.committer().run_ddl(record)
+        self.check_writable()?;
+        if self.committer().run_ddl(record)? == Logged::RebuildsAtReplay {
+            let _ = self.checkpoint();
+        }
+        Ok(())
     }
 
     pub fn create_table(&self, schema: TableSchema) -> Result<Arc<Table>> {
@@ -235,7 +284,11 @@ impl Store {
     /// Commits wait while it builds.
     pub fn create_vector_index(&self, table: &str, def: VectorIndexDef) -> Result<()> {
         let table = self.table_name_as_stored(table)?;
-        self.run_ddl(Record::CreateVectorIndex { table, def })
+        self.run_ddl(Record::CreateVectorIndex {
+            table,
+            def,
+            built: None,
+        })
     }
 
     /// A table's name as the catalog spells it (index records carry it).
@@ -273,17 +326,70 @@ impl Store {
     /// (`None` in memory).
     pub fn checkpoint(&self) -> Result<Option<Ts>> {
         match &self.durable {
-            Some(d) => d.checkpointer.write(&self.shared, &self.merkle).map(Some),
+            Some(d) => self
+                .writer(d)?
+                .checkpointer
+                .write(&self.shared, &self.merkle)
+                .map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Brings the files up to date so that the next open replays and
+    /// rebuilds nothing: waits for the background index builds in flight
+    /// (at most [`CLOSE_JOBS_WAIT_MAX`]), then writes a checkpoint if the
+    /// log holds anything since the last one (unless
+    /// [`OpenOptions::checkpoint_on_close`] is off). Dropping the last
+    /// handle does this too, reporting an error on stderr; call it to get
+    /// the error instead. The store stays usable (later commits are logged
+    /// as usual). A no-op in memory.
+    pub fn close(&self) -> Result<()> {
+        let Some(w) = self.durable.as_ref().and_then(|d| d.writer.as_ref()) else {
+            return Ok(());
+        };
+        if !w.checkpoint_on_close {
+            return Ok(());
+        }
+        self.jobs.wait_idle(CLOSE_JOBS_WAIT_MAX);
+        if w.checkpointer.has_work() {
+            let written = w.checkpointer.write(&self.shared, &self.merkle);
+            self.close_failed.store(written.is_err(), Ordering::Release);
+            written?;
+        }
+        Ok(())
     }
 
     /// After a commit: runs an automatic checkpoint when one is due and
     /// none is running (this committer pays for it; its commit is done
     /// either way). Nothing in memory.
     fn checkpoint_if_due(&self) {
-        if let Some(d) = &self.durable {
-            d.checkpointer.if_due(&self.shared, &self.merkle);
+        if let Some(w) = self.durable.as_ref().and_then(|d| d.writer.as_ref()) {
+            w.checkpointer.if_due(&self.shared, &self.merkle);
+        }
+    }
+
+    /// Whether the store was opened read-only ([`OpenOptions::read_only`]):
+    /// commits, DDL and checkpoints fail.
+    pub fn is_read_only(&self) -> bool {
+        self.durable.as_ref().is_some_and(|d| d.writer.is_none())
+    }
+
+    /// The writing side of an on-disk store, or the error a write to a
+    /// read-only one gets.
+    fn writer<'d>(&self, d: &'d Durable) -> Result<&'d Writer> {
+        d.writer.as_ref().ok_or_else(|| Error::Unsupported {
+            feature: format!(
+                "writing to {}: the database was opened read-only",
+                d.dir.display()
+            ),
+        })
+    }
+
+    /// Fails as a write to a read-only store does; `Ok` otherwise.
+    fn check_writable(&self) -> Result<()> {
+        match &self.durable {
+            Some(d) => self.writer(d).map(|_| ()),
+            None => Ok(()),
         }
     }
 
@@ -299,21 +405,24 @@ impl Store {
 
     /// The `synchronous` setting (`None` in memory).
     pub fn synchronous(&self) -> Option<Synchronous> {
-        self.durable.as_ref().map(|d| d.wal.mode())
+        self.durable
+            .as_ref()
+            .and_then(|d| d.writer.as_ref())
+            .map(|w| w.wal.mode())
     }
 
     /// Changes when commits are acknowledged (no effect in memory).
     pub fn set_synchronous(&self, mode: Synchronous) {
-        if let Some(d) = &self.durable {
-            d.wal.set_mode(mode);
+        if let Some(w) = self.durable.as_ref().and_then(|d| d.writer.as_ref()) {
+            w.wal.set_mode(mode);
         }
     }
 
     /// Makes every acknowledged commit durable now, whatever `synchronous`
     /// says (a no-op in memory).
     pub fn sync(&self) -> Result<()> {
-        match &self.durable {
-            Some(d) => d.wal.sync_now(),
+        match self.durable.as_ref().and_then(|d| d.writer.as_ref()) {
+            Some(w) => w.wal.sync_now(),
             None => Ok(()),
         }
     }

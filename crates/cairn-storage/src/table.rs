@@ -29,7 +29,7 @@ use crate::index::{
 use crate::live::{Live, LiveChunk, LiveView};
 use crate::lock::{Rank, Ranked};
 use crate::schema::{IndexDef, TableSchema};
-use crate::vector::{VectorIndexDef, VectorIndexStats};
+use crate::vector::{BuiltGraph, VectorIndexDef, VectorIndexStats};
 use crate::{RowId, Ts};
 
 pub(crate) use crate::index::btree::index_key;
@@ -438,6 +438,19 @@ impl Table {
     ) -> Result<IndexSlot> {
         let (entries, meta) = collect_build(&def, &*self.inner.read());
         HnswIndex::build(def, entries, meta, pool).map(IndexSlot::Hnsw)
+    }
+
+    /// A vector index from the graph an earlier build of it produced (a
+    /// replayed WAL record of kind 10), over the rows as of the newest
+    /// commit `ts`: nothing is rebuilt (see [`HnswIndex::restore`]).
+    pub(crate) fn restore_built_index(
+        &self,
+        def: VectorIndexDef,
+        built: &BuiltGraph,
+        ts: Ts,
+    ) -> Result<IndexSlot> {
+        let graphs = vec![(built.graph.clone(), built.live.clone())];
+        HnswIndex::restore(def, graphs, ts, &*self.inner.read()).map(IndexSlot::Hnsw)
     }
 
     /// Runs one background job of an index (see

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use cairn_core::vector::DistanceKind;
 use cairn_core::Value;
-use cairn_vector::hnsw::{HnswParams, Metric, SearchScratch};
+use cairn_vector::hnsw::{Graph, HnswParams, Metric, SearchScratch};
 
 use crate::RowId;
 
@@ -55,6 +55,36 @@ pub struct VectorIndexDef {
     /// Compact when tombstones exceed this share of the nodes.
     pub compact_ratio: f64,
     pub create_sql: String,
+}
+
+/// Most bytes of a built graph the WAL takes in one record (RFC 0001
+/// §3.3, kind 10): 256 MiB. A larger graph is logged as a plain
+/// CreateVectorIndex (rebuilt by replay), and a checkpoint right after
+/// the build makes it durable instead.
+pub const GRAPH_RECORD_BYTES_MAX: usize = 256 << 20;
+
+/// A built HNSW graph as a WAL record carries it (RFC 0001 §3.9): the
+/// graph, and per node whether its row's version visible when the record
+/// was written held the node's vector (the live flags a checkpoint writes
+/// too). Replay installs it instead of building the graph again.
+#[derive(Debug, Clone)]
+pub(crate) struct BuiltGraph {
+    pub(crate) graph: Graph,
+    pub(crate) live: Vec<bool>,
+}
+
+/// Bytes RFC 0001 §3.9 takes for a graph of `nodes` nodes (`upper` upper
+/// slots) of index `def`, `None` on overflow.
+pub(crate) fn built_graph_bytes(def: &VectorIndexDef, nodes: usize, upper: usize) -> Option<usize> {
+    let per_node = (1 + 2 * def.params.m)
+        .checked_add(def.dims)?
+        .checked_add(1)?
+        .checked_mul(4)?
+        .checked_add(8 + 1 + 1)?;
+    nodes
+        .checked_mul(per_node)?
+        .checked_add(upper.checked_mul(4)?)?
+        .checked_add(8 + 8 + 4 + 1)
 }
 
 /// Size and state of a vector index.

@@ -15,16 +15,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn_core::{Error, Result, Value};
+use cairn_vector::hnsw::GraphParts;
 use parking_lot::{Condvar, Mutex};
 
 use crate::codec::{le32, le64, Dec, Enc};
 use crate::fs::{VFile, Vfs};
 use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
-use crate::vector::VectorIndexDef;
+use crate::vector::{BuiltGraph, VectorIndexDef};
 use crate::{RowId, Ts};
 
-/// Format version written into every WAL file header.
-pub const WAL_FORMAT_VERSION: u32 = 1;
+/// Format version written into every WAL file header. Version 2 added
+/// record kind 10 (a vector index with its built graph); a version-2
+/// writer appends to a version-1 file it finds, and readers take every
+/// record kind they know in any file (the manifest's `wal_format_version`
+/// is what tells an older reader to stop).
+pub const WAL_FORMAT_VERSION: u32 = 2;
 /// Oldest WAL format version this build reads.
 pub const WAL_FORMAT_OLDEST: u32 = 1;
 /// Version byte of record payloads.
@@ -54,6 +59,8 @@ const _: () = assert!(FILE_HEADER.is_multiple_of(8) && BATCH_HEADER.is_multiple_
 const GATHER_WAIT_MAX: Duration = Duration::from_micros(500);
 /// Condition variables committers wait on, by LSN.
 const WAIT_STRIPES: usize = 64;
+/// Largest encode buffer kept between records.
+const SCRATCH_BYTES_KEPT_MAX: usize = 16 << 20;
 /// Largest record payload accepted (a bound for decoders, not a design
 /// limit of commits: 1 GiB).
 const RECORD_BYTES_MAX: u32 = 1 << 30;
@@ -103,6 +110,8 @@ mod kind {
     pub const CREATE_VECTOR_INDEX: u8 = 7;
     pub const DROP_INDEX: u8 = 8;
     pub const ADD_COLUMN: u8 = 9;
+    /// A vector index with the graph its build produced (WAL format 2).
+    pub const CREATE_VECTOR_INDEX_BUILT: u8 = 10;
 }
 
 /// One row written by a commit: new values, or `None` for a delete.
@@ -130,9 +139,12 @@ pub(crate) enum Record {
         table: String,
         def: IndexDef,
     },
+    /// Replay builds the index's graph from the rows, unless `built`
+    /// carries the graph the live build produced (kind 10).
     CreateVectorIndex {
         table: String,
         def: VectorIndexDef,
+        built: Option<Arc<BuiltGraph>>,
     },
     DropIndex {
         name: String,
@@ -187,6 +199,22 @@ pub(crate) fn encode_commit<'a>(
     });
 }
 
+/// Encodes a CreateVectorIndex record that carries the built graph (kind
+/// 10): table name, index definition, graph (`live`: one flag per node).
+pub(crate) fn encode_vector_index_built(
+    out: &mut Vec<u8>,
+    table: &str,
+    def: &VectorIndexDef,
+    graph: &GraphParts,
+    live: &[bool],
+) {
+    frame(out, kind::CREATE_VECTOR_INDEX_BUILT, |e| {
+        e.str(table);
+        e.vector_index(def);
+        e.built_graph(graph, live);
+    });
+}
+
 impl Record {
     /// Appends this record, framed.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
@@ -209,12 +237,19 @@ impl Record {
                 e.str(table);
                 e.index(def);
             }),
-            Record::CreateVectorIndex { table, def } => {
-                frame(out, kind::CREATE_VECTOR_INDEX, |e| {
-                    e.str(table);
-                    e.vector_index(def);
-                })
-            }
+            Record::CreateVectorIndex {
+                table,
+                def,
+                built: None,
+            } => frame(out, kind::CREATE_VECTOR_INDEX, |e| {
+                e.str(table);
+                e.vector_index(def);
+            }),
+            Record::CreateVectorIndex {
+                table,
+                def,
+                built: Some(b),
+            } => encode_vector_index_built(out, table, def, &b.graph.to_parts(), &b.live),
             Record::DropIndex { name } => frame(out, kind::DROP_INDEX, |e| e.str(name)),
             Record::AddColumn {
                 table,
@@ -277,7 +312,18 @@ impl Record {
             kind::CREATE_VECTOR_INDEX => Record::CreateVectorIndex {
                 table: d.str()?.to_string(),
                 def: d.vector_index()?,
+                built: None,
             },
+            kind::CREATE_VECTOR_INDEX_BUILT => {
+                let table = d.str()?.to_string();
+                let def = d.vector_index()?;
+                let built = d.built_graph(&def)?;
+                Record::CreateVectorIndex {
+                    table,
+                    def,
+                    built: Some(Arc::new(built)),
+                }
+            }
             kind::DROP_INDEX => Record::DropIndex {
                 name: d.str()?.to_string(),
             },
@@ -752,8 +798,25 @@ impl Wal {
 
     /// Queues a framed record; returns its LSN.
     pub(crate) fn append_bytes(&self, record: &[u8]) -> u64 {
+        self.queue(|buf| buf.extend_from_slice(record))
+    }
+
+    /// [`Wal::append_bytes`] for a record in its own buffer, which becomes
+    /// the queue when the queue is empty (no copy of a large record).
+    fn append_owned(&self, record: Vec<u8>) -> u64 {
+        self.queue(|buf| {
+            if buf.is_empty() {
+                *buf = record;
+            } else {
+                buf.extend_from_slice(&record);
+            }
+        })
+    }
+
+    /// Adds one record to the queue with `push`; returns its LSN.
+    fn queue(&self, push: impl FnOnce(&mut Vec<u8>)) -> u64 {
         let mut st = self.shared.state.lock();
-        st.buf.extend_from_slice(record);
+        push(&mut st.buf);
         st.buf_records += 1;
         st.next_lsn += 1;
         let lsn = st.next_lsn;
@@ -896,7 +959,9 @@ impl Wal {
     pub(crate) fn sync_now(&self) -> Result<()> {
         let mut st = self.shared.state.lock();
         let lsn = st.next_lsn;
-        while st.written_lsn < lsn {
+        // Records a failure discarded are never written: once the newest
+        // one is among them, everything before it that can be is.
+        while st.written_lsn < lsn && !st.failed.iter().any(|f| f.0 < lsn && lsn <= f.1) {
             if let Some(e) = &st.failure {
                 return Err(e.clone());
             }
@@ -923,6 +988,14 @@ impl Drop for Wal {
     }
 }
 
+/// Empties a buffer for reuse, freeing it after a one-off large record.
+fn recycle(buf: &mut Vec<u8>) {
+    buf.clear();
+    if buf.capacity() > SCRATCH_BYTES_KEPT_MAX {
+        *buf = Vec::new();
+    }
+}
+
 /// Writes one batch (and syncs it when asked); rotates the file when it
 /// is full. Returns whether the batch is synced. On failure the file's
 /// valid end stays before the batch (so [`Wal::reset`] cuts it off).
@@ -936,10 +1009,23 @@ fn write_batch(
     body: &[u8],
     sync: bool,
 ) -> Result<bool> {
-    let mut out = Vec::with_capacity(BATCH_HEADER + body.len() + 8);
-    batch_image(&mut out, seq, synced_through, count, body);
-    io.file.write_at(io.end, &out)?;
-    let end = io.end + out.len() as u64;
+    let end = if body.len() > SCRATCH_BYTES_KEPT_MAX {
+        // A large record (an index's graph): written in place rather than
+        // copied behind its header first.
+        let (header, pad) = batch_header(seq, synced_through, count, body.len());
+        io.file.write_at(io.end, &header)?;
+        io.file.write_at(io.end + BATCH_HEADER as u64, body)?;
+        let body_end = io.end + (BATCH_HEADER + body.len()) as u64;
+        if pad > 0 {
+            io.file.write_at(body_end, &[0u8; 8][..pad])?;
+        }
+        body_end + pad as u64
+    } else {
+        let mut out = Vec::with_capacity(BATCH_HEADER + body.len() + 8);
+        batch_image(&mut out, seq, synced_through, count, body);
+        io.file.write_at(io.end, &out)?;
+        io.end + out.len() as u64
+    };
     let full = end >= WAL_FILE_BYTES_MAX;
     if sync || full {
         io.file.sync()?;
@@ -963,18 +1049,30 @@ fn write_batch(
 
 /// Appends a batch (header, records, zero padding to 8 bytes) to `out`.
 fn batch_image(out: &mut Vec<u8>, seq: u64, synced_through: u64, count: u32, body: &[u8]) {
-    let pad = (8 - body.len() % 8) % 8;
+    let (h, pad) = batch_header(seq, synced_through, count, body.len());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(body);
+    out.resize(out.len() + pad, 0);
+}
+
+/// The header of a batch whose records take `body_len` bytes, and the
+/// zero padding that follows them.
+fn batch_header(
+    seq: u64,
+    synced_through: u64,
+    count: u32,
+    body_len: usize,
+) -> ([u8; BATCH_HEADER], usize) {
+    let pad = (8 - body_len % 8) % 8;
     let mut h = [0u8; BATCH_HEADER];
     h[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
     h[4..8].copy_from_slice(&count.to_le_bytes());
     h[8..16].copy_from_slice(&seq.to_le_bytes());
     h[16..24].copy_from_slice(&synced_through.to_le_bytes());
-    h[24..28].copy_from_slice(&((body.len() + pad) as u32).to_le_bytes());
+    h[24..28].copy_from_slice(&((body_len + pad) as u32).to_le_bytes());
     let crc = crc32c::crc32c(&h[0..28]);
     h[28..32].copy_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&h);
-    out.extend_from_slice(body);
-    out.resize(out.len() + pad, 0);
+    (h, pad)
 }
 
 /// Appends a one-record batch to a WAL file image (tests and fuzz seeds).
@@ -1083,7 +1181,7 @@ fn writer(shared: &Shared) {
             }
         };
         let wrote = !spare.is_empty();
-        spare.clear();
+        recycle(&mut spare);
         let took = started.elapsed();
         st = shared.state.lock();
         if wrote {
@@ -1146,6 +1244,11 @@ impl crate::log::CommitLog for Wal {
         let mut buf = self.scratch.lock();
         buf.clear();
         encode(&mut buf);
+        if buf.len() > SCRATCH_BYTES_KEPT_MAX {
+            // A one-off large record (an index's graph): handed over, not
+            // copied, and its buffer not kept.
+            return self.append_owned(std::mem::take(&mut *buf));
+        }
         self.append_bytes(&buf)
     }
 
@@ -1162,6 +1265,10 @@ impl crate::log::CommitLog for Wal {
     }
 
     fn may_fail(&self) -> bool {
+        true
+    }
+
+    fn replayed(&self) -> bool {
         true
     }
 }

@@ -33,7 +33,7 @@ pub use cairn_core::{ConstraintKind, DataType, Error, ErrorKind, Result, Value};
 pub use cairn_merkle::{CommitHead, Hash, HistoryProof, QueryProof, RowFinding, RowProof};
 pub use cairn_sql::Column;
 pub use cairn_storage::fs;
-pub use cairn_storage::{OpenOptions, Recovery, Synchronous};
+pub use cairn_storage::{OpenOptions, OpenProgress, ProgressHook, Recovery, Synchronous};
 pub use row::{FromValue, Row, RowIndex, RowSet, Rows};
 
 /// Turns a list of Rust values into statement parameters:
@@ -78,18 +78,40 @@ impl Database {
 
     /// Opens (or creates) the database in directory `path`, with
     /// `synchronous = full`: every acknowledged commit survives a crash or
-    /// power cut. Fails with [`ErrorKind::Locked`] if another process has
-    /// it open, and with [`ErrorKind::Corrupt`] (naming file and offset) if
-    /// its files are damaged beyond a torn tail.
+    /// power cut. Waits up to five seconds ([`OpenOptions::busy_timeout`])
+    /// while another process has it open for writing, then fails with
+    /// [`ErrorKind::Locked`]; fails with [`ErrorKind::Corrupt`] (naming file
+    /// and offset) if its files are damaged beyond a torn tail.
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<Database> {
         Database::open_with(path, OpenOptions::default())
     }
 
     /// [`Database::open`] with options (synchronous mode, salvage, file
-    /// system).
+    /// system, a progress callback for long opens, checkpoint on close).
     pub fn open_with(path: impl AsRef<std::path::Path>, options: OpenOptions) -> Result<Database> {
         let store = cairn_storage::Store::open(path.as_ref(), options)?;
         Ok(Database::with_engine(cairn_sql::Engine::with_store(store)))
+    }
+
+    /// Opens the database in directory `path` for reading only, even while
+    /// another process has it open for writing: it reads the database as
+    /// its files held it at this moment (the newest checkpoint and the
+    /// write-ahead log's valid prefix), takes no lock and changes no file.
+    /// Writes (INSERT, DDL, CHECKPOINT) fail with
+    /// [`ErrorKind::Unsupported`]; reopen to see later commits. A directory
+    /// without a database is [`ErrorKind::NoSuchObject`]. Same as
+    /// [`Database::open_with`] with [`OpenOptions::read_only`].
+    pub fn open_read_only(path: impl AsRef<std::path::Path>) -> Result<Database> {
+        let options = OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        };
+        Database::open_with(path, options)
+    }
+
+    /// Whether this database was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.engine.store().is_read_only()
     }
 
     /// What opening an on-disk database found (`None` in memory).
@@ -103,6 +125,22 @@ impl Database {
     /// once the WAL passes 64 MiB. A no-op in memory.
     pub fn checkpoint(&self) -> Result<()> {
         self.engine.store().checkpoint().map(|_| ())
+    }
+
+    /// Closes this connection (rolling back its open transaction, if
+    /// any) and brings the database's files up to date: waits for
+    /// background index builds, then checkpoints if the log holds anything
+    /// since the last checkpoint, so the next open loads every index
+    /// instead of replaying the log and rebuilding them. Dropping the last
+    /// connection does the same but can only report an error on stderr;
+    /// `close` returns it. An error loses nothing: every acknowledged
+    /// commit is in the write-ahead log, which the next open replays.
+    /// Other connections to the same database stay open. A no-op in
+    /// memory.
+    pub fn close(self) -> Result<()> {
+        let store = self.engine.store().clone();
+        drop(self);
+        store.close()
     }
 
     /// Makes every acknowledged commit durable now (useful under

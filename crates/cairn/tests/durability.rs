@@ -102,7 +102,10 @@ fn reopen_keeps_everything() {
     assert_eq!(dump(&db), before);
     let rec = db.recovery().expect("on disk");
     assert!(!rec.created);
-    assert!(rec.commits > 0);
+    // The close checkpointed: the open loaded segment files and replayed
+    // nothing.
+    assert!(rec.checkpoint.is_some(), "{rec:?}");
+    assert_eq!(rec.records, 0, "{rec:?}");
     // The vector index came back and answers.
     let id: i64 = db
         .query_row(
@@ -132,7 +135,15 @@ fn second_open_is_locked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
     let db = Database::open(&path).expect("open");
-    let err = Database::open(&path).err().expect("second open must fail");
+    // No busy timeout: the second open fails at once (with the default,
+    // it waits five seconds first; tests/read_only.rs waits for a lock).
+    let no_wait = OpenOptions {
+        busy_timeout: std::time::Duration::ZERO,
+        ..OpenOptions::default()
+    };
+    let err = Database::open_with(&path, no_wait)
+        .err()
+        .expect("second open must fail");
     assert_eq!(err.kind(), ErrorKind::Locked, "{err}");
     drop(db);
     Database::open(&path).expect("open after close");
@@ -296,6 +307,32 @@ fn failed_ddl_is_undone() {
     assert_eq!(count(&db, "SELECT count(*) FROM t"), 1);
 }
 
+/// A commit whose write failed (and whose log was cut back) is never
+/// written; syncing the log afterwards, explicitly or by the checkpoint of
+/// a clean close, must not wait for it. (It waited forever, which made
+/// `enospc_under_concurrent_writers` hang at its close now and then.)
+#[test]
+fn sync_after_a_failed_commit_returns() {
+    let fs = SimFs::new();
+    let db = open_sim(&fs).expect("open");
+    db.execute_batch("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1)")
+        .expect("write");
+    fs.inject(1, Fault::Eio);
+    db.execute_batch("INSERT INTO t VALUES (2)")
+        .expect_err("the batch write fails");
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = db.sync().and_then(|()| db.close());
+        let _ = done.send(r);
+    });
+    result
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("sync and close returned")
+        .expect("sync and close succeed");
+    let db = open_sim(&fs).expect("reopen");
+    assert_eq!(count(&db, "SELECT count(*) FROM t"), 1);
+}
+
 /// Concurrent writers while the disk fills up and frees again: every
 /// acknowledged insert survives reopening, no failed one appears.
 #[test]
@@ -436,7 +473,15 @@ fn every_single_bit_flip_is_detected() {
 fn corrupt_error_names_file_and_offset() {
     let fs = SimFs::new();
     {
-        let db = open_sim(&fs).expect("open");
+        // Damage to the log is the subject: keep one at close.
+        let db = Database::open_with(
+            "/db",
+            OpenOptions {
+                checkpoint_on_close: false,
+                ..sim_options(&fs)
+            },
+        )
+        .expect("open");
         assert_eq!(run_steps(&db), STEPS.len());
     }
     // The newest WAL file (checkpoints deleted the older ones).

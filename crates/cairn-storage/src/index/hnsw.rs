@@ -6,6 +6,11 @@
 //! the graph count small and drop tombstones. A graph node is keyed by row
 //! id and remembers the vector value it was built from (`origin`).
 //!
+//! Persistence: a checkpoint writes the graphs with their live flags
+//! (`checkpoint.rs`), and a fresh build's one graph goes to the WAL with
+//! its CREATE INDEX record ([`HnswIndex::log_image`]); both come back
+//! through [`HnswIndex::restore`], never a rebuild.
+//!
 //! Maintained at commit through [`TableIndex`]; searched by
 //! `Transaction::vector_search` (`txn.rs`) through
 //! [`super::IndexSlot::as_hnsw`]; the search types and the MVCC rules of
@@ -16,11 +21,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
-use cairn_vector::hnsw::Graph;
+use cairn_vector::hnsw::{Graph, GraphParts};
 
 use super::{Compaction, IndexJob, IndexSlot, IndexStats, JobWork, TableIndex, TableView};
 use crate::vector::{
-    same_vector, VectorIndexDef, VectorIndexStats, COMPACT_NODES_MIN, GRAPHS_MAX, PENDING_ROWS_MAX,
+    built_graph_bytes, same_vector, VectorIndexDef, VectorIndexStats, COMPACT_NODES_MIN,
+    GRAPHS_MAX, GRAPH_RECORD_BYTES_MAX, PENDING_ROWS_MAX,
 };
 use crate::{RowId, Ts};
 
@@ -267,6 +273,22 @@ impl HnswIndex {
 }
 
 impl VectorGraph {
+    /// Per node: whether its row's version visible at `ts` holds the
+    /// node's vector in column `col` (the live flags a checkpoint and a
+    /// logged build write; RFC 0001 §4.3 and §3.9).
+    pub(crate) fn live_at(&self, col: usize, table: &dyn TableView, ts: Ts) -> Vec<bool> {
+        self.origin
+            .iter()
+            .enumerate()
+            .map(|(node, origin)| {
+                let row = self.graph.key(node as u32);
+                table
+                    .visible_row(row, ts)
+                    .is_some_and(|v| v.get(col).is_some_and(|c| same_vector(c, origin)))
+            })
+            .collect()
+    }
+
     /// Whether every node is valid at snapshot `ts`, so a search needs no
     /// per-node check: the graph was clean when built, no tombstone was made
     /// in the index since, and the snapshot sees every node's commit.
@@ -377,6 +399,29 @@ impl HnswIndex {
             true
         });
         Ok(vi)
+    }
+
+    /// What a WAL record of the index's build carries (RFC 0001 §3.9):
+    /// the arrays of its one graph and their live flags at the newest
+    /// commit `ts`. `None` when the index is not a fresh build's single
+    /// graph, or the record would pass [`GRAPH_RECORD_BYTES_MAX`].
+    pub(crate) fn log_image(
+        &self,
+        table: &dyn TableView,
+        ts: Ts,
+    ) -> Option<(GraphParts, Vec<bool>)> {
+        let [g] = &self.graphs[..] else {
+            return None;
+        };
+        if !self.pending.is_empty() {
+            return None;
+        }
+        let p = g.graph.to_parts();
+        let bytes = built_graph_bytes(&self.def, p.keys.len(), p.upper.len());
+        if bytes.is_none_or(|b| b > GRAPH_RECORD_BYTES_MAX) {
+            return None;
+        }
+        Some((p, g.live_at(self.def.column, table, ts)))
     }
 
     /// Size and state of this index.
