@@ -418,6 +418,9 @@ fn cairn_open(dir: &Path, state_roots: bool) -> Result<cairn::Database> {
         cairn::OpenOptions {
             synchronous: cairn::Synchronous::Full,
             state_roots,
+            // The WAL is read after the database closes (commits per
+            // fsync); a close checkpoint would delete it first.
+            checkpoint_on_close: false,
             ..Default::default()
         },
     )
