@@ -167,7 +167,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// `cairn check PATH`: opens the database (which validates the manifest,
+/// `cairn check PATH`: opens the database read-only (which validates the manifest,
 /// every WAL batch and every segment file) and runs `PRAGMA
 /// integrity_check`. Prints `ok` and exits 0, or prints each problem and
 /// exits 1. (A database directory literally named `check` opens as
@@ -181,7 +181,8 @@ fn check(rest: &[std::ffi::OsString]) -> ExitCode {
     if let Err(code) = existing_database(&path) {
         return code;
     }
-    let db = match Database::open(&path) {
+    // Read-only: a check can run while another process writes.
+    let db = match Database::open_read_only(&path) {
         Ok(db) => db,
         Err(e) => {
             eprintln!("Error: {e}");

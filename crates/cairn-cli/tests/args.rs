@@ -123,8 +123,14 @@ fn readonly_reads_while_another_process_writes() -> TestResult {
         ],
         "",
     )?;
+    // `cairn check` and `cairn root` work beside the writer too.
+    let checked = cairn(&["check", d], "")?;
+    let root = cairn(&["root", d], "")?;
     drop(writer.stdin.take());
     writer.wait()?;
+    assert_eq!(checked.code, Some(0), "{}", checked.stderr);
+    assert_eq!(checked.stdout.trim(), "ok");
+    assert_eq!(root.code, Some(0), "{}", root.stderr);
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert_eq!(r.stdout.lines().last(), Some("1"), "{}", r.stdout);
     assert!(r.stderr.contains("read-only"), "{}", r.stderr);

@@ -199,6 +199,10 @@ pub enum EngineFn {
     /// `current_setting('name')`: a session setting's value, as `SHOW`
     /// prints it (PostgreSQL's function).
     CurrentSetting,
+    /// `cairn_table_stat('table', 'field')`: a live statistic of a table's
+    /// storage (`rows`, `sealed_segments`, `live_versions`); what
+    /// `cairn_tables` shows.
+    TableStat,
 }
 
 impl EngineFn {
@@ -209,6 +213,7 @@ impl EngineFn {
             "cairn_prove" => Some(EngineFn::Prove),
             "cairn_index_stat" => Some(EngineFn::IndexStat),
             "current_setting" => Some(EngineFn::CurrentSetting),
+            "cairn_table_stat" => Some(EngineFn::TableStat),
             _ => None,
         }
     }
@@ -220,6 +225,7 @@ impl EngineFn {
             EngineFn::Prove => "cairn_prove",
             EngineFn::IndexStat => "cairn_index_stat",
             EngineFn::CurrentSetting => "current_setting",
+            EngineFn::TableStat => "cairn_table_stat",
         }
     }
 
@@ -231,6 +237,7 @@ impl EngineFn {
             EngineFn::Prove => (2, None),
             EngineFn::IndexStat => (2, Some(2)),
             EngineFn::CurrentSetting => (1, Some(1)),
+            EngineFn::TableStat => (2, Some(2)),
         }
     }
 
@@ -239,6 +246,7 @@ impl EngineFn {
         match self {
             EngineFn::IndexStat => return index_stat(tx, args),
             EngineFn::CurrentSetting => return current_setting(ex, args),
+            EngineFn::TableStat => return table_stat(tx, args),
             _ => {}
         }
         if tx.reads_under_state_lock() {
@@ -288,6 +296,7 @@ impl EngineFn {
             }
             EngineFn::IndexStat => index_stat(tx, args),
             EngineFn::CurrentSetting => current_setting(ex, args),
+            EngineFn::TableStat => table_stat(tx, args),
         }
     }
 }
@@ -306,6 +315,33 @@ fn current_setting(ex: &dyn EvalContext, args: &[Value]) -> Result<Value> {
         }
         _ => Err(Error::plan("current_setting() takes a setting name")),
     }
+}
+
+/// `cairn_table_stat(table, field)`; NULL for a NULL argument or a table
+/// that does not exist.
+fn table_stat(tx: &Transaction, args: &[Value]) -> Result<Value> {
+    let (table, field) = match args {
+        [Value::Text(t), Value::Text(f)] => (t, f),
+        [Value::Null, _] | [_, Value::Null] => return Ok(Value::Null),
+        _ => {
+            return Err(Error::plan(
+                "cairn_table_stat() takes a table name and a statistic name",
+            ))
+        }
+    };
+    let Some(table) = tx.store().table(table) else {
+        return Ok(Value::Null);
+    };
+    let n = |x: u64| Value::Integer(i64::try_from(x).unwrap_or(i64::MAX));
+    let (sealed, live) = table.segment_stats();
+    Ok(match field.to_ascii_lowercase().as_str() {
+        "rows" => n(table.row_count()),
+        "sealed_segments" => n(sealed as u64),
+        "live_versions" => n(live as u64),
+        other => return Err(Error::plan(format!(
+            "cairn_table_stat(): unknown statistic {other} (rows, sealed_segments, live_versions)"
+        ))),
+    })
 }
 
 /// `cairn_index_stat(index, field)`; NULL for a NULL argument or an index

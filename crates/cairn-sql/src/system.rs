@@ -1,5 +1,5 @@
 //! The catalog as relations a query can read: `information_schema.tables`,
-//! `information_schema.columns` and `cairn_indexes`. Each is planned as a
+//! `information_schema.columns`, `cairn_tables` and `cairn_indexes`. Each is planned as a
 //! list of rows built from the catalog when the statement is planned
 //! (plans are re-made whenever the catalog changes, so the rows are never
 //! stale); the live statistics of vector indexes (nodes, pending vectors,
@@ -36,6 +36,7 @@ pub fn relation(store: &Store, name: &ast::ObjectName) -> Option<(Plan, Vec<OutC
         ["information_schema", "tables"] => Some(tables(store)),
         ["information_schema", "columns"] => Some(columns(store)),
         ["cairn_indexes"] if store.table("cairn_indexes").is_none() => Some(indexes(store)),
+        ["cairn_tables"] if store.table("cairn_tables").is_none() => Some(tables_storage(store)),
         _ => None,
     }
 }
@@ -126,6 +127,33 @@ fn columns(store: &Store) -> (Plan, Vec<OutCol>) {
             ]);
         }
     }
+    (values(rows, cols.len()), cols)
+}
+
+/// `cairn_tables`: one row per table with the live state of its storage:
+/// rows visible now, sealed segments, and versions in the live segment
+/// (read when the query runs).
+fn tables_storage(store: &Store) -> (Plan, Vec<OutCol>) {
+    let cols = vec![
+        col("table_name", DataType::Text),
+        col("rows", DataType::Integer),
+        col("sealed_segments", DataType::Integer),
+        col("live_versions", DataType::Integer),
+    ];
+    let stat = |table: &str, field: &str| {
+        Expr::Engine(EngineFn::TableStat, vec![text(table), text(field)])
+    };
+    let rows = sorted_tables(store)
+        .into_iter()
+        .map(|(t, _)| {
+            vec![
+                text(&t),
+                stat(&t, "rows"),
+                stat(&t, "sealed_segments"),
+                stat(&t, "live_versions"),
+            ]
+        })
+        .collect();
     (values(rows, cols.len()), cols)
 }
 
