@@ -338,9 +338,11 @@ fn table_stat(tx: &Transaction, args: &[Value]) -> Result<Value> {
         "rows" => n(table.row_count()),
         "sealed_segments" => n(sealed as u64),
         "live_versions" => n(live as u64),
-        other => return Err(Error::plan(format!(
+        other => {
+            return Err(Error::plan(format!(
             "cairn_table_stat(): unknown statistic {other} (rows, sealed_segments, live_versions)"
-        ))),
+        )))
+        }
     })
 }
 

@@ -1065,7 +1065,9 @@ impl<'a> Planner<'a> {
             };
             let c = scope_cols(label, &cte.cols);
             Ok((RelSource::Plan(plan), c))
-        } else if let Some((plan, scols)) = crate::system::relation(self.store, name) {
+        } else if let Some((plan, scols)) =
+            crate::system::relation(self.store, name, &mut |v| self.view_columns(v))
+        {
             let c = scope_cols(label, &scols);
             Ok((RelSource::Plan(plan), c))
         } else if let Some(table) = self.store.table(tname) {
@@ -1082,6 +1084,13 @@ impl<'a> Planner<'a> {
                 None => err,
             })
         }
+    }
+
+    /// A view's output columns, for `information_schema.columns`; `None`
+    /// when the view no longer plans (it reads a table since dropped).
+    fn view_columns(&mut self, name: &str) -> Option<Vec<OutCol>> {
+        let view = self.store.view(name)?;
+        self.plan_view(&view).ok().map(|(_, cols)| cols)
     }
 
     fn plan_view(&mut self, view: &cairn_storage::ViewDef) -> Result<(Plan, Vec<OutCol>)> {

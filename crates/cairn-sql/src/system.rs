@@ -22,7 +22,12 @@ use crate::plan::Plan;
 use crate::scope::OutCol;
 
 /// The catalog relation `name` names, if it is one: its plan and columns.
-pub fn relation(store: &Store, name: &ast::ObjectName) -> Option<(Plan, Vec<OutCol>)> {
+/// `view_cols` gives a view's output columns (the planner plans it).
+pub fn relation(
+    store: &Store,
+    name: &ast::ObjectName,
+    view_cols: &mut dyn FnMut(&str) -> Option<Vec<OutCol>>,
+) -> Option<(Plan, Vec<OutCol>)> {
     let parts: Vec<String> = name
         .0
         .iter()
@@ -34,7 +39,7 @@ pub fn relation(store: &Store, name: &ast::ObjectName) -> Option<(Plan, Vec<OutC
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     match parts[..] {
         ["information_schema", "tables"] => Some(tables(store)),
-        ["information_schema", "columns"] => Some(columns(store)),
+        ["information_schema", "columns"] => Some(columns(store, view_cols)),
         ["cairn_indexes"] if store.table("cairn_indexes").is_none() => Some(indexes(store)),
         ["cairn_tables"] if store.table("cairn_tables").is_none() => Some(tables_storage(store)),
         _ => None,
@@ -98,8 +103,12 @@ fn tables(store: &Store) -> (Plan, Vec<OutCol>) {
     (values(rows, cols.len()), cols)
 }
 
-/// `information_schema.columns`: one row per column of every table.
-fn columns(store: &Store) -> (Plan, Vec<OutCol>) {
+/// `information_schema.columns`: one row per column of every table, then
+/// of every view that plans (a view reading a dropped table has none).
+fn columns(
+    store: &Store,
+    view_cols: &mut dyn FnMut(&str) -> Option<Vec<OutCol>>,
+) -> (Plan, Vec<OutCol>) {
     let cols = vec![
         col("table_schema", DataType::Text),
         col("table_name", DataType::Text),
@@ -124,6 +133,23 @@ fn columns(store: &Store) -> (Plan, Vec<OutCol>) {
                 text(if c.nullable { "YES" } else { "NO" }),
                 Expr::Literal(c.default_sql.as_deref().map_or(Value::Null, Value::text)),
                 Expr::Literal(Value::Boolean(pk.contains(&i))),
+            ]);
+        }
+    }
+    let mut views = store.view_names();
+    views.sort();
+    for v in views {
+        for (i, c) in view_cols(&v).unwrap_or_default().iter().enumerate() {
+            let ty = c.data_type.unwrap_or(DataType::Any).to_string();
+            rows.push(vec![
+                text("main"),
+                text(&v),
+                text(&c.name),
+                int(i + 1),
+                text(&ty),
+                text("YES"),
+                Expr::Literal(Value::Null),
+                Expr::Literal(Value::Boolean(false)),
             ]);
         }
     }
