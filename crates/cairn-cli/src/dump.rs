@@ -73,7 +73,7 @@ pub fn dump(
                     is_table = true;
                 }
                 Ddl::Index(sql) => indexes.push(sql),
-                Ddl::View(sql) => views.push(sql),
+                Ddl::View(sql) => views.push((name.clone(), sql)),
             }
         }
         if is_table {
@@ -81,12 +81,36 @@ pub fn dump(
         }
     }
     // Indexes after the rows (one build instead of one insert per row);
-    // views last, as they may read any table.
-    for sql in indexes.iter().chain(&views) {
+    // views last, as they may read any table, each after the views it
+    // reads.
+    for sql in indexes.iter().chain(view_order(views).iter()) {
         writeln!(out, "{sql}")?;
     }
     writeln!(out, "COMMIT;")?;
     Ok(())
+}
+
+/// The views' SQL ordered so that a view comes after every other view whose
+/// name appears as a word in its SQL (an over-approximation of "reads";
+/// a cycle, which CREATE VIEW cannot make, keeps the given order).
+fn view_order(mut views: Vec<(String, String)>) -> Vec<String> {
+    let words = |sql: &str| -> Vec<String> {
+        sql.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let mut out: Vec<(String, String)> = Vec::with_capacity(views.len());
+    while !views.is_empty() {
+        let ready = views.iter().position(|(name, sql)| {
+            let w = words(sql);
+            views.iter().all(|(other, _)| {
+                other.eq_ignore_ascii_case(name) || !w.contains(&other.to_ascii_lowercase())
+            })
+        });
+        // A cycle of mentions: take the first left.
+        out.push(views.remove(ready.unwrap_or(0)));
+    }
+    out.into_iter().map(|(_, sql)| sql).collect()
 }
 
 fn dump_rows(

@@ -188,3 +188,26 @@ fn dump_on_the_command_line_recreates_a_database() -> TestResult {
     assert!(!one.stdout.contains("docs"), "{}", one.stdout);
     Ok(())
 }
+
+/// A view that reads another view is dumped after it, whatever their
+/// names' order, so the dump loads.
+#[test]
+fn dump_orders_views_by_what_they_read() -> TestResult {
+    let setup = "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2); \
+                 CREATE VIEW z_base AS SELECT x FROM t WHERE x > 1; \
+                 CREATE VIEW a_top AS SELECT x * 10 AS y FROM z_base; \
+                 CREATE VIEW m_mid AS SELECT y + 1 AS w FROM a_top;";
+    let dump = cairn(&["-c", setup, "-c", ".dump"], "")?;
+    assert_eq!(dump.code, Some(0), "{}", dump.stderr);
+    let at = |name: &str| dump.stdout.find(&format!("CREATE VIEW {name}"));
+    assert!(
+        at("z_base") < at("a_top") && at("a_top") < at("m_mid"),
+        "{}",
+        dump.stdout
+    );
+    let load = format!("{}\nSELECT w FROM m_mid;\n", dump.stdout);
+    let r = cairn(&["-list", "-noheader"], &load)?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), "21");
+    Ok(())
+}
