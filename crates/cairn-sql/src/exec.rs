@@ -95,6 +95,22 @@ pub struct Settings {
     pub deadline: Option<(std::time::Instant, std::sync::Arc<str>)>,
 }
 
+impl Settings {
+    /// Setting `name`'s value as `SHOW` and `current_setting()` print it;
+    /// `None` if there is no such setting.
+    pub fn value(&self, name: &str) -> Option<String> {
+        match name {
+            "hnsw.ef_search" => Some(self.ef_search.to_string()),
+            "statement_timeout" => Some(
+                self.deadline
+                    .as_ref()
+                    .map_or("0".to_string(), |(_, text)| text.to_string()),
+            ),
+            _ => None,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -143,6 +159,77 @@ pub struct OperatorStats {
     pub loops: u64,
 }
 
+/// What a join step produces for one left row at a time: each pair with a
+/// right row that passes the join's condition, and for a LEFT join a left
+/// row that has none, padded with NULLs.
+struct Pairs {
+    kind: JoinKind,
+    right_width: usize,
+    buf: Vec<Value>,
+    /// Pairs produced so far (bounded by `INTERMEDIATE_ROWS_MAX`).
+    produced: usize,
+    /// The current left row has had a pair.
+    matched: bool,
+}
+
+impl Pairs {
+    fn new(kind: JoinKind, right_width: usize) -> Pairs {
+        Pairs {
+            kind,
+            right_width,
+            buf: Vec::new(),
+            produced: 0,
+            matched: false,
+        }
+    }
+
+    /// A new left row.
+    fn start(&mut self) {
+        self.matched = false;
+    }
+
+    /// Sends `lr ++ rr` to `sink` if it passes `cond`; `false` once the
+    /// consumer stops. Every pair counts as a row for interrupts and
+    /// timeouts: a cross join may read few rows.
+    fn pair(
+        &mut self,
+        ex: &Executor,
+        lr: &[Value],
+        rr: &[Value],
+        cond: Option<&Expr>,
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        ex.check_interrupt()?;
+        self.buf.clear();
+        self.buf.extend_from_slice(lr);
+        self.buf.extend_from_slice(rr);
+        if let Some(c) = cond {
+            if !c.test(&self.buf, ex, outer)? {
+                return Ok(true);
+            }
+        }
+        self.matched = true;
+        self.produced += 1;
+        if self.produced > INTERMEDIATE_ROWS_MAX {
+            return Err(too_many());
+        }
+        sink(&self.buf)
+    }
+
+    /// After the left row's pairs: its NULL-padded row for a LEFT join
+    /// that found none.
+    fn end(&mut self, lr: &[Value], sink: Sink<'_>) -> Result<bool> {
+        if self.matched || self.kind != JoinKind::Left {
+            return Ok(true);
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(lr);
+        self.buf.resize(lr.len() + self.right_width, Value::Null);
+        sink(&self.buf)
+    }
+}
+
 fn too_many() -> Error {
     Error::Limit {
         what: "rows in an intermediate result".into(),
@@ -158,16 +245,7 @@ impl EvalContext for Executor<'_> {
     }
 
     fn setting(&self, name: &str) -> Option<String> {
-        match name {
-            "hnsw.ef_search" => Some(self.settings.ef_search.to_string()),
-            "statement_timeout" => Some(
-                self.settings
-                    .deadline
-                    .as_ref()
-                    .map_or("0".to_string(), |(_, text)| text.to_string()),
-            ),
-            _ => None,
-        }
+        self.settings.value(name)
     }
 
     fn transaction(&self) -> &Transaction {
@@ -504,39 +582,15 @@ impl<'a> Executor<'a> {
         sink: Sink<'_>,
     ) -> Result<bool> {
         let r = self.run(right, outer)?;
-        let rw = right.width();
-        let mut buf = Vec::new();
-        let mut produced = 0usize;
+        let mut pairs = Pairs::new(kind, right.width());
         self.stream(left, outer, &mut |lr| {
-            let mut matched = false;
+            pairs.start();
             for rr in &r {
-                // Every pair counts as a row for interrupts and
-                // timeouts: a cross join may read few rows.
-                self.check_interrupt()?;
-                buf.clear();
-                buf.extend_from_slice(lr);
-                buf.extend_from_slice(rr);
-                if let Some(on) = on {
-                    if !on.test(&buf, self, outer)? {
-                        continue;
-                    }
-                }
-                matched = true;
-                produced += 1;
-                if produced > INTERMEDIATE_ROWS_MAX {
-                    return Err(too_many());
-                }
-                if !sink(&buf)? {
+                if !pairs.pair(self, lr, rr, on, outer, sink)? {
                     return Ok(false);
                 }
             }
-            if !matched && kind == JoinKind::Left {
-                buf.clear();
-                buf.extend_from_slice(lr);
-                buf.resize(lr.len() + rw, Value::Null);
-                return sink(&buf);
-            }
-            Ok(true)
+            pairs.end(lr, sink)
         })
     }
 
@@ -554,42 +608,18 @@ impl<'a> Executor<'a> {
         sink: Sink<'_>,
     ) -> Result<bool> {
         let r = self.run(right, outer)?;
-        let rw = right.width();
         let table = JoinTable::build(self, right_keys, &r, outer)?;
-        let mut buf = Vec::new();
-        let mut produced = 0usize;
+        let mut pairs = Pairs::new(kind, right.width());
         self.stream(left, outer, &mut |lr| {
-            let mut matched = false;
-            {
-                if let Some(ids) = table.probe(self, left_keys, lr, outer)? {
-                    for &i in ids {
-                        self.check_interrupt()?;
-                        buf.clear();
-                        buf.extend_from_slice(lr);
-                        buf.extend_from_slice(&r[i]);
-                        if let Some(res) = residual {
-                            if !res.test(&buf, self, outer)? {
-                                continue;
-                            }
-                        }
-                        matched = true;
-                        produced += 1;
-                        if produced > INTERMEDIATE_ROWS_MAX {
-                            return Err(too_many());
-                        }
-                        if !sink(&buf)? {
-                            return Ok(false);
-                        }
+            pairs.start();
+            if let Some(ids) = table.probe(self, left_keys, lr, outer)? {
+                for &i in ids {
+                    if !pairs.pair(self, lr, &r[i], residual, outer, sink)? {
+                        return Ok(false);
                     }
                 }
             }
-            if !matched && kind == JoinKind::Left {
-                buf.clear();
-                buf.extend_from_slice(lr);
-                buf.resize(lr.len() + rw, Value::Null);
-                return sink(&buf);
-            }
-            Ok(true)
+            pairs.end(lr, sink)
         })
     }
 

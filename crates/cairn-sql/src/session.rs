@@ -852,31 +852,27 @@ impl Session {
             .map(|i| i.value.to_ascii_lowercase())
             .collect::<Vec<_>>()
             .join(".");
-        let value = match name.as_str() {
-            "hnsw.ef_search" => self.ef_search().to_string(),
-            "statement_timeout" => {
-                let t = match (&self.tx, &self.timeout_local) {
-                    (Some(_), Some(local)) => local.as_ref(),
-                    _ => self.timeout.as_ref(),
-                };
-                t.map_or("0".to_string(), |(_, text)| text.to_string())
-            }
-            "all" => return Ok(self.show_all()),
-            _ => return Err(Error::no_such("setting", &name)),
-        };
-        Ok(Output::text_rows(&name, &value))
+        if name == "all" {
+            return Ok(self.show_all());
+        }
+        match self.settings().value(&name) {
+            Some(value) => Ok(Output::text_rows(&name, &value)),
+            None => Err(Error::no_such("setting", &name)),
+        }
     }
 
     /// `SHOW ALL`: every setting and its value.
     fn show_all(&self) -> Output {
-        let mut rows = Vec::new();
-        for name in SETTINGS {
-            let ident = ast::Ident::new(*name);
-            if let Ok(o) = self.show(std::slice::from_ref(&ident)) {
-                let value = o.rows.into_iter().next().and_then(|r| r.into_iter().next());
-                rows.push(vec![Value::text(name), value.unwrap_or(Value::Null)]);
-            }
-        }
+        let settings = self.settings();
+        let rows = SETTINGS
+            .iter()
+            .map(|name| {
+                let value = settings
+                    .value(name)
+                    .map_or(Value::Null, |v| Value::text(&v));
+                vec![Value::text(name), value]
+            })
+            .collect();
         let columns: Arc<[Column]> = Arc::from(vec![
             Column {
                 name: "name".into(),

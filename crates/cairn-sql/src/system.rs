@@ -57,6 +57,11 @@ fn text(s: &str) -> Expr {
     Expr::Literal(Value::text(s))
 }
 
+/// `f('name', 'field')`: a statistic read when the query runs.
+fn engine_call(f: EngineFn, name: &str, field: &str) -> Expr {
+    Expr::Engine(f, vec![text(name), text(field)])
+}
+
 fn int(i: usize) -> Expr {
     Expr::Literal(Value::Integer(i64::try_from(i).unwrap_or(i64::MAX)))
 }
@@ -166,9 +171,7 @@ fn tables_storage(store: &Store) -> (Plan, Vec<OutCol>) {
         col("sealed_segments", DataType::Integer),
         col("live_versions", DataType::Integer),
     ];
-    let stat = |table: &str, field: &str| {
-        Expr::Engine(EngineFn::TableStat, vec![text(table), text(field)])
-    };
+    let stat = |table: &str, field: &str| engine_call(EngineFn::TableStat, table, field);
     let rows = sorted_tables(store)
         .into_iter()
         .map(|(t, _)| {
@@ -199,9 +202,7 @@ fn indexes(store: &Store) -> (Plan, Vec<OutCol>) {
         col("tombstone_ratio", DataType::Real),
         col("bytes", DataType::Integer),
     ];
-    let stat = |index: &str, field: &str| {
-        Expr::Engine(EngineFn::IndexStat, vec![text(index), text(field)])
-    };
+    let stat = |index: &str, field: &str| engine_call(EngineFn::IndexStat, index, field);
     let null = || Expr::Literal(Value::Null);
     let mut rows = Vec::new();
     for (t, table) in sorted_tables(store) {
