@@ -133,7 +133,11 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 impl Pty {
     pub fn spawn(args: &[&str], home: &std::path::Path) -> Res<Pty> {
-        let mut line = shell_quote(&bin());
+        // `script` runs the line with `$SHELL -c`; `exec` makes the shell
+        // itself the foreground process, so a Ctrl-C reaches only `cairn`
+        // (dash, unlike bash, does not exec a lone command and would die of
+        // the SIGINT, which `script -e` then reports as the exit status).
+        let mut line = format!("exec {}", shell_quote(&bin()));
         for a in args {
             line.push(' ');
             line.push_str(&shell_quote(a));
@@ -141,6 +145,7 @@ impl Pty {
         let mut child = Command::new("script")
             .args(["-qefc", &line, "/dev/null"])
             .env("HOME", home)
+            .env("SHELL", "/bin/sh")
             .env("TERM", "xterm")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
