@@ -131,12 +131,12 @@ pub fn render_rows(names: &[&str], rows: &[Vec<Value>], style: &Style) -> String
     }
 }
 
-/// A value as text: `null` for NULL, blobs as `x'..'` hex, everything else
-/// by [`Value::to_text`].
+/// A value as text: `null` for NULL, blobs as `x'..'` hex, booleans as
+/// true/false, everything else by [`Value::to_text`].
 pub fn value_text(v: &Value, null: &str) -> String {
     match v {
         Value::Null => null.to_string(),
-        Value::Blob(_) => v.to_string(),
+        Value::Blob(_) | Value::Boolean(_) => v.to_string(),
         other => other.to_text().unwrap_or_default(),
     }
 }

@@ -22,8 +22,25 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> Value {
     };
     match (x, y) {
         (Numeric::Int(x), Numeric::Int(y)) => int_arith(op, x, y),
+        _ if op == ArithOp::Rem => real_rem(x, y),
         _ => real_arith(op, x.as_f64(), y.as_f64()),
     }
+}
+
+/// `%` with a REAL operand (SQLite): each operand is truncated to an
+/// integer on its own (reals saturate at i64's range, integers stay
+/// exact), the integer remainder is taken, and the result is a REAL.
+fn real_rem(x: Numeric, y: Numeric) -> Value {
+    let int = |n: Numeric| match n {
+        Numeric::Int(i) => i,
+        Numeric::Real(f) => crate::value::real_to_i64(f),
+    };
+    let (xi, yi) = (int(x), int(y));
+    if yi == 0 {
+        return Value::Null;
+    }
+    // x % -1 is 0 (and i64::MIN % -1 would overflow).
+    Value::Real(xi.checked_rem(yi).unwrap_or(0) as f64)
 }
 
 fn int_arith(op: ArithOp, x: i64, y: i64) -> Value {
@@ -62,14 +79,7 @@ fn real_arith(op: ArithOp, x: f64, y: f64) -> Value {
             }
             x / y
         }
-        ArithOp::Rem => {
-            // SQLite computes REAL % as integer remainder of the truncated values.
-            let (xi, yi) = (x as i64, y as i64);
-            if yi == 0 {
-                return Value::Null;
-            }
-            return Value::Real(xi.checked_rem(yi).unwrap_or(0) as f64);
-        }
+        ArithOp::Rem => return real_rem(Numeric::Real(x), Numeric::Real(y)),
     };
     Value::real(r)
 }

@@ -221,7 +221,8 @@ impl Value {
         use Value::*;
         match (self, other) {
             (Integer(a), Integer(b)) => a.cmp(b),
-            (Real(a), Real(b)) => a.total_cmp(b),
+            // IEEE order: -0.0 equals 0.0 (SQLite). NaN is never stored.
+            (Real(a), Real(b)) => a.partial_cmp(b).unwrap_or_else(|| a.total_cmp(b)),
             (Integer(a), Real(b)) => cmp_int_real(*a, *b),
             (Real(a), Integer(b)) => cmp_int_real(*b, *a).reverse(),
             (Boolean(a), _) if other.class_rank() == 1 => Integer(*a as i64).total_cmp(other),
@@ -336,11 +337,15 @@ impl Value {
         self.to_numeric().map(Numeric::as_f64)
     }
 
-    /// Text form used by `||`, CAST AS TEXT and text-typed output.
+    /// Text form used by `||`, CAST AS TEXT, text functions and text-typed
+    /// output. (Display differs for booleans, which it shows as
+    /// true/false, and blobs.)
     pub fn to_text(&self) -> Option<String> {
         Some(match self {
             Value::Null => return None,
-            Value::Boolean(b) => (if *b { "true" } else { "false" }).to_string(),
+            // A boolean is the integer 1 or 0 to every SQL operation
+            // (SQLite's rule); only Display shows it as true/false.
+            Value::Boolean(b) => (if *b { "1" } else { "0" }).to_string(),
             Value::Integer(i) => i.to_string(),
             Value::Real(f) => format_real(*f),
             Value::Text(s) | Value::Json(s) => s.to_string(),
@@ -652,12 +657,22 @@ pub fn parse_numeric_prefix(s: &str) -> Numeric {
     Numeric::Real(num.parse::<f64>().unwrap_or(0.0))
 }
 
-/// CAST(text AS INTEGER): the integer prefix only ("1.9" → 1, "12abc" → 12).
+/// CAST(text AS INTEGER): the longest prefix that reads as an integer,
+/// after leading spaces ("1.9" → 1, "1e5" → 1, "12abc" → 12, "abc" → 0);
+/// beyond i64's range it saturates (SQLite 3.50).
 fn text_to_int(s: &str) -> i64 {
-    match parse_numeric_prefix(s) {
-        Numeric::Int(i) => i,
-        Numeric::Real(f) => real_to_i64(f),
+    let t = s.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut v: i128 = 0;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        v = (v * 10 + i128::from(b - b'0')).min(i128::from(i64::MAX) + 1);
     }
+    let v = if neg { -v } else { v };
+    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// The whole of `s` (trimmed) as a number, or `None` if it is not one.
@@ -689,19 +704,19 @@ pub fn format_real(f: f64) -> String {
     if f == 0.0 {
         return "0.0".into();
     }
-    let exp = f.abs().log10().floor() as i32;
+    // The decimal exponent after rounding to 15 significant digits
+    // (9999999999.99999 keeps exponent 9; 99999999999999.99 becomes 1e14).
+    let sci = format!("{:.14e}", f);
+    let (mant, e) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = e.parse().unwrap_or(0);
     if !(-4..15).contains(&exp) {
-        // Scientific with up to 15 significant digits.
-        let s = format!("{:.14e}", f);
-        let (mant, e) = s.split_once('e').unwrap_or((&s, "0"));
         let mant = trim_zeros(mant);
-        let e: i32 = e.parse().unwrap_or(0);
         let mant = if mant.contains('.') {
             mant
         } else {
             format!("{mant}.0")
         };
-        return format!("{mant}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+        return format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
     }
     let decimals = (14 - exp).max(0) as usize;
     let s = format!("{:.*}", decimals, f);
@@ -780,7 +795,9 @@ fn hash_number<H: Hasher>(f: f64, int: Option<i64>, state: &mut H) {
     match int {
         Some(i) => i.hash(state),
         None => {
-            if f.fract() == 0.0 && f.abs() < 9.2e18 {
+            // Integral reals in i64's range hash like the integer they
+            // equal (-0.0 like 0).
+            if f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f) {
                 (f as i64).hash(state)
             } else {
                 f.to_bits().hash(state)
@@ -793,6 +810,7 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Null => f.write_str("NULL"),
+            Value::Boolean(b) => f.write_str(if *b { "true" } else { "false" }),
             Value::Blob(b) => {
                 f.write_str("x'")?;
                 for byte in b.iter() {

@@ -17,6 +17,7 @@ use cairn_core::ops::{ArithOp, BitOp};
 use cairn_core::{DataType, Error, Result, Value};
 use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
 
+use crate::affinity::Affinity;
 use crate::ast_util::{aggregate_func, func_args, func_name, is_desc, nulls_first, span_pos};
 use crate::expr::{CmpOp, Expr, SubqueryRef};
 use crate::plan::{
@@ -46,6 +47,8 @@ pub struct BindState {
     pub subqueries: Subqueries,
     /// The rules that fired so far.
     pub trace: Trace,
+    /// The affinity of each scalar subquery's column, by subquery id.
+    pub sub_affinity: std::collections::HashMap<usize, Affinity>,
 }
 
 impl BindState {
@@ -59,6 +62,7 @@ impl BindState {
             window_ok: false,
             subqueries: Subqueries::default(),
             trace: Trace::default(),
+            sub_affinity: std::collections::HashMap::new(),
         }
     }
 
@@ -115,6 +119,62 @@ fn parse_number(s: &str) -> Result<Value> {
             message: format!("malformed number {s}"),
             position: None,
         })
+}
+
+/// The affinity of a bound expression (see [`crate::affinity`]): a column's
+/// is its declared type's (in an aggregate query, a grouping key's is its
+/// expression's), a CAST's its target type's, a scalar subquery's its
+/// column's; every other expression has none.
+pub fn affinity_of(st: &BindState, e: &Expr) -> Affinity {
+    let top = st.scopes.len();
+    let (level, index) = match e {
+        Expr::Column(i) => (top.checked_sub(1), *i),
+        Expr::Outer { depth, index } => (top.checked_sub(1 + depth), *index),
+        Expr::Cast(_, t) => return Affinity::of_type(*t),
+        Expr::ScalarSubquery(sub) | Expr::GroupedSubquery(sub) => {
+            return st
+                .sub_affinity
+                .get(&sub.id)
+                .copied()
+                .unwrap_or(Affinity::None)
+        }
+        Expr::Affinity(inner, _) => return affinity_of(st, inner),
+        _ => return Affinity::None,
+    };
+    let Some(scope) = level.and_then(|l| st.scopes.get(l)) else {
+        return Affinity::None;
+    };
+    match scope.agg.as_ref().filter(|a| a.active) {
+        // The aggregate output row: grouping keys, then aggregates (whose
+        // results have no affinity). The keys were bound in the FROM scope
+        // of the same level, whose columns they name by position.
+        Some(agg) => match agg.group_exprs.get(index) {
+            Some(Expr::Column(c)) => scope.cols.get(*c).map_or(Affinity::None, |c| c.affinity),
+            Some(Expr::Cast(_, t)) => Affinity::of_type(*t),
+            _ => Affinity::None,
+        },
+        None => scope.cols.get(index).map_or(Affinity::None, |c| c.affinity),
+    }
+}
+
+/// `e` (whose own affinity is `own`) as an operand of a comparison that
+/// applies `aff`: a constant is converted now; an expression that already
+/// holds values of that affinity is left alone.
+fn convert(e: Expr, own: Affinity, aff: Affinity) -> Expr {
+    if own == aff {
+        return e;
+    }
+    match e {
+        Expr::Literal(v) => Expr::Literal(crate::affinity::apply(v, aff)),
+        e => Expr::Affinity(Box::new(e), aff),
+    }
+}
+
+fn convert_opt(e: Expr, own: Affinity, aff: Option<Affinity>) -> Expr {
+    match aff {
+        Some(a) => convert(e, own, a),
+        None => e,
+    }
 }
 
 pub fn sql_type(dt: &ast::DataType) -> Result<DataType> {
@@ -343,6 +403,13 @@ impl<'c> Binder<'c> {
 
     /// `-x`, `+x`, `NOT x`, `~x`; a negative number literal stays a literal.
     fn bind_unary(&mut self, op: &U, expr: &ast::Expr) -> Result<Expr> {
+        // -9223372036854775808 is i64::MIN, an INTEGER, although its
+        // digits alone do not fit (SQLite's special case).
+        if let (U::Minus, ast::Expr::Value(v)) = (op, expr) {
+            if matches!(&v.value, ast::Value::Number(s, _) if s == "9223372036854775808") {
+                return Ok(Expr::Literal(Value::Integer(i64::MIN)));
+            }
+        }
         let x = self.bind_expr(expr)?;
         Ok(match op {
             U::Minus => match x {
@@ -360,11 +427,9 @@ impl<'c> Binder<'c> {
     }
 
     fn is_distinct(&mut self, a: &ast::Expr, b: &ast::Expr, negated: bool) -> Result<Expr> {
-        Ok(Expr::IsDistinct(
-            Box::new(self.bind_expr(a)?),
-            Box::new(self.bind_expr(b)?),
-            negated,
-        ))
+        let (a, b) = (self.bind_expr(a)?, self.bind_expr(b)?);
+        let (a, b) = self.compared(a, b);
+        Ok(Expr::IsDistinct(Box::new(a), Box::new(b), negated))
     }
 
     /// `x [NOT] IN (a, b, ...)`: the items take `x`'s column affinity.
@@ -374,11 +439,25 @@ impl<'c> Binder<'c> {
         list: &[ast::Expr],
         negated: bool,
     ) -> Result<Expr> {
-        let x = self.bind_expr(expr)?;
+        let mut x = self.bind_expr(expr)?;
+        let xa = affinity_of(self.state(), &x);
         let mut items = Vec::with_capacity(list.len());
+        let mut x_aff = None;
         for item in list {
             let b = self.bind_expr(item)?;
-            items.push(self.with_affinity(&x, b));
+            let ba = affinity_of(self.state(), &b);
+            let aff = Affinity::for_comparison(xa, ba);
+            // `x` is read once for the whole list: it is converted only
+            // when every item asks for the same conversion.
+            x_aff = match (items.is_empty(), x_aff) {
+                (true, _) => Some(aff),
+                (false, Some(prev)) if prev == aff => Some(aff),
+                _ => Some(None),
+            };
+            items.push(convert_opt(b, ba, aff));
+        }
+        if let Some(aff) = x_aff {
+            x = convert_opt(x, xa, aff);
         }
         Ok(Expr::InList {
             expr: Box::new(x),
@@ -398,10 +477,41 @@ impl<'c> Binder<'c> {
         let x = self.bind_expr(expr)?;
         let lo = self.bind_expr(low)?;
         let hi = self.bind_expr(high)?;
+        let st = self.state();
+        let (xa, la, ha) = (
+            affinity_of(st, &x),
+            affinity_of(st, &lo),
+            affinity_of(st, &hi),
+        );
+        let (aff_lo, aff_hi) = (
+            Affinity::for_comparison(xa, la),
+            Affinity::for_comparison(xa, ha),
+        );
+        let (lo, hi) = (convert_opt(lo, la, aff_lo), convert_opt(hi, ha, aff_hi));
+        if aff_lo != aff_hi {
+            // The bounds convert `x` differently: two comparisons.
+            let both = Expr::And(
+                Box::new(Expr::Cmp(
+                    CmpOp::GtEq,
+                    Box::new(convert_opt(x.clone(), xa, aff_lo)),
+                    Box::new(lo),
+                )),
+                Box::new(Expr::Cmp(
+                    CmpOp::LtEq,
+                    Box::new(convert_opt(x, xa, aff_hi)),
+                    Box::new(hi),
+                )),
+            );
+            return Ok(if negated {
+                Expr::Not(Box::new(both))
+            } else {
+                both
+            });
+        }
         Ok(Expr::Between {
-            low: Box::new(self.with_affinity(&x, lo)),
-            high: Box::new(self.with_affinity(&x, hi)),
-            expr: Box::new(x),
+            low: Box::new(lo),
+            high: Box::new(hi),
+            expr: Box::new(convert_opt(x, xa, aff_lo)),
             negated,
         })
     }
@@ -431,21 +541,42 @@ impl<'c> Binder<'c> {
         })
     }
 
+    /// `CASE [x] WHEN ...`: with an operand, each WHEN value is compared
+    /// with `x` under the comparison affinity of the two.
     fn bind_case(
         &mut self,
         operand: Option<&ast::Expr>,
         conditions: &[ast::CaseWhen],
         else_result: Option<&ast::Expr>,
     ) -> Result<Expr> {
+        let mut x = match operand {
+            Some(o) => Some(self.bind_expr(o)?),
+            None => None,
+        };
+        let xa = x.as_ref().map(|x| affinity_of(self.state(), x));
+        let mut x_aff = None;
+        let mut whens = Vec::with_capacity(conditions.len());
+        for (i, c) in conditions.iter().enumerate() {
+            let mut w = self.bind_expr(&c.condition)?;
+            if let Some(xa) = xa {
+                let wa = affinity_of(self.state(), &w);
+                let aff = Affinity::for_comparison(xa, wa);
+                w = convert_opt(w, wa, aff);
+                // `x` is read once: converted only if every WHEN agrees.
+                x_aff = match (i, x_aff) {
+                    (0, _) => Some(aff),
+                    (_, Some(prev)) if prev == aff => Some(aff),
+                    _ => Some(None),
+                };
+            }
+            whens.push((w, self.bind_expr(&c.result)?));
+        }
+        if let (Some(xa), Some(aff)) = (xa, x_aff) {
+            x = x.map(|x| convert_opt(x, xa, aff));
+        }
         Ok(Expr::Case {
-            operand: match operand {
-                Some(o) => Some(Box::new(self.bind_expr(o)?)),
-                None => None,
-            },
-            whens: conditions
-                .iter()
-                .map(|c| Ok((self.bind_expr(&c.condition)?, self.bind_expr(&c.result)?)))
-                .collect::<Result<_>>()?,
+            operand: x.map(Box::new),
+            whens,
             otherwise: match else_result {
                 Some(x) => Some(Box::new(self.bind_expr(x)?)),
                 None => None,
@@ -581,38 +712,13 @@ impl<'c> Binder<'c> {
         Ok(idx)
     }
 
-    /// The declared type of a column reference that is still a FROM column
-    /// at its level (not an aggregate output), if it is one whose values
-    /// other operands convert to (INTEGER, REAL, TIMESTAMP).
-    fn affinity_of(&self, e: &Expr) -> Option<DataType> {
-        let top = self.state().scopes.len();
-        let (level, index) = match e {
-            Expr::Column(i) => (top.checked_sub(1)?, *i),
-            Expr::Outer { depth, index } => (top.checked_sub(1 + depth)?, *index),
-            _ => return None,
-        };
-        let scope = self.state().scopes.get(level)?;
-        if scope.agg.as_ref().is_some_and(|a| a.active) {
-            return None;
-        }
-        match scope.cols.get(index)?.data_type? {
-            t @ (DataType::Integer | DataType::Real | DataType::Timestamp) => Some(t),
-            _ => None,
-        }
-    }
-
-    /// Applies a typed column's affinity to the other operand of a
-    /// comparison (constants are converted now, the rest at run time).
-    fn with_affinity(&self, column_side: &Expr, other: Expr) -> Expr {
-        let Some(ty) = self.affinity_of(column_side) else {
-            return other;
-        };
-        if matches!(other, Expr::Column(_) | Expr::Outer { .. }) {
-            return other;
-        }
-        match other {
-            Expr::Literal(v) => Expr::Literal(crate::expr::apply_affinity(v, ty)),
-            e => Expr::Affinity(Box::new(e), ty),
+    /// Applies SQLite's comparison affinity to the operands of `l op r`:
+    /// constants are converted now, the rest at run time.
+    fn compared(&self, l: Expr, r: Expr) -> (Expr, Expr) {
+        let (la, ra) = (affinity_of(self.state(), &l), affinity_of(self.state(), &r));
+        match Affinity::for_comparison(la, ra) {
+            Some(aff) => (convert(l, la, aff), convert(r, ra, aff)),
+            None => (l, r),
         }
     }
 
@@ -620,13 +726,7 @@ impl<'c> Binder<'c> {
         let l = self.bind_operand(left)?;
         let r = self.bind_operand(right)?;
         let is_cmp = matches!(op, B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq);
-        let (l, r) = if is_cmp {
-            let r = self.with_affinity(&l, r);
-            let l = self.with_affinity(&r, l);
-            (l, r)
-        } else {
-            (l, r)
-        };
+        let (l, r) = if is_cmp { self.compared(l, r) } else { (l, r) };
         let (l, r) = (Box::new(l), Box::new(r));
         Ok(match op {
             B::Plus => Expr::Arith(ArithOp::Add, l, r),
@@ -970,7 +1070,11 @@ impl<'c> Binder<'c> {
 
     /// Plans a subquery as a child scope of the current one: its plan, and
     /// whether it reads the rows of enclosing queries.
-    fn plan_subquery(&mut self, q: &ast::Query, want_cols: Option<usize>) -> Result<(Plan, bool)> {
+    fn plan_subquery(
+        &mut self,
+        q: &ast::Query,
+        want_cols: Option<usize>,
+    ) -> Result<(Plan, bool, Affinity)> {
         let base = self.state().scopes.len();
         let saved_min = self.state().min_level;
         self.state_mut().min_level = usize::MAX;
@@ -989,7 +1093,8 @@ impl<'c> Binder<'c> {
                 )));
             }
         }
-        Ok((plan, correlated))
+        let aff = cols.first().map_or(Affinity::None, |c| c.affinity);
+        Ok((plan, correlated, aff))
     }
 
     /// Keeps a subquery's plan with the statement's; returns how
@@ -1009,32 +1114,44 @@ impl<'c> Binder<'c> {
         negated: bool,
     ) -> Result<Expr> {
         let x = self.bind_expr(expr)?;
+        let xa = affinity_of(self.state(), &x);
+        let (mut plan, correlated, ya) = self.plan_subquery(subquery, Some(1))?;
+        let aff = Affinity::for_comparison(xa, ya);
+        if let Some(a) = aff.filter(|a| *a != ya) {
+            // The subquery's values are converted as they come out.
+            plan = Plan::Project {
+                input: Box::new(plan),
+                exprs: vec![Expr::Affinity(Box::new(Expr::Column(0)), a)],
+            };
+        }
         Ok(Expr::InSubquery {
-            expr: Box::new(x),
-            sub: self.bind_subquery(subquery, Some(1))?,
+            expr: Box::new(convert_opt(x, xa, aff)),
+            sub: self.add_subquery(SubqueryPlan::PerRow(plan), correlated),
             negated,
         })
     }
 
     /// The subquery of `x IN (...)` or `EXISTS (...)`.
     fn bind_subquery(&mut self, q: &ast::Query, want_cols: Option<usize>) -> Result<SubqueryRef> {
-        let (plan, correlated) = self.plan_subquery(q, want_cols)?;
+        let (plan, correlated, _) = self.plan_subquery(q, want_cols)?;
         Ok(self.add_subquery(SubqueryPlan::PerRow(plan), correlated))
     }
 
     /// A scalar subquery `(SELECT ...)`. A correlated one that
     /// [`decorrelate`] recognises becomes a grouped lookup.
     fn bind_scalar_subquery(&mut self, q: &ast::Query) -> Result<Expr> {
-        let (plan, correlated) = self.plan_subquery(q, Some(1))?;
-        if !correlated {
-            let sub = self.add_subquery(SubqueryPlan::PerRow(plan), false);
-            return Ok(Expr::ScalarSubquery(sub));
-        }
-        Ok(
+        let (plan, correlated, aff) = self.plan_subquery(q, Some(1))?;
+        let e = if !correlated {
+            Expr::ScalarSubquery(self.add_subquery(SubqueryPlan::PerRow(plan), false))
+        } else {
             match decorrelate::apply(plan, &mut self.state_mut().trace) {
                 g @ SubqueryPlan::Grouped(_) => Expr::GroupedSubquery(self.add_subquery(g, true)),
                 p @ SubqueryPlan::PerRow(_) => Expr::ScalarSubquery(self.add_subquery(p, true)),
-            },
-        )
+            }
+        };
+        if let Expr::ScalarSubquery(sub) | Expr::GroupedSubquery(sub) = &e {
+            self.state_mut().sub_affinity.insert(sub.id, aff);
+        }
+        Ok(e)
     }
 }

@@ -1,7 +1,9 @@
-//! Cairn's SQL dialect: PostgreSQL's, with three changes. `?` is a
+//! Cairn's SQL dialect: PostgreSQL's, with these changes. `?` is a
 //! positional parameter (PostgreSQL's geometric/JSONB `?` operators are off),
-//! `REPLACE INTO` is accepted (SQLite), and `x GLOB pattern` is an infix
-//! operator (SQLite). The wrapper reports PostgreSQL's type id, so every
+//! `REPLACE INTO` is accepted (SQLite), `x GLOB pattern` is an infix
+//! operator (SQLite), `a IS [NOT] b` takes any expression (SQLite), and
+//! binary operators bind as in SQLite (`2 * 3 || 4` is `2 * (3 || 4)`,
+//! `a = b < c` is `a = (b < c)`). The wrapper reports PostgreSQL's type id, so every
 //! PostgreSQL-specific path in the parser stays on.
 
 use std::any::TypeId;
@@ -17,8 +19,86 @@ pub struct CairnDialect {
     pg: PostgreSqlDialect,
 }
 
-/// Precedence of LIKE/GLOB in the PostgreSQL dialect.
-const GLOB_PREC: u8 = 60;
+/// SQLite's operator precedence, on sqlparser's PostgreSQL scale (higher
+/// binds tighter): `||` `->` `->>` above `* / %`; `< <= > >=` above
+/// `= == <> != IS IN LIKE GLOB BETWEEN`, which share one level; bitwise
+/// operators (`& | << >>`) between `+ -` and the comparisons, as in
+/// PostgreSQL's "other operators".
+const CONCAT_PREC: u8 = 95;
+const ORDER_CMP_PREC: u8 = 55;
+const EQ_PREC: u8 = 50;
+/// LIKE and GLOB share `=`'s level.
+const GLOB_PREC: u8 = EQ_PREC;
+
+/// After `IS` / `IS NOT`, the words PostgreSQL's own `IS` forms start with;
+/// anything else makes SQLite's `a IS b` (`IS NOT DISTINCT FROM`).
+fn is_postgres_is_form(parser: &Parser, nth: usize) -> bool {
+    match &parser.peek_nth_token_ref(nth).token {
+        Token::Word(w) => matches!(
+            w.keyword,
+            Keyword::NULL
+                | Keyword::TRUE
+                | Keyword::FALSE
+                | Keyword::UNKNOWN
+                | Keyword::DISTINCT
+                | Keyword::JSON
+                | Keyword::NORMALIZED
+                | Keyword::NFC
+                | Keyword::NFD
+                | Keyword::NFKC
+                | Keyword::NFKD
+        ),
+        _ => false,
+    }
+}
+
+/// `x [NOT] IN ()` (SQLite): an empty list, false (true with NOT) for
+/// every `x`, NULL included. The parser sits on `IN` or `NOT`.
+fn parse_empty_in(parser: &mut Parser, left: &Expr) -> Option<Expr> {
+    let negated = parser.peek_keyword(Keyword::NOT);
+    let at = usize::from(negated);
+    let is_in =
+        matches!(&parser.peek_nth_token_ref(at).token, Token::Word(w) if w.keyword == Keyword::IN);
+    if !is_in
+        || parser.peek_nth_token_ref(at + 1).token != Token::LParen
+        || parser.peek_nth_token_ref(at + 2).token != Token::RParen
+    {
+        return None;
+    }
+    for _ in 0..at + 3 {
+        parser.next_token();
+    }
+    Some(Expr::InList {
+        expr: Box::new(left.clone()),
+        list: vec![],
+        negated,
+    })
+}
+
+/// `a IS [NOT] b` where `b` is an expression (SQLite): the parser sits on
+/// `IS`. Returns `None` for PostgreSQL's `IS [NOT] NULL|TRUE|...` forms.
+fn parse_sqlite_is(parser: &mut Parser, left: &Expr) -> Option<Result<Expr, ParserError>> {
+    if !parser.peek_keyword(Keyword::IS) {
+        return None;
+    }
+    let negated =
+        matches!(&parser.peek_nth_token_ref(1).token, Token::Word(w) if w.keyword == Keyword::NOT);
+    if is_postgres_is_form(parser, if negated { 2 } else { 1 }) {
+        return None;
+    }
+    parser.next_token();
+    if negated {
+        parser.next_token();
+    }
+    Some(parser.parse_subexpr(EQ_PREC).map(|right| {
+        let (l, r) = (Box::new(left.clone()), Box::new(right));
+        if negated {
+            Expr::IsDistinctFrom(l, r)
+        } else {
+            Expr::IsNotDistinctFrom(l, r)
+        }
+    }))
+}
 
 fn next_is_glob(parser: &Parser) -> bool {
     matches!(&parser.peek_token_ref().token, Token::Word(w) if w.value.eq_ignore_ascii_case("glob") && w.quote_style.is_none())
@@ -64,6 +144,11 @@ impl Dialect for CairnDialect {
         if next_is_glob(parser) {
             return Some(Ok(GLOB_PREC));
         }
+        match parser.peek_token_ref().token {
+            Token::StringConcat | Token::Arrow | Token::LongArrow => return Some(Ok(CONCAT_PREC)),
+            Token::Lt | Token::LtEq | Token::Gt | Token::GtEq => return Some(Ok(ORDER_CMP_PREC)),
+            _ => {}
+        }
         // `<=>` is pgvector's cosine distance: an "other operator", binding
         // tighter than comparisons (sqlparser gives it comparison precedence).
         if parser.peek_token_ref().token == Token::Spaceship {
@@ -77,8 +162,11 @@ impl Dialect for CairnDialect {
         expr: &Expr,
         precedence: u8,
     ) -> Option<Result<Expr, ParserError>> {
+        if let Some(e) = parse_empty_in(parser, expr) {
+            return Some(Ok(e));
+        }
         if !next_is_glob(parser) {
-            return None;
+            return parse_sqlite_is(parser, expr);
         }
         parser.next_token();
         Some(
@@ -139,7 +227,10 @@ impl Dialect for CairnDialect {
         self.pg.supports_alter_user_as_alter_role()
     }
     fn prec_value(&self, prec: Precedence) -> u8 {
-        self.pg.prec_value(prec)
+        match prec {
+            Precedence::Between | Precedence::Like | Precedence::Is | Precedence::Eq => EQ_PREC,
+            p => self.pg.prec_value(p),
+        }
     }
     fn allow_extract_custom(&self) -> bool {
         self.pg.allow_extract_custom()

@@ -24,6 +24,9 @@ pub enum Conflict {
     /// Skip rows that would violate a unique constraint (only the one on
     /// the target index, when the conflict clause names one).
     Nothing { target: Option<usize> },
+    /// `INSERT OR IGNORE` (SQLite): skip rows that would violate a NOT
+    /// NULL, CHECK or unique constraint.
+    Ignore,
     /// Delete the conflicting rows, then insert (`INSERT OR REPLACE`).
     Replace,
     /// `ON CONFLICT DO UPDATE SET ...`: expressions see the existing row
@@ -201,9 +204,9 @@ impl Planner<'_> {
         let schema = table.schema();
         let mut conflict = match ins.or {
             Some(ast::SqliteOnConflict::Replace) => Conflict::Replace,
-            Some(ast::SqliteOnConflict::Ignore) => Conflict::Nothing { target: None },
+            Some(ast::SqliteOnConflict::Ignore) => Conflict::Ignore,
             _ if ins.replace_into => Conflict::Replace,
-            _ if ins.ignore => Conflict::Nothing { target: None },
+            _ if ins.ignore => Conflict::Ignore,
             _ => Conflict::Abort,
         };
         if let Some(on) = &ins.on {
@@ -345,6 +348,7 @@ impl Planner<'_> {
                     table: Some(label.clone()),
                     name: "\u{0}rowid".into(),
                     data_type: Some(DataType::Integer),
+                    affinity: crate::affinity::Affinity::Numeric,
                     using_dup: true,
                 });
                 let target = Rel {
@@ -460,6 +464,7 @@ impl Planner<'_> {
                 cols.push(OutCol {
                     name,
                     data_type: self.type_of(&x, false),
+                    affinity: crate::bind::affinity_of(&self.bind, &x),
                 });
                 exprs.push(x);
             }
@@ -503,28 +508,51 @@ fn conflict_target(table: &Table, target: Option<&ast::ConflictTarget>) -> Resul
 }
 
 /// Converts, fills defaults and checks one row about to be written.
+///
+/// For an INSERT, `inserting` holds the largest INTEGER PRIMARY KEY the
+/// statement's earlier rows give explicitly: a NULL key gets the next one
+/// above both it and every key the table used so far. (The table learns
+/// an explicit key only once its row is in, by [`insert_row`], so a failed
+/// insert does not move it.) An UPDATE passes `None`.
 fn finish_row(
     table: &Table,
     mut row: Vec<Value>,
     checks: &[Expr],
     ex: &Executor,
-    assign_auto: bool,
+    inserting: Option<&mut i64>,
 ) -> Result<Vec<Value>> {
     let schema = table.schema();
     if let Some(ac) = schema.auto_increment {
-        match row.get(ac) {
-            Some(Value::Null) if assign_auto => row[ac] = Value::Integer(table.next_auto_key()),
-            Some(v) => {
-                if let Some(i) = v.as_i64().filter(|_| matches!(v, Value::Integer(_))) {
-                    table.observe_auto_key(i);
-                }
+        let explicit = match row.get(ac) {
+            Some(Value::Integer(i)) => Some(*i),
+            Some(v @ Value::Real(_)) => v.as_i64().filter(|i| Value::Integer(*i) == *v),
+            _ => None,
+        };
+        match (inserting, explicit) {
+            (Some(floor), None) if row.get(ac).is_some_and(Value::is_null) => {
+                row[ac] = Value::Integer(table.next_auto_key_above(*floor));
             }
-            None => {}
+            (Some(floor), Some(i)) => *floor = (*floor).max(i),
+            (None, Some(i)) => table.observe_auto_key(i),
+            _ => {}
         }
     }
     let mut out = Vec::with_capacity(row.len());
     for (v, c) in row.into_iter().zip(&schema.columns) {
         out.push(v.coerce_to_column(c.data_type, &c.name)?);
+    }
+    // An INTEGER PRIMARY KEY holds integers only (SQLite: "datatype
+    // mismatch"), where another INTEGER column keeps a non-integral REAL.
+    if let Some(ac) = schema.auto_increment {
+        if let Some(v @ (Value::Real(_) | Value::Text(_))) = out.get(ac) {
+            return Err(Error::type_err(format!(
+                "datatype mismatch: {}.{} is an INTEGER PRIMARY KEY, got {} value {}",
+                schema.name,
+                schema.columns.get(ac).map_or("", |c| c.name.as_str()),
+                v.type_name(),
+                v.to_text().unwrap_or_default()
+            )));
+        }
     }
     for (k, check) in checks.iter().enumerate() {
         if check.eval(&out, ex, &[])?.truth() == Some(false) {
@@ -618,6 +646,41 @@ impl Planner<'_> {
     }
 }
 
+/// Inserts a row; once it is in, the table learns its INTEGER PRIMARY
+/// KEY, so later generated keys stay above it.
+fn insert_row(tx: &mut Transaction, table: &Arc<Table>, row: Vec<Value>) -> Result<()> {
+    let key = (table.schema().auto_increment).and_then(|ac| match row.get(ac) {
+        Some(Value::Integer(i)) => Some(*i),
+        _ => None,
+    });
+    tx.insert(table, row)?;
+    if let Some(k) = key {
+        table.observe_auto_key(k);
+    }
+    Ok(())
+}
+
+/// A source row completed with the column defaults.
+fn with_defaults(p: &InsertPlan, full: Vec<Option<Value>>, ex: &Executor) -> Result<Vec<Value>> {
+    let schema = p.table.schema();
+    let mut row = Vec::with_capacity(full.len());
+    for (i, v) in full.into_iter().enumerate() {
+        let default = p.defaults.get(i).and_then(|d| d.as_ref());
+        // OR REPLACE puts a NOT NULL column's default in place of a NULL
+        // (SQLite's rule).
+        let replace_null = matches!(p.conflict, Conflict::Replace)
+            && matches!(v, Some(Value::Null))
+            && schema.columns.get(i).is_some_and(|c| !c.nullable);
+        row.push(match (v, default) {
+            (Some(_), Some(d)) if replace_null => d.eval(&[], ex, &[])?,
+            (Some(v), _) => v,
+            (None, Some(d)) => d.eval(&[], ex, &[])?,
+            (None, None) => Value::Null,
+        });
+    }
+    Ok(row)
+}
+
 pub fn run_insert(
     p: &InsertPlan,
     tx: &mut Transaction,
@@ -628,6 +691,7 @@ pub fn run_insert(
     let schema = p.table.schema();
     let ncols = schema.columns.len();
     let mut rows = Vec::new();
+    let mut explicit_max = 0;
     let ctes = {
         let ex = Executor::new(tx, params, settings.clone(), subqueries);
         ex.materialize_ctes(&p.ctes, &[])?;
@@ -637,17 +701,13 @@ pub fn run_insert(
             for (v, &t) in src.into_iter().zip(&p.targets) {
                 full[t] = Some(v);
             }
-            let mut row = Vec::with_capacity(ncols);
-            for (i, v) in full.into_iter().enumerate() {
-                row.push(match v {
-                    Some(v) => v,
-                    None => match p.defaults.get(i).and_then(|d| d.as_ref()) {
-                        Some(d) => d.eval(&[], &ex, &[])?,
-                        None => Value::Null,
-                    },
-                });
+            let row = with_defaults(p, full, &ex)?;
+            match finish_row(&p.table, row, &p.checks, &ex, Some(&mut explicit_max)) {
+                Ok(row) => rows.push(row),
+                // OR IGNORE skips a row that fails a CHECK.
+                Err(Error::Constraint { .. }) if matches!(p.conflict, Conflict::Ignore) => {}
+                Err(e) => return Err(e),
             }
-            rows.push(finish_row(&p.table, row, &p.checks, &ex, true)?);
         }
         ex.cte_rows()
     };
@@ -656,12 +716,21 @@ pub fn run_insert(
         match &p.conflict {
             Conflict::Abort => {
                 out.add(&row);
-                tx.insert(&p.table, row)?;
+                insert_row(tx, &p.table, row)?;
             }
             Conflict::Nothing { target } => {
                 if conflicting_rows(tx, &p.table, &row, *target)?.is_empty() {
                     out.add(&row);
-                    tx.insert(&p.table, row)?;
+                    insert_row(tx, &p.table, row)?;
+                }
+            }
+            Conflict::Ignore => {
+                let null_in_not_null = (schema.columns.iter())
+                    .zip(&row)
+                    .any(|(c, v)| !c.nullable && v.is_null());
+                if !null_in_not_null && conflicting_rows(tx, &p.table, &row, None)?.is_empty() {
+                    out.add(&row);
+                    insert_row(tx, &p.table, row)?;
                 }
             }
             Conflict::Replace => {
@@ -669,7 +738,7 @@ pub fn run_insert(
                     tx.delete(&p.table, rid)?;
                 }
                 out.add(&row);
-                tx.insert(&p.table, row)?;
+                insert_row(tx, &p.table, row)?;
             }
             Conflict::Update {
                 target,
@@ -680,7 +749,7 @@ pub fn run_insert(
                 match existing.into_iter().next() {
                     None => {
                         out.add(&row);
-                        tx.insert(&p.table, row)?;
+                        insert_row(tx, &p.table, row)?;
                     }
                     Some((rid, old)) => {
                         let new = {
@@ -697,7 +766,7 @@ pub fn run_insert(
                             for (c, e) in assignments {
                                 new[*c] = e.eval(&both, &ex, &[])?;
                             }
-                            finish_row(&p.table, new, &p.checks, &ex, false)?
+                            finish_row(&p.table, new, &p.checks, &ex, None)?
                         };
                         out.add(&new);
                         tx.update(&p.table, rid, new)?;
@@ -737,10 +806,7 @@ pub fn run_update(
             for (c, e) in &p.assignments {
                 new[*c] = e.eval(&row, &ex, &[])?;
             }
-            changes.push((
-                rid as u64,
-                finish_row(&p.table, new, &p.checks, &ex, false)?,
-            ));
+            changes.push((rid as u64, finish_row(&p.table, new, &p.checks, &ex, None)?));
         }
     }
     let mut out = Written::new(p.returning.is_some());

@@ -1996,19 +1996,123 @@ fn sum_name(func: AggFunc) -> &'static str {
     }
 }
 
+/// The state of `sum`, `total` and `avg` (SQLite 3.50's): an exact
+/// integer sum until a non-integer value arrives or the sum overflows, then
+/// a compensated (Kahan-Babuska-Neumaier) floating-point sum. Text counts
+/// as an integer only when all of it reads as one.
+#[derive(Default)]
+struct SumCtx {
+    r_sum: f64,
+    r_err: f64,
+    i_sum: i64,
+    cnt: i64,
+    /// The sum is floating point.
+    approx: bool,
+    /// An integer sum overflowed and no REAL came after (sum() fails).
+    overflow: bool,
+}
+
+/// Integers beyond ±2^52 are split so the compensated sum keeps them exact.
+const KBN_SPLIT: i64 = 4_503_599_627_370_496;
+
+impl SumCtx {
+    fn add(&mut self, v: &Value) {
+        use cairn_core::value::{parse_exact_number, Numeric};
+        let int = match v {
+            Value::Integer(i) | Value::Timestamp(i) => Some(*i),
+            Value::Boolean(b) => Some(i64::from(*b)),
+            Value::Text(s) => match parse_exact_number(s) {
+                Some(Numeric::Int(i)) => Some(i),
+                _ => None,
+            },
+            _ => None,
+        };
+        self.cnt += 1;
+        match int {
+            Some(i) if !self.approx => match self.i_sum.checked_add(i) {
+                Some(s) => self.i_sum = s,
+                None => {
+                    self.overflow = true;
+                    self.start_approx();
+                    self.step_int(i);
+                }
+            },
+            Some(i) => self.step_int(i),
+            None => {
+                if !self.approx {
+                    self.start_approx();
+                }
+                self.overflow = false;
+                self.step(v.as_f64().unwrap_or(0.0));
+            }
+        }
+    }
+
+    fn start_approx(&mut self) {
+        self.approx = true;
+        let i = self.i_sum;
+        if i <= -KBN_SPLIT || i >= KBN_SPLIT {
+            let small = i % 16384;
+            self.r_sum = (i - small) as f64;
+            self.r_err = small as f64;
+        } else {
+            self.r_sum = i as f64;
+            self.r_err = 0.0;
+        }
+    }
+
+    fn step(&mut self, r: f64) {
+        let s = self.r_sum;
+        let t = s + r;
+        if s.abs() > r.abs() {
+            self.r_err += (s - t) + r;
+        } else {
+            self.r_err += (r - t) + s;
+        }
+        self.r_sum = t;
+    }
+
+    fn step_int(&mut self, i: i64) {
+        if i <= -KBN_SPLIT || i >= KBN_SPLIT {
+            let big = i - i % 16384;
+            self.step(big as f64);
+            self.step((i - big) as f64);
+        } else {
+            self.step(i as f64);
+        }
+    }
+
+    fn approx_value(&self) -> f64 {
+        if self.r_err.is_finite() {
+            self.r_sum + self.r_err
+        } else {
+            self.r_sum
+        }
+    }
+
+    fn value(&self, func: AggFunc) -> Result<Value> {
+        let exact = |s: &SumCtx| {
+            if s.approx {
+                s.approx_value()
+            } else {
+                s.i_sum as f64
+            }
+        };
+        Ok(match func {
+            AggFunc::Total => Value::real(exact(self)),
+            _ if self.cnt == 0 => Value::Null,
+            AggFunc::Avg => Value::real(exact(self) / self.cnt as f64),
+            _ if !self.approx => Value::Integer(self.i_sum),
+            _ if self.overflow => return Err(Error::type_err("integer overflow in SUM")),
+            _ => Value::real(self.approx_value()),
+        })
+    }
+}
+
 enum Acc {
     Count(i64),
-    Sum {
-        int: i64,
-        real: f64,
-        is_real: bool,
-        seen: bool,
-        overflow: bool,
-    },
-    Avg {
-        sum: f64,
-        n: i64,
-    },
+    /// `sum`, `total` and `avg` over numbers.
+    Sum(SumCtx),
     /// `sum`/`avg` over vectors: element-wise, as pgvector does.
     VecSum(VecSum),
     Extreme(Option<Value>),
@@ -2023,14 +2127,7 @@ impl Acc {
     fn new(call: &AggCall) -> Acc {
         let inner = match call.func {
             AggFunc::CountStar | AggFunc::Count => Acc::Count(0),
-            AggFunc::Sum | AggFunc::Total => Acc::Sum {
-                int: 0,
-                real: 0.0,
-                is_real: false,
-                seen: false,
-                overflow: false,
-            },
-            AggFunc::Avg => Acc::Avg { sum: 0.0, n: 0 },
+            AggFunc::Sum | AggFunc::Total | AggFunc::Avg => Acc::Sum(SumCtx::default()),
             AggFunc::Min | AggFunc::Max => Acc::Extreme(None),
             AggFunc::GroupConcat => Acc::Concat(None),
             AggFunc::AnyValue => Acc::Any(None),
@@ -2068,16 +2165,12 @@ impl Acc {
         if v.is_null() {
             return Ok(());
         }
-        if v.is_vector() && matches!(self, Acc::Sum { .. } | Acc::Avg { .. } | Acc::VecSum(_)) {
+        if v.is_vector() && matches!(self, Acc::Sum(_) | Acc::VecSum(_)) {
             return self.add_vector(call, &v);
         }
         match self {
             Acc::Count(c) => *c += 1,
-            Acc::Sum { .. } => self.add_number(&v),
-            Acc::Avg { sum, n } => {
-                *sum += v.as_f64().unwrap_or(0.0);
-                *n += 1;
-            }
+            Acc::Sum(ctx) => ctx.add(&v),
             Acc::Extreme(cur) => {
                 let replace = match cur {
                     None => true,
@@ -2129,39 +2222,6 @@ impl Acc {
         Ok(())
     }
 
-    /// Adds a number to a `sum`/`total`: exact in integers until one
-    /// overflows or a REAL arrives.
-    fn add_number(&mut self, v: &Value) {
-        let Acc::Sum {
-            int,
-            real,
-            is_real,
-            seen,
-            overflow,
-        } = self
-        else {
-            return;
-        };
-        *seen = true;
-        match v.to_numeric() {
-            Some(cairn_core::value::Numeric::Int(i)) if !*is_real => match int.checked_add(i) {
-                Some(s) => *int = s,
-                None => {
-                    *overflow = true;
-                    *real += i as f64;
-                }
-            },
-            Some(n) => {
-                if !*is_real {
-                    *is_real = true;
-                    *real += *int as f64;
-                }
-                *real += n.as_f64();
-            }
-            None => {}
-        }
-    }
-
     /// Adds a vector to a `sum`/`avg`: the first one turns the state into
     /// an element-wise vector sum (as pgvector's `sum` and `avg` do).
     fn add_vector(&mut self, call: &AggCall, v: &Value) -> Result<()> {
@@ -2173,7 +2233,7 @@ impl Acc {
         let elems = v.vector_f32().unwrap_or_default();
         let half = matches!(v, Value::HalfVec(_));
         match self {
-            Acc::Sum { seen: false, .. } | Acc::Avg { n: 0, .. } => {
+            Acc::Sum(SumCtx { cnt: 0, .. }) => {
                 *self = Acc::VecSum(VecSum {
                     sum: elems.iter().map(|&x| f64::from(x)).collect(),
                     n: 1,
@@ -2207,32 +2267,7 @@ impl Acc {
         Ok(match self {
             Acc::Distinct(_, inner) => return inner.peek(call),
             Acc::Count(c) => Value::Integer(*c),
-            Acc::Sum {
-                int,
-                real,
-                is_real,
-                seen,
-                overflow,
-            } => {
-                if call.func == AggFunc::Total {
-                    Value::real(if *is_real { *real } else { *int as f64 + *real })
-                } else if !*seen {
-                    Value::Null
-                } else if *overflow && !*is_real {
-                    return Err(Error::type_err("integer overflow in SUM"));
-                } else if *is_real {
-                    Value::real(*real)
-                } else {
-                    Value::Integer(*int)
-                }
-            }
-            Acc::Avg { sum, n } => {
-                if *n == 0 {
-                    Value::Null
-                } else {
-                    Value::real(sum / *n as f64)
-                }
-            }
+            Acc::Sum(ctx) => ctx.value(call.func)?,
             Acc::VecSum(acc) => acc.value(call.func == AggFunc::Avg)?,
             Acc::Extreme(v) | Acc::Any(v) => v.clone().unwrap_or(Value::Null),
             Acc::Concat(s) => s.as_ref().map_or(Value::Null, |s| Value::text(s)),

@@ -175,9 +175,9 @@ pub enum Expr {
     },
     /// A window function result, before positions are final (planner only).
     WindowRef(usize),
-    /// The other operand of a comparison with a typed column: text that
-    /// reads as that type is converted (SQLite's comparison affinity).
-    Affinity(Box<Expr>, DataType),
+    /// An operand of a comparison, converted under SQLite's comparison
+    /// affinity (see [`crate::affinity`]).
+    Affinity(Box<Expr>, crate::affinity::Affinity),
 }
 
 /// Functions of the database itself (RFC 0002): not constant within a
@@ -381,23 +381,6 @@ fn index_stat(tx: &Transaction, args: &[Value]) -> Result<Value> {
             )))
         }
     })
-}
-
-/// Converts text that reads as `ty` (a number for INTEGER/REAL columns, an
-/// instant for TIMESTAMP) and leaves every other value alone.
-pub fn apply_affinity(v: Value, ty: DataType) -> Value {
-    let Value::Text(s) = &v else { return v };
-    match ty {
-        DataType::Integer | DataType::Real => match cairn_core::value::parse_exact_number(s) {
-            Some(n) => n.into_value(),
-            None => v,
-        },
-        DataType::Timestamp => match cairn_core::timestamp::parse_timestamp(s) {
-            Some(t) => Value::Timestamp(t),
-            None => v,
-        },
-        _ => v,
-    }
 }
 
 impl Expr {
@@ -618,8 +601,9 @@ impl Expr {
             Expr::Literal(v) => Some(v),
             Expr::Param(i) => ex.params().get(*i),
             Expr::Outer { depth, index } => outer.get(depth.checked_sub(1)?)?.get(*index),
-            // Affinity changes only text; anything else passes through as is.
-            Expr::Affinity(e, _) => e
+            // Numeric affinity changes only text; anything else passes
+            // through as is.
+            Expr::Affinity(e, crate::affinity::Affinity::Numeric) => e
                 .borrowed(row, ex, outer)
                 .filter(|v| !matches!(v, Value::Text(_))),
             _ => None,
@@ -837,7 +821,7 @@ impl Expr {
                 }
             }
             Expr::Cast(e, ty) => e.eval(row, ex, outer)?.cast(*ty)?,
-            Expr::Affinity(e, ty) => apply_affinity(e.eval(row, ex, outer)?, *ty),
+            Expr::Affinity(e, aff) => crate::affinity::apply(e.eval(row, ex, outer)?, *aff),
             Expr::Func(f, args) => {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {

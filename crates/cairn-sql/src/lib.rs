@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod affinity;
 mod ast_util;
 mod bind;
 mod cost;

@@ -18,8 +18,9 @@ use cairn_core::{DataType, Error, Result};
 use cairn_storage::Store;
 use sqlparser::ast;
 
+use crate::affinity::Affinity;
 use crate::ast_util::{contains_aggregate, is_desc, nulls_first, object_name, object_pos};
-use crate::bind::{BindContext, BindState, Binder};
+use crate::bind::{affinity_of, BindContext, BindState, Binder};
 use crate::expr::{split_and, CmpOp, Expr};
 use crate::joins::plan_joins;
 use crate::logical::{JoinGraph, JoinType, Rel, RelSource};
@@ -87,6 +88,46 @@ pub(crate) fn expr_name(e: &ast::Expr) -> String {
     }
 }
 
+/// Compound SELECTs group from left to right, whatever the operators
+/// (SQLite's rule; the parser, like PostgreSQL, binds INTERSECT tighter):
+/// `a UNION b INTERSECT c` is `(a UNION b) INTERSECT c`. Parenthesized
+/// operands stay as written.
+fn left_to_right(e: ast::SetExpr) -> ast::SetExpr {
+    let ast::SetExpr::SetOperation {
+        left: a,
+        op: op1,
+        set_quantifier: q1,
+        right,
+    } = e
+    else {
+        return e;
+    };
+    match *right {
+        ast::SetExpr::SetOperation {
+            left: b,
+            op: op2,
+            set_quantifier: q2,
+            right: c,
+        } => left_to_right(ast::SetExpr::SetOperation {
+            left: Box::new(ast::SetExpr::SetOperation {
+                left: a,
+                op: op1,
+                set_quantifier: q1,
+                right: b,
+            }),
+            op: op2,
+            set_quantifier: q2,
+            right: c,
+        }),
+        r => ast::SetExpr::SetOperation {
+            left: a,
+            op: op1,
+            set_quantifier: q1,
+            right: Box::new(r),
+        },
+    }
+}
+
 /// The scope columns of a relation labelled `label` with output `cols`.
 fn scope_cols(label: &str, cols: &[OutCol]) -> Vec<ScopeCol> {
     cols.iter()
@@ -94,6 +135,7 @@ fn scope_cols(label: &str, cols: &[OutCol]) -> Vec<ScopeCol> {
             table: Some(label.to_string()),
             name: c.name.clone(),
             data_type: c.data_type,
+            affinity: c.affinity.as_column(),
             using_dup: false,
         })
         .collect()
@@ -295,6 +337,7 @@ impl<'a> Planner<'a> {
                     table: None,
                     name: c.name.clone(),
                     data_type: c.data_type,
+                    affinity: c.affinity,
                     using_dup: false,
                 })
                 .collect();
@@ -347,6 +390,11 @@ impl<'a> Planner<'a> {
             ast::SetExpr::Select(s) => self.plan_select(s, &[], None, None),
             ast::SetExpr::Query(q) => self.plan_query(q),
             ast::SetExpr::Values(v) => self.plan_values(v),
+            ast::SetExpr::SetOperation { right, .. }
+                if matches!(**right, ast::SetExpr::SetOperation { .. }) =>
+            {
+                self.plan_set_expr(&left_to_right(e.clone()))
+            }
             ast::SetExpr::SetOperation {
                 left,
                 op,
@@ -398,6 +446,7 @@ impl<'a> Planner<'a> {
         let cols = (0..width)
             .map(|i| OutCol {
                 name: format!("column{}", i + 1),
+                affinity: Affinity::None,
                 data_type: match rows.first().and_then(|r| r.get(i)) {
                     Some(Expr::Literal(v)) => v.data_type(),
                     _ => None,
@@ -493,18 +542,12 @@ impl<'a> Planner<'a> {
             match item {
                 ast::SelectItem::UnnamedExpr(e) => {
                     let x = self.bind_expr(e)?;
-                    cols.push(OutCol {
-                        name: expr_name(e),
-                        data_type: self.type_of(&x, is_agg),
-                    });
+                    cols.push(self.out_col(expr_name(e), &x, is_agg));
                     exprs.push(x);
                 }
                 ast::SelectItem::ExprWithAlias { expr, alias } => {
                     let x = self.bind_expr(expr)?;
-                    cols.push(OutCol {
-                        name: alias.value.clone(),
-                        data_type: self.type_of(&x, is_agg),
-                    });
+                    cols.push(self.out_col(alias.value.clone(), &x, is_agg));
                     exprs.push(x);
                 }
                 ast::SelectItem::Wildcard(_) => {
@@ -694,6 +737,15 @@ impl<'a> Planner<'a> {
         Ok(g)
     }
 
+    /// The output column `name` that select-list expression `x` makes.
+    fn out_col(&self, name: String, x: &Expr, is_agg: bool) -> OutCol {
+        OutCol {
+            name,
+            data_type: self.type_of(x, is_agg),
+            affinity: affinity_of(&self.bind, x),
+        }
+    }
+
     pub(crate) fn type_of(&self, x: &Expr, is_agg: bool) -> Option<DataType> {
         match x {
             Expr::Literal(v) => v.data_type(),
@@ -760,6 +812,7 @@ impl<'a> Planner<'a> {
             cols.push(OutCol {
                 name: c.name.clone(),
                 data_type: c.data_type,
+                affinity: c.affinity,
             });
         }
         Ok(())
@@ -1148,7 +1201,9 @@ fn using_pair(
 fn ordinal(e: &ast::Expr, n: usize) -> Result<Option<usize>> {
     if let ast::Expr::Value(v) = e {
         if let ast::Value::Number(s, _) = &v.value {
-            if let Ok(k) = s.parse::<i64>() {
+            // Only a number that fits in 32 bits is a column position
+            // (SQLite's rule); a larger one is a constant expression.
+            if let Ok(k) = s.parse::<i32>() {
                 if k < 1 || k as usize > n {
                     return Err(Error::plan(format!(
                         "ORDER BY/GROUP BY term out of range - should be between 1 and {n}"

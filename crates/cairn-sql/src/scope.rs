@@ -6,6 +6,7 @@
 
 use cairn_core::DataType;
 
+use crate::affinity::Affinity;
 use crate::expr::Expr;
 use crate::plan::AggCall;
 
@@ -15,6 +16,8 @@ use crate::plan::AggCall;
 pub struct OutCol {
     pub name: String,
     pub data_type: Option<DataType>,
+    /// What a comparison with this column converts (SQLite's rule).
+    pub affinity: Affinity,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +27,7 @@ pub struct ScopeCol {
     /// Column name as declared (compared case-insensitively).
     pub name: String,
     pub data_type: Option<DataType>,
+    pub affinity: Affinity,
     /// Hidden from unqualified lookup and `*` (the right copy of a USING column).
     pub using_dup: bool,
 }
@@ -132,6 +136,7 @@ pub fn table_cols(table: &cairn_storage::Table, label: &str) -> Vec<ScopeCol> {
             table: Some(label.to_string()),
             name: c.name.clone(),
             data_type: Some(c.data_type),
+            affinity: Affinity::of_type(c.data_type),
             using_dup: false,
         })
         .collect()

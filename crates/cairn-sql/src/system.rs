@@ -50,6 +50,7 @@ fn col(name: &str, data_type: DataType) -> OutCol {
     OutCol {
         name: name.to_string(),
         data_type: Some(data_type),
+        affinity: crate::affinity::Affinity::of_type(data_type),
     }
 }
 

@@ -200,11 +200,16 @@ impl std::fmt::Debug for Table {
 }
 
 impl Table {
-    /// The next key for an auto-increment column (one past the largest used).
-    pub fn next_auto_key(&self) -> i64 {
-        self.auto_max
-            .fetch_add(1, Ordering::AcqRel)
-            .saturating_add(1)
+    /// A new auto-increment key above every key used so far and above
+    /// `floor` (the largest key the inserting statement gives explicitly).
+    pub fn next_auto_key_above(&self, floor: i64) -> i64 {
+        let prev = self
+            .auto_max
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                Some(cur.max(floor).saturating_add(1))
+            })
+            .unwrap_or_else(|cur| cur);
+        prev.max(floor).saturating_add(1)
     }
 
     /// The largest auto-increment key used so far.

@@ -842,7 +842,7 @@ fn f_unhex(a: &[Value]) -> Result<Value> {
 fn f_quote(a: &[Value]) -> Result<Value> {
     let s = match arg(a, 0) {
         Value::Null => "NULL".to_string(),
-        Value::Boolean(b) => (if *b { "TRUE" } else { "FALSE" }).to_string(),
+        Value::Boolean(b) => (if *b { "1" } else { "0" }).to_string(),
         Value::Integer(i) => i.to_string(),
         Value::Real(f) => quote_real(*f),
         Value::Blob(b) => {
