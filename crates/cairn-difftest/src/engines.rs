@@ -46,10 +46,19 @@ impl Val {
 
     /// [`Val::order`] with INTEGER and REAL ordered together by value.
     fn order_numeric(&self, other: &Val) -> Ordering {
-        match (self, other) {
-            (Val::Int(a), Val::Real(b)) => (*a as f64).total_cmp(&(b + 0.0)),
-            (Val::Real(a), Val::Int(b)) => (a + 0.0).total_cmp(&(*b as f64)),
-            _ => self.order(other),
+        match (self.as_f64(), other.as_f64()) {
+            (Some(a), Some(b)) => (a + 0.0).total_cmp(&(b + 0.0)),
+            (Some(_), None) => 1.cmp(&other.rank()),
+            (None, Some(_)) => self.rank().cmp(&1),
+            (None, None) => self.order(other),
+        }
+    }
+
+    fn as_f64(&self) -> Option<f64> {
+        match self {
+            Val::Int(i) => Some(*i as f64),
+            Val::Real(f) => Some(*f),
+            _ => None,
         }
     }
 

@@ -81,6 +81,14 @@ pub struct Report {
 }
 
 impl Report {
+    /// Findings other than timeouts (which a loaded machine can cause).
+    pub fn wrong_answers(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.verdict != Verdict::Timeout)
+            .count()
+    }
+
     /// One smallest finding per signature.
     pub fn causes(&self) -> Vec<(&Finding, usize)> {
         let mut groups: BTreeMap<&str, (&Finding, usize)> = BTreeMap::new();
@@ -245,11 +253,17 @@ impl SeedRun<'_> {
             before
         };
         let original = stmt.sql();
+        // A timeout is not reduced: every attempt would cost the budget.
+        let attempts_max = if check.verdict == Verdict::Timeout {
+            0
+        } else {
+            self.cfg.reduce_attempts_max
+        };
         let (setup, reduced) = reduce(
             setup,
             stmt.clone(),
             check.verdict,
-            self.cfg.reduce_attempts_max,
+            attempts_max,
             self.cfg.statement_timeout_ms,
         );
         let finding = self.finding(
