@@ -37,8 +37,9 @@
 //! runs its share of the iterations in a batch, the engine that goes first
 //! rotating per round (A B C, B C A, C A B, ...), so that machine noise
 //! hits all three alike. The reported time is the median over all timed
-//! executions. The geometric means are taken over the operations on which
-//! no engine errored and all row counts agreed; the others are listed.
+//! executions. The geometric mean of a ratio A/B is taken over the
+//! operations on which neither A nor B errored or miscounted (each such
+//! operation is listed, and the count of operations used is printed).
 //!
 //! Iterations: writes always run exactly Stoolap's counts (the state every
 //! later operation sees depends on them, e.g. Batch INSERT adds 50,000
@@ -50,7 +51,7 @@
 //! Row counts (rows returned, or rows affected; for Batch INSERT the sum
 //! over its 100 INSERTs) are compared with SQLite's on every execution,
 //! warm-up included; a mismatch prints a WARNING, marks the operation and
-//! takes it out of the geometric means.
+//! takes that engine's ratios on it out of the geometric means.
 //!
 //! # Stoolap's caches, and how they are defeated
 //!
@@ -66,9 +67,11 @@
 //! the workload; instead, before every Stoolap execution (outside the
 //! timed region) the bench calls `Database::clear_semantic_cache` and
 //! `stoolap::executor::context::clear_{scalar_subquery,in_subquery,
-//! semi_join,batch_aggregate}_cache`, on this thread and (by a rayon
-//! broadcast) on every thread of the global rayon pool Stoolap runs its
-//! parallel work on. Its plan caches (the prepared statement's plan,
+//! semi_join,batch_aggregate}_cache` on this thread (Stoolap fills those
+//! thread-local caches in `executor/subquery.rs` and
+//! `executor/index_optimizer.rs`, on the thread that runs the query, never
+//! from its rayon workers; clearing them on the workers too would wake
+//! the pool right before the timed execution). Its plan caches (the prepared statement's plan,
 //! compiled predicates) stay, as SQLite's and Cairn's prepared statements
 //! keep theirs. The semantic cache's hit counter is printed at the end
 //! and must be 0. `--keep-stoolap-cache` skips the clearing (to see what
@@ -272,23 +275,19 @@ impl Engines {
     }
 
     /// Empties every Stoolap cache that holds query results (see the
-    /// module doc), on this thread and on every global rayon thread.
+    /// module doc).
     fn clear_stoolap_caches(&self) {
-        fn clear_thread_local() {
-            use stoolap::executor::context;
-            context::clear_scalar_subquery_cache();
-            context::clear_in_subquery_cache();
-            context::clear_semi_join_cache();
-            context::clear_batch_aggregate_cache();
-        }
+        use stoolap::executor::context;
         if !self.defeat_stoolap_cache {
             return;
         }
         self.stoolap
             .clear_semantic_cache()
             .unwrap_or_else(|e| die("stoolap clear_semantic_cache", e));
-        clear_thread_local();
-        rayon::broadcast(|_| clear_thread_local());
+        context::clear_scalar_subquery_cache();
+        context::clear_in_subquery_cache();
+        context::clear_semi_join_cache();
+        context::clear_batch_aggregate_cache();
     }
 }
 
@@ -469,11 +468,19 @@ struct OpResult {
     rows: u64,
     errors: Vec<String>,
     mismatches: Vec<String>,
+    /// Per engine: it errored, or its row counts differ from SQLite's
+    /// (SQLite: it errored). Its ratios leave the geometric means.
+    bad: [bool; 3],
 }
 
 impl OpResult {
     fn clean(&self) -> bool {
         self.errors.is_empty() && self.mismatches.is_empty()
+    }
+
+    /// Whether `engine`'s ratio to `base` may enter a geometric mean.
+    fn usable(&self, engine: usize, base: usize) -> bool {
+        !self.bad[engine] && !self.bad[base]
     }
 
     /// `engine`'s time over `base`'s.
@@ -642,9 +649,11 @@ fn timed_iters(op: &Op, s: &Settings, slowest: Duration) -> usize {
 fn finish(run: Run, no: usize, name: &'static str, iters: usize) -> OpResult {
     let mut errors = Vec::new();
     let mut mismatches = Vec::new();
+    let mut bad = [false; 3];
     for (e, err) in run.errors.iter().enumerate() {
         if let Some(m) = err {
             errors.push(format!("{}: {m}", ENGINES[e]));
+            bad[e] = true;
         }
     }
     let reference = &run.counts[SQLITE];
@@ -653,6 +662,7 @@ fn finish(run: Run, no: usize, name: &'static str, iters: usize) -> OpResult {
             .filter(|&i| matches!((reference[i], run.counts[e][i]), (Some(a), Some(b)) if a != b));
         let n = diff.clone().count();
         if let Some(i) = diff.clone().next() {
+            bad[e] = true;
             mismatches.push(format!(
                 "{}: {n} of {} executions differ from SQLite; first: execution {i}: SQLite {} rows, {} {} rows",
                 ENGINES[e],
@@ -678,6 +688,7 @@ fn finish(run: Run, no: usize, name: &'static str, iters: usize) -> OpResult {
             .unwrap_or(0),
         errors,
         mismatches,
+        bad,
     }
 }
 
@@ -987,13 +998,17 @@ fn print_progress(r: &OpResult) {
     }
 }
 
-fn geomean(results: &[&OpResult], engine: usize, base: usize) -> f64 {
+/// The geometric mean of `engine`'s ratio to `base` over the operations
+/// where both ran and agreed with SQLite, and how many those were.
+fn geomean(results: &[OpResult], engine: usize, base: usize) -> (f64, usize) {
     let logs: Vec<f64> = results
         .iter()
+        .filter(|r| r.usable(engine, base))
         .filter_map(|r| r.ratio(engine, base))
         .map(f64::ln)
         .collect();
-    (logs.iter().sum::<f64>() / logs.len().max(1) as f64).exp()
+    let mean = (logs.iter().sum::<f64>() / logs.len().max(1) as f64).exp();
+    (mean, logs.len())
 }
 
 /// Prints the Markdown table, the geometric means and the findings.
@@ -1015,16 +1030,15 @@ fn report(results: &[OpResult], s: &Settings) {
         if c.is_some_and(|c| c > FLAG_RATIO) {
             note.push(format!("Cairn > {FLAG_RATIO}× SQLite"));
         }
-        if !r.errors.is_empty() {
-            note.push("ERROR".to_string());
-        }
-        if !r.mismatches.is_empty() {
-            note.push("ROW COUNT MISMATCH".to_string());
+        for (e, name) in ENGINES.iter().enumerate() {
+            if r.bad[e] {
+                note.push(format!("{name}: ERROR or ROW COUNT MISMATCH"));
+            }
         }
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.no,
-            r.name,
+            r.name.replace('|', "\\|"),
             r.iters,
             r.rows,
             fmt(r.median_us[SQLITE], 1),
@@ -1035,23 +1049,14 @@ fn report(results: &[OpResult], s: &Settings) {
             note.join("; ")
         );
     }
-    let clean: Vec<&OpResult> = results.iter().filter(|r| r.clean()).collect();
-    let all: Vec<&OpResult> = results.iter().collect();
     println!();
-    println!(
-        "geomean over {} clean operations (of {}): Cairn/SQLite {:.3}, Stoolap/SQLite {:.3}, Cairn/Stoolap {:.3}",
-        clean.len(),
-        results.len(),
-        geomean(&clean, CAIRN, SQLITE),
-        geomean(&clean, STOOLAP, SQLITE),
-        geomean(&clean, CAIRN, STOOLAP)
-    );
-    if clean.len() < results.len() {
+    for (engine, base) in [(CAIRN, SQLITE), (STOOLAP, SQLITE), (CAIRN, STOOLAP)] {
+        let (mean, n) = geomean(results, engine, base);
         println!(
-            "geomean over all operations with times (incl. mismatched): Cairn/SQLite {:.3}, Stoolap/SQLite {:.3}, Cairn/Stoolap {:.3}",
-            geomean(&all, CAIRN, SQLITE),
-            geomean(&all, STOOLAP, SQLITE),
-            geomean(&all, CAIRN, STOOLAP)
+            "geomean {}/{}: {mean:.3} (over {n} of {} operations; the others errored or miscounted)",
+            ENGINES[engine],
+            ENGINES[base],
+            results.len()
         );
     }
     let mut slow: Vec<(&OpResult, f64)> = results
