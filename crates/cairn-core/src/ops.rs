@@ -22,20 +22,21 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> Value {
     };
     match (x, y) {
         (Numeric::Int(x), Numeric::Int(y)) => int_arith(op, x, y),
-        _ if op == ArithOp::Rem => real_rem(x, y),
+        _ if op == ArithOp::Rem => real_rem(a, b),
         _ => real_arith(op, x.as_f64(), y.as_f64()),
     }
 }
 
-/// `%` with a REAL operand (SQLite): each operand is truncated to an
-/// integer on its own (reals saturate at i64's range, integers stay
-/// exact), the integer remainder is taken, and the result is a REAL.
-fn real_rem(x: Numeric, y: Numeric) -> Value {
-    let int = |n: Numeric| match n {
-        Numeric::Int(i) => i,
-        Numeric::Real(f) => crate::value::real_to_i64(f),
+/// `%` when an operand is not an integer (SQLite): each operand is made an
+/// integer on its own, as CAST(x AS INTEGER) does (reals truncate and
+/// saturate, text gives its integer prefix, integers stay exact), the
+/// integer remainder is taken, and the result is a REAL.
+fn real_rem(a: &Value, b: &Value) -> Value {
+    let int = |v: &Value| match v.cast(crate::value::DataType::Integer) {
+        Ok(Value::Integer(i)) => i,
+        _ => 0,
     };
-    let (xi, yi) = (int(x), int(y));
+    let (xi, yi) = (int(a), int(b));
     if yi == 0 {
         return Value::Null;
     }
@@ -79,7 +80,7 @@ fn real_arith(op: ArithOp, x: f64, y: f64) -> Value {
             }
             x / y
         }
-        ArithOp::Rem => return real_rem(Numeric::Real(x), Numeric::Real(y)),
+        ArithOp::Rem => return real_rem(&Value::Real(x), &Value::Real(y)),
     };
     Value::real(r)
 }

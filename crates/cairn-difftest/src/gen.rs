@@ -1090,10 +1090,24 @@ fn cast_int(e: Expr) -> Expr {
     Expr::Op(Op::Cast(Ty::Int), vec![e])
 }
 
-/// `CAST(e AS INTEGER) % 1000`: a sum argument that can neither overflow
-/// nor need compensated summation (see `Class::ExtremeSum`).
+/// `CASE WHEN e BETWEEN -1e15 AND 1e15 THEN e END`: a sum argument whose
+/// integer sum cannot overflow (see `Class::ExtremeSum`), REALs kept.
 fn tame(e: Expr) -> Expr {
-    Expr::Op(Op::Bin("%"), vec![cast_int(e), Expr::Lit(Lit::Int(1000))])
+    let within = Expr::Op(
+        Op::Between { negated: false },
+        vec![
+            e.clone(),
+            Expr::Lit(Lit::Real(-1e15)),
+            Expr::Lit(Lit::Real(1e15)),
+        ],
+    );
+    Expr::Op(
+        Op::Case {
+            operand: false,
+            has_else: false,
+        },
+        vec![within, e],
+    )
 }
 
 fn col_expr(c: &ScopeCol) -> Expr {

@@ -1,8 +1,9 @@
 //! SQLite's comparison affinity (datatype3.html, §4.2): before two values
 //! are compared, text may be read as a number or a number written as text,
 //! depending on where each operand came from. A column has the affinity of
-//! its declared type, `CAST(x AS t)` the affinity of `t`, a subquery's
-//! column the affinity of its expression; every other expression (a
+//! its declared type, `CAST(x AS t)` the affinity of `t`, a subquery's or
+//! view's column the affinity of its expression (in a compound SELECT, of
+//! the first arm whose expression has one); every other expression (a
 //! literal, a parameter, arithmetic, a function) has none.
 //!
 //! The rule for `a op b`, `a IN (...)`, `a BETWEEN ...`, `CASE a WHEN ...`
@@ -48,15 +49,6 @@ impl Affinity {
         }
     }
 
-    /// A subquery's column keeps its expression's affinity; one computed
-    /// by an expression converts nothing (SQLite gives it BLOB affinity).
-    pub fn as_column(self) -> Affinity {
-        match self {
-            Affinity::None => Affinity::Blob,
-            a => a,
-        }
-    }
-
     /// The affinity a comparison of operands with affinities `a` and `b`
     /// applies to both of them (SQLite's `sqlite3CompareAffinity`), or
     /// `None` when nothing is converted.
@@ -80,6 +72,30 @@ impl Affinity {
             Affinity::Text | Affinity::Numeric | Affinity::Timestamp
         )
         .then_some(aff)
+    }
+}
+
+/// The bits of [`crate::bind::datatypes`].
+pub const NUMERIC: u8 = 0x01;
+pub const TEXT: u8 = 0x02;
+pub const BLOB: u8 = 0x04;
+
+/// The affinity of a compound SELECT's column from its arms' (affinity,
+/// datatypes), left to right (SQLite's `sqlite3SubqueryColumnTypes`): the
+/// first arm's that has one, unless another arm may give a value of a
+/// class that affinity would convert (numbers beside TEXT, text beside a
+/// numeric affinity): then none that converts anything (BLOB).
+pub fn of_compound(arms: &[(Affinity, u8)]) -> Affinity {
+    let Some(k) = arms.iter().position(|(a, _)| *a != Affinity::None) else {
+        return Affinity::None;
+    };
+    let others = (arms.iter().enumerate())
+        .filter(|(j, _)| *j != k)
+        .fold(0, |m, (_, (_, d))| m | d);
+    match arms[k].0 {
+        Affinity::Text if others & NUMERIC != 0 => Affinity::Blob,
+        Affinity::Numeric | Affinity::Timestamp if others & TEXT != 0 => Affinity::Blob,
+        a => a,
     }
 }
 

@@ -17,7 +17,7 @@ use cairn_core::ops::{ArithOp, BitOp};
 use cairn_core::{DataType, Error, Result, Value};
 use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
 
-use crate::affinity::Affinity;
+use crate::affinity::{self, Affinity};
 use crate::ast_util::{aggregate_func, func_args, func_name, is_desc, nulls_first, span_pos};
 use crate::expr::{CmpOp, Expr, SubqueryRef};
 use crate::plan::{
@@ -174,6 +174,44 @@ fn convert_opt(e: Expr, own: Affinity, aff: Option<Affinity>) -> Expr {
     match aff {
         Some(a) => convert(e, own, a),
         None => e,
+    }
+}
+
+/// What storage classes an expression's values may have (SQLite's
+/// `sqlite3ExprDataType`): [`affinity::NUMERIC`] | [`affinity::TEXT`] | [`affinity::BLOB`], 0 when it is
+/// always NULL. `aff` gives an operand's affinity.
+pub fn datatypes(e: &Expr, aff: &dyn Fn(&Expr) -> Affinity) -> u8 {
+    match e {
+        Expr::Literal(Value::Null) => 0,
+        Expr::Literal(Value::Text(_)) => affinity::TEXT,
+        Expr::Literal(Value::Blob(_)) => affinity::BLOB,
+        Expr::Concat(..) => affinity::TEXT | affinity::BLOB,
+        Expr::Param(_)
+        | Expr::Func(..)
+        | Expr::Engine(..)
+        | Expr::Coalesce(_)
+        | Expr::JsonGet { .. }
+        | Expr::WindowRef(_) => affinity::NUMERIC | affinity::TEXT | affinity::BLOB,
+        Expr::Column(_)
+        | Expr::Outer { .. }
+        | Expr::Cast(..)
+        | Expr::ScalarSubquery(_)
+        | Expr::GroupedSubquery(_) => match aff(e) {
+            Affinity::Numeric | Affinity::Timestamp => affinity::NUMERIC | affinity::BLOB,
+            Affinity::Text => affinity::TEXT | affinity::BLOB,
+            Affinity::None | Affinity::Blob => affinity::NUMERIC | affinity::TEXT | affinity::BLOB,
+        },
+        Expr::Affinity(inner, _) => datatypes(inner, aff),
+        Expr::Case {
+            whens, otherwise, ..
+        } => {
+            let mut m = whens.iter().fold(0, |m, (_, r)| m | datatypes(r, aff));
+            if let Some(o) = otherwise {
+                m |= datatypes(o, aff);
+            }
+            m
+        }
+        _ => affinity::NUMERIC,
     }
 }
 
@@ -432,33 +470,25 @@ impl<'c> Binder<'c> {
         Ok(Expr::IsDistinct(Box::new(a), Box::new(b), negated))
     }
 
-    /// `x [NOT] IN (a, b, ...)`: the items take `x`'s column affinity.
+    /// `x [NOT] IN (a, b, ...)`: `x = +a OR x = +b ...` (SQLite): the items
+    /// count as having no affinity, even columns, so `x`'s affinity alone
+    /// decides what is converted.
     fn bind_in_list(
         &mut self,
         expr: &ast::Expr,
         list: &[ast::Expr],
         negated: bool,
     ) -> Result<Expr> {
-        let mut x = self.bind_expr(expr)?;
+        let x = self.bind_expr(expr)?;
         let xa = affinity_of(self.state(), &x);
+        let aff = Affinity::for_comparison(xa, Affinity::None);
         let mut items = Vec::with_capacity(list.len());
-        let mut x_aff = None;
         for item in list {
             let b = self.bind_expr(item)?;
             let ba = affinity_of(self.state(), &b);
-            let aff = Affinity::for_comparison(xa, ba);
-            // `x` is read once for the whole list: it is converted only
-            // when every item asks for the same conversion.
-            x_aff = match (items.is_empty(), x_aff) {
-                (true, _) => Some(aff),
-                (false, Some(prev)) if prev == aff => Some(aff),
-                _ => Some(None),
-            };
             items.push(convert_opt(b, ba, aff));
         }
-        if let Some(aff) = x_aff {
-            x = convert_opt(x, xa, aff);
-        }
+        let x = convert_opt(x, xa, aff);
         Ok(Expr::InList {
             expr: Box::new(x),
             list: items,

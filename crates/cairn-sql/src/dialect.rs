@@ -140,6 +140,21 @@ impl Dialect for CairnDialect {
         }
         None
     }
+    /// Unary `-` and `+` bind tighter than every binary operator (SQLite):
+    /// `-1 || 'a'` is `(-1) || 'a'`. sqlparser binds them just above `*`,
+    /// which here is below `||`.
+    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        let op = match parser.peek_token_ref().token {
+            Token::Minus => ast::UnaryOperator::Minus,
+            Token::Plus => ast::UnaryOperator::Plus,
+            _ => return None,
+        };
+        parser.next_token();
+        Some(parser.parse_subexpr(CONCAT_PREC).map(|e| Expr::UnaryOp {
+            op,
+            expr: Box::new(e),
+        }))
+    }
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
         if next_is_glob(parser) {
             return Some(Ok(GLOB_PREC));

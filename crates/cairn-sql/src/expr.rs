@@ -859,8 +859,16 @@ impl Expr {
     }
 
     /// Evaluates as a condition: only TRUE passes.
+    /// Whether a filter keeps the row: the condition is true (not false,
+    /// not NULL). In a filter NULL rejects like false, so `a AND b` stops
+    /// at an `a` that is not true, and `a OR b` at one that is (as
+    /// SQLite's WHERE does: `WHERE NULL AND x` never evaluates `x`).
     pub fn test<C: EvalContext>(&self, row: &[Value], ex: &C, outer: &[&[Value]]) -> Result<bool> {
-        Ok(self.eval(row, ex, outer)?.truth() == Some(true))
+        match self {
+            Expr::And(a, b) => Ok(a.test(row, ex, outer)? && b.test(row, ex, outer)?),
+            Expr::Or(a, b) => Ok(a.test(row, ex, outer)? || b.test(row, ex, outer)?),
+            _ => Ok(self.eval(row, ex, outer)?.truth() == Some(true)),
+        }
     }
 }
 

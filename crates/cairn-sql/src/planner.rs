@@ -20,7 +20,7 @@ use sqlparser::ast;
 
 use crate::affinity::Affinity;
 use crate::ast_util::{contains_aggregate, is_desc, nulls_first, object_name, object_pos};
-use crate::bind::{affinity_of, BindContext, BindState, Binder};
+use crate::bind::{affinity_of, datatypes, BindContext, BindState, Binder};
 use crate::expr::{split_and, CmpOp, Expr};
 use crate::joins::plan_joins;
 use crate::logical::{JoinGraph, JoinType, Rel, RelSource};
@@ -135,7 +135,7 @@ fn scope_cols(label: &str, cols: &[OutCol]) -> Vec<ScopeCol> {
             table: Some(label.to_string()),
             name: c.name.clone(),
             data_type: c.data_type,
-            affinity: c.affinity.as_column(),
+            affinity: c.affinity,
             using_dup: false,
         })
         .collect()
@@ -386,14 +386,35 @@ impl<'a> Planner<'a> {
     }
 
     pub fn plan_set_expr(&mut self, e: &ast::SetExpr) -> Result<(Plan, Vec<OutCol>)> {
+        let (plan, mut arms) = self.plan_set_arms(e)?;
+        if arms.len() == 1 {
+            return Ok((plan, arms.pop().unwrap_or_default()));
+        }
+        // A compound's columns: the first arm's names and types, the
+        // affinity SQLite gives a compound's column.
+        let mut cols = arms.first().cloned().unwrap_or_default();
+        for (i, c) in cols.iter_mut().enumerate() {
+            let per_arm: Vec<(Affinity, u8)> = (arms.iter())
+                .filter_map(|a| a.get(i).map(|c| (c.affinity, c.datatypes)))
+                .collect();
+            c.affinity = crate::affinity::of_compound(&per_arm);
+            c.datatypes = per_arm.iter().fold(0, |m, (_, d)| m | d);
+        }
+        Ok((plan, cols))
+    }
+
+    /// A query body's plan and the output columns of each of its simple
+    /// SELECTs, left to right.
+    fn plan_set_arms(&mut self, e: &ast::SetExpr) -> Result<(Plan, Vec<Vec<OutCol>>)> {
+        let one = |(p, cols)| (p, vec![cols]);
         match e {
-            ast::SetExpr::Select(s) => self.plan_select(s, &[], None, None),
-            ast::SetExpr::Query(q) => self.plan_query(q),
-            ast::SetExpr::Values(v) => self.plan_values(v),
+            ast::SetExpr::Select(s) => self.plan_select(s, &[], None, None).map(one),
+            ast::SetExpr::Query(q) => self.plan_query(q).map(one),
+            ast::SetExpr::Values(v) => self.plan_values(v).map(one),
             ast::SetExpr::SetOperation { right, .. }
                 if matches!(**right, ast::SetExpr::SetOperation { .. }) =>
             {
-                self.plan_set_expr(&left_to_right(e.clone()))
+                self.plan_set_arms(&left_to_right(e.clone()))
             }
             ast::SetExpr::SetOperation {
                 left,
@@ -401,13 +422,15 @@ impl<'a> Planner<'a> {
                 set_quantifier,
                 right,
             } => {
-                let (l, lcols) = self.plan_set_expr(left)?;
-                let (r, rcols) = self.plan_set_expr(right)?;
-                if lcols.len() != rcols.len() {
+                let (l, mut arms) = self.plan_set_arms(left)?;
+                let (r, rarms) = self.plan_set_arms(right)?;
+                let width = |a: &Vec<Vec<OutCol>>| a.first().map_or(0, Vec::len);
+                if width(&arms) != width(&rarms) {
                     return Err(Error::plan(format!(
                         "SELECTs to the left and right of {op} do not have the same number of result columns"
                     )));
                 }
+                arms.extend(rarms);
                 let kind = match op {
                     ast::SetOperator::Union => SetOpKind::Union,
                     ast::SetOperator::Intersect => SetOpKind::Intersect,
@@ -421,7 +444,7 @@ impl<'a> Planner<'a> {
                         left: Box::new(l),
                         right: Box::new(r),
                     },
-                    lcols,
+                    arms,
                 ))
             }
             other => Err(Error::unsupported(format!("query form {other}"))),
@@ -447,6 +470,9 @@ impl<'a> Planner<'a> {
             .map(|i| OutCol {
                 name: format!("column{}", i + 1),
                 affinity: Affinity::None,
+                datatypes: rows.iter().fold(0, |m, r| {
+                    m | r.get(i).map_or(0, |e| datatypes(e, &|_| Affinity::None))
+                }),
                 data_type: match rows.first().and_then(|r| r.get(i)) {
                     Some(Expr::Literal(v)) => v.data_type(),
                     _ => None,
@@ -743,6 +769,7 @@ impl<'a> Planner<'a> {
             name,
             data_type: self.type_of(x, is_agg),
             affinity: affinity_of(&self.bind, x),
+            datatypes: datatypes(x, &|e| affinity_of(&self.bind, e)),
         }
     }
 
@@ -813,6 +840,7 @@ impl<'a> Planner<'a> {
                 name: c.name.clone(),
                 data_type: c.data_type,
                 affinity: c.affinity,
+                datatypes: datatypes(&Expr::Column(i), &|_| c.affinity),
             });
         }
         Ok(())

@@ -18,6 +18,8 @@ pub struct OutCol {
     pub data_type: Option<DataType>,
     /// What a comparison with this column converts (SQLite's rule).
     pub affinity: Affinity,
+    /// The storage classes its values may have ([`crate::affinity::datatypes`]).
+    pub datatypes: u8,
 }
 
 #[derive(Debug, Clone)]
