@@ -49,6 +49,10 @@ pub struct BindState {
     pub trace: Trace,
     /// The affinity of each scalar subquery's column, by subquery id.
     pub sub_affinity: std::collections::HashMap<usize, Affinity>,
+    /// Which columns of each CTE its references read, and how many of its
+    /// references are not yet accounted for, by CTE id (see
+    /// `prune_columns`).
+    pub cte_used: std::collections::HashMap<usize, (Vec<bool>, usize)>,
 }
 
 impl BindState {
@@ -63,6 +67,7 @@ impl BindState {
             subqueries: Subqueries::default(),
             trace: Trace::default(),
             sub_affinity: std::collections::HashMap::new(),
+            cte_used: std::collections::HashMap::new(),
         }
     }
 

@@ -920,6 +920,7 @@ impl<'a> Executor<'a> {
                 self.materialize_ctes(ctes, outer)?;
                 self.stream(input, outer, sink)
             }
+            Plan::Derived { input, .. } => self.stream(input, outer, sink),
             Plan::RecursiveCte {
                 id,
                 base,

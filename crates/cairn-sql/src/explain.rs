@@ -129,6 +129,7 @@ impl Plan {
         };
         match self {
             Plan::Single => Vec::new(),
+            Plan::Derived { input, .. } => input.output_names(),
             Plan::Values { rows } => unnamed("column", rows.first().map_or(0, Vec::len)),
             Plan::Scan {
                 table,
@@ -270,10 +271,15 @@ impl Plan {
     }
 
     fn explain_into(&self, out: &mut String, depth: usize, note: &dyn Fn(&Plan) -> Option<String>) {
+        if let Plan::Derived { input, .. } = self {
+            // A marker only (see Plan::Derived): its input stands in its place.
+            return input.explain_into(out, depth, note);
+        }
         let pad = "  ".repeat(depth);
         let names = render(&self.line_names());
         let _ = with_column_names(&names, || match self {
             Plan::Single => writeln!(out, "{pad}Single"),
+            Plan::Derived { .. } => Ok(()),
             Plan::Values { rows } => writeln!(out, "{pad}Values rows={}", rows.len()),
             Plan::Scan {
                 table,

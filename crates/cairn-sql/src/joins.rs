@@ -75,6 +75,31 @@ fn build_rel(rel: Rel, bind: &mut BindState) -> BuiltRel {
         }
         RelSource::Plan(p) => {
             let est = cost::filtered_rows(cost::DERIVED_ROWS, rel.local.len());
+            // Registered so `prune_columns` can skip the output columns the
+            // query never reads.
+            let p = match p {
+                Plan::CteScan { id, .. } => {
+                    if let Some(scope) = bind.scopes.last_mut() {
+                        scope.cte_refs.push((id, rel.offset, rel.width));
+                    }
+                    let used = bind
+                        .cte_used
+                        .entry(id)
+                        .or_insert_with(|| (vec![false; rel.width], 0));
+                    used.1 += 1;
+                    p
+                }
+                p => {
+                    let id = bind.next_id();
+                    if let Some(scope) = bind.scopes.last_mut() {
+                        scope.derived.push((id, rel.offset, rel.width));
+                    }
+                    Plan::Derived {
+                        id,
+                        input: Box::new(p),
+                    }
+                }
+            };
             BuiltRel {
                 plan: p.filtered(rel.local.clone()),
                 est,

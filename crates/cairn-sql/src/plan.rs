@@ -237,6 +237,13 @@ pub enum Plan {
         left: Box<Plan>,
         right: Box<Plan>,
     },
+    /// A derived table or view in FROM, marked until its query level is
+    /// bound: then `prune_columns` drops the output columns nobody reads
+    /// and replaces the marker by its input. Runs as its input.
+    Derived {
+        id: usize,
+        input: Box<Plan>,
+    },
     /// Reads the materialized result of CTE `id` (computed once per execution).
     CteScan {
         id: usize,
@@ -361,6 +368,7 @@ impl Plan {
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
             | Plan::Distinct { input, .. }
+            | Plan::Derived { input, .. }
             | Plan::IndexJoin { left: input, .. } => input.visit_mut(f),
             Plan::NestedLoop { left, right, .. }
             | Plan::HashJoin { left, right, .. }
@@ -398,6 +406,7 @@ impl Plan {
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
+            | Plan::Derived { input, .. }
             | Plan::Distinct { input, .. } => input.width(),
             Plan::Project { exprs, .. } => exprs.len(),
             Plan::NestedLoop { left, right, .. } | Plan::HashJoin { left, right, .. } => {
@@ -424,6 +433,7 @@ impl Plan {
             | Plan::Window { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
+            | Plan::Derived { input, .. }
             | Plan::Distinct { input, .. } => f(input),
             Plan::NestedLoop { left, right, .. }
             | Plan::HashJoin { left, right, .. }

@@ -222,6 +222,7 @@ impl<'a> Planner<'a> {
                 }
             }
             let out = f(self)?;
+            prune_columns::ctes(&mut defs, &self.bind.cte_used, &mut self.bind.trace);
             Ok((defs, out))
         })();
         self.ctes.truncate(n_ctes);
@@ -675,6 +676,8 @@ impl<'a> Planner<'a> {
         }
         if let Some(scope) = self.bind.scopes.pop() {
             prune_columns::apply(&mut plan, &scope, &mut self.bind.trace);
+            let bind = &mut self.bind;
+            prune_columns::derived(&mut plan, &scope, &mut bind.cte_used, &mut bind.trace);
         }
         if distinct {
             // DISTINCT compares projected rows, so sort after projecting

@@ -60,6 +60,11 @@ pub struct Scope {
     pub used: Vec<bool>,
     /// Table scans of this level's FROM: (scan id, first column, width).
     pub table_scans: Vec<(usize, usize, usize)>,
+    /// Derived tables and views of this level's FROM (`Plan::Derived`
+    /// markers): (marker id, first column, width).
+    pub derived: Vec<(usize, usize, usize)>,
+    /// CTE references of this level's FROM: (CTE id, first column, width).
+    pub cte_refs: Vec<(usize, usize, usize)>,
 }
 
 pub enum Lookup {
