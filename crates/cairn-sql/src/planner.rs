@@ -674,11 +674,7 @@ impl<'a> Planner<'a> {
                 calls: windows,
             };
         }
-        if let Some(scope) = self.bind.scopes.pop() {
-            prune_columns::apply(&mut plan, &scope, &mut self.bind.trace);
-            let bind = &mut self.bind;
-            prune_columns::derived(&mut plan, &scope, &mut bind.cte_used, &mut bind.trace);
-        }
+        self.end_level(&mut plan);
         if distinct {
             // DISTINCT compares projected rows, so sort after projecting
             // (hidden ORDER BY columns ride along and are stripped at the end).
@@ -764,6 +760,16 @@ impl<'a> Planner<'a> {
             }
         }
         Ok(g)
+    }
+
+    /// Leaves a SELECT's level: pops its scope, and tells its scans and
+    /// derived tables which columns the level reads.
+    fn end_level(&mut self, plan: &mut Plan) {
+        if let Some(scope) = self.bind.scopes.pop() {
+            let bind = &mut self.bind;
+            prune_columns::apply(plan, &scope, &mut bind.trace);
+            prune_columns::derived(plan, &scope, &mut bind.cte_used, &mut bind.trace);
+        }
     }
 
     /// The output column `name` that select-list expression `x` makes.
