@@ -315,7 +315,7 @@ impl<'c> Binder<'c> {
             return agg.group_exprs.len() + j;
         }
         agg.aggs.push(AggCall {
-            func: AggFunc::AnyValue,
+            func: AggFunc::Bare,
             args: vec![Expr::Column(c)],
             distinct: false,
             filter: None,

@@ -1489,6 +1489,7 @@ impl<'a> Executor<'a> {
         }
         let mut key = Vec::with_capacity(group_by.len());
         let mut args = Vec::new();
+        let leader = bare_leader(aggs);
         self.stream_in_place(input, outer, &mut |r| {
             let gi = if group_by.is_empty() {
                 0
@@ -1508,7 +1509,16 @@ impl<'a> Executor<'a> {
                 }
             };
             let accs = &mut states[gi].1;
-            for (acc, call) in accs.iter_mut().zip(aggs) {
+            // Bare columns take this row unless they follow a min/max
+            // whose extreme this row does not set.
+            let mut bare_take = true;
+            if let Some(m) = leader {
+                bare_take = self.step_leader(&mut accs[m], &aggs[m], r, outer)?;
+            }
+            for (i, (acc, call)) in accs.iter_mut().zip(aggs).enumerate() {
+                if Some(i) == leader || (call.func == AggFunc::Bare && !bare_take) {
+                    continue;
+                }
                 if let Some(f) = &call.filter {
                     if !f.test(r, self, outer)? {
                         continue;
@@ -1531,6 +1541,34 @@ impl<'a> Executor<'a> {
             out.push(row);
         }
         Ok(out)
+    }
+
+    /// Adds row `r` to the `min`/`max` state `acc` that bare columns
+    /// follow; whether they take this row: it set a new extreme, or none
+    /// has been seen yet (all NULL so far: they keep the last row).
+    fn step_leader(
+        &self,
+        acc: &mut Acc,
+        call: &AggCall,
+        r: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<bool> {
+        if let Some(f) = &call.filter {
+            if !f.test(r, self, outer)? {
+                return Ok(matches!(acc, Acc::Extreme(None)));
+            }
+        }
+        let v = match call.args.first() {
+            Some(a) => a.eval(r, self, outer)?,
+            None => Value::Null,
+        };
+        let Acc::Extreme(cur) = acc else {
+            return Ok(true);
+        };
+        if v.is_null() {
+            return Ok(cur.is_none());
+        }
+        Ok(extreme_step(cur, v, call.func))
     }
 
     // ---- window functions ----------------------------------------------
@@ -1997,6 +2035,39 @@ fn sum_name(func: AggFunc) -> &'static str {
     }
 }
 
+/// Folds `v` into a `min`/`max` state; whether it became the new extreme.
+fn extreme_step(cur: &mut Option<Value>, v: Value, func: AggFunc) -> bool {
+    let replace = match cur {
+        None => true,
+        Some(c) => {
+            let o = v.total_cmp(c);
+            if func == AggFunc::Min {
+                o == Ordering::Less
+            } else {
+                o == Ordering::Greater
+            }
+        }
+    };
+    if replace {
+        *cur = Some(v);
+    }
+    replace
+}
+
+/// The one `min()`/`max()` call bare columns follow (SQLite: with exactly
+/// one of them, bare columns come from the row holding its extreme).
+fn bare_leader(aggs: &[AggCall]) -> Option<usize> {
+    if !aggs.iter().any(|a| a.func == AggFunc::Bare) {
+        return None;
+    }
+    let mut extremes = (aggs.iter().enumerate())
+        .filter(|(_, a)| matches!(a.func, AggFunc::Min | AggFunc::Max) && !a.distinct);
+    match (extremes.next(), extremes.next()) {
+        (Some((i, _)), None) => Some(i),
+        _ => None,
+    }
+}
+
 /// The state of `sum`, `total` and `avg` (SQLite 3.50's): an exact
 /// integer sum until a non-integer value arrives or the sum overflows, then
 /// a compensated (Kahan-Babuska-Neumaier) floating-point sum. Text counts
@@ -2131,7 +2202,7 @@ impl Acc {
             AggFunc::Sum | AggFunc::Total | AggFunc::Avg => Acc::Sum(SumCtx::default()),
             AggFunc::Min | AggFunc::Max => Acc::Extreme(None),
             AggFunc::GroupConcat => Acc::Concat(None),
-            AggFunc::AnyValue => Acc::Any(None),
+            AggFunc::AnyValue | AggFunc::Bare => Acc::Any(None),
             AggFunc::BoolAnd | AggFunc::BoolOr => Acc::Bool(None),
         };
         if call.distinct && call.func != AggFunc::CountStar {
@@ -2156,7 +2227,7 @@ impl Acc {
             }
             return Ok(());
         }
-        if call.func == AggFunc::AnyValue {
+        if matches!(call.func, AggFunc::AnyValue | AggFunc::Bare) {
             if let Acc::Any(a) = self {
                 // SQLite returns the value from the last row of the group.
                 *a = Some(v);
@@ -2173,20 +2244,7 @@ impl Acc {
             Acc::Count(c) => *c += 1,
             Acc::Sum(ctx) => ctx.add(&v),
             Acc::Extreme(cur) => {
-                let replace = match cur {
-                    None => true,
-                    Some(c) => {
-                        let o = v.total_cmp(c);
-                        if call.func == AggFunc::Min {
-                            o == Ordering::Less
-                        } else {
-                            o == Ordering::Greater
-                        }
-                    }
-                };
-                if replace {
-                    *cur = Some(v);
-                }
+                extreme_step(cur, v, call.func);
             }
             Acc::Concat(s) => {
                 let sep = match args.get(1) {

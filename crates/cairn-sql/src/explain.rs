@@ -71,7 +71,7 @@ fn agg_text(a: &AggCall) -> String {
         AggFunc::Min => "min",
         AggFunc::Max => "max",
         AggFunc::GroupConcat => "group_concat",
-        AggFunc::AnyValue => "any_value",
+        AggFunc::AnyValue | AggFunc::Bare => "any_value",
         AggFunc::BoolAnd => "bool_and",
         AggFunc::BoolOr => "bool_or",
     };

@@ -79,8 +79,12 @@ pub enum AggFunc {
     Min,
     Max,
     GroupConcat,
-    /// Value of a bare column in an aggregate query (SQLite allows these).
+    /// `any_value(x)`: the value from some row of the group (the last).
     AnyValue,
+    /// A bare column in an aggregate query (SQLite allows these): like
+    /// `any_value`, except beside exactly one `min()`/`max()`, where it
+    /// comes from the row that holds the minimum/maximum.
+    Bare,
     BoolAnd,
     BoolOr,
 }
