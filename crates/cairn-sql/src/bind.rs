@@ -53,6 +53,9 @@ pub struct BindState {
     /// references are not yet accounted for, by CTE id (see
     /// `prune_columns`).
     pub cte_used: std::collections::HashMap<usize, (Vec<bool>, usize)>,
+    /// The FROM being planned feeds a LIMIT with no ORDER BY: its first
+    /// rows matter more than the total cost (joins prefer index lookups).
+    pub first_rows: bool,
 }
 
 impl BindState {
@@ -68,6 +71,7 @@ impl BindState {
             trace: Trace::default(),
             sub_affinity: std::collections::HashMap::new(),
             cte_used: std::collections::HashMap::new(),
+            first_rows: false,
         }
     }
 

@@ -845,10 +845,17 @@ impl<'a> Executor<'a> {
                 input,
                 group_by,
                 aggs,
+                ordered: false,
             } => {
                 let groups = self.aggregate(input, group_by, aggs, outer)?;
                 emit_all(&groups, sink)
             }
+            Plan::Aggregate {
+                input,
+                group_by,
+                aggs,
+                ordered: true,
+            } => self.stream_aggregate(input, group_by, aggs, outer, sink),
             Plan::Window { input, calls } => {
                 let mut rows = self.run(input, outer)?;
                 for call in calls {
@@ -1508,28 +1515,7 @@ impl<'a> Executor<'a> {
                     }
                 }
             };
-            let accs = &mut states[gi].1;
-            // Bare columns take this row unless they follow a min/max
-            // whose extreme this row does not set.
-            let mut bare_take = true;
-            if let Some(m) = leader {
-                bare_take = self.step_leader(&mut accs[m], &aggs[m], r, outer)?;
-            }
-            for (i, (acc, call)) in accs.iter_mut().zip(aggs).enumerate() {
-                if Some(i) == leader || (call.func == AggFunc::Bare && !bare_take) {
-                    continue;
-                }
-                if let Some(f) = &call.filter {
-                    if !f.test(r, self, outer)? {
-                        continue;
-                    }
-                }
-                args.clear();
-                for a in &call.args {
-                    args.push(a.eval(r, self, outer)?);
-                }
-                acc.add(call, &args)?;
-            }
+            self.fold_row(&mut states[gi].1, aggs, leader, r, outer, &mut args)?;
             Ok(true)
         })?;
         let mut out = Vec::with_capacity(states.len());
@@ -1541,6 +1527,91 @@ impl<'a> Executor<'a> {
             out.push(row);
         }
         Ok(out)
+    }
+
+    /// Adds row `r` to a group's states `accs` (one per call of `aggs`).
+    fn fold_row(
+        &self,
+        accs: &mut [Acc],
+        aggs: &[AggCall],
+        leader: Option<usize>,
+        r: &[Value],
+        outer: &[&[Value]],
+        args: &mut Vec<Value>,
+    ) -> Result<()> {
+        // Bare columns take this row unless they follow a min/max whose
+        // extreme this row does not set.
+        let mut bare_take = true;
+        if let Some(m) = leader {
+            bare_take = self.step_leader(&mut accs[m], &aggs[m], r, outer)?;
+        }
+        for (i, (acc, call)) in accs.iter_mut().zip(aggs).enumerate() {
+            if Some(i) == leader || (call.func == AggFunc::Bare && !bare_take) {
+                continue;
+            }
+            if let Some(f) = &call.filter {
+                if !f.test(r, self, outer)? {
+                    continue;
+                }
+            }
+            args.clear();
+            for a in &call.args {
+                args.push(a.eval(r, self, outer)?);
+            }
+            acc.add(call, args)?;
+        }
+        Ok(())
+    }
+
+    /// GROUP BY over an input that delivers each group's rows together:
+    /// a group goes out when the next one starts, so a LIMIT above stops
+    /// the input after the groups it needs.
+    fn stream_aggregate(
+        &self,
+        input: &Plan,
+        group_by: &[Expr],
+        aggs: &[AggCall],
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let finish = |key: Vec<Value>, accs: Vec<Acc>| -> Result<Row> {
+            let mut row = key;
+            for (acc, call) in accs.into_iter().zip(aggs) {
+                row.push(acc.finish(call)?);
+            }
+            Ok(row)
+        };
+        let leader = bare_leader(aggs);
+        let mut current: Option<(Vec<Value>, Vec<Acc>)> = None;
+        let mut key = Vec::with_capacity(group_by.len());
+        let mut args = Vec::new();
+        let mut stopped = false;
+        self.stream_in_place(input, outer, &mut |r| {
+            key.clear();
+            for e in group_by {
+                key.push(e.eval(r, self, outer)?);
+            }
+            if current.as_ref().is_none_or(|(k, _)| *k != key) {
+                let fresh = (key.clone(), aggs.iter().map(Acc::new).collect());
+                if let Some((k, accs)) = current.replace(fresh) {
+                    if !sink(&finish(k, accs)?)? {
+                        stopped = true;
+                        return Ok(false);
+                    }
+                }
+            }
+            if let Some((_, accs)) = current.as_mut() {
+                self.fold_row(accs, aggs, leader, r, outer, &mut args)?;
+            }
+            Ok(true)
+        })?;
+        if stopped {
+            return Ok(false);
+        }
+        match current {
+            Some((k, accs)) => sink(&finish(k, accs)?),
+            None => Ok(true),
+        }
     }
 
     /// Adds row `r` to the `min`/`max` state `acc` that bare columns

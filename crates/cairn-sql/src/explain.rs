@@ -168,6 +168,7 @@ impl Plan {
                 input,
                 group_by,
                 aggs,
+                ..
             } => {
                 let mut n = exprs_over(input, group_by);
                 let names = render(&input.output_names());
@@ -296,13 +297,12 @@ impl Plan {
             Plan::NestedLoop { .. } | Plan::HashJoin { .. } | Plan::IndexJoin { .. } => {
                 writeln!(out, "{pad}{}", self.join_line())
             }
-            Plan::Aggregate { group_by, aggs, .. } => {
-                let aggs = aggs.iter().map(agg_text).collect::<Vec<_>>().join(", ");
-                match &group_by[..] {
-                    [] => writeln!(out, "{pad}Aggregate {aggs}"),
-                    keys => writeln!(out, "{pad}Aggregate by {}: {aggs}", list(keys)),
-                }
-            }
+            Plan::Aggregate {
+                group_by,
+                aggs,
+                ordered,
+                ..
+            } => writeln!(out, "{pad}{}", aggregate_line(group_by, aggs, *ordered)),
             Plan::Window { calls, .. } => writeln!(out, "{pad}Window functions={}", calls.len()),
             Plan::Sort { keys, .. } => writeln!(
                 out,
@@ -468,4 +468,18 @@ fn scan_line(table: &Arc<Table>, label: &str, access: &Access, filter: Option<&E
 /// ` name=<expr>` for an operator's condition, or nothing.
 fn clause(name: &str, e: Option<&Expr>) -> String {
     e.map_or(String::new(), |e| format!(" {name}={e}"))
+}
+
+/// EXPLAIN's line for an aggregate.
+fn aggregate_line(group_by: &[Expr], aggs: &[AggCall], ordered: bool) -> String {
+    let aggs = aggs.iter().map(agg_text).collect::<Vec<_>>().join(", ");
+    let how = if ordered {
+        "StreamAggregate"
+    } else {
+        "Aggregate"
+    };
+    match group_by {
+        [] => format!("{how} {aggs}"),
+        keys => format!("{how} by {}: {aggs}", list(keys)),
+    }
 }

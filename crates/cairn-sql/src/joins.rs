@@ -175,7 +175,8 @@ fn inner(graph: JoinGraph, layout: &Layout, bind: &mut BindState) -> Result<Plan
         pending = rest;
         let cand_est = rel.est;
         let keyed = !left_keys.is_empty();
-        plan = join_step(plan, rel, est_rows, steps.width, left_keys, right_keys)?;
+        let keys = (left_keys, right_keys);
+        plan = join_step(plan, rel, est_rows, steps.width, keys, bind.first_rows)?;
         est_rows = if keyed {
             est_rows.max(cand_est)
         } else {
@@ -231,21 +232,25 @@ impl Step<'_> {
 
 /// Joins `rel` to `left` (rows `left_width` wide, about `left_est` of them)
 /// on `left_keys[i] = right_keys[i]`: by index, by hash, or (no keys) by a
-/// nested loop.
+/// nested loop. With `first_rows` an index lookup is taken whenever there
+/// is one (a hash join builds its whole table before the first row).
 fn join_step(
     left: Plan,
     rel: BuiltRel,
     left_est: f64,
     left_width: usize,
-    left_keys: Vec<Expr>,
-    right_keys: Vec<Expr>,
+    (left_keys, right_keys): (Vec<Expr>, Vec<Expr>),
+    first_rows: bool,
 ) -> Result<Plan> {
     let cand_rows = rel
         .table
         .as_ref()
         .map_or(rel.est, |(t, _)| t.row_count() as f64);
     let index_choice = match &rel.table {
-        Some((t, _)) if !left_keys.is_empty() && cost::index_join_pays(left_est, cand_rows) => {
+        Some((t, _))
+            if !left_keys.is_empty()
+                && (first_rows || cost::index_join_pays(left_est, cand_rows)) =>
+        {
             pick_join_index(t, &right_keys)
         }
         _ => None,
@@ -365,7 +370,17 @@ fn left_deep(graph: JoinGraph, layout: &Layout, bind: &mut BindState) -> Result<
                 _ => residual.push(c),
             }
         }
-        plan = if !lk.is_empty() {
+        let lookup = match &built[i].table {
+            Some((t, _)) if bind.first_rows && !lk.is_empty() => pick_join_index(t, &rk),
+            _ => None,
+        };
+        plan = if let (Some(choice), Some(table)) = (lookup, built[i].table.take()) {
+            // First rows wanted: look each left row up in the right table's
+            // index rather than hash the whole right side first.
+            let local = std::mem::take(&mut built[i].local);
+            let keys = (lk, rk, ro);
+            lookup_join(plan, &right, table, choice, keys, kind, local, residual)
+        } else if !lk.is_empty() {
             Plan::HashJoin {
                 left: Box::new(plan),
                 right: Box::new(right),
@@ -385,6 +400,49 @@ fn left_deep(graph: JoinGraph, layout: &Layout, bind: &mut BindState) -> Result<
     }
     Ok(plan.filtered(pending_inner).filtered(deferred))
 }
+/// `left` joined to the table `right` reads, each left row looking its
+/// keys up in index `index_no` (`order`: which key feeds each index
+/// column; the other key pairs, their right side at offset `ro`, join the
+/// residual conditions). `local` filters the table's rows.
+#[allow(clippy::too_many_arguments)]
+fn lookup_join(
+    left: Plan,
+    right: &Plan,
+    (table, label): (Arc<Table>, String),
+    (index_no, order): (usize, Vec<usize>),
+    (lk, rk, ro): (Vec<Expr>, Vec<Expr>, usize),
+    kind: JoinKind,
+    local: Vec<Expr>,
+    mut residual: Vec<Expr>,
+) -> Plan {
+    let mut keys = Vec::new();
+    for (k, (l, mut r)) in lk.into_iter().zip(rk).enumerate() {
+        if let Some(pos) = order.iter().position(|o| *o == k) {
+            keys.push((pos, l));
+        } else {
+            r.remap_columns(&|x| x + ro);
+            residual.push(Expr::Cmp(CmpOp::Eq, Box::new(l), Box::new(r)));
+        }
+    }
+    keys.sort_by_key(|(pos, _)| *pos);
+    let id = match right {
+        Plan::Scan { id, .. } => *id,
+        _ => 0,
+    };
+    Plan::IndexJoin {
+        left: Box::new(left),
+        table,
+        label,
+        index_no,
+        keys: keys.into_iter().map(|(_, l)| l).collect(),
+        filter: and_all(local),
+        kind,
+        residual: and_all(residual),
+        id,
+        keep: None,
+    }
+}
+
 /// An index of `table` whose leading columns are all plain-column join keys;
 /// returns the index and, per index column used, which key feeds it.
 fn pick_join_index(table: &Arc<Table>, right_keys: &[Expr]) -> Option<(usize, Vec<usize>)> {

@@ -209,6 +209,9 @@ pub enum Plan {
         input: Box<Plan>,
         group_by: Vec<Expr>,
         aggs: Vec<AggCall>,
+        /// The input delivers each group's rows together (rule
+        /// `group_by_order`): groups go out as they end, in input order.
+        ordered: bool,
     },
     Window {
         input: Box<Plan>,

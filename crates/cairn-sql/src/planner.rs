@@ -25,7 +25,9 @@ use crate::expr::{split_and, CmpOp, Expr};
 use crate::joins::plan_joins;
 use crate::logical::{JoinGraph, JoinType, Rel, RelSource};
 use crate::plan::{Plan, SetOpKind, SortKey};
-use crate::rules::{loose_index_distinct, order_by_index, prune_columns, vector_topk};
+use crate::rules::{
+    group_by_order, loose_index_distinct, order_by_index, prune_columns, vector_topk,
+};
 use crate::scope::{AggState, OutCol, Scope, ScopeCol};
 
 /// Nesting depth of views inside views before planning gives up.
@@ -516,8 +518,11 @@ impl<'a> Planner<'a> {
             Some(ast::Distinct::Distinct) => true,
             Some(ast::Distinct::On(_)) => return Err(Error::unsupported("DISTINCT ON")),
         };
+        // A LIMIT with no ORDER BY wants its first rows soon: joins prefer
+        // index lookups, GROUP BY an index order it can stream along.
+        let first_rows = limit.is_some() && order_by.is_empty();
         // FROM + WHERE (pushes this level's scope).
-        let mut plan = self.plan_from(&s.from, s.selection.as_ref())?;
+        let mut plan = self.plan_from_for(s, first_rows)?;
         let from_width = self.bind.scopes.last().map_or(0, |sc| sc.cols.len());
 
         // Aggregation.
@@ -649,11 +654,7 @@ impl<'a> Planner<'a> {
         let mut base_width = from_width;
         if let Some(agg) = scope.agg.take() {
             base_width = agg.group_exprs.len() + agg.aggs.len();
-            plan = Plan::Aggregate {
-                input: Box::new(plan),
-                group_by: agg.group_exprs,
-                aggs: agg.aggs,
-            };
+            plan = self.aggregate(plan, agg, first_rows);
         }
         if let Some(h) = having {
             plan = Plan::Filter {
@@ -760,6 +761,28 @@ impl<'a> Planner<'a> {
             }
         }
         Ok(g)
+    }
+
+    /// A SELECT's FROM and WHERE, planned for its first rows when
+    /// `first_rows` (see `BindState::first_rows`).
+    fn plan_from_for(&mut self, s: &ast::Select, first_rows: bool) -> Result<Plan> {
+        let outer = std::mem::replace(&mut self.bind.first_rows, first_rows);
+        let plan = self.plan_from(&s.from, s.selection.as_ref());
+        self.bind.first_rows = outer;
+        plan
+    }
+
+    /// GROUP BY and aggregates over `input`; streamed along an index order
+    /// when the first rows are wanted and rule `group_by_order` finds one.
+    fn aggregate(&mut self, mut input: Plan, agg: AggState, first_rows: bool) -> Plan {
+        let ordered =
+            first_rows && group_by_order::apply(&mut input, &agg.group_exprs, &mut self.bind.trace);
+        Plan::Aggregate {
+            input: Box::new(input),
+            group_by: agg.group_exprs,
+            aggs: agg.aggs,
+            ordered,
+        }
     }
 
     /// Leaves a SELECT's level: pops its scope, and tells its scans and

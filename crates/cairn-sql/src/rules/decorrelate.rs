@@ -58,6 +58,7 @@ fn grouped(plan: &Plan) -> Option<GroupedSubquery> {
         input: scan,
         group_by,
         aggs,
+        ..
     } = &**input
     else {
         return None;
@@ -98,6 +99,7 @@ fn grouped(plan: &Plan) -> Option<GroupedSubquery> {
             keep: keep.clone(),
         }),
         group_by: links.inner_keys,
+        ordered: false,
         aggs: aggs.clone(),
     };
     let mut project = project.clone();

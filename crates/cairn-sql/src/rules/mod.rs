@@ -17,7 +17,9 @@
 //!    given a method (index join, hash join, nested loop).
 //! 3. **Rewrites of the assembled SELECT** that replace operators by
 //!    cheaper access paths: [`order_by_index`] (an index delivers the
-//!    order, the sort goes), [`vector_topk`] (a k-nearest-neighbour search
+//!    order, the sort goes), [`group_by_order`] (with a LIMIT, an index
+//!    keeps each group's rows together, so the aggregate streams and the
+//!    LIMIT stops the scan), [`vector_topk`] (a k-nearest-neighbour search
 //!    through an HNSW index instead of sorting every distance),
 //!    [`loose_index_distinct`] (an index's distinct keys instead of every
 //!    row), and [`prune_columns`] (scans copy only the columns read).
@@ -26,6 +28,7 @@
 //! short detail naming the tables and indexes involved.
 
 pub mod decorrelate;
+pub mod group_by_order;
 pub mod join_order;
 pub mod loose_index_distinct;
 pub mod order_by_index;
@@ -40,6 +43,7 @@ pub enum Rule {
     PushDown,
     JoinOrder,
     OrderByIndex,
+    GroupByOrder,
     VectorTopK,
     LooseIndexDistinct,
     PruneColumns,
@@ -53,6 +57,7 @@ impl Rule {
             Rule::PushDown => "push_down",
             Rule::JoinOrder => "join_order",
             Rule::OrderByIndex => "order_by_index",
+            Rule::GroupByOrder => "group_by_order",
             Rule::VectorTopK => "vector_topk",
             Rule::LooseIndexDistinct => "loose_index_distinct",
             Rule::PruneColumns => "prune_columns",
