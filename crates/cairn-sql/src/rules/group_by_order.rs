@@ -69,8 +69,15 @@ fn driving_scan(plan: &mut Plan, mut cols: Vec<usize>) -> Option<(&mut Plan, Vec
 
 /// Whether reading `ix` in order (after `fixed` leading columns held
 /// constant by an equality lookup) keeps the rows of each group of `cols`
-/// together.
-fn keeps_groups(ix: &IndexDef, fixed: usize, cols: &[usize], indexes: &[IndexDef]) -> bool {
+/// together. `not_null[c]`: column `c` is NOT NULL (a unique index
+/// determines the other columns only where its key has no NULL).
+fn keeps_groups(
+    ix: &IndexDef,
+    fixed: usize,
+    cols: &[usize],
+    indexes: &[IndexDef],
+    not_null: &[bool],
+) -> bool {
     let lead: Vec<usize> = (ix.columns.iter().skip(fixed))
         .take_while(|c| cols.contains(c))
         .copied()
@@ -83,9 +90,11 @@ fn keeps_groups(ix: &IndexDef, fixed: usize, cols: &[usize], indexes: &[IndexDef
         .chain(&lead)
         .copied()
         .collect();
-    let determined = indexes
-        .iter()
-        .any(|u| u.unique && u.columns.iter().all(|c| covered.contains(c)));
+    let determined = indexes.iter().any(|u| {
+        u.unique
+            && (u.primary || u.columns.iter().all(|c| not_null.get(*c) == Some(&true)))
+            && u.columns.iter().all(|c| covered.contains(c))
+    });
     cols.iter().all(|c| covered.contains(c)) || determined
 }
 
@@ -102,11 +111,14 @@ fn order_scan(scan: &mut Plan, cols: &[usize], trace: &mut Trace) -> bool {
         return false;
     };
     let indexes = table.indexes();
+    let not_null: Vec<bool> = (table.schema().columns.iter())
+        .map(|c| !c.nullable)
+        .collect();
     // An equality lookup already in place may keep the groups together.
     if let Access::IndexEq { index_no, key, .. } = access {
         if indexes
             .get(*index_no)
-            .is_some_and(|ix| keeps_groups(ix, key.len(), cols, &indexes))
+            .is_some_and(|ix| keeps_groups(ix, key.len(), cols, &indexes, &not_null))
         {
             let name = &indexes[*index_no].name;
             trace.fire(Rule::GroupByOrder, || {
@@ -117,7 +129,7 @@ fn order_scan(scan: &mut Plan, cols: &[usize], trace: &mut Trace) -> bool {
     }
     let Some(i) = indexes
         .iter()
-        .position(|ix| keeps_groups(ix, 0, cols, &indexes))
+        .position(|ix| keeps_groups(ix, 0, cols, &indexes, &not_null))
     else {
         return false;
     };
