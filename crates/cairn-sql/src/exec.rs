@@ -24,7 +24,7 @@ use crate::cost::{self, VectorPath, SELECTIVITY_SAMPLE_ROWS};
 use crate::expr::{EvalContext, Expr, SubqueryRef, ValueSet};
 use crate::plan::{
     Access, AggCall, AggFunc, Frame, GroupedSubquery, JoinKind, Plan, SetOpKind, SortKey,
-    Subqueries, SubqueryPlan, WinFunc, WindowCall,
+    Subqueries, SubqueryPlan, WinFunc, WindowCall, WindowStream,
 };
 
 /// Rows an intermediate result may hold before the statement fails with a
@@ -856,7 +856,17 @@ impl<'a> Executor<'a> {
                 aggs,
                 ordered: true,
             } => self.stream_aggregate(input, group_by, aggs, outer, sink),
-            Plan::Window { input, calls } => {
+            Plan::Window {
+                input,
+                calls,
+                stream: WindowStream::Partitions,
+            } => self.window_by_partition(input, calls, outer, sink),
+            Plan::Window {
+                input,
+                calls,
+                stream: WindowStream::Rows,
+            } => self.window_by_row(input, calls, outer, sink),
+            Plan::Window { input, calls, .. } => {
                 let mut rows = self.run(input, outer)?;
                 for call in calls {
                     let vals = self.window(&rows, call, outer)?;
@@ -1643,6 +1653,101 @@ impl<'a> Executor<'a> {
     }
 
     // ---- window functions ----------------------------------------------
+
+    /// Window functions over an input that delivers each partition's rows
+    /// together: a partition is computed and goes out when the next starts.
+    fn window_by_partition(
+        &self,
+        input: &Plan,
+        calls: &[WindowCall],
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let keys = calls.first().map_or(&[][..], |c| &c.partition_by[..]);
+        let mut part: Vec<Row> = Vec::new();
+        let mut part_key: Vec<Value> = Vec::new();
+        let mut key = Vec::with_capacity(keys.len());
+        let mut stopped = false;
+        self.stream(input, outer, &mut |r| {
+            key.clear();
+            for e in keys {
+                key.push(e.eval(r, self, outer)?);
+            }
+            if !part.is_empty()
+                && key != part_key
+                && !self.window_flush(&mut part, calls, outer, sink)?
+            {
+                stopped = true;
+                return Ok(false);
+            }
+            if part.is_empty() {
+                part_key.clone_from(&key);
+            }
+            part.push(r.to_vec());
+            Ok(true)
+        })?;
+        Ok(!stopped && self.window_flush(&mut part, calls, outer, sink)?)
+    }
+
+    /// Computes `calls` over one partition's rows and sends them out.
+    fn window_flush(
+        &self,
+        part: &mut Vec<Row>,
+        calls: &[WindowCall],
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        for call in calls {
+            let vals = self.window(part, call, outer)?;
+            for (r, v) in part.iter_mut().zip(vals) {
+                r.push(v);
+            }
+        }
+        for r in part.drain(..) {
+            if !sink(&r)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// `row_number`, `rank` and `dense_rank` over one partition whose rows
+    /// arrive in the ORDER BY order: each row goes out as it arrives.
+    fn window_by_row(
+        &self,
+        input: &Plan,
+        calls: &[WindowCall],
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let order = calls.first().map_or(&[][..], |c| &c.order_by[..]);
+        let (mut n, mut rank, mut dense) = (0i64, 0i64, 0i64);
+        let mut prev: Option<Vec<Value>> = None;
+        let mut key = Vec::with_capacity(order.len());
+        let mut buf = Vec::new();
+        self.stream(input, outer, &mut |r| {
+            key.clear();
+            for k in order {
+                key.push(k.expr.eval(r, self, outer)?);
+            }
+            n += 1;
+            if prev.as_ref() != Some(&key) {
+                rank = n;
+                dense += 1;
+                prev = Some(key.clone());
+            }
+            buf.clear();
+            buf.extend_from_slice(r);
+            for call in calls {
+                buf.push(Value::Integer(match call.func {
+                    WinFunc::Rank => rank,
+                    WinFunc::DenseRank => dense,
+                    _ => n,
+                }));
+            }
+            sink(&buf)
+        })
+    }
 
     fn window(&self, rows: &[Row], call: &WindowCall, outer: &[&[Value]]) -> Result<Vec<Value>> {
         let n = rows.len();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cairn_storage::Table;
 
 use crate::expr::{with_column_names, Expr};
-use crate::plan::{Access, AggCall, AggFunc, Plan};
+use crate::plan::{Access, AggCall, AggFunc, Plan, WindowStream};
 
 /// A column of an operator's output row, for EXPLAIN.
 #[derive(Debug, Clone)]
@@ -180,7 +180,7 @@ impl Plan {
                 });
                 n
             }
-            Plan::Window { input, calls } => {
+            Plan::Window { input, calls, .. } => {
                 let mut n = input.output_names();
                 n.extend(unnamed("window", calls.len()));
                 n
@@ -273,8 +273,7 @@ impl Plan {
 
     fn explain_into(&self, out: &mut String, depth: usize, note: &dyn Fn(&Plan) -> Option<String>) {
         if let Plan::Derived { input, .. } = self {
-            // A marker only (see Plan::Derived): its input stands in its place.
-            return input.explain_into(out, depth, note);
+            return input.explain_into(out, depth, note); // a marker only
         }
         let pad = "  ".repeat(depth);
         let names = render(&self.line_names());
@@ -303,7 +302,14 @@ impl Plan {
                 ordered,
                 ..
             } => writeln!(out, "{pad}{}", aggregate_line(group_by, aggs, *ordered)),
-            Plan::Window { calls, .. } => writeln!(out, "{pad}Window functions={}", calls.len()),
+            Plan::Window { calls, stream, .. } => {
+                writeln!(
+                    out,
+                    "{pad}Window functions={}{}",
+                    calls.len(),
+                    stream_text(*stream)
+                )
+            }
             Plan::Sort { keys, .. } => writeln!(
                 out,
                 "{pad}Sort {}",
@@ -481,5 +487,14 @@ fn aggregate_line(group_by: &[Expr], aggs: &[AggCall], ordered: bool) -> String 
     match group_by {
         [] => format!("{how} {aggs}"),
         keys => format!("{how} by {}: {aggs}", list(keys)),
+    }
+}
+
+/// How EXPLAIN says a window operator streams.
+fn stream_text(stream: WindowStream) -> &'static str {
+    match stream {
+        WindowStream::None => "",
+        WindowStream::Partitions => " streamed by partition",
+        WindowStream::Rows => " streamed by row",
     }
 }

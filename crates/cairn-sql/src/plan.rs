@@ -137,6 +137,20 @@ pub struct WindowCall {
     pub distinct: bool,
 }
 
+/// What a window operator may assume of its input's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowStream {
+    /// Nothing: every row is read before the first goes out.
+    None,
+    /// Each partition's rows arrive together: a partition goes out when
+    /// the next one starts.
+    Partitions,
+    /// One partition, rows in the ORDER BY order, and functions that need
+    /// only the rows before (`row_number`, `rank`, `dense_rank`): each row
+    /// goes out as it arrives.
+    Rows,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetOpKind {
     Union,
@@ -216,6 +230,9 @@ pub enum Plan {
     Window {
         input: Box<Plan>,
         calls: Vec<WindowCall>,
+        /// How the input's order lets the window stream (rule
+        /// `window_order`).
+        stream: WindowStream,
     },
     Sort {
         input: Box<Plan>,
@@ -421,7 +438,7 @@ impl Plan {
             }
             Plan::IndexJoin { left, table, .. } => left.width() + table.schema().columns.len(),
             Plan::Aggregate { group_by, aggs, .. } => group_by.len() + aggs.len(),
-            Plan::Window { input, calls } => input.width() + calls.len(),
+            Plan::Window { input, calls, .. } => input.width() + calls.len(),
             Plan::SetOp { left, .. } => left.width(),
             Plan::CteScan { width, .. } | Plan::WorkingSet { width, .. } => *width,
             Plan::IndexDistinct { .. } => 1,

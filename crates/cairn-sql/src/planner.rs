@@ -24,9 +24,9 @@ use crate::bind::{affinity_of, datatypes, BindContext, BindState, Binder};
 use crate::expr::{split_and, CmpOp, Expr};
 use crate::joins::plan_joins;
 use crate::logical::{JoinGraph, JoinType, Rel, RelSource};
-use crate::plan::{Plan, SetOpKind, SortKey};
+use crate::plan::{Plan, SetOpKind, SortKey, WindowCall, WindowStream};
 use crate::rules::{
-    group_by_order, loose_index_distinct, order_by_index, prune_columns, vector_topk,
+    group_by_order, loose_index_distinct, order_by_index, prune_columns, vector_topk, window_order,
 };
 use crate::scope::{AggState, OutCol, Scope, ScopeCol};
 
@@ -670,10 +670,7 @@ impl<'a> Planner<'a> {
                     }
                 });
             }
-            plan = Plan::Window {
-                input: Box::new(plan),
-                calls: windows,
-            };
+            plan = self.window(plan, windows, first_rows);
         }
         self.end_level(&mut plan);
         if distinct {
@@ -782,6 +779,20 @@ impl<'a> Planner<'a> {
             group_by: agg.group_exprs,
             aggs: agg.aggs,
             ordered,
+        }
+    }
+
+    /// Window functions over `input`; streamed along an index order when
+    /// the first rows are wanted and rule `window_order` finds one.
+    fn window(&mut self, mut input: Plan, calls: Vec<WindowCall>, first_rows: bool) -> Plan {
+        let stream = match first_rows {
+            true => window_order::apply(&mut input, &calls, &mut self.bind.trace),
+            false => WindowStream::None,
+        };
+        Plan::Window {
+            input: Box::new(input),
+            calls,
+            stream,
         }
     }
 

@@ -19,6 +19,13 @@ use crate::rules::{Rule, Trace};
 /// Makes `input` (an aggregate's input, `group_by` over its rows) deliver
 /// each group's rows together; returns whether it did.
 pub fn apply(input: &mut Plan, group_by: &[Expr], trace: &mut Trace) -> bool {
+    keep_together(input, group_by, "GROUP BY", trace)
+}
+
+/// Makes `input` deliver the rows that share the values of `keys` (plain
+/// columns of its rows) together; `what` names the clause in the trace.
+pub fn keep_together(input: &mut Plan, keys: &[Expr], what: &str, trace: &mut Trace) -> bool {
+    let group_by = keys;
     let mut cols = Vec::with_capacity(group_by.len());
     for g in group_by {
         let Expr::Column(c) = g else { return false };
@@ -28,7 +35,7 @@ pub fn apply(input: &mut Plan, group_by: &[Expr], trace: &mut Trace) -> bool {
         return false;
     }
     match driving_scan(input, cols) {
-        Some((node, cols)) => order_scan(node, &cols, trace),
+        Some((node, cols)) => order_scan(node, &cols, what, trace),
         None => false,
     }
 }
@@ -99,7 +106,7 @@ fn keeps_groups(
 }
 
 /// Switches `scan` to an order that keeps the groups of `cols` together.
-fn order_scan(scan: &mut Plan, cols: &[usize], trace: &mut Trace) -> bool {
+fn order_scan(scan: &mut Plan, cols: &[usize], what: &str, trace: &mut Trace) -> bool {
     let Plan::Scan {
         table,
         label,
@@ -122,7 +129,7 @@ fn order_scan(scan: &mut Plan, cols: &[usize], trace: &mut Trace) -> bool {
         {
             let name = &indexes[*index_no].name;
             trace.fire(Rule::GroupByOrder, || {
-                format!("{label}: GROUP BY streams along index {name}")
+                format!("{label}: {what} streams along index {name}")
             });
             return true;
         }
@@ -157,7 +164,7 @@ fn order_scan(scan: &mut Plan, cols: &[usize], trace: &mut Trace) -> bool {
     *filter = conds.reduce(|a, b| Expr::And(Box::new(a), Box::new(b)));
     let name = &indexes[i].name;
     trace.fire(Rule::GroupByOrder, || {
-        format!("{label}: GROUP BY streams along index {name}")
+        format!("{label}: {what} streams along index {name}")
     });
     true
 }

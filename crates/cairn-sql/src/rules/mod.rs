@@ -19,7 +19,8 @@
 //!    cheaper access paths: [`order_by_index`] (an index delivers the
 //!    order, the sort goes), [`group_by_order`] (with a LIMIT, an index
 //!    keeps each group's rows together, so the aggregate streams and the
-//!    LIMIT stops the scan), [`vector_topk`] (a k-nearest-neighbour search
+//!    LIMIT stops the scan; [`window_order`] does the same for window
+//!    functions), [`vector_topk`] (a k-nearest-neighbour search
 //!    through an HNSW index instead of sorting every distance),
 //!    [`loose_index_distinct`] (an index's distinct keys instead of every
 //!    row), and [`prune_columns`] (scans copy only the columns read).
@@ -35,6 +36,7 @@ pub mod order_by_index;
 pub mod prune_columns;
 pub mod push_down;
 pub mod vector_topk;
+pub mod window_order;
 
 /// The planner's named rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,7 +25,7 @@ pub fn apply(plan: &mut Plan, trace: &mut Trace) -> bool {
 /// index in key order. Returns whether it did. Index order puts NULLs
 /// first, so only ASC NULLS FIRST and DESC NULLS LAST keys (the defaults)
 /// qualify.
-fn index_order(input: &mut Plan, keys: &[SortKey], trace: &mut Trace) -> bool {
+pub fn index_order(input: &mut Plan, keys: &[SortKey], trace: &mut Trace) -> bool {
     match index_access(input, keys) {
         Some((label, name, follows, desc)) => {
             trace.fire(Rule::OrderByIndex, || {
