@@ -70,10 +70,47 @@ fn column_bounds(filters: &[Expr]) -> ColumnBounds {
                     }
                 }
             }
+            Expr::Or(..) => {
+                if let Some((c, list)) = or_of_equalities(f) {
+                    b.ins.push((c, list));
+                }
+            }
             _ => {}
         }
     }
     b
+}
+
+/// `c = v1 OR c = v2 OR ...` (one column, values independent of the row)
+/// read as `c IN (v1, v2, ...)`: an index on `c` looks each value up. The
+/// OR stays as the scan's filter.
+fn or_of_equalities(e: &Expr) -> Option<(usize, Vec<Expr>)> {
+    let mut col = None;
+    let mut values = Vec::new();
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Or(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            Expr::Cmp(CmpOp::Eq, x, y) => {
+                let (c, v) = match (&**x, &**y) {
+                    (Expr::Column(c), v) | (v, Expr::Column(c)) if v.is_row_independent() => {
+                        (*c, v)
+                    }
+                    _ => return None,
+                };
+                if col.is_some_and(|k| k != c) {
+                    return None;
+                }
+                col = Some(c);
+                values.push(v.clone());
+            }
+            _ => return None,
+        }
+    }
+    Some((col?, values))
 }
 
 /// How index `index_no` (`idx`) would serve `b` on a table costed as `rows`
