@@ -72,11 +72,7 @@ pub fn create_trigger(store: &Arc<Store>, ct: &ast::CreateTrigger) -> Result<()>
 /// The name of the table or view a new trigger goes on, as the catalog
 /// spells it, after checking its timing fits.
 fn target_name(store: &Store, spec: &TriggerSpec) -> Result<String> {
-    let timing = match spec.timing {
-        Timing::Before => "BEFORE",
-        Timing::After => "AFTER",
-        Timing::InsteadOf => "INSTEAD OF",
-    };
+    let timing = spec.timing.name();
     if let Some(t) = store.table(&spec.table) {
         if spec.timing == Timing::InsteadOf {
             return Err(Error::plan(format!(
@@ -473,9 +469,24 @@ fn view_target(store: &Store, stmt: &ast::Statement) -> Result<Option<(String, R
         return Ok(None);
     }
     let set = TriggerSet::load(store)?;
-    Ok(set
-        .has(&name, Some(Timing::InsteadOf), event)
-        .then_some((name, event)))
+    // An UPDATE needs a trigger whose UPDATE OF list it sets a column of.
+    let assigned: Vec<String> = match stmt {
+        ast::Statement::Update(u) => (u.assignments.iter())
+            .filter_map(|a| match &a.target {
+                ast::AssignmentTarget::ColumnName(n) => Some(object_name(n)),
+                ast::AssignmentTarget::Tuple(_) => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let found = set.on(&name).any(|(_, t)| {
+        t.spec.timing == Timing::InsteadOf
+            && t.spec.event == event
+            && (t.spec.columns.is_empty()
+                || (t.spec.columns.iter())
+                    .any(|c| assigned.iter().any(|a| a.eq_ignore_ascii_case(c))))
+    });
+    Ok(found.then_some((name, event)))
 }
 
 /// Plans `stmt` as a [`ViewWrite`] when it writes a view that has an

@@ -484,7 +484,8 @@ impl Session {
         names
     }
 
-    /// The CREATE statements of one table (and its indexes) or of everything.
+    /// The CREATE statements of one table (and its indexes and triggers)
+    /// or view (and its triggers), or of everything.
     pub fn schema_sql(&self, table: Option<&str>) -> Result<Vec<String>> {
         let store = self.store();
         let names = match table {
@@ -507,7 +508,14 @@ impl Session {
                 out.push(v.create_sql);
             } else if table.is_some() {
                 return Err(Error::no_such("table", n));
+            } else {
+                continue;
             }
+            let triggers = store.triggers();
+            let on_this = triggers
+                .into_iter()
+                .filter(|t| t.table.eq_ignore_ascii_case(&n));
+            out.extend(on_this.map(|t| t.create_sql));
         }
         Ok(out)
     }

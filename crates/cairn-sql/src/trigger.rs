@@ -31,6 +31,16 @@ pub enum Timing {
     InsteadOf,
 }
 
+impl Timing {
+    pub fn name(self) -> &'static str {
+        match self {
+            Timing::Before => "BEFORE",
+            Timing::After => "AFTER",
+            Timing::InsteadOf => "INSTEAD OF",
+        }
+    }
+}
+
 /// The row operation a trigger fires on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowEvent {
