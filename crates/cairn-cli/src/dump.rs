@@ -23,6 +23,7 @@ enum Ddl {
     Table(String),
     Index(String),
     View(String),
+    Trigger(String),
 }
 
 fn classify(sql: &str) -> Ddl {
@@ -34,6 +35,7 @@ fn classify(sql: &str) -> Ddl {
     let sql = with_semicolon(sql);
     match words.get(1).map(String::as_str) {
         Some("VIEW") => Ddl::View(sql),
+        Some("TRIGGER") => Ddl::Trigger(sql),
         Some("INDEX" | "UNIQUE") => Ddl::Index(sql),
         _ => Ddl::Table(sql),
     }
@@ -49,7 +51,7 @@ fn with_semicolon(sql: &str) -> String {
 }
 
 /// Writes SQL that re-creates `table` (or every table and view) with its
-/// rows and indexes, inside one transaction. Stops with an error when
+/// rows, indexes and triggers, inside one transaction. Stops with an error when
 /// `interrupted` is set.
 pub fn dump(
     db: &Database,
@@ -63,6 +65,7 @@ pub fn dump(
     };
     let mut indexes = Vec::new();
     let mut views = Vec::new();
+    let mut triggers = Vec::new();
     writeln!(out, "BEGIN;")?;
     for name in &names {
         let mut is_table = false;
@@ -74,6 +77,7 @@ pub fn dump(
                 }
                 Ddl::Index(sql) => indexes.push(sql),
                 Ddl::View(sql) => views.push((name.clone(), sql)),
+                Ddl::Trigger(sql) => triggers.push(sql),
             }
         }
         if is_table {
@@ -81,9 +85,11 @@ pub fn dump(
         }
     }
     // Indexes after the rows (one build instead of one insert per row);
-    // views last, as they may read any table, each after the views it
-    // reads.
-    for sql in indexes.iter().chain(view_order(views).iter()) {
+    // views next, as they may read any table, each after the views it
+    // reads; triggers last, once every table and view they name is there
+    // (and after the rows, so reloading fires none).
+    let views = view_order(views);
+    for sql in indexes.iter().chain(views.iter()).chain(triggers.iter()) {
         writeln!(out, "{sql}")?;
     }
     writeln!(out, "COMMIT;")?;

@@ -25,6 +25,8 @@ pub enum ConstraintKind {
     PrimaryKey,
     NotNull,
     Check,
+    /// A trigger's `RAISE(ABORT | FAIL | ROLLBACK, message)`.
+    Trigger,
 }
 
 impl fmt::Display for ConstraintKind {
@@ -34,6 +36,7 @@ impl fmt::Display for ConstraintKind {
             ConstraintKind::PrimaryKey => "PRIMARY KEY",
             ConstraintKind::NotNull => "NOT NULL",
             ConstraintKind::Check => "CHECK",
+            ConstraintKind::Trigger => "TRIGGER",
         })
     }
 }
@@ -153,6 +156,11 @@ pub enum Error {
     /// interrupt, nothing it wrote is kept. Its kind is `Interrupted`.
     #[error("canceling statement due to statement timeout ({limit})")]
     Timeout { limit: String },
+    /// `RAISE(IGNORE)` on its way from a trigger program to the write
+    /// that fired the trigger, which skips the rest of its current row. A
+    /// statement never returns it; its kind is `Plan` should it escape.
+    #[error("RAISE(IGNORE) may only be used within a trigger program")]
+    RaiseIgnore,
     /// A broken invariant inside Cairn: a bug, never the caller's fault.
     #[error("internal error: {message}")]
     Internal { message: String },
@@ -172,7 +180,7 @@ impl Error {
             Error::NoSuchObject { .. } => ErrorKind::NoSuchObject,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::AmbiguousColumn { .. } => ErrorKind::AmbiguousColumn,
-            Error::Plan { .. } => ErrorKind::Plan,
+            Error::Plan { .. } | Error::RaiseIgnore => ErrorKind::Plan,
             Error::Type { .. } => ErrorKind::Type,
             Error::Constraint { .. } => ErrorKind::Constraint,
             Error::Conflict { .. } => ErrorKind::Conflict,

@@ -34,11 +34,12 @@ pub const ERROR_KINDS: [ErrorKind; 19] = [
 ];
 
 /// Every constraint kind.
-pub const CONSTRAINT_KINDS: [ConstraintKind; 4] = [
+pub const CONSTRAINT_KINDS: [ConstraintKind; 5] = [
     ConstraintKind::Unique,
     ConstraintKind::PrimaryKey,
     ConstraintKind::NotNull,
     ConstraintKind::Check,
+    ConstraintKind::Trigger,
 ];
 
 /// The name of `kind` in `.slt` files.
@@ -78,6 +79,7 @@ pub fn constraint_name(kind: ConstraintKind) -> &'static str {
         ConstraintKind::PrimaryKey => "primary_key",
         ConstraintKind::NotNull => "not_null",
         ConstraintKind::Check => "check",
+        ConstraintKind::Trigger => "trigger",
     }
 }
 

@@ -3,7 +3,11 @@
 //! `REPLACE INTO` is accepted (SQLite), `x GLOB pattern` is an infix
 //! operator (SQLite), `a IS [NOT] b` takes any expression (SQLite), and
 //! binary operators bind as in SQLite (`2 * 3 || 4` is `2 * (3 || 4)`,
-//! `a = b < c` is `a = (b < c)`). The wrapper reports PostgreSQL's type id, so every
+//! `a = b < c` is `a = (b < c)`), and `CREATE [TEMP] TRIGGER [IF NOT
+//! EXISTS]` (SQLite) parses through sqlparser's trigger parser with `IF NOT
+//! EXISTS` handed over as `CreateTrigger::or_alter` (this hook owns every
+//! `CREATE ... TRIGGER`, and refuses MSSQL's `CREATE OR ALTER`, so the
+//! flag means nothing else). The wrapper reports PostgreSQL's type id, so every
 //! PostgreSQL-specific path in the parser stays on.
 
 use std::any::TypeId;
@@ -100,6 +104,34 @@ fn parse_sqlite_is(parser: &mut Parser, left: &Expr) -> Option<Result<Expr, Pars
     }))
 }
 
+/// `CREATE [TEMP | TEMPORARY] TRIGGER [IF NOT EXISTS] ...`: the parser
+/// sits on `CREATE`. `None` for any other statement.
+fn parse_create_trigger(parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+    let word = |p: &Parser, n: usize, k: Keyword| matches!(&p.peek_nth_token_ref(n).token, Token::Word(w) if w.keyword == k);
+    if !word(parser, 0, Keyword::CREATE) {
+        return None;
+    }
+    if word(parser, 1, Keyword::OR) && word(parser, 2, Keyword::ALTER) {
+        return Some(Err(ParserError::ParserError(
+            "CREATE OR ALTER is not supported".into(),
+        )));
+    }
+    let temporary = word(parser, 1, Keyword::TEMP) || word(parser, 1, Keyword::TEMPORARY);
+    let at = 1 + usize::from(temporary);
+    if !word(parser, at, Keyword::TRIGGER) {
+        return None;
+    }
+    for _ in 0..=at {
+        parser.next_token();
+    }
+    let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+    Some(
+        parser
+            .parse_create_trigger(temporary, if_not_exists, false, false)
+            .map(Statement::CreateTrigger),
+    )
+}
+
 fn next_is_glob(parser: &Parser) -> bool {
     matches!(&parser.peek_token_ref().token, Token::Word(w) if w.value.eq_ignore_ascii_case("glob") && w.quote_style.is_none())
 }
@@ -129,6 +161,9 @@ impl Dialect for CairnDialect {
         if parser.peek_keyword(Keyword::PRAGMA) {
             parser.next_token();
             return Some(parse_pragma(parser));
+        }
+        if let Some(stmt) = parse_create_trigger(parser) {
+            return Some(stmt);
         }
         if parser.peek_keyword(Keyword::REPLACE) {
             let token = parser.next_token();

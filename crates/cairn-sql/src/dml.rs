@@ -1,6 +1,14 @@
 //! INSERT, UPDATE and DELETE: planning against the table's schema, and
 //! execution in two phases (read everything the statement needs from the
 //! snapshot, then write), so a statement never sees its own writes.
+//!
+//! Row triggers fire in the write phase, around each row, through
+//! [`RowTriggers`]: BEFORE, the write, AFTER. When the table has triggers
+//! for the event, an UPDATE or DELETE re-reads each row before and after
+//! its BEFORE triggers (a trigger may have changed or deleted it: a
+//! deleted row is skipped, columns the UPDATE does not set are taken from
+//! the row as it is now, as SQLite does). REPLACE's deletes fire no DELETE
+//! triggers (SQLite's rule while recursive triggers are off).
 
 use std::sync::Arc;
 
@@ -16,6 +24,7 @@ use crate::logical::{Rel, RelSource};
 use crate::plan::{Access, Plan, Subqueries};
 use crate::planner::{expr_name, Planner};
 use crate::scope::{OutCol, Scope, ScopeCol};
+use crate::trigger::{RowEvent, RowTriggers, Timing};
 
 #[derive(Debug, Clone)]
 pub enum Conflict {
@@ -684,64 +693,85 @@ fn with_defaults(p: &InsertPlan, full: Vec<Option<Value>>, ex: &Executor) -> Res
     Ok(row)
 }
 
+/// INSERT's read phase: the source rows completed with defaults, converted
+/// and checked, and the CTE rows the write phase's expressions may read.
+fn insert_source_rows(
+    p: &InsertPlan,
+    tx: &Transaction,
+    params: &[Value],
+    settings: Settings,
+    subqueries: &Subqueries,
+) -> Result<(Vec<Vec<Value>>, CteRows)> {
+    let ncols = p.table.schema().columns.len();
+    let mut rows = Vec::new();
+    let mut explicit_max = 0;
+    let ex = Executor::new(tx, params, settings, subqueries);
+    ex.materialize_ctes(&p.ctes, &[])?;
+    let source = ex.run(&p.source, &[])?;
+    for src in source {
+        let mut full: Vec<Option<Value>> = vec![None; ncols];
+        for (v, &t) in src.into_iter().zip(&p.targets) {
+            full[t] = Some(v);
+        }
+        let row = with_defaults(p, full, &ex)?;
+        match finish_row(&p.table, row, &p.checks, &ex, Some(&mut explicit_max)) {
+            Ok(row) => rows.push(row),
+            // OR IGNORE skips a row that fails a CHECK.
+            Err(Error::Constraint { .. }) if matches!(p.conflict, Conflict::Ignore) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((rows, ex.cte_rows()))
+}
+
+/// Materialized CTE rows, by CTE id.
+type CteRows = std::collections::HashMap<usize, std::rc::Rc<Vec<Vec<Value>>>>;
+
 pub fn run_insert(
     p: &InsertPlan,
     tx: &mut Transaction,
     params: &[Value],
     settings: Settings,
     subqueries: &Subqueries,
+    triggers: &mut dyn RowTriggers,
 ) -> Result<Written> {
     let schema = p.table.schema();
-    let ncols = schema.columns.len();
-    let mut rows = Vec::new();
-    let mut explicit_max = 0;
-    let ctes = {
-        let ex = Executor::new(tx, params, settings.clone(), subqueries);
-        ex.materialize_ctes(&p.ctes, &[])?;
-        let source = ex.run(&p.source, &[])?;
-        for src in source {
-            let mut full: Vec<Option<Value>> = vec![None; ncols];
-            for (v, &t) in src.into_iter().zip(&p.targets) {
-                full[t] = Some(v);
-            }
-            let row = with_defaults(p, full, &ex)?;
-            match finish_row(&p.table, row, &p.checks, &ex, Some(&mut explicit_max)) {
-                Ok(row) => rows.push(row),
-                // OR IGNORE skips a row that fails a CHECK.
-                Err(Error::Constraint { .. }) if matches!(p.conflict, Conflict::Ignore) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        ex.cte_rows()
-    };
+    let (rows, ctes) = insert_source_rows(p, tx, params, settings.clone(), subqueries)?;
     let mut out = Written::new(p.returning.is_some());
+    let fires = triggers.any(&schema.name, RowEvent::Insert)
+        || (matches!(p.conflict, Conflict::Update { .. })
+            && triggers.any(&schema.name, RowEvent::Update));
     for row in rows {
-        match &p.conflict {
-            Conflict::Abort => {
-                out.add(&row);
-                insert_row(tx, &p.table, row)?;
-            }
-            Conflict::Nothing { target } => {
-                if conflicting_rows(tx, &p.table, &row, *target)?.is_empty() {
-                    out.add(&row);
-                    insert_row(tx, &p.table, row)?;
-                }
-            }
+        if fires
+            && !triggers.fire(
+                tx,
+                &p.table,
+                Timing::Before,
+                RowEvent::Insert,
+                None,
+                Some(&row),
+                &[],
+            )?
+        {
+            continue;
+        }
+        let inserted = match &p.conflict {
+            Conflict::Abort => Some(row),
+            Conflict::Nothing { target } => conflicting_rows(tx, &p.table, &row, *target)?
+                .is_empty()
+                .then_some(row),
             Conflict::Ignore => {
                 let null_in_not_null = (schema.columns.iter())
                     .zip(&row)
                     .any(|(c, v)| !c.nullable && v.is_null());
-                if !null_in_not_null && conflicting_rows(tx, &p.table, &row, None)?.is_empty() {
-                    out.add(&row);
-                    insert_row(tx, &p.table, row)?;
-                }
+                (!null_in_not_null && conflicting_rows(tx, &p.table, &row, None)?.is_empty())
+                    .then_some(row)
             }
             Conflict::Replace => {
                 for (rid, _) in conflicting_rows(tx, &p.table, &row, None)? {
                     tx.delete(&p.table, rid)?;
                 }
-                out.add(&row);
-                insert_row(tx, &p.table, row)?;
+                Some(row)
             }
             Conflict::Update {
                 target,
@@ -750,35 +780,114 @@ pub fn run_insert(
             } => {
                 let existing = conflicting_rows(tx, &p.table, &row, *target)?;
                 match existing.into_iter().next() {
-                    None => {
-                        out.add(&row);
-                        insert_row(tx, &p.table, row)?;
-                    }
+                    None => Some(row),
                     Some((rid, old)) => {
-                        let new = {
-                            let ex = Executor::new(tx, params, settings.clone(), subqueries);
-                            ex.adopt_ctes(&ctes);
-                            let mut both = old.clone();
-                            both.extend(row.iter().cloned());
-                            if let Some(pred) = predicate {
-                                if !pred.test(&both, &ex, &[])? {
-                                    continue;
-                                }
-                            }
-                            let mut new = old.clone();
-                            for (c, e) in assignments {
-                                new[*c] = e.eval(&both, &ex, &[])?;
-                            }
-                            finish_row(&p.table, new, &p.checks, &ex, None)?
+                        let upsert = Upsert {
+                            rid,
+                            old,
+                            proposed: row,
+                            assignments,
+                            predicate: predicate.as_ref(),
                         };
-                        out.add(&new);
-                        tx.update(&p.table, rid, new)?;
+                        let ctx = (params, settings.clone(), subqueries, &ctes);
+                        upsert_row(p, tx, ctx, upsert, triggers, fires, &mut out)?;
+                        None
                     }
                 }
+            }
+        };
+        if let Some(row) = inserted {
+            out.add(&row);
+            let new = fires.then(|| row.clone());
+            insert_row(tx, &p.table, row)?;
+            if let Some(new) = new {
+                triggers.fire(
+                    tx,
+                    &p.table,
+                    Timing::After,
+                    RowEvent::Insert,
+                    None,
+                    Some(&new),
+                    &[],
+                )?;
             }
         }
     }
     Ok(out)
+}
+
+/// An `ON CONFLICT DO UPDATE` about to change row `rid` (`old`) because
+/// of the `proposed` row.
+struct Upsert<'a> {
+    rid: u64,
+    old: Vec<Value>,
+    proposed: Vec<Value>,
+    assignments: &'a [(usize, Expr)],
+    predicate: Option<&'a Expr>,
+}
+
+/// What evaluating an expression during the write phase needs: the
+/// statement's parameters, settings, subqueries and materialized CTEs.
+type WriteCtx<'a> = (&'a [Value], Settings, &'a Subqueries, &'a CteRows);
+
+/// The DO UPDATE of an upsert: its WHERE, the new row, UPDATE triggers
+/// around the write (as SQLite fires them for an upsert).
+fn upsert_row(
+    p: &InsertPlan,
+    tx: &mut Transaction,
+    (params, settings, subqueries, ctes): WriteCtx<'_>,
+    u: Upsert<'_>,
+    triggers: &mut dyn RowTriggers,
+    fires: bool,
+    out: &mut Written,
+) -> Result<()> {
+    let new = {
+        let ex = Executor::new(tx, params, settings, subqueries);
+        ex.adopt_ctes(ctes);
+        let mut both = u.old.clone();
+        both.extend(u.proposed.iter().cloned());
+        if let Some(pred) = u.predicate {
+            if !pred.test(&both, &ex, &[])? {
+                return Ok(());
+            }
+        }
+        let mut new = u.old.clone();
+        for (c, e) in u.assignments {
+            new[*c] = e.eval(&both, &ex, &[])?;
+        }
+        finish_row(&p.table, new, &p.checks, &ex, None)?
+    };
+    let assigned: Vec<usize> = u.assignments.iter().map(|(c, _)| *c).collect();
+    let (old, new) = (Some(&u.old[..]), Some(&new[..]));
+    if fires
+        && !triggers.fire(
+            tx,
+            &p.table,
+            Timing::Before,
+            RowEvent::Update,
+            old,
+            new,
+            &assigned,
+        )?
+    {
+        return Ok(());
+    }
+    let new = new.map(<[Value]>::to_vec).unwrap_or_default();
+    out.add(&new);
+    tx.update(&p.table, u.rid, new.clone())?;
+    if fires {
+        let new = Some(&new[..]);
+        triggers.fire(
+            tx,
+            &p.table,
+            Timing::After,
+            RowEvent::Update,
+            old,
+            new,
+            &assigned,
+        )?;
+    }
+    Ok(())
 }
 
 pub fn run_update(
@@ -787,7 +896,9 @@ pub fn run_update(
     params: &[Value],
     settings: Settings,
     subqueries: &Subqueries,
+    triggers: &mut dyn RowTriggers,
 ) -> Result<Written> {
+    let fires = triggers.any(&p.table.name(), RowEvent::Update);
     let mut changes = Vec::new();
     {
         let ex = Executor::new(tx, params, settings, subqueries);
@@ -813,11 +924,66 @@ pub fn run_update(
         }
     }
     let mut out = Written::new(p.returning.is_some());
+    if fires {
+        let assigned: Vec<usize> = p.assignments.iter().map(|(c, _)| *c).collect();
+        for (rid, new) in changes {
+            update_fired(&p.table, tx, rid, new, &assigned, triggers, &mut out)?;
+        }
+        return Ok(out);
+    }
     for (rid, new) in changes {
         out.add(&new);
         tx.update(&p.table, rid, new)?;
     }
     Ok(out)
+}
+
+/// `new` with the columns the statement does not set taken from the row
+/// as it is now (`None` once the row is gone).
+fn current_row(
+    table: &Arc<Table>,
+    tx: &Transaction,
+    rid: u64,
+    new: &[Value],
+    assigned: &[usize],
+) -> Option<(Vec<Value>, Vec<Value>)> {
+    let now = tx.get(table, rid)?;
+    let mut merged = now.clone();
+    for &c in assigned {
+        if let (Some(slot), Some(v)) = (merged.get_mut(c), new.get(c)) {
+            *slot = v.clone();
+        }
+    }
+    Some((now, merged))
+}
+
+/// One row of an UPDATE whose table has UPDATE triggers: BEFORE triggers
+/// (OLD as the row is now), the write, AFTER triggers.
+fn update_fired(
+    table: &Arc<Table>,
+    tx: &mut Transaction,
+    rid: u64,
+    new: Vec<Value>,
+    assigned: &[usize],
+    triggers: &mut dyn RowTriggers,
+    out: &mut Written,
+) -> Result<()> {
+    let Some((old, new)) = current_row(table, tx, rid, &new, assigned) else {
+        return Ok(());
+    };
+    let (o, n) = (Some(&old[..]), Some(&new[..]));
+    if !triggers.fire(tx, table, Timing::Before, RowEvent::Update, o, n, assigned)? {
+        return Ok(());
+    }
+    // A BEFORE trigger may have changed or deleted the row.
+    let Some((old, new)) = current_row(table, tx, rid, &new, assigned) else {
+        return Ok(());
+    };
+    out.add(&new);
+    tx.update(table, rid, new.clone())?;
+    let (o, n) = (Some(&old[..]), Some(&new[..]));
+    triggers.fire(tx, table, Timing::After, RowEvent::Update, o, n, assigned)?;
+    Ok(())
 }
 
 pub fn run_delete(
@@ -826,7 +992,9 @@ pub fn run_delete(
     params: &[Value],
     settings: Settings,
     subqueries: &Subqueries,
+    triggers: &mut dyn RowTriggers,
 ) -> Result<Written> {
+    let fires = triggers.any(&p.table.name(), RowEvent::Delete);
     let rows = {
         let ex = Executor::new(tx, params, settings, subqueries);
         ex.materialize_ctes(&p.ctes, &[])?;
@@ -837,10 +1005,56 @@ pub fn run_delete(
         let Some(Value::Integer(rid)) = row.pop() else {
             return Err(Error::internal("delete scan lost the row id"));
         };
+        let rid = rid as u64;
+        if fires {
+            delete_fired(&p.table, tx, rid, triggers, &mut out)?;
+            continue;
+        }
         out.add(&row);
-        tx.delete(&p.table, rid as u64)?;
+        tx.delete(&p.table, rid)?;
     }
     Ok(out)
+}
+
+/// One row of a DELETE whose table has DELETE triggers: BEFORE triggers
+/// (OLD as the row is now; a row already gone is skipped), the delete,
+/// AFTER triggers.
+fn delete_fired(
+    table: &Arc<Table>,
+    tx: &mut Transaction,
+    rid: u64,
+    triggers: &mut dyn RowTriggers,
+    out: &mut Written,
+) -> Result<()> {
+    let Some(old) = tx.get(table, rid) else {
+        return Ok(());
+    };
+    if !triggers.fire(
+        tx,
+        table,
+        Timing::Before,
+        RowEvent::Delete,
+        Some(&old),
+        None,
+        &[],
+    )? {
+        return Ok(());
+    }
+    let Some(old) = tx.get(table, rid) else {
+        return Ok(());
+    };
+    out.add(&old);
+    tx.delete(table, rid)?;
+    triggers.fire(
+        tx,
+        table,
+        Timing::After,
+        RowEvent::Delete,
+        Some(&old),
+        None,
+        &[],
+    )?;
+    Ok(())
 }
 
 impl Written {

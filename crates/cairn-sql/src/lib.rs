@@ -4,7 +4,8 @@
 //! drives bind for expressions, builds the logical FROM graph, and hands it
 //! to joins for access paths and join methods) → rules (named rewrites,
 //! listed by `EXPLAIN VERBOSE`) → plan → exec;
-//! dml and ddl hold statement-specific logic. Modules import only modules
+//! dml and ddl hold statement-specific logic; trigger (definitions) and
+//! fire (running them) hold triggers. Modules import only modules
 //! below them (checked by `cairn-lint-modules`): expr knows neither plans
 //! nor the executor (subqueries are ids; evaluation asks an `EvalContext`),
 //! and bind knows the planner only as a `BindContext`.
@@ -23,6 +24,7 @@ mod dml;
 mod exec;
 mod explain;
 mod expr;
+mod fire;
 pub mod functions;
 mod joins;
 mod logical;
@@ -35,6 +37,7 @@ mod scope;
 mod session;
 mod system;
 mod text;
+mod trigger;
 
 pub use cursor::{Column, Cursor};
 pub use exec::Interrupt;

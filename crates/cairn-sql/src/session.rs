@@ -22,18 +22,21 @@ use crate::scope::OutCol;
 /// The shared database: catalog and tables. Cheap to share between threads.
 pub struct Engine {
     store: Arc<Store>,
+    /// The triggers of the catalog version in force, parsed and planned.
+    triggers: crate::fire::TriggerCache,
 }
 
 impl Engine {
     pub fn new() -> Arc<Engine> {
-        Arc::new(Engine {
-            store: Store::new(),
-        })
+        Engine::with_store(Store::new())
     }
 
     /// An engine over an existing store (an on-disk one, say).
     pub fn with_store(store: Arc<Store>) -> Arc<Engine> {
-        Arc::new(Engine { store })
+        Arc::new(Engine {
+            store,
+            triggers: crate::fire::TriggerCache::default(),
+        })
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -103,6 +106,8 @@ enum StatementPlan {
     Insert(InsertPlan),
     Update(UpdatePlan),
     Delete(DeletePlan),
+    /// A write to a view, done by its INSTEAD OF triggers.
+    ViewWrite(crate::fire::ViewWrite),
 }
 
 /// A parsed statement, re-planned automatically when the schema changes.
@@ -225,9 +230,17 @@ fn compile(
                 cols,
             }
         }
-        ast::Statement::Insert(i) => StatementPlan::Insert(planner.plan_insert(i)?),
-        ast::Statement::Update(u) => StatementPlan::Update(planner.plan_update(u)?),
-        ast::Statement::Delete(d) => StatementPlan::Delete(planner.plan_delete(d)?),
+        ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_)
+            if store.view(&write_target(stmt)).is_some() =>
+        {
+            match crate::fire::plan_view_write(&mut planner, stmt)? {
+                Some(v) => StatementPlan::ViewWrite(v),
+                None => plan_table_write(&mut planner, stmt)?,
+            }
+        }
+        ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
+            plan_table_write(&mut planner, stmt)?
+        }
         _ => return Ok(None),
     };
     let param_count = planner.bind.param_count;
@@ -243,6 +256,40 @@ fn compile(
         rules: std::mem::take(&mut planner.bind.trace),
     };
     Ok(Some((compiled, param_count)))
+}
+
+/// The table or view an INSERT, UPDATE or DELETE names ("" for others).
+fn write_target(stmt: &ast::Statement) -> String {
+    use crate::ast_util::object_name;
+    match stmt {
+        ast::Statement::Insert(ast::Insert {
+            table: ast::TableObject::TableName(n),
+            ..
+        }) => object_name(n),
+        ast::Statement::Update(u) => match &u.table.relation {
+            ast::TableFactor::Table { name, .. } => object_name(name),
+            _ => String::new(),
+        },
+        ast::Statement::Delete(d) => match &d.from {
+            ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => {
+                match v.first().map(|t| &t.relation) {
+                    Some(ast::TableFactor::Table { name, .. }) => object_name(name),
+                    _ => String::new(),
+                }
+            }
+        },
+        _ => String::new(),
+    }
+}
+
+/// INSERT, UPDATE or DELETE on a table.
+fn plan_table_write(planner: &mut Planner<'_>, stmt: &ast::Statement) -> Result<StatementPlan> {
+    Ok(match stmt {
+        ast::Statement::Insert(i) => StatementPlan::Insert(planner.plan_insert(i)?),
+        ast::Statement::Update(u) => StatementPlan::Update(planner.plan_update(u)?),
+        ast::Statement::Delete(d) => StatementPlan::Delete(planner.plan_delete(d)?),
+        _ => return Err(Error::internal("not a write statement")),
+    })
 }
 
 impl Session {
@@ -345,7 +392,8 @@ impl Session {
                 }
             }
         }
-        let out = self.in_tx(|tx| run_compiled(&c, tx, &params, settings))?;
+        let firing = self.firing(settings.clone())?;
+        let out = self.in_tx(|tx| run_compiled(&c, tx, &params, settings, firing))?;
         Ok(Cursor::buffered(out.columns, out.rows))
     }
 
@@ -436,7 +484,8 @@ impl Session {
         names
     }
 
-    /// The CREATE statements of one table (and its indexes) or of everything.
+    /// The CREATE statements of one table (and its indexes and triggers)
+    /// or view (and its triggers), or of everything.
     pub fn schema_sql(&self, table: Option<&str>) -> Result<Vec<String>> {
         let store = self.store();
         let names = match table {
@@ -459,7 +508,14 @@ impl Session {
                 out.push(v.create_sql);
             } else if table.is_some() {
                 return Err(Error::no_such("table", n));
+            } else {
+                continue;
             }
+            let triggers = store.triggers();
+            let on_this = triggers
+                .into_iter()
+                .filter(|t| t.table.eq_ignore_ascii_case(&n));
+            out.extend(on_this.map(|t| t.create_sql));
         }
         Ok(out)
     }
@@ -500,7 +556,8 @@ impl Session {
             | ast::Statement::Delete(_) => {
                 let c = self.compiled(p)?;
                 let settings = self.settings();
-                self.in_tx(|tx| run_compiled(&c, tx, params, settings))
+                let firing = self.firing(settings.clone())?;
+                self.in_tx(|tx| run_compiled(&c, tx, params, settings, firing))
             }
             ast::Statement::StartTransaction { .. } => self.begin().map(|_| Output::default()),
             ast::Statement::Commit { .. } => self.commit().map(|_| Output::default()),
@@ -540,6 +597,12 @@ impl Session {
             }
             ast::Statement::AlterTable(at) => {
                 crate::ddl::alter_table(&store, at).map(|_| Output::default())
+            }
+            ast::Statement::CreateTrigger(ct) => {
+                crate::fire::create_trigger(&store, ct).map(|_| Output::default())
+            }
+            ast::Statement::DropTrigger(dt) => {
+                crate::fire::drop_trigger(&store, dt).map(|_| Output::default())
             }
             ast::Statement::Set(set) => self.set(set),
             ast::Statement::ShowVariable { variable } => self.show(variable),
@@ -661,6 +724,7 @@ impl Session {
                 let scan = dml::explain_scan(&d.scan);
                 format!("Delete {}\n{}", d.table.name(), indent(&scan))
             }
+            StatementPlan::ViewWrite(v) => v.explain(),
         }
     }
 
@@ -723,6 +787,16 @@ impl Session {
             }
             .map(|(d, text)| (std::time::Instant::now() + *d, text.clone())),
         }
+    }
+
+    /// What fires the triggers of one statement's writes.
+    fn firing(&self, settings: Settings) -> Result<crate::fire::Firing> {
+        let set = self.engine.triggers.get(self.store())?;
+        Ok(crate::fire::Firing::new(
+            self.store().clone(),
+            set,
+            settings,
+        ))
     }
 
     /// Called as a statement starts: an interrupt raised while nothing ran
@@ -1015,6 +1089,7 @@ fn run_compiled(
     tx: &mut Transaction,
     params: &[Value],
     settings: Settings,
+    mut firing: crate::fire::Firing,
 ) -> Result<Output> {
     let subqueries = &c.subqueries;
     match &c.plan {
@@ -1024,16 +1099,20 @@ fn run_compiled(
             Ok(Output::rows(cols.clone(), rows))
         }
         StatementPlan::Insert(i) => {
-            let w = dml::run_insert(i, tx, params, settings.clone(), subqueries)?;
+            let w = dml::run_insert(i, tx, params, settings.clone(), subqueries, &mut firing)?;
             write_output(w, i.returning.as_ref(), tx, params, settings, subqueries)
         }
         StatementPlan::Update(u) => {
-            let w = dml::run_update(u, tx, params, settings.clone(), subqueries)?;
+            let w = dml::run_update(u, tx, params, settings.clone(), subqueries, &mut firing)?;
             write_output(w, u.returning.as_ref(), tx, params, settings, subqueries)
         }
         StatementPlan::Delete(d) => {
-            let w = dml::run_delete(d, tx, params, settings.clone(), subqueries)?;
+            let w = dml::run_delete(d, tx, params, settings.clone(), subqueries, &mut firing)?;
             write_output(w, d.returning.as_ref(), tx, params, settings, subqueries)
+        }
+        StatementPlan::ViewWrite(v) => {
+            let n = v.run(tx, params, settings, subqueries, &mut firing)?;
+            Ok(Output::affected(n))
         }
     }
 }

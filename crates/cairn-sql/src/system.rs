@@ -1,5 +1,6 @@
 //! The catalog as relations a query can read: `information_schema.tables`,
-//! `information_schema.columns`, `cairn_tables` and `cairn_indexes`. Each is planned as a
+//! `information_schema.columns`, `cairn_tables`, `cairn_indexes` and
+//! `cairn_triggers`. Each is planned as a
 //! list of rows built from the catalog when the statement is planned
 //! (plans are re-made whenever the catalog changes, so the rows are never
 //! stale); the live statistics of vector indexes (nodes, pending vectors,
@@ -42,6 +43,7 @@ pub fn relation(
         ["information_schema", "columns"] => Some(columns(store, view_cols)),
         ["cairn_indexes"] if store.table("cairn_indexes").is_none() => Some(indexes(store)),
         ["cairn_tables"] if store.table("cairn_tables").is_none() => Some(tables_storage(store)),
+        ["cairn_triggers"] if store.table("cairn_triggers").is_none() => Some(triggers(store)),
         _ => None,
     }
 }
@@ -182,6 +184,57 @@ fn tables_storage(store: &Store) -> (Plan, Vec<OutCol>) {
                 stat(&t, "rows"),
                 stat(&t, "sealed_segments"),
                 stat(&t, "live_versions"),
+            ]
+        })
+        .collect();
+    (values(rows, cols.len()), cols)
+}
+
+/// `cairn_triggers`: one row per trigger, in name order (which is also the
+/// order triggers of one event fire in): its table or view, timing, event,
+/// `UPDATE OF` columns (comma-separated, NULL for none) and CREATE TRIGGER
+/// statement.
+fn triggers(store: &Store) -> (Plan, Vec<OutCol>) {
+    let cols = vec![
+        col("trigger_name", DataType::Text),
+        col("table_name", DataType::Text),
+        col("timing", DataType::Text),
+        col("event", DataType::Text),
+        col("columns", DataType::Text),
+        col("sql", DataType::Text),
+    ];
+    let rows = store
+        .triggers()
+        .into_iter()
+        .map(|t| {
+            let spec = crate::parser::parse_statements(&t.create_sql)
+                .ok()
+                .and_then(|mut s| match s.pop() {
+                    Some(ast::Statement::CreateTrigger(ct)) => crate::trigger::spec(&ct).ok(),
+                    _ => None,
+                });
+            let (timing, event, columns) = match &spec {
+                Some(s) => (
+                    text(s.timing.name()),
+                    text(s.event.name()),
+                    match s.columns.is_empty() {
+                        true => Expr::Literal(Value::Null),
+                        false => text(&s.columns.join(",")),
+                    },
+                ),
+                None => (
+                    Expr::Literal(Value::Null),
+                    Expr::Literal(Value::Null),
+                    Expr::Literal(Value::Null),
+                ),
+            };
+            vec![
+                text(&t.name),
+                text(&t.table),
+                timing,
+                event,
+                columns,
+                text(&t.create_sql),
             ]
         })
         .collect();

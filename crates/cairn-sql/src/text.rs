@@ -1,6 +1,8 @@
 //! SQL text scanning without parsing: where statements end (`;` outside
-//! quotes and comments). The shell uses it to split input and to tell a
-//! finished statement from one still being typed.
+//! quotes and comments; inside `CREATE [TEMP] TRIGGER`, only a `;` right
+//! after the word `END`, as SQLite's `sqlite3_complete` does). The shell
+//! uses it to split input and to tell a finished statement from one still
+//! being typed.
 
 /// What one pass over SQL text found.
 struct Scan {
@@ -13,6 +15,53 @@ struct Scan {
     open: bool,
 }
 
+/// The words of the piece being scanned, enough to tell a CREATE TRIGGER
+/// (whose body holds `;`) and whether a `;` follows `END`.
+#[derive(Default)]
+struct Words {
+    /// The word being read.
+    word: String,
+    /// The piece's first words, upper case (at most three).
+    first: Vec<String>,
+    /// The last code of the piece was this word (upper case), if it was one.
+    last: Option<String>,
+}
+
+impl Words {
+    /// A byte of code: part of a word, or something else.
+    fn code(&mut self, c: u8) {
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            self.word.push(char::from(c).to_ascii_uppercase());
+        } else {
+            self.end_word();
+            self.last = None;
+        }
+    }
+
+    /// Whitespace or a comment: ends the word being read.
+    fn end_word(&mut self) {
+        if self.word.is_empty() {
+            return;
+        }
+        let w = std::mem::take(&mut self.word);
+        if self.first.len() < 3 {
+            self.first.push(w.clone());
+        }
+        self.last = Some(w);
+    }
+
+    /// Whether a `;` here ends the statement.
+    fn ends_at_semicolon(&mut self) -> bool {
+        self.end_word();
+        let f: Vec<&str> = self.first.iter().map(String::as_str).collect();
+        let trigger = matches!(
+            f[..],
+            ["CREATE", "TRIGGER", ..] | ["CREATE", "TEMP" | "TEMPORARY", "TRIGGER"]
+        );
+        !trigger || self.last.as_deref() == Some("END")
+    }
+}
+
 fn scan(sql: &str) -> Scan {
     let b = sql.as_bytes();
     let mut pieces = Vec::new();
@@ -20,10 +69,12 @@ fn scan(sql: &str) -> Scan {
     let mut has_code = false;
     let mut ends_with_semicolon = false;
     let mut open = false;
+    let mut words = Words::default();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             q @ (b'\'' | b'"' | b'`') => {
+                words.code(q);
                 has_code = true;
                 ends_with_semicolon = false;
                 open = true;
@@ -41,11 +92,13 @@ fn scan(sql: &str) -> Scan {
                 }
             }
             b'-' if b.get(i + 1) == Some(&b'-') => {
+                words.end_word();
                 while i < b.len() && b[i] != b'\n' {
                     i += 1;
                 }
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
+                words.end_word();
                 open = true;
                 i += 2;
                 while i < b.len() {
@@ -57,7 +110,12 @@ fn scan(sql: &str) -> Scan {
                     i += 1;
                 }
             }
+            b';' if has_code && !words.ends_at_semicolon() => {
+                words.code(b';');
+                ends_with_semicolon = false;
+            }
             b';' => {
+                words = Words::default();
                 if has_code {
                     pieces.push((start, i));
                 }
@@ -65,8 +123,9 @@ fn scan(sql: &str) -> Scan {
                 has_code = false;
                 ends_with_semicolon = true;
             }
-            c if c.is_ascii_whitespace() => {}
-            _ => {
+            c if c.is_ascii_whitespace() => words.end_word(),
+            c => {
+                words.code(c);
                 has_code = true;
                 ends_with_semicolon = false;
             }
@@ -132,6 +191,27 @@ mod tests {
     fn unterminated_quote_runs_to_end() {
         assert_eq!(split_statements("SELECT 'abc; x"), vec!["SELECT 'abc; x"]);
         assert_eq!(split_statements("SELECT 1 /* x;"), vec!["SELECT 1 /* x;"]);
+    }
+
+    #[test]
+    fn a_trigger_body_ends_at_end() {
+        let sql = "CREATE TRIGGER r AFTER INSERT ON t BEGIN INSERT INTO l VALUES (1); \
+                   DELETE FROM l; END; SELECT 1;";
+        assert_eq!(
+            split_statements(sql),
+            vec![
+                "CREATE TRIGGER r AFTER INSERT ON t BEGIN INSERT INTO l VALUES (1); \
+                 DELETE FROM l; END",
+                "SELECT 1"
+            ]
+        );
+        assert!(!is_complete_statement(
+            "create temp trigger r delete on t begin select 1;"
+        ));
+        assert!(is_complete_statement(
+            "create temp trigger r delete on t begin select 1; end;"
+        ));
+        assert!(is_complete_statement("SELECT 'trigger'; "));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The catalog: which tables and views exist (by name and by id), the
+//! The catalog: which tables, views and triggers exist (by name and by
+//! id), the
 //! next table id, and the version number prepared plans compare to know
 //! when to re-plan. It owns its lock; no other module takes it.
 //!
@@ -13,6 +14,10 @@
 //! replay would reject. Callers hold the store's commit lock from prepare
 //! to install, which keeps a prepared record valid.
 //!
+//! Triggers have their own namespace (as in SQLite) and belong to a table
+//! or view: dropping it drops them, in the same install, so replay drops
+//! them the same way.
+//!
 //! Lock order: commit lock → catalog lock → table locks; the catalog lock
 //! is never held while waiting for anything else.
 
@@ -25,7 +30,7 @@ use parking_lot::RwLock;
 
 use crate::index::IndexSlot;
 use crate::lock::{Rank, Ranked};
-use crate::schema::{TableSchema, ViewDef};
+use crate::schema::{TableSchema, TriggerDef, ViewDef};
 use crate::table::Table;
 use crate::wal::Record;
 use crate::Ts;
@@ -36,6 +41,16 @@ struct Entries {
     tables: BTreeMap<String, Arc<Table>>,
     /// By lower-case name.
     views: BTreeMap<String, ViewDef>,
+    /// By lower-case name.
+    triggers: BTreeMap<String, TriggerDef>,
+}
+
+impl Entries {
+    /// Drops the triggers attached to the table or view `name`.
+    fn drop_triggers_on(&mut self, name: &str) {
+        let k = key(name);
+        self.triggers.retain(|_, t| key(&t.table) != k);
+    }
 }
 
 pub(crate) struct Catalog {
@@ -76,6 +91,10 @@ pub(crate) enum PreparedDdl {
     AddColumn {
         table: Arc<Table>,
         schema: TableSchema,
+    },
+    CreateTrigger(TriggerDef),
+    DropTrigger {
+        name: String,
     },
 }
 
@@ -135,6 +154,26 @@ impl Catalog {
         self.entries.read().views.values().cloned().collect()
     }
 
+    /// Every trigger, in name order.
+    pub(crate) fn triggers(&self) -> Vec<TriggerDef> {
+        self.entries.read().triggers.values().cloned().collect()
+    }
+
+    /// Whether any trigger exists (a cheap test writes make before
+    /// looking for their table's triggers).
+    pub(crate) fn has_triggers(&self) -> bool {
+        !self.entries.read().triggers.is_empty()
+    }
+
+    /// Triggers as (lower-case name, trigger), in name order.
+    pub(crate) fn triggers_by_key(&self) -> Vec<(String, TriggerDef)> {
+        let e = self.entries.read();
+        e.triggers
+            .iter()
+            .map(|(k, t)| (k.clone(), t.clone()))
+            .collect()
+    }
+
     /// Tables as (lower-case name, table), in name order.
     pub(crate) fn tables_by_key(&self) -> Vec<(String, Arc<Table>)> {
         let e = self.entries.read();
@@ -189,6 +228,18 @@ impl Catalog {
         for (k, v) in &e.views {
             if *k != key(&v.name) {
                 problems.push(format!("view {} is filed under {k}", v.name));
+            }
+        }
+        for (k, t) in &e.triggers {
+            if *k != key(&t.name) {
+                problems.push(format!("trigger {} is filed under {k}", t.name));
+            }
+            let on = key(&t.table);
+            if !e.tables.contains_key(&on) && !e.views.contains_key(&on) {
+                problems.push(format!(
+                    "trigger {} is attached to {}, which does not exist",
+                    t.name, t.table
+                ));
             }
         }
         problems
@@ -279,6 +330,26 @@ impl Catalog {
                 schema.create_sql = create_sql.clone();
                 PreparedDdl::AddColumn { table, schema }
             }
+            Record::CreateTrigger(t) => {
+                let e = self.entries.read();
+                if e.triggers.contains_key(&key(&t.name)) {
+                    return Err(Error::AlreadyExists {
+                        kind: "trigger",
+                        name: t.name.clone(),
+                    });
+                }
+                let on = key(&t.table);
+                if !e.tables.contains_key(&on) && !e.views.contains_key(&on) {
+                    return Err(Error::no_such("table", &t.table));
+                }
+                PreparedDdl::CreateTrigger(t.clone())
+            }
+            Record::DropTrigger { name } => {
+                if !self.entries.read().triggers.contains_key(&key(name)) {
+                    return Err(Error::no_such("trigger", name));
+                }
+                PreparedDdl::DropTrigger { name: name.clone() }
+            }
         })
     }
 
@@ -292,14 +363,18 @@ impl Catalog {
                 self.entries.write().tables.insert(k, table);
             }
             PreparedDdl::DropTable { name } => {
-                self.entries.write().tables.remove(&key(&name));
+                let mut e = self.entries.write();
+                e.tables.remove(&key(&name));
+                e.drop_triggers_on(&name);
             }
             PreparedDdl::CreateView(view) => {
                 let k = key(&view.name);
                 self.entries.write().views.insert(k, view);
             }
             PreparedDdl::DropView { name } => {
-                self.entries.write().views.remove(&key(&name));
+                let mut e = self.entries.write();
+                e.views.remove(&key(&name));
+                e.drop_triggers_on(&name);
             }
             PreparedDdl::CreateIndex { table, index } => table.install_index(index),
             PreparedDdl::DropIndex { table, name } => {
@@ -307,6 +382,13 @@ impl Catalog {
                 debug_assert!(dropped, "prepared DROP INDEX {name} found nothing to drop");
             }
             PreparedDdl::AddColumn { table, schema } => table.set_schema(schema),
+            PreparedDdl::CreateTrigger(t) => {
+                let k = key(&t.name);
+                self.entries.write().triggers.insert(k, t);
+            }
+            PreparedDdl::DropTrigger { name } => {
+                self.entries.write().triggers.remove(&key(&name));
+            }
         }
         self.bump();
     }

@@ -34,7 +34,7 @@ use crate::index::BTreeIndex;
 use crate::jobs::Jobs;
 use crate::manifest::{CheckpointRef, Manifest};
 use crate::merkle::Merkle;
-use crate::schema::IndexDef;
+use crate::schema::{IndexDef, TriggerDef};
 use crate::shared::Shared;
 use crate::table::{Table, TableInner};
 use crate::vector::VectorIndexDef;
@@ -78,6 +78,8 @@ mod section {
     pub const ROWS: u32 = 2;
     /// View definitions (catalog file).
     pub const VIEWS: u32 = 3;
+    /// Trigger definitions (catalog file; only when there is a trigger).
+    pub const TRIGGERS: u32 = 18;
     /// Per vector index: graph count; per graph its shape. The graphs'
     /// arrays follow as sections 5..=11, in this order, graph by graph.
     pub const GRAPHS: u32 = 4;
@@ -605,8 +607,9 @@ impl Checkpointer {
     }
 }
 
-/// The catalog file of a checkpoint at `ts`: the views, the next table id
-/// and (when roots are kept) the history's commit records.
+/// The catalog file of a checkpoint at `ts`: the views, the triggers (a
+/// TRIGGERS section only when there is one), the next table id and (when
+/// roots are kept) the history's commit records.
 fn catalog_image(
     shared: &Shared,
     ts: Ts,
@@ -621,6 +624,17 @@ fn catalog_image(
             e.view(v);
         }
     }
+    let mut sections = vec![(section::VIEWS, views)];
+    let triggers = shared.catalog.triggers();
+    if !triggers.is_empty() {
+        let mut body = Vec::new();
+        let mut e = Enc(&mut body);
+        e.len(triggers.len());
+        for t in &triggers {
+            e.trigger(t);
+        }
+        sections.push((section::TRIGGERS, body));
+    }
     let header = SegHeader {
         table_id: 0,
         ts,
@@ -629,7 +643,7 @@ fn catalog_image(
         auto_max: 0,
     };
     let Some(records) = records else {
-        return encode_file(&header, &[(section::VIEWS, views)]);
+        return encode_file(&header, &sections);
     };
     let mut history = Vec::with_capacity(4 + records.len() * 40);
     history.extend_from_slice(&(records.len() as u32).to_le_bytes());
@@ -637,10 +651,23 @@ fn catalog_image(
         history.extend_from_slice(&rts.to_le_bytes());
         history.extend_from_slice(&root.0);
     }
-    encode_file(
-        &header,
-        &[(section::VIEWS, views), (section::HISTORY, history)],
-    )
+    sections.push((section::HISTORY, history));
+    encode_file(&header, &sections)
+}
+
+/// The triggers of a catalog file's TRIGGERS section (none without one);
+/// they are installed once every table and view is in.
+fn catalog_triggers(sections: &[(u32, &[u8], u64)], file: &str) -> Result<Vec<TriggerDef>> {
+    let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::TRIGGERS) else {
+        return Ok(Vec::new());
+    };
+    let mut d = Dec::new(body, file, at);
+    let n = d.count(12)?;
+    let triggers = (0..n).map(|_| d.trigger()).collect::<Result<Vec<_>>>()?;
+    if !d.done() {
+        return Err(d.err("bytes after the triggers"));
+    }
+    Ok(triggers)
 }
 
 /// Loads the catalog file of a checkpoint at `cp_ts` into `catalog`: its
@@ -728,6 +755,7 @@ pub(crate) fn load(
     let mut vector_defs = Vec::new();
     let mut row_versions = std::collections::HashMap::new();
     let mut history = None;
+    let mut triggers = Vec::new();
     for name in &cp.files {
         let path = seg_dir.join(name);
         let file = path.display().to_string();
@@ -744,6 +772,9 @@ pub(crate) fn load(
             ));
         }
         if h.table_id == 0 {
+            for t in catalog_triggers(&sections, &file)? {
+                triggers.push((t, file.clone()));
+            }
             if let Some(records) = load_catalog_file(&shared.catalog, &h, &sections, &file, cp.ts)?
             {
                 history = Some((records, file.clone()));
@@ -768,6 +799,12 @@ pub(crate) fn load(
             .map_err(|e| Error::corrupt(&file, 0, format!("vector index does not load: {e}")))?;
         jobs.spawn_index_jobs(jobs_due.into_iter().map(|j| (t.clone(), j)).collect());
         shared.catalog.bump();
+    }
+    for (t, file) in triggers {
+        shared
+            .catalog
+            .apply(&Record::CreateTrigger(t), cp.ts, None)
+            .map_err(|e| Error::corrupt(&file, 0, format!("trigger does not load: {e}")))?;
     }
     let (records, file) = match history {
         Some((r, f)) => (Some(r), f),

@@ -10,7 +10,7 @@ use cairn_core::{DataType, Error, Result, Value};
 
 use cairn_vector::hnsw::{Graph, GraphParts};
 
-use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
+use crate::schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
 use crate::vector::{built_graph_bytes, BuiltGraph, VectorIndexDef};
 use crate::{HnswParams, Metric};
 
@@ -233,6 +233,13 @@ impl Enc<'_> {
         }
         self.str(&v.query_sql);
         self.str(&v.create_sql);
+    }
+
+    /// A trigger: name, table, CREATE TRIGGER text (RFC 0001 §3.5).
+    pub(crate) fn trigger(&mut self, t: &TriggerDef) {
+        self.str(&t.name);
+        self.str(&t.table);
+        self.str(&t.create_sql);
     }
 }
 
@@ -586,6 +593,14 @@ impl<'a> Dec<'a> {
             name,
             columns,
             query_sql: self.str()?.to_string(),
+            create_sql: self.str()?.to_string(),
+        })
+    }
+
+    pub(crate) fn trigger(&mut self) -> Result<TriggerDef> {
+        Ok(TriggerDef {
+            name: self.str()?.to_string(),
+            table: self.str()?.to_string(),
             create_sql: self.str()?.to_string(),
         })
     }

@@ -49,7 +49,7 @@ pub use manifest::{
     CheckpointRef, Manifest, WalPosition, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION,
 };
 pub use scan::{IndexScan, TableScan};
-pub use schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
+pub use schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
 pub use store::{Store, CLOSE_JOBS_WAIT_MAX};
 pub use table::{Table, SEGMENT_ROWS_TARGET};
 pub use txn::{Savepoint, Transaction};

@@ -466,7 +466,9 @@ fn fold_pool() -> Option<&'static rayon::ThreadPool> {
 }
 
 /// Canonical catalog bytes: tables then views, each in name order, as
-/// (lowercase name, CREATE statement).
+/// (lowercase name, CREATE statement); then, only when there is at least
+/// one, the triggers the same way (so a catalog without triggers has the
+/// bytes, and the roots, it had before triggers existed; RFC 0002 §2.4.2).
 fn catalog_bytes(catalog: &Catalog) -> Vec<u8> {
     let tables: Vec<(String, String)> = catalog
         .tables_by_key()
@@ -478,8 +480,17 @@ fn catalog_bytes(catalog: &Catalog) -> Vec<u8> {
         .into_iter()
         .map(|(k, v)| (k, v.create_sql))
         .collect();
+    let triggers: Vec<(String, String)> = catalog
+        .triggers_by_key()
+        .into_iter()
+        .map(|(k, t)| (k, t.create_sql))
+        .collect();
+    let mut parts = vec![(tables.iter(), tables.len()), (views.iter(), views.len())];
+    if !triggers.is_empty() {
+        parts.push((triggers.iter(), triggers.len()));
+    }
     let mut out = Vec::new();
-    for (list, n) in [(tables.iter(), tables.len()), (views.iter(), views.len())] {
+    for (list, n) in parts {
         put_len(&mut out, n);
         for (name, sql) in list {
             put_len(&mut out, name.len());

@@ -1,4 +1,4 @@
-//! Table, index and view definitions as the catalog keeps them.
+//! Table, index, view and trigger definitions as the catalog keeps them.
 
 use cairn_core::{DataType, Value};
 
@@ -56,5 +56,17 @@ pub struct ViewDef {
     pub columns: Vec<String>,
     /// The SELECT body.
     pub query_sql: String,
+    pub create_sql: String,
+}
+
+/// A trigger as the catalog keeps it: the storage layer knows only its
+/// name, the table or view it is attached to (so DROP TABLE and DROP VIEW
+/// drop it too) and its CREATE TRIGGER text; the SQL layer parses the text
+/// for its timing, event, WHEN clause and body.
+#[derive(Debug, Clone)]
+pub struct TriggerDef {
+    pub name: String,
+    /// The table or view it is attached to, as the catalog spells it.
+    pub table: String,
     pub create_sql: String,
 }

@@ -38,7 +38,7 @@ use crate::jobs::Jobs;
 use crate::merkle::{
     prove_keys, proven_snapshot_ts, typed_keys, Merkle, ProvenRead, StateLockHeld,
 };
-use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
+use crate::schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
 use crate::shared::Shared;
 use crate::table::Table;
 use crate::txn::Transaction;
@@ -254,6 +254,26 @@ impl Store {
 
     pub fn drop_view(&self, name: &str) -> Result<()> {
         self.run_ddl(Record::DropView { name: name.into() })
+    }
+
+    /// Adds a trigger to the table or view `trigger.table`.
+    pub fn create_trigger(&self, trigger: TriggerDef) -> Result<()> {
+        self.run_ddl(Record::CreateTrigger(trigger))
+    }
+
+    pub fn drop_trigger(&self, name: &str) -> Result<()> {
+        self.run_ddl(Record::DropTrigger { name: name.into() })
+    }
+
+    /// Every trigger, in name order (lower-case).
+    pub fn triggers(&self) -> Vec<TriggerDef> {
+        self.shared.catalog.triggers()
+    }
+
+    /// Whether any trigger exists: writes test this before they look for
+    /// their table's triggers.
+    pub fn has_triggers(&self) -> bool {
+        self.shared.catalog.has_triggers()
     }
 
     pub fn create_index(&self, table: &str, def: IndexDef) -> Result<()> {

@@ -20,16 +20,17 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::codec::{le32, le64, Dec, Enc};
 use crate::fs::{VFile, Vfs};
-use crate::schema::{ColumnDef, IndexDef, TableSchema, ViewDef};
+use crate::schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
 use crate::vector::{BuiltGraph, VectorIndexDef};
 use crate::{RowId, Ts};
 
 /// Format version written into every WAL file header. Version 2 added
-/// record kind 10 (a vector index with its built graph); a version-2
-/// writer appends to a version-1 file it finds, and readers take every
+/// record kind 10 (a vector index with its built graph), version 3 record
+/// kinds 11 and 12 (CREATE / DROP TRIGGER); a writer appends to an
+/// older-version file it finds, and readers take every
 /// record kind they know in any file (the manifest's `wal_format_version`
 /// is what tells an older reader to stop).
-pub const WAL_FORMAT_VERSION: u32 = 2;
+pub const WAL_FORMAT_VERSION: u32 = 3;
 /// Oldest WAL format version this build reads.
 pub const WAL_FORMAT_OLDEST: u32 = 1;
 /// Version byte of record payloads.
@@ -112,6 +113,9 @@ mod kind {
     pub const ADD_COLUMN: u8 = 9;
     /// A vector index with the graph its build produced (WAL format 2).
     pub const CREATE_VECTOR_INDEX_BUILT: u8 = 10;
+    /// A trigger (WAL format 3).
+    pub const CREATE_TRIGGER: u8 = 11;
+    pub const DROP_TRIGGER: u8 = 12;
 }
 
 /// One row written by a commit: new values, or `None` for a delete.
@@ -153,6 +157,10 @@ pub(crate) enum Record {
         table: String,
         column: ColumnDef,
         create_sql: String,
+    },
+    CreateTrigger(TriggerDef),
+    DropTrigger {
+        name: String,
     },
 }
 
@@ -260,6 +268,8 @@ impl Record {
                 e.column(column);
                 e.str(create_sql);
             }),
+            Record::CreateTrigger(t) => frame(out, kind::CREATE_TRIGGER, |e| e.trigger(t)),
+            Record::DropTrigger { name } => frame(out, kind::DROP_TRIGGER, |e| e.str(name)),
         }
     }
 
@@ -325,6 +335,10 @@ impl Record {
                 }
             }
             kind::DROP_INDEX => Record::DropIndex {
+                name: d.str()?.to_string(),
+            },
+            kind::CREATE_TRIGGER => Record::CreateTrigger(d.trigger()?),
+            kind::DROP_TRIGGER => Record::DropTrigger {
                 name: d.str()?.to_string(),
             },
             kind::ADD_COLUMN => Record::AddColumn {

@@ -713,7 +713,7 @@ proptest! {
     #[test]
     fn manifest_unreadable_versions_are_corrupt(
         format_version in prop_oneof![Just(0u32), 2u32..],
-        wal_format_version in 2u32..,
+        wal_format_version in 4u32..,
     ) {
         for m in [
             manifest_from(format_version, 1, 1, "x", None, None),

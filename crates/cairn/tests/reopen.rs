@@ -343,10 +343,10 @@ fn old_log_rebuilds_once_and_tells_the_progress_hook() {
     brute.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     assert_eq!(got, brute.iter().take(5).map(|x| x.1).collect::<Vec<_>>());
     db.close().expect("close");
-    // The close checkpointed (and moved the manifest to WAL format 2):
+    // The close checkpointed (and moved the manifest to the current WAL format):
     // nothing is rebuilt any more.
     let manifest = std::fs::read_to_string(path.join("MANIFEST")).expect("manifest");
-    assert!(manifest.contains("\"wal_format_version\": 2"), "{manifest}");
+    assert!(manifest.contains("\"wal_format_version\": 3"), "{manifest}");
     events.lock().expect("events").clear();
     let db =
         Database::open_with(&path, recording(&events, OpenOptions::default())).expect("reopen");

@@ -122,6 +122,8 @@ static FUNCTIONS: &[ScalarFunction] = &[
     sf("acosh", 1, Some(1), true, f_acosh),
     sf("atanh", 1, Some(1), true, f_atanh),
     sf("random", 0, Some(0), false, f_random),
+    // A trigger program's RAISE(kind, message), as `trigger.rs` rewrites it.
+    sf("raise", 1, Some(2), false, f_raise),
     sf("version", 0, Some(0), true, f_version),
     sf("randomblob", 1, Some(1), false, f_randomblob),
     sf("zeroblob", 1, Some(1), true, f_zeroblob),
@@ -539,6 +541,28 @@ pub(crate) fn next_random() -> u64 {
 /// its server.
 fn f_version(_: &[Value]) -> Result<Value> {
     Ok(Value::text(concat!("Cairn ", env!("CARGO_PKG_VERSION"))))
+}
+
+/// `RAISE(IGNORE)` and `RAISE(ABORT | FAIL | ROLLBACK, message)` in a
+/// trigger program (the kind arrives as a string): never a value, always
+/// the error that ends the row (IGNORE) or the statement (the others, as
+/// a TRIGGER constraint error carrying the message).
+fn f_raise(a: &[Value]) -> Result<Value> {
+    let kind = arg(a, 0).to_text().unwrap_or_default().to_ascii_lowercase();
+    let message = match a.get(1) {
+        Some(v) => v.to_text().unwrap_or_default().to_string(),
+        None => String::new(),
+    };
+    match (kind.as_str(), a.len()) {
+        ("ignore", 1) => Err(Error::RaiseIgnore),
+        ("abort" | "fail" | "rollback", 2) => Err(Error::Constraint {
+            kind: cairn_core::ConstraintKind::Trigger,
+            detail: message,
+        }),
+        _ => Err(Error::plan(
+            "RAISE takes IGNORE, or ABORT, FAIL or ROLLBACK and a message",
+        )),
+    }
 }
 
 fn f_random(_: &[Value]) -> Result<Value> {
