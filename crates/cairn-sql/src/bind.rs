@@ -53,6 +53,9 @@ pub struct BindState {
     /// references are not yet accounted for, by CTE id (see
     /// `prune_columns`).
     pub cte_used: std::collections::HashMap<usize, (Vec<bool>, usize)>,
+    /// The affinity of each parameter, by 0-based index (a trigger's
+    /// `NEW.c`/`OLD.c` carry their column's); others have none.
+    pub param_affinity: Vec<Affinity>,
     /// The FROM being planned feeds a LIMIT with no ORDER BY: its first
     /// rows matter more than the total cost (joins prefer index lookups).
     pub first_rows: bool,
@@ -72,6 +75,7 @@ impl BindState {
             sub_affinity: std::collections::HashMap::new(),
             cte_used: std::collections::HashMap::new(),
             first_rows: false,
+            param_affinity: Vec::new(),
         }
     }
 
@@ -148,6 +152,7 @@ pub fn affinity_of(st: &BindState, e: &Expr) -> Affinity {
                 .unwrap_or(Affinity::None)
         }
         Expr::Affinity(inner, _) => return affinity_of(st, inner),
+        Expr::Param(i) => return st.param_affinity.get(*i).copied().unwrap_or(Affinity::None),
         _ => return Affinity::None,
     };
     let Some(scope) = level.and_then(|l| st.scopes.get(l)) else {

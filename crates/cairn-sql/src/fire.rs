@@ -21,6 +21,7 @@ use cairn_storage::{Store, Table, Transaction, TriggerDef};
 use parking_lot::Mutex;
 use sqlparser::ast;
 
+use crate::affinity::Affinity;
 use crate::ast_util::object_name;
 use crate::dml::{self, DeletePlan, InsertPlan, UpdatePlan};
 use crate::exec::{Executor, Settings};
@@ -96,18 +97,31 @@ fn target_name(store: &Store, spec: &TriggerSpec) -> Result<String> {
 
 /// The column names of a table or view (a view's as its query plans now).
 fn target_columns(store: &Arc<Store>, name: &str) -> Result<Vec<String>> {
+    Ok(target_columns_typed(store, name)?.0)
+}
+
+/// The names of a trigger target's columns and the affinity each has in
+/// comparisons (what `NEW.c` / `OLD.c` carry, like the column itself).
+fn target_columns_typed(store: &Arc<Store>, name: &str) -> Result<(Vec<String>, Vec<Affinity>)> {
     if let Some(t) = store.table(name) {
-        return Ok(t.schema().columns.iter().map(|c| c.name.clone()).collect());
+        let cols = &t.schema().columns;
+        return Ok((
+            cols.iter().map(|c| c.name.clone()).collect(),
+            cols.iter()
+                .map(|c| Affinity::of_type(c.data_type))
+                .collect(),
+        ));
     }
     let v = store
         .view(name)
         .ok_or_else(|| Error::no_such("table", name))?;
-    if !v.columns.is_empty() {
-        return Ok(v.columns);
-    }
     let q = crate::parser::parse_query(&v.query_sql)?;
     let (_, cols) = Planner::new(store).plan_query(&q)?;
-    Ok(cols.into_iter().map(|c| c.name).collect())
+    let affinity = cols.iter().map(|c| c.affinity).collect();
+    if !v.columns.is_empty() {
+        return Ok((v.columns, affinity));
+    }
+    Ok((cols.into_iter().map(|c| c.name).collect(), affinity))
 }
 
 /// DROP TRIGGER [IF EXISTS] name.
@@ -243,7 +257,9 @@ fn parse_program(sql: &str) -> Result<ast::CreateTrigger> {
 
 /// Plans trigger `t`'s WHEN and statements against the catalog now.
 fn plan_program(store: &Arc<Store>, t: &Loaded) -> Result<Program> {
-    let columns = target_columns(store, &t.on)?;
+    let (columns, affinity) = target_columns_typed(store, &t.on)?;
+    // $1..$n are NEW's columns, $n+1..$2n OLD's.
+    let params: Vec<Affinity> = affinity.iter().chain(&affinity).copied().collect();
     let text = trigger::program_text(&t.create_sql, t.spec.event, &columns)?;
     let ct = parse_program(&text)?;
     let when = match &ct.condition {
@@ -251,6 +267,7 @@ fn plan_program(store: &Arc<Store>, t: &Loaded) -> Result<Program> {
         Some(cond) => {
             let q = crate::parser::parse_query(&format!("SELECT {cond}"))?;
             let mut planner = Planner::new(store);
+            planner.bind.param_affinity.clone_from(&params);
             let (plan, _) = planner.plan_query(&q)?;
             Some((plan, std::mem::take(&mut planner.bind.subqueries)))
         }
@@ -258,6 +275,7 @@ fn plan_program(store: &Arc<Store>, t: &Loaded) -> Result<Program> {
     let mut steps = Vec::new();
     for stmt in trigger::body_statements(&ct)? {
         let mut planner = Planner::new(store);
+        planner.bind.param_affinity.clone_from(&params);
         let step = plan_step(&mut planner, stmt)?;
         steps.push((step, std::mem::take(&mut planner.bind.subqueries)));
     }
