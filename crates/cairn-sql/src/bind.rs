@@ -53,6 +53,9 @@ pub struct BindState {
     /// references are not yet accounted for, by CTE id (see
     /// `prune_columns`).
     pub cte_used: std::collections::HashMap<usize, (Vec<bool>, usize)>,
+    /// CTEs whose one reference reads their table directly (not
+    /// materialized), by CTE id.
+    pub flattened_ctes: std::collections::HashSet<usize>,
     /// The affinity of each parameter, by 0-based index (a trigger's
     /// `NEW.c`/`OLD.c` carry their column's); others have none.
     pub param_affinity: Vec<Affinity>,
@@ -76,6 +79,7 @@ impl BindState {
             cte_used: std::collections::HashMap::new(),
             first_rows: false,
             param_affinity: Vec::new(),
+            flattened_ctes: std::collections::HashSet::new(),
         }
     }
 

@@ -635,7 +635,7 @@ impl Planner<'_> {
                 "ORDER BY, LIMIT or FETCH around INSERT/UPDATE/DELETE",
             ));
         }
-        let (ctes, plan) = self.with_ctes(q.with.as_ref(), |p| match stmt {
+        let (ctes, plan) = self.with_ctes(q, |p| match stmt {
             ast::Statement::Insert(i) => p.plan_insert(i).map(WritePlan::Insert),
             ast::Statement::Update(u) => p.plan_update(u).map(WritePlan::Update),
             ast::Statement::Delete(d) => p.plan_delete(d).map(WritePlan::Delete),

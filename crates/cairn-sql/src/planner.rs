@@ -42,6 +42,18 @@ struct CteDef {
     cols: Vec<OutCol>,
     /// True while planning the recursive step: reads the working set.
     working: bool,
+    /// A CTE its statement names once, with where it was defined: its one
+    /// reference may read its table directly (see `flatten_cte`).
+    once: Option<Arc<CteOnce>>,
+}
+
+/// A CTE referenced once: its query, and the scopes and CTEs in force where
+/// it was defined.
+#[derive(Debug)]
+struct CteOnce {
+    query: ast::Query,
+    scope_depth: usize,
+    ctes_before: usize,
 }
 
 pub struct Planner<'a> {
@@ -193,7 +205,7 @@ impl<'a> Planner<'a> {
         if q.fetch.is_some() || !q.locks.is_empty() {
             return Err(Error::unsupported("FETCH / FOR UPDATE clauses"));
         }
-        let (defs, (plan, cols)) = self.with_ctes(q.with.as_ref(), |p| p.plan_query_body(q))?;
+        let (defs, (plan, cols)) = self.with_ctes(q, |p| p.plan_query_body(q))?;
         Ok(if defs.is_empty() {
             (plan, cols)
         } else {
@@ -212,18 +224,28 @@ impl<'a> Planner<'a> {
     /// and `f`'s result. Queries and `WITH ... INSERT/UPDATE/DELETE` use it.
     pub(crate) fn with_ctes<T>(
         &mut self,
-        with: Option<&ast::With>,
+        q: &ast::Query,
         f: impl FnOnce(&mut Self) -> Result<T>,
     ) -> Result<(Vec<(usize, String, Plan)>, T)> {
+        let with = q.with.as_ref();
+        let full = match with {
+            Some(_) => q.to_string(),
+            None => String::new(),
+        };
+        let text = full.as_str();
         let n_ctes = self.ctes.len();
         let result = (|| {
             let mut defs = Vec::new();
             if let Some(with) = with {
                 for cte in &with.cte_tables {
-                    defs.push(self.plan_cte(cte, with.recursive)?);
+                    let references = word_count(text, &cte.alias.name.value).saturating_sub(1);
+                    defs.push(self.plan_cte(cte, with.recursive, references)?);
                 }
             }
             let out = f(self)?;
+            // A CTE whose one reference read its table directly is not
+            // materialized.
+            defs.retain(|(id, _, _)| !self.bind.flattened_ctes.contains(id));
             prune_columns::ctes(&mut defs, &self.bind.cte_used, &mut self.bind.trace);
             Ok((defs, out))
         })();
@@ -231,7 +253,14 @@ impl<'a> Planner<'a> {
         result
     }
 
-    fn plan_cte(&mut self, cte: &ast::Cte, recursive: bool) -> Result<(usize, String, Plan)> {
+    /// Plans one CTE of a WITH; `references`: how many times the statement
+    /// names it (besides its definition).
+    fn plan_cte(
+        &mut self,
+        cte: &ast::Cte,
+        recursive: bool,
+        references: usize,
+    ) -> Result<(usize, String, Plan)> {
         let name = cte.alias.name.value.clone();
         let alias_cols: Vec<String> = cte
             .alias
@@ -271,6 +300,7 @@ impl<'a> Planner<'a> {
                         id,
                         cols: cols.clone(),
                         working: true,
+                        once: None,
                     });
                     let step = self.plan_set_expr(right);
                     self.ctes.pop();
@@ -286,6 +316,7 @@ impl<'a> Planner<'a> {
                         id,
                         cols,
                         working: false,
+                        once: None,
                     });
                     return Ok((
                         id,
@@ -303,11 +334,19 @@ impl<'a> Planner<'a> {
         }
         let (plan, cols) = self.plan_query(&cte.query)?;
         let cols = rename(cols)?;
+        let once = (references == 1).then(|| {
+            Arc::new(CteOnce {
+                query: (*cte.query).clone(),
+                scope_depth: self.bind.scopes.len(),
+                ctes_before: self.ctes.len(),
+            })
+        });
         self.ctes.push(CteDef {
             name: name.clone(),
             id,
             cols,
             working: false,
+            once,
         });
         Ok((id, name, plan))
     }
@@ -1076,6 +1115,9 @@ impl<'a> Planner<'a> {
         cols: &mut Vec<ScopeCol>,
     ) -> Result<()> {
         let offset = cols.len();
+        // Conditions on the relation alone, in its own layout, known now
+        // (a flattened CTE's WHERE).
+        let mut local = Vec::new();
         let (source, mut rel_cols, label, alias_cols): (
             RelSource,
             Vec<ScopeCol>,
@@ -1096,7 +1138,13 @@ impl<'a> Planner<'a> {
                     .as_ref()
                     .map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect())
                     .unwrap_or_default();
-                let (source, c) = self.named_source(name, &tname, &label)?;
+                let (source, c) = match self.flatten_cte(&tname, &label)? {
+                    Some((source, c, conds)) => {
+                        local = conds;
+                        (source, c)
+                    }
+                    None => self.named_source(name, &tname, &label)?,
+                };
                 (source, c, label, alias_cols)
             }
             ast::TableFactor::Derived {
@@ -1150,11 +1198,139 @@ impl<'a> Planner<'a> {
             label,
             offset,
             width,
-            local: Vec::new(),
+            local,
             nullable: false,
             with_rowid: false,
         });
         Ok(())
+    }
+
+    /// The one reference to a CTE of the form `SELECT * FROM table [WHERE
+    /// cond]` reads `table` itself, `cond` becoming a condition on it (so
+    /// it joins, picks indexes and streams like the table), and the CTE is
+    /// not materialized. `None` for any other reference.
+    fn flatten_cte(
+        &mut self,
+        tname: &str,
+        label: &str,
+    ) -> Result<Option<(RelSource, Vec<ScopeCol>, Vec<Expr>)>> {
+        let Some(cte) = self
+            .ctes
+            .iter()
+            .rev()
+            .find(|c| c.name.eq_ignore_ascii_case(tname))
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let Some(once) = cte.once.clone() else {
+            return Ok(None);
+        };
+        let Some((table, inner_label, cond)) = self.select_star_of_table(&once) else {
+            return Ok(None);
+        };
+        // Bound where the CTE was defined: its scopes, its earlier CTEs.
+        let later_scopes = self
+            .bind
+            .scopes
+            .split_off(once.scope_depth.min(self.bind.scopes.len()));
+        let later_ctes = self.ctes.split_off(once.ctes_before.min(self.ctes.len()));
+        self.bind
+            .scopes
+            .push(Scope::new(crate::scope::table_cols(&table, &inner_label)));
+        let bound = cond.map(|c| self.bind_expr(&c)).transpose();
+        self.bind.scopes.pop();
+        self.bind.scopes.extend(later_scopes);
+        self.ctes.extend(later_ctes);
+        let mut conds = Vec::new();
+        if let Some(c) = bound? {
+            // Names of enclosing queries or subqueries would be bound for
+            // the definition's place, not this one: then the CTE stays whole.
+            let mut nested = false;
+            c.walk(&mut |x| {
+                nested |= matches!(
+                    x,
+                    Expr::Outer { .. }
+                        | Expr::InSubquery { .. }
+                        | Expr::Exists { .. }
+                        | Expr::ScalarSubquery(_)
+                        | Expr::GroupedSubquery(_)
+                )
+            });
+            if nested {
+                return Ok(None);
+            }
+            split_and(c, &mut conds);
+        }
+        let mut cols = crate::scope::table_cols(&table, label);
+        for (c, o) in cols.iter_mut().zip(&cte.cols) {
+            c.name.clone_from(&o.name);
+        }
+        self.bind.flattened_ctes.insert(cte.id);
+        self.bind.trace.fire(crate::rules::Rule::PushDown, || {
+            format!("CTE {} reads table {} directly", cte.name, table.name())
+        });
+        Ok(Some((RelSource::Table(table), cols, conds)))
+    }
+
+    /// `SELECT * FROM t [AS a] [WHERE cond]` over a base table `t` (not a
+    /// CTE of that name, a view or a catalog relation): the table, the name
+    /// its columns go by inside, and the condition.
+    fn select_star_of_table(
+        &self,
+        once: &CteOnce,
+    ) -> Option<(Arc<cairn_storage::Table>, String, Option<ast::Expr>)> {
+        let q = &once.query;
+        if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some()
+        {
+            return None;
+        }
+        let ast::SetExpr::Select(s) = &*q.body else {
+            return None;
+        };
+        let plain = s.distinct.is_none()
+            && s.top.is_none()
+            && s.into.is_none()
+            && s.exclude.is_none()
+            && s.lateral_views.is_empty()
+            && s.prewhere.is_none()
+            && s.connect_by.is_empty()
+            && matches!(&s.group_by, ast::GroupByExpr::Expressions(v, m) if v.is_empty() && m.is_empty())
+            && s.cluster_by.is_empty()
+            && s.distribute_by.is_empty()
+            && s.sort_by.is_empty()
+            && s.having.is_none()
+            && s.named_window.is_empty()
+            && s.qualify.is_none()
+            && matches!(&s.projection[..], [ast::SelectItem::Wildcard(w)] if w.opt_exclude.is_none()
+                && w.opt_except.is_none() && w.opt_replace.is_none() && w.opt_rename.is_none());
+        let [from] = &s.from[..] else { return None };
+        if !plain || !from.joins.is_empty() || s.selection.as_ref().is_some_and(contains_aggregate)
+        {
+            return None;
+        }
+        let ast::TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } = &from.relation
+        else {
+            return None;
+        };
+        if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+            return None;
+        }
+        let tname = object_name(name);
+        let shadowed = self.ctes[..once.ctes_before.min(self.ctes.len())]
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(&tname));
+        if shadowed || tname.contains('.') || tname.to_ascii_lowercase().starts_with("cairn_") {
+            return None;
+        }
+        let table = self.store.table(&tname)?;
+        let inner = alias.as_ref().map_or(tname, |a| a.name.value.clone());
+        Some((table, inner, s.selection.clone()))
     }
 
     /// A relation named in FROM: a CTE, a catalog relation, a table or a
@@ -1303,6 +1479,16 @@ fn proj_exprs_with_pos(items: &[ast::SelectItem]) -> Vec<(usize, &ast::Expr)> {
         }
     }
     out
+}
+
+/// How many times `name` appears in `text` as a word (case-insensitive):
+/// an upper bound on how often a statement refers to a CTE.
+fn word_count(text: &str, name: &str) -> usize {
+    let name = name.to_ascii_lowercase();
+    text.to_ascii_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| *w == name)
+        .count()
 }
 
 fn references_table(e: &ast::SetExpr, name: &str) -> bool {
