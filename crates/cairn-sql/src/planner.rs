@@ -557,9 +557,9 @@ impl<'a> Planner<'a> {
             Some(ast::Distinct::Distinct) => true,
             Some(ast::Distinct::On(_)) => return Err(Error::unsupported("DISTINCT ON")),
         };
-        // A LIMIT with no ORDER BY wants its first rows soon: joins prefer
-        // index lookups, GROUP BY an index order it can stream along.
-        let first_rows = limit.is_some() && order_by.is_empty();
+        // A LIMIT with no ORDER BY (or a FROM feeding one) wants its first
+        // rows soon: joins prefer index lookups, GROUP BY an index order.
+        let first_rows = (limit.is_some() || self.bind.first_rows) && order_by.is_empty();
         // FROM + WHERE (pushes this level's scope).
         let mut plan = self.plan_from_for(s, first_rows)?;
         let from_width = self.bind.scopes.last().map_or(0, |sc| sc.cols.len());
@@ -1143,7 +1143,10 @@ impl<'a> Planner<'a> {
                         local = conds;
                         (source, c)
                     }
-                    None => self.named_source(name, &tname, &label)?,
+                    None => match self.inline_cte(&tname, &label)? {
+                        Some(found) => found,
+                        None => self.named_source(name, &tname, &label)?,
+                    },
                 };
                 (source, c, label, alias_cols)
             }
@@ -1271,6 +1274,42 @@ impl<'a> Planner<'a> {
             format!("CTE {} reads table {} directly", cte.name, table.name())
         });
         Ok(Some((RelSource::Table(table), cols, conds)))
+    }
+
+    /// The one reference to a CTE, made in the FROM of the query the WITH
+    /// belongs to, is planned there like a derived table: it streams into
+    /// that query (a LIMIT stops it; a GROUP BY in it may stream along an
+    /// index) and is not materialized. A reference in a subquery keeps the
+    /// materialized CTE (computed once, not once per outer row).
+    fn inline_cte(
+        &mut self,
+        tname: &str,
+        label: &str,
+    ) -> Result<Option<(RelSource, Vec<ScopeCol>)>> {
+        let Some(cte) = self
+            .ctes
+            .iter()
+            .rev()
+            .find(|c| c.name.eq_ignore_ascii_case(tname))
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let Some(once) = cte.once.clone() else {
+            return Ok(None);
+        };
+        if self.bind.scopes.len() != once.scope_depth {
+            return Ok(None);
+        }
+        let later_ctes = self.ctes.split_off(once.ctes_before.min(self.ctes.len()));
+        let planned = self.plan_query(&once.query);
+        self.ctes.extend(later_ctes);
+        let (plan, mut cols) = planned?;
+        for (c, o) in cols.iter_mut().zip(&cte.cols) {
+            c.name.clone_from(&o.name);
+        }
+        self.bind.flattened_ctes.insert(cte.id);
+        Ok(Some((RelSource::Plan(plan), scope_cols(label, &cols))))
     }
 
     /// `SELECT * FROM t [AS a] [WHERE cond]` over a base table `t` (not a
