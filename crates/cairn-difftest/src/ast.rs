@@ -180,6 +180,10 @@ pub struct Query {
     pub ops: Vec<SetOp>,
     pub order_by: Vec<(usize, bool)>,
     pub limit: Option<(u64, u64)>,
+    /// Run as `SELECT * FROM (query) AS w LIMIT 1000000000`: the same rows,
+    /// but Cairn plans the inner query for its first rows (index joins,
+    /// streaming GROUP BY and windows), so those plans meet SQLite too.
+    pub wrap_limit: bool,
 }
 
 impl Query {
@@ -200,7 +204,7 @@ impl Query {
             shape: false,
         }
         .query(self);
-        out
+        wrapped(self, out)
     }
 
     /// The query with literals as their types and names dropped: the
@@ -212,7 +216,16 @@ impl Query {
             shape: true,
         }
         .query(self);
-        out
+        wrapped(self, out)
+    }
+}
+
+/// `sql` inside `SELECT * FROM (...) LIMIT` when the query asks for it.
+fn wrapped(q: &Query, sql: String) -> String {
+    if q.wrap_limit {
+        format!("SELECT * FROM ({sql}) AS w LIMIT 1000000000")
+    } else {
+        sql
     }
 }
 

@@ -72,6 +72,10 @@ const WORD_TEXTS: [&str; 5] = ["abc", "", "ABC", "a b", "x'y"];
 
 pub struct Generator<'a> {
     rng: Rng,
+    /// Draws for choices added after the main stream was fixed (which
+    /// queries run inside `SELECT * FROM (...) LIMIT`), so a seed still
+    /// makes the statements it made before.
+    side: Rng,
     cfg: &'a Config,
     pub schema: Schema,
     alias_next: usize,
@@ -84,6 +88,7 @@ impl<'a> Generator<'a> {
     pub fn new(seed: u64, cfg: &'a Config) -> Generator<'a> {
         Generator {
             rng: Rng::new(seed),
+            side: Rng::new(seed ^ 0x05ee_d0ff_1257_u64),
             cfg,
             schema: Schema::default(),
             alias_next: 0,
@@ -308,7 +313,11 @@ impl<'a> Generator<'a> {
             let (sql, table) = self.write();
             Statement::Write { sql, table }
         } else {
-            Statement::Query(self.query(0, &Vec::new(), None))
+            let mut q = self.query(0, &Vec::new(), None);
+            if q.order_by.is_empty() && q.limit.is_none() {
+                q.wrap_limit = self.side.chance(25);
+            }
+            Statement::Query(q)
         }
     }
 
@@ -1080,6 +1089,7 @@ impl<'a> Generator<'a> {
                 ops: vec![],
                 order_by: vec![(1, self.rng.chance(50))],
                 limit: Some((1, 0)),
+                wrap_limit: false,
             }
         };
         Expr::Sub(SubKind::Scalar, vec![], Box::new(q))

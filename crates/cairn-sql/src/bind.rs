@@ -484,6 +484,10 @@ impl<'c> Binder<'c> {
 
     fn is_distinct(&mut self, a: &ast::Expr, b: &ast::Expr, negated: bool) -> Result<Expr> {
         let (a, b) = (self.bind_expr(a)?, self.bind_expr(b)?);
+        // `x IS NULL` written as SQLite's `IS` (see the dialect).
+        if matches!(b, Expr::Literal(Value::Null)) {
+            return Ok(Expr::IsNull(Box::new(a), !negated));
+        }
         let (a, b) = self.compared(a, b);
         Ok(Expr::IsDistinct(Box::new(a), Box::new(b), negated))
     }

@@ -38,10 +38,11 @@ const GLOB_PREC: u8 = EQ_PREC;
 /// anything else makes SQLite's `a IS b` (`IS NOT DISTINCT FROM`).
 fn is_postgres_is_form(parser: &Parser, nth: usize) -> bool {
     match &parser.peek_nth_token_ref(nth).token {
+        // `IS [NOT] NULL` is SQLite's `IS` too, so `x IS NULL - 1` reads
+        // `x IS (NULL - 1)` as SQLite does.
         Token::Word(w) => matches!(
             w.keyword,
-            Keyword::NULL
-                | Keyword::TRUE
+            Keyword::TRUE
                 | Keyword::FALSE
                 | Keyword::UNKNOWN
                 | Keyword::DISTINCT
@@ -95,7 +96,16 @@ fn parse_sqlite_is(parser: &mut Parser, left: &Expr) -> Option<Result<Expr, Pars
         parser.next_token();
     }
     Some(parser.parse_subexpr(EQ_PREC).map(|right| {
-        let (l, r) = (Box::new(left.clone()), Box::new(right));
+        let l = Box::new(left.clone());
+        // Plain `x IS [NOT] NULL` keeps PostgreSQL's form (and its name).
+        if matches!(&right, Expr::Value(v) if v.value == ast::Value::Null) {
+            return if negated {
+                Expr::IsNotNull(l)
+            } else {
+                Expr::IsNull(l)
+            };
+        }
+        let r = Box::new(right);
         if negated {
             Expr::IsDistinctFrom(l, r)
         } else {
