@@ -660,7 +660,7 @@ pub fn parse_numeric_prefix(s: &str) -> Numeric {
 /// CAST(text AS INTEGER): the longest prefix that reads as an integer,
 /// after leading spaces ("1.9" → 1, "1e5" → 1, "12abc" → 12, "abc" → 0);
 /// beyond i64's range it saturates (SQLite 3.50).
-fn text_to_int(s: &str) -> i64 {
+pub fn text_to_int(s: &str) -> i64 {
     let t = s.trim_start();
     let (neg, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),

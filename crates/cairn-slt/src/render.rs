@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use cairn::Value;
-use cairn_core::value::{format_real, parse_numeric_prefix, real_to_i64};
+use cairn_core::value::{format_real, parse_numeric_prefix, real_to_i64, text_to_int};
 use md5::{Digest, Md5};
 
 use crate::parse::SortMode;
@@ -51,36 +51,11 @@ pub fn render_value(v: &Value, ty: char) -> String {
 fn render_int(v: &Value) -> i32 {
     let wide = match v {
         Value::Real(f) => real_to_i64(*f),
-        Value::Text(s) | Value::Json(s) => int_prefix(s),
-        Value::Blob(b) => int_prefix(&String::from_utf8_lossy(b)),
+        Value::Text(s) | Value::Json(s) => text_to_int(s),
+        Value::Blob(b) => text_to_int(&String::from_utf8_lossy(b)),
         other => other.as_i64().unwrap_or(0),
     };
     wide as i32
-}
-
-/// The leading integer of `s` (after spaces), saturating; 0 if none.
-fn int_prefix(s: &str) -> i64 {
-    let t = s.trim_start();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let mut acc: i64 = 0;
-    for c in digits.bytes().take_while(u8::is_ascii_digit) {
-        let d = i64::from(c - b'0');
-        acc = match acc.checked_mul(10).and_then(|a| {
-            if neg {
-                a.checked_sub(d)
-            } else {
-                a.checked_add(d)
-            }
-        }) {
-            Some(a) => a,
-            None => return if neg { i64::MIN } else { i64::MAX },
-        };
-    }
-    acc
 }
 
 /// Text form with `(empty)` for "" and `@` for bytes outside 0x20..=0x7e.
@@ -343,11 +318,11 @@ mod tests {
 
     #[test]
     fn int_prefix_saturates() {
-        assert_eq!(int_prefix("  -42x"), -42);
-        assert_eq!(int_prefix("+7"), 7);
-        assert_eq!(int_prefix("99999999999999999999"), i64::MAX);
-        assert_eq!(int_prefix("-99999999999999999999"), i64::MIN);
-        assert_eq!(int_prefix("-"), 0);
+        assert_eq!(text_to_int("  -42x"), -42);
+        assert_eq!(text_to_int("+7"), 7);
+        assert_eq!(text_to_int("99999999999999999999"), i64::MAX);
+        assert_eq!(text_to_int("-99999999999999999999"), i64::MIN);
+        assert_eq!(text_to_int("-"), 0);
     }
 
     #[test]

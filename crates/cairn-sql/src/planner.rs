@@ -1208,6 +1208,12 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
+    /// The CTE `tname` names, if the statement names it once.
+    fn cte_named_once(&self, tname: &str) -> Option<(CteDef, Arc<CteOnce>)> {
+        let cte = (self.ctes.iter().rev()).find(|c| c.name.eq_ignore_ascii_case(tname))?;
+        Some((cte.clone(), cte.once.clone()?))
+    }
+
     /// The one reference to a CTE of the form `SELECT * FROM table [WHERE
     /// cond]` reads `table` itself, `cond` becoming a condition on it (so
     /// it joins, picks indexes and streams like the table), and the CTE is
@@ -1217,16 +1223,7 @@ impl<'a> Planner<'a> {
         tname: &str,
         label: &str,
     ) -> Result<Option<(RelSource, Vec<ScopeCol>, Vec<Expr>)>> {
-        let Some(cte) = self
-            .ctes
-            .iter()
-            .rev()
-            .find(|c| c.name.eq_ignore_ascii_case(tname))
-            .cloned()
-        else {
-            return Ok(None);
-        };
-        let Some(once) = cte.once.clone() else {
+        let Some((cte, once)) = self.cte_named_once(tname) else {
             return Ok(None);
         };
         let Some((table, inner_label, cond)) = self.select_star_of_table(&once) else {
@@ -1286,16 +1283,7 @@ impl<'a> Planner<'a> {
         tname: &str,
         label: &str,
     ) -> Result<Option<(RelSource, Vec<ScopeCol>)>> {
-        let Some(cte) = self
-            .ctes
-            .iter()
-            .rev()
-            .find(|c| c.name.eq_ignore_ascii_case(tname))
-            .cloned()
-        else {
-            return Ok(None);
-        };
-        let Some(once) = cte.once.clone() else {
+        let Some((cte, once)) = self.cte_named_once(tname) else {
             return Ok(None);
         };
         if self.bind.scopes.len() != once.scope_depth {
