@@ -810,9 +810,10 @@ impl<'a> Planner<'a> {
 
     /// GROUP BY and aggregates over `input`; streamed along an index order
     /// when the first rows are wanted and rule `group_by_order` finds one.
-    fn aggregate(&mut self, mut input: Plan, agg: AggState, first_rows: bool) -> Plan {
-        let ordered =
-            first_rows && group_by_order::apply(&mut input, &agg.group_exprs, &mut self.bind.trace);
+    fn aggregate(&mut self, mut input: Plan, mut agg: AggState, first_rows: bool) -> Plan {
+        let trace = &mut self.bind.trace;
+        let ordered = first_rows && group_by_order::apply(&mut input, &agg.group_exprs, trace);
+        loose_index_distinct::count_distinct(&mut input, &agg.group_exprs, &mut agg.aggs, trace);
         Plan::Aggregate {
             input: Box::new(input),
             group_by: agg.group_exprs,
