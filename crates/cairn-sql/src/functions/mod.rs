@@ -1277,6 +1277,14 @@ fn wildcard_match(toks: &[Tok], text: &[char], nocase: bool) -> bool {
 /// compare case-insensitively, and `escape` makes the next pattern character
 /// literal (a trailing escape matches nothing).
 pub fn like_match(pattern: &str, text: &str, escape: Option<char>) -> bool {
+    if pattern.is_ascii() && text.is_ascii() && escape.is_none_or(|e| e.is_ascii()) {
+        return like_ascii(pattern.as_bytes(), text.as_bytes(), escape.map(|e| e as u8));
+    }
+    like_chars(pattern, text, escape)
+}
+
+/// [`like_match`] for any text, by characters.
+fn like_chars(pattern: &str, text: &str, escape: Option<char>) -> bool {
     let mut toks = Vec::new();
     let mut it = pattern.chars();
     while let Some(c) = it.next() {
@@ -1297,6 +1305,71 @@ pub fn like_match(pattern: &str, text: &str, escape: Option<char>) -> bool {
     }
     let text: Vec<char> = text.chars().collect();
     wildcard_match(&toks, &text, true)
+}
+
+/// [`like_match`] over ASCII pattern and text, allocating nothing: the
+/// same backtracking as [`wildcard_match`], straight over the bytes.
+fn like_ascii(pattern: &[u8], text: &[u8], escape: Option<u8>) -> bool {
+    // One pattern element at `p`: `Some((is_star, byte, width))`, where a
+    // byte of 0 with width 1 and not a star is `_`.
+    let elem = |p: usize| -> Option<Result<(bool, Option<u8>, usize), ()>> {
+        let c = *pattern.get(p)?;
+        Some(if Some(c) == escape {
+            match pattern.get(p + 1) {
+                Some(&n) => Ok((false, Some(n), 2)),
+                None => Err(()),
+            }
+        } else if c == b'%' {
+            Ok((true, None, 1))
+        } else if c == b'_' {
+            Ok((false, None, 1))
+        } else {
+            Ok((false, Some(c), 1))
+        })
+    };
+    // A trailing escape character matches nothing (as the general path).
+    if escape.is_some_and(|e| {
+        let mut i = 0;
+        while i < pattern.len() {
+            if pattern[i] == e {
+                if i + 1 == pattern.len() {
+                    return true;
+                }
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        false
+    }) {
+        return false;
+    }
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while let Some(&c) = text.get(t) {
+        match elem(p) {
+            Some(Ok((true, _, w))) => {
+                star = Some((p, t));
+                p += w;
+            }
+            Some(Ok((false, want, w))) if want.is_none_or(|b| b.eq_ignore_ascii_case(&c)) => {
+                p += w;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    while let Some(Ok((true, _, w))) = elem(p) {
+        p += w;
+    }
+    p == pattern.len()
 }
 
 /// SQLite `GLOB`: case-sensitive; `*` matches any run, `?` any one character,
@@ -1852,6 +1925,38 @@ fn printf_impl(fmt: &str, args: &[Value]) -> Result<(String, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_ascii_agrees_with_the_general_matcher() {
+        // Every pattern over {a, B, %, _, !} up to 4 long (with and without
+        // `!` as the escape) against every text over {a, b, A} up to 4 long.
+        fn words(alphabet: &[char], max: usize) -> Vec<String> {
+            let mut out = vec![String::new()];
+            let mut last = vec![String::new()];
+            for _ in 0..max {
+                let next: Vec<String> = (last.iter())
+                    .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                    .collect();
+                out.extend(next.iter().cloned());
+                last = next;
+            }
+            out
+        }
+        let patterns = words(&['a', 'B', '%', '_', '!'], 4);
+        let texts = words(&['a', 'b', 'A'], 4);
+        for p in &patterns {
+            for t in &texts {
+                for esc in [None, Some('!')] {
+                    let fast = like_ascii(p.as_bytes(), t.as_bytes(), esc.map(|e| e as u8));
+                    assert_eq!(
+                        fast,
+                        like_chars(p, t, esc),
+                        "{t:?} LIKE {p:?} ESCAPE {esc:?}"
+                    );
+                }
+            }
+        }
+    }
 
     fn call(name: &str, args: &[Value]) -> Result<Value> {
         match lookup(name) {
