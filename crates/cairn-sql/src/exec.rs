@@ -650,6 +650,39 @@ impl<'a> Executor<'a> {
             return Ok(true);
         }
         if let (
+            Plan::Window {
+                input: sorted,
+                calls,
+                stream: WindowStream::Rows,
+            },
+            Some(l),
+        ) = (input, limit)
+        {
+            if let Plan::Sort {
+                input: sort_input,
+                keys,
+            } = &**sorted
+            {
+                // Row-by-row window functions over a sort: only the first
+                // offset + limit rows of the sort are needed.
+                let rows = self.sorted(sort_input, keys, outer, Some(l.saturating_add(offset)))?;
+                let mut seen = 0usize;
+                let mut stopped = false;
+                self.window_rows(&rows, calls, outer, &mut |r| {
+                    seen += 1;
+                    if seen <= offset {
+                        return Ok(true);
+                    }
+                    if !sink(r)? {
+                        stopped = true;
+                        return Ok(false);
+                    }
+                    Ok(seen < offset.saturating_add(l))
+                })?;
+                return Ok(!stopped);
+            }
+        }
+        if let (
             Plan::Sort {
                 input: sort_input,
                 keys,
@@ -1711,8 +1744,9 @@ impl<'a> Executor<'a> {
         Ok(true)
     }
 
-    /// `row_number`, `rank` and `dense_rank` over one partition whose rows
-    /// arrive in the ORDER BY order: each row goes out as it arrives.
+    /// `row_number`, `rank`, `dense_rank` and `lag(x)` over one partition
+    /// whose rows arrive in the ORDER BY order: each row goes out as it
+    /// arrives.
     fn window_by_row(
         &self,
         input: &Plan,
@@ -1720,33 +1754,31 @@ impl<'a> Executor<'a> {
         outer: &[&[Value]],
         sink: Sink<'_>,
     ) -> Result<bool> {
-        let order = calls.first().map_or(&[][..], |c| &c.order_by[..]);
-        let (mut n, mut rank, mut dense) = (0i64, 0i64, 0i64);
-        let mut prev: Option<Vec<Value>> = None;
-        let mut key = Vec::with_capacity(order.len());
+        let mut state = RowWindow::new(calls);
         let mut buf = Vec::new();
         self.stream(input, outer, &mut |r| {
-            key.clear();
-            for k in order {
-                key.push(k.expr.eval(r, self, outer)?);
-            }
-            n += 1;
-            if prev.as_ref() != Some(&key) {
-                rank = n;
-                dense += 1;
-                prev = Some(key.clone());
-            }
-            buf.clear();
-            buf.extend_from_slice(r);
-            for call in calls {
-                buf.push(Value::Integer(match call.func {
-                    WinFunc::Rank => rank,
-                    WinFunc::DenseRank => dense,
-                    _ => n,
-                }));
-            }
+            state.next(self, r, outer, &mut buf)?;
             sink(&buf)
         })
+    }
+
+    /// [`window_by_row`](Self::window_by_row) over rows already in order.
+    fn window_rows(
+        &self,
+        rows: &[Row],
+        calls: &[WindowCall],
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let mut state = RowWindow::new(calls);
+        let mut buf = Vec::new();
+        for r in rows {
+            state.next(self, r, outer, &mut buf)?;
+            if !sink(&buf)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn window(&self, rows: &[Row], call: &WindowCall, outer: &[&[Value]]) -> Result<Vec<Value>> {
@@ -2208,6 +2240,71 @@ fn sum_name(func: AggFunc) -> &'static str {
         AggFunc::Avg => "avg",
         AggFunc::Total => "total",
         _ => "sum",
+    }
+}
+
+/// The running state of window functions computed row by row over one
+/// partition in ORDER BY order (`WindowStream::Rows`).
+struct RowWindow<'c> {
+    calls: &'c [WindowCall],
+    n: i64,
+    rank: i64,
+    dense: i64,
+    prev_key: Option<Vec<Value>>,
+    key: Vec<Value>,
+    /// Each call's argument on the previous row (for `lag`).
+    prev_arg: Vec<Value>,
+}
+
+impl<'c> RowWindow<'c> {
+    fn new(calls: &'c [WindowCall]) -> RowWindow<'c> {
+        RowWindow {
+            calls,
+            n: 0,
+            rank: 0,
+            dense: 0,
+            prev_key: None,
+            key: Vec::new(),
+            prev_arg: vec![Value::Null; calls.len()],
+        }
+    }
+
+    /// `out` := row `r` followed by each call's value on it.
+    fn next(
+        &mut self,
+        ex: &Executor,
+        r: &[Value],
+        outer: &[&[Value]],
+        out: &mut Vec<Value>,
+    ) -> Result<()> {
+        let order = self.calls.first().map_or(&[][..], |c| &c.order_by[..]);
+        self.key.clear();
+        for k in order {
+            self.key.push(k.expr.eval(r, ex, outer)?);
+        }
+        self.n += 1;
+        if self.prev_key.as_ref() != Some(&self.key) {
+            self.rank = self.n;
+            self.dense += 1;
+            self.prev_key = Some(self.key.clone());
+        }
+        out.clear();
+        out.extend_from_slice(r);
+        for (call, prev) in self.calls.iter().zip(self.prev_arg.iter_mut()) {
+            out.push(match call.func {
+                WinFunc::Rank => Value::Integer(self.rank),
+                WinFunc::DenseRank => Value::Integer(self.dense),
+                WinFunc::Lag => {
+                    let v = match call.args.first() {
+                        Some(a) => a.eval(r, ex, outer)?,
+                        None => Value::Null,
+                    };
+                    std::mem::replace(prev, v)
+                }
+                _ => Value::Integer(self.n),
+            });
+        }
+        Ok(())
     }
 }
 

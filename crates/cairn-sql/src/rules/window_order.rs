@@ -4,8 +4,9 @@
 //! - `OVER (PARTITION BY k ...)`: an index that keeps each partition's rows
 //!   together (as for GROUP BY, see [`group_by_order`](super::group_by_order));
 //!   each partition is computed and goes out when the next one starts;
-//! - `OVER (ORDER BY k)` with `row_number`, `rank` or `dense_rank` only: an
-//!   index in `k`'s order; each row goes out as it arrives.
+//! - `OVER (ORDER BY k)` with `row_number`, `rank`, `dense_rank` and
+//!   `lag(x)` only: an index in `k`'s order, else a sort (of which a LIMIT
+//!   keeps only the first rows); each row goes out as it arrives.
 //!
 //! Every window call of the query must share the same PARTITION BY and
 //! ORDER BY. The rules that fire are `group_by_order` and `order_by_index`.
@@ -38,17 +39,23 @@ pub fn apply(input: &mut Plan, calls: &[WindowCall], trace: &mut Trace) -> Windo
         }
         return WindowStream::None;
     }
-    let row_by_row = calls.iter().all(|c| {
-        matches!(
-            c.func,
-            WinFunc::RowNumber | WinFunc::Rank | WinFunc::DenseRank
-        )
+    let row_by_row = calls.iter().all(|c| match c.func {
+        WinFunc::RowNumber | WinFunc::Rank | WinFunc::DenseRank => true,
+        // lag(x): the previous row's x (offset 1, no default).
+        WinFunc::Lag => c.args.len() == 1,
+        _ => false,
     });
-    if row_by_row
-        && !first.order_by.is_empty()
-        && order_by_index::index_order(input, &first.order_by, trace)
-    {
-        return WindowStream::Rows;
+    if !row_by_row || first.order_by.is_empty() {
+        return WindowStream::None;
     }
-    WindowStream::None
+    if !order_by_index::index_order(input, &first.order_by, trace) {
+        // No index delivers the order: sort first (under a LIMIT only the
+        // first rows of the sort are kept, see `Executor::limit`).
+        let unsorted = std::mem::replace(input, Plan::Single);
+        *input = Plan::Sort {
+            input: Box::new(unsorted),
+            keys: first.order_by.clone(),
+        };
+    }
+    WindowStream::Rows
 }
