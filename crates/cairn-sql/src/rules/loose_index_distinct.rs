@@ -19,29 +19,10 @@ pub fn apply(plan: &mut Plan, trace: &mut Trace) -> bool {
     let [Expr::Column(c)] = exprs[..] else {
         return false;
     };
-    let Plan::Scan {
-        table,
-        label,
-        access: Access::Full,
-        filter: None,
-        with_rowid: false,
-        ..
-    } = &**scan
-    else {
+    let Some(keys) = index_keys(scan, c, "distinct keys", trace) else {
         return false;
     };
-    let indexes = table.indexes();
-    let Some(index_no) = indexes.iter().position(|ix| ix.columns.first() == Some(&c)) else {
-        return false;
-    };
-    trace.fire(Rule::LooseIndexDistinct, || {
-        format!("{label}: distinct keys of index {}", indexes[index_no].name)
-    });
-    *plan = Plan::IndexDistinct {
-        table: table.clone(),
-        label: label.clone(),
-        index_no,
-    };
+    *plan = keys;
     true
 }
 
@@ -66,6 +47,19 @@ pub fn count_distinct(
     let [Expr::Column(c)] = call.args[..] else {
         return false;
     };
+    let Some(keys) = index_keys(input, c, "count(DISTINCT) over the distinct keys", trace) else {
+        return false;
+    };
+    *input = keys;
+    // Each key comes once; count() skips the NULL key.
+    call.args = vec![Expr::Column(0)];
+    call.distinct = false;
+    true
+}
+
+/// The distinct keys of an index led by column `c`, in place of `scan` (a
+/// full scan with no filter); `what` says in the trace what they serve.
+fn index_keys(scan: &Plan, c: usize, what: &str, trace: &mut Trace) -> Option<Plan> {
     let Plan::Scan {
         table,
         label,
@@ -73,27 +67,20 @@ pub fn count_distinct(
         filter: None,
         with_rowid: false,
         ..
-    } = &*input
+    } = scan
     else {
-        return false;
+        return None;
     };
     let indexes = table.indexes();
-    let Some(index_no) = indexes.iter().position(|ix| ix.columns.first() == Some(&c)) else {
-        return false;
-    };
+    let index_no = indexes
+        .iter()
+        .position(|ix| ix.columns.first() == Some(&c))?;
     trace.fire(Rule::LooseIndexDistinct, || {
-        format!(
-            "{label}: count(DISTINCT) over the distinct keys of index {}",
-            indexes[index_no].name
-        )
+        format!("{label}: {what} of index {}", indexes[index_no].name)
     });
-    *input = Plan::IndexDistinct {
+    Some(Plan::IndexDistinct {
         table: table.clone(),
         label: label.clone(),
         index_no,
-    };
-    // Each key comes once; count() skips the NULL key.
-    call.args = vec![Expr::Column(0)];
-    call.distinct = false;
-    true
+    })
 }
