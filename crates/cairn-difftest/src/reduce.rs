@@ -359,34 +359,28 @@ fn shrink_select_exprs(q: &Query, i: usize, out: &mut Vec<Query>) {
                 }
             }
             if let Some(on) = &item.on {
-                for e in shrink_expr(on) {
-                    let mut c = q.clone();
-                    c.selects[i].from[f].on = Some(e);
-                    out.push(c);
-                }
+                each_smaller(q, on, out, |c, e| c.selects[i].from[f].on = Some(e));
             }
         }
         for (w, cond) in s.where_.iter().enumerate() {
-            for e in shrink_expr(cond) {
-                let mut c = q.clone();
-                c.selects[i].where_[w] = e;
-                out.push(c);
-            }
+            each_smaller(q, cond, out, |c, e| c.selects[i].where_[w] = e);
         }
         if let Some(h) = &s.having {
-            for e in shrink_expr(h) {
-                let mut c = q.clone();
-                c.selects[i].having = Some(e);
-                out.push(c);
-            }
+            each_smaller(q, h, out, |c, e| c.selects[i].having = Some(e));
         }
         for (k, item) in s.items.iter().enumerate() {
-            for e in shrink_expr(item) {
-                let mut c = q.clone();
-                c.selects[i].items[k] = e;
-                out.push(c);
-            }
+            each_smaller(q, item, out, |c, e| c.selects[i].items[k] = e);
         }
+    }
+}
+
+/// Pushes a copy of `q` for each expression one step smaller than `e`,
+/// `put` placing it where `e` was.
+fn each_smaller(q: &Query, e: &Expr, out: &mut Vec<Query>, put: impl Fn(&mut Query, Expr)) {
+    for smaller in shrink_expr(e) {
+        let mut c = q.clone();
+        put(&mut c, smaller);
+        out.push(c);
     }
 }
 

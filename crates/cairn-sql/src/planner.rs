@@ -43,7 +43,7 @@ struct CteDef {
     /// True while planning the recursive step: reads the working set.
     working: bool,
     /// A CTE its statement names once, with where it was defined: its one
-    /// reference may read its table directly (see `flatten_cte`).
+    /// reference may read its table directly (see `cte_in_place`).
     once: Option<Arc<CteOnce>>,
 }
 
@@ -1139,15 +1139,12 @@ impl<'a> Planner<'a> {
                     .as_ref()
                     .map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect())
                     .unwrap_or_default();
-                let (source, c) = match self.flatten_cte(&tname, &label)? {
+                let (source, c) = match self.cte_in_place(&tname, &label)? {
                     Some((source, c, conds)) => {
                         local = conds;
                         (source, c)
                     }
-                    None => match self.inline_cte(&tname, &label)? {
-                        Some(found) => found,
-                        None => self.named_source(name, &tname, &label)?,
-                    },
+                    None => self.named_source(name, &tname, &label)?,
                 };
                 (source, c, label, alias_cols)
             }
@@ -1215,11 +1212,18 @@ impl<'a> Planner<'a> {
         Some((cte.clone(), cte.once.clone()?))
     }
 
-    /// The one reference to a CTE of the form `SELECT * FROM table [WHERE
-    /// cond]` reads `table` itself, `cond` becoming a condition on it (so
-    /// it joins, picks indexes and streams like the table), and the CTE is
-    /// not materialized. `None` for any other reference.
-    fn flatten_cte(
+    /// The one reference to a CTE that is not materialized: read in place
+    /// of the CTE, with conditions on the relation alone (in its layout).
+    /// `None` keeps the materialized CTE (see `named_source`).
+    /// - `SELECT * FROM table [WHERE cond]` reads `table` itself, `cond`
+    ///   becoming a condition on it (so it joins, picks indexes and streams
+    ///   like the table), wherever the reference is;
+    /// - any other CTE, referenced in the FROM of the query the WITH belongs
+    ///   to, is planned there like a derived table: it streams into that
+    ///   query (a LIMIT stops it; a GROUP BY in it may stream along an
+    ///   index). A reference in a subquery keeps the materialized CTE
+    ///   (computed once, not once per outer row).
+    fn cte_in_place(
         &mut self,
         tname: &str,
         label: &str,
@@ -1227,78 +1231,84 @@ impl<'a> Planner<'a> {
         let Some((cte, once)) = self.cte_named_once(tname) else {
             return Ok(None);
         };
-        let Some((table, inner_label, cond)) = self.select_star_of_table(&once) else {
-            return Ok(None);
+        let flat = match self.select_star_of_table(&once) {
+            Some((table, inner, cond)) => self.flattened(&once, table, &inner, cond)?,
+            None => None,
         };
-        // Bound where the CTE was defined: its scopes, its earlier CTEs.
-        let later_scopes = self
-            .bind
-            .scopes
-            .split_off(once.scope_depth.min(self.bind.scopes.len()));
-        let later_ctes = self.ctes.split_off(once.ctes_before.min(self.ctes.len()));
-        self.bind
-            .scopes
-            .push(Scope::new(crate::scope::table_cols(&table, &inner_label)));
-        let bound = cond.map(|c| self.bind_expr(&c)).transpose();
-        self.bind.scopes.pop();
-        self.bind.scopes.extend(later_scopes);
-        self.ctes.extend(later_ctes);
-        let mut conds = Vec::new();
-        if let Some(c) = bound? {
-            // Names of enclosing queries or subqueries would be bound for
-            // the definition's place, not this one: then the CTE stays whole.
-            let mut nested = false;
-            c.walk(&mut |x| {
-                nested |= matches!(
-                    x,
-                    Expr::Outer { .. }
-                        | Expr::InSubquery { .. }
-                        | Expr::Exists { .. }
-                        | Expr::ScalarSubquery(_)
-                        | Expr::GroupedSubquery(_)
-                )
-            });
-            if nested {
-                return Ok(None);
+        let found = match flat {
+            Some((table, conds)) => {
+                self.bind.trace.fire(crate::rules::Rule::PushDown, || {
+                    format!("CTE {} reads table {} directly", cte.name, table.name())
+                });
+                let cols = crate::scope::table_cols(&table, label);
+                Some((RelSource::Table(table), cols, conds))
             }
-            split_and(c, &mut conds);
-        }
-        let mut cols = crate::scope::table_cols(&table, label);
-        for (c, o) in cols.iter_mut().zip(&cte.cols) {
-            c.name.clone_from(&o.name);
-        }
-        self.bind.flattened_ctes.insert(cte.id);
-        self.bind.trace.fire(crate::rules::Rule::PushDown, || {
-            format!("CTE {} reads table {} directly", cte.name, table.name())
-        });
-        Ok(Some((RelSource::Table(table), cols, conds)))
+            None if self.bind.scopes.len() == once.scope_depth => {
+                let (plan, cols) = self.at_definition(&once, |p| p.plan_query(&once.query))?;
+                Some((RelSource::Plan(plan), scope_cols(label, &cols), Vec::new()))
+            }
+            None => None,
+        };
+        Ok(found.map(|(source, mut cols, conds)| {
+            // The reference reads the CTE's column names.
+            for (c, o) in cols.iter_mut().zip(&cte.cols) {
+                c.name.clone_from(&o.name);
+            }
+            self.bind.flattened_ctes.insert(cte.id);
+            (source, cols, conds)
+        }))
     }
 
-    /// The one reference to a CTE, made in the FROM of the query the WITH
-    /// belongs to, is planned there like a derived table: it streams into
-    /// that query (a LIMIT stops it; a GROUP BY in it may stream along an
-    /// index) and is not materialized. A reference in a subquery keeps the
-    /// materialized CTE (computed once, not once per outer row).
-    fn inline_cte(
+    /// `cond` (of a `SELECT * FROM table AS inner WHERE cond` CTE) bound on
+    /// `table`'s rows where the CTE was defined, as conjuncts; `None` when
+    /// it names an enclosing query or holds a subquery (bound for the
+    /// definition's place, not the reference's: the CTE stays whole).
+    fn flattened(
         &mut self,
-        tname: &str,
-        label: &str,
-    ) -> Result<Option<(RelSource, Vec<ScopeCol>)>> {
-        let Some((cte, once)) = self.cte_named_once(tname) else {
-            return Ok(None);
+        once: &CteOnce,
+        table: Arc<cairn_storage::Table>,
+        inner: &str,
+        cond: Option<ast::Expr>,
+    ) -> Result<Option<(Arc<cairn_storage::Table>, Vec<Expr>)>> {
+        let Some(cond) = cond else {
+            return Ok(Some((table, Vec::new())));
         };
-        if self.bind.scopes.len() != once.scope_depth {
+        let bound = self.at_definition(once, |p| {
+            let cols = crate::scope::table_cols(&table, inner);
+            p.bind.scopes.push(Scope::new(cols));
+            let bound = p.bind_expr(&cond);
+            p.bind.scopes.pop();
+            bound
+        })?;
+        let mut nested = false;
+        bound.walk(&mut |x| {
+            nested |= matches!(
+                x,
+                Expr::Outer { .. }
+                    | Expr::InSubquery { .. }
+                    | Expr::Exists { .. }
+                    | Expr::ScalarSubquery(_)
+                    | Expr::GroupedSubquery(_)
+            )
+        });
+        if nested {
             return Ok(None);
         }
+        let mut conds = Vec::new();
+        split_and(bound, &mut conds);
+        Ok(Some((table, conds)))
+    }
+
+    /// Runs `f` where CTE `once` was defined: with the scopes and the
+    /// earlier CTEs in force there.
+    fn at_definition<T>(&mut self, once: &CteOnce, f: impl FnOnce(&mut Self) -> T) -> T {
+        let depth = once.scope_depth.min(self.bind.scopes.len());
+        let later_scopes = self.bind.scopes.split_off(depth);
         let later_ctes = self.ctes.split_off(once.ctes_before.min(self.ctes.len()));
-        let planned = self.plan_query(&once.query);
+        let out = f(self);
+        self.bind.scopes.extend(later_scopes);
         self.ctes.extend(later_ctes);
-        let (plan, mut cols) = planned?;
-        for (c, o) in cols.iter_mut().zip(&cte.cols) {
-            c.name.clone_from(&o.name);
-        }
-        self.bind.flattened_ctes.insert(cte.id);
-        Ok(Some((RelSource::Plan(plan), scope_cols(label, &cols))))
+        out
     }
 
     /// `SELECT * FROM t [AS a] [WHERE cond]` over a base table `t` (not a
