@@ -649,39 +649,28 @@ impl<'a> Executor<'a> {
         if limit == Some(0) {
             return Ok(true);
         }
-        if let (
-            Plan::Window {
-                input: sorted,
-                calls,
-                stream: WindowStream::Rows,
+        // Row-by-row window functions over a sort: only the first
+        // offset + limit rows of the sort are needed.
+        let window_top = match (input, limit) {
+            (
+                Plan::Window {
+                    input: sorted,
+                    calls,
+                    stream: WindowStream::Rows,
+                },
+                Some(l),
+            ) => match &**sorted {
+                Plan::Sort {
+                    input: sort_input,
+                    keys,
+                } => {
+                    let k = l.saturating_add(offset);
+                    Some((self.sorted(sort_input, keys, outer, Some(k))?, calls))
+                }
+                _ => None,
             },
-            Some(l),
-        ) = (input, limit)
-        {
-            if let Plan::Sort {
-                input: sort_input,
-                keys,
-            } = &**sorted
-            {
-                // Row-by-row window functions over a sort: only the first
-                // offset + limit rows of the sort are needed.
-                let rows = self.sorted(sort_input, keys, outer, Some(l.saturating_add(offset)))?;
-                let mut seen = 0usize;
-                let mut stopped = false;
-                self.window_rows(&rows, calls, outer, &mut |r| {
-                    seen += 1;
-                    if seen <= offset {
-                        return Ok(true);
-                    }
-                    if !sink(r)? {
-                        stopped = true;
-                        return Ok(false);
-                    }
-                    Ok(seen < offset.saturating_add(l))
-                })?;
-                return Ok(!stopped);
-            }
-        }
+            _ => None,
+        };
         if let (
             Plan::Sort {
                 input: sort_input,
@@ -716,7 +705,9 @@ impl<'a> Executor<'a> {
             }
             Ok(limit.is_none_or(|l| emitted < l))
         };
-        if skip_in_scan > 0 {
+        if let Some((rows, calls)) = &window_top {
+            self.window_rows(rows, calls, outer, &mut limited)?;
+        } else if skip_in_scan > 0 {
             self.stream_scan(input, outer, skip_in_scan, false, &mut limited)?;
         } else {
             self.stream(input, outer, &mut limited)?;
