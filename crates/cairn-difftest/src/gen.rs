@@ -381,6 +381,11 @@ impl<'a> Generator<'a> {
     /// derived tables, subqueries).
     fn query(&mut self, depth: u32, outer: &Scope, types: Option<Vec<Ty>>) -> Query {
         let mut q = Query::default();
+        if depth == 0 && self.allows(Class::OuterAggregate) && self.side.chance(4) {
+            q.selects.push(self.outer_aggregate_select());
+            self.order_and_limit(&mut q);
+            return q;
+        }
         let r = self.rng.below(100);
         if r < 15 && depth < QUERY_DEPTH_MAX {
             self.compound(&mut q, depth, outer, types);
@@ -571,19 +576,17 @@ impl<'a> Generator<'a> {
         if self.allows(Class::GroupByConstant) && self.rng.chance(5) {
             group_by.push(Expr::Lit(Lit::Text("k".into())));
         }
-        let agg_scope = if self.allows(Class::OuterAggregate) {
-            scope.clone()
-        } else {
-            local.clone()
-        };
+        // Aggregates over this level's columns only: one whose argument
+        // reads only outer columns is the outer query's (see
+        // `outer_aggregate_select`).
         for _ in 0..self.rng.range(1, 2) {
-            items.push(self.aggregate(&agg_scope, depth + 1).0);
+            items.push(self.aggregate(&local, depth + 1).0);
         }
         let where_ = (0..self.rng.range(0, 1))
             .map(|_| self.predicate(2, &scope, depth + 1))
             .collect();
         let having = if self.rng.chance(30) {
-            let (agg, ty) = self.aggregate(&agg_scope, depth + 1);
+            let (agg, ty) = self.aggregate(&local, depth + 1);
             let op = *self.rng.pick(&["=", "<", ">", "<>", ">="]);
             let rhs = Expr::Lit(self.lit(if ty == Ty::Text { Ty::Text } else { ty }));
             Some(Expr::Op(Op::Bin(op), vec![agg, rhs]))
@@ -601,6 +604,49 @@ impl<'a> Generator<'a> {
     }
 
     /// An aggregate over `scope` and its result type.
+    /// A SELECT whose aggregates sit in scalar subqueries but read only
+    /// its own columns (`SELECT (SELECT sum(o.a) FROM t2) FROM t1 o`): they
+    /// aggregate its rows (SQL's rule and SQLite's), so it returns one row.
+    /// Every item is such a subquery or an aggregate: a bare column would
+    /// come from whichever row an engine reads first, which neither
+    /// defines.
+    fn outer_aggregate_select(&mut self) -> Select {
+        let (from, local) = self.gen_from(0);
+        let mut items = Vec::new();
+        for _ in 0..self.rng.range(1, 3) {
+            // No subquery in an argument: which level such an aggregate
+            // belongs to depends on the subquery's names too.
+            let (agg, _) = self.aggregate(&local, QUERY_DEPTH_MAX);
+            if self.rng.chance(25) {
+                items.push(agg);
+                continue;
+            }
+            let (inner_from, inner) = self.gen_from(1);
+            let where_ = (0..self.rng.range(0, 1))
+                .map(|_| self.predicate(2, &inner, QUERY_DEPTH_MAX))
+                .collect();
+            let q = Query {
+                selects: vec![Select {
+                    items: vec![agg],
+                    from: inner_from,
+                    where_,
+                    ..Select::default()
+                }],
+                ..Query::default()
+            };
+            items.push(Expr::Sub(SubKind::Scalar, vec![], Box::new(q)));
+        }
+        let where_ = (0..self.rng.range(0, 1))
+            .map(|_| self.predicate(2, &local, QUERY_DEPTH_MAX))
+            .collect();
+        Select {
+            items,
+            from,
+            where_,
+            ..Select::default()
+        }
+    }
+
     fn aggregate(&mut self, scope: &Scope, qdepth: u32) -> (Expr, Ty) {
         let distinct = self.rng.chance(15);
         let arg_ty = *self.rng.pick(&[Ty::Int, Ty::Int, Ty::Real, Ty::Text]);
@@ -1040,14 +1086,10 @@ impl<'a> Generator<'a> {
             let (from, local) = self.gen_from(qdepth + 1);
             let mut scope = local.clone();
             scope.extend(outer.iter().cloned());
-            // An argument over the outer columns only would make the
-            // aggregate the outer query's (see Class::OuterAggregate).
-            let arg_scope = if self.allows(Class::OuterAggregate) {
-                &scope
-            } else {
-                &local
-            };
-            let arg = self.expr(ty, 1, arg_scope, qdepth + 1);
+            // Over this level's columns: an argument over the outer
+            // columns only would make the aggregate the outer query's (see
+            // `outer_aggregate_select`).
+            let arg = self.expr(ty, 1, &local, qdepth + 1);
             let name = match ty {
                 Ty::Int => *self.rng.pick(&["max", "min", "count", "sum"]),
                 Ty::Real => *self.rng.pick(&["max", "min", "total"]),

@@ -134,17 +134,54 @@ pub fn visit(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
                 visit(x, f)
             }
         }
-        E::Function(func) => {
-            if let ast::FunctionArguments::List(l) = &func.args {
-                for a in &l.args {
-                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a {
-                        visit(x, f)
-                    }
-                }
+        E::Function(func) => visit_call(func, f),
+        E::Tuple(xs) => xs.iter().for_each(|x| visit(x, f)),
+        E::Ceil { expr, .. } | E::Floor { expr, .. } => visit(expr, f),
+        E::Position { expr, r#in } => {
+            visit(expr, f);
+            visit(r#in, f)
+        }
+        E::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            visit(expr, f);
+            substring_from.iter().for_each(|x| visit(x, f));
+            substring_for.iter().for_each(|x| visit(x, f))
+        }
+        E::Trim {
+            expr,
+            trim_what,
+            trim_characters,
+            ..
+        } => {
+            visit(expr, f);
+            trim_what.iter().for_each(|x| visit(x, f));
+            trim_characters.iter().flatten().for_each(|x| visit(x, f))
+        }
+        // Subqueries are another level; what binding does not support
+        // fails there.
+        _ => {}
+    }
+}
+
+/// [`visit`] of a call's arguments, FILTER and window specification.
+fn visit_call(func: &ast::Function, f: &mut dyn FnMut(&ast::Expr)) {
+    if let ast::FunctionArguments::List(l) = &func.args {
+        for a in &l.args {
+            if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a {
+                visit(x, f)
             }
         }
-        E::Tuple(xs) => xs.iter().for_each(|x| visit(x, f)),
-        _ => {}
+    }
+    if let Some(x) = &func.filter {
+        visit(x, f)
+    }
+    if let Some(ast::WindowType::WindowSpec(w)) = &func.over {
+        w.partition_by.iter().for_each(|x| visit(x, f));
+        w.order_by.iter().for_each(|o| visit(&o.expr, f));
     }
 }
 

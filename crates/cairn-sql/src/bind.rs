@@ -59,6 +59,10 @@ pub struct BindState {
     /// The affinity of each parameter, by 0-based index (a trigger's
     /// `NEW.c`/`OLD.c` carry their column's); others have none.
     pub param_affinity: Vec<Affinity>,
+    /// Set when a subquery found an aggregate of an enclosing query level
+    /// that was not planned as an aggregate query: that level's planning
+    /// starts over as one (see `Planner::plan_select`).
+    pub outer_aggregate: Option<usize>,
     /// The FROM being planned feeds a LIMIT with no ORDER BY: its first
     /// rows matter more than the total cost (joins prefer index lookups).
     pub first_rows: bool,
@@ -79,8 +83,37 @@ impl BindState {
             cte_used: std::collections::HashMap::new(),
             first_rows: false,
             param_affinity: Vec::new(),
+            outer_aggregate: None,
             flattened_ctes: std::collections::HashSet::new(),
         }
+    }
+
+    /// What planning one query level changes here besides scopes, ids and
+    /// subquery plans (which a second attempt may leave behind unused).
+    pub fn save(&self) -> SavedBind {
+        SavedBind {
+            min_level: self.min_level,
+            next_positional: self.next_positional,
+            param_count: self.param_count,
+            trace: self.trace.clone(),
+            cte_used: self.cte_used.clone(),
+            flattened_ctes: self.flattened_ctes.clone(),
+            param_affinity: self.param_affinity.clone(),
+            first_rows: self.first_rows,
+        }
+    }
+
+    /// Goes back to `saved`, to plan a query level again.
+    pub fn restore(&mut self, saved: SavedBind) {
+        self.min_level = saved.min_level;
+        self.next_positional = saved.next_positional;
+        self.param_count = saved.param_count;
+        self.trace = saved.trace;
+        self.cte_used = saved.cte_used;
+        self.flattened_ctes = saved.flattened_ctes;
+        self.param_affinity = saved.param_affinity;
+        self.first_rows = saved.first_rows;
+        self.outer_aggregate = None;
     }
 
     /// A fresh id for a subquery, CTE or scan.
@@ -88,6 +121,18 @@ impl BindState {
         self.last_id += 1;
         self.last_id
     }
+}
+
+/// [`BindState::save`]'s copy.
+pub struct SavedBind {
+    min_level: usize,
+    next_positional: usize,
+    param_count: usize,
+    trace: Trace,
+    cte_used: std::collections::HashMap<usize, (Vec<bool>, usize)>,
+    flattened_ctes: std::collections::HashSet<usize>,
+    param_affinity: Vec<Affinity>,
+    first_rows: bool,
 }
 
 /// What a [`Binder`] needs from the planner that drives it.
@@ -164,13 +209,24 @@ pub fn affinity_of(st: &BindState, e: &Expr) -> Affinity {
     };
     match scope.agg.as_ref().filter(|a| a.active) {
         // The aggregate output row: grouping keys, then aggregates (whose
-        // results have no affinity). The keys were bound in the FROM scope
-        // of the same level, whose columns they name by position.
-        Some(agg) => match agg.group_exprs.get(index) {
-            Some(Expr::Column(c)) => scope.cols.get(*c).map_or(Affinity::None, |c| c.affinity),
-            Some(Expr::Cast(_, t)) => Affinity::of_type(*t),
-            _ => Affinity::None,
-        },
+        // results have no affinity, but a bare column keeps its column's).
+        // Keys and arguments were bound in the FROM scope of the same
+        // level, whose columns they name by position.
+        Some(agg) => {
+            let e = match agg.group_exprs.get(index) {
+                Some(e) => Some(e),
+                None => agg
+                    .aggs
+                    .get(index - agg.group_exprs.len())
+                    .filter(|a| a.func == AggFunc::Bare)
+                    .and_then(|a| a.args.first()),
+            };
+            match e {
+                Some(Expr::Column(c)) => scope.cols.get(*c).map_or(Affinity::None, |c| c.affinity),
+                Some(Expr::Cast(_, t)) => Affinity::of_type(*t),
+                _ => Affinity::None,
+            }
+        }
         None => scope.cols.get(index).map_or(Affinity::None, |c| c.affinity),
     }
 }
@@ -912,6 +968,10 @@ impl<'c> Binder<'c> {
         distinct: bool,
         star: bool,
     ) -> Result<Expr> {
+        let level = self.aggregate_level(args, f.filter.as_deref());
+        if level + 1 < self.state().scopes.len() {
+            return self.bind_outer_aggregate(level, f, func, args, distinct, star);
+        }
         let has_agg_scope = self.state().scopes.last().is_some_and(|s| s.agg.is_some());
         if !has_agg_scope {
             return Err(Error::plan(format!(
@@ -935,36 +995,11 @@ impl<'c> Binder<'c> {
         // not contain window functions (they run after aggregation).
         self.set_agg_active(false);
         let window_ok = std::mem::replace(&mut self.state_mut().window_ok, false);
-        let bound = (|| -> Result<(Vec<Expr>, Option<Expr>)> {
-            let a = self.bind_args(args)?;
-            let filter = match &f.filter {
-                Some(x) => Some(self.bind_expr(x)?),
-                None => None,
-            };
-            Ok((a, filter))
-        })();
+        let bound = self.bind_aggregate_args(f, args);
         self.set_agg_active(true);
         self.state_mut().window_ok = window_ok;
         let (bound, filter) = bound?;
-        let func = if star {
-            if func != AggFunc::Count {
-                return Err(Error::plan(format!("{}(*) is not valid", func_name(f))));
-            }
-            AggFunc::CountStar
-        } else {
-            func
-        };
-        let want = match func {
-            AggFunc::CountStar => 0..=0,
-            AggFunc::GroupConcat => 1..=2,
-            _ => 1..=1,
-        };
-        if !want.contains(&bound.len()) {
-            return Err(Error::plan(format!(
-                "wrong number of arguments to function {}()",
-                func_name(f)
-            )));
-        }
+        let func = checked_aggregate(f, func, star, bound.len())?;
         let agg = self
             .state_mut()
             .scopes
@@ -979,6 +1014,171 @@ impl<'c> Binder<'c> {
         });
         agg.agg_texts.push(text);
         Ok(Expr::Column(agg.group_exprs.len() + agg.aggs.len() - 1))
+    }
+
+    fn bind_aggregate_args(
+        &mut self,
+        f: &ast::Function,
+        args: &[&ast::Expr],
+    ) -> Result<(Vec<Expr>, Option<Expr>)> {
+        let a = self.bind_args(args)?;
+        let filter = match &f.filter {
+            Some(x) => Some(self.bind_expr(x)?),
+            None => None,
+        };
+        Ok((a, filter))
+    }
+
+    /// Whether `e` calls an aggregate of the current query level (not one
+    /// inside a subquery, not a window call, not one whose arguments read
+    /// only an enclosing level's columns: that one is the enclosing
+    /// level's).
+    pub fn has_local_aggregate(&self, e: &ast::Expr) -> bool {
+        let here = self.state().scopes.len().saturating_sub(1);
+        let mut found = false;
+        crate::ast_util::visit(e, &mut |x| {
+            let ast::Expr::Function(f) = x else { return };
+            if found || f.over.is_some() {
+                return;
+            }
+            let Ok((args, _, star)) = func_args(f) else {
+                return;
+            };
+            let n = if star { 1 } else { args.len() };
+            if aggregate_func(&func_name(f), n).is_some()
+                && self.aggregate_level(&args, f.filter.as_deref()) == here
+            {
+                found = true;
+            }
+        });
+        found
+    }
+
+    /// The query level an aggregate call belongs to (the SQL standard's
+    /// rule, and SQLite's): the innermost level any column of its
+    /// arguments or FILTER resolves to. The current level when they name
+    /// no column, name one no level has (binding reports it), or contain a
+    /// subquery.
+    fn aggregate_level(&self, args: &[&ast::Expr], filter: Option<&ast::Expr>) -> usize {
+        use ast::Expr as E;
+        let scopes = &self.state().scopes;
+        let here = scopes.len().saturating_sub(1);
+        let mut level: Option<usize> = None;
+        let mut local = false;
+        for e in args.iter().copied().chain(filter) {
+            crate::ast_util::visit(e, &mut |x| {
+                let parts: &[ast::Ident] = match x {
+                    E::Identifier(i) => std::slice::from_ref(i),
+                    E::CompoundIdentifier(p) => p,
+                    E::Subquery(_) | E::Exists { .. } | E::InSubquery { .. } => {
+                        local = true;
+                        return;
+                    }
+                    _ => return,
+                };
+                let (table, name) = match parts {
+                    [c] => (None, c),
+                    [t, c] | [_, t, c] => (Some(t.value.as_str()), c),
+                    _ => {
+                        local = true;
+                        return;
+                    }
+                };
+                let found = (0..scopes.len())
+                    .rev()
+                    .find(|&l| !matches!(scopes[l].lookup(table, &name.value), Lookup::Missing));
+                match found {
+                    Some(l) => level = Some(level.map_or(l, |m| m.max(l))),
+                    None => local = true,
+                }
+            });
+        }
+        if local {
+            here
+        } else {
+            level.unwrap_or(here)
+        }
+    }
+
+    /// An aggregate call in a subquery whose arguments read only columns
+    /// of the enclosing level `level` (`SELECT (SELECT sum(o.a) FROM t i)
+    /// FROM t o`): it aggregates that level's rows, and the subquery reads
+    /// its result as an outer column. If that level is not an aggregate
+    /// query yet, its planning starts over as one.
+    fn bind_outer_aggregate(
+        &mut self,
+        level: usize,
+        f: &ast::Function,
+        func: AggFunc,
+        args: &[&ast::Expr],
+        distinct: bool,
+        star: bool,
+    ) -> Result<Expr> {
+        let misuse = || Error::plan(format!("misuse of aggregate function {}()", func_name(f)));
+        let scope = &self.state().scopes[level];
+        match scope.agg.as_ref() {
+            None => {
+                if scope.select_list {
+                    self.state_mut().outer_aggregate = Some(level);
+                }
+                return Err(misuse());
+            }
+            // Inside that level's WHERE/GROUP BY or another aggregate's
+            // arguments.
+            Some(a) if !a.active => return Err(misuse()),
+            Some(_) => {}
+        }
+        let set_active = |st: &mut BindState, on: bool| {
+            if let Some(a) = st.scopes[level].agg.as_mut() {
+                a.active = on;
+            }
+        };
+        set_active(self.state_mut(), false);
+        let window_ok = std::mem::replace(&mut self.state_mut().window_ok, false);
+        let bound = self.bind_aggregate_args(f, args);
+        set_active(self.state_mut(), true);
+        self.state_mut().window_ok = window_ok;
+        let (mut bound, mut filter) = bound?;
+        let func = checked_aggregate(f, func, star, bound.len())?;
+        // Rebase the arguments from this level's row to that level's.
+        let up = self.state().scopes.len() - 1 - level;
+        let mut rebase = |e: &mut Expr| {
+            if let Expr::Outer { depth, index } = *e {
+                *e = if depth == up {
+                    Expr::Column(index)
+                } else {
+                    Expr::Outer {
+                        depth: depth - up,
+                        index,
+                    }
+                };
+            }
+        };
+        bound.iter_mut().for_each(|e| e.rewrite(&mut rebase));
+        if let Some(x) = filter.as_mut() {
+            x.rewrite(&mut rebase);
+        }
+        let agg = self.state_mut().scopes[level]
+            .agg
+            .as_mut()
+            .ok_or_else(|| Error::internal("aggregate scope vanished"))?;
+        // Its names mean at `level` what they mean here (none resolved
+        // to a level in between), so the call's text identifies it there.
+        let text = f.to_string();
+        let index = match agg.agg_texts.iter().position(|t| *t == text) {
+            Some(j) => agg.group_exprs.len() + j,
+            None => {
+                agg.aggs.push(AggCall {
+                    func,
+                    args: bound,
+                    distinct,
+                    filter,
+                });
+                agg.agg_texts.push(text);
+                agg.group_exprs.len() + agg.aggs.len() - 1
+            }
+        };
+        Ok(Expr::Outer { depth: up, index })
     }
 
     fn bind_window(
@@ -1145,7 +1345,7 @@ impl<'c> Binder<'c> {
                 )));
             }
         }
-        let aff = cols.first().map_or(Affinity::None, |c| c.affinity);
+        let aff = cols.first().map_or(Affinity::None, |c| c.expr_affinity);
         Ok((plan, correlated, aff))
     }
 
@@ -1206,4 +1406,34 @@ impl<'c> Binder<'c> {
         }
         Ok(e)
     }
+}
+
+/// An aggregate's function once its arguments are bound: `count(*)` as
+/// its own function, the number of arguments checked.
+fn checked_aggregate(
+    f: &ast::Function,
+    func: AggFunc,
+    star: bool,
+    nargs: usize,
+) -> Result<AggFunc> {
+    let func = if star {
+        if func != AggFunc::Count {
+            return Err(Error::plan(format!("{}(*) is not valid", func_name(f))));
+        }
+        AggFunc::CountStar
+    } else {
+        func
+    };
+    let want = match func {
+        AggFunc::CountStar => 0..=0,
+        AggFunc::GroupConcat => 1..=2,
+        _ => 1..=1,
+    };
+    if !want.contains(&nargs) {
+        return Err(Error::plan(format!(
+            "wrong number of arguments to function {}()",
+            func_name(f)
+        )));
+    }
+    Ok(func)
 }

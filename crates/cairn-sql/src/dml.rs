@@ -474,6 +474,7 @@ impl Planner<'_> {
                     name,
                     data_type: self.type_of(&x, false),
                     affinity: crate::bind::affinity_of(&self.bind, &x),
+                    expr_affinity: crate::bind::affinity_of(&self.bind, &x),
                     datatypes: crate::bind::datatypes(&x, &|e| {
                         crate::bind::affinity_of(&self.bind, e)
                     }),

@@ -1583,6 +1583,9 @@ impl<'a> Executor<'a> {
             if Some(i) == leader || (call.func == AggFunc::Bare && !bare_take) {
                 continue;
             }
+            if call.func == AggFunc::Bare && leader.is_some() {
+                *acc = Acc::Any(None);
+            }
             if let Some(f) = &call.filter {
                 if !f.test(r, self, outer)? {
                     continue;
@@ -2318,18 +2321,14 @@ fn extreme_step(cur: &mut Option<Value>, v: Value, func: AggFunc) -> bool {
     replace
 }
 
-/// The one `min()`/`max()` call bare columns follow (SQLite: with exactly
-/// one of them, bare columns come from the row holding its extreme).
+/// The `min()`/`max()` call bare columns follow: SQLite 3.50 loads them
+/// from a row where the last such call (in the order the query names
+/// them) took a new extreme; with none, from the group's first row.
 fn bare_leader(aggs: &[AggCall]) -> Option<usize> {
     if !aggs.iter().any(|a| a.func == AggFunc::Bare) {
         return None;
     }
-    let mut extremes = (aggs.iter().enumerate())
-        .filter(|(_, a)| matches!(a.func, AggFunc::Min | AggFunc::Max) && !a.distinct);
-    match (extremes.next(), extremes.next()) {
-        (Some((i, _)), None) => Some(i),
-        _ => None,
-    }
+    (aggs.iter()).rposition(|a| matches!(a.func, AggFunc::Min | AggFunc::Max) && !a.distinct)
 }
 
 /// The state of `sum`, `total` and `avg` (SQLite 3.50's): an exact
@@ -2493,8 +2492,12 @@ impl Acc {
         }
         if matches!(call.func, AggFunc::AnyValue | AggFunc::Bare) {
             if let Acc::Any(a) = self {
-                // SQLite returns the value from the last row of the group.
-                *a = Some(v);
+                // A bare column is the group's first row's (SQLite 3.50);
+                // beside one min()/max() `fold_row` resets it at each new
+                // extreme. any_value() keeps the last.
+                if call.func == AggFunc::AnyValue || a.is_none() {
+                    *a = Some(v);
+                }
             }
             return Ok(());
         }

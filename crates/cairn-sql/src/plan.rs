@@ -81,9 +81,9 @@ pub enum AggFunc {
     GroupConcat,
     /// `any_value(x)`: the value from some row of the group (the last).
     AnyValue,
-    /// A bare column in an aggregate query (SQLite allows these): like
-    /// `any_value`, except beside exactly one `min()`/`max()`, where it
-    /// comes from the row that holds the minimum/maximum.
+    /// A bare column in an aggregate query (SQLite allows these): the
+    /// value from the group's first row or, beside `min()`/`max()`, from
+    /// the row that holds the last one's extreme (SQLite 3.50's answers).
     Bare,
     BoolAnd,
     BoolOr,

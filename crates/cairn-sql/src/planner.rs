@@ -181,6 +181,10 @@ impl<'a> Planner<'a> {
     }
 
     /// Binds an expression in the current scopes.
+    fn has_local_aggregate(&mut self, e: &ast::Expr) -> bool {
+        Binder::new(self).has_local_aggregate(e)
+    }
+
     pub fn bind_expr(&mut self, e: &ast::Expr) -> Result<Expr> {
         Binder::new(self).bind_expr(e)
     }
@@ -440,6 +444,9 @@ impl<'a> Planner<'a> {
                 .filter_map(|a| a.get(i).map(|c| (c.affinity, c.datatypes)))
                 .collect();
             c.affinity = crate::affinity::of_compound(&per_arm);
+            c.expr_affinity = (arms.last())
+                .and_then(|a| a.get(i))
+                .map_or(Affinity::None, |c| c.expr_affinity);
             c.datatypes = per_arm.iter().fold(0, |m, (_, d)| m | d);
         }
         Ok((plan, cols))
@@ -512,6 +519,7 @@ impl<'a> Planner<'a> {
             .map(|i| OutCol {
                 name: format!("column{}", i + 1),
                 affinity: Affinity::None,
+                expr_affinity: Affinity::None,
                 datatypes: rows.iter().fold(0, |m, r| {
                     m | r.get(i).map_or(0, |e| datatypes(e, &|_| Affinity::None))
                 }),
@@ -535,7 +543,16 @@ impl<'a> Planner<'a> {
     ) -> Result<(Plan, Vec<OutCol>)> {
         let depth = self.bind.scopes.len();
         let window_ok = std::mem::replace(&mut self.bind.window_ok, false);
-        let r = self.plan_select_inner(s, order_by, limit, offset);
+        let saved = self.bind.save();
+        let mut r = self.plan_select_inner(s, order_by, limit, offset, false);
+        if r.is_err() && self.bind.outer_aggregate == Some(depth) {
+            // A subquery aggregates this level's rows: plan it again as an
+            // aggregate query (a second request is a misuse, reported).
+            self.bind.scopes.truncate(depth);
+            self.bind.restore(saved);
+            self.bind.window_ok = false;
+            r = self.plan_select_inner(s, order_by, limit, offset, true);
+        }
         self.bind.window_ok = window_ok;
         self.bind.scopes.truncate(depth);
         r
@@ -547,6 +564,7 @@ impl<'a> Planner<'a> {
         order_by: &[&ast::OrderByExpr],
         limit: Option<&ast::Expr>,
         offset: Option<&ast::Expr>,
+        outer_aggregate: bool,
     ) -> Result<(Plan, Vec<OutCol>)> {
         if s.top.is_some() || s.into.is_some() || !s.lateral_views.is_empty() || s.qualify.is_some()
         {
@@ -583,10 +601,11 @@ impl<'a> Planner<'a> {
                 _ => None,
             })
             .collect();
-        let is_agg = !group_exprs.is_empty()
+        let is_agg = outer_aggregate
+            || !group_exprs.is_empty()
             || s.having.is_some()
-            || proj_exprs.iter().any(|e| contains_aggregate(e))
-            || order_by.iter().any(|o| contains_aggregate(&o.expr));
+            || proj_exprs.iter().any(|e| self.has_local_aggregate(e))
+            || order_by.iter().any(|o| self.has_local_aggregate(&o.expr));
         if is_agg {
             let mut texts = Vec::new();
             let mut bound = Vec::new();
@@ -605,39 +624,7 @@ impl<'a> Planner<'a> {
             }
         }
 
-        // Select list.
-        self.bind.window_ok = true;
-        let mut exprs = Vec::new();
-        let mut cols = Vec::new();
-        for item in &s.projection {
-            match item {
-                ast::SelectItem::UnnamedExpr(e) => {
-                    let x = self.bind_expr(e)?;
-                    cols.push(self.out_col(expr_name(e), &x, is_agg));
-                    exprs.push(x);
-                }
-                ast::SelectItem::ExprWithAlias { expr, alias } => {
-                    let x = self.bind_expr(expr)?;
-                    cols.push(self.out_col(alias.value.clone(), &x, is_agg));
-                    exprs.push(x);
-                }
-                ast::SelectItem::Wildcard(_) => {
-                    self.expand_wildcard(None, &mut exprs, &mut cols)?
-                }
-                ast::SelectItem::QualifiedWildcard(kind, _) => {
-                    let t = match kind {
-                        ast::SelectItemQualifiedWildcardKind::ObjectName(o) => object_name(o),
-                        ast::SelectItemQualifiedWildcardKind::Expr(e) => e.to_string(),
-                    };
-                    self.expand_wildcard(Some(&t), &mut exprs, &mut cols)?
-                }
-                other => return Err(Error::unsupported(format!("select item {other}"))),
-            }
-        }
-        if exprs.is_empty() {
-            return Err(Error::plan("a SELECT needs at least one result column"));
-        }
-        self.bind.window_ok = false;
+        let (mut exprs, cols) = self.bind_select_list(s, is_agg)?;
         let having = match &s.having {
             Some(h) => Some(self.bind_expr(h)?),
             None => None,
@@ -810,6 +797,55 @@ impl<'a> Planner<'a> {
 
     /// GROUP BY and aggregates over `input`; streamed along an index order
     /// when the first rows are wanted and rule `group_by_order` finds one.
+    /// The select list, bound: its expressions and output columns. While
+    /// it binds, a subquery may find an aggregate of this level (see
+    /// `Binder::bind_outer_aggregate`).
+    fn bind_select_list(
+        &mut self,
+        s: &ast::Select,
+        is_agg: bool,
+    ) -> Result<(Vec<Expr>, Vec<OutCol>)> {
+        self.bind.window_ok = true;
+        if let Some(sc) = self.bind.scopes.last_mut() {
+            sc.select_list = true;
+        }
+        let mut exprs = Vec::new();
+        let mut cols = Vec::new();
+        for item in &s.projection {
+            match item {
+                ast::SelectItem::UnnamedExpr(e) => {
+                    let x = self.bind_expr(e)?;
+                    cols.push(self.out_col(expr_name(e), &x, is_agg));
+                    exprs.push(x);
+                }
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    let x = self.bind_expr(expr)?;
+                    cols.push(self.out_col(alias.value.clone(), &x, is_agg));
+                    exprs.push(x);
+                }
+                ast::SelectItem::Wildcard(_) => {
+                    self.expand_wildcard(None, &mut exprs, &mut cols)?
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let t = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(o) => object_name(o),
+                        ast::SelectItemQualifiedWildcardKind::Expr(e) => e.to_string(),
+                    };
+                    self.expand_wildcard(Some(&t), &mut exprs, &mut cols)?
+                }
+                other => return Err(Error::unsupported(format!("select item {other}"))),
+            }
+        }
+        if exprs.is_empty() {
+            return Err(Error::plan("a SELECT needs at least one result column"));
+        }
+        self.bind.window_ok = false;
+        if let Some(sc) = self.bind.scopes.last_mut() {
+            sc.select_list = false;
+        }
+        Ok((exprs, cols))
+    }
+
     fn aggregate(&mut self, mut input: Plan, mut agg: AggState, first_rows: bool) -> Plan {
         let trace = &mut self.bind.trace;
         let ordered = first_rows && group_by_order::apply(&mut input, &agg.group_exprs, trace);
@@ -852,6 +888,7 @@ impl<'a> Planner<'a> {
             name,
             data_type: self.type_of(x, is_agg),
             affinity: affinity_of(&self.bind, x),
+            expr_affinity: affinity_of(&self.bind, x),
             datatypes: datatypes(x, &|e| affinity_of(&self.bind, e)),
         }
     }
@@ -923,6 +960,7 @@ impl<'a> Planner<'a> {
                 name: c.name.clone(),
                 data_type: c.data_type,
                 affinity: c.affinity,
+                expr_affinity: c.affinity,
                 datatypes: datatypes(&Expr::Column(i), &|_| c.affinity),
             });
         }
@@ -1019,7 +1057,7 @@ impl<'a> Planner<'a> {
         }
         let mut where_conds = Vec::new();
         if let Some(w) = selection {
-            if contains_aggregate(w) {
+            if self.has_local_aggregate(w) {
                 return Err(Error::plan("aggregate functions are not allowed in WHERE"));
             }
             let x = self.bind_expr(w)?;

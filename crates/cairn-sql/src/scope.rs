@@ -18,6 +18,11 @@ pub struct OutCol {
     pub data_type: Option<DataType>,
     /// What a comparison with this column converts (SQLite's rule).
     pub affinity: Affinity,
+    /// Its affinity as the column of a subquery in an expression (`x IN
+    /// (...)`, `(SELECT ...)`): `affinity`, except in a compound SELECT,
+    /// where SQLite takes the last arm's (a FROM subquery's column takes
+    /// `affinity`, which weighs every arm).
+    pub expr_affinity: Affinity,
     /// The storage classes its values may have ([`crate::affinity::datatypes`]).
     pub datatypes: u8,
 }
@@ -65,6 +70,9 @@ pub struct Scope {
     pub derived: Vec<(usize, usize, usize)>,
     /// CTE references of this level's FROM: (CTE id, first column, width).
     pub cte_refs: Vec<(usize, usize, usize)>,
+    /// The select list is being bound (an aggregate a subquery finds for
+    /// this level can make it an aggregate query only there).
+    pub select_list: bool,
 }
 
 pub enum Lookup {

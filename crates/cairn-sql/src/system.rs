@@ -53,6 +53,7 @@ fn col(name: &str, data_type: DataType) -> OutCol {
         name: name.to_string(),
         data_type: Some(data_type),
         affinity: crate::affinity::Affinity::of_type(data_type),
+        expr_affinity: crate::affinity::Affinity::of_type(data_type),
         datatypes: crate::affinity::NUMERIC | crate::affinity::TEXT | crate::affinity::BLOB,
     }
 }
