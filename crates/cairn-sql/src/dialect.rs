@@ -142,6 +142,35 @@ fn parse_create_trigger(parser: &mut Parser) -> Option<Result<Statement, ParserE
     )
 }
 
+/// `REINDEX [[schema.]name]` as a `PRAGMA reindex` statement.
+fn parse_reindex(parser: &mut Parser) -> Result<Statement, ParserError> {
+    let tok = parser.next_token();
+    let value = match parser.peek_token_ref().token {
+        Token::EOF | Token::SemiColon => None,
+        _ => {
+            let name = parser.parse_object_name(false)?;
+            let last = name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.clone());
+            let last =
+                last.ok_or_else(|| ParserError::ParserError("REINDEX needs a name".into()))?;
+            Some(sqlparser::ast::ValueWithSpan {
+                value: sqlparser::ast::Value::SingleQuotedString(last),
+                span: tok.span,
+            })
+        }
+    };
+    Ok(Statement::Pragma {
+        name: sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::with_span(
+            tok.span, "reindex",
+        )]),
+        value,
+        is_eq: true,
+    })
+}
+
 fn next_is_glob(parser: &Parser) -> bool {
     matches!(&parser.peek_token_ref().token, Token::Word(w) if w.value.eq_ignore_ascii_case("glob") && w.quote_style.is_none())
 }
@@ -167,6 +196,10 @@ impl Dialect for CairnDialect {
                     is_eq: false,
                 }));
             }
+        }
+        // `REINDEX [name]` is `PRAGMA reindex[ = 'name']`.
+        if parser.peek_keyword(Keyword::REINDEX) {
+            return Some(parse_reindex(parser));
         }
         if parser.peek_keyword(Keyword::PRAGMA) {
             parser.next_token();

@@ -841,6 +841,10 @@ impl Session {
                 store.set_synchronous(mode);
                 Ok(Output::default())
             }
+            ("reindex", target) => {
+                store.reindex(target)?;
+                Ok(Output::default())
+            }
             ("checkpoint" | "wal_checkpoint", _) => {
                 store.checkpoint()?;
                 Ok(Output::default())

@@ -157,6 +157,44 @@ impl Committer<'_> {
         ready(self.shared, self.merkle, cs)
     }
 
+    /// REINDEX: rebuilds every index (`None`), a table's (`target` names
+    /// a table) or one index (see [`Table::reindex`]), holding the commit
+    /// lock so no commit lands meanwhile. Returns how many were rebuilt.
+    pub(crate) fn reindex(&self, target: Option<&str>) -> Result<usize> {
+        let shared = self.shared;
+        let mut cs = shared.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let tables: Vec<(Arc<Table>, Vec<String>)> = match target {
+            None => (shared.catalog.tables().into_iter())
+                .map(|t| {
+                    let names = t.index_names();
+                    (t, names)
+                })
+                .collect(),
+            Some(name) => match shared.catalog.table(name) {
+                Some(t) => {
+                    let names = t.index_names();
+                    vec![(t, names)]
+                }
+                None => match shared.catalog.index_table(name) {
+                    Some(t) => vec![(t, vec![name.to_string()])],
+                    None => return Err(Error::no_such("table or index", name)),
+                },
+            },
+        };
+        let pool = self.jobs.pool();
+        let oldest = shared.oldest_snapshot();
+        let mut rebuilt = 0;
+        for (table, names) in tables {
+            for name in names {
+                if table.reindex(&name, oldest, pool.as_deref())? {
+                    rebuilt += 1;
+                }
+            }
+        }
+        Ok(rebuilt)
+    }
+
     /// Runs one DDL statement: prepare (every check, any index build) →
     /// log (durable stores; waits like a commit) → install → reconcile the
     /// state tries. WAL replay runs the same prepare and install.

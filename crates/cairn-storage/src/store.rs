@@ -281,6 +281,17 @@ impl Store {
         self.run_ddl(Record::CreateIndex { table, def })
     }
 
+    /// REINDEX: builds every index again (`None`), every index of a table
+    /// (`target` names one), or the index `target` names. An ordered index
+    /// is rebuilt from the rows and replaces the old one; a vector index is
+    /// compacted into one graph without tombstones. Commits wait meanwhile.
+    /// Nothing is logged: what an index holds follows from the rows, and
+    /// recovery rebuilds or reloads it. Returns how many indexes.
+    pub fn reindex(&self, target: Option<&str>) -> Result<usize> {
+        self.check_writable()?;
+        self.committer().reindex(target)
+    }
+
     /// Compacts every vector index of every table now, on this thread:
     /// merges each index's graphs into one, without the tombstones no
     /// snapshot needs. (Vectors committed since the last background build

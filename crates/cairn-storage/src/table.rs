@@ -483,30 +483,63 @@ impl Table {
     /// Compacts every index of this table that can be, now (waiting for a
     /// background compaction in progress to finish first).
     pub(crate) fn compact_indexes(&self, oldest: Ts, pool: Option<&rayon::ThreadPool>) {
-        let names: Vec<String> = self
-            .inner
-            .read()
-            .indexes
-            .iter()
+        for name in self.index_names() {
+            self.compact_index(&name, oldest, pool);
+        }
+    }
+
+    /// The names of the table's indexes, the primary key's first.
+    pub(crate) fn index_names(&self) -> Vec<String> {
+        (self.inner.read().indexes.iter())
             .map(|s| s.index().name().to_string())
-            .collect();
-        for name in names {
-            let job = loop {
-                let mut inner = self.inner.write();
-                let Some(slot) = inner.indexes.named_mut(&name) else {
-                    break None;
-                };
-                match slot.index_mut().compaction(oldest) {
-                    Compaction::Nothing => break None,
-                    Compaction::Job(job) => break Some(job),
-                    Compaction::Busy => {}
-                }
-                drop(inner);
-                std::thread::sleep(std::time::Duration::from_millis(5));
+            .collect()
+    }
+
+    /// REINDEX of one index: an ordered index is built again from the
+    /// stored versions and replaces the old one (the caller holds the
+    /// commit lock, so no version arrives meanwhile; nothing is logged:
+    /// its entries follow from the rows); a vector index is compacted into
+    /// one graph without tombstones. A unique index that finds two current
+    /// rows with one key fails and the old index stays. False if the table
+    /// has no index `name`.
+    pub(crate) fn reindex(
+        &self,
+        name: &str,
+        oldest: Ts,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<bool> {
+        let def = match self.inner.read().indexes.named(name) {
+            None => return Ok(false),
+            Some(slot) => slot.as_btree().map(|b| b.def.clone()),
+        };
+        let Some(def) = def else {
+            self.compact_index(name, oldest, pool);
+            return Ok(true);
+        };
+        let built = BTreeIndex::build(def, &*self.inner.read())?;
+        if let Some(slot) = self.inner.write().indexes.named_mut(name) {
+            *slot = IndexSlot::BTree(built);
+        }
+        Ok(true)
+    }
+
+    /// Compacts index `name` now (see [`Table::compact_indexes`]).
+    fn compact_index(&self, name: &str, oldest: Ts, pool: Option<&rayon::ThreadPool>) {
+        let job = loop {
+            let mut inner = self.inner.write();
+            let Some(slot) = inner.indexes.named_mut(name) else {
+                break None;
             };
-            if let Some(job) = job {
-                self.run_index_job(job, pool);
+            match slot.index_mut().compaction(oldest) {
+                Compaction::Nothing => break None,
+                Compaction::Job(job) => break Some(job),
+                Compaction::Busy => {}
             }
+            drop(inner);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        if let Some(job) = job {
+            self.run_index_job(job, pool);
         }
     }
 }
