@@ -9,6 +9,7 @@ use std::sync::Arc;
 use cairn_storage::{IndexDef, Table};
 
 use crate::cost;
+use crate::estimate;
 use crate::expr::{CmpOp, Expr};
 use crate::plan::Access;
 
@@ -202,20 +203,37 @@ pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, 
     let actual = (table.row_count() as f64).max(1.0);
     let rows = actual.max(cost::TABLE_ROWS_MIN);
     let bounds = column_bounds(filters);
-    let mut best = (
-        Access::Full,
-        cost::filtered_rows(actual, filters.len()).max(1.0),
-        rows,
-    );
+    // With statistics, what comes out is the filters' share of the table
+    // whatever the path, and an index path costs its keys' share.
+    let stats = table.stats();
+    let stats = stats.as_deref().map(estimate::Stats::new);
+    let all: Vec<&Expr> = filters.iter().collect();
+    let out = match stats {
+        Some(s) => (actual * estimate::filters_selectivity(Some(s), &all)).max(1.0),
+        None => cost::filtered_rows(actual, filters.len()).max(1.0),
+    };
+    let mut best = (Access::Full, out, rows);
     let mut best_implied: Vec<usize> = Vec::new();
     for (i, idx) in table.indexes().iter().enumerate() {
-        let Some((access, cost, implied)) = index_access(i, idx, &bounds, rows) else {
+        let Some((access, mut cost, implied)) = index_access(i, idx, &bounds, rows) else {
             continue;
         };
+        if let Some(s) = stats.filter(|_| cost > cost::UNIQUE_LOOKUP_ROWS) {
+            let keys = estimate::access_conjuncts(table, &access);
+            let keys: Vec<&Expr> = keys.iter().collect();
+            cost = (rows * estimate::filters_selectivity(Some(s), &keys))
+                .max(cost::INDEX_LOOKUP_ROWS_MIN)
+                * cost::INDEX_ROW_COST;
+        }
         if cost < best.2 {
             best_implied = implied;
-            // The same fraction of the real table comes out.
-            best = (access, (cost * actual / rows).max(1.0).min(best.1), cost);
+            // Without statistics, the same fraction of the real table
+            // comes out.
+            let est = match stats {
+                Some(_) => out,
+                None => (cost * actual / rows).max(1.0).min(best.1),
+            };
+            best = (access, est, cost);
         }
     }
     (best.0, best.1, best_implied)

@@ -142,8 +142,19 @@ fn parse_create_trigger(parser: &mut Parser) -> Option<Result<Statement, ParserE
     )
 }
 
-/// `REINDEX [[schema.]name]` as a `PRAGMA reindex` statement.
-fn parse_reindex(parser: &mut Parser) -> Result<Statement, ParserError> {
+/// `ANALYZE TABLE ...` (Hive's form) and anything but a name or the end
+/// are left to sqlparser (and its errors).
+fn analyze_takes_a_table(parser: &Parser) -> bool {
+    match &parser.peek_nth_token_ref(1).token {
+        Token::EOF | Token::SemiColon => false,
+        Token::Word(w) => w.keyword == Keyword::TABLE,
+        _ => true,
+    }
+}
+
+/// `REINDEX [[schema.]name]` (or `ANALYZE ...`) as a `PRAGMA command`
+/// statement whose value is the unqualified name.
+fn parse_named_command(parser: &mut Parser, command: &str) -> Result<Statement, ParserError> {
     let tok = parser.next_token();
     let value = match parser.peek_token_ref().token {
         Token::EOF | Token::SemiColon => None,
@@ -154,8 +165,9 @@ fn parse_reindex(parser: &mut Parser) -> Result<Statement, ParserError> {
                 .last()
                 .and_then(|p| p.as_ident())
                 .map(|i| i.value.clone());
-            let last =
-                last.ok_or_else(|| ParserError::ParserError("REINDEX needs a name".into()))?;
+            let last = last.ok_or_else(|| {
+                ParserError::ParserError(format!("{} needs a name", command.to_uppercase()))
+            })?;
             Some(sqlparser::ast::ValueWithSpan {
                 value: sqlparser::ast::Value::SingleQuotedString(last),
                 span: tok.span,
@@ -164,7 +176,7 @@ fn parse_reindex(parser: &mut Parser) -> Result<Statement, ParserError> {
     };
     Ok(Statement::Pragma {
         name: sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::with_span(
-            tok.span, "reindex",
+            tok.span, command,
         )]),
         value,
         is_eq: true,
@@ -197,9 +209,13 @@ impl Dialect for CairnDialect {
                 }));
             }
         }
-        // `REINDEX [name]` is `PRAGMA reindex[ = 'name']`.
+        // `REINDEX [name]` is `PRAGMA reindex[ = 'name']`, `ANALYZE
+        // [name]` `PRAGMA analyze[ = 'name']`.
         if parser.peek_keyword(Keyword::REINDEX) {
-            return Some(parse_reindex(parser));
+            return Some(parse_named_command(parser, "reindex"));
+        }
+        if parser.peek_keyword(Keyword::ANALYZE) && !analyze_takes_a_table(parser) {
+            return Some(parse_named_command(parser, "analyze"));
         }
         if parser.peek_keyword(Keyword::PRAGMA) {
             parser.next_token();

@@ -21,6 +21,7 @@ mod cursor;
 mod ddl;
 mod dialect;
 mod dml;
+mod estimate;
 mod exec;
 mod explain;
 mod expr;

@@ -640,7 +640,7 @@ impl Session {
         let Some((c, _)) = compile(store, statement, verbose)? else {
             return Err(Error::unsupported("EXPLAIN of this statement"));
         };
-        let mut text = self.explain_plan(store, &c);
+        let mut text = self.explain_plan(store, &c, verbose);
         if verbose {
             text.push_str(&c.rules.explain());
             if let StatementPlan::Query { .. } = &c.plan {
@@ -680,9 +680,10 @@ impl Session {
             let elapsed = started.elapsed();
             text = plan.explain_noted(&|op| {
                 let s = ex.stats_of(op)?;
+                let est = crate::estimate::rows(op).round();
                 Some(match s.loops {
-                    1 => format!("actual rows={}", s.rows),
-                    n => format!("actual rows={} loops={n}", s.rows),
+                    1 => format!("actual rows={}, est rows={est}", s.rows),
+                    n => format!("actual rows={} loops={n}, est rows={est} per loop", s.rows),
                 })
             });
             text.push_str(&format!(
@@ -698,10 +699,18 @@ impl Session {
         Ok(text)
     }
 
-    fn explain_plan(&self, store: &Arc<Store>, c: &Compiled) -> String {
+    /// EXPLAIN's text of a compiled statement; VERBOSE adds each query
+    /// operator's estimated rows.
+    fn explain_plan(&self, store: &Arc<Store>, c: &Compiled, verbose: bool) -> String {
         match &c.plan {
             StatementPlan::Query { plan, .. } => {
-                let mut text = plan.explain();
+                let mut text = if verbose {
+                    plan.explain_noted(&|op| {
+                        Some(format!("est rows={}", crate::estimate::rows(op).round()))
+                    })
+                } else {
+                    plan.explain()
+                };
                 let tx = store.begin();
                 let tx = self.tx.as_ref().unwrap_or(&tx);
                 let ex = Executor::new(tx, &[], self.settings(), &c.subqueries);
@@ -839,6 +848,10 @@ impl Session {
                     ))
                 })?;
                 store.set_synchronous(mode);
+                Ok(Output::default())
+            }
+            ("analyze", target) => {
+                store.analyze(target)?;
                 Ok(Output::default())
             }
             ("reindex", target) => {

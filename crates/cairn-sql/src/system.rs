@@ -44,6 +44,7 @@ pub fn relation(
         ["cairn_indexes"] if store.table("cairn_indexes").is_none() => Some(indexes(store)),
         ["cairn_tables"] if store.table("cairn_tables").is_none() => Some(tables_storage(store)),
         ["cairn_triggers"] if store.table("cairn_triggers").is_none() => Some(triggers(store)),
+        ["cairn_stats"] if store.table("cairn_stats").is_none() => Some(planner_stats(store)),
         _ => None,
     }
 }
@@ -189,6 +190,66 @@ fn tables_storage(store: &Store) -> (Plan, Vec<OutCol>) {
         })
         .collect();
     (values(rows, cols.len()), cols)
+}
+
+/// `cairn_stats`: the planner's statistics (`ANALYZE`), one row per
+/// column of every analyzed table: the rows when they were taken and how
+/// many were sampled, the share of NULLs, distinct values, the most common
+/// values with their shares, and the histogram's bounds (lists as text).
+fn planner_stats(store: &Store) -> (Plan, Vec<OutCol>) {
+    let cols = vec![
+        col("table_name", DataType::Text),
+        col("column_name", DataType::Text),
+        col("rows", DataType::Integer),
+        col("sampled", DataType::Integer),
+        col("null_frac", DataType::Real),
+        col("n_distinct", DataType::Integer),
+        col("most_common_vals", DataType::Text),
+        col("most_common_freqs", DataType::Text),
+        col("histogram_bounds", DataType::Text),
+    ];
+    let list = |vs: &mut dyn Iterator<Item = String>| {
+        let items: Vec<String> = vs.collect();
+        if items.is_empty() {
+            Expr::Literal(Value::Null)
+        } else {
+            text(&format!("[{}]", items.join(", ")))
+        }
+    };
+    let mut rows = Vec::new();
+    for (name, table) in sorted_tables(store) {
+        let Some(stats) = table.stats() else { continue };
+        let schema = table.schema();
+        let total = (stats.rows as f64).max(1.0);
+        for (c, cs) in schema.columns.iter().zip(&stats.columns) {
+            rows.push(vec![
+                text(&name),
+                text(&c.name),
+                Expr::Literal(Value::Integer(stats.rows as i64)),
+                Expr::Literal(Value::Integer(stats.sampled as i64)),
+                Expr::Literal(Value::Real(cs.nulls as f64 / total)),
+                Expr::Literal(Value::Integer(cs.distinct as i64)),
+                list(&mut cs.mcv.iter().map(|(v, _)| quoted(v))),
+                list(
+                    &mut cs
+                        .mcv
+                        .iter()
+                        .map(|(_, k)| format!("{:.4}", *k as f64 / total)),
+                ),
+                list(&mut cs.histogram.iter().map(quoted)),
+            ]);
+        }
+    }
+    (values(rows, cols.len()), cols)
+}
+
+/// `v` written as SQL's `quote()` writes it.
+fn quoted(v: &Value) -> String {
+    let quote = crate::functions::lookup("quote").map(|f| (f.eval)(std::slice::from_ref(v)));
+    match quote {
+        Some(Ok(Value::Text(t))) => t.to_string(),
+        _ => v.to_string(),
+    }
 }
 
 /// `cairn_triggers`: one row per trigger, in name order (which is also the

@@ -36,6 +36,7 @@ use crate::manifest::{CheckpointRef, Manifest};
 use crate::merkle::Merkle;
 use crate::schema::{IndexDef, TriggerDef};
 use crate::shared::Shared;
+use crate::stats::{ColumnStats, TableStats};
 use crate::table::{Table, TableInner};
 use crate::vector::VectorIndexDef;
 use crate::wal::{Record, Wal};
@@ -71,7 +72,7 @@ const _: () = assert!(SECTION_ENTRY == 4 + 4 + 8 + 8);
 const _: () = assert!(TRAILER == 4 + 4 + 4 + FOOTER_MAGIC.len());
 
 /// Section kinds.
-mod section {
+pub(crate) mod section {
     /// Table schema, ordered index definitions, vector index definitions.
     pub const TABLE: u32 = 1;
     /// Visible rows: count, then (row id, row) each.
@@ -110,6 +111,10 @@ mod section {
     /// (u64 commit ts, 32-byte state root) in commit order. Optional
     /// (absent in checkpoints written before roots were kept).
     pub const HISTORY: u32 = 17;
+    /// The planner's statistics (`ANALYZE`): rows, sampled rows, then per
+    /// column NULLs, distinct values, most common values with counts and
+    /// histogram bounds. Optional (absent: none were taken). RFC 0001 §4.7.
+    pub const PLANNER_STATS: u32 = 19;
 }
 
 /// The value tag, inside ROWS, of a vector kept in its column's
@@ -486,13 +491,10 @@ impl Table {
         }
         sections.push((section::GRAPHS, shapes));
         sections.extend(arrays);
-        let mut vbody = Vec::with_capacity(4 + versions.len() * 40);
-        vbody.extend_from_slice(&(versions.len() as u32).to_le_bytes());
-        for (key, version) in versions {
-            vbody.extend_from_slice(&key.0);
-            vbody.extend_from_slice(&version.to_le_bytes());
+        sections.push((section::ROW_VERSIONS, row_versions_section(versions)));
+        if let Some(stats) = self.stats() {
+            sections.push((section::PLANNER_STATS, encode_planner_stats(&stats)));
         }
-        sections.push((section::ROW_VERSIONS, vbody));
         let header = SegHeader {
             table_id: self.id,
             ts,
@@ -867,6 +869,9 @@ fn load_table_file(
     table.observe_row_id(h.next_row_id.saturating_sub(1));
     table.observe_auto_key(h.auto_max);
     let versions = load_row_versions(sections, file)?;
+    if let Some(stats) = load_planner_stats(sections, file, columns)? {
+        table.set_stats(Some(Arc::new(stats)));
+    }
     let vectors = load_graphs(sections, file, vectors)?;
     Ok(LoadedTable {
         name,
@@ -1105,6 +1110,93 @@ fn load_indexes(
     }
     inner.set_indexes(built);
     Ok(())
+}
+
+/// Section [`section::ROW_VERSIONS`] of `versions` (key order).
+fn row_versions_section(versions: &[(cairn_merkle::Hash, u64)]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(4 + versions.len() * 40);
+    body.extend_from_slice(&(versions.len() as u32).to_le_bytes());
+    for (key, version) in versions {
+        body.extend_from_slice(&key.0);
+        body.extend_from_slice(&version.to_le_bytes());
+    }
+    body
+}
+
+/// Section [`section::PLANNER_STATS`] of `stats`.
+pub(crate) fn encode_planner_stats(stats: &TableStats) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut e = Enc(&mut body);
+    e.u64(stats.rows);
+    e.u64(stats.sampled);
+    e.len(stats.columns.len());
+    for c in &stats.columns {
+        e.u64(c.nulls);
+        e.u64(c.distinct);
+        e.len(c.mcv.len());
+        for (v, k) in &c.mcv {
+            e.value(v);
+            e.u64(*k);
+        }
+        e.values(&c.histogram);
+    }
+    body
+}
+
+/// A table file's planner statistics (None: the section is absent), for a
+/// table of `columns` columns.
+pub(crate) fn load_planner_stats(
+    sections: &[(u32, &[u8], u64)],
+    file: &str,
+    columns: usize,
+) -> Result<Option<TableStats>> {
+    let Some(&(_, body, at)) = sections.iter().find(|s| s.0 == section::PLANNER_STATS) else {
+        return Ok(None);
+    };
+    let mut d = Dec::new(body, file, at);
+    let rows = d.u64()?;
+    let sampled = d.u64()?;
+    if sampled > rows {
+        return Err(d.err("statistics sampled more rows than the table had"));
+    }
+    let n = d.count(24)?;
+    if n > columns {
+        return Err(d.err(format!(
+            "statistics for {n} columns, the table has {columns}"
+        )));
+    }
+    let mut stats = TableStats {
+        rows,
+        sampled,
+        columns: Vec::with_capacity(n),
+    };
+    for _ in 0..n {
+        let nulls = d.u64()?;
+        let distinct = d.u64()?;
+        let k = d.count(9)?;
+        let mut mcv = Vec::with_capacity(k);
+        for _ in 0..k {
+            let v = d.value()?;
+            mcv.push((v, d.u64()?));
+        }
+        let histogram = d.values()?;
+        let sorted = histogram
+            .windows(2)
+            .all(|w| w[0].total_cmp(&w[1]) != std::cmp::Ordering::Greater);
+        if nulls > rows || distinct > rows || mcv.iter().any(|(_, k)| *k > rows) || !sorted {
+            return Err(d.err("statistics out of range or histogram out of order"));
+        }
+        stats.columns.push(ColumnStats {
+            nulls,
+            distinct,
+            mcv,
+            histogram,
+        });
+    }
+    if !d.done() {
+        return Err(d.err("bytes after the statistics"));
+    }
+    Ok(Some(stats))
 }
 
 /// A table file's row versions other than 1 (None: the section is absent).

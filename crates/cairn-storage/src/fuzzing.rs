@@ -66,6 +66,19 @@ pub fn wal_file_with_commits(rows: &[Vec<Value>]) -> Vec<u8> {
     out
 }
 
+/// Encodes planner statistics as a segment file's PLANNER_STATS section
+/// body (RFC 0001 §4.7).
+pub fn encode_planner_stats(stats: &crate::stats::TableStats) -> Vec<u8> {
+    crate::checkpoint::encode_planner_stats(stats)
+}
+
+/// Decodes a PLANNER_STATS section body for a table of `columns` columns.
+pub fn decode_planner_stats(bytes: &[u8], columns: usize) -> Result<crate::stats::TableStats> {
+    let sections = [(crate::checkpoint::section::PLANNER_STATS, bytes, 0u64)];
+    crate::checkpoint::load_planner_stats(&sections, "stats", columns)?
+        .ok_or_else(|| cairn_core::Error::internal("the section vanished"))
+}
+
 /// Decodes `bytes` as a segment file (header, trailer, section table,
 /// section checksums); returns the number of sections.
 pub fn decode_segment_file(bytes: &[u8]) -> Result<usize> {

@@ -29,6 +29,7 @@ pub mod merkle;
 mod scan;
 mod schema;
 mod shared;
+pub mod stats;
 mod store;
 mod table;
 mod txn;

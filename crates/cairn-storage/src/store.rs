@@ -281,6 +281,36 @@ impl Store {
         self.run_ddl(Record::CreateIndex { table, def })
     }
 
+    /// ANALYZE: takes the planner's statistics of every table (`None`) or
+    /// of one, from a sample of the rows at a snapshot (see
+    /// [`crate::stats`]); commits go on meanwhile. They are kept in memory
+    /// and written by the next checkpoint, not logged. Returns how many
+    /// tables.
+    pub fn analyze(self: &Arc<Self>, target: Option<&str>) -> Result<usize> {
+        let tables = match target {
+            None => self.shared.catalog.tables(),
+            Some(name) => vec![self
+                .table(name)
+                .ok_or_else(|| Error::no_such("table", name))?],
+        };
+        let txn = self.begin();
+        for table in &tables {
+            let schema = table.schema();
+            let vectors = (schema.columns.iter())
+                .map(|c| c.data_type.is_vector())
+                .collect();
+            let mut sampler = crate::stats::Sampler::new(table.id, vectors);
+            txn.table_scan(table).walk(&mut |_, row| {
+                sampler.offer(row);
+                Ok(true)
+            })?;
+            table.set_stats(Some(Arc::new(sampler.finish(schema.columns.len()))));
+        }
+        // Prepared statements plan again with them.
+        self.shared.catalog.bump();
+        Ok(tables.len())
+    }
+
     /// REINDEX: builds every index again (`None`), every index of a table
     /// (`target` names one), or the index `target` names. An ordered index
     /// is rebuilt from the rows and replaces the old one; a vector index is

@@ -29,6 +29,7 @@ use crate::index::{
 use crate::live::{Live, LiveChunk, LiveView};
 use crate::lock::{Rank, Ranked};
 use crate::schema::{IndexDef, TableSchema};
+use crate::stats::TableStats;
 use crate::vector::{BuiltGraph, VectorIndexDef, VectorIndexStats};
 use crate::{RowId, Ts};
 
@@ -191,6 +192,9 @@ pub struct Table {
     next_row_id: AtomicU64,
     /// Largest key ever used in the auto-increment column.
     auto_max: std::sync::atomic::AtomicI64,
+    /// The planner's statistics (`ANALYZE`), if taken. A leaf lock: held
+    /// only to clone or replace the pointer.
+    stats: parking_lot::Mutex<Option<Arc<TableStats>>>,
 }
 
 impl std::fmt::Debug for Table {
@@ -249,7 +253,17 @@ impl Table {
             ),
             next_row_id: AtomicU64::new(1),
             auto_max: std::sync::atomic::AtomicI64::new(0),
+            stats: parking_lot::Mutex::new(None),
         }
+    }
+
+    /// The statistics `ANALYZE` took (or a checkpoint kept), if any.
+    pub fn stats(&self) -> Option<Arc<TableStats>> {
+        self.stats.lock().clone()
+    }
+
+    pub(crate) fn set_stats(&self, stats: Option<Arc<TableStats>>) {
+        *self.stats.lock() = stats;
     }
 
     pub fn schema(&self) -> Arc<TableSchema> {

@@ -886,3 +886,58 @@ fn built_graph_record_round_trips_and_damage_is_corrupt() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Planner statistics (PLANNER_STATS section, RFC 0001 §4.7)
+// ---------------------------------------------------------------------------
+
+/// Statistics sampled from `rows` (integers, text and NULLs in 3 columns).
+fn sampled_stats(rows: &[(i64, u8, bool)]) -> cairn_storage::stats::TableStats {
+    let mut s = cairn_storage::stats::Sampler::new(3, vec![false, false, false]);
+    for &(i, t, null) in rows {
+        s.offer(&[
+            Value::Integer(i),
+            Value::text(&format!("t{}", t % 7)),
+            if null {
+                Value::Null
+            } else {
+                Value::Real(i as f64 / 2.0)
+            },
+        ]);
+    }
+    s.finish(3)
+}
+
+proptest! {
+    /// Statistics round-trip through their section, and every truncation
+    /// of a valid section is `Corrupt` (§4.7).
+    #[test]
+    fn planner_stats_round_trip(rows in prop::collection::vec((any::<i64>(), any::<u8>(), any::<bool>()), 0..200)) {
+        use cairn_storage::fuzzing::{decode_planner_stats, encode_planner_stats};
+        let stats = sampled_stats(&rows);
+        let bytes = encode_planner_stats(&stats);
+        prop_assert_eq!(decode_planner_stats(&bytes, 3).expect("decodes"), stats);
+        for cut in 0..bytes.len() {
+            let e = decode_planner_stats(&bytes[..cut], 3).expect_err("a cut section is refused");
+            prop_assert_eq!(e.kind(), ErrorKind::Corrupt);
+        }
+        // Fewer columns in the table than in the statistics: refused.
+        if !bytes.is_empty() {
+            prop_assert!(decode_planner_stats(&bytes, 2).is_err());
+        }
+    }
+
+    /// Arbitrary bytes never panic the statistics decoder; a failure is
+    /// `Corrupt`, and what decodes is within the rows it claims (§4.7).
+    #[test]
+    fn planner_stats_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        use cairn_storage::fuzzing::decode_planner_stats;
+        match decode_planner_stats(&bytes, 4) {
+            Ok(s) => {
+                prop_assert!(s.sampled <= s.rows && s.columns.len() <= 4);
+                prop_assert!(s.columns.iter().all(|c| c.nulls <= s.rows && c.distinct <= s.rows));
+            }
+            Err(e) => prop_assert_eq!(e.kind(), ErrorKind::Corrupt),
+        }
+    }
+}
