@@ -330,6 +330,7 @@ impl Session {
     }
 
     fn prepare_ast(&mut self, sql: String, stmt: ast::Statement) -> Result<Prepared> {
+        self.store().refresh_stale_stats()?;
         let version = self.store().catalog_version();
         // Plan now to report errors early and learn the parameter count;
         // statements on objects that do not exist yet plan at execution.
@@ -528,6 +529,9 @@ impl Session {
     }
 
     fn compiled(&self, p: &Prepared) -> Result<Arc<Compiled>> {
+        // Statistics follow large changes: taken again here, they move the
+        // catalog version, and the statement plans again with them.
+        self.store().refresh_stale_stats()?;
         let version = self.store().catalog_version();
         let mut cache = p.cache.lock();
         if let Some((v, c)) = &*cache {

@@ -51,7 +51,9 @@ pub(crate) fn apply_table_writes<'a>(
     let columns = inner.schema.columns.len();
     let auto_increment = inner.schema.auto_increment;
     let mut changes = Vec::new();
+    let mut writes_seen = 0u64;
     for w in writes {
+        writes_seen += 1;
         if w.new.is_some_and(|v| v.len() > columns) {
             return Err(Error::internal(format!(
                 "row {} has more values than {} has columns",
@@ -93,6 +95,7 @@ pub(crate) fn apply_table_writes<'a>(
             undo.push((table.clone(), w.row, current.is_some(), w.new.is_some()));
         }
     }
+    table.note_writes(writes_seen);
     Ok(changes)
 }
 

@@ -58,6 +58,9 @@ pub(crate) struct Catalog {
     /// Bumped by every install; prepared plans re-plan when it moves.
     version: AtomicU64,
     next_table_id: AtomicU64,
+    /// Set when some table's statistics went stale (see
+    /// `Store::refresh_stale_stats`); shared with every table.
+    pub(crate) stats_stale: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Catalog names compare case-insensitively.
@@ -104,6 +107,7 @@ impl Catalog {
             entries: Ranked::rw(Rank::Catalog, Entries::default()),
             version: AtomicU64::new(1),
             next_table_id: AtomicU64::new(1),
+            stats_stale: Arc::default(),
         }
     }
 
@@ -359,7 +363,7 @@ impl Catalog {
             PreparedDdl::CreateTable { id, schema } => {
                 self.next_table_id.fetch_max(id + 1, Ordering::Relaxed);
                 let k = key(&schema.name);
-                let table = Arc::new(Table::new(id, schema));
+                let table = Arc::new(Table::new(id, schema, self.stats_stale.clone()));
                 self.entries.write().tables.insert(k, table);
             }
             PreparedDdl::DropTable { name } => {

@@ -870,7 +870,7 @@ fn load_table_file(
     table.observe_auto_key(h.auto_max);
     let versions = load_row_versions(sections, file)?;
     if let Some(stats) = load_planner_stats(sections, file, columns)? {
-        table.set_stats(Some(Arc::new(stats)));
+        table.set_stats(Some(Arc::new(stats)), table.writes_so_far());
     }
     let vectors = load_graphs(sections, file, vectors)?;
     Ok(LoadedTable {

@@ -295,6 +295,7 @@ impl Store {
         };
         let txn = self.begin();
         for table in &tables {
+            let writes_before = table.writes_so_far();
             let schema = table.schema();
             let vectors = (schema.columns.iter())
                 .map(|c| c.data_type.is_vector())
@@ -304,11 +305,35 @@ impl Store {
                 sampler.offer(row);
                 Ok(true)
             })?;
-            table.set_stats(Some(Arc::new(sampler.finish(schema.columns.len()))));
+            let stats = Arc::new(sampler.finish(schema.columns.len()));
+            table.set_stats(Some(stats), writes_before);
         }
         // Prepared statements plan again with them.
         self.shared.catalog.bump();
         Ok(tables.len())
+    }
+
+    /// Takes the statistics of every table whose statistics are stale
+    /// again ([`Table::stats_stale`]): called before statements plan, so
+    /// statistics follow large changes. Tables never analyzed stay so.
+    /// Returns how many tables.
+    pub fn refresh_stale_stats(self: &Arc<Self>) -> Result<usize> {
+        // One atomic read when nothing went stale.
+        if !self
+            .shared
+            .catalog
+            .stats_stale
+            .swap(false, Ordering::AcqRel)
+        {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for table in self.shared.catalog.tables() {
+            if table.stats_stale() {
+                n += self.analyze(Some(&table.name()))?;
+            }
+        }
+        Ok(n)
     }
 
     /// REINDEX: builds every index again (`None`), every index of a table

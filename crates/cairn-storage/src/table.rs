@@ -195,6 +195,15 @@ pub struct Table {
     /// The planner's statistics (`ANALYZE`), if taken. A leaf lock: held
     /// only to clone or replace the pointer.
     stats: parking_lot::Mutex<Option<Arc<TableStats>>>,
+    /// Rows written since the table was created or loaded, and that count
+    /// when its statistics were taken: how stale they are.
+    writes: AtomicU64,
+    writes_at_stats: AtomicU64,
+    /// Rows the statistics saw (`u64::MAX`: none), readable without the
+    /// statistics' lock on the commit path.
+    stats_rows: AtomicU64,
+    /// The catalog's flag that some table's statistics went stale.
+    stale_flag: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Table {
@@ -202,6 +211,13 @@ impl std::fmt::Debug for Table {
         write!(f, "Table({} {})", self.id, self.name())
     }
 }
+
+/// Statistics are taken again once this many rows plus
+/// [`STATS_STALE_FRACTION`] of the table were written since (PostgreSQL's
+/// autovacuum uses 50 + 10 %).
+pub const STATS_STALE_ROWS: f64 = 50.0;
+/// See [`STATS_STALE_ROWS`].
+pub const STATS_STALE_FRACTION: f64 = 0.1;
 
 impl Table {
     /// A new auto-increment key above every key used so far and above
@@ -227,7 +243,11 @@ impl Table {
         self.auto_max.fetch_max(key, Ordering::AcqRel);
     }
 
-    pub(crate) fn new(id: u64, schema: TableSchema) -> Table {
+    pub(crate) fn new(
+        id: u64,
+        schema: TableSchema,
+        stale_flag: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Table {
         let mut indexes = Indexes::default();
         if let Some(pk) = &schema.primary_key {
             indexes.push(IndexSlot::BTree(BTreeIndex::new(IndexDef {
@@ -254,7 +274,33 @@ impl Table {
             next_row_id: AtomicU64::new(1),
             auto_max: std::sync::atomic::AtomicI64::new(0),
             stats: parking_lot::Mutex::new(None),
+            writes: AtomicU64::new(0),
+            writes_at_stats: AtomicU64::new(0),
+            stats_rows: AtomicU64::new(u64::MAX),
+            stale_flag,
         }
+    }
+
+    /// Counts `n` rows written by a commit (or replayed), and raises the
+    /// catalog's flag when that makes the statistics stale.
+    pub(crate) fn note_writes(&self, n: u64) {
+        self.writes.fetch_add(n, Ordering::Relaxed);
+        if self.stats_stale() {
+            self.stale_flag.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether the table has statistics and enough rows were written since
+    /// they were taken to take them again: [`STATS_STALE_ROWS`] plus
+    /// [`STATS_STALE_FRACTION`] of the rows they saw.
+    pub fn stats_stale(&self) -> bool {
+        let rows = self.stats_rows.load(Ordering::Relaxed);
+        if rows == u64::MAX {
+            return false;
+        }
+        let since = (self.writes.load(Ordering::Relaxed))
+            .saturating_sub(self.writes_at_stats.load(Ordering::Relaxed));
+        since as f64 >= STATS_STALE_ROWS + STATS_STALE_FRACTION * rows as f64
     }
 
     /// The statistics `ANALYZE` took (or a checkpoint kept), if any.
@@ -262,8 +308,21 @@ impl Table {
         self.stats.lock().clone()
     }
 
-    pub(crate) fn set_stats(&self, stats: Option<Arc<TableStats>>) {
+    /// Installs statistics taken when `writes_before` rows had been
+    /// written (see [`Table::writes_so_far`]).
+    pub(crate) fn set_stats(&self, stats: Option<Arc<TableStats>>, writes_before: u64) {
+        let rows = stats
+            .as_ref()
+            .map_or(u64::MAX, |s| s.rows.min(u64::MAX - 1));
         *self.stats.lock() = stats;
+        self.writes_at_stats.store(writes_before, Ordering::Relaxed);
+        self.stats_rows.store(rows, Ordering::Relaxed);
+    }
+
+    /// Rows written so far (read before statistics are taken, so writes
+    /// during the sampling count as after it).
+    pub(crate) fn writes_so_far(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
     }
 
     pub fn schema(&self) -> Arc<TableSchema> {
@@ -1057,6 +1116,7 @@ mod tests {
                 auto_increment: None,
                 create_sql: "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER)".into(),
             },
+            Arc::default(),
         )
     }
 
