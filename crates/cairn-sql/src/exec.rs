@@ -144,9 +144,12 @@ pub struct Executor<'a> {
     calls: RefCell<HashMap<usize, usize>>,
     /// Interrupt checks since the clock was last read (`statement_timeout`).
     ticks: std::cell::Cell<u32>,
-    /// EXPLAIN ANALYZE: rows produced and runs, per operator (keyed by the
-    /// operator's address in the plan, which outlives the executor).
+    /// EXPLAIN ANALYZE: rows produced, runs and time, per operator (keyed
+    /// by the operator's address in the plan, which outlives the executor).
     profile: Option<RefCell<HashMap<usize, OperatorStats>>>,
+    /// EXPLAIN ANALYZE: the operator whose own code runs now, and since
+    /// when (0: none yet).
+    clock: RefCell<(usize, std::time::Instant)>,
 }
 
 /// What one operator did in an EXPLAIN ANALYZE run.
@@ -157,6 +160,10 @@ pub struct OperatorStats {
     /// Times it was started (more than 1 inside a nested loop or a
     /// per-row subquery).
     pub loops: u64,
+    /// Time spent in its own code, over all its runs: not in its inputs'
+    /// (they are timed themselves), not in its consumer's (the time a row
+    /// it hands over takes downstream).
+    pub time: std::time::Duration,
 }
 
 /// What a join step produces for one left row at a time: each pair with a
@@ -386,6 +393,7 @@ impl<'a> Executor<'a> {
             calls: RefCell::new(HashMap::new()),
             ticks: std::cell::Cell::new(0),
             profile: None,
+            clock: RefCell::new((0, std::time::Instant::now())),
         }
     }
 
@@ -428,7 +436,33 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Runs one operator, counting its rows when profiling.
+    /// EXPLAIN ANALYZE's clock: charges the time since the last switch to
+    /// the operator that was running, and makes `key`'s the one running.
+    /// Returns the previous one's key.
+    fn switch_to(&self, key: usize) -> usize {
+        let Some(profile) = &self.profile else {
+            return 0;
+        };
+        let now = std::time::Instant::now();
+        let mut clock = self.clock.borrow_mut();
+        let (prev, since) = *clock;
+        if prev != 0 {
+            profile.borrow_mut().entry(prev).or_default().time += now - since;
+        }
+        *clock = (key, now);
+        prev
+    }
+
+    /// Runs `f` with its time charged to `plan` (when profiling).
+    fn timed<T>(&self, plan: &Plan, f: impl FnOnce() -> T) -> T {
+        let prev = self.switch_to(plan as *const Plan as usize);
+        let r = f();
+        self.switch_to(prev);
+        r
+    }
+
+    /// Runs one operator, counting its rows and timing its own code when
+    /// profiling: the time a row spends in `sink` is its consumer's.
     fn counted(
         &self,
         plan: &Plan,
@@ -438,11 +472,17 @@ impl<'a> Executor<'a> {
         if self.profile.is_none() {
             return run(sink);
         }
+        let me = plan as *const Plan as usize;
         let mut rows = 0usize;
+        let prev = self.switch_to(me);
         let r = run(&mut |row| {
             rows += 1;
-            sink(row)
+            self.switch_to(prev);
+            let r = sink(row);
+            self.switch_to(me);
+            r
         });
+        self.switch_to(prev);
         self.note_run(plan, rows);
         r
     }
@@ -541,10 +581,11 @@ impl<'a> Executor<'a> {
         // CTE's steps, which scan no table, stop too.
         self.check_interrupt()?;
         if let Plan::Values { rows } = plan {
-            let out: Vec<Row> = rows
-                .iter()
-                .map(|r| r.iter().map(|e| e.eval(&[], self, outer)).collect())
-                .collect::<Result<_>>()?;
+            let out: Vec<Row> = self.timed(plan, || {
+                rows.iter()
+                    .map(|r| r.iter().map(|e| e.eval(&[], self, outer)).collect())
+                    .collect::<Result<_>>()
+            })?;
             self.note_run(plan, out.len());
             return Ok(out);
         }
@@ -552,13 +593,15 @@ impl<'a> Executor<'a> {
         if let Plan::Project { input, exprs } = plan {
             // Build each projected row once, owned, instead of projecting
             // into a buffer and copying it.
-            self.stream_in_place(input, outer, &mut |r| {
-                let mut row = Vec::with_capacity(exprs.len());
-                for e in exprs {
-                    row.push(e.eval(r, self, outer)?);
-                }
-                out.push(row);
-                Ok(true)
+            self.timed(plan, || {
+                self.stream_in_place(input, outer, &mut |r| {
+                    let mut row = Vec::with_capacity(exprs.len());
+                    for e in exprs {
+                        row.push(e.eval(r, self, outer)?);
+                    }
+                    out.push(row);
+                    Ok(true)
+                })
             })?;
             self.note_run(plan, out.len());
             return Ok(out);
@@ -681,7 +724,7 @@ impl<'a> Executor<'a> {
         {
             // A top-k sort: only the first offset + limit rows are kept.
             let k = l.saturating_add(offset);
-            let rows = self.sorted(sort_input, keys, outer, Some(k))?;
+            let rows = self.timed(input, || self.sorted(sort_input, keys, outer, Some(k)))?;
             self.note_run(input, rows.len());
             return emit_all(rows.get(offset.min(rows.len())..).unwrap_or(&[]), sink);
         }

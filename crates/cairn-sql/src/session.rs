@@ -685,9 +685,13 @@ impl Session {
             text = plan.explain_noted(&|op| {
                 let s = ex.stats_of(op)?;
                 let est = crate::estimate::rows(op).round();
+                let ms = s.time.as_secs_f64() * 1e3;
                 Some(match s.loops {
-                    1 => format!("actual rows={}, est rows={est}", s.rows),
-                    n => format!("actual rows={} loops={n}, est rows={est} per loop", s.rows),
+                    1 => format!("actual rows={} time={ms:.3} ms, est rows={est}", s.rows),
+                    n => format!(
+                        "actual rows={} loops={n} time={ms:.3} ms, est rows={est} per loop",
+                        s.rows
+                    ),
                 })
             });
             text.push_str(&format!(

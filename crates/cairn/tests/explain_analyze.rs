@@ -48,10 +48,8 @@ fn every_operator_shows_its_actual_rows() {
             .iter()
             .find(|l| l.trim_start().starts_with(op))
             .unwrap_or_else(|| panic!("no {op} line in\n{text}"));
-        assert!(
-            line.contains(&format!("({rows}, est rows=")),
-            "{line}\n{text}"
-        );
+        assert!(line.contains(&format!("({rows} time=")), "{line}\n{text}");
+        assert!(line.contains(" ms, est rows="), "{line}\n{text}");
     }
     let last = lines.last().expect("lines");
     assert!(last.starts_with("Returned 3 rows in "), "{text}");
@@ -64,7 +62,7 @@ fn a_limit_shows_the_scan_stopping_early_and_joins_count_loops() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("IndexOrderScan t using t_a (actual rows=2, est rows=")),
+            .any(|l| l.contains("IndexOrderScan t using t_a (actual rows=2 time=")),
         "{lines:?}"
     );
     let lines = explain_analyze(
@@ -74,8 +72,36 @@ fn a_limit_shows_the_scan_stopping_early_and_joins_count_loops() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("IndexJoin") && l.contains("(actual rows=3, est rows=")),
+            .any(|l| l.contains("IndexJoin") && l.contains("(actual rows=3 time=")),
         "{lines:?}"
+    );
+}
+
+/// Each operator's time is its own (inputs and consumer excluded), so the
+/// times add up to no more than the whole run.
+#[test]
+fn operator_times_add_up_to_at_most_the_total() {
+    let db = setup();
+    let lines = explain_analyze(
+        &db,
+        "SELECT a, count(*) FROM t WHERE b LIKE 'b1%' GROUP BY a ORDER BY 2 DESC LIMIT 3",
+    );
+    let ms = |l: &str, from: &str| -> f64 {
+        let at = l.find(from).expect("field") + from.len();
+        let rest = &l[at..];
+        let end = rest.find(' ').unwrap_or(rest.len());
+        rest[..end].parse().expect("number")
+    };
+    let ops: f64 = lines
+        .iter()
+        .filter(|l| l.contains(" time="))
+        .map(|l| ms(l, " time="))
+        .sum();
+    let last = lines.last().expect("lines");
+    let total = ms(last, " rows in ");
+    assert!(
+        ops > 0.0 && ops <= total + 0.01,
+        "{ops} ms of {total} ms\n{lines:?}"
     );
 }
 
