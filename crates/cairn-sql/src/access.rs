@@ -10,8 +10,9 @@ use cairn_storage::{IndexDef, Table};
 
 use crate::cost;
 use crate::estimate;
+use crate::expr::SubqueryRef;
 use crate::expr::{CmpOp, Expr};
-use crate::plan::Access;
+use crate::plan::{Access, Subqueries, SubqueryPlan};
 
 /// What the filters say about single columns, in the shapes an index can
 /// serve. Values are row-independent (constants, parameters, outer
@@ -26,12 +27,25 @@ struct ColumnBounds {
     highs: Vec<(usize, Expr, bool)>,
     /// `col IN (value, ...)`.
     ins: Vec<(usize, Vec<Expr>)>,
+    /// `col IN (SELECT ...)`, uncorrelated, with the subquery's estimated
+    /// rows.
+    in_sets: Vec<(usize, SubqueryRef, f64)>,
 }
 
-fn column_bounds(filters: &[Expr]) -> ColumnBounds {
+fn column_bounds(filters: &[Expr], subs: Option<&Subqueries>) -> ColumnBounds {
     let mut b = ColumnBounds::default();
     for (fi, f) in filters.iter().enumerate() {
         match f {
+            Expr::InSubquery {
+                expr,
+                sub,
+                negated: false,
+            } if !sub.correlated => {
+                let plan = subs.and_then(|s| s.get(sub.id));
+                if let (Expr::Column(c), Some(SubqueryPlan::PerRow(p))) = (&**expr, plan) {
+                    b.in_sets.push((*c, *sub, estimate::rows(p).max(1.0)));
+                }
+            }
             Expr::Cmp(op, x, y) => {
                 let (c, op, v) = match (&**x, &**y) {
                     (Expr::Column(c), v) if v.is_row_independent() => (*c, *op, v.clone()),
@@ -150,6 +164,19 @@ fn index_access(
         };
         return Some((access, cost, implied));
     }
+    if let Some(&(_, sub, n)) = b.in_sets.iter().find(|(c, _, _)| *c == first) {
+        let per = if idx.unique && idx.columns.len() == 1 {
+            cost::UNIQUE_LOOKUP_ROWS
+        } else {
+            (rows * cost::EQ_KEY_SELECTIVITY).max(cost::INDEX_LOOKUP_ROWS_MIN)
+        };
+        let access = Access::IndexInSet { index_no, sub };
+        // Each value is a lookup; running the subquery is paid either way.
+        // When it returns too many values for that to pay, the executor
+        // scans the table instead, so this is never worse than a scan.
+        let cost = (per * n * cost::INDEX_ROW_COST).min(rows * cost::IN_SET_FALLBACK_SHARE);
+        return Some((access, cost, Vec::new()));
+    }
     if let Some((_, list)) = b.ins.iter().find(|(c, _)| *c == first) {
         let per = if idx.unique && idx.columns.len() == 1 {
             cost::UNIQUE_LOOKUP_ROWS
@@ -191,18 +218,24 @@ fn index_access(
 /// Chooses how to read a table given filters on it (in its own layout), and
 /// estimates the rows that come out.
 pub fn choose_access(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64) {
-    let (access, est, _) = choose_access_implying(table, filters);
+    let (access, est, _) = choose_access_implying(table, filters, None);
     (access, est)
 }
 
 /// [`choose_access`], also returning the positions of the filters an index
 /// equality access already guarantees (so the scan need not re-check them).
-pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, f64, Vec<usize>) {
+/// With the statement's `subs`, an uncorrelated `col IN (SELECT ...)` may
+/// look its values up in an index on `col`.
+pub fn choose_access_implying(
+    table: &Arc<Table>,
+    filters: &[Expr],
+    subs: Option<&Subqueries>,
+) -> (Access, f64, Vec<usize>) {
     // Output estimates use the real size; costs assume at least
     // cost::TABLE_ROWS_MIN rows (see there why).
     let actual = (table.row_count() as f64).max(1.0);
     let rows = actual.max(cost::TABLE_ROWS_MIN);
-    let bounds = column_bounds(filters);
+    let bounds = column_bounds(filters, subs);
     // With statistics, what comes out is the filters' share of the table
     // whatever the path, and an index path costs its keys' share.
     let stats = table.stats();
@@ -218,7 +251,8 @@ pub fn choose_access_implying(table: &Arc<Table>, filters: &[Expr]) -> (Access, 
         let Some((access, mut cost, implied)) = index_access(i, idx, &bounds, rows) else {
             continue;
         };
-        if let Some(s) = stats.filter(|_| cost > cost::UNIQUE_LOOKUP_ROWS) {
+        let keyed = !matches!(access, Access::IndexInSet { .. });
+        if let Some(s) = stats.filter(|_| keyed && cost > cost::UNIQUE_LOOKUP_ROWS) {
             let keys = estimate::access_conjuncts(table, &access);
             let keys: Vec<&Expr> = keys.iter().collect();
             cost = (rows * estimate::filters_selectivity(Some(s), &keys))

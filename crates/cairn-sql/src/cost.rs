@@ -28,6 +28,18 @@ pub const INDEX_ROW_COST: f64 = 3.0;
 /// (PostgreSQL's default too).
 pub const DEFAULT_DISTINCT: f64 = 200.0;
 
+/// The cost, as a share of a full scan, of an `IN (SELECT ...)` index
+/// access whose value count is only known when it runs (it falls back to
+/// the scan when they are many): just under a scan, so any index access
+/// known to be cheaper still wins.
+pub const IN_SET_FALLBACK_SHARE: f64 = 0.9;
+
+/// Whether looking `values` values up in an index, `per_value` rows
+/// each, beats scanning `rows` rows.
+pub fn lookups_pay(values: usize, per_value: f64, rows: f64) -> bool {
+    values as f64 * per_value * INDEX_ROW_COST < rows
+}
+
 /// Share of its input DISTINCT (or a GROUP BY whose keys have no
 /// statistics) keeps.
 pub const DISTINCT_FRACTION: f64 = 0.1;

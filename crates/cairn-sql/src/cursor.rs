@@ -191,7 +191,9 @@ pub(crate) fn pipeline_scan(plan: &Plan) -> Option<(Arc<Table>, &Access)> {
                     Access::IndexEq { index_no, key, .. } => (!table
                         .is_unique_key(*index_no, key.len()))
                     .then(|| (table.clone(), access)),
-                    Access::IndexIn { .. } | Access::Vector { .. } => None,
+                    Access::IndexIn { .. } | Access::IndexInSet { .. } | Access::Vector { .. } => {
+                        None
+                    }
                 };
             }
             _ => return None,

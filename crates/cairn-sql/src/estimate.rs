@@ -526,7 +526,7 @@ pub fn access_conjuncts(table: &cairn_storage::Table, access: &Access) -> Vec<Ex
 }
 
 /// Rows one lookup of `key_len` key columns of index `index_no` finds.
-fn index_lookup_rows(table: &cairn_storage::Table, index_no: usize, key_len: usize) -> f64 {
+pub fn index_lookup_rows(table: &cairn_storage::Table, index_no: usize, key_len: usize) -> f64 {
     let n = table.row_count() as f64;
     let Some(def) = table.indexes().get(index_no).cloned() else {
         return cost::INDEX_LOOKUP_ROWS_MIN;

@@ -1365,26 +1365,17 @@ impl<'a> Executor<'a> {
                         vals.push(v);
                     }
                 }
-                vals.sort();
-                vals.dedup();
-                let mut more = true;
-                for v in vals {
-                    let k = [v];
-                    self.tx.index_scan(
-                        table,
-                        *index_no,
-                        Bound::Included(&k),
-                        Bound::Included(&k),
-                        &mut |rid, vals| {
-                            more = emit(rid, vals)?;
-                            Ok(more)
-                        },
-                    )?;
-                    if !more {
-                        break;
-                    }
+                self.lookup_each(table, *index_no, vals, emit)
+            }
+            Access::IndexInSet { index_no, sub } => {
+                let set = self.subquery_set(*sub, key_row, outer)?;
+                let rows = table.row_count() as f64;
+                let per = crate::estimate::index_lookup_rows(table, *index_no, 1);
+                if !cost::lookups_pay(set.values.len(), per, rows) {
+                    return self.tx.scan(table, emit);
                 }
-                Ok(())
+                let vals = set.values.iter().cloned().collect();
+                self.lookup_each(table, *index_no, vals, emit)
             }
             Access::IndexRange { .. } | Access::IndexOrder { .. } => {
                 let Some(r) = self.index_bounds(access, key_row, outer)? else {
@@ -1396,6 +1387,37 @@ impl<'a> Executor<'a> {
                     .index_scan_ordered(table, r.index_no, lo, hi, r.reverse, emit)
             }
         }
+    }
+
+    /// The rows of `table` whose first key column of index `index_no` is
+    /// one of `vals` (NULL-free), value by value in ascending order.
+    fn lookup_each(
+        &self,
+        table: &std::sync::Arc<cairn_storage::Table>,
+        index_no: usize,
+        mut vals: Vec<Value>,
+        emit: &mut dyn FnMut(u64, &[Value]) -> Result<bool>,
+    ) -> Result<()> {
+        vals.sort();
+        vals.dedup();
+        let mut more = true;
+        for v in vals {
+            let k = [v];
+            self.tx.index_scan(
+                table,
+                index_no,
+                Bound::Included(&k),
+                Bound::Included(&k),
+                &mut |rid, vals| {
+                    more = emit(rid, vals)?;
+                    Ok(more)
+                },
+            )?;
+            if !more {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The index, key bounds and direction an index access reads, or
@@ -1461,7 +1483,10 @@ impl<'a> Executor<'a> {
                 hi: Bound::Unbounded,
                 reverse: *reverse,
             }),
-            Access::Full | Access::IndexIn { .. } | Access::Vector { .. } => None,
+            Access::Full
+            | Access::IndexIn { .. }
+            | Access::IndexInSet { .. }
+            | Access::Vector { .. } => None,
         })
     }
 

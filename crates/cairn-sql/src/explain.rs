@@ -373,6 +373,57 @@ impl Plan {
     }
 }
 
+/// EXPLAIN's description of a nearest-neighbour search (the part after
+/// the table scan's kind).
+fn vector_line(
+    table: &Arc<Table>,
+    index_no: usize,
+    query: &Expr,
+    k: &Expr,
+    exact: Option<&Access>,
+    filtered: bool,
+) -> String {
+    let schema = table.schema();
+    let idx = |n: &usize| {
+        table
+            .indexes()
+            .get(*n)
+            .map(|d| d.name.clone())
+            .unwrap_or_default()
+    };
+    let defs = table.vector_indexes();
+    let (name, metric) = defs
+        .get(index_no)
+        .map(|d| (d.name.clone(), format!("{:?}", d.params.metric)))
+        .unwrap_or_default();
+    let strategy = match (filtered, exact) {
+        (_, Some(a)) => format!(
+            "filter: in graph, or exact through {} if a row sample finds it selective",
+            match a {
+                Access::IndexEq { index_no, .. }
+                | Access::IndexIn { index_no, .. }
+                | Access::IndexInSet { index_no, .. }
+                | Access::IndexRange { index_no, .. } => idx(index_no),
+                _ => String::new(),
+            }
+        ),
+        (true, None) => {
+            "filter: in graph, or exact scan if a row sample finds it selective".to_string()
+        }
+        (false, None) => "index search".to_string(),
+    };
+    format!(
+        "VectorSearch {} using {} ({} nearest to {}, metric {}, ~{} rows; {})",
+        schema.name,
+        name,
+        k,
+        query,
+        metric.to_ascii_lowercase(),
+        table.row_count(),
+        strategy
+    )
+}
+
 /// EXPLAIN's line for a table scan: its access path, alias and filter.
 fn scan_line(table: &Arc<Table>, label: &str, access: &Access, filter: Option<&Expr>) -> String {
     let schema = table.schema();
@@ -390,38 +441,14 @@ fn scan_line(table: &Arc<Table>, label: &str, access: &Access, filter: Option<&E
             query,
             k,
             exact,
-        } => {
-            let defs = table.vector_indexes();
-            let (name, metric) = defs
-                .get(*index_no)
-                .map(|d| (d.name.clone(), format!("{:?}", d.params.metric)))
-                .unwrap_or_default();
-            let strategy = match (filter.is_some(), exact) {
-                (_, Some(a)) => format!(
-                    "filter: in graph, or exact through {} if a row sample finds it selective",
-                    match &**a {
-                        Access::IndexEq { index_no, .. }
-                        | Access::IndexIn { index_no, .. }
-                        | Access::IndexRange { index_no, .. } => idx(index_no),
-                        _ => String::new(),
-                    }
-                ),
-                (true, None) => {
-                    "filter: in graph, or exact scan if a row sample finds it selective".to_string()
-                }
-                (false, None) => "index search".to_string(),
-            };
-            format!(
-                "VectorSearch {} using {} ({} nearest to {}, metric {}, ~{} rows; {})",
-                schema.name,
-                name,
-                k,
-                query,
-                metric.to_ascii_lowercase(),
-                table.row_count(),
-                strategy
-            )
-        }
+        } => vector_line(
+            table,
+            *index_no,
+            query,
+            k,
+            exact.as_deref(),
+            filter.is_some(),
+        ),
         Access::IndexEq { index_no, key, .. } => format!(
             "IndexScan {} using {} (key = {})",
             schema.name,
@@ -436,6 +463,12 @@ fn scan_line(table: &Arc<Table>, label: &str, access: &Access, filter: Option<&E
             schema.name,
             idx(index_no),
             keys.len()
+        ),
+        Access::IndexInSet { index_no, sub } => format!(
+            "IndexScan {} using {} (key IN subquery {}, or a full scan if it returns many)",
+            schema.name,
+            idx(index_no),
+            sub.id
         ),
         Access::IndexOrder { index_no, reverse } => format!(
             "IndexOrderScan {} using {}{}",

@@ -45,7 +45,8 @@ pub fn plan_joins(graph: JoinGraph, bind: &mut BindState) -> Result<Plan> {
 fn build_rel(rel: Rel, bind: &mut BindState) -> BuiltRel {
     match rel.source {
         RelSource::Table(table) => {
-            let (access, est, implied) = choose_access_implying(&table, &rel.local);
+            let subs = Some(&bind.subqueries);
+            let (access, est, implied) = choose_access_implying(&table, &rel.local, subs);
             // The index lookup guarantees its key equalities.
             let checks: Vec<Expr> = rel
                 .local

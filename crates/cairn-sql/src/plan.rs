@@ -28,6 +28,13 @@ pub enum Access {
         index_no: usize,
         keys: Vec<Expr>,
     },
+    /// The values an uncorrelated subquery returns, looked up on the first
+    /// index column (`col IN (SELECT ...)`, a semi-join through the
+    /// index). The scan keeps the IN as its filter.
+    IndexInSet {
+        index_no: usize,
+        sub: crate::expr::SubqueryRef,
+    },
     /// A range on the first index column, in key order (descending when
     /// `reverse`); NULL keys are skipped.
     IndexRange {
