@@ -396,7 +396,13 @@ fn join_rows(plan: &Plan) -> f64 {
             ..
         } => {
             let l = rows(left);
-            let per = index_lookup_rows(table, *index_no, keys.len());
+            // Rows per lookup: the inner table's rows over the distinct
+            // keys of the side with more of them (containment, as for a
+            // hash join).
+            let r = (table.row_count() as f64).max(1.0);
+            let d =
+                keys_distinct(left, keys).max(inner_keys_distinct(table, *index_no, keys.len()));
+            let per = (r / d).min(index_lookup_rows(table, *index_no, keys.len()));
             let f = filter.as_ref().map_or(1.0, |e| {
                 let s = table.stats();
                 filters_selectivity(s.as_deref().map(Stats::new), &conjuncts(e))
@@ -409,6 +415,23 @@ fn join_rows(plan: &Plan) -> f64 {
         // Not a join: never asked.
         _ => 0.0,
     }
+}
+
+/// Distinct keys of the first `key_len` columns of index `index_no`:
+/// the table's rows for a unique key, else the columns' statistics, else
+/// [`cost::DEFAULT_DISTINCT`] per column; at most the rows.
+fn inner_keys_distinct(table: &cairn_storage::Table, index_no: usize, key_len: usize) -> f64 {
+    let r = (table.row_count() as f64).max(1.0);
+    let Some(def) = table.indexes().get(index_no).cloned() else {
+        return cost::DEFAULT_DISTINCT.min(r);
+    };
+    if def.unique && key_len >= def.columns.len() {
+        return r;
+    }
+    (def.columns.iter().take(key_len))
+        .map(|&c| column_distinct(table, c).unwrap_or(cost::DEFAULT_DISTINCT))
+        .product::<f64>()
+        .clamp(1.0, r)
 }
 
 /// A join's output: a LEFT join keeps every left row at least once.
@@ -471,9 +494,26 @@ fn default_scan_rows(table: &cairn_storage::Table, access: &Access, filters: &[&
         }
         _ => (n, false),
     };
+    // A range's bounds stay as filters too: not counted twice either.
+    let range_col = match access {
+        Access::IndexRange { index_no, .. } => {
+            def(*index_no).and_then(|d| d.columns.first().copied())
+        }
+        _ => None,
+    };
+    let on_range_col = |f: &Expr| match f {
+        Expr::Cmp(_, a, b) => [a, b]
+            .iter()
+            .any(|e| matches!(strip(e), Expr::Column(c) if Some(*c) == range_col)),
+        Expr::Between { expr, .. } => {
+            matches!(strip(expr), Expr::Column(c) if Some(*c) == range_col)
+        }
+        _ => false,
+    };
     let counted = filters
         .iter()
         .filter(|f| !(repeated && matches!(f, Expr::InList { .. } | Expr::Or(..))))
+        .filter(|f| !on_range_col(f))
         .count();
     cost::filtered_rows(via.min(n), counted)
 }
