@@ -152,6 +152,16 @@ pub struct Executor<'a> {
     clock: RefCell<(usize, std::time::Instant)>,
 }
 
+/// Where a filtered nearest-neighbour search's selectivity came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SelectivitySource {
+    None,
+    /// The table's statistics (`ANALYZE`).
+    Statistics,
+    /// A sample of rows, tested with the filter.
+    Sample,
+}
+
 /// What one operator did in an EXPLAIN ANALYZE run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OperatorStats {
@@ -1149,20 +1159,55 @@ impl<'a> Executor<'a> {
     fn vector_path(
         &self,
         table: &std::sync::Arc<cairn_storage::Table>,
-        filtered: bool,
+        filter: Option<&Expr>,
         has_btree_access: bool,
         ef: usize,
         test: &mut dyn FnMut(&[Value]) -> Result<bool>,
-    ) -> Result<(VectorPath, Option<f64>)> {
-        let sel = if filtered {
-            self.tx
-                .sample_selectivity(table, SELECTIVITY_SAMPLE_ROWS, 0x5eed, test)?
-        } else {
-            None
+    ) -> Result<(VectorPath, Option<f64>, SelectivitySource)> {
+        let (sel, source) = match filter {
+            None => (None, SelectivitySource::None),
+            Some(f) => match self.stats_selectivity(table, f) {
+                Some(s) => (Some(s), SelectivitySource::Statistics),
+                None => {
+                    let s =
+                        self.tx
+                            .sample_selectivity(table, SELECTIVITY_SAMPLE_ROWS, 0x5eed, test)?;
+                    (s, SelectivitySource::Sample)
+                }
+            },
         };
         let rows = table.row_count() as f64;
-        let path = cost::vector_path(rows, ef, filtered, sel, has_btree_access);
-        Ok((path, sel))
+        let path = cost::vector_path(rows, ef, filter.is_some(), sel, has_btree_access);
+        Ok((path, sel, source))
+    }
+
+    /// The share of `table`'s rows `filter` keeps by the table's statistics
+    /// (`ANALYZE`), parameters read as their values; `None` when the table
+    /// has none or a conjunct is not one they speak to.
+    fn stats_selectivity(&self, table: &cairn_storage::Table, filter: &Expr) -> Option<f64> {
+        let stats = table.stats()?;
+        let s = crate::estimate::Stats::new(&stats);
+        let mut f = filter.clone();
+        let params = self.params;
+        f.rewrite(&mut |e| {
+            if let Expr::Param(i) = e {
+                if let Some(v) = params.get(*i) {
+                    *e = Expr::Literal(v.clone());
+                }
+            }
+        });
+        let mut sel = 1.0;
+        let mut stack = vec![&f];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::And(a, b) => {
+                    stack.push(a);
+                    stack.push(b);
+                }
+                e => sel *= s.selectivity(e)?,
+            }
+        }
+        Some(sel)
     }
 
     /// EXPLAIN's note on each filtered nearest-neighbour search in `plan`:
@@ -1180,12 +1225,14 @@ impl<'a> Executor<'a> {
             let mut test = |row: &[Value]| f.test(row, self, &[]);
             let ef = self.settings.ef_search;
             let name = table.name();
-            let note = match self.vector_path(table, true, exact.is_some(), ef, &mut test) {
-                Ok((path, sel)) => {
+            let note = match self.vector_path(table, Some(f), exact.is_some(), ef, &mut test) {
+                Ok((path, sel, source)) => {
                     let sel = sel.map_or("unknown".to_string(), |s| format!("{s:.4}"));
-                    let head = format!(
-                        "VectorSearch {name}: filter selectivity ~{sel} (sample of {SELECTIVITY_SAMPLE_ROWS} rows)"
-                    );
+                    let from = match source {
+                        SelectivitySource::Statistics => "statistics".to_string(),
+                        _ => format!("sample of {SELECTIVITY_SAMPLE_ROWS} rows"),
+                    };
+                    let head = format!("VectorSearch {name}: filter selectivity ~{sel} ({from})");
                     match path {
                         VectorPath::ExactViaIndex => {
                             format!("{head} -> exact through the B-tree index")
@@ -1232,8 +1279,7 @@ impl<'a> Executor<'a> {
                 None => Ok(true),
             }
         };
-        let (path, _) =
-            self.vector_path(table, filter.is_some(), exact.is_some(), ef, &mut test)?;
+        let (path, _, _) = self.vector_path(table, filter, exact.is_some(), ef, &mut test)?;
         let strategy = match (path, exact) {
             (VectorPath::ExactViaIndex, Some(access)) => {
                 return self
