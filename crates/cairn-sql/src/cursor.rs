@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use cairn_core::{DataType, Error, Result, Row, Value};
@@ -75,8 +76,24 @@ impl Cursor {
         let Some((table, access)) = pipeline_scan(&plan) else {
             return Ok(None);
         };
+        let mut state = ExecState::default();
         let source = match access {
             Access::Full => Some(RowSource::Table(tx.table_scan(&table))),
+            Access::IndexInSet { index_no, sub } => {
+                let ex = Executor::new(&tx, &params, settings.clone(), &subqueries);
+                let keys = ex.in_set_keys(&table, *index_no, *sub, &[], &[])?;
+                // The subquery's result stays for the IN the scan tests.
+                state = ex.into_state();
+                Some(match keys {
+                    Some(keys) => RowSource::Keys(KeyLookups {
+                        table: table.clone(),
+                        index_no: *index_no,
+                        keys: keys.into(),
+                        current: None,
+                    }),
+                    None => RowSource::Table(tx.table_scan(&table)),
+                })
+            }
             _ => {
                 let ex = Executor::new(&tx, &params, settings.clone(), &subqueries);
                 match ex.index_bounds(access, &[], &[])? {
@@ -97,7 +114,7 @@ impl Cursor {
         let mut stream = Stream {
             plan,
             subqueries,
-            state: ExecState::default(),
+            state,
             scan,
             params,
             settings,
@@ -183,17 +200,16 @@ pub(crate) fn pipeline_scan(plan: &Plan) -> Option<(Arc<Table>, &Access)> {
             } => return None,
             Plan::Scan { table, access, .. } => {
                 return match access {
-                    Access::Full | Access::IndexRange { .. } | Access::IndexOrder { .. } => {
-                        Some((table.clone(), access))
-                    }
+                    Access::Full
+                    | Access::IndexRange { .. }
+                    | Access::IndexOrder { .. }
+                    | Access::IndexInSet { .. } => Some((table.clone(), access)),
                     // One key of a unique index: at most one row, which is
                     // cheaper to compute than to stream.
                     Access::IndexEq { index_no, key, .. } => (!table
                         .is_unique_key(*index_no, key.len()))
                     .then(|| (table.clone(), access)),
-                    Access::IndexIn { .. } | Access::IndexInSet { .. } | Access::Vector { .. } => {
-                        None
-                    }
+                    Access::IndexIn { .. } | Access::Vector { .. } => None,
                 };
             }
             _ => return None,
@@ -287,6 +303,48 @@ struct LimitState {
 enum RowSource {
     Table(TableScan),
     Index(IndexScan<'static>),
+    /// `col IN (SELECT ...)`: one index range per key, in key order.
+    Keys(KeyLookups),
+}
+
+/// The resumable lookups of an `IndexInSet` access.
+struct KeyLookups {
+    table: Arc<Table>,
+    index_no: usize,
+    keys: VecDeque<Value>,
+    /// The lookup of the key being read.
+    current: Option<IndexScan<'static>>,
+}
+
+impl KeyLookups {
+    /// [`IndexScan::walk`] over the keys' lookups in turn.
+    fn walk(
+        &mut self,
+        tx: &Transaction,
+        f: &mut dyn FnMut(u64, &[Value]) -> Result<bool>,
+    ) -> Result<bool> {
+        loop {
+            if self.current.is_none() {
+                let Some(k) = self.keys.pop_front() else {
+                    return Ok(true);
+                };
+                let key = vec![k];
+                self.current = Some(tx.index_range_scan(
+                    &self.table,
+                    self.index_no,
+                    Bound::Included(Cow::Owned(key.clone())),
+                    Bound::Included(Cow::Owned(key)),
+                    false,
+                )?);
+            }
+            if let Some(scan) = &mut self.current {
+                if !scan.walk(tx, f)? {
+                    return Ok(false);
+                }
+            }
+            self.current = None;
+        }
+    }
 }
 
 /// Which row the next stage reads: the stored one, in place, or one of
@@ -482,6 +540,7 @@ impl Stream {
         let walked = match &mut self.scan {
             RowSource::Table(scan) => scan.walk(&mut each),
             RowSource::Index(scan) => scan.walk(&self.tx, &mut each),
+            RowSource::Keys(keys) => keys.walk(&self.tx, &mut each),
         };
         self.state = ex.into_state();
         let finished = match walked {
@@ -517,6 +576,9 @@ fn skip_offset(
         match scan {
             RowSource::Table(scan) => scan.skip(n)?,
             RowSource::Index(scan) => scan.skip(n),
+            // Lookups keep the IN as their filter, so this is not reached;
+            // if it were, the limit stage would count the rows itself.
+            RowSource::Keys(_) => return Ok(()),
         }
         l.seen = l.offset;
     }

@@ -1414,14 +1414,10 @@ impl<'a> Executor<'a> {
                 self.lookup_each(table, *index_no, vals, emit)
             }
             Access::IndexInSet { index_no, sub } => {
-                let set = self.subquery_set(*sub, key_row, outer)?;
-                let rows = table.row_count() as f64;
-                let per = crate::estimate::index_lookup_rows(table, *index_no, 1);
-                if !cost::lookups_pay(set.values.len(), per, rows) {
-                    return self.tx.scan(table, emit);
+                match self.in_set_keys(table, *index_no, *sub, key_row, outer)? {
+                    Some(keys) => self.lookup_each(table, *index_no, keys, emit),
+                    None => self.tx.scan(table, emit),
                 }
-                let vals = set.values.iter().cloned().collect();
-                self.lookup_each(table, *index_no, vals, emit)
             }
             Access::IndexRange { .. } | Access::IndexOrder { .. } => {
                 let Some(r) = self.index_bounds(access, key_row, outer)? else {
@@ -1433,6 +1429,28 @@ impl<'a> Executor<'a> {
                     .index_scan_ordered(table, r.index_no, lo, hi, r.reverse, emit)
             }
         }
+    }
+
+    /// The keys an `IndexInSet` access looks up: the subquery's values,
+    /// sorted, or `None` when they are too many for lookups to pay and the
+    /// table is scanned instead.
+    pub(crate) fn in_set_keys(
+        &self,
+        table: &cairn_storage::Table,
+        index_no: usize,
+        sub: SubqueryRef,
+        key_row: &[Value],
+        outer: &[&[Value]],
+    ) -> Result<Option<Vec<Value>>> {
+        let set = self.subquery_set(sub, key_row, outer)?;
+        let rows = table.row_count() as f64;
+        let per = crate::estimate::index_lookup_rows(table, index_no, 1);
+        if !cost::lookups_pay(set.values.len(), per, rows) {
+            return Ok(None);
+        }
+        let mut keys: Vec<Value> = set.values.iter().cloned().collect();
+        keys.sort();
+        Ok(Some(keys))
     }
 
     /// The rows of `table` whose first key column of index `index_no` is
