@@ -638,7 +638,7 @@ impl Expr {
             Expr::Bit(op, a, b) => {
                 ops::bitwise(*op, &a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?)
             }
-            Expr::Concat(a, b) => ops::concat(&a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?),
+            Expr::Concat(..) => self.eval_concat(row, ex, outer)?,
             Expr::Cmp(op, a, b) => match (a.borrowed(row, ex, outer), b.borrowed(row, ex, outer)) {
                 (Some(x), Some(y)) => compare(*op, x, y),
                 _ => {
@@ -763,35 +763,11 @@ impl Expr {
                 negated,
                 glob,
             } => {
-                let x = expr.eval(row, ex, outer)?;
-                let p = pattern.eval(row, ex, outer)?;
-                let esc = match escape {
-                    Some(e) => match e.eval(row, ex, outer)?.to_text() {
-                        None => return Ok(Value::Null),
-                        Some(s) => {
-                            let mut chars = s.chars();
-                            match (chars.next(), chars.next()) {
-                                (Some(c), None) => Some(c),
-                                _ => {
-                                    return Err(Error::type_err(
-                                        "ESCAPE expression must be a single character",
-                                    ))
-                                }
-                            }
-                        }
-                    },
-                    None => None,
-                };
-                let (Some(x), Some(p)) = (x.to_text(), p.to_text()) else {
-                    return Ok(Value::Null);
-                };
-                let m = if *glob {
-                    crate::functions::glob_match(&p, &x)
-                } else {
-                    // LIKE is ASCII case-insensitive, as in SQLite; ILIKE is too.
-                    crate::functions::like_match(&p, &x, esc)
-                };
-                Value::Boolean(m != *negated)
+                let esc = escape.as_deref();
+                match eval_like(expr, pattern, esc, *glob, row, ex, outer)? {
+                    None => Value::Null,
+                    Some(m) => Value::Boolean(m != *negated),
+                }
             }
             Expr::Case {
                 operand,
@@ -822,13 +798,7 @@ impl Expr {
             }
             Expr::Cast(e, ty) => e.eval(row, ex, outer)?.cast(*ty)?,
             Expr::Affinity(e, aff) => crate::affinity::apply(e.eval(row, ex, outer)?, *aff),
-            Expr::Func(f, args) => {
-                let mut vals = Vec::with_capacity(args.len());
-                for a in args {
-                    vals.push(a.eval(row, ex, outer)?);
-                }
-                (f.eval)(&vals)?
-            }
+            Expr::Func(f, args) => call_function(f, args, row, ex, outer)?,
             Expr::Engine(func, args) => {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
@@ -868,6 +838,149 @@ impl Expr {
             Expr::And(a, b) => Ok(a.test(row, ex, outer)? && b.test(row, ex, outer)?),
             Expr::Or(a, b) => Ok(a.test(row, ex, outer)? || b.test(row, ex, outer)?),
             _ => Ok(self.eval(row, ex, outer)?.truth() == Some(true)),
+        }
+    }
+}
+
+impl Expr {
+    /// `a || b || ...`: a chain of concatenations (nested either way) is
+    /// built in one buffer, not one string per `||`. Every operand is
+    /// evaluated, left to right, as the binary operator would; any NULL
+    /// makes the result NULL.
+    fn eval_concat<C: EvalContext>(
+        &self,
+        row: &[Value],
+        ex: &C,
+        outer: &[&[Value]],
+    ) -> Result<Value> {
+        fn append<C: EvalContext>(
+            e: &Expr,
+            row: &[Value],
+            ex: &C,
+            outer: &[&[Value]],
+            out: &mut String,
+            null: &mut bool,
+        ) -> Result<()> {
+            if let Expr::Concat(a, b) = e {
+                append(a, row, ex, outer, out, null)?;
+                return append(b, row, ex, outer, out, null);
+            }
+            let pushed = match e.borrowed(row, ex, outer) {
+                Some(v) => !*null && ops::push_text(v, out),
+                None => {
+                    let v = e.eval(row, ex, outer)?;
+                    !*null && ops::push_text(&v, out)
+                }
+            };
+            *null |= !pushed;
+            Ok(())
+        }
+        let mut out = String::new();
+        let mut null = false;
+        append(self, row, ex, outer, &mut out, &mut null)?;
+        Ok(if null {
+            Value::Null
+        } else {
+            Value::Text(out.into())
+        })
+    }
+}
+
+/// `x LIKE pattern [ESCAPE e]` (or `GLOB`): whether it matches, `None` for
+/// NULL. Text operands are matched in place, without a copy.
+fn eval_like<C: EvalContext>(
+    expr: &Expr,
+    pattern: &Expr,
+    escape: Option<&Expr>,
+    glob: bool,
+    row: &[Value],
+    ex: &C,
+    outer: &[&[Value]],
+) -> Result<Option<bool>> {
+    let x = OperandRef::of(expr, row, ex, outer)?;
+    let p = OperandRef::of(pattern, row, ex, outer)?;
+    let esc = match escape {
+        Some(e) => match e.eval(row, ex, outer)?.to_text() {
+            None => return Ok(None),
+            Some(s) => {
+                let mut chars = s.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Some(c),
+                    _ => {
+                        return Err(Error::type_err(
+                            "ESCAPE expression must be a single character",
+                        ))
+                    }
+                }
+            }
+        },
+        None => None,
+    };
+    let (Some(x), Some(p)) = (x.text(), p.text()) else {
+        return Ok(None);
+    };
+    Ok(Some(if glob {
+        crate::functions::glob_match(&p, &x)
+    } else {
+        // LIKE is ASCII case-insensitive, as in SQLite; ILIKE is too.
+        crate::functions::like_match(&p, &x, esc)
+    }))
+}
+
+/// An operand's value, borrowed where it can be (a column, literal or
+/// parameter), computed otherwise.
+enum OperandRef<'r> {
+    Borrowed(&'r Value),
+    Owned(Value),
+}
+
+impl<'r> OperandRef<'r> {
+    fn of<C: EvalContext>(
+        e: &'r Expr,
+        row: &'r [Value],
+        ex: &'r C,
+        outer: &'r [&'r [Value]],
+    ) -> Result<OperandRef<'r>> {
+        Ok(match e.borrowed(row, ex, outer) {
+            Some(v) => OperandRef::Borrowed(v),
+            None => OperandRef::Owned(e.eval(row, ex, outer)?),
+        })
+    }
+
+    fn value(&self) -> &Value {
+        match self {
+            OperandRef::Borrowed(v) => v,
+            OperandRef::Owned(v) => v,
+        }
+    }
+
+    /// The value as text (in place for TEXT), `None` for NULL.
+    fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self.value() {
+            Value::Text(s) | Value::Json(s) => Some(std::borrow::Cow::Borrowed(&**s)),
+            v => v.to_text().map(std::borrow::Cow::Owned),
+        }
+    }
+}
+
+/// A scalar function's call: arguments evaluated in order into a buffer
+/// on the stack when there are few (most calls), not a vector per row.
+fn call_function<C: EvalContext>(
+    f: &ScalarFunction,
+    args: &[Expr],
+    row: &[Value],
+    ex: &C,
+    outer: &[&[Value]],
+) -> Result<Value> {
+    let e = |a: &Expr| a.eval(row, ex, outer);
+    match args {
+        [] => (f.eval)(&[]),
+        [a] => (f.eval)(&[e(a)?]),
+        [a, b] => (f.eval)(&[e(a)?, e(b)?]),
+        [a, b, c] => (f.eval)(&[e(a)?, e(b)?, e(c)?]),
+        _ => {
+            let vals = args.iter().map(e).collect::<Result<Vec<_>>>()?;
+            (f.eval)(&vals)
         }
     }
 }
