@@ -345,7 +345,7 @@ impl Scratch {
                     };
                     to.clear();
                     for e in exprs.iter() {
-                        to.push(e.eval(from, ex, &[])?);
+                        to.push(e.value(from, ex, &[])?);
                     }
                     cur = match cur {
                         Cur::A => Cur::B,

@@ -555,7 +555,7 @@ impl<'a> Executor<'a> {
             self.stream_in_place(input, outer, &mut |r| {
                 let mut row = Vec::with_capacity(exprs.len());
                 for e in exprs {
-                    row.push(e.eval(r, self, outer)?);
+                    row.push(e.value(r, self, outer)?);
                 }
                 out.push(row);
                 Ok(true)
@@ -842,7 +842,7 @@ impl<'a> Executor<'a> {
                 self.stream_in_place(input, outer, &mut |r| {
                     buf.clear();
                     for e in exprs {
-                        buf.push(e.eval(r, self, outer)?);
+                        buf.push(e.value(r, self, outer)?);
                     }
                     sink(&buf)
                 })
@@ -1301,10 +1301,27 @@ impl<'a> Executor<'a> {
                 key,
                 reverse,
             } => {
-                let Some(k) = self.keys(key, key_row, outer)? else {
-                    return Ok(());
+                // One key column (most lookups, every index join on one
+                // column): the key stays on the stack.
+                let one;
+                let many;
+                let k: &[Value] = match &key[..] {
+                    [e] => {
+                        one = [e.value(key_row, self, outer)?];
+                        if one[0].is_null() {
+                            return Ok(());
+                        }
+                        &one
+                    }
+                    _ => match self.keys(key, key_row, outer)? {
+                        Some(k) => {
+                            many = k;
+                            &many
+                        }
+                        None => return Ok(()),
+                    },
                 };
-                let b = Bound::Included(&k[..]);
+                let b = Bound::Included(k);
                 self.tx
                     .index_scan_ordered(table, *index_no, b, b, *reverse, emit)
             }
