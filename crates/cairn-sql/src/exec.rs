@@ -563,6 +563,22 @@ impl<'a> Executor<'a> {
             self.note_run(plan, out.len());
             return Ok(out);
         }
+        if let Plan::Scan {
+            keep,
+            with_rowid: false,
+            ..
+        } = plan
+        {
+            // Each stored row is copied once, unread columns as NULL
+            // (not into a buffer and then out of it).
+            self.stream_scan(plan, outer, 0, true, &mut |r| {
+                let mut row = Vec::with_capacity(r.len());
+                push_kept(&mut row, r, keep.as_deref());
+                out.push(row);
+                Ok(true)
+            })?;
+            return Ok(out);
+        }
         self.stream(plan, outer, &mut |r| {
             out.push(r.to_vec());
             Ok(true)
@@ -1804,11 +1820,14 @@ impl<'a> Executor<'a> {
     fn window(&self, rows: &[Row], call: &WindowCall, outer: &[&[Value]]) -> Result<Vec<Value>> {
         let n = rows.len();
         let keys = WindowKeys::of(self, rows, call, outer)?;
+        // Ties broken by position: the order of a stable sort, from the
+        // (faster) unstable one.
         let mut idx: Vec<usize> = (0..n).collect();
-        idx.sort_by(|&a, &b| {
+        idx.sort_unstable_by(|&a, &b| {
             keys.part(a)
                 .cmp(keys.part(b))
                 .then_with(|| compare_keys(keys.ord(a), keys.ord(b), &call.order_by))
+                .then(a.cmp(&b))
         });
         let mut out = vec![Value::Null; n];
         let mut start = 0;
