@@ -102,15 +102,32 @@ pub fn plus(a: &Value) -> Value {
 }
 
 pub fn concat(a: &Value, b: &Value) -> Value {
-    match (a.to_text(), b.to_text()) {
-        (Some(x), Some(y)) => {
-            let mut s = String::with_capacity(x.len() + y.len());
-            s.push_str(&x);
-            s.push_str(&y);
-            Value::Text(Arc::from(s))
-        }
-        _ => Value::Null,
+    let mut s = String::new();
+    if push_text(a, &mut s) && push_text(b, &mut s) {
+        Value::Text(Arc::from(s))
+    } else {
+        Value::Null
     }
+}
+
+/// Appends `v` as text (what [`Value::to_text`] gives) to `out`, without a
+/// copy in between for text and integers; `false`, appending nothing, for
+/// NULL.
+pub fn push_text(v: &Value, out: &mut String) -> bool {
+    use std::fmt::Write;
+    match v {
+        Value::Null => return false,
+        Value::Text(s) | Value::Json(s) => out.push_str(s),
+        Value::Integer(i) => {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{i}");
+        }
+        other => match other.to_text() {
+            Some(t) => out.push_str(&t),
+            None => return false,
+        },
+    }
+    true
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -119,7 +119,7 @@ impl Cursor {
             params,
             settings,
             limits: Vec::new(),
-            ready: VecDeque::new(),
+            ready: Ready::default(),
             batch: FIRST_BATCH,
             done,
             scanned: 0,
@@ -155,9 +155,16 @@ impl Cursor {
 
     /// The next row, or `None` after the last.
     pub fn next_row(&mut self) -> Result<Option<Row>> {
+        let mut row = Vec::new();
+        Ok(self.next_row_into(&mut row)?.then_some(row))
+    }
+
+    /// The next row into `row` (its old values dropped, its allocation
+    /// reused); `false` after the last.
+    pub fn next_row_into(&mut self, row: &mut Vec<Value>) -> Result<bool> {
         match &mut self.source {
-            Source::Buffered(rows) => Ok(rows.next()),
-            Source::Stream(s) => s.next_row(),
+            Source::Buffered(rows) => Ok(rows.next().map(|r| *row = r).is_some()),
+            Source::Stream(s) => s.next_row_into(row),
         }
     }
 
@@ -168,8 +175,9 @@ impl Cursor {
             out.extend(rows);
             return Ok(out);
         }
-        while let Some(r) = self.next_row()? {
-            out.push(r);
+        let mut row = Vec::new();
+        while self.next_row_into(&mut row)? {
+            out.push(std::mem::take(&mut row));
         }
         Ok(out)
     }
@@ -365,8 +373,8 @@ struct Scratch {
 }
 
 impl Scratch {
-    /// Runs one scanned row through the stages above the scan: the row to
-    /// hand out, or `None` if a stage dropped it. Sets `reached` when a
+    /// Runs one scanned row through the stages above the scan and queues
+    /// it in `ready`, unless a stage dropped it. Sets `reached` when a
     /// limit has let its last row through.
     fn run(
         &mut self,
@@ -375,7 +383,8 @@ impl Scratch {
         ex: &Executor<'_>,
         limits: &mut [LimitState],
         reached: &mut bool,
-    ) -> Result<Option<Row>> {
+        ready: &mut Ready,
+    ) -> Result<()> {
         let mut cur = Cur::Stored;
         for stage in &pipeline.stages {
             match stage {
@@ -386,7 +395,7 @@ impl Scratch {
                         Cur::B => &self.b[..],
                     };
                     if !p.test(row, ex, &[])? {
-                        return Ok(None);
+                        return Ok(());
                     }
                 }
                 Stage::Project(exprs) => {
@@ -397,7 +406,7 @@ impl Scratch {
                     };
                     to.clear();
                     for e in exprs.iter() {
-                        to.push(e.eval(from, ex, &[])?);
+                        to.push(e.value(from, ex, &[])?);
                     }
                     cur = match cur {
                         Cur::A => Cur::B,
@@ -410,7 +419,7 @@ impl Scratch {
                     };
                     l.seen += 1;
                     if l.seen <= l.offset {
-                        return Ok(None);
+                        return Ok(());
                     }
                     l.emitted += 1;
                     if l.limit.is_some_and(|n| l.emitted >= n) {
@@ -420,15 +429,66 @@ impl Scratch {
                 }
             }
         }
-        Ok(Some(match cur {
-            Cur::Stored => {
-                let mut row = Vec::with_capacity(values.len());
-                push_kept(&mut row, values, pipeline.keep);
-                row
-            }
-            Cur::A => std::mem::take(&mut self.a),
-            Cur::B => std::mem::take(&mut self.b),
-        }))
+        match cur {
+            Cur::Stored => ready.push_kept(values, pipeline.keep),
+            Cur::A => ready.push(&mut self.a),
+            Cur::B => ready.push(&mut self.b),
+        }
+        Ok(())
+    }
+}
+
+/// Rows ready to hand out: their values in one vector and each row's
+/// length in another, so a row costs no allocation of its own. Filled
+/// only when empty (a batch at a time), read from the front.
+#[derive(Default)]
+struct Ready {
+    values: Vec<Value>,
+    lens: Vec<usize>,
+    /// The first row not handed out yet, and where its values start.
+    next_row: usize,
+    next_value: usize,
+}
+
+impl Ready {
+    /// Rows not handed out yet.
+    fn rows(&self) -> usize {
+        self.lens.len() - self.next_row
+    }
+
+    /// Queues the values of `row`, leaving it empty.
+    fn push(&mut self, row: &mut Vec<Value>) {
+        self.lens.push(row.len());
+        self.values.append(row);
+    }
+
+    /// Queues a stored row, unread columns (`keep`) as NULL.
+    fn push_kept(&mut self, vals: &[Value], keep: Option<&[bool]>) {
+        self.lens.push(vals.len());
+        push_kept(&mut self.values, vals, keep);
+    }
+
+    /// Moves the first queued row into `row`; `false` if there is none.
+    fn pop_into(&mut self, row: &mut Vec<Value>) -> bool {
+        let Some(&n) = self.lens.get(self.next_row) else {
+            return false;
+        };
+        let end = (self.next_value + n).min(self.values.len());
+        row.clear();
+        let taken = self
+            .values
+            .get_mut(self.next_value..end)
+            .unwrap_or_default();
+        row.extend(taken.iter_mut().map(std::mem::take));
+        self.next_row += 1;
+        self.next_value = end;
+        if self.next_row == self.lens.len() {
+            self.values.clear();
+            self.lens.clear();
+            self.next_row = 0;
+            self.next_value = 0;
+        }
+        true
     }
 }
 
@@ -444,7 +504,7 @@ struct Stream {
     /// them from one batch to the next.
     subqueries: Arc<Subqueries>,
     state: ExecState,
-    ready: VecDeque<Row>,
+    ready: Ready,
     batch: usize,
     /// The scan is exhausted or a limit is reached.
     done: bool,
@@ -457,16 +517,16 @@ struct Stream {
 }
 
 impl Stream {
-    fn next_row(&mut self) -> Result<Option<Row>> {
-        if self.ready.is_empty() && !self.done {
+    fn next_row_into(&mut self, row: &mut Vec<Value>) -> Result<bool> {
+        if self.ready.rows() == 0 && !self.done {
             self.fill()?;
         }
-        if let Some(row) = self.ready.pop_front() {
-            return Ok(Some(row));
+        if self.ready.pop_into(row) {
+            return Ok(true);
         }
         match self.error.take() {
             Some(e) => Err(e),
-            None => Ok(None),
+            None => Ok(false),
         }
     }
 
@@ -531,11 +591,9 @@ impl Stream {
                     return Ok(true);
                 }
             }
-            if let Some(row) = scratch.run(&pipeline, values, &ex, limits, &mut reached)? {
-                ready.push_back(row);
-            }
+            scratch.run(&pipeline, values, &ex, limits, &mut reached, ready)?;
             // A limit may have been reached by a row a later stage dropped.
-            Ok(!reached && ready.len() < want)
+            Ok(!reached && ready.rows() < want)
         };
         let walked = match &mut self.scan {
             RowSource::Table(scan) => scan.walk(&mut each),

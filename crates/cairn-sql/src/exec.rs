@@ -607,13 +607,29 @@ impl<'a> Executor<'a> {
                 self.stream_in_place(input, outer, &mut |r| {
                     let mut row = Vec::with_capacity(exprs.len());
                     for e in exprs {
-                        row.push(e.eval(r, self, outer)?);
+                        row.push(e.value(r, self, outer)?);
                     }
                     out.push(row);
                     Ok(true)
                 })
             })?;
             self.note_run(plan, out.len());
+            return Ok(out);
+        }
+        if let Plan::Scan {
+            keep,
+            with_rowid: false,
+            ..
+        } = plan
+        {
+            // Each stored row is copied once, unread columns as NULL
+            // (not into a buffer and then out of it).
+            self.stream_scan(plan, outer, 0, true, &mut |r| {
+                let mut row = Vec::with_capacity(r.len());
+                push_kept(&mut row, r, keep.as_deref());
+                out.push(row);
+                Ok(true)
+            })?;
             return Ok(out);
         }
         self.stream(plan, outer, &mut |r| {
@@ -895,7 +911,7 @@ impl<'a> Executor<'a> {
                 self.stream_in_place(input, outer, &mut |r| {
                     buf.clear();
                     for e in exprs {
-                        buf.push(e.eval(r, self, outer)?);
+                        buf.push(e.value(r, self, outer)?);
                     }
                     sink(&buf)
                 })
@@ -944,14 +960,8 @@ impl<'a> Executor<'a> {
                 stream: WindowStream::Rows,
             } => self.window_by_row(input, calls, outer, sink),
             Plan::Window { input, calls, .. } => {
-                let mut rows = self.run(input, outer)?;
-                for call in calls {
-                    let vals = self.window(&rows, call, outer)?;
-                    for (r, v) in rows.iter_mut().zip(vals) {
-                        r.push(v);
-                    }
-                }
-                emit_all(&rows, sink)
+                let rows = self.run(input, outer)?;
+                self.window_emit(&rows, calls, outer, sink)
             }
             Plan::Sort { input, keys } => {
                 let rows = self.sorted(input, keys, outer, None)?;
@@ -1396,10 +1406,27 @@ impl<'a> Executor<'a> {
                 key,
                 reverse,
             } => {
-                let Some(k) = self.keys(key, key_row, outer)? else {
-                    return Ok(());
+                // One key column (most lookups, every index join on one
+                // column): the key stays on the stack.
+                let one;
+                let many;
+                let k: &[Value] = match &key[..] {
+                    [e] => {
+                        one = [e.value(key_row, self, outer)?];
+                        if one[0].is_null() {
+                            return Ok(());
+                        }
+                        &one
+                    }
+                    _ => match self.keys(key, key_row, outer)? {
+                        Some(k) => {
+                            many = k;
+                            &many
+                        }
+                        None => return Ok(()),
+                    },
                 };
-                let b = Bound::Included(&k[..]);
+                let b = Bound::Included(k);
                 self.tx
                     .index_scan_ordered(table, *index_no, b, b, *reverse, emit)
             }
@@ -1856,14 +1883,32 @@ impl<'a> Executor<'a> {
         outer: &[&[Value]],
         sink: Sink<'_>,
     ) -> Result<bool> {
-        for call in calls {
-            let vals = self.window(part, call, outer)?;
-            for (r, v) in part.iter_mut().zip(vals) {
-                r.push(v);
+        let more = self.window_emit(part, calls, outer, sink)?;
+        part.clear();
+        Ok(more)
+    }
+
+    /// Computes `calls` over `rows` (one partition, or all of them) and
+    /// sends each row out with its window values appended; only the rows
+    /// sent are copied.
+    fn window_emit(
+        &self,
+        rows: &[Row],
+        calls: &[WindowCall],
+        outer: &[&[Value]],
+        sink: Sink<'_>,
+    ) -> Result<bool> {
+        let vals = (calls.iter())
+            .map(|call| self.window(rows, call, outer))
+            .collect::<Result<Vec<_>>>()?;
+        let mut buf = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            buf.clear();
+            buf.extend_from_slice(r);
+            for v in &vals {
+                buf.push(v.get(i).cloned().unwrap_or(Value::Null));
             }
-        }
-        for r in part.drain(..) {
-            if !sink(&r)? {
+            if !sink(&buf)? {
                 return Ok(false);
             }
         }
@@ -1909,34 +1954,24 @@ impl<'a> Executor<'a> {
 
     fn window(&self, rows: &[Row], call: &WindowCall, outer: &[&[Value]]) -> Result<Vec<Value>> {
         let n = rows.len();
-        let mut part = Vec::with_capacity(n);
-        let mut ord = Vec::with_capacity(n);
-        for r in rows {
-            let mut p = Vec::with_capacity(call.partition_by.len());
-            for e in &call.partition_by {
-                p.push(e.eval(r, self, outer)?);
-            }
-            let mut o = Vec::with_capacity(call.order_by.len());
-            for k in &call.order_by {
-                o.push(k.expr.eval(r, self, outer)?);
-            }
-            part.push(p);
-            ord.push(o);
-        }
+        let keys = WindowKeys::of(self, rows, call, outer)?;
+        // Ties broken by position: the order of a stable sort, from the
+        // (faster) unstable one.
         let mut idx: Vec<usize> = (0..n).collect();
-        idx.sort_by(|&a, &b| {
-            part[a]
-                .cmp(&part[b])
-                .then_with(|| compare_keys(&ord[a], &ord[b], &call.order_by))
+        idx.sort_unstable_by(|&a, &b| {
+            keys.part(a)
+                .cmp(keys.part(b))
+                .then_with(|| compare_keys(keys.ord(a), keys.ord(b), &call.order_by))
+                .then(a.cmp(&b))
         });
         let mut out = vec![Value::Null; n];
         let mut start = 0;
         while start < n {
             let mut end = start + 1;
-            while end < n && part[idx[end]] == part[idx[start]] {
+            while end < n && keys.part(idx[end]) == keys.part(idx[start]) {
                 end += 1;
             }
-            self.window_partition(rows, &idx[start..end], &ord, call, outer, &mut out)?;
+            self.window_partition(rows, &idx[start..end], &keys, call, outer, &mut out)?;
             start = end;
         }
         Ok(out)
@@ -1946,7 +1981,7 @@ impl<'a> Executor<'a> {
         &self,
         rows: &[Row],
         ids: &[usize],
-        ord: &[Vec<Value>],
+        keys: &WindowKeys,
         call: &WindowCall,
         outer: &[&[Value]],
         out: &mut [Value],
@@ -1959,7 +1994,7 @@ impl<'a> Executor<'a> {
             let mut s = 0;
             while s < n {
                 let mut e = s + 1;
-                while e < n && ord[ids[e]] == ord[ids[s]] {
+                while e < n && keys.ord(ids[e]) == keys.ord(ids[s]) {
                     e += 1;
                 }
                 for i in s..e {
@@ -2067,57 +2102,118 @@ impl<'a> Executor<'a> {
                 }
             }
             WinFunc::Agg(func) => {
-                let agg = AggCall {
-                    func: *func,
-                    args: call.args.clone(),
-                    distinct: call.distinct,
-                    filter: None,
-                };
-                let args_of = |i: usize| -> Result<Vec<Value>> {
-                    (0..call.args.len()).map(|a| arg(i, a)).collect()
-                };
-                match call.frame {
-                    Frame::Partition | Frame::RangeToCurrent | Frame::RowsToCurrent => {
-                        let mut acc = Acc::new(&agg);
-                        let mut i = 0;
-                        while i < n {
-                            let end = match call.frame {
-                                Frame::Partition => n,
-                                Frame::RangeToCurrent => peer_end[i],
-                                _ => i + 1,
-                            };
-                            let mut j = i;
-                            while j < end {
-                                acc.add(&agg, &args_of(j)?)?;
-                                j += 1;
-                            }
-                            let v = acc.peek(&agg)?;
-                            if call.frame == Frame::Partition {
-                                for k in 0..n {
-                                    out[ids[k]] = v.clone();
-                                }
-                                break;
-                            }
-                            for k in i..end {
-                                out[ids[k]] = v.clone();
-                            }
-                            i = end;
-                        }
+                self.window_agg(*func, rows, ids, &peer_end, call, outer, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An aggregate over each row's frame in one partition (`ids`, in
+    /// window order). Each row's arguments are evaluated once.
+    #[allow(clippy::too_many_arguments)]
+    fn window_agg(
+        &self,
+        func: AggFunc,
+        rows: &[Row],
+        ids: &[usize],
+        peer_end: &[usize],
+        call: &WindowCall,
+        outer: &[&[Value]],
+        out: &mut [Value],
+    ) -> Result<()> {
+        let n = ids.len();
+        let agg = AggCall {
+            func,
+            args: call.args.clone(),
+            distinct: call.distinct,
+            filter: None,
+        };
+        let width = call.args.len();
+        let mut args = Vec::with_capacity(n * width);
+        for &id in ids {
+            let row = rows.get(id).map_or(&[][..], |r| &r[..]);
+            for e in &call.args {
+                args.push(e.eval(row, self, outer)?);
+            }
+        }
+        let args_of = |i: usize| args.get(i * width..(i + 1) * width).unwrap_or(&[]);
+        match call.frame {
+            Frame::Partition | Frame::RangeToCurrent | Frame::RowsToCurrent => {
+                let mut acc = Acc::new(&agg);
+                let mut i = 0;
+                while i < n {
+                    let end = match call.frame {
+                        Frame::Partition => n,
+                        Frame::RangeToCurrent => peer_end[i],
+                        _ => i + 1,
+                    };
+                    for j in i..end {
+                        acc.add(&agg, args_of(j))?;
                     }
-                    Frame::Rows(_, _) => {
-                        for i in 0..n {
-                            let (fs, fe) = frame_bounds(call.frame, i, n, &peer_end);
-                            let mut acc = Acc::new(&agg);
-                            for j in fs..fe {
-                                acc.add(&agg, &args_of(j)?)?;
-                            }
-                            out[ids[i]] = acc.finish(&agg)?;
+                    let v = acc.peek(&agg)?;
+                    if call.frame == Frame::Partition {
+                        for &id in ids {
+                            out[id] = v.clone();
                         }
+                        break;
                     }
+                    for k in i..end {
+                        out[ids[k]] = v.clone();
+                    }
+                    i = end;
+                }
+            }
+            Frame::Rows(_, _) => {
+                for i in 0..n {
+                    let (fs, fe) = frame_bounds(call.frame, i, n, peer_end);
+                    let mut acc = Acc::new(&agg);
+                    for j in fs..fe {
+                        acc.add(&agg, args_of(j))?;
+                    }
+                    out[ids[i]] = acc.finish(&agg)?;
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Each row's PARTITION BY values then ORDER BY values, for one window
+/// call, in one vector (not two vectors per row).
+struct WindowKeys {
+    keys: Vec<Value>,
+    parts: usize,
+    width: usize,
+}
+
+impl WindowKeys {
+    fn of(ex: &Executor, rows: &[Row], call: &WindowCall, outer: &[&[Value]]) -> Result<Self> {
+        let parts = call.partition_by.len();
+        let width = parts + call.order_by.len();
+        let mut keys = Vec::with_capacity(rows.len() * width);
+        for r in rows {
+            for e in &call.partition_by {
+                keys.push(e.eval(r, ex, outer)?);
+            }
+            for k in &call.order_by {
+                keys.push(k.expr.eval(r, ex, outer)?);
+            }
+        }
+        Ok(WindowKeys { keys, parts, width })
+    }
+
+    /// Row `i`'s PARTITION BY values.
+    fn part(&self, i: usize) -> &[Value] {
+        let at = i * self.width;
+        self.keys.get(at..at + self.parts).unwrap_or(&[])
+    }
+
+    /// Row `i`'s ORDER BY values.
+    fn ord(&self, i: usize) -> &[Value] {
+        let at = i * self.width;
+        self.keys
+            .get(at + self.parts..at + self.width)
+            .unwrap_or(&[])
     }
 }
 

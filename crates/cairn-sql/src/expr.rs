@@ -610,6 +610,25 @@ impl Expr {
         }
     }
 
+    /// [`Expr::eval`], with a column or a literal (most operands and
+    /// projected expressions) read in line, without the call.
+    #[inline]
+    pub fn value<C: EvalContext>(
+        &self,
+        row: &[Value],
+        ex: &C,
+        outer: &[&[Value]],
+    ) -> Result<Value> {
+        match self {
+            Expr::Column(i) => match row.get(*i) {
+                Some(v) => Ok(v.clone()),
+                None => self.eval(row, ex, outer),
+            },
+            Expr::Literal(v) => Ok(v.clone()),
+            _ => self.eval(row, ex, outer),
+        }
+    }
+
     pub fn eval<C: EvalContext>(&self, row: &[Value], ex: &C, outer: &[&[Value]]) -> Result<Value> {
         Ok(match self {
             Expr::Literal(v) => v.clone(),
@@ -622,57 +641,55 @@ impl Expr {
                 .cloned()
                 .ok_or_else(|| Error::internal("outer column out of range"))?,
             Expr::Param(i) => param(ex.params(), *i)?,
-            Expr::Neg(e) => ops::negate(&e.eval(row, ex, outer)?),
-            Expr::Not(e) => match e.eval(row, ex, outer)?.truth() {
+            Expr::Neg(e) => ops::negate(&e.value(row, ex, outer)?),
+            Expr::Not(e) => match e.value(row, ex, outer)?.truth() {
                 None => Value::Null,
                 Some(b) => Value::Boolean(!b),
             },
-            Expr::BitNot(e) => ops::bit_not(&e.eval(row, ex, outer)?),
+            Expr::BitNot(e) => ops::bit_not(&e.value(row, ex, outer)?),
             Expr::Arith(op, a, b) => {
-                let (x, y) = (a.eval(row, ex, outer)?, b.eval(row, ex, outer)?);
+                let (x, y) = (a.value(row, ex, outer)?, b.value(row, ex, outer)?);
                 if x.is_vector() || y.is_vector() {
                     return vector_arith(*op, &x, &y);
                 }
                 ops::arith(*op, &x, &y)
             }
             Expr::Bit(op, a, b) => {
-                ops::bitwise(*op, &a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?)
+                ops::bitwise(*op, &a.value(row, ex, outer)?, &b.value(row, ex, outer)?)
             }
-            Expr::Concat(a, b) => ops::concat(&a.eval(row, ex, outer)?, &b.eval(row, ex, outer)?),
+            Expr::Concat(..) => self.eval_concat(row, ex, outer)?,
             Expr::Cmp(op, a, b) => match (a.borrowed(row, ex, outer), b.borrowed(row, ex, outer)) {
                 (Some(x), Some(y)) => compare(*op, x, y),
                 _ => {
-                    let (x, y) = (a.eval(row, ex, outer)?, b.eval(row, ex, outer)?);
+                    let (x, y) = (a.value(row, ex, outer)?, b.value(row, ex, outer)?);
                     compare(*op, &x, &y)
                 }
             },
             Expr::And(a, b) => {
-                let x = a.eval(row, ex, outer)?.truth();
+                let x = a.value(row, ex, outer)?.truth();
                 if x == Some(false) {
                     return Ok(Value::Boolean(false));
                 }
-                match (x, b.eval(row, ex, outer)?.truth()) {
+                match (x, b.value(row, ex, outer)?.truth()) {
                     (_, Some(false)) => Value::Boolean(false),
                     (Some(true), Some(true)) => Value::Boolean(true),
                     _ => Value::Null,
                 }
             }
             Expr::Or(a, b) => {
-                let x = a.eval(row, ex, outer)?.truth();
+                let x = a.value(row, ex, outer)?.truth();
                 if x == Some(true) {
                     return Ok(Value::Boolean(true));
                 }
-                match (x, b.eval(row, ex, outer)?.truth()) {
+                match (x, b.value(row, ex, outer)?.truth()) {
                     (_, Some(true)) => Value::Boolean(true),
                     (Some(false), Some(false)) => Value::Boolean(false),
                     _ => Value::Null,
                 }
             }
-            Expr::IsNull(e, negated) => {
-                Value::Boolean(e.eval(row, ex, outer)?.is_null() != *negated)
-            }
+            Expr::IsNull(e, negated) => Value::Boolean(e.is_null_at(row, ex, outer)? != *negated),
             Expr::IsDistinct(a, b, negated) => {
-                let (x, y) = (a.eval(row, ex, outer)?, b.eval(row, ex, outer)?);
+                let (x, y) = (a.value(row, ex, outer)?, b.value(row, ex, outer)?);
                 let distinct = match (x.is_null(), y.is_null()) {
                     (true, true) => false,
                     (true, false) | (false, true) => true,
@@ -685,7 +702,7 @@ impl Expr {
                 value,
                 negated,
             } => {
-                let t = expr.eval(row, ex, outer)?.truth();
+                let t = expr.value(row, ex, outer)?.truth();
                 Value::Boolean((t == Some(*value)) != *negated)
             }
             Expr::InList {
@@ -693,7 +710,7 @@ impl Expr {
                 list,
                 negated,
             } => {
-                let x = expr.eval(row, ex, outer)?;
+                let x = expr.value(row, ex, outer)?;
                 if list.is_empty() {
                     return Ok(Value::Boolean(*negated));
                 }
@@ -702,7 +719,7 @@ impl Expr {
                 }
                 let mut saw_null = false;
                 for item in list {
-                    let v = item.eval(row, ex, outer)?;
+                    let v = item.value(row, ex, outer)?;
                     match x.sql_eq(&v) {
                         Some(true) => return Ok(Value::Boolean(!*negated)),
                         None => saw_null = true,
@@ -716,7 +733,7 @@ impl Expr {
                 }
             }
             Expr::InSubquery { expr, sub, negated } => {
-                let x = expr.eval(row, ex, outer)?;
+                let x = expr.value(row, ex, outer)?;
                 let set = ex.subquery_set(*sub, row, outer)?;
                 if set.values.is_empty() && !set.has_null {
                     return Ok(Value::Boolean(*negated));
@@ -743,9 +760,9 @@ impl Expr {
                 high,
                 negated,
             } => {
-                let x = expr.eval(row, ex, outer)?;
-                let lo = compare(CmpOp::GtEq, &x, &low.eval(row, ex, outer)?);
-                let hi = compare(CmpOp::LtEq, &x, &high.eval(row, ex, outer)?);
+                let x = expr.value(row, ex, outer)?;
+                let lo = compare(CmpOp::GtEq, &x, &low.value(row, ex, outer)?);
+                let hi = compare(CmpOp::LtEq, &x, &high.value(row, ex, outer)?);
                 let both = match (lo.truth(), hi.truth()) {
                     (Some(false), _) | (_, Some(false)) => Some(false),
                     (Some(true), Some(true)) => Some(true),
@@ -763,35 +780,11 @@ impl Expr {
                 negated,
                 glob,
             } => {
-                let x = expr.eval(row, ex, outer)?;
-                let p = pattern.eval(row, ex, outer)?;
-                let esc = match escape {
-                    Some(e) => match e.eval(row, ex, outer)?.to_text() {
-                        None => return Ok(Value::Null),
-                        Some(s) => {
-                            let mut chars = s.chars();
-                            match (chars.next(), chars.next()) {
-                                (Some(c), None) => Some(c),
-                                _ => {
-                                    return Err(Error::type_err(
-                                        "ESCAPE expression must be a single character",
-                                    ))
-                                }
-                            }
-                        }
-                    },
-                    None => None,
-                };
-                let (Some(x), Some(p)) = (x.to_text(), p.to_text()) else {
-                    return Ok(Value::Null);
-                };
-                let m = if *glob {
-                    crate::functions::glob_match(&p, &x)
-                } else {
-                    // LIKE is ASCII case-insensitive, as in SQLite; ILIKE is too.
-                    crate::functions::like_match(&p, &x, esc)
-                };
-                Value::Boolean(m != *negated)
+                let esc = escape.as_deref();
+                match eval_like(expr, pattern, esc, *glob, row, ex, outer)? {
+                    None => Value::Null,
+                    Some(m) => Value::Boolean(m != *negated),
+                }
             }
             Expr::Case {
                 operand,
@@ -800,45 +793,39 @@ impl Expr {
             } => {
                 match operand {
                     Some(op) => {
-                        let v = op.eval(row, ex, outer)?;
+                        let v = op.value(row, ex, outer)?;
                         for (w, t) in whens {
-                            if v.sql_eq(&w.eval(row, ex, outer)?) == Some(true) {
-                                return t.eval(row, ex, outer);
+                            if v.sql_eq(&w.value(row, ex, outer)?) == Some(true) {
+                                return t.value(row, ex, outer);
                             }
                         }
                     }
                     None => {
                         for (w, t) in whens {
-                            if w.eval(row, ex, outer)?.truth() == Some(true) {
-                                return t.eval(row, ex, outer);
+                            if w.value(row, ex, outer)?.truth() == Some(true) {
+                                return t.value(row, ex, outer);
                             }
                         }
                     }
                 }
                 match otherwise {
-                    Some(o) => o.eval(row, ex, outer)?,
+                    Some(o) => o.value(row, ex, outer)?,
                     None => Value::Null,
                 }
             }
-            Expr::Cast(e, ty) => e.eval(row, ex, outer)?.cast(*ty)?,
-            Expr::Affinity(e, aff) => crate::affinity::apply(e.eval(row, ex, outer)?, *aff),
-            Expr::Func(f, args) => {
-                let mut vals = Vec::with_capacity(args.len());
-                for a in args {
-                    vals.push(a.eval(row, ex, outer)?);
-                }
-                (f.eval)(&vals)?
-            }
+            Expr::Cast(e, ty) => e.value(row, ex, outer)?.cast(*ty)?,
+            Expr::Affinity(e, aff) => crate::affinity::apply(e.value(row, ex, outer)?, *aff),
+            Expr::Func(f, args) => call_function(f, args, row, ex, outer)?,
             Expr::Engine(func, args) => {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
-                    vals.push(a.eval(row, ex, outer)?);
+                    vals.push(a.value(row, ex, outer)?);
                 }
                 func.eval(ex, &vals)?
             }
             Expr::Coalesce(args) => {
                 for a in args {
-                    let v = a.eval(row, ex, outer)?;
+                    let v = a.value(row, ex, outer)?;
                     if !v.is_null() {
                         return Ok(v);
                     }
@@ -846,8 +833,8 @@ impl Expr {
                 Value::Null
             }
             Expr::JsonGet { doc, key, as_text } => {
-                let d = doc.eval(row, ex, outer)?;
-                let k = key.eval(row, ex, outer)?;
+                let d = doc.value(row, ex, outer)?;
+                let k = key.value(row, ex, outer)?;
                 if *as_text {
                     crate::functions::json::json_arrow_text(&d, &k)?
                 } else {
@@ -867,7 +854,186 @@ impl Expr {
         match self {
             Expr::And(a, b) => Ok(a.test(row, ex, outer)? && b.test(row, ex, outer)?),
             Expr::Or(a, b) => Ok(a.test(row, ex, outer)? || b.test(row, ex, outer)?),
-            _ => Ok(self.eval(row, ex, outer)?.truth() == Some(true)),
+            _ => Ok(self.value(row, ex, outer)?.truth() == Some(true)),
+        }
+    }
+}
+
+impl Expr {
+    /// Whether the value is NULL, read in place when it can be.
+    fn is_null_at<C: EvalContext>(
+        &self,
+        row: &[Value],
+        ex: &C,
+        outer: &[&[Value]],
+    ) -> Result<bool> {
+        Ok(match self.borrowed(row, ex, outer) {
+            Some(v) => v.is_null(),
+            None => self.eval(row, ex, outer)?.is_null(),
+        })
+    }
+
+    /// `a || b || ...`: a chain of concatenations (nested either way) is
+    /// built in one buffer, not one string per `||`. Every operand is
+    /// evaluated, left to right, as the binary operator would; any NULL
+    /// makes the result NULL.
+    fn eval_concat<C: EvalContext>(
+        &self,
+        row: &[Value],
+        ex: &C,
+        outer: &[&[Value]],
+    ) -> Result<Value> {
+        fn append<C: EvalContext>(
+            e: &Expr,
+            row: &[Value],
+            ex: &C,
+            outer: &[&[Value]],
+            out: &mut String,
+            null: &mut bool,
+        ) -> Result<()> {
+            if let Expr::Concat(a, b) = e {
+                append(a, row, ex, outer, out, null)?;
+                return append(b, row, ex, outer, out, null);
+            }
+            let pushed = match e.borrowed(row, ex, outer) {
+                Some(v) => !*null && ops::push_text(v, out),
+                None => {
+                    let v = e.value(row, ex, outer)?;
+                    !*null && ops::push_text(&v, out)
+                }
+            };
+            *null |= !pushed;
+            Ok(())
+        }
+        let concat = |out: &mut String| -> Result<Value> {
+            let mut null = false;
+            append(self, row, ex, outer, out, &mut null)?;
+            Ok(if null {
+                Value::Null
+            } else {
+                Value::Text(std::sync::Arc::from(out.as_str()))
+            })
+        };
+        // The chain is built in this thread's scratch buffer (a chain
+        // inside an operand, which finds it taken, in a new one) and
+        // copied out once.
+        CONCAT_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                let v = concat(&mut buf);
+                if buf.capacity() > CONCAT_SCRATCH_KEPT_MAX {
+                    *buf = String::new();
+                }
+                v
+            }
+            Err(_) => concat(&mut String::new()),
+        })
+    }
+}
+
+thread_local! {
+    /// Scratch space for `||` chains (see [`Expr::eval_concat`]).
+    static CONCAT_SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The largest scratch buffer a thread keeps for `||` between rows.
+const CONCAT_SCRATCH_KEPT_MAX: usize = 64 * 1024;
+
+/// `x LIKE pattern [ESCAPE e]` (or `GLOB`): whether it matches, `None` for
+/// NULL. Text operands are matched in place, without a copy.
+fn eval_like<C: EvalContext>(
+    expr: &Expr,
+    pattern: &Expr,
+    escape: Option<&Expr>,
+    glob: bool,
+    row: &[Value],
+    ex: &C,
+    outer: &[&[Value]],
+) -> Result<Option<bool>> {
+    let x = OperandRef::of(expr, row, ex, outer)?;
+    let p = OperandRef::of(pattern, row, ex, outer)?;
+    let esc = match escape {
+        Some(e) => match e.value(row, ex, outer)?.to_text() {
+            None => return Ok(None),
+            Some(s) => {
+                let mut chars = s.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Some(c),
+                    _ => {
+                        return Err(Error::type_err(
+                            "ESCAPE expression must be a single character",
+                        ))
+                    }
+                }
+            }
+        },
+        None => None,
+    };
+    let (Some(x), Some(p)) = (x.text(), p.text()) else {
+        return Ok(None);
+    };
+    Ok(Some(if glob {
+        crate::functions::glob_match(&p, &x)
+    } else {
+        // LIKE is ASCII case-insensitive, as in SQLite; ILIKE is too.
+        crate::functions::like_match(&p, &x, esc)
+    }))
+}
+
+/// An operand's value, borrowed where it can be (a column, literal or
+/// parameter), computed otherwise.
+enum OperandRef<'r> {
+    Borrowed(&'r Value),
+    Owned(Value),
+}
+
+impl<'r> OperandRef<'r> {
+    fn of<C: EvalContext>(
+        e: &'r Expr,
+        row: &'r [Value],
+        ex: &'r C,
+        outer: &'r [&'r [Value]],
+    ) -> Result<OperandRef<'r>> {
+        Ok(match e.borrowed(row, ex, outer) {
+            Some(v) => OperandRef::Borrowed(v),
+            None => OperandRef::Owned(e.value(row, ex, outer)?),
+        })
+    }
+
+    fn value(&self) -> &Value {
+        match self {
+            OperandRef::Borrowed(v) => v,
+            OperandRef::Owned(v) => v,
+        }
+    }
+
+    /// The value as text (in place for TEXT), `None` for NULL.
+    fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self.value() {
+            Value::Text(s) | Value::Json(s) => Some(std::borrow::Cow::Borrowed(&**s)),
+            v => v.to_text().map(std::borrow::Cow::Owned),
+        }
+    }
+}
+
+/// A scalar function's call: arguments evaluated in order into a buffer
+/// on the stack when there are few (most calls), not a vector per row.
+fn call_function<C: EvalContext>(
+    f: &ScalarFunction,
+    args: &[Expr],
+    row: &[Value],
+    ex: &C,
+    outer: &[&[Value]],
+) -> Result<Value> {
+    let e = |a: &Expr| a.value(row, ex, outer);
+    match args {
+        [] => (f.eval)(&[]),
+        [a] => (f.eval)(&[e(a)?]),
+        [a, b] => (f.eval)(&[e(a)?, e(b)?]),
+        [a, b, c] => (f.eval)(&[e(a)?, e(b)?, e(c)?]),
+        _ => {
+            let vals = args.iter().map(e).collect::<Result<Vec<_>>>()?;
+            (f.eval)(&vals)
         }
     }
 }

@@ -20,9 +20,10 @@
 //! - An index scan collects up to a batch of rows under the lock — for
 //!   each, a handle on the segment or live chunk that stores its visible
 //!   version and its slot there, not a copy — releases it, hands the batch
-//!   out, and resumes after the last key it collected. Every row id under
-//!   one key goes into the same batch, so a row is emitted once (under the
-//!   key its visible version has).
+//!   out, and resumes after the last (key, row id) it collected. Row ids
+//!   under one key are kept sorted and entries are never removed, so a
+//!   batch may end inside a key: the next resumes there, after that id. A
+//!   row is emitted once, under the key its visible version has.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
@@ -37,7 +38,9 @@ use crate::table::{full_row, index_key, Holder, Place, Segment, Table, Version};
 use crate::txn::{Transaction, Write};
 use crate::{RowId, Ts};
 
-/// Rows an index scan collects per lock acquisition.
+/// Rows an index scan collects per lock acquisition: its first batch, and
+/// the most a later one (each twice the one before) collects.
+const INDEX_BATCH_FIRST_ROWS: usize = 32;
 const INDEX_BATCH_ROWS: usize = 256;
 /// Distinct values a loose index scan collects per lock acquisition: few
 /// enough that the batch is a small allocation (glibc consolidates its
@@ -148,8 +151,11 @@ pub struct IndexScan<'k> {
     batch: VecDeque<Collected>,
     /// The segments and live chunks the batch's rows are stored in.
     holders: Vec<(Place, Holder)>,
-    /// The last key collected: the next batch starts past it.
-    resume: Option<Vec<Value>>,
+    /// Where the next batch starts.
+    resume: Option<Resume>,
+    /// Rows the next batch collects: few at first (a LIMIT or a first-rows
+    /// join often stops early), growing to [`INDEX_BATCH_ROWS`].
+    batch_rows: usize,
     /// The index walk reached the end of the range.
     walked: bool,
     /// Rows still to pass over without collecting them (an OFFSET).
@@ -187,6 +193,7 @@ impl<'k> IndexScan<'k> {
             batch: spare.batch,
             holders: spare.holders,
             resume: None,
+            batch_rows: INDEX_BATCH_FIRST_ROWS,
             walked: false,
             skip: 0,
         })
@@ -241,8 +248,10 @@ impl<'k> IndexScan<'k> {
         }
     }
 
-    /// Collects the next batch under the table's lock: every row id under
-    /// each key walked, until the batch is full or the range ends.
+    /// Collects the next batch under the table's lock: row ids in key order
+    /// (ascending under each key) until the batch is full or the range
+    /// ends. A full batch may stop inside a key; the next one resumes there
+    /// after the last row id collected.
     fn collect(&mut self, tx: &Transaction) -> Result<()> {
         let inner = self.table.inner.read();
         let schema = self.schema.get_or_insert_with(|| inner.schema.clone());
@@ -251,32 +260,26 @@ impl<'k> IndexScan<'k> {
         let reverse = self.reverse;
         let (lo, hi) = match (&self.resume, reverse) {
             (None, _) => (bound(&self.lo), bound(&self.hi)),
-            (Some(k), false) => (Bound::Excluded(k.as_slice()), bound(&self.hi)),
-            (Some(k), true) => (bound(&self.lo), Bound::Excluded(k.as_slice())),
+            (Some(r), false) => (r.bound(), bound(&self.hi)),
+            (Some(r), true) => (bound(&self.lo), r.bound()),
         };
+        let after = self
+            .resume
+            .as_ref()
+            .and_then(|r| Some((r.key.as_slice(), r.after?)));
         let own = tx.writes.get(&self.table.id);
         let (mine, batch, ts) = (&mut self.mine, &mut self.batch, self.ts);
         let holders = &mut self.holders;
         holders.clear();
         let skip = &mut self.skip;
+        let want = self.batch_rows;
         let mut stopped_at = None;
         let walked = index.each_in_range(lo, hi, reverse, &mut |key, ids| {
-            while let Some((k, _, _)) = mine.front() {
-                let before = if reverse {
-                    k.as_slice() > key
-                } else {
-                    k.as_slice() < key
-                };
-                match (before, mine.pop_front()) {
-                    (true, Some(_)) if *skip > 0 => *skip -= 1,
-                    (true, Some((_, rid, r))) => batch.push_back(Collected::Own(rid, r)),
-                    (false, Some(m)) => {
-                        mine.push_front(m);
-                        break;
-                    }
-                    (_, None) => break,
-                }
-            }
+            merge_own_before(mine, batch, skip, key, reverse);
+            let ids = match after {
+                Some((k, last)) if k == key => &ids[ids.partition_point(|r| *r <= last)..],
+                _ => ids,
+            };
             for &rid in ids {
                 if own.is_some_and(|w| w.rows.contains_key(&rid)) {
                     continue;
@@ -288,38 +291,95 @@ impl<'k> IndexScan<'k> {
                 // entries (older keys of the row) are skipped, so each row
                 // comes out once. A row with one version ever has no stale
                 // entries, so its key needs no check.
-                let current = !ever_updated || has_key(schema, &def.columns, &v.values, key);
-                if current {
-                    if *skip > 0 {
-                        *skip -= 1;
-                    } else {
-                        let holder = match holders.iter().position(|(p, _)| *p == place) {
-                            Some(h) => h,
-                            None => {
-                                let Some(h) = inner.holder(place) else {
-                                    continue;
-                                };
-                                holders.push((place, h));
-                                holders.len() - 1
-                            }
+                if ever_updated && !has_key(schema, &def.columns, &v.values, key) {
+                    continue;
+                }
+                if *skip > 0 {
+                    *skip -= 1;
+                    continue;
+                }
+                let holder = match holders.iter().position(|(p, _)| *p == place) {
+                    Some(h) => h,
+                    None => {
+                        let Some(h) = inner.holder(place) else {
+                            continue;
                         };
-                        batch.push_back(Collected::Stored {
-                            row: rid,
-                            holder: holder as u32,
-                            slot: slot as u32,
-                        });
+                        holders.push((place, h));
+                        holders.len() - 1
                     }
+                };
+                batch.push_back(Collected::Stored {
+                    row: rid,
+                    holder: holder as u32,
+                    slot: slot as u32,
+                });
+                if batch.len() >= want {
+                    stopped_at = Some(Resume {
+                        key: key.to_vec(),
+                        after: Some(rid),
+                    });
+                    return Ok(false);
                 }
             }
-            if batch.len() >= INDEX_BATCH_ROWS {
-                stopped_at = Some(key.to_vec());
+            if batch.len() >= want {
+                stopped_at = Some(Resume {
+                    key: key.to_vec(),
+                    after: None,
+                });
                 return Ok(false);
             }
             Ok(true)
         })?;
         self.resume = stopped_at;
         self.walked = walked;
+        self.batch_rows = (want * 2).min(INDEX_BATCH_ROWS);
         Ok(())
+    }
+}
+
+/// Moves the transaction's own rows whose keys come before `key` (in scan
+/// order) into the batch, or past an OFFSET.
+fn merge_own_before(
+    mine: &mut VecDeque<(Vec<Value>, RowId, Arc<[Value]>)>,
+    batch: &mut VecDeque<Collected>,
+    skip: &mut usize,
+    key: &[Value],
+    reverse: bool,
+) {
+    while let Some((k, _, _)) = mine.front() {
+        let before = if reverse {
+            k.as_slice() > key
+        } else {
+            k.as_slice() < key
+        };
+        if !before {
+            break;
+        }
+        match mine.pop_front() {
+            Some(_) if *skip > 0 => *skip -= 1,
+            Some((_, rid, r)) => batch.push_back(Collected::Own(rid, r)),
+            None => break,
+        }
+    }
+}
+
+/// Where an index scan's next batch starts.
+struct Resume {
+    /// The last key the previous batch collected rows under.
+    key: Vec<Value>,
+    /// When that batch filled up inside `key`: the last row id it took
+    /// there (ids under a key are visited in ascending order), and the
+    /// next batch starts at `key` again, after it. `None`: `key` is done.
+    after: Option<RowId>,
+}
+
+impl Resume {
+    /// The bound on the scan's starting side for the next batch.
+    fn bound(&self) -> Bound<&[Value]> {
+        match self.after {
+            Some(_) => Bound::Included(self.key.as_slice()),
+            None => Bound::Excluded(self.key.as_slice()),
+        }
     }
 }
 

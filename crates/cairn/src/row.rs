@@ -35,7 +35,8 @@ use cairn_sql::Column;
 pub struct Rows {
     columns: Arc<[Column]>,
     cursor: cairn_sql::Cursor,
-    current: Option<Vec<Value>>,
+    /// The row last pulled (its allocation reused for the next one).
+    current: Vec<Value>,
 }
 
 impl Rows {
@@ -43,7 +44,7 @@ impl Rows {
         Rows {
             columns: cursor.columns().clone(),
             cursor,
-            current: None,
+            current: Vec::new(),
         }
     }
 
@@ -58,10 +59,13 @@ impl Rows {
     /// The next row, or `None` after the last.
     #[allow(clippy::should_implement_trait)] // a lending cursor: rows borrow it
     pub fn next(&mut self) -> Result<Option<Row<'_>>> {
-        self.current = self.cursor.next_row()?;
-        Ok(self.current.as_deref().map(|values| Row {
+        let more = self.cursor.next_row_into(&mut self.current)?;
+        if !more {
+            self.current.clear();
+        }
+        Ok(more.then(|| Row {
             columns: &self.columns,
-            values,
+            values: &self.current,
         }))
     }
 

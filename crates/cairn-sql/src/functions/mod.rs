@@ -1446,10 +1446,92 @@ fn decimal_digits(x: f64) -> (Vec<u8>, i32) {
     if x == 0.0 || !x.is_finite() {
         return (vec![0], 0);
     }
+    if let Some(found) = decimal_digits_exact(x) {
+        return found;
+    }
+    decimal_digits_by_text(x)
+}
+
+/// [`decimal_digits`] by exact integer arithmetic, for `x` in
+/// [1e-4, 2^52) (where `x × 10^k` for the 18 or 19 digits fits a `u128`);
+/// `None` elsewhere, and when the scaled value lies within 10^-20 of an
+/// integer (where the 41-digit text [`decimal_digits_by_text`] reads could
+/// round differently from the exact value; never for ordinary values).
+fn decimal_digits_exact(x: f64) -> Option<(Vec<u8>, i32)> {
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if biased == 0 || x < 1e-4 {
+        return None;
+    }
+    // x = m × 2^-shift exactly.
+    let m = u128::from((bits & ((1u64 << 52) - 1)) | (1u64 << 52));
+    let shift = u32::try_from(1075 - biased)
+        .ok()
+        .filter(|s| (1..128).contains(s))?;
+    let one = 1u128 << shift;
+    // floor(x × 10^k) and the remainder (in units of 2^-shift).
+    let scaled = |k: i32| -> Option<(u128, u128)> {
+        let n = m.checked_mul(10u128.checked_pow(u32::try_from(k).ok()?)?)?;
+        Some((n >> shift, n & (one - 1)))
+    };
+    const E18: u128 = 1_000_000_000_000_000_000;
+    let mut exp = x.log10().floor() as i32;
+    let (mut floor, mut rem) = scaled(18 - exp)?;
+    if floor < E18 {
+        exp -= 1;
+        (floor, rem) = scaled(18 - exp)?;
+    } else if floor >= 10 * E18 {
+        exp += 1;
+        (floor, rem) = scaled(18 - exp)?;
+    }
+    if !(E18..10 * E18).contains(&floor) {
+        return None;
+    }
+    let mut n = 19;
+    if floor > 9_223_372_036_854_774_784 {
+        n = 18;
+        (floor, rem) = scaled(17 - exp)?;
+    }
+    // Away from integers by at least 10^-20 (or exactly one).
+    const E20: u128 = 100_000_000_000_000_000_000;
+    let clear = |r: u128| r.checked_mul(E20).is_none_or(|v| v >= one);
+    if rem != 0 && !(clear(rem) && clear(one - rem)) {
+        return None;
+    }
+    let mut v = u64::try_from(floor).ok()?;
+    if rem != 0 {
+        // The double nearest to floor + rem/2^shift (no ties: those are
+        // integers here), compared as decimal_digits_by_text does.
+        let scale = f64::from_bits(u64::from(1023 - shift) << 52);
+        let nearest = ((floor << shift) | rem) as f64 * scale;
+        if nearest as u64 > v {
+            v = v.saturating_add(1);
+        }
+    }
+    Some(digits_of(v, n, exp))
+}
+
+/// The digits of `v` (which had `n` digits before rounding up), trailing
+/// zeros dropped, and the exponent of the first.
+fn digits_of(v: u64, n: usize, mut exp: i32) -> (Vec<u8>, i32) {
+    let text = v.to_string();
+    if text.len() > n {
+        exp += 1;
+    }
+    let mut digits: Vec<u8> = text.bytes().map(|b| b - b'0').collect();
+    while digits.len() > 1 && digits.last() == Some(&0) {
+        digits.pop();
+    }
+    (digits, exp)
+}
+
+/// [`decimal_digits`] through 41 correctly rounded significant digits as
+/// text (any finite `x > 0`).
+fn decimal_digits_by_text(x: f64) -> (Vec<u8>, i32) {
     // 41 correctly rounded significant digits stand in for the exact value.
     let s = format!("{x:.40e}");
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let mut exp: i32 = exp.parse().unwrap_or(0);
+    let exp: i32 = exp.parse().unwrap_or(0);
     let all: Vec<u8> = mant.bytes().filter(u8::is_ascii_digit).collect();
     let limit = b"9223372036854774784";
     let n = if all.get(..19).is_some_and(|d| d > &limit[..]) {
@@ -1469,15 +1551,7 @@ fn decimal_digits(x: f64) -> (Vec<u8>, i32) {
             v = floor.saturating_add(1);
         }
     }
-    let text = v.to_string();
-    if text.len() > n {
-        exp += 1;
-    }
-    let mut digits: Vec<u8> = text.bytes().map(|b| b - b'0').collect();
-    while digits.len() > 1 && digits.last() == Some(&0) {
-        digits.pop();
-    }
-    (digits, exp)
+    digits_of(v, n, exp)
 }
 
 /// Keeps the first `keep` significant digits, rounding half up (away from
@@ -1956,6 +2030,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn exact_decimal_digits_agree_with_the_text_path() {
+        // Random bit patterns over the exact path's range, decimal
+        // fractions (prices, rounded balances) and values next to them.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut xs: Vec<f64> = vec![1e-4, 0.5, 1.0, 2.675, 9.999_999_999_999_998, 10.0, 0.1, 0.3];
+        for _ in 0..20_000 {
+            let r = next();
+            // Exponents 2^-16 .. 2^55, any mantissa.
+            let biased = 1023 - 16 + (r >> 58) % 72;
+            xs.push(f64::from_bits(
+                (biased << 52) | (next() & ((1u64 << 52) - 1)),
+            ));
+            let cents = (next() % 10_000_000) as f64 / 100.0;
+            xs.push(cents);
+            xs.push(cents / 1000.0);
+            xs.push(f64::from_bits(cents.to_bits() + 1));
+            xs.push(f64::from_bits(cents.to_bits().saturating_sub(1)));
+        }
+        let mut exact = 0;
+        for x in xs {
+            if !(x.is_finite() && x > 0.0) {
+                continue;
+            }
+            if let Some(found) = decimal_digits_exact(x) {
+                exact += 1;
+                assert_eq!(found, decimal_digits_by_text(x), "{x:e}");
+            }
+        }
+        assert!(exact > 80_000, "the exact path took only {exact} values");
     }
 
     fn call(name: &str, args: &[Value]) -> Result<Value> {
