@@ -26,7 +26,8 @@ use crate::joins::plan_joins;
 use crate::logical::{JoinGraph, JoinType, Rel, RelSource};
 use crate::plan::{Plan, SetOpKind, SortKey, WindowCall, WindowStream};
 use crate::rules::{
-    group_by_order, loose_index_distinct, order_by_index, prune_columns, vector_topk, window_order,
+    fold_projections, group_by_order, loose_index_distinct, order_by_index, prune_columns,
+    vector_topk, window_order,
 };
 use crate::scope::{AggState, OutCol, Scope, ScopeCol};
 
@@ -748,11 +749,18 @@ impl<'a> Planner<'a> {
         }
         plan = self.plan_limit(plan, limit, offset)?;
         vector_topk::apply(&mut plan, &mut self.bind.trace);
-        plan = Plan::Project {
+        Ok((self.select_list_project(plan, exprs), cols))
+    }
+
+    /// The select list's projection over `plan` (reading through a join's
+    /// column reordering where it can, rule `fold_projections`).
+    fn select_list_project(&mut self, plan: Plan, exprs: Vec<Expr>) -> Plan {
+        let mut plan = Plan::Project {
             input: Box::new(plan),
             exprs,
         };
-        Ok((plan, cols))
+        fold_projections::apply(&mut plan, &mut self.bind.trace);
+        plan
     }
 
     /// GROUP BY items may be select-list ordinals or aliases (SQLite).

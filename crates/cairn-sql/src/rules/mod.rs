@@ -23,12 +23,15 @@
 //!    functions), [`vector_topk`] (a k-nearest-neighbour search
 //!    through an HNSW index instead of sorting every distance),
 //!    [`loose_index_distinct`] (an index's distinct keys instead of every
-//!    row), and [`prune_columns`] (scans copy only the columns read).
+//!    row), [`prune_columns`] (scans copy only the columns read) and
+//!    [`fold_projections`] (the select list reads through the column
+//!    reordering join ordering adds).
 //!
 //! Every rule records what it did in the statement's [`Trace`], with a
 //! short detail naming the tables and indexes involved.
 
 pub mod decorrelate;
+pub mod fold_projections;
 pub mod group_by_order;
 pub mod join_order;
 pub mod loose_index_distinct;
@@ -49,6 +52,7 @@ pub enum Rule {
     VectorTopK,
     LooseIndexDistinct,
     PruneColumns,
+    FoldProjections,
 }
 
 impl Rule {
@@ -63,6 +67,7 @@ impl Rule {
             Rule::VectorTopK => "vector_topk",
             Rule::LooseIndexDistinct => "loose_index_distinct",
             Rule::PruneColumns => "prune_columns",
+            Rule::FoldProjections => "fold_projections",
         }
     }
 }
