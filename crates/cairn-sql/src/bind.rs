@@ -1006,14 +1006,13 @@ impl<'c> Binder<'c> {
             .last_mut()
             .and_then(|s| s.agg.as_mut())
             .ok_or_else(|| Error::internal("aggregate scope vanished"))?;
-        agg.aggs.push(AggCall {
+        let call = AggCall {
             func,
             args: bound,
             distinct,
             filter,
-        });
-        agg.agg_texts.push(text);
-        Ok(Expr::Column(agg.group_exprs.len() + agg.aggs.len() - 1))
+        };
+        Ok(Expr::Column(agg.column_of(text, call)))
     }
 
     fn bind_aggregate_args(
@@ -1164,20 +1163,13 @@ impl<'c> Binder<'c> {
             .ok_or_else(|| Error::internal("aggregate scope vanished"))?;
         // Its names mean at `level` what they mean here (none resolved
         // to a level in between), so the call's text identifies it there.
-        let text = f.to_string();
-        let index = match agg.agg_texts.iter().position(|t| *t == text) {
-            Some(j) => agg.group_exprs.len() + j,
-            None => {
-                agg.aggs.push(AggCall {
-                    func,
-                    args: bound,
-                    distinct,
-                    filter,
-                });
-                agg.agg_texts.push(text);
-                agg.group_exprs.len() + agg.aggs.len() - 1
-            }
+        let call = AggCall {
+            func,
+            args: bound,
+            distinct,
+            filter,
         };
+        let index = agg.column_of(f.to_string(), call);
         Ok(Expr::Outer { depth: up, index })
     }
 

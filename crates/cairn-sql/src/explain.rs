@@ -384,13 +384,7 @@ fn vector_line(
     filtered: bool,
 ) -> String {
     let schema = table.schema();
-    let idx = |n: &usize| {
-        table
-            .indexes()
-            .get(*n)
-            .map(|d| d.name.clone())
-            .unwrap_or_default()
-    };
+    let idx = |n: &usize| index_name(table, *n);
     let defs = table.vector_indexes();
     let (name, metric) = defs
         .get(index_no)
@@ -424,16 +418,19 @@ fn vector_line(
     )
 }
 
+/// The name of `table`'s ordered index `n` (empty if it has none).
+fn index_name(table: &Table, n: usize) -> String {
+    table
+        .indexes()
+        .get(n)
+        .map(|d| d.name.clone())
+        .unwrap_or_default()
+}
+
 /// EXPLAIN's line for a table scan: its access path, alias and filter.
 fn scan_line(table: &Arc<Table>, label: &str, access: &Access, filter: Option<&Expr>) -> String {
     let schema = table.schema();
-    let idx = |n: &usize| {
-        table
-            .indexes()
-            .get(*n)
-            .map(|d| d.name.clone())
-            .unwrap_or_default()
-    };
+    let idx = |n: &usize| index_name(table, *n);
     let how = match access {
         Access::Full => format!("SeqScan {}", schema.name),
         Access::Vector {

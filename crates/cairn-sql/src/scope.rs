@@ -53,6 +53,22 @@ pub struct AggState {
     pub active: bool,
 }
 
+impl AggState {
+    /// The output column of the aggregate written as `text`: the one
+    /// already there, or `call`, added.
+    pub fn column_of(&mut self, text: String, call: AggCall) -> usize {
+        let j = match self.agg_texts.iter().position(|t| *t == text) {
+            Some(j) => j,
+            None => {
+                self.aggs.push(call);
+                self.agg_texts.push(text);
+                self.aggs.len() - 1
+            }
+        };
+        self.group_exprs.len() + j
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Scope {
     pub cols: Vec<ScopeCol>,
