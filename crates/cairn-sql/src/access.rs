@@ -253,7 +253,7 @@ pub fn choose_access_implying(
         };
         let keyed = !matches!(access, Access::IndexInSet { .. });
         if let Some(s) = stats.filter(|_| keyed && cost > cost::UNIQUE_LOOKUP_ROWS) {
-            let keys = estimate::access_conjuncts(table, &access);
+            let keys = access.conditions(table);
             let keys: Vec<&Expr> = keys.iter().collect();
             cost = (rows * estimate::filters_selectivity(Some(s), &keys))
                 .max(cost::INDEX_LOOKUP_ROWS_MIN)

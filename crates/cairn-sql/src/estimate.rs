@@ -232,6 +232,15 @@ fn strip(e: &Expr) -> &Expr {
     }
 }
 
+/// Share of a table's rows `filter` keeps when the statistics speak to
+/// every one of its conjuncts; `None` otherwise.
+pub fn known_selectivity(stats: Stats<'_>, filter: &Expr) -> Option<f64> {
+    conjuncts(filter)
+        .iter()
+        .map(|f| stats.selectivity(f))
+        .product()
+}
+
 /// Share of a table's rows that all of `filters` keep: from the
 /// statistics per conjunct where they speak, [`cost::FILTER_SELECTIVITY`]
 /// otherwise.
@@ -459,7 +468,7 @@ fn scan_rows(table: &cairn_storage::Table, access: &Access, filter: Option<&Expr
     };
     // The key conditions an index applies; a range's stays as the filter
     // too, and is counted once.
-    let keys = access_conjuncts(table, access);
+    let keys = access.conditions(table);
     let known: Vec<String> = f.iter().map(|e| format!("{e:?}")).collect();
     f.extend(keys.iter().filter(|k| !known.contains(&format!("{k:?}"))));
     (n * filters_selectivity(Some(s), &f)).min(n)
@@ -516,53 +525,6 @@ fn default_scan_rows(table: &cairn_storage::Table, access: &Access, filters: &[&
         .filter(|f| !on_range_col(f))
         .count();
     cost::filtered_rows(via.min(n), counted)
-}
-
-/// The conditions an index access applies, as expressions over the
-/// table's row (so they are estimated like filters).
-pub fn access_conjuncts(table: &cairn_storage::Table, access: &Access) -> Vec<Expr> {
-    let cols = |no: usize| {
-        table
-            .indexes()
-            .get(no)
-            .map(|d| d.columns.clone())
-            .unwrap_or_default()
-    };
-    let cmp =
-        |op, c: usize, v: &Expr| Expr::Cmp(op, Box::new(Expr::Column(c)), Box::new(v.clone()));
-    match access {
-        Access::IndexEq { index_no, key, .. } => (cols(*index_no).into_iter())
-            .zip(key)
-            .map(|(c, v)| cmp(CmpOp::Eq, c, v))
-            .collect(),
-        Access::IndexIn { index_no, keys } => match cols(*index_no).first() {
-            Some(&c) => vec![Expr::InList {
-                expr: Box::new(Expr::Column(c)),
-                list: keys.clone(),
-                negated: false,
-            }],
-            None => Vec::new(),
-        },
-        Access::IndexRange {
-            index_no,
-            low,
-            high,
-            ..
-        } => {
-            let Some(&c) = cols(*index_no).first() else {
-                return Vec::new();
-            };
-            let mut out = Vec::new();
-            if let Some((v, inclusive)) = low {
-                out.push(cmp(if *inclusive { CmpOp::GtEq } else { CmpOp::Gt }, c, v));
-            }
-            if let Some((v, inclusive)) = high {
-                out.push(cmp(if *inclusive { CmpOp::LtEq } else { CmpOp::Lt }, c, v));
-            }
-            out
-        }
-        _ => Vec::new(),
-    }
 }
 
 /// Rows one lookup of `key_len` key columns of index `index_no` finds.

@@ -1206,18 +1206,7 @@ impl<'a> Executor<'a> {
                 }
             }
         });
-        let mut sel = 1.0;
-        let mut stack = vec![&f];
-        while let Some(e) = stack.pop() {
-            match e {
-                Expr::And(a, b) => {
-                    stack.push(a);
-                    stack.push(b);
-                }
-                e => sel *= s.selectivity(e)?,
-            }
-        }
-        Some(sel)
+        crate::estimate::known_selectivity(s, &f)
     }
 
     /// EXPLAIN's note on each filtered nearest-neighbour search in `plan`:

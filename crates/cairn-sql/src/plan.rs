@@ -63,6 +63,72 @@ pub enum Access {
     },
 }
 
+impl Access {
+    /// The conditions an index access applies, as expressions over the
+    /// table's row (estimated like filters; a vector search's exact path
+    /// tests them). Empty for the other accesses.
+    pub fn conditions(&self, table: &Table) -> Vec<Expr> {
+        let cols = |no: usize| {
+            table
+                .indexes()
+                .get(no)
+                .map(|d| d.columns.clone())
+                .unwrap_or_default()
+        };
+        let cmp =
+            |op, c: usize, v: &Expr| Expr::Cmp(op, Box::new(Expr::Column(c)), Box::new(v.clone()));
+        match self {
+            Access::IndexEq { index_no, key, .. } => (cols(*index_no).into_iter())
+                .zip(key)
+                .map(|(c, v)| cmp(crate::expr::CmpOp::Eq, c, v))
+                .collect(),
+            Access::IndexIn { index_no, keys } => match cols(*index_no).first() {
+                Some(&c) => vec![Expr::InList {
+                    expr: Box::new(Expr::Column(c)),
+                    list: keys.clone(),
+                    negated: false,
+                }],
+                None => Vec::new(),
+            },
+            Access::IndexRange {
+                index_no,
+                low,
+                high,
+                ..
+            } => {
+                let Some(&c) = cols(*index_no).first() else {
+                    return Vec::new();
+                };
+                let mut out = Vec::new();
+                if let Some((v, inclusive)) = low {
+                    out.push(cmp(
+                        if *inclusive {
+                            crate::expr::CmpOp::GtEq
+                        } else {
+                            crate::expr::CmpOp::Gt
+                        },
+                        c,
+                        v,
+                    ));
+                }
+                if let Some((v, inclusive)) = high {
+                    out.push(cmp(
+                        if *inclusive {
+                            crate::expr::CmpOp::LtEq
+                        } else {
+                            crate::expr::CmpOp::Lt
+                        },
+                        c,
+                        v,
+                    ));
+                }
+                out
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinKind {
     Inner,

@@ -7,11 +7,7 @@
 //! runs is decided per execution from a sample of the filter (the
 //! operator's `strategy=adaptive`, see `exec.rs`).
 
-use std::sync::Arc;
-
-use cairn_storage::Table;
-
-use crate::expr::{CmpOp, Expr};
+use crate::expr::Expr;
 use crate::plan::{Access, Plan};
 use crate::rules::{Rule, Trace};
 
@@ -83,7 +79,7 @@ pub fn apply(plan: &mut Plan, trace: &mut Trace) -> bool {
     // B-tree access stands for (the planner may have dropped it from the
     // filter as implied).
     if let Some(a) = &exact {
-        let Some(pred) = access_predicate(table, a) else {
+        let Some(pred) = crate::expr::and_all(a.conditions(table)) else {
             return false;
         };
         *filter = Some(match filter.take() {
@@ -107,57 +103,6 @@ pub fn apply(plan: &mut Plan, trace: &mut Trace) -> bool {
         exact,
     };
     true
-}
-
-/// The predicate a B-tree access selects by, as an expression over the
-/// table's row.
-fn access_predicate(table: &Arc<Table>, access: &Access) -> Option<Expr> {
-    let indexes = table.indexes();
-    let col = |index_no: &usize, i: usize| -> Option<Expr> {
-        Some(Expr::Column(*indexes.get(*index_no)?.columns.get(i)?))
-    };
-    let and = |a: Option<Expr>, b: Expr| match a {
-        Some(a) => Expr::And(Box::new(a), Box::new(b)),
-        None => b,
-    };
-    match access {
-        Access::IndexEq { index_no, key, .. } => {
-            let mut pred = None;
-            for (i, k) in key.iter().enumerate() {
-                let eq = Expr::Cmp(CmpOp::Eq, Box::new(col(index_no, i)?), Box::new(k.clone()));
-                pred = Some(and(pred, eq));
-            }
-            pred
-        }
-        Access::IndexIn { index_no, keys } => Some(Expr::InList {
-            expr: Box::new(col(index_no, 0)?),
-            list: keys.clone(),
-            negated: false,
-        }),
-        Access::IndexRange {
-            index_no,
-            low,
-            high,
-            ..
-        } => {
-            let mut pred = None;
-            if let Some((e, inclusive)) = low {
-                let op = if *inclusive { CmpOp::GtEq } else { CmpOp::Gt };
-                pred = Some(Expr::Cmp(
-                    op,
-                    Box::new(col(index_no, 0)?),
-                    Box::new(e.clone()),
-                ));
-            }
-            if let Some((e, inclusive)) = high {
-                let op = if *inclusive { CmpOp::LtEq } else { CmpOp::Lt };
-                let c = Expr::Cmp(op, Box::new(col(index_no, 0)?), Box::new(e.clone()));
-                pred = Some(and(pred, c));
-            }
-            pred
-        }
-        _ => None,
-    }
 }
 
 /// The SQL distance a distance function computes.
