@@ -1,8 +1,9 @@
-//! CREATE / DROP / ALTER: schema changes applied to the catalog at once (not
-//! transactional; see docs/sql.md).
+//! CREATE / DROP / ALTER: schema changes, each made through a
+//! [`SchemaChange`] — inside the session's transaction, which logs them at
+//! commit and takes them back on rollback (see docs/sql.md).
 
 use cairn_core::{DataType, Error, Result, Value};
-use cairn_storage::{ColumnDef, IndexDef, Store, TableSchema, ViewDef};
+use cairn_storage::{ColumnDef, IndexDef, SchemaChange, Store, TableSchema, ViewDef};
 use sqlparser::ast;
 
 use crate::ast_util::object_name;
@@ -56,6 +57,7 @@ fn index_columns(schema: &TableSchema, cols: &[ast::IndexColumn]) -> Result<Vec<
 
 pub fn create_table(
     store: &std::sync::Arc<Store>,
+    ddl: &mut SchemaChange<'_>,
     ct: &ast::CreateTable,
     sql: String,
 ) -> Result<bool> {
@@ -149,7 +151,7 @@ pub fn create_table(
         }
     }
     let table_name = schema.name.clone();
-    store.create_table(schema)?;
+    ddl.create_table(schema)?;
     for (k, cols) in uniques.into_iter().enumerate() {
         let def = IndexDef {
             name: format!("{table_name}_unique{}", k + 1),
@@ -158,15 +160,20 @@ pub fn create_table(
             primary: false,
             create_sql: None,
         };
-        if let Err(e) = store.create_index(&table_name, def) {
-            let _ = store.drop_table(&table_name);
+        if let Err(e) = ddl.create_index(&table_name, def) {
+            let _ = ddl.drop_table(&table_name);
             return Err(e);
         }
     }
     Ok(true)
 }
 
-pub fn create_index(store: &Store, ci: &ast::CreateIndex, sql: String) -> Result<bool> {
+pub fn create_index(
+    store: &Store,
+    ddl: &mut SchemaChange<'_>,
+    ci: &ast::CreateIndex,
+    sql: String,
+) -> Result<bool> {
     let tname = object_name(&ci.table_name);
     let table = store
         .table(&tname)
@@ -174,7 +181,7 @@ pub fn create_index(store: &Store, ci: &ast::CreateIndex, sql: String) -> Result
     if let Some(u) = &ci.using {
         let u = u.to_string().to_ascii_lowercase();
         if u == "hnsw" {
-            return create_hnsw_index(store, &table, ci, sql);
+            return create_hnsw_index(store, ddl, &table, ci, sql);
         }
         if u != "btree" {
             return Err(Error::unsupported(format!("index method {u}")));
@@ -204,7 +211,7 @@ pub fn create_index(store: &Store, ci: &ast::CreateIndex, sql: String) -> Result
             name,
         });
     }
-    store.create_index(
+    ddl.create_index(
         &tname,
         IndexDef {
             name,
@@ -217,7 +224,12 @@ pub fn create_index(store: &Store, ci: &ast::CreateIndex, sql: String) -> Result
     Ok(true)
 }
 
-pub fn create_view(store: &std::sync::Arc<Store>, cv: &ast::CreateView, sql: String) -> Result<()> {
+pub fn create_view(
+    store: &std::sync::Arc<Store>,
+    ddl: &mut SchemaChange<'_>,
+    cv: &ast::CreateView,
+    sql: String,
+) -> Result<()> {
     if cv.materialized {
         return Err(Error::unsupported("materialized views"));
     }
@@ -235,11 +247,11 @@ pub fn create_view(store: &std::sync::Arc<Store>, cv: &ast::CreateView, sql: Str
     }
     let exists = store.view(&name).is_some();
     if exists && cv.or_replace {
-        store.drop_view(&name)?;
+        ddl.drop_view(&name)?;
     } else if exists && cv.if_not_exists {
         return Ok(());
     }
-    store.create_view(ViewDef {
+    ddl.create_view(ViewDef {
         name,
         columns,
         query_sql: cv.query.to_string(),
@@ -248,7 +260,7 @@ pub fn create_view(store: &std::sync::Arc<Store>, cv: &ast::CreateView, sql: Str
 }
 
 pub fn drop(
-    store: &Store,
+    ddl: &mut SchemaChange<'_>,
     object_type: &ast::ObjectType,
     if_exists: bool,
     names: &[ast::ObjectName],
@@ -256,9 +268,9 @@ pub fn drop(
     for n in names {
         let name = object_name(n);
         let r = match object_type {
-            ast::ObjectType::Table => store.drop_table(&name),
-            ast::ObjectType::View => store.drop_view(&name),
-            ast::ObjectType::Index => store.drop_index(&name),
+            ast::ObjectType::Table => ddl.drop_table(&name),
+            ast::ObjectType::View => ddl.drop_view(&name),
+            ast::ObjectType::Index => ddl.drop_index(&name),
             other => return Err(Error::unsupported(format!("DROP {other}"))),
         };
         match r {
@@ -269,7 +281,11 @@ pub fn drop(
     Ok(())
 }
 
-pub fn alter_table(store: &std::sync::Arc<Store>, at: &ast::AlterTable) -> Result<()> {
+pub fn alter_table(
+    store: &std::sync::Arc<Store>,
+    ddl: &mut SchemaChange<'_>,
+    at: &ast::AlterTable,
+) -> Result<()> {
     let name = object_name(&at.name);
     let table = match store.table(&name) {
         Some(t) => t,
@@ -312,7 +328,7 @@ pub fn alter_table(store: &std::sync::Arc<Store>, at: &ast::AlterTable) -> Resul
                 let mut schema = (*table.schema()).clone();
                 schema.columns.push(col.clone());
                 let sql = render_create_table(&schema);
-                store.add_column(&name, col, sql)?;
+                ddl.add_column(&name, col, sql)?;
             }
             other => return Err(Error::unsupported(format!("ALTER TABLE {other}"))),
         }
@@ -458,6 +474,7 @@ fn hnsw_options(ci: &ast::CreateIndex) -> Result<(cairn_storage::HnswParams, f64
 
 fn create_hnsw_index(
     store: &Store,
+    ddl: &mut SchemaChange<'_>,
     table: &std::sync::Arc<cairn_storage::Table>,
     ci: &ast::CreateIndex,
     sql: String,
@@ -500,7 +517,7 @@ fn create_hnsw_index(
             name,
         });
     }
-    store.create_vector_index(
+    ddl.create_vector_index(
         &schema.name,
         VectorIndexDef {
             name,

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
-use cairn_storage::{Store, Table, Transaction, TriggerDef};
+use cairn_storage::{SchemaChange, Store, Table, Transaction, TriggerDef};
 use parking_lot::Mutex;
 use sqlparser::ast;
 
@@ -39,7 +39,11 @@ pub const TRIGGER_DEPTH_MAX: usize = 100;
 /// CREATE TRIGGER: checks the statement, the table or view it goes on
 /// (BEFORE/AFTER on a table, INSTEAD OF on a view) and its NEW/OLD
 /// references, then adds it to the catalog.
-pub fn create_trigger(store: &Arc<Store>, ct: &ast::CreateTrigger) -> Result<()> {
+pub fn create_trigger(
+    store: &Arc<Store>,
+    ddl: &mut SchemaChange<'_>,
+    ct: &ast::CreateTrigger,
+) -> Result<()> {
     let spec = trigger::spec(ct)?;
     if spec.temporary {
         return Err(Error::unsupported(
@@ -63,7 +67,7 @@ pub fn create_trigger(store: &Arc<Store>, ct: &ast::CreateTrigger) -> Result<()>
     let columns = target_columns(store, &table)?;
     let text = trigger::program_text(&spec.create_sql, spec.event, &columns)?;
     parse_program(&text)?;
-    store.create_trigger(TriggerDef {
+    ddl.create_trigger(TriggerDef {
         name: spec.name,
         table,
         create_sql: spec.create_sql,
@@ -125,9 +129,9 @@ fn target_columns_typed(store: &Arc<Store>, name: &str) -> Result<(Vec<String>, 
 }
 
 /// DROP TRIGGER [IF EXISTS] name.
-pub fn drop_trigger(store: &Store, dt: &ast::DropTrigger) -> Result<()> {
+pub fn drop_trigger(ddl: &mut SchemaChange<'_>, dt: &ast::DropTrigger) -> Result<()> {
     let name = object_name(&dt.trigger_name);
-    match store.drop_trigger(&name) {
+    match ddl.drop_trigger(&name) {
         Err(Error::NoSuchObject { .. }) if dt.if_exists => Ok(()),
         other => other,
     }

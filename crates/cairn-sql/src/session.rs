@@ -581,33 +581,46 @@ impl Session {
                 let text = self.explain(&store, statement, *verbose)?;
                 Ok(Output::text_rows("plan", &text))
             }
-            ast::Statement::CreateTable(ct) if ct.query.is_some() => self.create_table_as(ct),
-            ast::Statement::CreateTable(ct) => {
-                crate::ddl::create_table(&store, ct, p.stmt.to_string()).map(|_| Output::default())
+            ast::Statement::CreateTable(ct) if ct.query.is_some() => {
+                self.in_ddl_tx(|s| s.create_table_as(ct))
             }
-            ast::Statement::CreateIndex(ci) => {
-                crate::ddl::create_index(&store, ci, p.stmt.to_string()).map(|_| Output::default())
-            }
-            ast::Statement::CreateView(cv) => {
-                crate::ddl::create_view(&store, cv, p.stmt.to_string()).map(|_| Output::default())
-            }
+            ast::Statement::CreateTable(ct) => self.in_ddl_tx(|s| {
+                let mut ddl = store.ddl(s.tx.as_mut());
+                crate::ddl::create_table(&store, &mut ddl, ct, p.stmt.to_string())
+                    .map(|_| Output::default())
+            }),
+            ast::Statement::CreateIndex(ci) => self.in_ddl_tx(|s| {
+                let mut ddl = store.ddl(s.tx.as_mut());
+                crate::ddl::create_index(&store, &mut ddl, ci, p.stmt.to_string())
+                    .map(|_| Output::default())
+            }),
+            ast::Statement::CreateView(cv) => self.in_ddl_tx(|s| {
+                let mut ddl = store.ddl(s.tx.as_mut());
+                crate::ddl::create_view(&store, &mut ddl, cv, p.stmt.to_string())
+                    .map(|_| Output::default())
+            }),
             ast::Statement::Drop {
                 object_type,
                 if_exists,
                 names,
                 ..
-            } => {
-                crate::ddl::drop(&store, object_type, *if_exists, names).map(|_| Output::default())
-            }
-            ast::Statement::AlterTable(at) => {
-                crate::ddl::alter_table(&store, at).map(|_| Output::default())
-            }
-            ast::Statement::CreateTrigger(ct) => {
-                crate::fire::create_trigger(&store, ct).map(|_| Output::default())
-            }
-            ast::Statement::DropTrigger(dt) => {
-                crate::fire::drop_trigger(&store, dt).map(|_| Output::default())
-            }
+            } => self.in_ddl_tx(|s| {
+                let mut ddl = store.ddl(s.tx.as_mut());
+                crate::ddl::drop(&mut ddl, object_type, *if_exists, names)
+                    .map(|_| Output::default())
+            }),
+            ast::Statement::AlterTable(at) => self.in_ddl_tx(|s| {
+                let mut ddl = store.ddl(s.tx.as_mut());
+                crate::ddl::alter_table(&store, &mut ddl, at).map(|_| Output::default())
+            }),
+            ast::Statement::CreateTrigger(ct) => self.in_ddl_tx(|s| {
+                let mut ddl = store.ddl(s.tx.as_mut());
+                crate::fire::create_trigger(&store, &mut ddl, ct).map(|_| Output::default())
+            }),
+            ast::Statement::DropTrigger(dt) => self.in_ddl_tx(|s| {
+                let mut ddl = store.ddl(s.tx.as_mut());
+                crate::fire::drop_trigger(&mut ddl, dt).map(|_| Output::default())
+            }),
             ast::Statement::Set(set) => self.set(set),
             ast::Statement::ShowVariable { variable } => self.show(variable),
             ast::Statement::ShowTables { .. } => {
@@ -891,6 +904,25 @@ impl Session {
     /// and types (ANY where a column's type is not known), filled with its
     /// rows. The stored schema is the plain `CREATE TABLE` it amounts to.
     /// If filling it fails, the table is dropped again.
+    /// Runs a DDL statement inside the open transaction (whose commit
+    /// logs it and whose rollback takes it back), or else in a transaction
+    /// of its own, so a statement that makes several catalog changes (a
+    /// table and its UNIQUE indexes, CREATE OR REPLACE VIEW, CREATE TABLE
+    /// … AS with its rows) is all or nothing.
+    fn in_ddl_tx(&mut self, run: impl FnOnce(&mut Self) -> Result<Output>) -> Result<Output> {
+        if self.tx.is_some() {
+            return run(self);
+        }
+        self.tx = Some(self.store().begin());
+        let out = run(self);
+        let tx = self.tx.take();
+        match (out, tx) {
+            (Ok(out), Some(tx)) => self.store().commit(tx).map(|_| out),
+            (Ok(_), None) => Err(Error::internal("a DDL statement ended its transaction")),
+            (Err(e), _) => Err(e),
+        }
+    }
+
     fn create_table_as(&mut self, ct: &ast::CreateTable) -> Result<Output> {
         let Some(query) = &ct.query else {
             return Err(Error::internal("CREATE TABLE AS without a query"));
@@ -930,7 +962,14 @@ impl Session {
                 "CREATE TABLE AS produced another statement",
             ));
         };
-        crate::ddl::create_table(&store, plain, create.clone())?;
+        crate::ddl::create_table(
+            &store,
+            &mut store.ddl(self.tx.as_mut()),
+            plain,
+            create.clone(),
+        )?;
+        // In the statement's transaction: if filling fails, the table goes
+        // with it (the caller undoes both, as one statement).
         let insert = format!("INSERT INTO {quoted} {query}");
         let filled = self
             .prepare(&insert)
@@ -938,7 +977,7 @@ impl Session {
         match filled {
             Ok(out) => Ok(Output::affected(out.rows_affected)),
             Err(e) => {
-                let _ = store.drop_table(&name);
+                let _ = store.ddl(self.tx.as_mut()).drop_table(&name);
                 Err(e)
             }
         }

@@ -46,11 +46,51 @@ struct Entries {
 }
 
 impl Entries {
-    /// Drops the triggers attached to the table or view `name`.
-    fn drop_triggers_on(&mut self, name: &str) {
+    /// Drops the triggers attached to the table or view `name`; returns
+    /// them.
+    fn drop_triggers_on(&mut self, name: &str) -> Vec<TriggerDef> {
         let k = key(name);
-        self.triggers.retain(|_, t| key(&t.table) != k);
+        let on: Vec<String> = (self.triggers.iter())
+            .filter(|(_, t)| key(&t.table) == k)
+            .map(|(n, _)| n.clone())
+            .collect();
+        on.iter().filter_map(|n| self.triggers.remove(n)).collect()
     }
+}
+
+/// A catalog entry by kind and lower-case name.
+pub(crate) enum Entry {
+    Table(String),
+    View(String),
+    Trigger(String),
+}
+
+/// A table or view a DROP removed, kept to put back.
+pub(crate) enum Dropped {
+    Table(Arc<Table>),
+    View(ViewDef),
+}
+
+/// What taking back one installed record needs ([`Catalog::undo`]).
+pub(crate) enum DdlUndo {
+    /// Remove what a CREATE added.
+    Forget(Entry),
+    /// Put back what a DROP removed, with the triggers it took along.
+    Restore(Option<Dropped>, Vec<TriggerDef>),
+    DropIndex {
+        table: Arc<Table>,
+        name: String,
+    },
+    /// Put a dropped index back at its place in the table's list.
+    RestoreIndex {
+        table: Arc<Table>,
+        at: usize,
+        index: IndexSlot,
+    },
+    Schema {
+        table: Arc<Table>,
+        before: TableSchema,
+    },
 }
 
 pub(crate) struct Catalog {
@@ -260,7 +300,7 @@ impl Catalog {
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<PreparedDdl> {
         Ok(match record {
-            Record::Commit { .. } => {
+            Record::Commit { .. } | Record::Transaction { .. } => {
                 return Err(Error::internal("a commit record is not DDL"));
             }
             Record::CreateTable { id, schema } => {
@@ -358,41 +398,107 @@ impl Catalog {
     }
 
     /// Makes a prepared catalog record visible and bumps the version.
-    pub(crate) fn install(&self, ddl: PreparedDdl) {
-        match ddl {
+    /// Returns what [`Catalog::undo`] needs to take it back (a DDL
+    /// statement inside a transaction that rolls back).
+    pub(crate) fn install(&self, ddl: PreparedDdl) -> DdlUndo {
+        let undo = match ddl {
             PreparedDdl::CreateTable { id, schema } => {
                 self.next_table_id.fetch_max(id + 1, Ordering::Relaxed);
                 let k = key(&schema.name);
                 let table = Arc::new(Table::new(id, schema, self.stats_stale.clone()));
-                self.entries.write().tables.insert(k, table);
+                self.entries.write().tables.insert(k.clone(), table);
+                DdlUndo::Forget(Entry::Table(k))
             }
             PreparedDdl::DropTable { name } => {
                 let mut e = self.entries.write();
-                e.tables.remove(&key(&name));
-                e.drop_triggers_on(&name);
+                let table = e.tables.remove(&key(&name));
+                let triggers = e.drop_triggers_on(&name);
+                DdlUndo::Restore(table.map(Dropped::Table), triggers)
             }
             PreparedDdl::CreateView(view) => {
                 let k = key(&view.name);
-                self.entries.write().views.insert(k, view);
+                self.entries.write().views.insert(k.clone(), view);
+                DdlUndo::Forget(Entry::View(k))
             }
             PreparedDdl::DropView { name } => {
                 let mut e = self.entries.write();
-                e.views.remove(&key(&name));
-                e.drop_triggers_on(&name);
+                let view = e.views.remove(&key(&name));
+                let triggers = e.drop_triggers_on(&name);
+                DdlUndo::Restore(view.map(Dropped::View), triggers)
             }
-            PreparedDdl::CreateIndex { table, index } => table.install_index(index),
+            PreparedDdl::CreateIndex { table, index } => {
+                let name = index.index().name().to_string();
+                table.install_index(index);
+                DdlUndo::DropIndex { table, name }
+            }
             PreparedDdl::DropIndex { table, name } => {
                 let dropped = table.drop_index(&name);
-                debug_assert!(dropped, "prepared DROP INDEX {name} found nothing to drop");
+                debug_assert!(
+                    dropped.is_some(),
+                    "prepared DROP INDEX {name} found nothing to drop"
+                );
+                match dropped {
+                    Some((at, index)) => DdlUndo::RestoreIndex { table, at, index },
+                    None => DdlUndo::Restore(None, Vec::new()),
+                }
             }
-            PreparedDdl::AddColumn { table, schema } => table.set_schema(schema),
+            PreparedDdl::AddColumn { table, schema } => {
+                let before = (*table.schema()).clone();
+                table.set_schema(schema);
+                DdlUndo::Schema { table, before }
+            }
             PreparedDdl::CreateTrigger(t) => {
                 let k = key(&t.name);
-                self.entries.write().triggers.insert(k, t);
+                self.entries.write().triggers.insert(k.clone(), t);
+                DdlUndo::Forget(Entry::Trigger(k))
             }
             PreparedDdl::DropTrigger { name } => {
-                self.entries.write().triggers.remove(&key(&name));
+                let t = self.entries.write().triggers.remove(&key(&name));
+                DdlUndo::Restore(None, t.into_iter().collect())
             }
+        };
+        self.bump();
+        undo
+    }
+
+    /// Takes back what one [`Catalog::install`] did (the caller undoes a
+    /// transaction's records newest first), and bumps the version.
+    pub(crate) fn undo(&self, undo: DdlUndo) {
+        match undo {
+            DdlUndo::Forget(entry) => {
+                let mut e = self.entries.write();
+                match entry {
+                    Entry::Table(k) => {
+                        e.tables.remove(&k);
+                    }
+                    Entry::View(k) => {
+                        e.views.remove(&k);
+                    }
+                    Entry::Trigger(k) => {
+                        e.triggers.remove(&k);
+                    }
+                }
+            }
+            DdlUndo::Restore(dropped, triggers) => {
+                let mut e = self.entries.write();
+                match dropped {
+                    Some(Dropped::Table(t)) => {
+                        e.tables.insert(key(&t.name()), t);
+                    }
+                    Some(Dropped::View(v)) => {
+                        e.views.insert(key(&v.name), v);
+                    }
+                    None => {}
+                }
+                for t in triggers {
+                    e.triggers.insert(key(&t.name), t);
+                }
+            }
+            DdlUndo::DropIndex { table, name } => {
+                table.drop_index(&name);
+            }
+            DdlUndo::RestoreIndex { table, at, index } => table.restore_index(at, index),
+            DdlUndo::Schema { table, before } => table.set_schema(before),
         }
         self.bump();
     }

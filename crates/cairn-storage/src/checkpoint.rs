@@ -568,6 +568,9 @@ impl Checkpointer {
     pub(crate) fn write(&self, shared: &Shared, merkle: &Merkle) -> Result<Ts> {
         let mut cs = shared.commit_lock.lock();
         ready(shared, merkle, &mut cs)?;
+        // The catalog holds an open transaction's DDL, which no checkpoint
+        // may write; the next one after it ends will.
+        cs.check_schema_free(None)?;
         // Every commit applied so far is in the log and durable.
         self.wal.sync_now()?;
         ready(shared, merkle, &mut cs)?;

@@ -395,6 +395,9 @@ impl<'a> Dec<'a> {
     fn data_type(&mut self) -> Result<DataType> {
         let tag = self.u8()?;
         let n = self.u32()?;
+        if n != 0 && !matches!(tag, 7 | 8) {
+            return Err(self.err(format!("type tag {tag} with a dimension ({n})")));
+        }
         Ok(match tag {
             0 => DataType::Integer,
             1 => DataType::Real,

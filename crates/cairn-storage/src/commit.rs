@@ -27,7 +27,7 @@ use crate::catalog::PreparedDdl;
 use crate::index::IndexJob;
 use crate::jobs::Jobs;
 use crate::merkle::{Merkle, Pending};
-use crate::shared::{CommitState, Inflight, Shared};
+use crate::shared::{CommitState, Inflight, SchemaOwner, Shared};
 use crate::table::{index_key, Table, TS_OPEN};
 use crate::txn::Transaction;
 use crate::wal::Record;
@@ -53,6 +53,7 @@ impl Committer<'_> {
         let shared = self.shared;
         let mut cs = shared.commit_lock.lock();
         self.ready(&mut cs)?;
+        check_not_owned(&cs, tx)?;
         let last = cs.last_assigned;
         let commit_ts = last + 1;
         // If nothing committed (and no DDL ran) since this transaction's
@@ -65,22 +66,9 @@ impl Committer<'_> {
         let mut undo = Vec::new();
         let (changes, jobs) = self.apply_writes(tx, commit_ts, may_fail.then_some(&mut undo))?;
         cs.last_assigned = commit_ts;
-        let lsn = shared.log.append(&mut |buf| {
-            crate::wal::encode_commit(
-                buf,
-                commit_ts,
-                tx.writes.values().map(|tw| {
-                    let rows = tw
-                        .order
-                        .iter()
-                        .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
-                        .filter(|(_, w)| w.existed || w.row.is_some())
-                        .map(|(rid, w)| (rid, w.row.as_deref()))
-                        .collect();
-                    (tw.table.id, rows)
-                }),
-            )
-        });
+        let lsn = shared
+            .log
+            .append(&mut |buf| crate::wal::encode_commit(buf, commit_ts, commit_rows(tx)));
         self.merkle.queue(Pending {
             lsn,
             ts: commit_ts,
@@ -108,6 +96,145 @@ impl Committer<'_> {
         // have published already: it waited for this one's record too).
         shared.publish(commit_ts);
         Ok(commit_ts)
+    }
+
+    /// Commits a transaction that ran DDL (its catalog changes are
+    /// installed already): validates and stamps its rows like
+    /// [`Committer::commit`], then logs its DDL records and its rows as one
+    /// WAL record and waits for it under the commit lock, reconciles the
+    /// state tries with the catalog, and publishes. On an error nothing of
+    /// it took effect (dropping `tx` takes its DDL back). Returns the
+    /// commit timestamp (the snapshot's when it wrote no rows) and what the
+    /// log holds of its index builds.
+    pub(crate) fn commit_ddl(&self, tx: &mut Transaction) -> Result<(Ts, Logged)> {
+        let shared = self.shared;
+        let mut cs = shared.commit_lock.lock();
+        self.ready(&mut cs)?;
+        let last = cs.last_assigned;
+        validate(tx)?;
+        let (ddl, logged) = self.encode_ddl(tx, last);
+        let rows = tx.has_writes();
+        let commit_ts = last + 1;
+        let may_fail = shared.log.may_fail();
+        let mut undo = Vec::new();
+        let (changes, jobs) = match rows {
+            true => self.apply_writes(tx, commit_ts, may_fail.then_some(&mut undo))?,
+            false => Default::default(),
+        };
+        let commit = rows.then(|| {
+            let mut buf = Vec::new();
+            crate::wal::encode_commit(&mut buf, commit_ts, commit_rows(tx));
+            buf
+        });
+        let lsn = shared
+            .log
+            .append(&mut |buf| crate::wal::encode_transaction(buf, &ddl, commit.as_deref()));
+        if rows {
+            cs.last_assigned = commit_ts;
+            if may_fail {
+                cs.inflight.push_back(Inflight {
+                    lsn,
+                    ts: commit_ts,
+                    rows: undo,
+                });
+            }
+        }
+        if let Err(e) = shared.log.wait(lsn) {
+            let _ = self.ready(&mut cs);
+            return Err(e);
+        }
+        // The catalog as of `last`, then the rows: replay runs the same.
+        self.merkle.after_ddl(shared, last)?;
+        if rows {
+            self.merkle.queue(Pending {
+                lsn,
+                ts: commit_ts,
+                tables: changes,
+            });
+        }
+        tx.ddl.clear();
+        cs.schema_owner = None;
+        drop(cs);
+        self.jobs.spawn_index_jobs(jobs);
+        if rows {
+            self.merkle.committed(shared);
+            shared.publish(commit_ts);
+        }
+        Ok((if rows { commit_ts } else { tx.start_ts }, logged))
+    }
+
+    /// `tx`'s DDL records, framed for the log: a vector index with the
+    /// graph its build produced when the log is replayed and the graph
+    /// fits (see [`Committer::log_ddl`]).
+    fn encode_ddl(&self, tx: &Transaction, ts: Ts) -> (Vec<Vec<u8>>, Logged) {
+        let mut logged = Logged::Whole;
+        let mut out = Vec::with_capacity(tx.ddl.len());
+        for (record, _) in &tx.ddl {
+            let mut buf = Vec::new();
+            let image = match record {
+                Record::CreateVectorIndex { table, def, .. } if self.shared.log.replayed() => {
+                    let image = (self.shared.catalog.table(table)).and_then(|t| {
+                        let inner = t.inner.read();
+                        let index = inner.indexes.named(&def.name)?.as_hnsw()?;
+                        index.log_image(&*inner, ts)
+                    });
+                    if image.is_none() {
+                        logged = Logged::RebuildsAtReplay;
+                    }
+                    image.map(|(parts, live)| (table, def, parts, live))
+                }
+                _ => None,
+            };
+            match image {
+                Some((table, def, parts, live)) => {
+                    crate::wal::encode_vector_index_built(&mut buf, table, def, &parts, &live)
+                }
+                None => record.encode(&mut buf),
+            }
+            out.push(buf);
+        }
+        (out, logged)
+    }
+
+    /// Runs one DDL statement inside `tx`: prepare (every check, any index
+    /// build) → install, not logged; `tx` becomes the schema's owner until
+    /// it ends (see [`crate::shared::SchemaOwner`]) and keeps the record
+    /// for its commit and what undoing it needs for its rollback.
+    pub(crate) fn run_ddl_in(&self, tx: &mut Transaction, record: Record) -> Result<()> {
+        let shared = self.shared;
+        let mut cs = shared.commit_lock.lock();
+        self.ready(&mut cs)?;
+        if tx.id == 0 {
+            tx.id = shared.new_tx_id();
+        }
+        cs.check_schema_free(Some(tx.id))?;
+        let mut record = record;
+        new_table_id(shared, &mut record);
+        let pool = self.jobs.pool();
+        let prepared = shared
+            .catalog
+            .prepare(&record, cs.last_assigned, pool.as_deref())?;
+        let (table, dropped) = touched_table(&shared.catalog, &prepared);
+        let created = match &prepared {
+            PreparedDdl::CreateTable { id, .. } => Some(*id),
+            _ => None,
+        };
+        let undo = shared.catalog.install(prepared);
+        if let Some(table) = &table {
+            if let Err(e) = tx.schema_changed(table, dropped) {
+                shared.catalog.undo(undo);
+                return Err(e);
+            }
+        }
+        let owner = cs.schema_owner.get_or_insert_with(|| SchemaOwner {
+            tx: tx.id,
+            tables: Vec::new(),
+        });
+        owner
+            .tables
+            .extend(table.map(|t| t.id).into_iter().chain(created));
+        tx.ddl.push((record, undo));
+        Ok(())
     }
 
     /// Stamps `tx`'s writes at `commit_ts` through the one apply path
@@ -164,6 +291,7 @@ impl Committer<'_> {
         let shared = self.shared;
         let mut cs = shared.commit_lock.lock();
         self.ready(&mut cs)?;
+        cs.check_schema_free(None)?;
         let tables: Vec<(Arc<Table>, Vec<String>)> = match target {
             None => (shared.catalog.tables().into_iter())
                 .map(|t| {
@@ -198,10 +326,12 @@ impl Committer<'_> {
     /// Runs one DDL statement: prepare (every check, any index build) →
     /// log (durable stores; waits like a commit) → install → reconcile the
     /// state tries. WAL replay runs the same prepare and install.
-    pub(crate) fn run_ddl(&self, record: Record) -> Result<Logged> {
+    pub(crate) fn run_ddl(&self, mut record: Record) -> Result<Logged> {
         let shared = self.shared;
         let mut cs = shared.commit_lock.lock();
         self.ready(&mut cs)?;
+        cs.check_schema_free(None)?;
+        new_table_id(shared, &mut record);
         let pool = self.jobs.pool();
         let ts = cs.last_assigned;
         let prepared = shared.catalog.prepare(&record, ts, pool.as_deref())?;
@@ -254,6 +384,70 @@ impl Committer<'_> {
             return Err(e);
         }
         Ok(logged)
+    }
+}
+
+/// Gives a CREATE TABLE record the next table id, under the commit lock
+/// (two statements racing for one id would otherwise both take it).
+fn new_table_id(shared: &Shared, record: &mut Record) {
+    if let Record::CreateTable { id, .. } = record {
+        *id = shared.catalog.next_table_id();
+    }
+}
+
+/// `tx`'s row writes as the log holds them: per table (id), in first-write
+/// order, without rows it inserted and deleted again.
+fn commit_rows(
+    tx: &Transaction,
+) -> impl Iterator<Item = (u64, Vec<(crate::RowId, Option<&[cairn_core::Value]>)>)> {
+    tx.writes.values().map(|tw| {
+        let rows = (tw.order.iter())
+            .filter_map(|rid| tw.rows.get(rid).map(|w| (*rid, w)))
+            .filter(|(_, w)| w.existed || w.row.is_some())
+            .map(|(rid, w)| (rid, w.row.as_deref()))
+            .collect();
+        (tw.table.id, rows)
+    })
+}
+
+/// Fails if another transaction holds uncommitted DDL on a table `tx`
+/// wrote (see [`SchemaOwner`]).
+fn check_not_owned(cs: &CommitState, tx: &Transaction) -> Result<()> {
+    let Some(owner) = &cs.schema_owner else {
+        return Ok(());
+    };
+    if owner.tx == tx.id {
+        return Ok(());
+    }
+    match (tx.writes.values()).find(|tw| !tw.rows.is_empty() && owner.tables.contains(&tw.table.id)) {
+        Some(tw) => Err(Error::Transaction {
+            message: format!(
+                "table {} has uncommitted schema changes in another transaction; retry once it ends",
+                tw.table.name()
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The existing table a prepared record changes, and whether it drops it
+/// (CREATE TABLE, views and triggers on a view change none).
+fn touched_table(
+    catalog: &crate::catalog::Catalog,
+    ddl: &PreparedDdl,
+) -> (Option<Arc<Table>>, bool) {
+    match ddl {
+        PreparedDdl::CreateTable { .. } => (None, false),
+        PreparedDdl::DropTable { name } => (catalog.table(name), true),
+        PreparedDdl::CreateIndex { table, .. }
+        | PreparedDdl::DropIndex { table, .. }
+        | PreparedDdl::AddColumn { table, .. } => (Some(table.clone()), false),
+        PreparedDdl::CreateTrigger(t) => (catalog.table(&t.table), false),
+        PreparedDdl::DropTrigger { name } => {
+            let on = (catalog.triggers().into_iter()).find(|t| t.name.eq_ignore_ascii_case(name));
+            (on.and_then(|t| catalog.table(&t.table)), false)
+        }
+        PreparedDdl::CreateView(_) | PreparedDdl::DropView { .. } => (None, false),
     }
 }
 

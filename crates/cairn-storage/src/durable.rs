@@ -525,7 +525,18 @@ fn replay(
                 recovery.commits += 1;
                 replay_commit(shared, merkle, jobs, &mut cs, *ts, tables)
             }
-            ddl => replay_ddl(shared, merkle, jobs, cs.last_assigned, ddl, &tell, recovery),
+            Record::Transaction { ddl, commit } => replay_transaction(
+                shared,
+                merkle,
+                jobs,
+                &mut cs,
+                ddl,
+                commit.as_deref(),
+                &tell,
+                recovery,
+            ),
+            ddl => replay_ddl(shared, jobs, cs.last_assigned, ddl, &tell, recovery)
+                .and_then(|()| merkle.after_ddl(shared, cs.last_assigned)),
         };
         result.map_err(|e| {
             Error::corrupt(&**file, *offset, format!("WAL record does not replay: {e}"))
@@ -539,12 +550,41 @@ fn replay(
     Ok(())
 }
 
-/// Replays one DDL record at the newest commit `ts` (the one catalog
-/// path); a vector index logged without its graph is built here, told to
-/// `tell` and counted in `recovery`.
-fn replay_ddl(
+/// Replays a transaction that ran DDL as its commit did: every DDL record,
+/// the state tries reconciled once, then its rows.
+#[allow(clippy::too_many_arguments)]
+fn replay_transaction(
     shared: &Shared,
     merkle: &Merkle,
+    jobs: &Jobs,
+    cs: &mut CommitState,
+    ddl: &[Record],
+    commit: Option<&Record>,
+    tell: &dyn Fn(OpenProgress),
+    recovery: &mut Recovery,
+) -> Result<()> {
+    let ts = cs.last_assigned;
+    for record in ddl {
+        replay_ddl(shared, jobs, ts, record, tell, recovery)?;
+    }
+    merkle.after_ddl(shared, ts)?;
+    match commit {
+        Some(Record::Commit { ts, tables }) => {
+            recovery.commits += 1;
+            replay_commit(shared, merkle, jobs, cs, *ts, tables)
+        }
+        Some(_) => Err(Error::internal(
+            "a transaction's commit is not a commit record",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Replays one DDL record at the newest commit `ts` (the one catalog
+/// path); a vector index logged without its graph is built here, told to
+/// `tell` and counted in `recovery`. The caller reconciles the state tries.
+fn replay_ddl(
+    shared: &Shared,
     jobs: &Jobs,
     ts: Ts,
     ddl: &Record,
@@ -586,7 +626,7 @@ fn replay_ddl(
             total,
         });
     }
-    merkle.after_ddl(shared, ts)
+    Ok(())
 }
 
 fn replay_commit(

@@ -145,6 +145,55 @@ pub fn vector_index_built_record(n: usize, dims: usize, seed: u64) -> Result<Vec
     Ok(framed.split_off(8))
 }
 
+/// A valid WAL record payload of kind 13: a transaction that created table
+/// `t` (id 7, an integer key and a text column), added a column to it and
+/// wrote `rows` (values for the two first columns) — a seed for fuzzing
+/// and mutation tests.
+pub fn transaction_record(rows: &[Vec<Value>]) -> Vec<u8> {
+    use crate::schema::{ColumnDef, TableSchema};
+    use cairn_core::DataType;
+    let column = |name: &str, data_type: DataType| ColumnDef {
+        name: name.into(),
+        data_type,
+        declared_type: format!("{data_type}"),
+        nullable: true,
+        default_sql: None,
+        added_default: Value::Null,
+    };
+    let schema = TableSchema {
+        name: "t".into(),
+        columns: vec![column("id", DataType::Integer), column("s", DataType::Text)],
+        primary_key: Some(vec![0]),
+        checks: Vec::new(),
+        auto_increment: Some(0),
+        create_sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)".into(),
+    };
+    let record = Record::Transaction {
+        ddl: vec![
+            Record::CreateTable { id: 7, schema },
+            Record::AddColumn {
+                table: "t".into(),
+                column: column("n", DataType::Integer),
+                create_sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, n INTEGER)".into(),
+            },
+        ],
+        commit: (!rows.is_empty()).then(|| {
+            Box::new(Record::Commit {
+                ts: 3,
+                tables: vec![(
+                    7,
+                    (rows.iter().enumerate())
+                        .map(|(i, r)| (i as u64 + 1, Some(r.clone())))
+                        .collect(),
+                )],
+            })
+        }),
+    };
+    let mut framed = Vec::new();
+    record.encode(&mut framed);
+    framed.split_off(8)
+}
+
 /// Decodes a WAL record payload and encodes the record again (payload
 /// only): equal to the input for every record this build writes.
 pub fn reencode_wal_record(payload: &[u8]) -> Result<Vec<u8>> {

@@ -51,7 +51,7 @@ pub use manifest::{
 };
 pub use scan::{IndexScan, TableScan};
 pub use schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
-pub use store::{Store, CLOSE_JOBS_WAIT_MAX};
+pub use store::{SchemaChange, Store, CLOSE_JOBS_WAIT_MAX};
 pub use table::{Table, SEGMENT_ROWS_TARGET};
 pub use txn::{Savepoint, Transaction};
 pub use vector::{

@@ -44,6 +44,38 @@ pub(crate) struct CommitState {
     pub(crate) last_assigned: Ts,
     /// Commits the log may still lose, oldest first (see `commit.rs`).
     pub(crate) inflight: VecDeque<Inflight>,
+    /// The transaction whose DDL is installed but not committed, if any
+    /// (see [`SchemaOwner`]).
+    pub(crate) schema_owner: Option<SchemaOwner>,
+}
+
+/// A transaction that ran DDL and has not ended. Its catalog changes are
+/// installed (its own statements plan with them) but not logged; until it
+/// commits or rolls back, no other DDL runs, no checkpoint is written, and
+/// no other transaction commits a write to a table it created, dropped or
+/// altered (including adding or dropping an index or a trigger), so
+/// undoing its changes never loses another transaction's work.
+pub(crate) struct SchemaOwner {
+    /// [`crate::Transaction`]'s id.
+    pub(crate) tx: u64,
+    /// Ids of the tables its DDL touched.
+    pub(crate) tables: Vec<u64>,
+}
+
+impl CommitState {
+    /// Fails unless the catalog may change for transaction `tx` (`None`:
+    /// a DDL statement of its own, outside any transaction): no other
+    /// transaction holds uncommitted DDL.
+    pub(crate) fn check_schema_free(&self, tx: Option<u64>) -> Result<()> {
+        match &self.schema_owner {
+            Some(o) if Some(o.tx) != tx => Err(Error::Transaction {
+                message: "another transaction has uncommitted schema changes; \
+                          retry once it commits or rolls back"
+                    .into(),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 pub(crate) struct Shared {
@@ -62,6 +94,8 @@ pub(crate) struct Shared {
     /// [`MemoryLog`] in memory, the WAL (shared with `durable.rs`) on disk
     /// (set once replay is done, before the core is shared).
     pub(crate) log: Arc<dyn CommitLog>,
+    /// Hands out transaction ids (to those that run DDL).
+    next_tx_id: AtomicU64,
 }
 
 /// Counts one more open snapshot at `ts` in `active` (kept in ascending
@@ -87,11 +121,13 @@ impl Shared {
                 CommitState {
                     last_assigned: 0,
                     inflight: VecDeque::new(),
+                    schema_owner: None,
                 },
             ),
             last_committed: AtomicU64::new(0),
             active: Mutex::new(Vec::new()),
             log: Arc::new(MemoryLog::default()),
+            next_tx_id: AtomicU64::new(1),
         }
     }
 
@@ -146,6 +182,11 @@ impl Shared {
         let active = self.active.lock();
         let newest = self.last_committed.load(Ordering::Acquire);
         active.first().map_or(newest, |e| e.0).min(newest)
+    }
+
+    /// A new transaction id.
+    pub(crate) fn new_tx_id(&self) -> u64 {
+        self.next_tx_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The newest published commit.

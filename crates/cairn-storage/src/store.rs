@@ -180,7 +180,18 @@ impl Store {
     /// holds (since that snapshot) a unique key this one writes; otherwise
     /// makes all its writes visible atomically. Then runs an automatic
     /// checkpoint if one is due (see `checkpoint.rs`).
-    pub fn commit(&self, tx: Transaction) -> Result<Ts> {
+    pub fn commit(&self, mut tx: Transaction) -> Result<Ts> {
+        if tx.has_ddl() {
+            self.check_writable()?;
+            let (commit_ts, logged) = self.committer().commit_ddl(&mut tx)?;
+            drop(tx);
+            if logged == Logged::RebuildsAtReplay {
+                let _ = self.checkpoint();
+            } else {
+                self.checkpoint_if_due();
+            }
+            return Ok(commit_ts);
+        }
         if !tx.has_writes() {
             return Ok(tx.start_ts);
         }
@@ -223,46 +234,55 @@ impl Store {
         views.into_iter().map(|v| v.name).collect()
     }
 
-    /// Runs a DDL statement. One whose replay would rebuild an index
-    /// (a graph too large for the log) is followed by a checkpoint, so a
-    /// reopen loads the graph instead; if that checkpoint fails, the
-    /// statement stands (the log holds it) and only the next open is
-    /// slower.
-    fn run_ddl(&self, record: Record) -> Result<()> {
+    /// Runs a DDL statement, on its own (`tx` is `None`: logged and
+    /// visible at once) or inside the open transaction `tx` (visible to
+    /// it now, logged when it commits, taken back if it rolls back). One
+    /// whose replay would rebuild an index (a graph too large for the log)
+    /// is followed by a checkpoint, so a reopen loads the graph instead; if
+    /// that checkpoint fails, the statement stands (the log holds it) and
+    /// only the next open is slower.
+    fn run_ddl(&self, tx: Option<&mut Transaction>, record: Record) -> Result<()> {
         self.check_writable()?;
-        if self.committer().run_ddl(record)? == Logged::RebuildsAtReplay {
-            let _ = self.checkpoint();
+        match tx {
+            Some(tx) => self.committer().run_ddl_in(tx, record),
+            None => {
+                if self.committer().run_ddl(record)? == Logged::RebuildsAtReplay {
+                    let _ = self.checkpoint();
+                }
+                Ok(())
+            }
         }
-        Ok(())
+    }
+
+    /// DDL statements that run inside `tx` when it is given (see
+    /// [`SchemaChange`]); the methods below run each on its own.
+    pub fn ddl<'a>(&'a self, tx: Option<&'a mut Transaction>) -> SchemaChange<'a> {
+        SchemaChange { store: self, tx }
     }
 
     pub fn create_table(&self, schema: TableSchema) -> Result<Arc<Table>> {
-        let name = schema.name.clone();
-        let id = self.shared.catalog.next_table_id();
-        self.run_ddl(Record::CreateTable { id, schema })?;
-        self.table(&name)
-            .ok_or_else(|| Error::internal(format!("table {name} vanished after CREATE")))
+        self.ddl(None).create_table(schema)
     }
 
     pub fn drop_table(&self, name: &str) -> Result<()> {
-        self.run_ddl(Record::DropTable { name: name.into() })
+        self.ddl(None).drop_table(name)
     }
 
     pub fn create_view(&self, view: ViewDef) -> Result<()> {
-        self.run_ddl(Record::CreateView(view))
+        self.ddl(None).create_view(view)
     }
 
     pub fn drop_view(&self, name: &str) -> Result<()> {
-        self.run_ddl(Record::DropView { name: name.into() })
+        self.ddl(None).drop_view(name)
     }
 
     /// Adds a trigger to the table or view `trigger.table`.
     pub fn create_trigger(&self, trigger: TriggerDef) -> Result<()> {
-        self.run_ddl(Record::CreateTrigger(trigger))
+        self.ddl(None).create_trigger(trigger)
     }
 
     pub fn drop_trigger(&self, name: &str) -> Result<()> {
-        self.run_ddl(Record::DropTrigger { name: name.into() })
+        self.ddl(None).drop_trigger(name)
     }
 
     /// Every trigger, in name order (lower-case).
@@ -277,8 +297,7 @@ impl Store {
     }
 
     pub fn create_index(&self, table: &str, def: IndexDef) -> Result<()> {
-        let table = self.table_name_as_stored(table)?;
-        self.run_ddl(Record::CreateIndex { table, def })
+        self.ddl(None).create_index(table, def)
     }
 
     /// ANALYZE: takes the planner's statistics of every table (`None`) or
@@ -369,12 +388,7 @@ impl Store {
     /// Builds an HNSW index over a vector column (in parallel) and adds it.
     /// Commits wait while it builds.
     pub fn create_vector_index(&self, table: &str, def: VectorIndexDef) -> Result<()> {
-        let table = self.table_name_as_stored(table)?;
-        self.run_ddl(Record::CreateVectorIndex {
-            table,
-            def,
-            built: None,
-        })
+        self.ddl(None).create_vector_index(table, def)
     }
 
     /// A table's name as the catalog spells it (index records carry it).
@@ -390,18 +404,13 @@ impl Store {
     }
 
     pub fn drop_index(&self, name: &str) -> Result<()> {
-        self.run_ddl(Record::DropIndex { name: name.into() })
+        self.ddl(None).drop_index(name)
     }
 
     /// ALTER TABLE ADD COLUMN: existing rows read the column as
     /// `column.added_default`.
     pub fn add_column(&self, table: &str, column: ColumnDef, create_sql: String) -> Result<()> {
-        let table = self.table_name_as_stored(table)?;
-        self.run_ddl(Record::AddColumn {
-            table,
-            column,
-            create_sql,
-        })
+        self.ddl(None).add_column(table, column, create_sql)
     }
 
     // ---- on disk -------------------------------------------------------
@@ -716,5 +725,83 @@ impl Transaction {
             Some(store) => store,
             None => unreachable!("a transaction's owner is the store that began it"),
         }
+    }
+}
+
+/// DDL statements, each run on its own or inside an open transaction
+/// ([`Store::ddl`]). Inside one, a statement is visible to the transaction
+/// at once, logged with its rows when it commits (one WAL record: all or
+/// nothing after a crash) and taken back if it rolls back or is dropped.
+/// Until it ends, other transactions see its catalog changes but cannot
+/// commit writes to the tables it changed, run DDL or checkpoint (they get
+/// a transaction error and may retry).
+pub struct SchemaChange<'a> {
+    store: &'a Store,
+    tx: Option<&'a mut Transaction>,
+}
+
+impl SchemaChange<'_> {
+    fn run(&mut self, record: Record) -> Result<()> {
+        self.store.run_ddl(self.tx.as_deref_mut(), record)
+    }
+
+    pub fn create_table(&mut self, schema: TableSchema) -> Result<Arc<Table>> {
+        let name = schema.name.clone();
+        let id = self.store.shared.catalog.next_table_id();
+        self.run(Record::CreateTable { id, schema })?;
+        (self.store.table(&name))
+            .ok_or_else(|| Error::internal(format!("table {name} vanished after CREATE")))
+    }
+
+    pub fn drop_table(&mut self, name: &str) -> Result<()> {
+        self.run(Record::DropTable { name: name.into() })
+    }
+
+    pub fn create_view(&mut self, view: ViewDef) -> Result<()> {
+        self.run(Record::CreateView(view))
+    }
+
+    pub fn drop_view(&mut self, name: &str) -> Result<()> {
+        self.run(Record::DropView { name: name.into() })
+    }
+
+    /// Adds a trigger to the table or view `trigger.table`.
+    pub fn create_trigger(&mut self, trigger: TriggerDef) -> Result<()> {
+        self.run(Record::CreateTrigger(trigger))
+    }
+
+    pub fn drop_trigger(&mut self, name: &str) -> Result<()> {
+        self.run(Record::DropTrigger { name: name.into() })
+    }
+
+    pub fn create_index(&mut self, table: &str, def: IndexDef) -> Result<()> {
+        let table = self.store.table_name_as_stored(table)?;
+        self.run(Record::CreateIndex { table, def })
+    }
+
+    /// Builds an HNSW index over a vector column (in parallel) and adds it.
+    /// Commits wait while it builds.
+    pub fn create_vector_index(&mut self, table: &str, def: VectorIndexDef) -> Result<()> {
+        let table = self.store.table_name_as_stored(table)?;
+        self.run(Record::CreateVectorIndex {
+            table,
+            def,
+            built: None,
+        })
+    }
+
+    pub fn drop_index(&mut self, name: &str) -> Result<()> {
+        self.run(Record::DropIndex { name: name.into() })
+    }
+
+    /// ALTER TABLE ADD COLUMN: existing rows read the column as
+    /// `column.added_default`.
+    pub fn add_column(&mut self, table: &str, column: ColumnDef, create_sql: String) -> Result<()> {
+        let table = self.store.table_name_as_stored(table)?;
+        self.run(Record::AddColumn {
+            table,
+            column,
+            create_sql,
+        })
     }
 }

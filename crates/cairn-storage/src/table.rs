@@ -388,14 +388,23 @@ impl Table {
         inner.indexes.push(index);
     }
 
-    pub(crate) fn drop_index(&self, name: &str) -> bool {
+    /// Removes the secondary index `name` (never the primary key's);
+    /// returns its place in the list and the index.
+    pub(crate) fn drop_index(&self, name: &str) -> Option<(usize, IndexSlot)> {
         let mut inner = self.inner.write();
-        let before = inner.indexes.len();
-        inner.indexes.retain(|s| {
-            s.as_btree().is_some_and(|b| b.def.primary)
-                || !s.index().name().eq_ignore_ascii_case(name)
-        });
-        inner.indexes.len() != before
+        inner.indexes.remove_where(|s| {
+            !s.as_btree().is_some_and(|b| b.def.primary)
+                && s.index().name().eq_ignore_ascii_case(name)
+        })
+    }
+
+    /// Puts an index [`Table::drop_index`] removed back at its place (a
+    /// rolled-back DROP INDEX). No commit to this table ran meanwhile, so
+    /// the index still covers every version.
+    pub(crate) fn restore_index(&self, at: usize, index: IndexSlot) {
+        let mut inner = self.inner.write();
+        debug_assert!(inner.indexes.named(index.index().name()).is_none());
+        inner.indexes.insert(at, index);
     }
 
     /// Whether index `index_no` is unique and `columns` key columns cover

@@ -1,7 +1,9 @@
 //! Transactions: a snapshot to read from plus a private write set that becomes
 //! visible to others only at commit. Reads see the snapshot overlaid with the
 //! transaction's own writes. Statement-level rollback uses savepoints over an
-//! undo log of the write set.
+//! undo log of the write set. DDL run inside a transaction is installed at
+//! once (for its own statements), logged with its rows at commit, and taken
+//! back if it rolls back (see [`crate::shared::SchemaOwner`]).
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -9,11 +11,13 @@ use std::sync::Arc;
 
 use cairn_core::{ConstraintKind, Error, Result, Value};
 
+use crate::catalog::DdlUndo;
 use crate::shared::Shared;
 use crate::table::{full_row, index_key, Table, TableInner};
 use crate::vector::{
     same_vector, with_scratch, TopK, VectorHit, VectorQuery, VectorSearchStats, VectorStrategy,
 };
+use crate::wal::Record;
 use crate::{RowId, Ts};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -71,10 +75,18 @@ pub struct Transaction {
     ///
     /// [`Store::read_proven`]: crate::Store::read_proven
     pub(crate) under_state_lock: bool,
+    /// Its id once it runs DDL (0 before): see [`crate::shared::SchemaOwner`].
+    pub(crate) id: u64,
+    /// Its DDL statements, in order: each record (logged at commit, before
+    /// its rows, in one WAL record) with what taking it back needs.
+    pub(crate) ddl: Vec<(Record, DdlUndo)>,
 }
 
 impl Drop for Transaction {
     fn drop(&mut self) {
+        if !self.ddl.is_empty() {
+            self.undo_ddl();
+        }
         self.shared.release_snapshot(self.start_ts);
     }
 }
@@ -101,6 +113,8 @@ impl Transaction {
             writes: FastMap::default(),
             undo: Vec::new(),
             under_state_lock: false,
+            id: 0,
+            ddl: Vec::new(),
         }
     }
 
@@ -121,6 +135,54 @@ impl Transaction {
 
     pub fn has_writes(&self) -> bool {
         self.writes.values().any(|w| !w.rows.is_empty())
+    }
+
+    /// Whether it ran DDL (which it commits or takes back with its rows).
+    pub fn has_ddl(&self) -> bool {
+        !self.ddl.is_empty()
+    }
+
+    /// Takes back its DDL, newest first (a rollback: the transaction is
+    /// dropped uncommitted, or its commit failed), and lets other
+    /// transactions change the schema again.
+    fn undo_ddl(&mut self) {
+        let mut cs = self.shared.commit_lock.lock();
+        for (_, undo) in self.ddl.drain(..).rev() {
+            self.shared.catalog.undo(undo);
+        }
+        if cs.schema_owner.as_ref().is_some_and(|o| o.tx == self.id) {
+            cs.schema_owner = None;
+        }
+    }
+
+    /// After its DDL changed table `table` (a new or dropped index, a new
+    /// column, or the table dropped): drops the write set of a dropped
+    /// table; otherwise takes the table's unique indexes again and fails
+    /// if two rows this transaction wrote now share a unique key.
+    pub(crate) fn schema_changed(&mut self, table: &Arc<Table>, dropped: bool) -> Result<()> {
+        if dropped {
+            self.writes.remove(&table.id);
+            return Ok(());
+        }
+        let Some(tw) = self.writes.get_mut(&table.id) else {
+            return Ok(());
+        };
+        tw.unique = unique_indexes(table);
+        tw.keys.clear();
+        let rows: Vec<(RowId, Arc<[Value]>)> = (tw.order.iter())
+            .filter_map(|rid| Some((*rid, tw.rows.get(rid)?.row.clone()?)))
+            .collect();
+        for (rid, row) in rows {
+            let row = table.inner.read().full_row(&row).into_owned();
+            if let Some(index) = tw.duplicate_key(&row) {
+                return Err(Error::Constraint {
+                    kind: ConstraintKind::Unique,
+                    detail: format!("{} ({index})", table.name()),
+                });
+            }
+            tw.remember_keys(rid, &row);
+        }
+        Ok(())
     }
 
     pub fn savepoint(&self) -> Savepoint {
@@ -203,14 +265,7 @@ impl Transaction {
             rows: HashMap::default(),
             order: Vec::new(),
             keys: FastMap::default(),
-            unique: table
-                .inner
-                .read()
-                .indexes
-                .btrees()
-                .filter(|i| i.def.unique)
-                .map(|i| (i.def.name.clone(), i.def.columns.clone()))
-                .collect(),
+            unique: unique_indexes(table),
         });
         let before = tw.rows.get(&rid).cloned();
         let first_write = before.is_none();
@@ -325,7 +380,29 @@ impl Transaction {
     }
 }
 
+/// A table's unique indexes: (name, key columns).
+fn unique_indexes(table: &Table) -> Vec<(String, Vec<usize>)> {
+    (table.inner.read().indexes.btrees())
+        .filter(|i| i.def.unique)
+        .map(|i| (i.def.name.clone(), i.def.columns.clone()))
+        .collect()
+}
+
 impl TableWrites {
+    /// The unique index on which another row this transaction wrote has
+    /// `row`'s key (a key with a NULL is never a duplicate).
+    fn duplicate_key(&self, row: &[Value]) -> Option<&str> {
+        self.unique.iter().find_map(|(name, cols)| {
+            let key: Vec<Value> = cols
+                .iter()
+                .map(|&c| row.get(c).cloned().unwrap_or_default())
+                .collect();
+            let taken = !key.iter().any(Value::is_null)
+                && self.keys.get(name).is_some_and(|m| m.contains_key(&key));
+            taken.then_some(name.as_str())
+        })
+    }
+
     fn remember_keys(&mut self, rid: RowId, row: &[Value]) {
         for (name, cols) in &self.unique {
             let key: Vec<Value> = cols

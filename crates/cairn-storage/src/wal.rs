@@ -29,8 +29,9 @@ use crate::{RowId, Ts};
 /// kinds 11 and 12 (CREATE / DROP TRIGGER); a writer appends to an
 /// older-version file it finds, and readers take every
 /// record kind they know in any file (the manifest's `wal_format_version`
-/// is what tells an older reader to stop).
-pub const WAL_FORMAT_VERSION: u32 = 3;
+/// is what tells an older reader to stop). Version 4 added record kind 13
+/// (a transaction that ran DDL).
+pub const WAL_FORMAT_VERSION: u32 = 4;
 /// Oldest WAL format version this build reads.
 pub const WAL_FORMAT_OLDEST: u32 = 1;
 /// Version byte of record payloads.
@@ -116,6 +117,9 @@ mod kind {
     /// A trigger (WAL format 3).
     pub const CREATE_TRIGGER: u8 = 11;
     pub const DROP_TRIGGER: u8 = 12;
+    /// A transaction that ran DDL: its catalog records, then its commit
+    /// (if it wrote rows), applied together or not at all (WAL format 4).
+    pub const TRANSACTION: u8 = 13;
 }
 
 /// One row written by a commit: new values, or `None` for a delete.
@@ -161,6 +165,13 @@ pub(crate) enum Record {
     CreateTrigger(TriggerDef),
     DropTrigger {
         name: String,
+    },
+    /// A transaction that ran DDL (kind 13): `ddl` in order (never a
+    /// commit or another transaction), then `commit` (a [`Record::Commit`])
+    /// if it wrote rows.
+    Transaction {
+        ddl: Vec<Record>,
+        commit: Option<Box<Record>>,
     },
 }
 
@@ -223,6 +234,25 @@ pub(crate) fn encode_vector_index_built(
     });
 }
 
+/// Encodes a transaction record (kind 13) from its DDL records and its
+/// commit, each already framed (their frames are dropped: the outer
+/// record's checksum covers them).
+pub(crate) fn encode_transaction(out: &mut Vec<u8>, ddl: &[Vec<u8>], commit: Option<&[u8]>) {
+    frame(out, kind::TRANSACTION, |e| {
+        e.len(ddl.len());
+        for r in ddl {
+            e.bytes(&r[RECORD_HEADER..]);
+        }
+        match commit {
+            None => e.u8(0),
+            Some(c) => {
+                e.u8(1);
+                e.bytes(&c[RECORD_HEADER..]);
+            }
+        }
+    });
+}
+
 impl Record {
     /// Appends this record, framed.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
@@ -270,6 +300,16 @@ impl Record {
             }),
             Record::CreateTrigger(t) => frame(out, kind::CREATE_TRIGGER, |e| e.trigger(t)),
             Record::DropTrigger { name } => frame(out, kind::DROP_TRIGGER, |e| e.str(name)),
+            Record::Transaction { ddl, commit } => {
+                let framed = |r: &Record| {
+                    let mut b = Vec::new();
+                    r.encode(&mut b);
+                    b
+                };
+                let ddl: Vec<Vec<u8>> = ddl.iter().map(framed).collect();
+                let commit = commit.as_deref().map(framed);
+                encode_transaction(out, &ddl, commit.as_deref());
+            }
         }
     }
 
@@ -346,6 +386,36 @@ impl Record {
                 column: d.column()?,
                 create_sql: d.str()?.to_string(),
             },
+            kind::TRANSACTION => {
+                let n = d.count(4)?;
+                let mut ddl = Vec::with_capacity(n);
+                // The kind is checked before decoding, so nesting never
+                // recurses more than one level.
+                for _ in 0..n {
+                    let inner = d.bytes()?;
+                    if matches!(inner.first(), Some(&(kind::COMMIT | kind::TRANSACTION))) {
+                        return Err(
+                            d.err("a commit or transaction among a transaction's DDL records")
+                        );
+                    }
+                    ddl.push(Record::decode(inner, file, base)?);
+                }
+                let commit = match d.u8()? {
+                    0 => None,
+                    1 => {
+                        let inner = d.bytes()?;
+                        if inner.first() != Some(&kind::COMMIT) {
+                            return Err(d.err("a transaction's commit is not a commit record"));
+                        }
+                        Some(Box::new(Record::decode(inner, file, base)?))
+                    }
+                    f => return Err(d.err(format!("unknown commit flag {f}"))),
+                };
+                if ddl.is_empty() && commit.is_none() {
+                    return Err(d.err("an empty transaction record"));
+                }
+                Record::Transaction { ddl, commit }
+            }
             k => return Err(d.err(format!("unknown record kind {k}"))),
         };
         if !d.done() {

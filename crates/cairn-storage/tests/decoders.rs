@@ -28,7 +28,7 @@ use std::sync::Arc;
 use cairn_core::{ErrorKind, Result, Value};
 use cairn_storage::fuzzing::{
     decode_manifest, decode_values, decode_wal_file, decode_wal_record, encode_values,
-    reencode_wal_record, vector_index_built_record, wal_file_with_commits,
+    reencode_wal_record, transaction_record, vector_index_built_record, wal_file_with_commits,
 };
 use cairn_storage::Manifest;
 use proptest::prelude::*;
@@ -362,7 +362,7 @@ proptest! {
     /// kind and version, a small value count.
     #[test]
     fn plausible_bytes_never_panic(
-        kind in 0u8..=10,
+        kind in 0u8..=14,
         n in 0u8..4,
         tail in prop::collection::vec(any::<u8>(), 0..300),
     ) {
@@ -885,6 +885,52 @@ fn built_graph_record_round_trips_and_damage_is_corrupt() {
             }
         }
     }
+}
+
+/// RFC 0001 §3.3 kind 13: a transaction record (DDL records, then its
+/// commit) round-trips byte for byte; cut anywhere it is `Corrupt`; any
+/// damaged byte is `Corrupt` or still a well-formed record that encodes
+/// to the same bytes (the inner records have no checksum of their own: the
+/// outer one covers them);
+/// nested transactions and commits among the DDL are refused without
+/// recursing.
+#[test]
+fn transaction_record_round_trips_and_damage_is_corrupt() {
+    let rows = [
+        vec![Value::Integer(1), Value::Text("a".into())],
+        vec![Value::Integer(2), Value::Null],
+    ];
+    for rows in [&rows[..], &[]] {
+        let payload = transaction_record(rows);
+        assert_eq!(reencode_wal_record(&payload).expect("decodes"), payload);
+        for len in 0..payload.len() {
+            let r = decode_wal_record(&payload[..len]);
+            assert!(is_corrupt(&r), "cut at {len}: {r:?}");
+        }
+        for at in 0..payload.len() {
+            for xor in [0x01u8, 0x80, 0xff] {
+                let mut p = payload.clone();
+                p[at] ^= xor;
+                let r = reencode_wal_record(&p);
+                assert!(
+                    is_corrupt(&r) || r.as_deref().ok() == Some(&p[..]),
+                    "byte {at} ^ {xor:#x}: {r:?}"
+                );
+            }
+        }
+    }
+    // A transaction inside a transaction, a thousand levels deep: refused
+    // at the first level.
+    let mut p = transaction_record(&[]);
+    for _ in 0..1000 {
+        let mut outer = vec![13u8, 1];
+        outer.extend_from_slice(&1u32.to_le_bytes());
+        outer.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        outer.extend_from_slice(&p);
+        outer.push(0);
+        p = outer;
+    }
+    assert!(is_corrupt(&decode_wal_record(&p)));
 }
 
 // ---------------------------------------------------------------------------

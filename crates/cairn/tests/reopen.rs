@@ -346,7 +346,7 @@ fn old_log_rebuilds_once_and_tells_the_progress_hook() {
     // The close checkpointed (and moved the manifest to the current WAL format):
     // nothing is rebuilt any more.
     let manifest = std::fs::read_to_string(path.join("MANIFEST")).expect("manifest");
-    assert!(manifest.contains("\"wal_format_version\": 3"), "{manifest}");
+    assert!(manifest.contains("\"wal_format_version\": 4"), "{manifest}");
     events.lock().expect("events").clear();
     let db =
         Database::open_with(&path, recording(&events, OpenOptions::default())).expect("reopen");

@@ -234,10 +234,6 @@ impl Indexes {
         self.slots.is_empty()
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.slots.len()
-    }
-
     /// The index named `name` (ignoring case).
     pub(crate) fn named(&self, name: &str) -> Option<&IndexSlot> {
         self.slots.iter().find(|s| s.named(name))
@@ -247,9 +243,19 @@ impl Indexes {
         self.slots.iter_mut().find(|s| s.named(name))
     }
 
-    /// Keeps the indexes for which `f` is true.
-    pub(crate) fn retain(&mut self, f: impl FnMut(&IndexSlot) -> bool) {
-        self.slots.retain(f);
+    /// Removes the first index for which `f` is true; returns its place
+    /// and the index.
+    pub(crate) fn remove_where(
+        &mut self,
+        f: impl Fn(&IndexSlot) -> bool,
+    ) -> Option<(usize, IndexSlot)> {
+        let at = self.slots.iter().position(f)?;
+        Some((at, self.slots.remove(at)))
+    }
+
+    /// Inserts an index at place `at` (clamped to the end).
+    pub(crate) fn insert(&mut self, at: usize, slot: IndexSlot) {
+        self.slots.insert(at.min(self.slots.len()), slot);
     }
 
     /// Ordered index number `no`.
