@@ -386,10 +386,15 @@ fn vector_line(
     let schema = table.schema();
     let idx = |n: &usize| index_name(table, *n);
     let defs = table.vector_indexes();
-    let (name, metric) = defs
+    let (name, metric, dims) = defs
         .get(index_no)
-        .map(|d| (d.name.clone(), format!("{:?}", d.params.metric)))
+        .map(|d| (d.name.clone(), format!("{:?}", d.params.metric), d.dims))
         .unwrap_or_default();
+    // A parameter shows the dimension it must have: `$1[64]`.
+    let query = match query {
+        Expr::Param(i) => format!("${}[{dims}]", i + 1),
+        q => q.to_string(),
+    };
     let strategy = match (filtered, exact) {
         (_, Some(a)) => format!(
             "filter: in graph, or exact through {} if a row sample finds it selective",
