@@ -2,7 +2,10 @@
 //! transactions, checkpoints) run on the simulated disk with a crash at a
 //! random file operation; the power-cut image must reopen to exactly the
 //! acknowledged operations, plus possibly the one the crash interrupted —
-//! checked against an in-memory model (a `BTreeMap`).
+//! checked against an in-memory model (a `BTreeMap`). Migrations rebuild
+//! the table under its own name in one transaction (DDL and rows
+//! together), committed or rolled back: a crash never leaves a half-done
+//! one.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,6 +21,10 @@ enum Op {
     /// Several upserts in one transaction.
     Txn(Vec<(i64, i64)>),
     Checkpoint,
+    /// In one transaction: copy the table to a new one, drop it, create
+    /// it again, copy back, drop the copy, with upserts on the way; then
+    /// commit (`true`) or roll back.
+    Migrate(Vec<(i64, i64)>, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -27,6 +34,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => key.clone().prop_map(Op::Delete),
         2 => prop::collection::vec((key, any::<i64>()), 1..5).prop_map(Op::Txn),
         1 => Just(Op::Checkpoint),
+        1 => (prop::collection::vec((0i64..24, any::<i64>()), 0..3), any::<bool>())
+            .prop_map(|(rows, commit)| Op::Migrate(rows, commit)),
     ]
 }
 
@@ -40,12 +49,12 @@ fn apply(model: &mut Model, op: &Op) {
         Op::Delete(k) => {
             model.remove(k);
         }
-        Op::Txn(rows) => {
+        Op::Txn(rows) | Op::Migrate(rows, true) => {
             for (k, v) in rows {
                 model.insert(*k, *v);
             }
         }
-        Op::Checkpoint => {}
+        Op::Checkpoint | Op::Migrate(_, false) => {}
     }
 }
 
@@ -65,6 +74,29 @@ fn run(db: &Database, op: &Op) -> cairn::Result<()> {
             tx.commit()
         }
         Op::Checkpoint => db.checkpoint(),
+        Op::Migrate(rows, commit) => {
+            let tx = db.transaction()?;
+            tx.execute_batch(
+                "CREATE TABLE kv_new (k INTEGER PRIMARY KEY, v INTEGER NOT NULL);
+                 INSERT INTO kv_new SELECT k, v FROM kv;
+                 DROP TABLE kv;",
+            )?;
+            for (k, v) in rows {
+                tx.execute(
+                    "INSERT INTO kv_new VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                    params![*k, *v],
+                )?;
+            }
+            tx.execute_batch(
+                "CREATE TABLE kv (k INTEGER PRIMARY KEY, v INTEGER NOT NULL);
+                 INSERT INTO kv SELECT k, v FROM kv_new;
+                 DROP TABLE kv_new;",
+            )?;
+            match commit {
+                true => tx.commit(),
+                false => tx.rollback(),
+            }
+        }
     }
 }
 
