@@ -200,18 +200,41 @@ fn check(rest: &[std::ffi::OsString]) -> ExitCode {
     }
 }
 
-/// Tells the user (on stderr) what a long open is doing: rebuilding a
+/// Tells the user (on stderr) what a long open is doing — rebuilding a
 /// vector index (a log written before index builds were logged), or
-/// replaying a long log.
-fn print_progress(p: &cairn::OpenProgress) {
+/// replaying a long log — and how far a long `CREATE INDEX … USING hnsw`
+/// has got.
+fn print_progress(p: &cairn::Progress) {
     match p {
-        cairn::OpenProgress::RebuildingIndex {
+        cairn::Progress::RebuildingIndex {
             table,
             index,
             done,
             total,
         } => eprintln!("rebuilding index {index} on {table}: {done}/{total} rows"),
-        cairn::OpenProgress::ReplayingLog { done, total } if *total >= 100_000 => {
+        // A build that ends within the first interval prints nothing; a
+        // longer one prints each report and its end.
+        cairn::Progress::BuildingIndex {
+            table,
+            index,
+            done,
+            total,
+        } => {
+            use std::sync::atomic::{AtomicBool, Ordering};
+            static REPORTED: AtomicBool = AtomicBool::new(false);
+            let print = match *done {
+                0 => false,
+                d if d < *total => {
+                    REPORTED.store(true, Ordering::Relaxed);
+                    true
+                }
+                _ => REPORTED.swap(false, Ordering::Relaxed),
+            };
+            if print {
+                eprintln!("building index {index} on {table}: {done}/{total} vectors");
+            }
+        }
+        cairn::Progress::ReplayingLog { done, total } if *total >= 100_000 => {
             eprintln!("replaying the log: {done}/{total} records")
         }
         _ => {}
@@ -348,7 +371,11 @@ fn open(cli: &Cli) -> Result<(Database, String), ExitCode> {
         ),
     };
     match opened {
-        Ok(db) => Ok((db, what)),
+        Ok(db) => {
+            // In memory too: CREATE INDEX reports a long build.
+            db.set_progress(Some(std::sync::Arc::new(print_progress)));
+            Ok((db, what))
+        }
         Err(e) => {
             let shown = match &target {
                 Target::Existing(p) | Target::New(p) => p.display().to_string(),

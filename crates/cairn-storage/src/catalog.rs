@@ -298,6 +298,7 @@ impl Catalog {
         record: &Record,
         ts: Ts,
         pool: Option<&rayon::ThreadPool>,
+        progress: Option<&crate::ProgressHook>,
     ) -> Result<PreparedDdl> {
         Ok(match record {
             Record::Commit { .. } | Record::Transaction { .. } => {
@@ -333,7 +334,7 @@ impl Catalog {
                 let table = self.table_for_new_index(table, &def.name)?;
                 let index = match built {
                     Some(built) => table.restore_built_index(def.clone(), built, ts)?,
-                    None => table.build_vector_index(def.clone(), pool)?,
+                    None => table.build_vector_index(def.clone(), pool, progress)?,
                 };
                 PreparedDdl::CreateIndex { table, index }
             }
@@ -511,7 +512,7 @@ impl Catalog {
         ts: Ts,
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<()> {
-        let prepared = self.prepare(record, ts, pool)?;
+        let prepared = self.prepare(record, ts, pool, None)?;
         self.install(prepared);
         Ok(())
     }

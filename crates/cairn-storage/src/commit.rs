@@ -211,9 +211,12 @@ impl Committer<'_> {
         let mut record = record;
         new_table_id(shared, &mut record);
         let pool = self.jobs.pool();
-        let prepared = shared
-            .catalog
-            .prepare(&record, cs.last_assigned, pool.as_deref())?;
+        let prepared = shared.catalog.prepare(
+            &record,
+            cs.last_assigned,
+            pool.as_deref(),
+            self.jobs.progress().as_ref(),
+        )?;
         let (table, dropped) = touched_table(&shared.catalog, &prepared);
         let created = match &prepared {
             PreparedDdl::CreateTable { id, .. } => Some(*id),
@@ -334,7 +337,10 @@ impl Committer<'_> {
         new_table_id(shared, &mut record);
         let pool = self.jobs.pool();
         let ts = cs.last_assigned;
-        let prepared = shared.catalog.prepare(&record, ts, pool.as_deref())?;
+        let progress = self.jobs.progress();
+        let prepared = shared
+            .catalog
+            .prepare(&record, ts, pool.as_deref(), progress.as_ref())?;
         let logged = self.log_ddl(&mut cs, &record, &prepared, ts)?;
         shared.catalog.install(prepared);
         self.merkle.after_ddl(shared, cs.last_assigned)?;

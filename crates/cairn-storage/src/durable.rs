@@ -74,8 +74,10 @@ pub struct OpenOptions {
     pub checkpoint_on_close: bool,
     /// Called while opening, on the opening thread, with what takes long:
     /// replaying the log, and building a vector index's graph from its
-    /// rows (a log written before builds were logged with their graph).
-    /// A shell prints it; see [`OpenProgress`].
+    /// rows (a log written before builds were logged with their graph);
+    /// after the open, with the progress of vector index builds (see
+    /// [`Store::set_progress`](crate::Store::set_progress)). A shell
+    /// prints it; see [`Progress`].
     pub progress: Option<ProgressHook>,
     /// Open without writing: no lock is taken (another process may have
     /// the database open for writing), no file is changed, and the
@@ -100,12 +102,13 @@ const LOCK_POLL_MAX: Duration = Duration::from_millis(50);
 pub const READ_ONLY_OPEN_ATTEMPTS: usize = 8;
 
 /// A callback for [`OpenOptions::progress`].
-pub type ProgressHook = Arc<dyn Fn(&OpenProgress) + Send + Sync>;
+pub type ProgressHook = Arc<dyn Fn(&Progress) + Send + Sync>;
 
-/// A step of a long open, as [`OpenOptions::progress`] is told it.
+/// A step of something long — an open, an index build — as a progress
+/// hook ([`OpenOptions::progress`]) is told it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum OpenProgress {
+pub enum Progress {
     /// Replaying the write-ahead log: `done` of `total` records applied
     /// (told every [`REPLAY_PROGRESS_RECORDS`] records and at the end).
     ReplayingLog { done: usize, total: usize },
@@ -118,9 +121,23 @@ pub enum OpenProgress {
         done: u64,
         total: u64,
     },
+    /// A `CREATE INDEX … USING hnsw` building vector index `index` of
+    /// table `table`: `done` of `total` vectors in its graph (told when the
+    /// build starts, `done = 0`, about every [`BUILD_PROGRESS_INTERVAL`]
+    /// while it runs, and when it ends, `done = total`), on a thread of the
+    /// build.
+    BuildingIndex {
+        table: String,
+        index: String,
+        done: u64,
+        total: u64,
+    },
 }
 
-/// How many replayed records apart [`OpenProgress::ReplayingLog`] is told.
+/// The least time between two [`Progress::BuildingIndex`] reports.
+pub const BUILD_PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How many replayed records apart [`Progress::ReplayingLog`] is told.
 pub const REPLAY_PROGRESS_RECORDS: usize = 4096;
 
 impl Default for OpenOptions {
@@ -345,6 +362,7 @@ fn load(
     let shared = Shared::new();
     let merkle = Merkle::new(opts.state_roots);
     let jobs = Jobs::default();
+    jobs.set_progress(opts.progress.clone());
     if let Some(cp) = &manifest.checkpoint {
         crate::checkpoint::load(&shared, &merkle, &jobs, fs, path, cp)?;
         recovery.checkpoint = Some(cp.ts);
@@ -509,7 +527,7 @@ fn replay(
     recovery: &mut Recovery,
     progress: Option<&ProgressHook>,
 ) -> Result<()> {
-    let tell = |p: OpenProgress| {
+    let tell = |p: Progress| {
         if let Some(f) = progress {
             f(&p);
         }
@@ -518,7 +536,7 @@ fn replay(
     let mut cs = shared.commit_lock.lock();
     for (done, (record, file, offset)) in scan.records.iter().enumerate() {
         if done % REPLAY_PROGRESS_RECORDS == 0 && done > 0 {
-            tell(OpenProgress::ReplayingLog { done, total });
+            tell(Progress::ReplayingLog { done, total });
         }
         let result = match record {
             Record::Commit { ts, tables } => {
@@ -544,7 +562,7 @@ fn replay(
         recovery.records += 1;
     }
     if total > 0 {
-        tell(OpenProgress::ReplayingLog { done: total, total });
+        tell(Progress::ReplayingLog { done: total, total });
     }
     recovery.last_commit = cs.last_assigned;
     Ok(())
@@ -560,7 +578,7 @@ fn replay_transaction(
     cs: &mut CommitState,
     ddl: &[Record],
     commit: Option<&Record>,
-    tell: &dyn Fn(OpenProgress),
+    tell: &dyn Fn(Progress),
     recovery: &mut Recovery,
 ) -> Result<()> {
     let ts = cs.last_assigned;
@@ -588,7 +606,7 @@ fn replay_ddl(
     jobs: &Jobs,
     ts: Ts,
     ddl: &Record,
-    tell: &dyn Fn(OpenProgress),
+    tell: &dyn Fn(Progress),
     recovery: &mut Recovery,
 ) -> Result<()> {
     let rebuild = match ddl {
@@ -599,7 +617,7 @@ fn replay_ddl(
         } => shared
             .catalog
             .table(table)
-            .map(|t| OpenProgress::RebuildingIndex {
+            .map(|t| Progress::RebuildingIndex {
                 table: t.name(),
                 index: def.name.clone(),
                 done: 0,
@@ -611,7 +629,7 @@ fn replay_ddl(
         tell(p.clone());
     }
     shared.catalog.apply(ddl, ts, jobs.pool().as_deref())?;
-    if let Some(OpenProgress::RebuildingIndex {
+    if let Some(Progress::RebuildingIndex {
         table,
         index,
         total,
@@ -619,7 +637,7 @@ fn replay_ddl(
     }) = rebuild
     {
         recovery.vector_indexes_rebuilt += 1;
-        tell(OpenProgress::RebuildingIndex {
+        tell(Progress::RebuildingIndex {
             table,
             index,
             done: total,

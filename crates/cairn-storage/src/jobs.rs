@@ -23,6 +23,8 @@ pub(crate) struct Jobs {
     pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
     /// Jobs spawned and not finished yet.
     running: Arc<Running>,
+    /// Told the progress of index builds DDL runs.
+    progress: Mutex<Option<crate::ProgressHook>>,
 }
 
 /// A count of unfinished jobs, and the condition a waiter for zero waits on.
@@ -65,6 +67,16 @@ impl Jobs {
             *pool = build_pool(threads);
         }
         pool.clone()
+    }
+
+    /// Sets (or clears) the hook told the progress of index builds.
+    pub(crate) fn set_progress(&self, hook: Option<crate::ProgressHook>) {
+        *self.progress.lock() = hook;
+    }
+
+    /// The hook told the progress of index builds, if any.
+    pub(crate) fn progress(&self) -> Option<crate::ProgressHook> {
+        self.progress.lock().clone()
     }
 
     /// Sets how many threads build indexes.

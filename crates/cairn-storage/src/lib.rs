@@ -42,7 +42,7 @@ pub use checkpoint::{
     SEGMENT_FORMAT_VERSION,
 };
 pub use durable::{
-    OpenOptions, OpenProgress, ProgressHook, Recovery, BUSY_TIMEOUT_DEFAULT,
+    OpenOptions, Progress, ProgressHook, Recovery, BUILD_PROGRESS_INTERVAL, BUSY_TIMEOUT_DEFAULT,
     READ_ONLY_OPEN_ATTEMPTS, REPLAY_PROGRESS_RECORDS,
 };
 pub use index::IndexStats;

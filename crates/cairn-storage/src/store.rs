@@ -380,6 +380,13 @@ impl Store {
         Ok(())
     }
 
+    /// Sets (or clears, with `None`) the hook told the progress of vector
+    /// index builds that DDL runs ([`crate::Progress::BuildingIndex`]); an
+    /// open sets it to [`crate::OpenOptions::progress`].
+    pub fn set_progress(&self, hook: Option<crate::ProgressHook>) {
+        self.jobs.set_progress(hook);
+    }
+
     /// Sets how many threads build vector indexes.
     pub fn set_build_threads(&self, threads: usize) {
         self.jobs.set_threads(threads);

@@ -522,9 +522,24 @@ impl Table {
         &self,
         def: VectorIndexDef,
         pool: Option<&rayon::ThreadPool>,
+        progress: Option<&crate::ProgressHook>,
     ) -> Result<IndexSlot> {
         let (entries, meta) = collect_build(&def, &*self.inner.read());
-        HnswIndex::build(def, entries, meta, pool).map(IndexSlot::Hnsw)
+        let (table, index) = (self.name(), def.name.clone());
+        let tell = progress.map(|hook| {
+            move |done, total| {
+                hook(&crate::Progress::BuildingIndex {
+                    table: table.clone(),
+                    index: index.clone(),
+                    done,
+                    total,
+                })
+            }
+        });
+        let tell = tell
+            .as_ref()
+            .map(|t| t as &crate::index::hnsw::BuildProgress<'_>);
+        HnswIndex::build(def, entries, meta, pool, tell).map(IndexSlot::Hnsw)
     }
 
     /// A vector index from the graph an earlier build of it produced (a

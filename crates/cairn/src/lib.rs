@@ -33,7 +33,7 @@ pub use cairn_core::{ConstraintKind, DataType, Error, ErrorKind, Result, Value};
 pub use cairn_merkle::{CommitHead, Hash, HistoryProof, QueryProof, RowFinding, RowProof};
 pub use cairn_sql::Column;
 pub use cairn_storage::fs;
-pub use cairn_storage::{OpenOptions, OpenProgress, ProgressHook, Recovery, Synchronous};
+pub use cairn_storage::{OpenOptions, Progress, ProgressHook, Recovery, Synchronous};
 pub use row::{FromValue, Row, RowIndex, RowSet, Rows};
 
 /// Turns a list of Rust values into statement parameters:
@@ -261,6 +261,15 @@ impl Database {
                 distance: h.distance,
             })
             .collect())
+    }
+
+    /// Sets (or clears, with `None`) the hook told how far a vector index
+    /// build has got (`CREATE INDEX … USING hnsw`: [`Progress::BuildingIndex`],
+    /// at the start, about twice a second, and at the end), for every
+    /// connection of this database. An open sets it to
+    /// [`OpenOptions::progress`].
+    pub fn set_progress(&self, hook: Option<ProgressHook>) {
+        self.engine.store().set_progress(hook);
     }
 
     /// How many threads build vector indexes for this database (default:

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn::fs::{Fault, SimFs};
-use cairn::{params, Database, OpenOptions, OpenProgress, Value};
+use cairn::{params, Database, OpenOptions, Progress, Value};
 
 const DIMS: usize = 16;
 
@@ -39,22 +39,22 @@ fn vector(i: u64) -> Vec<f32> {
 }
 
 /// Options that record every progress event in `events`.
-fn recording(events: &Arc<Mutex<Vec<OpenProgress>>>, base: OpenOptions) -> OpenOptions {
+fn recording(events: &Arc<Mutex<Vec<Progress>>>, base: OpenOptions) -> OpenOptions {
     let sink = events.clone();
     OpenOptions {
-        progress: Some(Arc::new(move |p: &OpenProgress| {
+        progress: Some(Arc::new(move |p: &Progress| {
             sink.lock().expect("events").push(p.clone());
         })),
         ..base
     }
 }
 
-fn rebuilds(events: &Mutex<Vec<OpenProgress>>) -> Vec<OpenProgress> {
+fn rebuilds(events: &Mutex<Vec<Progress>>) -> Vec<Progress> {
     events
         .lock()
         .expect("events")
         .iter()
-        .filter(|e| matches!(e, OpenProgress::RebuildingIndex { .. }))
+        .filter(|e| matches!(e, Progress::RebuildingIndex { .. }))
         .cloned()
         .collect()
 }
@@ -290,7 +290,7 @@ fn old_log_rebuilds_once_and_tells_the_progress_hook() {
         .expect("open the old directory");
     let rec = db.recovery().expect("on disk");
     assert_eq!(rec.vector_indexes_rebuilt, 1, "{rec:?}");
-    let index_events = |done| OpenProgress::RebuildingIndex {
+    let index_events = |done| Progress::RebuildingIndex {
         table: "t".into(),
         index: "t_e".into(),
         done,
@@ -301,7 +301,7 @@ fn old_log_rebuilds_once_and_tells_the_progress_hook() {
         events
             .lock()
             .expect("events")
-            .contains(&OpenProgress::ReplayingLog {
+            .contains(&Progress::ReplayingLog {
                 done: rec.records,
                 total: rec.records
             }),

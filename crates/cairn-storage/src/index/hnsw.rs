@@ -96,6 +96,9 @@ fn graph_err(e: impl std::fmt::Display) -> Error {
     Error::internal(format!("vector index: {e}"))
 }
 
+/// Told `(done, total)` vectors while a graph builds.
+pub(crate) type BuildProgress<'a> = dyn Fn(u64, u64) + Sync + 'a;
+
 /// Builds one graph over `entries` (row id, vector value), in parallel on
 /// `pool`.
 pub(crate) fn build_graph(
@@ -103,6 +106,7 @@ pub(crate) fn build_graph(
     entries: Vec<(RowId, Value)>,
     meta: GraphMeta,
     pool: Option<&rayon::ThreadPool>,
+    progress: Option<&BuildProgress<'_>>,
 ) -> Result<VectorGraph> {
     let mut keys = Vec::with_capacity(entries.len());
     let mut flat = Vec::with_capacity(entries.len() * def.dims);
@@ -123,7 +127,31 @@ pub(crate) fn build_graph(
         flat.extend_from_slice(&elems);
         origin.push(value);
     }
-    let graph = Graph::build(def.params, def.dims, keys, flat, pool).map_err(graph_err)?;
+    let graph = match progress {
+        None => Graph::build(def.params, def.dims, keys, flat, pool),
+        Some(tell) => {
+            // Told at the start, then at most once per interval, then at
+            // the end (from the build's threads).
+            let total = keys.len() as u64;
+            tell(0, total);
+            let last = parking_lot::Mutex::new(std::time::Instant::now());
+            let every = |done: usize| {
+                let done = done as u64;
+                if done < total {
+                    let Some(mut at) = last.try_lock() else {
+                        return;
+                    };
+                    if at.elapsed() < crate::BUILD_PROGRESS_INTERVAL {
+                        return;
+                    }
+                    *at = std::time::Instant::now();
+                }
+                tell(done, total);
+            };
+            Graph::build_with_progress(def.params, def.dims, keys, flat, pool, Some(&every))
+        }
+    }
+    .map_err(graph_err)?;
     Ok(VectorGraph {
         graph,
         origin,
@@ -138,8 +166,9 @@ impl HnswIndex {
         entries: Vec<(RowId, Value)>,
         meta: GraphMeta,
         pool: Option<&rayon::ThreadPool>,
+        progress: Option<&BuildProgress<'_>>,
     ) -> Result<HnswIndex> {
-        let graph = build_graph(&def, entries, meta, pool)?;
+        let graph = build_graph(&def, entries, meta, pool, progress)?;
         Ok(HnswIndex {
             def,
             graphs: vec![Arc::new(graph)],
@@ -669,7 +698,7 @@ impl JobWork for HnswJob {
     fn build(&mut self, pool: Option<&rayon::ThreadPool>) {
         if let Some(def) = &self.def {
             let entries = std::mem::take(&mut self.entries);
-            self.built = Some(build_graph(def, entries, self.meta, pool));
+            self.built = Some(build_graph(def, entries, self.meta, pool, None));
         }
     }
 

@@ -89,6 +89,10 @@ impl fmt::Debug for Graph {
     }
 }
 
+/// Nodes between two calls of a build's progress callback
+/// ([`Graph::build_with_progress`]).
+pub const BUILD_PROGRESS_NODES: usize = 1024;
+
 impl Graph {
     /// The graph's arrays (copied).
     pub fn to_parts(&self) -> GraphParts {
@@ -220,8 +224,23 @@ impl Graph {
         params: HnswParams,
         dims: usize,
         keys: Vec<u64>,
+        vectors: Vec<f32>,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<Graph, HnswError> {
+        Graph::build_with_progress(params, dims, keys, vectors, pool, None)
+    }
+
+    /// [`Graph::build`], calling `progress(done)` with the number of nodes
+    /// inserted so far every [`BUILD_PROGRESS_NODES`] nodes (from the
+    /// build's threads, so it must be cheap and `Sync`) and once with the
+    /// total at the end.
+    pub fn build_with_progress(
+        params: HnswParams,
+        dims: usize,
+        keys: Vec<u64>,
         mut vectors: Vec<f32>,
         pool: Option<&rayon::ThreadPool>,
+        progress: Option<&(dyn Fn(usize) + Sync)>,
     ) -> Result<Graph, HnswError> {
         let mut graph = Graph::new(params, dims)?;
         let n = keys.len();
@@ -300,6 +319,9 @@ impl Graph {
                 if i >= n {
                     break;
                 }
+                if let Some(tell) = progress.filter(|_| i.is_multiple_of(BUILD_PROGRESS_NODES)) {
+                    tell(i);
+                }
                 let node = i as u32;
                 let level = levels.get(i).copied().unwrap_or(0);
                 let packed = entry.load(Ordering::Acquire);
@@ -338,6 +360,9 @@ impl Graph {
             max_level = packed as u8;
         }
 
+        if let Some(tell) = progress {
+            tell(n);
+        }
         graph.vectors = vectors;
         graph.keys = keys;
         graph.levels = levels;
