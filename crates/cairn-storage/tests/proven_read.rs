@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cairn_core::{DataType, ErrorKind, Result, Value};
@@ -99,31 +99,25 @@ fn proven_scan(store: &Arc<Store>, within: Option<&Transaction>) -> Result<u64> 
     Ok(head.version)
 }
 
-struct StopOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Two writers bump disjoint rows without pause while a reader makes
-/// proven reads: every one succeeds and verifies, at many versions.
+/// Two writers bump disjoint rows, a fixed number of commits each, while
+/// a reader makes proven reads until they are done (and at least
+/// `MIN_READS`): every read succeeds and verifies, at many versions. (The
+/// writers' work is bounded: writing flat out for as long as the reads
+/// took, a debug build on a loaded machine kept the fold thousands of
+/// commits behind, each read folded that backlog first, and the test ran
+/// for minutes.)
 fn proven_reads_under_writes(store: &Arc<Store>) {
-    const READS: usize = 200;
-    // Writers flat out in a debug build keep the fold worker thousands of
-    // commits behind, and each read then folds that backlog first.
+    const MIN_READS: usize = 50;
+    const COMMITS_PER_WRITER: usize = 400;
     const WRITER_PAUSE_US: u64 = 200;
     let (t, rids) = counters(store);
-    let stop = AtomicBool::new(false);
+    let writers_done = AtomicU64::new(0);
     let commits = AtomicU64::new(0);
     std::thread::scope(|s| {
         for w in 0..2 {
-            let (store, t, rids, stop, commits) = (store, &t, &rids, &stop, &commits);
+            let (store, t, rids, done, commits) = (store, &t, &rids, &writers_done, &commits);
             s.spawn(move || {
-                let mut n = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    n += 1;
+                for n in 1..=COMMITS_PER_WRITER as i64 {
                     let mut tx = store.begin();
                     for (&id, &rid) in rids.iter().filter(|(id, _)| *id % 2 == w) {
                         tx.update(t, rid, vec![Value::Integer(id), Value::Integer(n)])
@@ -133,13 +127,14 @@ fn proven_reads_under_writes(store: &Arc<Store>) {
                     commits.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(std::time::Duration::from_micros(WRITER_PAUSE_US));
                 }
+                done.fetch_add(1, Ordering::Release);
             });
         }
-        // Stops the writers however the reads end (a failed one panics).
-        let _stop = StopOnDrop(&stop);
         let mut versions = std::collections::BTreeSet::new();
-        for _ in 0..READS {
+        let mut reads = 0;
+        while reads < MIN_READS || writers_done.load(Ordering::Acquire) < 2 {
             versions.insert(proven_scan(store, None).expect("proven read"));
+            reads += 1;
         }
         assert!(
             versions.len() > 1,
