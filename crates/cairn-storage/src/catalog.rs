@@ -298,7 +298,7 @@ impl Catalog {
         record: &Record,
         ts: Ts,
         pool: Option<&rayon::ThreadPool>,
-        progress: Option<&crate::ProgressHook>,
+        progress: Option<&crate::progress::ProgressHook>,
     ) -> Result<PreparedDdl> {
         Ok(match record {
             Record::Commit { .. } | Record::Transaction { .. } => {

@@ -42,6 +42,7 @@ use crate::index::IndexStats;
 use crate::jobs::Jobs;
 use crate::manifest::{Manifest, WalPosition};
 use crate::merkle::{Merkle, Pending};
+use crate::progress::{Progress, ProgressHook};
 use crate::shared::{CommitState, Shared};
 use crate::wal::{self, Record, RowWrite, Synchronous, Wal};
 use crate::Ts;
@@ -100,42 +101,6 @@ pub const BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 const LOCK_POLL_MAX: Duration = Duration::from_millis(50);
 /// Loads a read-only open starts over when a checkpoint moved the files.
 pub const READ_ONLY_OPEN_ATTEMPTS: usize = 8;
-
-/// A callback for [`OpenOptions::progress`].
-pub type ProgressHook = Arc<dyn Fn(&Progress) + Send + Sync>;
-
-/// A step of something long — an open, an index build — as a progress
-/// hook ([`OpenOptions::progress`]) is told it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Progress {
-    /// Replaying the write-ahead log: `done` of `total` records applied
-    /// (told every [`REPLAY_PROGRESS_RECORDS`] records and at the end).
-    ReplayingLog { done: usize, total: usize },
-    /// Building vector index `index` of table `table` from its rows:
-    /// `done` of `total` rows (told when the build starts, `done = 0`, and
-    /// when it ends, `done = total`).
-    RebuildingIndex {
-        table: String,
-        index: String,
-        done: u64,
-        total: u64,
-    },
-    /// A `CREATE INDEX … USING hnsw` building vector index `index` of
-    /// table `table`: `done` of `total` vectors in its graph (told when the
-    /// build starts, `done = 0`, about every [`BUILD_PROGRESS_INTERVAL`]
-    /// while it runs, and when it ends, `done = total`), on a thread of the
-    /// build.
-    BuildingIndex {
-        table: String,
-        index: String,
-        done: u64,
-        total: u64,
-    },
-}
-
-/// The least time between two [`Progress::BuildingIndex`] reports.
-pub const BUILD_PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How many replayed records apart [`Progress::ReplayingLog`] is told.
 pub const REPLAY_PROGRESS_RECORDS: usize = 4096;

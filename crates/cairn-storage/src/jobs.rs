@@ -24,7 +24,7 @@ pub(crate) struct Jobs {
     /// Jobs spawned and not finished yet.
     running: Arc<Running>,
     /// Told the progress of index builds DDL runs.
-    progress: Mutex<Option<crate::ProgressHook>>,
+    progress: Mutex<Option<crate::progress::ProgressHook>>,
 }
 
 /// A count of unfinished jobs, and the condition a waiter for zero waits on.
@@ -70,12 +70,12 @@ impl Jobs {
     }
 
     /// Sets (or clears) the hook told the progress of index builds.
-    pub(crate) fn set_progress(&self, hook: Option<crate::ProgressHook>) {
+    pub(crate) fn set_progress(&self, hook: Option<crate::progress::ProgressHook>) {
         *self.progress.lock() = hook;
     }
 
     /// The hook told the progress of index builds, if any.
-    pub(crate) fn progress(&self) -> Option<crate::ProgressHook> {
+    pub(crate) fn progress(&self) -> Option<crate::progress::ProgressHook> {
         self.progress.lock().clone()
     }
 

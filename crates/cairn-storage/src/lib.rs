@@ -26,6 +26,7 @@ mod lock;
 mod log;
 mod manifest;
 pub mod merkle;
+mod progress;
 mod scan;
 mod schema;
 mod shared;
@@ -42,13 +43,13 @@ pub use checkpoint::{
     SEGMENT_FORMAT_VERSION,
 };
 pub use durable::{
-    OpenOptions, Progress, ProgressHook, Recovery, BUILD_PROGRESS_INTERVAL, BUSY_TIMEOUT_DEFAULT,
-    READ_ONLY_OPEN_ATTEMPTS, REPLAY_PROGRESS_RECORDS,
+    OpenOptions, Recovery, BUSY_TIMEOUT_DEFAULT, READ_ONLY_OPEN_ATTEMPTS, REPLAY_PROGRESS_RECORDS,
 };
 pub use index::IndexStats;
 pub use manifest::{
     CheckpointRef, Manifest, WalPosition, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION,
 };
+pub use progress::{Progress, ProgressHook, BUILD_PROGRESS_INTERVAL};
 pub use scan::{IndexScan, TableScan};
 pub use schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
 pub use store::{SchemaChange, Store, CLOSE_JOBS_WAIT_MAX};

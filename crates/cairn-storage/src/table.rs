@@ -522,13 +522,13 @@ impl Table {
         &self,
         def: VectorIndexDef,
         pool: Option<&rayon::ThreadPool>,
-        progress: Option<&crate::ProgressHook>,
+        progress: Option<&crate::progress::ProgressHook>,
     ) -> Result<IndexSlot> {
         let (entries, meta) = collect_build(&def, &*self.inner.read());
         let (table, index) = (self.name(), def.name.clone());
         let tell = progress.map(|hook| {
             move |done, total| {
-                hook(&crate::Progress::BuildingIndex {
+                hook(&crate::progress::Progress::BuildingIndex {
                     table: table.clone(),
                     index: index.clone(),
                     done,

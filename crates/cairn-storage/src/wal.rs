@@ -386,36 +386,7 @@ impl Record {
                 column: d.column()?,
                 create_sql: d.str()?.to_string(),
             },
-            kind::TRANSACTION => {
-                let n = d.count(4)?;
-                let mut ddl = Vec::with_capacity(n);
-                // The kind is checked before decoding, so nesting never
-                // recurses more than one level.
-                for _ in 0..n {
-                    let inner = d.bytes()?;
-                    if matches!(inner.first(), Some(&(kind::COMMIT | kind::TRANSACTION))) {
-                        return Err(
-                            d.err("a commit or transaction among a transaction's DDL records")
-                        );
-                    }
-                    ddl.push(Record::decode(inner, file, base)?);
-                }
-                let commit = match d.u8()? {
-                    0 => None,
-                    1 => {
-                        let inner = d.bytes()?;
-                        if inner.first() != Some(&kind::COMMIT) {
-                            return Err(d.err("a transaction's commit is not a commit record"));
-                        }
-                        Some(Box::new(Record::decode(inner, file, base)?))
-                    }
-                    f => return Err(d.err(format!("unknown commit flag {f}"))),
-                };
-                if ddl.is_empty() && commit.is_none() {
-                    return Err(d.err("an empty transaction record"));
-                }
-                Record::Transaction { ddl, commit }
-            }
+            kind::TRANSACTION => decode_transaction(&mut d, file, base)?,
             k => return Err(d.err(format!("unknown record kind {k}"))),
         };
         if !d.done() {
@@ -423,6 +394,36 @@ impl Record {
         }
         Ok(r)
     }
+}
+
+/// The body of a transaction record (kind 13): its DDL records, then its
+/// commit. An inner record's kind is checked before it is decoded, so
+/// nesting never recurses more than one level.
+fn decode_transaction(d: &mut Dec<'_>, file: &str, base: u64) -> Result<Record> {
+    let n = d.count(4)?;
+    let mut ddl = Vec::with_capacity(n);
+    for _ in 0..n {
+        let inner = d.bytes()?;
+        if matches!(inner.first(), Some(&(kind::COMMIT | kind::TRANSACTION))) {
+            return Err(d.err("a commit or transaction among a transaction's DDL records"));
+        }
+        ddl.push(Record::decode(inner, file, base)?);
+    }
+    let commit = match d.u8()? {
+        0 => None,
+        1 => {
+            let inner = d.bytes()?;
+            if inner.first() != Some(&kind::COMMIT) {
+                return Err(d.err("a transaction's commit is not a commit record"));
+            }
+            Some(Box::new(Record::decode(inner, file, base)?))
+        }
+        f => return Err(d.err(format!("unknown commit flag {f}"))),
+    };
+    if ddl.is_empty() && commit.is_none() {
+        return Err(d.err("an empty transaction record"));
+    }
+    Ok(Record::Transaction { ddl, commit })
 }
 
 // ---- files ---------------------------------------------------------------

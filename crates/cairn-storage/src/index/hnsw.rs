@@ -141,7 +141,7 @@ pub(crate) fn build_graph(
                     let Some(mut at) = last.try_lock() else {
                         return;
                     };
-                    if at.elapsed() < crate::BUILD_PROGRESS_INTERVAL {
+                    if at.elapsed() < crate::progress::BUILD_PROGRESS_INTERVAL {
                         return;
                     }
                     *at = std::time::Instant::now();

@@ -89,6 +89,69 @@ impl fmt::Debug for Graph {
     }
 }
 
+/// Inserts nodes 1.. of a build into its graph (node 0 is the first entry
+/// point), on `pool`'s threads when it has several, telling `progress`
+/// every [`BUILD_PROGRESS_NODES`] nodes. Returns the entry point and the
+/// top level.
+fn insert_all(
+    insert: &Insert<'_, AtomicU32, PerNodeLocks>,
+    levels: &[u8],
+    pool: Option<&rayon::ThreadPool>,
+    progress: Option<&(dyn Fn(usize) + Sync)>,
+) -> (u32, u8) {
+    let n = levels.len();
+    let max_level = levels.first().copied().unwrap_or(0);
+    // Node 0 is the first entry point. The entry point and top level
+    // are packed as `node << 8 | level`; a node that raises the top
+    // level holds `raise` for its whole insertion (as hnswlib does).
+    let entry = AtomicU64::new(u64::from(max_level));
+    let raise = Mutex::new(());
+    let next = AtomicUsize::new(1);
+    let work = |scratch: &mut BuildScratch| loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= n {
+            break;
+        }
+        if let Some(tell) = progress.filter(|_| i.is_multiple_of(BUILD_PROGRESS_NODES)) {
+            tell(i);
+        }
+        let node = i as u32;
+        let level = levels.get(i).copied().unwrap_or(0);
+        let packed = entry.load(Ordering::Acquire);
+        if level > packed as u8 {
+            let _raise = raise.lock();
+            let packed = entry.load(Ordering::Acquire);
+            let top = packed as u8;
+            insert.insert(
+                node,
+                level.into(),
+                (packed >> 8) as u32,
+                top.into(),
+                scratch,
+            );
+            if level > top {
+                entry.store(u64::from(node) << 8 | u64::from(level), Ordering::Release);
+            }
+        } else {
+            insert.insert(
+                node,
+                level.into(),
+                (packed >> 8) as u32,
+                (packed as u8).into(),
+                scratch,
+            );
+        }
+    };
+    match pool {
+        Some(pool) if pool.current_num_threads() > 1 => {
+            pool.broadcast(|_| work(&mut BuildScratch::default()));
+        }
+        _ => work(&mut BuildScratch::default()),
+    }
+    let packed = entry.into_inner();
+    ((packed >> 8) as u32, packed as u8)
+}
+
 /// Nodes between two calls of a build's progress callback
 /// ([`Graph::build_with_progress`]).
 pub const BUILD_PROGRESS_NODES: usize = 1024;
@@ -308,56 +371,7 @@ impl Graph {
                 m: params.m,
                 ef_construction: params.ef_construction,
             };
-            // Node 0 is the first entry point. The entry point and top level
-            // are packed as `node << 8 | level`; a node that raises the top
-            // level holds `raise` for its whole insertion (as hnswlib does).
-            let entry = AtomicU64::new(u64::from(max_level));
-            let raise = Mutex::new(());
-            let next = AtomicUsize::new(1);
-            let work = |scratch: &mut BuildScratch| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                if let Some(tell) = progress.filter(|_| i.is_multiple_of(BUILD_PROGRESS_NODES)) {
-                    tell(i);
-                }
-                let node = i as u32;
-                let level = levels.get(i).copied().unwrap_or(0);
-                let packed = entry.load(Ordering::Acquire);
-                if level > packed as u8 {
-                    let _raise = raise.lock();
-                    let packed = entry.load(Ordering::Acquire);
-                    let top = packed as u8;
-                    insert.insert(
-                        node,
-                        level.into(),
-                        (packed >> 8) as u32,
-                        top.into(),
-                        scratch,
-                    );
-                    if level > top {
-                        entry.store(u64::from(node) << 8 | u64::from(level), Ordering::Release);
-                    }
-                } else {
-                    insert.insert(
-                        node,
-                        level.into(),
-                        (packed >> 8) as u32,
-                        (packed as u8).into(),
-                        scratch,
-                    );
-                }
-            };
-            match pool {
-                Some(pool) if pool.current_num_threads() > 1 => {
-                    pool.broadcast(|_| work(&mut BuildScratch::default()));
-                }
-                _ => work(&mut BuildScratch::default()),
-            }
-            let packed = entry.into_inner();
-            entry_point = (packed >> 8) as u32;
-            max_level = packed as u8;
+            (entry_point, max_level) = insert_all(&insert, &levels, pool, progress);
         }
 
         if let Some(tell) = progress {
