@@ -96,6 +96,24 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// [`Error::Interrupted`] once the connection's interrupt flag is up,
+    /// [`Error::Timeout`] once the statement's deadline has passed: what
+    /// long work outside the executor (a vector index build) asks now and
+    /// then.
+    pub fn stop_check(&self) -> Result<()> {
+        if self.interrupt.as_ref().is_some_and(Interrupt::is_set) {
+            return Err(Error::Interrupted);
+        }
+        match &self.deadline {
+            Some((deadline, limit)) if std::time::Instant::now() >= *deadline => {
+                Err(Error::Timeout {
+                    limit: limit.to_string(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Setting `name`'s value as `SHOW` and `current_setting()` print it;
     /// `None` if there is no such setting.
     pub fn value(&self, name: &str) -> Option<String> {

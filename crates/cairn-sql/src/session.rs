@@ -590,7 +590,10 @@ impl Session {
                     .map(|_| Output::default())
             }),
             ast::Statement::CreateIndex(ci) => self.in_ddl_tx(|s| {
-                let mut ddl = store.ddl(s.tx.as_mut());
+                // A vector index build stops on Ctrl-C or statement_timeout.
+                let settings = s.settings();
+                let stop = move || settings.stop_check();
+                let mut ddl = store.ddl(s.tx.as_mut()).stop_when(&stop);
                 crate::ddl::create_index(&store, &mut ddl, ci, p.stmt.to_string())
                     .map(|_| Output::default())
             }),

@@ -299,6 +299,7 @@ impl Catalog {
         ts: Ts,
         pool: Option<&rayon::ThreadPool>,
         progress: Option<&crate::progress::ProgressHook>,
+        stop: Option<&crate::progress::StopCheck<'_>>,
     ) -> Result<PreparedDdl> {
         Ok(match record {
             Record::Commit { .. } | Record::Transaction { .. } => {
@@ -334,7 +335,7 @@ impl Catalog {
                 let table = self.table_for_new_index(table, &def.name)?;
                 let index = match built {
                     Some(built) => table.restore_built_index(def.clone(), built, ts)?,
-                    None => table.build_vector_index(def.clone(), pool, progress)?,
+                    None => table.build_vector_index(def.clone(), pool, progress, stop)?,
                 };
                 PreparedDdl::CreateIndex { table, index }
             }
@@ -512,7 +513,7 @@ impl Catalog {
         ts: Ts,
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<()> {
-        let prepared = self.prepare(record, ts, pool, None)?;
+        let prepared = self.prepare(record, ts, pool, None, None)?;
         self.install(prepared);
         Ok(())
     }

@@ -27,6 +27,7 @@ use crate::catalog::PreparedDdl;
 use crate::index::IndexJob;
 use crate::jobs::Jobs;
 use crate::merkle::{Merkle, Pending};
+use crate::progress::StopCheck;
 use crate::shared::{CommitState, Inflight, SchemaOwner, Shared};
 use crate::table::{index_key, Table, TS_OPEN};
 use crate::txn::Transaction;
@@ -200,7 +201,12 @@ impl Committer<'_> {
     /// build) → install, not logged; `tx` becomes the schema's owner until
     /// it ends (see [`crate::shared::SchemaOwner`]) and keeps the record
     /// for its commit and what undoing it needs for its rollback.
-    pub(crate) fn run_ddl_in(&self, tx: &mut Transaction, record: Record) -> Result<()> {
+    pub(crate) fn run_ddl_in(
+        &self,
+        tx: &mut Transaction,
+        record: Record,
+        stop: Option<&StopCheck<'_>>,
+    ) -> Result<()> {
         let shared = self.shared;
         let mut cs = shared.commit_lock.lock();
         self.ready(&mut cs)?;
@@ -216,6 +222,7 @@ impl Committer<'_> {
             cs.last_assigned,
             pool.as_deref(),
             self.jobs.progress().as_ref(),
+            stop,
         )?;
         let (table, dropped) = touched_table(&shared.catalog, &prepared);
         let created = match &prepared {
@@ -329,7 +336,11 @@ impl Committer<'_> {
     /// Runs one DDL statement: prepare (every check, any index build) →
     /// log (durable stores; waits like a commit) → install → reconcile the
     /// state tries. WAL replay runs the same prepare and install.
-    pub(crate) fn run_ddl(&self, mut record: Record) -> Result<Logged> {
+    pub(crate) fn run_ddl(
+        &self,
+        mut record: Record,
+        stop: Option<&StopCheck<'_>>,
+    ) -> Result<Logged> {
         let shared = self.shared;
         let mut cs = shared.commit_lock.lock();
         self.ready(&mut cs)?;
@@ -338,9 +349,10 @@ impl Committer<'_> {
         let pool = self.jobs.pool();
         let ts = cs.last_assigned;
         let progress = self.jobs.progress();
-        let prepared = shared
-            .catalog
-            .prepare(&record, ts, pool.as_deref(), progress.as_ref())?;
+        let prepared =
+            shared
+                .catalog
+                .prepare(&record, ts, pool.as_deref(), progress.as_ref(), stop)?;
         let logged = self.log_ddl(&mut cs, &record, &prepared, ts)?;
         shared.catalog.install(prepared);
         self.merkle.after_ddl(shared, cs.last_assigned)?;

@@ -49,7 +49,7 @@ pub use index::IndexStats;
 pub use manifest::{
     CheckpointRef, Manifest, WalPosition, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_VERSION,
 };
-pub use progress::{Progress, ProgressHook, BUILD_PROGRESS_INTERVAL};
+pub use progress::{Progress, ProgressHook, StopCheck, BUILD_PROGRESS_INTERVAL};
 pub use scan::{IndexScan, TableScan};
 pub use schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
 pub use store::{SchemaChange, Store, CLOSE_JOBS_WAIT_MAX};

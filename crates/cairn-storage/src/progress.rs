@@ -41,3 +41,8 @@ pub enum Progress {
 
 /// The least time between two [`Progress::BuildingIndex`] reports.
 pub const BUILD_PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Asked now and then during long work a statement runs (a vector index
+/// build): an error (the connection was interrupted, its statement timed
+/// out) stops the work, which fails with it.
+pub type StopCheck<'a> = dyn Fn() -> cairn_core::Result<()> + Sync + 'a;

@@ -38,6 +38,7 @@ use crate::jobs::Jobs;
 use crate::merkle::{
     prove_keys, proven_snapshot_ts, typed_keys, Merkle, ProvenRead, StateLockHeld,
 };
+use crate::progress::StopCheck;
 use crate::schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
 use crate::shared::Shared;
 use crate::table::Table;
@@ -241,12 +242,17 @@ impl Store {
     /// is followed by a checkpoint, so a reopen loads the graph instead; if
     /// that checkpoint fails, the statement stands (the log holds it) and
     /// only the next open is slower.
-    fn run_ddl(&self, tx: Option<&mut Transaction>, record: Record) -> Result<()> {
+    fn run_ddl(
+        &self,
+        tx: Option<&mut Transaction>,
+        record: Record,
+        stop: Option<&StopCheck<'_>>,
+    ) -> Result<()> {
         self.check_writable()?;
         match tx {
-            Some(tx) => self.committer().run_ddl_in(tx, record),
+            Some(tx) => self.committer().run_ddl_in(tx, record, stop),
             None => {
-                if self.committer().run_ddl(record)? == Logged::RebuildsAtReplay {
+                if self.committer().run_ddl(record, stop)? == Logged::RebuildsAtReplay {
                     let _ = self.checkpoint();
                 }
                 Ok(())
@@ -257,7 +263,11 @@ impl Store {
     /// DDL statements that run inside `tx` when it is given (see
     /// [`SchemaChange`]); the methods below run each on its own.
     pub fn ddl<'a>(&'a self, tx: Option<&'a mut Transaction>) -> SchemaChange<'a> {
-        SchemaChange { store: self, tx }
+        SchemaChange {
+            store: self,
+            tx,
+            stop: None,
+        }
     }
 
     pub fn create_table(&self, schema: TableSchema) -> Result<Arc<Table>> {
@@ -745,11 +755,20 @@ impl Transaction {
 pub struct SchemaChange<'a> {
     store: &'a Store,
     tx: Option<&'a mut Transaction>,
+    stop: Option<&'a StopCheck<'a>>,
 }
 
-impl SchemaChange<'_> {
+impl<'a> SchemaChange<'a> {
+    /// Long work (a vector index build) asks `stop` now and then and
+    /// fails with its error (an interrupt, a statement timeout).
+    pub fn stop_when(mut self, stop: &'a StopCheck<'a>) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
     fn run(&mut self, record: Record) -> Result<()> {
-        self.store.run_ddl(self.tx.as_deref_mut(), record)
+        self.store
+            .run_ddl(self.tx.as_deref_mut(), record, self.stop)
     }
 
     pub fn create_table(&mut self, schema: TableSchema) -> Result<Arc<Table>> {

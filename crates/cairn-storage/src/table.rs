@@ -523,6 +523,7 @@ impl Table {
         def: VectorIndexDef,
         pool: Option<&rayon::ThreadPool>,
         progress: Option<&crate::progress::ProgressHook>,
+        stop: Option<&crate::progress::StopCheck<'_>>,
     ) -> Result<IndexSlot> {
         let (entries, meta) = collect_build(&def, &*self.inner.read());
         let (table, index) = (self.name(), def.name.clone());
@@ -539,7 +540,7 @@ impl Table {
         let tell = tell
             .as_ref()
             .map(|t| t as &crate::index::hnsw::BuildProgress<'_>);
-        HnswIndex::build(def, entries, meta, pool, tell).map(IndexSlot::Hnsw)
+        HnswIndex::build(def, entries, meta, pool, tell, stop).map(IndexSlot::Hnsw)
     }
 
     /// A vector index from the graph an earlier build of it produced (a

@@ -142,3 +142,72 @@ fn set_local_lasts_for_the_transaction() {
         .expect_err("no transaction");
     assert_eq!(e.kind(), ErrorKind::Transaction, "{e}");
 }
+
+/// A table of `n` 8-d vectors.
+fn vectors(n: u32) -> Database {
+    let db = Database::open_in_memory().expect("open");
+    db.execute(
+        "CREATE TABLE v(id INTEGER PRIMARY KEY, e VECTOR(8))",
+        params![],
+    )
+    .expect("create");
+    let tx = db.transaction().expect("begin");
+    {
+        let mut ins = tx.prepare("INSERT INTO v VALUES (?, ?)").expect("prepare");
+        for i in 0..n {
+            let e: Vec<f32> = (0..8).map(|d| ((i * 8 + d) as f32 * 0.37).sin()).collect();
+            ins.execute(params![i as i64, e]).expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+    db
+}
+
+fn no_index(db: &Database) {
+    let n: i64 = db
+        .query_row(
+            "SELECT count(*) FROM cairn_indexes WHERE table_name = 'v' AND kind = 'hnsw'",
+            params![],
+            |r| r.get(0),
+        )
+        .expect("indexes");
+    assert_eq!(n, 0, "a stopped build leaves no index");
+}
+
+#[test]
+fn a_vector_index_build_stops_at_the_timeout() {
+    let db = vectors(20_000);
+    db.execute("SET statement_timeout = '150ms'", params![])
+        .expect("set");
+    let started = Instant::now();
+    assert_timed_out(
+        db.execute("CREATE INDEX v_e ON v USING hnsw (e)", params![]),
+        started,
+    );
+    no_index(&db);
+    // Without the limit it builds.
+    db.execute("SET statement_timeout = 0", params![])
+        .expect("set");
+    db.execute("CREATE INDEX v_e ON v USING hnsw (e)", params![])
+        .expect("build");
+}
+
+#[test]
+fn an_interrupt_stops_a_vector_index_build() {
+    let db = vectors(5_000);
+    // Interrupt as soon as the build tells it started.
+    let handle = db.interrupt_handle();
+    db.set_progress(Some(std::sync::Arc::new(move |p: &cairn::Progress| {
+        if let cairn::Progress::BuildingIndex { done: 0, .. } = p {
+            handle.interrupt();
+        }
+    })));
+    let e = db
+        .execute("CREATE INDEX v_e ON v USING hnsw (e)", params![])
+        .expect_err("interrupted");
+    assert_eq!(e.kind(), ErrorKind::Interrupted, "{e}");
+    no_index(&db);
+    db.set_progress(None);
+    db.execute("CREATE INDEX v_e ON v USING hnsw (e)", params![])
+        .expect("build after the interrupt");
+}

@@ -21,9 +21,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use cairn_core::{Error, Result, Value};
-use cairn_vector::hnsw::{Graph, GraphParts};
+use cairn_vector::hnsw::{Graph, GraphParts, HnswError};
 
 use super::{Compaction, IndexJob, IndexSlot, IndexStats, JobWork, TableIndex, TableView};
+use crate::progress::StopCheck;
 use crate::vector::{
     built_graph_bytes, same_vector, VectorIndexDef, VectorIndexStats, COMPACT_NODES_MIN,
     GRAPHS_MAX, GRAPH_RECORD_BYTES_MAX, PENDING_ROWS_MAX,
@@ -99,6 +100,52 @@ fn graph_err(e: impl std::fmt::Display) -> Error {
 /// Told `(done, total)` vectors while a graph builds.
 pub(crate) type BuildProgress<'a> = dyn Fn(u64, u64) + Sync + 'a;
 
+/// [`Graph::build`] telling `progress` at the start, at most once per
+/// [`BUILD_PROGRESS_INTERVAL`] and at the end, and asking `stop` every
+/// [`cairn_vector::hnsw::BUILD_PROGRESS_NODES`] nodes (from the build's
+/// threads): its error ends the build.
+///
+/// [`BUILD_PROGRESS_INTERVAL`]: crate::progress::BUILD_PROGRESS_INTERVAL
+fn build_watched(
+    def: &VectorIndexDef,
+    keys: Vec<u64>,
+    flat: Vec<f32>,
+    pool: Option<&rayon::ThreadPool>,
+    progress: Option<&BuildProgress<'_>>,
+    stop: Option<&StopCheck<'_>>,
+) -> Result<Graph> {
+    let total = keys.len() as u64;
+    if let Some(tell) = progress {
+        tell(0, total);
+    }
+    let last = parking_lot::Mutex::new(std::time::Instant::now());
+    let stopped_by = parking_lot::Mutex::new(None);
+    let every = |done: usize| -> bool {
+        if let Some(Err(e)) = stop.map(|stop| stop()) {
+            *stopped_by.lock() = Some(e);
+            return false;
+        }
+        let Some(tell) = progress else { return true };
+        let done = done as u64;
+        if done < total {
+            let Some(mut at) = last.try_lock() else {
+                return true;
+            };
+            if at.elapsed() < crate::progress::BUILD_PROGRESS_INTERVAL {
+                return true;
+            }
+            *at = std::time::Instant::now();
+        }
+        tell(done, total);
+        true
+    };
+    match Graph::build_with_progress(def.params, def.dims, keys, flat, pool, Some(&every)) {
+        Ok(graph) => Ok(graph),
+        Err(HnswError::Stopped) => Err(stopped_by.into_inner().unwrap_or(Error::Interrupted)),
+        Err(e) => Err(graph_err(e)),
+    }
+}
+
 /// Builds one graph over `entries` (row id, vector value), in parallel on
 /// `pool`.
 pub(crate) fn build_graph(
@@ -107,6 +154,7 @@ pub(crate) fn build_graph(
     meta: GraphMeta,
     pool: Option<&rayon::ThreadPool>,
     progress: Option<&BuildProgress<'_>>,
+    stop: Option<&StopCheck<'_>>,
 ) -> Result<VectorGraph> {
     let mut keys = Vec::with_capacity(entries.len());
     let mut flat = Vec::with_capacity(entries.len() * def.dims);
@@ -127,31 +175,10 @@ pub(crate) fn build_graph(
         flat.extend_from_slice(&elems);
         origin.push(value);
     }
-    let graph = match progress {
-        None => Graph::build(def.params, def.dims, keys, flat, pool),
-        Some(tell) => {
-            // Told at the start, then at most once per interval, then at
-            // the end (from the build's threads).
-            let total = keys.len() as u64;
-            tell(0, total);
-            let last = parking_lot::Mutex::new(std::time::Instant::now());
-            let every = |done: usize| {
-                let done = done as u64;
-                if done < total {
-                    let Some(mut at) = last.try_lock() else {
-                        return;
-                    };
-                    if at.elapsed() < crate::progress::BUILD_PROGRESS_INTERVAL {
-                        return;
-                    }
-                    *at = std::time::Instant::now();
-                }
-                tell(done, total);
-            };
-            Graph::build_with_progress(def.params, def.dims, keys, flat, pool, Some(&every))
-        }
-    }
-    .map_err(graph_err)?;
+    let graph = match (progress, stop) {
+        (None, None) => Graph::build(def.params, def.dims, keys, flat, pool).map_err(graph_err)?,
+        _ => build_watched(def, keys, flat, pool, progress, stop)?,
+    };
     Ok(VectorGraph {
         graph,
         origin,
@@ -167,8 +194,9 @@ impl HnswIndex {
         meta: GraphMeta,
         pool: Option<&rayon::ThreadPool>,
         progress: Option<&BuildProgress<'_>>,
+        stop: Option<&StopCheck<'_>>,
     ) -> Result<HnswIndex> {
-        let graph = build_graph(&def, entries, meta, pool, progress)?;
+        let graph = build_graph(&def, entries, meta, pool, progress, stop)?;
         Ok(HnswIndex {
             def,
             graphs: vec![Arc::new(graph)],
@@ -698,7 +726,7 @@ impl JobWork for HnswJob {
     fn build(&mut self, pool: Option<&rayon::ThreadPool>) {
         if let Some(def) = &self.def {
             let entries = std::mem::take(&mut self.entries);
-            self.built = Some(build_graph(def, entries, self.meta, pool, None));
+            self.built = Some(build_graph(def, entries, self.meta, pool, None, None));
         }
     }
 

@@ -13,7 +13,7 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -92,13 +92,13 @@ impl fmt::Debug for Graph {
 /// Inserts nodes 1.. of a build into its graph (node 0 is the first entry
 /// point), on `pool`'s threads when it has several, telling `progress`
 /// every [`BUILD_PROGRESS_NODES`] nodes. Returns the entry point and the
-/// top level.
+/// top level, or `None` when `progress` said stop.
 fn insert_all(
     insert: &Insert<'_, AtomicU32, PerNodeLocks>,
     levels: &[u8],
     pool: Option<&rayon::ThreadPool>,
-    progress: Option<&(dyn Fn(usize) + Sync)>,
-) -> (u32, u8) {
+    progress: Option<&(dyn Fn(usize) -> bool + Sync)>,
+) -> Option<(u32, u8)> {
     let n = levels.len();
     let max_level = levels.first().copied().unwrap_or(0);
     // Node 0 is the first entry point. The entry point and top level
@@ -107,13 +107,19 @@ fn insert_all(
     let entry = AtomicU64::new(u64::from(max_level));
     let raise = Mutex::new(());
     let next = AtomicUsize::new(1);
+    let stopped = AtomicBool::new(false);
     let work = |scratch: &mut BuildScratch| loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= n {
             break;
         }
         if let Some(tell) = progress.filter(|_| i.is_multiple_of(BUILD_PROGRESS_NODES)) {
-            tell(i);
+            if !tell(i) {
+                stopped.store(true, Ordering::Relaxed);
+            }
+        }
+        if stopped.load(Ordering::Relaxed) {
+            break;
         }
         let node = i as u32;
         let level = levels.get(i).copied().unwrap_or(0);
@@ -148,8 +154,11 @@ fn insert_all(
         }
         _ => work(&mut BuildScratch::default()),
     }
+    if stopped.into_inner() {
+        return None;
+    }
     let packed = entry.into_inner();
-    ((packed >> 8) as u32, packed as u8)
+    Some(((packed >> 8) as u32, packed as u8))
 }
 
 /// Nodes between two calls of a build's progress callback
@@ -296,14 +305,15 @@ impl Graph {
     /// [`Graph::build`], calling `progress(done)` with the number of nodes
     /// inserted so far every [`BUILD_PROGRESS_NODES`] nodes (from the
     /// build's threads, so it must be cheap and `Sync`) and once with the
-    /// total at the end.
+    /// total at the end. When it returns `false` the build stops (every
+    /// thread at its next node) with [`HnswError::Stopped`].
     pub fn build_with_progress(
         params: HnswParams,
         dims: usize,
         keys: Vec<u64>,
         mut vectors: Vec<f32>,
         pool: Option<&rayon::ThreadPool>,
-        progress: Option<&(dyn Fn(usize) + Sync)>,
+        progress: Option<&(dyn Fn(usize) -> bool + Sync)>,
     ) -> Result<Graph, HnswError> {
         let mut graph = Graph::new(params, dims)?;
         let n = keys.len();
@@ -371,7 +381,8 @@ impl Graph {
                 m: params.m,
                 ef_construction: params.ef_construction,
             };
-            (entry_point, max_level) = insert_all(&insert, &levels, pool, progress);
+            (entry_point, max_level) =
+                insert_all(&insert, &levels, pool, progress).ok_or(HnswError::Stopped)?;
         }
 
         if let Some(tell) = progress {

@@ -106,6 +106,9 @@ pub enum HnswError {
     /// [`Graph::from_parts`](super::Graph::from_parts) got arrays that do
     /// not form a valid graph (a damaged file, say).
     Malformed { what: String },
+    /// A build's progress callback asked it to stop
+    /// ([`Graph::build_with_progress`](super::Graph::build_with_progress)).
+    Stopped,
 }
 
 impl fmt::Display for HnswError {
@@ -138,6 +141,7 @@ impl fmt::Display for HnswError {
             }
             HnswError::Internal { what } => write!(f, "internal HNSW error: {what}"),
             HnswError::Malformed { what } => write!(f, "malformed HNSW graph: {what}"),
+            HnswError::Stopped => write!(f, "the HNSW build was stopped"),
         }
     }
 }
