@@ -277,6 +277,8 @@ pub fn rows(plan: &Plan) -> f64 {
     match plan {
         Plan::Single => 1.0,
         Plan::Values { rows } => rows.len() as f64,
+        // A few segments per table.
+        Plan::System(_) => 10.0,
         Plan::Scan {
             table,
             access,

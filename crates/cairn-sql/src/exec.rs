@@ -916,6 +916,14 @@ impl<'a> Executor<'a> {
                 }
                 Ok(true)
             }
+            Plan::System(s) => {
+                for row in crate::system::read(self.tx.store(), *s) {
+                    if !sink(&row)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
             Plan::Scan { .. } => self.stream_scan(plan, outer, 0, false, sink),
             Plan::Filter { input, predicate } => self.stream(input, outer, &mut |r| {
                 if predicate.test(r, self, outer)? {

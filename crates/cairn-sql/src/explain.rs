@@ -131,6 +131,15 @@ impl Plan {
             Plan::Single => Vec::new(),
             Plan::Derived { input, .. } => input.output_names(),
             Plan::Values { rows } => unnamed("column", rows.first().map_or(0, Vec::len)),
+            Plan::System(s) => match s {
+                crate::plan::SystemRows::Segments => crate::system::SEGMENT_COLUMNS
+                    .iter()
+                    .map(|(name, _)| Name {
+                        table: None,
+                        column: name.to_string(),
+                    })
+                    .collect(),
+            },
             Plan::Scan {
                 table,
                 label,
@@ -281,6 +290,7 @@ impl Plan {
             Plan::Single => writeln!(out, "{pad}Single"),
             Plan::Derived { .. } => Ok(()),
             Plan::Values { rows } => writeln!(out, "{pad}Values rows={}", rows.len()),
+            Plan::System(s) => writeln!(out, "{pad}SystemRows {}", s.name()),
             Plan::Scan {
                 table,
                 label,

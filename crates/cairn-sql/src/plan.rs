@@ -231,6 +231,28 @@ pub enum SetOpKind {
     Except,
 }
 
+/// A system relation read when its plan runs (see `system.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemRows {
+    /// `cairn_segments`: one row per sealed segment and live segment of
+    /// every table.
+    Segments,
+}
+
+impl SystemRows {
+    pub fn width(self) -> usize {
+        match self {
+            SystemRows::Segments => crate::system::SEGMENT_COLUMNS.len(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemRows::Segments => "cairn_segments",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Plan {
     /// One row with no columns (`SELECT` without FROM).
@@ -238,6 +260,9 @@ pub enum Plan {
     Values {
         rows: Vec<Vec<Expr>>,
     },
+    /// A system relation whose rows are read from the store when the plan
+    /// runs (their number changes without the catalog changing).
+    System(SystemRows),
     Scan {
         table: Arc<Table>,
         label: String,
@@ -485,6 +510,7 @@ impl Plan {
             }
             Plan::Single
             | Plan::Values { .. }
+            | Plan::System(_)
             | Plan::Scan { .. }
             | Plan::CteScan { .. }
             | Plan::WorkingSet { .. }
@@ -497,6 +523,7 @@ impl Plan {
         match self {
             Plan::Single => 0,
             Plan::Values { rows } => rows.first().map_or(0, Vec::len),
+            Plan::System(s) => s.width(),
             Plan::Scan {
                 table, with_rowid, ..
             } => table.schema().columns.len() + usize::from(*with_rowid),

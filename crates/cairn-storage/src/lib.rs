@@ -53,7 +53,7 @@ pub use progress::{Progress, ProgressHook, StopCheck, BUILD_PROGRESS_INTERVAL};
 pub use scan::{IndexScan, TableScan};
 pub use schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
 pub use store::{SchemaChange, Store, CLOSE_JOBS_WAIT_MAX};
-pub use table::{Table, SEGMENT_ROWS_TARGET};
+pub use table::{SegmentInfo, Table, SEGMENT_ROWS_TARGET};
 pub use txn::{Savepoint, Transaction};
 pub use vector::{
     hit_order, metric_distance, VectorHit, VectorIndexDef, VectorIndexStats, VectorQuery,

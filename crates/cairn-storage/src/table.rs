@@ -185,6 +185,17 @@ pub(crate) struct TableInner {
     pub(crate) row_count: u64,
 }
 
+/// One segment of a table, as [`Table::segments`] describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// The live segment (else a sealed one).
+    pub live: bool,
+    /// Row versions it holds.
+    pub versions: u64,
+    /// Of them, versions no update or delete has ended.
+    pub current: u64,
+}
+
 /// A table: schema, versions in segments, indexes.
 pub struct Table {
     pub id: u64,
@@ -345,6 +356,35 @@ impl Table {
     /// Rows visible to the newest snapshot, for cost estimates.
     pub fn row_count(&self) -> u64 {
         self.inner.read().row_count
+    }
+
+    /// The table's segments, sealed ones oldest first and then the live
+    /// one: versions each holds and how many of them are current.
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        let inner = self.inner.read();
+        let count = |vs: &mut dyn Iterator<Item = &Version>| {
+            vs.fold((0u64, 0u64), |(all, cur), v| {
+                let open = v.end.load(Ordering::Acquire) == TS_OPEN;
+                (all + 1, cur + u64::from(open))
+            })
+        };
+        let mut out: Vec<SegmentInfo> = (inner.sealed.iter())
+            .map(|s| {
+                let (versions, current) = count(&mut s.versions.iter());
+                SegmentInfo {
+                    live: false,
+                    versions,
+                    current,
+                }
+            })
+            .collect();
+        let (versions, current) = count(&mut inner.live.iter());
+        out.push(SegmentInfo {
+            live: true,
+            versions,
+            current,
+        });
+        out
     }
 
     /// Number of sealed segments and versions in the live segment.
