@@ -917,7 +917,7 @@ impl<'a> Executor<'a> {
                 Ok(true)
             }
             Plan::System(s) => {
-                for row in crate::system::read(self.tx.store(), *s) {
+                for row in s.read(self.tx.store()) {
                     if !sink(&row)? {
                         return Ok(false);
                     }

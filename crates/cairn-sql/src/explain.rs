@@ -19,6 +19,16 @@ struct Name {
     column: String,
 }
 
+impl Name {
+    /// A column name of no table.
+    fn column(column: &str) -> Name {
+        Name {
+            table: None,
+            column: column.to_string(),
+        }
+    }
+}
+
 /// The names EXPLAIN prints for a row: a column's own name, qualified by
 /// its table where another column of the row has the same name.
 fn render(names: &[Name]) -> Vec<String> {
@@ -131,15 +141,7 @@ impl Plan {
             Plan::Single => Vec::new(),
             Plan::Derived { input, .. } => input.output_names(),
             Plan::Values { rows } => unnamed("column", rows.first().map_or(0, Vec::len)),
-            Plan::System(s) => match s {
-                crate::plan::SystemRows::Segments => crate::system::SEGMENT_COLUMNS
-                    .iter()
-                    .map(|(name, _)| Name {
-                        table: None,
-                        column: name.to_string(),
-                    })
-                    .collect(),
-            },
+            Plan::System(s) => s.columns().iter().map(|c| Name::column(c.0)).collect(),
             Plan::Scan {
                 table,
                 label,
@@ -372,15 +374,20 @@ impl Plan {
             ),
         });
         if let Some(n) = note(self) {
-            if out.ends_with('\n') {
-                out.pop();
-            }
-            out.push_str(" (");
-            out.push_str(&n);
-            out.push_str(")\n");
+            append_note(out, &n);
         }
         self.for_each_child(&mut |c| c.explain_into(out, depth + 1, note));
     }
+}
+
+/// Puts ` (note)` at the end of the last line of `out`.
+fn append_note(out: &mut String, note: &str) {
+    if out.ends_with('\n') {
+        out.pop();
+    }
+    out.push_str(" (");
+    out.push_str(note);
+    out.push_str(")\n");
 }
 
 /// EXPLAIN's description of a nearest-neighbour search (the part after

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use cairn_core::DataType;
 use cairn_storage::Table;
 
 use crate::expr::Expr;
@@ -240,15 +241,52 @@ pub enum SystemRows {
 }
 
 impl SystemRows {
-    pub fn width(self) -> usize {
+    /// Its columns: name and type.
+    pub fn columns(self) -> &'static [(&'static str, DataType)] {
         match self {
-            SystemRows::Segments => crate::system::SEGMENT_COLUMNS.len(),
+            SystemRows::Segments => &[
+                ("table_name", DataType::Text),
+                ("segment", DataType::Integer),
+                ("kind", DataType::Text),
+                ("versions", DataType::Integer),
+                ("current_versions", DataType::Integer),
+            ],
         }
+    }
+
+    pub fn width(self) -> usize {
+        self.columns().len()
     }
 
     pub fn name(self) -> &'static str {
         match self {
             SystemRows::Segments => "cairn_segments",
+        }
+    }
+
+    /// Its rows now (tables in name order).
+    pub fn read(self, store: &cairn_storage::Store) -> Vec<Vec<cairn_core::Value>> {
+        use cairn_core::Value;
+        let n = |x: u64| Value::Integer(i64::try_from(x).unwrap_or(i64::MAX));
+        let mut names = store.table_names();
+        names.sort();
+        let tables = names
+            .into_iter()
+            .filter_map(|n| Some((store.table(&n)?, n)));
+        match self {
+            SystemRows::Segments => tables
+                .flat_map(|(t, name)| {
+                    (t.segments().into_iter().enumerate()).map(move |(i, s)| {
+                        vec![
+                            Value::text(&name),
+                            n(i as u64),
+                            Value::text(if s.live { "live" } else { "sealed" }),
+                            n(s.versions),
+                            n(s.current),
+                        ]
+                    })
+                })
+                .collect(),
         }
     }
 }

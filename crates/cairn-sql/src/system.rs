@@ -168,43 +168,14 @@ fn columns(
     (values(rows, cols.len()), cols)
 }
 
-/// The columns of `cairn_segments`.
-pub const SEGMENT_COLUMNS: [(&str, DataType); 5] = [
-    ("table_name", DataType::Text),
-    ("segment", DataType::Integer),
-    ("kind", DataType::Text),
-    ("versions", DataType::Integer),
-    ("current_versions", DataType::Integer),
-];
-
 /// `cairn_segments`: one row per segment of every table — each sealed
 /// segment (numbered from 0, oldest first) and the live one (numbered
 /// last) — with the row versions it holds and how many of them are
 /// current (not ended by an update or delete). Read when the query runs.
 fn segments() -> (Plan, Vec<OutCol>) {
-    let cols = SEGMENT_COLUMNS.iter().map(|(n, t)| col(n, *t)).collect();
-    (Plan::System(crate::plan::SystemRows::Segments), cols)
-}
-
-/// The rows of a system relation read when its plan runs.
-pub fn read(store: &Store, which: crate::plan::SystemRows) -> Vec<Vec<Value>> {
-    let n = |x: u64| Value::Integer(i64::try_from(x).unwrap_or(i64::MAX));
-    match which {
-        crate::plan::SystemRows::Segments => sorted_tables(store)
-            .into_iter()
-            .flat_map(|(name, t)| {
-                (t.segments().into_iter().enumerate()).map(move |(i, s)| {
-                    vec![
-                        Value::text(&name),
-                        n(i as u64),
-                        Value::text(if s.live { "live" } else { "sealed" }),
-                        n(s.versions),
-                        n(s.current),
-                    ]
-                })
-            })
-            .collect(),
-    }
+    let which = crate::plan::SystemRows::Segments;
+    let cols = which.columns().iter().map(|(n, t)| col(n, *t)).collect();
+    (Plan::System(which), cols)
 }
 
 /// `cairn_tables`: one row per table with the live state of its storage:
