@@ -710,6 +710,38 @@ impl TableInner {
     }
 
     /// The version visible at `ts` in the chain that starts at `head`.
+    /// Prefetches what reading the newest versions of `rows` touches —
+    /// their heads, versions, values and vectors — a stage at a time, so
+    /// the cache misses of all the rows overlap instead of following one
+    /// another (the k rows a vector search returns are scattered over the
+    /// table).
+    pub(crate) fn prefetch_rows(&self, rows: impl Iterator<Item = RowId>) {
+        use cairn_vector::kernels::prefetch;
+        let rows: Vec<RowId> = rows.collect();
+        let heads = || rows.iter().filter_map(|r| self.heads.get(r));
+        for loc in heads() {
+            prefetch(loc);
+        }
+        let versions = || heads().filter_map(|loc| self.version(*loc));
+        for v in versions() {
+            prefetch(v);
+        }
+        for v in versions() {
+            if let Some(first) = v.values.first() {
+                prefetch(first);
+            }
+        }
+        for v in versions() {
+            for value in v.values.iter() {
+                if let Value::Vector(x) = value {
+                    for line in x.iter().step_by(16) {
+                        prefetch(line);
+                    }
+                }
+            }
+        }
+    }
+
     fn visible_from(&self, head: Loc, ts: Ts) -> Option<(Loc, &Version)> {
         let mut loc = head;
         loop {

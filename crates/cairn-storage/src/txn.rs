@@ -428,6 +428,55 @@ impl TableWrites {
     }
 }
 
+/// What a vector search reads rows with: the table, the transaction's own
+/// writes to it, its snapshot and the vector column.
+struct Scope<'a> {
+    inner: &'a TableInner,
+    own: Option<&'a TableWrites>,
+    ts: Ts,
+    column: usize,
+}
+
+impl Scope<'_> {
+    /// Offers `top` every committed vector of `pending` (not in a graph
+    /// yet) that the snapshot sees, the transaction did not overwrite, and
+    /// `filter` passes, with its exact distance.
+    fn pending_hits(
+        &self,
+        pending: &[crate::index::hnsw::Pending],
+        distance_of: &dyn Fn(&[Value]) -> Result<Option<f64>>,
+        filter: &mut dyn FnMut(&[Value]) -> Result<bool>,
+        top: &mut TopK,
+    ) -> Result<()> {
+        for chunk in pending {
+            for (row, origin) in chunk.rows.iter().zip(&chunk.origin) {
+                if self.own.is_some_and(|w| w.rows.contains_key(row)) {
+                    continue;
+                }
+                let Some(v) = self.inner.visible(*row, self.ts) else {
+                    continue;
+                };
+                let full = padded(self.inner, &v.values);
+                if !full
+                    .get(self.column)
+                    .is_some_and(|c| same_vector(c, origin))
+                {
+                    continue;
+                }
+                let distance = distance_of(&full)?;
+                if top.wants(distance, *row) && filter(&full)? {
+                    top.push(VectorHit {
+                        row_id: *row,
+                        values: full.into_owned(),
+                        distance,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Transaction {
     /// The `q.k` rows nearest to `q.query` by vector index `q.index_no`
     /// among the rows visible to this transaction (its own writes included)
@@ -517,6 +566,7 @@ impl Transaction {
                 if let Some(e) = failed.take() {
                     return Err(e);
                 }
+                inner.prefetch_rows(found.iter().map(|n| g.graph.key(n.node)));
                 for n in found {
                     let row = g.graph.key(n.node);
                     let Some(v) = inner.visible(row, ts) else {
@@ -534,28 +584,13 @@ impl Transaction {
                 }
             }
             // Committed vectors whose graph is not built yet, exactly.
-            for chunk in &vi.pending {
-                for (row, origin) in chunk.rows.iter().zip(&chunk.origin) {
-                    if own.is_some_and(|w| w.rows.contains_key(row)) {
-                        continue;
-                    }
-                    let Some(v) = inner.visible(*row, ts) else {
-                        continue;
-                    };
-                    let full = padded(&inner, &v.values);
-                    if !full.get(column).is_some_and(|c| same_vector(c, origin)) {
-                        continue;
-                    }
-                    let distance = distance_of(&full)?;
-                    if top.wants(distance, *row) && filter(&full)? {
-                        top.push(VectorHit {
-                            row_id: *row,
-                            values: full.into_owned(),
-                            distance,
-                        });
-                    }
-                }
-            }
+            let scope = Scope {
+                inner: &inner,
+                own,
+                ts,
+                column,
+            };
+            scope.pending_hits(&vi.pending, &distance_of, filter, &mut top)?;
             // This transaction's own inserts and updates, exactly.
             if let Some(w) = own {
                 for rid in &w.order {

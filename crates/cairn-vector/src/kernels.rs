@@ -5,7 +5,8 @@
 //! equal lengths; a mismatch is never undefined behaviour). Results of SIMD
 //! variants differ from the scalar reference only by float rounding; the
 //! exact, machine-independent distances used for final ordering live in
-//! `cairn_core::vector` (f64, summed in index order).
+//! `cairn_core::vector` (f64, summed in a fixed order of lanes that does
+//! not depend on the CPU).
 
 use half::f16;
 use std::sync::OnceLock;
@@ -34,6 +35,9 @@ pub static SCALAR: Kernels = Kernels {
     dot_f32_f16: scalar::dot_f32_f16,
     l2_squared_f32_f16: scalar::l2_squared_f32_f16,
 };
+
+mod prefetch;
+pub use prefetch::prefetch;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

@@ -12,6 +12,7 @@ use super::links::{Links, NodeLocks, Slot, SlotMut};
 use super::params::M_MAX;
 use super::scratch::SearchScratch;
 use super::space::{key, key_distance, key_node, Space};
+use crate::kernels::prefetch;
 
 /// The stored vector of `node`, or an empty slice outside the arena.
 #[inline(always)]
@@ -106,10 +107,9 @@ impl<S: Slot> Walk<'_, S> {
             if candidate > bound {
                 break;
             }
-            // Safe Rust has no prefetch; plain loads whose values are
-            // dropped do the same job: the next candidate's list and the
-            // vectors about to be compared start missing cache together,
-            // instead of one after another when the code needs them.
+            // Prefetches: the next candidate's list and the vectors about
+            // to be compared start missing cache together, instead of one
+            // after another when the code needs them.
             if let Some(&next) = candidates.peek() {
                 touch_slots(self.links.block(key_node(!next), level));
             }
@@ -178,36 +178,32 @@ impl<S: Slot> Walk<'_, S> {
     }
 }
 
-/// Loads one slot of every cache line of `block` (without using the
-/// values): safe Rust's stand-in for a prefetch, so that the miss overlaps
-/// other work instead of stalling the code that needs the data.
+/// Starts loading every cache line of `block` (a prefetch: nothing waits
+/// for it), so the misses overlap other work instead of stalling the code
+/// that needs the data.
 #[inline(always)]
 fn touch_slots<S: Slot>(block: &[S]) {
-    let mut sink = 0u32;
     for slot in block.iter().step_by(16) {
-        sink ^= slot.load();
+        prefetch(slot);
     }
     if let Some(slot) = block.last() {
-        sink ^= slot.load();
+        prefetch(slot);
     }
-    std::hint::black_box(sink);
 }
 
-/// Loads every cache line of the vectors of `nodes` back to back, so their
+/// Starts loading every cache line of the vectors of `nodes`, so their
 /// misses are in flight together before the distances need them.
 #[inline(always)]
 fn touch_vectors(vectors: &[f32], dims: usize, nodes: &[u32]) {
-    let mut sink = 0u32;
     for &node in nodes {
         let v = vector_of(vectors, dims, node);
         for x in v.iter().step_by(16) {
-            sink ^= x.to_bits();
+            prefetch(x);
         }
         if let Some(x) = v.last() {
-            sink ^= x.to_bits();
+            prefetch(x);
         }
     }
-    std::hint::black_box(sink);
 }
 
 /// Buffers of one inserting thread.
