@@ -144,23 +144,28 @@ impl Committer<'_> {
             let _ = self.ready(&mut cs);
             return Err(e);
         }
+        // The log holds it: from here on it stands (dropping `tx` must
+        // not take its DDL back), whatever the state tries say.
+        tx.ddl.clear();
+        cs.schema_owner = None;
         // The catalog as of `last`, then the rows: replay runs the same.
-        self.merkle.after_ddl(shared, last)?;
-        if rows {
+        let reconciled = self.merkle.after_ddl(shared, last);
+        if rows && reconciled.is_ok() {
             self.merkle.queue(Pending {
                 lsn,
                 ts: commit_ts,
                 tables: changes,
             });
         }
-        tx.ddl.clear();
-        cs.schema_owner = None;
         drop(cs);
         self.jobs.spawn_index_jobs(jobs);
         if rows {
             self.merkle.committed(shared);
             shared.publish(commit_ts);
         }
+        // A state-trie failure is reported (as `run_ddl` does) though the
+        // commit stands.
+        reconciled?;
         Ok((if rows { commit_ts } else { tx.start_ts }, logged))
     }
 
