@@ -459,6 +459,7 @@ impl Session {
     /// the outcome; on an error (a conflict, an I/O failure) nothing of it
     /// took effect.
     pub fn commit(&mut self) -> Result<()> {
+        self.end_local_settings();
         match self.tx.take() {
             Some(tx) => self.store().commit(tx).map(|_| ()),
             None => Err(Error::Transaction {
@@ -469,12 +470,20 @@ impl Session {
 
     /// Discards the open transaction (SQL `ROLLBACK`).
     pub fn rollback(&mut self) -> Result<()> {
+        self.end_local_settings();
         match self.tx.take() {
             Some(_) => Ok(()),
             None => Err(Error::Transaction {
                 message: "cannot rollback - no transaction is active".into(),
             }),
         }
+    }
+
+    /// `SET LOCAL` values last for their transaction only (a transaction a
+    /// DDL statement opens for itself must not find them).
+    fn end_local_settings(&mut self) {
+        self.ef_local = None;
+        self.timeout_local = None;
     }
 
     /// Names of all tables and views, sorted.

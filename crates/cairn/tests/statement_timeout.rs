@@ -211,3 +211,14 @@ fn an_interrupt_stops_a_vector_index_build() {
     db.execute("CREATE INDEX v_e ON v USING hnsw (e)", params![])
         .expect("build after the interrupt");
 }
+
+#[test]
+fn a_set_local_timeout_does_not_outlive_its_transaction() {
+    let db = vectors(3_000);
+    db.execute_batch("BEGIN; SET LOCAL statement_timeout = '1ms'; COMMIT")
+        .expect("set local");
+    // The DDL statement runs in a transaction of its own: the ended
+    // transaction's limit is not in force.
+    db.execute("CREATE INDEX v_e ON v USING hnsw (e)", params![])
+        .expect("no limit now");
+}
