@@ -1,8 +1,11 @@
 //! Rule `vector_topk`: `ORDER BY <distance>(col, q) LIMIT k` over one
 //! table, where `col` has an HNSW index of that distance and `q` is
 //! constant for the query, becomes a k-nearest-neighbour search through
-//! the index. The sort above stays, to order the k rows and break ties
-//! exactly as without the index. When a B-tree access also narrows the
+//! the index. The search returns its rows ordered by exact distance, then
+//! row id — what a stable sort by the distance leaves them in — so a sort
+//! whose only key is that distance goes (it computed every distance a
+//! second time); a sort with more keys stays. When a B-tree access also
+//! narrows the
 //! scan, it is kept as the search's exact alternative: which of the two
 //! runs is decided per execution from a sample of the filter (the
 //! operator's `strategy=adaptive`, see `exec.rs`).
@@ -102,6 +105,11 @@ pub fn apply(plan: &mut Plan, trace: &mut Trace) -> bool {
         k,
         exact,
     };
+    if keys.len() == 1 {
+        // Limit(Sort(Scan)) → Limit(Scan): the search's order is the sort's.
+        let search = std::mem::replace(&mut **scan, Plan::Single);
+        **input = search;
+    }
     true
 }
 
