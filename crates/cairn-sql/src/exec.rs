@@ -1168,22 +1168,16 @@ impl<'a> Executor<'a> {
     /// [`Error::Timeout`] once the statement's deadline has passed (the
     /// clock is read every [`DEADLINE_CHECK_ROWS`] calls).
     pub(crate) fn check_interrupt(&self) -> Result<()> {
-        if let Some(i) = &self.settings.interrupt {
-            if i.is_set() {
-                return Err(Error::Interrupted);
-            }
+        if self.settings.interrupt.as_ref().is_some_and(Interrupt::is_set) {
+            return Err(Error::Interrupted);
         }
-        if let Some((deadline, limit)) = &self.settings.deadline {
+        if self.settings.deadline.is_some() {
             let t = self.ticks.get() + 1;
             if t < DEADLINE_CHECK_ROWS {
                 self.ticks.set(t);
             } else {
                 self.ticks.set(0);
-                if std::time::Instant::now() >= *deadline {
-                    return Err(Error::Timeout {
-                        limit: limit.to_string(),
-                    });
-                }
+                return self.settings.stop_check();
             }
         }
         Ok(())

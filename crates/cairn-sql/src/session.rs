@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cairn_core::{DataType, Error, Result, Row, Value};
-use cairn_storage::{Store, Table, Transaction};
+use cairn_storage::{SchemaChange, Store, Table, Transaction};
 use parking_lot::Mutex;
 use sqlparser::ast;
 
@@ -593,46 +593,29 @@ impl Session {
             ast::Statement::CreateTable(ct) if ct.query.is_some() => {
                 self.in_ddl_tx(|s| s.create_table_as(ct))
             }
-            ast::Statement::CreateTable(ct) => self.in_ddl_tx(|s| {
-                let mut ddl = store.ddl(s.tx.as_mut());
-                crate::ddl::create_table(&store, &mut ddl, ct, p.stmt.to_string())
-                    .map(|_| Output::default())
+            ast::Statement::CreateTable(ct) => self.schema_change(|ddl| {
+                crate::ddl::create_table(&store, ddl, ct, p.stmt.to_string()).map(drop)
             }),
-            ast::Statement::CreateIndex(ci) => self.in_ddl_tx(|s| {
-                // A vector index build stops on Ctrl-C or statement_timeout.
-                let settings = s.settings();
-                let stop = move || settings.stop_check();
-                let mut ddl = store.ddl(s.tx.as_mut()).stop_when(&stop);
-                crate::ddl::create_index(&store, &mut ddl, ci, p.stmt.to_string())
-                    .map(|_| Output::default())
+            ast::Statement::CreateIndex(ci) => self.schema_change(|ddl| {
+                crate::ddl::create_index(&store, ddl, ci, p.stmt.to_string()).map(drop)
             }),
-            ast::Statement::CreateView(cv) => self.in_ddl_tx(|s| {
-                let mut ddl = store.ddl(s.tx.as_mut());
-                crate::ddl::create_view(&store, &mut ddl, cv, p.stmt.to_string())
-                    .map(|_| Output::default())
-            }),
+            ast::Statement::CreateView(cv) => self
+                .schema_change(|ddl| crate::ddl::create_view(&store, ddl, cv, p.stmt.to_string())),
             ast::Statement::Drop {
                 object_type,
                 if_exists,
                 names,
                 ..
-            } => self.in_ddl_tx(|s| {
-                let mut ddl = store.ddl(s.tx.as_mut());
-                crate::ddl::drop(&mut ddl, object_type, *if_exists, names)
-                    .map(|_| Output::default())
-            }),
-            ast::Statement::AlterTable(at) => self.in_ddl_tx(|s| {
-                let mut ddl = store.ddl(s.tx.as_mut());
-                crate::ddl::alter_table(&store, &mut ddl, at).map(|_| Output::default())
-            }),
-            ast::Statement::CreateTrigger(ct) => self.in_ddl_tx(|s| {
-                let mut ddl = store.ddl(s.tx.as_mut());
-                crate::fire::create_trigger(&store, &mut ddl, ct).map(|_| Output::default())
-            }),
-            ast::Statement::DropTrigger(dt) => self.in_ddl_tx(|s| {
-                let mut ddl = store.ddl(s.tx.as_mut());
-                crate::fire::drop_trigger(&mut ddl, dt).map(|_| Output::default())
-            }),
+            } => self.schema_change(|ddl| crate::ddl::drop(ddl, object_type, *if_exists, names)),
+            ast::Statement::AlterTable(at) => {
+                self.schema_change(|ddl| crate::ddl::alter_table(&store, ddl, at))
+            }
+            ast::Statement::CreateTrigger(ct) => {
+                self.schema_change(|ddl| crate::fire::create_trigger(&store, ddl, ct))
+            }
+            ast::Statement::DropTrigger(dt) => {
+                self.schema_change(|ddl| crate::fire::drop_trigger(ddl, dt))
+            }
             ast::Statement::Set(set) => self.set(set),
             ast::Statement::ShowVariable { variable } => self.show(variable),
             ast::Statement::ShowTables { .. } => {
@@ -933,6 +916,22 @@ impl Session {
             (Ok(_), None) => Err(Error::internal("a DDL statement ended its transaction")),
             (Err(e), _) => Err(e),
         }
+    }
+
+    /// Runs a DDL statement's catalog changes through a [`SchemaChange`]
+    /// in the statement's transaction (see [`Session::in_ddl_tx`]); a
+    /// vector index build among them stops on Ctrl-C or statement_timeout.
+    fn schema_change(
+        &mut self,
+        run: impl FnOnce(&mut SchemaChange<'_>) -> Result<()>,
+    ) -> Result<Output> {
+        let store = self.store().clone();
+        self.in_ddl_tx(|s| {
+            let settings = s.settings();
+            let stop = move || settings.stop_check();
+            let mut ddl = store.ddl(s.tx.as_mut()).stop_when(&stop);
+            run(&mut ddl).map(|()| Output::default())
+        })
     }
 
     fn create_table_as(&mut self, ct: &ast::CreateTable) -> Result<Output> {

@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use cairn_core::{ConstraintKind, Error, Result};
+use cairn_vector::hnsw::GraphParts;
 
 use crate::apply::{after_table_writes, apply_table_writes, CommitRow, RowChange, RowUndo};
 use crate::catalog::PreparedDdl;
@@ -169,37 +170,53 @@ impl Committer<'_> {
         Ok((if rows { commit_ts } else { tx.start_ts }, logged))
     }
 
-    /// `tx`'s DDL records, framed for the log: a vector index with the
-    /// graph its build produced when the log is replayed and the graph
-    /// fits (see [`Committer::log_ddl`]).
+    /// `tx`'s DDL records, framed for the log (see
+    /// [`Committer::encode_ddl_record`]), and what the log holds of them.
     fn encode_ddl(&self, tx: &Transaction, ts: Ts) -> (Vec<Vec<u8>>, Logged) {
         let mut logged = Logged::Whole;
         let mut out = Vec::with_capacity(tx.ddl.len());
         for (record, _) in &tx.ddl {
             let mut buf = Vec::new();
-            let image = match record {
-                Record::CreateVectorIndex { table, def, .. } if self.shared.log.replayed() => {
-                    let image = (self.shared.catalog.table(table)).and_then(|t| {
-                        let inner = t.inner.read();
-                        let index = inner.indexes.named(&def.name)?.as_hnsw()?;
-                        index.log_image(&*inner, ts)
-                    });
-                    if image.is_none() {
-                        logged = Logged::RebuildsAtReplay;
-                    }
-                    image.map(|(parts, live)| (table, def, parts, live))
-                }
-                _ => None,
+            let image = |table: &str, index: &str| {
+                let t = self.shared.catalog.table(table)?;
+                let inner = t.inner.read();
+                inner
+                    .indexes
+                    .named(index)?
+                    .as_hnsw()?
+                    .log_image(&*inner, ts)
             };
-            match image {
-                Some((table, def, parts, live)) => {
-                    crate::wal::encode_vector_index_built(&mut buf, table, def, &parts, &live)
-                }
-                None => record.encode(&mut buf),
+            if self.encode_ddl_record(record, image, &mut buf) == Logged::RebuildsAtReplay {
+                logged = Logged::RebuildsAtReplay;
             }
             out.push(buf);
         }
         (out, logged)
+    }
+
+    /// Appends a DDL record, framed, to `buf`: a vector index with the
+    /// graph its build produced (kind 10, from `image(table, index)`) when
+    /// the log is replayed and the graph fits
+    /// [`crate::vector::GRAPH_RECORD_BYTES_MAX`], else the record as it is.
+    /// Returns what the log then holds of it.
+    fn encode_ddl_record(
+        &self,
+        record: &Record,
+        image: impl FnOnce(&str, &str) -> Option<(GraphParts, Vec<bool>)>,
+        buf: &mut Vec<u8>,
+    ) -> Logged {
+        if let Record::CreateVectorIndex { table, def, .. } = record {
+            if self.shared.log.replayed() {
+                let Some((parts, live)) = image(table, &def.name) else {
+                    record.encode(buf);
+                    return Logged::RebuildsAtReplay;
+                };
+                crate::wal::encode_vector_index_built(buf, table, def, &parts, &live);
+                return Logged::Whole;
+            }
+        }
+        record.encode(buf);
+        Logged::Whole
     }
 
     /// Runs one DDL statement inside `tx`: prepare (every check, any index
@@ -378,29 +395,16 @@ impl Committer<'_> {
     ) -> Result<Logged> {
         let log = &self.shared.log;
         let mut logged = Logged::Whole;
-        let mut built = None;
-        if let (
-            Record::CreateVectorIndex { table, def, .. },
-            PreparedDdl::CreateIndex { table: t, index },
-        ) = (record, prepared)
-        {
-            if log.replayed() {
-                let image = index
-                    .as_hnsw()
-                    .and_then(|vi| vi.log_image(&*t.inner.read(), ts));
-                if image.is_none() {
-                    logged = Logged::RebuildsAtReplay;
+        // The log encodes a record once; the graph's copy is made inside
+        // and freed as soon as it is encoded (it can be hundreds of MB).
+        let lsn = log.append(&mut |buf| {
+            let image = |_: &str, _: &str| match prepared {
+                PreparedDdl::CreateIndex { table, index } => {
+                    index.as_hnsw()?.log_image(&*table.inner.read(), ts)
                 }
-                built = image.map(|(parts, live)| (table, def, parts, live));
-            }
-        }
-        // The log encodes a record once; the graph's copy is freed as soon
-        // as it is encoded (it can be hundreds of MB).
-        let lsn = log.append(&mut |buf| match built.take() {
-            Some((table, def, parts, live)) => {
-                crate::wal::encode_vector_index_built(buf, table, def, &parts, &live)
-            }
-            None => record.encode(buf),
+                _ => None,
+            };
+            logged = self.encode_ddl_record(record, image, buf);
         });
         if let Err(e) = log.wait(lsn) {
             let _ = self.ready(cs);
