@@ -1168,7 +1168,12 @@ impl<'a> Executor<'a> {
     /// [`Error::Timeout`] once the statement's deadline has passed (the
     /// clock is read every [`DEADLINE_CHECK_ROWS`] calls).
     pub(crate) fn check_interrupt(&self) -> Result<()> {
-        if self.settings.interrupt.as_ref().is_some_and(Interrupt::is_set) {
+        if self
+            .settings
+            .interrupt
+            .as_ref()
+            .is_some_and(Interrupt::is_set)
+        {
             return Err(Error::Interrupted);
         }
         if self.settings.deadline.is_some() {
