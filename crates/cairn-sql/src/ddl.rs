@@ -390,11 +390,45 @@ fn generated_name(store: &Store, ci: &ast::CreateIndex, base: String) -> (String
     (name, named.to_string())
 }
 
+/// One `name = value` of a `WITH (…)` list: the lower-case name and the
+/// value's text (a string literal without its quotes).
+fn option_name_value(opt: &ast::Expr) -> Result<(String, String)> {
+    let ast::Expr::BinaryOp {
+        left,
+        op: ast::BinaryOperator::Eq,
+        right,
+    } = opt
+    else {
+        return Err(Error::plan(format!(
+            "hnsw option must be name = value, got {opt}"
+        )));
+    };
+    let name = left.to_string().to_ascii_lowercase();
+    let text = match &**right {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    };
+    Ok((name, text))
+}
+
+/// What `CREATE INDEX … USING hnsw … WITH (…)` sets.
+struct HnswOptions {
+    params: cairn_storage::HnswParams,
+    compact_ratio: f64,
+    quantization: cairn_storage::Quantization,
+    rerank: usize,
+}
+
 /// The parameters of `CREATE INDEX … USING hnsw (col [opclass]) WITH (…)`:
 /// the metric from the operator class or the `metric` option (which must
-/// agree), `m`, `ef_construction` and `compact_ratio`.
-fn hnsw_options(ci: &ast::CreateIndex) -> Result<(cairn_storage::HnswParams, f64)> {
-    use cairn_storage::{HnswParams, Metric};
+/// agree), `m`, `ef_construction`, `compact_ratio`, `quantization`
+/// (`'none'` or `'sq8'`) and `rerank` (candidates re-ranked exactly per
+/// result, 1..=100).
+fn hnsw_options(ci: &ast::CreateIndex) -> Result<HnswOptions> {
+    use cairn_storage::{HnswParams, Metric, Quantization};
     let metric_name = |m: &str| -> Result<Metric> {
         match m.to_ascii_lowercase().as_str() {
             "cosine" | "vector_cosine_ops" | "halfvec_cosine_ops" => Ok(Metric::Cosine),
@@ -409,6 +443,8 @@ fn hnsw_options(ci: &ast::CreateIndex) -> Result<(cairn_storage::HnswParams, f64
     };
     let mut params = HnswParams::default();
     let mut compact_ratio = cairn_storage::COMPACT_RATIO_DEFAULT;
+    let mut quantization = Quantization::None;
+    let mut rerank = cairn_storage::RERANK_DEFAULT;
     let opclass = match ci.columns.first().and_then(|c| c.operator_class.as_ref()) {
         Some(o) => Some((o.to_string(), metric_name(&o.to_string())?)),
         None => None,
@@ -417,24 +453,7 @@ fn hnsw_options(ci: &ast::CreateIndex) -> Result<(cairn_storage::HnswParams, f64
         params.metric = *m;
     }
     for opt in &ci.with {
-        let ast::Expr::BinaryOp {
-            left,
-            op: ast::BinaryOperator::Eq,
-            right,
-        } = opt
-        else {
-            return Err(Error::plan(format!(
-                "hnsw option must be name = value, got {opt}"
-            )));
-        };
-        let name = left.to_string().to_ascii_lowercase();
-        let text = match &**right {
-            ast::Expr::Value(v) => match &v.value {
-                ast::Value::SingleQuotedString(s) => s.clone(),
-                other => other.to_string(),
-            },
-            other => other.to_string(),
-        };
+        let (name, text) = option_name_value(opt)?;
         let int = || -> Result<usize> {
             text.parse::<usize>().map_err(|_| {
                 Error::plan(format!(
@@ -466,10 +485,31 @@ fn hnsw_options(ci: &ast::CreateIndex) -> Result<(cairn_storage::HnswParams, f64
                         ))
                     })?
             }
+            "quantization" => {
+                quantization = Quantization::from_name(&text).ok_or_else(|| {
+                    Error::plan(format!(
+                        "unknown hnsw quantization {text} (use 'none' or 'sq8')"
+                    ))
+                })?
+            }
+            "rerank" => {
+                rerank = int()?;
+                if !(1..=cairn_storage::RERANK_MAX).contains(&rerank) {
+                    return Err(Error::plan(format!(
+                        "hnsw option rerank must be in 1..={}, got {rerank}",
+                        cairn_storage::RERANK_MAX
+                    )));
+                }
+            }
             other => return Err(Error::plan(format!("unknown hnsw option {other}"))),
         }
     }
-    Ok((params, compact_ratio))
+    Ok(HnswOptions {
+        params,
+        compact_ratio,
+        quantization,
+        rerank,
+    })
 }
 
 fn create_hnsw_index(
@@ -500,7 +540,8 @@ fn create_hnsw_index(
             col.name, col.declared_type
         )));
     };
-    let (params, compact_ratio) = hnsw_options(ci)?;
+    let options = hnsw_options(ci)?;
+    let (params, compact_ratio) = (options.params, options.compact_ratio);
     params
         .validate()
         .map_err(|e| Error::plan(format!("hnsw index: {e}")))?;
@@ -524,6 +565,8 @@ fn create_hnsw_index(
             column,
             dims,
             params,
+            quantization: options.quantization,
+            rerank: options.rerank,
             compact_ratio,
             create_sql: sql,
         },

@@ -88,6 +88,9 @@ pub struct Settings {
     /// `hnsw.ef_search` in force (the transaction's `SET LOCAL` value, else
     /// the session's).
     pub ef_search: usize,
+    /// `vector.rerank` in force: candidates re-ranked exactly per result on
+    /// quantized indexes; `None` = each index's own `rerank`.
+    pub rerank: Option<usize>,
     /// Checked once per row scanned and per recursive-CTE step.
     pub interrupt: Option<Interrupt>,
     /// `statement_timeout`: when the statement must stop, and the setting
@@ -119,6 +122,7 @@ impl Settings {
     pub fn value(&self, name: &str) -> Option<String> {
         match name {
             "hnsw.ef_search" => Some(self.ef_search.to_string()),
+            "vector.rerank" => Some(self.rerank.map_or("default".to_string(), |r| r.to_string())),
             "statement_timeout" => Some(
                 self.deadline
                     .as_ref()
@@ -133,6 +137,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             ef_search: cairn_storage::EF_SEARCH_DEFAULT,
+            rerank: None,
             interrupt: None,
             deadline: None,
         }
@@ -1241,6 +1246,30 @@ impl<'a> Executor<'a> {
     pub fn vector_notes(&self, plan: &Plan, out: &mut Vec<String>) {
         if let Plan::Scan {
             table,
+            access: Access::Vector { index_no, .. },
+            ..
+        } = plan
+        {
+            let defs = table.vector_indexes();
+            if let Some(def) = defs
+                .get(*index_no)
+                .filter(|d| d.quantization != cairn_storage::Quantization::None)
+            {
+                let rerank = self.settings.rerank.unwrap_or(def.rerank);
+                let from = match self.settings.rerank {
+                    Some(_) => "vector.rerank",
+                    None => "the index's rerank",
+                };
+                out.push(format!(
+                    "VectorSearch {}: walks {} codes with ef_search {}, re-ranks the best {rerank} per result exactly ({from})",
+                    table.name(),
+                    def.quantization.name(),
+                    self.settings.ef_search,
+                ));
+            }
+        }
+        if let Plan::Scan {
+            table,
             access: Access::Vector { exact, .. },
             filter: Some(f),
             ..
@@ -1318,6 +1347,7 @@ impl<'a> Executor<'a> {
             query: &q,
             k,
             ef,
+            rerank: self.settings.rerank,
             strategy,
             filtered: filter.is_some(),
         };

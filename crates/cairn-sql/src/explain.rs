@@ -403,10 +403,21 @@ fn vector_line(
     let schema = table.schema();
     let idx = |n: &usize| index_name(table, *n);
     let defs = table.vector_indexes();
-    let (name, metric, dims) = defs
+    let (name, metric, dims, quantization) = defs
         .get(index_no)
-        .map(|d| (d.name.clone(), format!("{:?}", d.params.metric), d.dims))
+        .map(|d| {
+            (
+                d.name.clone(),
+                format!("{:?}", d.params.metric),
+                d.dims,
+                d.quantization,
+            )
+        })
         .unwrap_or_default();
+    let codes = match quantization {
+        cairn_storage::Quantization::None => String::new(),
+        q => format!(", {} codes", q.name()),
+    };
     // A parameter shows the dimension it must have: `$1[64]`.
     let query = match query {
         Expr::Param(i) => format!("${}[{dims}]", i + 1),
@@ -429,12 +440,13 @@ fn vector_line(
         (false, None) => "index search".to_string(),
     };
     format!(
-        "VectorSearch {} using {} ({} nearest to {}, metric {}, ~{} rows; {})",
+        "VectorSearch {} using {} ({} nearest to {}, metric {}{}, ~{} rows; {})",
         schema.name,
         name,
         k,
         query,
         metric.to_ascii_lowercase(),
+        codes,
         table.row_count(),
         strategy
     )

@@ -373,11 +373,14 @@ fn index_stat(tx: &Transaction, args: &[Value]) -> Result<Value> {
         "tombstone_ratio" if stats.nodes == 0 => Value::Real(0.0),
         "tombstone_ratio" => Value::Real(stats.tombstones as f64 / stats.nodes as f64),
         "bytes" => n(stats.bytes),
+        "link_bytes" => n(stats.link_bytes),
+        "code_bytes" => n(stats.code_bytes),
+        "vector_bytes" => n(stats.vector_bytes),
         "graphs" => n(stats.graphs),
         "compactions" => n(stats.compactions),
         other => {
             return Err(Error::plan(format!(
-                "cairn_index_stat(): unknown statistic {other} (nodes, pending, tombstones, tombstone_ratio, bytes, graphs, compactions)"
+                "cairn_index_stat(): unknown statistic {other} (nodes, pending, tombstones, tombstone_ratio, bytes, link_bytes, code_bytes, vector_bytes, graphs, compactions)"
             )))
         }
     })

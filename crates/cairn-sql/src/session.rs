@@ -119,7 +119,7 @@ pub struct Prepared {
 }
 
 /// The settings `SET` accepts.
-const SETTINGS: &[&str] = &["hnsw.ef_search", "statement_timeout"];
+const SETTINGS: &[&str] = &["hnsw.ef_search", "statement_timeout", "vector.rerank"];
 
 /// `statement_timeout` as PostgreSQL reads it: a number of milliseconds, or
 /// a number with a unit (`ms`, `s`, `min`, `h`, `d`); 0 turns it off.
@@ -165,6 +165,25 @@ fn ef_search_setting(value: &str) -> Result<usize> {
     Ok(ef)
 }
 
+/// `SET vector.rerank = n | default`: candidates re-ranked per result on
+/// quantized indexes (1..=RERANK_MAX), `None` for each index's own.
+fn rerank_setting(value: &str) -> Result<Option<usize>> {
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("default") {
+        return Ok(None);
+    }
+    v.parse::<usize>()
+        .ok()
+        .filter(|r| (1..=cairn_storage::RERANK_MAX).contains(r))
+        .map(Some)
+        .ok_or_else(|| {
+            Error::plan(format!(
+                "vector.rerank must be an integer in 1..={} or default, got {value}",
+                cairn_storage::RERANK_MAX
+            ))
+        })
+}
+
 /// `SET statement_timeout = value`: the limit and its text, `None` for 0.
 fn timeout_setting(value: &str) -> Result<Option<(std::time::Duration, Arc<str>)>> {
     let d = parse_timeout(value).ok_or_else(|| {
@@ -183,6 +202,10 @@ pub struct Session {
     ef_search: usize,
     /// `SET LOCAL hnsw.ef_search`: for the open transaction only.
     ef_local: Option<usize>,
+    /// `SET vector.rerank`: `None` = each index's own.
+    rerank: Option<usize>,
+    /// `SET LOCAL vector.rerank`: for the open transaction only.
+    rerank_local: Option<Option<usize>>,
     /// `SET statement_timeout`: how long one statement may run, as given.
     timeout: Option<(std::time::Duration, Arc<str>)>,
     /// `SET LOCAL statement_timeout`: for the open transaction only.
@@ -300,6 +323,8 @@ impl Session {
             settings: HashMap::new(),
             ef_search: cairn_storage::EF_SEARCH_DEFAULT,
             ef_local: None,
+            rerank: None,
+            rerank_local: None,
             timeout: None,
             timeout_local: None,
             interrupt: Interrupt::default(),
@@ -451,6 +476,7 @@ impl Session {
         }
         self.tx = Some(self.store().begin());
         self.ef_local = None;
+        self.rerank_local = None;
         self.timeout_local = None;
         Ok(())
     }
@@ -483,6 +509,7 @@ impl Session {
     /// DDL statement opens for itself must not find them).
     fn end_local_settings(&mut self) {
         self.ef_local = None;
+        self.rerank_local = None;
         self.timeout_local = None;
     }
 
@@ -779,6 +806,7 @@ impl Session {
             query,
             k,
             ef: ef.max(k),
+            rerank: self.settings().rerank,
             strategy: cairn_storage::VectorStrategy::Index,
             filtered: false,
         };
@@ -805,6 +833,10 @@ impl Session {
     pub(crate) fn settings(&self) -> Settings {
         Settings {
             ef_search: self.ef_search(),
+            rerank: match (&self.tx, self.rerank_local) {
+                (Some(_), Some(local)) => local,
+                _ => self.rerank,
+            },
             interrupt: Some(self.interrupt.clone()),
             deadline: match (&self.tx, &self.timeout_local) {
                 (Some(_), Some(local)) => local.as_ref(),
@@ -1078,6 +1110,15 @@ impl Session {
                 return Ok(Output::default());
             }
             self.ef_search = ef;
+        }
+        if name == "vector.rerank" {
+            let rerank = rerank_setting(&value)?;
+            if local {
+                local_needs_tx()?;
+                self.rerank_local = Some(rerank);
+                return Ok(Output::default());
+            }
+            self.rerank = rerank;
         }
         if name == "statement_timeout" {
             let timeout = timeout_setting(&value)?;

@@ -329,6 +329,10 @@ fn indexes(store: &Store) -> (Plan, Vec<OutCol>) {
         col("pending", DataType::Integer),
         col("tombstone_ratio", DataType::Real),
         col("bytes", DataType::Integer),
+        col("quantization", DataType::Text),
+        col("link_bytes", DataType::Integer),
+        col("code_bytes", DataType::Integer),
+        col("vector_bytes", DataType::Integer),
     ];
     let stat = |index: &str, field: &str| engine_call(EngineFn::IndexStat, index, field);
     let null = || Expr::Literal(Value::Null);
@@ -355,16 +359,27 @@ fn indexes(store: &Store) -> (Plan, Vec<OutCol>) {
                 null(),
                 null(),
                 null(),
+                null(),
+                null(),
+                null(),
+                null(),
             ]);
         }
         for vx in table.vector_indexes() {
-            let params = format!(
+            let mut params = format!(
                 "m={}, ef_construction={}, metric={}, compact_ratio={}",
                 vx.params.m,
                 vx.params.ef_construction,
                 format!("{:?}", vx.params.metric).to_ascii_lowercase(),
                 vx.compact_ratio
             );
+            if vx.quantization != cairn_storage::Quantization::None {
+                params.push_str(&format!(
+                    ", quantization={}, rerank={}",
+                    vx.quantization.name(),
+                    vx.rerank
+                ));
+            }
             rows.push(vec![
                 text(&vx.name),
                 text(&t),
@@ -377,6 +392,10 @@ fn indexes(store: &Store) -> (Plan, Vec<OutCol>) {
                 stat(&vx.name, "pending"),
                 stat(&vx.name, "tombstone_ratio"),
                 stat(&vx.name, "bytes"),
+                text(vx.quantization.name()),
+                stat(&vx.name, "link_bytes"),
+                stat(&vx.name, "code_bytes"),
+                stat(&vx.name, "vector_bytes"),
             ]);
         }
     }

@@ -41,6 +41,7 @@ use crate::table::{Table, TableInner};
 use crate::vector::VectorIndexDef;
 use crate::wal::{Record, Wal};
 use crate::Ts;
+use cairn_vector::quant::{Quantization, Sq8, Sq8Codes};
 
 /// Format version written into segment file headers.
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
@@ -91,6 +92,10 @@ pub(crate) mod section {
     pub const G_UPPER: u32 = 9;
     pub const G_VECTORS: u32 = 10;
     pub const G_ALIVE: u32 = 11;
+    /// A quantized graph's SQ8 codes, right after its G_ALIVE: per
+    /// dimension the lower bound, then the step (f32 each), then one byte
+    /// per dimension per node.
+    pub const G_SQ8: u32 = 20;
     /// Every ordered index (primary key first): name, then its entries for
     /// the visible rows in key order: key, row ids.
     pub const INDEXES: u32 = 12;
@@ -462,33 +467,7 @@ impl Table {
         sections.extend(vdata.into_iter().map(|(d, _)| (section::VECTOR_DATA, d)));
         sections.push((section::ROWS, rows));
         sections.push((section::INDEXES, index_body));
-        let mut shapes = Vec::new();
-        let mut e = Enc(&mut shapes);
-        e.len(inner.indexes.hnsws().count());
-        let mut arrays = Vec::new();
-        for vi in inner.indexes.hnsws() {
-            e.len(vi.graphs.len());
-            let col = vi.def.column;
-            for g in &vi.graphs {
-                let p = g.graph.to_parts();
-                e.u64(p.keys.len() as u64);
-                e.u64(p.upper.len() as u64);
-                e.u32(p.entry_point);
-                e.u8(p.max_level);
-                let alive: Vec<u8> = g
-                    .live_at(col, &*inner, ts)
-                    .into_iter()
-                    .map(u8::from)
-                    .collect();
-                arrays.push((section::G_KEYS, u64s(&p.keys)));
-                arrays.push((section::G_LEVELS, p.levels.clone()));
-                arrays.push((section::G_UPPER_OFFSET, u32s(&p.upper_offset)));
-                arrays.push((section::G_LEVEL0, u32s(&p.level0)));
-                arrays.push((section::G_UPPER, u32s(&p.upper)));
-                arrays.push((section::G_VECTORS, f32s(&p.vectors)));
-                arrays.push((section::G_ALIVE, alive));
-            }
-        }
+        let (shapes, arrays) = graph_sections(&inner, ts);
         sections.push((section::GRAPHS, shapes));
         sections.extend(arrays);
         sections.push((section::ROW_VERSIONS, row_versions_section(versions)));
@@ -1226,6 +1205,47 @@ fn load_row_versions(
     Ok(Some(map))
 }
 
+/// The GRAPHS section of a table file (each vector index's graph shapes)
+/// and, graph by graph, its array sections (G_KEYS … G_ALIVE, then G_SQ8
+/// for a quantized graph), as RFC 0001 §4.3 orders them.
+fn graph_sections(inner: &TableInner, ts: Ts) -> (Vec<u8>, Vec<(u32, Vec<u8>)>) {
+    let mut shapes = Vec::new();
+    let mut e = Enc(&mut shapes);
+    e.len(inner.indexes.hnsws().count());
+    let mut arrays = Vec::new();
+    for vi in inner.indexes.hnsws() {
+        e.len(vi.graphs.len());
+        let col = vi.def.column;
+        for g in &vi.graphs {
+            let p = g.graph.to_parts();
+            e.u64(p.keys.len() as u64);
+            e.u64(p.upper.len() as u64);
+            e.u32(p.entry_point);
+            e.u8(p.max_level);
+            let alive: Vec<u8> = g
+                .live_at(col, inner, ts)
+                .into_iter()
+                .map(u8::from)
+                .collect();
+            arrays.push((section::G_KEYS, u64s(&p.keys)));
+            arrays.push((section::G_LEVELS, p.levels.clone()));
+            arrays.push((section::G_UPPER_OFFSET, u32s(&p.upper_offset)));
+            arrays.push((section::G_LEVEL0, u32s(&p.level0)));
+            arrays.push((section::G_UPPER, u32s(&p.upper)));
+            arrays.push((section::G_VECTORS, f32s(&p.vectors)));
+            arrays.push((section::G_ALIVE, alive));
+            if let Some(codes) = &p.codes {
+                let sq = codes.sq8();
+                let mut body = f32s(sq.lower());
+                body.extend(f32s(sq.step()));
+                body.extend_from_slice(codes.codes());
+                arrays.push((section::G_SQ8, body));
+            }
+        }
+    }
+    (shapes, arrays)
+}
+
 /// A table file's HNSW graphs, for each of its vector indexes `vectors`:
 /// their shapes, then each graph's arrays in order.
 fn load_graphs(
@@ -1244,7 +1264,7 @@ fn load_graphs(
     }
     let mut arrays = sections
         .iter()
-        .filter(|s| (section::G_KEYS..=section::G_ALIVE).contains(&s.0));
+        .filter(|s| (section::G_KEYS..=section::G_ALIVE).contains(&s.0) || s.0 == section::G_SQ8);
     let mut out = Vec::with_capacity(vectors.len());
     for def in vectors {
         let graphs_n = d.count(21)?;
@@ -1283,6 +1303,10 @@ fn load_graphs(
             )?;
             let alive_at = next(section::G_ALIVE)?;
             let alive = array(alive_at, len, 1, file, |c| c[0] == 1)?;
+            let codes = match def.quantization {
+                Quantization::None => None,
+                Quantization::Sq8 => Some(load_sq8(next(section::G_SQ8)?, len, def.dims, file)?),
+            };
             let graph = cairn_vector::hnsw::Graph::from_parts(cairn_vector::hnsw::GraphParts {
                 params: def.params,
                 dims: def.dims,
@@ -1294,6 +1318,7 @@ fn load_graphs(
                 upper,
                 entry_point,
                 max_level,
+                codes,
             })
             .map_err(|e| {
                 Error::corrupt(file, alive_at.1, format!("vector index {}: {e}", def.name))
@@ -1303,6 +1328,30 @@ fn load_graphs(
         out.push((def, graphs));
     }
     Ok(out)
+}
+
+/// A G_SQ8 section of a graph of `n` nodes of `dims` dimensions.
+fn load_sq8((body, at): (&[u8], u64), n: usize, dims: usize, file: &str) -> Result<Sq8Codes> {
+    let params = dims.saturating_mul(8);
+    let want = n.checked_mul(dims).and_then(|c| c.checked_add(params));
+    if want != Some(body.len()) {
+        return Err(Error::corrupt(
+            file,
+            at,
+            format!(
+                "SQ8 codes of {} bytes for {n} nodes of {dims} dimensions",
+                body.len()
+            ),
+        ));
+    }
+    let (lower, rest) = body.split_at(dims * 4);
+    let (step, codes) = rest.split_at(dims * 4);
+    let sq = Sq8::from_parts(
+        lower.chunks_exact(4).map(rd_f32).collect(),
+        step.chunks_exact(4).map(rd_f32).collect(),
+    )
+    .map_err(|e| Error::corrupt(file, at, e))?;
+    Ok(Sq8Codes::from_codes(sq, codes.to_vec()))
 }
 
 /// Removes WAL files before `wal_first` and segment files (and temp files)

@@ -8,11 +8,16 @@ use std::sync::Arc;
 use cairn_core::vector::VECTOR_DIMS_MAX;
 use cairn_core::{DataType, Error, Result, Value};
 
-use cairn_vector::hnsw::{Graph, GraphParts};
+use cairn_vector::hnsw::{Graph, GraphParts, RERANK_DEFAULT, RERANK_MAX};
+use cairn_vector::quant::{Quantization, Sq8, Sq8Codes};
 
 use crate::schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
 use crate::vector::{built_graph_bytes, BuiltGraph, VectorIndexDef};
 use crate::{HnswParams, Metric};
+
+/// Top bit of a vector index's metric byte: quantization and rerank follow
+/// (RFC 0001 §3.5, WAL format ≥ 5).
+const METRIC_OPTIONS: u8 = 0x80;
 
 /// The little-endian u32 at `b[at..at + 4]` (the caller checked the bounds).
 pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
@@ -193,11 +198,23 @@ impl Enc<'_> {
         self.u32(d.dims as u32);
         self.u32(d.params.m as u32);
         self.u32(d.params.ef_construction as u32);
-        self.u8(match d.params.metric {
+        let metric = match d.params.metric {
             Metric::L2 => 0,
             Metric::Cosine => 1,
             Metric::InnerProduct => 2,
-        });
+        };
+        // Options beyond the first format's flag themselves in the metric
+        // byte's top bit (WAL format ≥ 5), so an index without them keeps
+        // the bytes it always had.
+        let options = d.quantization != Quantization::None || d.rerank != RERANK_DEFAULT;
+        self.u8(metric | if options { METRIC_OPTIONS } else { 0 });
+        if options {
+            self.u8(match d.quantization {
+                Quantization::None => 0,
+                Quantization::Sq8 => 1,
+            });
+            self.u32(d.rerank as u32);
+        }
         self.u64(d.compact_ratio.to_bits());
         self.str(&d.create_sql);
     }
@@ -223,6 +240,13 @@ impl Enc<'_> {
             out.extend_from_slice(&f.to_le_bytes());
         }
         out.extend(live.iter().map(|&l| u8::from(l)));
+        if let Some(codes) = &p.codes {
+            let sq = codes.sq8();
+            for f in sq.lower().iter().chain(sq.step()) {
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+            out.extend_from_slice(codes.codes());
+        }
     }
 
     pub(crate) fn view(&mut self, v: &ViewDef) {
@@ -483,11 +507,26 @@ impl<'a> Dec<'a> {
         let dims = self.u32()? as usize;
         let m = self.u32()? as usize;
         let ef_construction = self.u32()? as usize;
-        let metric = match self.u8()? {
+        let byte = self.u8()?;
+        let metric = match byte & !METRIC_OPTIONS {
             0 => Metric::L2,
             1 => Metric::Cosine,
             2 => Metric::InnerProduct,
             t => return Err(self.err(format!("unknown metric {t}"))),
+        };
+        let (quantization, rerank) = if byte & METRIC_OPTIONS != 0 {
+            let quantization = match self.u8()? {
+                0 => Quantization::None,
+                1 => Quantization::Sq8,
+                t => return Err(self.err(format!("unknown quantization {t}"))),
+            };
+            let rerank = self.u32()? as usize;
+            if !(1..=RERANK_MAX).contains(&rerank) {
+                return Err(self.err(format!("vector index {name}: rerank {rerank}")));
+            }
+            (quantization, rerank)
+        } else {
+            (Quantization::None, RERANK_DEFAULT)
         };
         let compact_ratio = f64::from_bits(self.u64()?);
         let create_sql = self.str()?.to_string();
@@ -503,6 +542,8 @@ impl<'a> Dec<'a> {
                 ef_construction,
                 metric,
             },
+            quantization,
+            rerank,
             compact_ratio,
             create_sql,
         })
@@ -564,6 +605,28 @@ impl<'a> Dec<'a> {
                     format!("live flag {b}"),
                 )
             })?;
+        let codes = match def.quantization {
+            Quantization::None => None,
+            Quantization::Sq8 => {
+                let at = self.pos;
+                let lower = u32s(self, def.dims)?
+                    .into_iter()
+                    .map(f32::from_bits)
+                    .collect();
+                let step = u32s(self, def.dims)?
+                    .into_iter()
+                    .map(f32::from_bits)
+                    .collect();
+                let sq = Sq8::from_parts(lower, step).map_err(|e| {
+                    Error::corrupt(
+                        self.file,
+                        self.base + at as u64,
+                        format!("vector index {}: {e}", def.name),
+                    )
+                })?;
+                Some(Sq8Codes::from_codes(sq, self.take(n * def.dims)?.to_vec()))
+            }
+        };
         let graph = Graph::from_parts(GraphParts {
             params: def.params,
             dims: def.dims,
@@ -575,6 +638,7 @@ impl<'a> Dec<'a> {
             upper,
             entry_point,
             max_level,
+            codes,
         })
         .map_err(|e| {
             Error::corrupt(

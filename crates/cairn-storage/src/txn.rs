@@ -438,6 +438,33 @@ struct Scope<'a> {
 }
 
 impl Scope<'_> {
+    /// Offers `top` this transaction's own inserted and updated rows that
+    /// `filter` passes, with their exact distance.
+    fn own_hits(
+        &self,
+        distance_of: &dyn Fn(&[Value]) -> Result<Option<f64>>,
+        filter: &mut dyn FnMut(&[Value]) -> Result<bool>,
+        top: &mut TopK,
+    ) -> Result<()> {
+        let Some(w) = self.own else {
+            return Ok(());
+        };
+        for rid in &w.order {
+            if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
+                let values = padded(self.inner, r);
+                let distance = distance_of(&values)?;
+                if distance.is_some() && top.wants(distance, *rid) && filter(&values)? {
+                    top.push(VectorHit {
+                        row_id: *rid,
+                        values: values.into_owned(),
+                        distance,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Offers `top` every committed vector of `pending` (not in a graph
     /// yet) that the snapshot sees, the transaction did not overwrite, and
     /// `filter` passes, with its exact distance.
@@ -560,8 +587,10 @@ impl Transaction {
                         }
                     }
                 };
-                let found = with_scratch(|scratch| {
-                    g.graph.search(q.query, q.k, q.ef, &mut accept, scratch)
+                let rerank = q.rerank.unwrap_or(vi.def.rerank);
+                let found = with_scratch(|s| {
+                    g.graph
+                        .search_reranked(q.query, q.k, q.ef, rerank, &mut accept, s)
                 });
                 if let Some(e) = failed.take() {
                     return Err(e);
@@ -591,22 +620,7 @@ impl Transaction {
                 column,
             };
             scope.pending_hits(&vi.pending, &distance_of, filter, &mut top)?;
-            // This transaction's own inserts and updates, exactly.
-            if let Some(w) = own {
-                for rid in &w.order {
-                    if let Some(Write { row: Some(r), .. }) = w.rows.get(rid) {
-                        let values = padded(&inner, r);
-                        let distance = distance_of(&values)?;
-                        if distance.is_some() && top.wants(distance, *rid) && filter(&values)? {
-                            top.push(VectorHit {
-                                row_id: *rid,
-                                values: values.into_owned(),
-                                distance,
-                            });
-                        }
-                    }
-                }
-            }
+            scope.own_hits(&distance_of, filter, &mut top)?;
             let hits = top.into_hits();
             if hits.len() >= q.k {
                 return Ok((hits, stats));

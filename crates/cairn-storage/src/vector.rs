@@ -20,6 +20,7 @@ use std::sync::Arc;
 use cairn_core::vector::DistanceKind;
 use cairn_core::Value;
 use cairn_vector::hnsw::{Graph, HnswParams, Metric, SearchScratch};
+use cairn_vector::quant::Quantization;
 
 use crate::RowId;
 
@@ -52,6 +53,12 @@ pub struct VectorIndexDef {
     /// Dimensions of the column's type.
     pub dims: usize,
     pub params: HnswParams,
+    /// How each graph's vectors are coded for traversal (trained per
+    /// graph when it is built).
+    pub quantization: Quantization,
+    /// Candidates re-ranked exactly per result asked for, on quantized
+    /// graphs (`1..=RERANK_MAX`); a session's `vector.rerank` overrides it.
+    pub rerank: usize,
     /// Compact when tombstones exceed this share of the nodes.
     pub compact_ratio: f64,
     pub create_sql: String,
@@ -81,9 +88,15 @@ pub(crate) fn built_graph_bytes(def: &VectorIndexDef, nodes: usize, upper: usize
         .checked_add(1)?
         .checked_mul(4)?
         .checked_add(8 + 1 + 1)?;
+    // SQ8 codes: the parameters, then one byte per dimension per node.
+    let (per_node, codes_fixed) = match def.quantization {
+        Quantization::None => (per_node, 0),
+        Quantization::Sq8 => (per_node.checked_add(def.dims)?, def.dims.checked_mul(8)?),
+    };
     nodes
         .checked_mul(per_node)?
         .checked_add(upper.checked_mul(4)?)?
+        .checked_add(codes_fixed)?
         .checked_add(8 + 8 + 4 + 1)
 }
 
@@ -98,6 +111,13 @@ pub struct VectorIndexStats {
     /// Nodes whose vector was deleted or replaced (approximate).
     pub tombstones: usize,
     pub bytes: usize,
+    /// Of the graphs' bytes: adjacency, levels and row ids.
+    pub link_bytes: usize,
+    /// Of the graphs' bytes: quantized codes (0 when not quantized).
+    pub code_bytes: usize,
+    /// Of the graphs' bytes: their f32 vector copies (walked on when not
+    /// quantized; read only to re-rank candidates when quantized).
+    pub vector_bytes: usize,
     /// Compactions finished so far.
     pub compactions: usize,
     /// A compaction is running.
@@ -147,6 +167,9 @@ pub struct VectorQuery<'a> {
     pub query: &'a [f32],
     pub k: usize,
     pub ef: usize,
+    /// Candidates re-ranked per result on quantized graphs; `None`: the
+    /// index's own `rerank`.
+    pub rerank: Option<usize>,
     pub strategy: VectorStrategy,
     /// The caller passes a filter that may reject rows (false: every row
     /// passes, so clean graphs need no per-node checks).

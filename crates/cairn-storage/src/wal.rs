@@ -30,8 +30,10 @@ use crate::{RowId, Ts};
 /// older-version file it finds, and readers take every
 /// record kind they know in any file (the manifest's `wal_format_version`
 /// is what tells an older reader to stop). Version 4 added record kind 13
-/// (a transaction that ran DDL).
-pub const WAL_FORMAT_VERSION: u32 = 4;
+/// (a transaction that ran DDL), version 5 vector index options
+/// (quantization and rerank, flagged in the metric byte; SQ8 codes after a
+/// built graph's live flags).
+pub const WAL_FORMAT_VERSION: u32 = 5;
 /// Oldest WAL format version this build reads.
 pub const WAL_FORMAT_OLDEST: u32 = 1;
 /// Version byte of record payloads.

@@ -27,8 +27,9 @@ use std::sync::Arc;
 
 use cairn_core::{ErrorKind, Result, Value};
 use cairn_storage::fuzzing::{
-    decode_manifest, decode_values, decode_wal_file, decode_wal_record, encode_values,
-    reencode_wal_record, transaction_record, vector_index_built_record, wal_file_with_commits,
+    decode_manifest, decode_segment_file, decode_values, decode_wal_file, decode_wal_record,
+    encode_values, load_segment_file, reencode_wal_record, transaction_record,
+    vector_index_built_record, wal_file_with_commits,
 };
 use cairn_storage::Manifest;
 use proptest::prelude::*;
@@ -830,7 +831,7 @@ fn manifest_every_truncation() {
 fn fuzz_seeds_decode() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
     let mut seen = 0;
-    for target in ["wal_file", "wal_record", "manifest", "values"] {
+    for target in ["wal_file", "wal_record", "manifest", "values", "segment"] {
         let dir = corpus.join(target);
         let entries = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -846,6 +847,22 @@ fn fuzz_seeds_decode() {
                 "wal_file" => decode_wal_file(&bytes, false).map(|_| ()),
                 "wal_record" => decode_wal_record(&bytes),
                 "manifest" => decode_manifest(&bytes).map(|_| ()),
+                "segment" => {
+                    let ts = bytes
+                        .get(24..32)
+                        .and_then(|b| b.try_into().ok())
+                        .map_or(1, u64::from_le_bytes);
+                    // A table's file loads as a checkpoint's only file; the
+                    // catalog's (whose history needs its tables) decodes.
+                    let table = path.to_string_lossy().contains("seed-table");
+                    decode_segment_file(&bytes).and_then(|_| {
+                        if table {
+                            load_segment_file(&bytes, ts)
+                        } else {
+                            Ok(())
+                        }
+                    })
+                }
                 _ => decode_values(&bytes).map(|_| ()),
             };
             assert!(
@@ -867,8 +884,14 @@ fn fuzz_seeds_decode() {
 #[test]
 fn built_graph_record_round_trips_and_damage_is_corrupt() {
     for (n, dims) in [(0, 3), (1, 2), (40, 3)] {
-        let payload = vector_index_built_record(n, dims, 7).expect("record");
+        let payload = vector_index_built_record(n, dims, 7, false).expect("record");
         record_round_trips_and_damage_is_corrupt(&payload, &format!("{n} nodes"));
+    }
+    // Quantized (WAL format 5): options in the definition, SQ8 parameters
+    // and codes after the live flags.
+    for (n, dims) in [(0, 3), (1, 2), (40, 3)] {
+        let payload = vector_index_built_record(n, dims, 7, true).expect("record");
+        record_round_trips_and_damage_is_corrupt(&payload, &format!("sq8, {n} nodes"));
     }
 }
 

@@ -15,7 +15,8 @@
 
 use std::time::Instant;
 
-use cairn_vector::hnsw::{Graph, HnswParams, Metric, SearchScratch};
+use cairn_vector::hnsw::{Graph, HnswParams, Metric, SearchScratch, RERANK_DEFAULT};
+use cairn_vector::quant::Quantization;
 
 struct Args {
     data: String,
@@ -28,6 +29,8 @@ struct Args {
     rounds: usize,
     limit: Option<usize>,
     insert: bool,
+    quant: Quantization,
+    rerank: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +45,8 @@ fn parse_args() -> Result<Args, String> {
         rounds: 1,
         limit: None,
         insert: false,
+        quant: Quantization::None,
+        rerank: RERANK_DEFAULT,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -60,6 +65,11 @@ fn parse_args() -> Result<Args, String> {
             "--reps" => args.reps = number()?.max(1),
             "--rounds" => args.rounds = number()?.max(1),
             "--limit" => args.limit = Some(number()?),
+            "--rerank" => args.rerank = number()?,
+            "--quant" => {
+                args.quant = Quantization::from_name(&value)
+                    .ok_or_else(|| format!("--quant: unknown codec {value}"))?
+            }
             "--ef" => {
                 args.efs = value
                     .split(',')
@@ -187,7 +197,7 @@ fn run() -> Result<(), String> {
     let keys: Vec<u64> = (0..n as u64).collect();
     let t = Instant::now();
     let cpu0 = process_cpu_s();
-    let graph = if args.insert {
+    let mut graph = if args.insert {
         let mut g = Graph::new(params, dims).map_err(|e| e.to_string())?;
         for (key, v) in keys.iter().zip(base.chunks_exact(dims)) {
             g.insert(*key, v).map_err(|e| e.to_string())?;
@@ -200,6 +210,7 @@ fn run() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         Graph::build(params, dims, keys, base, Some(&pool)).map_err(|e| e.to_string())?
     };
+    graph.quantize(args.quant);
     let build_s = t.elapsed().as_secs_f64();
     let build_cpu_s = process_cpu_s() - cpu0;
     if args.limit.is_some() {
@@ -209,9 +220,17 @@ fn run() -> Result<(), String> {
         truth = exact_neighbours(&graph, &queries, args.k);
     }
     println!("build_s={build_s:.3} build_cpu_s={build_cpu_s:.2}");
+    let memory = graph.memory();
+    let per = |b: usize| b as f64 / n.max(1) as f64;
     println!(
-        "bytes_per_vector={:.1}",
-        graph.memory_bytes() as f64 / n.max(1) as f64
+        "quant={} rerank={} bytes_per_vector={:.1} hot_bytes_per_vector={:.1} (links {:.1} + codes {:.1}) vectors_bytes_per_vector={:.1}",
+        args.quant.name(),
+        args.rerank,
+        graph.memory_bytes() as f64 / n.max(1) as f64,
+        per(memory.links + if memory.codes > 0 { memory.codes } else { memory.vectors }),
+        per(memory.links),
+        per(memory.codes),
+        per(memory.vectors),
     );
 
     let mut scratch = SearchScratch::new();
@@ -220,7 +239,8 @@ fn run() -> Result<(), String> {
     for &ef in &args.efs {
         let mut hits = 0usize;
         for (qi, q) in queries.chunks_exact(dims).enumerate() {
-            let found = graph.search(q, args.k, ef, &mut accept_all, &mut scratch);
+            let found =
+                graph.search_reranked(q, args.k, ef, args.rerank, &mut accept_all, &mut scratch);
             let gt = truth
                 .get(qi * gt_k..qi * gt_k + args.k.min(gt_k))
                 .unwrap_or(&[]);
@@ -242,7 +262,14 @@ fn run() -> Result<(), String> {
                 let c = thread_cpu_s();
                 let mut checksum = 0u64;
                 for q in queries.chunks_exact(dims) {
-                    let r = graph.search(q, args.k, ef, &mut accept_all, &mut scratch);
+                    let r = graph.search_reranked(
+                        q,
+                        args.k,
+                        ef,
+                        args.rerank,
+                        &mut accept_all,
+                        &mut scratch,
+                    );
                     checksum += r.len() as u64;
                 }
                 std::hint::black_box(checksum);

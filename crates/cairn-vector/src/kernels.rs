@@ -24,6 +24,9 @@ pub struct Kernels {
     /// A query in f32 against a stored f16 vector.
     pub dot_f32_f16: fn(&[f32], &[f16]) -> f32,
     pub l2_squared_f32_f16: fn(&[f32], &[f16]) -> f32,
+    /// An f32 vector against bytes (each byte widened to f32): the inner
+    /// loop of SQ8 scoring (`hnsw::Sq8`).
+    pub dot_f32_u8: fn(&[f32], &[u8]) -> f32,
 }
 
 pub static SCALAR: Kernels = Kernels {
@@ -34,6 +37,7 @@ pub static SCALAR: Kernels = Kernels {
     l2_squared_f16: scalar::l2_squared_f16,
     dot_f32_f16: scalar::dot_f32_f16,
     l2_squared_f32_f16: scalar::l2_squared_f32_f16,
+    dot_f32_u8: scalar::dot_f32_u8,
 };
 
 mod prefetch;
@@ -139,5 +143,9 @@ pub mod scalar {
                 d * d
             })
             .sum()
+    }
+
+    pub fn dot_f32_u8(a: &[f32], b: &[u8]) -> f32 {
+        a.iter().zip(b).map(|(x, &y)| x * f32::from(y)).sum()
     }
 }

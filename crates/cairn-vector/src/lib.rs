@@ -9,5 +9,6 @@
 
 pub mod hnsw;
 pub mod kernels;
+pub mod quant;
 
 pub use half::f16;

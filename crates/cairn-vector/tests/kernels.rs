@@ -137,6 +137,22 @@ fn check_all_kernels(k: &Kernels, a: &[f32], b: &[f32], a16: &[f16], b16: &[f16]
         (SCALAR.l2_squared_f32_f16)(a, b16),
         l2_terms_abs(a.iter().copied(), widen(b16)),
     );
+
+    // Bytes (SQ8 codes) derived from `b`: every byte value turns up.
+    let bytes = bytes_of(b);
+    assert_close(
+        k.name,
+        "dot_f32_u8",
+        n,
+        (k.dot_f32_u8)(a, &bytes),
+        (SCALAR.dot_f32_u8)(a, &bytes),
+        dot_terms_abs(a.iter().copied(), bytes.iter().map(|&x| f32::from(x))),
+    );
+}
+
+/// One byte per element of `v`, from its low mantissa bits.
+fn bytes_of(v: &[f32]) -> Vec<u8> {
+    v.iter().map(|x| x.to_bits() as u8).collect()
 }
 
 #[test]
@@ -231,6 +247,11 @@ fn mismatched_lengths_use_the_common_prefix() {
             assert_eq!(
                 (k.l2_squared_f32_f16)(&a, &b16).to_bits(),
                 (k.l2_squared_f32_f16)(ap, b16p).to_bits(),
+                "{msg}"
+            );
+            assert_eq!(
+                (k.dot_f32_u8)(&a, &bytes_of(&b)).to_bits(),
+                (k.dot_f32_u8)(ap, &bytes_of(bp)).to_bits(),
                 "{msg}"
             );
         }

@@ -48,6 +48,9 @@ const STEPS: &[&str] = &[
     "INSERT INTO accounts VALUES (1, 100), (2, 100), (3, 100)",
     "INSERT INTO docs VALUES (1, 'one', '[1,0,0]'), (2, 'two', '[0,1,0]')",
     "CREATE INDEX docs_e ON docs USING hnsw (e)",
+    // A quantized index: its codes go to the log with the built graph and
+    // to the checkpoint's G_SQ8 sections.
+    "CREATE INDEX docs_e8 ON docs USING hnsw (e) WITH (quantization = 'sq8', rerank = 2)",
     "BEGIN; UPDATE accounts SET balance = balance - 10 WHERE id = 1; UPDATE accounts SET balance = balance + 10 WHERE id = 2; COMMIT",
     "INSERT INTO docs VALUES (3, 'three', '[0,0,1]')",
     "UPDATE docs SET body = 'TWO', e = '[0,2,0]' WHERE id = 2",

@@ -116,8 +116,23 @@ fn create(db: &Database) {
     .expect("create");
 }
 
+/// The index clause of each test: plain f32 graphs and SQ8-coded ones
+/// (whose codes must come back from the checkpoint and the log as they
+/// were, never trained again).
+const PLAIN: &str = "";
+const SQ8: &str = " WITH (quantization = 'sq8', rerank = 4)";
+
 #[test]
 fn clean_close_then_reopen_rebuilds_no_index() {
+    clean_close_then_reopen(PLAIN);
+}
+
+#[test]
+fn clean_close_then_reopen_keeps_sq8_codes() {
+    clean_close_then_reopen(SQ8);
+}
+
+fn clean_close_then_reopen(with: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
     let (before, rows, stats) = {
@@ -125,8 +140,10 @@ fn clean_close_then_reopen_rebuilds_no_index() {
         db.set_index_build_threads(2);
         create(&db);
         insert(&db, 0..3000);
-        db.execute_batch("CREATE INDEX items_e ON items USING hnsw (e)")
-            .expect("index");
+        db.execute_batch(&format!(
+            "CREATE INDEX items_e ON items USING hnsw (e){with}"
+        ))
+        .expect("index");
         // More than a pending chunk holds: a background build makes a
         // second graph, which the close must wait for and keep.
         insert(&db, 3000..4200);
@@ -152,6 +169,11 @@ fn clean_close_then_reopen_rebuilds_no_index() {
         (after.graphs, after.nodes, after.pending),
         (2, stats.nodes, 0)
     );
+    assert_eq!(
+        (after.code_bytes, after.vector_bytes),
+        (stats.code_bytes, stats.vector_bytes)
+    );
+    assert_eq!(after.code_bytes > 0, !with.is_empty(), "{after:?}");
     assert_eq!(dump(&db), rows);
     assert_eq!(
         answers(&db),
@@ -196,6 +218,15 @@ fn close_waits_for_background_builds() {
 
 #[test]
 fn crash_after_create_index_loses_nothing_and_rebuilds_nothing() {
+    crash_after_create_index(PLAIN);
+}
+
+#[test]
+fn crash_after_creating_an_sq8_index_replays_its_codes() {
+    crash_after_create_index(SQ8);
+}
+
+fn crash_after_create_index(with: &str) {
     let fs = SimFs::new();
     let options = || OpenOptions {
         fs: Arc::new(fs.clone()),
@@ -205,8 +236,12 @@ fn crash_after_create_index_loses_nothing_and_rebuilds_nothing() {
     db.set_index_build_threads(2);
     create(&db);
     insert(&db, 0..2000);
-    db.execute_batch("CREATE INDEX items_e ON items USING hnsw (e)")
-        .expect("index");
+    db.execute_batch(&format!(
+        "CREATE INDEX items_e ON items USING hnsw (e){with}"
+    ))
+    .expect("index");
+    let codes = db.vector_index_stats("items_e").expect("stats").code_bytes;
+    assert_eq!(codes > 0, !with.is_empty());
     // Acknowledged after the build: in the log only.
     insert(&db, 2000..2100);
     db.execute(
@@ -239,6 +274,8 @@ fn crash_after_create_index_loses_nothing_and_rebuilds_nothing() {
         assert!(rec.records >= 6, "the log was replayed: {rec:?}");
         assert_eq!(rec.vector_indexes_rebuilt, 0, "seed {seed}: {rec:?}");
         assert_eq!(rebuilds(&events), vec![], "seed {seed}");
+        let stats = reopened.vector_index_stats("items_e").expect("stats");
+        assert!(stats.code_bytes >= codes, "seed {seed}: {stats:?}");
         assert_eq!(
             dump(&reopened),
             rows,
@@ -346,7 +383,13 @@ fn old_log_rebuilds_once_and_tells_the_progress_hook() {
     // The close checkpointed (and moved the manifest to the current WAL format):
     // nothing is rebuilt any more.
     let manifest = std::fs::read_to_string(path.join("MANIFEST")).expect("manifest");
-    assert!(manifest.contains("\"wal_format_version\": 4"), "{manifest}");
+    assert!(
+        manifest.contains(&format!(
+            "\"wal_format_version\": {}",
+            cairn_storage::WAL_FORMAT_VERSION
+        )),
+        "{manifest}"
+    );
     events.lock().expect("events").clear();
     let db =
         Database::open_with(&path, recording(&events, OpenOptions::default())).expect("reopen");

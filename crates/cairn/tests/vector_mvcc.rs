@@ -46,6 +46,11 @@ fn knn(db: &Database, q: &[f32]) -> Vec<i64> {
 }
 
 fn setup() -> Database {
+    setup_with("")
+}
+
+/// The table with its index; `quantization` adds `, quantization = …`.
+fn setup_with(quantization: &str) -> Database {
     let db = Database::open_in_memory().expect("open");
     db.execute(
         &format!("CREATE TABLE t(id INTEGER PRIMARY KEY, tag INTEGER, v VECTOR({DIMS}))"),
@@ -65,7 +70,7 @@ fn setup() -> Database {
         .expect("insert");
     }
     db.execute(
-        "CREATE INDEX t_v ON t USING hnsw (v) WITH (m = 8, ef_construction = 64, metric = 'l2')",
+        &format!("CREATE INDEX t_v ON t USING hnsw (v) WITH (m = 8, ef_construction = 64, metric = 'l2'{quantization})"),
         params![],
     )
     .expect("index");
@@ -74,7 +79,20 @@ fn setup() -> Database {
 
 #[test]
 fn knn_at_fixed_snapshots_equals_brute_force_under_concurrent_writes() {
-    let db = setup();
+    knn_under_concurrent_writes(setup());
+}
+
+/// The same with SQ8 codes: the walk scores codes, re-rank and MVCC keep
+/// every answer exact.
+#[test]
+fn sq8_knn_at_fixed_snapshots_equals_brute_force_under_concurrent_writes() {
+    let db = setup_with(", quantization = 'sq8'");
+    let stats = db.vector_index_stats("t_v").expect("stats");
+    assert!(stats.code_bytes > 0, "{stats:?}");
+    knn_under_concurrent_writes(db);
+}
+
+fn knn_under_concurrent_writes(db: Database) {
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..2u64 {

@@ -175,10 +175,12 @@ pub(crate) fn build_graph(
         flat.extend_from_slice(&elems);
         origin.push(value);
     }
-    let graph = match (progress, stop) {
+    let mut graph = match (progress, stop) {
         (None, None) => Graph::build(def.params, def.dims, keys, flat, pool).map_err(graph_err)?,
         _ => build_watched(def, keys, flat, pool, progress, stop)?,
     };
+    // Codes are trained on this graph's vectors alone, once.
+    graph.quantize(def.quantization);
     Ok(VectorGraph {
         graph,
         origin,
@@ -483,12 +485,22 @@ impl HnswIndex {
 
     /// Size and state of this index.
     pub(crate) fn vector_stats(&self) -> VectorIndexStats {
+        let mut parts = cairn_vector::hnsw::GraphMemory::default();
+        for g in &self.graphs {
+            let m = g.graph.memory();
+            parts.links += m.links;
+            parts.codes += m.codes;
+            parts.vectors += m.vectors;
+        }
         VectorIndexStats {
             graphs: self.graphs.len(),
             nodes: self.node_count(),
             pending: self.pending.iter().map(|p| p.rows.len()).sum(),
             tombstones: self.dead,
             bytes: self.memory_bytes(),
+            link_bytes: parts.links,
+            code_bytes: parts.codes,
+            vector_bytes: parts.vectors,
             compactions: self.compactions,
             compacting: self.compacting,
         }

@@ -31,23 +31,66 @@ pub(crate) struct Walk<'a, S> {
     pub(crate) nodes: usize,
 }
 
+/// What a walk measures: the distance from one query to a node (exact on
+/// the f32 vectors, or estimated on codes), and a prefetch of the nodes
+/// about to be measured.
+pub(crate) trait Scorer {
+    fn distance(&self, node: u32) -> f32;
+
+    /// Starts loading what [`Scorer::distance`] will read for `nodes`.
+    fn touch(&self, nodes: &[u32]);
+
+    #[inline(always)]
+    fn key(&self, node: u32) -> u64 {
+        key(self.distance(node), node)
+    }
+}
+
+/// Exact distances from a query (in stored form) to the f32 vectors.
+pub(crate) struct Exact<'a> {
+    pub(crate) vectors: &'a [f32],
+    pub(crate) dims: usize,
+    pub(crate) space: Space,
+    pub(crate) query: &'a [f32],
+}
+
+impl Scorer for Exact<'_> {
+    #[inline(always)]
+    fn distance(&self, node: u32) -> f32 {
+        self.space
+            .distance(self.query, vector_of(self.vectors, self.dims, node))
+    }
+
+    #[inline(always)]
+    fn touch(&self, nodes: &[u32]) {
+        touch_vectors(self.vectors, self.dims, nodes);
+    }
+}
+
 impl<S: Slot> Walk<'_, S> {
+    /// Exact distances from `query` over this walk's vectors.
+    #[inline(always)]
+    pub(crate) fn exact<'q>(&'q self, query: &'q [f32]) -> Exact<'q> {
+        Exact {
+            vectors: self.vectors,
+            dims: self.dims,
+            space: self.space,
+            query,
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn key_to(&self, query: &[f32], node: u32) -> u64 {
-        key(
-            self.space
-                .distance(query, vector_of(self.vectors, self.dims, node)),
-            node,
-        )
+        self.exact(query).key(node)
     }
 
     /// Greedy descent on one level from `entry` (a key): moves to a nearer
     /// neighbour until none is nearer. Returns the key of the local minimum.
-    pub(crate) fn greedy(&self, query: &[f32], mut entry: u64, level: usize) -> u64 {
+    pub(crate) fn greedy<Q: Scorer>(&self, query: &Q, mut entry: u64, level: usize) -> u64 {
         loop {
             let mut changed = false;
             for slot in self.links.neighbours(key_node(entry), level) {
-                let k = self.key_to(query, slot.load());
+                let k = query.key(slot.load());
                 if k < entry {
                     entry = k;
                     changed = true;
@@ -64,15 +107,16 @@ impl<S: Slot> Walk<'_, S> {
     /// the nearest unexpanded candidate is farther than the farthest of a
     /// full result set. Leaves the results in `scratch.sorted`, nearest
     /// first.
-    pub(crate) fn search_level<F>(
+    pub(crate) fn search_level<Q, F>(
         &self,
-        query: &[f32],
+        query: &Q,
         entry: u64,
         level: usize,
         ef: usize,
         accept: &mut F,
         scratch: &mut SearchScratch,
     ) where
+        Q: Scorer,
         F: FnMut(u32) -> bool + ?Sized,
     {
         let ef = ef.max(1);
@@ -124,9 +168,9 @@ impl<S: Slot> Walk<'_, S> {
                 }
             }
             let fresh_ids = ids.get(..fresh).unwrap_or(&[]);
-            touch_vectors(self.vectors, self.dims, fresh_ids);
+            query.touch(fresh_ids);
             for &node in fresh_ids {
-                let k = self.key_to(query, node);
+                let k = query.key(node);
                 if k < bound {
                     candidates.push(!k);
                     if accept(node) {
@@ -194,7 +238,7 @@ fn touch_slots<S: Slot>(block: &[S]) {
 /// Starts loading every cache line of the vectors of `nodes`, so their
 /// misses are in flight together before the distances need them.
 #[inline(always)]
-fn touch_vectors(vectors: &[f32], dims: usize, nodes: &[u32]) {
+pub(crate) fn touch_vectors(vectors: &[f32], dims: usize, nodes: &[u32]) {
     for &node in nodes {
         let v = vector_of(vectors, dims, node);
         for x in v.iter().step_by(16) {
@@ -246,14 +290,14 @@ impl<S: SlotMut, L: NodeLocks> Insert<'_, S, L> {
         scratch: &mut BuildScratch,
     ) {
         let walk = &self.walk;
-        let query = vector_of(walk.vectors, walk.dims, node);
-        let mut entry = walk.key_to(query, entry);
+        let query = walk.exact(vector_of(walk.vectors, walk.dims, node));
+        let mut entry = query.key(entry);
         for l in (level + 1..=max_level).rev() {
-            entry = walk.greedy(query, entry, l);
+            entry = walk.greedy(&query, entry, l);
         }
         for l in (0..=level.min(max_level)).rev() {
             walk.search_level(
-                query,
+                &query,
                 entry,
                 l,
                 self.ef_construction,

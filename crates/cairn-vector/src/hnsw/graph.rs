@@ -17,14 +17,24 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 
 use parking_lot::Mutex;
 
-use super::construct::{vector_of, BuildScratch, Insert, Walk};
+use super::construct::{vector_of, BuildScratch, Insert, Scorer, Walk};
 use super::links::{Links, NoLocks, PerNodeLocks, Slot};
 use super::params::{level_for_key, HnswError, HnswParams, DIMS_MAX, NODES_MAX};
 use super::scratch::SearchScratch;
 use super::space::{key_distance, key_node, Space};
+use super::Metric;
+use crate::kernels::{prefetch, Kernels};
+use crate::quant::{Quantization, Sq8Codes, Sq8Query};
 
 /// `upper_offset` of a node without upper levels.
 const NO_UPPER: u32 = u32::MAX;
+
+/// Candidates a quantized search re-ranks, per result asked for, when the
+/// caller does not say ([`Graph::search`]).
+pub const RERANK_DEFAULT: usize = 4;
+
+/// Most candidates per result a search may re-rank.
+pub const RERANK_MAX: usize = 100;
 
 /// One search result.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -53,6 +63,21 @@ pub struct GraphParts {
     pub upper: Vec<u32>,
     pub entry_point: u32,
     pub max_level: u8,
+    /// The codes the graph walks on, if it is quantized (one code per
+    /// node, of `dims` bytes).
+    pub codes: Option<Sq8Codes>,
+}
+
+/// Heap bytes of a graph, by part.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GraphMemory {
+    /// Adjacency, levels, offsets and keys.
+    pub links: usize,
+    /// Quantized codes (and their per-node norms); 0 when not quantized.
+    pub codes: usize,
+    /// The f32 vectors: walked on when not quantized, read only to re-rank
+    /// candidates when quantized.
+    pub vectors: usize,
 }
 
 /// An HNSW graph over `dims`-dimensional `f32` vectors; node `i` is the
@@ -73,6 +98,8 @@ pub struct Graph {
     upper: Vec<u32>,
     entry_point: u32,
     max_level: u8,
+    /// Codes walked on instead of `vectors` when quantized.
+    codes: Option<Sq8Codes>,
     /// Reused by [`Graph::insert`].
     insert_scratch: BuildScratch,
 }
@@ -179,6 +206,7 @@ impl Graph {
             upper: self.upper.clone(),
             entry_point: self.entry_point,
             max_level: self.max_level,
+            codes: self.codes.clone(),
         }
     }
 
@@ -250,6 +278,14 @@ impl Graph {
         {
             return bad("the entry point is not a node of the top level".into());
         }
+        if let Some(c) = &p.codes {
+            if c.sq8().dims() != p.dims || c.len() != n || c.codes().len() != n * p.dims {
+                return bad(format!(
+                    "the codes do not match {n} nodes of {} dimensions",
+                    p.dims
+                ));
+            }
+        }
         graph.vectors = p.vectors;
         graph.keys = p.keys;
         graph.levels = p.levels;
@@ -258,6 +294,7 @@ impl Graph {
         graph.upper = p.upper;
         graph.entry_point = p.entry_point;
         graph.max_level = p.max_level;
+        graph.codes = p.codes;
         Ok(graph)
     }
 
@@ -282,6 +319,7 @@ impl Graph {
             upper: Vec::new(),
             entry_point: 0,
             max_level: 0,
+            codes: None,
             insert_scratch: BuildScratch::default(),
         })
     }
@@ -429,6 +467,9 @@ impl Graph {
         self.vectors.extend_from_slice(vector);
         if let Some(v) = self.vectors.get_mut(start..) {
             self.space.prepare(v);
+            if let Some(codes) = &mut self.codes {
+                codes.push(v);
+            }
         }
         self.keys.push(key);
         self.levels.push(level);
@@ -483,12 +524,31 @@ impl Graph {
     /// distance, then node id). `ef` (raised to `k`) bounds the result set
     /// kept while searching: larger is slower and more exact. Nodes that
     /// `accept` rejects are still walked through. Empty if `k == 0`, the
-    /// graph is empty, or `query` has the wrong dimension.
+    /// graph is empty, or `query` has the wrong dimension. A quantized graph
+    /// re-ranks [`RERANK_DEFAULT`] candidates per result
+    /// ([`Graph::search_reranked`]).
     pub fn search(
         &self,
         query: &[f32],
         k: usize,
         ef: usize,
+        accept: &mut dyn FnMut(u32) -> bool,
+        scratch: &mut SearchScratch,
+    ) -> Vec<Neighbor> {
+        self.search_reranked(query, k, ef, RERANK_DEFAULT, accept, scratch)
+    }
+
+    /// [`Graph::search`]; on a quantized graph the walk scores codes and
+    /// keeps `max(ef, rerank · k)` results, the best `rerank · k` of which
+    /// (`rerank` clamped to `1..=RERANK_MAX`) are scored again exactly on
+    /// the f32 vectors, so the distances returned are always exact. On an
+    /// unquantized graph `rerank` changes nothing.
+    pub fn search_reranked(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        rerank: usize,
         accept: &mut dyn FnMut(u32) -> bool,
         scratch: &mut SearchScratch,
     ) -> Vec<Neighbor> {
@@ -501,11 +561,38 @@ impl Graph {
         self.space.prepare(&mut prepared);
 
         let walk = self.walk();
-        let mut entry = walk.key_to(&prepared, self.entry_point);
-        for level in (1..=usize::from(self.max_level)).rev() {
-            entry = walk.greedy(&prepared, entry, level);
+        let exact = walk.exact(&prepared);
+        match &self.codes {
+            None => {
+                let entry = self.descend(&walk, &exact);
+                walk.search_level(&exact, entry, 0, ef.max(k), accept, scratch);
+            }
+            Some(codes) => {
+                let mut q = std::mem::take(&mut scratch.sq8);
+                codes.sq8().prepare(&prepared, &mut q);
+                let coded = Coded {
+                    codes,
+                    metric: self.params.metric,
+                    kernels: self.space.kernels,
+                    query: &q,
+                };
+                let candidates = k.saturating_mul(rerank.clamp(1, RERANK_MAX));
+                let entry = self.descend(&walk, &coded);
+                walk.search_level(&coded, entry, 0, ef.max(candidates), accept, scratch);
+                scratch.sq8 = q;
+                // Exact scores for the best candidates: start every miss,
+                // then score.
+                let sorted = &mut scratch.sorted;
+                sorted.truncate(candidates);
+                for &key in sorted.iter() {
+                    exact.touch(std::slice::from_ref(&key_node(key)));
+                }
+                for key in sorted.iter_mut() {
+                    *key = exact.key(key_node(*key));
+                }
+                sorted.sort_unstable();
+            }
         }
-        walk.search_level(&prepared, entry, 0, ef.max(k), accept, scratch);
         scratch.query = prepared;
         scratch
             .sorted
@@ -516,6 +603,39 @@ impl Graph {
                 distance: key_distance(k),
             })
             .collect()
+    }
+
+    /// Greedy descent from the entry point through the upper levels: the
+    /// key of the level-0 entry.
+    fn descend<Q: Scorer>(&self, walk: &Walk<'_, u32>, q: &Q) -> u64 {
+        let mut entry = q.key(self.entry_point);
+        for level in (1..=usize::from(self.max_level)).rev() {
+            entry = walk.greedy(q, entry, level);
+        }
+        entry
+    }
+
+    /// Trains codes on the graph's vectors and walks on them from now on
+    /// (`Quantization::None` drops them). The f32 vectors stay: searches
+    /// re-rank with them.
+    pub fn quantize(&mut self, quantization: Quantization) {
+        self.codes = match quantization {
+            Quantization::None => None,
+            Quantization::Sq8 => Some(Sq8Codes::build(&self.vectors, self.dims)),
+        };
+    }
+
+    /// How the graph's vectors are coded for traversal.
+    pub fn quantization(&self) -> Quantization {
+        match self.codes {
+            None => Quantization::None,
+            Some(_) => Quantization::Sq8,
+        }
+    }
+
+    /// The codes, when quantized.
+    pub fn codes(&self) -> Option<&Sq8Codes> {
+        self.codes.as_ref()
     }
 
     /// A query in the form [`Graph::distance`] expects (normalised for
@@ -586,11 +706,20 @@ impl Graph {
 
     /// Heap bytes held by the graph.
     pub fn memory_bytes(&self) -> usize {
-        self.vectors.capacity() * 4
-            + self.keys.capacity() * 8
-            + self.levels.capacity()
-            + (self.level0.capacity() + self.upper_offset.capacity() + self.upper.capacity()) * 4
-            + self.insert_scratch.memory_bytes()
+        let m = self.memory();
+        m.links + m.codes + m.vectors + self.insert_scratch.memory_bytes()
+    }
+
+    /// Heap bytes held by the graph, by part (insert scratch left out).
+    pub fn memory(&self) -> GraphMemory {
+        GraphMemory {
+            links: self.keys.capacity() * 8
+                + self.levels.capacity()
+                + (self.level0.capacity() + self.upper_offset.capacity() + self.upper.capacity())
+                    * 4,
+            codes: self.codes.as_ref().map_or(0, Sq8Codes::memory_bytes),
+            vectors: self.vectors.capacity() * 4,
+        }
     }
 
     fn stride0(&self) -> usize {
@@ -626,3 +755,36 @@ impl Graph {
 #[allow(dead_code)]
 fn assert_send_sync<T: Send + Sync>() {}
 const _: fn() = assert_send_sync::<Graph>;
+
+/// Estimated distances from a query to a quantized graph's codes.
+struct Coded<'a> {
+    codes: &'a Sq8Codes,
+    metric: Metric,
+    kernels: &'static Kernels,
+    query: &'a Sq8Query,
+}
+
+impl Scorer for Coded<'_> {
+    #[inline(always)]
+    fn distance(&self, node: u32) -> f32 {
+        let dot = self.codes.dot(self.kernels, self.query, node);
+        match self.metric {
+            Metric::L2 => self.query.squared_norm() - 2.0 * dot + self.codes.squared_norm(node),
+            Metric::Cosine => 1.0 - dot,
+            Metric::InnerProduct => -dot,
+        }
+    }
+
+    #[inline(always)]
+    fn touch(&self, nodes: &[u32]) {
+        for &node in nodes {
+            let code = self.codes.code(node);
+            for x in code.iter().step_by(64) {
+                prefetch(x);
+            }
+            if let Some(x) = code.last() {
+                prefetch(x);
+            }
+        }
+    }
+}

@@ -28,7 +28,9 @@ mod params;
 mod scratch;
 mod space;
 
-pub use graph::{Graph, GraphParts, Neighbor, BUILD_PROGRESS_NODES};
+pub use graph::{
+    Graph, GraphMemory, GraphParts, Neighbor, BUILD_PROGRESS_NODES, RERANK_DEFAULT, RERANK_MAX,
+};
 pub use params::{
     level_for_key, HnswError, HnswParams, Metric, DIMS_MAX, EF_CONSTRUCTION_MAX,
     EF_CONSTRUCTION_MIN, LEVEL_MAX, M_MAX, M_MIN, NODES_MAX,

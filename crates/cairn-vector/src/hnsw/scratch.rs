@@ -6,6 +6,8 @@
 
 use std::collections::BinaryHeap;
 
+use crate::quant::Sq8Query;
+
 /// Reusable state for [`Graph::search`](super::Graph::search); keep one per
 /// thread. Any scratch works with any graph.
 #[derive(Clone, Default)]
@@ -19,6 +21,8 @@ pub struct SearchScratch {
     pub(crate) sorted: Vec<u64>,
     /// The prepared (normalised) query.
     pub(crate) query: Vec<f32>,
+    /// The query prepared for a quantized graph's codes.
+    pub(crate) sq8: Sq8Query,
 }
 
 impl SearchScratch {
@@ -30,7 +34,7 @@ impl SearchScratch {
     pub fn memory_bytes(&self) -> usize {
         self.visited.marks.capacity() * 2
             + (self.candidates.capacity() + self.results.capacity() + self.sorted.capacity()) * 8
-            + self.query.capacity() * 4
+            + (self.query.capacity() + self.sq8.weights.capacity()) * 4
     }
 }
 

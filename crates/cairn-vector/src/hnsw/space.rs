@@ -12,7 +12,8 @@ use crate::kernels;
 /// A metric bound to the process's best kernels (SIMD once available).
 #[derive(Clone, Copy)]
 pub(crate) struct Space {
-    metric: Metric,
+    pub(crate) metric: Metric,
+    pub(crate) kernels: &'static kernels::Kernels,
     dot: fn(&[f32], &[f32]) -> f32,
     l2_squared: fn(&[f32], &[f32]) -> f32,
 }
@@ -22,6 +23,7 @@ impl Space {
         let k = kernels::best();
         Space {
             metric,
+            kernels: k,
             dot: k.dot,
             l2_squared: k.l2_squared,
         }

@@ -18,9 +18,10 @@ use super::Kernels;
 use half::f16;
 use std::arch::x86_64::{
     __m128i, __m256, _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128, _mm256_castsi256_ps,
-    _mm256_cmpgt_epi32, _mm256_cvtph_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
-    _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_sub_ps, _mm_add_ps, _mm_add_ss,
-    _mm_cvtss_f32, _mm_loadu_si128, _mm_movehl_ps, _mm_shuffle_ps,
+    _mm256_cmpgt_epi32, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi32, _mm256_cvtph_ps,
+    _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_epi32, _mm256_setr_epi32,
+    _mm256_setzero_ps, _mm256_sub_ps, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadl_epi64,
+    _mm_loadu_si128, _mm_movehl_ps, _mm_shuffle_ps,
 };
 
 /// f32 lanes in one `__m256`.
@@ -36,6 +37,7 @@ static KERNELS: Kernels = Kernels {
     l2_squared_f16,
     dot_f32_f16,
     l2_squared_f32_f16,
+    dot_f32_u8,
 };
 
 /// These kernels, if this CPU can run them.
@@ -86,6 +88,12 @@ fn l2_squared_f32_f16(a: &[f32], b: &[f16]) -> f32 {
     unsafe { imp_l2_squared_f32_f16(a, b) }
 }
 
+fn dot_f32_u8(a: &[f32], b: &[u8]) -> f32 {
+    // SAFETY: reachable only via `KERNELS`, handed out by `kernels()` after
+    // avx2, fma and f16c were detected on this CPU.
+    unsafe { imp_dot_f32_u8(a, b) }
+}
+
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn load_f32(x: &[f32; LANES]) -> __m256 {
@@ -102,6 +110,15 @@ fn load_f16(x: &[f16; LANES]) -> __m256 {
     // reads); `loadu` has no alignment requirement.
     let bits = unsafe { _mm_loadu_si128(x.as_ptr().cast::<__m128i>()) };
     _mm256_cvtph_ps(bits)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn load_u8(x: &[u8; LANES]) -> __m256 {
+    // SAFETY: `x` is 8 initialised bytes (8 readable bytes: `loadl_epi64`
+    // reads exactly 8); no alignment requirement.
+    let bytes = unsafe { _mm_loadl_epi64(x.as_ptr().cast::<__m128i>()) };
+    _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes))
 }
 
 /// All-ones in the top `tail_len` lanes (`0 < tail_len < LANES`), zero in
@@ -143,6 +160,20 @@ fn tail_f16(prefix: &[f16], tail_len: usize) -> __m256 {
             let mut padded = [f16::ZERO; LANES];
             padded[..prefix.len()].copy_from_slice(prefix);
             load_f16(&padded)
+        }
+    }
+}
+
+/// As [`tail_f32`], for bytes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn tail_u8(prefix: &[u8], tail_len: usize) -> __m256 {
+    match prefix.last_chunk::<LANES>() {
+        Some(last) => _mm256_and_ps(load_u8(last), top_lanes_mask(tail_len)),
+        None => {
+            let mut padded = [0u8; LANES];
+            padded[..prefix.len()].copy_from_slice(prefix);
+            load_u8(&padded)
         }
     }
 }
@@ -256,4 +287,14 @@ kernel!(
     tail_f32,
     tail_f16,
     step_l2
+);
+kernel!(
+    imp_dot_f32_u8,
+    f32,
+    u8,
+    load_f32,
+    load_u8,
+    tail_f32,
+    tail_u8,
+    step_dot
 );

@@ -19,9 +19,9 @@
 use super::Kernels;
 use half::f16;
 use std::arch::x86_64::{
-    __m256i, __m512, __mmask16, _mm256_loadu_si256, _mm512_add_ps, _mm512_cvtph_ps,
-    _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps,
-    _mm512_reduce_add_ps, _mm512_setzero_ps, _mm512_sub_ps,
+    __m128i, __m256i, __m512, __mmask16, _mm256_loadu_si256, _mm512_add_ps, _mm512_cvtepi32_ps,
+    _mm512_cvtepu8_epi32, _mm512_cvtph_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_maskz_loadu_ps,
+    _mm512_maskz_mov_ps, _mm512_reduce_add_ps, _mm512_setzero_ps, _mm512_sub_ps, _mm_loadu_si128,
 };
 
 /// f32 lanes in one `__m512`.
@@ -37,6 +37,7 @@ static KERNELS: Kernels = Kernels {
     l2_squared_f16,
     dot_f32_f16,
     l2_squared_f32_f16,
+    dot_f32_u8,
 };
 
 /// These kernels, if this CPU can run them.
@@ -88,6 +89,12 @@ fn l2_squared_f32_f16(a: &[f32], b: &[f16]) -> f32 {
     unsafe { imp_l2_squared_f32_f16(a, b) }
 }
 
+fn dot_f32_u8(a: &[f32], b: &[u8]) -> f32 {
+    // SAFETY: reachable only via `KERNELS`, handed out by `kernels()` after
+    // avx512f, avx2, fma and f16c were detected on this CPU.
+    unsafe { imp_dot_f32_u8(a, b) }
+}
+
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 fn load_f32(x: &[f32; LANES]) -> __m512 {
@@ -104,6 +111,15 @@ fn load_f16(x: &[f16; LANES]) -> __m512 {
     // reads); `loadu` has no alignment requirement.
     let bits = unsafe { _mm256_loadu_si256(x.as_ptr().cast::<__m256i>()) };
     _mm512_cvtph_ps(bits)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+fn load_u8(x: &[u8; LANES]) -> __m512 {
+    // SAFETY: `x` is 16 initialised bytes; `loadu` has no alignment
+    // requirement.
+    let bytes = unsafe { _mm_loadu_si128(x.as_ptr().cast::<__m128i>()) };
+    _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes))
 }
 
 /// Mask of the top `tail_len` lanes (`0 < tail_len < LANES`).
@@ -144,6 +160,20 @@ fn tail_f16(prefix: &[f16], tail_len: usize) -> __m512 {
             let mut padded = [f16::ZERO; LANES];
             padded[..prefix.len()].copy_from_slice(prefix);
             load_f16(&padded)
+        }
+    }
+}
+
+/// As [`tail_f32`], for bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+fn tail_u8(prefix: &[u8], tail_len: usize) -> __m512 {
+    match prefix.last_chunk::<LANES>() {
+        Some(last) => _mm512_maskz_mov_ps(top_lanes_mask(tail_len), load_u8(last)),
+        None => {
+            let mut padded = [0u8; LANES];
+            padded[..prefix.len()].copy_from_slice(prefix);
+            load_u8(&padded)
         }
     }
 }
@@ -248,4 +278,14 @@ kernel!(
     tail_f32,
     tail_f16,
     step_l2
+);
+kernel!(
+    imp_dot_f32_u8,
+    f32,
+    u8,
+    load_f32,
+    load_u8,
+    tail_f32,
+    tail_u8,
+    step_dot
 );

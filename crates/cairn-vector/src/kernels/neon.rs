@@ -37,6 +37,7 @@ static KERNELS: Kernels = Kernels {
     l2_squared_f16,
     dot_f32_f16,
     l2_squared_f32_f16,
+    dot_f32_u8,
 };
 
 /// These kernels, if this CPU can run them.
@@ -83,12 +84,26 @@ fn l2_squared_f32_f16(a: &[f32], b: &[f16]) -> f32 {
     unsafe { imp_l2_squared_f32_f16(a, b) }
 }
 
+fn dot_f32_u8(a: &[f32], b: &[u8]) -> f32 {
+    // SAFETY: reachable only via `KERNELS`, handed out by `kernels()` after
+    // neon was detected on this CPU.
+    unsafe { imp_dot_f32_u8(a, b) }
+}
+
 #[inline]
 #[target_feature(enable = "neon")]
 fn load_f32(x: &[f32; LANES]) -> float32x4_t {
     // SAFETY: `x` is 4 initialised f32 (16 readable bytes); `vld1q_f32`
     // needs only f32 alignment, which `x` has.
     unsafe { vld1q_f32(x.as_ptr()) }
+}
+
+/// Widens 4 bytes to f32 (exactly: every byte is an f32).
+#[inline]
+#[target_feature(enable = "neon")]
+fn load_u8(x: &[u8; LANES]) -> float32x4_t {
+    let widened = x.map(f32::from);
+    load_f32(&widened)
 }
 
 /// Widens 4 f16 to f32 exactly (the same values as `f16::to_f32`; NaNs stay
@@ -160,6 +175,20 @@ fn tail_f16(prefix: &[f16], tail_len: usize) -> float32x4_t {
             let mut padded = [f16::ZERO; LANES];
             padded[..prefix.len()].copy_from_slice(prefix);
             load_f16(&padded)
+        }
+    }
+}
+
+/// As [`tail_f32`], for bytes.
+#[inline]
+#[target_feature(enable = "neon")]
+fn tail_u8(prefix: &[u8], tail_len: usize) -> float32x4_t {
+    match prefix.last_chunk::<LANES>() {
+        Some(last) => vbslq_f32(top_lanes_mask(tail_len), load_u8(last), vdupq_n_f32(0.0)),
+        None => {
+            let mut padded = [0u8; LANES];
+            padded[..prefix.len()].copy_from_slice(prefix);
+            load_u8(&padded)
         }
     }
 }
@@ -264,4 +293,14 @@ kernel!(
     tail_f32,
     tail_f16,
     step_l2
+);
+kernel!(
+    imp_dot_f32_u8,
+    f32,
+    u8,
+    load_f32,
+    load_u8,
+    tail_f32,
+    tail_u8,
+    step_dot
 );
