@@ -39,6 +39,10 @@ struct Args {
     reps: usize,
     m: usize,
     ef_construction: usize,
+    /// `quantization = …` of the index (`none`, `sq8`).
+    quant: String,
+    /// `rerank = …` of the index (quantized only).
+    rerank: Option<usize>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -55,6 +59,8 @@ fn parse_args() -> Result<Args> {
         reps: 3,
         m: 16,
         ef_construction: 200,
+        quant: "none".into(),
+        rerank: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -78,8 +84,10 @@ fn parse_args() -> Result<Args> {
             "--reps" => a.reps = val()?.parse::<usize>()?.max(1),
             "--m" => a.m = val()?.parse()?,
             "--ef-construction" => a.ef_construction = val()?.parse()?,
+            "--quant" => a.quant = val()?,
+            "--rerank" => a.rerank = Some(val()?.parse()?),
             "-h" | "--help" => {
-                println!("usage: cairn-ann-bench --data DIR [--ef 10,20,40] [--threads N] [--metric cosine|l2|ip] [--sql] [--delete-frac F] [--filter [--attr-index]] [--queries N] [--reps 3] [--m 16] [--ef-construction 200]");
+                println!("usage: cairn-ann-bench --data DIR [--ef 10,20,40] [--threads N] [--metric cosine|l2|ip] [--sql] [--delete-frac F] [--filter [--attr-index]] [--queries N] [--reps 3] [--m 16] [--ef-construction 200] [--quant none|sq8] [--rerank R]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -368,8 +376,12 @@ fn main() -> Result<()> {
     let t = Instant::now();
     db.execute(
         &format!(
-            "CREATE INDEX items_emb ON items USING hnsw (emb) WITH (m = {}, ef_construction = {}, metric = '{metric}', compact_ratio = {})",
-            args.m, args.ef_construction, compact_ratio
+            "CREATE INDEX items_emb ON items USING hnsw (emb) WITH (m = {}, ef_construction = {}, metric = '{metric}', compact_ratio = {}, quantization = '{}'{})",
+            args.m,
+            args.ef_construction,
+            compact_ratio,
+            args.quant,
+            args.rerank.map_or(String::new(), |r| format!(", rerank = {r}"))
         ),
         params![],
     )?;
@@ -377,9 +389,24 @@ fn main() -> Result<()> {
     let stats = db
         .vector_index_stats("items_emb")
         .context("index statistics")?;
+    let per = |b: usize| b / stats.nodes.max(1);
+    // Hot RAM: what the walk touches — links plus codes when quantized,
+    // links plus the f32 vectors when not. A quantized index still keeps
+    // its f32 vectors in RAM for the re-rank (not memory-mapped yet).
+    let walked = if stats.code_bytes > 0 {
+        stats.code_bytes
+    } else {
+        stats.vector_bytes
+    };
     println!(
-        "bytes_per_vector={} (index memory, vectors included; the row store keeps its own copy)",
-        stats.bytes / stats.nodes.max(1)
+        "quant={} bytes_per_vector={} hot_bytes_per_vector={} (links {} + {} {}) rerank_vectors_bytes_per_vector={} (index memory; the row store keeps its own copy of each vector)",
+        args.quant,
+        per(stats.bytes),
+        per(stats.link_bytes + walked),
+        per(stats.link_bytes),
+        if stats.code_bytes > 0 { "codes" } else { "vectors" },
+        per(walked),
+        if stats.code_bytes > 0 { per(stats.vector_bytes) } else { 0 },
     );
 
     let none = HashSet::new();

@@ -21,7 +21,7 @@
 //!
 //! ```text
 //! cargo run --release -p cairn-benches --bin cairn-reopen-bench -- \
-//!     --data /tmp/data/glove6b-50d [--db DIR] [--reps 5] [--threads 2] [--reuse]
+//!     --data /tmp/data/glove6b-50d [--db DIR] [--reps 5] [--threads 2] [--reuse] [--quant sq8]
 //! cargo run --release -p cairn-benches --bin cairn-reopen-bench -- \
 //!     --synthetic 20000,32 --no-checkpoint [--db DIR] [--reps 5]
 //! ```
@@ -42,6 +42,8 @@ struct Args {
     ef: usize,
     no_checkpoint: bool,
     exit_without_close: bool,
+    /// The index's `quantization` (`none`, `sq8`).
+    quant: String,
 }
 
 fn parse_args() -> Result<Args> {
@@ -55,6 +57,7 @@ fn parse_args() -> Result<Args> {
         ef: 160,
         no_checkpoint: false,
         exit_without_close: false,
+        quant: "none".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -73,6 +76,7 @@ fn parse_args() -> Result<Args> {
             "--reuse" => args.reuse = true,
             "--no-checkpoint" => args.no_checkpoint = true,
             "--exit-without-close" => args.exit_without_close = true,
+            "--quant" => args.quant = value()?,
             other => bail!("unknown argument {other}"),
         }
     }
@@ -195,8 +199,8 @@ fn build(dir: &Path, data: &Dataset, args: &Args) -> Result<()> {
     let t = Instant::now();
     db.execute(
         &format!(
-            "CREATE INDEX items_emb ON items USING hnsw (emb) WITH (m = 16, ef_construction = 200, metric = '{}')",
-            data.metric
+            "CREATE INDEX items_emb ON items USING hnsw (emb) WITH (m = 16, ef_construction = 200, metric = '{}', quantization = '{}')",
+            data.metric, args.quant
         ),
         params![],
     )?;
@@ -293,8 +297,15 @@ fn main() -> Result<()> {
             .context("no index after reopen")?;
         let rec = db.recovery().context("on disk")?;
         println!(
-            "rep={rep} open_s={open_s:.3} records_replayed={} checkpoint={:?} graphs={} nodes={} pending={} tombstones={}",
-            rec.records, rec.checkpoint, stats.graphs, stats.nodes, stats.pending, stats.tombstones
+            "rep={rep} open_s={open_s:.3} records_replayed={} rebuilt={} checkpoint={:?} graphs={} nodes={} pending={} tombstones={} code_bytes={}",
+            rec.records,
+            rec.vector_indexes_rebuilt,
+            rec.checkpoint,
+            stats.graphs,
+            stats.nodes,
+            stats.pending,
+            stats.tombstones,
+            stats.code_bytes
         );
         if stats.pending != 0 || stats.nodes != n {
             bail!("the index was not loaded whole: {stats:?}");
