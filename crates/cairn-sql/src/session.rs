@@ -806,7 +806,7 @@ impl Session {
             query,
             k,
             ef: ef.max(k),
-            rerank: self.settings().rerank,
+            rerank: self.rerank(),
             strategy: cairn_storage::VectorStrategy::Index,
             filtered: false,
         };
@@ -829,14 +829,20 @@ impl Session {
         }
     }
 
+    /// The `vector.rerank` in force: the transaction's `SET LOCAL` value,
+    /// else the session's (`None`: each index's own).
+    fn rerank(&self) -> Option<usize> {
+        match (&self.tx, self.rerank_local) {
+            (Some(_), Some(local)) => local,
+            _ => self.rerank,
+        }
+    }
+
     /// The settings a statement started now runs with.
     pub(crate) fn settings(&self) -> Settings {
         Settings {
             ef_search: self.ef_search(),
-            rerank: match (&self.tx, self.rerank_local) {
-                (Some(_), Some(local)) => local,
-                _ => self.rerank,
-            },
+            rerank: self.rerank(),
             interrupt: Some(self.interrupt.clone()),
             deadline: match (&self.tx, &self.timeout_local) {
                 (Some(_), Some(local)) => local.as_ref(),

@@ -41,7 +41,7 @@ use crate::table::{Table, TableInner};
 use crate::vector::VectorIndexDef;
 use crate::wal::{Record, Wal};
 use crate::Ts;
-use cairn_vector::quant::{Quantization, Sq8, Sq8Codes};
+use cairn_vector::quant::Quantization;
 
 /// Format version written into segment file headers.
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
@@ -1235,10 +1235,8 @@ fn graph_sections(inner: &TableInner, ts: Ts) -> (Vec<u8>, Vec<(u32, Vec<u8>)>) 
             arrays.push((section::G_VECTORS, f32s(&p.vectors)));
             arrays.push((section::G_ALIVE, alive));
             if let Some(codes) = &p.codes {
-                let sq = codes.sq8();
-                let mut body = f32s(sq.lower());
-                body.extend(f32s(sq.step()));
-                body.extend_from_slice(codes.codes());
+                let mut body = Vec::new();
+                crate::codec::put_sq8(&mut body, codes);
                 arrays.push((section::G_SQ8, body));
             }
         }
@@ -1305,7 +1303,12 @@ fn load_graphs(
             let alive = array(alive_at, len, 1, file, |c| c[0] == 1)?;
             let codes = match def.quantization {
                 Quantization::None => None,
-                Quantization::Sq8 => Some(load_sq8(next(section::G_SQ8)?, len, def.dims, file)?),
+                Quantization::Sq8 => {
+                    let (body, at) = next(section::G_SQ8)?;
+                    let codes = crate::codec::get_sq8(body, len, def.dims)
+                        .map_err(|e| Error::corrupt(file, at, e))?;
+                    Some(codes)
+                }
             };
             let graph = cairn_vector::hnsw::Graph::from_parts(cairn_vector::hnsw::GraphParts {
                 params: def.params,
@@ -1328,30 +1331,6 @@ fn load_graphs(
         out.push((def, graphs));
     }
     Ok(out)
-}
-
-/// A G_SQ8 section of a graph of `n` nodes of `dims` dimensions.
-fn load_sq8((body, at): (&[u8], u64), n: usize, dims: usize, file: &str) -> Result<Sq8Codes> {
-    let params = dims.saturating_mul(8);
-    let want = n.checked_mul(dims).and_then(|c| c.checked_add(params));
-    if want != Some(body.len()) {
-        return Err(Error::corrupt(
-            file,
-            at,
-            format!(
-                "SQ8 codes of {} bytes for {n} nodes of {dims} dimensions",
-                body.len()
-            ),
-        ));
-    }
-    let (lower, rest) = body.split_at(dims * 4);
-    let (step, codes) = rest.split_at(dims * 4);
-    let sq = Sq8::from_parts(
-        lower.chunks_exact(4).map(rd_f32).collect(),
-        step.chunks_exact(4).map(rd_f32).collect(),
-    )
-    .map_err(|e| Error::corrupt(file, at, e))?;
-    Ok(Sq8Codes::from_codes(sq, codes.to_vec()))
 }
 
 /// Removes WAL files before `wal_first` and segment files (and temp files)

@@ -19,6 +19,47 @@ use crate::{HnswParams, Metric};
 /// (RFC 0001 §3.5, WAL format ≥ 5).
 const METRIC_OPTIONS: u8 = 0x80;
 
+/// Appends a graph's SQ8 codes as RFC 0001 §3.9 and the G_SQ8 section
+/// (§4.3) lay them out: lower bounds, steps (f32 each), then the codes.
+pub(crate) fn put_sq8(out: &mut Vec<u8>, codes: &Sq8Codes) {
+    let sq = codes.sq8();
+    for f in sq.lower().iter().chain(sq.step()) {
+        out.extend_from_slice(&f.to_le_bytes());
+    }
+    out.extend_from_slice(codes.codes());
+}
+
+/// Bytes [`put_sq8`] writes for `n` nodes of `dims` dimensions, `None` on
+/// overflow.
+pub(crate) fn sq8_len(n: usize, dims: usize) -> Option<usize> {
+    n.checked_mul(dims)?.checked_add(dims.checked_mul(8)?)
+}
+
+/// Reads what [`put_sq8`] wrote for `n` nodes of `dims` dimensions: the
+/// length must be exactly [`sq8_len`], the parameters finite, the steps
+/// at least 0; the error says what is wrong.
+pub(crate) fn get_sq8(
+    bytes: &[u8],
+    n: usize,
+    dims: usize,
+) -> std::result::Result<Sq8Codes, String> {
+    if sq8_len(n, dims) != Some(bytes.len()) {
+        return Err(format!(
+            "SQ8 codes of {} bytes for {n} nodes of {dims} dimensions",
+            bytes.len()
+        ));
+    }
+    let floats = |b: &[u8]| -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_bits(le32(c, 0)))
+            .collect()
+    };
+    let (lower, rest) = bytes.split_at(dims * 4);
+    let (step, codes) = rest.split_at(dims * 4);
+    let sq = Sq8::from_parts(floats(lower), floats(step))?;
+    Ok(Sq8Codes::from_codes(sq, codes.to_vec()))
+}
+
 /// The little-endian u32 at `b[at..at + 4]` (the caller checked the bounds).
 pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
     let mut a = [0u8; 4];
@@ -241,11 +282,7 @@ impl Enc<'_> {
         }
         out.extend(live.iter().map(|&l| u8::from(l)));
         if let Some(codes) = &p.codes {
-            let sq = codes.sq8();
-            for f in sq.lower().iter().chain(sq.step()) {
-                out.extend_from_slice(&f.to_le_bytes());
-            }
-            out.extend_from_slice(codes.codes());
+            put_sq8(out, codes);
         }
     }
 
@@ -609,22 +646,15 @@ impl<'a> Dec<'a> {
             Quantization::None => None,
             Quantization::Sq8 => {
                 let at = self.pos;
-                let lower = u32s(self, def.dims)?
-                    .into_iter()
-                    .map(f32::from_bits)
-                    .collect();
-                let step = u32s(self, def.dims)?
-                    .into_iter()
-                    .map(f32::from_bits)
-                    .collect();
-                let sq = Sq8::from_parts(lower, step).map_err(|e| {
+                let len = sq8_len(n, def.dims).ok_or_else(|| self.err("codes too large"))?;
+                let codes = get_sq8(self.take(len)?, n, def.dims).map_err(|e| {
                     Error::corrupt(
                         self.file,
                         self.base + at as u64,
                         format!("vector index {}: {e}", def.name),
                     )
                 })?;
-                Some(Sq8Codes::from_codes(sq, self.take(n * def.dims)?.to_vec()))
+                Some(codes)
             }
         };
         let graph = Graph::from_parts(GraphParts {

@@ -5,17 +5,11 @@
 use cairn_vector::hnsw::{Graph, GraphParts, HnswError, HnswParams, Metric, SearchScratch};
 use cairn_vector::quant::{Quantization, Sq8, Sq8Codes, Sq8Query};
 use proptest::prelude::*;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+
+mod common;
+use common::{brute_force, random_vectors};
 
 const METRICS: [Metric; 3] = [Metric::L2, Metric::Cosine, Metric::InnerProduct];
-
-fn random_vectors(seed: u64, n: usize, dims: usize) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..n * dims)
-        .map(|_| (0..4).map(|_| rng.random::<f32>()).sum::<f32>() - 2.0)
-        .collect()
-}
 
 fn params(metric: Metric) -> HnswParams {
     HnswParams {
@@ -29,17 +23,6 @@ fn build(metric: Metric, n: usize, dims: usize) -> Graph {
     let data = random_vectors(7, n, dims);
     let keys = (0..n as u64).collect();
     Graph::build(params(metric), dims, keys, data, None).expect("build")
-}
-
-/// The exact `k` nearest accepted nodes by the graph's exact distance.
-fn brute_force(graph: &Graph, query: &[f32], k: usize, accept: impl Fn(u32) -> bool) -> Vec<u32> {
-    let q = graph.prepare_query(query);
-    let mut all: Vec<(f32, u32)> = (0..graph.len() as u32)
-        .filter(|&n| accept(n))
-        .map(|n| (graph.distance(&q, n), n))
-        .collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    all.into_iter().take(k).map(|(_, n)| n).collect()
 }
 
 /// Mean recall@k; every result is accepted and carries its exact distance.

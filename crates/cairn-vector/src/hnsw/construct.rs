@@ -238,7 +238,7 @@ fn touch_slots<S: Slot>(block: &[S]) {
 /// Starts loading every cache line of the vectors of `nodes`, so their
 /// misses are in flight together before the distances need them.
 #[inline(always)]
-pub(crate) fn touch_vectors(vectors: &[f32], dims: usize, nodes: &[u32]) {
+fn touch_vectors(vectors: &[f32], dims: usize, nodes: &[u32]) {
     for &node in nodes {
         let v = vector_of(vectors, dims, node);
         for x in v.iter().step_by(16) {
