@@ -39,8 +39,12 @@ struct Args {
     reps: usize,
     m: usize,
     ef_construction: usize,
-    /// `quantization = …` of the index (`none`, `sq8`).
+    /// `quantization = …` of the index (`none`, `sq8`, `rabitq`).
     quant: String,
+    /// `bits = …` of a RaBitQ index.
+    bits: Option<u8>,
+    /// Extra API sweeps, one per value, under `SET vector.rerank = r`.
+    rerank_sweep: Vec<usize>,
     /// `rerank = …` of the index (quantized only).
     rerank: Option<usize>,
 }
@@ -60,6 +64,8 @@ fn parse_args() -> Result<Args> {
         m: 16,
         ef_construction: 200,
         quant: "none".into(),
+        bits: None,
+        rerank_sweep: Vec::new(),
         rerank: None,
     };
     let mut it = std::env::args().skip(1);
@@ -86,8 +92,15 @@ fn parse_args() -> Result<Args> {
             "--ef-construction" => a.ef_construction = val()?.parse()?,
             "--quant" => a.quant = val()?,
             "--rerank" => a.rerank = Some(val()?.parse()?),
+            "--bits" => a.bits = Some(val()?.parse()?),
+            "--rerank-sweep" => {
+                a.rerank_sweep = val()?
+                    .split(',')
+                    .map(|r| r.trim().parse::<usize>())
+                    .collect::<std::result::Result<_, _>>()?
+            }
             "-h" | "--help" => {
-                println!("usage: cairn-ann-bench --data DIR [--ef 10,20,40] [--threads N] [--metric cosine|l2|ip] [--sql] [--delete-frac F] [--filter [--attr-index]] [--queries N] [--reps 3] [--m 16] [--ef-construction 200] [--quant none|sq8] [--rerank R]");
+                println!("usage: cairn-ann-bench --data DIR [--ef 10,20,40] [--threads N] [--metric cosine|l2|ip] [--sql] [--delete-frac F] [--filter [--attr-index]] [--queries N] [--reps 3] [--m 16] [--ef-construction 200] [--quant none|sq8|rabitq] [--bits B] [--rerank R] [--rerank-sweep R1,R2]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -382,6 +395,7 @@ fn main() -> Result<()> {
             compact_ratio,
             args.quant,
             args.rerank.map_or(String::new(), |r| format!(", rerank = {r}"))
+                + &args.bits.map_or(String::new(), |b| format!(", bits = {b}"))
         ),
         params![],
     )?;
@@ -423,6 +437,14 @@ fn main() -> Result<()> {
         )?;
     } else {
         sweep_api(&db, &ds, &args.efs, nq, &truth, "", args.reps)?;
+    }
+    for &r in &args.rerank_sweep {
+        db.execute(&format!("SET vector.rerank = {r}"), params![])?;
+        let label = format!("rerank{r} ");
+        sweep_api(&db, &ds, &args.efs, nq, &truth, &label, args.reps)?;
+    }
+    if !args.rerank_sweep.is_empty() {
+        db.execute("SET vector.rerank = DEFAULT", params![])?;
     }
 
     if args.filter {

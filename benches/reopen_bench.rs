@@ -21,7 +21,7 @@
 //!
 //! ```text
 //! cargo run --release -p cairn-benches --bin cairn-reopen-bench -- \
-//!     --data /tmp/data/glove6b-50d [--db DIR] [--reps 5] [--threads 2] [--reuse] [--quant sq8]
+//!     --data /tmp/data/glove6b-50d [--db DIR] [--reps 5] [--threads 2] [--reuse] [--quant sq8|rabitq [--bits B]]
 //! cargo run --release -p cairn-benches --bin cairn-reopen-bench -- \
 //!     --synthetic 20000,32 --no-checkpoint [--db DIR] [--reps 5]
 //! ```
@@ -42,8 +42,10 @@ struct Args {
     ef: usize,
     no_checkpoint: bool,
     exit_without_close: bool,
-    /// The index's `quantization` (`none`, `sq8`).
+    /// The index's `quantization` (`none`, `sq8`, `rabitq`).
     quant: String,
+    /// `bits = …` of a RaBitQ index.
+    bits: Option<u8>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -58,6 +60,7 @@ fn parse_args() -> Result<Args> {
         no_checkpoint: false,
         exit_without_close: false,
         quant: "none".into(),
+        bits: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -77,6 +80,7 @@ fn parse_args() -> Result<Args> {
             "--no-checkpoint" => args.no_checkpoint = true,
             "--exit-without-close" => args.exit_without_close = true,
             "--quant" => args.quant = value()?,
+            "--bits" => args.bits = Some(value()?.parse()?),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -199,8 +203,10 @@ fn build(dir: &Path, data: &Dataset, args: &Args) -> Result<()> {
     let t = Instant::now();
     db.execute(
         &format!(
-            "CREATE INDEX items_emb ON items USING hnsw (emb) WITH (m = 16, ef_construction = 200, metric = '{}', quantization = '{}')",
-            data.metric, args.quant
+            "CREATE INDEX items_emb ON items USING hnsw (emb) WITH (m = 16, ef_construction = 200, metric = '{}', quantization = '{}'{})",
+            data.metric,
+            args.quant,
+            args.bits.map_or(String::new(), |b| format!(", bits = {b}"))
         ),
         params![],
     )?;

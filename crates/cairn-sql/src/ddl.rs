@@ -425,8 +425,9 @@ struct HnswOptions {
 /// The parameters of `CREATE INDEX … USING hnsw (col [opclass]) WITH (…)`:
 /// the metric from the operator class or the `metric` option (which must
 /// agree), `m`, `ef_construction`, `compact_ratio`, `quantization`
-/// (`'none'` or `'sq8'`) and `rerank` (candidates re-ranked exactly per
-/// result, 1..=100).
+/// (`'none'`, `'sq8'` or `'rabitq'`), `bits` (RaBitQ's bits per
+/// dimension, 1..=4, default 1) and `rerank` (candidates re-ranked exactly
+/// per result, 1..=100).
 fn hnsw_options(ci: &ast::CreateIndex) -> Result<HnswOptions> {
     use cairn_storage::{HnswParams, Metric, Quantization};
     let metric_name = |m: &str| -> Result<Metric> {
@@ -445,6 +446,7 @@ fn hnsw_options(ci: &ast::CreateIndex) -> Result<HnswOptions> {
     let mut compact_ratio = cairn_storage::COMPACT_RATIO_DEFAULT;
     let mut quantization = Quantization::None;
     let mut rerank = cairn_storage::RERANK_DEFAULT;
+    let mut bits = None;
     let opclass = match ci.columns.first().and_then(|c| c.operator_class.as_ref()) {
         Some(o) => Some((o.to_string(), metric_name(&o.to_string())?)),
         None => None,
@@ -488,10 +490,11 @@ fn hnsw_options(ci: &ast::CreateIndex) -> Result<HnswOptions> {
             "quantization" => {
                 quantization = Quantization::from_name(&text).ok_or_else(|| {
                     Error::plan(format!(
-                        "unknown hnsw quantization {text} (use 'none' or 'sq8')"
+                        "unknown hnsw quantization {text} (use 'none', 'sq8' or 'rabitq')"
                     ))
                 })?
             }
+            "bits" => bits = Some(int()?),
             "rerank" => {
                 rerank = int()?;
                 if !(1..=cairn_storage::RERANK_MAX).contains(&rerank) {
@@ -507,9 +510,36 @@ fn hnsw_options(ci: &ast::CreateIndex) -> Result<HnswOptions> {
     Ok(HnswOptions {
         params,
         compact_ratio,
-        quantization,
+        quantization: with_bits(quantization, bits)?,
         rerank,
     })
+}
+
+/// `quantization` with the `bits` option applied: RaBitQ takes 1..=4
+/// (default 1); other codecs have no such option.
+fn with_bits(
+    quantization: cairn_storage::Quantization,
+    bits: Option<usize>,
+) -> Result<cairn_storage::Quantization> {
+    use cairn_storage::{Quantization, RABITQ_BITS_MAX};
+    let Some(b) = bits else {
+        return Ok(quantization);
+    };
+    if !matches!(quantization, Quantization::RaBitQ { .. }) {
+        return Err(Error::plan(format!(
+            "hnsw option bits applies to quantization = 'rabitq', not '{}'",
+            quantization.name()
+        )));
+    }
+    u8::try_from(b)
+        .ok()
+        .filter(|b| (1..=RABITQ_BITS_MAX).contains(b))
+        .map(|bits| Quantization::RaBitQ { bits })
+        .ok_or_else(|| {
+            Error::plan(format!(
+                "hnsw option bits must be in 1..={RABITQ_BITS_MAX}, got {b}"
+            ))
+        })
 }
 
 fn create_hnsw_index(

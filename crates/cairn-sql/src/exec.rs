@@ -1263,7 +1263,7 @@ impl<'a> Executor<'a> {
                 out.push(format!(
                     "VectorSearch {}: walks {} codes with ef_search {}, re-ranks the best {rerank} per result exactly ({from})",
                     table.name(),
-                    def.quantization.name(),
+                    def.quantization.label(),
                     self.settings.ef_search,
                 ));
             }

@@ -416,7 +416,7 @@ fn vector_line(
         .unwrap_or_default();
     let codes = match quantization {
         cairn_storage::Quantization::None => String::new(),
-        q => format!(", {} codes", q.name()),
+        q => format!(", {} codes", q.label()),
     };
     // A parameter shows the dimension it must have: `$1[64]`.
     let query = match query {

@@ -374,11 +374,11 @@ fn indexes(store: &Store) -> (Plan, Vec<OutCol>) {
                 vx.compact_ratio
             );
             if vx.quantization != cairn_storage::Quantization::None {
-                params.push_str(&format!(
-                    ", quantization={}, rerank={}",
-                    vx.quantization.name(),
-                    vx.rerank
-                ));
+                params.push_str(&format!(", quantization={}", vx.quantization.name()));
+                if let cairn_storage::Quantization::RaBitQ { bits } = vx.quantization {
+                    params.push_str(&format!(", bits={bits}"));
+                }
+                params.push_str(&format!(", rerank={}", vx.rerank));
             }
             rows.push(vec![
                 text(&vx.name),

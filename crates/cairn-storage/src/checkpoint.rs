@@ -41,7 +41,7 @@ use crate::table::{Table, TableInner};
 use crate::vector::VectorIndexDef;
 use crate::wal::{Record, Wal};
 use crate::Ts;
-use cairn_vector::quant::Quantization;
+use cairn_vector::quant::{Codes, Quantization};
 
 /// Format version written into segment file headers.
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
@@ -96,6 +96,10 @@ pub(crate) mod section {
     /// dimension the lower bound, then the step (f32 each), then one byte
     /// per dimension per node.
     pub const G_SQ8: u32 = 20;
+    /// A RaBitQ-quantized graph's codes, right after its G_ALIVE: the
+    /// rotation seed (u64), the centroid (f32 per dimension), then per node
+    /// its record of u64 words (bit planes, then four f32 factors).
+    pub const G_RABITQ: u32 = 21;
     /// Every ordered index (primary key first): name, then its entries for
     /// the visible rows in key order: key, row ids.
     pub const INDEXES: u32 = 12;
@@ -1236,8 +1240,12 @@ fn graph_sections(inner: &TableInner, ts: Ts) -> (Vec<u8>, Vec<(u32, Vec<u8>)>) 
             arrays.push((section::G_ALIVE, alive));
             if let Some(codes) = &p.codes {
                 let mut body = Vec::new();
-                crate::codec::put_sq8(&mut body, codes);
-                arrays.push((section::G_SQ8, body));
+                crate::codec::put_codes(&mut body, codes);
+                let id = match codes {
+                    Codes::Sq8(_) => section::G_SQ8,
+                    Codes::RaBitQ(_) => section::G_RABITQ,
+                };
+                arrays.push((id, body));
             }
         }
     }
@@ -1260,9 +1268,11 @@ fn load_graphs(
             vectors.len()
         )));
     }
-    let mut arrays = sections
-        .iter()
-        .filter(|s| (section::G_KEYS..=section::G_ALIVE).contains(&s.0) || s.0 == section::G_SQ8);
+    let mut arrays = sections.iter().filter(|s| {
+        (section::G_KEYS..=section::G_ALIVE).contains(&s.0)
+            || s.0 == section::G_SQ8
+            || s.0 == section::G_RABITQ
+    });
     let mut out = Vec::with_capacity(vectors.len());
     for def in vectors {
         let graphs_n = d.count(21)?;
@@ -1303,9 +1313,13 @@ fn load_graphs(
             let alive = array(alive_at, len, 1, file, |c| c[0] == 1)?;
             let codes = match def.quantization {
                 Quantization::None => None,
-                Quantization::Sq8 => {
-                    let (body, at) = next(section::G_SQ8)?;
-                    let codes = crate::codec::get_sq8(body, len, def.dims)
+                q => {
+                    let id = match q {
+                        Quantization::RaBitQ { .. } => section::G_RABITQ,
+                        _ => section::G_SQ8,
+                    };
+                    let (body, at) = next(id)?;
+                    let codes = crate::codec::get_codes(q, body, len, def.dims)
                         .map_err(|e| Error::corrupt(file, at, e))?;
                     Some(codes)
                 }

@@ -9,43 +9,58 @@ use cairn_core::vector::VECTOR_DIMS_MAX;
 use cairn_core::{DataType, Error, Result, Value};
 
 use cairn_vector::hnsw::{Graph, GraphParts, RERANK_DEFAULT, RERANK_MAX};
-use cairn_vector::quant::{Quantization, Sq8, Sq8Codes};
+use cairn_vector::quant::{
+    Codes, Quantization, RaBitQ, RabitqCodes, Sq8, Sq8Codes, RABITQ_BITS_MAX,
+};
 
 use crate::schema::{ColumnDef, IndexDef, TableSchema, TriggerDef, ViewDef};
-use crate::vector::{built_graph_bytes, BuiltGraph, VectorIndexDef};
+use crate::vector::{built_graph_bytes, codes_len, BuiltGraph, VectorIndexDef};
 use crate::{HnswParams, Metric};
 
 /// Top bit of a vector index's metric byte: quantization and rerank follow
 /// (RFC 0001 §3.5, WAL format ≥ 5).
 const METRIC_OPTIONS: u8 = 0x80;
 
-/// Appends a graph's SQ8 codes as RFC 0001 §3.9 and the G_SQ8 section
-/// (§4.3) lay them out: lower bounds, steps (f32 each), then the codes.
-pub(crate) fn put_sq8(out: &mut Vec<u8>, codes: &Sq8Codes) {
-    let sq = codes.sq8();
-    for f in sq.lower().iter().chain(sq.step()) {
-        out.extend_from_slice(&f.to_le_bytes());
+/// Appends a graph's codes as RFC 0001 §3.9 and the G_SQ8 / G_RABITQ
+/// sections (§4.3) lay them out. SQ8: lower bounds, steps (f32 each), then
+/// the codes. RaBitQ: the rotation seed (u64), the centroid (f32 each),
+/// then each node's record of u64 words (bit planes, then factors).
+pub(crate) fn put_codes(out: &mut Vec<u8>, codes: &Codes) {
+    match codes {
+        Codes::Sq8(codes) => {
+            let sq = codes.sq8();
+            for f in sq.lower().iter().chain(sq.step()) {
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+            out.extend_from_slice(codes.codes());
+        }
+        Codes::RaBitQ(codes) => {
+            let rq = codes.rabitq();
+            out.extend_from_slice(&rq.seed().to_le_bytes());
+            for f in rq.centroid() {
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+            for w in codes.records() {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
     }
-    out.extend_from_slice(codes.codes());
 }
 
-/// Bytes [`put_sq8`] writes for `n` nodes of `dims` dimensions, `None` on
-/// overflow.
-pub(crate) fn sq8_len(n: usize, dims: usize) -> Option<usize> {
-    n.checked_mul(dims)?.checked_add(dims.checked_mul(8)?)
-}
-
-/// Reads what [`put_sq8`] wrote for `n` nodes of `dims` dimensions: the
-/// length must be exactly [`sq8_len`], the parameters finite, the steps
-/// at least 0; the error says what is wrong.
-pub(crate) fn get_sq8(
+/// Reads what [`put_codes`] wrote for `n` nodes of `dims` dimensions: the
+/// length must be exactly [`codes_len`](crate::vector::codes_len) and the parameters valid (finite,
+/// steps at least 0, bits in range, factors finite); the error says what
+/// is wrong.
+pub(crate) fn get_codes(
+    quantization: Quantization,
     bytes: &[u8],
     n: usize,
     dims: usize,
-) -> std::result::Result<Sq8Codes, String> {
-    if sq8_len(n, dims) != Some(bytes.len()) {
+) -> std::result::Result<Codes, String> {
+    if codes_len(quantization, n, dims) != Some(bytes.len()) {
         return Err(format!(
-            "SQ8 codes of {} bytes for {n} nodes of {dims} dimensions",
+            "{} codes of {} bytes for {n} nodes of {dims} dimensions",
+            quantization.name(),
             bytes.len()
         ));
     }
@@ -54,10 +69,26 @@ pub(crate) fn get_sq8(
             .map(|c| f32::from_bits(le32(c, 0)))
             .collect()
     };
-    let (lower, rest) = bytes.split_at(dims * 4);
-    let (step, codes) = rest.split_at(dims * 4);
-    let sq = Sq8::from_parts(floats(lower), floats(step))?;
-    Ok(Sq8Codes::from_codes(sq, codes.to_vec()))
+    match quantization {
+        Quantization::None => Err("no codes for an unquantized index".into()),
+        Quantization::Sq8 => {
+            let (lower, rest) = bytes.split_at(dims * 4);
+            let (step, codes) = rest.split_at(dims * 4);
+            let sq = Sq8::from_parts(floats(lower), floats(step))?;
+            Ok(Codes::Sq8(Sq8Codes::from_codes(sq, codes.to_vec())))
+        }
+        Quantization::RaBitQ { bits } => {
+            let (seed, rest) = bytes.split_at(8);
+            let (centroid, records) = rest.split_at(dims * 4);
+            let seed = u64::from(le32(seed, 0)) | (u64::from(le32(seed, 4)) << 32);
+            let rq = RaBitQ::from_parts(dims, bits, seed, floats(centroid))?;
+            let records = records
+                .chunks_exact(8)
+                .map(|c| u64::from(le32(c, 0)) | (u64::from(le32(c, 4)) << 32))
+                .collect();
+            Ok(Codes::RaBitQ(RabitqCodes::from_records(rq, records)?))
+        }
+    }
 }
 
 /// The little-endian u32 at `b[at..at + 4]` (the caller checked the bounds).
@@ -250,10 +281,15 @@ impl Enc<'_> {
         let options = d.quantization != Quantization::None || d.rerank != RERANK_DEFAULT;
         self.u8(metric | if options { METRIC_OPTIONS } else { 0 });
         if options {
-            self.u8(match d.quantization {
-                Quantization::None => 0,
-                Quantization::Sq8 => 1,
-            });
+            match d.quantization {
+                Quantization::None => self.u8(0),
+                Quantization::Sq8 => self.u8(1),
+                // The bits follow the codec byte (WAL format ≥ 6).
+                Quantization::RaBitQ { bits } => {
+                    self.u8(2);
+                    self.u8(bits);
+                }
+            }
             self.u32(d.rerank as u32);
         }
         self.u64(d.compact_ratio.to_bits());
@@ -282,7 +318,7 @@ impl Enc<'_> {
         }
         out.extend(live.iter().map(|&l| u8::from(l)));
         if let Some(codes) = &p.codes {
-            put_sq8(out, codes);
+            put_codes(out, codes);
         }
     }
 
@@ -555,6 +591,12 @@ impl<'a> Dec<'a> {
             let quantization = match self.u8()? {
                 0 => Quantization::None,
                 1 => Quantization::Sq8,
+                2 => match self.u8()? {
+                    bits @ 1..=RABITQ_BITS_MAX => Quantization::RaBitQ { bits },
+                    bits => {
+                        return Err(self.err(format!("vector index {name}: rabitq bits {bits}")))
+                    }
+                },
                 t => return Err(self.err(format!("unknown quantization {t}"))),
             };
             let rerank = self.u32()? as usize;
@@ -644,10 +686,10 @@ impl<'a> Dec<'a> {
             })?;
         let codes = match def.quantization {
             Quantization::None => None,
-            Quantization::Sq8 => {
+            q => {
                 let at = self.pos;
-                let len = sq8_len(n, def.dims).ok_or_else(|| self.err("codes too large"))?;
-                let codes = get_sq8(self.take(len)?, n, def.dims).map_err(|e| {
+                let len = codes_len(q, n, def.dims).ok_or_else(|| self.err("codes too large"))?;
+                let codes = get_codes(q, self.take(len)?, n, def.dims).map_err(|e| {
                     Error::corrupt(
                         self.file,
                         self.base + at as u64,

@@ -111,11 +111,16 @@ pub fn load_segment_file(bytes: &[u8], ts: u64) -> Result<()> {
 /// A valid WAL record payload (kind, version, body) of kind 10: a vector
 /// index `v_e` (L2, m = 4) over column 1 of table `v`, with the graph of
 /// `n` seeded pseudo-random `dims`-dimensional vectors (keys 1..=n) and
-/// every third node not live — a seed for fuzzing and mutation tests. With
-/// `sq8` the index is quantized and the record carries the graph's codes.
-pub fn vector_index_built_record(n: usize, dims: usize, seed: u64, sq8: bool) -> Result<Vec<u8>> {
+/// every third node not live — a seed for fuzzing and mutation tests. A
+/// quantized index's record carries the graph's codes.
+pub fn vector_index_built_record(
+    n: usize,
+    dims: usize,
+    seed: u64,
+    quantization: crate::Quantization,
+) -> Result<Vec<u8>> {
+    use crate::Quantization;
     use cairn_vector::hnsw::{Graph, HnswParams, Metric};
-    use cairn_vector::quant::Quantization;
     let params = HnswParams {
         m: 4,
         ef_construction: 16,
@@ -133,11 +138,6 @@ pub fn vector_index_built_record(n: usize, dims: usize, seed: u64, sq8: bool) ->
     let keys: Vec<u64> = (1..=n as u64).collect();
     let mut graph = Graph::build(params, dims, keys, vectors, None)
         .map_err(|e| cairn_core::Error::internal(e.to_string()))?;
-    let quantization = if sq8 {
-        Quantization::Sq8
-    } else {
-        Quantization::None
-    };
     graph.quantize(quantization);
     let def = crate::vector::VectorIndexDef {
         name: "v_e".into(),
@@ -145,10 +145,10 @@ pub fn vector_index_built_record(n: usize, dims: usize, seed: u64, sq8: bool) ->
         dims,
         params,
         quantization,
-        rerank: if sq8 {
-            3
-        } else {
+        rerank: if quantization == Quantization::None {
             cairn_vector::hnsw::RERANK_DEFAULT
+        } else {
+            3
         },
         compact_ratio: crate::vector::COMPACT_RATIO_DEFAULT,
         create_sql: "CREATE INDEX v_e ON v USING hnsw (e)".into(),

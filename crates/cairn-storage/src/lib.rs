@@ -38,7 +38,7 @@ mod vector;
 mod wal;
 
 pub use cairn_vector::hnsw::{HnswParams, Metric, RERANK_DEFAULT, RERANK_MAX};
-pub use cairn_vector::quant::Quantization;
+pub use cairn_vector::quant::{Quantization, RABITQ_BITS_MAX};
 pub use checkpoint::{
     CHECKPOINT_INTERVAL, CHECKPOINT_WAL_BYTES, CHECKPOINT_WAL_BYTES_MIN, SEGMENT_FORMAT_OLDEST,
     SEGMENT_FORMAT_VERSION,

@@ -80,6 +80,24 @@ pub(crate) struct BuiltGraph {
     pub(crate) live: Vec<bool>,
 }
 
+/// Bytes [`put_codes`](crate::codec::put_codes) writes for `n` nodes of `dims` dimensions coded
+/// with `quantization`; `None` on overflow or for `Quantization::None`.
+pub(crate) fn codes_len(quantization: Quantization, n: usize, dims: usize) -> Option<usize> {
+    match quantization {
+        Quantization::None => None,
+        Quantization::Sq8 => n.checked_mul(dims)?.checked_add(dims.checked_mul(8)?),
+        Quantization::RaBitQ { bits } => {
+            let stride = dims
+                .div_ceil(64)
+                .checked_mul(usize::from(bits))?
+                .checked_add(2)?;
+            n.checked_mul(stride)?
+                .checked_mul(8)?
+                .checked_add(dims.checked_mul(4)?.checked_add(8)?)
+        }
+    }
+}
+
 /// Bytes RFC 0001 §3.9 takes for a graph of `nodes` nodes (`upper` upper
 /// slots) of index `def`, `None` on overflow.
 pub(crate) fn built_graph_bytes(def: &VectorIndexDef, nodes: usize, upper: usize) -> Option<usize> {
@@ -88,15 +106,15 @@ pub(crate) fn built_graph_bytes(def: &VectorIndexDef, nodes: usize, upper: usize
         .checked_add(1)?
         .checked_mul(4)?
         .checked_add(8 + 1 + 1)?;
-    // SQ8 codes: the parameters, then one byte per dimension per node.
-    let (per_node, codes_fixed) = match def.quantization {
-        Quantization::None => (per_node, 0),
-        Quantization::Sq8 => (per_node.checked_add(def.dims)?, def.dims.checked_mul(8)?),
+    // Codes: parameters, then a code per node.
+    let codes = match def.quantization {
+        Quantization::None => 0,
+        q => codes_len(q, nodes, def.dims)?,
     };
     nodes
         .checked_mul(per_node)?
         .checked_add(upper.checked_mul(4)?)?
-        .checked_add(codes_fixed)?
+        .checked_add(codes)?
         .checked_add(8 + 8 + 4 + 1)
 }
 

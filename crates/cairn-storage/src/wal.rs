@@ -32,8 +32,9 @@ use crate::{RowId, Ts};
 /// is what tells an older reader to stop). Version 4 added record kind 13
 /// (a transaction that ran DDL), version 5 vector index options
 /// (quantization and rerank, flagged in the metric byte; SQ8 codes after a
-/// built graph's live flags).
-pub const WAL_FORMAT_VERSION: u32 = 5;
+/// built graph's live flags), version 6 RaBitQ codes (codec byte 2 and its
+/// bits; the seed, centroid and records after the live flags).
+pub const WAL_FORMAT_VERSION: u32 = 6;
 /// Oldest WAL format version this build reads.
 pub const WAL_FORMAT_OLDEST: u32 = 1;
 /// Version byte of record payloads.

@@ -31,7 +31,7 @@ use cairn_storage::fuzzing::{
     encode_values, load_segment_file, reencode_wal_record, transaction_record,
     vector_index_built_record, wal_file_with_commits,
 };
-use cairn_storage::Manifest;
+use cairn_storage::{Manifest, Quantization};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------
@@ -884,14 +884,26 @@ fn fuzz_seeds_decode() {
 #[test]
 fn built_graph_record_round_trips_and_damage_is_corrupt() {
     for (n, dims) in [(0, 3), (1, 2), (40, 3)] {
-        let payload = vector_index_built_record(n, dims, 7, false).expect("record");
+        let payload = vector_index_built_record(n, dims, 7, Quantization::None).expect("record");
         record_round_trips_and_damage_is_corrupt(&payload, &format!("{n} nodes"));
     }
     // Quantized (WAL format 5): options in the definition, SQ8 parameters
     // and codes after the live flags.
     for (n, dims) in [(0, 3), (1, 2), (40, 3)] {
-        let payload = vector_index_built_record(n, dims, 7, true).expect("record");
+        let payload = vector_index_built_record(n, dims, 7, Quantization::Sq8).expect("record");
         record_round_trips_and_damage_is_corrupt(&payload, &format!("sq8, {n} nodes"));
+    }
+    // RaBitQ (WAL format 6): the codec byte, its bits, then the seed,
+    // centroid and records after the live flags.
+    for bits in [1, 3] {
+        for (n, dims) in [(0, 3), (1, 2), (40, 3), (12, 70)] {
+            let q = Quantization::RaBitQ { bits };
+            let payload = vector_index_built_record(n, dims, 7, q).expect("record");
+            record_round_trips_and_damage_is_corrupt(
+                &payload,
+                &format!("rabitq {bits}, {n} nodes"),
+            );
+        }
     }
 }
 

@@ -30,7 +30,8 @@ struct Args {
     limit: Option<usize>,
     insert: bool,
     quant: Quantization,
-    rerank: usize,
+    /// One search sweep per value.
+    rerank: Vec<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -46,7 +47,7 @@ fn parse_args() -> Result<Args, String> {
         limit: None,
         insert: false,
         quant: Quantization::None,
-        rerank: RERANK_DEFAULT,
+        rerank: vec![RERANK_DEFAULT],
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,7 +66,24 @@ fn parse_args() -> Result<Args, String> {
             "--reps" => args.reps = number()?.max(1),
             "--rounds" => args.rounds = number()?.max(1),
             "--limit" => args.limit = Some(number()?),
-            "--rerank" => args.rerank = number()?,
+            "--rerank" => {
+                args.rerank = value
+                    .split(',')
+                    .map(|r| {
+                        r.trim()
+                            .parse::<usize>()
+                            .map_err(|e| format!("{flag}: {e}"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "--bits" => {
+                let bits = u8::try_from(number()?).map_err(|_| "--bits: 1..4".to_string())?;
+                if let Quantization::RaBitQ { bits: b } = &mut args.quant {
+                    *b = bits;
+                } else {
+                    return Err("--bits needs --quant rabitq first".into());
+                }
+            }
             "--quant" => {
                 args.quant = Quantization::from_name(&value)
                     .ok_or_else(|| format!("--quant: unknown codec {value}"))?
@@ -210,8 +228,10 @@ fn run() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         Graph::build(params, dims, keys, base, Some(&pool)).map_err(|e| e.to_string())?
     };
+    let graph_s = t.elapsed().as_secs_f64();
     graph.quantize(args.quant);
     let build_s = t.elapsed().as_secs_f64();
+    let quantize_s = build_s - graph_s;
     let build_cpu_s = process_cpu_s() - cpu0;
     if args.limit.is_some() {
         // The dataset's ground truth covers the whole base set: recompute it
@@ -219,12 +239,16 @@ fn run() -> Result<(), String> {
         gt_k = args.k;
         truth = exact_neighbours(&graph, &queries, args.k);
     }
-    println!("build_s={build_s:.3} build_cpu_s={build_cpu_s:.2}");
+    println!("build_s={build_s:.3} build_cpu_s={build_cpu_s:.2} quantize_s={quantize_s:.3}");
     let memory = graph.memory();
     let per = |b: usize| b as f64 / n.max(1) as f64;
     println!(
-        "quant={} rerank={} bytes_per_vector={:.1} hot_bytes_per_vector={:.1} (links {:.1} + codes {:.1}) vectors_bytes_per_vector={:.1}",
+        "quant={}{} rerank={:?} bytes_per_vector={:.1} hot_bytes_per_vector={:.1} (links {:.1} + codes {:.1}) vectors_bytes_per_vector={:.1}",
         args.quant.name(),
+        match args.quant {
+            Quantization::RaBitQ { bits } => format!(" bits={bits}"),
+            _ => String::new(),
+        },
         args.rerank,
         graph.memory_bytes() as f64 / n.max(1) as f64,
         per(memory.links + if memory.codes > 0 { memory.codes } else { memory.vectors }),
@@ -233,59 +257,66 @@ fn run() -> Result<(), String> {
         per(memory.vectors),
     );
 
-    let mut scratch = SearchScratch::new();
-    let mut accept_all = |_: u32| true;
-    let mut recalls = Vec::with_capacity(args.efs.len());
-    for &ef in &args.efs {
-        let mut hits = 0usize;
-        for (qi, q) in queries.chunks_exact(dims).enumerate() {
-            let found =
-                graph.search_reranked(q, args.k, ef, args.rerank, &mut accept_all, &mut scratch);
-            let gt = truth
-                .get(qi * gt_k..qi * gt_k + args.k.min(gt_k))
-                .unwrap_or(&[]);
-            hits += found
-                .iter()
-                .filter(|nb| gt.contains(&(graph.key(nb.node) as i32)))
-                .count();
+    for &rerank in &args.rerank {
+        let label = if args.rerank.len() > 1 {
+            format!("rerank{rerank} ")
+        } else {
+            String::new()
+        };
+        let mut scratch = SearchScratch::new();
+        let mut accept_all = |_: u32| true;
+        let mut recalls = Vec::with_capacity(args.efs.len());
+        for &ef in &args.efs {
+            let mut hits = 0usize;
+            for (qi, q) in queries.chunks_exact(dims).enumerate() {
+                let found =
+                    graph.search_reranked(q, args.k, ef, rerank, &mut accept_all, &mut scratch);
+                let gt = truth
+                    .get(qi * gt_k..qi * gt_k + args.k.min(gt_k))
+                    .unwrap_or(&[]);
+                hits += found
+                    .iter()
+                    .filter(|nb| gt.contains(&(graph.key(nb.node) as i32)))
+                    .count();
+            }
+            recalls.push(hits as f64 / (n_query * args.k.min(gt_k)).max(1) as f64);
         }
-        recalls.push(hits as f64 / (n_query * args.k.min(gt_k)).max(1) as f64);
-    }
-    // Rounds interleave the efs, so a slow spell on a shared machine hits
-    // every ef alike; each number is the median over rounds x reps.
-    let mut qps = vec![Vec::new(); args.efs.len()];
-    let mut cpu_qps = vec![Vec::new(); args.efs.len()];
-    for _ in 0..args.rounds {
-        for (i, &ef) in args.efs.iter().enumerate() {
-            for _ in 0..args.reps {
-                let t = Instant::now();
-                let c = thread_cpu_s();
-                let mut checksum = 0u64;
-                for q in queries.chunks_exact(dims) {
-                    let r = graph.search_reranked(
-                        q,
-                        args.k,
-                        ef,
-                        args.rerank,
-                        &mut accept_all,
-                        &mut scratch,
-                    );
-                    checksum += r.len() as u64;
+        // Rounds interleave the efs, so a slow spell on a shared machine hits
+        // every ef alike; each number is the median over rounds x reps.
+        let mut qps = vec![Vec::new(); args.efs.len()];
+        let mut cpu_qps = vec![Vec::new(); args.efs.len()];
+        for _ in 0..args.rounds {
+            for (i, &ef) in args.efs.iter().enumerate() {
+                for _ in 0..args.reps {
+                    let t = Instant::now();
+                    let c = thread_cpu_s();
+                    let mut checksum = 0u64;
+                    for q in queries.chunks_exact(dims) {
+                        let r = graph.search_reranked(
+                            q,
+                            args.k,
+                            ef,
+                            rerank,
+                            &mut accept_all,
+                            &mut scratch,
+                        );
+                        checksum += r.len() as u64;
+                    }
+                    std::hint::black_box(checksum);
+                    qps[i].push(n_query as f64 / t.elapsed().as_secs_f64());
+                    cpu_qps[i].push(n_query as f64 / (thread_cpu_s() - c));
                 }
-                std::hint::black_box(checksum);
-                qps[i].push(n_query as f64 / t.elapsed().as_secs_f64());
-                cpu_qps[i].push(n_query as f64 / (thread_cpu_s() - c));
             }
         }
-    }
-    for (i, &ef) in args.efs.iter().enumerate() {
-        println!(
-            "ef={ef} recall@{}={:.4} qps={:.0} cpu_qps={:.0}",
-            args.k,
-            recalls[i],
-            median(&mut qps[i]),
-            median(&mut cpu_qps[i])
-        );
+        for (i, &ef) in args.efs.iter().enumerate() {
+            println!(
+                "{label}ef={ef} recall@{}={:.4} qps={:.0} cpu_qps={:.0}",
+                args.k,
+                recalls[i],
+                median(&mut qps[i]),
+                median(&mut cpu_qps[i])
+            );
+        }
     }
     Ok(())
 }

@@ -27,6 +27,11 @@ pub struct Kernels {
     /// An f32 vector against bytes (each byte widened to f32): the inner
     /// loop of SQ8 scoring (`hnsw::Sq8`).
     pub dot_f32_u8: fn(&[f32], &[u8]) -> f32,
+    /// `Σ_j Σ_k 2^(j+k) · popcount(code_j & query_k)` over the bit planes
+    /// (`words` u64 each) of a code and of a query: the inner product of
+    /// their integer forms, the inner loop of RaBitQ scoring
+    /// (`quant::RabitqCodes`). Planes past the shorter input are ignored.
+    pub bitplane_dot: fn(&[u64], &[u64], usize) -> u32,
 }
 
 pub static SCALAR: Kernels = Kernels {
@@ -38,6 +43,7 @@ pub static SCALAR: Kernels = Kernels {
     dot_f32_f16: scalar::dot_f32_f16,
     l2_squared_f32_f16: scalar::l2_squared_f32_f16,
     dot_f32_u8: scalar::dot_f32_u8,
+    bitplane_dot: scalar::bitplane_dot,
 };
 
 mod prefetch;
@@ -147,5 +153,20 @@ pub mod scalar {
 
     pub fn dot_f32_u8(a: &[f32], b: &[u8]) -> f32 {
         a.iter().zip(b).map(|(x, &y)| x * f32::from(y)).sum()
+    }
+
+    #[inline(always)]
+    pub fn bitplane_dot(code: &[u64], query: &[u64], words: usize) -> u32 {
+        if words == 0 {
+            return 0;
+        }
+        let mut total = 0u32;
+        for (j, c) in code.chunks_exact(words).enumerate() {
+            for (k, q) in query.chunks_exact(words).enumerate() {
+                let ones: u32 = c.iter().zip(q).map(|(a, b)| (a & b).count_ones()).sum();
+                total = total.wrapping_add(ones << (j + k));
+            }
+        }
+        total
     }
 }

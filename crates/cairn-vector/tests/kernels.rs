@@ -463,3 +463,65 @@ proptest! {
         }
     }
 }
+
+/// `bitplane_dot` by its definition: the integer forms unpacked and
+/// multiplied coordinate by coordinate.
+fn bitplane_reference(code: &[u64], query: &[u64], words: usize) -> u64 {
+    if words == 0 {
+        return 0;
+    }
+    let value = |planes: &[u64], i: usize| -> u64 {
+        planes
+            .chunks_exact(words)
+            .enumerate()
+            .map(|(j, p)| ((p[i / 64] >> (i % 64)) & 1) << j)
+            .sum()
+    };
+    (0..64 * words)
+        .map(|i| value(code, i) * value(query, i))
+        .sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Every variant of `bitplane_dot` (exact integer arithmetic) equals the
+    /// definition, for 1..4 code planes, 1..8 query planes and any width.
+    #[test]
+    fn prop_bitplane_dot_is_the_integer_inner_product(
+        words in 0usize..9,
+        code_planes in 1usize..5,
+        query_planes in 1usize..9,
+        seed in any::<u64>(),
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let code: Vec<u64> = (0..words * code_planes).map(|_| rng.random()).collect();
+        let query: Vec<u64> = (0..words * query_planes).map(|_| rng.random()).collect();
+        let expected = bitplane_reference(&code, &query, words);
+        for k in kernels::available() {
+            prop_assert_eq!(u64::from((k.bitplane_dot)(&code, &query, words)), expected, "{}", k.name);
+        }
+    }
+}
+
+#[test]
+fn bitplane_dot_all_ones_at_embedding_widths() {
+    // 384 and 1536 dimensions, four code bits and eight query bits: the
+    // largest sums a code can produce (15 · 255 per coordinate).
+    for words in [6usize, 24] {
+        let code = vec![u64::MAX; 4 * words];
+        let query = vec![u64::MAX; 8 * words];
+        for k in kernels::available() {
+            assert_eq!(
+                u64::from((k.bitplane_dot)(&code, &query, words)),
+                15 * 255 * 64 * words as u64,
+                "{}",
+                k.name
+            );
+        }
+    }
+}

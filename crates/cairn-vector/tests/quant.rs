@@ -1,9 +1,12 @@
-//! Quantized graphs (SQ8): recall against brute force with exact re-rank,
-//! every metric, filters, inserts after training, determinism of codes, the
-//! parts round trip, and a property test of the estimate's error bound.
+//! Quantized graphs (SQ8, RaBitQ 1–4 bits): recall against brute force
+//! with exact re-rank, every metric, filters, inserts after training,
+//! determinism of codes, the parts round trip, and property tests of the
+//! estimates.
 
 use cairn_vector::hnsw::{Graph, GraphParts, HnswError, HnswParams, Metric, SearchScratch};
-use cairn_vector::quant::{Quantization, Sq8, Sq8Codes, Sq8Query};
+use cairn_vector::quant::{
+    Codes, Quantization, RaBitQ, RabitqCodes, RabitqQuery, Sq8, Sq8Codes, Sq8Query, RABITQ_BITS_MAX,
+};
 use proptest::prelude::*;
 
 mod common;
@@ -90,11 +93,16 @@ fn inserts_after_training_are_coded_with_the_same_parameters() {
         graph.insert(i as u64, v).expect("insert");
     }
     graph.quantize(Quantization::Sq8);
-    let trained = graph.codes().expect("codes").sq8().clone();
+    let Some(Codes::Sq8(codes)) = graph.codes() else {
+        panic!("sq8 codes")
+    };
+    let trained = codes.sq8().clone();
     for (i, v) in data.chunks_exact(dims).enumerate().skip(500) {
         graph.insert(i as u64, v).expect("insert");
     }
-    let codes = graph.codes().expect("codes");
+    let Some(Codes::Sq8(codes)) = graph.codes() else {
+        panic!("sq8 codes")
+    };
     assert_eq!(codes.sq8(), &trained, "never retrained");
     assert_eq!(codes.len(), 1500);
     let mut expected = Vec::new();
@@ -129,15 +137,20 @@ fn codes_are_deterministic_and_survive_the_parts_round_trip() {
 
     // Codes of the wrong size are refused.
     let mut short = parts.clone();
-    let codes = short.codes.take().expect("codes");
+    let Some(Codes::Sq8(codes)) = short.codes.take() else {
+        panic!("sq8 codes")
+    };
     let truncated = codes.codes()[..codes.codes().len() - 24].to_vec();
-    short.codes = Some(Sq8Codes::from_codes(codes.sq8().clone(), truncated));
+    short.codes = Some(Codes::Sq8(Sq8Codes::from_codes(
+        codes.sq8().clone(),
+        truncated,
+    )));
     assert!(matches!(
         Graph::from_parts(short),
         Err(HnswError::Malformed { .. })
     ));
     let mut wrong_dims: GraphParts = parts;
-    wrong_dims.codes = Some(Sq8Codes::build(&[0.0; 10], 5));
+    wrong_dims.codes = Some(Codes::Sq8(Sq8Codes::build(&[0.0; 10], 5)));
     assert!(Graph::from_parts(wrong_dims).is_err());
 }
 
@@ -207,5 +220,163 @@ proptest! {
         prop_assert_eq!(Sq8Codes::build(&vectors, dims), codes.clone());
         let again = Sq8::from_parts(sq.lower().to_vec(), sq.step().to_vec()).expect("parts");
         prop_assert_eq!(&again, sq);
+    }
+}
+
+#[test]
+fn rabitq_recall_every_metric_and_width_with_rerank() {
+    // Uniform random 32-d data is the hard case for one bit per dimension
+    // (no structure for the rotation to spread): one bit needs a wider
+    // re-rank than four.
+    for metric in METRICS {
+        let base = build(metric, 2000, 32);
+        let queries = random_vectors(99, 100, 32);
+        for bits in 1..=RABITQ_BITS_MAX {
+            let mut graph = base.clone();
+            graph.quantize(Quantization::RaBitQ { bits });
+            assert_eq!(graph.quantization(), Quantization::RaBitQ { bits });
+            let rerank = [0, 10, 6, 4, 4][usize::from(bits)];
+            let r = recall(&graph, &queries, 64, rerank, |_| true);
+            assert!(r >= 0.95, "{metric:?} bits {bits}: recall@10 {r}");
+            let even = recall(&graph, &queries, 64, rerank, |n| n % 2 == 0);
+            assert!(even >= 0.93, "{metric:?} bits {bits}: even nodes {even}");
+            // 32 dims pad to one 64-bit word per plane, plus two words of
+            // factors.
+            let memory = graph.memory();
+            let record = 8 * (usize::from(bits) + 2);
+            assert!(memory.codes >= 2000 * record, "{memory:?}");
+            assert!(memory.codes < 2000 * record + 8192, "{memory:?}");
+        }
+    }
+}
+
+#[test]
+fn rabitq_inserts_after_training_use_the_trained_parameters() {
+    let dims = 40;
+    let data = random_vectors(3, 1500, dims);
+    let mut graph = Graph::new(params(Metric::InnerProduct), dims).expect("new");
+    for (i, v) in data.chunks_exact(dims).take(500).enumerate() {
+        graph.insert(i as u64, v).expect("insert");
+    }
+    graph.quantize(Quantization::RaBitQ { bits: 2 });
+    let Some(Codes::RaBitQ(codes)) = graph.codes() else {
+        panic!("rabitq codes")
+    };
+    let trained = codes.rabitq().clone();
+    for (i, v) in data.chunks_exact(dims).enumerate().skip(500) {
+        graph.insert(i as u64, v).expect("insert");
+    }
+    let Some(Codes::RaBitQ(codes)) = graph.codes() else {
+        panic!("rabitq codes")
+    };
+    assert_eq!(codes.rabitq(), &trained, "never retrained");
+    assert_eq!(codes.len(), 1500);
+    let mut expected = Vec::new();
+    trained.encode(graph.vector(1200), &mut expected);
+    assert_eq!(codes.record(1200), &expected[..]);
+    let queries = random_vectors(5, 50, dims);
+    let r = recall(&graph, &queries, 64, 6, |_| true);
+    assert!(r >= 0.9, "recall@10 {r}");
+}
+
+#[test]
+fn rabitq_codes_are_deterministic_and_survive_the_parts_round_trip() {
+    let mut a = build(Metric::L2, 800, 70);
+    let mut b = build(Metric::L2, 800, 70);
+    a.quantize(Quantization::RaBitQ { bits: 3 });
+    b.quantize(Quantization::RaBitQ { bits: 3 });
+    assert_eq!(a.codes(), b.codes(), "same vectors, same words");
+
+    let parts = a.to_parts();
+    let back = Graph::from_parts(parts.clone()).expect("from_parts");
+    assert_eq!(back.codes(), a.codes());
+    let queries = random_vectors(11, 20, 70);
+    let (mut s1, mut s2) = (SearchScratch::new(), SearchScratch::new());
+    for q in queries.chunks_exact(70) {
+        assert_eq!(
+            a.search_reranked(q, 5, 32, 3, &mut |_| true, &mut s1),
+            back.search_reranked(q, 5, 32, 3, &mut |_| true, &mut s2)
+        );
+    }
+
+    // Parameters and records read back: checked, then identical.
+    let Some(Codes::RaBitQ(codes)) = parts.codes.clone() else {
+        panic!("rabitq codes")
+    };
+    let rq = codes.rabitq();
+    let again =
+        RaBitQ::from_parts(rq.dims(), rq.bits(), rq.seed(), rq.centroid().to_vec()).expect("parts");
+    assert_eq!(&again, rq);
+    let records =
+        RabitqCodes::from_records(again.clone(), codes.records().to_vec()).expect("records");
+    assert_eq!(records, codes);
+    assert!(RaBitQ::from_parts(70, 0, 1, vec![0.0; 70]).is_err());
+    assert!(RaBitQ::from_parts(70, 5, 1, vec![0.0; 70]).is_err());
+    assert!(RaBitQ::from_parts(70, 1, 1, vec![0.0; 69]).is_err());
+    assert!(RaBitQ::from_parts(70, 1, 1, vec![f32::NAN; 70]).is_err());
+    let stride = rq.stride();
+    let mut torn = codes.records().to_vec();
+    torn.pop();
+    assert!(RabitqCodes::from_records(again.clone(), torn).is_err());
+    let mut bad_factor = codes.records().to_vec();
+    bad_factor[stride - 1] = u64::from(f32::NAN.to_bits());
+    assert!(RabitqCodes::from_records(again, bad_factor).is_err());
+
+    // Codes for the wrong number of nodes are refused by the graph.
+    let mut short = parts.clone();
+    let Some(Codes::RaBitQ(c)) = short.codes.take() else {
+        panic!("rabitq codes")
+    };
+    let mut fewer = c.records().to_vec();
+    fewer.truncate(fewer.len() - stride);
+    short.codes = Some(Codes::RaBitQ(
+        RabitqCodes::from_records(c.rabitq().clone(), fewer).expect("records"),
+    ));
+    assert!(matches!(
+        Graph::from_parts(short),
+        Err(HnswError::Malformed { .. })
+    ));
+    // Or a different seed: a different rotation, so different results.
+    let reseeded = RaBitQ::from_parts(70, 3, rq.seed() ^ 1, rq.centroid().to_vec()).expect("parts");
+    assert_ne!(reseeded, *rq);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// RaBitQ estimates are finite, deterministic and, for a single vector
+    /// (which is its own centroid, so its residual is zero), exact; the
+    /// norm kept per vector is the vector's own.
+    #[test]
+    fn prop_rabitq_estimates(
+        dims in 1usize..150,
+        n in 1usize..12,
+        bits in 1u8..=RABITQ_BITS_MAX,
+        seed in any::<u64>(),
+    ) {
+        let vectors = random_vectors(seed, n, dims);
+        let query = random_vectors(seed ^ 1, 1, dims);
+        let codes = RabitqCodes::build(&vectors, dims, bits);
+        prop_assert_eq!(codes.len(), n);
+        prop_assert_eq!(&RabitqCodes::build(&vectors, dims, bits), &codes);
+        let mut q = RabitqQuery::new();
+        codes.rabitq().prepare(&query, &mut q);
+        for (node, v) in vectors.chunks_exact(dims).enumerate() {
+            let est = codes.estimate_dot(&q, node as u32);
+            prop_assert!(est.is_finite());
+            let norm = dot(v, v);
+            let stored = f64::from(codes.squared_norm(node as u32));
+            prop_assert!((stored - norm).abs() <= 1e-5 * (norm + 1.0));
+            if n == 1 {
+                let exact = dot(&query, v);
+                let scale = dot(&query, &query).sqrt() * norm.sqrt() + 1.0;
+                prop_assert!((f64::from(est) - exact).abs() <= 1e-4 * scale, "{} vs {}", est, exact);
+            }
+        }
+        prop_assert!(codes.estimate_dot(&q, n as u32).is_nan(), "outside the codes");
     }
 }

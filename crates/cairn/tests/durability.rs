@@ -51,6 +51,8 @@ const STEPS: &[&str] = &[
     // A quantized index: its codes go to the log with the built graph and
     // to the checkpoint's G_SQ8 sections.
     "CREATE INDEX docs_e8 ON docs USING hnsw (e) WITH (quantization = 'sq8', rerank = 2)",
+    // And RaBitQ: a G_RABITQ section.
+    "CREATE INDEX docs_e1 ON docs USING hnsw (e) WITH (quantization = 'rabitq', bits = 3)",
     "BEGIN; UPDATE accounts SET balance = balance - 10 WHERE id = 1; UPDATE accounts SET balance = balance + 10 WHERE id = 2; COMMIT",
     "INSERT INTO docs VALUES (3, 'three', '[0,0,1]')",
     "UPDATE docs SET body = 'TWO', e = '[0,2,0]' WHERE id = 2",

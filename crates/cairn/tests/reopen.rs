@@ -116,11 +116,12 @@ fn create(db: &Database) {
     .expect("create");
 }
 
-/// The index clause of each test: plain f32 graphs and SQ8-coded ones
-/// (whose codes must come back from the checkpoint and the log as they
-/// were, never trained again).
+/// The index clause of each test: plain f32 graphs, SQ8-coded and
+/// RaBitQ-coded ones (whose codes must come back from the checkpoint and
+/// the log as they were, never trained again).
 const PLAIN: &str = "";
 const SQ8: &str = " WITH (quantization = 'sq8', rerank = 4)";
+const RABITQ: &str = " WITH (quantization = 'rabitq', bits = 2, rerank = 8)";
 
 #[test]
 fn clean_close_then_reopen_rebuilds_no_index() {
@@ -130,6 +131,11 @@ fn clean_close_then_reopen_rebuilds_no_index() {
 #[test]
 fn clean_close_then_reopen_keeps_sq8_codes() {
     clean_close_then_reopen(SQ8);
+}
+
+#[test]
+fn clean_close_then_reopen_keeps_rabitq_codes() {
+    clean_close_then_reopen(RABITQ);
 }
 
 fn clean_close_then_reopen(with: &str) {
@@ -224,6 +230,11 @@ fn crash_after_create_index_loses_nothing_and_rebuilds_nothing() {
 #[test]
 fn crash_after_creating_an_sq8_index_replays_its_codes() {
     crash_after_create_index(SQ8);
+}
+
+#[test]
+fn crash_after_creating_a_rabitq_index_replays_its_codes() {
+    crash_after_create_index(RABITQ);
 }
 
 fn crash_after_create_index(with: &str) {

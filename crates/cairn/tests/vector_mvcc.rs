@@ -92,6 +92,16 @@ fn sq8_knn_at_fixed_snapshots_equals_brute_force_under_concurrent_writes() {
     knn_under_concurrent_writes(db);
 }
 
+/// The same with one-bit RaBitQ codes (rerank 10: one bit per dimension
+/// estimates coarsely in 8 dimensions).
+#[test]
+fn rabitq_knn_at_fixed_snapshots_equals_brute_force_under_concurrent_writes() {
+    let db = setup_with(", quantization = 'rabitq', rerank = 10");
+    let stats = db.vector_index_stats("t_v").expect("stats");
+    assert!(stats.code_bytes > 0, "{stats:?}");
+    knn_under_concurrent_writes(db);
+}
+
 fn knn_under_concurrent_writes(db: Database) {
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();

@@ -17,14 +17,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 
 use parking_lot::Mutex;
 
-use super::construct::{vector_of, BuildScratch, Insert, Scorer, Walk};
+use super::construct::{vector_of, BuildScratch, Exact, Insert, Scorer, Walk};
 use super::links::{Links, NoLocks, PerNodeLocks, Slot};
 use super::params::{level_for_key, HnswError, HnswParams, DIMS_MAX, NODES_MAX};
 use super::scratch::SearchScratch;
 use super::space::{key_distance, key_node, Space};
 use super::Metric;
 use crate::kernels::{prefetch, Kernels};
-use crate::quant::{Quantization, Sq8Codes, Sq8Query};
+use crate::quant::{Codes, Quantization, RabitqCodes, RabitqQuery, Sq8Codes, Sq8Query};
 
 /// `upper_offset` of a node without upper levels.
 const NO_UPPER: u32 = u32::MAX;
@@ -64,8 +64,8 @@ pub struct GraphParts {
     pub entry_point: u32,
     pub max_level: u8,
     /// The codes the graph walks on, if it is quantized (one code per
-    /// node, of `dims` bytes).
-    pub codes: Option<Sq8Codes>,
+    /// node).
+    pub codes: Option<Codes>,
 }
 
 /// Heap bytes of a graph, by part.
@@ -99,7 +99,7 @@ pub struct Graph {
     entry_point: u32,
     max_level: u8,
     /// Codes walked on instead of `vectors` when quantized.
-    codes: Option<Sq8Codes>,
+    codes: Option<Codes>,
     /// Reused by [`Graph::insert`].
     insert_scratch: BuildScratch,
 }
@@ -279,7 +279,7 @@ impl Graph {
             return bad("the entry point is not a node of the top level".into());
         }
         if let Some(c) = &p.codes {
-            if c.sq8().dims() != p.dims || c.len() != n || c.codes().len() != n * p.dims {
+            if c.dims() != p.dims || c.len() != n {
                 return bad(format!(
                     "the codes do not match {n} nodes of {} dimensions",
                     p.dims
@@ -567,7 +567,7 @@ impl Graph {
                 let entry = self.descend(&walk, &exact);
                 walk.search_level(&exact, entry, 0, ef.max(k), accept, scratch);
             }
-            Some(codes) => {
+            Some(Codes::Sq8(codes)) => {
                 let mut q = std::mem::take(&mut scratch.sq8);
                 codes.sq8().prepare(&prepared, &mut q);
                 let coded = Coded {
@@ -576,21 +576,20 @@ impl Graph {
                     kernels: self.space.kernels,
                     query: &q,
                 };
-                let candidates = k.saturating_mul(rerank.clamp(1, RERANK_MAX));
-                let entry = self.descend(&walk, &coded);
-                walk.search_level(&coded, entry, 0, ef.max(candidates), accept, scratch);
+                self.walk_coded(&walk, &coded, &exact, k, ef, rerank, accept, scratch);
                 scratch.sq8 = q;
-                // Exact scores for the best candidates: start every miss,
-                // then score.
-                let sorted = &mut scratch.sorted;
-                sorted.truncate(candidates);
-                for &key in sorted.iter() {
-                    exact.touch(std::slice::from_ref(&key_node(key)));
-                }
-                for key in sorted.iter_mut() {
-                    *key = exact.key(key_node(*key));
-                }
-                sorted.sort_unstable();
+            }
+            Some(Codes::RaBitQ(codes)) => {
+                let mut q = std::mem::take(&mut scratch.rabitq);
+                codes.rabitq().prepare(&prepared, &mut q);
+                let coded = Coded {
+                    codes,
+                    metric: self.params.metric,
+                    kernels: self.space.kernels,
+                    query: &q,
+                };
+                self.walk_coded(&walk, &coded, &exact, k, ef, rerank, accept, scratch);
+                scratch.rabitq = q;
             }
         }
         scratch.query = prepared;
@@ -603,6 +602,37 @@ impl Graph {
                 distance: key_distance(k),
             })
             .collect()
+    }
+
+    /// The walk of a quantized graph: on codes, keeping
+    /// `max(ef, rerank · k)` results, the best `rerank · k` of which are
+    /// scored again exactly (left sorted in `scratch.sorted`).
+    #[allow(clippy::too_many_arguments)]
+    fn walk_coded<C: Scorer>(
+        &self,
+        walk: &Walk<'_, u32>,
+        coded: &C,
+        exact: &Exact<'_>,
+        k: usize,
+        ef: usize,
+        rerank: usize,
+        accept: &mut dyn FnMut(u32) -> bool,
+        scratch: &mut SearchScratch,
+    ) {
+        let candidates = k.saturating_mul(rerank.clamp(1, RERANK_MAX));
+        let entry = self.descend(walk, coded);
+        walk.search_level(coded, entry, 0, ef.max(candidates), accept, scratch);
+        // Exact scores for the best candidates: start every miss, then
+        // score.
+        let sorted = &mut scratch.sorted;
+        sorted.truncate(candidates);
+        for &key in sorted.iter() {
+            exact.touch(std::slice::from_ref(&key_node(key)));
+        }
+        for key in sorted.iter_mut() {
+            *key = exact.key(key_node(*key));
+        }
+        sorted.sort_unstable();
     }
 
     /// Greedy descent from the entry point through the upper levels: the
@@ -619,22 +649,18 @@ impl Graph {
     /// (`Quantization::None` drops them). The f32 vectors stay: searches
     /// re-rank with them.
     pub fn quantize(&mut self, quantization: Quantization) {
-        self.codes = match quantization {
-            Quantization::None => None,
-            Quantization::Sq8 => Some(Sq8Codes::build(&self.vectors, self.dims)),
-        };
+        self.codes = Codes::build(quantization, &self.vectors, self.dims);
     }
 
     /// How the graph's vectors are coded for traversal.
     pub fn quantization(&self) -> Quantization {
-        match self.codes {
-            None => Quantization::None,
-            Some(_) => Quantization::Sq8,
-        }
+        self.codes
+            .as_ref()
+            .map_or(Quantization::None, Codes::quantization)
     }
 
     /// The codes, when quantized.
-    pub fn codes(&self) -> Option<&Sq8Codes> {
+    pub fn codes(&self) -> Option<&Codes> {
         self.codes.as_ref()
     }
 
@@ -717,7 +743,7 @@ impl Graph {
                 + self.levels.capacity()
                 + (self.level0.capacity() + self.upper_offset.capacity() + self.upper.capacity())
                     * 4,
-            codes: self.codes.as_ref().map_or(0, Sq8Codes::memory_bytes),
+            codes: self.codes.as_ref().map_or(0, Codes::memory_bytes),
             vectors: self.vectors.capacity() * 4,
         }
     }
@@ -757,19 +783,85 @@ fn assert_send_sync<T: Send + Sync>() {}
 const _: fn() = assert_send_sync::<Graph>;
 
 /// Estimated distances from a query to a quantized graph's codes.
-struct Coded<'a> {
-    codes: &'a Sq8Codes,
+struct Coded<'a, C, Q> {
+    codes: &'a C,
     metric: Metric,
     kernels: &'static Kernels,
-    query: &'a Sq8Query,
+    query: &'a Q,
 }
 
-impl Scorer for Coded<'_> {
+/// What [`Coded`] needs of a codec.
+trait Codec {
+    type Query;
+    /// The estimated `q · x`.
+    fn dot(&self, kernels: &Kernels, query: &Self::Query, node: u32) -> f32;
+    /// `|q|²`.
+    fn query_norm(query: &Self::Query) -> f32;
+    /// `|x|²` (or its coded form's).
+    fn norm(&self, node: u32) -> f32;
+    /// Starts loading what scoring `node` reads.
+    fn touch(&self, node: u32);
+}
+
+impl Codec for Sq8Codes {
+    type Query = Sq8Query;
+    #[inline(always)]
+    fn dot(&self, kernels: &Kernels, query: &Sq8Query, node: u32) -> f32 {
+        Sq8Codes::dot(self, kernels, query, node)
+    }
+    #[inline(always)]
+    fn query_norm(query: &Sq8Query) -> f32 {
+        query.squared_norm()
+    }
+    #[inline(always)]
+    fn norm(&self, node: u32) -> f32 {
+        self.squared_norm(node)
+    }
+    #[inline(always)]
+    fn touch(&self, node: u32) {
+        let code = self.code(node);
+        for x in code.iter().step_by(64) {
+            prefetch(x);
+        }
+        if let Some(x) = code.last() {
+            prefetch(x);
+        }
+    }
+}
+
+impl Codec for RabitqCodes {
+    type Query = RabitqQuery;
+    #[inline(always)]
+    fn dot(&self, kernels: &Kernels, query: &RabitqQuery, node: u32) -> f32 {
+        RabitqCodes::dot(self, kernels, query, node)
+    }
+    #[inline(always)]
+    fn query_norm(query: &RabitqQuery) -> f32 {
+        query.squared_norm()
+    }
+    #[inline(always)]
+    fn norm(&self, node: u32) -> f32 {
+        self.squared_norm(node)
+    }
+    #[inline(always)]
+    fn touch(&self, node: u32) {
+        // 8 words per cache line.
+        let record = self.record(node);
+        for x in record.iter().step_by(8) {
+            prefetch(x);
+        }
+        if let Some(x) = record.last() {
+            prefetch(x);
+        }
+    }
+}
+
+impl<C: Codec> Scorer for Coded<'_, C, C::Query> {
     #[inline(always)]
     fn distance(&self, node: u32) -> f32 {
         let dot = self.codes.dot(self.kernels, self.query, node);
         match self.metric {
-            Metric::L2 => self.query.squared_norm() - 2.0 * dot + self.codes.squared_norm(node),
+            Metric::L2 => C::query_norm(self.query) - 2.0 * dot + self.codes.norm(node),
             Metric::Cosine => 1.0 - dot,
             Metric::InnerProduct => -dot,
         }
@@ -778,13 +870,7 @@ impl Scorer for Coded<'_> {
     #[inline(always)]
     fn touch(&self, nodes: &[u32]) {
         for &node in nodes {
-            let code = self.codes.code(node);
-            for x in code.iter().step_by(64) {
-                prefetch(x);
-            }
-            if let Some(x) = code.last() {
-                prefetch(x);
-            }
+            self.codes.touch(node);
         }
     }
 }

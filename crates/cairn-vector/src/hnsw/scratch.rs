@@ -6,7 +6,7 @@
 
 use std::collections::BinaryHeap;
 
-use crate::quant::Sq8Query;
+use crate::quant::{RabitqQuery, Sq8Query};
 
 /// Reusable state for [`Graph::search`](super::Graph::search); keep one per
 /// thread. Any scratch works with any graph.
@@ -23,6 +23,7 @@ pub struct SearchScratch {
     pub(crate) query: Vec<f32>,
     /// The query prepared for a quantized graph's codes.
     pub(crate) sq8: Sq8Query,
+    pub(crate) rabitq: RabitqQuery,
 }
 
 impl SearchScratch {
@@ -35,6 +36,7 @@ impl SearchScratch {
         self.visited.marks.capacity() * 2
             + (self.candidates.capacity() + self.results.capacity() + self.sorted.capacity()) * 8
             + (self.query.capacity() + self.sq8.weights.capacity()) * 4
+            + self.rabitq.memory_bytes()
     }
 }
 

@@ -38,14 +38,29 @@ static KERNELS: Kernels = Kernels {
     dot_f32_f16,
     l2_squared_f32_f16,
     dot_f32_u8,
+    bitplane_dot,
 };
 
 /// These kernels, if this CPU can run them.
 pub(super) fn kernels() -> Option<&'static Kernels> {
     let supported = is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c");
+        && is_x86_feature_detected!("f16c")
+        && is_x86_feature_detected!("popcnt");
     supported.then_some(&KERNELS)
+}
+
+/// The scalar loop compiled with the `popcnt` instruction (without it,
+/// `count_ones` is a dozen shifts and masks). Also the `"avx512"` variant's.
+pub(super) fn bitplane_dot(code: &[u64], query: &[u64], words: usize) -> u32 {
+    // SAFETY: reachable only via the `KERNELS` of this module or of
+    // `avx512`, handed out by their `kernels()` after popcnt was detected.
+    unsafe { imp_bitplane_dot(code, query, words) }
+}
+
+#[target_feature(enable = "popcnt")]
+fn imp_bitplane_dot(code: &[u64], query: &[u64], words: usize) -> u32 {
+    super::scalar::bitplane_dot(code, query, words)
 }
 
 // Safe wrappers: the only way to reach them is through `KERNELS`, which

@@ -38,6 +38,7 @@ static KERNELS: Kernels = Kernels {
     dot_f32_f16,
     l2_squared_f32_f16,
     dot_f32_u8,
+    bitplane_dot: super::avx2::bitplane_dot,
 };
 
 /// These kernels, if this CPU can run them.
@@ -45,7 +46,8 @@ pub(super) fn kernels() -> Option<&'static Kernels> {
     let supported = is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c");
+        && is_x86_feature_detected!("f16c")
+        && is_x86_feature_detected!("popcnt");
     supported.then_some(&KERNELS)
 }
 

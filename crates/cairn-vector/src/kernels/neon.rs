@@ -38,6 +38,8 @@ static KERNELS: Kernels = Kernels {
     dot_f32_f16,
     l2_squared_f32_f16,
     dot_f32_u8,
+    // `count_ones` is already `cnt` on aarch64.
+    bitplane_dot: super::scalar::bitplane_dot,
 };
 
 /// These kernels, if this CPU can run them.
