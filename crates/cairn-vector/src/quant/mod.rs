@@ -8,6 +8,7 @@
 //! parameters. Training and encoding are plain scalar arithmetic in a
 //! fixed order, so the same vectors give the same bytes on every machine.
 
+mod aligned;
 mod rabitq;
 mod sq8;
 

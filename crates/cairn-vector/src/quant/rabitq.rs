@@ -33,6 +33,7 @@
 //! Everything is scalar f32/f64 arithmetic in a fixed order, so the same
 //! vectors give the same code words on every machine.
 
+use super::aligned::AlignedWords;
 use crate::kernels::Kernels;
 
 /// The most bits per dimension a code may use.
@@ -438,16 +439,21 @@ fn unpack(word: u64) -> (f32, f32) {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RabitqCodes {
     rq: RaBitQ,
-    records: Vec<u64>,
+    /// Cache-line aligned: with one bit per dimension a 384-d record is 8
+    /// words, one line.
+    records: AlignedWords,
 }
 
 impl RabitqCodes {
     /// Trains on `vectors` and codes every one of them.
     pub fn build(vectors: &[f32], dims: usize, bits: u8) -> RabitqCodes {
         let rq = RaBitQ::train(vectors, dims, bits);
-        let mut records = Vec::with_capacity(vectors.len() / dims.max(1) * rq.stride());
+        let mut records = AlignedWords::with_capacity(vectors.len() / dims.max(1) * rq.stride());
+        let mut record = Vec::with_capacity(rq.stride());
         for v in vectors.chunks_exact(dims.max(1)) {
-            rq.encode(v, &mut records);
+            record.clear();
+            rq.encode(v, &mut record);
+            records.extend_from_slice(&record);
         }
         RabitqCodes { rq, records }
     }
@@ -469,12 +475,17 @@ impl RabitqCodes {
                 return Err("a rabitq code's factors are not finite".into());
             }
         }
-        Ok(RabitqCodes { rq, records })
+        Ok(RabitqCodes {
+            rq,
+            records: AlignedWords::from_words(&records),
+        })
     }
 
     /// Codes one more vector with the trained parameters.
     pub fn push(&mut self, v: &[f32]) {
-        self.rq.encode(v, &mut self.records);
+        let mut record = Vec::with_capacity(self.rq.stride());
+        self.rq.encode(v, &mut record);
+        self.records.extend_from_slice(&record);
     }
 
     pub fn rabitq(&self) -> &RaBitQ {
@@ -483,7 +494,7 @@ impl RabitqCodes {
 
     /// Every record, node after node.
     pub fn records(&self) -> &[u64] {
-        &self.records
+        self.records.as_slice()
     }
 
     /// The record of `node`; empty outside.
@@ -491,21 +502,24 @@ impl RabitqCodes {
     pub fn record(&self, node: u32) -> &[u64] {
         let stride = self.rq.stride();
         let start = node as usize * stride;
-        self.records.get(start..start + stride).unwrap_or(&[])
+        self.records
+            .as_slice()
+            .get(start..start + stride)
+            .unwrap_or(&[])
     }
 
     /// Nodes coded.
     pub fn len(&self) -> usize {
-        self.records.len() / self.rq.stride()
+        self.records.as_slice().len() / self.rq.stride()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.records.as_slice().is_empty()
     }
 
     /// Heap bytes.
     pub fn memory_bytes(&self) -> usize {
-        self.records.capacity() * 8
+        self.records.memory_bytes()
             + self.rq.centroid.capacity() * 4
             + self.rq.rotation.signs.capacity() * 4
     }
