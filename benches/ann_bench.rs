@@ -413,7 +413,7 @@ fn main() -> Result<()> {
         stats.vector_bytes
     };
     println!(
-        "quant={} bytes_per_vector={} hot_bytes_per_vector={} (links {} + {} {}) rerank_vectors_bytes_per_vector={} (index memory; the row store keeps its own copy of each vector)",
+        "quant={} bytes_per_vector={} hot_bytes_per_vector={} (links {} + {} {}) rerank_vectors_bytes_per_vector={} (index memory; the row store keeps its own copy of each vector) mapped_bytes_per_vector={} (read in place from segment files: after a reopen)",
         args.quant,
         per(stats.bytes),
         per(stats.link_bytes + walked),
@@ -421,6 +421,7 @@ fn main() -> Result<()> {
         if stats.code_bytes > 0 { "codes" } else { "vectors" },
         per(walked),
         if stats.code_bytes > 0 { per(stats.vector_bytes) } else { 0 },
+        per(stats.mapped_bytes),
     );
 
     let none = HashSet::new();

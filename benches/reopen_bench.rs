@@ -303,7 +303,7 @@ fn main() -> Result<()> {
             .context("no index after reopen")?;
         let rec = db.recovery().context("on disk")?;
         println!(
-            "rep={rep} open_s={open_s:.3} records_replayed={} rebuilt={} checkpoint={:?} graphs={} nodes={} pending={} tombstones={} code_bytes={}",
+            "rep={rep} open_s={open_s:.3} records_replayed={} rebuilt={} checkpoint={:?} graphs={} nodes={} pending={} tombstones={} code_bytes={} vector_bytes={} mapped_bytes={}",
             rec.records,
             rec.vector_indexes_rebuilt,
             rec.checkpoint,
@@ -311,7 +311,9 @@ fn main() -> Result<()> {
             stats.nodes,
             stats.pending,
             stats.tombstones,
-            stats.code_bytes
+            stats.code_bytes,
+            stats.vector_bytes,
+            stats.mapped_bytes
         );
         if stats.pending != 0 || stats.nodes != n {
             bail!("the index was not loaded whole: {stats:?}");

@@ -427,7 +427,8 @@ struct HnswOptions {
 /// agree), `m`, `ef_construction`, `compact_ratio`, `quantization`
 /// (`'none'`, `'sq8'` or `'rabitq'`), `bits` (RaBitQ's bits per
 /// dimension, 1..=4, default 1) and `rerank` (candidates re-ranked exactly
-/// per result, 1..=100).
+/// per result, 1..=100; default: the codec's
+/// [`default_rerank`](cairn_storage::Quantization::default_rerank)).
 fn hnsw_options(ci: &ast::CreateIndex) -> Result<HnswOptions> {
     use cairn_storage::{HnswParams, Metric, Quantization};
     let metric_name = |m: &str| -> Result<Metric> {
@@ -445,7 +446,7 @@ fn hnsw_options(ci: &ast::CreateIndex) -> Result<HnswOptions> {
     let mut params = HnswParams::default();
     let mut compact_ratio = cairn_storage::COMPACT_RATIO_DEFAULT;
     let mut quantization = Quantization::None;
-    let mut rerank = cairn_storage::RERANK_DEFAULT;
+    let mut rerank = None;
     let mut bits = None;
     let opclass = match ci.columns.first().and_then(|c| c.operator_class.as_ref()) {
         Some(o) => Some((o.to_string(), metric_name(&o.to_string())?)),
@@ -496,10 +497,11 @@ fn hnsw_options(ci: &ast::CreateIndex) -> Result<HnswOptions> {
             }
             "bits" => bits = Some(int()?),
             "rerank" => {
-                rerank = int()?;
-                if !(1..=cairn_storage::RERANK_MAX).contains(&rerank) {
+                let r = int()?;
+                rerank = Some(r);
+                if !(1..=cairn_storage::RERANK_MAX).contains(&r) {
                     return Err(Error::plan(format!(
-                        "hnsw option rerank must be in 1..={}, got {rerank}",
+                        "hnsw option rerank must be in 1..={}, got {r}",
                         cairn_storage::RERANK_MAX
                     )));
                 }
@@ -507,11 +509,12 @@ fn hnsw_options(ci: &ast::CreateIndex) -> Result<HnswOptions> {
             other => return Err(Error::plan(format!("unknown hnsw option {other}"))),
         }
     }
+    let quantization = with_bits(quantization, bits)?;
     Ok(HnswOptions {
         params,
         compact_ratio,
-        quantization: with_bits(quantization, bits)?,
-        rerank,
+        quantization,
+        rerank: rerank.unwrap_or_else(|| quantization.default_rerank()),
     })
 }
 

@@ -376,11 +376,12 @@ fn index_stat(tx: &Transaction, args: &[Value]) -> Result<Value> {
         "link_bytes" => n(stats.link_bytes),
         "code_bytes" => n(stats.code_bytes),
         "vector_bytes" => n(stats.vector_bytes),
+        "mapped_bytes" => n(stats.mapped_bytes),
         "graphs" => n(stats.graphs),
         "compactions" => n(stats.compactions),
         other => {
             return Err(Error::plan(format!(
-                "cairn_index_stat(): unknown statistic {other} (nodes, pending, tombstones, tombstone_ratio, bytes, link_bytes, code_bytes, vector_bytes, graphs, compactions)"
+                "cairn_index_stat(): unknown statistic {other} (nodes, pending, tombstones, tombstone_ratio, bytes, link_bytes, code_bytes, vector_bytes, mapped_bytes, graphs, compactions)"
             )))
         }
     })

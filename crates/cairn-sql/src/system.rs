@@ -333,6 +333,7 @@ fn indexes(store: &Store) -> (Plan, Vec<OutCol>) {
         col("link_bytes", DataType::Integer),
         col("code_bytes", DataType::Integer),
         col("vector_bytes", DataType::Integer),
+        col("mapped_bytes", DataType::Integer),
     ];
     let stat = |index: &str, field: &str| engine_call(EngineFn::IndexStat, index, field);
     let null = || Expr::Literal(Value::Null);
@@ -354,6 +355,7 @@ fn indexes(store: &Store) -> (Plan, Vec<OutCol>) {
                 text(&col_names(&ix.columns)),
                 Expr::Literal(Value::Boolean(ix.unique)),
                 Expr::Literal(Value::Boolean(ix.primary)),
+                null(),
                 null(),
                 null(),
                 null(),
@@ -396,6 +398,7 @@ fn indexes(store: &Store) -> (Plan, Vec<OutCol>) {
                 stat(&vx.name, "link_bytes"),
                 stat(&vx.name, "code_bytes"),
                 stat(&vx.name, "vector_bytes"),
+                stat(&vx.name, "mapped_bytes"),
             ]);
         }
     }

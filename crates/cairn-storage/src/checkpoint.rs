@@ -747,7 +747,9 @@ pub(crate) fn load(
     for name in &cp.files {
         let path = seg_dir.join(name);
         let file = path.display().to_string();
-        let data = fs.map(&path)?;
+        // Shared: a quantized graph reads its f32 vectors (only for the
+        // re-rank) in place from the file, and holds the mapping.
+        let data = Arc::new(fs.map(&path)?);
         let (h, sections) = decode_file(&data, &file)?;
         if h.ts != cp.ts {
             return Err(Error::corrupt(
@@ -769,7 +771,7 @@ pub(crate) fn load(
             }
             continue;
         }
-        let loaded = load_table_file(&shared.catalog, &h, &sections, &file, cp.ts)?;
+        let loaded = load_table_file(&shared.catalog, &h, &sections, &data, &file, cp.ts)?;
         if let Some(map) = loaded.versions {
             row_versions.insert(h.table_id, map);
         }
@@ -811,6 +813,7 @@ fn load_table_file(
     catalog: &Catalog,
     h: &SegHeader,
     sections: &[(u32, &[u8], u64)],
+    data: &Arc<crate::fs::Mapped>,
     file: &str,
     cp_ts: Ts,
 ) -> Result<LoadedTable> {
@@ -858,7 +861,7 @@ fn load_table_file(
     if let Some(stats) = load_planner_stats(sections, file, columns)? {
         table.set_stats(Some(Arc::new(stats)), table.writes_so_far());
     }
-    let vectors = load_graphs(sections, file, vectors)?;
+    let vectors = load_graphs(sections, data, file, vectors)?;
     Ok(LoadedTable {
         name,
         vectors,
@@ -1252,10 +1255,31 @@ fn graph_sections(inner: &TableInner, ts: Ts) -> (Vec<u8>, Vec<(u32, Vec<u8>)>) 
     (shapes, arrays)
 }
 
+/// `len` f32 at `body` (a section of `data`) read in place, if they can be
+/// (see [`MappedF32::new`](crate::fs::MappedF32::new)); a body of the
+/// wrong size is left to the copying path to report.
+fn mapped_f32(
+    data: &Arc<crate::fs::Mapped>,
+    body: &[u8],
+    len: usize,
+) -> Option<crate::fs::MappedF32> {
+    if len.checked_mul(4) != Some(body.len()) {
+        return None;
+    }
+    // Where `body` starts inside `data` (both are the same bytes).
+    let start = (body.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+    let inside = data.get(start..start.checked_add(body.len())?)?;
+    if inside.as_ptr() != body.as_ptr() {
+        return None;
+    }
+    crate::fs::MappedF32::new(data.clone(), start, len)
+}
+
 /// A table file's HNSW graphs, for each of its vector indexes `vectors`:
 /// their shapes, then each graph's arrays in order.
 fn load_graphs(
     sections: &[(u32, &[u8], u64)],
+    data: &Arc<crate::fs::Mapped>,
     file: &str,
     vectors: Vec<VectorIndexDef>,
 ) -> Result<Vec<LoadedVectorIndex>> {
@@ -1302,13 +1326,16 @@ fn load_graphs(
                 rd_u32,
             )?;
             let upper = array(next(section::G_UPPER)?, upper_len, 4, file, rd_u32)?;
-            let vectors = array(
-                next(section::G_VECTORS)?,
-                len.saturating_mul(def.dims),
-                4,
-                file,
-                rd_f32,
-            )?;
+            let vectors_at = next(section::G_VECTORS)?;
+            // A quantized graph walks on codes and reads its f32 vectors
+            // only to re-rank: those stay in the file, read in place.
+            let mapped = (def.quantization != Quantization::None)
+                .then(|| mapped_f32(data, vectors_at.0, len.saturating_mul(def.dims)))
+                .flatten();
+            let vectors = match mapped {
+                Some(_) => Vec::new(),
+                None => array(vectors_at, len.saturating_mul(def.dims), 4, file, rd_f32)?,
+            };
             let alive_at = next(section::G_ALIVE)?;
             let alive = array(alive_at, len, 1, file, |c| c[0] == 1)?;
             let codes = match def.quantization {
@@ -1324,7 +1351,7 @@ fn load_graphs(
                     Some(codes)
                 }
             };
-            let graph = cairn_vector::hnsw::Graph::from_parts(cairn_vector::hnsw::GraphParts {
+            let parts = cairn_vector::hnsw::GraphParts {
                 params: def.params,
                 dims: def.dims,
                 vectors,
@@ -1336,7 +1363,14 @@ fn load_graphs(
                 entry_point,
                 max_level,
                 codes,
-            })
+            };
+            let graph = match mapped {
+                Some(m) => cairn_vector::hnsw::Graph::from_parts_shared(
+                    parts,
+                    cairn_vector::hnsw::SharedVectors::new(Arc::new(m)),
+                ),
+                None => cairn_vector::hnsw::Graph::from_parts(parts),
+            }
             .map_err(|e| {
                 Error::corrupt(file, alive_at.1, format!("vector index {}: {e}", def.name))
             })?;

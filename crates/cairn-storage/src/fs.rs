@@ -40,6 +40,49 @@ impl std::ops::Deref for Mapped {
     }
 }
 
+/// `len` f32 values read in place from a file's bytes at `start` (a graph's
+/// vectors in a segment file), keeping the file's mapping alive for as
+/// long as any graph holds them.
+pub(crate) struct MappedF32 {
+    file: Arc<Mapped>,
+    start: usize,
+    len: usize,
+}
+
+impl MappedF32 {
+    /// The view, if `start..start + 4·len` lies inside `file` and starts on
+    /// a 4-byte boundary in memory (segment array sections start on 64-byte
+    /// boundaries of the file, and a mapping starts on a page); `None`
+    /// otherwise (and on big-endian targets: files hold little-endian f32),
+    /// and the caller copies the values instead.
+    pub(crate) fn new(file: Arc<Mapped>, start: usize, len: usize) -> Option<MappedF32> {
+        if cfg!(target_endian = "big") {
+            return None;
+        }
+        let end = len.checked_mul(4)?.checked_add(start)?;
+        let bytes = file.get(start..end)?;
+        if bytes.as_ptr().align_offset(std::mem::align_of::<f32>()) != 0 {
+            return None;
+        }
+        Some(MappedF32 { file, start, len })
+    }
+}
+
+impl AsRef<[f32]> for MappedF32 {
+    #[allow(unsafe_code)]
+    fn as_ref(&self) -> &[f32] {
+        let bytes = &self.file[self.start..self.start + 4 * self.len];
+        // SAFETY: `new` checked that these `4·len` bytes lie inside the
+        // file's bytes and start 4-byte aligned; every bit pattern is a valid
+        // f32 (the graph checks them finite when it is assembled); the bytes
+        // never change while mapped (segment files are immutable, see
+        // `map_file`) and `self.file` keeps them alive for the slice's
+        // lifetime; `new` refuses big-endian targets (files hold
+        // little-endian f32).
+        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), self.len) }
+    }
+}
+
 /// Maps `file` read-only.
 #[allow(unsafe_code)]
 fn map_file(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {

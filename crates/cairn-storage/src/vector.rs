@@ -133,9 +133,13 @@ pub struct VectorIndexStats {
     pub link_bytes: usize,
     /// Of the graphs' bytes: quantized codes (0 when not quantized).
     pub code_bytes: usize,
-    /// Of the graphs' bytes: their f32 vector copies (walked on when not
-    /// quantized; read only to re-rank candidates when quantized).
+    /// Of the graphs' bytes: their f32 vector copies on the heap (walked on
+    /// when not quantized; read only to re-rank candidates when quantized).
     pub vector_bytes: usize,
+    /// The f32 vectors a quantized graph loaded from a checkpoint reads in
+    /// place from its memory-mapped segment file (not in `bytes`: the page
+    /// cache holds them, and only the re-rank touches them).
+    pub mapped_bytes: usize,
     /// Compactions finished so far.
     pub compactions: usize,
     /// A compaction is running.

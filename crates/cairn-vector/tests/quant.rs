@@ -380,3 +380,59 @@ proptest! {
         prop_assert!(codes.estimate_dot(&q, n as u32).is_nan(), "outside the codes");
     }
 }
+
+#[test]
+fn default_rerank_per_codec() {
+    use cairn_vector::hnsw::RERANK_DEFAULT;
+    assert_eq!(Quantization::Sq8.default_rerank(), RERANK_DEFAULT);
+    assert_eq!(Quantization::None.default_rerank(), RERANK_DEFAULT);
+    assert_eq!(Quantization::RaBitQ { bits: 1 }.default_rerank(), 6);
+    assert_eq!(Quantization::RaBitQ { bits: 2 }.default_rerank(), 5);
+    assert_eq!(
+        Quantization::RaBitQ { bits: 4 }.default_rerank(),
+        RERANK_DEFAULT
+    );
+}
+
+#[test]
+fn vectors_read_in_place_from_shared_memory() {
+    use cairn_vector::hnsw::SharedVectors;
+    use std::sync::Arc;
+    let dims = 24;
+    let mut graph = build(Metric::Cosine, 600, dims);
+    graph.quantize(Quantization::RaBitQ { bits: 1 });
+    let mut parts = graph.to_parts();
+    let vectors = std::mem::take(&mut parts.vectors);
+    let shared = SharedVectors::new(Arc::new(vectors.clone()));
+    let mapped = Graph::from_parts_shared(parts.clone(), shared.clone()).expect("shared");
+    let memory = mapped.memory();
+    assert_eq!((memory.vectors, memory.mapped), (0, 600 * dims * 4));
+    assert_eq!(mapped.vector(7), graph.vector(7));
+    let queries = random_vectors(13, 20, dims);
+    let (mut s1, mut s2) = (SearchScratch::new(), SearchScratch::new());
+    for q in queries.chunks_exact(dims) {
+        assert_eq!(
+            graph.search(q, 10, 40, &mut |_| true, &mut s1),
+            mapped.search(q, 10, 40, &mut |_| true, &mut s2)
+        );
+    }
+    // An insert copies the vectors out first; the shared ones stay as
+    // they were.
+    let mut grown = mapped.clone();
+    grown.insert(10_000, &queries[..dims]).expect("insert");
+    let memory = grown.memory();
+    assert_eq!(memory.mapped, 0);
+    assert!(memory.vectors >= 601 * dims * 4);
+    assert_eq!(shared.as_slice(), &vectors[..]);
+    assert_eq!(grown.vector(600).len(), dims);
+    // Checked like inline vectors: wrong length, non-finite values, or
+    // vectors given twice are malformed.
+    let short = SharedVectors::new(Arc::new(vectors[..vectors.len() - 1].to_vec()));
+    assert!(Graph::from_parts_shared(parts.clone(), short).is_err());
+    let mut bad = vectors.clone();
+    bad[5] = f32::NAN;
+    assert!(Graph::from_parts_shared(parts.clone(), SharedVectors::new(Arc::new(bad))).is_err());
+    let mut twice = parts;
+    twice.vectors = vectors;
+    assert!(Graph::from_parts_shared(twice, shared).is_err());
+}

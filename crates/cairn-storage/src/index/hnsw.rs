@@ -491,6 +491,7 @@ impl HnswIndex {
             parts.links += m.links;
             parts.codes += m.codes;
             parts.vectors += m.vectors;
+            parts.mapped += m.mapped;
         }
         VectorIndexStats {
             graphs: self.graphs.len(),
@@ -501,6 +502,7 @@ impl HnswIndex {
             link_bytes: parts.links,
             code_bytes: parts.codes,
             vector_bytes: parts.vectors,
+            mapped_bytes: parts.mapped,
             compactions: self.compactions,
             compacting: self.compacting,
         }

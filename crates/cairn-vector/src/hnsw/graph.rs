@@ -22,6 +22,7 @@ use super::links::{Links, NoLocks, PerNodeLocks, Slot};
 use super::params::{level_for_key, HnswError, HnswParams, DIMS_MAX, NODES_MAX};
 use super::scratch::SearchScratch;
 use super::space::{key_distance, key_node, Space};
+use super::vectors::{SharedVectors, Vectors};
 use super::Metric;
 use crate::kernels::{prefetch, Kernels};
 use crate::quant::{Codes, Quantization, RabitqCodes, RabitqQuery, Sq8Codes, Sq8Query};
@@ -75,9 +76,12 @@ pub struct GraphMemory {
     pub links: usize,
     /// Quantized codes (and their per-node norms); 0 when not quantized.
     pub codes: usize,
-    /// The f32 vectors: walked on when not quantized, read only to re-rank
-    /// candidates when quantized.
+    /// The f32 vectors on the heap: walked on when not quantized, read only
+    /// to re-rank candidates when quantized.
     pub vectors: usize,
+    /// The f32 vectors read in place from shared memory (a mapped segment
+    /// file) instead; 0 when they are on the heap.
+    pub mapped: usize,
 }
 
 /// An HNSW graph over `dims`-dimensional `f32` vectors; node `i` is the
@@ -88,7 +92,7 @@ pub struct Graph {
     dims: usize,
     space: Space,
     /// `len * dims`, in stored form (unit length for cosine).
-    vectors: Vec<f32>,
+    vectors: Vectors,
     keys: Vec<u64>,
     levels: Vec<u8>,
     /// `len * (1 + 2m)`: count, then neighbours.
@@ -198,7 +202,7 @@ impl Graph {
         GraphParts {
             params: self.params,
             dims: self.dims,
-            vectors: self.vectors.clone(),
+            vectors: self.vectors.as_slice().to_vec(),
             keys: self.keys.clone(),
             levels: self.levels.clone(),
             level0: self.level0.clone(),
@@ -214,7 +218,24 @@ impl Graph {
     /// module docs (sizes, offsets, counts, neighbour ids, entry point,
     /// finite vectors); anything else is [`HnswError::Malformed`]. Costs
     /// one pass over the arrays; nothing is rebuilt.
-    pub fn from_parts(p: GraphParts) -> Result<Graph, HnswError> {
+    pub fn from_parts(mut p: GraphParts) -> Result<Graph, HnswError> {
+        let vectors = Vectors::owned(std::mem::take(&mut p.vectors));
+        Graph::assemble(p, vectors)
+    }
+
+    /// [`Graph::from_parts`] with the vectors read in place from `shared`
+    /// (`p.vectors` must be empty), checked the same way; an insert copies
+    /// them out first.
+    pub fn from_parts_shared(p: GraphParts, shared: SharedVectors) -> Result<Graph, HnswError> {
+        if !p.vectors.is_empty() {
+            return Err(HnswError::Malformed {
+                what: "vectors given both inline and shared".into(),
+            });
+        }
+        Graph::assemble(p, Vectors::shared(shared))
+    }
+
+    fn assemble(p: GraphParts, vectors: Vectors) -> Result<Graph, HnswError> {
         fn bad<T>(what: String) -> Result<T, HnswError> {
             Err(HnswError::Malformed { what })
         }
@@ -225,14 +246,14 @@ impl Graph {
         }
         let stride0 = graph.stride0();
         let stride_upper = graph.stride_upper();
-        if n.checked_mul(p.dims) != Some(p.vectors.len())
+        if n.checked_mul(p.dims) != Some(vectors.as_slice().len())
             || p.levels.len() != n
             || p.upper_offset.len() != n
             || n.checked_mul(stride0) != Some(p.level0.len())
         {
             return bad(format!("array sizes do not match {n} nodes"));
         }
-        if p.vectors.iter().any(|x| !x.is_finite()) {
+        if vectors.as_slice().iter().any(|x| !x.is_finite()) {
             return bad("a vector element is not finite".into());
         }
         let check_block = |block: &[u32], cap: usize, node: usize| -> Result<(), HnswError> {
@@ -286,7 +307,7 @@ impl Graph {
                 ));
             }
         }
-        graph.vectors = p.vectors;
+        graph.vectors = vectors;
         graph.keys = p.keys;
         graph.levels = p.levels;
         graph.level0 = p.level0;
@@ -311,7 +332,7 @@ impl Graph {
             params,
             dims,
             space: Space::new(params.metric),
-            vectors: Vec::new(),
+            vectors: Vectors::default(),
             keys: Vec::new(),
             levels: Vec::new(),
             level0: Vec::new(),
@@ -426,7 +447,7 @@ impl Graph {
         if let Some(tell) = progress {
             tell(n);
         }
-        graph.vectors = vectors;
+        graph.vectors = Vectors::owned(vectors);
         graph.keys = keys;
         graph.levels = levels;
         graph.level0 = level0.into_iter().map(AtomicU32::into_inner).collect();
@@ -463,9 +484,10 @@ impl Graph {
             self.upper.len() as u32
         };
 
-        let start = self.vectors.len();
-        self.vectors.extend_from_slice(vector);
-        if let Some(v) = self.vectors.get_mut(start..) {
+        let vectors = self.vectors.to_mut();
+        let start = vectors.len();
+        vectors.extend_from_slice(vector);
+        if let Some(v) = vectors.get_mut(start..) {
             self.space.prepare(v);
             if let Some(codes) = &mut self.codes {
                 codes.push(v);
@@ -497,7 +519,7 @@ impl Graph {
                     stride0,
                     stride_upper,
                 },
-                vectors: &self.vectors,
+                vectors: self.vectors.as_slice(),
                 dims: self.dims,
                 space: self.space,
                 nodes: n + 1,
@@ -525,8 +547,9 @@ impl Graph {
     /// kept while searching: larger is slower and more exact. Nodes that
     /// `accept` rejects are still walked through. Empty if `k == 0`, the
     /// graph is empty, or `query` has the wrong dimension. A quantized graph
-    /// re-ranks [`RERANK_DEFAULT`] candidates per result
-    /// ([`Graph::search_reranked`]).
+    /// re-ranks its codec's
+    /// [`default_rerank`](crate::quant::Quantization::default_rerank)
+    /// candidates per result ([`Graph::search_reranked`]).
     pub fn search(
         &self,
         query: &[f32],
@@ -535,7 +558,8 @@ impl Graph {
         accept: &mut dyn FnMut(u32) -> bool,
         scratch: &mut SearchScratch,
     ) -> Vec<Neighbor> {
-        self.search_reranked(query, k, ef, RERANK_DEFAULT, accept, scratch)
+        let rerank = self.quantization().default_rerank();
+        self.search_reranked(query, k, ef, rerank, accept, scratch)
     }
 
     /// [`Graph::search`]; on a quantized graph the walk scores codes and
@@ -649,7 +673,7 @@ impl Graph {
     /// (`Quantization::None` drops them). The f32 vectors stay: searches
     /// re-rank with them.
     pub fn quantize(&mut self, quantization: Quantization) {
-        self.codes = Codes::build(quantization, &self.vectors, self.dims);
+        self.codes = Codes::build(quantization, self.vectors.as_slice(), self.dims);
     }
 
     /// How the graph's vectors are coded for traversal.
@@ -679,8 +703,10 @@ impl Graph {
         if query_prepared.len() != self.dims || node as usize >= self.len() {
             return f32::NAN;
         }
-        self.space
-            .distance(query_prepared, vector_of(&self.vectors, self.dims, node))
+        self.space.distance(
+            query_prepared,
+            vector_of(self.vectors.as_slice(), self.dims, node),
+        )
     }
 
     pub fn len(&self) -> usize {
@@ -712,7 +738,7 @@ impl Graph {
     /// The stored vector of `node` (unit length for cosine); empty outside
     /// the graph.
     pub fn vector(&self, node: u32) -> &[f32] {
-        vector_of(&self.vectors, self.dims, node)
+        vector_of(self.vectors.as_slice(), self.dims, node)
     }
 
     /// The level of `node` (0 outside the graph).
@@ -744,7 +770,8 @@ impl Graph {
                 + (self.level0.capacity() + self.upper_offset.capacity() + self.upper.capacity())
                     * 4,
             codes: self.codes.as_ref().map_or(0, Codes::memory_bytes),
-            vectors: self.vectors.capacity() * 4,
+            vectors: self.vectors.heap_bytes(),
+            mapped: self.vectors.shared_bytes(),
         }
     }
 
@@ -770,7 +797,7 @@ impl Graph {
     fn walk(&self) -> Walk<'_, u32> {
         Walk {
             links: self.links(),
-            vectors: &self.vectors,
+            vectors: self.vectors.as_slice(),
             dims: self.dims,
             space: self.space,
             nodes: self.len(),

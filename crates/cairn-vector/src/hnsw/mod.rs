@@ -19,7 +19,8 @@
 //! (distances, ordered keys), `scratch` (per-thread search state),
 //! `links` (adjacency views shared by the build and search paths),
 //! `construct` (the insertion algorithm and neighbour selection), `graph`
-//! (the public [`Graph`]).
+//! (the public [`Graph`]), `vectors` (a graph's f32 vectors, owned or read
+//! in place from shared memory such as a mapped segment file).
 
 mod construct;
 mod graph;
@@ -27,6 +28,7 @@ mod links;
 mod params;
 mod scratch;
 mod space;
+mod vectors;
 
 pub use graph::{
     Graph, GraphMemory, GraphParts, Neighbor, BUILD_PROGRESS_NODES, RERANK_DEFAULT, RERANK_MAX,
@@ -36,3 +38,4 @@ pub use params::{
     EF_CONSTRUCTION_MIN, LEVEL_MAX, M_MAX, M_MIN, NODES_MAX,
 };
 pub use scratch::SearchScratch;
+pub use vectors::SharedVectors;
