@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 /// One instruction-set variant of every kernel.
 pub struct Kernels {
-    /// `"scalar"`, `"avx2-fma"`, `"avx512"`, `"neon"`.
+    /// `"scalar"`, `"avx2-fma"`, `"avx512"`, `"avx512-vpopcntdq"`, `"neon"`.
     pub name: &'static str,
     /// Inner product.
     pub dot: fn(&[f32], &[f32]) -> f32,
@@ -57,7 +57,8 @@ mod avx512;
 mod neon;
 
 /// Every variant this CPU can run, the scalar reference first, then in
-/// increasing order of preference (x86_64: `"avx2-fma"`, `"avx512"`;
+/// increasing order of preference (x86_64: `"avx2-fma"`, `"avx512"`,
+/// `"avx512-vpopcntdq"` — the same with AVX-512 popcounts for RaBitQ;
 /// aarch64: `"neon"`).
 ///
 /// The SIMD variants are not reachable any other way: a `Kernels` holding

@@ -369,6 +369,8 @@ fn detected_features_have_their_variant() {
         assert_eq!(names.contains(&"avx2-fma"), avx2, "{names:?}");
         let avx512 = avx2 && is_x86_feature_detected!("avx512f");
         assert_eq!(names.contains(&"avx512"), avx512, "{names:?}");
+        let vpopcnt = avx512 && is_x86_feature_detected!("avx512vpopcntdq");
+        assert_eq!(names.contains(&"avx512-vpopcntdq"), vpopcnt, "{names:?}");
     }
     #[cfg(target_arch = "aarch64")]
     assert_eq!(

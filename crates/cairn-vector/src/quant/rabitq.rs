@@ -90,9 +90,15 @@ impl Rotation {
     }
 
     /// `out = R(x)` with `x` zero-padded to `padded` values.
+    #[cfg(test)]
     fn apply(&self, x: &[f32], out: &mut Vec<f32>) {
         out.clear();
         out.extend(x.iter().take(self.padded));
+        self.transform(out);
+    }
+
+    /// `v = R(v)`, `v` zero-padded (or cut) to `padded` values first.
+    fn transform(&self, out: &mut Vec<f32>) {
         out.resize(self.padded, 0.0);
         if self.block == 0 {
             return;
@@ -280,7 +286,7 @@ impl RaBitQ {
     /// Appends the code of `v` (`dims` values; non-finite values count as
     /// the centroid's) to `out`: [`RaBitQ::stride`] words.
     pub fn encode(&self, v: &[f32], out: &mut Vec<u64>) {
-        let residual: Vec<f32> = (0..self.dims)
+        let mut r: Vec<f32> = (0..self.dims)
             .map(|i| {
                 let x = v.get(i).copied().unwrap_or(0.0);
                 let c = self.centroid[i];
@@ -291,8 +297,7 @@ impl RaBitQ {
                 }
             })
             .collect();
-        let mut r = Vec::new();
-        self.rotation.apply(&residual, &mut r);
+        self.rotation.transform(&mut r);
         let levels = self.levels(&r);
         let half = f64::from(self.half_range());
         let mut ip = 0f64;
@@ -373,11 +378,10 @@ impl RaBitQ {
 
     /// Prepares `query` (already in the graph's stored form) for scoring.
     pub fn prepare(&self, query: &[f32], out: &mut RabitqQuery) {
-        let residual: Vec<f32> = (0..self.dims)
-            .map(|i| query.get(i).copied().unwrap_or(0.0) - self.centroid[i])
-            .collect();
         let mut s = std::mem::take(&mut out.rotated);
-        self.rotation.apply(&residual, &mut s);
+        s.clear();
+        s.extend((0..self.dims).map(|i| query.get(i).copied().unwrap_or(0.0) - self.centroid[i]));
+        self.rotation.transform(&mut s);
         let (lo, hi) = s
             .iter()
             .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
