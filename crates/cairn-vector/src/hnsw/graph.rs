@@ -592,28 +592,10 @@ impl Graph {
                 walk.search_level(&exact, entry, 0, ef.max(k), accept, scratch);
             }
             Some(Codes::Sq8(codes)) => {
-                let mut q = std::mem::take(&mut scratch.sq8);
-                codes.sq8().prepare(&prepared, &mut q);
-                let coded = Coded {
-                    codes,
-                    metric: self.params.metric,
-                    kernels: self.space.kernels,
-                    query: &q,
-                };
-                self.walk_coded(&walk, &coded, &exact, k, ef, rerank, accept, scratch);
-                scratch.sq8 = q;
+                self.search_coded(codes, &walk, &exact, k, ef, rerank, accept, scratch)
             }
             Some(Codes::RaBitQ(codes)) => {
-                let mut q = std::mem::take(&mut scratch.rabitq);
-                codes.rabitq().prepare(&prepared, &mut q);
-                let coded = Coded {
-                    codes,
-                    metric: self.params.metric,
-                    kernels: self.space.kernels,
-                    query: &q,
-                };
-                self.walk_coded(&walk, &coded, &exact, k, ef, rerank, accept, scratch);
-                scratch.rabitq = q;
+                self.search_coded(codes, &walk, &exact, k, ef, rerank, accept, scratch)
             }
         }
         scratch.query = prepared;
@@ -626,6 +608,32 @@ impl Graph {
                 distance: key_distance(k),
             })
             .collect()
+    }
+
+    /// Prepares the query (in `exact`) for `codes` in the scratch's slot for
+    /// it, then [`Graph::walk_coded`].
+    #[allow(clippy::too_many_arguments)]
+    fn search_coded<C: Codec>(
+        &self,
+        codes: &C,
+        walk: &Walk<'_, u32>,
+        exact: &Exact<'_>,
+        k: usize,
+        ef: usize,
+        rerank: usize,
+        accept: &mut dyn FnMut(u32) -> bool,
+        scratch: &mut SearchScratch,
+    ) {
+        let mut q = std::mem::take(C::query_slot(scratch));
+        codes.prepare(exact.query, &mut q);
+        let coded = Coded {
+            codes,
+            metric: self.params.metric,
+            kernels: self.space.kernels,
+            query: &q,
+        };
+        self.walk_coded(walk, &coded, exact, k, ef, rerank, accept, scratch);
+        *C::query_slot(scratch) = q;
     }
 
     /// The walk of a quantized graph: on codes, keeping
@@ -817,9 +825,25 @@ struct Coded<'a, C, Q> {
     query: &'a Q,
 }
 
+/// Starts loading every cache line `items` spans.
+#[inline(always)]
+fn prefetch_lines<T>(items: &[T]) {
+    let per_line = (64 / std::mem::size_of::<T>().max(1)).max(1);
+    for x in items.iter().step_by(per_line) {
+        prefetch(x);
+    }
+    if let Some(x) = items.last() {
+        prefetch(x);
+    }
+}
+
 /// What [`Coded`] needs of a codec.
 trait Codec {
-    type Query;
+    type Query: Default;
+    /// Where a search keeps this codec's prepared query between queries.
+    fn query_slot(scratch: &mut SearchScratch) -> &mut Self::Query;
+    /// `query` (in stored form) prepared for scoring.
+    fn prepare(&self, query: &[f32], out: &mut Self::Query);
     /// The estimated `q · x`.
     fn dot(&self, kernels: &Kernels, query: &Self::Query, node: u32) -> f32;
     /// `|q|²`.
@@ -832,6 +856,12 @@ trait Codec {
 
 impl Codec for Sq8Codes {
     type Query = Sq8Query;
+    fn query_slot(scratch: &mut SearchScratch) -> &mut Sq8Query {
+        &mut scratch.sq8
+    }
+    fn prepare(&self, query: &[f32], out: &mut Sq8Query) {
+        self.sq8().prepare(query, out);
+    }
     #[inline(always)]
     fn dot(&self, kernels: &Kernels, query: &Sq8Query, node: u32) -> f32 {
         Sq8Codes::dot(self, kernels, query, node)
@@ -846,18 +876,18 @@ impl Codec for Sq8Codes {
     }
     #[inline(always)]
     fn touch(&self, node: u32) {
-        let code = self.code(node);
-        for x in code.iter().step_by(64) {
-            prefetch(x);
-        }
-        if let Some(x) = code.last() {
-            prefetch(x);
-        }
+        prefetch_lines(self.code(node));
     }
 }
 
 impl Codec for RabitqCodes {
     type Query = RabitqQuery;
+    fn query_slot(scratch: &mut SearchScratch) -> &mut RabitqQuery {
+        &mut scratch.rabitq
+    }
+    fn prepare(&self, query: &[f32], out: &mut RabitqQuery) {
+        self.rabitq().prepare(query, out);
+    }
     #[inline(always)]
     fn dot(&self, kernels: &Kernels, query: &RabitqQuery, node: u32) -> f32 {
         RabitqCodes::dot(self, kernels, query, node)
@@ -872,14 +902,7 @@ impl Codec for RabitqCodes {
     }
     #[inline(always)]
     fn touch(&self, node: u32) {
-        // 8 words per cache line.
-        let record = self.record(node);
-        for x in record.iter().step_by(8) {
-            prefetch(x);
-        }
-        if let Some(x) = record.last() {
-            prefetch(x);
-        }
+        prefetch_lines(self.record(node));
     }
 }
 
