@@ -481,7 +481,7 @@ impl RabitqCodes {
         }
         Ok(RabitqCodes {
             rq,
-            records: AlignedWords::from_words(&records),
+            records: AlignedWords::from_slice(&records),
         })
     }
 

@@ -186,7 +186,7 @@ impl Sq8Codes {
             .collect();
         Sq8Codes {
             sq,
-            codes: AlignedBytes::from_bytes(&codes),
+            codes: AlignedBytes::from_slice(&codes),
             norms,
         }
     }
