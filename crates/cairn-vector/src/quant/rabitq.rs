@@ -14,7 +14,7 @@
 //! spread evenly by the rotation (exact for `x = r`).
 //!
 //! A query `q` is rotated the same way (`s = R(q - c)`) and its coordinates
-//! are cut to 4-bit integers (8-bit against codes of more than one bit)
+//! are cut to 4-bit integers (8-bit against codes of three or four bits)
 //! `s[i] ≈ lo + Δ · v[i]`. Then
 //! `⟨ō, s⟩ ≈ lo · Σu + Δ · Σ u[i]·v[i] - L · Σs`, and the integer sum is
 //! `Σ_j Σ_k 2^(j+k) · popcount(U_j & V_k)` over the bit planes `U_j` of the
@@ -40,10 +40,10 @@ use crate::kernels::Kernels;
 pub const RABITQ_BITS_MAX: u8 = 4;
 /// The seed of the rotation of every graph this version codes.
 pub const RABITQ_SEED: u64 = 0x5a17_c0de_0b17_0001;
-/// Bits per coordinate of the query's integer form against one-bit codes
-/// (its rounding error is small next to the code's) and against longer
-/// codes (where 4 bits would dominate the error).
-const QUERY_BITS: [usize; 2] = [4, 8];
+/// Bits per coordinate of the query's integer form, by code width: 4
+/// against one- and two-bit codes (its rounding error is small next to
+/// the code's), 8 against three and four bits (where 4 would dominate).
+const QUERY_BITS: [usize; 5] = [4, 4, 4, 8, 8];
 /// Sign-flip + Hadamard rounds of the rotation.
 const ROUNDS: usize = 4;
 /// Per-vector numbers after the bit planes, two per `u64` word.
@@ -387,7 +387,7 @@ impl RaBitQ {
             .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
                 (lo.min(x), hi.max(x))
             });
-        let query_bits = QUERY_BITS[usize::from(self.bits > 1)];
+        let query_bits = QUERY_BITS[usize::from(self.bits).min(QUERY_BITS.len() - 1)];
         let top = ((1usize << query_bits) - 1) as f32;
         // A constant residual is exactly `lo` everywhere: no steps needed.
         let (lo, delta) = if lo < hi {
