@@ -41,7 +41,7 @@ use crate::table::{Table, TableInner};
 use crate::vector::VectorIndexDef;
 use crate::wal::{Record, Wal};
 use crate::Ts;
-use cairn_vector::quant::{Codes, Quantization};
+use cairn_vector::quant::Quantization;
 
 /// Format version written into segment file headers.
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
@@ -100,6 +100,15 @@ pub(crate) mod section {
     /// rotation seed (u64), the centroid (f32 per dimension), then per node
     /// its record of u64 words (bit planes, then four f32 factors).
     pub const G_RABITQ: u32 = 21;
+
+    /// The section holding a graph's codes of `quantization`, if any.
+    pub fn of_codes(quantization: super::Quantization) -> Option<u32> {
+        match quantization {
+            super::Quantization::None => None,
+            super::Quantization::Sq8 => Some(G_SQ8),
+            super::Quantization::RaBitQ { .. } => Some(G_RABITQ),
+        }
+    }
     /// Every ordered index (primary key first): name, then its entries for
     /// the visible rows in key order: key, row ids.
     pub const INDEXES: u32 = 12;
@@ -1242,13 +1251,11 @@ fn graph_sections(inner: &TableInner, ts: Ts) -> (Vec<u8>, Vec<(u32, Vec<u8>)>) 
             arrays.push((section::G_VECTORS, f32s(&p.vectors)));
             arrays.push((section::G_ALIVE, alive));
             if let Some(codes) = &p.codes {
-                let mut body = Vec::new();
-                crate::codec::put_codes(&mut body, codes);
-                let id = match codes {
-                    Codes::Sq8(_) => section::G_SQ8,
-                    Codes::RaBitQ(_) => section::G_RABITQ,
-                };
-                arrays.push((id, body));
+                if let Some(id) = section::of_codes(codes.quantization()) {
+                    let mut body = Vec::new();
+                    crate::codec::put_codes(&mut body, codes);
+                    arrays.push((id, body));
+                }
             }
         }
     }
@@ -1266,12 +1273,9 @@ fn mapped_f32(
     if len.checked_mul(4) != Some(body.len()) {
         return None;
     }
-    // Where `body` starts inside `data` (both are the same bytes).
+    // Where `body` starts inside `data` (it is a slice of it; `new`
+    // checks the bounds).
     let start = (body.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
-    let inside = data.get(start..start.checked_add(body.len())?)?;
-    if inside.as_ptr() != body.as_ptr() {
-        return None;
-    }
     crate::fs::MappedF32::new(data.clone(), start, len)
 }
 
@@ -1294,8 +1298,7 @@ fn load_graphs(
     }
     let mut arrays = sections.iter().filter(|s| {
         (section::G_KEYS..=section::G_ALIVE).contains(&s.0)
-            || s.0 == section::G_SQ8
-            || s.0 == section::G_RABITQ
+            || [section::G_SQ8, section::G_RABITQ].contains(&s.0)
     });
     let mut out = Vec::with_capacity(vectors.len());
     for def in vectors {
@@ -1338,15 +1341,11 @@ fn load_graphs(
             };
             let alive_at = next(section::G_ALIVE)?;
             let alive = array(alive_at, len, 1, file, |c| c[0] == 1)?;
-            let codes = match def.quantization {
-                Quantization::None => None,
-                q => {
-                    let id = match q {
-                        Quantization::RaBitQ { .. } => section::G_RABITQ,
-                        _ => section::G_SQ8,
-                    };
+            let codes = match section::of_codes(def.quantization) {
+                None => None,
+                Some(id) => {
                     let (body, at) = next(id)?;
-                    let codes = crate::codec::get_codes(q, body, len, def.dims)
+                    let codes = crate::codec::get_codes(def.quantization, body, len, def.dims)
                         .map_err(|e| Error::corrupt(file, at, e))?;
                     Some(codes)
                 }

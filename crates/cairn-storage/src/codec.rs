@@ -80,12 +80,9 @@ pub(crate) fn get_codes(
         Quantization::RaBitQ { bits } => {
             let (seed, rest) = bytes.split_at(8);
             let (centroid, records) = rest.split_at(dims * 4);
-            let seed = u64::from(le32(seed, 0)) | (u64::from(le32(seed, 4)) << 32);
+            let seed = le64(seed, 0);
             let rq = RaBitQ::from_parts(dims, bits, seed, floats(centroid))?;
-            let records = records
-                .chunks_exact(8)
-                .map(|c| u64::from(le32(c, 0)) | (u64::from(le32(c, 4)) << 32))
-                .collect();
+            let records = records.chunks_exact(8).map(|c| le64(c, 0)).collect();
             Ok(Codes::RaBitQ(RabitqCodes::from_records(rq, records)?))
         }
     }

@@ -87,10 +87,8 @@ pub(crate) fn codes_len(quantization: Quantization, n: usize, dims: usize) -> Op
         Quantization::None => None,
         Quantization::Sq8 => n.checked_mul(dims)?.checked_add(dims.checked_mul(8)?),
         Quantization::RaBitQ { bits } => {
-            let stride = dims
-                .div_ceil(64)
-                .checked_mul(usize::from(bits))?
-                .checked_add(2)?;
+            // `dims` is a checked definition's (≤ VECTOR_DIMS_MAX).
+            let stride = cairn_vector::quant::RaBitQ::record_words(dims, bits);
             n.checked_mul(stride)?
                 .checked_mul(8)?
                 .checked_add(dims.checked_mul(4)?.checked_add(8)?)

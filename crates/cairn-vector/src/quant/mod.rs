@@ -70,15 +70,6 @@ impl Quantization {
             _ => 4,
         }
     }
-
-    /// Bits per dimension of the codes (32 for `None`).
-    pub fn bits(self) -> u8 {
-        match self {
-            Quantization::None => 32,
-            Quantization::Sq8 => 8,
-            Quantization::RaBitQ { bits } => bits,
-        }
-    }
 }
 
 /// A graph's codes, of whichever codec.

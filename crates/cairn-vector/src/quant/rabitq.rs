@@ -275,7 +275,13 @@ impl RaBitQ {
 
     /// `u64` words per coded vector: `bits` planes, then the factors.
     pub fn stride(&self) -> usize {
-        self.words() * usize::from(self.bits) + FACTOR_WORDS
+        RaBitQ::record_words(self.dims, self.bits)
+    }
+
+    /// [`RaBitQ::stride`] of `dims`-dimensional codes of `bits` bits:
+    /// `⌈dims / 64⌉ · bits + 2` (dims up to `usize::MAX / 4`).
+    pub fn record_words(dims: usize, bits: u8) -> usize {
+        dims.div_ceil(64) * usize::from(bits) + FACTOR_WORDS
     }
 
     /// `(2^bits - 1) / 2`.
