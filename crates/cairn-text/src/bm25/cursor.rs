@@ -1,0 +1,220 @@
+//! A cursor over one term's postings in a part: documents in increasing
+//! order with their frequencies and positions, skipping whole blocks
+//! through the skip table, and a *shallow* move that reads only skip
+//! entries (for block-max bounds) without decoding a block.
+//!
+//! Targets passed to `seek` and `shallow` never decrease (every caller's
+//! loop only moves forward); blocks behind the shallow pointer are never
+//! visited again. The region was validated by `Part::open`; anything it
+//! could not check (ids, varints) ends the list rather than panicking.
+
+use super::bitpack::{self, BLOCK_LEN};
+use super::part::{le_u32, SKIP_LEN};
+
+/// Past the last document of a list.
+pub const TERMINATED: u32 = u32::MAX;
+
+/// What a skip entry says about one block.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BlockInfo {
+    pub last_doc: u32,
+    pub max_tf: u32,
+    pub min_len_per_tf: f32,
+}
+
+pub(crate) struct PostingsCursor<'a> {
+    region: &'a [u8],
+    df: usize,
+    n_blocks: usize,
+    /// The decoded block (`usize::MAX` before the first load).
+    block: usize,
+    /// The shallow pointer: `>= block` once a block is loaded.
+    probe: usize,
+    docs: [u32; BLOCK_LEN],
+    tfs: [u32; BLOCK_LEN],
+    len: usize,
+    idx: usize,
+    doc: u32,
+    /// Byte offset (in the region) of the positions of document `pos_idx`.
+    pos_at: usize,
+    pos_idx: usize,
+}
+
+impl<'a> PostingsCursor<'a> {
+    /// A cursor on the first document of `region` (a validated region of
+    /// `df` documents).
+    pub fn new(region: &'a [u8], df: u32) -> PostingsCursor<'a> {
+        let df = df as usize;
+        let mut cursor = PostingsCursor {
+            region,
+            df,
+            n_blocks: df.div_ceil(BLOCK_LEN),
+            block: usize::MAX,
+            probe: 0,
+            docs: [0; BLOCK_LEN],
+            tfs: [0; BLOCK_LEN],
+            len: 0,
+            idx: 0,
+            doc: TERMINATED,
+            pos_at: 0,
+            pos_idx: 0,
+        };
+        cursor.load(0);
+        cursor
+    }
+
+    pub fn df(&self) -> u32 {
+        self.df as u32
+    }
+
+    #[inline]
+    pub fn doc(&self) -> u32 {
+        self.doc
+    }
+
+    #[inline]
+    pub fn tf(&self) -> u32 {
+        self.tfs[self.idx]
+    }
+
+    fn skip_u32(&self, block: usize, field: usize) -> u32 {
+        le_u32(self.region, block * SKIP_LEN + field).unwrap_or(0)
+    }
+
+    pub fn block_info(&self, block: usize) -> BlockInfo {
+        BlockInfo {
+            last_doc: self.skip_u32(block, 0),
+            max_tf: self.skip_u32(block, 12),
+            min_len_per_tf: f32::from_bits(self.skip_u32(block, 16)),
+        }
+    }
+
+    /// Decodes `block` and moves to its first document (or ends the list).
+    fn load(&mut self, block: usize) {
+        self.block = block;
+        self.probe = self.probe.max(block);
+        self.idx = 0;
+        if block >= self.n_blocks || self.decode(block).is_none() {
+            self.len = 0;
+            self.doc = TERMINATED;
+            self.block = self.n_blocks;
+            return;
+        }
+        self.doc = self.docs[0];
+    }
+
+    fn decode(&mut self, block: usize) -> Option<()> {
+        let at = block * SKIP_LEN;
+        let doc_off = le_u32(self.region, at + 4)? as usize;
+        let pos_off = le_u32(self.region, at + 8)? as usize;
+        let doc_bits = *self.region.get(at + 20)?;
+        let tf_bits = *self.region.get(at + 21)?;
+        let mut prev = if block == 0 {
+            0
+        } else {
+            self.skip_u32(block - 1, 0)
+        };
+        let len = (self.df - block * BLOCK_LEN).min(BLOCK_LEN);
+        let data = self.region.get(doc_off..)?;
+        if len == BLOCK_LEN {
+            bitpack::unpack(data, doc_bits, &mut self.docs)?;
+            bitpack::unpack(
+                data.get(bitpack::packed_len(doc_bits)..)?,
+                tf_bits,
+                &mut self.tfs,
+            )?;
+            for d in self.docs.iter_mut() {
+                prev = prev.wrapping_add(*d);
+                *d = prev;
+            }
+            for tf in self.tfs.iter_mut() {
+                *tf = tf.saturating_add(1);
+            }
+        } else {
+            let mut pos = 0;
+            for i in 0..len {
+                prev = prev.wrapping_add(bitpack::get_vint(data, &mut pos)?);
+                self.docs[i] = prev;
+                self.tfs[i] = bitpack::get_vint(data, &mut pos)?.saturating_add(1);
+            }
+        }
+        self.len = len;
+        self.pos_at = pos_off;
+        self.pos_idx = 0;
+        Some(())
+    }
+
+    /// Moves to the next document.
+    #[inline]
+    pub fn advance(&mut self) -> u32 {
+        self.idx += 1;
+        if self.idx < self.len {
+            self.doc = self.docs[self.idx];
+        } else {
+            self.load(self.block + 1);
+        }
+        self.doc
+    }
+
+    /// Moves to the first document `>= target`.
+    pub fn seek(&mut self, target: u32) -> u32 {
+        if self.doc >= target {
+            return self.doc;
+        }
+        let mut block = self.block.max(self.probe);
+        while block < self.n_blocks && self.skip_u32(block, 0) < target {
+            block += 1;
+        }
+        if block != self.block {
+            self.load(block);
+        }
+        while self.doc < target {
+            self.idx += 1;
+            if self.idx >= self.len {
+                self.load(self.block + 1);
+                continue;
+            }
+            self.doc = self.docs[self.idx];
+        }
+        self.doc
+    }
+
+    /// Moves the shallow pointer to the block that may hold `target` and
+    /// returns its skip entry, or `None` past the last block.
+    #[inline]
+    pub fn shallow(&mut self, target: u32) -> Option<BlockInfo> {
+        let mut probe = self.probe.max(self.block.min(self.n_blocks));
+        while probe < self.n_blocks && self.skip_u32(probe, 0) < target {
+            probe += 1;
+        }
+        self.probe = probe;
+        (probe < self.n_blocks).then(|| self.block_info(probe))
+    }
+
+    /// Positions of the current document, into `out` (cleared first).
+    pub fn positions(&mut self, out: &mut Vec<u32>) {
+        out.clear();
+        if self.doc == TERMINATED {
+            return;
+        }
+        while self.pos_idx < self.idx {
+            for _ in 0..self.tfs[self.pos_idx] {
+                if bitpack::get_vint(self.region, &mut self.pos_at).is_none() {
+                    return;
+                }
+            }
+            self.pos_idx += 1;
+        }
+        let mut at = self.pos_at;
+        let mut position = 0u32;
+        for _ in 0..self.tfs[self.idx] {
+            match bitpack::get_vint(self.region, &mut at) {
+                Some(delta) => {
+                    position = position.saturating_add(delta);
+                    out.push(position);
+                }
+                None => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! BM25 retrieval over parts: build a part with [`PartWriter`], open it
+//! with [`Part::open`], and rank documents for a [`Query`] with
+//! [`search`] — exact top-k (the same answer as scoring every document),
+//! sped up by block-max bounds.
+//!
+//! Statistics are the caller's snapshot: [`search`] computes them from the
+//! parts and their [`Liveness`] (only visible documents count, so a score
+//! equals that of an index rebuilt over the visible documents);
+//! [`search_with_stats`] takes them precomputed.
+
+mod bitpack;
+mod cursor;
+pub mod norm;
+mod part;
+mod score;
+mod scorer;
+mod topk;
+
+use std::collections::HashMap;
+
+pub use part::{
+    CorruptPart, Part, PartWriter, TooManyDocs, PART_DOCS_MAX, PART_FORMAT_OLDEST_READABLE,
+    PART_FORMAT_VERSION, PART_MAGIC,
+};
+pub use score::{idf, Bm25, Bm25Params, Bm25Stats};
+
+use cursor::PostingsCursor;
+use scorer::{AndScorer, EmptyScorer, PhraseScorer, Scorer, TermScorer, TermSummary, UnionScorer};
+use topk::TopK;
+
+/// Terms one prefix may expand to; more is an error rather than a slow
+/// query (name a longer prefix).
+pub const PREFIX_TERMS_MAX: usize = 1024;
+/// Terms in one phrase.
+pub const PHRASE_TERMS_MAX: usize = 64;
+
+/// A query over already-normalised terms (the tokenizer's output).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Query {
+    Term(String),
+    /// Consecutive terms.
+    Phrase(Vec<String>),
+    /// Every term starting with the string.
+    Prefix(String),
+    /// Any child matches; the score sums the matching children.
+    Or(Vec<Query>),
+    /// Every child matches, except `Not` children, which must not; the
+    /// score sums the positive children.
+    And(Vec<Query>),
+    /// Only as a child of `And`.
+    Not(Box<Query>),
+}
+
+/// A query that cannot run, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("NOT must be one of several AND-ed clauses (it excludes; it cannot match alone)")]
+    BareNot,
+    #[error("an AND needs at least one clause that is not NOT")]
+    OnlyNots,
+    #[error("prefix '{prefix}*' matches more than {max} terms; use a longer prefix")]
+    PrefixTooWide { prefix: String, max: usize },
+    #[error("a phrase holds at most {max} terms")]
+    PhraseTooLong { max: usize },
+}
+
+/// Which documents of a part the snapshot sees.
+#[derive(Clone, Copy, Debug)]
+pub enum Liveness<'a> {
+    All,
+    /// Bit `d % 64` of word `d / 64` set = document `d` visible; documents
+    /// past the slice are not.
+    Bits(&'a [u64]),
+}
+
+impl Liveness<'_> {
+    #[inline]
+    pub fn is_live(&self, doc: u32) -> bool {
+        match self {
+            Liveness::All => true,
+            Liveness::Bits(words) => words
+                .get(doc as usize / 64)
+                .is_some_and(|w| w >> (doc % 64) & 1 == 1),
+        }
+    }
+}
+
+/// One part as a search sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchPart<'a> {
+    pub part: &'a Part<&'a [u8]>,
+    pub live: Liveness<'a>,
+}
+
+/// A ranked document: its part (index in the search's slice), id, score.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit {
+    pub part: usize,
+    pub doc: u32,
+    pub score: f32,
+}
+
+/// Document frequencies at the caller's snapshot.
+pub trait DocFreqs {
+    fn doc_freq(&self, term: &str) -> u64;
+}
+
+impl DocFreqs for HashMap<String, u64> {
+    fn doc_freq(&self, term: &str) -> u64 {
+        self.get(term).copied().unwrap_or(0)
+    }
+}
+
+/// Visible documents and their total length, over `parts`.
+pub fn snapshot_stats(parts: &[SearchPart]) -> Bm25Stats {
+    let mut stats = Bm25Stats::default();
+    for p in parts {
+        match p.live {
+            Liveness::All => {
+                stats.n_docs += u64::from(p.part.n_docs());
+                stats.total_len += p.part.total_len();
+            }
+            live => {
+                for (doc, len) in p.part.lengths().enumerate() {
+                    if live.is_live(doc as u32) {
+                        stats.n_docs += 1;
+                        stats.total_len += u64::from(len);
+                    }
+                }
+            }
+        }
+    }
+    stats
+}
+
+/// Visible documents that contain `term`, over `parts`.
+pub fn snapshot_doc_freq(parts: &[SearchPart], term: &str) -> u64 {
+    let mut df = 0u64;
+    for p in parts {
+        let Some(entry) = p.part.lookup(term) else {
+            continue;
+        };
+        match p.live {
+            Liveness::All => df += u64::from(entry.df),
+            live => {
+                let Some(region) = p.part.region(&entry) else {
+                    continue;
+                };
+                let mut cursor = PostingsCursor::new(region, entry.df);
+                while cursor.doc() != cursor::TERMINATED {
+                    df += u64::from(live.is_live(cursor.doc()));
+                    cursor.advance();
+                }
+            }
+        }
+    }
+    df
+}
+
+/// The best `k` visible documents for `query`, best first (ties: the
+/// earlier part, then the smaller id), with the snapshot's exact
+/// statistics computed from `parts`.
+pub fn search(
+    parts: &[SearchPart],
+    query: &Query,
+    params: Bm25Params,
+    k: usize,
+) -> Result<Vec<Hit>, QueryError> {
+    let query = expand_prefixes(parts, query)?;
+    let mut dfs = HashMap::new();
+    for term in query_terms(&query) {
+        let df = snapshot_doc_freq(parts, &term);
+        dfs.insert(term, df);
+    }
+    search_with_stats(parts, &query, params, snapshot_stats(parts), &dfs, k)
+}
+
+/// As [`search`], with the snapshot's statistics given.
+pub fn search_with_stats(
+    parts: &[SearchPart],
+    query: &Query,
+    params: Bm25Params,
+    stats: Bm25Stats,
+    dfs: &dyn DocFreqs,
+    k: usize,
+) -> Result<Vec<Hit>, QueryError> {
+    let query = expand_prefixes(parts, query)?;
+    check(&query, false)?;
+    let bm25 = Bm25::new(params, stats);
+    let mut top = TopK::new(k);
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    for (i, p) in parts.iter().enumerate() {
+        let compiler = Compiler {
+            part: p.part,
+            bm25: &bm25,
+            stats,
+            dfs,
+        };
+        match &query {
+            Query::Term(term) => {
+                if let Some(mut s) = compiler.term(term) {
+                    topk::collect(&mut s, i, p.live, &mut top);
+                }
+            }
+            Query::Or(children) if children.iter().all(|c| matches!(c, Query::Term(_))) => {
+                let mut scorers: Vec<TermScorer> = children
+                    .iter()
+                    .filter_map(|c| match c {
+                        Query::Term(t) => compiler.term(t),
+                        _ => None,
+                    })
+                    .collect();
+                topk::collect_union(&mut scorers, i, p.live, &mut top);
+            }
+            Query::Or(children) => {
+                let mut scorers: Vec<Box<dyn Scorer + '_>> =
+                    children.iter().map(|c| compiler.compile(c)).collect();
+                topk::collect_union(&mut scorers, i, p.live, &mut top);
+            }
+            other => {
+                let mut s = compiler.compile(other);
+                topk::collect(&mut s, i, p.live, &mut top);
+            }
+        }
+    }
+    Ok(top.into_sorted())
+}
+
+/// Rejects NOT where it cannot mean anything, and over-long phrases.
+fn check(query: &Query, in_and: bool) -> Result<(), QueryError> {
+    match query {
+        Query::Term(_) | Query::Prefix(_) => Ok(()),
+        Query::Phrase(terms) if terms.len() > PHRASE_TERMS_MAX => Err(QueryError::PhraseTooLong {
+            max: PHRASE_TERMS_MAX,
+        }),
+        Query::Phrase(_) => Ok(()),
+        Query::Not(inner) if in_and => check(inner, false),
+        Query::Not(_) => Err(QueryError::BareNot),
+        Query::Or(children) => children.iter().try_for_each(|c| check(c, false)),
+        Query::And(children) => {
+            if !children.is_empty() && children.iter().all(|c| matches!(c, Query::Not(_))) {
+                return Err(QueryError::OnlyNots);
+            }
+            children.iter().try_for_each(|c| check(c, true))
+        }
+    }
+}
+
+/// Replaces each `Prefix` by the `Or` of the terms it matches in `parts`.
+fn expand_prefixes(parts: &[SearchPart], query: &Query) -> Result<Query, QueryError> {
+    Ok(match query {
+        Query::Prefix(prefix) => {
+            let mut terms: Vec<String> = parts
+                .iter()
+                .flat_map(|p| p.part.terms_with_prefix(prefix))
+                .collect();
+            terms.sort_unstable();
+            terms.dedup();
+            if terms.len() > PREFIX_TERMS_MAX {
+                return Err(QueryError::PrefixTooWide {
+                    prefix: prefix.clone(),
+                    max: PREFIX_TERMS_MAX,
+                });
+            }
+            Query::Or(terms.into_iter().map(Query::Term).collect())
+        }
+        Query::Or(c) => Query::Or(
+            c.iter()
+                .map(|q| expand_prefixes(parts, q))
+                .collect::<Result<_, _>>()?,
+        ),
+        Query::And(c) => Query::And(
+            c.iter()
+                .map(|q| expand_prefixes(parts, q))
+                .collect::<Result<_, _>>()?,
+        ),
+        Query::Not(q) => Query::Not(Box::new(expand_prefixes(parts, q)?)),
+        other => other.clone(),
+    })
+}
+
+/// Every term a (prefix-free) query scores or matches.
+fn query_terms(query: &Query) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(q: &Query, out: &mut Vec<String>) {
+        match q {
+            Query::Term(t) | Query::Prefix(t) => out.push(t.clone()),
+            Query::Phrase(ts) => out.extend(ts.iter().cloned()),
+            Query::Or(c) | Query::And(c) => c.iter().for_each(|q| walk(q, out)),
+            Query::Not(q) => walk(q, out),
+        }
+    }
+    walk(query, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Turns a query into scorers over one part.
+struct Compiler<'a> {
+    part: &'a Part<&'a [u8]>,
+    bm25: &'a Bm25,
+    stats: Bm25Stats,
+    dfs: &'a dyn DocFreqs,
+}
+
+impl<'a> Compiler<'a> {
+    fn cursor(&self, term: &str) -> Option<(PostingsCursor<'a>, TermSummary)> {
+        let entry = self.part.lookup(term)?;
+        let region = self.part.region(&entry)?;
+        let summary = TermSummary {
+            max_tf: entry.max_tf,
+            min_len_per_tf: entry.min_len_per_tf,
+        };
+        Some((PostingsCursor::new(region, entry.df), summary))
+    }
+
+    fn idf(&self, term: &str) -> f32 {
+        idf(self.stats.n_docs, self.dfs.doc_freq(term))
+    }
+
+    fn term(&self, term: &str) -> Option<TermScorer<'a>> {
+        let (cursor, summary) = self.cursor(term)?;
+        let weight = self.bm25.weight(self.idf(term));
+        Some(TermScorer::new(
+            cursor,
+            summary,
+            weight,
+            self.bm25,
+            self.part.norms(),
+        ))
+    }
+
+    fn compile(&self, query: &Query) -> Box<dyn Scorer + 'a> {
+        match query {
+            Query::Term(t) => match self.term(t) {
+                Some(s) => Box::new(s),
+                None => Box::new(EmptyScorer),
+            },
+            Query::Phrase(terms) => self.phrase(terms),
+            // Prefixes were expanded and NOT checked before compiling.
+            Query::Prefix(_) | Query::Not(_) => Box::new(EmptyScorer),
+            Query::Or(children) => {
+                let children = children.iter().map(|c| self.compile(c)).collect();
+                Box::new(UnionScorer::new(children))
+            }
+            Query::And(children) => {
+                let (mut musts, mut costs, mut nots) = (Vec::new(), Vec::new(), Vec::new());
+                for child in children {
+                    match child {
+                        Query::Not(inner) => nots.push(self.compile(inner)),
+                        positive => {
+                            costs.push(self.cost(positive));
+                            musts.push(self.compile(positive));
+                        }
+                    }
+                }
+                Box::new(AndScorer::new(musts, costs, nots))
+            }
+        }
+    }
+
+    fn phrase(&self, terms: &[String]) -> Box<dyn Scorer + 'a> {
+        match terms {
+            [] => return Box::new(EmptyScorer),
+            [one] => return self.compile(&Query::Term(one.clone())),
+            _ => {}
+        }
+        let mut cursors = Vec::with_capacity(terms.len());
+        let mut idf_sum = 0.0f32;
+        for (offset, term) in terms.iter().enumerate() {
+            let Some((cursor, summary)) = self.cursor(term) else {
+                return Box::new(EmptyScorer);
+            };
+            idf_sum += self.idf(term);
+            cursors.push((cursor, offset as u32, summary));
+        }
+        let weight = self.bm25.weight(idf_sum);
+        Box::new(PhraseScorer::new(
+            cursors,
+            weight,
+            self.bm25,
+            self.part.norms(),
+        ))
+    }
+
+    /// An estimate of how many documents a clause visits (its rarest term).
+    fn cost(&self, query: &Query) -> u64 {
+        match query {
+            Query::Term(t) => u64::from(self.part.doc_freq(t)),
+            Query::Phrase(ts) => ts
+                .iter()
+                .map(|t| u64::from(self.part.doc_freq(t)))
+                .min()
+                .unwrap_or(0),
+            Query::Or(c) => c.iter().map(|q| self.cost(q)).sum(),
+            Query::And(c) => c.iter().map(|q| self.cost(q)).min().unwrap_or(0),
+            Query::Prefix(_) | Query::Not(_) => u64::MAX,
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Top-k collection: a bounded heap ordered by score, ties broken by the
+//! smaller (part, document) — and the two loops that feed it while
+//! skipping what cannot enter: block-max WAND for a disjunction, and a
+//! block-skipping loop for any other scorer.
+//!
+//! Parts are searched in order and documents in increasing id order, so
+//! every candidate comes after every entry of the heap: it enters only
+//! with a score strictly above the k-th, and a block whose bound is at most
+//! the k-th score can be skipped without changing the answer.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::cursor::TERMINATED;
+use super::scorer::Scorer;
+use super::{Hit, Liveness};
+
+#[derive(Clone, Copy, Debug)]
+struct Entry(Hit);
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    /// Greater = worse: lower score, then later (part, doc).
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .0
+            .score
+            .total_cmp(&self.0.score)
+            .then((self.0.part, self.0.doc).cmp(&(other.0.part, other.0.doc)))
+    }
+}
+
+pub(crate) struct TopK {
+    k: usize,
+    heap: BinaryHeap<Entry>,
+}
+
+impl TopK {
+    pub fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k.saturating_add(1).min(1 << 16)),
+        }
+    }
+
+    /// The score a new candidate must beat (`-inf` while not full).
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() >= self.k => worst.0.score,
+            _ => f32::NEG_INFINITY,
+        }
+    }
+
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.heap.len() >= self.k
+    }
+
+    #[inline]
+    pub fn push(&mut self, hit: Hit) {
+        if self.k == 0 {
+            return;
+        }
+        let entry = Entry(hit);
+        if self.heap.len() < self.k {
+            self.heap.push(entry);
+        } else if let Some(mut worst) = self.heap.peek_mut() {
+            if entry < *worst {
+                *worst = entry;
+            }
+        }
+    }
+
+    /// Best first.
+    pub fn into_sorted(self) -> Vec<Hit> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|e| e.0)
+            .collect()
+    }
+}
+
+/// Collects the matches of one scorer of part `part`, skipping blocks
+/// whose bound cannot beat the heap.
+pub(crate) fn collect<S: Scorer + ?Sized>(s: &mut S, part: usize, live: Liveness, top: &mut TopK) {
+    let mut doc = s.doc();
+    let (mut block_last, mut block_bound) = (0u32, f32::INFINITY);
+    let mut have_block = false;
+    while doc != TERMINATED {
+        if top.is_full() {
+            let threshold = top.threshold();
+            if s.max_score() <= threshold {
+                return;
+            }
+            if !have_block || doc > block_last {
+                (block_last, block_bound) = s.block_bound(doc);
+                have_block = true;
+            }
+            if block_bound <= threshold {
+                if block_last >= TERMINATED - 1 {
+                    return;
+                }
+                doc = s.seek(block_last + 1);
+                continue;
+            }
+        }
+        if live.is_live(doc) {
+            top.push(Hit {
+                part,
+                doc,
+                score: s.score(),
+            });
+        }
+        doc = s.advance();
+    }
+}
+
+/// Block-max WAND over a disjunction: the score of a document is the sum
+/// of the children that match it, in clause order.
+pub(crate) fn collect_union<S: Scorer>(
+    children: &mut [S],
+    part: usize,
+    live: Liveness,
+    top: &mut TopK,
+) {
+    let max: Vec<f32> = children.iter().map(Scorer::max_score).collect();
+    let mut order: Vec<usize> = (0..children.len()).collect();
+    loop {
+        order.retain(|&i| children[i].doc() != TERMINATED);
+        order.sort_by_key(|&i| children[i].doc());
+        if order.is_empty() {
+            return;
+        }
+        let threshold = top.threshold();
+        // The pivot: the first child at which the bounds so far beat the heap.
+        let mut acc = 0.0f32;
+        let Some(mut p) = order.iter().position(|&i| {
+            acc += max[i];
+            acc > threshold
+        }) else {
+            return;
+        };
+        let pivot_doc = children[order[p]].doc();
+        while p + 1 < order.len() && children[order[p + 1]].doc() == pivot_doc {
+            p += 1;
+        }
+        if top.is_full() {
+            let (mut sum, mut last) = (0.0f32, TERMINATED);
+            for &i in &order[..=p] {
+                let (l, b) = children[i].block_bound(pivot_doc);
+                sum += b;
+                last = last.min(l);
+            }
+            if sum <= threshold {
+                let mut next = last.saturating_add(1);
+                if let Some(&i) = order.get(p + 1) {
+                    next = next.min(children[i].doc());
+                }
+                let next = next.max(pivot_doc + 1);
+                for &i in &order[..=p] {
+                    if children[i].doc() < next {
+                        children[i].seek(next);
+                    }
+                }
+                continue;
+            }
+        }
+        if children[order[0]].doc() == pivot_doc {
+            if live.is_live(pivot_doc) {
+                let mut score = 0.0f32;
+                for child in children.iter_mut() {
+                    if child.doc() == pivot_doc {
+                        score += child.score();
+                    }
+                }
+                top.push(Hit {
+                    part,
+                    doc: pivot_doc,
+                    score,
+                });
+            }
+            for &i in &order[..=p] {
+                children[i].advance();
+            }
+        } else {
+            for &i in &order[..p] {
+                if children[i].doc() < pivot_doc {
+                    children[i].seek(pivot_doc);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Bad part bytes never panic: `Part::open` refuses what breaks the
+//! validity rules, and whatever it accepts can be searched (a corrupt
+//! list ends early; it never reads out of bounds).
+
+use cairn_text::bm25::{search, Bm25Params, Liveness, Part, PartWriter, Query, SearchPart};
+use proptest::prelude::*;
+
+fn sample() -> Vec<u8> {
+    let mut w = PartWriter::new();
+    for i in 0..300u32 {
+        let words: Vec<&str> = ["x", "y", "xy", "z"]
+            .iter()
+            .copied()
+            .cycle()
+            .skip(i as usize % 4)
+            .take(1 + i as usize % 6)
+            .collect();
+        w.add_document(words.iter().enumerate().map(|(p, t)| (*t, p as u32)))
+            .expect("doc");
+    }
+    w.finish()
+}
+
+fn exercise(bytes: &[u8]) {
+    let Ok(part) = Part::open(bytes) else { return };
+    let mask = vec![u64::MAX; 8];
+    for live in [Liveness::All, Liveness::Bits(&mask)] {
+        let parts = [SearchPart { part: &part, live }];
+        for q in [
+            Query::Term("x".into()),
+            Query::Or(vec![Query::Term("x".into()), Query::Term("y".into())]),
+            Query::And(vec![Query::Term("x".into()), Query::Term("z".into())]),
+            Query::Phrase(vec!["x".into(), "y".into()]),
+            Query::Prefix("x".into()),
+        ] {
+            let _ = search(&parts, &q, Bm25Params::default(), 5);
+        }
+        let _ = part.lengths().count();
+    }
+}
+
+#[test]
+fn the_sample_is_valid() {
+    let bytes = sample();
+    let part = Part::open(bytes.as_slice()).expect("valid");
+    assert_eq!(part.n_docs(), 300);
+    assert_eq!(part.n_terms(), 4);
+    assert!(Part::open(&bytes[..bytes.len() - 1]).is_err() || bytes.len() > 1);
+    assert!(Part::open(&b"CAIRNTX9"[..]).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn flipped_bytes_never_panic(flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+        let mut bytes = sample();
+        for (at, v) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = v;
+        }
+        exercise(&bytes);
+    }
+
+    #[test]
+    fn truncations_never_panic(keep in any::<prop::sample::Index>()) {
+        let bytes = sample();
+        exercise(&bytes[..keep.index(bytes.len())]);
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let mut b = bytes;
+        if b.len() >= 12 {
+            b[..8].copy_from_slice(b"CAIRNTX1");
+            b[8..12].copy_from_slice(&1u32.to_le_bytes());
+        }
+        exercise(&b);
+    }
+}
