@@ -1,0 +1,417 @@
+//! BM25 top-10 against tantivy on the passage corpus, in one process and
+//! one run: index build time (2 threads), index size, single-thread QPS
+//! per query class, and top-10 agreement.
+//!
+//! ```text
+//! python3 ../shared/tools/make_passages.py --out /tmp/data/passages   # see its README
+//! cargo run --release -p cairn-benches --features tantivy --bin cairn-text-bench -- \
+//!     --data /tmp/data/passages [--reps 3] [--docs N] [--show-diffs 5]
+//! ```
+//!
+//! Both engines get the same tokenizer: runs of alphanumeric characters,
+//! lowercased, no stemming, no stop words (tantivy's `SimpleTokenizer` +
+//! `LowerCaser`), and the same queries built from the same terms: a term
+//! query, an OR (should) or AND (must) of the terms, a phrase, and the long
+//! gloss queries as an OR of their tokens (repeated tokens repeated in
+//! both). Cairn is measured at the `cairn-text` crate level (two parts
+//! built by two threads, searched one after the other); tantivy with two
+//! indexing threads and no merge policy (two segments), so both search the
+//! index their two-thread build produced.
+//!
+//! QPS is the best of `--reps` timed passes over each class, the engines
+//! alternating pass by pass. Agreement: *exact* = the same ten ids in the
+//! same order; *tie-aware* = the same scores rank by rank (relative 1e-5)
+//! and the same ids except within a group of equal scores (tantivy breaks
+//! ties by its own document order, Cairn by passage id).
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use cairn_text::bm25::{self, Bm25Params, Liveness, Part, PartWriter, Query, SearchPart};
+use cairn_text::tokenize::{Segmenter, Tokenizer, TokenizerConfig};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query as TQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
+use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer};
+use tantivy::{Index, IndexWriter, TantivyDocument, Term};
+
+struct Args {
+    data: PathBuf,
+    reps: usize,
+    docs: Option<usize>,
+    show_diffs: usize,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        data: PathBuf::from("/tmp/data/passages"),
+        reps: 3,
+        docs: None,
+        show_diffs: 3,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or_else(|| anyhow!("{a} needs a value"));
+        match a.as_str() {
+            "--data" => args.data = PathBuf::from(value()?),
+            "--reps" => args.reps = value()?.parse()?,
+            "--docs" => args.docs = Some(value()?.parse()?),
+            "--show-diffs" => args.show_diffs = value()?.parse()?,
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(args)
+}
+
+fn read_jsonl(path: &Path) -> Result<Vec<serde_json::Value>> {
+    let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let mut out = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        out.push(serde_json::from_str(&line?)?);
+    }
+    Ok(out)
+}
+
+/// A query as terms plus how they combine.
+#[derive(Clone)]
+enum Shape {
+    Term(String),
+    Or(Vec<String>),
+    And(Vec<String>),
+    Phrase(Vec<String>),
+}
+
+fn load_queries(dir: &Path, tok: &Tokenizer) -> Result<Vec<(String, Vec<Shape>)>> {
+    let text = |v: &serde_json::Value| v["text"].as_str().unwrap_or_default().to_string();
+    let mut classes: Vec<(String, Vec<Shape>)> = Vec::new();
+    let mut by_band: HashMap<String, Vec<Shape>> = HashMap::new();
+    for q in read_jsonl(&dir.join("queries_terms.jsonl"))? {
+        let band = q["band"].as_str().unwrap_or("?").to_string();
+        for t in tok.terms(&text(&q)) {
+            by_band
+                .entry(band.clone())
+                .or_default()
+                .push(Shape::Term(t));
+        }
+    }
+    for band in ["rare", "medium", "common"] {
+        classes.push((
+            format!("term-{band}"),
+            by_band.remove(band).unwrap_or_default(),
+        ));
+    }
+    let (mut or, mut and) = (Vec::new(), Vec::new());
+    for q in read_jsonl(&dir.join("queries_multi.jsonl"))? {
+        let terms = tok.terms(&text(&q));
+        match q["op"].as_str() {
+            Some("and") => and.push(Shape::And(terms)),
+            _ => or.push(Shape::Or(terms)),
+        }
+    }
+    classes.push(("or".into(), or));
+    classes.push(("and".into(), and));
+    let phrase = read_jsonl(&dir.join("queries_phrase.jsonl"))?
+        .iter()
+        .map(|q| Shape::Phrase(tok.terms(&text(q))))
+        .collect();
+    classes.push(("phrase".into(), phrase));
+    let gloss = read_jsonl(&dir.join("queries_gloss.jsonl"))?
+        .iter()
+        .map(|q| Shape::Or(tok.terms(&text(q))))
+        .collect();
+    classes.push(("gloss".into(), gloss));
+    Ok(classes)
+}
+
+fn cairn_query(shape: &Shape) -> Query {
+    let terms = |ts: &[String]| ts.iter().map(|t| Query::Term(t.clone())).collect();
+    match shape {
+        Shape::Term(t) => Query::Term(t.clone()),
+        Shape::Or(ts) => Query::Or(terms(ts)),
+        Shape::And(ts) => Query::And(terms(ts)),
+        Shape::Phrase(ts) => Query::Phrase(ts.clone()),
+    }
+}
+
+fn tantivy_query(shape: &Shape, field: tantivy::schema::Field) -> Box<dyn TQuery> {
+    let term = |t: &str| Term::from_field_text(field, t);
+    let tq = |t: &str| -> Box<dyn TQuery> {
+        Box::new(TermQuery::new(term(t), IndexRecordOption::WithFreqs))
+    };
+    match shape {
+        Shape::Term(t) => tq(t),
+        Shape::Or(ts) => Box::new(BooleanQuery::new(
+            ts.iter().map(|t| (Occur::Should, tq(t))).collect(),
+        )),
+        Shape::And(ts) => Box::new(BooleanQuery::new(
+            ts.iter().map(|t| (Occur::Must, tq(t))).collect(),
+        )),
+        Shape::Phrase(ts) if ts.len() == 1 => tq(&ts[0]),
+        Shape::Phrase(ts) => Box::new(PhraseQuery::new(ts.iter().map(|t| term(t)).collect())),
+    }
+}
+
+struct CairnIndex {
+    parts: Vec<Vec<u8>>,
+    /// Passage id of the first document of each part (ids are contiguous).
+    bases: Vec<u64>,
+}
+
+fn build_cairn(docs: &[(u64, String)], tok: &Tokenizer) -> Result<CairnIndex> {
+    let half = docs.len().div_ceil(2);
+    let chunks: Vec<&[(u64, String)]> = docs.chunks(half.max(1)).collect();
+    let parts = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                s.spawn(move || -> Result<Vec<u8>> {
+                    let mut w = PartWriter::new();
+                    let mut terms: Vec<(String, u32)> = Vec::new();
+                    for (_, text) in chunk.iter() {
+                        terms.clear();
+                        tok.for_each_term(text, |t, token| {
+                            terms.push((t.to_string(), token.position))
+                        });
+                        w.add_document(terms.iter().map(|(t, p)| (t.as_str(), *p)))?;
+                    }
+                    Ok(w.finish())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("build thread panicked"))?)
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let bases = chunks
+        .iter()
+        .map(|c| c.first().map_or(0, |d| d.0))
+        .collect();
+    Ok(CairnIndex { parts, bases })
+}
+
+fn build_tantivy(docs: &[(u64, String)], dir: &Path) -> Result<(Index, tantivy::schema::Field)> {
+    let mut sb = Schema::builder();
+    let indexing = TextFieldIndexing::default()
+        .set_tokenizer("simple_lower")
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let body = sb.add_text_field(
+        "body",
+        TextOptions::default().set_indexing_options(indexing),
+    );
+    let id = sb.add_u64_field("id", FAST);
+    let index = Index::create_in_dir(dir, sb.build())?;
+    index.tokenizers().register(
+        "simple_lower",
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
+    let mut writer: IndexWriter = index.writer_with_num_threads(2, 400_000_000)?;
+    writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+    for (pid, text) in docs {
+        let mut doc = TantivyDocument::default();
+        doc.add_text(body, text);
+        doc.add_u64(id, *pid);
+        writer.add_document(doc)?;
+    }
+    writer.commit()?;
+    writer.wait_merging_threads()?;
+    Ok((index, body))
+}
+
+fn dir_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir)? {
+        total += e?.metadata()?.len();
+    }
+    Ok(total)
+}
+
+/// (passage id, score), best first.
+type Ranking = Vec<(u64, f32)>;
+
+fn agree_tie_aware(a: &Ranking, b: &Ranking) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let close = |x: f32, y: f32| (x - y).abs() <= 1e-5 * x.abs().max(y.abs()).max(1e-6);
+    if !a.iter().zip(b).all(|(x, y)| close(x.1, y.1)) {
+        return false;
+    }
+    // Groups of equal scores; all but a group touching the end must hold the same ids.
+    let mut i = 0;
+    while i < a.len() {
+        let mut j = i + 1;
+        while j < a.len() && close(a[j].1, a[i].1) {
+            j += 1;
+        }
+        if j < a.len() {
+            let mut x: Vec<u64> = a[i..j].iter().map(|p| p.0).collect();
+            let mut y: Vec<u64> = b[i..j].iter().map(|p| p.0).collect();
+            x.sort_unstable();
+            y.sort_unstable();
+            if x != y {
+                return false;
+            }
+        }
+        i = j;
+    }
+    true
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let tok = Tokenizer::new(TokenizerConfig {
+        segmenter: Segmenter::Simple,
+        lowercase: true,
+        ascii_fold: false,
+        stop_words: None,
+        stem: None,
+    });
+    let mut docs: Vec<(u64, String)> = Vec::new();
+    for v in read_jsonl(&args.data.join("passages.jsonl"))? {
+        let id = v["id"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("passage without id"))?;
+        docs.push((id, v["text"].as_str().unwrap_or_default().to_string()));
+    }
+    docs.sort_by_key(|d| d.0);
+    if let Some(n) = args.docs {
+        docs.truncate(n);
+    }
+    if docs.iter().enumerate().any(|(i, d)| d.0 != i as u64) {
+        bail!("passage ids are not 0..n");
+    }
+    let classes = load_queries(&args.data, &tok)?;
+    println!(
+        "corpus {} passages, data {}",
+        docs.len(),
+        args.data.display()
+    );
+
+    let t = Instant::now();
+    let cairn = build_cairn(&docs, &tok)?;
+    let cairn_build = t.elapsed().as_secs_f64();
+    let tdir = std::env::temp_dir().join(format!("cairn-text-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tdir);
+    std::fs::create_dir_all(&tdir)?;
+    let t = Instant::now();
+    let (index, body) = build_tantivy(&docs, &tdir)?;
+    let tantivy_build = t.elapsed().as_secs_f64();
+    let cairn_bytes: usize = cairn.parts.iter().map(Vec::len).sum();
+    let tantivy_bytes = dir_size(&tdir)?;
+    let reader = index.reader()?;
+    let searcher = reader.searcher();
+    println!(
+        "build_s cairn={cairn_build:.2} tantivy={tantivy_build:.2} ratio={:.2} (2 threads; tantivy segments={})",
+        cairn_build / tantivy_build,
+        searcher.segment_readers().len()
+    );
+    println!(
+        "index_bytes cairn={cairn_bytes} tantivy={tantivy_bytes} ratio={:.3} (tantivy includes its u64 id fast field)",
+        cairn_bytes as f64 / tantivy_bytes as f64
+    );
+
+    let opened: Vec<Part<&[u8]>> = cairn
+        .parts
+        .iter()
+        .map(|b| Part::open(b.as_slice()))
+        .collect::<Result<_, _>>()?;
+    let parts: Vec<SearchPart> = opened
+        .iter()
+        .map(|part| SearchPart {
+            part,
+            live: Liveness::All,
+        })
+        .collect();
+    let id_columns = searcher
+        .segment_readers()
+        .iter()
+        .map(|s| s.fast_fields().u64("id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let params = Bm25Params::default();
+
+    let run_cairn = |q: &Query| -> Result<Ranking> {
+        let hits = bm25::search(&parts, q, params, 10)?;
+        Ok(hits
+            .iter()
+            .map(|h| (cairn.bases[h.part] + u64::from(h.doc), h.score))
+            .collect())
+    };
+    let run_tantivy = |q: &dyn TQuery| -> Result<Vec<(f32, tantivy::DocAddress)>> {
+        Ok(searcher.search(q, &TopDocs::with_limit(10).order_by_score())?)
+    };
+
+    println!("class n cairn_qps tantivy_qps ratio exact tie_aware");
+    for (name, shapes) in &classes {
+        if shapes.is_empty() {
+            continue;
+        }
+        let cq: Vec<Query> = shapes.iter().map(cairn_query).collect();
+        let tq: Vec<Box<dyn TQuery>> = shapes.iter().map(|s| tantivy_query(s, body)).collect();
+        let (mut best_c, mut best_t) = (f64::INFINITY, f64::INFINITY);
+        let mut sink = 0usize;
+        for _ in 0..args.reps.max(1) {
+            let t = Instant::now();
+            for q in &cq {
+                sink += run_cairn(q)?.len();
+            }
+            best_c = best_c.min(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            for q in &tq {
+                sink += run_tantivy(q.as_ref())?.len();
+            }
+            best_t = best_t.min(t.elapsed().as_secs_f64());
+        }
+        let (mut exact, mut tie_ok, mut shown) = (0usize, 0usize, 0usize);
+        for (i, (q, t)) in cq.iter().zip(&tq).enumerate() {
+            let a = run_cairn(q)?;
+            let b: Ranking = run_tantivy(t.as_ref())?
+                .into_iter()
+                .map(|(score, addr)| {
+                    let pid = id_columns[addr.segment_ord as usize]
+                        .first(addr.doc_id)
+                        .unwrap_or(u64::MAX);
+                    (pid, score)
+                })
+                .collect();
+            let same = a.iter().map(|x| x.0).eq(b.iter().map(|x| x.0));
+            exact += usize::from(same);
+            let tie = same || agree_tie_aware(&a, &b);
+            tie_ok += usize::from(tie);
+            if !tie && shown < args.show_diffs {
+                shown += 1;
+                println!(
+                    "  diff {name} #{i} {:?}\n    cairn   {a:?}\n    tantivy {b:?}",
+                    shapes_text(&shapes[i])
+                );
+            }
+        }
+        let n = shapes.len() as f64;
+        println!(
+            "{name} {} {:.0} {:.0} {:.2} {:.4} {:.4}{}",
+            shapes.len(),
+            n / best_c,
+            n / best_t,
+            best_t / best_c,
+            exact as f64 / n,
+            tie_ok as f64 / n,
+            if sink == usize::MAX { "!" } else { "" }
+        );
+    }
+    let _ = std::fs::remove_dir_all(&tdir);
+    Ok(())
+}
+
+fn shapes_text(s: &Shape) -> String {
+    match s {
+        Shape::Term(t) => t.clone(),
+        Shape::Or(ts) => format!("OR {}", ts.join(" ")),
+        Shape::And(ts) => format!("AND {}", ts.join(" ")),
+        Shape::Phrase(ts) => format!("\"{}\"", ts.join(" ")),
+    }
+}
