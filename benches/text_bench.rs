@@ -5,7 +5,7 @@
 //! ```text
 //! python3 ../shared/tools/make_passages.py --out /tmp/data/passages   # see its README
 //! cargo run --release -p cairn-benches --features tantivy --bin cairn-text-bench -- \
-//!     --data /tmp/data/passages [--reps 3] [--docs N] [--show-diffs 5]
+//!     --data /tmp/data/passages [--reps 3] [--docs N] [--show-diffs 5] [--only or,and]
 //! ```
 //!
 //! Both engines get the same tokenizer: runs of alphanumeric characters,
@@ -43,6 +43,7 @@ struct Args {
     reps: usize,
     docs: Option<usize>,
     show_diffs: usize,
+    only: Option<Vec<String>>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -51,6 +52,7 @@ fn parse_args() -> Result<Args> {
         reps: 3,
         docs: None,
         show_diffs: 3,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -60,6 +62,7 @@ fn parse_args() -> Result<Args> {
             "--reps" => args.reps = value()?.parse()?,
             "--docs" => args.docs = Some(value()?.parse()?),
             "--show-diffs" => args.show_diffs = value()?.parse()?,
+            "--only" => args.only = Some(value()?.split(',').map(str::to_string).collect()),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -348,7 +351,7 @@ fn main() -> Result<()> {
 
     println!("class n cairn_qps tantivy_qps ratio exact tie_aware");
     for (name, shapes) in &classes {
-        if shapes.is_empty() {
+        if shapes.is_empty() || args.only.as_ref().is_some_and(|o| !o.contains(name)) {
             continue;
         }
         let cq: Vec<Query> = shapes.iter().map(cairn_query).collect();

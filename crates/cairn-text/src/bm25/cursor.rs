@@ -165,30 +165,46 @@ impl<'a> PostingsCursor<'a> {
         while block < self.n_blocks && self.skip_u32(block, 0) < target {
             block += 1;
         }
+        let mut idx = self.idx;
         if block != self.block {
             self.load(block);
-        }
-        while self.doc < target {
-            self.idx += 1;
-            if self.idx >= self.len {
-                self.load(self.block + 1);
-                continue;
+            if self.doc >= target {
+                return self.doc;
             }
-            self.doc = self.docs[self.idx];
+            // A fresh block: the first document >= target is at the count
+            // of those below it (branch-free, vectorised).
+            let docs = &self.docs[..self.len];
+            idx = docs.iter().map(|&d| usize::from(d < target)).sum::<usize>();
         }
-        self.doc
+        loop {
+            // Short moves inside the block: a scan in registers.
+            while idx < self.len && self.docs[idx] < target {
+                idx += 1;
+            }
+            if idx < self.len {
+                self.idx = idx;
+                self.doc = self.docs[idx];
+                return self.doc;
+            }
+            // Only a corrupt skip entry gets here: go on block by block.
+            self.load(self.block + 1);
+            if self.doc >= target {
+                return self.doc;
+            }
+            idx = 0;
+        }
     }
 
     /// Moves the shallow pointer to the block that may hold `target` and
-    /// returns its skip entry, or `None` past the last block.
+    /// returns its index, or `None` past the last block.
     #[inline]
-    pub fn shallow(&mut self, target: u32) -> Option<BlockInfo> {
+    pub fn shallow(&mut self, target: u32) -> Option<usize> {
         let mut probe = self.probe.max(self.block.min(self.n_blocks));
         while probe < self.n_blocks && self.skip_u32(probe, 0) < target {
             probe += 1;
         }
         self.probe = probe;
-        (probe < self.n_blocks).then(|| self.block_info(probe))
+        (probe < self.n_blocks).then_some(probe)
     }
 
     /// Positions of the current document, into `out` (cleared first).

@@ -214,6 +214,37 @@ pub fn search_with_stats(
                     .collect();
                 topk::collect_union(&mut scorers, i, p.live, &mut top);
             }
+            Query::And(children) if children.iter().all(is_term_or_not_term) => {
+                // Term-only AND (with NOT terms): no dynamic dispatch.
+                let (mut musts, mut costs, mut nots) = (Vec::new(), Vec::new(), Vec::new());
+                let mut missing = false;
+                for child in children {
+                    match child {
+                        Query::Term(t) => match compiler.term(t) {
+                            Some(s) => {
+                                costs.push(u64::from(s.df()));
+                                musts.push(s);
+                            }
+                            None => missing = true,
+                        },
+                        Query::Not(inner) => {
+                            if let Query::Term(t) = inner.as_ref() {
+                                nots.extend(compiler.term(t));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if !missing {
+                    let mut s = AndScorer::new(musts, costs, nots);
+                    topk::collect(&mut s, i, p.live, &mut top);
+                }
+            }
+            Query::Phrase(terms) if terms.len() > 1 => {
+                if let Some(mut s) = compiler.phrase_scorer(terms) {
+                    topk::collect(&mut s, i, p.live, &mut top);
+                }
+            }
             Query::Or(children) => {
                 let mut scorers: Vec<Box<dyn Scorer + '_>> =
                     children.iter().map(|c| compiler.compile(c)).collect();
@@ -226,6 +257,14 @@ pub fn search_with_stats(
         }
     }
     Ok(top.into_sorted())
+}
+
+fn is_term_or_not_term(q: &Query) -> bool {
+    match q {
+        Query::Term(_) => true,
+        Query::Not(inner) => matches!(inner.as_ref(), Query::Term(_)),
+        _ => false,
+    }
 }
 
 /// Rejects NOT where it cannot mean anything, and over-long phrases.
@@ -364,21 +403,26 @@ impl<'a> Compiler<'a> {
 
     fn phrase(&self, terms: &[String]) -> Box<dyn Scorer + 'a> {
         match terms {
-            [] => return Box::new(EmptyScorer),
-            [one] => return self.compile(&Query::Term(one.clone())),
-            _ => {}
+            [] => Box::new(EmptyScorer),
+            [one] => self.compile(&Query::Term(one.clone())),
+            _ => match self.phrase_scorer(terms) {
+                Some(s) => Box::new(s),
+                None => Box::new(EmptyScorer),
+            },
         }
+    }
+
+    /// A phrase of two or more terms; `None` when a term is absent.
+    fn phrase_scorer(&self, terms: &[String]) -> Option<PhraseScorer<'a>> {
         let mut cursors = Vec::with_capacity(terms.len());
         let mut idf_sum = 0.0f32;
         for (offset, term) in terms.iter().enumerate() {
-            let Some((cursor, summary)) = self.cursor(term) else {
-                return Box::new(EmptyScorer);
-            };
+            let (cursor, summary) = self.cursor(term)?;
             idf_sum += self.idf(term);
             cursors.push((cursor, offset as u32, summary));
         }
         let weight = self.bm25.weight(idf_sum);
-        Box::new(PhraseScorer::new(
+        Some(PhraseScorer::new(
             cursors,
             weight,
             self.bm25,

@@ -85,6 +85,11 @@ pub(crate) struct TermScorer<'a> {
     bm25: &'a Bm25,
     norms: &'a [u8],
     max: f32,
+    /// The block whose bound was computed last, its last document and
+    /// bound (computing a bound costs two divisions; WAND asks for the
+    /// same block many times).
+    bound_block: usize,
+    bound: (u32, f32),
 }
 
 impl<'a> TermScorer<'a> {
@@ -102,7 +107,13 @@ impl<'a> TermScorer<'a> {
             bm25,
             norms,
             max,
+            bound_block: usize::MAX,
+            bound: (0, 0.0),
         }
+    }
+
+    pub fn df(&self) -> u32 {
+        self.cursor.df()
     }
 }
 
@@ -134,10 +145,14 @@ impl Scorer for TermScorer<'_> {
     #[inline]
     fn block_bound(&mut self, target: u32) -> (u32, f32) {
         match self.cursor.shallow(target) {
-            Some(b) => (
-                b.last_doc,
-                self.bm25.bound(self.weight, b.max_tf, b.min_len_per_tf),
-            ),
+            Some(block) if block == self.bound_block => self.bound,
+            Some(block) => {
+                let b = self.cursor.block_info(block);
+                let bound = self.bm25.bound(self.weight, b.max_tf, b.min_len_per_tf);
+                self.bound_block = block;
+                self.bound = (b.last_doc, bound);
+                self.bound
+            }
             None => (TERMINATED, 0.0),
         }
     }
@@ -278,7 +293,7 @@ impl Scorer for PhraseScorer<'_> {
     fn block_bound(&mut self, target: u32) -> (u32, f32) {
         let (mut last, mut bound) = (TERMINATED, f32::INFINITY);
         for (cursor, _, _) in self.terms.iter_mut() {
-            match cursor.shallow(target) {
+            match cursor.shallow(target).map(|block| cursor.block_info(block)) {
                 Some(b) => {
                     last = last.min(b.last_doc);
                     bound = bound.min(self.bm25.bound(self.weight, b.max_tf, b.min_len_per_tf));

@@ -136,13 +136,14 @@ pub(crate) fn collect_union<S: Scorer>(
     top: &mut TopK,
 ) {
     let max: Vec<f32> = children.iter().map(Scorer::max_score).collect();
-    let mut order: Vec<usize> = (0..children.len()).collect();
-    loop {
-        order.retain(|&i| children[i].doc() != TERMINATED);
-        order.sort_by_key(|&i| children[i].doc());
-        if order.is_empty() {
-            return;
-        }
+    // `docs[i]` caches `children[i].doc()`; `order` lists the children
+    // that are not exhausted, by current document.
+    let mut docs: Vec<u32> = children.iter().map(Scorer::doc).collect();
+    let mut order: Vec<usize> = (0..children.len())
+        .filter(|&i| docs[i] != TERMINATED)
+        .collect();
+    order.sort_by_key(|&i| docs[i]);
+    while !order.is_empty() {
         let threshold = top.threshold();
         // The pivot: the first child at which the bounds so far beat the heap.
         let mut acc = 0.0f32;
@@ -152,36 +153,33 @@ pub(crate) fn collect_union<S: Scorer>(
         }) else {
             return;
         };
-        let pivot_doc = children[order[p]].doc();
-        while p + 1 < order.len() && children[order[p + 1]].doc() == pivot_doc {
+        let pivot_doc = docs[order[p]];
+        while p + 1 < order.len() && docs[order[p + 1]] == pivot_doc {
             p += 1;
         }
-        if top.is_full() {
-            let (mut sum, mut last) = (0.0f32, TERMINATED);
+        let (bound, last) = if top.is_full() {
+            block_bounds(children, &order[..=p], pivot_doc)
+        } else {
+            (f32::INFINITY, pivot_doc)
+        };
+        let moved = if bound <= threshold {
+            // Nothing in the pivot's blocks can enter: jump past them.
+            let mut next = last.saturating_add(1);
+            if let Some(&i) = order.get(p + 1) {
+                next = next.min(docs[i]);
+            }
+            let next = next.max(pivot_doc + 1);
             for &i in &order[..=p] {
-                let (l, b) = children[i].block_bound(pivot_doc);
-                sum += b;
-                last = last.min(l);
-            }
-            if sum <= threshold {
-                let mut next = last.saturating_add(1);
-                if let Some(&i) = order.get(p + 1) {
-                    next = next.min(children[i].doc());
+                if docs[i] < next {
+                    docs[i] = children[i].seek(next);
                 }
-                let next = next.max(pivot_doc + 1);
-                for &i in &order[..=p] {
-                    if children[i].doc() < next {
-                        children[i].seek(next);
-                    }
-                }
-                continue;
             }
-        }
-        if children[order[0]].doc() == pivot_doc {
+            p + 1
+        } else if docs[order[0]] == pivot_doc {
             if live.is_live(pivot_doc) {
                 let mut score = 0.0f32;
-                for child in children.iter_mut() {
-                    if child.doc() == pivot_doc {
+                for (child, &doc) in children.iter_mut().zip(&docs) {
+                    if doc == pivot_doc {
                         score += child.score();
                     }
                 }
@@ -192,14 +190,49 @@ pub(crate) fn collect_union<S: Scorer>(
                 });
             }
             for &i in &order[..=p] {
-                children[i].advance();
+                docs[i] = children[i].advance();
             }
+            p + 1
         } else {
             for &i in &order[..p] {
-                if children[i].doc() < pivot_doc {
-                    children[i].seek(pivot_doc);
+                if docs[i] < pivot_doc {
+                    docs[i] = children[i].seek(pivot_doc);
                 }
             }
+            p
+        };
+        reorder(&mut order, &docs, moved);
+    }
+}
+
+/// The summed block bounds at `pivot_doc` of the given children, and the
+/// last document they all cover.
+#[inline]
+fn block_bounds<S: Scorer>(children: &mut [S], idx: &[usize], pivot_doc: u32) -> (f32, u32) {
+    let (mut sum, mut last) = (0.0f32, TERMINATED);
+    for &i in idx {
+        let (l, b) = children[i].block_bound(pivot_doc);
+        sum += b;
+        last = last.min(l);
+    }
+    (sum, last)
+}
+
+/// Restores `order` (sorted by `docs`) after its first `moved` entries
+/// moved forward, and drops exhausted children from its end.
+#[inline]
+fn reorder(order: &mut Vec<usize>, docs: &[u32], moved: usize) {
+    for k in (0..moved.min(order.len())).rev() {
+        let x = order[k];
+        let d = docs[x];
+        let mut j = k;
+        while j + 1 < order.len() && docs[order[j + 1]] < d {
+            order[j] = order[j + 1];
+            j += 1;
         }
+        order[j] = x;
+    }
+    while order.last().is_some_and(|&i| docs[i] == TERMINATED) {
+        order.pop();
     }
 }
