@@ -226,12 +226,23 @@ fn build_tantivy(docs: &[(u64, String)], dir: &Path) -> Result<(Index, tantivy::
     Ok((index, body))
 }
 
-fn dir_size(dir: &Path) -> Result<u64> {
+/// Total bytes of the index directory, and bytes per file extension.
+fn dir_size(dir: &Path) -> Result<(u64, Vec<(String, u64)>)> {
     let mut total = 0;
+    let mut by_ext: Vec<(String, u64)> = Vec::new();
     for e in std::fs::read_dir(dir)? {
-        total += e?.metadata()?.len();
+        let e = e?;
+        let len = e.metadata()?.len();
+        total += len;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ext = name.rsplit('.').next().unwrap_or_default().to_string();
+        match by_ext.iter_mut().find(|(x, _)| *x == ext) {
+            Some(slot) => slot.1 += len,
+            None => by_ext.push((ext, len)),
+        }
     }
-    Ok(total)
+    by_ext.sort();
+    Ok((total, by_ext))
 }
 
 /// (passage id, score), best first.
@@ -306,7 +317,7 @@ fn main() -> Result<()> {
     let (index, body) = build_tantivy(&docs, &tdir)?;
     let tantivy_build = t.elapsed().as_secs_f64();
     let cairn_bytes: usize = cairn.parts.iter().map(Vec::len).sum();
-    let tantivy_bytes = dir_size(&tdir)?;
+    let (tantivy_bytes, tantivy_files) = dir_size(&tdir)?;
     let reader = index.reader()?;
     let searcher = reader.searcher();
     println!(
@@ -324,6 +335,17 @@ fn main() -> Result<()> {
         .iter()
         .map(|b| Part::open(b.as_slice()))
         .collect::<Result<_, _>>()?;
+    let mut sections: Vec<(&str, usize)> = Vec::new();
+    for part in &opened {
+        for (i, (name, n)) in part.section_sizes().into_iter().enumerate() {
+            match sections.get_mut(i) {
+                Some(s) => s.1 += n,
+                None => sections.push((name, n)),
+            }
+        }
+    }
+    println!("cairn sections {sections:?}");
+    println!("tantivy files {tantivy_files:?}");
     let parts: Vec<SearchPart> = opened
         .iter()
         .map(|part| SearchPart {

@@ -15,7 +15,9 @@ fn sample() -> Vec<u8> {
             .skip(i as usize % 4)
             .take(1 + i as usize % 6)
             .collect();
-        w.add_document(words.iter().enumerate().map(|(p, t)| (*t, p as u32)))
+        let rare = format!("r{}", i % 50);
+        let all = words.iter().copied().chain([rare.as_str()]);
+        w.add_document(all.enumerate().map(|(p, t)| (t, p as u32)))
             .expect("doc");
     }
     w.finish()
@@ -32,6 +34,8 @@ fn exercise(bytes: &[u8]) {
             Query::And(vec![Query::Term("x".into()), Query::Term("z".into())]),
             Query::Phrase(vec!["x".into(), "y".into()]),
             Query::Prefix("x".into()),
+            Query::Or(vec![Query::Term("r7".into()), Query::Term("x".into())]),
+            Query::Phrase(vec!["z".into(), "r3".into()]),
         ] {
             let _ = search(&parts, &q, Bm25Params::default(), 5);
         }
@@ -44,7 +48,7 @@ fn the_sample_is_valid() {
     let bytes = sample();
     let part = Part::open(bytes.as_slice()).expect("valid");
     assert_eq!(part.n_docs(), 300);
-    assert_eq!(part.n_terms(), 4);
+    assert_eq!(part.n_terms(), 54);
     assert!(Part::open(&bytes[..bytes.len() - 1]).is_err() || bytes.len() > 1);
     assert!(Part::open(&b"CAIRNTX9"[..]).is_err());
 }

@@ -9,6 +9,7 @@
 //! could not check (ids, varints) ends the list rather than panicking.
 
 use super::bitpack::{self, BLOCK_LEN};
+use super::norm;
 use super::part::{le_u32, SKIP_LEN};
 
 /// Past the last document of a list.
@@ -26,6 +27,9 @@ pub(crate) struct PostingsCursor<'a> {
     region: &'a [u8],
     df: usize,
     n_blocks: usize,
+    /// A list of one block has no skip table: its entry, computed from
+    /// the decoded block.
+    single: Option<BlockInfo>,
     /// The decoded block (`usize::MAX` before the first load).
     block: usize,
     /// The shallow pointer: `>= block` once a block is loaded.
@@ -42,13 +46,19 @@ pub(crate) struct PostingsCursor<'a> {
 
 impl<'a> PostingsCursor<'a> {
     /// A cursor on the first document of `region` (a validated region of
-    /// `df` documents).
-    pub fn new(region: &'a [u8], df: u32) -> PostingsCursor<'a> {
+    /// `df` documents); `norms` are the part's.
+    pub fn new(region: &'a [u8], df: u32, norms: &[u8]) -> PostingsCursor<'a> {
         let df = df as usize;
+        let long = df > BLOCK_LEN;
         let mut cursor = PostingsCursor {
             region,
             df,
             n_blocks: df.div_ceil(BLOCK_LEN),
+            single: (!long).then_some(BlockInfo {
+                last_doc: TERMINATED,
+                max_tf: 0,
+                min_len_per_tf: 0.0,
+            }),
             block: usize::MAX,
             probe: 0,
             docs: [0; BLOCK_LEN],
@@ -60,7 +70,34 @@ impl<'a> PostingsCursor<'a> {
             pos_idx: 0,
         };
         cursor.load(0);
+        if !long {
+            let mut info = BlockInfo {
+                last_doc: 0,
+                max_tf: 0,
+                min_len_per_tf: f32::INFINITY,
+            };
+            for (&doc, &tf) in cursor.docs[..cursor.len].iter().zip(&cursor.tfs) {
+                info.last_doc = doc;
+                info.max_tf = info.max_tf.max(tf);
+                let len = norm::decode(norms.get(doc as usize).copied().unwrap_or(0)) as f32;
+                info.min_len_per_tf = info.min_len_per_tf.min(len / tf as f32);
+            }
+            cursor.single = Some(info);
+        }
         cursor
+    }
+
+    /// `(max tf, min len/tf)` of a single-block list (`None` for a long one).
+    pub fn single_summary(&self) -> Option<(u32, f32)> {
+        self.single.map(|b| (b.max_tf, b.min_len_per_tf))
+    }
+
+    #[inline]
+    fn last_doc(&self, block: usize) -> u32 {
+        match &self.single {
+            Some(info) => info.last_doc,
+            None => self.skip_u32(block, 0),
+        }
     }
 
     pub fn df(&self) -> u32 {
@@ -82,6 +119,9 @@ impl<'a> PostingsCursor<'a> {
     }
 
     pub fn block_info(&self, block: usize) -> BlockInfo {
+        if let Some(info) = self.single {
+            return info;
+        }
         BlockInfo {
             last_doc: self.skip_u32(block, 0),
             max_tf: self.skip_u32(block, 12),
@@ -104,6 +144,20 @@ impl<'a> PostingsCursor<'a> {
     }
 
     fn decode(&mut self, block: usize) -> Option<()> {
+        if self.single.is_some() {
+            // One block of varint pairs, then the positions.
+            let mut pos = 0;
+            let mut prev = 0u32;
+            for i in 0..self.df.min(BLOCK_LEN) {
+                prev = prev.wrapping_add(bitpack::get_vint(self.region, &mut pos)?);
+                self.docs[i] = prev;
+                self.tfs[i] = bitpack::get_vint(self.region, &mut pos)?.saturating_add(1);
+            }
+            self.len = self.df.min(BLOCK_LEN);
+            self.pos_at = pos;
+            self.pos_idx = 0;
+            return Some(());
+        }
         let at = block * SKIP_LEN;
         let doc_off = le_u32(self.region, at + 4)? as usize;
         let pos_off = le_u32(self.region, at + 8)? as usize;
@@ -162,7 +216,7 @@ impl<'a> PostingsCursor<'a> {
             return self.doc;
         }
         let mut block = self.block.max(self.probe);
-        while block < self.n_blocks && self.skip_u32(block, 0) < target {
+        while block < self.n_blocks && self.last_doc(block) < target {
             block += 1;
         }
         let mut idx = self.idx;
@@ -200,7 +254,7 @@ impl<'a> PostingsCursor<'a> {
     #[inline]
     pub fn shallow(&mut self, target: u32) -> Option<usize> {
         let mut probe = self.probe.max(self.block.min(self.n_blocks));
-        while probe < self.n_blocks && self.skip_u32(probe, 0) < target {
+        while probe < self.n_blocks && self.last_doc(probe) < target {
             probe += 1;
         }
         self.probe = probe;

@@ -16,6 +16,7 @@ mod score;
 mod scorer;
 mod topk;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 pub use part::{
@@ -25,6 +26,7 @@ pub use part::{
 pub use score::{idf, Bm25, Bm25Params, Bm25Stats};
 
 use cursor::PostingsCursor;
+use part::TermEntry;
 use scorer::{AndScorer, EmptyScorer, PhraseScorer, Scorer, TermScorer, TermSummary, UnionScorer};
 use topk::TopK;
 
@@ -135,27 +137,33 @@ pub fn snapshot_stats(parts: &[SearchPart]) -> Bm25Stats {
 
 /// Visible documents that contain `term`, over `parts`.
 pub fn snapshot_doc_freq(parts: &[SearchPart], term: &str) -> u64 {
-    let mut df = 0u64;
-    for p in parts {
-        let Some(entry) = p.part.lookup(term) else {
-            continue;
-        };
-        match p.live {
-            Liveness::All => df += u64::from(entry.df),
-            live => {
-                let Some(region) = p.part.region(&entry) else {
-                    continue;
-                };
-                let mut cursor = PostingsCursor::new(region, entry.df);
-                while cursor.doc() != cursor::TERMINATED {
-                    df += u64::from(live.is_live(cursor.doc()));
-                    cursor.advance();
-                }
+    parts
+        .iter()
+        .filter_map(|p| p.part.lookup(term).map(|entry| live_doc_freq(p, &entry)))
+        .sum()
+}
+
+/// Visible documents of one part in a term's list.
+fn live_doc_freq(p: &SearchPart, entry: &TermEntry) -> u64 {
+    match p.live {
+        Liveness::All => u64::from(entry.df),
+        live => {
+            let Some(region) = p.part.region(entry) else {
+                return 0;
+            };
+            let mut cursor = PostingsCursor::new(region, entry.df, p.part.norms());
+            let mut df = 0;
+            while cursor.doc() != cursor::TERMINATED {
+                df += u64::from(live.is_live(cursor.doc()));
+                cursor.advance();
             }
+            df
         }
     }
-    df
 }
+
+/// Dictionary entries of a query's terms in one part, looked up once.
+type TermCache = HashMap<String, Option<TermEntry>, foldhash::fast::RandomState>;
 
 /// The best `k` visible documents for `query`, best first (ties: the
 /// earlier part, then the smaller id), with the snapshot's exact
@@ -167,12 +175,27 @@ pub fn search(
     k: usize,
 ) -> Result<Vec<Hit>, QueryError> {
     let query = expand_prefixes(parts, query)?;
-    let mut dfs = HashMap::new();
-    for term in query_terms(&query) {
-        let df = snapshot_doc_freq(parts, &term);
-        dfs.insert(term, df);
+    let terms = query_terms(&query);
+    let mut caches: Vec<TermCache> = Vec::with_capacity(parts.len());
+    let mut dfs: HashMap<String, u64> = HashMap::with_capacity(terms.len());
+    for p in parts {
+        let mut cache = TermCache::default();
+        for term in &terms {
+            let entry = p.part.lookup(term);
+            *dfs.entry(term.clone()).or_default() += entry.map_or(0, |e| live_doc_freq(p, &e));
+            cache.insert(term.clone(), entry);
+        }
+        caches.push(cache);
     }
-    search_with_stats(parts, &query, params, snapshot_stats(parts), &dfs, k)
+    run(
+        parts,
+        &query,
+        params,
+        snapshot_stats(parts),
+        &dfs,
+        Some(&caches),
+        k,
+    )
 }
 
 /// As [`search`], with the snapshot's statistics given.
@@ -185,20 +208,35 @@ pub fn search_with_stats(
     k: usize,
 ) -> Result<Vec<Hit>, QueryError> {
     let query = expand_prefixes(parts, query)?;
-    check(&query, false)?;
-    let bm25 = Bm25::new(params, stats);
-    let mut top = TopK::new(k);
+    run(parts, &query, params, stats, dfs, None, k)
+}
+
+/// Runs a prefix-free query part by part into one top-k.
+fn run(
+    parts: &[SearchPart],
+    query: &Query,
+    params: Bm25Params,
+    stats: Bm25Stats,
+    dfs: &dyn DocFreqs,
+    caches: Option<&[TermCache]>,
+    k: usize,
+) -> Result<Vec<Hit>, QueryError> {
+    check(query, false)?;
     if k == 0 {
         return Ok(Vec::new());
     }
+    let bm25 = Bm25::new(params, stats);
+    let mut top = TopK::new(k);
     for (i, p) in parts.iter().enumerate() {
+        let cache = caches.and_then(|c| c.get(i));
         let compiler = Compiler {
             part: p.part,
             bm25: &bm25,
             stats,
             dfs,
+            cache,
         };
-        match &query {
+        match query {
             Query::Term(term) => {
                 if let Some(mut s) = compiler.term(term) {
                     topk::collect(&mut s, i, p.live, &mut top);
@@ -287,8 +325,27 @@ fn check(query: &Query, in_and: bool) -> Result<(), QueryError> {
     }
 }
 
-/// Replaces each `Prefix` by the `Or` of the terms it matches in `parts`.
-fn expand_prefixes(parts: &[SearchPart], query: &Query) -> Result<Query, QueryError> {
+/// Replaces each `Prefix` by the `Or` of the terms it matches in `parts`
+/// (borrows the query when it has none).
+fn expand_prefixes<'q>(
+    parts: &[SearchPart],
+    query: &'q Query,
+) -> Result<Cow<'q, Query>, QueryError> {
+    fn has_prefix(q: &Query) -> bool {
+        match q {
+            Query::Prefix(_) => true,
+            Query::Or(c) | Query::And(c) => c.iter().any(has_prefix),
+            Query::Not(q) => has_prefix(q),
+            Query::Term(_) | Query::Phrase(_) => false,
+        }
+    }
+    if !has_prefix(query) {
+        return Ok(Cow::Borrowed(query));
+    }
+    expand(parts, query).map(Cow::Owned)
+}
+
+fn expand(parts: &[SearchPart], query: &Query) -> Result<Query, QueryError> {
     Ok(match query {
         Query::Prefix(prefix) => {
             let mut terms: Vec<String> = parts
@@ -307,15 +364,15 @@ fn expand_prefixes(parts: &[SearchPart], query: &Query) -> Result<Query, QueryEr
         }
         Query::Or(c) => Query::Or(
             c.iter()
-                .map(|q| expand_prefixes(parts, q))
+                .map(|q| expand(parts, q))
                 .collect::<Result<_, _>>()?,
         ),
         Query::And(c) => Query::And(
             c.iter()
-                .map(|q| expand_prefixes(parts, q))
+                .map(|q| expand(parts, q))
                 .collect::<Result<_, _>>()?,
         ),
-        Query::Not(q) => Query::Not(Box::new(expand_prefixes(parts, q)?)),
+        Query::Not(q) => Query::Not(Box::new(expand(parts, q)?)),
         other => other.clone(),
     })
 }
@@ -343,17 +400,25 @@ struct Compiler<'a> {
     bm25: &'a Bm25,
     stats: Bm25Stats,
     dfs: &'a dyn DocFreqs,
+    cache: Option<&'a TermCache>,
 }
 
 impl<'a> Compiler<'a> {
     fn cursor(&self, term: &str) -> Option<(PostingsCursor<'a>, TermSummary)> {
-        let entry = self.part.lookup(term)?;
-        let region = self.part.region(&entry)?;
-        let summary = TermSummary {
-            max_tf: entry.max_tf,
-            min_len_per_tf: entry.min_len_per_tf,
+        let entry = match self.cache.and_then(|c| c.get(term)) {
+            Some(cached) => (*cached)?,
+            None => self.part.lookup(term)?,
         };
-        Some((PostingsCursor::new(region, entry.df), summary))
+        let region = self.part.region(&entry)?;
+        let cursor = PostingsCursor::new(region, entry.df, self.part.norms());
+        let (max_tf, min_len_per_tf) = entry.summary.or(cursor.single_summary())?;
+        Some((
+            cursor,
+            TermSummary {
+                max_tf,
+                min_len_per_tf,
+            },
+        ))
     }
 
     fn idf(&self, term: &str) -> f32 {

@@ -6,37 +6,43 @@
 //! Layout (all integers little-endian; RFC 0003 is the specification):
 //!
 //! ```text
-//! header   72 B  magic "CAIRNTX1", format version u32, n_docs u32, n_terms u32,
-//!                reserved u32, total_len u64, then the byte offsets of the
-//!                norms, lengths, dictionary, term bytes and postings sections
-//! norms    n_docs × u8            one-byte field norm per document
-//! lengths  n_docs × varint         exact length (indexed terms) per document
-//! dict     n_terms × 32 B          TermEntry, sorted by term bytes
-//! terms    concatenated term bytes
-//! postings one region per term:
-//!            n_blocks × 24 B skip entries, then the blocks' documents and
-//!            frequencies, then their positions
+//! header      72 B  magic "CAIRNTX1", format version u32, n_docs u32, n_terms u32,
+//!                   n_dict_blocks u32, total_len u64, then the byte offsets of the
+//!                   norms, lengths, dictionary index, dictionary and postings sections
+//! norms       n_docs × u8         one-byte field norm per document
+//! lengths     varints             len − decode(norm), for each document (in id
+//!                                 order) whose norm is not exact (norm >= 24)
+//! dict index  n_dict_blocks × 16 B  per block of 32 terms: its byte offset in the
+//!                                 dictionary u32, zero u32, its first region's offset u64
+//! dictionary  per term, in byte order: shared-prefix length, suffix length (varints),
+//!                                 suffix bytes, df, region length (varints) and, when
+//!                                 df > 128, max tf (varint) and min len/tf (f32)
+//! postings    one region per term, in dictionary order, back to back
 //! ```
 //!
-//! A region's blocks hold 128 documents each (the last one fewer). A full
-//! block is the document-id deltas then `tf − 1`, each bit-packed at its
-//! own width (`bitpack`); the last, partial block stores them as varints.
-//! The first delta of a block is taken from the previous block's last
-//! document (from 0 for the first block). Positions are per document,
-//! `tf` varint deltas. A skip entry holds the block's last document, the
-//! offsets of its data and positions (from the region's start), its
-//! largest `tf`, the smallest `len / tf` over its documents (`len` the
-//! decoded norm: the BM25 block bound, valid for any statistics) and the
-//! two bit widths.
+//! A region of at most 128 documents is one block of varint pairs
+//! (document-id delta, `tf − 1`), then the positions. A longer region
+//! starts with a skip table (24 B per block), then the blocks: each full
+//! block is the 128 document-id deltas then the 128 `tf − 1`, each
+//! bit-packed at its own width (`bitpack`), the last partial block varint
+//! pairs; then the positions of every block. Deltas start from the
+//! previous block's last document (from 0 for the first). Positions are
+//! per document, `tf` varint deltas. A skip entry holds the block's last
+//! document, the offsets of its data and positions (from the region's
+//! start), its largest `tf`, the smallest `len / tf` over its documents
+//! (`len` the decoded norm: the BM25 block bound, valid for any
+//! statistics) and the two bit widths. Single-block terms — most of a
+//! vocabulary — store no bound: it is computed from the decoded block.
 //!
 //! Valid iff (1) the header's magic and version are known, (2) the
 //! sections lie in order inside the buffer with the sizes the counts
-//! imply, (3) terms are strictly increasing and their byte ranges lie in
-//! the terms section, (4) each term's region lies in the postings section
-//! and holds its skip table, (5) each block's data and positions start
-//! inside its region, widths are ≤ 32 and a full block's packed data fits.
-//! `Part::open` checks all of it; decoding past what it checked (document
-//! ids, varints) is bounds-checked and ends the list instead of panicking.
+//! imply, (3) the dictionary decodes, its terms are strictly increasing
+//! and each block starts where the index says, (4) the regions tile the
+//! postings section, (5) a long region holds its skip table, its blocks'
+//! data and positions start inside it, widths are <= 32 and every full
+//! block's packed data fits. `Part::open` checks all of it; decoding past
+//! what it checked (document ids, varints) is bounds-checked and ends the
+//! list instead of panicking.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -51,8 +57,13 @@ pub const PART_FORMAT_OLDEST_READABLE: u32 = 1;
 pub const PART_DOCS_MAX: u32 = u32::MAX - 1;
 
 pub(crate) const HEADER_LEN: usize = 72;
-pub(crate) const ENTRY_LEN: usize = 32;
 pub(crate) const SKIP_LEN: usize = 24;
+/// Terms per dictionary block (one binary-search step finds the block,
+/// a scan of at most this many entries the term).
+pub(crate) const DICT_BLOCK_TERMS: usize = 32;
+const INDEX_ENTRY_LEN: usize = 16;
+/// Norms below this code stand for their exact length (see `norm`).
+const NORM_EXACT_BELOW: u8 = 24;
 
 /// A part's bytes that break one of the validity rules.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -126,46 +137,60 @@ impl PartWriter {
         let mut terms: Vec<(Box<str>, TermPostings)> = self.terms.into_iter().collect();
         terms.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
 
-        let mut lengths = Vec::with_capacity(self.lengths.len());
-        for &l in &self.lengths {
-            bitpack::put_vint(&mut lengths, l);
+        let mut lengths = Vec::new();
+        for (&len, &code) in self.lengths.iter().zip(&norms) {
+            if code >= NORM_EXACT_BELOW {
+                bitpack::put_vint(&mut lengths, len - norm::decode(code).min(len));
+            }
         }
-        let mut dict = Vec::with_capacity(terms.len() * ENTRY_LEN);
-        let mut term_bytes = Vec::new();
+        let mut index = Vec::new();
+        let mut dict = Vec::new();
         let mut postings = Vec::new();
-        for (term, p) in &terms {
+        let mut prev: &[u8] = &[];
+        for (i, (term, p)) in terms.iter().enumerate() {
+            let term = term.as_bytes();
+            let shared = if i % DICT_BLOCK_TERMS == 0 {
+                index.extend_from_slice(&(dict.len() as u32).to_le_bytes());
+                index.extend_from_slice(&0u32.to_le_bytes());
+                index.extend_from_slice(&(postings.len() as u64).to_le_bytes());
+                0
+            } else {
+                prev.iter().zip(term).take_while(|(a, b)| a == b).count()
+            };
             let region_start = postings.len();
             let summary = write_region(p, &norms, &mut postings);
-            dict.extend_from_slice(&(term_bytes.len() as u32).to_le_bytes());
-            dict.extend_from_slice(&(term.len() as u32).to_le_bytes());
-            dict.extend_from_slice(&(p.docs.len() as u32).to_le_bytes());
-            dict.extend_from_slice(&summary.max_tf.to_le_bytes());
-            dict.extend_from_slice(&summary.min_len_per_tf.to_le_bytes());
-            dict.extend_from_slice(&((postings.len() - region_start) as u32).to_le_bytes());
-            dict.extend_from_slice(&(region_start as u64).to_le_bytes());
-            term_bytes.extend_from_slice(term.as_bytes());
+            bitpack::put_vint(&mut dict, shared as u32);
+            bitpack::put_vint(&mut dict, (term.len() - shared) as u32);
+            dict.extend_from_slice(&term[shared..]);
+            bitpack::put_vint(&mut dict, p.docs.len() as u32);
+            bitpack::put_vint(&mut dict, (postings.len() - region_start) as u32);
+            if p.docs.len() > BLOCK_LEN {
+                bitpack::put_vint(&mut dict, summary.max_tf);
+                dict.extend_from_slice(&summary.min_len_per_tf.to_le_bytes());
+            }
+            prev = term;
         }
 
         let norms_off = HEADER_LEN;
         let lengths_off = norms_off + norms.len();
-        let dict_off = lengths_off + lengths.len();
-        let terms_off = dict_off + dict.len();
-        let postings_off = terms_off + term_bytes.len();
+        let index_off = lengths_off + lengths.len();
+        let dict_off = index_off + index.len();
+        let postings_off = dict_off + dict.len();
         let mut out = Vec::with_capacity(postings_off + postings.len());
         out.extend_from_slice(&PART_MAGIC);
         out.extend_from_slice(&PART_FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&(norms.len() as u32).to_le_bytes());
         out.extend_from_slice(&(terms.len() as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&((index.len() / INDEX_ENTRY_LEN) as u32).to_le_bytes());
         out.extend_from_slice(&self.total_len.to_le_bytes());
-        for off in [norms_off, lengths_off, dict_off, terms_off, postings_off] {
+        for off in [norms_off, lengths_off, index_off, dict_off, postings_off] {
             out.extend_from_slice(&(off as u64).to_le_bytes());
         }
         debug_assert_eq!(out.len(), HEADER_LEN);
         out.extend_from_slice(&norms);
         out.extend_from_slice(&lengths);
+        out.extend_from_slice(&index);
         out.extend_from_slice(&dict);
-        out.extend_from_slice(&term_bytes);
         out.extend_from_slice(&postings);
         out
     }
@@ -181,14 +206,14 @@ struct RegionSummary {
     min_len_per_tf: f32,
 }
 
-/// Writes one term's region (skip table, blocks, positions).
+/// Writes one term's region (skip table if long, blocks, positions).
 fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> RegionSummary {
     let n = p.docs.len();
     let n_blocks = n.div_ceil(BLOCK_LEN);
-    let mut skips = Vec::with_capacity(n_blocks * SKIP_LEN);
+    let long = n > BLOCK_LEN;
+    let mut skips = Vec::with_capacity(if long { n_blocks * SKIP_LEN } else { 0 });
     let mut data = Vec::new();
     let mut positions = Vec::new();
-    let data_base = n_blocks * SKIP_LEN;
     let mut summary = RegionSummary {
         max_tf: 0,
         min_len_per_tf: f32::INFINITY,
@@ -199,8 +224,8 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> RegionSumm
         let range = block * BLOCK_LEN..((block + 1) * BLOCK_LEN).min(n);
         let docs = &p.docs[range.clone()];
         let tfs = &p.tfs[range];
-        let doc_off = data_base + data.len();
-        let pos_off = data_base + positions.len();
+        let doc_off = data.len();
+        let pos_off = positions.len();
         let mut deltas = [0u32; BLOCK_LEN];
         let mut tf_codes = [0u32; BLOCK_LEN];
         let (mut max_tf, mut min_ratio) = (0u32, f32::INFINITY);
@@ -219,7 +244,7 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> RegionSumm
             }
             pos_index += tf as usize;
         }
-        let (doc_bits, tf_bits) = if docs.len() == BLOCK_LEN {
+        let (doc_bits, tf_bits) = if long && docs.len() == BLOCK_LEN {
             let (db, tb) = (bitpack::width_of(&deltas), bitpack::width_of(&tf_codes));
             bitpack::pack(&deltas, db, &mut data);
             bitpack::pack(&tf_codes, tb, &mut data);
@@ -233,19 +258,25 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> RegionSumm
         };
         summary.max_tf = summary.max_tf.max(max_tf);
         summary.min_len_per_tf = summary.min_len_per_tf.min(min_ratio);
-        skips.extend_from_slice(&prev_doc.to_le_bytes());
-        skips.extend_from_slice(&(doc_off as u32).to_le_bytes());
-        skips.extend_from_slice(&(pos_off as u32).to_le_bytes());
-        skips.extend_from_slice(&max_tf.to_le_bytes());
-        skips.extend_from_slice(&min_ratio.to_le_bytes());
-        skips.extend_from_slice(&[doc_bits, tf_bits, 0, 0]);
+        if long {
+            skips.extend_from_slice(&prev_doc.to_le_bytes());
+            skips.extend_from_slice(&(doc_off as u32).to_le_bytes());
+            skips.extend_from_slice(&(pos_off as u32).to_le_bytes());
+            skips.extend_from_slice(&max_tf.to_le_bytes());
+            skips.extend_from_slice(&min_ratio.to_le_bytes());
+            skips.extend_from_slice(&[doc_bits, tf_bits, 0, 0]);
+        }
     }
-    // Positions follow the blocks: shift their offsets past the block data.
-    let shift = data.len() as u32;
-    for block in 0..n_blocks {
-        let at = block * SKIP_LEN + 8;
-        let pos_off = le_u32(&skips, at).unwrap_or(0) + shift;
-        skips[at..at + 4].copy_from_slice(&pos_off.to_le_bytes());
+    // Offsets are from the region's start: data follows the skip table,
+    // positions follow the data.
+    let data_base = skips.len() as u32;
+    let pos_base = data_base + data.len() as u32;
+    for block in 0..skips.len() / SKIP_LEN {
+        for (field, base) in [(4, data_base), (8, pos_base)] {
+            let at = block * SKIP_LEN + field;
+            let off = le_u32(&skips, at).unwrap_or(0) + base;
+            skips[at..at + 4].copy_from_slice(&off.to_le_bytes());
+        }
     }
     out.extend_from_slice(&skips);
     out.extend_from_slice(&data);
@@ -269,12 +300,58 @@ pub(crate) fn le_u64(bytes: &[u8], at: usize) -> Option<u64> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TermEntry {
     pub df: u32,
-    pub max_tf: u32,
-    pub min_len_per_tf: f32,
+    /// `(max tf, min len/tf)` over the whole list; stored for long lists
+    /// only (a short one's is computed from its decoded block).
+    pub summary: Option<(u32, f32)>,
     pub region_off: usize,
     pub region_len: usize,
-    term_off: usize,
-    term_len: usize,
+}
+
+/// Walks the dictionary from the start of one block.
+struct DictCursor<'p> {
+    dict: &'p [u8],
+    pos: usize,
+    /// Entries left in the current block.
+    left: usize,
+    term: Vec<u8>,
+    region_off: usize,
+}
+
+impl DictCursor<'_> {
+    /// The next entry of the block, or `None` at its end or on bad bytes.
+    fn next(&mut self) -> Option<TermEntry> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let shared = bitpack::get_vint(self.dict, &mut self.pos)? as usize;
+        let suffix = bitpack::get_vint(self.dict, &mut self.pos)? as usize;
+        let bytes = self.dict.get(self.pos..self.pos.checked_add(suffix)?)?;
+        self.pos += suffix;
+        if shared > self.term.len() {
+            return None;
+        }
+        self.term.truncate(shared);
+        self.term.extend_from_slice(bytes);
+        let df = bitpack::get_vint(self.dict, &mut self.pos)?;
+        let region_len = bitpack::get_vint(self.dict, &mut self.pos)? as usize;
+        let summary = if df as usize > BLOCK_LEN {
+            let max_tf = bitpack::get_vint(self.dict, &mut self.pos)?;
+            let ratio = le_u32(self.dict, self.pos)?;
+            self.pos += 4;
+            Some((max_tf, f32::from_bits(ratio)))
+        } else {
+            None
+        };
+        let entry = TermEntry {
+            df,
+            summary,
+            region_off: self.region_off,
+            region_len,
+        };
+        self.region_off = self.region_off.checked_add(region_len)?;
+        Some(entry)
+    }
 }
 
 /// A validated part over borrowed or owned bytes.
@@ -282,11 +359,12 @@ pub struct Part<B> {
     bytes: B,
     n_docs: u32,
     n_terms: usize,
+    n_blocks: usize,
     total_len: u64,
     norms: (usize, usize),
     lengths: (usize, usize),
-    dict_off: usize,
-    terms: (usize, usize),
+    index: (usize, usize),
+    dict: (usize, usize),
     postings: (usize, usize),
 }
 
@@ -318,6 +396,7 @@ impl<B: AsRef<[u8]>> Part<B> {
         }
         let n_docs = le_u32(b, 12).unwrap_or(0);
         let n_terms = le_u32(b, 16).unwrap_or(0) as usize;
+        let n_blocks = le_u32(b, 20).unwrap_or(0) as usize;
         let total_len = le_u64(b, 24).unwrap_or(0);
         let mut offs = [0usize; 6];
         for (i, off) in offs.iter_mut().take(5).enumerate() {
@@ -328,67 +407,114 @@ impl<B: AsRef<[u8]>> Part<B> {
         if offs[0] != HEADER_LEN || offs.windows(2).any(|w| w[0] > w[1]) {
             return Err(corrupt(32, "sections out of order or past the end"));
         }
-        let [norms_off, lengths_off, dict_off, terms_off, postings_off, end] = offs;
+        let [norms_off, lengths_off, index_off, dict_off, postings_off, end] = offs;
         if lengths_off - norms_off != n_docs as usize {
             return Err(corrupt(norms_off, "norms section size differs from n_docs"));
         }
-        if Some(terms_off - dict_off) != n_terms.checked_mul(ENTRY_LEN) {
-            return Err(corrupt(dict_off, "dictionary size differs from n_terms"));
+        if n_blocks != n_terms.div_ceil(DICT_BLOCK_TERMS)
+            || Some(dict_off - index_off) != n_blocks.checked_mul(INDEX_ENTRY_LEN)
+        {
+            return Err(corrupt(
+                index_off,
+                "dictionary index size differs from n_terms",
+            ));
         }
         let part = Part {
             n_docs,
             n_terms,
+            n_blocks,
             total_len,
             norms: (norms_off, lengths_off),
-            lengths: (lengths_off, dict_off),
-            dict_off,
-            terms: (terms_off, postings_off),
+            lengths: (lengths_off, index_off),
+            index: (index_off, dict_off),
+            dict: (dict_off, postings_off),
             postings: (postings_off, end),
             bytes,
         };
-        part.validate_terms()?;
+        part.validate_dictionary()?;
         Ok(part)
     }
 
-    fn validate_terms(&self) -> Result<(), CorruptPart> {
-        let mut prev: Option<&[u8]> = None;
-        for i in 0..self.n_terms {
-            let at = self.dict_off + i * ENTRY_LEN;
-            let entry = self
-                .entry(i)
-                .ok_or(corrupt(at, "dictionary entry out of bounds"))?;
-            let term = self
-                .term_bytes(&entry)
-                .ok_or(corrupt(at, "term bytes out of bounds"))?;
-            if prev.is_some_and(|p| p >= term) {
-                return Err(corrupt(at, "terms not strictly increasing"));
+    /// Rules (3)–(5): decodes the whole dictionary and checks every region.
+    fn validate_dictionary(&self) -> Result<(), CorruptPart> {
+        let mut prev: Vec<u8> = Vec::new();
+        let mut expected_region = 0usize;
+        for block in 0..self.n_blocks {
+            let at = self.index.0 + block * INDEX_ENTRY_LEN;
+            let mut cursor = self
+                .block_cursor(block)
+                .ok_or(corrupt(at, "dictionary index entry out of bounds"))?;
+            if cursor.region_off != expected_region {
+                return Err(corrupt(
+                    at,
+                    "postings regions do not tile the postings section",
+                ));
             }
-            prev = Some(term);
-            let region = self
-                .region(&entry)
-                .ok_or(corrupt(at, "postings region out of bounds"))?;
-            validate_region(region, entry.df).map_err(|what| corrupt(at, what))?;
+            for i in 0..cursor.left {
+                let entry = cursor
+                    .next()
+                    .ok_or(corrupt(at, "dictionary entry does not decode"))?;
+                if (block > 0 || i > 0) && prev.as_slice() >= cursor.term.as_slice() {
+                    return Err(corrupt(at, "terms not strictly increasing"));
+                }
+                prev.clone_from(&cursor.term);
+                let region = self
+                    .region(&entry)
+                    .ok_or(corrupt(at, "postings region out of bounds"))?;
+                validate_region(region, entry.df).map_err(|what| corrupt(at, what))?;
+            }
+            expected_region = cursor.region_off;
+        }
+        if expected_region != self.postings.1 - self.postings.0 {
+            return Err(corrupt(
+                self.postings.0,
+                "postings regions do not tile the postings section",
+            ));
         }
         Ok(())
     }
 
-    fn entry(&self, i: usize) -> Option<TermEntry> {
+    /// A cursor at the first entry of dictionary block `block`.
+    fn block_cursor(&self, block: usize) -> Option<DictCursor<'_>> {
         let b = self.bytes.as_ref();
-        let at = self.dict_off + i * ENTRY_LEN;
-        Some(TermEntry {
-            term_off: le_u32(b, at)? as usize,
-            term_len: le_u32(b, at + 4)? as usize,
-            df: le_u32(b, at + 8)?,
-            max_tf: le_u32(b, at + 12)?,
-            min_len_per_tf: f32::from_bits(le_u32(b, at + 16)?),
-            region_len: le_u32(b, at + 20)? as usize,
-            region_off: usize::try_from(le_u64(b, at + 24)?).ok()?,
+        let at = self.index.0 + block * INDEX_ENTRY_LEN;
+        let dict = b.get(self.dict.0..self.dict.1)?;
+        let pos = le_u32(b, at)? as usize;
+        let region_off = usize::try_from(le_u64(b, at + 8)?).ok()?;
+        let left = (self.n_terms - block * DICT_BLOCK_TERMS).min(DICT_BLOCK_TERMS);
+        (pos <= dict.len()).then_some(DictCursor {
+            dict,
+            pos,
+            left,
+            term: Vec::new(),
+            region_off,
         })
     }
 
-    fn term_bytes(&self, entry: &TermEntry) -> Option<&[u8]> {
-        let terms = self.bytes.as_ref().get(self.terms.0..self.terms.1)?;
-        terms.get(entry.term_off..entry.term_off.checked_add(entry.term_len)?)
+    /// The first term of dictionary block `block` (stored whole: its
+    /// shared-prefix length is 0), without decoding the entry.
+    fn first_term(&self, block: usize) -> Option<&[u8]> {
+        let b = self.bytes.as_ref();
+        let dict = b.get(self.dict.0..self.dict.1)?;
+        let mut pos = le_u32(b, self.index.0 + block * INDEX_ENTRY_LEN)? as usize;
+        if bitpack::get_vint(dict, &mut pos)? != 0 {
+            return None;
+        }
+        let len = bitpack::get_vint(dict, &mut pos)? as usize;
+        dict.get(pos..pos.checked_add(len)?)
+    }
+
+    /// The last block whose first term is `<= key` (0 if none).
+    fn find_block(&self, key: &[u8]) -> usize {
+        let (mut lo, mut hi) = (0usize, self.n_blocks);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            match self.first_term(mid) {
+                Some(t) if t <= key => lo = mid,
+                _ => hi = mid,
+            }
+        }
+        lo
     }
 
     pub(crate) fn region(&self, entry: &TermEntry) -> Option<&[u8]> {
@@ -402,11 +528,12 @@ impl<B: AsRef<[u8]>> Part<B> {
             bytes: self.bytes.as_ref(),
             n_docs: self.n_docs,
             n_terms: self.n_terms,
+            n_blocks: self.n_blocks,
             total_len: self.total_len,
             norms: self.norms,
             lengths: self.lengths,
-            dict_off: self.dict_off,
-            terms: self.terms,
+            index: self.index,
+            dict: self.dict,
             postings: self.postings,
         }
     }
@@ -424,6 +551,17 @@ impl<B: AsRef<[u8]>> Part<B> {
         self.total_len
     }
 
+    /// Bytes per section: norms, lengths, dictionary (index included),
+    /// postings.
+    pub fn section_sizes(&self) -> [(&'static str, usize); 4] {
+        [
+            ("norms", self.norms.1 - self.norms.0),
+            ("lengths", self.lengths.1 - self.lengths.0),
+            ("dictionary", self.dict.1 - self.index.0),
+            ("postings", self.postings.1 - self.postings.0),
+        ]
+    }
+
     /// The buffer's size in bytes.
     pub fn byte_len(&self) -> usize {
         self.bytes.as_ref().len()
@@ -436,16 +574,19 @@ impl<B: AsRef<[u8]>> Part<B> {
             .unwrap_or(&[])
     }
 
-    /// The entry of `term`, by binary search over the dictionary.
+    /// The entry of `term`: a binary search over the blocks' first terms,
+    /// then a scan of one block.
     pub(crate) fn lookup(&self, term: &str) -> Option<TermEntry> {
-        let (mut lo, mut hi) = (0usize, self.n_terms);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let entry = self.entry(mid)?;
-            match self.term_bytes(&entry)?.cmp(term.as_bytes()) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
+        if self.n_terms == 0 {
+            return None;
+        }
+        let key = term.as_bytes();
+        let mut cursor = self.block_cursor(self.find_block(key))?;
+        while let Some(entry) = cursor.next() {
+            match cursor.term.as_slice().cmp(key) {
+                std::cmp::Ordering::Less => {}
                 std::cmp::Ordering::Equal => return Some(entry),
+                std::cmp::Ordering::Greater => return None,
             }
         }
         None
@@ -458,21 +599,21 @@ impl<B: AsRef<[u8]>> Part<B> {
 
     /// The terms that start with `prefix`, in byte order.
     pub fn terms_with_prefix(&self, prefix: &str) -> Vec<String> {
-        let (mut lo, mut hi) = (0usize, self.n_terms);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match self.entry(mid).and_then(|e| self.term_bytes(&e)) {
-                Some(t) if t < prefix.as_bytes() => lo = mid + 1,
-                _ => hi = mid,
-            }
-        }
         let mut out = Vec::new();
-        for i in lo..self.n_terms {
-            match self.entry(i).and_then(|e| self.term_bytes(&e)) {
-                Some(t) if t.starts_with(prefix.as_bytes()) => {
-                    out.push(String::from_utf8_lossy(t).into_owned())
+        if self.n_terms == 0 {
+            return out;
+        }
+        let key = prefix.as_bytes();
+        for block in self.find_block(key)..self.n_blocks {
+            let Some(mut cursor) = self.block_cursor(block) else {
+                break;
+            };
+            while cursor.next().is_some() {
+                if cursor.term.starts_with(key) {
+                    out.push(String::from_utf8_lossy(&cursor.term).into_owned());
+                } else if cursor.term.as_slice() > key {
+                    return out;
                 }
-                _ => break,
             }
         }
         out
@@ -486,15 +627,28 @@ impl<B: AsRef<[u8]>> Part<B> {
             .get(self.lengths.0..self.lengths.1)
             .unwrap_or(&[]);
         let mut pos = 0;
-        std::iter::from_fn(move || bitpack::get_vint(bytes, &mut pos)).take(self.n_docs as usize)
+        self.norms().iter().map(move |&code| {
+            let floor = norm::decode(code);
+            if code >= NORM_EXACT_BELOW {
+                floor.saturating_add(bitpack::get_vint(bytes, &mut pos).unwrap_or(0))
+            } else {
+                floor
+            }
+        })
     }
 }
 
-/// Rule (4) and (5) of the module doc for one region.
+/// Rule (5) of the module doc for one region.
 fn validate_region(region: &[u8], df: u32) -> Result<(), &'static str> {
+    if df == 0 {
+        return Err("term with no documents");
+    }
+    if df as usize <= BLOCK_LEN {
+        return Ok(());
+    }
     let n_blocks = (df as usize).div_ceil(BLOCK_LEN);
     let skips_len = n_blocks * SKIP_LEN;
-    if df == 0 || region.len() < skips_len {
+    if region.len() < skips_len {
         return Err("postings region shorter than its skip table");
     }
     for block in 0..n_blocks {
