@@ -274,8 +274,7 @@ fn run(
                     }
                 }
                 if !missing {
-                    let mut s = AndScorer::new(musts, costs, nots);
-                    topk::collect(&mut s, i, p.live, &mut top);
+                    topk::collect_and(&mut musts, &costs, &mut nots, i, p.live, &mut top);
                 }
             }
             Query::Phrase(terms) if terms.len() > 1 => {

@@ -129,6 +129,14 @@ pub(crate) fn collect<S: Scorer + ?Sized>(s: &mut S, part: usize, live: Liveness
 
 /// Block-max WAND over a disjunction: the score of a document is the sum
 /// of the children that match it, in clause order.
+///
+/// Children are kept in order of their current document. The pivot is
+/// the first child at which the children's list bounds, summed in that
+/// order, beat the heap. If the block bounds at the pivot cannot, one
+/// child — the one with the largest list bound — jumps past the blocks;
+/// otherwise the children before the pivot are moved to it one at a time
+/// (stopping at the first that overshoots), and only a document all of
+/// them reach is scored.
 pub(crate) fn collect_union<S: Scorer>(
     children: &mut [S],
     part: usize,
@@ -145,63 +153,90 @@ pub(crate) fn collect_union<S: Scorer>(
     order.sort_by_key(|&i| docs[i]);
     while !order.is_empty() {
         let threshold = top.threshold();
-        // The pivot: the first child at which the bounds so far beat the heap.
         let mut acc = 0.0f32;
-        let Some(mut p) = order.iter().position(|&i| {
+        let Some(before) = order.iter().position(|&i| {
             acc += max[i];
             acc > threshold
         }) else {
             return;
         };
-        let pivot_doc = docs[order[p]];
-        while p + 1 < order.len() && docs[order[p + 1]] == pivot_doc {
-            p += 1;
+        let pivot_doc = docs[order[before]];
+        let mut end = before + 1;
+        while end < order.len() && docs[order[end]] == pivot_doc {
+            end += 1;
         }
-        let (bound, last) = if top.is_full() {
-            block_bounds(children, &order[..=p], pivot_doc)
-        } else {
-            (f32::INFINITY, pivot_doc)
-        };
-        let moved = if bound <= threshold {
-            // Nothing in the pivot's blocks can enter: jump past them.
-            let mut next = last.saturating_add(1);
-            if let Some(&i) = order.get(p + 1) {
-                next = next.min(docs[i]);
+        if top.is_full() {
+            let (bound, last) = block_bounds(children, &order[..end], pivot_doc);
+            if bound <= threshold {
+                // Nothing in these blocks can enter: the child with the
+                // largest bound jumps past them (or to the next child's
+                // document, whichever comes first).
+                let mut next = last.saturating_add(1);
+                if let Some(&i) = order.get(end) {
+                    next = next.min(docs[i]);
+                }
+                let next = next.max(pivot_doc + 1);
+                let k = (0..end)
+                    .max_by(|&a, &b| max[order[a]].total_cmp(&max[order[b]]))
+                    .unwrap_or(0);
+                let i = order[k];
+                docs[i] = children[i].seek(next);
+                bubble(&mut order, &docs, k);
+                continue;
             }
-            let next = next.max(pivot_doc + 1);
-            for &i in &order[..=p] {
-                if docs[i] < next {
-                    docs[i] = children[i].seek(next);
+        }
+        // Move the children before the pivot to it, nearest first.
+        let mut aligned = true;
+        for k in (0..before).rev() {
+            let i = order[k];
+            if docs[i] < pivot_doc {
+                docs[i] = children[i].seek(pivot_doc);
+                if docs[i] != pivot_doc {
+                    bubble(&mut order, &docs, k);
+                    aligned = false;
+                    break;
                 }
             }
-            p + 1
-        } else if docs[order[0]] == pivot_doc {
-            if live.is_live(pivot_doc) {
-                let mut score = 0.0f32;
-                for (child, &doc) in children.iter_mut().zip(&docs) {
-                    if doc == pivot_doc {
-                        score += child.score();
-                    }
-                }
-                top.push(Hit {
-                    part,
-                    doc: pivot_doc,
-                    score,
-                });
-            }
-            for &i in &order[..=p] {
-                docs[i] = children[i].advance();
-            }
-            p + 1
-        } else {
-            for &i in &order[..p] {
-                if docs[i] < pivot_doc {
-                    docs[i] = children[i].seek(pivot_doc);
+        }
+        if !aligned {
+            continue;
+        }
+        if live.is_live(pivot_doc) {
+            let mut score = 0.0f32;
+            for (child, &doc) in children.iter_mut().zip(&docs) {
+                if doc == pivot_doc {
+                    score += child.score();
                 }
             }
-            p
-        };
-        reorder(&mut order, &docs, moved);
+            top.push(Hit {
+                part,
+                doc: pivot_doc,
+                score,
+            });
+        }
+        for &i in &order[..end] {
+            docs[i] = children[i].advance();
+        }
+        reorder(&mut order, &docs, end);
+    }
+}
+
+/// Moves `order[k]`, whose document grew, right to its place; drops it
+/// if exhausted.
+#[inline]
+fn bubble(order: &mut Vec<usize>, docs: &[u32], k: usize) {
+    let x = order[k];
+    let d = docs[x];
+    let mut j = k;
+    while j + 1 < order.len() && docs[order[j + 1]] < d {
+        order[j] = order[j + 1];
+        j += 1;
+    }
+    order[j] = x;
+    if d == TERMINATED {
+        while order.last().is_some_and(|&i| docs[i] == TERMINATED) {
+            order.pop();
+        }
     }
 }
 
@@ -235,4 +270,119 @@ fn reorder(order: &mut Vec<usize>, docs: &[u32], moved: usize) {
     while order.last().is_some_and(|&i| docs[i] == TERMINATED) {
         order.pop();
     }
+}
+
+/// Top-k of an AND of terms (with NOT terms): the rarest term leads; in
+/// each window where every term's current block overlaps, a leader
+/// document is a candidate only if its own score plus the other terms'
+/// block bounds can beat the heap, and each other term is sought only
+/// while the score so far plus the remaining bounds still can. The final
+/// score sums the terms in clause order.
+pub(crate) fn collect_and<S: Scorer>(
+    musts: &mut [S],
+    costs: &[u64],
+    nots: &mut [S],
+    part: usize,
+    live: Liveness,
+    top: &mut TopK,
+) {
+    let Some(lead) = (0..musts.len()).min_by_key(|&i| costs.get(i).copied().unwrap_or(u64::MAX))
+    else {
+        return;
+    };
+    let mut others: Vec<usize> = (0..musts.len()).filter(|&i| i != lead).collect();
+    others.sort_by_key(|&i| costs.get(i).copied().unwrap_or(u64::MAX));
+    let max_sum: f32 = musts.iter().map(Scorer::max_score).sum();
+    let mut bounds = vec![0.0f32; musts.len()];
+    // suffix[j] = sum of the block bounds of others[j + 1..].
+    let mut suffix = vec![0.0f32; others.len()];
+    let mut scores = vec![0.0f32; musts.len()];
+    let mut doc = musts[lead].doc();
+    while doc != TERMINATED {
+        let threshold = top.threshold();
+        if max_sum <= threshold {
+            return;
+        }
+        let (lead_last, lead_bound) = musts[lead].block_bound(doc);
+        let mut window_end = lead_last;
+        let mut others_bound = 0.0f32;
+        for &i in &others {
+            let (last, bound) = musts[i].block_bound(doc);
+            if last == TERMINATED && bound == 0.0 {
+                return;
+            }
+            window_end = window_end.min(last);
+            bounds[i] = bound;
+            others_bound += bound;
+        }
+        if top.is_full() && lead_bound + others_bound <= threshold {
+            if window_end >= TERMINATED - 1 {
+                return;
+            }
+            doc = musts[lead].seek(window_end + 1);
+            continue;
+        }
+        let mut running = 0.0f32;
+        for (j, &i) in others.iter().enumerate().rev() {
+            suffix[j] = running;
+            running += bounds[i];
+        }
+        while doc <= window_end {
+            let threshold = top.threshold();
+            let lead_score = musts[lead].score();
+            if lead_score + others_bound > threshold && live.is_live(doc) {
+                if let Some(score) = score_candidate(
+                    musts,
+                    lead,
+                    lead_score,
+                    &others,
+                    &suffix,
+                    &mut scores,
+                    doc,
+                    threshold,
+                ) {
+                    if !nots.iter_mut().any(|n| n.seek(doc) == doc) {
+                        top.push(Hit { part, doc, score });
+                    }
+                }
+            }
+            doc = musts[lead].advance();
+            if doc == TERMINATED {
+                return;
+            }
+        }
+    }
+}
+
+/// The clause-order score of `doc` if every other term has it and the
+/// score can still beat `threshold`.
+#[inline]
+fn score_candidate<S: Scorer>(
+    musts: &mut [S],
+    lead: usize,
+    lead_score: f32,
+    others: &[usize],
+    suffix: &[f32],
+    scores: &mut [f32],
+    doc: u32,
+    threshold: f32,
+) -> Option<f32> {
+    scores[lead] = lead_score;
+    let mut partial = lead_score;
+    for (j, &i) in others.iter().enumerate() {
+        if musts[i].seek(doc) != doc {
+            return None;
+        }
+        let s = musts[i].score();
+        scores[i] = s;
+        partial += s;
+        if partial + suffix[j] <= threshold {
+            return None;
+        }
+    }
+    let mut score = 0.0f32;
+    for s in scores.iter() {
+        score += *s;
+    }
+    (score > threshold).then_some(score)
 }
