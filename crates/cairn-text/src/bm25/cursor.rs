@@ -36,6 +36,10 @@ pub(crate) struct PostingsCursor<'a> {
     probe: usize,
     docs: [u32; BLOCK_LEN],
     tfs: [u32; BLOCK_LEN],
+    /// Where the packed `tf − 1` of the decoded block start, and their
+    /// width, while they are not decoded yet (`None` once they are):
+    /// intersections skip most documents of a common term's block.
+    pending_tfs: Option<(usize, u8)>,
     len: usize,
     idx: usize,
     doc: u32,
@@ -63,6 +67,7 @@ impl<'a> PostingsCursor<'a> {
             probe: 0,
             docs: [0; BLOCK_LEN],
             tfs: [0; BLOCK_LEN],
+            pending_tfs: None,
             len: 0,
             idx: 0,
             doc: TERMINATED,
@@ -110,7 +115,8 @@ impl<'a> PostingsCursor<'a> {
     }
 
     #[inline]
-    pub fn tf(&self) -> u32 {
+    pub fn tf(&mut self) -> u32 {
+        self.decode_tfs();
         self.tfs[self.idx]
     }
 
@@ -154,6 +160,7 @@ impl<'a> PostingsCursor<'a> {
                 self.tfs[i] = bitpack::get_vint(self.region, &mut pos)?.saturating_add(1);
             }
             self.len = self.df.min(BLOCK_LEN);
+            self.pending_tfs = None;
             self.pos_at = pos;
             self.pos_idx = 0;
             return Some(());
@@ -172,19 +179,13 @@ impl<'a> PostingsCursor<'a> {
         let data = self.region.get(doc_off..)?;
         if len == BLOCK_LEN {
             bitpack::unpack(data, doc_bits, &mut self.docs)?;
-            bitpack::unpack(
-                data.get(bitpack::packed_len(doc_bits)..)?,
-                tf_bits,
-                &mut self.tfs,
-            )?;
             for d in self.docs.iter_mut() {
                 prev = prev.wrapping_add(*d);
                 *d = prev;
             }
-            for tf in self.tfs.iter_mut() {
-                *tf = tf.saturating_add(1);
-            }
+            self.pending_tfs = Some((doc_off + bitpack::packed_len(doc_bits), tf_bits));
         } else {
+            self.pending_tfs = None;
             let mut pos = 0;
             for i in 0..len {
                 prev = prev.wrapping_add(bitpack::get_vint(data, &mut pos)?);
@@ -261,19 +262,38 @@ impl<'a> PostingsCursor<'a> {
         (probe < self.n_blocks).then_some(probe)
     }
 
+    /// Decodes the block's frequencies if they are still packed (bad
+    /// bytes give frequencies of 1: the region was validated to hold them).
+    #[inline]
+    fn decode_tfs(&mut self) {
+        if let Some((off, bits)) = self.pending_tfs.take() {
+            let packed = self.region.get(off..).unwrap_or(&[]);
+            if bitpack::unpack(packed, bits, &mut self.tfs).is_none() {
+                self.tfs.fill(0);
+            }
+            for tf in self.tfs.iter_mut() {
+                *tf = tf.saturating_add(1);
+            }
+        }
+    }
+
     /// Positions of the current document, into `out` (cleared first).
     pub fn positions(&mut self, out: &mut Vec<u32>) {
+        self.decode_tfs();
         out.clear();
         if self.doc == TERMINATED {
             return;
         }
-        while self.pos_idx < self.idx {
-            for _ in 0..self.tfs[self.pos_idx] {
-                if bitpack::get_vint(self.region, &mut self.pos_at).is_none() {
-                    return;
-                }
+        if self.pos_idx < self.idx {
+            let skip: u64 = self.tfs[self.pos_idx..self.idx]
+                .iter()
+                .map(|&t| u64::from(t))
+                .sum();
+            let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+            if bitpack::skip_vints(self.region, &mut self.pos_at, skip).is_none() {
+                return;
             }
-            self.pos_idx += 1;
+            self.pos_idx = self.idx;
         }
         let mut at = self.pos_at;
         let mut position = 0u32;
