@@ -9,6 +9,7 @@
 //! could not check (ids, varints) ends the list rather than panicking.
 
 use super::bitpack::{self, BLOCK_LEN};
+use super::bound::{Bound, BOUND_POINTS};
 use super::norm;
 use super::part::{le_u32, SKIP_LEN};
 
@@ -19,8 +20,7 @@ pub const TERMINATED: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BlockInfo {
     pub last_doc: u32,
-    pub max_tf: u32,
-    pub min_len_per_tf: f32,
+    pub bound: Bound,
 }
 
 pub(crate) struct PostingsCursor<'a> {
@@ -60,8 +60,7 @@ impl<'a> PostingsCursor<'a> {
             n_blocks: df.div_ceil(BLOCK_LEN),
             single: (!long).then_some(BlockInfo {
                 last_doc: TERMINATED,
-                max_tf: 0,
-                min_len_per_tf: 0.0,
+                bound: Bound::default(),
             }),
             block: usize::MAX,
             probe: 0,
@@ -76,25 +75,37 @@ impl<'a> PostingsCursor<'a> {
         };
         cursor.load(0);
         if !long {
-            let mut info = BlockInfo {
-                last_doc: 0,
-                max_tf: 0,
-                min_len_per_tf: f32::INFINITY,
-            };
+            // The corner of the block's points: cheap, and good enough for
+            // the few uses that are not a term's own bound (`TermScorer`
+            // computes that one exactly from the block).
+            let (mut max_tf, mut min_ratio) = (0u32, f32::INFINITY);
             for (&doc, &tf) in cursor.docs[..cursor.len].iter().zip(&cursor.tfs) {
-                info.last_doc = doc;
-                info.max_tf = info.max_tf.max(tf);
-                let len = norm::decode(norms.get(doc as usize).copied().unwrap_or(0)) as f32;
-                info.min_len_per_tf = info.min_len_per_tf.min(len / tf as f32);
+                max_tf = max_tf.max(tf);
+                let len = norm::decode(norms.get(doc as usize).copied().unwrap_or(0));
+                min_ratio = min_ratio.min(len as f32 / tf as f32);
             }
-            cursor.single = Some(info);
+            let last_doc = cursor.docs[..cursor.len]
+                .last()
+                .copied()
+                .unwrap_or(TERMINATED);
+            cursor.single = Some(BlockInfo {
+                last_doc,
+                bound: Bound::new(&[(max_tf, min_ratio)]),
+            });
         }
         cursor
     }
 
-    /// `(max tf, min len/tf)` of a single-block list (`None` for a long one).
-    pub fn single_summary(&self) -> Option<(u32, f32)> {
-        self.single.map(|b| (b.max_tf, b.min_len_per_tf))
+    /// The documents and frequencies of a single-block list (`None` for a
+    /// long one).
+    pub fn single_block(&self) -> Option<(&[u32], &[u32])> {
+        self.single
+            .map(|_| (&self.docs[..self.len], &self.tfs[..self.len]))
+    }
+
+    /// The bound of a single-block list's only block (`None` for a long one).
+    pub fn single_bound(&self) -> Option<Bound> {
+        self.single.map(|b| b.bound)
     }
 
     #[inline]
@@ -128,10 +139,21 @@ impl<'a> PostingsCursor<'a> {
         if let Some(info) = self.single {
             return info;
         }
+        let at = block * SKIP_LEN;
+        let n = self
+            .region
+            .get(at + 14)
+            .map_or(0, |&n| usize::from(n).min(BOUND_POINTS));
+        let mut points = [(0u32, 0f32); BOUND_POINTS];
+        for (i, p) in points.iter_mut().enumerate().take(n) {
+            *p = (
+                self.skip_u32(block, 16 + 8 * i),
+                f32::from_bits(self.skip_u32(block, 20 + 8 * i)),
+            );
+        }
         BlockInfo {
             last_doc: self.skip_u32(block, 0),
-            max_tf: self.skip_u32(block, 12),
-            min_len_per_tf: f32::from_bits(self.skip_u32(block, 16)),
+            bound: Bound::new(&points[..n]),
         }
     }
 
@@ -168,8 +190,8 @@ impl<'a> PostingsCursor<'a> {
         let at = block * SKIP_LEN;
         let doc_off = le_u32(self.region, at + 4)? as usize;
         let pos_off = le_u32(self.region, at + 8)? as usize;
-        let doc_bits = *self.region.get(at + 20)?;
-        let tf_bits = *self.region.get(at + 21)?;
+        let doc_bits = *self.region.get(at + 12)?;
+        let tf_bits = *self.region.get(at + 13)?;
         let mut prev = if block == 0 {
             0
         } else {

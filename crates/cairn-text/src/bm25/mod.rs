@@ -9,6 +9,7 @@
 //! [`search_with_stats`] takes them precomputed.
 
 mod bitpack;
+mod bound;
 mod cursor;
 pub mod norm;
 mod part;
@@ -19,15 +20,17 @@ mod topk;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+pub use bound::BOUND_POINTS;
 pub use part::{
     CorruptPart, Part, PartWriter, TooManyDocs, PART_DOCS_MAX, PART_FORMAT_OLDEST_READABLE,
     PART_FORMAT_VERSION, PART_MAGIC,
 };
 pub use score::{idf, Bm25, Bm25Params, Bm25Stats};
 
+use bound::Bound;
 use cursor::PostingsCursor;
 use part::TermEntry;
-use scorer::{AndScorer, EmptyScorer, PhraseScorer, Scorer, TermScorer, TermSummary, UnionScorer};
+use scorer::{AndScorer, EmptyScorer, PhraseScorer, Scorer, TermScorer, UnionScorer};
 use topk::TopK;
 
 /// Terms one prefix may expand to; more is an error rather than a slow
@@ -403,21 +406,18 @@ struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
-    fn cursor(&self, term: &str) -> Option<(PostingsCursor<'a>, TermSummary)> {
+    fn cursor(&self, term: &str) -> Option<(PostingsCursor<'a>, Bound)> {
         let entry = match self.cache.and_then(|c| c.get(term)) {
             Some(cached) => (*cached)?,
             None => self.part.lookup(term)?,
         };
         let region = self.part.region(&entry)?;
         let cursor = PostingsCursor::new(region, entry.df, self.part.norms());
-        let (max_tf, min_len_per_tf) = entry.summary.or(cursor.single_summary())?;
-        Some((
-            cursor,
-            TermSummary {
-                max_tf,
-                min_len_per_tf,
-            },
-        ))
+        let bound = match entry.summary {
+            Some(corner) => Bound::new(&[corner]),
+            None => cursor.single_bound()?,
+        };
+        Some((cursor, bound))
     }
 
     fn idf(&self, term: &str) -> f32 {

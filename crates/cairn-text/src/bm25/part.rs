@@ -22,16 +22,16 @@
 //!
 //! A region of at most 128 documents is one block of varint pairs
 //! (document-id delta, `tf − 1`), then the positions. A longer region
-//! starts with a skip table (24 B per block), then the blocks: each full
+//! starts with a skip table (40 B per block), then the blocks: each full
 //! block is the 128 document-id deltas then the 128 `tf − 1`, each
 //! bit-packed at its own width (`bitpack`), the last partial block varint
 //! pairs; then the positions of every block. Deltas start from the
 //! previous block's last document (from 0 for the first). Positions are
 //! per document, `tf` varint deltas. A skip entry holds the block's last
 //! document, the offsets of its data and positions (from the region's
-//! start), its largest `tf`, the smallest `len / tf` over its documents
-//! (`len` the decoded norm: the BM25 block bound, valid for any
-//! statistics) and the two bit widths. Single-block terms — most of a
+//! start), the two bit widths, and 1–3 bound points `(tf u32, len/tf f32)`
+//! (`len` the decoded norm; see `bound`: the BM25 block maximum for any
+//! statistics is at most the best of them). Single-block terms — most of a
 //! vocabulary — store no bound: it is computed from the decoded block.
 //!
 //! Valid iff (1) the header's magic and version are known, (2) the
@@ -48,6 +48,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use super::bitpack::{self, BLOCK_LEN};
+use super::bound::{bound_points, BOUND_POINTS};
 use super::norm;
 
 pub const PART_MAGIC: [u8; 8] = *b"CAIRNTX1";
@@ -57,7 +58,7 @@ pub const PART_FORMAT_OLDEST_READABLE: u32 = 1;
 pub const PART_DOCS_MAX: u32 = u32::MAX - 1;
 
 pub(crate) const HEADER_LEN: usize = 72;
-pub(crate) const SKIP_LEN: usize = 24;
+pub(crate) const SKIP_LEN: usize = 40;
 /// Terms per dictionary block (one binary-search step finds the block,
 /// a scan of at most this many entries the term).
 pub(crate) const DICT_BLOCK_TERMS: usize = 32;
@@ -229,13 +230,15 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> RegionSumm
         let mut deltas = [0u32; BLOCK_LEN];
         let mut tf_codes = [0u32; BLOCK_LEN];
         let (mut max_tf, mut min_ratio) = (0u32, f32::INFINITY);
+        let mut doc_lens = [(0u32, 0u32); BLOCK_LEN];
         for (i, (&doc, &tf)) in docs.iter().zip(tfs).enumerate() {
             deltas[i] = doc - prev_doc;
             prev_doc = doc;
             tf_codes[i] = tf - 1;
             max_tf = max_tf.max(tf);
-            let len = norm::decode(norms[doc as usize]) as f32;
-            min_ratio = min_ratio.min(len / tf as f32);
+            let len = norm::decode(norms[doc as usize]);
+            doc_lens[i] = (tf, len);
+            min_ratio = min_ratio.min(len as f32 / tf as f32);
             let mut last = 0u32;
             for &position in &p.positions[pos_index..pos_index + tf as usize] {
                 let position = position.max(last);
@@ -259,12 +262,16 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> RegionSumm
         summary.max_tf = summary.max_tf.max(max_tf);
         summary.min_len_per_tf = summary.min_len_per_tf.min(min_ratio);
         if long {
+            let points = bound_points(doc_lens[..docs.len()].iter().copied());
             skips.extend_from_slice(&prev_doc.to_le_bytes());
             skips.extend_from_slice(&(doc_off as u32).to_le_bytes());
             skips.extend_from_slice(&(pos_off as u32).to_le_bytes());
-            skips.extend_from_slice(&max_tf.to_le_bytes());
-            skips.extend_from_slice(&min_ratio.to_le_bytes());
-            skips.extend_from_slice(&[doc_bits, tf_bits, 0, 0]);
+            skips.extend_from_slice(&[doc_bits, tf_bits, points.len() as u8, 0]);
+            for i in 0..BOUND_POINTS {
+                let (tf, ratio) = points.get(i).copied().unwrap_or((0, 0.0));
+                skips.extend_from_slice(&tf.to_le_bytes());
+                skips.extend_from_slice(&ratio.to_le_bytes());
+            }
         }
     }
     // Offsets are from the region's start: data follows the skip table,
@@ -655,9 +662,12 @@ fn validate_region(region: &[u8], df: u32) -> Result<(), &'static str> {
         let at = block * SKIP_LEN;
         let doc_off = le_u32(region, at + 4).unwrap_or(u32::MAX) as usize;
         let pos_off = le_u32(region, at + 8).unwrap_or(u32::MAX) as usize;
-        let (doc_bits, tf_bits) = (region[at + 20], region[at + 21]);
+        let (doc_bits, tf_bits, n_points) = (region[at + 12], region[at + 13], region[at + 14]);
         if doc_off < skips_len || doc_off > region.len() || pos_off > region.len() {
             return Err("block offset outside its postings region");
+        }
+        if n_points == 0 || usize::from(n_points) > BOUND_POINTS {
+            return Err("block bound point count outside 1..=3");
         }
         if doc_bits > 32 || tf_bits > 32 {
             return Err("block bit width above 32");

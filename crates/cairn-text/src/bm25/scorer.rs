@@ -8,6 +8,7 @@
 //! order, so that every strategy (and the test's exhaustive reference)
 //! computes the same `f32`.
 
+use super::bound::Bound;
 use super::cursor::{PostingsCursor, TERMINATED};
 use super::score::Bm25;
 
@@ -72,13 +73,6 @@ impl Scorer for EmptyScorer {
     }
 }
 
-/// What a term's dictionary entry says about its whole list.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TermSummary {
-    pub max_tf: u32,
-    pub min_len_per_tf: f32,
-}
-
 pub(crate) struct TermScorer<'a> {
     cursor: PostingsCursor<'a>,
     weight: f32,
@@ -95,12 +89,22 @@ pub(crate) struct TermScorer<'a> {
 impl<'a> TermScorer<'a> {
     pub fn new(
         cursor: PostingsCursor<'a>,
-        summary: TermSummary,
+        summary: Bound,
         weight: f32,
         bm25: &'a Bm25,
         norms: &'a [u8],
     ) -> TermScorer<'a> {
-        let max = bm25.bound(weight, summary.max_tf, summary.min_len_per_tf);
+        // A single-block list's bound is its exact best score.
+        let max = match cursor.single_block() {
+            Some((docs, tfs)) => docs
+                .iter()
+                .zip(tfs)
+                .map(|(&doc, &tf)| {
+                    bm25.score(weight, tf, norms.get(doc as usize).copied().unwrap_or(0))
+                })
+                .fold(0.0, f32::max),
+            None => summary.score(bm25, weight),
+        };
         TermScorer {
             cursor,
             weight,
@@ -148,7 +152,10 @@ impl Scorer for TermScorer<'_> {
             Some(block) if block == self.bound_block => self.bound,
             Some(block) => {
                 let b = self.cursor.block_info(block);
-                let bound = self.bm25.bound(self.weight, b.max_tf, b.min_len_per_tf);
+                let bound = match self.cursor.single_block() {
+                    Some(_) => self.max,
+                    None => b.bound.score(self.bm25, self.weight),
+                };
                 self.bound_block = block;
                 self.bound = (b.last_doc, bound);
                 self.bound
@@ -163,7 +170,7 @@ impl Scorer for TermScorer<'_> {
 /// whose idf is the sum of the terms' (as tantivy and Lucene do).
 pub(crate) struct PhraseScorer<'a> {
     /// Cursors in decreasing rarity, each with its offset in the phrase.
-    terms: Vec<(PostingsCursor<'a>, u32, TermSummary)>,
+    terms: Vec<(PostingsCursor<'a>, u32, Bound)>,
     weight: f32,
     bm25: &'a Bm25,
     norms: &'a [u8],
@@ -176,7 +183,7 @@ pub(crate) struct PhraseScorer<'a> {
 
 impl<'a> PhraseScorer<'a> {
     pub fn new(
-        mut terms: Vec<(PostingsCursor<'a>, u32, TermSummary)>,
+        mut terms: Vec<(PostingsCursor<'a>, u32, Bound)>,
         weight: f32,
         bm25: &'a Bm25,
         norms: &'a [u8],
@@ -287,7 +294,7 @@ impl Scorer for PhraseScorer<'_> {
         // The phrase frequency is at most each term's frequency.
         self.terms
             .iter()
-            .map(|(_, _, s)| self.bm25.bound(self.weight, s.max_tf, s.min_len_per_tf))
+            .map(|(_, _, s)| s.score(self.bm25, self.weight))
             .fold(f32::INFINITY, f32::min)
     }
     fn block_bound(&mut self, target: u32) -> (u32, f32) {
@@ -296,7 +303,7 @@ impl Scorer for PhraseScorer<'_> {
             match cursor.shallow(target).map(|block| cursor.block_info(block)) {
                 Some(b) => {
                     last = last.min(b.last_doc);
-                    bound = bound.min(self.bm25.bound(self.weight, b.max_tf, b.min_len_per_tf));
+                    bound = bound.min(b.bound.score(self.bm25, self.weight));
                 }
                 None => return (TERMINATED, 0.0),
             }
