@@ -16,16 +16,14 @@
 /// Points stored per block.
 pub const BOUND_POINTS: usize = 3;
 
-/// The bound points of a block, from each document's `(tf, len)` (`len`
-/// the decoded norm); at least one point when `docs` is not empty.
-pub(crate) fn bound_points(docs: impl Iterator<Item = (u32, u32)>) -> Vec<(u32, f32)> {
+/// The bound points of a set of `(tf, len / tf)` points — each document
+/// of a block (`len` its decoded norm), or the bound points of several
+/// blocks; at least one point when `docs` is not empty.
+pub(crate) fn bound_points(docs: impl Iterator<Item = (u32, f32)>) -> Vec<(u32, f32)> {
     // (x, y, tf, ratio) with x = 1/tf.
     let mut points: Vec<(f64, f64, u32, f32)> = docs
         .filter(|&(tf, _)| tf > 0)
-        .map(|(tf, len)| {
-            let ratio = len as f32 / tf as f32;
-            (1.0 / f64::from(tf), f64::from(ratio), tf, ratio)
-        })
+        .map(|(tf, ratio)| (1.0 / f64::from(tf), f64::from(ratio), tf, ratio))
         .collect();
     points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     // Pareto front: x ascending, y strictly descending.
@@ -71,7 +69,7 @@ mod tests {
             docs in proptest::collection::vec((1u32..40, 0u32..500), 1..128),
             alpha in 0.0f64..3.0, beta in 0.0f64..1.0,
         ) {
-            let points = bound_points(docs.iter().copied());
+            let points = bound_points(docs.iter().map(|&(tf, len)| (tf, len as f32 / tf as f32)));
             prop_assert!(!points.is_empty() && points.len() <= BOUND_POINTS);
             let cost = |tf: u32, ratio: f64| alpha / f64::from(tf) + beta * ratio;
             let best_stored = points.iter().map(|&(tf, r)| cost(tf, f64::from(r))).fold(f64::INFINITY, f64::min);
@@ -85,7 +83,7 @@ mod tests {
     #[test]
     fn small_hulls_are_exact() {
         // tf 1 short, tf 3 long, and a dominated point.
-        let points = bound_points([(1, 4), (3, 30), (1, 9)].into_iter());
+        let points = bound_points([(1, 4.0), (3, 10.0), (1, 9.0)].into_iter());
         assert_eq!(points, vec![(3, 10.0), (1, 4.0)]);
     }
 }
@@ -114,9 +112,11 @@ impl Bound {
     /// The largest score a document under these points can have.
     #[inline]
     pub fn score(&self, bm25: &super::Bm25, weight: f32) -> f32 {
-        self.points()
+        let denominator = self
+            .points()
             .iter()
-            .map(|&(tf, ratio)| bm25.bound(weight, tf, ratio))
-            .fold(0.0, f32::max)
+            .map(|&(tf, ratio)| bm25.bound_denominator(tf, ratio))
+            .fold(f32::INFINITY, f32::min);
+        bm25.bound_of_denominator(weight, denominator)
     }
 }

@@ -414,7 +414,7 @@ impl<'a> Compiler<'a> {
         let region = self.part.region(&entry)?;
         let cursor = PostingsCursor::new(region, entry.df, self.part.norms());
         let bound = match entry.summary {
-            Some(corner) => Bound::new(&[corner]),
+            Some(bound) => bound,
             None => cursor.single_bound()?,
         };
         Some((cursor, bound))

@@ -16,7 +16,8 @@
 //!                                 dictionary u32, zero u32, its first region's offset u64
 //! dictionary  per term, in byte order: shared-prefix length, suffix length (varints),
 //!                                 suffix bytes, df, region length (varints) and, when
-//!                                 df > 128, max tf (varint) and min len/tf (f32)
+//!                                 df > 128, the list's bound points: a count u8
+//!                                 (1..=3), then per point tf (varint), len/tf (f32)
 //! postings    one region per term, in dictionary order, back to back
 //! ```
 //!
@@ -48,7 +49,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use super::bitpack::{self, BLOCK_LEN};
-use super::bound::{bound_points, BOUND_POINTS};
+use super::bound::{bound_points, Bound, BOUND_POINTS};
 use super::norm;
 
 pub const PART_MAGIC: [u8; 8] = *b"CAIRNTX1";
@@ -166,8 +167,11 @@ impl PartWriter {
             bitpack::put_vint(&mut dict, p.docs.len() as u32);
             bitpack::put_vint(&mut dict, (postings.len() - region_start) as u32);
             if p.docs.len() > BLOCK_LEN {
-                bitpack::put_vint(&mut dict, summary.max_tf);
-                dict.extend_from_slice(&summary.min_len_per_tf.to_le_bytes());
+                dict.push(summary.len() as u8);
+                for (tf, ratio) in summary {
+                    bitpack::put_vint(&mut dict, tf);
+                    dict.extend_from_slice(&ratio.to_le_bytes());
+                }
             }
             prev = term;
         }
@@ -202,23 +206,16 @@ impl PartWriter {
 #[error("a text index part holds at most {PART_DOCS_MAX} documents")]
 pub struct TooManyDocs;
 
-struct RegionSummary {
-    max_tf: u32,
-    min_len_per_tf: f32,
-}
-
-/// Writes one term's region (skip table if long, blocks, positions).
-fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> RegionSummary {
+/// Writes one term's region (skip table if long, blocks, positions) and
+/// returns the list's bound points (for a long list: over its blocks').
+fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> Vec<(u32, f32)> {
     let n = p.docs.len();
     let n_blocks = n.div_ceil(BLOCK_LEN);
     let long = n > BLOCK_LEN;
     let mut skips = Vec::with_capacity(if long { n_blocks * SKIP_LEN } else { 0 });
     let mut data = Vec::new();
     let mut positions = Vec::new();
-    let mut summary = RegionSummary {
-        max_tf: 0,
-        min_len_per_tf: f32::INFINITY,
-    };
+    let mut list_points = Vec::new();
     let mut prev_doc = 0u32;
     let mut pos_index = 0usize;
     for block in 0..n_blocks {
@@ -229,16 +226,12 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> RegionSumm
         let pos_off = positions.len();
         let mut deltas = [0u32; BLOCK_LEN];
         let mut tf_codes = [0u32; BLOCK_LEN];
-        let (mut max_tf, mut min_ratio) = (0u32, f32::INFINITY);
         let mut doc_lens = [(0u32, 0u32); BLOCK_LEN];
         for (i, (&doc, &tf)) in docs.iter().zip(tfs).enumerate() {
             deltas[i] = doc - prev_doc;
             prev_doc = doc;
             tf_codes[i] = tf - 1;
-            max_tf = max_tf.max(tf);
-            let len = norm::decode(norms[doc as usize]);
-            doc_lens[i] = (tf, len);
-            min_ratio = min_ratio.min(len as f32 / tf as f32);
+            doc_lens[i] = (tf, norm::decode(norms[doc as usize]));
             let mut last = 0u32;
             for &position in &p.positions[pos_index..pos_index + tf as usize] {
                 let position = position.max(last);
@@ -259,10 +252,13 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> RegionSumm
             }
             (0, 0)
         };
-        summary.max_tf = summary.max_tf.max(max_tf);
-        summary.min_len_per_tf = summary.min_len_per_tf.min(min_ratio);
         if long {
-            let points = bound_points(doc_lens[..docs.len()].iter().copied());
+            let points = bound_points(
+                doc_lens[..docs.len()]
+                    .iter()
+                    .map(|&(tf, len)| (tf, len as f32 / tf as f32)),
+            );
+            list_points.extend_from_slice(&points);
             skips.extend_from_slice(&prev_doc.to_le_bytes());
             skips.extend_from_slice(&(doc_off as u32).to_le_bytes());
             skips.extend_from_slice(&(pos_off as u32).to_le_bytes());
@@ -288,7 +284,7 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> RegionSumm
     out.extend_from_slice(&skips);
     out.extend_from_slice(&data);
     out.extend_from_slice(&positions);
-    summary
+    bound_points(list_points.into_iter())
 }
 
 pub(crate) fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -307,9 +303,9 @@ pub(crate) fn le_u64(bytes: &[u8], at: usize) -> Option<u64> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TermEntry {
     pub df: u32,
-    /// `(max tf, min len/tf)` over the whole list; stored for long lists
-    /// only (a short one's is computed from its decoded block).
-    pub summary: Option<(u32, f32)>,
+    /// Bound points of the whole list; stored for long lists only (a
+    /// short one's bound comes from its decoded block).
+    pub summary: Option<Bound>,
     pub region_off: usize,
     pub region_len: usize,
 }
@@ -343,10 +339,19 @@ impl DictCursor<'_> {
         let df = bitpack::get_vint(self.dict, &mut self.pos)?;
         let region_len = bitpack::get_vint(self.dict, &mut self.pos)? as usize;
         let summary = if df as usize > BLOCK_LEN {
-            let max_tf = bitpack::get_vint(self.dict, &mut self.pos)?;
-            let ratio = le_u32(self.dict, self.pos)?;
-            self.pos += 4;
-            Some((max_tf, f32::from_bits(ratio)))
+            let n = usize::from(*self.dict.get(self.pos)?);
+            self.pos += 1;
+            if n == 0 || n > BOUND_POINTS {
+                return None;
+            }
+            let mut points = [(0u32, 0f32); BOUND_POINTS];
+            for p in points.iter_mut().take(n) {
+                let tf = bitpack::get_vint(self.dict, &mut self.pos)?;
+                let ratio = f32::from_bits(le_u32(self.dict, self.pos)?);
+                self.pos += 4;
+                *p = (tf, ratio);
+            }
+            Some(Bound::new(&points[..n]))
         } else {
             None
         };

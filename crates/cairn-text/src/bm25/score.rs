@@ -101,13 +101,27 @@ impl Bm25 {
     /// snapshot.
     #[inline]
     pub fn bound(&self, weight: f32, max_tf: u32, min_len_per_tf: f32) -> f32 {
+        self.bound_of_denominator(weight, self.bound_denominator(max_tf, min_len_per_tf))
+    }
+
+    /// The denominator of the bound's frequency part for one point: the
+    /// smaller, the larger the bound (so several points need one division).
+    #[inline]
+    pub fn bound_denominator(&self, max_tf: u32, min_len_per_tf: f32) -> f32 {
         if max_tf == 0 {
-            return 0.0;
+            return f32::INFINITY;
         }
         let Bm25Params { k1, b } = self.params;
-        let denominator =
-            1.0 + k1 * (1.0 - b) / max_tf as f32 + k1 * b * min_len_per_tf / self.avg_len;
-        weight * BOUND_SLACK / denominator
+        1.0 + k1 * (1.0 - b) / max_tf as f32 + k1 * b * min_len_per_tf / self.avg_len
+    }
+
+    #[inline]
+    pub fn bound_of_denominator(&self, weight: f32, denominator: f32) -> f32 {
+        if denominator.is_infinite() {
+            0.0
+        } else {
+            weight * BOUND_SLACK / denominator
+        }
     }
 }
 
