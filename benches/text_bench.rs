@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_text::bm25::{self, Bm25Params, Liveness, Part, PartWriter, Query, SearchPart};
+use cairn_text::bm25::{self, Bm25Params, Liveness, Part, PartRef, PartWriter, Query, SearchPart};
 use cairn_text::tokenize::{Segmenter, Tokenizer, TokenizerConfig};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query as TQuery, TermQuery};
@@ -349,7 +349,7 @@ fn main() -> Result<()> {
     let parts: Vec<SearchPart> = opened
         .iter()
         .map(|part| SearchPart {
-            part,
+            part: PartRef::Sealed(part),
             live: Liveness::All,
         })
         .collect();

@@ -2,7 +2,9 @@
 //! validity rules, and whatever it accepts can be searched (a corrupt
 //! list ends early; it never reads out of bounds).
 
-use cairn_text::bm25::{search, Bm25Params, Liveness, Part, PartWriter, Query, SearchPart};
+use cairn_text::bm25::{
+    search, Bm25Params, Liveness, Part, PartRef, PartWriter, Query, SearchPart,
+};
 use proptest::prelude::*;
 
 fn sample() -> Vec<u8> {
@@ -27,7 +29,10 @@ fn exercise(bytes: &[u8]) {
     let Ok(part) = Part::open(bytes) else { return };
     let mask = vec![u64::MAX; 8];
     for live in [Liveness::All, Liveness::Bits(&mask)] {
-        let parts = [SearchPart { part: &part, live }];
+        let parts = [SearchPart {
+            part: PartRef::Sealed(&part),
+            live,
+        }];
         for q in [
             Query::Term("x".into()),
             Query::Or(vec![Query::Term("x".into()), Query::Term("y".into())]),

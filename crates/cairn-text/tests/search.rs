@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use cairn_text::bm25::{
-    self, idf, norm, search, Bm25, Bm25Params, Bm25Stats, Hit, Liveness, Part, PartWriter, Query,
-    SearchPart,
+    self, idf, norm, search, Bm25, Bm25Params, Bm25Stats, Hit, Liveness, Part, PartRef, PartWriter,
+    Query, SearchPart, TailPart,
 };
 use proptest::prelude::*;
 
@@ -194,6 +194,7 @@ fn corpus() -> impl Strategy<Value = Vec<(Vec<Doc>, Vec<bool>)>> {
 
 fn check(
     parts: &[(Vec<Doc>, Vec<bool>)],
+    tails: &[bool],
     q: &Query,
     k: usize,
     params: Bm25Params,
@@ -202,6 +203,17 @@ fn check(
     let opened: Vec<Part<&[u8]>> = bytes
         .iter()
         .map(|b| Part::open(b.as_slice()).expect("valid part"))
+        .collect();
+    let tail_parts: Vec<TailPart> = parts
+        .iter()
+        .map(|(docs, _)| {
+            let mut t = TailPart::new();
+            for d in docs {
+                t.add_document(d.iter().enumerate().map(|(i, w)| (*w, i as u32)))
+                    .expect("doc");
+            }
+            t
+        })
         .collect();
     let masks: Vec<Vec<u64>> = parts
         .iter()
@@ -215,16 +227,17 @@ fn check(
             words
         })
         .collect();
-    let search_parts: Vec<SearchPart> = opened
-        .iter()
-        .zip(&masks)
-        .zip(parts)
-        .map(|((part, mask), (_, live))| SearchPart {
-            part,
-            live: if live.iter().all(|l| *l) {
+    let search_parts: Vec<SearchPart> = (0..parts.len())
+        .map(|i| SearchPart {
+            part: if tails.get(i).copied().unwrap_or(false) {
+                PartRef::Tail(&tail_parts[i])
+            } else {
+                PartRef::Sealed(&opened[i])
+            },
+            live: if parts[i].1.iter().all(|l| *l) {
                 Liveness::All
             } else {
-                Liveness::Bits(mask)
+                Liveness::Bits(&masks[i])
             },
         })
         .collect();
@@ -259,10 +272,10 @@ proptest! {
 
     #[test]
     fn top_k_equals_the_exhaustive_model(
-        parts in corpus(), q in query(), k in prop_oneof![Just(1usize), Just(3), Just(10), Just(1000)],
+        parts in corpus(), tails in proptest::collection::vec(any::<bool>(), 3), q in query(), k in prop_oneof![Just(1usize), Just(3), Just(10), Just(1000)],
         k1 in prop_oneof![Just(1.2f32), 0.0f32..3.0], b in prop_oneof![Just(0.75f32), 0.0f32..=1.0],
     ) {
-        check(&parts, &q, k, Bm25Params { k1, b })?;
+        check(&parts, &tails, &q, k, Bm25Params { k1, b })?;
     }
 }
 
@@ -302,7 +315,10 @@ fn long_lists_skip_blocks_and_stay_exact() {
         ]),
     ] {
         for k in [1, 10, 100] {
-            check(&parts, &q, k, Bm25Params::default()).expect("same answer as the model");
+            check(&parts, &[false], &q, k, Bm25Params::default())
+                .expect("same answer as the model");
+            check(&parts, &[true], &q, k, Bm25Params::default())
+                .expect("the tail answers the same");
         }
     }
 }
@@ -312,7 +328,7 @@ fn bad_queries_are_refused() {
     let bytes = build(&[vec!["a"]]);
     let part = Part::open(bytes.as_slice()).expect("part");
     let parts = [SearchPart {
-        part: &part,
+        part: PartRef::Sealed(&part),
         live: Liveness::All,
     }];
     let not_a = Query::Not(Box::new(Query::Term("a".into())));
@@ -329,4 +345,17 @@ fn bad_queries_are_refused() {
         search(&parts, &long, Bm25Params::default(), 10),
         Err(bm25::QueryError::PhraseTooLong { .. })
     ));
+}
+
+#[test]
+fn sealing_a_tail_writes_the_part_a_writer_would() {
+    let docs: Vec<Doc> = vec![vec!["b", "a", "b"], vec![], vec!["c", "a"], vec!["a"; 200]];
+    let mut tail = TailPart::new();
+    for d in &docs {
+        tail.add_document(d.iter().enumerate().map(|(i, w)| (*w, i as u32)))
+            .expect("doc");
+    }
+    assert_eq!(tail.n_docs(), 4);
+    assert_eq!(tail.total_len(), 205);
+    assert_eq!(tail.seal(), build(&docs));
 }

@@ -15,6 +15,7 @@ pub mod norm;
 mod part;
 mod score;
 mod scorer;
+mod tail;
 mod topk;
 
 use std::borrow::Cow;
@@ -26,6 +27,7 @@ pub use part::{
     PART_FORMAT_VERSION, PART_MAGIC,
 };
 pub use score::{idf, Bm25, Bm25Params, Bm25Stats};
+pub use tail::TailPart;
 
 use bound::Bound;
 use cursor::PostingsCursor;
@@ -93,8 +95,38 @@ impl Liveness<'_> {
 /// One part as a search sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct SearchPart<'a> {
-    pub part: &'a Part<&'a [u8]>,
+    pub part: PartRef<'a>,
     pub live: Liveness<'a>,
+}
+
+/// A sealed part or a tail.
+#[derive(Clone, Copy, Debug)]
+pub enum PartRef<'a> {
+    Sealed(&'a Part<&'a [u8]>),
+    Tail(&'a TailPart),
+}
+
+impl PartRef<'_> {
+    fn n_docs(&self) -> u32 {
+        match self {
+            PartRef::Sealed(p) => p.n_docs(),
+            PartRef::Tail(t) => t.n_docs(),
+        }
+    }
+
+    fn total_len(&self) -> u64 {
+        match self {
+            PartRef::Sealed(p) => p.total_len(),
+            PartRef::Tail(t) => t.total_len(),
+        }
+    }
+
+    fn terms_with_prefix(&self, prefix: &str) -> Vec<String> {
+        match self {
+            PartRef::Sealed(p) => p.terms_with_prefix(prefix),
+            PartRef::Tail(t) => t.terms_with_prefix(prefix),
+        }
+    }
 }
 
 /// A ranked document: its part (index in the search's slice), id, score.
@@ -126,11 +158,17 @@ pub fn snapshot_stats(parts: &[SearchPart]) -> Bm25Stats {
                 stats.total_len += p.part.total_len();
             }
             live => {
-                for (doc, len) in p.part.lengths().enumerate() {
+                let mut add = |doc: usize, len: u32| {
                     if live.is_live(doc as u32) {
                         stats.n_docs += 1;
                         stats.total_len += u64::from(len);
                     }
+                };
+                match p.part {
+                    PartRef::Sealed(part) => {
+                        part.lengths().enumerate().for_each(|(d, l)| add(d, l))
+                    }
+                    PartRef::Tail(tail) => tail.lengths().enumerate().for_each(|(d, l)| add(d, l)),
                 }
             }
         }
@@ -142,19 +180,24 @@ pub fn snapshot_stats(parts: &[SearchPart]) -> Bm25Stats {
 pub fn snapshot_doc_freq(parts: &[SearchPart], term: &str) -> u64 {
     parts
         .iter()
-        .filter_map(|p| p.part.lookup(term).map(|entry| live_doc_freq(p, &entry)))
+        .map(|p| match p.part {
+            PartRef::Sealed(part) => part
+                .lookup(term)
+                .map_or(0, |entry| live_doc_freq(part, p.live, &entry)),
+            PartRef::Tail(tail) => tail.doc_freq(term, p.live),
+        })
         .sum()
 }
 
 /// Visible documents of one part in a term's list.
-fn live_doc_freq(p: &SearchPart, entry: &TermEntry) -> u64 {
-    match p.live {
+fn live_doc_freq(part: &Part<&[u8]>, live: Liveness, entry: &TermEntry) -> u64 {
+    match live {
         Liveness::All => u64::from(entry.df),
         live => {
-            let Some(region) = p.part.region(entry) else {
+            let Some(region) = part.region(entry) else {
                 return 0;
             };
-            let mut cursor = PostingsCursor::new(region, entry.df, p.part.norms());
+            let mut cursor = PostingsCursor::new(region, entry.df, part.norms());
             let mut df = 0;
             while cursor.doc() != cursor::TERMINATED {
                 df += u64::from(live.is_live(cursor.doc()));
@@ -184,9 +227,15 @@ pub fn search(
     for p in parts {
         let mut cache = TermCache::default();
         for term in &terms {
-            let entry = p.part.lookup(term);
-            *dfs.entry(term.clone()).or_default() += entry.map_or(0, |e| live_doc_freq(p, &e));
-            cache.insert(term.clone(), entry);
+            let df = match p.part {
+                PartRef::Sealed(part) => {
+                    let entry = part.lookup(term);
+                    cache.insert(term.clone(), entry);
+                    entry.map_or(0, |e| live_doc_freq(part, p.live, &e))
+                }
+                PartRef::Tail(tail) => tail.doc_freq(term, p.live),
+            };
+            *dfs.entry(term.clone()).or_default() += df;
         }
         caches.push(cache);
     }
@@ -230,10 +279,18 @@ fn run(
     }
     let bm25 = Bm25::new(params, stats);
     let mut top = TopK::new(k);
+    let idf_of = |term: &str| idf(stats.n_docs, dfs.doc_freq(term));
     for (i, p) in parts.iter().enumerate() {
+        let part = match p.part {
+            PartRef::Sealed(part) => part,
+            PartRef::Tail(tail) => {
+                tail.collect(query, &bm25, &idf_of, i, p.live, &mut top);
+                continue;
+            }
+        };
         let cache = caches.and_then(|c| c.get(i));
         let compiler = Compiler {
-            part: p.part,
+            part,
             bm25: &bm25,
             stats,
             dfs,
