@@ -5,8 +5,16 @@
 //! ```text
 //! python3 ../shared/tools/make_passages.py --out /tmp/data/passages   # see its README
 //! cargo run --release -p cairn-benches --features tantivy --bin cairn-text-bench -- \
-//!     --data /tmp/data/passages [--reps 3] [--docs N] [--show-diffs 5] [--only or,and]
+//!     --data /tmp/data/passages [--reps 3] [--docs N] [--show-diffs 5] [--only or,and] \
+//!     [--fts5 200]
 //! ```
+//!
+//! With `--fts5 N`, SQLite FTS5 (rusqlite's bundled SQLite; a contentless
+//! table, tokenizer `unicode61 remove_diacritics 0`, one thread, merged
+//! with `optimize`) answers the first N queries of each class, and so does
+//! Cairn again, timed alone, for the ratio. FTS5's `bm25()` uses exact
+//! document lengths and idf `ln((N − df + 0.5) / (df + 0.5))`, so its
+//! ranking is compared as the mean overlap of the top-10 id sets.
 //!
 //! Both engines get the same tokenizer: runs of alphanumeric characters,
 //! lowercased, no stemming, no stop words (tantivy's `SimpleTokenizer` +
@@ -44,6 +52,8 @@ struct Args {
     docs: Option<usize>,
     show_diffs: usize,
     only: Option<Vec<String>>,
+    /// Queries per class run on SQLite FTS5 (0: FTS5 not built).
+    fts5_queries: usize,
 }
 
 fn parse_args() -> Result<Args> {
@@ -53,6 +63,7 @@ fn parse_args() -> Result<Args> {
         docs: None,
         show_diffs: 3,
         only: None,
+        fts5_queries: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -62,6 +73,7 @@ fn parse_args() -> Result<Args> {
             "--reps" => args.reps = value()?.parse()?,
             "--docs" => args.docs = Some(value()?.parse()?),
             "--show-diffs" => args.show_diffs = value()?.parse()?,
+            "--fts5" => args.fts5_queries = value()?.parse()?,
             "--only" => args.only = Some(value()?.split(',').map(str::to_string).collect()),
             other => bail!("unknown argument {other}"),
         }
@@ -180,7 +192,7 @@ fn build_cairn(docs: &[(u64, String)], tok: &Tokenizer) -> Result<CairnIndex> {
                         });
                         w.add_document(terms.iter().map(|(t, p)| (t.as_str(), *p)))?;
                     }
-                    Ok(w.finish())
+                    Ok(w.finish()?)
                 })
             })
             .collect();
@@ -330,6 +342,22 @@ fn main() -> Result<()> {
         cairn_bytes as f64 / tantivy_bytes as f64
     );
 
+    let fts5 = if args.fts5_queries > 0 {
+        let path = tdir.join("fts5.db");
+        let t = Instant::now();
+        let conn = build_fts5(&docs, &path)?;
+        let secs = t.elapsed().as_secs_f64();
+        let bytes = std::fs::metadata(&path)?.len();
+        println!(
+            "fts5 build_s={secs:.2} (1 thread) ratio_cairn={:.2} index_bytes={bytes} ratio_cairn={:.3}",
+            cairn_build / secs,
+            cairn_bytes as f64 / bytes as f64
+        );
+        Some(conn)
+    } else {
+        None
+    };
+
     let opened: Vec<Part<&[u8]>> = cairn
         .parts
         .iter()
@@ -416,6 +444,46 @@ fn main() -> Result<()> {
                 );
             }
         }
+        if let Some(conn) = &fts5 {
+            let n_f = args.fts5_queries.min(shapes.len());
+            let mut stmt = conn.prepare_cached(
+                "SELECT rowid FROM fts WHERE fts MATCH ?1 ORDER BY rank LIMIT 10",
+            )?;
+            let matches: Vec<String> = shapes[..n_f].iter().map(fts5_match).collect();
+            let (mut best_f, mut best_c) = (f64::INFINITY, f64::INFINITY);
+            let mut overlap = 0.0f64;
+            let mut run_fts5 = |m: &str| -> Result<Vec<u64>> {
+                Ok(stmt
+                    .query_map([m], |r| r.get::<_, i64>(0))?
+                    .map(|r| r.map(|v| v as u64))
+                    .collect::<Result<_, _>>()?)
+            };
+            for (j, m) in matches.iter().enumerate() {
+                let ids = run_fts5(m)?;
+                let ours = run_cairn(&cq[j])?;
+                let common = ours.iter().filter(|x| ids.contains(&x.0)).count();
+                overlap += common as f64 / ours.len().max(ids.len()).max(1) as f64;
+            }
+            for _ in 0..args.reps.max(1) {
+                let t = Instant::now();
+                for m in &matches {
+                    sink += run_fts5(m)?.len();
+                }
+                best_f = best_f.min(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                for q in &cq[..n_f] {
+                    sink += run_cairn(q)?.len();
+                }
+                best_c = best_c.min(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "  fts5 {name} {n_f} cairn_qps={:.0} fts5_qps={:.0} ratio={:.2} top10_overlap={:.3}",
+                n_f as f64 / best_c,
+                n_f as f64 / best_f,
+                best_f / best_c,
+                overlap / n_f as f64
+            );
+        }
         let n = shapes.len() as f64;
         println!(
             "{name} {} {:.0} {:.0} {:.2} {:.4} {:.4}{}",
@@ -430,6 +498,42 @@ fn main() -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&tdir);
     Ok(())
+}
+
+fn build_fts5(docs: &[(u64, String)], path: &Path) -> Result<rusqlite::Connection> {
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+         CREATE VIRTUAL TABLE fts USING fts5(body, content = '',
+             tokenize = 'unicode61 remove_diacritics 0');",
+    )?;
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare("INSERT INTO fts (rowid, body) VALUES (?1, ?2)")?;
+        for (id, text) in docs {
+            insert.execute(rusqlite::params![*id as i64, text])?;
+        }
+    }
+    tx.commit()?;
+    conn.execute("INSERT INTO fts (fts) VALUES ('optimize')", [])?;
+    Ok(conn)
+}
+
+/// The FTS5 MATCH expression for a query (terms are alphanumeric runs,
+/// safe inside double quotes).
+fn fts5_match(shape: &Shape) -> String {
+    let quoted = |ts: &[String], op: &str| {
+        ts.iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(op)
+    };
+    match shape {
+        Shape::Term(t) => format!("\"{t}\""),
+        Shape::Or(ts) => quoted(ts, " OR "),
+        Shape::And(ts) => quoted(ts, " AND "),
+        Shape::Phrase(ts) => format!("\"{}\"", ts.join(" ")),
+    }
 }
 
 fn shapes_text(s: &Shape) -> String {

@@ -5,8 +5,11 @@
 //!
 //! Targets passed to `seek` and `shallow` never decrease (every caller's
 //! loop only moves forward); blocks behind the shallow pointer are never
-//! visited again. The region was validated by `Part::open`; anything it
-//! could not check (ids, varints) ends the list rather than panicking.
+//! visited again. The region was validated by `Part::open`; what it could
+//! not check is checked as each block is decoded — a varint that does not
+//! decode, or ids that do not strictly increase, reach the part's document
+//! count or miss the skip entry's last document — and ends the list
+//! rather than returning a bad id or panicking.
 
 use super::bitpack::{self, BLOCK_LEN};
 use super::bound::{Bound, BOUND_POINTS};
@@ -27,6 +30,8 @@ pub(crate) struct PostingsCursor<'a> {
     region: &'a [u8],
     df: usize,
     n_blocks: usize,
+    /// Documents in the part: every id must be below it.
+    n_docs: u32,
     /// A list of one block has no skip table: its entry, computed from
     /// the decoded block.
     single: Option<BlockInfo>,
@@ -58,6 +63,7 @@ impl<'a> PostingsCursor<'a> {
             region,
             df,
             n_blocks: df.div_ceil(BLOCK_LEN),
+            n_docs: u32::try_from(norms.len()).unwrap_or(u32::MAX),
             single: (!long).then_some(BlockInfo {
                 last_doc: TERMINATED,
                 bound: Bound::default(),
@@ -185,18 +191,15 @@ impl<'a> PostingsCursor<'a> {
             self.pending_tfs = None;
             self.pos_at = pos;
             self.pos_idx = 0;
-            return Some(());
+            return self.block_is_sound(None, None).then_some(());
         }
         let at = block * SKIP_LEN;
         let doc_off = le_u32(self.region, at + 4)? as usize;
         let pos_off = le_u32(self.region, at + 8)? as usize;
         let doc_bits = *self.region.get(at + 12)?;
         let tf_bits = *self.region.get(at + 13)?;
-        let mut prev = if block == 0 {
-            0
-        } else {
-            self.skip_u32(block - 1, 0)
-        };
+        let floor = (block > 0).then(|| self.skip_u32(block - 1, 0));
+        let mut prev = floor.unwrap_or(0);
         let len = (self.df - block * BLOCK_LEN).min(BLOCK_LEN);
         let data = self.region.get(doc_off..)?;
         if len == BLOCK_LEN {
@@ -218,7 +221,23 @@ impl<'a> PostingsCursor<'a> {
         self.len = len;
         self.pos_at = pos_off;
         self.pos_idx = 0;
-        Some(())
+        self.block_is_sound(floor, Some(self.skip_u32(block, 0)))
+            .then_some(())
+    }
+
+    /// The decoded block's ids strictly increase from `floor` (the
+    /// previous block's last document), stay below the part's document
+    /// count and, for a long list, end at the skip entry's last document.
+    /// A block that breaks this came from corrupt bytes: the list ends.
+    fn block_is_sound(&self, floor: Option<u32>, last: Option<u32>) -> bool {
+        let docs = &self.docs[..self.len];
+        let (Some(&first), Some(&end)) = (docs.first(), docs.last()) else {
+            return false;
+        };
+        floor.is_none_or(|f| first > f)
+            && last.is_none_or(|l| end == l)
+            && end < self.n_docs
+            && docs.windows(2).all(|w| w[0] < w[1])
     }
 
     /// Moves to the next document.

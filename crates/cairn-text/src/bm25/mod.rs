@@ -23,8 +23,8 @@ use std::collections::HashMap;
 
 pub use bound::BOUND_POINTS;
 pub use part::{
-    CorruptPart, Part, PartWriter, TooManyDocs, PART_DOCS_MAX, PART_FORMAT_OLDEST_READABLE,
-    PART_FORMAT_VERSION, PART_MAGIC,
+    CorruptPart, Part, PartTooLarge, PartWriter, TooManyDocs, PART_DOCS_MAX,
+    PART_FORMAT_OLDEST_READABLE, PART_FORMAT_VERSION, PART_MAGIC,
 };
 pub use score::{idf, Bm25, Bm25Params, Bm25Stats};
 pub use tail::TailPart;

@@ -11,7 +11,8 @@
 //!                   norms, lengths, dictionary index, dictionary and postings sections
 //! norms       n_docs × u8         one-byte field norm per document
 //! lengths     varints             len − decode(norm), for each document (in id
-//!                                 order) whose norm is not exact (norm >= 24)
+//!                                 order) whose norm code is >= 24 (where the
+//!                                 scale may start rounding)
 //! dict index  n_dict_blocks × 16 B  per block of 32 terms: its byte offset in the
 //!                                 dictionary u32, zero u32, its first region's offset u64
 //! dictionary  per term, in byte order: shared-prefix length, suffix length (varints),
@@ -64,8 +65,10 @@ pub(crate) const SKIP_LEN: usize = 40;
 /// a scan of at most this many entries the term).
 pub(crate) const DICT_BLOCK_TERMS: usize = 32;
 const INDEX_ENTRY_LEN: usize = 16;
-/// Norms below this code stand for their exact length (see `norm`).
-const NORM_EXACT_BELOW: u8 = 24;
+/// Documents whose norm code is at least this one carry a length residual:
+/// from here on the norm scale may round (the first length it rounds is
+/// 41; the residuals of the exact ones in between are 0).
+const NORM_RESIDUAL_FROM: u8 = 24;
 
 /// A part's bytes that break one of the validity rules.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -133,15 +136,16 @@ impl PartWriter {
         Ok(doc)
     }
 
-    /// Writes the part.
-    pub fn finish(self) -> Vec<u8> {
+    /// Writes the part (an error if a section or list outgrows the
+    /// format's 32-bit offsets).
+    pub fn finish(self) -> Result<Vec<u8>, PartTooLarge> {
         let norms: Vec<u8> = self.lengths.iter().map(|&l| norm::encode(l)).collect();
         let mut terms: Vec<(Box<str>, TermPostings)> = self.terms.into_iter().collect();
         terms.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
 
         let mut lengths = Vec::new();
         for (&len, &code) in self.lengths.iter().zip(&norms) {
-            if code >= NORM_EXACT_BELOW {
+            if code >= NORM_RESIDUAL_FROM {
                 bitpack::put_vint(&mut lengths, len - norm::decode(code).min(len));
             }
         }
@@ -152,7 +156,7 @@ impl PartWriter {
         for (i, (term, p)) in terms.iter().enumerate() {
             let term = term.as_bytes();
             let shared = if i % DICT_BLOCK_TERMS == 0 {
-                index.extend_from_slice(&(dict.len() as u32).to_le_bytes());
+                index.extend_from_slice(&u32_of(dict.len())?.to_le_bytes());
                 index.extend_from_slice(&0u32.to_le_bytes());
                 index.extend_from_slice(&(postings.len() as u64).to_le_bytes());
                 0
@@ -160,12 +164,12 @@ impl PartWriter {
                 prev.iter().zip(term).take_while(|(a, b)| a == b).count()
             };
             let region_start = postings.len();
-            let summary = write_region(p, &norms, &mut postings);
-            bitpack::put_vint(&mut dict, shared as u32);
-            bitpack::put_vint(&mut dict, (term.len() - shared) as u32);
+            let summary = write_region(p, &norms, &mut postings)?;
+            bitpack::put_vint(&mut dict, u32_of(shared)?);
+            bitpack::put_vint(&mut dict, u32_of(term.len() - shared)?);
             dict.extend_from_slice(&term[shared..]);
             bitpack::put_vint(&mut dict, p.docs.len() as u32);
-            bitpack::put_vint(&mut dict, (postings.len() - region_start) as u32);
+            bitpack::put_vint(&mut dict, u32_of(postings.len() - region_start)?);
             if p.docs.len() > BLOCK_LEN {
                 dict.push(summary.len() as u8);
                 for (tf, ratio) in summary {
@@ -197,9 +201,15 @@ impl PartWriter {
         out.extend_from_slice(&index);
         out.extend_from_slice(&dict);
         out.extend_from_slice(&postings);
-        out
+        Ok(out)
     }
 }
+
+/// A dictionary or one term's list past 4 GiB: the format's offsets are
+/// 32-bit (split the documents over several parts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a text index part's dictionary or one of its lists would pass 4 GiB")]
+pub struct PartTooLarge;
 
 /// A part would hold more than [`PART_DOCS_MAX`] documents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -208,7 +218,11 @@ pub struct TooManyDocs;
 
 /// Writes one term's region (skip table if long, blocks, positions) and
 /// returns the list's bound points (for a long list: over its blocks').
-fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> Vec<(u32, f32)> {
+fn write_region(
+    p: &TermPostings,
+    norms: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Vec<(u32, f32)>, PartTooLarge> {
     let n = p.docs.len();
     let n_blocks = n.div_ceil(BLOCK_LEN);
     let long = n > BLOCK_LEN;
@@ -260,8 +274,8 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> Vec<(u32, 
             );
             list_points.extend_from_slice(&points);
             skips.extend_from_slice(&prev_doc.to_le_bytes());
-            skips.extend_from_slice(&(doc_off as u32).to_le_bytes());
-            skips.extend_from_slice(&(pos_off as u32).to_le_bytes());
+            skips.extend_from_slice(&u32_of(doc_off)?.to_le_bytes());
+            skips.extend_from_slice(&u32_of(pos_off)?.to_le_bytes());
             skips.extend_from_slice(&[doc_bits, tf_bits, points.len() as u8, 0]);
             for i in 0..BOUND_POINTS {
                 let (tf, ratio) = points.get(i).copied().unwrap_or((0, 0.0));
@@ -272,8 +286,9 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> Vec<(u32, 
     }
     // Offsets are from the region's start: data follows the skip table,
     // positions follow the data.
-    let data_base = skips.len() as u32;
-    let pos_base = data_base + data.len() as u32;
+    let data_base = u32_of(skips.len())?;
+    let pos_base = u32_of(skips.len() + data.len())?;
+    u32_of(skips.len() + data.len() + positions.len())?;
     for block in 0..skips.len() / SKIP_LEN {
         for (field, base) in [(4, data_base), (8, pos_base)] {
             let at = block * SKIP_LEN + field;
@@ -284,7 +299,12 @@ fn write_region(p: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> Vec<(u32, 
     out.extend_from_slice(&skips);
     out.extend_from_slice(&data);
     out.extend_from_slice(&positions);
-    bound_points(list_points.into_iter())
+    Ok(bound_points(list_points.into_iter()))
+}
+
+/// A size or offset the format stores in 32 bits.
+fn u32_of(n: usize) -> Result<u32, PartTooLarge> {
+    u32::try_from(n).map_err(|_| PartTooLarge)
 }
 
 pub(crate) fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -407,6 +427,9 @@ impl<B: AsRef<[u8]>> Part<B> {
             return Err(corrupt(8, "unknown text index part format version"));
         }
         let n_docs = le_u32(b, 12).unwrap_or(0);
+        if n_docs > PART_DOCS_MAX {
+            return Err(corrupt(12, "more documents than a part may hold"));
+        }
         let n_terms = le_u32(b, 16).unwrap_or(0) as usize;
         let n_blocks = le_u32(b, 20).unwrap_or(0) as usize;
         let total_len = le_u64(b, 24).unwrap_or(0);
@@ -443,14 +466,47 @@ impl<B: AsRef<[u8]>> Part<B> {
             postings: (postings_off, end),
             bytes,
         };
+        part.validate_lengths()?;
         part.validate_dictionary()?;
         Ok(part)
+    }
+
+    /// The lengths section holds exactly one residual per document whose
+    /// norm needs one, and the lengths add up to the header's total.
+    fn validate_lengths(&self) -> Result<(), CorruptPart> {
+        let bytes = self
+            .bytes
+            .as_ref()
+            .get(self.lengths.0..self.lengths.1)
+            .unwrap_or(&[]);
+        let mut pos = 0;
+        let mut total: u64 = 0;
+        for &code in self.norms() {
+            let mut len = u64::from(norm::decode(code));
+            if code >= NORM_RESIDUAL_FROM {
+                let residual = bitpack::get_vint(bytes, &mut pos)
+                    .ok_or(corrupt(self.lengths.0 + pos, "lengths section ends early"))?;
+                len += u64::from(residual);
+            }
+            total += len;
+        }
+        if pos != bytes.len() {
+            return Err(corrupt(
+                self.lengths.0 + pos,
+                "bytes after the last length residual",
+            ));
+        }
+        if total != self.total_len {
+            return Err(corrupt(24, "total_len differs from the sum of the lengths"));
+        }
+        Ok(())
     }
 
     /// Rules (3)–(5): decodes the whole dictionary and checks every region.
     fn validate_dictionary(&self) -> Result<(), CorruptPart> {
         let mut prev: Vec<u8> = Vec::new();
         let mut expected_region = 0usize;
+        let mut expected_entry = 0usize;
         for block in 0..self.n_blocks {
             let at = self.index.0 + block * INDEX_ENTRY_LEN;
             let mut cursor = self
@@ -461,6 +517,9 @@ impl<B: AsRef<[u8]>> Part<B> {
                     at,
                     "postings regions do not tile the postings section",
                 ));
+            }
+            if cursor.pos != expected_entry || le_u32(self.bytes.as_ref(), at + 4) != Some(0) {
+                return Err(corrupt(at, "dictionary blocks do not follow each other"));
             }
             for i in 0..cursor.left {
                 let entry = cursor
@@ -476,6 +535,13 @@ impl<B: AsRef<[u8]>> Part<B> {
                 validate_region(region, entry.df).map_err(|what| corrupt(at, what))?;
             }
             expected_region = cursor.region_off;
+            expected_entry = cursor.pos;
+        }
+        if expected_entry != self.dict.1 - self.dict.0 {
+            return Err(corrupt(
+                self.dict.0 + expected_entry,
+                "bytes after the last dictionary entry",
+            ));
         }
         if expected_region != self.postings.1 - self.postings.0 {
             return Err(corrupt(
@@ -641,7 +707,7 @@ impl<B: AsRef<[u8]>> Part<B> {
         let mut pos = 0;
         self.norms().iter().map(move |&code| {
             let floor = norm::decode(code);
-            if code >= NORM_EXACT_BELOW {
+            if code >= NORM_RESIDUAL_FROM {
                 floor.saturating_add(bitpack::get_vint(bytes, &mut pos).unwrap_or(0))
             } else {
                 floor
@@ -671,8 +737,8 @@ fn validate_region(region: &[u8], df: u32) -> Result<(), &'static str> {
         if doc_off < skips_len || doc_off > region.len() || pos_off > region.len() {
             return Err("block offset outside its postings region");
         }
-        if n_points == 0 || usize::from(n_points) > BOUND_POINTS {
-            return Err("block bound point count outside 1..=3");
+        if n_points == 0 || usize::from(n_points) > BOUND_POINTS || region[at + 15] != 0 {
+            return Err("block bound point count outside 1..=3, or a non-zero pad byte");
         }
         if doc_bits > 32 || tf_bits > 32 {
             return Err("block bit width above 32");

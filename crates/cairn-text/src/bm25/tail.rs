@@ -9,7 +9,7 @@
 //! bits in the tail as after sealing.
 
 use super::norm;
-use super::part::{PartWriter, TooManyDocs, PART_DOCS_MAX};
+use super::part::{PartTooLarge, PartWriter, TooManyDocs, PART_DOCS_MAX};
 use super::score::Bm25;
 use super::{Hit, Liveness, Query};
 
@@ -101,7 +101,7 @@ impl TailPart {
     }
 
     /// The tail as a sealed part (same ids, same scores).
-    pub fn seal(&self) -> Vec<u8> {
+    pub fn seal(&self) -> Result<Vec<u8>, PartTooLarge> {
         let mut writer = PartWriter::new();
         for d in &self.docs {
             let mut pairs: Vec<(&str, u32)> = d
