@@ -177,67 +177,62 @@ impl<'a> PostingsCursor<'a> {
         self.doc = self.docs[0];
     }
 
+    /// Decodes `block` into `docs` (and `tfs`, now or on first use). The
+    /// ids are checked as they are summed: every delta but a list's first
+    /// is at least 1, the ids stay below the part's document count and, in
+    /// a long list, the block ends at its skip entry's last document. A
+    /// block that breaks this came from corrupt bytes (`None`: the list
+    /// ends).
     fn decode(&mut self, block: usize) -> Option<()> {
-        if self.single.is_some() {
+        let first_list_block = block == 0;
+        let last = if self.single.is_some() {
             // One block of varint pairs, then the positions.
+            let len = self.df.min(BLOCK_LEN);
             let mut pos = 0;
-            let mut prev = 0u32;
-            for i in 0..self.df.min(BLOCK_LEN) {
-                prev = prev.wrapping_add(bitpack::get_vint(self.region, &mut pos)?);
-                self.docs[i] = prev;
-                self.tfs[i] = bitpack::get_vint(self.region, &mut pos)?.saturating_add(1);
-            }
-            self.len = self.df.min(BLOCK_LEN);
+            self.read_pairs(self.region, &mut pos, len)?;
             self.pending_tfs = None;
             self.pos_at = pos;
-            self.pos_idx = 0;
-            return self.block_is_sound(None, None).then_some(());
-        }
-        let at = block * SKIP_LEN;
-        let doc_off = le_u32(self.region, at + 4)? as usize;
-        let pos_off = le_u32(self.region, at + 8)? as usize;
-        let doc_bits = *self.region.get(at + 12)?;
-        let tf_bits = *self.region.get(at + 13)?;
-        let floor = (block > 0).then(|| self.skip_u32(block - 1, 0));
-        let mut prev = floor.unwrap_or(0);
-        let len = (self.df - block * BLOCK_LEN).min(BLOCK_LEN);
-        let data = self.region.get(doc_off..)?;
-        if len == BLOCK_LEN {
-            bitpack::unpack(data, doc_bits, &mut self.docs)?;
-            for d in self.docs.iter_mut() {
-                prev = prev.wrapping_add(*d);
-                *d = prev;
-            }
-            self.pending_tfs = Some((doc_off + bitpack::packed_len(doc_bits), tf_bits));
+            self.len = len;
+            prefix_sum(&mut self.docs[..len], 0, first_list_block)?
         } else {
-            self.pending_tfs = None;
-            let mut pos = 0;
-            for i in 0..len {
-                prev = prev.wrapping_add(bitpack::get_vint(data, &mut pos)?);
-                self.docs[i] = prev;
-                self.tfs[i] = bitpack::get_vint(data, &mut pos)?.saturating_add(1);
+            let at = block * SKIP_LEN;
+            let doc_off = le_u32(self.region, at + 4)? as usize;
+            let pos_off = le_u32(self.region, at + 8)? as usize;
+            let doc_bits = *self.region.get(at + 12)?;
+            let tf_bits = *self.region.get(at + 13)?;
+            let base = if first_list_block {
+                0
+            } else {
+                self.skip_u32(block - 1, 0)
+            };
+            let len = (self.df - block * BLOCK_LEN).min(BLOCK_LEN);
+            let data = self.region.get(doc_off..)?;
+            if len == BLOCK_LEN {
+                bitpack::unpack(data, doc_bits, &mut self.docs)?;
+                self.pending_tfs = Some((doc_off + bitpack::packed_len(doc_bits), tf_bits));
+            } else {
+                self.read_pairs(data, &mut 0, len)?;
+                self.pending_tfs = None;
             }
-        }
-        self.len = len;
-        self.pos_at = pos_off;
+            self.pos_at = pos_off;
+            self.len = len;
+            let last = prefix_sum(&mut self.docs[..len], base, first_list_block)?;
+            if last != self.skip_u32(block, 0) {
+                return None;
+            }
+            last
+        };
         self.pos_idx = 0;
-        self.block_is_sound(floor, Some(self.skip_u32(block, 0)))
-            .then_some(())
+        (last < self.n_docs).then_some(())
     }
 
-    /// The decoded block's ids strictly increase from `floor` (the
-    /// previous block's last document), stay below the part's document
-    /// count and, for a long list, end at the skip entry's last document.
-    /// A block that breaks this came from corrupt bytes: the list ends.
-    fn block_is_sound(&self, floor: Option<u32>, last: Option<u32>) -> bool {
-        let docs = &self.docs[..self.len];
-        let (Some(&first), Some(&end)) = (docs.first(), docs.last()) else {
-            return false;
-        };
-        floor.is_none_or(|f| first > f)
-            && last.is_none_or(|l| end == l)
-            && end < self.n_docs
-            && docs.windows(2).all(|w| w[0] < w[1])
+    /// Reads `len` varint pairs (document-id delta, `tf − 1`).
+    fn read_pairs(&mut self, data: &[u8], pos: &mut usize, len: usize) -> Option<()> {
+        for i in 0..len {
+            self.docs[i] = bitpack::get_vint(data, pos)?;
+            self.tfs[i] = bitpack::get_vint(data, pos)?.saturating_add(1);
+        }
+        Some(())
     }
 
     /// Moves to the next document.
@@ -348,4 +343,21 @@ impl<'a> PostingsCursor<'a> {
             }
         }
     }
+}
+
+/// Turns the deltas in `docs` into ids starting from `base` and returns
+/// the last id; `None` if a delta that must be positive is 0 (only a
+/// list's very first may be) or the ids pass `u32::MAX`.
+#[inline]
+fn prefix_sum(docs: &mut [u32], base: u32, first_may_be_zero: bool) -> Option<u32> {
+    let (first, rest) = docs.split_first_mut()?;
+    let mut bad = *first == 0 && !first_may_be_zero;
+    let mut acc = u64::from(base) + u64::from(*first);
+    *first = acc as u32;
+    for d in rest {
+        bad |= *d == 0;
+        acc += u64::from(*d);
+        *d = acc as u32;
+    }
+    (!bad && acc <= u64::from(u32::MAX)).then_some(acc as u32)
 }
