@@ -235,6 +235,33 @@ impl<'a> PostingsCursor<'a> {
         Some(())
     }
 
+    /// The current document and the rest of its block, with their
+    /// frequencies (empty at the end of the list).
+    pub fn rest_of_block(&mut self) -> (&[u32], &[u32]) {
+        if self.doc == TERMINATED {
+            return (&[], &[]);
+        }
+        self.decode_tfs();
+        (
+            &self.docs[self.idx..self.len],
+            &self.tfs[self.idx..self.len],
+        )
+    }
+
+    /// Moves `n` documents ahead inside the current block (to the next
+    /// block's first when that passes its end).
+    pub fn skip_in_block(&mut self, n: usize) {
+        if n == 0 || self.doc == TERMINATED {
+            return;
+        }
+        self.idx += n;
+        if self.idx < self.len {
+            self.doc = self.docs[self.idx];
+        } else {
+            self.load(self.block + 1);
+        }
+    }
+
     /// Moves to the next document.
     #[inline]
     pub fn advance(&mut self) -> u32 {

@@ -299,7 +299,7 @@ fn run(
         match query {
             Query::Term(term) => {
                 if let Some(mut s) = compiler.term(term) {
-                    topk::collect(&mut s, i, p.live, &mut top);
+                    topk::collect_blocks(&mut s, i, p.live, &mut top);
                 }
             }
             Query::Or(children) if children.iter().all(|c| matches!(c, Query::Term(_))) => {

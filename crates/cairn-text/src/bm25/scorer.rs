@@ -26,6 +26,21 @@ pub(crate) trait Scorer {
     /// `(last, bound)`: every match in `target..=last` scores at most
     /// `bound`; `last >= target`.
     fn block_bound(&mut self, target: u32) -> (u32, f32);
+
+    /// Scores the matches from the current one up to `end` (at most 128),
+    /// into `docs` and `scores`, and moves past them; returns how many.
+    /// A term scores a run of its block in one tight loop, so the norm
+    /// loads of its documents overlap instead of waiting on each other.
+    fn score_until(&mut self, end: u32, docs: &mut [u32; 128], scores: &mut [f32; 128]) -> usize {
+        let mut n = 0;
+        while n < 128 && self.doc() <= end {
+            docs[n] = self.doc();
+            scores[n] = self.score();
+            n += 1;
+            self.advance();
+        }
+        n
+    }
 }
 
 impl<S: Scorer + ?Sized> Scorer for Box<S> {
@@ -145,6 +160,19 @@ impl Scorer for TermScorer<'_> {
     }
     fn max_score(&self) -> f32 {
         self.max
+    }
+    fn score_until(&mut self, end: u32, docs: &mut [u32; 128], scores: &mut [f32; 128]) -> usize {
+        let (weight, bm25, norms) = (self.weight, self.bm25, self.norms);
+        let (block_docs, tfs) = self.cursor.rest_of_block();
+        let n = block_docs.partition_point(|&d| d <= end).min(128);
+        for i in 0..n {
+            let doc = block_docs[i];
+            docs[i] = doc;
+            let norm = norms.get(doc as usize).copied().unwrap_or(0);
+            scores[i] = bm25.score(weight, tfs[i], norm);
+        }
+        self.cursor.skip_in_block(n);
+        n
     }
     #[inline]
     fn block_bound(&mut self, target: u32) -> (u32, f32) {

@@ -127,6 +127,48 @@ pub(crate) fn collect<S: Scorer + ?Sized>(s: &mut S, part: usize, live: Liveness
     }
 }
 
+/// Collects one term's matches a block at a time: a block whose bound
+/// cannot beat the heap is skipped undecoded, the others are scored in
+/// one loop before any of them touches the heap.
+pub(crate) fn collect_blocks<S: Scorer>(s: &mut S, part: usize, live: Liveness, top: &mut TopK) {
+    let mut docs = [0u32; 128];
+    let mut scores = [0.0f32; 128];
+    let mut doc = s.doc();
+    while doc != TERMINATED {
+        let (last, bound) = s.block_bound(doc);
+        if top.is_full() {
+            let threshold = top.threshold();
+            if s.max_score() <= threshold {
+                return;
+            }
+            if bound <= threshold {
+                if last >= TERMINATED - 1 {
+                    return;
+                }
+                doc = s.seek(last + 1);
+                continue;
+            }
+        }
+        let n = s.score_until(last, &mut docs, &mut scores);
+        for (&d, &score) in docs[..n].iter().zip(&scores[..n]) {
+            if score > top.threshold() && live.is_live(d) {
+                top.push(Hit {
+                    part,
+                    doc: d,
+                    score,
+                });
+            }
+        }
+        let next = s.doc();
+        // Progress even if a scorer returned nothing for its own block.
+        doc = if n == 0 && next == doc {
+            s.advance()
+        } else {
+            next
+        };
+    }
+}
+
 /// Block-max WAND over a disjunction: the score of a document is the sum
 /// of the children that match it, in clause order.
 ///
@@ -297,6 +339,8 @@ pub(crate) fn collect_and<S: Scorer>(
     // suffix[j] = sum of the block bounds of others[j + 1..].
     let mut suffix = vec![0.0f32; others.len()];
     let mut scores = vec![0.0f32; musts.len()];
+    let mut window_docs = [0u32; 128];
+    let mut window_scores = [0.0f32; 128];
     let mut doc = musts[lead].doc();
     while doc != TERMINATED {
         let threshold = top.threshold();
@@ -328,9 +372,16 @@ pub(crate) fn collect_and<S: Scorer>(
             running += bounds[i];
         }
         while doc <= window_end {
-            let threshold = top.threshold();
-            let lead_score = musts[lead].score();
-            if lead_score + others_bound > threshold && live.is_live(doc) {
+            // The leader's documents of the window, scored in one loop.
+            let n = musts[lead].score_until(window_end, &mut window_docs, &mut window_scores);
+            if n == 0 {
+                break;
+            }
+            for (&doc, &lead_score) in window_docs[..n].iter().zip(&window_scores[..n]) {
+                let threshold = top.threshold();
+                if lead_score + others_bound <= threshold || !live.is_live(doc) {
+                    continue;
+                }
                 if let Some(score) = score_candidate(
                     musts,
                     lead,
@@ -346,7 +397,7 @@ pub(crate) fn collect_and<S: Scorer>(
                     }
                 }
             }
-            doc = musts[lead].advance();
+            doc = musts[lead].doc();
             if doc == TERMINATED {
                 return;
             }
