@@ -31,6 +31,10 @@ pub(crate) trait Scorer {
     /// into `docs` and `scores`, and moves past them; returns how many.
     /// A term scores a run of its block in one tight loop, so the norm
     /// loads of its documents overlap instead of waiting on each other.
+    /// Promises that only matches scoring above `floor` are wanted from
+    /// now on (`floor` never decreases): a scorer may skip the others.
+    fn raise_floor(&mut self, _floor: f32) {}
+
     fn score_until(&mut self, end: u32, docs: &mut [u32; 128], scores: &mut [f32; 128]) -> usize {
         let mut n = 0;
         while n < 128 && self.doc() <= end {
@@ -61,6 +65,12 @@ impl<S: Scorer + ?Sized> Scorer for Box<S> {
     }
     fn block_bound(&mut self, target: u32) -> (u32, f32) {
         (**self).block_bound(target)
+    }
+    fn raise_floor(&mut self, floor: f32) {
+        (**self).raise_floor(floor)
+    }
+    fn score_until(&mut self, end: u32, docs: &mut [u32; 128], scores: &mut [f32; 128]) -> usize {
+        (**self).score_until(end, docs, scores)
     }
 }
 
@@ -204,6 +214,8 @@ pub(crate) struct PhraseScorer<'a> {
     norms: &'a [u8],
     doc: u32,
     phrase_freq: u32,
+    /// Matches scoring at most this are not wanted (`raise_floor`).
+    floor: f32,
     starts: Vec<u32>,
     scratch: Vec<u32>,
     kept: Vec<u32>,
@@ -224,6 +236,7 @@ impl<'a> PhraseScorer<'a> {
             norms,
             doc: 0,
             phrase_freq: 0,
+            floor: f32::NEG_INFINITY,
             starts: Vec::new(),
             scratch: Vec::new(),
             kept: Vec::new(),
@@ -255,6 +268,22 @@ impl<'a> PhraseScorer<'a> {
             let doc = self.align(target);
             if doc == TERMINATED {
                 return TERMINATED;
+            }
+            // The phrase occurs at most as often as its rarest-here term:
+            // if even that frequency cannot clear the floor, skip the
+            // positions.
+            if self.floor > f32::NEG_INFINITY {
+                let min_tf = self
+                    .terms
+                    .iter_mut()
+                    .map(|(c, _, _)| c.tf())
+                    .min()
+                    .unwrap_or(0);
+                let norm = self.norms.get(doc as usize).copied().unwrap_or(0);
+                if self.bm25.score(self.weight, min_tf, norm) <= self.floor {
+                    target = doc + 1;
+                    continue;
+                }
             }
             self.phrase_freq = self.count_phrases();
             if self.phrase_freq > 0 {
@@ -313,6 +342,9 @@ impl Scorer for PhraseScorer<'_> {
             self.doc = self.settle(target);
         }
         self.doc
+    }
+    fn raise_floor(&mut self, floor: f32) {
+        self.floor = self.floor.max(floor);
     }
     fn score(&mut self) -> f32 {
         let norm = self.norms.get(self.doc as usize).copied().unwrap_or(0);

@@ -104,6 +104,7 @@ pub(crate) fn collect<S: Scorer + ?Sized>(s: &mut S, part: usize, live: Liveness
             if s.max_score() <= threshold {
                 return;
             }
+            s.raise_floor(threshold);
             if !have_block || doc > block_last {
                 (block_last, block_bound) = s.block_bound(doc);
                 have_block = true;
