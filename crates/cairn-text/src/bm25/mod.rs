@@ -1,7 +1,9 @@
 //! BM25 retrieval over parts: build a part with [`PartWriter`], open it
 //! with [`Part::open`], and rank documents for a [`Query`] with
 //! [`search`] — exact top-k (the same answer as scoring every document),
-//! sped up by block-max bounds.
+//! sped up by block-max bounds: MaxScore for disjunctions, a leader-window
+//! intersection for conjunctions, block skipping for single terms and
+//! phrases.
 //!
 //! Statistics are the caller's snapshot: [`search`] computes them from the
 //! parts and their [`Liveness`] (only visible documents count, so a score
@@ -310,7 +312,7 @@ fn run(
                         _ => None,
                     })
                     .collect();
-                topk::collect_union(&mut scorers, i, p.live, &mut top);
+                topk::collect_maxscore(&mut scorers, i, p.live, &mut top);
             }
             Query::And(children) if children.iter().all(is_term_or_not_term) => {
                 // Term-only AND (with NOT terms): no dynamic dispatch.
@@ -345,7 +347,7 @@ fn run(
             Query::Or(children) => {
                 let mut scorers: Vec<Box<dyn Scorer + '_>> =
                     children.iter().map(|c| compiler.compile(c)).collect();
-                topk::collect_union(&mut scorers, i, p.live, &mut top);
+                topk::collect_maxscore(&mut scorers, i, p.live, &mut top);
             }
             other => {
                 let mut s = compiler.compile(other);

@@ -1,6 +1,7 @@
 //! Top-k collection: a bounded heap ordered by score, ties broken by the
-//! smaller (part, document) — and the two loops that feed it while
-//! skipping what cannot enter: block-max WAND for a disjunction, and a
+//! smaller (part, document) — and the loops that feed it while skipping
+//! what cannot enter: MaxScore for a disjunction, a leader-window loop for
+//! a conjunction of terms, a block-at-a-time loop for one term, and a
 //! block-skipping loop for any other scorer.
 //!
 //! Parts are searched in order and documents in increasing id order, so
@@ -170,151 +171,6 @@ pub(crate) fn collect_blocks<S: Scorer>(s: &mut S, part: usize, live: Liveness, 
     }
 }
 
-/// Block-max WAND over a disjunction: the score of a document is the sum
-/// of the children that match it, in clause order.
-///
-/// Children are kept in order of their current document. The pivot is
-/// the first child at which the children's list bounds, summed in that
-/// order, beat the heap. If the block bounds at the pivot cannot, one
-/// child — the one with the largest list bound — jumps past the blocks;
-/// otherwise the children before the pivot are moved to it one at a time
-/// (stopping at the first that overshoots), and only a document all of
-/// them reach is scored.
-pub(crate) fn collect_union<S: Scorer>(
-    children: &mut [S],
-    part: usize,
-    live: Liveness,
-    top: &mut TopK,
-) {
-    let max: Vec<f32> = children.iter().map(Scorer::max_score).collect();
-    // `docs[i]` caches `children[i].doc()`; `order` lists the children
-    // that are not exhausted, by current document.
-    let mut docs: Vec<u32> = children.iter().map(Scorer::doc).collect();
-    let mut order: Vec<usize> = (0..children.len())
-        .filter(|&i| docs[i] != TERMINATED)
-        .collect();
-    order.sort_by_key(|&i| docs[i]);
-    while !order.is_empty() {
-        let threshold = top.threshold();
-        let mut acc = 0.0f32;
-        let Some(before) = order.iter().position(|&i| {
-            acc += max[i];
-            acc > threshold
-        }) else {
-            return;
-        };
-        let pivot_doc = docs[order[before]];
-        let mut end = before + 1;
-        while end < order.len() && docs[order[end]] == pivot_doc {
-            end += 1;
-        }
-        if top.is_full() {
-            let (bound, last) = block_bounds(children, &order[..end], pivot_doc);
-            if bound <= threshold {
-                // Nothing in these blocks can enter: the child with the
-                // largest bound jumps past them (or to the next child's
-                // document, whichever comes first).
-                let mut next = last.saturating_add(1);
-                if let Some(&i) = order.get(end) {
-                    next = next.min(docs[i]);
-                }
-                let next = next.max(pivot_doc + 1);
-                let k = (0..end)
-                    .max_by(|&a, &b| max[order[a]].total_cmp(&max[order[b]]))
-                    .unwrap_or(0);
-                let i = order[k];
-                docs[i] = children[i].seek(next);
-                bubble(&mut order, &docs, k);
-                continue;
-            }
-        }
-        // Move the children before the pivot to it, nearest first.
-        let mut aligned = true;
-        for k in (0..before).rev() {
-            let i = order[k];
-            if docs[i] < pivot_doc {
-                docs[i] = children[i].seek(pivot_doc);
-                if docs[i] != pivot_doc {
-                    bubble(&mut order, &docs, k);
-                    aligned = false;
-                    break;
-                }
-            }
-        }
-        if !aligned {
-            continue;
-        }
-        if live.is_live(pivot_doc) {
-            let mut score = 0.0f32;
-            for (child, &doc) in children.iter_mut().zip(&docs) {
-                if doc == pivot_doc {
-                    score += child.score();
-                }
-            }
-            top.push(Hit {
-                part,
-                doc: pivot_doc,
-                score,
-            });
-        }
-        for &i in &order[..end] {
-            docs[i] = children[i].advance();
-        }
-        reorder(&mut order, &docs, end);
-    }
-}
-
-/// Moves `order[k]`, whose document grew, right to its place; drops it
-/// if exhausted.
-#[inline]
-fn bubble(order: &mut Vec<usize>, docs: &[u32], k: usize) {
-    let x = order[k];
-    let d = docs[x];
-    let mut j = k;
-    while j + 1 < order.len() && docs[order[j + 1]] < d {
-        order[j] = order[j + 1];
-        j += 1;
-    }
-    order[j] = x;
-    if d == TERMINATED {
-        while order.last().is_some_and(|&i| docs[i] == TERMINATED) {
-            order.pop();
-        }
-    }
-}
-
-/// The summed block bounds at `pivot_doc` of the given children, and the
-/// last document they all cover.
-#[inline]
-fn block_bounds<S: Scorer>(children: &mut [S], idx: &[usize], pivot_doc: u32) -> (f32, u32) {
-    let (mut sum, mut last) = (0.0f32, TERMINATED);
-    for &i in idx {
-        let (l, b) = children[i].block_bound(pivot_doc);
-        sum += b;
-        last = last.min(l);
-    }
-    (sum, last)
-}
-
-/// Restores `order` (sorted by `docs`) after its first `moved` entries
-/// moved forward, and drops exhausted children from its end.
-#[inline]
-fn reorder(order: &mut Vec<usize>, docs: &[u32], moved: usize) {
-    for k in (0..moved.min(order.len())).rev() {
-        let x = order[k];
-        let d = docs[x];
-        let mut j = k;
-        while j + 1 < order.len() && docs[order[j + 1]] < d {
-            order[j] = order[j + 1];
-            j += 1;
-        }
-        order[j] = x;
-    }
-    while order.last().is_some_and(|&i| docs[i] == TERMINATED) {
-        order.pop();
-    }
-}
-
 /// Top-k of an AND of terms (with NOT terms): the rarest term leads; in
 /// each window where every term's current block overlaps, a leader
 /// document is a candidate only if its own score plus the other terms'
@@ -380,7 +236,7 @@ pub(crate) fn collect_and<S: Scorer>(
             }
             for (&doc, &lead_score) in window_docs[..n].iter().zip(&window_scores[..n]) {
                 let threshold = top.threshold();
-                if lead_score + others_bound <= threshold || !live.is_live(doc) {
+                if cannot_beat(lead_score + others_bound, threshold) || !live.is_live(doc) {
                     continue;
                 }
                 if let Some(score) = score_candidate(
@@ -428,7 +284,7 @@ fn score_candidate<S: Scorer>(
         let s = musts[i].score();
         scores[i] = s;
         partial += s;
-        if partial + suffix[j] <= threshold {
+        if cannot_beat(partial + suffix[j], threshold) {
             return None;
         }
     }
@@ -437,4 +293,116 @@ fn score_candidate<S: Scorer>(
         score += *s;
     }
     (score > threshold).then_some(score)
+}
+
+/// Whether `x` — exact scores summed in some order plus bounds — cannot
+/// beat `threshold`. Exact scores are summed in clause order only at the
+/// end, so a partial sum may differ from that by a few ulps: the margin
+/// (1e-5 of the threshold, far above f32 rounding of a few dozen terms)
+/// keeps a pruning decision from dropping a document that enters.
+#[inline]
+fn cannot_beat(x: f32, threshold: f32) -> bool {
+    x <= threshold - threshold.abs() * 1e-5
+}
+
+/// Top-k of a disjunction of terms by MaxScore with block bounds: the
+/// terms are ordered by their list bounds; those whose bounds add up to
+/// no more than the heap's threshold are *non-essential* (a document that
+/// has only them cannot enter), so candidates come from the essential
+/// lists only, and a non-essential term is sought only while the score
+/// so far plus the bounds of the terms left can still beat the heap. The
+/// final score sums the terms in clause order.
+pub(crate) fn collect_maxscore<S: Scorer>(
+    children: &mut [S],
+    part: usize,
+    live: Liveness,
+    top: &mut TopK,
+) {
+    let n = children.len();
+    let max: Vec<f32> = children.iter().map(Scorer::max_score).collect();
+    let mut by_max: Vec<usize> = (0..n).collect();
+    by_max.sort_by(|&a, &b| max[a].total_cmp(&max[b]));
+    // prefix[j] = the bounds of the j terms with the smallest bounds.
+    let mut prefix = vec![0.0f32; n + 1];
+    for (j, &i) in by_max.iter().enumerate() {
+        prefix[j + 1] = prefix[j] + max[i];
+    }
+    let mut clause_scores = vec![0.0f32; n];
+    let mut matched = vec![false; n];
+    loop {
+        let threshold = top.threshold();
+        let mut k = 0;
+        while k < n && prefix[k + 1] <= threshold {
+            k += 1;
+        }
+        if k == n {
+            return;
+        }
+        let essential = &by_max[k..];
+        let doc = essential
+            .iter()
+            .map(|&i| children[i].doc())
+            .min()
+            .unwrap_or(TERMINATED);
+        if doc == TERMINATED {
+            return;
+        }
+        if top.is_full() {
+            // The essential lists' blocks at `doc`, plus every
+            // non-essential bound, against the heap.
+            let (mut bound, mut last) = (prefix[k], TERMINATED);
+            for &i in essential {
+                let (l, b) = children[i].block_bound(doc);
+                bound += b;
+                last = last.min(l);
+            }
+            if bound <= threshold {
+                let next = last.saturating_add(1).max(doc + 1);
+                for &i in essential {
+                    if children[i].doc() < next {
+                        children[i].seek(next);
+                    }
+                }
+                continue;
+            }
+        }
+        let mut partial = 0.0f32;
+        for &i in essential {
+            if children[i].doc() == doc {
+                clause_scores[i] = children[i].score();
+                matched[i] = true;
+                partial += clause_scores[i];
+            }
+        }
+        let mut hopeless = false;
+        for j in (0..k).rev() {
+            if cannot_beat(partial + prefix[j + 1], threshold) {
+                hopeless = true;
+                break;
+            }
+            let i = by_max[j];
+            if children[i].seek(doc) == doc {
+                clause_scores[i] = children[i].score();
+                matched[i] = true;
+                partial += clause_scores[i];
+            }
+        }
+        if !hopeless && live.is_live(doc) {
+            let mut score = 0.0f32;
+            for i in 0..n {
+                if matched[i] {
+                    score += clause_scores[i];
+                }
+            }
+            if score > threshold {
+                top.push(Hit { part, doc, score });
+            }
+        }
+        matched.fill(false);
+        for &i in essential {
+            if children[i].doc() == doc {
+                children[i].advance();
+            }
+        }
+    }
 }
