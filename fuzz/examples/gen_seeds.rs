@@ -92,12 +92,43 @@ fn main() {
         let path = dir.join("state_proof").join(format!("seed-{name}.json"));
         if let Ok(text) = std::fs::read_to_string(&path) {
             let p = cairn_merkle::RowProof::from_json(&text).expect("seed proof parses");
-            write(&dir, "state_proof", &format!("{name}.bin"), &p.to_bytes().expect("encodes"));
+            write(
+                &dir,
+                "state_proof",
+                &format!("{name}.bin"),
+                &p.to_bytes().expect("encodes"),
+            );
         }
     }
     if let Ok(text) = std::fs::read_to_string(dir.join("state_proof/seed-history.json")) {
         let p = cairn_merkle::HistoryProof::from_json(&text).expect("seed proof parses");
-        write(&dir, "state_proof", "history.bin", &p.to_bytes().expect("encodes"));
+        write(
+            &dir,
+            "state_proof",
+            "history.bin",
+            &p.to_bytes().expect("encodes"),
+        );
+    }
+
+    // text_part: a small part (short lists) and one with a long list
+    // (skip table, packed blocks, bound points), both with positions.
+    for (name, n_docs) in [("small", 5u32), ("long", 300)] {
+        let mut w = cairn_text::bm25::PartWriter::new();
+        for d in 0..n_docs {
+            let words = ["a", "b", "a", "c", "ab"];
+            let doc: Vec<(&str, u32)> = words
+                .iter()
+                .cycle()
+                .skip(d as usize % 5)
+                .take(1 + d as usize % 7)
+                .enumerate()
+                .map(|(p, w)| (*w, p as u32))
+                .collect();
+            w.add_document(doc).expect("small part");
+        }
+        let bytes = w.finish().expect("small part");
+        cairn_text::bm25::Part::open(bytes.as_slice()).expect("seed part opens");
+        write(&dir, "text_part", name, &bytes);
     }
 
     // values: each sample row.
