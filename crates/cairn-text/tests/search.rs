@@ -66,17 +66,21 @@ impl Model<'_> {
                     )
                 })
             }
-            Query::Phrase(ts) if ts.len() == 1 => self.score(&Query::Term(ts[0].clone()), doc),
+            Query::Phrase(ts) if ts.iter().filter(|t| !t.is_empty()).count() <= 1 => {
+                let one = ts.iter().find(|t| !t.is_empty())?;
+                self.score(&Query::Term(one.clone()), doc)
+            }
             Query::Phrase(ts) => {
+                // A placeholder ("") is a position any word or none fills.
                 let pf = (0..doc.len())
                     .filter(|&s| {
                         ts.iter()
                             .enumerate()
-                            .all(|(o, t)| doc.get(s + o) == Some(&t.as_str()))
+                            .all(|(o, t)| t.is_empty() || doc.get(s + o) == Some(&t.as_str()))
                     })
                     .count() as u32;
                 let mut idf_sum = 0.0f32;
-                for t in ts {
+                for t in ts.iter().filter(|t| !t.is_empty()) {
                     idf_sum += idf(self.stats.n_docs, self.df(t));
                 }
                 (pf > 0).then(|| self.bm25.score(self.bm25.weight(idf_sum), pf, norm))
@@ -162,8 +166,20 @@ fn doc_strategy() -> impl Strategy<Value = Doc> {
 
 fn leaf() -> impl Strategy<Value = Query> {
     let term = (0..VOCAB.len()).prop_map(|i| Query::Term(VOCAB[i].into()));
-    let phrase = proptest::collection::vec(0..5usize, 1..4)
-        .prop_map(|ix| Query::Phrase(ix.into_iter().map(|i| VOCAB[i].to_string()).collect()));
+    // Index 5 is a placeholder ("") for a removed word.
+    let phrase = proptest::collection::vec(0..6usize, 1..4).prop_map(|ix| {
+        Query::Phrase(
+            ix.into_iter()
+                .map(|i| {
+                    if i == 5 {
+                        String::new()
+                    } else {
+                        VOCAB[i].to_string()
+                    }
+                })
+                .collect(),
+        )
+    });
     let prefix = prop_oneof![Just("a"), Just("ab"), Just("z"), Just("")]
         .prop_map(|p| Query::Prefix(p.into()));
     prop_oneof![4 => term, 2 => phrase, 1 => prefix, 1 => Just(Query::Term("absent".into()))]

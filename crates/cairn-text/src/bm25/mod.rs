@@ -14,6 +14,7 @@ mod bitpack;
 mod bound;
 mod cursor;
 pub mod norm;
+mod parse;
 mod part;
 mod score;
 mod scorer;
@@ -24,6 +25,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 pub use bound::BOUND_POINTS;
+pub use parse::{parse_query, DefaultOperator, QueryParseError, QUERY_BYTES_MAX, QUERY_DEPTH_MAX};
 pub use part::{
     CorruptPart, Part, PartTooLarge, PartWriter, TooManyDocs, PART_DOCS_MAX,
     PART_FORMAT_OLDEST_READABLE, PART_FORMAT_VERSION, PART_MAGIC,
@@ -47,7 +49,9 @@ pub const PHRASE_TERMS_MAX: usize = 64;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Query {
     Term(String),
-    /// Consecutive terms.
+    /// Terms at consecutive positions. An empty string stands for one
+    /// position that any word — or none, where the tokenizer removed a
+    /// stop word — fills (the query parser writes one per removed word).
     Phrase(Vec<String>),
     /// Every term starting with the string.
     Prefix(String),
@@ -339,7 +343,7 @@ fn run(
                     topk::collect_and(&mut musts, &costs, &mut nots, i, p.live, &mut top);
                 }
             }
-            Query::Phrase(terms) if terms.len() > 1 => {
+            Query::Phrase(terms) if phrase_words(terms) > 1 => {
                 if let Some(mut s) = compiler.phrase_scorer(terms) {
                     topk::collect(&mut s, i, p.live, &mut top);
                 }
@@ -356,6 +360,11 @@ fn run(
         }
     }
     Ok(top.into_sorted())
+}
+
+/// Words of a phrase that are not placeholders.
+fn phrase_words(terms: &[String]) -> usize {
+    terms.iter().filter(|t| !t.is_empty()).count()
 }
 
 fn is_term_or_not_term(q: &Query) -> bool {
@@ -444,7 +453,7 @@ fn query_terms(query: &Query) -> Vec<String> {
     fn walk(q: &Query, out: &mut Vec<String>) {
         match q {
             Query::Term(t) | Query::Prefix(t) => out.push(t.clone()),
-            Query::Phrase(ts) => out.extend(ts.iter().cloned()),
+            Query::Phrase(ts) => out.extend(ts.iter().filter(|t| !t.is_empty()).cloned()),
             Query::Or(c) | Query::And(c) => c.iter().for_each(|q| walk(q, out)),
             Query::Not(q) => walk(q, out),
         }
@@ -525,9 +534,10 @@ impl<'a> Compiler<'a> {
     }
 
     fn phrase(&self, terms: &[String]) -> Box<dyn Scorer + 'a> {
-        match terms {
-            [] => Box::new(EmptyScorer),
-            [one] => self.compile(&Query::Term(one.clone())),
+        let mut words = terms.iter().filter(|t| !t.is_empty());
+        match (words.next(), words.next()) {
+            (None, _) => Box::new(EmptyScorer),
+            (Some(one), None) => self.compile(&Query::Term(one.clone())),
             _ => match self.phrase_scorer(terms) {
                 Some(s) => Box::new(s),
                 None => Box::new(EmptyScorer),
@@ -540,6 +550,9 @@ impl<'a> Compiler<'a> {
         let mut cursors = Vec::with_capacity(terms.len());
         let mut idf_sum = 0.0f32;
         for (offset, term) in terms.iter().enumerate() {
+            if term.is_empty() {
+                continue;
+            }
             let (cursor, summary) = self.cursor(term)?;
             idf_sum += self.idf(term);
             cursors.push((cursor, offset as u32, summary));
@@ -559,6 +572,7 @@ impl<'a> Compiler<'a> {
             Query::Term(t) => u64::from(self.part.doc_freq(t)),
             Query::Phrase(ts) => ts
                 .iter()
+                .filter(|t| !t.is_empty())
                 .map(|t| u64::from(self.part.doc_freq(t)))
                 .min()
                 .unwrap_or(0),

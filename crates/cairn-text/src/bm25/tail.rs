@@ -168,20 +168,32 @@ impl DocScorer<'_> {
                         .score(self.bm25.weight((self.idf)(t)), tf, self.norm),
                 )
             }
-            Query::Phrase(terms) if terms.len() == 1 => self.score(&Query::Term(terms[0].clone())),
             Query::Phrase(terms) => {
-                let mut lists = Vec::with_capacity(terms.len());
+                // (offset, positions) of each word; placeholders are skipped.
+                let words: Vec<(usize, &String)> = terms
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| !t.is_empty())
+                    .collect();
+                match words.as_slice() {
+                    [] => return None,
+                    [(_, one)] => return self.score(&Query::Term((*one).clone())),
+                    _ => {}
+                }
+                let mut lists = Vec::with_capacity(words.len());
                 let mut idf_sum = 0.0f32;
-                for t in terms {
-                    lists.push(self.doc.positions(t)?);
+                for &(offset, t) in &words {
+                    lists.push((offset as u32, self.doc.positions(t)?));
                     idf_sum += (self.idf)(t);
                 }
-                let phrase_freq = lists[0]
+                let (first_offset, first) = lists[0];
+                let phrase_freq = first
                     .iter()
-                    .filter(|&&start| {
-                        lists.iter().enumerate().skip(1).all(|(offset, ps)| {
+                    .filter_map(|&p| p.checked_sub(first_offset))
+                    .filter(|&start| {
+                        lists[1..].iter().all(|&(offset, ps)| {
                             start
-                                .checked_add(offset as u32)
+                                .checked_add(offset)
                                 .is_some_and(|want| ps.binary_search(&want).is_ok())
                         })
                     })

@@ -118,6 +118,24 @@ impl Tokenizer {
         out
     }
 
+    /// A query prefix (`term*`) normalised as indexed terms are, except
+    /// that it is never stemmed (a stem of a prefix is not a prefix of the
+    /// stems) nor dropped as a stop word; `None` if nothing is left.
+    pub fn normalise_prefix(&self, prefix: &str) -> Option<String> {
+        let mut buf = String::new();
+        if self.config.lowercase {
+            buf.extend(prefix.chars().flat_map(char::to_lowercase));
+        } else {
+            buf.push_str(prefix);
+        }
+        if self.config.ascii_fold && !buf.is_ascii() {
+            let mut folded = String::new();
+            fold::fold_into(&buf, &mut folded);
+            buf = folded;
+        }
+        (!buf.is_empty() && buf.len() <= TERM_BYTES_MAX).then_some(buf)
+    }
+
     /// Byte ranges of the words of `text`, before normalisation.
     fn for_each_word(&self, text: &str, mut word: impl FnMut(usize, usize)) {
         match self.config.segmenter {
