@@ -13,6 +13,7 @@
 mod bitpack;
 mod bound;
 mod cursor;
+mod highlight;
 pub mod norm;
 mod parse;
 mod part;
@@ -25,6 +26,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 pub use bound::BOUND_POINTS;
+pub use highlight::{highlight, snippet, SNIPPET_WORDS_MAX};
 pub use parse::{parse_query, DefaultOperator, QueryParseError, QUERY_BYTES_MAX, QUERY_DEPTH_MAX};
 pub use part::{
     CorruptPart, Part, PartTooLarge, PartWriter, TooManyDocs, PART_DOCS_MAX,
