@@ -14,6 +14,7 @@ mod bitpack;
 mod bound;
 mod cursor;
 mod highlight;
+mod index;
 pub mod norm;
 mod parse;
 mod part;
@@ -27,6 +28,7 @@ use std::collections::HashMap;
 
 pub use bound::BOUND_POINTS;
 pub use highlight::{highlight, snippet, SNIPPET_WORDS_MAX};
+pub use index::{IndexError, KeyHit, TextIndex, TAIL_DOCS_MAX};
 pub use parse::{parse_query, DefaultOperator, QueryParseError, QUERY_BYTES_MAX, QUERY_DEPTH_MAX};
 pub use part::{
     CorruptPart, Part, PartTooLarge, PartWriter, TooManyDocs, PART_DOCS_MAX,
@@ -86,6 +88,14 @@ pub enum Liveness<'a> {
     /// Bit `d % 64` of word `d / 64` set = document `d` visible; documents
     /// past the slice are not.
     Bits(&'a [u64]),
+    /// Document `d` is a version that began at `begin[d]` and ended at
+    /// `end[d]` (`u64::MAX` while open): visible at `ts` iff
+    /// `begin[d] <= ts < end[d]`; documents past the slices are not.
+    Versions {
+        begin: &'a [u64],
+        end: &'a [u64],
+        ts: u64,
+    },
 }
 
 impl Liveness<'_> {
@@ -96,6 +106,10 @@ impl Liveness<'_> {
             Liveness::Bits(words) => words
                 .get(doc as usize / 64)
                 .is_some_and(|w| w >> (doc % 64) & 1 == 1),
+            Liveness::Versions { begin, end, ts } => {
+                let d = doc as usize;
+                begin.get(d).is_some_and(|b| b <= ts) && end.get(d).is_some_and(|e| ts < e)
+            }
         }
     }
 }

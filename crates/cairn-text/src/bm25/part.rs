@@ -136,6 +136,29 @@ impl PartWriter {
         Ok(doc)
     }
 
+    /// A writer for merging parts: the documents' lengths are known up
+    /// front and postings arrive term by term (`push_posting`).
+    pub(crate) fn for_merge(lengths: Vec<u32>) -> PartWriter {
+        let total_len = lengths.iter().map(|&l| u64::from(l)).sum();
+        PartWriter {
+            terms: HashMap::default(),
+            lengths,
+            total_len,
+        }
+    }
+
+    /// Appends `doc` (ids increasing per term) with its positions to
+    /// `term`'s list.
+    pub(crate) fn push_posting(&mut self, term: &str, doc: u32, positions: &[u32]) {
+        let postings = match self.terms.get_mut(term) {
+            Some(p) => p,
+            None => self.terms.entry(term.into()).or_default(),
+        };
+        postings.docs.push(doc);
+        postings.tfs.push(positions.len() as u32);
+        postings.positions.extend_from_slice(positions);
+    }
+
     /// Writes the part (an error if a section or list outgrows the
     /// format's 32-bit offsets).
     pub fn finish(self) -> Result<Vec<u8>, PartTooLarge> {
@@ -668,6 +691,18 @@ impl<B: AsRef<[u8]>> Part<B> {
             }
         }
         None
+    }
+
+    /// Calls `f(term, entry)` for every term, in byte order.
+    pub(crate) fn each_term(&self, mut f: impl FnMut(&[u8], &TermEntry)) {
+        for block in 0..self.n_blocks {
+            let Some(mut cursor) = self.block_cursor(block) else {
+                return;
+            };
+            while let Some(entry) = cursor.next() {
+                f(&cursor.term, &entry);
+            }
+        }
     }
 
     /// Documents of the part that contain `term`.
