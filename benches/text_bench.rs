@@ -6,8 +6,20 @@
 //! python3 ../shared/tools/make_passages.py --out /tmp/data/passages   # see its README
 //! cargo run --release -p cairn-benches --features tantivy --bin cairn-text-bench -- \
 //!     --data /tmp/data/passages [--reps 3] [--docs N] [--show-diffs 5] [--only or,and] \
-//!     [--fts5 200]
+//!     [--fts5 200] [--freshness 10000]
 //! ```
+//!
+//! With `--freshness N`, after the static classes: the first 100,000
+//! passages are loaded, then N single-document commits (50 % insert of a
+//! new passage, 30 % update of a live one to another passage's text, 20 %
+//! delete), each followed by a top-10 term query, on Cairn's `TextIndex`
+//! (crate level: versions in commit order, a search at the new snapshot;
+//! everything compacted when 16 parts accumulate), tantivy (commit and
+//! reader reload per change) and FTS5 (one autocommit statement per
+//! change, in memory). Every Cairn result is checked against the live
+//! documents (a ghost is a returned key that is deleted or whose current
+//! text lacks the term), and every 500 commits the whole top-10 is
+//! compared with a from-scratch index of the live documents.
 //!
 //! With `--fts5 N`, SQLite FTS5 (rusqlite's bundled SQLite; a contentless
 //! table, tokenizer `unicode61 remove_diacritics 0`, one thread, merged
@@ -38,7 +50,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_text::bm25::{self, Bm25Params, Liveness, Part, PartRef, PartWriter, Query, SearchPart};
+use cairn_text::bm25::{
+    self, Bm25Params, Liveness, Part, PartRef, PartWriter, Query, SearchPart, TailPart, TextIndex,
+};
 use cairn_text::tokenize::{Segmenter, Tokenizer, TokenizerConfig};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query as TQuery, TermQuery};
@@ -54,6 +68,8 @@ struct Args {
     only: Option<Vec<String>>,
     /// Queries per class run on SQLite FTS5 (0: FTS5 not built).
     fts5_queries: usize,
+    /// Single-document commits of the freshness run (0: no run).
+    freshness: usize,
 }
 
 fn parse_args() -> Result<Args> {
@@ -64,6 +80,7 @@ fn parse_args() -> Result<Args> {
         show_diffs: 3,
         only: None,
         fts5_queries: 0,
+        freshness: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -74,6 +91,7 @@ fn parse_args() -> Result<Args> {
             "--docs" => args.docs = Some(value()?.parse()?),
             "--show-diffs" => args.show_diffs = value()?.parse()?,
             "--fts5" => args.fts5_queries = value()?.parse()?,
+            "--freshness" => args.freshness = value()?.parse()?,
             "--only" => args.only = Some(value()?.split(',').map(str::to_string).collect()),
             other => bail!("unknown argument {other}"),
         }
@@ -496,7 +514,284 @@ fn main() -> Result<()> {
             if sink == usize::MAX { "!" } else { "" }
         );
     }
+    if args.freshness > 0 {
+        freshness(&docs, &classes, &tok, args.freshness, &tdir)?;
+    }
     let _ = std::fs::remove_dir_all(&tdir);
+    Ok(())
+}
+
+/// The freshness run (see the module doc).
+fn freshness(
+    docs: &[(u64, String)],
+    classes: &[(String, Vec<Shape>)],
+    tok: &Tokenizer,
+    commits: usize,
+    tdir: &Path,
+) -> Result<()> {
+    use rand::{Rng, SeedableRng};
+    const BASE: usize = 100_000;
+    if docs.len() < BASE * 2 {
+        bail!("the freshness run needs at least {} passages", BASE * 2);
+    }
+    // Query terms: the medium and common single terms.
+    let terms: Vec<String> = classes
+        .iter()
+        .filter(|(name, _)| name == "term-medium" || name == "term-common")
+        .flat_map(|(_, shapes)| shapes.iter())
+        .filter_map(|s| match s {
+            Shape::Term(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    let tokens = |text: &str| -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        tok.for_each_term(text, |t, token| out.push((t.to_string(), token.position)));
+        out
+    };
+    // The plan, shared by all engines: (op, key, passage index).
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261208);
+    let mut live: Vec<u64> = (0..BASE as u64).collect();
+    let mut text_of: HashMap<u64, usize> = (0..BASE).map(|i| (i as u64, i)).collect();
+    let mut next_passage = BASE;
+    let mut next_key = BASE as u64;
+    #[derive(Clone, Copy)]
+    enum Change {
+        Insert(u64, usize),
+        Update(u64, usize),
+        Delete(u64),
+    }
+    let mut plan = Vec::with_capacity(commits);
+    for _ in 0..commits {
+        let roll: f64 = rng.random();
+        let change = if roll < 0.5 || live.is_empty() {
+            let c = Change::Insert(next_key, next_passage);
+            live.push(next_key);
+            text_of.insert(next_key, next_passage);
+            next_key += 1;
+            next_passage = (next_passage + 1) % docs.len();
+            c
+        } else if roll < 0.8 {
+            let key = live[rng.random_range(0..live.len())];
+            text_of.insert(key, next_passage);
+            let c = Change::Update(key, next_passage);
+            next_passage = (next_passage + 1) % docs.len();
+            c
+        } else {
+            let key = live.swap_remove(rng.random_range(0..live.len()));
+            text_of.remove(&key);
+            Change::Delete(key)
+        };
+        plan.push(change);
+    }
+    let query_of = |i: usize| terms[i % terms.len().max(1)].clone();
+
+    // Cairn.
+    let mut index = TextIndex::new();
+    for (i, (_, text)) in docs[..BASE].iter().enumerate() {
+        let t = tokens(text);
+        index.insert(i as u64, t.iter().map(|(s, p)| (s.as_str(), *p)), 1)?;
+    }
+    index.compact(1)?;
+    let mut current: HashMap<u64, usize> = (0..BASE).map(|i| (i as u64, i)).collect();
+    let (mut ghosts, mut mismatches, mut checks) = (0usize, 0usize, 0usize);
+    let mut latencies = Vec::with_capacity(commits);
+    // Engine time only: the checks below each query are not counted.
+    let mut engine_s = 0.0f64;
+    for (i, change) in plan.iter().enumerate() {
+        let ts = 2 + i as u64;
+        // Tokenizing the old and new text counts (tantivy and FTS5
+        // tokenize inside their timed calls too).
+        let op_start = Instant::now();
+        let old = match *change {
+            Change::Update(key, _) | Change::Delete(key) => tokens(&docs[current[&key]].1),
+            Change::Insert(..) => Vec::new(),
+        };
+        let new = match *change {
+            Change::Insert(_, p) | Change::Update(_, p) => tokens(&docs[p].1),
+            Change::Delete(_) => Vec::new(),
+        };
+        match *change {
+            Change::Insert(key, _) | Change::Update(key, _) => {
+                if matches!(change, Change::Update(..)) {
+                    index.end(key, ts, old.iter().map(|(t, _)| t.as_str()))?;
+                }
+                index.insert(key, new.iter().map(|(s, p)| (s.as_str(), *p)), ts)?;
+            }
+            Change::Delete(key) => {
+                index.end(key, ts, old.iter().map(|(t, _)| t.as_str()))?;
+            }
+        }
+        if index.n_parts() >= 16 {
+            // Tiered: the small recent parts merge; the base stays.
+            index.merge_from(1, ts)?;
+        }
+        let q = Query::Term(query_of(i));
+        let t0 = Instant::now();
+        let hits = index.search(&q, Bm25Params::default(), ts, 10)?;
+        latencies.push(t0.elapsed().as_secs_f64());
+        engine_s += op_start.elapsed().as_secs_f64();
+        match *change {
+            Change::Insert(key, p) | Change::Update(key, p) => {
+                current.insert(key, p);
+            }
+            Change::Delete(key) => {
+                current.remove(&key);
+            }
+        }
+        let Query::Term(term) = &q else { continue };
+        for h in &hits {
+            let fresh = current
+                .get(&h.key)
+                .is_some_and(|&p| tokens(&docs[p].1).iter().any(|(t, _)| t == term));
+            ghosts += usize::from(!fresh);
+        }
+        if i % 500 == 499 {
+            checks += 1;
+            let mut tail = TailPart::new();
+            let mut keys: Vec<u64> = current.keys().copied().collect();
+            keys.sort_unstable();
+            for k in &keys {
+                let t = tokens(&docs[current[k]].1);
+                tail.add_document(t.iter().map(|(s, p)| (s.as_str(), *p)))?;
+            }
+            let parts = [SearchPart {
+                part: PartRef::Tail(&tail),
+                live: Liveness::All,
+            }];
+            let want: Vec<f32> = bm25::search(&parts, &q, Bm25Params::default(), 10)?
+                .iter()
+                .map(|h| h.score)
+                .collect();
+            let got: Vec<f32> = hits.iter().map(|h| h.score).collect();
+            mismatches += usize::from(want != got);
+        }
+    }
+    let cairn_s = engine_s;
+    latencies.sort_by(f64::total_cmp);
+    let p50 = latencies.get(latencies.len() / 2).copied().unwrap_or(0.0);
+    // The static p50 of the same queries on the same index, no writes between.
+    let ts_end = 1 + commits as u64;
+    let mut quiet = Vec::with_capacity(commits);
+    for i in 0..commits {
+        let t0 = Instant::now();
+        index.search(&Query::Term(query_of(i)), Bm25Params::default(), ts_end, 10)?;
+        quiet.push(t0.elapsed().as_secs_f64());
+    }
+    quiet.sort_by(f64::total_cmp);
+    let quiet_p50 = quiet.get(quiet.len() / 2).copied().unwrap_or(0.0);
+
+    // tantivy: commit + reader reload per change.
+    let mut sb = Schema::builder();
+    let indexing = TextFieldIndexing::default()
+        .set_tokenizer("simple_lower")
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let body = sb.add_text_field(
+        "body",
+        TextOptions::default().set_indexing_options(indexing),
+    );
+    let id = sb.add_u64_field("id", tantivy::schema::INDEXED | FAST);
+    let dir = tdir.join("fresh-tantivy");
+    std::fs::create_dir_all(&dir)?;
+    let tindex = Index::create_in_dir(&dir, sb.build())?;
+    tindex.tokenizers().register(
+        "simple_lower",
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
+    let mut writer: IndexWriter = tindex.writer_with_num_threads(1, 100_000_000)?;
+    for (i, (_, text)) in docs[..BASE].iter().enumerate() {
+        let mut d = TantivyDocument::default();
+        d.add_text(body, text);
+        d.add_u64(id, i as u64);
+        writer.add_document(d)?;
+    }
+    writer.commit()?;
+    let reader = tindex
+        .reader_builder()
+        .reload_policy(tantivy::ReloadPolicy::Manual)
+        .try_into()?;
+    let start = Instant::now();
+    for (i, change) in plan.iter().enumerate() {
+        match *change {
+            Change::Insert(key, p) | Change::Update(key, p) => {
+                writer.delete_term(Term::from_field_u64(id, key));
+                let mut d = TantivyDocument::default();
+                d.add_text(body, &docs[p].1);
+                d.add_u64(id, key);
+                writer.add_document(d)?;
+            }
+            Change::Delete(key) => {
+                writer.delete_term(Term::from_field_u64(id, key));
+            }
+        }
+        writer.commit()?;
+        reader.reload()?;
+        let searcher = reader.searcher();
+        let q = TermQuery::new(
+            Term::from_field_text(body, &query_of(i)),
+            IndexRecordOption::WithFreqs,
+        );
+        searcher.search(&q, &TopDocs::with_limit(10).order_by_score())?;
+    }
+    let tantivy_s = start.elapsed().as_secs_f64();
+
+    // FTS5: one autocommit statement per change, in memory.
+    let conn = rusqlite::Connection::open_in_memory()?;
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 0');",
+    )?;
+    {
+        let tx = conn.unchecked_transaction()?;
+        let mut ins = tx.prepare("INSERT INTO fts (rowid, body) VALUES (?1, ?2)")?;
+        for (i, (_, text)) in docs[..BASE].iter().enumerate() {
+            ins.execute(rusqlite::params![i as i64, text])?;
+        }
+        drop(ins);
+        tx.commit()?;
+    }
+    let start = Instant::now();
+    {
+        let mut ins = conn.prepare("INSERT INTO fts (rowid, body) VALUES (?1, ?2)")?;
+        let mut upd = conn.prepare("UPDATE fts SET body = ?2 WHERE rowid = ?1")?;
+        let mut del = conn.prepare("DELETE FROM fts WHERE rowid = ?1")?;
+        let mut query =
+            conn.prepare("SELECT rowid FROM fts WHERE fts MATCH ?1 ORDER BY rank LIMIT 10")?;
+        for (i, change) in plan.iter().enumerate() {
+            match *change {
+                Change::Insert(key, p) => {
+                    ins.execute(rusqlite::params![key as i64, docs[p].1])?;
+                }
+                Change::Update(key, p) => {
+                    upd.execute(rusqlite::params![key as i64, docs[p].1])?;
+                }
+                Change::Delete(key) => {
+                    del.execute(rusqlite::params![key as i64])?;
+                }
+            }
+            let m = format!("\"{}\"", query_of(i));
+            let n = query.query_map([m], |r| r.get::<_, i64>(0))?.count();
+            std::hint::black_box(n);
+        }
+    }
+    let fts5_s = start.elapsed().as_secs_f64();
+
+    let per_s = |secs: f64| commits as f64 / secs;
+    println!(
+        "freshness commits={commits} cairn={:.0}/s tantivy={:.0}/s fts5={:.0}/s ratio_tantivy={:.1} ratio_fts5={:.2}",
+        per_s(cairn_s),
+        per_s(tantivy_s),
+        per_s(fts5_s),
+        tantivy_s / cairn_s,
+        fts5_s / cairn_s
+    );
+    println!(
+        "freshness ghosts={ghosts} full_checks={checks} mismatched={mismatches} query_p50_under_writes_us={:.1} static_p50_us={:.1} ratio={:.2}",
+        p50 * 1e6,
+        quiet_p50 * 1e6,
+        p50 / quiet_p50.max(1e-12)
+    );
     Ok(())
 }
 

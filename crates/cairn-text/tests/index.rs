@@ -19,6 +19,7 @@ enum Op {
     Delete(usize),
     Seal,
     Compact,
+    MergeFrom(usize),
     Search(Query, usize),
 }
 
@@ -57,6 +58,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => (0usize..1000).prop_map(Op::Delete),
         1 => Just(Op::Seal),
         1 => Just(Op::Compact),
+        1 => (0usize..4).prop_map(Op::MergeFrom),
         3 => (query_strategy(), 0usize..1000).prop_map(|(q, back)| Op::Search(q, back)),
     ]
 }
@@ -126,6 +128,14 @@ fn same_ranking(a: &[KeyHit], b: &[KeyHit]) -> bool {
     true
 }
 
+/// The words of `key`'s open version.
+fn old_words(versions: &[Version], key: u64) -> Vec<&'static str> {
+    versions
+        .iter()
+        .find(|v| v.key == key && v.end == u64::MAX)
+        .map_or_else(Vec::new, |v| v.words.clone())
+}
+
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut index = TextIndex::new();
     let mut versions: Vec<Version> = Vec::new();
@@ -148,7 +158,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Update(pick, w) if !open_keys.is_empty() => {
                 let key = open_keys[pick % open_keys.len()];
-                index.end(key, ts).expect("end");
+                index.end(key, ts, old_words(&versions, key)).expect("end");
                 let words: Vec<&'static str> = w.iter().map(|&i| VOCAB[i]).collect();
                 index.insert(key, terms(&words), ts).expect("insert");
                 if let Some(v) = versions
@@ -166,7 +176,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Delete(pick) if !open_keys.is_empty() => {
                 let key = open_keys.swap_remove(pick % open_keys.len());
-                index.end(key, ts).expect("end");
+                index.end(key, ts, old_words(&versions, key)).expect("end");
                 if let Some(v) = versions
                     .iter_mut()
                     .find(|v| v.key == key && v.end == u64::MAX)
@@ -178,6 +188,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Compact => {
                 oldest = oldest.max(ts / 2);
                 index.compact(oldest).expect("compact");
+            }
+            Op::MergeFrom(from) => {
+                oldest = oldest.max(ts / 2);
+                index.merge_from(from, oldest).expect("merge");
             }
             Op::Search(q, back) => {
                 let at = ts.saturating_sub(back as u64).max(oldest);
@@ -222,7 +236,10 @@ fn refuses_out_of_order_and_double_opens() {
         index.insert(2, terms(&["b"]), 4),
         Err(bm25::IndexError::OutOfOrder { .. })
     ));
-    assert!(matches!(index.end(3, 7), Err(bm25::IndexError::NotOpen(3))));
+    assert!(matches!(
+        index.end(3, 7, ["a"]),
+        Err(bm25::IndexError::NotOpen(3))
+    ));
 }
 
 #[test]
@@ -234,7 +251,7 @@ fn compaction_drops_dead_versions() {
             .expect("insert");
     }
     for key in 0..300u64 {
-        index.end(key, 1000 + key).expect("end");
+        index.end(key, 1000 + key, ["a", "b"]).expect("end");
     }
     assert_eq!(index.n_versions(), 600);
     index.compact(2000).expect("compact");

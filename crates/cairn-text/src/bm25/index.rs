@@ -25,8 +25,8 @@ use super::cursor::{PostingsCursor, TERMINATED};
 use super::part::{Part, PartTooLarge, PartWriter, TooManyDocs};
 use super::tail::TailPart;
 use super::{
-    search_with_stats, snapshot_doc_freq, Bm25Params, Bm25Stats, DocFreqs, Liveness, PartRef,
-    Query, QueryError, SearchPart,
+    search_with_stats, Bm25Params, Bm25Stats, DocFreqs, Liveness, PartRef, Query, QueryError,
+    SearchPart,
 };
 
 /// Documents in the tail before it is sealed into a part.
@@ -71,6 +71,11 @@ struct Versions {
     /// visible at `ts` iff `max_begin <= ts < min_end`.
     max_begin: u64,
     min_end: u64,
+    /// Sealed parts only: for each term, the `end` of every ended document
+    /// that contains it, in increasing order — so a term's frequency at
+    /// `ts` is the dictionary's minus the ends `<= ts`, without reading
+    /// its postings.
+    dead: HashMap<Box<str>, Vec<u64>>,
 }
 
 impl Versions {
@@ -179,12 +184,30 @@ impl TextIndex {
     }
 
     /// Ends `key`'s open version at `ts` (a delete, or the old side of an
-    /// update).
-    pub fn end(&mut self, key: u64, ts: u64) -> Result<(), IndexError> {
+    /// update). `terms` are the indexed terms of that version (repeats
+    /// allowed): the caller re-tokenizes the old text, which it has at
+    /// hand, so a part's term frequencies stay exact at every snapshot
+    /// without a forward index. They must be the version's own terms.
+    pub fn end<'t>(
+        &mut self,
+        key: u64,
+        ts: u64,
+        terms: impl IntoIterator<Item = &'t str>,
+    ) -> Result<(), IndexError> {
         self.check_order(ts)?;
         let slot = self.open.remove(&key).ok_or(IndexError::NotOpen(key))?;
         let (versions, doc) = match slot {
-            Slot::Sealed(p, doc) => (&mut self.sealed[p].versions, doc),
+            Slot::Sealed(p, doc) => {
+                let versions = &mut self.sealed[p].versions;
+                let mut distinct: Vec<&str> = terms.into_iter().collect();
+                distinct.sort_unstable();
+                distinct.dedup();
+                for t in distinct {
+                    versions.dead.entry(t.into()).or_default().push(ts);
+                }
+                (versions, doc)
+            }
+            // A tail document's terms are in the tail (used when sealed).
             Slot::Tail(doc) => (&mut self.tail_versions, doc),
         };
         let d = doc as usize;
@@ -202,7 +225,18 @@ impl TextIndex {
         let bytes = self.tail.seal()?;
         let part = Part::open(bytes).map_err(|e| IndexError::Internal(e.to_string()))?;
         let index = self.sealed.len();
-        let versions = std::mem::take(&mut self.tail_versions);
+        let mut versions = std::mem::take(&mut self.tail_versions);
+        for (doc, &end) in versions.end.iter().enumerate() {
+            if end != OPEN {
+                let dead = &mut versions.dead;
+                self.tail
+                    .each_term_of(doc as u32, |t| dead.entry(t.into()).or_default().push(end));
+            }
+        }
+        versions
+            .dead
+            .values_mut()
+            .for_each(|ends| ends.sort_unstable());
         for (doc, (&key, &end)) in versions.keys.iter().zip(&versions.end).enumerate() {
             if end == OPEN {
                 self.open.insert(key, Slot::Sealed(index, doc as u32));
@@ -217,11 +251,19 @@ impl TextIndex {
     /// versions that ended at or before `oldest` (no snapshot at or after
     /// it sees them). Searches at `ts >= oldest` answer as before.
     pub fn compact(&mut self, oldest: u64) -> Result<(), IndexError> {
+        self.merge_from(0, oldest)
+    }
+
+    /// As [`TextIndex::compact`], for the parts from the `from`-th on (the
+    /// newer, smaller ones; a tiered policy merges those often and the
+    /// large old ones rarely). Merged parts keep their place in the order.
+    pub fn merge_from(&mut self, from: usize, oldest: u64) -> Result<(), IndexError> {
         self.seal()?;
+        let from = from.min(self.sealed.len());
         // New ids, in (part, document) order, for the versions kept.
         let mut kept = Versions::default();
-        let mut remap: Vec<Vec<Option<u32>>> = Vec::with_capacity(self.sealed.len());
-        for s in &self.sealed {
+        let mut remap: Vec<Vec<Option<u32>>> = Vec::with_capacity(self.sealed.len() - from);
+        for s in &self.sealed[from..] {
             let mut map = Vec::with_capacity(s.versions.keys.len());
             for d in 0..s.versions.keys.len() {
                 if s.versions.end[d] <= oldest {
@@ -236,7 +278,7 @@ impl TextIndex {
         }
         let mut writer = PartWriter::for_merge(kept.lens.clone());
         let mut positions = Vec::new();
-        for (s, map) in self.sealed.iter().zip(&remap) {
+        for (s, map) in self.sealed[from..].iter().zip(&remap) {
             let view = s.part.view();
             let norms = view.norms();
             view.each_term(|term, entry| {
@@ -251,27 +293,32 @@ impl TextIndex {
                     if let Some(Some(new)) = map.get(cursor.doc() as usize) {
                         cursor.positions(&mut positions);
                         writer.push_posting(term, *new, &positions);
+                        let end = kept.end[*new as usize];
+                        if end != OPEN {
+                            kept.dead.entry(term.into()).or_default().push(end);
+                        }
                     }
                     cursor.advance();
                 }
             });
         }
+        kept.dead.values_mut().for_each(|ends| ends.sort_unstable());
         let bytes = writer.finish()?;
         let part = Part::open(bytes).map_err(|e| IndexError::Internal(e.to_string()))?;
-        self.open.clear();
-        for (doc, (&key, &end)) in kept.keys.iter().zip(&kept.end).enumerate() {
-            if end == OPEN {
-                self.open.insert(key, Slot::Sealed(0, doc as u32));
+        self.sealed.truncate(from);
+        self.open
+            .retain(|_, slot| matches!(slot, Slot::Sealed(p, _) if *p < from));
+        if !kept.keys.is_empty() {
+            for (doc, (&key, &end)) in kept.keys.iter().zip(&kept.end).enumerate() {
+                if end == OPEN {
+                    self.open.insert(key, Slot::Sealed(from, doc as u32));
+                }
             }
-        }
-        self.sealed = if kept.keys.is_empty() {
-            Vec::new()
-        } else {
-            vec![Sealed {
+            self.sealed.push(Sealed {
                 part,
                 versions: kept,
-            }]
-        };
+            });
+        }
         // History before `oldest` collapses into one entry.
         let base = self.history.iter().rposition(|&(t, _, _)| t <= oldest);
         if let Some(i) = base {
@@ -326,7 +373,8 @@ impl TextIndex {
             live: self.tail_versions.liveness(ts),
         });
         let dfs = LazyDocFreqs {
-            parts: &parts,
+            index: self,
+            ts,
             cache: RefCell::new(HashMap::new()),
         };
         let hits = search_with_stats(&parts, query, params, self.stats_at(ts), &dfs, k)?;
@@ -349,7 +397,8 @@ impl TextIndex {
 
 /// Document frequencies at the search's snapshot, counted on first use.
 struct LazyDocFreqs<'a> {
-    parts: &'a [SearchPart<'a>],
+    index: &'a TextIndex,
+    ts: u64,
     cache: RefCell<HashMap<String, u64>>,
 }
 
@@ -358,8 +407,48 @@ impl DocFreqs for LazyDocFreqs<'_> {
         if let Some(&df) = self.cache.borrow().get(term) {
             return df;
         }
-        let df = snapshot_doc_freq(self.parts, term);
+        let ts = self.ts;
+        let mut df: u64 = self
+            .index
+            .sealed
+            .iter()
+            .map(|s| s.doc_freq_at(term, ts))
+            .sum();
+        df += self
+            .index
+            .tail
+            .doc_freq(term, self.index.tail_versions.liveness(ts));
         self.cache.borrow_mut().insert(term.to_string(), df);
+        df
+    }
+}
+
+impl Sealed {
+    /// Documents of this part that contain `term` and are visible at `ts`.
+    fn doc_freq_at(&self, term: &str, ts: u64) -> u64 {
+        let view = self.part.view();
+        let Some(entry) = view.lookup(term) else {
+            return 0;
+        };
+        let v = &self.versions;
+        let mut df = u64::from(entry.df);
+        if let Some(ends) = v.dead.get(term) {
+            df = df.saturating_sub(ends.partition_point(|&e| e <= ts) as u64);
+        }
+        if ts < v.max_begin {
+            // Begins never decrease along a part: the documents from
+            // `first` on had not begun at `ts` (and are not among the dead
+            // counted above, which ended at or before `ts`).
+            let first = v.begin.partition_point(|&b| b <= ts) as u32;
+            if let Some(region) = view.region(&entry) {
+                let mut cursor = PostingsCursor::new(region, entry.df, view.norms());
+                let mut doc = cursor.seek(first);
+                while doc != TERMINATED {
+                    df = df.saturating_sub(1);
+                    doc = cursor.advance();
+                }
+            }
+        }
         df
     }
 }

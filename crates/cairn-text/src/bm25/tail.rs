@@ -100,6 +100,13 @@ impl TailPart {
         out
     }
 
+    /// Calls `f(term)` for each distinct term of document `doc`.
+    pub(crate) fn each_term_of(&self, doc: u32, mut f: impl FnMut(&str)) {
+        if let Some(d) = self.docs.get(doc as usize) {
+            d.terms.iter().for_each(|(t, _)| f(t));
+        }
+    }
+
     /// The tail as a sealed part (same ids, same scores).
     pub fn seal(&self) -> Result<Vec<u8>, PartTooLarge> {
         let mut writer = PartWriter::new();
