@@ -307,15 +307,8 @@ fn agree_tie_aware(a: &Ranking, b: &Ranking) -> bool {
     true
 }
 
-fn main() -> Result<()> {
-    let args = parse_args()?;
-    let tok = Tokenizer::new(TokenizerConfig {
-        segmenter: Segmenter::Simple,
-        lowercase: true,
-        ascii_fold: false,
-        stop_words: None,
-        stem: None,
-    });
+/// The corpus as `(id, text)`, ids `0..n` (the first `--docs` only).
+fn load_passages(args: &Args) -> Result<Vec<(u64, String)>> {
     let mut docs: Vec<(u64, String)> = Vec::new();
     for v in read_jsonl(&args.data.join("passages.jsonl"))? {
         let id = v["id"]
@@ -330,6 +323,19 @@ fn main() -> Result<()> {
     if docs.iter().enumerate().any(|(i, d)| d.0 != i as u64) {
         bail!("passage ids are not 0..n");
     }
+    Ok(docs)
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let tok = Tokenizer::new(TokenizerConfig {
+        segmenter: Segmenter::Simple,
+        lowercase: true,
+        ascii_fold: false,
+        stop_words: None,
+        stem: None,
+    });
+    let docs = load_passages(&args)?;
     let classes = load_queries(&args.data, &tok)?;
     println!(
         "corpus {} passages, data {}",
@@ -361,17 +367,7 @@ fn main() -> Result<()> {
     );
 
     let fts5 = if args.fts5_queries > 0 {
-        let path = tdir.join("fts5.db");
-        let t = Instant::now();
-        let conn = build_fts5(&docs, &path)?;
-        let secs = t.elapsed().as_secs_f64();
-        let bytes = std::fs::metadata(&path)?.len();
-        println!(
-            "fts5 build_s={secs:.2} (1 thread) ratio_cairn={:.2} index_bytes={bytes} ratio_cairn={:.3}",
-            cairn_build / secs,
-            cairn_bytes as f64 / bytes as f64
-        );
-        Some(conn)
+        Some(build_fts5_reported(&docs, &tdir, cairn_build, cairn_bytes)?)
     } else {
         None
     };
@@ -381,17 +377,7 @@ fn main() -> Result<()> {
         .iter()
         .map(|b| Part::open(b.as_slice()))
         .collect::<Result<_, _>>()?;
-    let mut sections: Vec<(&str, usize)> = Vec::new();
-    for part in &opened {
-        for (i, (name, n)) in part.section_sizes().into_iter().enumerate() {
-            match sections.get_mut(i) {
-                Some(s) => s.1 += n,
-                None => sections.push((name, n)),
-            }
-        }
-    }
-    println!("cairn sections {sections:?}");
-    println!("tantivy files {tantivy_files:?}");
+    print_sections(&opened, &tantivy_files);
     let parts: Vec<SearchPart> = opened
         .iter()
         .map(|part| SearchPart {
@@ -417,38 +403,65 @@ fn main() -> Result<()> {
         Ok(searcher.search(q, &TopDocs::with_limit(10).order_by_score())?)
     };
 
+    let pid_of = |addr: tantivy::DocAddress| {
+        id_columns[addr.segment_ord as usize]
+            .first(addr.doc_id)
+            .unwrap_or(u64::MAX)
+    };
+    let engines = Engines {
+        run_cairn: &run_cairn,
+        run_tantivy: &run_tantivy,
+        pid_of: &pid_of,
+        body,
+        fts5: fts5.as_ref(),
+    };
+    static_classes(&args, &classes, &engines)?;
+    if args.freshness > 0 {
+        freshness(&docs, &classes, &tok, args.freshness, &tdir)?;
+    }
+    let _ = std::fs::remove_dir_all(&tdir);
+    Ok(())
+}
+
+/// The engines a static run compares.
+struct Engines<'a> {
+    run_cairn: &'a dyn Fn(&Query) -> Result<Ranking>,
+    run_tantivy: &'a dyn Fn(&dyn TQuery) -> Result<Vec<(f32, tantivy::DocAddress)>>,
+    /// The passage id of a tantivy document.
+    pid_of: &'a dyn Fn(tantivy::DocAddress) -> u64,
+    body: tantivy::schema::Field,
+    fts5: Option<&'a rusqlite::Connection>,
+}
+
+/// QPS and agreement per query class (and FTS5 with `--fts5`).
+fn static_classes(args: &Args, classes: &[(String, Vec<Shape>)], e: &Engines) -> Result<()> {
     println!("class n cairn_qps tantivy_qps ratio exact tie_aware");
-    for (name, shapes) in &classes {
+    for (name, shapes) in classes {
         if shapes.is_empty() || args.only.as_ref().is_some_and(|o| !o.contains(name)) {
             continue;
         }
         let cq: Vec<Query> = shapes.iter().map(cairn_query).collect();
-        let tq: Vec<Box<dyn TQuery>> = shapes.iter().map(|s| tantivy_query(s, body)).collect();
+        let tq: Vec<Box<dyn TQuery>> = shapes.iter().map(|s| tantivy_query(s, e.body)).collect();
         let (mut best_c, mut best_t) = (f64::INFINITY, f64::INFINITY);
         let mut sink = 0usize;
         for _ in 0..args.reps.max(1) {
             let t = Instant::now();
             for q in &cq {
-                sink += run_cairn(q)?.len();
+                sink += (e.run_cairn)(q)?.len();
             }
             best_c = best_c.min(t.elapsed().as_secs_f64());
             let t = Instant::now();
             for q in &tq {
-                sink += run_tantivy(q.as_ref())?.len();
+                sink += (e.run_tantivy)(q.as_ref())?.len();
             }
             best_t = best_t.min(t.elapsed().as_secs_f64());
         }
         let (mut exact, mut tie_ok, mut shown) = (0usize, 0usize, 0usize);
         for (i, (q, t)) in cq.iter().zip(&tq).enumerate() {
-            let a = run_cairn(q)?;
-            let b: Ranking = run_tantivy(t.as_ref())?
+            let a = (e.run_cairn)(q)?;
+            let b: Ranking = (e.run_tantivy)(t.as_ref())?
                 .into_iter()
-                .map(|(score, addr)| {
-                    let pid = id_columns[addr.segment_ord as usize]
-                        .first(addr.doc_id)
-                        .unwrap_or(u64::MAX);
-                    (pid, score)
-                })
+                .map(|(score, addr)| ((e.pid_of)(addr), score))
                 .collect();
             let same = a.iter().map(|x| x.0).eq(b.iter().map(|x| x.0));
             exact += usize::from(same);
@@ -462,7 +475,7 @@ fn main() -> Result<()> {
                 );
             }
         }
-        if let Some(conn) = &fts5 {
+        if let Some(conn) = e.fts5 {
             let n_f = args.fts5_queries.min(shapes.len());
             let mut stmt = conn.prepare_cached(
                 "SELECT rowid FROM fts WHERE fts MATCH ?1 ORDER BY rank LIMIT 10",
@@ -478,7 +491,7 @@ fn main() -> Result<()> {
             };
             for (j, m) in matches.iter().enumerate() {
                 let ids = run_fts5(m)?;
-                let ours = run_cairn(&cq[j])?;
+                let ours = (e.run_cairn)(&cq[j])?;
                 let common = ours.iter().filter(|x| ids.contains(&x.0)).count();
                 overlap += common as f64 / ours.len().max(ids.len()).max(1) as f64;
             }
@@ -490,7 +503,7 @@ fn main() -> Result<()> {
                 best_f = best_f.min(t.elapsed().as_secs_f64());
                 let t = Instant::now();
                 for q in &cq[..n_f] {
-                    sink += run_cairn(q)?.len();
+                    sink += (e.run_cairn)(q)?.len();
                 }
                 best_c = best_c.min(t.elapsed().as_secs_f64());
             }
@@ -514,11 +527,28 @@ fn main() -> Result<()> {
             if sink == usize::MAX { "!" } else { "" }
         );
     }
-    if args.freshness > 0 {
-        freshness(&docs, &classes, &tok, args.freshness, &tdir)?;
-    }
-    let _ = std::fs::remove_dir_all(&tdir);
     Ok(())
+}
+
+/// Passages loaded before the freshness run's commits.
+const FRESH_BASE: usize = 100_000;
+
+/// One commit of the freshness run: (key, passage index).
+#[derive(Clone, Copy)]
+enum Change {
+    Insert(u64, usize),
+    Update(u64, usize),
+    Delete(u64),
+}
+
+/// What Cairn's part of the freshness run measured.
+struct CairnFresh {
+    secs: f64,
+    ghosts: usize,
+    checks: usize,
+    mismatches: usize,
+    p50: f64,
+    quiet_p50: f64,
 }
 
 /// The freshness run (see the module doc).
@@ -529,10 +559,11 @@ fn freshness(
     commits: usize,
     tdir: &Path,
 ) -> Result<()> {
-    use rand::{Rng, SeedableRng};
-    const BASE: usize = 100_000;
-    if docs.len() < BASE * 2 {
-        bail!("the freshness run needs at least {} passages", BASE * 2);
+    if docs.len() < FRESH_BASE * 2 {
+        bail!(
+            "the freshness run needs at least {} passages",
+            FRESH_BASE * 2
+        );
     }
     // Query terms: the medium and common single terms.
     let terms: Vec<String> = classes
@@ -549,18 +580,40 @@ fn freshness(
         tok.for_each_term(text, |t, token| out.push((t.to_string(), token.position)));
         out
     };
-    // The plan, shared by all engines: (op, key, passage index).
+    let query_of = |i: usize| terms[i % terms.len().max(1)].clone();
+    let plan = freshness_plan(docs.len(), commits);
+    let c = freshness_cairn(docs, &plan, &tokens, &query_of)?;
+    let tantivy_s = freshness_tantivy(docs, &plan, &query_of, tdir)?;
+    let fts5_s = freshness_fts5(docs, &plan, &query_of)?;
+    let (cairn_s, ghosts, checks, mismatches, p50, quiet_p50) =
+        (c.secs, c.ghosts, c.checks, c.mismatches, c.p50, c.quiet_p50);
+    let per_s = |secs: f64| commits as f64 / secs;
+    println!(
+        "freshness commits={commits} cairn={:.0}/s tantivy={:.0}/s fts5={:.0}/s ratio_tantivy={:.1} ratio_fts5={:.2}",
+        per_s(cairn_s),
+        per_s(tantivy_s),
+        per_s(fts5_s),
+        tantivy_s / cairn_s,
+        fts5_s / cairn_s
+    );
+    println!(
+        "freshness ghosts={ghosts} full_checks={checks} mismatched={mismatches} query_p50_under_writes_us={:.1} static_p50_us={:.1} ratio={:.2}",
+        p50 * 1e6,
+        quiet_p50 * 1e6,
+        p50 / quiet_p50.max(1e-12)
+    );
+    Ok(())
+}
+
+/// The commits, shared by all engines: 50 % inserts of new passages, 30 %
+/// updates of a live key to the next passage's text, 20 % deletes.
+fn freshness_plan(n_docs: usize, commits: usize) -> Vec<Change> {
+    use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(20261208);
-    let mut live: Vec<u64> = (0..BASE as u64).collect();
-    let mut text_of: HashMap<u64, usize> = (0..BASE).map(|i| (i as u64, i)).collect();
-    let mut next_passage = BASE;
-    let mut next_key = BASE as u64;
-    #[derive(Clone, Copy)]
-    enum Change {
-        Insert(u64, usize),
-        Update(u64, usize),
-        Delete(u64),
-    }
+    let mut live: Vec<u64> = (0..FRESH_BASE as u64).collect();
+    let mut text_of: HashMap<u64, usize> = (0..FRESH_BASE).map(|i| (i as u64, i)).collect();
+    let mut next_passage = FRESH_BASE;
+    let mut next_key = FRESH_BASE as u64;
     let mut plan = Vec::with_capacity(commits);
     for _ in 0..commits {
         let roll: f64 = rng.random();
@@ -569,13 +622,13 @@ fn freshness(
             live.push(next_key);
             text_of.insert(next_key, next_passage);
             next_key += 1;
-            next_passage = (next_passage + 1) % docs.len();
+            next_passage = (next_passage + 1) % n_docs;
             c
         } else if roll < 0.8 {
             let key = live[rng.random_range(0..live.len())];
             text_of.insert(key, next_passage);
             let c = Change::Update(key, next_passage);
-            next_passage = (next_passage + 1) % docs.len();
+            next_passage = (next_passage + 1) % n_docs;
             c
         } else {
             let key = live.swap_remove(rng.random_range(0..live.len()));
@@ -584,16 +637,24 @@ fn freshness(
         };
         plan.push(change);
     }
-    let query_of = |i: usize| terms[i % terms.len().max(1)].clone();
+    plan
+}
 
-    // Cairn.
+/// Cairn's `TextIndex`: the commits with a query after each, checked.
+fn freshness_cairn(
+    docs: &[(u64, String)],
+    plan: &[Change],
+    tokens: &dyn Fn(&str) -> Vec<(String, u32)>,
+    query_of: &dyn Fn(usize) -> String,
+) -> Result<CairnFresh> {
+    let commits = plan.len();
     let mut index = TextIndex::new();
-    for (i, (_, text)) in docs[..BASE].iter().enumerate() {
+    for (i, (_, text)) in docs[..FRESH_BASE].iter().enumerate() {
         let t = tokens(text);
         index.insert(i as u64, t.iter().map(|(s, p)| (s.as_str(), *p)), 1)?;
     }
     index.compact(1)?;
-    let mut current: HashMap<u64, usize> = (0..BASE).map(|i| (i as u64, i)).collect();
+    let mut current: HashMap<u64, usize> = (0..FRESH_BASE).map(|i| (i as u64, i)).collect();
     let (mut ghosts, mut mismatches, mut checks) = (0usize, 0usize, 0usize);
     let mut latencies = Vec::with_capacity(commits);
     // Engine time only: the checks below each query are not counted.
@@ -648,23 +709,7 @@ fn freshness(
         }
         if i % 500 == 499 {
             checks += 1;
-            let mut tail = TailPart::new();
-            let mut keys: Vec<u64> = current.keys().copied().collect();
-            keys.sort_unstable();
-            for k in &keys {
-                let t = tokens(&docs[current[k]].1);
-                tail.add_document(t.iter().map(|(s, p)| (s.as_str(), *p)))?;
-            }
-            let parts = [SearchPart {
-                part: PartRef::Tail(&tail),
-                live: Liveness::All,
-            }];
-            let want: Vec<f32> = bm25::search(&parts, &q, Bm25Params::default(), 10)?
-                .iter()
-                .map(|h| h.score)
-                .collect();
-            let got: Vec<f32> = hits.iter().map(|h| h.score).collect();
-            mismatches += usize::from(want != got);
+            mismatches += usize::from(!same_as_rebuild(docs, &current, tokens, &q, &hits)?);
         }
     }
     let cairn_s = engine_s;
@@ -681,7 +726,51 @@ fn freshness(
     quiet.sort_by(f64::total_cmp);
     let quiet_p50 = quiet.get(quiet.len() / 2).copied().unwrap_or(0.0);
 
-    // tantivy: commit + reader reload per change.
+    Ok(CairnFresh {
+        secs: cairn_s,
+        ghosts,
+        checks,
+        mismatches,
+        p50,
+        quiet_p50,
+    })
+}
+
+/// Whether `hits` score exactly as a from-scratch index of the live
+/// documents (`current`: key → passage) scores its top-10 for `q`.
+fn same_as_rebuild(
+    docs: &[(u64, String)],
+    current: &HashMap<u64, usize>,
+    tokens: &dyn Fn(&str) -> Vec<(String, u32)>,
+    q: &Query,
+    hits: &[bm25::KeyHit],
+) -> Result<bool> {
+    let mut tail = TailPart::new();
+    let mut keys: Vec<u64> = current.keys().copied().collect();
+    keys.sort_unstable();
+    for k in &keys {
+        let t = tokens(&docs[current[k]].1);
+        tail.add_document(t.iter().map(|(s, p)| (s.as_str(), *p)))?;
+    }
+    let parts = [SearchPart {
+        part: PartRef::Tail(&tail),
+        live: Liveness::All,
+    }];
+    let want: Vec<f32> = bm25::search(&parts, q, Bm25Params::default(), 10)?
+        .iter()
+        .map(|h| h.score)
+        .collect();
+    let got: Vec<f32> = hits.iter().map(|h| h.score).collect();
+    Ok(want == got)
+}
+
+/// tantivy: delete + add, commit and reader reload per change, a query after each.
+fn freshness_tantivy(
+    docs: &[(u64, String)],
+    plan: &[Change],
+    query_of: &dyn Fn(usize) -> String,
+    tdir: &Path,
+) -> Result<f64> {
     let mut sb = Schema::builder();
     let indexing = TextFieldIndexing::default()
         .set_tokenizer("simple_lower")
@@ -701,7 +790,7 @@ fn freshness(
             .build(),
     );
     let mut writer: IndexWriter = tindex.writer_with_num_threads(1, 100_000_000)?;
-    for (i, (_, text)) in docs[..BASE].iter().enumerate() {
+    for (i, (_, text)) in docs[..FRESH_BASE].iter().enumerate() {
         let mut d = TantivyDocument::default();
         d.add_text(body, text);
         d.add_u64(id, i as u64);
@@ -737,7 +826,15 @@ fn freshness(
     }
     let tantivy_s = start.elapsed().as_secs_f64();
 
-    // FTS5: one autocommit statement per change, in memory.
+    Ok(tantivy_s)
+}
+
+/// FTS5: one autocommit statement per change, in memory, a query after each.
+fn freshness_fts5(
+    docs: &[(u64, String)],
+    plan: &[Change],
+    query_of: &dyn Fn(usize) -> String,
+) -> Result<f64> {
     let conn = rusqlite::Connection::open_in_memory()?;
     conn.execute_batch(
         "CREATE VIRTUAL TABLE fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 0');",
@@ -745,7 +842,7 @@ fn freshness(
     {
         let tx = conn.unchecked_transaction()?;
         let mut ins = tx.prepare("INSERT INTO fts (rowid, body) VALUES (?1, ?2)")?;
-        for (i, (_, text)) in docs[..BASE].iter().enumerate() {
+        for (i, (_, text)) in docs[..FRESH_BASE].iter().enumerate() {
             ins.execute(rusqlite::params![i as i64, text])?;
         }
         drop(ins);
@@ -777,22 +874,42 @@ fn freshness(
     }
     let fts5_s = start.elapsed().as_secs_f64();
 
-    let per_s = |secs: f64| commits as f64 / secs;
+    Ok(fts5_s)
+}
+
+/// Bytes per section of Cairn's parts and per file kind of tantivy's index.
+fn print_sections(opened: &[Part<&[u8]>], tantivy_files: &[(String, u64)]) {
+    let mut sections: Vec<(&str, usize)> = Vec::new();
+    for part in opened {
+        for (i, (name, n)) in part.section_sizes().into_iter().enumerate() {
+            match sections.get_mut(i) {
+                Some(s) => s.1 += n,
+                None => sections.push((name, n)),
+            }
+        }
+    }
+    println!("cairn sections {sections:?}");
+    println!("tantivy files {tantivy_files:?}");
+}
+
+/// Builds the FTS5 index and prints its build time and size against Cairn's.
+fn build_fts5_reported(
+    docs: &[(u64, String)],
+    tdir: &Path,
+    cairn_build: f64,
+    cairn_bytes: usize,
+) -> Result<rusqlite::Connection> {
+    let path = tdir.join("fts5.db");
+    let t = Instant::now();
+    let conn = build_fts5(docs, &path)?;
+    let secs = t.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&path)?.len();
     println!(
-        "freshness commits={commits} cairn={:.0}/s tantivy={:.0}/s fts5={:.0}/s ratio_tantivy={:.1} ratio_fts5={:.2}",
-        per_s(cairn_s),
-        per_s(tantivy_s),
-        per_s(fts5_s),
-        tantivy_s / cairn_s,
-        fts5_s / cairn_s
+        "fts5 build_s={secs:.2} (1 thread) ratio_cairn={:.2} index_bytes={bytes} ratio_cairn={:.3}",
+        cairn_build / secs,
+        cairn_bytes as f64 / bytes as f64
     );
-    println!(
-        "freshness ghosts={ghosts} full_checks={checks} mismatched={mismatches} query_p50_under_writes_us={:.1} static_p50_us={:.1} ratio={:.2}",
-        p50 * 1e6,
-        quiet_p50 * 1e6,
-        p50 / quiet_p50.max(1e-12)
-    );
-    Ok(())
+    Ok(conn)
 }
 
 fn build_fts5(docs: &[(u64, String)], path: &Path) -> Result<rusqlite::Connection> {
