@@ -226,7 +226,12 @@ fn build_cairn(docs: &[(u64, String)], tok: &Tokenizer) -> Result<CairnIndex> {
     Ok(CairnIndex { parts, bases })
 }
 
-fn build_tantivy(docs: &[(u64, String)], dir: &Path) -> Result<(Index, tantivy::schema::Field)> {
+/// A tantivy index in `dir` with the bench's tokenizer (alphanumeric
+/// runs, lowercased) on `body`, positions indexed, and a u64 `id`.
+fn tantivy_index(
+    dir: &Path,
+    id_options: impl Into<tantivy::schema::NumericOptions>,
+) -> Result<(Index, tantivy::schema::Field, tantivy::schema::Field)> {
     let mut sb = Schema::builder();
     let indexing = TextFieldIndexing::default()
         .set_tokenizer("simple_lower")
@@ -235,7 +240,7 @@ fn build_tantivy(docs: &[(u64, String)], dir: &Path) -> Result<(Index, tantivy::
         "body",
         TextOptions::default().set_indexing_options(indexing),
     );
-    let id = sb.add_u64_field("id", FAST);
+    let id = sb.add_u64_field("id", id_options);
     let index = Index::create_in_dir(dir, sb.build())?;
     index.tokenizers().register(
         "simple_lower",
@@ -243,6 +248,11 @@ fn build_tantivy(docs: &[(u64, String)], dir: &Path) -> Result<(Index, tantivy::
             .filter(LowerCaser)
             .build(),
     );
+    Ok((index, body, id))
+}
+
+fn build_tantivy(docs: &[(u64, String)], dir: &Path) -> Result<(Index, tantivy::schema::Field)> {
+    let (index, body, id) = tantivy_index(dir, FAST)?;
     let mut writer: IndexWriter = index.writer_with_num_threads(2, 400_000_000)?;
     writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
     for (pid, text) in docs {
@@ -771,24 +781,9 @@ fn freshness_tantivy(
     query_of: &dyn Fn(usize) -> String,
     tdir: &Path,
 ) -> Result<f64> {
-    let mut sb = Schema::builder();
-    let indexing = TextFieldIndexing::default()
-        .set_tokenizer("simple_lower")
-        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
-    let body = sb.add_text_field(
-        "body",
-        TextOptions::default().set_indexing_options(indexing),
-    );
-    let id = sb.add_u64_field("id", tantivy::schema::INDEXED | FAST);
     let dir = tdir.join("fresh-tantivy");
     std::fs::create_dir_all(&dir)?;
-    let tindex = Index::create_in_dir(&dir, sb.build())?;
-    tindex.tokenizers().register(
-        "simple_lower",
-        TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(LowerCaser)
-            .build(),
-    );
+    let (tindex, body, id) = tantivy_index(&dir, tantivy::schema::INDEXED | FAST)?;
     let mut writer: IndexWriter = tindex.writer_with_num_threads(1, 100_000_000)?;
     for (i, (_, text)) in docs[..FRESH_BASE].iter().enumerate() {
         let mut d = TantivyDocument::default();

@@ -201,39 +201,47 @@ impl Parser<'_> {
     }
 
     fn or_expr(&mut self) -> Result<Clause, QueryParseError> {
-        let mut clauses = vec![self.and_expr()?];
-        loop {
-            match self.peek() {
-                Some(Token::Or) => {
-                    self.at += 1;
-                    if !self.starts_clause() {
-                        return Err(err(self.position(), "OR needs a clause after it"));
-                    }
-                }
-                _ if self.default == DefaultOperator::Or && self.starts_clause() => {}
-                _ => break,
-            }
-            clauses.push(self.and_expr()?);
-        }
-        Ok(combine(clauses, Query::Or))
+        self.level(
+            Token::Or,
+            DefaultOperator::Or,
+            Self::and_expr,
+            Query::Or,
+            "OR needs a clause after it",
+        )
     }
 
     fn and_expr(&mut self) -> Result<Clause, QueryParseError> {
-        let mut clauses = vec![self.unary()?];
+        self.level(
+            Token::And,
+            DefaultOperator::And,
+            Self::unary,
+            Query::And,
+            "AND needs a clause after it",
+        )
+    }
+
+    /// One precedence level: `next ( (op | <adjacent, if default>) next )*`.
+    fn level(
+        &mut self,
+        op: Token,
+        adjacent_when: DefaultOperator,
+        next: fn(&mut Self) -> Result<Clause, QueryParseError>,
+        join: fn(Vec<Query>) -> Query,
+        dangling: &'static str,
+    ) -> Result<Clause, QueryParseError> {
+        let mut clauses = vec![next(self)?];
         loop {
-            match self.peek() {
-                Some(Token::And) => {
-                    self.at += 1;
-                    if !self.starts_clause() {
-                        return Err(err(self.position(), "AND needs a clause after it"));
-                    }
+            if self.peek() == Some(&op) {
+                self.at += 1;
+                if !self.starts_clause() {
+                    return Err(err(self.position(), dangling));
                 }
-                _ if self.default == DefaultOperator::And && self.starts_clause() => {}
-                _ => break,
+            } else if !(self.default == adjacent_when && self.starts_clause()) {
+                break;
             }
-            clauses.push(self.unary()?);
+            clauses.push(next(self)?);
         }
-        Ok(combine(clauses, Query::And))
+        Ok(combine(clauses, join))
     }
 
     fn unary(&mut self) -> Result<Clause, QueryParseError> {

@@ -497,11 +497,7 @@ impl<B: AsRef<[u8]>> Part<B> {
     /// The lengths section holds exactly one residual per document whose
     /// norm needs one, and the lengths add up to the header's total.
     fn validate_lengths(&self) -> Result<(), CorruptPart> {
-        let bytes = self
-            .bytes
-            .as_ref()
-            .get(self.lengths.0..self.lengths.1)
-            .unwrap_or(&[]);
+        let bytes = self.lengths_bytes();
         let mut pos = 0;
         let mut total: u64 = 0;
         for &code in self.norms() {
@@ -732,13 +728,16 @@ impl<B: AsRef<[u8]>> Part<B> {
         out
     }
 
-    /// Exact length (indexed terms) of every document, in id order.
-    pub fn lengths(&self) -> impl Iterator<Item = u32> + '_ {
-        let bytes = self
-            .bytes
+    fn lengths_bytes(&self) -> &[u8] {
+        self.bytes
             .as_ref()
             .get(self.lengths.0..self.lengths.1)
-            .unwrap_or(&[]);
+            .unwrap_or(&[])
+    }
+
+    /// Exact length (indexed terms) of every document, in id order.
+    pub fn lengths(&self) -> impl Iterator<Item = u32> + '_ {
+        let bytes = self.lengths_bytes();
         let mut pos = 0;
         self.norms().iter().map(move |&code| {
             let floor = norm::decode(code);

@@ -245,21 +245,10 @@ impl<'a> PhraseScorer<'a> {
         scorer
     }
 
-    /// The first document `>= target` where all terms occur (leapfrog).
-    fn align(&mut self, mut target: u32) -> u32 {
-        'outer: loop {
-            for (cursor, _, _) in self.terms.iter_mut() {
-                let doc = cursor.seek(target);
-                if doc == TERMINATED {
-                    return TERMINATED;
-                }
-                if doc > target {
-                    target = doc;
-                    continue 'outer;
-                }
-            }
-            return target;
-        }
+    /// The first document `>= target` where all terms occur.
+    fn align(&mut self, target: u32) -> u32 {
+        let terms = &mut self.terms;
+        leapfrog(terms.len(), target, |i, t| terms[i].0.seek(t))
     }
 
     /// The first document `>= target` where the phrase occurs.
@@ -478,20 +467,9 @@ impl<S: Scorer> AndScorer<S> {
         scorer
     }
 
-    fn align(&mut self, mut target: u32) -> u32 {
-        'outer: loop {
-            for &i in &self.order {
-                let doc = self.musts[i].seek(target);
-                if doc == TERMINATED {
-                    return TERMINATED;
-                }
-                if doc > target {
-                    target = doc;
-                    continue 'outer;
-                }
-            }
-            return target;
-        }
+    fn align(&mut self, target: u32) -> u32 {
+        let (order, musts) = (&self.order, &mut self.musts);
+        leapfrog(order.len(), target, |k, t| musts[order[k]].seek(t))
     }
 
     fn settle(&mut self, mut target: u32) -> u32 {
@@ -545,5 +523,25 @@ impl<S: Scorer> Scorer for AndScorer<S> {
             bound += b;
         }
         (last.max(target), bound)
+    }
+}
+
+/// The first document `>= target` that all `n` lists hold: each list in
+/// turn is sought to the candidate, and one that overshoots makes its
+/// document the new candidate (the lists are tried cheapest first).
+#[inline]
+fn leapfrog(n: usize, mut target: u32, mut seek: impl FnMut(usize, u32) -> u32) -> u32 {
+    'candidate: loop {
+        for i in 0..n {
+            let doc = seek(i, target);
+            if doc == TERMINATED {
+                return TERMINATED;
+            }
+            if doc > target {
+                target = doc;
+                continue 'candidate;
+            }
+        }
+        return target;
     }
 }
