@@ -99,9 +99,10 @@ fn proven_scan(store: &Arc<Store>, within: Option<&Transaction>) -> Result<u64> 
     Ok(head.version)
 }
 
-/// Two writers bump disjoint rows, a fixed number of commits each, while
-/// a reader makes proven reads until they are done (and at least
-/// `MIN_READS`): every read succeeds and verifies, at many versions. (The
+/// Two writers bump disjoint rows, a fixed number of commits each
+/// (starting after the reader's first read), while a reader makes proven
+/// reads until they are done (and at least `MIN_READS`): every read
+/// succeeds and verifies, at many versions. (The
 /// writers' work is bounded: writing flat out for as long as the reads
 /// took, a debug build on a loaded machine kept the fold thousands of
 /// commits behind, each read folded that backlog first, and the test ran
@@ -113,10 +114,18 @@ fn proven_reads_under_writes(store: &Arc<Store>) {
     let (t, rids) = counters(store);
     let writers_done = AtomicU64::new(0);
     let commits = AtomicU64::new(0);
+    // The writers start once the reader has made its first read: on a
+    // loaded 2-core machine the reader could otherwise be scheduled only
+    // after all 800 commits, and every read would see one version.
+    let reader_started = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         for w in 0..2 {
             let (store, t, rids, done, commits) = (store, &t, &rids, &writers_done, &commits);
+            let reader_started = &reader_started;
             s.spawn(move || {
+                while !reader_started.load(Ordering::Acquire) {
+                    std::thread::yield_now();
+                }
                 for n in 1..=COMMITS_PER_WRITER as i64 {
                     let mut tx = store.begin();
                     for (&id, &rid) in rids.iter().filter(|(id, _)| *id % 2 == w) {
@@ -135,6 +144,7 @@ fn proven_reads_under_writes(store: &Arc<Store>) {
         while reads < MIN_READS || writers_done.load(Ordering::Acquire) < 2 {
             versions.insert(proven_scan(store, None).expect("proven read"));
             reads += 1;
+            reader_started.store(true, Ordering::Release);
         }
         assert!(
             versions.len() > 1,
