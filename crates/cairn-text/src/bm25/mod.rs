@@ -490,11 +490,21 @@ struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
+    /// The term's dictionary entry: from the search's cache when it has
+    /// one, else looked up.
+    fn entry(&self, term: &str) -> Option<TermEntry> {
+        match self.cache.and_then(|c| c.get(term)) {
+            Some(cached) => *cached,
+            None => self.part.lookup(term),
+        }
+    }
+
+    fn df(&self, term: &str) -> u64 {
+        self.entry(term).map_or(0, |e| u64::from(e.df))
+    }
+
     fn cursor(&self, term: &str) -> Option<(PostingsCursor<'a>, Bound)> {
-        let entry = match self.cache.and_then(|c| c.get(term)) {
-            Some(cached) => (*cached)?,
-            None => self.part.lookup(term)?,
-        };
+        let entry = self.entry(term)?;
         let region = self.part.region(&entry)?;
         let cursor = PostingsCursor::new(region, entry.df, self.part.norms());
         let bound = match entry.summary {
@@ -585,11 +595,11 @@ impl<'a> Compiler<'a> {
     /// An estimate of how many documents a clause visits (its rarest term).
     fn cost(&self, query: &Query) -> u64 {
         match query {
-            Query::Term(t) => u64::from(self.part.doc_freq(t)),
+            Query::Term(t) => self.df(t),
             Query::Phrase(ts) => ts
                 .iter()
                 .filter(|t| !t.is_empty())
-                .map(|t| u64::from(self.part.doc_freq(t)))
+                .map(|t| self.df(t))
                 .min()
                 .unwrap_or(0),
             Query::Or(c) => c.iter().map(|q| self.cost(q)).sum(),

@@ -97,8 +97,8 @@ impl TopK {
 /// whose bound cannot beat the heap.
 pub(crate) fn collect<S: Scorer + ?Sized>(s: &mut S, part: usize, live: Liveness, top: &mut TopK) {
     let mut doc = s.doc();
-    let (mut block_last, mut block_bound) = (0u32, f32::INFINITY);
-    let mut have_block = false;
+    // The block bound last asked for, kept while `doc` stays inside it.
+    let mut block: Option<(u32, f32)> = None;
     while doc != TERMINATED {
         if top.is_full() {
             let threshold = top.threshold();
@@ -106,10 +106,10 @@ pub(crate) fn collect<S: Scorer + ?Sized>(s: &mut S, part: usize, live: Liveness
                 return;
             }
             s.raise_floor(threshold);
-            if !have_block || doc > block_last {
-                (block_last, block_bound) = s.block_bound(doc);
-                have_block = true;
-            }
+            let (block_last, block_bound) = match block {
+                Some((last, bound)) if doc <= last => (last, bound),
+                _ => *block.insert(s.block_bound(doc)),
+            };
             if block_bound <= threshold {
                 if block_last >= TERMINATED - 1 {
                     return;
